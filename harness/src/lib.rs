@@ -1,0 +1,1 @@
+//! nfslab: end-to-end tests and benchmarks for Kubernetes storage on NFS.

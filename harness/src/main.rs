@@ -1,0 +1,3 @@
+//! `nfslab`: command-line entry; parses arguments and calls the library.
+
+fn main() {}

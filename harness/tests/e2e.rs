@@ -1,0 +1,3 @@
+//! The scenario catalog as one test per scenario.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! `nfslab-io`: command-line entry of the IO engine.
+
+fn main() {}
