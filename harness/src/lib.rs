@@ -1,1 +1,12 @@
 //! nfslab: end-to-end tests and benchmarks for Kubernetes storage on NFS.
+//!
+//! # Layout
+//! - [`k8s`]: the narrow [`k8s::Cluster`] interface scenarios and benchmarks use, readiness
+//!   [`k8s::conditions`], watch-based [`k8s::wait`]s, run [`k8s::ownership`] labels, and the
+//!   scripted [`k8s::fake`] cluster for engine tests.
+//! - [`nfs`]: the NFS server under test and how to reach its files.
+//! - [`config`]: timeouts and other tunables, with commented defaults.
+
+pub mod config;
+pub mod k8s;
+pub mod nfs;
