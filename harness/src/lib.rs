@@ -6,7 +6,9 @@
 //!   scripted [`k8s::fake`] cluster for engine tests.
 //! - [`nfs`]: the NFS server under test and how to reach its files.
 //! - [`config`]: timeouts and other tunables, with commented defaults.
+//! - [`exit`]: the documented process exit codes.
 
 pub mod config;
+pub mod exit;
 pub mod k8s;
 pub mod nfs;

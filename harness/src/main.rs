@@ -1,3 +1,19 @@
 //! `nfslab`: command-line entry; parses arguments and calls the library.
 
-fn main() {}
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use nfslab::config::DEFAULT_CONFIG_YAML;
+use nfslab::exit::Outcome;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli.command {
+        cli::Command::Config => {
+            print!("{DEFAULT_CONFIG_YAML}");
+            Outcome::Success.into()
+        }
+    }
+}
