@@ -1,27 +1,43 @@
-//! Tunables: timeouts and observation windows, with commented defaults.
+//! Tunables: timeouts, the cluster nfslab creates, the images it uses and the NFS server it
+//! runs, with commented defaults.
 //!
 //! Every duration the harness waits for lives here, not in scattered constants. The defaults
 //! are in `harness/default-config.yaml` (embedded in the binary and shown by
-//! `nfslab config show`); a user file overrides any subset of them.
+//! `nfslab config --defaults`); a user file (`--config FILE`) overrides any subset of them:
+//! each section and field missing from the file keeps its default. Errors name the file,
+//! line, column and field.
+//!
+//! The defaults also exist as Rust values ([`Config::default`]) so a user file is deserialized
+//! straight over them with full error locations; a unit test keeps both in step.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use crate::nfs::ServerFlavor;
 
 /// The text of the default configuration, with comments explaining each value.
 pub const DEFAULT_CONFIG_YAML: &str = include_str!("../default-config.yaml");
 
 /// All tunables.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Config {
     /// How long to wait for things to happen in the cluster.
     pub timeouts: Timeouts,
+    /// The kind cluster nfslab creates.
+    pub cluster: ClusterConfig,
+    /// Container images nfslab runs or preloads.
+    pub images: Images,
+    /// The in-cluster NFS server.
+    pub nfs: NfsConfig,
 }
 
 /// How long the harness waits for each kind of event before it reports a failure.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Timeouts {
     /// A single API request (apply, delete, get, exec start).
     #[serde(with = "humantime_serde")]
@@ -59,36 +75,458 @@ pub struct Timeouts {
     pub cluster_create: Duration,
 }
 
-impl Default for Config {
+impl Default for Timeouts {
     fn default() -> Self {
-        // The embedded default file is parsed in a unit test, so this cannot fail in a
-        // released binary; fall back to the same values written out in code regardless.
-        serde_saphyr::from_str(DEFAULT_CONFIG_YAML).unwrap_or(Self {
-            timeouts: Timeouts {
-                request: Duration::from_secs(30),
-                bind: Duration::from_secs(60),
-                pod_ready: Duration::from_secs(180),
-                delete: Duration::from_secs(120),
-                recycle: Duration::from_secs(180),
-                provision: Duration::from_secs(120),
-                exec: Duration::from_secs(60),
-                observe: Duration::from_secs(15),
-                cleanup: Duration::from_secs(300),
-                server_ready: Duration::from_secs(180),
-                cluster_create: Duration::from_secs(600),
-            },
-        })
+        Self {
+            request: Duration::from_secs(30),
+            bind: Duration::from_secs(60),
+            pod_ready: Duration::from_secs(180),
+            delete: Duration::from_secs(120),
+            recycle: Duration::from_secs(180),
+            provision: Duration::from_secs(120),
+            exec: Duration::from_secs(60),
+            observe: Duration::from_secs(15),
+            cleanup: Duration::from_secs(300),
+            server_ready: Duration::from_secs(180),
+            cluster_create: Duration::from_secs(600),
+        }
     }
+}
+
+/// The kind cluster nfslab creates.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct ClusterConfig {
+    /// kind cluster name; node containers are `<name>-control-plane`, `<name>-worker`, ...
+    pub name: String,
+    /// Worker nodes next to the single control-plane node.
+    pub workers: u8,
+    /// kind node image, pinned by digest; it must be one built for the installed kind release.
+    pub node_image: String,
+    /// The oldest kind release that can run `node_image` (`0.29.0`).
+    pub min_kind_version: String,
+    /// API server port on 127.0.0.1; 0 lets kind pick a free port.
+    pub api_server_port: u16,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            name: "nfslab".to_owned(),
+            workers: 2,
+            node_image: "kindest/node:v1.33.1@sha256:\
+                         050072256b9a903bd914c0b2866828150cb229cea0efe5892e2b644d5dd3b34f"
+                .to_owned(),
+            min_kind_version: "0.29.0".to_owned(),
+            api_server_port: 0,
+        }
+    }
+}
+
+/// Container images nfslab runs or preloads into the cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Images {
+    /// The IO engine and helper image; empty means `nfslab-io:<nfslab version>`, built
+    /// locally by `workloads/image/build.sh`.
+    pub nfslab_io: String,
+    /// Kernel NFS server (nfs-utils userland; the kernel's nfsd does the serving).
+    pub kernel_nfs_server: String,
+    /// Userspace NFS server image providing `ganesha.nfsd`, `rpcbind` and `rpc.statd`.
+    pub ganesha_nfs_server: String,
+    /// nfs-subdir-external-provisioner.
+    pub provisioner: String,
+    /// Image the PV controller's recycler pod runs, per Kubernetes minor version (`"1.33"`).
+    pub recycler: BTreeMap<String, String>,
+    /// nginx, for scenarios that want the real web server; empty when none does.
+    pub nginx: String,
+}
+
+impl Default for Images {
+    fn default() -> Self {
+        let recycler = [
+            ("1.33", "registry.k8s.io/build-image/debian-base:bookworm-v1.0.4"),
+            ("1.34", "registry.k8s.io/build-image/debian-base:bookworm-v1.0.5"),
+            ("1.35", "registry.k8s.io/build-image/debian-base:bookworm-v1.0.6"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        Self {
+            nfslab_io: String::new(),
+            kernel_nfs_server: "registry.k8s.io/e2e-test-images/volume/nfs:1.4".to_owned(),
+            ganesha_nfs_server: "registry.k8s.io/sig-storage/nfs-provisioner:v4.0.8".to_owned(),
+            provisioner: "registry.k8s.io/sig-storage/nfs-subdir-external-provisioner:v4.0.2"
+                .to_owned(),
+            recycler,
+            nginx: String::new(),
+        }
+    }
+}
+
+impl Images {
+    /// The `nfslab-io` image reference: the configured one, or `nfslab-io:<version>`.
+    #[must_use]
+    pub fn nfslab_io(&self) -> String {
+        if self.nfslab_io.is_empty() {
+            format!("nfslab-io:{}", env!("CARGO_PKG_VERSION"))
+        } else {
+            self.nfslab_io.clone()
+        }
+    }
+}
+
+/// The in-cluster NFS server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct NfsConfig {
+    /// `kernel` (default) or `ganesha`.
+    pub flavor: ServerFlavor,
+    /// Namespace holding the server objects.
+    pub namespace: String,
+    /// Node that runs the server; empty picks the first worker node by name.
+    pub node: String,
+    /// Directory on that node holding the exported files (kept across server restarts).
+    pub host_path: String,
+    /// NFSv4 lease time and grace period after a restart (short: restarts are part of the
+    /// fault scenarios).
+    #[serde(with = "humantime_serde")]
+    pub grace_period: Duration,
+}
+
+impl Default for NfsConfig {
+    fn default() -> Self {
+        Self {
+            flavor: ServerFlavor::Kernel,
+            namespace: "nfslab-nfs".to_owned(),
+            node: String::new(),
+            host_path: "/var/lib/nfslab/exports".to_owned(),
+            grace_period: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why a configuration file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("could not read the configuration file `{}`", .file.display())]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML or does not match the configuration's fields.
+    #[error(
+        "{}:{line}:{column}: {}{message} (hint: `nfslab config --defaults` lists every field \
+         with its meaning and format)",
+        .file.display(),
+        .field.as_ref().map(|f| format!("field `{f}`: ")).unwrap_or_default()
+    )]
+    Parse {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line of the problem.
+        line: u64,
+        /// 1-based column of the problem.
+        column: u64,
+        /// Dotted path of the field at that position (`cluster.workers`), when known.
+        field: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value has the right type but cannot be used.
+    #[error("{}: field `{field}`: {message}", .file.display())]
+    Invalid {
+        /// The file (or `<defaults>`).
+        file: PathBuf,
+        /// Dotted path of the field.
+        field: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+impl Config {
+    /// The defaults, overridden by `file` when given.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when the file cannot be read, is not valid YAML, names an unknown field,
+    /// holds a value of the wrong type, or a value nfslab cannot use.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let Some(file) = file else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+            file: file.to_owned(),
+            source,
+        })?;
+        Self::from_yaml(&text, file)
+    }
+
+    /// Parses configuration text (named `file` in errors) over the defaults.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn from_yaml(text: &str, file: &Path) -> Result<Self, ConfigError> {
+        let config: Self = serde_saphyr::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((1, 1));
+            let plain = e.without_snippet().to_string();
+            ConfigError::Parse {
+                file: file.to_owned(),
+                line,
+                column,
+                field: field_path_at(text, line, column),
+                message: strip_location_suffix(&plain).to_owned(),
+            }
+        })?;
+        config.validate(file)?;
+        Ok(config)
+    }
+
+    fn validate(&self, file: &Path) -> Result<(), ConfigError> {
+        let invalid = |field: &str, message: String| ConfigError::Invalid {
+            file: file.to_owned(),
+            field: field.to_owned(),
+            message,
+        };
+        if !is_dns_label(&self.cluster.name) {
+            return Err(invalid(
+                "cluster.name",
+                format!(
+                    "`{}` is not usable as a kind cluster name (hint: lowercase letters, digits \
+                     and `-`, at most 50 characters)",
+                    self.cluster.name
+                ),
+            ));
+        }
+        if self.cluster.node_image.trim().is_empty() {
+            return Err(invalid(
+                "cluster.node-image",
+                "is empty (hint: name a kindest/node image built for your kind release)".into(),
+            ));
+        }
+        if self.nfs.flavor == ServerFlavor::External {
+            return Err(invalid(
+                "nfs.flavor",
+                "`external` is not a server nfslab runs (hint: use `kernel` or `ganesha`; pass \
+                 an external server as `--server HOST:/EXPORT` to the commands that take one)"
+                    .into(),
+            ));
+        }
+        if !is_dns_label(&self.nfs.namespace) {
+            return Err(invalid(
+                "nfs.namespace",
+                format!("`{}` is not a valid namespace name", self.nfs.namespace),
+            ));
+        }
+        if !self.nfs.host_path.starts_with('/') {
+            return Err(invalid(
+                "nfs.host-path",
+                format!("`{}` must be an absolute path on the node", self.nfs.host_path),
+            ));
+        }
+        let grace = self.nfs.grace_period.as_secs();
+        if !(10..=180).contains(&grace) {
+            return Err(invalid(
+                "nfs.grace-period",
+                format!(
+                    "{} is outside what NFS servers accept (hint: 10s to 3m)",
+                    humantime::format_duration(self.nfs.grace_period)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as YAML (no comments; see [`DEFAULT_CONFIG_YAML`] for
+    /// what each field means).
+    #[must_use]
+    pub fn to_yaml(&self) -> String {
+        // Serializing plain structs of strings, numbers and maps cannot fail.
+        serde_saphyr::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Whether `name` is a DNS-1123 label short enough for kind's node names.
+fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 50
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+/// serde-saphyr appends " at line L, column C" to plain messages; the error carries them as
+/// fields already.
+fn strip_location_suffix(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(i) => &message[..i],
+        None => message,
+    }
+}
+
+/// The dotted key path of the block-style mapping entry at `line`/`column` (1-based):
+/// the key on that line (when the position is at or after it) and the keys of the enclosing
+/// less-indented lines above it.
+fn field_path_at(text: &str, line: u64, column: u64) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let index = usize::try_from(line).ok()?.checked_sub(1)?;
+    let current = lines.get(index)?;
+    let key_of = |l: &str| -> Option<(usize, String)> {
+        let trimmed = l.trim_start();
+        if trimmed.starts_with('#') || trimmed.starts_with('-') {
+            return None;
+        }
+        let indent = l.len() - trimmed.len();
+        let (key, _) = trimmed.split_once(':')?;
+        let key = key.trim().trim_matches('"').trim_matches('\'');
+        (!key.is_empty() && !key.contains(' ')).then(|| (indent, key.to_owned()))
+    };
+    let mut path = Vec::new();
+    let mut limit = match key_of(current) {
+        Some((indent, key)) if usize::try_from(column).ok()? > indent => {
+            path.push(key);
+            indent
+        }
+        _ => current.len() - current.trim_start().len() + 1,
+    };
+    for l in lines[..index].iter().rev() {
+        if limit == 0 {
+            break;
+        }
+        if let Some((indent, key)) = key_of(l)
+            && indent < limit
+        {
+            path.push(key);
+            limit = indent;
+        }
+    }
+    path.reverse();
+    (!path.is_empty()).then(|| path.join("."))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_yaml(text, Path::new("my.yaml"))
+    }
+
     #[test]
-    fn embedded_default_config_parses_and_matches_the_fallback() {
+    fn embedded_default_config_parses_and_matches_the_code_defaults() {
         let parsed: Config = serde_saphyr::from_str(DEFAULT_CONFIG_YAML).expect("default parses");
         assert_eq!(parsed, Config::default());
         assert_eq!(parsed.timeouts.observe, Duration::from_secs(15));
+    }
+
+    #[test]
+    fn default_file_names_every_field() {
+        // Every field must be written out (and so documented) in the default file: parse it
+        // as plain YAML and compare its keys with the serialized defaults.
+        let documented: serde_json::Value =
+            serde_saphyr::from_str(DEFAULT_CONFIG_YAML).expect("yaml");
+        let actual = serde_json::to_value(Config::default()).expect("json");
+        fn keys(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+            if let Some(map) = v.as_object() {
+                for (k, child) in map {
+                    let path = format!("{prefix}{k}");
+                    out.push(path.clone());
+                    if k != "recycler" {
+                        keys(child, &format!("{path}."), out);
+                    }
+                }
+            }
+        }
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        keys(&documented, "", &mut a);
+        keys(&actual, "", &mut b);
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_user_file_overrides_only_what_it_names() {
+        let config = parse("timeouts:\n  bind: 2m\ncluster:\n  workers: 3\n").expect("valid");
+        assert_eq!(config.timeouts.bind, Duration::from_secs(120));
+        assert_eq!(config.timeouts.request, Timeouts::default().request);
+        assert_eq!(config.cluster.workers, 3);
+        assert_eq!(config.cluster.name, "nfslab");
+        assert_eq!(config.nfs, NfsConfig::default());
+        assert_eq!(parse("# nothing\n").expect("empty"), Config::default());
+    }
+
+    #[test]
+    fn errors_name_file_line_column_and_field() {
+        let err = parse("cluster:\n  name: lab\n  workers: -1\n").expect_err("bad");
+        assert_eq!(
+            err.to_string(),
+            "my.yaml:3:12: field `cluster.workers`: invalid u8 (hint: `nfslab config \
+             --defaults` lists every field with its meaning and format)"
+        );
+        let err = parse("timeouts:\n  bnd: 2m\n").expect_err("unknown");
+        let text = err.to_string();
+        assert!(text.starts_with("my.yaml:2:3: field `timeouts.bnd`: unknown field `bnd`"));
+        let err = parse("nfs:\n  flavor: nfsd\n").expect_err("variant");
+        assert!(
+            err.to_string()
+                .starts_with("my.yaml:2:11: field `nfs.flavor`: "),
+            "{err}"
+        );
+        let err = parse("timeouts:\n  bind: soon\n").expect_err("duration");
+        assert!(
+            err.to_string().starts_with("my.yaml:2:3: field `timeouts.bind`: invalid value"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unusable_values_are_refused_with_the_field() {
+        let err = parse("cluster:\n  name: My_Lab\n").expect_err("name");
+        assert!(err.to_string().contains("field `cluster.name`"), "{err}");
+        let err = parse("nfs:\n  flavor: external\n").expect_err("flavor");
+        assert!(err.to_string().contains("field `nfs.flavor`"), "{err}");
+        let err = parse("nfs:\n  grace-period: 1s\n").expect_err("grace");
+        assert!(err.to_string().contains("10s to 3m"), "{err}");
+        let err = parse("nfs:\n  host-path: data\n").expect_err("path");
+        assert!(err.to_string().contains("absolute"), "{err}");
+    }
+
+    #[test]
+    fn unreadable_file_is_reported_with_its_path() {
+        let err = Config::load(Some(Path::new("/nonexistent/nfslab.yaml"))).expect_err("missing");
+        assert_eq!(
+            err.to_string(),
+            "could not read the configuration file `/nonexistent/nfslab.yaml`"
+        );
+    }
+
+    #[test]
+    fn field_paths_follow_indentation() {
+        let text = "a:\n  b:\n    c: 1\n  d: 2\ne: 3\n";
+        assert_eq!(field_path_at(text, 3, 8).as_deref(), Some("a.b.c"));
+        assert_eq!(field_path_at(text, 4, 6).as_deref(), Some("a.d"));
+        assert_eq!(field_path_at(text, 5, 4).as_deref(), Some("e"));
+    }
+
+    #[test]
+    fn effective_config_round_trips() {
+        let mut config = Config::default();
+        config.cluster.workers = 4;
+        let text = config.to_yaml();
+        assert_eq!(parse(&text).expect("round trip"), config);
+        assert_eq!(
+            config.images.nfslab_io(),
+            format!("nfslab-io:{}", env!("CARGO_PKG_VERSION"))
+        );
     }
 }
