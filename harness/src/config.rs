@@ -145,9 +145,18 @@ pub struct Images {
 impl Default for Images {
     fn default() -> Self {
         let recycler = [
-            ("1.33", "registry.k8s.io/build-image/debian-base:bookworm-v1.0.4"),
-            ("1.34", "registry.k8s.io/build-image/debian-base:bookworm-v1.0.5"),
-            ("1.35", "registry.k8s.io/build-image/debian-base:bookworm-v1.0.6"),
+            (
+                "1.33",
+                "registry.k8s.io/build-image/debian-base:bookworm-v1.0.4",
+            ),
+            (
+                "1.34",
+                "registry.k8s.io/build-image/debian-base:bookworm-v1.0.5",
+            ),
+            (
+                "1.35",
+                "registry.k8s.io/build-image/debian-base:bookworm-v1.0.6",
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -328,7 +337,10 @@ impl Config {
         if !self.nfs.host_path.starts_with('/') {
             return Err(invalid(
                 "nfs.host-path",
-                format!("`{}` must be an absolute path on the node", self.nfs.host_path),
+                format!(
+                    "`{}` must be an absolute path on the node",
+                    self.nfs.host_path
+                ),
             ));
         }
         let grace = self.nfs.grace_period.as_secs();
@@ -484,7 +496,8 @@ mod tests {
         );
         let err = parse("timeouts:\n  bind: soon\n").expect_err("duration");
         assert!(
-            err.to_string().starts_with("my.yaml:2:3: field `timeouts.bind`: invalid value"),
+            err.to_string()
+                .starts_with("my.yaml:2:3: field `timeouts.bind`: invalid value"),
             "{err}"
         );
     }

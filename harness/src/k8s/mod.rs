@@ -14,6 +14,7 @@
 
 pub mod conditions;
 pub mod fake;
+pub mod kube_cluster;
 pub mod ownership;
 pub mod wait;
 
