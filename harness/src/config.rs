@@ -73,6 +73,12 @@ pub struct Timeouts {
     /// Creating a kind cluster.
     #[serde(with = "humantime_serde")]
     pub cluster_create: Duration,
+    /// Building the `nfslab-io` image (compiling the static binary included).
+    #[serde(with = "humantime_serde")]
+    pub image_build: Duration,
+    /// Pulling, saving, loading or side-loading one image.
+    #[serde(with = "humantime_serde")]
+    pub image_transfer: Duration,
 }
 
 impl Default for Timeouts {
@@ -89,6 +95,8 @@ impl Default for Timeouts {
             cleanup: Duration::from_secs(300),
             server_ready: Duration::from_secs(180),
             cluster_create: Duration::from_secs(600),
+            image_build: Duration::from_secs(1200),
+            image_transfer: Duration::from_secs(600),
         }
     }
 }

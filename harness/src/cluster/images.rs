@@ -1,0 +1,457 @@
+//! The images nfslab runs: building `nfslab-io`, pulling the third-party ones, moving them
+//! through tarballs for air-gapped hosts, and side-loading them into kind nodes.
+//!
+//! `nfslab-io` is built from this repository by `workloads/image/build.sh` (a static musl
+//! binary in a `FROM scratch` image tagged `nfslab-io:<version>`); nfslab only calls it.
+//! Third-party images come from the configuration ([`crate::config::Images`]): the NFS
+//! servers, the provisioner, the PV recycler's image for each supported Kubernetes version
+//! and nginx when configured. Users behind registry blocks run `nfslab images pull` and
+//! `nfslab images save FILE` where a registry is reachable, carry the tarball over, and run
+//! `nfslab images load FILE` (which also side-loads into the kind cluster).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::tools::{CommandOutput, CommandSpec, ToolError, Tools};
+use crate::config::Images;
+
+/// Environment variable naming the nfslab source tree (where `workloads/image/build.sh` is)
+/// for binaries installed outside the repository.
+pub const SOURCE_DIR_ENV: &str = "NFSLAB_SOURCE_DIR";
+
+/// The image build script, relative to the source tree.
+pub const BUILD_SCRIPT: &str = "workloads/image/build.sh";
+
+/// Quick Docker queries.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What an image is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The IO engine and helper image, built locally.
+    NfslabIo,
+    /// The kernel NFS server.
+    KernelNfsServer,
+    /// The userspace NFS server.
+    GaneshaNfsServer,
+    /// nfs-subdir-external-provisioner.
+    Provisioner,
+    /// The PV recycler pod of one Kubernetes minor version.
+    Recycler(String),
+    /// nginx.
+    Nginx,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NfslabIo => f.write_str("nfslab-io (IO engine, helpers)"),
+            Self::KernelNfsServer => f.write_str("kernel NFS server"),
+            Self::GaneshaNfsServer => f.write_str("ganesha NFS server"),
+            Self::Provisioner => f.write_str("nfs-subdir-external-provisioner"),
+            Self::Recycler(v) => write!(f, "PV recycler (Kubernetes {v})"),
+            Self::Nginx => f.write_str("nginx"),
+        }
+    }
+}
+
+/// One image nfslab uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Image {
+    /// What it is for.
+    pub role: Role,
+    /// The reference (`registry.k8s.io/...:tag`).
+    pub reference: String,
+}
+
+impl Image {
+    /// Whether nfslab builds it (rather than pulling it).
+    #[must_use]
+    pub fn built_locally(&self) -> bool {
+        self.role == Role::NfslabIo
+    }
+}
+
+/// Every image the configuration names. `kubernetes` (`"1.33"`) keeps only that version's
+/// recycler image; `None` keeps all of them (for preparing tarballs).
+#[must_use]
+pub fn catalog(images: &Images, kubernetes: Option<&str>) -> Vec<Image> {
+    let mut list = vec![
+        Image {
+            role: Role::NfslabIo,
+            reference: images.nfslab_io(),
+        },
+        Image {
+            role: Role::KernelNfsServer,
+            reference: images.kernel_nfs_server.clone(),
+        },
+        Image {
+            role: Role::GaneshaNfsServer,
+            reference: images.ganesha_nfs_server.clone(),
+        },
+        Image {
+            role: Role::Provisioner,
+            reference: images.provisioner.clone(),
+        },
+    ];
+    list.extend(
+        images
+            .recycler
+            .iter()
+            .filter(|(version, _)| kubernetes.is_none_or(|k| k == version.as_str()))
+            .map(|(version, reference)| Image {
+                role: Role::Recycler(version.clone()),
+                reference: reference.clone(),
+            }),
+    );
+    if !images.nginx.is_empty() {
+        list.push(Image {
+            role: Role::Nginx,
+            reference: images.nginx.clone(),
+        });
+    }
+    list.retain(|i| !i.reference.is_empty());
+    list
+}
+
+/// Why an image operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// docker (or the build script) could not be run.
+    #[error("could not {action}")]
+    Tool {
+        /// What was attempted.
+        action: String,
+        /// Why.
+        #[source]
+        source: ToolError,
+    },
+    /// docker (or the build script) ran and failed.
+    #[error("could not {action}: `{command}` failed: {detail}{}", .hint.as_ref().map(|h| format!(" (hint: {h})")).unwrap_or_default())]
+    Failed {
+        /// What was attempted.
+        action: String,
+        /// The command line.
+        command: String,
+        /// Its last line of output.
+        detail: String,
+        /// What to do, when known.
+        hint: Option<String>,
+    },
+    /// The build script is not where it should be.
+    #[error(
+        "cannot build `{image}`: `{}` does not exist (hint: run nfslab from its source tree or \
+         set {SOURCE_DIR_ENV} to it; or build and tag the image yourself)",
+        .script.display()
+    )]
+    NoBuildScript {
+        /// The image that was to be built.
+        image: String,
+        /// Where the script was looked for.
+        script: PathBuf,
+    },
+    /// The build script succeeded but the expected image is not there.
+    #[error(
+        "`{}` finished but Docker has no image `{image}` (hint: the script must tag the image \
+         `{image}`)",
+        .script.display()
+    )]
+    NotTagged {
+        /// The expected image.
+        image: String,
+        /// The script.
+        script: PathBuf,
+    },
+}
+
+async fn run_checked(
+    tools: &dyn Tools,
+    action: &str,
+    command: CommandSpec,
+    hint: Option<&str>,
+) -> Result<CommandOutput, ImageError> {
+    let output = tools
+        .run(&command)
+        .await
+        .map_err(|source| ImageError::Tool {
+            action: action.to_owned(),
+            source,
+        })?;
+    if output.success() {
+        Ok(output)
+    } else {
+        Err(ImageError::Failed {
+            action: action.to_owned(),
+            command: command.display(),
+            detail: output.last_line(),
+            hint: hint.map(str::to_owned),
+        })
+    }
+}
+
+/// Whether the local Docker has `image`.
+///
+/// # Errors
+/// [`ImageError::Tool`] when docker cannot be run.
+pub async fn present(tools: &dyn Tools, image: &str) -> Result<bool, ImageError> {
+    let command = CommandSpec::new("docker", &["image", "inspect", image], QUERY_TIMEOUT);
+    let output = tools
+        .run(&command)
+        .await
+        .map_err(|source| ImageError::Tool {
+            action: format!("look for image `{image}` in the local Docker"),
+            source,
+        })?;
+    Ok(output.success())
+}
+
+/// The source tree holding [`BUILD_SCRIPT`]: `$NFSLAB_SOURCE_DIR`, else the tree this binary
+/// was built from.
+#[must_use]
+pub fn source_dir() -> PathBuf {
+    std::env::var_os(SOURCE_DIR_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+}
+
+/// Builds the `nfslab-io` image with the repository's build script and makes sure Docker
+/// then has `image` (tagging the script's `nfslab-io:<version>` when the configuration names
+/// another reference).
+///
+/// # Errors
+/// [`ImageError`] when the script is missing or fails, or the image is not there afterwards.
+pub async fn build_nfslab_io(
+    tools: &dyn Tools,
+    source: &Path,
+    image: &str,
+    timeout: Duration,
+) -> Result<(), ImageError> {
+    let script = source.join(BUILD_SCRIPT);
+    if !script.is_file() {
+        return Err(ImageError::NoBuildScript {
+            image: image.to_owned(),
+            script,
+        });
+    }
+    let script_arg = script.to_string_lossy();
+    run_checked(
+        tools,
+        &format!("build image `{image}`"),
+        CommandSpec::new("bash", &[&script_arg], timeout).echoed(),
+        Some("run the script by hand to see the whole output"),
+    )
+    .await?;
+    let built = format!("nfslab-io:{}", env!("CARGO_PKG_VERSION"));
+    if image != built && present(tools, &built).await? {
+        run_checked(
+            tools,
+            &format!("tag `{built}` as `{image}`"),
+            CommandSpec::new("docker", &["tag", &built, image], QUERY_TIMEOUT),
+            None,
+        )
+        .await?;
+    }
+    if present(tools, image).await? {
+        Ok(())
+    } else {
+        Err(ImageError::NotTagged {
+            image: image.to_owned(),
+            script,
+        })
+    }
+}
+
+/// Pulls third-party images into the local Docker (images built locally are skipped).
+///
+/// # Errors
+/// [`ImageError`] at the first image that cannot be pulled.
+pub async fn pull(
+    tools: &dyn Tools,
+    images: &[Image],
+    timeout: Duration,
+) -> Result<(), ImageError> {
+    for image in images.iter().filter(|i| !i.built_locally()) {
+        run_checked(
+            tools,
+            &format!("pull `{}` ({})", image.reference, image.role),
+            CommandSpec::new("docker", &["pull", &image.reference], timeout).echoed(),
+            Some(
+                "without registry access, pull on a machine that has it and move the images \
+                 with `nfslab images save FILE` / `nfslab images load FILE`",
+            ),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Saves images from the local Docker into one tarball.
+///
+/// # Errors
+/// [`ImageError`] when docker fails (an image missing locally, the file not writable).
+pub async fn save(
+    tools: &dyn Tools,
+    images: &[Image],
+    file: &Path,
+    timeout: Duration,
+) -> Result<(), ImageError> {
+    let file_arg = file.to_string_lossy().into_owned();
+    let mut args = vec!["save", "--output", &file_arg];
+    args.extend(images.iter().map(|i| i.reference.as_str()));
+    run_checked(
+        tools,
+        &format!("save {} image(s) to `{}`", images.len(), file.display()),
+        CommandSpec::new("docker", &args, timeout),
+        Some("`nfslab images pull` fetches missing third-party images; `nfslab images list` shows which are present"),
+    )
+    .await
+    .map(drop)
+}
+
+/// Loads a tarball made by [`save`] into the local Docker; returns the images it held.
+///
+/// # Errors
+/// [`ImageError`] when docker fails.
+pub async fn load(
+    tools: &dyn Tools,
+    file: &Path,
+    timeout: Duration,
+) -> Result<Vec<String>, ImageError> {
+    let file_arg = file.to_string_lossy();
+    let output = run_checked(
+        tools,
+        &format!("load images from `{}`", file.display()),
+        CommandSpec::new("docker", &["load", "--input", &file_arg], timeout),
+        None,
+    )
+    .await?;
+    Ok(output
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("Loaded image: "))
+        .map(|s| s.trim().to_owned())
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tools::scripted::ScriptedTools;
+    use super::*;
+
+    #[test]
+    fn the_catalog_follows_the_configuration() {
+        let images = Images::default();
+        let all = catalog(&images, None);
+        assert_eq!(
+            all[0].reference,
+            format!("nfslab-io:{}", env!("CARGO_PKG_VERSION"))
+        );
+        assert!(all[0].built_locally());
+        assert_eq!(
+            all.iter()
+                .filter(|i| matches!(i.role, Role::Recycler(_)))
+                .count(),
+            3
+        );
+        assert!(!all.iter().any(|i| i.role == Role::Nginx));
+        let one = catalog(&images, Some("1.33"));
+        let recyclers: Vec<&Role> = one
+            .iter()
+            .map(|i| &i.role)
+            .filter(|r| matches!(r, Role::Recycler(_)))
+            .collect();
+        assert_eq!(recyclers, [&Role::Recycler("1.33".to_owned())]);
+        let mut with_nginx = images;
+        with_nginx.nginx = "nginx:1.27".to_owned();
+        assert!(
+            catalog(&with_nginx, None)
+                .iter()
+                .any(|i| i.role == Role::Nginx)
+        );
+    }
+
+    #[tokio::test]
+    async fn pull_skips_the_locally_built_image_and_save_takes_all() {
+        let tools = ScriptedTools::with(&["docker"]);
+        tools.reply(&["docker", "pull"], CommandOutput::ok(""));
+        tools.reply(&["docker", "save"], CommandOutput::ok(""));
+        let mut images = Images::default();
+        images.recycler.clear();
+        let list = catalog(&images, None);
+        pull(&tools, &list, Duration::from_secs(60))
+            .await
+            .expect("pull");
+        save(
+            &tools,
+            &list,
+            Path::new("/tmp/images.tar"),
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("save");
+        let lines = tools.lines();
+        assert_eq!(lines.len(), 4);
+        assert!(
+            lines[..3]
+                .iter()
+                .all(|l| l.starts_with("docker pull registry.k8s.io/"))
+        );
+        assert_eq!(
+            lines[3],
+            format!(
+                "docker save --output /tmp/images.tar nfslab-io:{} {} {} {}",
+                env!("CARGO_PKG_VERSION"),
+                images.kernel_nfs_server,
+                images.ganesha_nfs_server,
+                images.provisioner
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn load_reports_the_images_in_the_tarball() {
+        let tools = ScriptedTools::with(&["docker"]);
+        tools.reply(
+            &["docker", "load"],
+            CommandOutput::ok("Loaded image: nfslab-io:0.1.0\nLoaded image: registry.k8s.io/e2e-test-images/volume/nfs:1.4\n"),
+        );
+        let loaded = load(&tools, Path::new("/tmp/i.tar"), Duration::from_secs(60))
+            .await
+            .expect("load");
+        assert_eq!(
+            loaded,
+            [
+                "nfslab-io:0.1.0",
+                "registry.k8s.io/e2e-test-images/volume/nfs:1.4"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn building_needs_the_script_and_checks_the_tag() {
+        let tools = ScriptedTools::with(&["bash", "docker"]);
+        let dir = tempfile::tempdir().expect("tmp");
+        let err = build_nfslab_io(
+            &tools,
+            dir.path(),
+            "nfslab-io:0.1.0",
+            Duration::from_secs(60),
+        )
+        .await
+        .expect_err("no script");
+        assert!(matches!(err, ImageError::NoBuildScript { .. }), "{err}");
+        std::fs::create_dir_all(dir.path().join("workloads/image")).expect("dir");
+        std::fs::write(dir.path().join(BUILD_SCRIPT), "#!/bin/bash\n").expect("script");
+        tools.reply(&["bash"], CommandOutput::ok(""));
+        tools.reply(
+            &["docker", "image", "inspect"],
+            CommandOutput::failed(1, "No such image"),
+        );
+        let image = format!("nfslab-io:{}", env!("CARGO_PKG_VERSION"));
+        let err = build_nfslab_io(&tools, dir.path(), &image, Duration::from_secs(60))
+            .await
+            .expect_err("not tagged");
+        assert!(matches!(err, ImageError::NotTagged { .. }), "{err}");
+    }
+}

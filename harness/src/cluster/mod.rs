@@ -1,0 +1,1065 @@
+//! The cluster nfslab runs against: a kind cluster it creates, or an existing one.
+//!
+//! - [`up`] checks the host ([`preflight`]), creates a kind cluster from a generated
+//!   configuration with a kubeconfig private to nfslab ([`kind`], [`state`]), checks every
+//!   node can mount NFS, builds and side-loads the images ([`images`]); or, for an existing
+//!   cluster (`--kubeconfig`/`--context`), checks the API server answers and remembers how
+//!   to reach it. Interrupting it (Ctrl-C) deletes the half-made cluster.
+//! - [`down`] deletes a kind cluster nfslab created; existing clusters are only forgotten,
+//!   never deleted.
+//! - [`status`] reports what nfslab knows and what the cluster says.
+//! - [`connect`] gives the [`KubeCluster`] other commands work with.
+//!
+//! Host tools run through [`tools::Tools`], so all of this is tested without kind.
+
+pub mod images;
+pub mod kind;
+pub mod preflight;
+pub mod state;
+pub mod tools;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::exit::Outcome;
+use crate::k8s::kube_cluster::{ConnectError, KubeCluster};
+use crate::k8s::{Cluster, ClusterError};
+use crate::nfs::ServerFlavor;
+use kind::{KindError, KindSpec};
+use preflight::{KernelProbe, Problem};
+use state::{ClusterRecord, ProviderKind, StateError, StateStore};
+use tools::Tools;
+
+/// Where the cluster comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Provider {
+    /// A kind cluster nfslab creates.
+    Kind {
+        /// Worker nodes (the configuration's when `None`).
+        workers: Option<u8>,
+        /// Node image (the configuration's when `None`).
+        node_image: Option<String>,
+    },
+    /// A cluster the user already has.
+    Existing {
+        /// Kubeconfig file (`None`: `KUBECONFIG` or `~/.kube/config`).
+        kubeconfig: Option<PathBuf>,
+        /// Context (`None`: the file's current context, pinned now).
+        context: Option<String>,
+    },
+}
+
+/// What `cluster up` should do.
+#[derive(Clone, Debug)]
+pub struct UpRequest {
+    /// The name nfslab knows the cluster by (the kind cluster name for kind).
+    pub name: String,
+    /// Where it comes from.
+    pub provider: Provider,
+    /// The NFS server flavor that will run there (the kernel flavor needs host `nfsd`).
+    pub nfs_flavor: ServerFlavor,
+    /// Build `nfslab-io` even when Docker already has it.
+    pub rebuild_image: bool,
+    /// Keep a kind cluster whose nodes fail the mount-helper check (to fix by hand).
+    pub keep_on_failure: bool,
+}
+
+/// What is left after an interrupted or failed `cluster up`, and how to remove it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Leftover {
+    /// What is left.
+    pub what: String,
+    /// The command that removes it.
+    pub remove_with: String,
+}
+
+/// Why `cluster up/down/status` or connecting failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterSetupError {
+    /// The host is not ready; every problem is listed.
+    #[error(
+        "the host is not ready for a kind cluster (nothing was created):\n{}",
+        .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+    )]
+    Preflight {
+        /// One line each.
+        problems: Vec<Problem>,
+    },
+    /// A kind step failed.
+    #[error("{source}{}", leftover_text(.leftover.as_ref()))]
+    Kind {
+        /// The failure.
+        #[source]
+        source: Box<KindError>,
+        /// What remains, when cleanup was not possible.
+        leftover: Option<Leftover>,
+    },
+    /// An image could not be built or loaded.
+    #[error("{source}{}", leftover_text(.leftover.as_ref()))]
+    Image {
+        /// The failure.
+        #[source]
+        source: Box<images::ImageError>,
+        /// What remains, when cleanup was not possible.
+        leftover: Option<Leftover>,
+    },
+    /// The state directory could not be used.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The cluster could not be reached with the kubeconfig.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The API server did not answer as expected.
+    #[error("cluster `{name}` did not answer")]
+    Api {
+        /// The cluster.
+        name: String,
+        /// Why.
+        #[source]
+        source: Box<ClusterError>,
+    },
+    /// The user interrupted `cluster up`.
+    #[error("interrupted; {}", match .leftover {
+        None => "the half-made cluster was deleted".to_owned(),
+        Some(l) => format!("left behind: {} (remove it with: {})", l.what, l.remove_with),
+    })]
+    Interrupted {
+        /// What could not be removed.
+        leftover: Option<Leftover>,
+    },
+    /// The named cluster is unknown to nfslab.
+    #[error(
+        "nfslab knows no cluster `{name}` (hint: `nfslab cluster up` creates one; \
+         `--kubeconfig FILE [--context NAME]` uses yours{})",
+        if .known.is_empty() { String::new() } else { format!("; known: {}", .known.join(", ")) }
+    )]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The names nfslab knows.
+        known: Vec<String>,
+    },
+    /// An existing cluster was to be recorded under the name of a kind cluster nfslab made.
+    #[error(
+        "the name `{name}` belongs to a kind cluster nfslab created (hint: give your cluster \
+         another name with `--name`)"
+    )]
+    NameTaken {
+        /// The name.
+        name: String,
+    },
+    /// No kubeconfig was named and none is in the usual places.
+    #[error(
+        "no kubeconfig given and none found (KUBECONFIG is unset and ~/.kube/config does not \
+         exist) (hint: pass --kubeconfig FILE)"
+    )]
+    NoKubeconfig,
+    /// A kind cluster of that name exists but nfslab did not create it.
+    #[error(
+        "kind cluster `{name}` was not created by nfslab, so nfslab will not delete it (hint: \
+         `kind delete cluster --name {name}` if you mean to)"
+    )]
+    NotOurs {
+        /// The cluster.
+        name: String,
+    },
+}
+
+fn leftover_text(leftover: Option<&Leftover>) -> String {
+    match leftover {
+        Some(l) => format!(
+            "; left behind: {} (remove it with: {})",
+            l.what, l.remove_with
+        ),
+        None => String::new(),
+    }
+}
+
+impl ClusterSetupError {
+    /// The exit code class of this failure.
+    #[must_use]
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Self::Interrupted { .. } => Outcome::Interrupted,
+            Self::Unknown { .. } | Self::NameTaken { .. } | Self::NoKubeconfig => Outcome::BadInput,
+            _ => Outcome::Environment,
+        }
+    }
+}
+
+/// The host nfslab runs on: its tools, state directory and kernel.
+pub struct Host<'a> {
+    /// docker, kind and the build script.
+    pub tools: &'a dyn Tools,
+    /// Where cluster records live.
+    pub store: &'a StateStore,
+    /// Kernel facts for preflight.
+    pub kernel: &'a KernelProbe,
+    /// The nfslab source tree (for the image build script).
+    pub source_dir: PathBuf,
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+/// Creates (or, for an existing cluster, adopts for use) the cluster `request` describes.
+/// `progress` receives one line per step. When `interrupt` completes first, the half-made
+/// kind cluster is deleted and [`ClusterSetupError::Interrupted`] returned.
+///
+/// # Errors
+/// [`ClusterSetupError`]: preflight problems (nothing created), kind or image failures
+/// (the cluster is deleted unless `keep_on_failure`), an unreachable existing cluster.
+pub async fn up(
+    host: &Host<'_>,
+    config: &Config,
+    request: &UpRequest,
+    interrupt: impl Future<Output = ()>,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<ClusterRecord, ClusterSetupError> {
+    match &request.provider {
+        Provider::Existing {
+            kubeconfig,
+            context,
+        } => {
+            tokio::select! {
+                r = adopt(host, config, &request.name, kubeconfig.as_deref(), context.as_deref(), progress) => r,
+                () = interrupt => Err(ClusterSetupError::Interrupted { leftover: None }),
+            }
+        }
+        Provider::Kind {
+            workers,
+            node_image,
+        } => {
+            let spec = KindSpec {
+                name: request.name.clone(),
+                workers: workers.unwrap_or(config.cluster.workers),
+                node_image: node_image
+                    .clone()
+                    .unwrap_or_else(|| config.cluster.node_image.clone()),
+                api_server_port: config.cluster.api_server_port,
+            };
+            let known = host.store.load(&spec.name)?;
+            if let Some(record) = &known
+                && record.provider == ProviderKind::Existing
+            {
+                return Err(ClusterSetupError::NotOurs {
+                    name: spec.name.clone(),
+                });
+            }
+            let report = preflight::check_kind_host(
+                host.tools,
+                host.kernel,
+                &preflight::Request {
+                    cluster_name: spec.name.clone(),
+                    min_kind_version: config.cluster.min_kind_version.clone(),
+                    node_image: spec.node_image.clone(),
+                    api_server_port: spec.api_server_port,
+                    flavor: request.nfs_flavor,
+                    name_is_ours: known.is_some(),
+                },
+            )
+            .await;
+            if !report.passed() {
+                return Err(ClusterSetupError::Preflight {
+                    problems: report.problems,
+                });
+            }
+            progress(&format!("preflight ok: {}", report.found.join(", ")));
+            let mut interrupt = std::pin::pin!(interrupt);
+            let outcome = tokio::select! {
+                r = create_kind(host, config, request, &spec, known.is_some(), progress) => r,
+                () = &mut interrupt => Err(ClusterSetupError::Interrupted { leftover: None }),
+            };
+            match outcome {
+                Ok(record) => Ok(record),
+                Err(ClusterSetupError::Interrupted { .. }) => {
+                    progress("interrupted: deleting the half-made cluster");
+                    let leftover = remove_kind(host, &spec.name).await;
+                    Err(ClusterSetupError::Interrupted { leftover })
+                }
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
+
+/// Deletes a kind cluster and nfslab's record of it; on failure, says what is left.
+async fn remove_kind(host: &Host<'_>, name: &str) -> Option<Leftover> {
+    let kubeconfig = host.store.kubeconfig_path(name);
+    let deleted = kind::delete(host.tools, name, &kubeconfig).await;
+    let forgotten = host.store.forget(name);
+    match (deleted, forgotten) {
+        (Ok(()), Ok(())) => None,
+        (Err(_), _) => Some(Leftover {
+            what: format!(
+                "kind cluster `{name}` (Docker containers `{name}-control-plane`, `{name}-worker`...)"
+            ),
+            remove_with: format!("kind delete cluster --name {name}"),
+        }),
+        (Ok(()), Err(_)) => Some(Leftover {
+            what: format!(
+                "nfslab's record `{}`",
+                host.store.cluster_dir(name).display()
+            ),
+            remove_with: format!("rm -r {}", host.store.cluster_dir(name).display()),
+        }),
+    }
+}
+
+async fn create_kind(
+    host: &Host<'_>,
+    config: &Config,
+    request: &UpRequest,
+    spec: &KindSpec,
+    reuse: bool,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<ClusterRecord, ClusterSetupError> {
+    let kind_err = |source| ClusterSetupError::Kind {
+        source: Box::new(source),
+        leftover: None,
+    };
+    let exists = reuse
+        && kind::clusters(host.tools)
+            .await
+            .map_err(kind_err)?
+            .contains(&spec.name);
+    let record = ClusterRecord {
+        name: spec.name.clone(),
+        provider: ProviderKind::Kind,
+        created_by_nfslab: true,
+        kubeconfig: host.store.kubeconfig_path(&spec.name),
+        context: Some(format!("kind-{}", spec.name)),
+        node_image: Some(spec.node_image.clone()),
+        workers: Some(spec.workers),
+        recorded_at: now(),
+    };
+    if exists {
+        progress(&format!(
+            "kind cluster `{}` exists (made by nfslab); reusing it",
+            spec.name
+        ));
+    } else {
+        host.store.prepare(&spec.name)?;
+        let config_file = host.store.kind_config_path(&spec.name);
+        std::fs::write(&config_file, spec.config_yaml()).map_err(|source| {
+            ClusterSetupError::State(StateError::Io {
+                action: "write",
+                path: config_file.clone(),
+                source,
+            })
+        })?;
+        // Record before creating, so an interrupted or failed run can be cleaned up later.
+        host.store.save(&record)?;
+        progress(&format!(
+            "creating kind cluster `{}`: 1 control plane + {} worker(s), {}",
+            spec.name, spec.workers, spec.node_image
+        ));
+        if let Err(source) = kind::create(
+            host.tools,
+            spec,
+            &config_file,
+            &record.kubeconfig,
+            config.timeouts.cluster_create,
+        )
+        .await
+        {
+            let leftover = remove_kind(host, &spec.name).await;
+            return Err(ClusterSetupError::Kind {
+                source: Box::new(source),
+                leftover,
+            });
+        }
+    }
+    progress(&format!("checking every node for {}", kind::MOUNT_HELPER));
+    if let Err(source) = kind::check_mount_helpers(host.tools, &spec.name).await {
+        let leftover = if request.keep_on_failure {
+            Some(Leftover {
+                what: format!("kind cluster `{}` (kept as asked)", spec.name),
+                remove_with: format!("nfslab cluster down --name {}", spec.name),
+            })
+        } else {
+            remove_kind(host, &spec.name).await
+        };
+        return Err(ClusterSetupError::Kind {
+            source: Box::new(source),
+            leftover,
+        });
+    }
+    if let Err(source) = load_images(host, config, request, &spec.name, progress).await {
+        // The cluster itself is fine; images can be loaded again with `nfslab images load`.
+        return Err(ClusterSetupError::Image {
+            source: Box::new(source),
+            leftover: Some(Leftover {
+                what: format!("kind cluster `{}` without all images", spec.name),
+                remove_with: format!(
+                    "nfslab cluster down --name {} (or fix the cause and run `nfslab images \
+                     load`)",
+                    spec.name
+                ),
+            }),
+        });
+    }
+    Ok(record)
+}
+
+/// Builds `nfslab-io` when needed and side-loads every configured image that the local
+/// Docker has into the kind cluster; images it lacks are left for the nodes to pull.
+async fn load_images(
+    host: &Host<'_>,
+    config: &Config,
+    request: &UpRequest,
+    cluster: &str,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), images::ImageError> {
+    let io_image = config.images.nfslab_io();
+    if request.rebuild_image || !images::present(host.tools, &io_image).await? {
+        progress(&format!("building image `{io_image}`"));
+        images::build_nfslab_io(
+            host.tools,
+            &host.source_dir,
+            &io_image,
+            config.timeouts.image_build,
+        )
+        .await?;
+    }
+    let minor = config.cluster.node_image.split(":v").nth(1).and_then(|v| {
+        let mut parts = v.split('.');
+        Some(format!("{}.{}", parts.next()?, parts.next()?))
+    });
+    let mut missing = Vec::new();
+    for image in images::catalog(&config.images, minor.as_deref()) {
+        if images::present(host.tools, &image.reference).await? {
+            progress(&format!("loading `{}` into the nodes", image.reference));
+            kind::load_image(
+                host.tools,
+                cluster,
+                &image.reference,
+                config.timeouts.image_transfer,
+            )
+            .await
+            .map_err(|e| images::ImageError::Failed {
+                action: format!("load `{}` into kind cluster `{cluster}`", image.reference),
+                command: format!(
+                    "kind load docker-image {} --name {cluster}",
+                    image.reference
+                ),
+                detail: e.to_string(),
+                hint: None,
+            })?;
+        } else {
+            missing.push(image.reference);
+        }
+    }
+    if !missing.is_empty() {
+        progress(&format!(
+            "not in the local Docker, so nodes pull them when needed: {} (`nfslab images pull` \
+             then `nfslab images load` preloads them)",
+            missing.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+async fn adopt(
+    host: &Host<'_>,
+    config: &Config,
+    name: &str,
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<ClusterRecord, ClusterSetupError> {
+    if let Some(record) = host.store.load(name)?
+        && record.created_by_nfslab
+    {
+        return Err(ClusterSetupError::NameTaken {
+            name: name.to_owned(),
+        });
+    }
+    let file = match kubeconfig {
+        Some(f) => absolute(f),
+        None => default_kubeconfig().ok_or(ClusterSetupError::NoKubeconfig)?,
+    };
+    let context = match context {
+        Some(c) => Some(c.to_owned()),
+        None => {
+            kube::config::Kubeconfig::read_from(&file)
+                .map_err(|source| ConnectError::Kubeconfig {
+                    file: file.clone(),
+                    source,
+                })?
+                .current_context
+        }
+    };
+    let cluster =
+        KubeCluster::connect(Some(&file), context.as_deref(), config.timeouts.exec).await?;
+    let version = cluster
+        .server_version()
+        .await
+        .map_err(|source| ClusterSetupError::Api {
+            name: name.to_owned(),
+            source: Box::new(source),
+        })?;
+    progress(&format!(
+        "cluster `{name}` answers: Kubernetes {version} (context `{}`)",
+        context.as_deref().unwrap_or("current")
+    ));
+    let record = ClusterRecord {
+        name: name.to_owned(),
+        provider: ProviderKind::Existing,
+        created_by_nfslab: false,
+        kubeconfig: file,
+        context,
+        node_image: None,
+        workers: None,
+        recorded_at: now(),
+    };
+    host.store.save(&record)?;
+    Ok(record)
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// The kubeconfig kubectl would use: the first file in `KUBECONFIG`, else `~/.kube/config`.
+fn default_kubeconfig() -> Option<PathBuf> {
+    if let Some(list) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+        return std::env::split_paths(&list).next().map(|p| absolute(&p));
+    }
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".kube/config"))
+        .filter(|p| p.is_file())
+}
+
+/// What `cluster down` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DownOutcome {
+    /// The kind cluster was deleted.
+    Deleted,
+    /// An existing cluster was forgotten; the cluster itself is untouched.
+    Forgotten,
+    /// nfslab knew no such cluster; nothing was done.
+    NothingKnown,
+}
+
+/// Deletes a kind cluster nfslab created, or forgets an existing one (never deleting it).
+///
+/// # Errors
+/// [`ClusterSetupError`] when kind fails, or a kind cluster of that name exists that nfslab
+/// did not create.
+pub async fn down(host: &Host<'_>, name: &str) -> Result<DownOutcome, ClusterSetupError> {
+    match host.store.load(name)? {
+        Some(record) if record.created_by_nfslab => {
+            kind::delete(host.tools, name, &record.kubeconfig)
+                .await
+                .map_err(|source| ClusterSetupError::Kind {
+                    source: Box::new(source),
+                    leftover: None,
+                })?;
+            host.store.forget(name)?;
+            Ok(DownOutcome::Deleted)
+        }
+        Some(_) => {
+            host.store.forget(name)?;
+            Ok(DownOutcome::Forgotten)
+        }
+        None => {
+            if host.tools.find("kind").is_some()
+                && kind::clusters(host.tools)
+                    .await
+                    .is_ok_and(|names| names.iter().any(|n| n == name))
+            {
+                return Err(ClusterSetupError::NotOurs {
+                    name: name.to_owned(),
+                });
+            }
+            Ok(DownOutcome::NothingKnown)
+        }
+    }
+}
+
+/// The record of a cluster nfslab knows.
+///
+/// # Errors
+/// [`ClusterSetupError::Unknown`] when it knows none of that name.
+pub fn record(store: &StateStore, name: &str) -> Result<ClusterRecord, ClusterSetupError> {
+    store.load(name)?.ok_or_else(|| ClusterSetupError::Unknown {
+        name: name.to_owned(),
+        known: store.names().unwrap_or_default(),
+    })
+}
+
+/// How a command names the cluster to work on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Target {
+    /// A cluster nfslab knows (`cluster up --name`).
+    pub name: String,
+    /// A kubeconfig to use directly instead.
+    pub kubeconfig: Option<PathBuf>,
+    /// A context to use directly instead (with `kubeconfig` or the default one).
+    pub context: Option<String>,
+}
+
+/// Connects to the target: its explicit kubeconfig/context, else the record of `name`.
+///
+/// # Errors
+/// [`ClusterSetupError`] when the cluster is unknown or the kubeconfig unusable.
+pub async fn connect(
+    store: &StateStore,
+    target: &Target,
+    config: &Config,
+) -> Result<KubeCluster, ClusterSetupError> {
+    if target.kubeconfig.is_some() || target.context.is_some() {
+        return Ok(KubeCluster::connect(
+            target.kubeconfig.as_deref(),
+            target.context.as_deref(),
+            config.timeouts.exec,
+        )
+        .await?);
+    }
+    let record = record(store, &target.name)?;
+    Ok(KubeCluster::connect(
+        Some(&record.kubeconfig),
+        record.context.as_deref(),
+        config.timeouts.exec,
+    )
+    .await?)
+}
+
+/// One node as the API server reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// Node name.
+    pub name: String,
+    /// Whether its Ready condition is True.
+    pub ready: bool,
+    /// Whether it carries the control-plane role label.
+    pub control_plane: bool,
+    /// For kind nodes: whether `/sbin/mount.nfs` is there (`None`: not checked).
+    pub mount_helper: Option<bool>,
+}
+
+/// What `cluster status` reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// nfslab's record.
+    pub record: ClusterRecord,
+    /// Kubernetes version (`1.33`), when the API server answered.
+    pub version: Option<String>,
+    /// Why the API server did not answer.
+    pub unreachable: Option<String>,
+    /// Nodes.
+    pub nodes: Vec<NodeStatus>,
+}
+
+/// The nodes of a cluster, sorted by name.
+///
+/// # Errors
+/// [`ClusterError`] when they cannot be listed.
+pub async fn node_statuses(cluster: &dyn Cluster) -> Result<Vec<NodeStatus>, ClusterError> {
+    let nodes = cluster.list("v1", "Node", None, None).await?;
+    let mut statuses: Vec<NodeStatus> = nodes.iter().map(node_status).collect();
+    statuses.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(statuses)
+}
+
+fn node_status(node: &Value) -> NodeStatus {
+    let ready = node
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        });
+    let control_plane = node
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .is_some_and(|l| l.contains_key("node-role.kubernetes.io/control-plane"));
+    NodeStatus {
+        name: node
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        ready,
+        control_plane,
+        mount_helper: None,
+    }
+}
+
+/// What nfslab knows about a cluster and what its API server and (kind) nodes say.
+///
+/// # Errors
+/// [`ClusterSetupError`] when nfslab knows no such cluster.
+pub async fn status(
+    host: &Host<'_>,
+    config: &Config,
+    name: &str,
+) -> Result<Status, ClusterSetupError> {
+    let record = record(host.store, name)?;
+    let mut status = Status {
+        record: record.clone(),
+        version: None,
+        unreachable: None,
+        nodes: Vec::new(),
+    };
+    let answer = async {
+        let cluster = KubeCluster::connect(
+            Some(&record.kubeconfig),
+            record.context.as_deref(),
+            config.timeouts.exec,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let version = cluster.server_version().await.map_err(|e| e.to_string())?;
+        let nodes = node_statuses(&cluster).await.map_err(|e| e.to_string())?;
+        Ok::<_, String>((version, nodes))
+    };
+    match tokio::time::timeout(config.timeouts.request, answer).await {
+        Ok(Ok((version, nodes))) => {
+            status.version = Some(version);
+            status.nodes = nodes;
+        }
+        Ok(Err(e)) => status.unreachable = Some(e),
+        Err(_) => {
+            status.unreachable = Some(format!(
+                "no answer within {}",
+                humantime::format_duration(config.timeouts.request)
+            ));
+        }
+    }
+    if record.provider == ProviderKind::Kind
+        && let Ok(containers) = kind::nodes(host.tools, name).await
+        && let Ok(missing) = kind::nodes_without_mount_helper(host.tools, &containers).await
+    {
+        for node in &mut status.nodes {
+            node.mount_helper = Some(!missing.contains(&node.name));
+        }
+    }
+    Ok(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tools::CommandOutput;
+    use super::tools::scripted::ScriptedTools;
+    use super::*;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        store: StateStore,
+        kernel: KernelProbe,
+        source: PathBuf,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().expect("tmp");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("host/proc/sys/kernel")).expect("dirs");
+        std::fs::write(root.join("host/proc/sys/kernel/osrelease"), "6.18.0\n").expect("w");
+        std::fs::write(
+            root.join("host/proc/filesystems"),
+            "nodev\tnfs\nnodev\tnfsd\n",
+        )
+        .expect("w");
+        std::fs::create_dir_all(root.join("src/workloads/image")).expect("dirs");
+        std::fs::write(root.join("src/workloads/image/build.sh"), "#!/bin/bash\n").expect("w");
+        Fixture {
+            store: StateStore::at(&root.join("state")),
+            kernel: KernelProbe::at(&root.join("host")),
+            source: root.join("src"),
+            _dir: dir,
+        }
+    }
+
+    fn host<'a>(f: &'a Fixture, tools: &'a ScriptedTools) -> Host<'a> {
+        Host {
+            tools,
+            store: &f.store,
+            kernel: &f.kernel,
+            source_dir: f.source.clone(),
+        }
+    }
+
+    fn kind_request() -> UpRequest {
+        UpRequest {
+            name: "nfslab".to_owned(),
+            provider: Provider::Kind {
+                workers: None,
+                node_image: None,
+            },
+            nfs_flavor: ServerFlavor::Kernel,
+            rebuild_image: false,
+            keep_on_failure: false,
+        }
+    }
+
+    /// A host where every tool works and the cluster has 3 nodes with the mount helper.
+    fn healthy_tools() -> ScriptedTools {
+        let tools = ScriptedTools::with(&["docker", "kind", "bash"]);
+        tools.reply(&["docker", "version"], CommandOutput::ok("27.1.1\n"));
+        tools.reply(
+            &["kind", "version"],
+            CommandOutput::ok("kind v0.29.0 go1.24 linux/amd64\n"),
+        );
+        tools.reply(&["kind", "get", "clusters"], CommandOutput::ok(""));
+        tools.reply(
+            &["kind", "get", "nodes"],
+            CommandOutput::ok("nfslab-control-plane\nnfslab-worker\nnfslab-worker2\n"),
+        );
+        tools.reply(&["docker", "exec"], CommandOutput::ok(""));
+        tools.reply(&["kind", "create"], CommandOutput::ok(""));
+        tools.reply(&["kind", "delete"], CommandOutput::ok(""));
+        tools.reply(&["kind", "load"], CommandOutput::ok(""));
+        tools.reply(&["docker", "image", "inspect"], CommandOutput::ok("[]"));
+        tools
+    }
+
+    fn silent(_: &str) {}
+
+    #[tokio::test]
+    async fn up_creates_checks_nodes_and_loads_present_images() {
+        let f = fixture();
+        let tools = healthy_tools();
+        let mut config = Config::default();
+        config.images.nfslab_io = "nfslab-io:test".to_owned();
+        tools.reply(
+            &["docker", "image", "inspect"],
+            CommandOutput::failed(1, "No such image"),
+        );
+        tools.reply(
+            &["docker", "image", "inspect", "nfslab-io:test"],
+            CommandOutput::ok("[]"),
+        );
+        let lines = Mutex::new(Vec::new());
+        let record = up(
+            &host(&f, &tools),
+            &config,
+            &kind_request(),
+            std::future::pending(),
+            &|l: &str| lines.lock().expect("lock").push(l.to_owned()),
+        )
+        .await
+        .expect("up");
+        assert!(record.created_by_nfslab);
+        assert_eq!(record.kubeconfig, f.store.kubeconfig_path("nfslab"));
+        assert_eq!(f.store.load("nfslab").expect("load"), Some(record));
+        let config_text =
+            std::fs::read_to_string(f.store.kind_config_path("nfslab")).expect("kind config");
+        assert!(config_text.contains(&config.cluster.node_image));
+        let calls = tools.lines();
+        let create = calls
+            .iter()
+            .find(|l| l.starts_with("kind create"))
+            .expect("kind create ran");
+        assert!(create.contains(&format!(
+            "--kubeconfig {}",
+            f.store.kubeconfig_path("nfslab").display()
+        )));
+        for node in ["nfslab-control-plane", "nfslab-worker", "nfslab-worker2"] {
+            assert!(calls.contains(&format!("docker exec {node} test -x /sbin/mount.nfs")));
+        }
+        assert!(calls.contains(&"kind load docker-image nfslab-io:test --name nfslab".to_owned()));
+        assert!(
+            !calls.iter().any(|l| l.starts_with("bash")),
+            "image present: no build"
+        );
+        let progress = lines.into_inner().expect("lines");
+        assert!(
+            progress
+                .iter()
+                .any(|l| l.contains("nodes pull them when needed"))
+        );
+    }
+
+    #[tokio::test]
+    async fn preflight_failures_create_nothing() {
+        let f = fixture();
+        let tools = ScriptedTools::with(&["docker"]);
+        tools.reply(&["docker", "version"], CommandOutput::ok("27.1.1\n"));
+        let err = up(
+            &host(&f, &tools),
+            &Config::default(),
+            &kind_request(),
+            std::future::pending(),
+            &silent,
+        )
+        .await
+        .expect_err("no kind");
+        assert_eq!(err.outcome(), Outcome::Environment);
+        assert!(err.to_string().contains("kind: not found on PATH"), "{err}");
+        assert!(
+            !f.store.root().exists(),
+            "the state directory was not created"
+        );
+        assert_eq!(
+            tools.lines(),
+            ["docker version --format {{.Server.Version}}"]
+        );
+    }
+
+    #[tokio::test]
+    async fn nodes_without_mount_helper_fail_and_the_cluster_is_removed() {
+        let f = fixture();
+        let tools = healthy_tools();
+        tools.reply(
+            &["docker", "exec", "nfslab-worker2", "test"],
+            CommandOutput::failed(1, ""),
+        );
+        let err = up(
+            &host(&f, &tools),
+            &Config::default(),
+            &kind_request(),
+            std::future::pending(),
+            &silent,
+        )
+        .await
+        .expect_err("helper missing");
+        let text = err.to_string();
+        assert!(
+            text.contains("`nfslab-worker2` have no /sbin/mount.nfs"),
+            "{text}"
+        );
+        assert!(!text.contains("left behind"), "{text}");
+        assert!(
+            tools
+                .lines()
+                .iter()
+                .any(|l| l.starts_with("kind delete cluster --name nfslab"))
+        );
+        assert_eq!(f.store.load("nfslab").expect("load"), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn interrupting_up_deletes_the_half_made_cluster() {
+        let f = fixture();
+        let tools = healthy_tools();
+        tools.hang(&["kind", "create"]);
+        let err = up(
+            &host(&f, &tools),
+            &Config::default(),
+            &kind_request(),
+            tokio::time::sleep(Duration::from_secs(30)),
+            &silent,
+        )
+        .await
+        .expect_err("interrupted");
+        assert_eq!(err.outcome(), Outcome::Interrupted);
+        assert_eq!(
+            err.to_string(),
+            "interrupted; the half-made cluster was deleted"
+        );
+        let calls = tools.lines();
+        assert!(
+            calls
+                .last()
+                .expect("calls")
+                .starts_with("kind delete cluster --name nfslab")
+        );
+        assert_eq!(f.store.load("nfslab").expect("load"), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_interrupt_whose_cleanup_fails_says_what_is_left_and_how_to_remove_it() {
+        let f = fixture();
+        let tools = healthy_tools();
+        tools.reply(
+            &["kind", "delete"],
+            CommandOutput::failed(1, "docker: connection refused"),
+        );
+        tools.hang(&["kind", "create"]);
+        let err = up(
+            &host(&f, &tools),
+            &Config::default(),
+            &kind_request(),
+            tokio::time::sleep(Duration::from_secs(30)),
+            &silent,
+        )
+        .await
+        .expect_err("interrupted");
+        assert_eq!(
+            err.to_string(),
+            "interrupted; left behind: kind cluster `nfslab` (Docker containers \
+             `nfslab-control-plane`, `nfslab-worker`...) (remove it with: kind delete cluster \
+             --name nfslab)"
+        );
+    }
+
+    #[tokio::test]
+    async fn down_deletes_only_clusters_nfslab_created() {
+        let f = fixture();
+        let tools = healthy_tools();
+        up(
+            &host(&f, &tools),
+            &Config::default(),
+            &kind_request(),
+            std::future::pending(),
+            &silent,
+        )
+        .await
+        .expect("up");
+        assert_eq!(
+            down(&host(&f, &tools), "nfslab").await.expect("down"),
+            DownOutcome::Deleted
+        );
+        assert_eq!(f.store.load("nfslab").expect("load"), None);
+
+        f.store
+            .save(&ClusterRecord {
+                name: "prod".to_owned(),
+                provider: ProviderKind::Existing,
+                created_by_nfslab: false,
+                kubeconfig: PathBuf::from("/home/u/.kube/config"),
+                context: Some("prod".to_owned()),
+                node_image: None,
+                workers: None,
+                recorded_at: now(),
+            })
+            .expect("save");
+        let before = tools.lines().len();
+        assert_eq!(
+            down(&host(&f, &tools), "prod").await.expect("down"),
+            DownOutcome::Forgotten
+        );
+        assert_eq!(
+            tools.lines().len(),
+            before,
+            "nothing was run against `prod`"
+        );
+
+        let foreign = ScriptedTools::with(&["kind"]);
+        foreign.reply(&["kind", "get", "clusters"], CommandOutput::ok("mine\n"));
+        let err = down(&host(&f, &foreign), "mine")
+            .await
+            .expect_err("not ours");
+        assert!(matches!(err, ClusterSetupError::NotOurs { .. }));
+        assert!(!foreign.lines().iter().any(|l| l.contains("delete")));
+    }
+
+    #[test]
+    fn node_status_reads_ready_and_role() {
+        let node = serde_json::json!({"metadata": {"name": "nfslab-control-plane",
+            "labels": {"node-role.kubernetes.io/control-plane": ""}},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        let s = node_status(&node);
+        assert!(s.ready && s.control_plane);
+        let worker = serde_json::json!({"metadata": {"name": "w"},
+            "status": {"conditions": [{"type": "Ready", "status": "False"}]}});
+        assert!(!node_status(&worker).ready);
+    }
+
+    #[test]
+    fn unknown_clusters_name_the_known_ones() {
+        let f = fixture();
+        let err = record(&f.store, "lab").expect_err("unknown");
+        assert_eq!(err.outcome(), Outcome::BadInput);
+        assert!(err.to_string().contains("`nfslab cluster up` creates one"));
+    }
+}

@@ -1,0 +1,516 @@
+//! Checks before `nfslab cluster up` changes anything.
+//!
+//! Every missing piece becomes one line saying what is missing, why nfslab needs it and how
+//! to fix it, so a user sees everything at once instead of one failure per attempt. The
+//! checks are quick (a few process starts and file reads, run concurrently) and create
+//! nothing.
+//!
+//! kind nodes are containers sharing the host kernel: the kubelet's NFS mounts and the
+//! kernel NFS server both use the kernel of the machine running Docker, so its NFS client
+//! (and, for the kernel server flavor, `nfsd`) must be built in or loadable.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::kind::parse_kind_version;
+use super::tools::{CommandSpec, ToolError, Tools};
+use crate::nfs::ServerFlavor;
+
+/// How long one probe command may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One missing piece: what, why it matters, how to fix it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The thing checked: `docker`, `kind`, `host kernel`, `port 6443`...
+    pub subject: String,
+    /// What is wrong.
+    pub what: String,
+    /// Why nfslab needs it.
+    pub why: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {}; needed because {}; fix: {}",
+            self.subject, self.what, self.why, self.fix
+        )
+    }
+}
+
+/// What preflight found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Everything missing.
+    pub problems: Vec<Problem>,
+    /// Facts found along the way (`docker 27.1.1`, `kind v0.29.0`).
+    pub found: Vec<String>,
+}
+
+impl Report {
+    /// Whether nothing is missing.
+    #[must_use]
+    pub fn passed(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// What `cluster up` is about to do, as far as preflight cares.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// The kind cluster name.
+    pub cluster_name: String,
+    /// The oldest usable kind release.
+    pub min_kind_version: String,
+    /// The node image (named in messages).
+    pub node_image: String,
+    /// API server port, 0 when kind picks.
+    pub api_server_port: u16,
+    /// The NFS server flavor that will run in the cluster.
+    pub flavor: ServerFlavor,
+    /// Whether nfslab created a cluster of that name before (so it may exist already);
+    /// otherwise an existing kind cluster of that name is a problem.
+    pub name_is_ours: bool,
+}
+
+/// Where to read kernel facts from (`/` on a real host; a temporary tree in tests).
+#[derive(Clone, Debug)]
+pub struct KernelProbe {
+    root: PathBuf,
+}
+
+impl Default for KernelProbe {
+    fn default() -> Self {
+        Self::at(Path::new("/"))
+    }
+}
+
+/// Whether a kernel feature is usable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Availability {
+    /// Registered in `/proc/filesystems` (built in or loaded).
+    Active,
+    /// Not loaded, but a module for it exists and mount/nfsd start loads it.
+    Loadable,
+    /// Neither.
+    Missing,
+}
+
+impl KernelProbe {
+    /// Reads `<root>/proc/...` and `<root>/lib/modules/...`.
+    #[must_use]
+    pub fn at(root: &Path) -> Self {
+        Self {
+            root: root.to_owned(),
+        }
+    }
+
+    /// The running kernel's release (`6.18.0-1-amd64`).
+    #[must_use]
+    pub fn release(&self) -> Option<String> {
+        std::fs::read_to_string(self.root.join("proc/sys/kernel/osrelease"))
+            .ok()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Whether the filesystem `fs` (`nfs`, `nfsd`) can be used, given the module path
+    /// (`kernel/fs/nfs/nfs.ko`) that provides it.
+    #[must_use]
+    pub fn filesystem(&self, fs: &str, module: &str) -> Availability {
+        let registered = std::fs::read_to_string(self.root.join("proc/filesystems"))
+            .map(|text| {
+                text.lines()
+                    .any(|l| l.split_whitespace().last() == Some(fs))
+            })
+            .unwrap_or(false);
+        if registered {
+            return Availability::Active;
+        }
+        let Some(release) = self.release() else {
+            return Availability::Missing;
+        };
+        let modules = self.root.join("lib/modules").join(release);
+        let listed = |file: &str| {
+            std::fs::read_to_string(modules.join(file))
+                .map(|text| {
+                    text.lines().any(|l| {
+                        let path = l.split(':').next().unwrap_or_default();
+                        path == module || path.starts_with(&format!("{module}."))
+                    })
+                })
+                .unwrap_or(false)
+        };
+        if listed("modules.builtin") || listed("modules.dep") {
+            Availability::Loadable
+        } else {
+            Availability::Missing
+        }
+    }
+}
+
+/// Runs every check for creating a kind cluster and reports all problems at once.
+pub async fn check_kind_host(tools: &dyn Tools, kernel: &KernelProbe, request: &Request) -> Report {
+    let mut report = Report::default();
+    let (docker, kind) = tokio::join!(check_docker(tools), check_kind(tools, request));
+    let both_work = docker.is_ok() && kind.is_ok();
+    merge(&mut report, docker);
+    merge(&mut report, kind);
+    if both_work && !request.name_is_ours {
+        match super::kind::clusters(tools).await {
+            Ok(names) if names.contains(&request.cluster_name) => {
+                report.problems.push(foreign_cluster(&request.cluster_name));
+            }
+            Ok(_) => {}
+            Err(e) => report.problems.push(Problem {
+                subject: "kind".to_owned(),
+                what: format!("existing clusters could not be listed ({e})"),
+                why: "nfslab must not reuse or replace a cluster it did not create".to_owned(),
+                fix: "check that `kind get clusters` works in this shell".to_owned(),
+            }),
+        }
+    }
+    if docker_is_remote() {
+        report.found.push(
+            "DOCKER_HOST names another machine: its kernel's NFS support was not checked"
+                .to_owned(),
+        );
+    } else {
+        report.problems.extend(check_kernel(kernel, request.flavor));
+    }
+    if let Some(p) = check_port(request.api_server_port) {
+        report.problems.push(p);
+    }
+    report
+}
+
+fn merge(report: &mut Report, part: Result<String, Problem>) {
+    match part {
+        Ok(found) => report.found.push(found),
+        Err(problem) => report.problems.push(problem),
+    }
+}
+
+fn docker_is_remote() -> bool {
+    std::env::var("DOCKER_HOST")
+        .map(|h| !h.is_empty() && !h.starts_with("unix://"))
+        .unwrap_or(false)
+}
+
+const DOCKER_WHY: &str = "kind runs every cluster node as a Docker container";
+
+async fn check_docker(tools: &dyn Tools) -> Result<String, Problem> {
+    let problem = |what: String, fix: &str| Problem {
+        subject: "docker".to_owned(),
+        what,
+        why: DOCKER_WHY.to_owned(),
+        fix: fix.to_owned(),
+    };
+    let command = CommandSpec::new(
+        "docker",
+        &["version", "--format", "{{.Server.Version}}"],
+        PROBE_TIMEOUT,
+    );
+    match tools.run(&command).await {
+        Ok(out) if out.success() && !out.stdout.trim().is_empty() => {
+            Ok(format!("docker {}", out.stdout.trim()))
+        }
+        Ok(out) => Err(problem(
+            format!("the daemon does not answer ({})", out.last_line()),
+            "start it (`systemctl start docker`, or `dockerd &` without systemd), check your \
+             user may use it (`docker info`), or point DOCKER_HOST at a running daemon",
+        )),
+        Err(ToolError::NotFound { .. }) => Err(problem(
+            "not found on PATH".to_owned(),
+            "install Docker (Debian/Ubuntu: `apt-get install docker.io`) and start it, or use \
+             an existing cluster: `nfslab cluster up --kubeconfig FILE`",
+        )),
+        Err(e) => Err(problem(
+            format!("could not be queried ({e})"),
+            "check that `docker version` works in this shell",
+        )),
+    }
+}
+
+async fn check_kind(tools: &dyn Tools, request: &Request) -> Result<String, Problem> {
+    let min = request.min_kind_version.trim_start_matches('v');
+    let install = format!(
+        "install kind v{min} or newer (https://kind.sigs.k8s.io/docs/user/quick-start/\
+         #installation), or use an existing cluster: `nfslab cluster up --kubeconfig FILE \
+         [--context NAME]`"
+    );
+    let problem = |what: String, fix: String| Problem {
+        subject: "kind".to_owned(),
+        what,
+        why: "nfslab creates its cluster with the kind CLI".to_owned(),
+        fix,
+    };
+    let command = CommandSpec::new("kind", &["version"], PROBE_TIMEOUT);
+    let output = match tools.run(&command).await {
+        Ok(out) => out,
+        Err(ToolError::NotFound { .. }) => {
+            return Err(problem("not found on PATH".to_owned(), install));
+        }
+        Err(e) => return Err(problem(format!("could not be run ({e})"), install)),
+    };
+    let text = output.stdout.trim().to_owned();
+    let Some(version) = parse_kind_version(&text).filter(|_| output.success()) else {
+        return Err(problem(
+            format!("`kind version` printed no version ({})", output.last_line()),
+            install,
+        ));
+    };
+    let Some(required) = super::kind::parse_version(min) else {
+        return Err(Problem {
+            subject: "configuration".to_owned(),
+            what: format!("cluster.min-kind-version `{min}` is not a version"),
+            why: "nfslab compares it with the installed kind".to_owned(),
+            fix: "write it as MAJOR.MINOR.PATCH, e.g. 0.29.0".to_owned(),
+        });
+    };
+    if version < required {
+        let (a, b, c) = version;
+        return Err(Problem {
+            subject: "kind".to_owned(),
+            what: format!("v{a}.{b}.{c} is older than v{min}"),
+            why: format!(
+                "the node image `{}` is built for kind v{min} or newer",
+                request.node_image
+            ),
+            fix: format!(
+                "upgrade kind, or set cluster.node-image to an image your kind release lists \
+                 in its release notes (and cluster.min-kind-version to v{a}.{b}.{c})"
+            ),
+        });
+    }
+    let (a, b, c) = version;
+    Ok(format!("kind v{a}.{b}.{c}"))
+}
+
+fn check_kernel(kernel: &KernelProbe, flavor: ServerFlavor) -> Vec<Problem> {
+    let release = kernel
+        .release()
+        .unwrap_or_else(|| "the running kernel".to_owned());
+    let mut problems = Vec::new();
+    if kernel.filesystem("nfs", "kernel/fs/nfs/nfs.ko") == Availability::Missing {
+        problems.push(Problem {
+            subject: "host kernel".to_owned(),
+            what: format!(
+                "no NFS client (`nfs` is neither in /proc/filesystems nor a module of {release})"
+            ),
+            why: "kind nodes share the host kernel and the kubelet mounts NFS volumes with it"
+                .to_owned(),
+            fix: "load it with `modprobe nfs` (install your distribution's kernel modules if it \
+                  is absent), or use an existing cluster whose nodes can mount NFS: `nfslab \
+                  cluster up --kubeconfig FILE`"
+                .to_owned(),
+        });
+    }
+    if flavor == ServerFlavor::Kernel
+        && kernel.filesystem("nfsd", "kernel/fs/nfsd/nfsd.ko") == Availability::Missing
+    {
+        problems.push(Problem {
+            subject: "host kernel".to_owned(),
+            what: format!(
+                "no NFS server (`nfsd` is neither in /proc/filesystems nor a module of {release})"
+            ),
+            why: "the kernel NFS server flavor runs the host kernel's nfsd inside a kind node"
+                .to_owned(),
+            fix: "load it with `modprobe nfsd`, or use the userspace server: `--nfs-flavor \
+                  ganesha` (or `nfs: {flavor: ganesha}` in the configuration file)"
+                .to_owned(),
+        });
+    }
+    problems
+}
+
+fn check_port(port: u16) -> Option<Problem> {
+    if port == 0 {
+        return None;
+    }
+    match std::net::TcpListener::bind(("127.0.0.1", port)) {
+        Ok(_) => None,
+        Err(e) => Some(Problem {
+            subject: format!("port {port}"),
+            what: format!("127.0.0.1:{port} cannot be used ({e})"),
+            why: "the kind API server is configured to listen there (cluster.api-server-port)"
+                .to_owned(),
+            fix: "stop what listens there (`ss -ltnp`), or set cluster.api-server-port to 0 so \
+                  kind picks a free port"
+                .to_owned(),
+        }),
+    }
+}
+
+/// The problem of a kind cluster with nfslab's cluster name that nfslab did not create.
+#[must_use]
+pub fn foreign_cluster(name: &str) -> Problem {
+    Problem {
+        subject: format!("kind cluster `{name}`"),
+        what: "already exists and was not created by nfslab".to_owned(),
+        why: "nfslab never adopts or deletes a cluster it did not create".to_owned(),
+        fix: format!(
+            "pick another name (`--name` or cluster.name), or use it as an existing cluster: \
+             `kind get kubeconfig --name {name} > {name}.kubeconfig` then `nfslab cluster up \
+             --kubeconfig {name}.kubeconfig`"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tools::CommandOutput;
+    use super::super::tools::scripted::ScriptedTools;
+    use super::*;
+
+    fn request(flavor: ServerFlavor) -> Request {
+        Request {
+            cluster_name: "nfslab".to_owned(),
+            min_kind_version: "0.29.0".to_owned(),
+            node_image: "kindest/node:v1.33.1".to_owned(),
+            api_server_port: 0,
+            flavor,
+            name_is_ours: false,
+        }
+    }
+
+    /// A fake host tree: `/proc/filesystems`, the kernel release and module lists.
+    fn kernel(filesystems: &str, modules_dep: &str) -> (tempfile::TempDir, KernelProbe) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("proc/sys/kernel")).expect("dirs");
+        std::fs::write(root.join("proc/sys/kernel/osrelease"), "6.18.0-test\n").expect("w");
+        std::fs::write(root.join("proc/filesystems"), filesystems).expect("w");
+        let modules = root.join("lib/modules/6.18.0-test");
+        std::fs::create_dir_all(&modules).expect("dirs");
+        std::fs::write(modules.join("modules.dep"), modules_dep).expect("w");
+        let probe = KernelProbe::at(root);
+        (dir, probe)
+    }
+
+    fn working_tools() -> ScriptedTools {
+        let tools = ScriptedTools::with(&["docker", "kind"]);
+        tools.reply(&["kind", "get", "clusters"], CommandOutput::ok("other\n"));
+        tools.reply(&["docker", "version"], CommandOutput::ok("27.1.1\n"));
+        tools.reply(
+            &["kind", "version"],
+            CommandOutput::ok("kind v0.29.0 go1.24.2 linux/amd64\n"),
+        );
+        tools
+    }
+
+    #[test]
+    fn kernel_features_are_active_loadable_or_missing() {
+        let (_d, k) = kernel("nodev\tsysfs\nnodev\tnfs\n", "");
+        assert_eq!(
+            k.filesystem("nfs", "kernel/fs/nfs/nfs.ko"),
+            Availability::Active
+        );
+        let (_d, k) = kernel(
+            "nodev\tsysfs\n",
+            "kernel/fs/nfsd/nfsd.ko.xz: kernel/fs/lockd/lockd.ko.xz\n",
+        );
+        assert_eq!(
+            k.filesystem("nfsd", "kernel/fs/nfsd/nfsd.ko"),
+            Availability::Loadable
+        );
+        assert_eq!(
+            k.filesystem("nfs", "kernel/fs/nfs/nfs.ko"),
+            Availability::Missing
+        );
+    }
+
+    #[tokio::test]
+    async fn a_ready_host_passes() {
+        let (_d, k) = kernel(
+            "nodev\tnfs\nnodev\tnfs4\n",
+            "kernel/fs/nfsd/nfsd.ko: kernel/fs/lockd/lockd.ko\n",
+        );
+        let report = check_kind_host(&working_tools(), &k, &request(ServerFlavor::Kernel)).await;
+        assert!(report.passed(), "{:?}", report.problems);
+        assert_eq!(report.found, ["docker 27.1.1", "kind v0.29.0"]);
+    }
+
+    #[tokio::test]
+    async fn a_bare_host_gets_one_actionable_line_per_missing_piece() {
+        let (_d, k) = kernel("nodev\tsysfs\n", "");
+        let tools = ScriptedTools::with(&["docker"]);
+        tools.reply(
+            &["docker", "version"],
+            CommandOutput::failed(
+                1,
+                "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the \
+                 docker daemon running?",
+            ),
+        );
+        let report = check_kind_host(&tools, &k, &request(ServerFlavor::Kernel)).await;
+        let lines: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+        insta::assert_snapshot!(lines.join("\n"));
+        assert_eq!(lines.len(), 4);
+        assert!(lines.iter().all(|l| !l.contains('\n')));
+    }
+
+    #[tokio::test]
+    async fn the_ganesha_flavor_does_not_need_nfsd() {
+        let (_d, k) = kernel("nodev\tnfs\n", "");
+        let report = check_kind_host(&working_tools(), &k, &request(ServerFlavor::Ganesha)).await;
+        assert!(report.passed(), "{:?}", report.problems);
+        let report = check_kind_host(&working_tools(), &k, &request(ServerFlavor::Kernel)).await;
+        assert_eq!(report.problems.len(), 1);
+        assert!(report.problems[0].fix.contains("--nfs-flavor ganesha"));
+    }
+
+    #[tokio::test]
+    async fn old_kind_releases_are_refused_with_the_image_they_cannot_run() {
+        let (_d, k) = kernel("nodev\tnfs\nnodev\tnfsd\n", "");
+        let tools = ScriptedTools::with(&["docker", "kind"]);
+        tools.reply(&["docker", "version"], CommandOutput::ok("27.1.1\n"));
+        tools.reply(
+            &["kind", "version"],
+            CommandOutput::ok("kind v0.20.0 go1.20.4 linux/amd64\n"),
+        );
+        tools.reply(&["kind", "get", "clusters"], CommandOutput::ok(""));
+        let report = check_kind_host(&tools, &k, &request(ServerFlavor::Kernel)).await;
+        assert_eq!(
+            report.problems[0].to_string(),
+            "kind: v0.20.0 is older than v0.29.0; needed because the node image \
+             `kindest/node:v1.33.1` is built for kind v0.29.0 or newer; fix: upgrade kind, or \
+             set cluster.node-image to an image your kind release lists in its release notes \
+             (and cluster.min-kind-version to v0.20.0)"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_kind_cluster_nfslab_did_not_create_is_refused() {
+        let (_d, k) = kernel("nodev\tnfs\nnodev\tnfsd\n", "");
+        let tools = ScriptedTools::with(&["docker", "kind"]);
+        tools.reply(&["kind", "get", "clusters"], CommandOutput::ok("nfslab\n"));
+        tools.reply(&["docker", "version"], CommandOutput::ok("27.1.1\n"));
+        tools.reply(
+            &["kind", "version"],
+            CommandOutput::ok("kind v0.29.0 go1.24.2 linux/amd64\n"),
+        );
+        let report = check_kind_host(&tools, &k, &request(ServerFlavor::Kernel)).await;
+        assert_eq!(report.problems, [foreign_cluster("nfslab")]);
+        let mut ours = request(ServerFlavor::Kernel);
+        ours.name_is_ours = true;
+        assert!(check_kind_host(&tools, &k, &ours).await.passed());
+    }
+
+    #[tokio::test]
+    async fn a_busy_api_port_is_reported() {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let (_d, k) = kernel("nodev\tnfs\nnodev\tnfsd\n", "");
+        let mut req = request(ServerFlavor::Kernel);
+        req.api_server_port = port;
+        let report = check_kind_host(&working_tools(), &k, &req).await;
+        assert_eq!(report.problems.len(), 1);
+        assert_eq!(report.problems[0].subject, format!("port {port}"));
+    }
+}
