@@ -5,6 +5,16 @@
 //! resolve cluster DNS), the export path (identical for NFSv3 and NFSv4.x clients), and, for
 //! servers nfslab runs itself, a container from which files under the export can be read and
 //! written directly ("server side"), which scenarios use to prepare and check data.
+//!
+//! - [`server`]: the in-cluster server (kernel nfsd or nfs-ganesha): manifests, up, down,
+//!   status, and the client check that proves it serves.
+//! - [`files`]: server-side file operations through the server's file-access container.
+//! - [`provisioner`]: the objects of nfs-subdir-external-provisioner.
+//! - [`external`]: a server outside the cluster (`host:/export`).
+
+pub mod files;
+pub mod provisioner;
+pub mod server;
 
 use serde::{Deserialize, Serialize};
 
@@ -46,4 +56,78 @@ pub struct NfsServer {
     pub export: String,
     /// Direct access to the files, for servers nfslab runs (`None` for external servers).
     pub files: Option<FileAccess>,
+}
+
+/// Why an external server description is unusable.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "`{given}` is not an NFS server and export (hint: write HOST:/EXPORT, e.g. \
+     192.168.1.10:/volume1/k8s or [fd00::10]:/export)"
+)]
+pub struct ExternalServerError {
+    /// What was given.
+    pub given: String,
+}
+
+/// A server outside the cluster, from `host:/export` (`[v6addr]:/export` for IPv6).
+/// Benchmarks use these as they are; scenarios needing server-side file access cannot.
+///
+/// # Errors
+/// [`ExternalServerError`] when the text is not `HOST:/ABSOLUTE/PATH`.
+pub fn external(spec: &str) -> Result<NfsServer, ExternalServerError> {
+    let error = || ExternalServerError {
+        given: spec.to_owned(),
+    };
+    let (host, rest) = spec.split_once(":/").ok_or_else(error)?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let valid_host = !host.is_empty()
+        && !host.contains(char::is_whitespace)
+        && !host.contains('/')
+        && (host.contains(':') == spec.starts_with('['));
+    if !valid_host || rest.contains(char::is_whitespace) {
+        return Err(error());
+    }
+    let export = format!("/{}", rest.trim_end_matches('/'));
+    Ok(NfsServer {
+        flavor: ServerFlavor::External,
+        address: host.to_owned(),
+        export: if export.is_empty() {
+            "/".to_owned()
+        } else {
+            export
+        },
+        files: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn external_servers_parse_host_and_export() {
+        let s = external("192.168.1.10:/volume1/k8s/").expect("valid");
+        assert_eq!(
+            (s.address.as_str(), s.export.as_str()),
+            ("192.168.1.10", "/volume1/k8s")
+        );
+        assert_eq!(s.flavor, ServerFlavor::External);
+        assert_eq!(s.files, None);
+        let v6 = external("[fd00::10]:/export").expect("v6");
+        assert_eq!(v6.address, "fd00::10");
+        assert_eq!(external("nas.example.com:/").expect("root").export, "/");
+        for bad in [
+            "nas",
+            "nas:export",
+            ":/export",
+            "fd00::10:/export",
+            "a b:/x",
+        ] {
+            let err = external(bad).expect_err(bad);
+            assert!(err.to_string().contains("HOST:/EXPORT"), "{err}");
+        }
+    }
 }

@@ -1,0 +1,89 @@
+//! What `nfslab render` prints: the manifests nfslab would apply and the kind configuration
+//! it would use, as YAML, without a cluster, for review and for schema validation.
+
+use serde_json::Value;
+
+use crate::cluster::kind::KindSpec;
+use crate::config::Config;
+use crate::k8s::ownership::RunId;
+use crate::nfs::ServerFlavor;
+use crate::nfs::provisioner;
+use crate::nfs::server::{self, ServerSpec};
+
+/// Manifests as a multi-document YAML stream (`---` before each document).
+#[must_use]
+pub fn yaml_documents(documents: &[Value]) -> String {
+    documents
+        .iter()
+        .map(|d| format!("---\n{}", serde_saphyr::to_string(d).unwrap_or_default()))
+        .collect()
+}
+
+/// The kind configuration `nfslab cluster up` would use.
+#[must_use]
+pub fn cluster_config(config: &Config) -> String {
+    KindSpec {
+        name: config.cluster.name.clone(),
+        workers: config.cluster.workers,
+        node_image: config.cluster.node_image.clone(),
+        api_server_port: config.cluster.api_server_port,
+    }
+    .config_yaml()
+}
+
+/// The NFS server objects `nfslab nfs up` would apply. Without a cluster the node is the
+/// configured one or kind's first worker.
+#[must_use]
+pub fn nfs_server(config: &Config, flavor: Option<ServerFlavor>) -> Vec<Value> {
+    let spec = ServerSpec::from_config(config, flavor, &server::default_kind_node(config));
+    server::manifests(&spec)
+}
+
+/// The provisioner objects a scenario would apply, for an example run, namespace and server.
+#[must_use]
+pub fn provisioner(
+    config: &Config,
+    run: &RunId,
+    namespace: &str,
+    server: &str,
+    path: &str,
+) -> Vec<Value> {
+    provisioner::manifests(&provisioner::Params {
+        run_prefix: run.prefix(),
+        namespace: namespace.to_owned(),
+        server: server.to_owned(),
+        path: path.to_owned(),
+        provisioner_name: provisioner::DEFAULT_PROVISIONER_NAME.to_owned(),
+        image: config.images.provisioner.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_parse_back_to_the_same_values() {
+        let docs = nfs_server(&Config::default(), Some(ServerFlavor::Ganesha));
+        let text = yaml_documents(&docs);
+        let parsed: Vec<Value> = text
+            .split("---\n")
+            .filter(|d| !d.trim().is_empty())
+            .map(|d| serde_saphyr::from_str(d).expect("yaml"))
+            .collect();
+        assert_eq!(parsed, docs);
+    }
+
+    #[test]
+    fn the_cluster_config_follows_the_configuration() {
+        let mut config = Config::default();
+        config.cluster.workers = 3;
+        let text = cluster_config(&config);
+        let parsed: Value = serde_saphyr::from_str(&text).expect("yaml");
+        assert_eq!(parsed["nodes"].as_array().map(Vec::len), Some(4));
+        assert_eq!(
+            parsed["nodes"][3]["image"],
+            config.cluster.node_image.as_str()
+        );
+    }
+}
