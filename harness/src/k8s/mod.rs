@@ -12,6 +12,7 @@
 //! Readiness checks parse them into `k8s-openapi` types ([`conditions`]); waiting is built on
 //! [`Cluster::watch`] ([`wait`]), with deadlines chosen by the caller.
 
+pub mod clean;
 pub mod conditions;
 pub mod fake;
 pub mod kube_cluster;
