@@ -5,15 +5,8 @@ mod cli;
 use std::process::ExitCode;
 
 use clap::Parser;
-use nfslab::config::DEFAULT_CONFIG_YAML;
-use nfslab::exit::Outcome;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    match cli.command {
-        cli::Command::Config => {
-            print!("{DEFAULT_CONFIG_YAML}");
-            Outcome::Success.into()
-        }
-    }
+    cli::run(cli).into()
 }

@@ -1,9 +1,23 @@
 //! Command-line definitions. Option structs only parse; each subcommand turns them into
 //! library calls, so the engine never sees clap.
 
+mod clean;
+mod cluster;
+mod config;
+mod images;
+mod nfs;
+mod render;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use nfslab::cluster::Target;
+use nfslab::cluster::images::source_dir;
+use nfslab::cluster::preflight::KernelProbe;
+use nfslab::cluster::state::StateStore;
+use nfslab::cluster::tools::SystemTools;
+use nfslab::config::Config;
+use nfslab::exit::Outcome;
 
 /// End-to-end tests and benchmarks for Kubernetes storage on NFS.
 ///
@@ -11,7 +25,16 @@ use clap::{Args, Parser, Subcommand};
 /// documented PV/PVC scenarios, benchmarks NFS mount options from pods, and writes reports
 /// that compare NAS/NFS configurations.
 #[derive(Debug, Parser)]
-#[command(name = "nfslab", version, propagate_version = true)]
+#[command(
+    name = "nfslab",
+    version,
+    propagate_version = true,
+    after_help = "Getting started:\n  \
+      nfslab cluster up        # kind cluster, 1 control plane + 2 workers, private kubeconfig\n  \
+      nfslab nfs up            # NFS server in the cluster, checked with a real client\n  \
+      nfslab cluster down      # remove the cluster again\n\n\
+      Exit codes: 0 ok, 1 test failure, 2 bad input, 3 environment not ready, 130 interrupted."
+)]
 pub struct Cli {
     /// Options every subcommand accepts.
     #[command(flatten)]
@@ -24,7 +47,7 @@ pub struct Cli {
 /// Options every subcommand accepts.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Tunables file overriding the defaults (see `nfslab config show`).
+    /// Tunables file overriding the defaults (see `nfslab config --defaults`).
     #[arg(long, global = true, env = "NFSLAB_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// More detail on stderr (-v: debug, -vv: trace).
@@ -36,5 +59,165 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show the effective configuration (defaults with comments, or your file merged).
-    Config,
+    Config(config::ConfigArgs),
+    /// Create, inspect or remove the Kubernetes cluster nfslab runs against.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
+    /// Deploy, inspect or remove the NFS server inside the cluster.
+    #[command(subcommand)]
+    Nfs(nfs::NfsCommand),
+    /// Build, pull, save and load the images nfslab uses (air-gapped clusters).
+    #[command(subcommand)]
+    Images(images::ImagesCommand),
+    /// Print the manifests nfslab would apply, without a cluster.
+    #[command(subcommand)]
+    Render(render::RenderCommand),
+    /// Remove what earlier runs left in the cluster, found by nfslab's labels.
+    Clean(clean::CleanArgs),
+}
+
+/// How a command picks its cluster: one nfslab knows by name, or a kubeconfig directly.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Cluster")]
+pub struct TargetArgs {
+    /// The cluster nfslab knows by this name (`nfslab cluster up --name`); default:
+    /// cluster.name of the configuration.
+    #[arg(long = "cluster", value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// Use this kubeconfig directly instead of a known cluster.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Use this context (of --kubeconfig, or of KUBECONFIG / ~/.kube/config).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+}
+
+impl TargetArgs {
+    fn target(&self, config: &Config) -> Target {
+        Target {
+            name: self
+                .cluster
+                .clone()
+                .unwrap_or_else(|| config.cluster.name.clone()),
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+        }
+    }
+}
+
+/// Where the host's `/proc` and `/lib/modules` are, when nfslab runs in a container with
+/// them mounted elsewhere (default `/`).
+pub const HOST_ROOT_ENV: &str = "NFSLAB_HOST_ROOT";
+
+/// What every command works with.
+pub struct Context {
+    /// The effective configuration.
+    pub config: Config,
+    /// Cluster records.
+    pub store: StateStore,
+    /// docker, kind, the build script.
+    pub tools: SystemTools,
+    /// Host kernel facts.
+    pub kernel: KernelProbe,
+}
+
+impl Context {
+    fn host(&self) -> nfslab::cluster::Host<'_> {
+        nfslab::cluster::Host {
+            tools: &self.tools,
+            store: &self.store,
+            kernel: &self.kernel,
+            source_dir: source_dir(),
+        }
+    }
+}
+
+/// Prints an error and its causes, one per line, without a backtrace.
+pub fn report(error: &(dyn std::error::Error + 'static)) {
+    eprintln!("error: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        eprintln!("  because: {cause}");
+        source = cause.source();
+    }
+}
+
+/// Resolves when the user presses Ctrl-C (never, if the handler cannot be installed).
+pub async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Progress lines go to stderr so stdout stays machine-readable.
+pub fn progress(line: &str) {
+    eprintln!("nfslab: {line}");
+}
+
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "nfslab=debug,info",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NFSLAB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Runs the parsed command line and returns how it ended.
+pub fn run(cli: Cli) -> Outcome {
+    init_tracing(cli.global.verbose);
+    let config = match Config::load(cli.global.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            report(&e);
+            return Outcome::BadInput;
+        }
+    };
+    if let Command::Config(args) = &cli.command {
+        return config::run(args, cli.global.config.is_some(), &config);
+    }
+    if let Command::Render(command) = &cli.command {
+        return render::run(command, &config);
+    }
+    let store = match StateStore::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            report(&e);
+            return Outcome::Environment;
+        }
+    };
+    let context = Context {
+        config,
+        store,
+        tools: SystemTools::new(),
+        kernel: std::env::var_os(HOST_ROOT_ENV)
+            .filter(|v| !v.is_empty())
+            .map_or_else(KernelProbe::default, |root| {
+                KernelProbe::at(std::path::Path::new(&root))
+            }),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            report(&e);
+            return Outcome::Environment;
+        }
+    };
+    runtime.block_on(async {
+        match cli.command {
+            Command::Cluster(c) => cluster::run(c, &context).await,
+            Command::Nfs(c) => nfs::run(c, &context).await,
+            Command::Images(c) => images::run(c, &context).await,
+            Command::Clean(a) => clean::run(a, &context).await,
+            Command::Config(_) | Command::Render(_) => Outcome::Success,
+        }
+    })
 }

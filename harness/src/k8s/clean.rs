@@ -397,7 +397,10 @@ mod tests {
             .collect();
         assert_eq!(deletes[0], "Namespace");
         assert_eq!(deletes.last().map(String::as_str), Some("ClusterRole"));
-        assert!(fake.state(&ObjectRef::pv("users-pv")).is_some(), "the user's PV is untouched");
+        assert!(
+            fake.state(&ObjectRef::pv("users-pv")).is_some(),
+            "the user's PV is untouched"
+        );
     }
 
     #[tokio::test]

@@ -1,0 +1,191 @@
+//! `nfslab images list|build|pull|save|load`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use nfslab::cluster::images::{self, Image};
+use nfslab::cluster::state::ProviderKind;
+use nfslab::cluster::{kind, record};
+use nfslab::exit::Outcome;
+
+use super::{Context, progress, report};
+
+/// `nfslab images ...`
+#[derive(Debug, Subcommand)]
+#[command(after_help = "For a cluster without registry access:\n  \
+    nfslab images build                    # nfslab-io from this repository\n  \
+    nfslab images pull                     # where a registry is reachable\n  \
+    nfslab images save nfslab-images.tar   # carry this file over\n  \
+    nfslab images load nfslab-images.tar   # into Docker and the kind cluster's nodes")]
+pub enum ImagesCommand {
+    /// List the images nfslab uses and whether the local Docker has them.
+    List(Selection),
+    /// Build the nfslab-io image with workloads/image/build.sh.
+    Build,
+    /// Pull the third-party images into the local Docker.
+    Pull(Selection),
+    /// Save every image into one tarball (build and pull first).
+    Save(SaveArgs),
+    /// Load a tarball into the local Docker (when given) and every image the local Docker has
+    /// into the kind cluster's nodes.
+    Load(LoadArgs),
+}
+
+/// Which images.
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// Only the recycler image of this Kubernetes version (`1.33`); default: all.
+    #[arg(long, value_name = "MAJOR.MINOR")]
+    pub kubernetes: Option<String>,
+}
+
+/// Options of `nfslab images save`.
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// The tarball to write.
+    pub file: PathBuf,
+    /// Which images.
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+/// Options of `nfslab images load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// A tarball made by `nfslab images save`.
+    pub file: Option<PathBuf>,
+    /// The kind cluster to side-load into (default: cluster.name).
+    #[arg(long = "cluster", value_name = "NAME")]
+    pub cluster: Option<String>,
+}
+
+fn fail(e: &(dyn std::error::Error + 'static)) -> Outcome {
+    report(e);
+    Outcome::Environment
+}
+
+/// Runs one `images` subcommand.
+pub async fn run(command: ImagesCommand, ctx: &Context) -> Outcome {
+    let config = &ctx.config;
+    let catalog = |s: &Selection| images::catalog(&config.images, s.kubernetes.as_deref());
+    match command {
+        ImagesCommand::List(s) => {
+            for image in catalog(&s) {
+                let here = match images::present(&ctx.tools, &image.reference).await {
+                    Ok(true) => "present",
+                    Ok(false) => "missing",
+                    Err(_) => "unknown (docker unavailable)",
+                };
+                println!("{:<9} {:<75} {}", here, image.reference, image.role);
+            }
+            Outcome::Success
+        }
+        ImagesCommand::Build => {
+            let image = config.images.nfslab_io();
+            progress(&format!("building `{image}`"));
+            match images::build_nfslab_io(
+                &ctx.tools,
+                &images::source_dir(),
+                &image,
+                config.timeouts.image_build,
+            )
+            .await
+            {
+                Ok(()) => {
+                    println!("built `{image}`");
+                    Outcome::Success
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        ImagesCommand::Pull(s) => {
+            match images::pull(&ctx.tools, &catalog(&s), config.timeouts.image_transfer).await {
+                Ok(()) => Outcome::Success,
+                Err(e) => fail(&e),
+            }
+        }
+        ImagesCommand::Save(args) => {
+            let list = catalog(&args.selection);
+            let missing = missing(ctx, &list).await;
+            if !missing.is_empty() {
+                eprintln!(
+                    "error: the local Docker lacks {} (hint: `nfslab images build` and `nfslab \
+                     images pull` first)",
+                    missing.join(", ")
+                );
+                return Outcome::Environment;
+            }
+            // Saving many images takes about as long as moving each of them once.
+            let timeout = config.timeouts.image_transfer * u32::try_from(list.len()).unwrap_or(1);
+            match images::save(&ctx.tools, &list, &args.file, timeout).await {
+                Ok(()) => {
+                    println!("saved {} image(s) to {}", list.len(), args.file.display());
+                    Outcome::Success
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        ImagesCommand::Load(args) => load(args, ctx).await,
+    }
+}
+
+async fn missing(ctx: &Context, list: &[Image]) -> Vec<String> {
+    let mut missing = Vec::new();
+    for image in list {
+        if !images::present(&ctx.tools, &image.reference)
+            .await
+            .unwrap_or(false)
+        {
+            missing.push(format!("`{}`", image.reference));
+        }
+    }
+    missing
+}
+
+async fn load(args: LoadArgs, ctx: &Context) -> Outcome {
+    let config = &ctx.config;
+    if let Some(file) = &args.file {
+        match images::load(&ctx.tools, file, config.timeouts.image_transfer * 4).await {
+            Ok(loaded) => progress(&format!("loaded into Docker: {}", loaded.join(", "))),
+            Err(e) => return fail(&e),
+        }
+    }
+    let name = args.cluster.unwrap_or_else(|| config.cluster.name.clone());
+    let record = match record(&ctx.store, &name) {
+        Ok(r) => r,
+        Err(e) => {
+            report(&e);
+            return e.outcome();
+        }
+    };
+    if record.provider != ProviderKind::Kind {
+        println!(
+            "cluster `{name}` is not a kind cluster: nfslab cannot side-load into its nodes. \
+             Push the images to a registry the nodes can reach, or import the tarball on each \
+             node (containerd: `ctr -n k8s.io images import FILE`)."
+        );
+        return Outcome::Success;
+    }
+    let mut loaded = 0;
+    for image in images::catalog(&config.images, None) {
+        match images::present(&ctx.tools, &image.reference).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => return fail(&e),
+        }
+        progress(&format!("loading `{}` into `{name}`", image.reference));
+        if let Err(e) = kind::load_image(
+            &ctx.tools,
+            &name,
+            &image.reference,
+            config.timeouts.image_transfer,
+        )
+        .await
+        {
+            return fail(&e);
+        }
+        loaded += 1;
+    }
+    println!("side-loaded {loaded} image(s) into kind cluster `{name}`");
+    Outcome::Success
+}

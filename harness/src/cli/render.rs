@@ -1,0 +1,72 @@
+//! `nfslab render cluster-config|nfs-server|provisioner`: YAML without a cluster.
+
+use clap::{Args, Subcommand};
+use nfslab::config::Config;
+use nfslab::exit::Outcome;
+use nfslab::k8s::ownership::RunId;
+use nfslab::render;
+
+use super::cluster::FlavorArg;
+
+/// `nfslab render ...`
+#[derive(Debug, Subcommand)]
+#[command(after_help = "Examples:\n  \
+    nfslab render nfs-server --flavor ganesha | kubectl apply --dry-run=server -f -\n  \
+    nfslab render provisioner --server 10.96.0.20 > provisioner.yaml")]
+pub enum RenderCommand {
+    /// The kind configuration `nfslab cluster up` uses (not a Kubernetes object).
+    ClusterConfig,
+    /// The NFS server's objects.
+    NfsServer(NfsServerArgs),
+    /// The nfs-subdir-external-provisioner objects a scenario applies.
+    Provisioner(ProvisionerArgs),
+}
+
+/// Options of `nfslab render nfs-server`.
+#[derive(Debug, Args)]
+pub struct NfsServerArgs {
+    /// Server flavor (default: nfs.flavor).
+    #[arg(long, value_enum)]
+    pub flavor: Option<FlavorArg>,
+}
+
+/// Options of `nfslab render provisioner`.
+#[derive(Debug, Args)]
+pub struct ProvisionerArgs {
+    /// Namespace for the provisioner.
+    #[arg(long, default_value = "nfslab-provisioner")]
+    pub namespace: String,
+    /// NFS server address (an IP).
+    #[arg(long, default_value = "10.96.0.20")]
+    pub server: String,
+    /// Exported directory holding the volumes.
+    #[arg(long, default_value = "/exports")]
+    pub path: String,
+    /// Run id whose prefix names the cluster-scoped objects.
+    #[arg(long, default_value = "20260101-000000-000000")]
+    pub run_id: String,
+}
+
+/// Prints the requested YAML.
+pub fn run(command: &RenderCommand, config: &Config) -> Outcome {
+    match command {
+        RenderCommand::ClusterConfig => print!("{}", render::cluster_config(config)),
+        RenderCommand::NfsServer(args) => {
+            let docs = render::nfs_server(config, args.flavor.map(Into::into));
+            print!("{}", render::yaml_documents(&docs));
+        }
+        RenderCommand::Provisioner(args) => {
+            let Some(run) = RunId::parse(&args.run_id) else {
+                eprintln!(
+                    "error: --run-id `{}` is not a run id (hint: lowercase letters, digits and \
+                     `-`, e.g. 20260101-000000-a1b2c3)",
+                    args.run_id
+                );
+                return Outcome::BadInput;
+            };
+            let docs = render::provisioner(config, &run, &args.namespace, &args.server, &args.path);
+            print!("{}", render::yaml_documents(&docs));
+        }
+    }
+    Outcome::Success
+}

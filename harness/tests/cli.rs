@@ -1,0 +1,289 @@
+//! The `nfslab` binary as users run it: exit codes, messages and side effects of the commands
+//! that need no cluster.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The PATH entries that hold no `kind`, so the binary sees a host without kind.
+fn path_without_kind() -> String {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = std::env::split_paths(&path)
+        .filter(|d| !d.join("kind").exists())
+        .collect();
+    std::env::join_paths(dirs)
+        .expect("joinable")
+        .to_string_lossy()
+        .into_owned()
+}
+
+struct Run {
+    output: Output,
+    took: Duration,
+    command: String,
+}
+
+impl Run {
+    fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+    /// Everything needed to understand a failed assertion.
+    fn explain(&self) -> String {
+        format!(
+            "command: {}\nstatus: {:?}\ntook: {:?}\nstdout:\n{}\nstderr:\n{}",
+            self.command,
+            self.output.status,
+            self.took,
+            self.stdout(),
+            self.stderr()
+        )
+    }
+}
+
+fn nfslab(args: &[&str], state: &Path, extra_env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nfslab"));
+    command
+        .args(args)
+        .env("NFSLAB_STATE_DIR", state)
+        .env("PATH", path_without_kind())
+        .env_remove("NFSLAB_CONFIG")
+        .env_remove("KUBECONFIG");
+    for (k, v) in extra_env {
+        command.env(k, v);
+    }
+    let started = Instant::now();
+    let output = command.output().expect("the nfslab binary runs");
+    Run {
+        output,
+        took: started.elapsed(),
+        command: format!("nfslab {}", args.join(" ")),
+    }
+}
+
+fn docker_containers_of(cluster: &str) -> Option<String> {
+    let out = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "-q",
+            "--filter",
+            &format!("label=io.x-k8s.kind.cluster={cluster}"),
+        ])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+#[test]
+fn cluster_up_without_kind_fails_fast_with_preflight_lines_and_creates_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let name = "nfslab-cli-test";
+    let run = nfslab(&["cluster", "up", "--name", name], &state, &[]);
+    assert_eq!(run.code(), Some(3), "{}", run.explain());
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("(nothing was created)"),
+        "{}",
+        run.explain()
+    );
+    let kind_line = stderr
+        .lines()
+        .find(|l| l.contains("kind: not found on PATH"))
+        .unwrap_or_else(|| panic!("no kind line\n{}", run.explain()));
+    assert!(kind_line.contains("needed because") && kind_line.contains("fix: install kind"));
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
+    assert!(
+        run.took < Duration::from_secs(1),
+        "preflight must answer within a second\n{}",
+        run.explain()
+    );
+    assert!(!state.exists(), "no state was written\n{}", run.explain());
+    if let Some(containers) = docker_containers_of(name) {
+        assert_eq!(containers, "", "no node containers were created");
+    }
+}
+
+#[test]
+fn a_bad_config_file_is_bad_input_with_its_location() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("nfslab.yaml");
+    std::fs::write(&file, "cluster:\n  workers: many\n").expect("write");
+    let run = nfslab(
+        &["--config", &file.to_string_lossy(), "config"],
+        &dir.path().join("state"),
+        &[],
+    );
+    assert_eq!(run.code(), Some(2), "{}", run.explain());
+    assert!(
+        run.stderr().starts_with(&format!(
+            "error: {}:2:12: field `cluster.workers`",
+            file.display()
+        )),
+        "{}",
+        run.explain()
+    );
+}
+
+#[test]
+fn config_shows_the_commented_defaults_or_the_merged_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let defaults = nfslab(&["config"], &state, &[]);
+    assert_eq!(defaults.code(), Some(0), "{}", defaults.explain());
+    assert!(
+        defaults
+            .stdout()
+            .contains("# Worker nodes next to the single control-plane node")
+    );
+    let file = dir.path().join("nfslab.yaml");
+    std::fs::write(&file, "cluster:\n  workers: 4\n").expect("write");
+    let merged = nfslab(
+        &["--config", &file.to_string_lossy(), "config"],
+        &state,
+        &[],
+    );
+    assert_eq!(merged.code(), Some(0), "{}", merged.explain());
+    assert!(
+        merged.stdout().contains("workers: 4"),
+        "{}",
+        merged.explain()
+    );
+    assert!(
+        merged.stdout().contains("pod-ready: 3m"),
+        "{}",
+        merged.explain()
+    );
+}
+
+#[test]
+fn commands_needing_a_cluster_explain_how_to_get_one() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = nfslab(&["nfs", "status"], &dir.path().join("state"), &[]);
+    assert_eq!(run.code(), Some(2), "{}", run.explain());
+    assert!(
+        run.stderr().contains("`nfslab cluster up` creates one"),
+        "{}",
+        run.explain()
+    );
+}
+
+#[test]
+fn render_prints_yaml_and_refuses_bad_run_ids() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let run = nfslab(
+        &["render", "nfs-server", "--flavor", "ganesha"],
+        &state,
+        &[],
+    );
+    assert_eq!(run.code(), Some(0), "{}", run.explain());
+    assert!(
+        run.stdout()
+            .starts_with("---\napiVersion: v1\nkind: Namespace\n")
+    );
+    let bad = nfslab(&["render", "provisioner", "--run-id", "Run_1"], &state, &[]);
+    assert_eq!(bad.code(), Some(2), "{}", bad.explain());
+    assert!(
+        bad.stderr().contains("--run-id `Run_1`"),
+        "{}",
+        bad.explain()
+    );
+}
+
+/// Writes an executable shell script.
+fn script(path: &Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, format!("#!/bin/sh\n{body}")).expect("write script");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+#[test]
+fn ctrl_c_during_cluster_up_deletes_the_half_made_cluster() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let log = dir.path().join("calls.log");
+    // Stand-ins for kind and docker: record every call; `kind create` takes its time.
+    script(
+        &bin.join("kind"),
+        &format!(
+            "echo \"kind $*\" >> {log}\n\
+             case \"$1 $2\" in\n\
+               'version ') echo 'kind v0.29.0 go1.24.2 linux/amd64' ;;\n\
+               'get clusters') ;;\n\
+               'create cluster') sleep 60 ;;\n\
+               'delete cluster') echo 'Deleting cluster' ;;\n\
+             esac\n",
+            log = log.display()
+        ),
+    );
+    script(
+        &bin.join("docker"),
+        &format!("echo \"docker $*\" >> {}\necho 27.1.1\n", log.display()),
+    );
+    // A host whose kernel has the NFS client and server.
+    let host = dir.path().join("host");
+    std::fs::create_dir_all(host.join("proc/sys/kernel")).expect("dirs");
+    std::fs::write(host.join("proc/sys/kernel/osrelease"), "6.18.0\n").expect("w");
+    std::fs::write(host.join("proc/filesystems"), "nodev\tnfs\nnodev\tnfsd\n").expect("w");
+    let state = dir.path().join("state");
+    let child = Command::new(env!("CARGO_BIN_EXE_nfslab"))
+        .args(["cluster", "up", "--name", "lab"])
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("NFSLAB_STATE_DIR", &state)
+        .env("NFSLAB_HOST_ROOT", &host)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait until kind is creating, then press Ctrl-C.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("kind create cluster")
+    {
+        assert!(Instant::now() < deadline, "kind create never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = child.id().to_string();
+    let status = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("wait");
+    let run = Run {
+        output,
+        took: Duration::ZERO,
+        command: "nfslab cluster up --name lab (then SIGINT)".to_owned(),
+    };
+    assert_eq!(run.code(), Some(130), "{}", run.explain());
+    assert!(
+        run.stderr()
+            .contains("interrupted; the half-made cluster was deleted"),
+        "{}",
+        run.explain()
+    );
+    let calls = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        calls
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .starts_with("kind delete cluster --name lab"),
+        "calls:\n{calls}"
+    );
+    assert!(
+        !state.join("clusters/lab").exists(),
+        "the record is gone too"
+    );
+}
