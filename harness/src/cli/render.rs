@@ -18,8 +18,19 @@ pub enum RenderCommand {
     ClusterConfig,
     /// The NFS server's objects.
     NfsServer(NfsServerArgs),
+    /// The client pod `nfslab nfs up` runs to prove the export works (apply it yourself to
+    /// test mounting from a node).
+    NfsClientCheck(ClientCheckArgs),
     /// The nfs-subdir-external-provisioner objects a scenario applies.
     Provisioner(ProvisionerArgs),
+}
+
+/// Options of `nfslab render nfs-client-check`.
+#[derive(Debug, Args)]
+pub struct ClientCheckArgs {
+    /// NFS server address (an IP).
+    #[arg(long, default_value = "10.96.0.20")]
+    pub server: String,
 }
 
 /// Options of `nfslab render nfs-server`.
@@ -54,6 +65,12 @@ pub fn run(command: &RenderCommand, config: &Config) -> Outcome {
         RenderCommand::NfsServer(args) => {
             let docs = render::nfs_server(config, args.flavor.map(Into::into));
             print!("{}", render::yaml_documents(&docs));
+        }
+        RenderCommand::NfsClientCheck(args) => {
+            print!(
+                "{}",
+                render::yaml_documents(&render::nfs_client_check(config, &args.server))
+            );
         }
         RenderCommand::Provisioner(args) => {
             let Some(run) = RunId::parse(&args.run_id) else {
