@@ -161,11 +161,7 @@ pub fn manifests(spec: &ServerSpec) -> Vec<Value> {
     let data = match spec.flavor {
         ServerFlavor::Ganesha => json!({
             "start.sh": GANESHA_SCRIPT,
-            "ganesha.conf": GANESHA_CONF
-                .replace("@MOUNTD_PORT@", &MOUNTD_PORT.to_string())
-                .replace("@LOCKD_PORT@", &LOCKD_PORT.to_string())
-                .replace("@GRACE_SECONDS@", &grace)
-                .replace("@EXPORT_DIR@", EXPORT),
+            "ganesha.conf": ganesha_config(EXPORT, spec.grace_period),
         }),
         ServerFlavor::Kernel | ServerFlavor::External => json!({"start.sh": KERNEL_SCRIPT}),
     };
@@ -285,6 +281,18 @@ pub fn manifests(spec: &ServerSpec) -> Vec<Value> {
         },
     });
     vec![namespace, config_map, service, statefulset]
+}
+
+/// The nfs-ganesha configuration for one export: `export_dir` is both its path and its
+/// NFSv4 pseudo path (so clients use the same path with either version), services on the
+/// fixed ports, lease time and grace period `grace`.
+#[must_use]
+pub fn ganesha_config(export_dir: &str, grace: Duration) -> String {
+    GANESHA_CONF
+        .replace("@MOUNTD_PORT@", &MOUNTD_PORT.to_string())
+        .replace("@LOCKD_PORT@", &LOCKD_PORT.to_string())
+        .replace("@GRACE_SECONDS@", &grace.as_secs().to_string())
+        .replace("@EXPORT_DIR@", export_dir)
 }
 
 fn flavor_name(flavor: ServerFlavor) -> &'static str {
@@ -591,6 +599,11 @@ fn explain_mount_failure(message: &str) -> Option<&'static str> {
         Some(
             "the node has no NFS mount helper (/sbin/mount.nfs); install nfs-common on every \
              node or use a node image that ships it",
+        )
+    } else if message.contains("rpc.statd is not running") {
+        Some(
+            "NFSv3 with locking needs rpc.statd on the node; start it there (`systemctl start \
+             rpc-statd`) or mount with the `nolock` option",
         )
     } else if message.contains("Failed to resolve server") {
         Some("the node cannot resolve the server name; PVs must name the server by IP")

@@ -1,0 +1,178 @@
+//! The in-cluster ganesha server's configuration, served by a real nfs-ganesha: it must
+//! parse, register every RPC service on the fixed ports the Service forwards (mountd 20048,
+//! nlockmgr 32803, nfs 2049 for v3 and v4), and serve the same path over NFSv3 and NFSv4.
+//!
+//! nfs-ganesha and rpcbind run in private network and mount namespaces (`unshare -m -n`) so
+//! they neither collide with nor disturb other servers on this host. Needs root, `unshare`,
+//! `ip`, `rpcbind`, `rpcinfo`, `ganesha.nfsd` and libnfs' `nfs-cp`/`nfs-cat`; without them the
+//! test is ignored with the reason, or fails when `NFSLAB_REQUIRE` names `ganesha`.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use nfslab::nfs::server::{LOCKD_PORT, MOUNTD_PORT, ganesha_config};
+
+const TOOLS: [&str; 7] = [
+    "unshare",
+    "ip",
+    "rpcbind",
+    "rpcinfo",
+    "ganesha.nfsd",
+    "nfs-cp",
+    "nfs-cat",
+];
+
+fn missing() -> Option<String> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<std::path::PathBuf> = std::env::split_paths(&path).collect();
+    dirs.extend(["/usr/sbin", "/sbin"].map(std::path::PathBuf::from));
+    let absent: Vec<&str> = TOOLS
+        .iter()
+        .copied()
+        .filter(|t| !dirs.iter().any(|d| d.join(t).is_file()))
+        .collect();
+    if !absent.is_empty() {
+        return Some(format!("missing tools: {}", absent.join(", ")));
+    }
+    let uid = Command::new("id").arg("-u").output().ok()?;
+    (String::from_utf8_lossy(&uid.stdout).trim() != "0")
+        .then(|| "needs root for private network and mount namespaces".to_owned())
+}
+
+fn required() -> bool {
+    std::env::var("NFSLAB_REQUIRE")
+        .unwrap_or_default()
+        .split(',')
+        .any(|s| s.trim() == "ganesha")
+}
+
+/// The script run inside the namespaces: start rpcbind and ganesha, wait for the services,
+/// list them, wait out the grace period, write over NFSv3 and read back over NFSv4.
+fn script(dir: &Path, grace: Duration) -> String {
+    let d = dir.display();
+    format!(
+        "set -u\n\
+         mount -t tmpfs tmpfs /run\n\
+         mkdir -p /run/ganesha\n\
+         ip link set lo up\n\
+         rpcbind -w\n\
+         ganesha.nfsd -F -L {d}/ganesha.log -f {d}/ganesha.conf -p /run/ganesha.pid &\n\
+         server=$!\n\
+         for _ in $(seq 1 60); do\n\
+           rpcinfo -t 127.0.0.1 nfs 4 >/dev/null 2>&1 && rpcinfo -t 127.0.0.1 mountd 3 >/dev/null 2>&1 && break\n\
+           sleep 0.5\n\
+         done\n\
+         echo '== rpcinfo'\n\
+         rpcinfo -p 127.0.0.1\n\
+         sleep {wait}\n\
+         echo 'written over NFSv3' > {d}/source.txt\n\
+         echo '== v3 write'\n\
+         nfs-cp {d}/source.txt 'nfs://127.0.0.1{d}/export/v3.txt' && echo V3_WRITE_OK\n\
+         echo '== v4 read'\n\
+         nfs-cat 'nfs://127.0.0.1{d}/export/v3.txt?version=4'\n\
+         kill $server; wait $server\n",
+        wait = grace.as_secs() + 2
+    )
+}
+
+fn run_server() -> Result<(), Failed> {
+    let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
+    let export = dir.path().join("export");
+    std::fs::create_dir_all(&export).map_err(|e| Failed::from(e.to_string()))?;
+    let grace = Duration::from_secs(10);
+    let config = ganesha_config(&export.to_string_lossy(), grace);
+    std::fs::write(dir.path().join("ganesha.conf"), &config)
+        .map_err(|e| Failed::from(e.to_string()))?;
+    let output = Command::new("unshare")
+        .args([
+            "-m",
+            "-n",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script(dir.path(), grace),
+        ])
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .output()
+        .map_err(|e| Failed::from(format!("could not run unshare: {e}")))?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let log = std::fs::read_to_string(dir.path().join("ganesha.log")).unwrap_or_default();
+    let explain = || {
+        format!(
+            "configuration:\n{config}\nstdout:\n{stdout}\nstderr:\n{}\nganesha log (last 20 lines):\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            log.lines()
+                .rev()
+                .take(20)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    };
+    let registered = |program: &str, version: &str, proto: &str, port: u16| {
+        stdout.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() >= 5
+                && f[1] == version
+                && f[2] == proto
+                && f[3] == port.to_string()
+                && f[4] == program
+        })
+    };
+    for (program, version, port) in [
+        ("nfs", "3", 2049),
+        ("nfs", "4", 2049),
+        ("mountd", "3", MOUNTD_PORT),
+        ("nlockmgr", "4", LOCKD_PORT),
+    ] {
+        for proto in ["tcp", "udp"] {
+            if !registered(program, version, proto, port) {
+                return Err(format!(
+                    "{program} v{version}/{proto} is not on port {port}\n{}",
+                    explain()
+                )
+                .into());
+            }
+        }
+    }
+    if !stdout.contains("V3_WRITE_OK") {
+        return Err(format!("writing over NFSv3 failed\n{}", explain()).into());
+    }
+    let on_disk = std::fs::read_to_string(export.join("v3.txt")).unwrap_or_default();
+    if on_disk != "written over NFSv3\n" {
+        return Err(format!(
+            "the export holds `{on_disk}` after the v3 write\n{}",
+            explain()
+        )
+        .into());
+    }
+    let v4 = stdout.split("== v4 read\n").nth(1).unwrap_or_default();
+    if !v4.starts_with("written over NFSv3") {
+        return Err(format!("reading the same path over NFSv4 failed\n{}", explain()).into());
+    }
+    Ok(())
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let name = "ganesha_config_serves_v3_and_v4_on_fixed_ports";
+    let trial = match missing() {
+        None => Trial::test(name, run_server),
+        Some(reason) if required() => Trial::test(name, move || {
+            Err(format!("NFSLAB_REQUIRE names `ganesha` but {reason}").into())
+        }),
+        Some(reason) => {
+            eprintln!("ganesha server test ignored: {reason}");
+            Trial::ignorable_test(name, move || Ok(Completion::ignored_with(reason)))
+        }
+    };
+    libtest_mimic::run(&args, vec![trial]).exit();
+}
