@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::tools::{CommandOutput, CommandSpec, ToolError, Tools};
+use super::tools::{CommandError, CommandSpec, Tools, run_checked, run_for};
 use crate::config::Images;
 
 /// Environment variable naming the nfslab source tree (where `workloads/image/build.sh` is)
@@ -117,27 +117,12 @@ pub fn catalog(images: &Images, kubernetes: Option<&str>) -> Vec<Image> {
 /// Why an image operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
-    /// docker (or the build script) could not be run.
-    #[error("could not {action}")]
-    Tool {
-        /// What was attempted.
-        action: String,
-        /// Why.
-        #[source]
-        source: ToolError,
-    },
-    /// docker (or the build script) ran and failed.
-    #[error("could not {action}: `{command}` failed: {detail}{}", .hint.as_ref().map(|h| format!(" (hint: {h})")).unwrap_or_default())]
-    Failed {
-        /// What was attempted.
-        action: String,
-        /// The command line.
-        command: String,
-        /// Its last line of output.
-        detail: String,
-        /// What to do, when known.
-        hint: Option<String>,
-    },
+    /// docker (or the build script) could not be run, or failed.
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// kind could not side-load an image.
+    #[error(transparent)]
+    Kind(#[from] super::kind::KindError),
     /// The build script is not where it should be.
     #[error(
         "cannot build `{image}`: `{}` does not exist (hint: run nfslab from its source tree or \
@@ -164,45 +149,14 @@ pub enum ImageError {
     },
 }
 
-async fn run_checked(
-    tools: &dyn Tools,
-    action: &str,
-    command: CommandSpec,
-    hint: Option<&str>,
-) -> Result<CommandOutput, ImageError> {
-    let output = tools
-        .run(&command)
-        .await
-        .map_err(|source| ImageError::Tool {
-            action: action.to_owned(),
-            source,
-        })?;
-    if output.success() {
-        Ok(output)
-    } else {
-        Err(ImageError::Failed {
-            action: action.to_owned(),
-            command: command.display(),
-            detail: output.last_line(),
-            hint: hint.map(str::to_owned),
-        })
-    }
-}
-
 /// Whether the local Docker has `image`.
 ///
 /// # Errors
-/// [`ImageError::Tool`] when docker cannot be run.
+/// [`ImageError::Command`] when docker cannot be run.
 pub async fn present(tools: &dyn Tools, image: &str) -> Result<bool, ImageError> {
     let command = CommandSpec::new("docker", &["image", "inspect", image], QUERY_TIMEOUT);
-    let output = tools
-        .run(&command)
-        .await
-        .map_err(|source| ImageError::Tool {
-            action: format!("look for image `{image}` in the local Docker"),
-            source,
-        })?;
-    Ok(output.success())
+    let action = format!("look for image `{image}` in the local Docker");
+    Ok(run_for(tools, &action, &command).await?.success())
 }
 
 /// The source tree holding [`BUILD_SCRIPT`]: `$NFSLAB_SOURCE_DIR`, else the tree this binary
@@ -238,7 +192,7 @@ pub async fn build_nfslab_io(
     run_checked(
         tools,
         &format!("build image `{image}`"),
-        CommandSpec::new("bash", &[&script_arg], timeout).echoed(),
+        &CommandSpec::new("bash", &[&script_arg], timeout).echoed(),
         Some("run the script by hand to see the whole output"),
     )
     .await?;
@@ -247,7 +201,7 @@ pub async fn build_nfslab_io(
         run_checked(
             tools,
             &format!("tag `{built}` as `{image}`"),
-            CommandSpec::new("docker", &["tag", &built, image], QUERY_TIMEOUT),
+            &CommandSpec::new("docker", &["tag", &built, image], QUERY_TIMEOUT),
             None,
         )
         .await?;
@@ -275,7 +229,7 @@ pub async fn pull(
         run_checked(
             tools,
             &format!("pull `{}` ({})", image.reference, image.role),
-            CommandSpec::new("docker", &["pull", &image.reference], timeout).echoed(),
+            &CommandSpec::new("docker", &["pull", &image.reference], timeout).echoed(),
             Some(
                 "without registry access, pull on a machine that has it and move the images \
                  with `nfslab images save FILE` / `nfslab images load FILE`",
@@ -302,11 +256,11 @@ pub async fn save(
     run_checked(
         tools,
         &format!("save {} image(s) to `{}`", images.len(), file.display()),
-        CommandSpec::new("docker", &args, timeout),
+        &CommandSpec::new("docker", &args, timeout),
         Some("`nfslab images pull` fetches missing third-party images; `nfslab images list` shows which are present"),
     )
-    .await
-    .map(drop)
+    .await?;
+    Ok(())
 }
 
 /// Loads a tarball made by [`save`] into the local Docker; returns the images it held.
@@ -322,7 +276,7 @@ pub async fn load(
     let output = run_checked(
         tools,
         &format!("load images from `{}`", file.display()),
-        CommandSpec::new("docker", &["load", "--input", &file_arg], timeout),
+        &CommandSpec::new("docker", &["load", "--input", &file_arg], timeout),
         None,
     )
     .await?;
@@ -336,6 +290,7 @@ pub async fn load(
 
 #[cfg(test)]
 mod tests {
+    use super::super::tools::CommandOutput;
     use super::super::tools::scripted::ScriptedTools;
     use super::*;
 

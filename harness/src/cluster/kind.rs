@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::tools::{CommandOutput, CommandSpec, ToolError, Tools};
+use super::tools::{CommandError, CommandSpec, Tools, run_for};
 
 /// kind's configuration API version.
 pub const KIND_CONFIG_API_VERSION: &str = "kind.x-k8s.io/v1alpha4";
@@ -84,27 +84,9 @@ impl KindSpec {
 /// Why a kind operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum KindError {
-    /// kind or docker could not be run.
-    #[error("could not {action}")]
-    Tool {
-        /// What was attempted.
-        action: String,
-        /// Why.
-        #[source]
-        source: ToolError,
-    },
-    /// kind or docker ran and failed.
-    #[error("could not {action}: `{command}` failed: {detail}{}", .hint.as_ref().map(|h| format!(" (hint: {h})")).unwrap_or_default())]
-    Failed {
-        /// What was attempted.
-        action: String,
-        /// The command line.
-        command: String,
-        /// Its last line of output.
-        detail: String,
-        /// What to do, when known.
-        hint: Option<String>,
-    },
+    /// kind or docker could not be run, or failed.
+    #[error(transparent)]
+    Command(#[from] CommandError),
     /// Some nodes lack the NFS mount helper.
     #[error(
         "node(s) {} have no {MOUNT_HELPER}: the kubelet mounts NFS volumes from the node, so \
@@ -119,31 +101,6 @@ pub enum KindError {
         /// The node containers missing it.
         nodes: Vec<String>,
     },
-}
-
-async fn run(
-    tools: &dyn Tools,
-    action: &str,
-    command: CommandSpec,
-) -> Result<CommandOutput, KindError> {
-    tools.run(&command).await.map_err(|source| KindError::Tool {
-        action: action.to_owned(),
-        source,
-    })
-}
-
-fn failed(
-    action: &str,
-    command: &CommandSpec,
-    output: &CommandOutput,
-    hint: Option<&str>,
-) -> KindError {
-    KindError::Failed {
-        action: action.to_owned(),
-        command: command.display(),
-        detail: output.last_line(),
-        hint: hint.map(str::to_owned),
-    }
 }
 
 /// `kind version`'s release as `(major, minor, patch)`, parsed from `kind v0.29.0 go1.24.2
@@ -173,14 +130,15 @@ pub fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
 pub async fn clusters(tools: &dyn Tools) -> Result<Vec<String>, KindError> {
     let action = "list kind clusters";
     let command = CommandSpec::new("kind", &["get", "clusters"], QUERY_TIMEOUT);
-    let output = run(tools, action, command.clone()).await?;
+    let output = run_for(tools, action, &command).await?;
     if !output.success() {
-        return Err(failed(
+        return Err(CommandError::failed(
             action,
             &command,
             &output,
             Some("is the Docker daemon running?"),
-        ));
+        )
+        .into());
     }
     Ok(output
         .stdout
@@ -225,7 +183,7 @@ pub async fn create(
         timeout,
     )
     .echoed();
-    let output = run(tools, &action, command.clone()).await?;
+    let output = run_for(tools, &action, &command).await?;
     if output.success() {
         return Ok(());
     }
@@ -239,7 +197,7 @@ pub async fn create(
     } else {
         None
     };
-    Err(failed(&action, &command, &output, hint))
+    Err(CommandError::failed(&action, &command, &output, hint).into())
 }
 
 /// Deletes a kind cluster (a no-op when it does not exist).
@@ -261,11 +219,11 @@ pub async fn delete(tools: &dyn Tools, name: &str, kubeconfig: &Path) -> Result<
         ],
         DELETE_TIMEOUT,
     );
-    let output = run(tools, &action, command.clone()).await?;
+    let output = run_for(tools, &action, &command).await?;
     if output.success() {
         Ok(())
     } else {
-        Err(failed(&action, &command, &output, None))
+        Err(CommandError::failed(&action, &command, &output, None).into())
     }
 }
 
@@ -276,9 +234,9 @@ pub async fn delete(tools: &dyn Tools, name: &str, kubeconfig: &Path) -> Result<
 pub async fn nodes(tools: &dyn Tools, name: &str) -> Result<Vec<String>, KindError> {
     let action = format!("list the nodes of kind cluster `{name}`");
     let command = CommandSpec::new("kind", &["get", "nodes", "--name", name], QUERY_TIMEOUT);
-    let output = run(tools, &action, command.clone()).await?;
+    let output = run_for(tools, &action, &command).await?;
     if !output.success() {
-        return Err(failed(&action, &command, &output, None));
+        return Err(CommandError::failed(&action, &command, &output, None).into());
     }
     let mut nodes: Vec<String> = output
         .stdout
@@ -307,11 +265,11 @@ pub async fn nodes_without_mount_helper(
             &["exec", node, "test", "-x", MOUNT_HELPER],
             QUERY_TIMEOUT,
         );
-        let output = run(tools, &action, command.clone()).await?;
+        let output = run_for(tools, &action, &command).await?;
         match output.code {
             Some(0) => {}
             Some(1) => missing.push(node.clone()),
-            _ => return Err(failed(&action, &command, &output, None)),
+            _ => return Err(CommandError::failed(&action, &command, &output, None).into()),
         }
     }
     Ok(missing)
@@ -347,21 +305,23 @@ pub async fn load_image(
         &["load", "docker-image", image, "--name", name],
         timeout,
     );
-    let output = run(tools, &action, command.clone()).await?;
+    let output = run_for(tools, &action, &command).await?;
     if output.success() {
         Ok(())
     } else {
-        Err(failed(
+        Err(CommandError::failed(
             &action,
             &command,
             &output,
             Some("the image must exist in the local Docker: `docker image ls`"),
-        ))
+        )
+        .into())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::tools::CommandOutput;
     use super::super::tools::scripted::ScriptedTools;
     use super::*;
 

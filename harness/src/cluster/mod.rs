@@ -390,7 +390,7 @@ async fn create_kind(
             leftover,
         });
     }
-    if let Err(source) = load_images(host, config, request, &spec.name, progress).await {
+    if let Err(source) = load_images(host, config, request, spec, progress).await {
         // The cluster itself is fine; images can be loaded again with `nfslab images load`.
         return Err(ClusterSetupError::Image {
             source: Box::new(source),
@@ -413,9 +413,10 @@ async fn load_images(
     host: &Host<'_>,
     config: &Config,
     request: &UpRequest,
-    cluster: &str,
+    spec: &KindSpec,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<(), images::ImageError> {
+    let cluster = spec.name.as_str();
     let io_image = config.images.nfslab_io();
     if request.rebuild_image || !images::present(host.tools, &io_image).await? {
         progress(&format!("building image `{io_image}`"));
@@ -427,7 +428,8 @@ async fn load_images(
         )
         .await?;
     }
-    let minor = config.cluster.node_image.split(":v").nth(1).and_then(|v| {
+    // kindest/node:v1.33.1@sha256:... runs Kubernetes 1.33: preload that recycler image.
+    let minor = spec.node_image.split(":v").nth(1).and_then(|v| {
         let mut parts = v.split('.');
         Some(format!("{}.{}", parts.next()?, parts.next()?))
     });
@@ -441,16 +443,7 @@ async fn load_images(
                 &image.reference,
                 config.timeouts.image_transfer,
             )
-            .await
-            .map_err(|e| images::ImageError::Failed {
-                action: format!("load `{}` into kind cluster `{cluster}`", image.reference),
-                command: format!(
-                    "kind load docker-image {} --name {cluster}",
-                    image.reference
-                ),
-                detail: e.to_string(),
-                hint: None,
-            })?;
+            .await?;
         } else {
             missing.push(image.reference);
         }
@@ -824,6 +817,29 @@ mod tests {
 
     fn silent(_: &str) {}
 
+    /// `up` of the default kind request with default configuration, interrupted after
+    /// `interrupt_after` (virtual time) when given.
+    async fn up_kind(
+        f: &Fixture,
+        tools: &ScriptedTools,
+        interrupt_after: Option<Duration>,
+    ) -> Result<ClusterRecord, ClusterSetupError> {
+        let interrupt = async move {
+            match interrupt_after {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        up(
+            &host(f, tools),
+            &Config::default(),
+            &kind_request(),
+            interrupt,
+            &silent,
+        )
+        .await
+    }
+
     #[tokio::test]
     async fn up_creates_checks_nodes_and_loads_present_images() {
         let f = fixture();
@@ -838,6 +854,15 @@ mod tests {
             &["docker", "image", "inspect", "nfslab-io:test"],
             CommandOutput::ok("[]"),
         );
+        for image in [
+            "registry.k8s.io/build-image/debian-base:bookworm-v1.0.4",
+            "registry.k8s.io/build-image/debian-base:bookworm-v1.0.5",
+        ] {
+            tools.reply(
+                &["docker", "image", "inspect", image],
+                CommandOutput::ok("[]"),
+            );
+        }
         let lines = Mutex::new(Vec::new());
         let record = up(
             &host(&f, &tools),
@@ -871,6 +896,15 @@ mod tests {
             !calls.iter().any(|l| l.starts_with("bash")),
             "image present: no build"
         );
+        // The node image runs Kubernetes 1.33: its recycler image is preloaded, 1.34's is not.
+        assert!(
+            calls.contains(
+                &"kind load docker-image registry.k8s.io/build-image/debian-base:bookworm-v1.0.4 \
+              --name nfslab"
+                    .to_owned()
+            )
+        );
+        assert!(!calls.iter().any(|l| l.contains("bookworm-v1.0.5")));
         let progress = lines.into_inner().expect("lines");
         assert!(
             progress
@@ -884,15 +918,7 @@ mod tests {
         let f = fixture();
         let tools = ScriptedTools::with(&["docker"]);
         tools.reply(&["docker", "version"], CommandOutput::ok("27.1.1\n"));
-        let err = up(
-            &host(&f, &tools),
-            &Config::default(),
-            &kind_request(),
-            std::future::pending(),
-            &silent,
-        )
-        .await
-        .expect_err("no kind");
+        let err = up_kind(&f, &tools, None).await.expect_err("no kind");
         assert_eq!(err.outcome(), Outcome::Environment);
         assert!(err.to_string().contains("kind: not found on PATH"), "{err}");
         assert!(
@@ -913,15 +939,7 @@ mod tests {
             &["docker", "exec", "nfslab-worker2", "test"],
             CommandOutput::failed(1, ""),
         );
-        let err = up(
-            &host(&f, &tools),
-            &Config::default(),
-            &kind_request(),
-            std::future::pending(),
-            &silent,
-        )
-        .await
-        .expect_err("helper missing");
+        let err = up_kind(&f, &tools, None).await.expect_err("helper missing");
         let text = err.to_string();
         assert!(
             text.contains("`nfslab-worker2` have no /sbin/mount.nfs"),
@@ -942,15 +960,9 @@ mod tests {
         let f = fixture();
         let tools = healthy_tools();
         tools.hang(&["kind", "create"]);
-        let err = up(
-            &host(&f, &tools),
-            &Config::default(),
-            &kind_request(),
-            tokio::time::sleep(Duration::from_secs(30)),
-            &silent,
-        )
-        .await
-        .expect_err("interrupted");
+        let err = up_kind(&f, &tools, Some(Duration::from_secs(30)))
+            .await
+            .expect_err("interrupted");
         assert_eq!(err.outcome(), Outcome::Interrupted);
         assert_eq!(
             err.to_string(),
@@ -975,15 +987,9 @@ mod tests {
             CommandOutput::failed(1, "docker: connection refused"),
         );
         tools.hang(&["kind", "create"]);
-        let err = up(
-            &host(&f, &tools),
-            &Config::default(),
-            &kind_request(),
-            tokio::time::sleep(Duration::from_secs(30)),
-            &silent,
-        )
-        .await
-        .expect_err("interrupted");
+        let err = up_kind(&f, &tools, Some(Duration::from_secs(30)))
+            .await
+            .expect_err("interrupted");
         assert_eq!(
             err.to_string(),
             "interrupted; left behind: kind cluster `nfslab` (Docker containers \
@@ -996,15 +1002,7 @@ mod tests {
     async fn down_deletes_only_clusters_nfslab_created() {
         let f = fixture();
         let tools = healthy_tools();
-        up(
-            &host(&f, &tools),
-            &Config::default(),
-            &kind_request(),
-            std::future::pending(),
-            &silent,
-        )
-        .await
-        .expect("up");
+        up_kind(&f, &tools, None).await.expect("up");
         assert_eq!(
             down(&host(&f, &tools), "nfslab").await.expect("down"),
             DownOutcome::Deleted

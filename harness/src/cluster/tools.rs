@@ -137,6 +137,91 @@ pub enum ToolError {
     },
 }
 
+/// Why a step carried out by running a host tool failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The tool could not be run.
+    #[error("could not {action}")]
+    Tool {
+        /// What was attempted.
+        action: String,
+        /// Why.
+        #[source]
+        source: ToolError,
+    },
+    /// The tool ran and failed.
+    #[error(
+        "could not {action}: `{command}` failed: {detail}{}",
+        .hint.as_ref().map(|h| format!(" (hint: {h})")).unwrap_or_default()
+    )]
+    Failed {
+        /// What was attempted.
+        action: String,
+        /// The command line.
+        command: String,
+        /// Its last line of output.
+        detail: String,
+        /// What to do, when known.
+        hint: Option<String>,
+    },
+}
+
+impl CommandError {
+    /// The failure of `command`, which produced `output`, while attempting `action`.
+    #[must_use]
+    pub fn failed(
+        action: &str,
+        command: &CommandSpec,
+        output: &CommandOutput,
+        hint: Option<&str>,
+    ) -> Self {
+        Self::Failed {
+            action: action.to_owned(),
+            command: command.display(),
+            detail: output.last_line(),
+            hint: hint.map(str::to_owned),
+        }
+    }
+}
+
+/// Runs `command` for `action`; an error when it cannot run. Its exit status is the caller's
+/// to judge.
+///
+/// # Errors
+/// [`CommandError::Tool`] when the tool cannot be run or times out.
+pub async fn run_for(
+    tools: &dyn Tools,
+    action: &str,
+    command: &CommandSpec,
+) -> Result<CommandOutput, CommandError> {
+    tools
+        .run(command)
+        .await
+        .map_err(|source| CommandError::Tool {
+            action: action.to_owned(),
+            source,
+        })
+}
+
+/// Runs `command` for `action` and requires it to succeed.
+///
+/// # Errors
+/// [`CommandError`] when the tool cannot be run or exits non-zero (quoting its last line and
+/// `hint`).
+pub async fn run_checked(
+    tools: &dyn Tools,
+    action: &str,
+    command: &CommandSpec,
+    hint: Option<&str>,
+) -> Result<CommandOutput, CommandError> {
+    let output = run_for(tools, action, command).await?;
+    if output.success() {
+        Ok(output)
+    } else {
+        Err(CommandError::failed(action, command, &output, hint))
+    }
+}
+
 /// The host tools nfslab runs.
 #[async_trait]
 pub trait Tools: Send + Sync {
