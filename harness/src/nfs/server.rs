@@ -470,6 +470,26 @@ pub async fn up(
     timeouts: &Timeouts,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<NfsServer, NfsError> {
+    // A namespace still terminating from `nfs down` refuses new objects: let it finish.
+    let ns = ObjectRef::cluster("v1", "Namespace", &spec.namespace);
+    let terminating = conditions::is_terminating();
+    if terminating.matches(
+        cluster
+            .get(&ns)
+            .await
+            .map_err(cluster_err("read", &ns))?
+            .as_ref(),
+    ) {
+        progress(&format!(
+            "namespace `{}` is still being deleted; waiting for it to go",
+            spec.namespace
+        ));
+        wait::until_within(cluster, &ns, &conditions::is_gone(), timeouts.delete)
+            .await
+            .map_err(|source| NfsError::Removal {
+                source: Box::new(source),
+            })?;
+    }
     for manifest in manifests(spec) {
         let object = ObjectRef::from_manifest(&manifest).unwrap_or_else(|| spec.service());
         cluster
@@ -802,7 +822,7 @@ pub async fn down(
 ) -> Result<bool, NfsError> {
     let ns = ObjectRef::cluster("v1", "Namespace", namespace);
     let existed = cluster
-        .delete(&ns, Propagation::Foreground)
+        .delete(&ns, Propagation::Background)
         .await
         .map_err(cluster_err("delete", &ns))?;
     if existed {
@@ -1052,6 +1072,48 @@ mod tests {
         assert!(text.contains("CrashLoopBackOff"), "{text}");
         assert!(text.contains("unknown filesystem type 'nfsd'"), "{text}");
         assert!(text.contains("modprobe nfsd"), "{text}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn up_waits_for_a_terminating_namespace_to_go() {
+        let fake = FakeCluster::new();
+        let spec = spec(ServerFlavor::Kernel);
+        let ns = ObjectRef::cluster("v1", "Namespace", &spec.namespace);
+        fake.set(
+            &ns,
+            json!({"apiVersion": "v1", "kind": "Namespace",
+                   "metadata": {"name": spec.namespace,
+                                "deletionTimestamp": "2026-01-01T00:00:00Z"}}),
+        );
+        let gone = {
+            let fake = fake.clone();
+            let ns = ns.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(7)).await;
+                fake.remove(&ns);
+            })
+        };
+        let timeouts = Timeouts {
+            server_ready: Duration::from_secs(5),
+            delete: Duration::from_secs(60),
+            ..Timeouts::default()
+        };
+        let err = up(&fake, &spec, &timeouts, &|_: &str| {})
+            .await
+            .expect_err("no pod");
+        gone.await.expect("task");
+        assert!(matches!(err, NfsError::NotReady { .. }), "{err}");
+        let first_apply = fake
+            .calls()
+            .iter()
+            .position(|c| matches!(c, Call::Apply(_)))
+            .expect("applied");
+        assert!(
+            fake.calls()[..first_apply]
+                .iter()
+                .any(|c| matches!(c, Call::Watch(o) if *o == ns)),
+            "waited on the namespace before applying"
+        );
     }
 
     #[tokio::test]
