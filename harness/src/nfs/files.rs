@@ -210,8 +210,8 @@ impl<'a> ServerFiles<'a> {
         }
     }
 
-    /// Creates a directory with `mode` (e.g. `0o777`) and, when given, owner `uid:gid`
-    /// (the documents create PV directories owned by `nobody`: 65534:65534).
+    /// Creates a directory (and missing parents) with `mode` (e.g. `0o777`) and, when given,
+    /// owner `uid:gid` (the documents create PV directories owned by `nobody`: 65534:65534).
     ///
     /// # Errors
     /// [`FilesError`] when the helper fails.
@@ -224,7 +224,13 @@ impl<'a> ServerFiles<'a> {
         let target = self.resolve(path)?;
         let mode = format!("{mode:o}");
         let owner = owner.map(|(u, g)| format!("{u}:{g}"));
-        let mut args = vec!["mkdir", target.as_str(), "--mode", mode.as_str()];
+        let mut args = vec![
+            "mkdir",
+            target.as_str(),
+            "--parents",
+            "--mode",
+            mode.as_str(),
+        ];
         if let Some(o) = &owner {
             args.extend(["--owner", o.as_str()]);
         }
@@ -422,6 +428,7 @@ mod tests {
                 "/nfslab-io",
                 "mkdir",
                 "/exports/pv1",
+                "--parents",
                 "--mode",
                 "777",
                 "--owner",
