@@ -3,9 +3,10 @@
 //! nlockmgr 32803, nfs 2049 for v3 and v4), and serve the same path over NFSv3 and NFSv4.
 //!
 //! nfs-ganesha and rpcbind run in private network and mount namespaces (`unshare -m -n`) so
-//! they neither collide with nor disturb other servers on this host. Needs root, `unshare`,
-//! `ip`, `rpcbind`, `rpcinfo`, `ganesha.nfsd` and libnfs' `nfs-cp`/`nfs-cat`; without them the
-//! test is ignored with the reason, or fails when `NFSLAB_REQUIRE` names `ganesha`.
+//! they neither collide with nor disturb other servers on this host. Needs root, `timeout`,
+//! `unshare`, `ip`, `rpcbind`, `rpcinfo`, `ganesha.nfsd` and libnfs' `nfs-cp`/`nfs-cat`;
+//! without them the test is ignored with the reason, or fails when `NFSLAB_REQUIRE` names
+//! `ganesha`.
 
 use std::path::Path;
 use std::process::Command;
@@ -14,7 +15,8 @@ use std::time::Duration;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use nfslab::nfs::server::{LOCKD_PORT, MOUNTD_PORT, ganesha_config};
 
-const TOOLS: [&str; 7] = [
+const TOOLS: [&str; 8] = [
+    "timeout",
     "unshare",
     "ip",
     "rpcbind",
@@ -60,6 +62,7 @@ fn script(dir: &Path, grace: Duration) -> String {
          rpcbind -w\n\
          ganesha.nfsd -F -L {d}/ganesha.log -f {d}/ganesha.conf -p /run/ganesha.pid &\n\
          server=$!\n\
+         trap 'kill $server 2>/dev/null' EXIT\n\
          for _ in $(seq 1 60); do\n\
            rpcinfo -t 127.0.0.1 nfs 4 >/dev/null 2>&1 && rpcinfo -t 127.0.0.1 mountd 3 >/dev/null 2>&1 && break\n\
            sleep 0.5\n\
@@ -85,8 +88,11 @@ fn run_server() -> Result<(), Failed> {
     let config = ganesha_config(&export.to_string_lossy(), grace);
     std::fs::write(dir.path().join("ganesha.conf"), &config)
         .map_err(|e| Failed::from(e.to_string()))?;
-    let output = Command::new("unshare")
+    // Bounded: a wedged server must fail the test, not hang it.
+    let output = Command::new("timeout")
         .args([
+            "120",
+            "unshare",
             "-m",
             "-n",
             "--propagation",
