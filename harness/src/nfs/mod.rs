@@ -6,6 +6,8 @@
 //! servers nfslab runs itself, a container from which files under the export can be read and
 //! written directly ("server side"), which scenarios use to prepare and check data.
 
+pub mod mount_options;
+
 use serde::{Deserialize, Serialize};
 
 use crate::k8s::ObjectRef;
