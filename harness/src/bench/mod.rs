@@ -1,0 +1,24 @@
+//! The mount-option benchmark matrix.
+//!
+//! # Layout
+//! - [`plan`]: benchmark plans (YAML) and their checks, with `file:line:column` errors.
+//! - [`matrix`]: cells (server x workload x profile x clients) with stable ids, run order.
+
+pub mod matrix;
+pub mod plan;
+
+/// An error and its causes on one line, joined by `: ` (what the CLI prints).
+#[must_use]
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
