@@ -3,9 +3,15 @@
 //! # Layout
 //! - [`plan`]: benchmark plans (YAML) and their checks, with `file:line:column` errors.
 //! - [`matrix`]: cells (server x workload x profile x clients) with stable ids, run order.
+//! - [`results`]: the results directory (`run.json`, raw per-pod JSON), written
+//!   incrementally.
+//! - [`aggregate`]: raw results to the versioned summary (medians, CV, exact histogram
+//!   merges, options diff).
 
+pub mod aggregate;
 pub mod matrix;
 pub mod plan;
+pub mod results;
 
 /// An error and its causes on one line, joined by `: ` (what the CLI prints).
 #[must_use]
