@@ -220,31 +220,31 @@ pub struct JobArgs {
     #[arg(long, help_heading = "Job")]
     pub pattern: Option<Pattern>,
     /// Block size (`4k`, `1m`; default 4k).
-    #[arg(long, help_heading = "Job")]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
     pub bs: Option<Size>,
     /// Size of each file (default 64m; metadata 4k).
-    #[arg(long, help_heading = "Job")]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
     pub size: Option<Size>,
     /// Files per thread (default 1; metadata 256).
-    #[arg(long, help_heading = "Job")]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
     pub nrfiles: Option<u32>,
     /// Worker threads, each on its own files (fio numjobs).
-    #[arg(long, help_heading = "Job")]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
     pub threads: Option<u32>,
     /// Requests in flight per thread (the posix backend uses 1).
-    #[arg(long, help_heading = "Job")]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
     pub iodepth: Option<u32>,
     /// Read percentage of randrw (0-100).
-    #[arg(long, help_heading = "Job")]
+    #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(u8).range(0..=100), help_heading = "Job")]
     pub rwmixread: Option<u8>,
     /// Measured time (`30s`, `2m`); threads loop over their files.
-    #[arg(long, help_heading = "Job")]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
     pub runtime: Option<Span>,
     /// Bytes per thread in the measured phase (default one pass).
-    #[arg(long, help_heading = "Job")]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
     pub io_size: Option<Size>,
     /// IO before the measured window, excluded from statistics.
-    #[arg(long, help_heading = "Job")]
+    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
     pub ramp_time: Option<Span>,
     /// off, on (fallback to buffered with a note), required. `--direct` alone means on.
     #[arg(long, num_args = 0..=1, default_missing_value = "on", require_equals = false, help_heading = "Job")]
