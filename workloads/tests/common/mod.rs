@@ -149,3 +149,57 @@ pub fn check_consistency(r: &RunResult, context: &str) {
     let series_bytes: u64 = r.series.iter().map(|p| p.read_bytes + p.write_bytes).sum();
     assert_eq!(series_bytes, t.data_bytes, "{context}: series bytes != bytes");
 }
+
+/// Whether `NFSLAB_REQUIRE` (comma list) names `service`: then a missing service is a
+/// failure, not a reason to skip.
+pub fn required(service: &str) -> bool {
+    std::env::var("NFSLAB_REQUIRE")
+        .unwrap_or_default()
+        .split(',')
+        .any(|s| s.trim() == service)
+}
+
+/// A libtest-mimic test body.
+pub type Body = Box<dyn FnOnce() -> Result<(), libtest_mimic::Failed> + Send>;
+
+/// Turns `tests` into trials gated on `availability` of `service`: run when available;
+/// otherwise ignored with the reason printed once, or failed when the service is required.
+pub fn gated_trials(
+    service: &str,
+    availability: Result<(), String>,
+    tests: Vec<(&'static str, Body)>,
+) -> Vec<libtest_mimic::Trial> {
+    match availability {
+        Ok(()) => tests
+            .into_iter()
+            .map(|(name, body)| libtest_mimic::Trial::test(name, body))
+            .collect(),
+        Err(reason) if required(service) => tests
+            .into_iter()
+            .map(|(name, _)| {
+                let reason = reason.clone();
+                let service = service.to_owned();
+                libtest_mimic::Trial::test(name, move || {
+                    Err(format!("NFSLAB_REQUIRE names `{service}` but it is unavailable: {reason}").into())
+                })
+            })
+            .collect(),
+        Err(reason) => {
+            eprintln!("ignoring {} test(s): {service} unavailable: {reason}", tests.len());
+            tests
+                .into_iter()
+                .map(|(name, _)| libtest_mimic::Trial::test(name, || Ok(())).with_ignored_flag(true))
+                .collect()
+        }
+    }
+}
+
+/// Fails a libtest-mimic test with a message unless `cond`.
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        if !$cond {
+            return Err(format!($($msg)+).into());
+        }
+    };
+}
