@@ -104,6 +104,9 @@ fn record(phase: &str, fault: &IoFault) -> ErrorRecord {
     }
 }
 
+/// A worker that failed to open or lay out: its handle (if opened) and the failure.
+type FailedWorker<W> = (Option<W>, IoFault);
+
 struct Worker<W> {
     io: Option<W>,
     generations: Vec<Generations>,
@@ -135,7 +138,7 @@ pub fn run<B: Backend>(
                 let resolved = &resolved;
                 let direct = prepared.direct;
                 scope.spawn(
-                    move || -> Result<Worker<B::Worker>, (Option<B::Worker>, IoFault)> {
+                    move || -> Result<Worker<B::Worker>, FailedWorker<B::Worker>> {
                         let mut io = backend.open_worker(w).map_err(|f| (None, f))?;
                         match layout(&mut io, resolved, w, direct) {
                             Ok(outcome) => Ok(Worker {
@@ -179,22 +182,23 @@ pub fn run<B: Backend>(
     let mut mount = backend.mount_section();
     let mut tally = VerifyTally::default();
 
-    if error.is_none() && !options.layout_only {
-        if let Some(path) = &options.start_barrier {
-            match wait_for_file(path, options.barrier_timeout) {
-                Some(waited) => phases.barrier_wait_seconds = waited.as_secs_f64(),
-                None => {
-                    error = Some(ErrorRecord {
-                        phase: "barrier".to_owned(),
-                        errno: None,
-                        file: Some(path.display().to_string()),
-                        message: format!(
-                            "start barrier `{}` did not appear within {} (hint: create it when every client is ready, or raise --barrier-timeout)",
-                            path.display(),
-                            crate::units::format_duration(options.barrier_timeout)
-                        ),
-                    });
-                }
+    if error.is_none()
+        && !options.layout_only
+        && let Some(path) = &options.start_barrier
+    {
+        match wait_for_file(path, options.barrier_timeout) {
+            Some(waited) => phases.barrier_wait_seconds = waited.as_secs_f64(),
+            None => {
+                error = Some(ErrorRecord {
+                    phase: "barrier".to_owned(),
+                    errno: None,
+                    file: Some(path.display().to_string()),
+                    message: format!(
+                        "start barrier `{}` did not appear within {} (hint: create it when every client is ready, or raise --barrier-timeout)",
+                        path.display(),
+                        crate::units::format_duration(options.barrier_timeout)
+                    ),
+                });
             }
         }
     }
