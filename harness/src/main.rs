@@ -15,5 +15,7 @@ fn main() -> ExitCode {
             print!("{DEFAULT_CONFIG_YAML}");
             Outcome::Success.into()
         }
+        cli::Command::Report(args) => cli::report::run(&args).into(),
+        cli::Command::Compare(args) => cli::compare::run(&args).into(),
     }
 }

@@ -477,7 +477,12 @@ fn rpc_summary(counted: &[Counted<'_>]) -> Option<RpcSummary> {
     for c in counted {
         let mut any = false;
         for (_, r) in c.pods {
-            let Some(delta) = r.mount.as_ref().and_then(|m| m.mountstats_delta.as_ref()) else {
+            let Some(delta) = r
+                .mount
+                .as_ref()
+                .filter(|m| m.mount.is_nfs())
+                .and_then(|m| m.mountstats_delta.as_ref())
+            else {
                 continue;
             };
             any = true;

@@ -1,6 +1,9 @@
 //! Command-line definitions. Option structs only parse; each subcommand turns them into
 //! library calls, so the engine never sees clap.
 
+pub mod compare;
+pub mod report;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -37,4 +40,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Show the effective configuration (defaults with comments, or your file merged).
     Config,
+    /// Re-render the summary and reports of a benchmark run from its JSON files.
+    Report(report::ReportArgs),
+    /// Compare two benchmark runs; exit 1 when a figure regressed beyond the threshold.
+    Compare(compare::CompareArgs),
 }

@@ -199,6 +199,17 @@ pub struct RpcSummary {
     pub ops: BTreeMap<String, RpcOp>,
 }
 
+impl RpcSummary {
+    /// The `n` operations with the most requests, busiest first.
+    #[must_use]
+    pub fn busiest(&self, n: usize) -> Vec<(&String, &RpcOp)> {
+        let mut ops: Vec<(&String, &RpcOp)> = self.ops.iter().collect();
+        ops.sort_by_key(|(_, op)| std::cmp::Reverse(op.ops));
+        ops.truncate(n);
+        ops
+    }
+}
+
 /// One cell of the matrix, aggregated.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CellSummary {
