@@ -15,6 +15,9 @@ fn main() -> ExitCode {
             print!("{DEFAULT_CONFIG_YAML}");
             Outcome::Success.into()
         }
+        cli::Command::Bench(args) => {
+            cli::bench::run(&args, nfslab::config::Config::default()).into()
+        }
         cli::Command::Report(args) => cli::report::run(&args).into(),
         cli::Command::Compare(args) => cli::compare::run(&args).into(),
     }

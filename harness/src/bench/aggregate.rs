@@ -175,7 +175,7 @@ pub fn summarize(
         cells,
         best,
         nas,
-        warnings: plan.map(|p| p.warnings.clone()).unwrap_or_default(),
+        warnings: plan.map(Plan::active_warnings).unwrap_or_default(),
     })
 }
 

@@ -305,6 +305,91 @@ pub fn cell_objects(spec: &CellSpec<'_>) -> Vec<Value> {
     out
 }
 
+/// The server address dry runs use for in-cluster servers, whose IP is only known once the
+/// server is deployed (TEST-NET-1, reserved for documentation).
+pub const PLACEHOLDER_ADDRESS: &str = "192.0.2.1";
+/// The export path dry runs use for in-cluster servers.
+pub const PLACEHOLDER_EXPORT: &str = "/exports";
+
+/// Every manifest a run of the plan would apply, without a cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderedPlan {
+    /// `(file name, multi-document YAML)`: the namespace first, then one file per step.
+    pub files: Vec<(String, String)>,
+    /// Steps (repetitions of cells).
+    pub steps: usize,
+    /// Client pods over the whole run.
+    pub pods: u64,
+    /// Measured time over the whole run (runtime plus ramp of every step), when every job
+    /// is time-based.
+    pub measured: Option<std::time::Duration>,
+}
+
+/// Renders every object of every step of a plan, in run order.
+#[must_use]
+pub fn render_plan(plan: &super::plan::Plan, run: &RunId) -> RenderedPlan {
+    use super::plan::ServerKind;
+    let matrix = super::matrix::Matrix::expand(plan);
+    let mut files = vec![(
+        "000-namespace.yaml".to_owned(),
+        to_yaml_documents(&[namespace(run)]),
+    )];
+    let barrier = nfslab_workload::units::format_duration(plan.cell_timeout);
+    let mut measured = Some(std::time::Duration::ZERO);
+    let schedule = matrix.schedule();
+    for (i, step) in schedule.iter().enumerate() {
+        let cell = &matrix.cells[step.cell];
+        let (address, export) = match plan.server(&cell.server).map(|s| &s.kind) {
+            Some(ServerKind::External { host, export }) => (host.as_str(), export.as_str()),
+            _ => (PLACEHOLDER_ADDRESS, PLACEHOLDER_EXPORT),
+        };
+        let options = plan
+            .profile(&cell.profile)
+            .map(|p| p.options.clone())
+            .unwrap_or_default();
+        let Some(workload) = plan.workload(&cell.workload) else {
+            continue;
+        };
+        let resolved = workload.job.resolve().ok();
+        measured = match (
+            measured,
+            resolved
+                .as_ref()
+                .and_then(|j| j.runtime.map(|r| r + j.ramp_time)),
+        ) {
+            (Some(total), Some(d)) => Some(total + d),
+            _ => None,
+        };
+        let objects = cell_objects(&CellSpec {
+            run,
+            cell,
+            repetition: step.repetition,
+            server_address: address,
+            export,
+            mount_options: &options,
+            job: &workload.job,
+            image: &plan.image,
+            volume_size: &plan.volume_size,
+            barrier_timeout: &barrier,
+        });
+        let names = Names::new(run, cell, step.repetition);
+        let header = format!(
+            "# {} repetition {} ({})\n",
+            cell.id, step.repetition, names.tag
+        );
+        files.push((
+            format!("{:03}-{}.yaml", i + 1, names.tag),
+            header + &to_yaml_documents(&objects),
+        ));
+    }
+    RenderedPlan {
+        files,
+        steps: schedule.len(),
+        pods: matrix.pod_count(),
+        measured,
+    }
+}
+
 /// A manifest as a YAML document.
 #[must_use]
 pub fn to_yaml(manifest: &Value) -> String {

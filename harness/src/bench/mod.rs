@@ -4,6 +4,7 @@
 //! - [`plan`]: benchmark plans (YAML) and their checks, with `file:line:column` errors.
 //! - [`matrix`]: cells (server x workload x profile x clients) with stable ids, run order.
 //! - [`manifests`]: the ConfigMap, PV, PVC and client pods of each cell repetition.
+//! - [`environment`]: the seam that provides the cluster and in-cluster servers.
 //! - [`runner`]: the matrix on a cluster (PV/PVC/pods per cell, barrier, collection,
 //!   cleanup, Ctrl-C); [`progress`]: its progress bar.
 //! - [`results`]: the results directory (`run.json`, raw per-pod JSON), written
@@ -12,6 +13,7 @@
 //!   merges, options diff).
 
 pub mod aggregate;
+pub mod environment;
 pub mod manifests;
 pub mod matrix;
 pub mod plan;

@@ -331,6 +331,15 @@ pub struct Workload {
     pub job: Job,
 }
 
+/// A doubtful but legal choice in a plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanWarning {
+    /// The profile concerned.
+    pub profile: String,
+    /// One line with the location.
+    pub message: String,
+}
+
 /// A plan file's text, kept with results for reproducibility.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceFile {
@@ -372,8 +381,8 @@ pub struct Plan {
     pub cell_timeout: Duration,
     /// NAS tier to compare with.
     pub nas: Option<NasReference>,
-    /// Warnings found while checking (one line each, with location).
-    pub warnings: Vec<String>,
+    /// Warnings found while checking, about the profiles they concern.
+    pub warnings: Vec<PlanWarning>,
     /// The files read.
     pub sources: Vec<SourceFile>,
 }
@@ -395,6 +404,16 @@ impl Plan {
     #[must_use]
     pub fn workload(&self, name: &str) -> Option<&Workload> {
         self.workloads.iter().find(|w| w.name == name)
+    }
+
+    /// Warnings about the selected profiles (one line each, with location).
+    #[must_use]
+    pub fn active_warnings(&self) -> Vec<String> {
+        self.warnings
+            .iter()
+            .filter(|w| self.selected_profiles.contains(&w.profile))
+            .map(|w| w.message.clone())
+            .collect()
     }
 
     /// The in-cluster server flavors the selected servers need deployed.
@@ -1016,7 +1035,7 @@ fn check_profiles(
     raw: Vec<RawProfile>,
     file: &str,
     out: &mut Vec<Checked<Profile>>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<PlanWarning>,
 ) -> Result<(), PlanError> {
     for p in raw {
         let name_at = at_of(file, &p.name);
@@ -1035,7 +1054,10 @@ fn check_profiles(
                         .options
                         .get(w.item)
                         .map_or(name_at.clone(), |o| at_of(file, o));
-                    warnings.push(format!("{where_}: profile `{}`: {w}", p.name.value));
+                    warnings.push(PlanWarning {
+                        profile: p.name.value.clone(),
+                        message: format!("{where_}: profile `{}`: {w}", p.name.value),
+                    });
                 }
             }
             Err(e) => {
@@ -1193,8 +1215,13 @@ workloads:
         assert_eq!(doc_v3.options.len(), 9);
         // The shipped profiles carry no warnings except the documented soft one.
         assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+        assert_eq!(plan.warnings[0].profile, "v3-soft");
+        // Not selected by default: no warning is shown for it.
+        assert!(plan.active_warnings().is_empty());
         assert!(
-            plan.warnings[0].contains("profile `v3-soft`: mount option `soft`"),
+            plan.warnings[0]
+                .message
+                .contains("profile `v3-soft`: mount option `soft`"),
             "{:?}",
             plan.warnings
         );

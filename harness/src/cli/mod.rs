@@ -1,6 +1,7 @@
 //! Command-line definitions. Option structs only parse; each subcommand turns them into
 //! library calls, so the engine never sees clap.
 
+pub mod bench;
 pub mod compare;
 pub mod report;
 
@@ -40,6 +41,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Show the effective configuration (defaults with comments, or your file merged).
     Config,
+    /// Benchmark NFS mount options from pods (the matrix in a plan) and write the reports.
+    Bench(bench::BenchArgs),
     /// Re-render the summary and reports of a benchmark run from its JSON files.
     Report(report::ReportArgs),
     /// Compare two benchmark runs; exit 1 when a figure regressed beyond the threshold.
