@@ -555,6 +555,25 @@ mod tests {
     }
 
     #[test]
+    fn rendered_smoke_plan_step() {
+        let plan = crate::bench::plan::load_plan(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads/plans/smoke.yaml"),
+        )
+        .unwrap();
+        let mut plan = plan;
+        plan.image = "nfslab-io:test".to_owned();
+        let rendered = render_plan(&plan, &RunId::parse("20261123-150000-abcdef").unwrap());
+        assert_eq!(rendered.steps, 4);
+        assert_eq!(rendered.pods, 4);
+        assert_eq!(rendered.files.len(), 5);
+        assert_eq!(rendered.measured, Some(std::time::Duration::from_secs(16)));
+        // The second profile's step: mountOptions, placeholder address, one client.
+        let (name, text) = &rendered.files[2];
+        assert_eq!(name, "002-c01-r1.yaml");
+        insta::assert_snapshot!("smoke_plan_step_2", text);
+    }
+
+    #[test]
     fn yaml_documents_round_trip() {
         let objs = objects(&["vers=4.1".to_owned()], 1);
         let text = to_yaml_documents(&objs);

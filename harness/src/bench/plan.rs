@@ -1228,6 +1228,24 @@ workloads:
     }
 
     #[test]
+    fn every_shipped_plan_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads/plans");
+        let mut plans = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.ends_with(".yaml") || name == "profiles.yaml" || name == "nas-tiers.yaml" {
+                continue;
+            }
+            let plan =
+                load_plan(&path).unwrap_or_else(|e| panic!("{}", crate::bench::error_chain(&e)));
+            assert!(!plan.selected_workloads.is_empty(), "{name}");
+            plans += 1;
+        }
+        assert!(plans >= 2, "default and smoke plans");
+    }
+
+    #[test]
     fn the_checkout_copy_equals_the_embedded_one() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let from_disk = load_plan(&root.join(DEFAULT_PLAN_PATH)).unwrap();
