@@ -61,6 +61,19 @@ fn nines_label(x: f64) -> String {
     }
 }
 
+/// The label of a horizontal bar's segment. Bars run top to bottom in list order: bar `i`
+/// of `n` sits in segment `n - 1 - i` (segment 0 is at the bottom).
+fn segment_label(labels: &[String], v: &SegmentValue<usize>) -> String {
+    match v {
+        SegmentValue::CenterOf(j) => labels
+            .len()
+            .checked_sub(j + 1)
+            .and_then(|i| labels.get(i).cloned())
+            .unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
 /// One bar of a workload chart.
 pub struct Bar<'a> {
     /// Label.
@@ -104,14 +117,7 @@ pub fn workload_chart(workload: &str, bars: &[Bar<'_>], op: &str) -> Result<Stri
             .y_label_area_size(150)
             .build_cartesian_2d(0.0..top, (0..n).into_segmented())
             .map_err(|e| err(&e))?;
-        // Bars run top to bottom in table order: bar `i` sits in segment `n - 1 - i`.
-        let label_of = |v: &SegmentValue<usize>| match v {
-            SegmentValue::CenterOf(j) => n
-                .checked_sub(j + 1)
-                .and_then(|i| labels.get(i).cloned())
-                .unwrap_or_default(),
-            _ => String::new(),
-        };
+        let label_of = |v: &SegmentValue<usize>| segment_label(&labels, v);
         chart
             .configure_mesh()
             .disable_y_mesh()
@@ -259,10 +265,7 @@ pub fn change_chart(title: &str, rows: &[Change], threshold: f64) -> Result<Stri
             .y_label_area_size(360)
             .build_cartesian_2d(-extent..extent, (0..n).into_segmented())
             .map_err(|e| err(&e))?;
-        let label_of = |v: &SegmentValue<usize>| match v {
-            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
-            _ => String::new(),
-        };
+        let label_of = |v: &SegmentValue<usize>| segment_label(&labels, v);
         chart
             .configure_mesh()
             .disable_y_mesh()
@@ -273,6 +276,7 @@ pub fn change_chart(title: &str, rows: &[Change], threshold: f64) -> Result<Stri
             .draw()
             .map_err(|e| err(&e))?;
         for (i, row) in rows.iter().enumerate() {
+            let i = n - 1 - i;
             let pct = row.ratio * 100.0;
             let colour = if row.ratio < -threshold {
                 RGBColor(213, 94, 0)

@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::summary::{Spread, Summary};
+use crate::report::summary::{Spread, Summary, name_of};
 
 fn field(text: &str) -> String {
     if text.contains([',', '"', '\n']) {
@@ -84,10 +84,7 @@ pub fn render(summary: &Summary) -> String {
                 })
                 .unwrap_or_default()
         };
-        let headline = serde_json::to_value(c.headline)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let headline = name_of(&c.headline);
         let mut row: Vec<String> = vec![
             field(&c.id),
             field(&c.server),

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use crate::report::charts::{self, Bar, ChartError};
 use crate::report::format::{self, cell_label, flags, headline_median, latency, number, range};
 use crate::report::markdown::workload_cells;
-use crate::report::summary::{CellSummary, Summary, UNSTABLE_CV};
+use crate::report::summary::{CellSummary, Summary, UNSTABLE_CV, name_of};
 
 /// Escapes text for HTML element content and attribute values.
 #[must_use]
@@ -70,10 +70,7 @@ pub fn render(summary: &Summary) -> Result<String, ChartError> {
 }
 
 fn header(out: &mut String, s: &Summary) {
-    let status = serde_json::to_value(s.status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let status = name_of(&s.status);
     out.push_str("<ul class=\"meta\">\n");
     let _ = writeln!(
         out,
@@ -417,19 +414,8 @@ fn clients(out: &mut String, s: &Summary) {
         ],
     );
     for c in cells {
-        let skew = c
-            .repetitions
-            .iter()
-            .map(|r| r.start_skew_seconds)
-            .fold(0.0_f64, f64::max);
         for client in &c.per_client {
-            let spread = match c.headline {
-                crate::report::summary::Headline::Bandwidth => client
-                    .bandwidth_bytes_per_sec
-                    .map(|s| crate::report::summary::scale(s, 1e-6)),
-                crate::report::summary::Headline::Iops => client.iops,
-                crate::report::summary::Headline::OpsPerSec => client.ops_per_sec,
-            };
+            let spread = client.headline_display(c.headline);
             row(
                 out,
                 &[
@@ -440,7 +426,7 @@ fn clients(out: &mut String, s: &Summary) {
                         true,
                     ),
                     (range(spread), true),
-                    (number(skew * 1e3), true),
+                    (number(c.max_start_skew() * 1e3), true),
                 ],
             );
         }
@@ -521,11 +507,7 @@ fn nas(out: &mut String, s: &Summary) {
 }
 
 fn problems(out: &mut String, s: &Summary) {
-    let failures: Vec<(&str, &String)> = s
-        .cells
-        .iter()
-        .flat_map(|c| c.failures.iter().map(move |f| (c.id.as_str(), f)))
-        .collect();
+    let failures = s.failures();
     if !failures.is_empty() {
         out.push_str("<h2 id=\"failures\">Failures</h2>\n<ul>\n");
         for (id, f) in failures {
@@ -533,22 +515,14 @@ fn problems(out: &mut String, s: &Summary) {
         }
         out.push_str("</ul>\n");
     }
-    let notes: Vec<String> = s
-        .cells
-        .iter()
-        .flat_map(|c| {
-            c.notes
-                .iter()
-                .map(move |n| format!("<code>{}</code>: {}", escape(&c.id), escape(n)))
-        })
-        .collect();
+    let notes = s.notes();
     if !s.warnings.is_empty() || !notes.is_empty() {
         out.push_str("<h2 id=\"notes\">Notes</h2>\n<ul>\n");
         for w in &s.warnings {
             let _ = writeln!(out, "<li>plan: {}</li>", escape(w));
         }
-        for n in notes {
-            let _ = writeln!(out, "<li>{n}</li>");
+        for (id, n) in notes {
+            let _ = writeln!(out, "<li><code>{}</code>: {}</li>", escape(id), escape(n));
         }
         out.push_str("</ul>\n");
     }

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::report::format::{self, cell_label, flags, headline_median, latency, number, range};
-use crate::report::summary::{CellSummary, Summary, UNSTABLE_CV, scale};
+use crate::report::summary::{CellSummary, Summary, UNSTABLE_CV, name_of};
 
 /// Renders the whole Markdown report.
 #[must_use]
@@ -24,10 +24,7 @@ pub fn render(summary: &Summary) -> String {
 
 fn header(out: &mut String, s: &Summary) {
     let _ = writeln!(out, "# nfslab benchmark: {} (`{}`)\n", s.plan, s.run_id);
-    let status = serde_json::to_value(s.status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let status = name_of(&s.status);
     let _ = writeln!(
         out,
         "- status: **{status}**, started {}, finished {}, nfslab {}",
@@ -263,19 +260,8 @@ fn clients(out: &mut String, s: &Summary) {
     );
     let _ = writeln!(out, "|---|---|---|---|---|");
     for c in cells {
-        let skew = c
-            .repetitions
-            .iter()
-            .map(|r| r.start_skew_seconds)
-            .fold(0.0_f64, f64::max);
         for client in &c.per_client {
-            let spread = match c.headline {
-                crate::report::summary::Headline::Bandwidth => {
-                    client.bandwidth_bytes_per_sec.map(|s| scale(s, 1e-6))
-                }
-                crate::report::summary::Headline::Iops => client.iops,
-                crate::report::summary::Headline::OpsPerSec => client.ops_per_sec,
-            };
+            let spread = client.headline_display(c.headline);
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} ms |",
@@ -283,7 +269,7 @@ fn clients(out: &mut String, s: &Summary) {
                 client.client,
                 spread.map_or_else(|| "-".to_owned(), |s| number(s.median)),
                 range(spread),
-                number(skew * 1e3)
+                number(c.max_start_skew() * 1e3)
             );
         }
     }
@@ -352,11 +338,7 @@ fn nas(out: &mut String, s: &Summary) {
 }
 
 fn problems(out: &mut String, s: &Summary) {
-    let failures: Vec<(&str, &String)> = s
-        .cells
-        .iter()
-        .flat_map(|c| c.failures.iter().map(move |f| (c.id.as_str(), f)))
-        .collect();
+    let failures = s.failures();
     if !failures.is_empty() {
         let _ = writeln!(out, "## Failures\n");
         for (id, f) in failures {
@@ -364,18 +346,14 @@ fn problems(out: &mut String, s: &Summary) {
         }
         out.push('\n');
     }
-    let notes: Vec<String> = s
-        .cells
-        .iter()
-        .flat_map(|c| c.notes.iter().map(move |n| format!("`{}`: {n}", c.id)))
-        .collect();
+    let notes = s.notes();
     if !s.warnings.is_empty() || !notes.is_empty() {
         let _ = writeln!(out, "## Notes\n");
         for w in &s.warnings {
             let _ = writeln!(out, "- plan: {w}");
         }
-        for n in notes {
-            let _ = writeln!(out, "- {n}");
+        for (id, n) in notes {
+            let _ = writeln!(out, "- `{id}`: {n}");
         }
         out.push('\n');
     }

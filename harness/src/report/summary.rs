@@ -147,6 +147,18 @@ pub struct ClientFigures {
     pub ops_per_sec: Option<Spread>,
 }
 
+impl ClientFigures {
+    /// The spread of `headline` in display units (MB/s for bandwidth).
+    #[must_use]
+    pub fn headline_display(&self, headline: Headline) -> Option<Spread> {
+        match headline {
+            Headline::Bandwidth => self.bandwidth_bytes_per_sec.map(|s| scale(s, 1e-6)),
+            Headline::Iops => self.iops,
+            Headline::OpsPerSec => self.ops_per_sec,
+        }
+    }
+}
+
 /// Requested and effective mount options.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OptionsSummary {
@@ -286,6 +298,15 @@ impl CellSummary {
         })
     }
 
+    /// The largest start skew between clients over the repetitions, seconds.
+    #[must_use]
+    pub fn max_start_skew(&self) -> f64 {
+        self.repetitions
+            .iter()
+            .map(|r| r.start_skew_seconds)
+            .fold(0.0_f64, f64::max)
+    }
+
     /// The operation kind whose latency characterises the workload.
     #[must_use]
     pub fn primary_op(&self) -> Option<&str> {
@@ -409,4 +430,31 @@ impl Summary {
     pub fn cell(&self, id: &str) -> Option<&CellSummary> {
         self.cells.iter().find(|c| c.id == id)
     }
+
+    /// Every failed repetition: `(cell id, reason)`.
+    #[must_use]
+    pub fn failures(&self) -> Vec<(&str, &str)> {
+        self.cells
+            .iter()
+            .flat_map(|c| c.failures.iter().map(move |f| (c.id.as_str(), f.as_str())))
+            .collect()
+    }
+
+    /// Every engine note: `(cell id, note)`.
+    #[must_use]
+    pub fn notes(&self) -> Vec<(&str, &str)> {
+        self.cells
+            .iter()
+            .flat_map(|c| c.notes.iter().map(move |n| (c.id.as_str(), n.as_str())))
+            .collect()
+    }
+}
+
+/// The serialized name of a unit enum (`complete`, `bandwidth`).
+#[must_use]
+pub fn name_of<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
