@@ -7,8 +7,10 @@
 //! window (the same work in 25% more time is a 20% throughput drop), which keeps every other
 //! figure of the real measurement.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Mutex, OnceLock};
 
 use nfslab::bench::aggregate::summarize_dir;
 use nfslab::bench::results::ResultsDir;
@@ -22,8 +24,14 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The fixture's summary, aggregated once per test binary (tests run in parallel threads).
 fn summary_of(name: &str) -> Summary {
-    summarize_dir(&ResultsDir::open(&fixture(name)).unwrap()).unwrap()
+    static CACHE: OnceLock<Mutex<BTreeMap<String, Summary>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(BTreeMap::new()));
+    let mut map = cache.lock().unwrap();
+    map.entry(name.to_owned())
+        .or_insert_with(|| summarize_dir(&ResultsDir::open(&fixture(name)).unwrap()).unwrap())
+        .clone()
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -70,6 +78,15 @@ fn stretched_copy(into: &Path, factor: f64) -> PathBuf {
         std::fs::write(&file, serde_json::to_string(&r).unwrap()).unwrap();
     }
     write_reports(&ResultsDir::open(&dir).unwrap()).unwrap();
+    dir
+}
+
+/// A copy of a fixture run with its (cached) summary written, as `nfslab report` would.
+fn summarized_copy(name: &str, into: &Path) -> PathBuf {
+    let dir = into.join(name);
+    copy_dir(&fixture(name), &dir);
+    let json = serde_json::to_string_pretty(&summary_of(name)).unwrap();
+    std::fs::write(dir.join("summary.json"), json).unwrap();
     dir
 }
 
@@ -225,9 +242,7 @@ fn report_command_writes_every_file_from_json() {
 #[test]
 fn a_twenty_percent_drop_is_a_regression() {
     let tmp = tempfile::tempdir().unwrap();
-    let base = tmp.path().join("a");
-    copy_dir(&fixture("run-a"), &base);
-    write_reports(&ResultsDir::open(&base).unwrap()).unwrap();
+    let base = summarized_copy("run-a", tmp.path());
     let slower = stretched_copy(tmp.path(), 1.25);
     let html = tmp.path().join("compare.html");
     let out = nfslab(&[
@@ -269,9 +284,7 @@ fn a_twenty_percent_drop_is_a_regression() {
 #[test]
 fn noise_within_the_threshold_passes() {
     let tmp = tempfile::tempdir().unwrap();
-    let base = tmp.path().join("a");
-    copy_dir(&fixture("run-a"), &base);
-    write_reports(&ResultsDir::open(&base).unwrap()).unwrap();
+    let base = summarized_copy("run-a", tmp.path());
     let noisy = stretched_copy(tmp.path(), 1.05);
     let out = nfslab(&[std::ffi::OsStr::new("compare"), os(&base), os(&noisy)]);
     assert_eq!(out.status.code(), Some(0));
@@ -283,11 +296,8 @@ fn noise_within_the_threshold_passes() {
 #[test]
 fn cells_in_one_run_only_are_listed() {
     let tmp = tempfile::tempdir().unwrap();
-    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    copy_dir(&fixture("run-a"), &a);
-    copy_dir(&fixture("run-b"), &b);
-    write_reports(&ResultsDir::open(&a).unwrap()).unwrap();
-    write_reports(&ResultsDir::open(&b).unwrap()).unwrap();
+    let a = summarized_copy("run-a", tmp.path());
+    let b = summarized_copy("run-b", tmp.path());
     let json = tmp.path().join("c.json");
     let out = nfslab(&[
         std::ffi::OsStr::new("compare"),
@@ -349,7 +359,7 @@ fn bad_compare_input_exits_2_with_one_line() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nfslab report"));
 
-    write_reports(&ResultsDir::open(&a).unwrap()).unwrap();
+    let a = summarized_copy("run-a", tmp.path());
     let b = tmp.path().join("b");
     copy_dir(&a, &b);
     let file = b.join("summary.json");
