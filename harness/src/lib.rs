@@ -5,7 +5,7 @@
 //!   [`k8s::conditions`], watch-based [`k8s::wait`]s, run [`k8s::ownership`] labels, and the
 //!   scripted [`k8s::fake`] cluster for engine tests.
 //! - [`nfs`]: the NFS server under test, how to reach its files, and the mount-option model.
-//! - [`bench`]: benchmark plans, the cell matrix, the runner and result aggregation.
+//! - [`bench`](mod@bench): benchmark plans, the cell matrix, the runner and result aggregation.
 //! - [`report`]: result summaries, Markdown/CSV/HTML reports and run comparison.
 //! - [`config`]: timeouts and other tunables, with commented defaults.
 //! - [`exit`]: the documented process exit codes.

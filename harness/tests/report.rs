@@ -383,3 +383,54 @@ fn bad_compare_input_exits_2_with_one_line() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("`lots` is not a percentage"));
 }
+
+#[test]
+fn nas_tier_section_compares_the_best_profiles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    copy_dir(&fixture("run-a"), &dir);
+    let results = ResultsDir::open(&dir).unwrap();
+    let mut plan = results.read_plan().unwrap();
+    let table = nfslab::report::nas::parse_tiers(
+        nfslab::bench::plan::DEFAULT_NAS_TIERS_YAML,
+        "nas-tiers.yaml",
+    )
+    .unwrap();
+    plan.nas = Some(nfslab::report::nas::NasReference {
+        tier: table
+            .tiers
+            .into_iter()
+            .find(|t| t.name == "extreme")
+            .unwrap(),
+        currency: table.currency,
+        provisioned_bytes: 1 << 40,
+    });
+    results.write_plan(&plan).unwrap();
+    let summary = summarize_dir(&results).unwrap();
+    let nas = summary.nas.as_ref().unwrap();
+    // One row per best profile of each (server, workload, clients).
+    assert_eq!(nas.rows.len(), summary.best.len());
+    let row = nas
+        .rows
+        .iter()
+        .find(|r| r.workload == "rand-read-4k" && r.server == "tmpfs")
+        .unwrap();
+    let best = summary
+        .best
+        .iter()
+        .find(|b| b.workload == "rand-read-4k" && b.server == "tmpfs" && b.clients == 1)
+        .unwrap();
+    assert_eq!(row.profile, best.profile);
+    // Reads are compared with the advertised 150-1200 MB/s and 200K IOPS.
+    let pct = row.percent_of_read_bandwidth.unwrap();
+    assert!((pct.max / pct.min - 8.0).abs() < 1e-9, "{pct:?}");
+    assert!((row.percent_of_max_iops.unwrap() - row.measured_iops / 2000.0).abs() < 1e-9);
+    let md = report::markdown::render(&summary);
+    assert!(
+        md.contains("## Compared with NAS tier \"Extreme NAS\""),
+        "{md}"
+    );
+    assert!(md.contains("Provisioned 1024 GiB; advertised read bandwidth 150–1200 MB/s; max IOPS 200000; monthly cost 1843 CNY."), "{md}");
+    let html = report::html::render(&summary).unwrap();
+    assert!(html.contains("id=\"nas\""));
+}

@@ -14,7 +14,7 @@
 //! Ctrl-C (the `cancel` signal) stops the current step, cleans it up, deletes the run's
 //! namespace, marks the run interrupted and still writes the reports of what was measured.
 //! A failed step is recorded and the run goes on; a cluster that stops answering ends the
-//! run. Every wait uses [`Timeouts`](crate::config::Timeouts).
+//! run. Every wait uses [`crate::config::Timeouts`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -183,6 +183,16 @@ pub enum StepError {
         /// Pod name.
         pod: String,
         /// Container states and last log lines.
+        detail: String,
+    },
+    /// A pod did not become Ready in time (image pull, scheduling, a slow layout).
+    #[error("pod `{pod}` did not become ready within {timeout}: {detail}")]
+    NotReady {
+        /// Pod name.
+        pod: String,
+        /// The timeout.
+        timeout: String,
+        /// Container states (waiting reasons such as `ErrImagePull`).
         detail: String,
     },
     /// A command could not be run in a pod.
@@ -480,7 +490,19 @@ impl Step<'_> {
         .await;
         let mut nodes = Vec::new();
         for (pod, state) in pods.iter().zip(states) {
-            let state = state?;
+            let state = match state {
+                Err(StepError::Wait {
+                    source: WaitError::Timeout { last, after, .. },
+                    ..
+                }) => {
+                    return Err(StepError::NotReady {
+                        pod: pod.name.clone(),
+                        timeout: humantime::format_duration(after).to_string(),
+                        detail: describe_containers(last.as_ref()),
+                    });
+                }
+                other => other?,
+            };
             if conditions::pod_phase("Failed").matches(state.as_ref()) {
                 let log = self.log_tail(pod, LAYOUT_CONTAINER).await;
                 return Err(StepError::PodFailed {

@@ -356,12 +356,29 @@ async fn ctrl_c_stops_cleans_up_and_keeps_what_was_measured() {
 async fn pods_that_never_get_ready_time_out_with_their_state() {
     let h = Harness::new();
     h.bind_volume(1);
+    for pod in h.names(1).pod_refs() {
+        h.fake.on_apply(&pod).after(Duration::from_secs(2)).merge(
+            &pod,
+            json!({"status": {"phase": "Pending", "containerStatuses": [
+                container_status("client", json!({"waiting": {"reason": "ErrImageNeverPull"}})),
+            ]}}),
+        );
+    }
     h.healthy(2);
+    let started = tokio::time::Instant::now();
     let outcome = h.run(&NoProgress, no_cancel()).await.unwrap();
+    assert!(started.elapsed() >= Config::default().timeouts.pod_ready);
     assert_eq!(outcome.failed_steps, 1);
     let failure = &outcome.summary.cells[0].failures[0];
-    assert!(failure.contains("timed out after 3m"), "{failure}");
+    assert!(
+        failure.contains("did not become ready within 3m"),
+        "{failure}"
+    );
     assert!(failure.contains("bench-c00-r1-client-"), "{failure}");
+    assert!(
+        failure.contains("client waiting (ErrImageNeverPull)"),
+        "{failure}"
+    );
     assert_eq!(outcome.summary.cells[0].repetitions_ok, 1);
 }
 

@@ -8,7 +8,7 @@
 //! # Layout
 //! - [`summary`]: the versioned `summary.json` schema every report is rendered from.
 //! - [`markdown`], [`csv`], [`html`]: the renderings; [`charts`]: SVG charts (plotters);
-//!   [`format`]: number formatting they share.
+//!   [`format`](mod@format): number formatting they share.
 //! - [`compare`]: two runs side by side, regressions beyond a threshold.
 //! - [`nas`]: NAS service tiers and measured-vs-advertised figures.
 
