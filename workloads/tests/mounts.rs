@@ -268,6 +268,10 @@ fn main() {
             Box::new(read_only_directory),
         ),
         (
+            "read_only_volume_with_files_in_place_is_read",
+            Box::new(read_only_volume_with_files_in_place),
+        ),
+        (
             "direct_required_on_a_filesystem_refusing_o_direct",
             Box::new(direct_required_refused),
         ),
