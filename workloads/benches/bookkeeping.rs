@@ -14,6 +14,16 @@ fn bookkeeping(c: &mut Criterion) {
     let mut group = c.benchmark_group("per_op");
     group.throughput(Throughput::Elements(1));
 
+    group.bench_function("clock_read", |b| b.iter(|| black_box(Instant::now())));
+
+    group.bench_function("record_only", |b| {
+        let start = Instant::now();
+        let end = start + std::time::Duration::from_micros(7);
+        let mut rec = Recorder::new(start, &[OpKind::Read]);
+        b.iter(|| rec.record(OpKind::Read, black_box(start), black_box(end), 4096));
+        black_box(rec.counters(OpKind::Read));
+    });
+
     group.bench_function("clock_pair_and_record", |b| {
         let mut rec = Recorder::new(Instant::now(), &[OpKind::Read]);
         b.iter(|| {

@@ -4,7 +4,9 @@
 //!
 //! `cargo bench -p nfslab-workload --bench vs_fio` (release build). Environment:
 //! `NFSLAB_BENCH_DIR` (default `/dev/shm/nfslab-bench`), `NFSLAB_BENCH_RUNTIME` seconds
-//! per job and tool (default 5). Without fio it says so and exits 0.
+//! per job and tool (default 5), `NFSLAB_BENCH_REPS` repetitions (default 3; the tools
+//! alternate and each figure is the median, so a busy machine disturbs both alike).
+//! Without fio it says so and exits 0.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -159,6 +161,23 @@ fn run_fio(dir: &Path, job: &Job, runtime: u32) -> Option<Figures> {
     })
 }
 
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn median_figures(runs: &[Figures]) -> Option<Figures> {
+    if runs.is_empty() {
+        return None;
+    }
+    Some(Figures {
+        bw: median(runs.iter().map(|f| f.bw).collect()),
+        iops: median(runs.iter().map(|f| f.iops).collect()),
+        p50: median(runs.iter().map(|f| f.p50).collect()),
+        p99: median(runs.iter().map(|f| f.p99).collect()),
+    })
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs this too: only run for
     // real under `cargo bench`.
@@ -177,16 +196,29 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
+    let reps: u32 = std::env::var("NFSLAB_BENCH_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "runtime {runtime}s x {reps} repetitions per tool, medians; load average at start: {}",
+        load.trim()
+    );
     println!(
         "{:<18} {:<9} {:>11} {:>11} {:>10} {:>10}",
         "job", "tool", "MiB/s", "IOPS", "p50 us", "p99 us"
     );
     for job in JOBS {
-        let dir = fresh_dir(&root, job.name);
-        let fio = run_fio(&dir, job, runtime);
-        let dir = fresh_dir(&root, job.name);
-        let ours = run_nfslab(&dir, job, runtime);
-        let _ = std::fs::remove_dir_all(&dir);
+        let (mut fio_runs, mut our_runs) = (Vec::new(), Vec::new());
+        for _ in 0..reps {
+            let dir = fresh_dir(&root, job.name);
+            fio_runs.extend(run_fio(&dir, job, runtime));
+            let dir = fresh_dir(&root, job.name);
+            our_runs.extend(run_nfslab(&dir, job, runtime));
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        let (fio, ours) = (median_figures(&fio_runs), median_figures(&our_runs));
         let line = |tool: &str, f: &Figures| {
             println!(
                 "{:<18} {:<9} {:>11.1} {:>11.0} {:>10.2} {:>10.2}",

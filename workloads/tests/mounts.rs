@@ -131,6 +131,46 @@ fn read_only_directory() -> Result<(), libtest_mimic::Failed> {
     Ok(())
 }
 
+fn read_only_volume_with_files_in_place() -> Result<(), libtest_mimic::Failed> {
+    let m = Mounted::new("tmpfs", "size=1m")?;
+    let run = run_in(
+        m.path(),
+        &[
+            "--pattern",
+            "read",
+            "--size",
+            "256k",
+            "--verify",
+            "--layout-only",
+        ],
+    );
+    ensure!(run.code == 0, "{}", run.describe());
+    let status = Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(m.path())
+        .status()?;
+    ensure!(status.success(), "remount read-only failed");
+    let run = run_in(
+        m.path(),
+        &["--pattern", "randread", "--size", "256k", "--verify"],
+    );
+    ensure!(run.code == 0, "{}", run.describe());
+    let r = run.result();
+    ensure!(
+        r.effective.files_reused == 1 && r.effective.files_created == 0,
+        "{:?}",
+        r.effective
+    );
+    ensure!(
+        r.verify
+            .as_ref()
+            .is_some_and(|v| v.blocks_checked == 64 && v.mismatches == 0),
+        "{:?}",
+        r.verify
+    );
+    Ok(())
+}
+
 fn direct_required_refused() -> Result<(), libtest_mimic::Failed> {
     let m = Mounted::new("ramfs", "size=4m")?;
     let run = run_in(
@@ -226,6 +266,10 @@ fn main() {
         (
             "read_only_directory_is_bad_input",
             Box::new(read_only_directory),
+        ),
+        (
+            "read_only_volume_with_files_in_place_is_read",
+            Box::new(read_only_volume_with_files_in_place),
         ),
         (
             "direct_required_on_a_filesystem_refusing_o_direct",

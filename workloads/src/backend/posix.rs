@@ -27,6 +27,9 @@ pub struct PosixBackend {
     prefix: String,
     job: Option<ResolvedJob>,
     direct: bool,
+    /// Whether the run writes (or creates) files; false for reads of files in place, which
+    /// are then opened read-only (a read-only volume works).
+    writes: bool,
 }
 
 impl PosixBackend {
@@ -39,6 +42,7 @@ impl PosixBackend {
             prefix: prefix.to_owned(),
             job: None,
             direct: false,
+            writes: true,
         }
     }
 
@@ -197,6 +201,7 @@ impl Backend for PosixBackend {
         if needs_writes {
             self.probe_writable()?;
         }
+        self.writes = needs_writes;
         let mut notes = Vec::new();
         let mut direct_note = None;
         self.direct = match job.direct {
@@ -260,7 +265,7 @@ impl Backend for PosixBackend {
             w.metadata_dir = Some(dir);
             return Ok(w);
         }
-        let writes = job.pattern.writes() || job.pattern.needs_layout();
+        let writes = self.writes;
         let mut flags = OFlag::O_CLOEXEC
             | if writes {
                 OFlag::O_RDWR
