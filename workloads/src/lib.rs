@@ -2,4 +2,67 @@
 //!
 //! `nfslab-io` runs fio-style jobs with plain POSIX calls (through `nix`) on a directory, so
 //! the same static binary measures a mounted NFS volume inside a pod or a local directory on
-//! a host.
+//! a host. The library holds everything; the binary only parses arguments.
+//!
+//! # Layout
+//!
+//! | module | what lives there |
+//! |---|---|
+//! | [`units`] | sizes (`4k`, `1GiB`) and durations (`30s`), shared with benchmark plans |
+//! | [`job`] | the job model ([`job::Job`]), its validation and YAML loading |
+//! | [`ops`] | operation streams: sequential/random offsets, mixes, fsync cadence, budget |
+//! | [`verify`] | the self-describing block pattern and its checker |
+//! | [`stats`] | per-worker recorders (hdrhistogram, counters, series, errno counts) |
+//! | [`backend`] | the backend seam ([`backend::Backend`], [`backend::WorkerIo`]) and the POSIX backend |
+//! | [`driver`] | backend-neutral phases: layout, measured loop, metadata loop, read-back |
+//! | [`engine`] | orchestration of a run and assembly of its result |
+//! | [`result`] | the result document, histogram encoding, exact merging of results |
+//! | [`mount`] | `/proc/self/mountinfo` and `/proc/self/mountstats` parsing |
+//! | [`summary`] | the human summary (stderr) |
+//! | [`tools`] | helper subcommands for pods: files, directory checks, HTTP, waiting |
+//! | [`exit`] | exit codes |
+//!
+//! # Result document (`schema_version` 1)
+//!
+//! `nfslab-io run` prints one JSON object ([`result::RunResult`]) on stdout:
+//!
+//! | field | content |
+//! |---|---|
+//! | `schema_version` | `1` |
+//! | `tool` | `{name, version}` |
+//! | `status` | `ok`, `io_error`, `verify_failed` |
+//! | `error` | `null` or `{phase, errno, file, message}`: what stopped the run |
+//! | `job` | the job as given (unset fields omitted) |
+//! | `backend` | `{name: "posix", target: DIR}` |
+//! | `effective` | every job value decided (`pattern`, `bs`, `size`, `nrfiles`, `threads`, `iodepth`, `rwmixread`, `runtime`, `io_limit`, `ramp_time`, `direct`, `fsync`, `sync_call`, `o_sync`, `verify`, `seed`, `blocks_per_file`) plus `iodepth_effective`, `direct_used`, `cache` (`direct`/`buffered`), `direct_note`, `files_reused`, `files_created` |
+//! | `phases` | seconds: `layout_seconds`, `barrier_wait_seconds`, `ramp_seconds`, `measured_seconds`, `verify_seconds` |
+//! | `window` | `start_unix_ns` (end of ramp), `seconds` (to the last completion) |
+//! | `totals` | `data_bytes`, `data_ops` (reads + writes), `bandwidth_bytes_per_sec` = `data_bytes / window.seconds`, `iops` = `data_ops / window.seconds`, `all_ops`, `all_ops_per_sec`, `ramp_ops_excluded` |
+//! | `ops` | per kind (`read`, `write`, `fsync`, `mkdir`, `create`, `stat`, `readdir`, `rename`, `unlink`, `rmdir`): `ops`, `bytes`, `bandwidth_bytes_per_sec`, `ops_per_sec`, `latency_ns` (`min`, `p50`, `p90`, `p99`, `p99_9`, `p99_99`, `max`, `mean`, `stdev`), `histogram` (base64 HdrHistogram V2, ns) |
+//! | `series` | per second of the window: `second`, `read_bytes`, `read_ops`, `write_bytes`, `write_ops`, `other_ops`, `latency_sum_ns` |
+//! | `cpu` | `user_seconds`, `sys_seconds` of the worker threads in the window, `seconds_per_gib` |
+//! | `errors` | failed operations by errno name (`ENOSPC`, `EIO`, `short_write`...) |
+//! | `verify` | `null` or `{blocks_checked, mismatches, mismatch_list: [{file, offset, bad_byte_offset, kind, expected, found}]}` with header fields `{magic, file_id, block, offset, generation, checksum}` |
+//! | `mount` | `null` or `{path, mount: {mount_id, parent_id, device, root, mount_point, mount_options, optional_fields, fstype, source, super_options}, nfs_options, mountstats_delta}`; for NFS the delta has per-operation `ops`, `transmissions`, `retransmits`, `major_timeouts`, `bytes_sent`, `bytes_received`, `avg_rtt_ms`, `avg_execute_ms`, and totals |
+//! | `notes` | human notes (direct IO fallback, iodepth, reused files) |
+//!
+//! Results of several runs merge exactly with [`result::merge_results`].
+//!
+//! # Exit codes
+//!
+//! 0 ok; 1 a helper's check failed; 2 bad input (nothing done); 3 IO error (partial result
+//! printed, created files removed); 4 verification failed (takes precedence over 3).
+
+pub mod backend;
+pub mod driver;
+pub mod engine;
+pub mod exit;
+pub mod job;
+pub mod mount;
+pub mod ops;
+pub mod result;
+pub mod stats;
+pub mod summary;
+pub mod tools;
+pub mod units;
+pub mod verify;

@@ -1,12 +1,15 @@
 //! Command-line definitions. Option structs only parse; each subcommand turns them into
 //! library calls, so the engine never sees clap.
 
+pub mod bench;
 mod clean;
 mod cluster;
+pub mod compare;
 mod config;
 mod images;
 mod nfs;
 mod render;
+pub mod report;
 
 use std::path::PathBuf;
 
@@ -74,6 +77,12 @@ pub enum Command {
     Render(render::RenderCommand),
     /// Remove what earlier runs left in the cluster, found by nfslab's labels.
     Clean(clean::CleanArgs),
+    /// Benchmark NFS mount options from pods (the matrix in a plan) and write the reports.
+    Bench(bench::BenchArgs),
+    /// Re-render the summary and reports of a benchmark run from its JSON files.
+    Report(report::ReportArgs),
+    /// Compare two benchmark runs; exit 1 when a figure regressed beyond the threshold.
+    Compare(compare::CompareArgs),
 }
 
 /// How a command picks its cluster: one nfslab knows by name, or a kubeconfig directly.
@@ -181,8 +190,12 @@ pub fn run(cli: Cli) -> Outcome {
     if let Command::Config(args) = &cli.command {
         return config::run(args, cli.global.config.is_some(), &config);
     }
-    if let Command::Render(command) = &cli.command {
-        return render::run(command, &config);
+    match &cli.command {
+        Command::Render(command) => return render::run(command, &config),
+        Command::Report(args) => return report::run(args),
+        Command::Compare(args) => return compare::run(args),
+        Command::Bench(args) => return bench::run(args, config),
+        _ => {}
     }
     let store = match StateStore::from_env() {
         Ok(s) => s,
@@ -217,7 +230,11 @@ pub fn run(cli: Cli) -> Outcome {
             Command::Nfs(c) => nfs::run(c, &context).await,
             Command::Images(c) => images::run(c, &context).await,
             Command::Clean(a) => clean::run(a, &context).await,
-            Command::Config(_) | Command::Render(_) => Outcome::Success,
+            Command::Config(_)
+            | Command::Render(_)
+            | Command::Report(_)
+            | Command::Compare(_)
+            | Command::Bench(_) => Outcome::Success,
         }
     })
 }

@@ -16,6 +16,8 @@ pub mod files;
 pub mod provisioner;
 pub mod server;
 
+pub mod mount_options;
+
 use serde::{Deserialize, Serialize};
 
 use crate::k8s::ObjectRef;

@@ -1,0 +1,873 @@
+//! Aggregation: from the raw per-pod results of a run to its [`Summary`].
+//!
+//! Per repetition, the clients' results are merged exactly
+//! ([`nfslab_workload::result::merge_results`]: counts add, histograms add, throughput is
+//! total work over the union of the windows the start barrier aligned). Per cell, figures
+//! are summarised over repetitions ([`spread`]: median, min, max, mean, sample stdev, CV)
+//! and latency percentiles come from the histograms of every pod of every repetition merged
+//! exactly. A repetition counts only when every client finished with status `ok`; the
+//! others are listed as failures with their reason.
+
+use std::collections::BTreeMap;
+
+use nfslab_workload::job::Pattern;
+use nfslab_workload::result::{
+    MergeError, MergedResult, RunResult, Status, decode_histogram, merge_results,
+};
+
+use super::plan::Plan;
+use super::results::{AttemptStatus, CellRecord, PodRecord, ResultsDir, ResultsError, RunRecord};
+use crate::nfs::mount_options::{MountOptions, diff};
+use crate::report::nas::{self, Measured};
+use crate::report::summary::{
+    Best, CellSummary, ClientFigures, ClientRun, Headline, OpLatency, OptionsSummary,
+    RepetitionFigures, RpcOp, RpcSummary, SUMMARY_SCHEMA_VERSION, Spread, Summary, UNSTABLE_CV,
+    Units,
+};
+
+/// Percentiles of the latency curves.
+pub const CURVE_PERCENTILES: [f64; 12] = [
+    1.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99,
+];
+
+/// Why a run could not be aggregated.
+#[derive(Debug, thiserror::Error)]
+pub enum AggregateError {
+    /// A results file could not be read.
+    #[error("cannot aggregate the run")]
+    Results(#[from] ResultsError),
+    /// Results of one repetition do not merge.
+    #[error("cannot merge the results of cell `{cell}` repetition {repetition}")]
+    Merge {
+        /// Cell id.
+        cell: String,
+        /// Repetition.
+        repetition: u32,
+        /// Why.
+        #[source]
+        source: MergeError,
+    },
+}
+
+/// The results of one attempt: each pod with its parsed document.
+pub type AttemptResults = Vec<(PodRecord, RunResult)>;
+
+/// Median, extremes, mean, sample standard deviation and coefficient of variation of
+/// `values`; `None` when empty.
+#[must_use]
+pub fn spread(values: &[f64]) -> Option<Spread> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    let median = if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    };
+    let mean = sorted.iter().sum::<f64>() / n as f64;
+    let stdev = if n > 1 {
+        (sorted.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+    } else {
+        0.0
+    };
+    let cv = (n > 1 && mean != 0.0).then(|| stdev / mean.abs());
+    Some(Spread {
+        n,
+        median,
+        min: sorted[0],
+        max: sorted[n - 1],
+        mean,
+        stdev,
+        cv,
+    })
+}
+
+/// A spread of values that are not all zero (a figure that does not apply to the
+/// workload, such as bandwidth of a metadata job, stays absent).
+fn spread_nonzero(values: &[f64]) -> Option<Spread> {
+    if values.iter().all(|v| *v == 0.0) {
+        None
+    } else {
+        spread(values)
+    }
+}
+
+/// The figure a pattern is judged by.
+#[must_use]
+pub fn headline_of(pattern: Pattern) -> Headline {
+    match pattern {
+        Pattern::Read | Pattern::Write => Headline::Bandwidth,
+        Pattern::Randread | Pattern::Randwrite | Pattern::Randrw | Pattern::FsyncLatency => {
+            Headline::Iops
+        }
+        Pattern::Metadata => Headline::OpsPerSec,
+    }
+}
+
+/// Reads a run directory and aggregates it.
+pub fn summarize_dir(dir: &ResultsDir) -> Result<Summary, AggregateError> {
+    let record = dir.read_record()?;
+    let plan = dir.read_plan().ok();
+    let mut results: BTreeMap<(String, u32), AttemptResults> = BTreeMap::new();
+    for attempt in &record.attempts {
+        if attempt.status != AttemptStatus::Ok {
+            continue;
+        }
+        let mut pods = Vec::new();
+        for pod in &attempt.pods {
+            if let Some(path) = &pod.result {
+                pods.push((pod.clone(), dir.read_raw(path)?));
+            }
+        }
+        results.insert((attempt.cell.clone(), attempt.repetition), pods);
+    }
+    summarize(&record, plan.as_ref(), &results)
+}
+
+/// Aggregates a run from its record and the parsed results of its attempts, keyed by
+/// (cell id, repetition).
+pub fn summarize(
+    record: &RunRecord,
+    plan: Option<&Plan>,
+    results: &BTreeMap<(String, u32), AttemptResults>,
+) -> Result<Summary, AggregateError> {
+    let mut cells = Vec::new();
+    for cell in &record.cells {
+        cells.push(summarize_cell(record, cell, results)?);
+    }
+    let best = best_profiles(&cells);
+    let nas = plan.and_then(|p| p.nas.as_ref()).map(|reference| {
+        let measured: Vec<Measured> = best
+            .iter()
+            .filter_map(|b| {
+                let cell = cells.iter().find(|c| {
+                    c.server == b.server
+                        && c.workload == b.workload
+                        && c.clients == b.clients
+                        && c.profile == b.profile
+                })?;
+                Some(Measured {
+                    workload: cell.workload.clone(),
+                    server: cell.server.clone(),
+                    profile: cell.profile.clone(),
+                    reads: cell.pattern.parse::<Pattern>().is_ok_and(Pattern::reads),
+                    bandwidth_bytes_per_sec: cell.bandwidth_bytes_per_sec.map_or(0.0, |s| s.median),
+                    iops: cell.iops.map_or(0.0, |s| s.median),
+                })
+            })
+            .collect();
+        nas::compare(reference, &measured)
+    });
+    Ok(Summary {
+        schema_version: SUMMARY_SCHEMA_VERSION,
+        run_id: record.run_id.clone(),
+        tool_version: record.tool_version.clone(),
+        plan: record.plan.clone(),
+        status: record.status,
+        started: record.started.clone(),
+        finished: record.finished.clone(),
+        environment: record.environment.clone(),
+        repetitions: record.repetitions,
+        units: Units::default(),
+        cells,
+        best,
+        nas,
+        warnings: plan.map(Plan::active_warnings).unwrap_or_default(),
+    })
+}
+
+fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Ok => "ok",
+        Status::IoError => "io_error",
+        Status::VerifyFailed => "verify_failed",
+    }
+}
+
+struct Counted<'a> {
+    repetition: u32,
+    pods: &'a AttemptResults,
+    merged: MergedResult,
+}
+
+fn summarize_cell(
+    record: &RunRecord,
+    cell: &CellRecord,
+    results: &BTreeMap<(String, u32), AttemptResults>,
+) -> Result<CellSummary, AggregateError> {
+    let id = &cell.cell.id;
+    let mut failures = Vec::new();
+    let mut counted: Vec<Counted<'_>> = Vec::new();
+    for attempt in record.attempts.iter().filter(|a| &a.cell == id) {
+        let rep = attempt.repetition;
+        match attempt.status {
+            AttemptStatus::Ok => {}
+            AttemptStatus::Failed | AttemptStatus::Interrupted => {
+                let why = attempt.message.as_deref().unwrap_or("no reason recorded");
+                let word = if attempt.status == AttemptStatus::Failed {
+                    "failed"
+                } else {
+                    "interrupted"
+                };
+                failures.push(format!("repetition {rep} {word}: {why}"));
+                continue;
+            }
+        }
+        let Some(pods) = results.get(&(id.clone(), rep)) else {
+            failures.push(format!("repetition {rep}: no results recorded"));
+            continue;
+        };
+        if let Some((pod, bad)) = pods.iter().find(|(_, r)| r.status != Status::Ok) {
+            let detail = bad
+                .error
+                .as_ref()
+                .map_or_else(String::new, |e| format!(" ({})", e.message));
+            failures.push(format!(
+                "repetition {rep}: client {} ended with status `{}`{detail}",
+                pod.client,
+                status_name(bad.status)
+            ));
+            continue;
+        }
+        if pods.len() < cell.cell.clients as usize {
+            failures.push(format!(
+                "repetition {rep}: {} of {} clients reported",
+                pods.len(),
+                cell.cell.clients
+            ));
+            continue;
+        }
+        let docs: Vec<RunResult> = pods.iter().map(|(_, r)| r.clone()).collect();
+        let merged = merge_results(&docs).map_err(|source| AggregateError::Merge {
+            cell: id.clone(),
+            repetition: rep,
+            source,
+        })?;
+        counted.push(Counted {
+            repetition: rep,
+            pods,
+            merged,
+        });
+    }
+    counted.sort_by_key(|c| c.repetition);
+
+    let pattern = cell.job.pattern;
+    let headline = headline_of(pattern);
+    let figures = |f: &dyn Fn(&MergedResult) -> f64| -> Vec<f64> {
+        counted.iter().map(|c| f(&c.merged)).collect()
+    };
+    let bandwidth = spread_nonzero(&figures(&|m| m.totals.bandwidth_bytes_per_sec));
+    let iops = spread_nonzero(&figures(&|m| m.totals.iops));
+    let ops_per_sec = spread_nonzero(&figures(&|m| m.totals.all_ops_per_sec));
+    let headline_cv = match headline {
+        Headline::Bandwidth => bandwidth.and_then(|s| s.cv),
+        Headline::Iops => iops.and_then(|s| s.cv),
+        Headline::OpsPerSec => ops_per_sec.and_then(|s| s.cv),
+    };
+
+    let repetitions: Vec<RepetitionFigures> = counted.iter().map(repetition_figures).collect();
+    let per_client = client_figures(&repetitions, cell.cell.clients);
+    let latency = latency(id, &counted)?;
+    let all: Vec<&RunResult> = counted
+        .iter()
+        .flat_map(|c| c.pods.iter().map(|(_, r)| r))
+        .collect();
+
+    let mut notes: Vec<String> = Vec::new();
+    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    let mut caches: Vec<&str> = Vec::new();
+    for r in &all {
+        for n in &r.notes {
+            if !notes.contains(n) {
+                notes.push(n.clone());
+            }
+        }
+        for (name, count) in &r.errors {
+            *errors.entry(name.clone()).or_insert(0) += count;
+        }
+        if !caches.contains(&r.effective.cache.as_str()) {
+            caches.push(&r.effective.cache);
+        }
+    }
+    let cache = match caches.as_slice() {
+        [] => None,
+        [one] => Some((*one).to_owned()),
+        _ => Some("mixed".to_owned()),
+    };
+    let cpu: Vec<f64> = counted
+        .iter()
+        .filter_map(|c| c.merged.cpu.seconds_per_gib)
+        .collect();
+
+    Ok(CellSummary {
+        id: id.clone(),
+        server: cell.cell.server.clone(),
+        workload: cell.cell.workload.clone(),
+        profile: cell.cell.profile.clone(),
+        clients: cell.cell.clients,
+        pattern: pattern.name().to_owned(),
+        block_size: cell.job.resolve().map_or(0, |j| j.bs),
+        headline,
+        repetitions_planned: record.repetitions,
+        repetitions_ok: u32::try_from(counted.len()).unwrap_or(u32::MAX),
+        failures,
+        bandwidth_bytes_per_sec: bandwidth,
+        iops,
+        ops_per_sec,
+        headline_cv,
+        unstable: headline_cv.is_some_and(|cv| cv > UNSTABLE_CV),
+        latency,
+        repetitions,
+        per_client,
+        options: options_summary(&cell.requested_options, &all),
+        rpc: rpc_summary(&counted),
+        cache,
+        cpu_seconds_per_gib: spread(&cpu).map(|s| s.median),
+        errors,
+        notes,
+    })
+}
+
+fn repetition_figures(c: &Counted<'_>) -> RepetitionFigures {
+    let starts: Vec<u64> = c.pods.iter().map(|(_, r)| r.window.start_unix_ns).collect();
+    let skew = match (starts.iter().min(), starts.iter().max()) {
+        (Some(a), Some(b)) => (b - a) as f64 / 1e9,
+        _ => 0.0,
+    };
+    RepetitionFigures {
+        repetition: c.repetition,
+        status: status_name(c.merged.status).to_owned(),
+        clients: c.pods.len(),
+        window_seconds: c.merged.window.seconds,
+        start_skew_seconds: skew,
+        bandwidth_bytes_per_sec: c.merged.totals.bandwidth_bytes_per_sec,
+        iops: c.merged.totals.iops,
+        ops_per_sec: c.merged.totals.all_ops_per_sec,
+        per_client: c
+            .pods
+            .iter()
+            .map(|(pod, r)| ClientRun {
+                client: pod.client,
+                node: pod.node.clone(),
+                bandwidth_bytes_per_sec: r.totals.bandwidth_bytes_per_sec,
+                iops: r.totals.iops,
+                ops_per_sec: r.totals.all_ops_per_sec,
+            })
+            .collect(),
+    }
+}
+
+fn client_figures(repetitions: &[RepetitionFigures], clients: u32) -> Vec<ClientFigures> {
+    (0..clients)
+        .map(|client| {
+            let runs: Vec<&ClientRun> = repetitions
+                .iter()
+                .flat_map(|r| r.per_client.iter().filter(|c| c.client == client))
+                .collect();
+            let values =
+                |f: &dyn Fn(&ClientRun) -> f64| runs.iter().map(|c| f(c)).collect::<Vec<_>>();
+            ClientFigures {
+                client,
+                bandwidth_bytes_per_sec: spread_nonzero(&values(&|c| c.bandwidth_bytes_per_sec)),
+                iops: spread_nonzero(&values(&|c| c.iops)),
+                ops_per_sec: spread_nonzero(&values(&|c| c.ops_per_sec)),
+            }
+        })
+        .collect()
+}
+
+fn latency(
+    cell: &str,
+    counted: &[Counted<'_>],
+) -> Result<BTreeMap<String, OpLatency>, AggregateError> {
+    let all: Vec<RunResult> = counted
+        .iter()
+        .flat_map(|c| c.pods.iter().map(|(_, r)| r.clone()))
+        .collect();
+    if all.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let merged = merge_results(&all).map_err(|source| AggregateError::Merge {
+        cell: cell.to_owned(),
+        repetition: 0,
+        source,
+    })?;
+    let mut out = BTreeMap::new();
+    for (kind, stats) in &merged.ops {
+        if stats.ops == 0 {
+            continue;
+        }
+        let p99s: Vec<f64> = counted
+            .iter()
+            .filter_map(|c| c.merged.ops.get(kind))
+            .map(|s| s.latency_ns.p99 as f64)
+            .collect();
+        let curve = decode_histogram(&stats.histogram)
+            .map(|h| {
+                CURVE_PERCENTILES
+                    .iter()
+                    .map(|p| (*p, h.value_at_quantile(p / 100.0)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.insert(
+            kind.clone(),
+            OpLatency {
+                ops: stats.ops,
+                latency_ns: stats.latency_ns,
+                p99_spread: spread(&p99s),
+                curve,
+                histogram: stats.histogram.clone(),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Effective options as the kernel reports them for one result (per-mount then super
+/// options, duplicates such as `rw` once).
+fn effective_options(r: &RunResult) -> Option<(Vec<String>, String)> {
+    let m = r.mount.as_ref()?;
+    let parsed = MountOptions::parse_effective(&[
+        m.mount.mount_options.join(","),
+        m.mount.super_options.join(","),
+    ]);
+    let mut out: Vec<String> = Vec::new();
+    for option in parsed.canonical() {
+        if !out.contains(&option) {
+            out.push(option);
+        }
+    }
+    Some((out, m.mount.fstype.clone()))
+}
+
+fn options_summary(requested: &[String], results: &[&RunResult]) -> OptionsSummary {
+    let reported: Vec<(Vec<String>, String)> = results
+        .iter()
+        .filter_map(|r| effective_options(r))
+        .collect();
+    let first = reported.first().cloned();
+    let consistent = reported.iter().all(|(o, _)| {
+        let mut a = o.clone();
+        let mut b = first.as_ref().map(|(f, _)| f.clone()).unwrap_or_default();
+        a.sort();
+        b.sort();
+        a == b
+    });
+    let asked = MountOptions::parse_requested(requested).unwrap_or_default();
+    let diff = first
+        .as_ref()
+        .map(|(effective, _)| diff(&asked, &MountOptions::parse_effective(effective)))
+        .unwrap_or_default();
+    OptionsSummary {
+        requested: requested.to_vec(),
+        effective: first.as_ref().map(|(o, _)| o.clone()),
+        fstype: first.map(|(_, f)| f),
+        consistent,
+        diff,
+    }
+}
+
+fn rpc_summary(counted: &[Counted<'_>]) -> Option<RpcSummary> {
+    let mut sums: BTreeMap<String, (u64, u64, u64, u64)> = BTreeMap::new();
+    let (mut total, mut retransmits, mut major, mut reps) = (0, 0, 0, 0);
+    for c in counted {
+        let mut any = false;
+        for (_, r) in c.pods {
+            let Some(delta) = r
+                .mount
+                .as_ref()
+                .filter(|m| m.mount.is_nfs())
+                .and_then(|m| m.mountstats_delta.as_ref())
+            else {
+                continue;
+            };
+            any = true;
+            total += delta.total_rpcs;
+            retransmits += delta.total_retransmits;
+            major += delta.total_major_timeouts;
+            for (name, op) in &delta.ops {
+                let e = sums.entry(name.clone()).or_insert((0, 0, 0, 0));
+                e.0 += op.counters.ops;
+                e.1 += op.retransmits;
+                e.2 += op.counters.rtt_ms;
+                e.3 += op.counters.execute_ms;
+            }
+        }
+        reps += usize::from(any);
+    }
+    (reps > 0).then(|| RpcSummary {
+        repetitions: reps,
+        total_rpcs: total,
+        retransmits,
+        major_timeouts: major,
+        ops: sums
+            .into_iter()
+            .map(|(name, (ops, re, rtt, exe))| {
+                let per = |t: u64| if ops > 0 { t as f64 / ops as f64 } else { 0.0 };
+                (
+                    name,
+                    RpcOp {
+                        ops,
+                        retransmits: re,
+                        avg_rtt_ms: per(rtt),
+                        avg_execute_ms: per(exe),
+                    },
+                )
+            })
+            .collect(),
+    })
+}
+
+/// The best profile of each (server, workload, clients) by headline median.
+#[must_use]
+pub fn best_profiles(cells: &[CellSummary]) -> Vec<Best> {
+    let mut groups: Vec<(&str, &str, u32)> = Vec::new();
+    for c in cells {
+        let key = (c.server.as_str(), c.workload.as_str(), c.clients);
+        if !groups.contains(&key) {
+            groups.push(key);
+        }
+    }
+    groups
+        .into_iter()
+        .filter_map(|(server, workload, clients)| {
+            let mut ranked: Vec<(&CellSummary, Spread)> = cells
+                .iter()
+                .filter(|c| c.server == server && c.workload == workload && c.clients == clients)
+                .filter_map(|c| c.headline_display().map(|s| (c, s)))
+                .collect();
+            ranked.sort_by(|a, b| b.1.median.total_cmp(&a.1.median));
+            let (winner, ws) = ranked.first()?;
+            let runner = ranked.get(1);
+            Some(Best {
+                server: server.to_owned(),
+                workload: workload.to_owned(),
+                clients,
+                headline: winner.headline,
+                profile: winner.profile.clone(),
+                value: ws.median,
+                runner_up: runner.map(|(c, s)| (c.profile.clone(), s.median)),
+                clear: runner.is_none_or(|(_, s)| ws.min > s.max),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nfslab_workload::job::Job;
+    use nfslab_workload::mount::{
+        MountInfo, MountSection, MountStatsDelta, RpcOpCounters, RpcOpDelta,
+    };
+    use nfslab_workload::result::{
+        BackendInfo, Cpu, Effective, OpStats, Phases, Tool, Totals, Window,
+    };
+    use nfslab_workload::stats::new_histogram;
+
+    use crate::bench::matrix::Cell;
+    use crate::bench::results::{Attempt, Environment, RunStatus};
+    use crate::nfs::mount_options::DiffKind;
+
+    /// A result document with `ops` reads of `latency_ns` each over `seconds`, as one pod
+    /// would report it (built through the engine's own types and histogram encoding).
+    fn result(start_ns: u64, seconds: f64, ops: u64, latency_ns: &[u64]) -> RunResult {
+        let mut h = new_histogram();
+        for (i, v) in latency_ns.iter().enumerate() {
+            let n =
+                ops / latency_ns.len() as u64 + u64::from(i == 0) * (ops % latency_ns.len() as u64);
+            h.record_n(*v, n).unwrap();
+        }
+        let bytes = ops * 4096;
+        let mut op_map = BTreeMap::new();
+        op_map.insert(
+            "read".to_owned(),
+            OpStats::from_histogram(&h, ops, bytes, seconds),
+        );
+        let job = Job::new(Pattern::Randread);
+        RunResult {
+            schema_version: nfslab_workload::result::SCHEMA_VERSION,
+            tool: Tool::current(),
+            status: Status::Ok,
+            error: None,
+            job: job.clone(),
+            backend: BackendInfo {
+                name: "posix".to_owned(),
+                target: "/data".to_owned(),
+            },
+            effective: Effective {
+                job: job.resolve().unwrap(),
+                iodepth_effective: 1,
+                direct_used: true,
+                cache: "direct".to_owned(),
+                direct_note: None,
+                files_reused: 1,
+                files_created: 0,
+            },
+            phases: Phases::default(),
+            window: Window {
+                start_unix_ns: start_ns,
+                seconds,
+            },
+            totals: Totals::from_ops(&op_map, seconds, 0),
+            ops: op_map,
+            series: Vec::new(),
+            cpu: Cpu::new(0.1, 0.2, bytes),
+            errors: BTreeMap::new(),
+            verify: None,
+            mount: Some(MountSection {
+                path: "/data".to_owned(),
+                mount: MountInfo {
+                    mount_id: 1,
+                    parent_id: 0,
+                    device: "0:52".to_owned(),
+                    root: "/".to_owned(),
+                    mount_point: "/data".to_owned(),
+                    mount_options: vec!["rw".to_owned(), "relatime".to_owned()],
+                    optional_fields: vec![],
+                    fstype: "nfs4".to_owned(),
+                    source: "10.96.0.5:/exports".to_owned(),
+                    super_options: "rw,vers=4.2,rsize=262144,wsize=262144,namlen=255,hard,proto=tcp,timeo=600,retrans=2,sec=sys,clientaddr=10.244.1.5,local_lock=none,addr=10.96.0.5"
+                        .split(',')
+                        .map(str::to_owned)
+                        .collect(),
+                },
+                nfs_options: None,
+                mountstats_delta: Some(MountStatsDelta {
+                    ops: BTreeMap::from([(
+                        "READ".to_owned(),
+                        RpcOpDelta {
+                            counters: RpcOpCounters {
+                                ops,
+                                transmissions: ops + 1,
+                                rtt_ms: ops * 2,
+                                execute_ms: ops * 3,
+                                ..RpcOpCounters::default()
+                            },
+                            retransmits: 1,
+                            avg_rtt_ms: 2.0,
+                            avg_execute_ms: 3.0,
+                        },
+                    )]),
+                    total_rpcs: ops,
+                    total_retransmits: 1,
+                    ..MountStatsDelta::default()
+                }),
+            }),
+            notes: vec!["iodepth 1".to_owned()],
+        }
+    }
+
+    fn record(clients: u32, reps: &[(u32, AttemptStatus)]) -> RunRecord {
+        let cell = Cell {
+            index: 0,
+            id: format!("s/rand-read-4k/p/k{clients}"),
+            server: "s".to_owned(),
+            workload: "rand-read-4k".to_owned(),
+            profile: "p".to_owned(),
+            clients,
+        };
+        RunRecord {
+            schema_version: 1,
+            run_id: "r".to_owned(),
+            tool_version: "0".to_owned(),
+            plan: "t".to_owned(),
+            started: "2026-11-23T15:00:00Z".to_owned(),
+            finished: None,
+            status: RunStatus::Complete,
+            environment: Environment::default(),
+            repetitions: 3,
+            cells: vec![CellRecord {
+                cell: cell.clone(),
+                requested_options: vec!["vers=4".to_owned(), "rsize=1048576".to_owned()],
+                job: Job::new(Pattern::Randread),
+            }],
+            attempts: reps
+                .iter()
+                .map(|(rep, status)| Attempt {
+                    cell: cell.id.clone(),
+                    repetition: *rep,
+                    status: *status,
+                    message: (*status != AttemptStatus::Ok).then(|| "pod evicted".to_owned()),
+                    pods: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    fn pod(client: u32) -> PodRecord {
+        PodRecord {
+            client,
+            pod: format!("c{client}"),
+            node: Some(format!("node-{client}")),
+            result: None,
+            exit_code: Some(0),
+        }
+    }
+
+    #[test]
+    fn spread_median_and_cv() {
+        let s = spread(&[3.0, 1.0, 2.0]).unwrap();
+        assert_eq!((s.median, s.min, s.max, s.mean), (2.0, 1.0, 3.0, 2.0));
+        assert!((s.stdev - 1.0).abs() < 1e-12);
+        assert!((s.cv.unwrap() - 0.5).abs() < 1e-12);
+        let even = spread(&[4.0, 1.0, 3.0, 2.0]).unwrap();
+        assert_eq!(even.median, 2.5);
+        let one = spread(&[7.0]).unwrap();
+        assert_eq!((one.median, one.stdev, one.cv), (7.0, 0.0, None));
+        assert!(spread(&[]).is_none());
+        // 100, 110, 90: stdev 10, cv 0.1 exactly: not above the threshold.
+        let edge = spread(&[100.0, 110.0, 90.0]).unwrap();
+        assert!((edge.cv.unwrap() - 0.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn two_clients_merge_exactly_and_repetitions_give_median_and_cv() {
+        let rec = record(
+            2,
+            &[
+                (1, AttemptStatus::Ok),
+                (2, AttemptStatus::Ok),
+                (3, AttemptStatus::Ok),
+            ],
+        );
+        let id = rec.cells[0].cell.id.clone();
+        let mut results = BTreeMap::new();
+        // Per repetition: two clients over the same 10 s window. Client 0 fast (100 us),
+        // client 1 slow (1 ms), with 1000 and 100 reads... per rep the counts scale.
+        for (rep, scale) in [(1u32, 1u64), (2, 2), (3, 3)] {
+            let start = 1_000_000_000_000 * u64::from(rep);
+            results.insert(
+                (id.clone(), rep),
+                vec![
+                    (pod(0), result(start, 10.0, 9900 * scale, &[100_000])),
+                    (
+                        pod(1),
+                        result(start + 5_000_000, 10.0, 100 * scale, &[1_000_000]),
+                    ),
+                ],
+            );
+        }
+        let summary = summarize(&rec, None, &results).unwrap();
+        let cell = &summary.cells[0];
+        assert_eq!(cell.repetitions_ok, 3);
+        assert_eq!(cell.headline, Headline::Iops);
+        // Aggregate IOPS per repetition: (9900+100)*scale ops over the union window of
+        // 10.005 s.
+        let iops = cell.iops.unwrap();
+        let per = |scale: f64| 10_000.0 * scale / 10.005;
+        assert!((iops.median - per(2.0)).abs() < 1e-6, "{iops:?}");
+        assert!((iops.min - per(1.0)).abs() < 1e-6);
+        assert!((iops.max - per(3.0)).abs() < 1e-6);
+        assert!((iops.cv.unwrap() - 0.5).abs() < 1e-9);
+        assert!(cell.unstable);
+        assert!((cell.repetitions[0].start_skew_seconds - 0.005).abs() < 1e-9);
+        // Exact merge: 99% of reads took 100 us, 1% took 1 ms, so p99 is 100 us and p99.9
+        // is 1 ms; averaging the two clients' p99 (100 us and 1 ms) would give 550 us.
+        let read = &cell.latency["read"];
+        assert_eq!(read.ops, 60_000);
+        let near = |v: u64, target: u64| (v as f64 - target as f64).abs() / target as f64 <= 0.001;
+        assert!(near(read.latency_ns.p99, 100_000), "{:?}", read.latency_ns);
+        assert!(
+            near(read.latency_ns.p99_9, 1_000_000),
+            "{:?}",
+            read.latency_ns
+        );
+        assert_eq!(read.curve.len(), CURVE_PERCENTILES.len());
+        assert!(read.curve.windows(2).all(|w| w[0].1 <= w[1].1));
+        // Per client over repetitions.
+        assert_eq!(cell.per_client.len(), 2);
+        let c1 = cell.per_client[1].iops.unwrap();
+        assert!((c1.median - 20.0).abs() < 1e-9, "{c1:?}");
+        // RPC statistics summed over pods and repetitions.
+        let rpc = cell.rpc.as_ref().unwrap();
+        assert_eq!(rpc.repetitions, 3);
+        assert_eq!(rpc.total_rpcs, 60_000);
+        assert_eq!(rpc.retransmits, 6);
+        assert!((rpc.ops["READ"].avg_rtt_ms - 2.0).abs() < 1e-12);
+        assert_eq!(cell.cache.as_deref(), Some("direct"));
+        assert_eq!(cell.notes, ["iodepth 1"]);
+    }
+
+    #[test]
+    fn requested_vs_effective_is_recorded_per_cell() {
+        let rec = record(1, &[(1, AttemptStatus::Ok)]);
+        let id = rec.cells[0].cell.id.clone();
+        let results = BTreeMap::from([((id, 1), vec![(pod(0), result(0, 1.0, 10, &[1000]))])]);
+        let cell = &summarize(&rec, None, &results).unwrap().cells[0];
+        let o = &cell.options;
+        assert_eq!(o.fstype.as_deref(), Some("nfs4"));
+        assert!(o.consistent);
+        let effective = o.effective.as_ref().unwrap();
+        assert_eq!(effective.iter().filter(|x| *x == "rw").count(), 1);
+        let flagged: Vec<(&str, DiffKind)> = o
+            .flagged()
+            .iter()
+            .map(|d| (d.key.as_str(), d.kind))
+            .collect();
+        assert_eq!(
+            flagged,
+            [("vers", DiffKind::Changed), ("rsize", DiffKind::Changed)]
+        );
+    }
+
+    #[test]
+    fn failed_and_partial_repetitions_are_listed_not_counted() {
+        let rec = record(
+            2,
+            &[
+                (1, AttemptStatus::Ok),
+                (2, AttemptStatus::Failed),
+                (3, AttemptStatus::Ok),
+            ],
+        );
+        let id = rec.cells[0].cell.id.clone();
+        let mut bad = result(0, 1.0, 10, &[1000]);
+        bad.status = Status::IoError;
+        let results = BTreeMap::from([
+            (
+                (id.clone(), 1),
+                vec![(pod(0), result(0, 1.0, 10, &[1000])), (pod(1), bad)],
+            ),
+            ((id, 3), vec![(pod(0), result(0, 1.0, 10, &[1000]))]),
+        ]);
+        let cell = &summarize(&rec, None, &results).unwrap().cells[0];
+        assert_eq!(cell.repetitions_ok, 0);
+        assert_eq!(cell.failures.len(), 3, "{:?}", cell.failures);
+        assert!(cell.failures[0].contains("client 1 ended with status `io_error`"));
+        assert!(cell.failures[1].contains("repetition 2 failed: pod evicted"));
+        assert!(cell.failures[2].contains("1 of 2 clients reported"));
+        assert!(cell.iops.is_none() && !cell.unstable);
+    }
+
+    fn cell_with(profile: &str, values: &[f64]) -> CellSummary {
+        let rec = record(1, &[]);
+        let mut c = summarize(&rec, None, &BTreeMap::new()).unwrap().cells[0].clone();
+        c.profile = profile.to_owned();
+        c.iops = spread(values);
+        c
+    }
+
+    #[test]
+    fn best_profile_and_whether_the_win_is_clear() {
+        let cells = vec![
+            cell_with("a", &[100.0, 110.0]),
+            cell_with("b", &[120.0, 130.0]),
+            cell_with("c", &[50.0]),
+        ];
+        let best = best_profiles(&cells);
+        assert_eq!(best.len(), 1);
+        assert_eq!(best[0].profile, "b");
+        assert_eq!(best[0].runner_up, Some(("a".to_owned(), 105.0)));
+        assert!(best[0].clear);
+        let close = vec![
+            cell_with("a", &[100.0, 125.0]),
+            cell_with("b", &[120.0, 130.0]),
+        ];
+        assert!(!best_profiles(&close)[0].clear);
+    }
+}

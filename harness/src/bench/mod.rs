@@ -1,0 +1,38 @@
+//! The mount-option benchmark matrix.
+//!
+//! # Layout
+//! - [`plan`]: benchmark plans (YAML) and their checks, with `file:line:column` errors.
+//! - [`matrix`]: cells (server x workload x profile x clients) with stable ids, run order.
+//! - [`manifests`]: the ConfigMap, PV, PVC and client pods of each cell repetition.
+//! - [`environment`]: the seam that provides the cluster and in-cluster servers.
+//! - [`runner`]: the matrix on a cluster (PV/PVC/pods per cell, barrier, collection,
+//!   cleanup, Ctrl-C); [`progress`]: its progress bar.
+//! - [`results`]: the results directory (`run.json`, raw per-pod JSON), written
+//!   incrementally.
+//! - [`aggregate`]: raw results to the versioned summary (medians, CV, exact histogram
+//!   merges, options diff).
+
+pub mod aggregate;
+pub mod environment;
+pub mod manifests;
+pub mod matrix;
+pub mod plan;
+pub mod progress;
+pub mod results;
+pub mod runner;
+
+/// An error and its causes on one line, joined by `: ` (what the CLI prints).
+#[must_use]
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,1489 @@
+//! Benchmark plans: the YAML model, loading with `file:line:column` errors, and selection.
+//!
+//! A plan names servers, mount-option profiles, workloads (nfslab-io jobs, the
+//! [`nfslab_workload::job::Job`] model embedded as is), repetitions and clients per cell.
+//! Profiles can also come from separate files (`profile_files`, relative to the plan) so
+//! users extend the shipped set without editing the plan. Everything is checked before any
+//! cluster work: YAML syntax and unknown fields, every profile's mount options
+//! ([`crate::nfs::mount_options`]), every workload's job, references to profiles, workloads
+//! and servers, and durations; each error names the file, line and column.
+//!
+//! The YAML types (with `Spanned` locations) stay private; the engine gets a checked
+//! [`Plan`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nfslab_workload::job::{Job, JobError, one_line_yaml_message};
+use nfslab_workload::units::{Size, Span};
+use serde::de::{self, IgnoredAny, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_saphyr::Spanned;
+
+use crate::nfs::ServerFlavor;
+use crate::nfs::mount_options::{MountOptions, OptionError};
+use crate::report::nas::{NasReference, TierError, parse_tiers};
+
+/// The shipped default plan.
+pub const DEFAULT_PLAN_YAML: &str = include_str!("../../../workloads/plans/default.yaml");
+/// The shipped profile file the default plan includes.
+pub const DEFAULT_PROFILES_YAML: &str = include_str!("../../../workloads/plans/profiles.yaml");
+/// The shipped NAS tier table.
+pub const DEFAULT_NAS_TIERS_YAML: &str = include_str!("../../../workloads/plans/nas-tiers.yaml");
+/// Where the shipped plan lives in a checkout (used when present, so edits take effect).
+pub const DEFAULT_PLAN_PATH: &str = "workloads/plans/default.yaml";
+
+/// Repetitions when the plan gives none.
+pub const DEFAULT_REPETITIONS: u32 = 3;
+/// PV capacity and PVC request when the plan gives none.
+pub const DEFAULT_VOLUME_SIZE: &str = "10Gi";
+/// Time allowed per repetition beyond the workload's own duration (scheduling, mount,
+/// layout, collection), when the plan gives none.
+pub const DEFAULT_CELL_TIMEOUT: Duration = Duration::from_secs(600);
+/// Longest name of a server, profile or workload (they appear in object labels and paths).
+pub const MAX_NAME_LEN: usize = 40;
+
+/// A place in a plan file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct At {
+    /// File as named to the user.
+    pub file: String,
+    /// Line, 1-based (0: unknown).
+    pub line: u64,
+    /// Column, 1-based (0: unknown).
+    pub column: u64,
+}
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// A plan that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// A file could not be read.
+    #[error("cannot read plan file `{path}`")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// YAML syntax, an unknown field or a value of the wrong type.
+    #[error("{at}: {message}")]
+    Syntax {
+        /// Where.
+        at: At,
+        /// What is wrong, on one line.
+        message: String,
+    },
+    /// A profile's mount option is invalid.
+    #[error("{at}: profile `{profile}`")]
+    MountOption {
+        /// Where the option is written.
+        at: At,
+        /// The profile.
+        profile: String,
+        /// The problem.
+        #[source]
+        source: Box<OptionError>,
+    },
+    /// A workload's job is invalid.
+    #[error("{at}: workload `{workload}`")]
+    Job {
+        /// Where the job field is written.
+        at: At,
+        /// The workload.
+        workload: String,
+        /// The problem.
+        #[source]
+        source: Box<JobError>,
+    },
+    /// A NAS tier file is invalid.
+    #[error("{at}: NAS tier file")]
+    Tiers {
+        /// Where the plan names the file.
+        at: At,
+        /// The problem.
+        #[source]
+        source: Box<TierError>,
+    },
+    /// A value that parses but makes no sense (zero repetitions, unknown profile...).
+    #[error("{at}: {message}")]
+    Invalid {
+        /// Where.
+        at: At,
+        /// What is wrong, with a hint.
+        message: String,
+    },
+    /// A command-line selection that does not fit the plan.
+    #[error("invalid {flag} `{value}`: {reason}")]
+    Flag {
+        /// The flag (`--profiles`).
+        flag: &'static str,
+        /// The value given.
+        value: String,
+        /// Why, with a hint.
+        reason: String,
+    },
+}
+
+impl PlanError {
+    /// Where in which file the problem is, when it is in a file.
+    #[must_use]
+    pub fn at(&self) -> Option<&At> {
+        match self {
+            Self::Syntax { at, .. }
+            | Self::MountOption { at, .. }
+            | Self::Job { at, .. }
+            | Self::Tiers { at, .. }
+            | Self::Invalid { at, .. } => Some(at),
+            Self::Read { .. } | Self::Flag { .. } => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// YAML model (private).
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlan {
+    name: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    profile_files: Vec<Spanned<String>>,
+    #[serde(default)]
+    servers: Vec<RawServer>,
+    #[serde(default)]
+    profiles: Vec<RawProfile>,
+    #[serde(default)]
+    workloads: Vec<RawWorkload>,
+    run: Option<RawSelection>,
+    repetitions: Option<Spanned<u32>>,
+    clients: Option<Spanned<Clients>>,
+    runtime: Option<Spanned<Span>>,
+    ramp_time: Option<Spanned<Span>>,
+    cell_timeout: Option<Spanned<Span>>,
+    volume_size: Option<Spanned<String>>,
+    image: Option<Spanned<String>>,
+    nas: Option<RawNas>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfileFile {
+    #[serde(default)]
+    profiles: Vec<RawProfile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    name: Spanned<String>,
+    in_cluster: Option<Spanned<ServerFlavor>>,
+    external: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    name: Spanned<String>,
+    description: Option<String>,
+    #[serde(default)]
+    options: Vec<Spanned<String>>,
+    #[serde(default = "yes")]
+    default: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkload {
+    name: Spanned<String>,
+    description: Option<String>,
+    job: Spanned<Job>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSelection {
+    servers: Option<Vec<Spanned<String>>>,
+    profiles: Option<Vec<Spanned<String>>>,
+    workloads: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNas {
+    tiers_file: Option<Spanned<String>>,
+    tier: Spanned<String>,
+    provisioned: Spanned<Size>,
+}
+
+/// `clients: 2` or `clients: [1, 4]`.
+struct Clients(Vec<u32>);
+
+impl<'de> Deserialize<'de> for Clients {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ClientsVisitor;
+        impl<'de> Visitor<'de> for ClientsVisitor {
+            type Value = Clients;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number of client pods, or a list of them such as `[1, 4]`")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Clients, E> {
+                u32::try_from(v)
+                    .map(|n| Clients(vec![n]))
+                    .map_err(|_| E::custom(format!("`{v}` clients is too many")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Clients, E> {
+                Err(E::custom(format!("`{v}` clients is negative")))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Clients, A::Error> {
+                let mut out = Vec::new();
+                while let Some(n) = seq.next_element::<u32>()? {
+                    out.push(n);
+                }
+                Ok(Clients(out))
+            }
+        }
+        deserializer.deserialize_any(ClientsVisitor)
+    }
+}
+
+/// Field locations inside each workload's `job` (for semantic job errors).
+#[derive(Deserialize)]
+struct JobLocations {
+    #[serde(default)]
+    workloads: Vec<WorkloadLocations>,
+}
+
+#[derive(Deserialize)]
+struct WorkloadLocations {
+    #[serde(default)]
+    job: BTreeMap<String, Spanned<IgnoredAny>>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Checked model (public).
+
+/// Where a server is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerKind {
+    /// A server nfslab deploys in the cluster, of this flavor.
+    InCluster(ServerFlavor),
+    /// A server outside the cluster.
+    External {
+        /// Host name or IP address the nodes reach it by.
+        host: String,
+        /// Exported path.
+        export: String,
+    },
+}
+
+/// A server of the plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerSpec {
+    /// Name used in cell ids and reports.
+    pub name: String,
+    /// Where it is.
+    pub kind: ServerKind,
+}
+
+/// A mount-option profile.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    /// Name used in cell ids and reports.
+    pub name: String,
+    /// What it is for.
+    pub description: Option<String>,
+    /// The options as written (they go to `spec.mountOptions` unchanged).
+    pub options: Vec<String>,
+    /// Whether the plan runs it unless a selection names profiles.
+    pub default: bool,
+}
+
+impl Profile {
+    /// The options, parsed and validated.
+    pub fn mount_options(&self) -> Result<MountOptions, OptionError> {
+        MountOptions::parse_requested(&self.options).map_err(|e| e.error)
+    }
+}
+
+/// A workload: an nfslab-io job with a name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Workload {
+    /// Name used in cell ids and reports.
+    pub name: String,
+    /// What it measures.
+    pub description: Option<String>,
+    /// The job, with the plan's `runtime`/`ramp_time` defaults filled in.
+    pub job: Job,
+}
+
+/// A doubtful but legal choice in a plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanWarning {
+    /// The profile concerned.
+    pub profile: String,
+    /// One line with the location.
+    pub message: String,
+}
+
+/// A plan file's text, kept with results for reproducibility.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceFile {
+    /// As named to the user.
+    pub path: String,
+    /// Content.
+    pub text: String,
+}
+
+/// A checked plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Name.
+    pub name: String,
+    /// What it is for.
+    pub description: Option<String>,
+    /// Every server defined.
+    pub servers: Vec<ServerSpec>,
+    /// Every profile defined (plan and profile files).
+    pub profiles: Vec<Profile>,
+    /// Every workload defined.
+    pub workloads: Vec<Workload>,
+    /// Servers to run, in order.
+    pub selected_servers: Vec<String>,
+    /// Profiles to run, in order.
+    pub selected_profiles: Vec<String>,
+    /// Workloads to run, in order.
+    pub selected_workloads: Vec<String>,
+    /// Repetitions of every cell.
+    pub repetitions: u32,
+    /// Client pods per cell (one matrix dimension).
+    pub clients: Vec<u32>,
+    /// PV capacity and PVC request (a Kubernetes quantity).
+    pub volume_size: String,
+    /// The nfslab-io image.
+    pub image: String,
+    /// Time allowed per repetition beyond the job's own duration.
+    #[serde(with = "humantime_serde")]
+    pub cell_timeout: Duration,
+    /// NAS tier to compare with.
+    pub nas: Option<NasReference>,
+    /// Warnings found while checking, about the profiles they concern.
+    pub warnings: Vec<PlanWarning>,
+    /// The files read.
+    pub sources: Vec<SourceFile>,
+}
+
+impl Plan {
+    /// A server by name.
+    #[must_use]
+    pub fn server(&self, name: &str) -> Option<&ServerSpec> {
+        self.servers.iter().find(|s| s.name == name)
+    }
+
+    /// A profile by name.
+    #[must_use]
+    pub fn profile(&self, name: &str) -> Option<&Profile> {
+        self.profiles.iter().find(|p| p.name == name)
+    }
+
+    /// A workload by name.
+    #[must_use]
+    pub fn workload(&self, name: &str) -> Option<&Workload> {
+        self.workloads.iter().find(|w| w.name == name)
+    }
+
+    /// Warnings about the selected profiles (one line each, with location).
+    #[must_use]
+    pub fn active_warnings(&self) -> Vec<String> {
+        self.warnings
+            .iter()
+            .filter(|w| self.selected_profiles.contains(&w.profile))
+            .map(|w| w.message.clone())
+            .collect()
+    }
+
+    /// The in-cluster server flavors the selected servers need deployed.
+    #[must_use]
+    pub fn in_cluster_flavors(&self) -> Vec<ServerFlavor> {
+        let mut out = Vec::new();
+        for name in &self.selected_servers {
+            if let Some(ServerSpec {
+                kind: ServerKind::InCluster(flavor),
+                ..
+            }) = self.server(name)
+                && !out.contains(flavor)
+            {
+                out.push(*flavor);
+            }
+        }
+        out
+    }
+
+    /// Applies command-line choices (selection, extra external servers, repetitions).
+    pub fn apply(mut self, overrides: &Overrides) -> Result<Self, PlanError> {
+        for text in &overrides.external {
+            let (name, address) = match text.split_once('=') {
+                Some((n, a)) => (n.to_owned(), a),
+                None => ("external".to_owned(), text.as_str()),
+            };
+            let bad = |reason: String| PlanError::Flag {
+                flag: "--server",
+                value: text.clone(),
+                reason,
+            };
+            check_name(&name).map_err(|r| bad(r.to_owned()))?;
+            let (host, export) = parse_external(address).map_err(bad)?;
+            if self.server(&name).is_some() {
+                return Err(bad(format!(
+                    "the plan already has a server `{name}` (hint: write `OTHER-NAME={address}`)"
+                )));
+            }
+            self.servers.push(ServerSpec {
+                name: name.clone(),
+                kind: ServerKind::External { host, export },
+            });
+        }
+        if !overrides.external.is_empty() && overrides.servers.is_none() {
+            // `--server` alone means: benchmark that server.
+            self.selected_servers = self
+                .servers
+                .iter()
+                .filter(|s| matches!(s.kind, ServerKind::External { .. }))
+                .filter(|s| {
+                    overrides
+                        .external
+                        .iter()
+                        .any(|e| e.split_once('=').map_or("external", |(n, _)| n) == s.name)
+                })
+                .map(|s| s.name.clone())
+                .collect();
+        }
+        let known = |names: Vec<&str>| names.join(", ");
+        if let Some(list) = &overrides.servers {
+            let defined = known(self.servers.iter().map(|s| s.name.as_str()).collect());
+            self.selected_servers =
+                select("--servers", list, &defined, |n| self.server(n).is_some())?;
+        }
+        if let Some(list) = &overrides.profiles {
+            let defined = known(self.profiles.iter().map(|p| p.name.as_str()).collect());
+            self.selected_profiles =
+                select("--profiles", list, &defined, |n| self.profile(n).is_some())?;
+        }
+        if let Some(list) = &overrides.workloads {
+            let defined = known(self.workloads.iter().map(|w| w.name.as_str()).collect());
+            self.selected_workloads = select("--workloads", list, &defined, |n| {
+                self.workload(n).is_some()
+            })?;
+        }
+        if let Some(r) = overrides.repetitions {
+            if r == 0 {
+                return Err(PlanError::Flag {
+                    flag: "--repetitions",
+                    value: "0".to_owned(),
+                    reason: "must be at least 1 (hint: 3 gives a median and a spread)".to_owned(),
+                });
+            }
+            self.repetitions = r;
+        }
+        if let Some(c) = &overrides.clients {
+            if let Some(zero) = c.iter().find(|n| **n == 0 || **n > MAX_CLIENTS) {
+                return Err(PlanError::Flag {
+                    flag: "--clients",
+                    value: zero.to_string(),
+                    reason: format!("must be between 1 and {MAX_CLIENTS}"),
+                });
+            }
+            self.clients = c.clone();
+        }
+        Ok(self)
+    }
+}
+
+/// Largest number of client pods per cell.
+pub const MAX_CLIENTS: u32 = 64;
+
+fn select(
+    flag: &'static str,
+    list: &[String],
+    defined: &str,
+    exists: impl Fn(&str) -> bool,
+) -> Result<Vec<String>, PlanError> {
+    let mut out: Vec<String> = Vec::new();
+    for name in list {
+        if !exists(name) {
+            return Err(PlanError::Flag {
+                flag,
+                value: name.clone(),
+                reason: format!("not defined in the plan (hint: defined: {defined})"),
+            });
+        }
+        if !out.contains(name) {
+            out.push(name.clone());
+        }
+    }
+    if out.is_empty() {
+        return Err(PlanError::Flag {
+            flag,
+            value: String::new(),
+            reason: format!("selects nothing (hint: defined: {defined})"),
+        });
+    }
+    Ok(out)
+}
+
+/// Command-line choices applied over a plan ([`Plan::apply`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// Servers to run (names defined in the plan or added by `external`).
+    pub servers: Option<Vec<String>>,
+    /// Profiles to run.
+    pub profiles: Option<Vec<String>>,
+    /// Workloads to run.
+    pub workloads: Option<Vec<String>>,
+    /// External servers to add, `host:/export` or `NAME=host:/export`. Without `servers`,
+    /// only these are run.
+    pub external: Vec<String>,
+    /// Repetitions.
+    pub repetitions: Option<u32>,
+    /// Client counts.
+    pub clients: Option<Vec<u32>>,
+}
+
+/// Splits `host:/export` (`[v6]:/export` for IPv6 literals).
+pub fn parse_external(text: &str) -> Result<(String, String), String> {
+    let hint = "(hint: write `host:/export`, e.g. `192.168.1.20:/vol1`)";
+    let (host, export) = if let Some(rest) = text.strip_prefix('[') {
+        let (h, e) = rest
+            .split_once("]:")
+            .ok_or_else(|| format!("an IPv6 address must be `[addr]:/export` {hint}"))?;
+        (h, e)
+    } else {
+        text.split_once(':')
+            .ok_or_else(|| format!("no `:` between host and export {hint}"))?
+    };
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(format!("the host part is empty or has spaces {hint}"));
+    }
+    if !export.starts_with('/') {
+        return Err(format!(
+            "the export `{export}` must be an absolute path {hint}"
+        ));
+    }
+    Ok((host.to_owned(), export.to_owned()))
+}
+
+fn check_name(name: &str) -> Result<(), &'static str> {
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    let ends_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if name.is_empty() || name.len() > MAX_NAME_LEN {
+        Err("names are 1 to 40 characters")
+    } else if !ok_chars || !ends_ok(name.chars().next()) || !ends_ok(name.chars().last()) {
+        Err(
+            "names use lowercase letters, digits, `-` and `.`, and start and end with a letter or digit",
+        )
+    } else {
+        Ok(())
+    }
+}
+
+fn is_quantity(text: &str) -> bool {
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, suffix) = text.split_at(digits_end);
+    !digits.is_empty()
+        && digits != "0"
+        && ["", "Ki", "Mi", "Gi", "Ti", "Pi", "k", "M", "G", "T", "P"].contains(&suffix)
+}
+
+// ---------------------------------------------------------------------------------------
+// Loading.
+
+/// Reads included files (profile files, tier tables) relative to the plan.
+pub trait Includes {
+    /// The text of `name` as written in the plan, and how to name it in messages.
+    fn read(&self, name: &str) -> Result<(String, String), std::io::Error>;
+}
+
+/// Includes from the directory of a plan file.
+pub struct DirIncludes(pub PathBuf);
+
+impl Includes for DirIncludes {
+    fn read(&self, name: &str) -> Result<(String, String), std::io::Error> {
+        let path = self.0.join(name);
+        let text = std::fs::read_to_string(&path)?;
+        Ok((path.display().to_string(), text))
+    }
+}
+
+/// Includes of the built-in plan: the shipped files, embedded in the binary.
+pub struct BuiltInIncludes;
+
+impl Includes for BuiltInIncludes {
+    fn read(&self, name: &str) -> Result<(String, String), std::io::Error> {
+        let text = match name {
+            "profiles.yaml" => DEFAULT_PROFILES_YAML,
+            "nas-tiers.yaml" => DEFAULT_NAS_TIERS_YAML,
+            _ => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "not shipped with nfslab",
+                ));
+            }
+        };
+        Ok((
+            format!("(built in) workloads/plans/{name}"),
+            text.to_owned(),
+        ))
+    }
+}
+
+/// Reads and checks a plan file.
+pub fn load_plan(path: &Path) -> Result<Plan, PlanError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
+        path: name.clone(),
+        source,
+    })?;
+    let dir = path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    parse_plan(&text, &name, &DirIncludes(dir))
+}
+
+/// The shipped default plan (embedded).
+pub fn builtin_plan() -> Result<Plan, PlanError> {
+    parse_plan(
+        DEFAULT_PLAN_YAML,
+        &format!("(built in) {DEFAULT_PLAN_PATH}"),
+        &BuiltInIncludes,
+    )
+}
+
+fn at(file: &str, spanned_line: u64, spanned_column: u64) -> At {
+    At {
+        file: file.to_owned(),
+        line: spanned_line,
+        column: spanned_column,
+    }
+}
+
+fn at_of<T>(file: &str, s: &Spanned<T>) -> At {
+    at(file, s.referenced.line(), s.referenced.column())
+}
+
+fn syntax(file: &str, err: &serde_saphyr::Error) -> PlanError {
+    let (line, column) = err.location().map_or((0, 0), |l| (l.line(), l.column()));
+    PlanError::Syntax {
+        at: at(file, line, column),
+        message: one_line_yaml_message(err),
+    }
+}
+
+fn invalid(at: At, message: String) -> PlanError {
+    PlanError::Invalid { at, message }
+}
+
+struct Checked<T> {
+    value: T,
+    at: At,
+}
+
+/// Parses and checks a plan text; `file` names it in messages; includes resolve through
+/// `includes`.
+pub fn parse_plan(text: &str, file: &str, includes: &dyn Includes) -> Result<Plan, PlanError> {
+    let raw: RawPlan = serde_saphyr::from_str(text).map_err(|e| syntax(file, &e))?;
+    let mut sources = vec![SourceFile {
+        path: file.to_owned(),
+        text: text.to_owned(),
+    }];
+    let mut warnings = Vec::new();
+
+    // Profiles: the plan's, then each profile file's.
+    let mut profiles: Vec<Checked<Profile>> = Vec::new();
+    check_profiles(raw.profiles, file, &mut profiles, &mut warnings)?;
+    for include in &raw.profile_files {
+        let (name, content) = includes.read(&include.value).map_err(|e| {
+            invalid(
+                at_of(file, include),
+                format!(
+                    "cannot read profile file `{}`: {e} (hint: paths are relative to the plan)",
+                    include.value
+                ),
+            )
+        })?;
+        let parsed: RawProfileFile =
+            serde_saphyr::from_str(&content).map_err(|e| syntax(&name, &e))?;
+        check_profiles(parsed.profiles, &name, &mut profiles, &mut warnings)?;
+        sources.push(SourceFile {
+            path: name,
+            text: content,
+        });
+    }
+
+    // Servers.
+    let mut servers: Vec<Checked<ServerSpec>> = Vec::new();
+    for s in raw.servers {
+        let name_at = at_of(file, &s.name);
+        check_name(&s.name.value).map_err(|r| {
+            invalid(
+                name_at.clone(),
+                format!("server name `{}`: {r}", s.name.value),
+            )
+        })?;
+        duplicate(&servers, &s.name.value, &name_at, "server", |x| &x.name)?;
+        let kind = match (s.in_cluster, s.external) {
+            (Some(flavor), None) => {
+                if flavor.value == ServerFlavor::External {
+                    return Err(invalid(
+                        at_of(file, &flavor),
+                        "`in_cluster` is `kernel` or `ganesha` (hint: write an outside \
+                         server as `external: host:/export`)"
+                            .to_owned(),
+                    ));
+                }
+                ServerKind::InCluster(flavor.value)
+            }
+            (None, Some(address)) => {
+                let (host, export) = parse_external(&address.value).map_err(|reason| {
+                    invalid(
+                        at_of(file, &address),
+                        format!("external server `{}`: {reason}", address.value),
+                    )
+                })?;
+                ServerKind::External { host, export }
+            }
+            _ => {
+                return Err(invalid(
+                    name_at,
+                    format!(
+                        "server `{}` needs exactly one of `in_cluster: ganesha|kernel` or \
+                         `external: host:/export`",
+                        s.name.value
+                    ),
+                ));
+            }
+        };
+        servers.push(Checked {
+            value: ServerSpec {
+                name: s.name.value,
+                kind,
+            },
+            at: name_at,
+        });
+    }
+    if servers.is_empty() {
+        servers.push(Checked {
+            value: ServerSpec {
+                name: "in-cluster".to_owned(),
+                kind: ServerKind::InCluster(ServerFlavor::Ganesha),
+            },
+            at: at(file, 0, 0),
+        });
+    }
+
+    // Durations and numbers.
+    let positive_span =
+        |s: &Option<Spanned<Span>>, what: &str| -> Result<Option<Span>, PlanError> {
+            match s {
+                Some(span) if span.value.0.is_zero() => Err(invalid(
+                    at_of(file, span),
+                    format!("{what} `0s` must be longer than zero (hint: e.g. `30s`)"),
+                )),
+                Some(span) => Ok(Some(span.value)),
+                None => Ok(None),
+            }
+        };
+    let runtime = positive_span(&raw.runtime, "runtime")?;
+    let ramp_time = raw.ramp_time.as_ref().map(|s| s.value);
+    let cell_timeout = positive_span(&raw.cell_timeout, "cell_timeout")?
+        .map_or(DEFAULT_CELL_TIMEOUT, Span::duration);
+    let repetitions = match &raw.repetitions {
+        Some(r) if r.value == 0 => {
+            return Err(invalid(
+                at_of(file, r),
+                "repetitions `0` must be at least 1 (hint: 3 gives a median and a spread)"
+                    .to_owned(),
+            ));
+        }
+        Some(r) => r.value,
+        None => DEFAULT_REPETITIONS,
+    };
+    let clients = match &raw.clients {
+        Some(c) => {
+            if c.value.0.is_empty() {
+                return Err(invalid(at_of(file, c), "clients list is empty".to_owned()));
+            }
+            if let Some(bad) = c.value.0.iter().find(|n| **n == 0 || **n > MAX_CLIENTS) {
+                return Err(invalid(
+                    at_of(file, c),
+                    format!("clients `{bad}` must be between 1 and {MAX_CLIENTS}"),
+                ));
+            }
+            c.value.0.clone()
+        }
+        None => vec![1],
+    };
+    let volume_size = match &raw.volume_size {
+        Some(v) if !is_quantity(&v.value) => {
+            return Err(invalid(
+                at_of(file, v),
+                format!(
+                    "volume_size `{}` is not a Kubernetes quantity (hint: e.g. `10Gi`)",
+                    v.value
+                ),
+            ));
+        }
+        Some(v) => v.value.clone(),
+        None => DEFAULT_VOLUME_SIZE.to_owned(),
+    };
+    let image = match &raw.image {
+        Some(i) if i.value.trim().is_empty() || i.value.contains(char::is_whitespace) => {
+            return Err(invalid(
+                at_of(file, i),
+                format!("image `{}` is not an image reference", i.value),
+            ));
+        }
+        Some(i) => i.value.clone(),
+        None => default_image(),
+    };
+
+    // Workloads.
+    let locations: JobLocations = serde_saphyr::from_str(text).unwrap_or(JobLocations {
+        workloads: Vec::new(),
+    });
+    let mut workloads: Vec<Checked<Workload>> = Vec::new();
+    for (index, w) in raw.workloads.into_iter().enumerate() {
+        let name_at = at_of(file, &w.name);
+        check_name(&w.name.value).map_err(|r| {
+            invalid(
+                name_at.clone(),
+                format!("workload name `{}`: {r}", w.name.value),
+            )
+        })?;
+        duplicate(&workloads, &w.name.value, &name_at, "workload", |x| &x.name)?;
+        let job_at = at_of(file, &w.job);
+        let mut job = w.job.value;
+        if job.runtime.is_none() && job.io_size.is_none() {
+            job.runtime = runtime;
+        }
+        if job.ramp_time.is_none() {
+            job.ramp_time = ramp_time;
+        }
+        if let Err(source) = job.resolve() {
+            let field_at = locations
+                .workloads
+                .get(index)
+                .and_then(|l| l.job.get(source.field()))
+                .map_or(job_at, |s| at_of(file, s));
+            return Err(PlanError::Job {
+                at: field_at,
+                workload: w.name.value,
+                source: Box::new(source),
+            });
+        }
+        workloads.push(Checked {
+            value: Workload {
+                name: w.name.value,
+                description: w.description,
+                job,
+            },
+            at: name_at,
+        });
+    }
+    if workloads.is_empty() {
+        return Err(invalid(
+            at(file, 1, 1),
+            "the plan defines no workloads (hint: see workloads/plans/default.yaml)".to_owned(),
+        ));
+    }
+
+    // Selection.
+    let selection = raw.run.unwrap_or(RawSelection {
+        servers: None,
+        profiles: None,
+        workloads: None,
+    });
+    let selected_servers = resolve_refs(file, selection.servers, &servers, "server", |s| &s.name)?
+        .unwrap_or_else(|| servers.iter().map(|s| s.value.name.clone()).collect());
+    let selected_profiles =
+        resolve_refs(file, selection.profiles, &profiles, "profile", |p| &p.name)?.unwrap_or_else(
+            || {
+                profiles
+                    .iter()
+                    .filter(|p| p.value.default)
+                    .map(|p| p.value.name.clone())
+                    .collect()
+            },
+        );
+    let selected_workloads =
+        resolve_refs(file, selection.workloads, &workloads, "workload", |w| {
+            &w.name
+        })?
+        .unwrap_or_else(|| workloads.iter().map(|w| w.value.name.clone()).collect());
+    if selected_profiles.is_empty() {
+        return Err(invalid(
+            at(file, 1, 1),
+            "no profile is selected (hint: define profiles, or list them under `run.profiles`)"
+                .to_owned(),
+        ));
+    }
+
+    // NAS reference.
+    let nas = match raw.nas {
+        None => None,
+        Some(n) => {
+            let tiers_name = n
+                .tiers_file
+                .as_ref()
+                .map_or_else(|| "nas-tiers.yaml".to_owned(), |s| s.value.clone());
+            let reference_at = n
+                .tiers_file
+                .as_ref()
+                .map_or_else(|| at_of(file, &n.tier), |s| at_of(file, s));
+            let (tiers_path, tiers_text) = includes.read(&tiers_name).map_err(|e| {
+                invalid(
+                    reference_at.clone(),
+                    format!(
+                        "cannot read NAS tier file `{tiers_name}`: {e} (hint: paths are \
+                         relative to the plan)"
+                    ),
+                )
+            })?;
+            let table =
+                parse_tiers(&tiers_text, &tiers_path).map_err(|source| PlanError::Tiers {
+                    at: reference_at,
+                    source: Box::new(source),
+                })?;
+            let defined: Vec<&str> = table.tiers.iter().map(|t| t.name.as_str()).collect();
+            let tier = table
+                .tiers
+                .iter()
+                .find(|t| t.name == n.tier.value)
+                .cloned()
+                .ok_or_else(|| {
+                    invalid(
+                        at_of(file, &n.tier),
+                        format!(
+                            "unknown NAS tier `{}` (hint: defined in {tiers_path}: {})",
+                            n.tier.value,
+                            defined.join(", ")
+                        ),
+                    )
+                })?;
+            if n.provisioned.value.0 == 0 {
+                return Err(invalid(
+                    at_of(file, &n.provisioned),
+                    "provisioned size must be larger than zero (hint: e.g. `1t`)".to_owned(),
+                ));
+            }
+            sources.push(SourceFile {
+                path: tiers_path,
+                text: tiers_text,
+            });
+            Some(NasReference {
+                tier,
+                currency: table.currency,
+                provisioned_bytes: n.provisioned.value.0,
+            })
+        }
+    };
+
+    Ok(Plan {
+        name: raw.name.unwrap_or_else(|| "unnamed".to_owned()),
+        description: raw.description,
+        servers: servers.into_iter().map(|s| s.value).collect(),
+        profiles: profiles.into_iter().map(|p| p.value).collect(),
+        workloads: workloads.into_iter().map(|w| w.value).collect(),
+        selected_servers,
+        selected_profiles,
+        selected_workloads,
+        repetitions,
+        clients,
+        volume_size,
+        image,
+        cell_timeout,
+        nas,
+        warnings,
+        sources,
+    })
+}
+
+/// The image the runner uses unless the plan names one.
+#[must_use]
+pub fn default_image() -> String {
+    format!("nfslab-io:{}", env!("CARGO_PKG_VERSION"))
+}
+
+fn check_profiles(
+    raw: Vec<RawProfile>,
+    file: &str,
+    out: &mut Vec<Checked<Profile>>,
+    warnings: &mut Vec<PlanWarning>,
+) -> Result<(), PlanError> {
+    for p in raw {
+        let name_at = at_of(file, &p.name);
+        check_name(&p.name.value).map_err(|r| {
+            invalid(
+                name_at.clone(),
+                format!("profile name `{}`: {r}", p.name.value),
+            )
+        })?;
+        duplicate(out, &p.name.value, &name_at, "profile", |x| &x.name)?;
+        let texts: Vec<&str> = p.options.iter().map(|o| o.value.as_str()).collect();
+        match MountOptions::parse_requested(&texts) {
+            Ok(parsed) => {
+                for w in parsed.warnings() {
+                    let where_ = p
+                        .options
+                        .get(w.item)
+                        .map_or(name_at.clone(), |o| at_of(file, o));
+                    warnings.push(PlanWarning {
+                        profile: p.name.value.clone(),
+                        message: format!("{where_}: profile `{}`: {w}", p.name.value),
+                    });
+                }
+            }
+            Err(e) => {
+                let where_ = p.options.get(e.item).map_or(name_at, |o| at_of(file, o));
+                return Err(PlanError::MountOption {
+                    at: where_,
+                    profile: p.name.value,
+                    source: Box::new(e.error),
+                });
+            }
+        }
+        out.push(Checked {
+            value: Profile {
+                name: p.name.value,
+                description: p.description,
+                options: p.options.into_iter().map(|o| o.value).collect(),
+                default: p.default,
+            },
+            at: name_at,
+        });
+    }
+    Ok(())
+}
+
+fn duplicate<T>(
+    existing: &[Checked<T>],
+    name: &str,
+    here: &At,
+    what: &str,
+    name_of: impl Fn(&T) -> &String,
+) -> Result<(), PlanError> {
+    match existing.iter().find(|c| name_of(&c.value) == name) {
+        Some(first) => Err(invalid(
+            here.clone(),
+            format!(
+                "{what} `{name}` is defined twice (first at {}) (hint: rename one)",
+                first.at
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn resolve_refs<T>(
+    file: &str,
+    refs: Option<Vec<Spanned<String>>>,
+    defined: &[Checked<T>],
+    what: &str,
+    name_of: impl Fn(&T) -> &String,
+) -> Result<Option<Vec<String>>, PlanError> {
+    let Some(refs) = refs else {
+        return Ok(None);
+    };
+    let mut out: Vec<String> = Vec::new();
+    for r in refs {
+        if !defined.iter().any(|d| *name_of(&d.value) == r.value) {
+            let names: Vec<&str> = defined.iter().map(|d| name_of(&d.value).as_str()).collect();
+            return Err(invalid(
+                at_of(file, &r),
+                format!(
+                    "unknown {what} `{}` (hint: defined: {})",
+                    r.value,
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            ));
+        }
+        if !out.contains(&r.value) {
+            out.push(r.value);
+        }
+    }
+    Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct NoIncludes;
+    impl Includes for NoIncludes {
+        fn read(&self, name: &str) -> Result<(String, String), std::io::Error> {
+            if name == "extra.yaml" {
+                return Ok((
+                    "extra.yaml".to_owned(),
+                    "profiles:\n  - name: mine\n    options: [vers=4.2, nconnect=8]\n".to_owned(),
+                ));
+            }
+            if name == "broken.yaml" {
+                return Ok((
+                    "broken.yaml".to_owned(),
+                    "profiles:\n  - name: typo\n    options: [vers=4.1, rsize=1M]\n".to_owned(),
+                ));
+            }
+            BuiltInIncludes.read(name)
+        }
+    }
+
+    fn parse(text: &str) -> Result<Plan, PlanError> {
+        parse_plan(text, "plan.yaml", &NoIncludes)
+    }
+
+    fn chain(err: &PlanError) -> String {
+        crate::bench::error_chain(err)
+    }
+
+    const MINIMAL: &str = "\
+profiles:
+  - name: a
+    options: [vers=4.1]
+workloads:
+  - name: w
+    job: {pattern: read, bs: 4k, size: 1m}
+";
+
+    #[test]
+    fn shipped_default_plan_loads_with_the_documented_set() {
+        let plan = builtin_plan().unwrap();
+        let profile_names: Vec<&str> = plan.profiles.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            profile_names,
+            [
+                "k8s-default",
+                "doc-v3",
+                "doc-v4.1",
+                "v4.1-64k",
+                "v4.1-nconnect4",
+                "v4.1-noac",
+                "v4.1-sync",
+                "v3-soft"
+            ]
+        );
+        // v3-soft is for fault scenarios: defined, not run by default.
+        assert!(!plan.selected_profiles.contains(&"v3-soft".to_owned()));
+        assert_eq!(plan.selected_profiles.len(), 7);
+        let workloads: Vec<&str> = plan.workloads.iter().map(|w| w.name.as_str()).collect();
+        assert_eq!(
+            workloads,
+            [
+                "seq-write-1m",
+                "seq-read-1m",
+                "rand-read-4k",
+                "rand-write-4k",
+                "randrw-70-4k",
+                "fsync-4k",
+                "metadata-small-files"
+            ]
+        );
+        assert_eq!(plan.repetitions, 3);
+        assert_eq!(plan.clients, vec![1]);
+        assert_eq!(plan.in_cluster_flavors(), vec![ServerFlavor::Ganesha]);
+        let doc_v3 = plan.profile("doc-v3").unwrap();
+        assert_eq!(doc_v3.options.len(), 9);
+        // The shipped profiles carry no warnings except the documented soft one.
+        assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+        assert_eq!(plan.warnings[0].profile, "v3-soft");
+        // Not selected by default: no warning is shown for it.
+        assert!(plan.active_warnings().is_empty());
+        assert!(
+            plan.warnings[0]
+                .message
+                .contains("profile `v3-soft`: mount option `soft`"),
+            "{:?}",
+            plan.warnings
+        );
+    }
+
+    #[test]
+    fn every_shipped_plan_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads/plans");
+        let mut plans = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.ends_with(".yaml") || name == "profiles.yaml" || name == "nas-tiers.yaml" {
+                continue;
+            }
+            let plan =
+                load_plan(&path).unwrap_or_else(|e| panic!("{}", crate::bench::error_chain(&e)));
+            assert!(!plan.selected_workloads.is_empty(), "{name}");
+            plans += 1;
+        }
+        assert!(plans >= 2, "default and smoke plans");
+    }
+
+    #[test]
+    fn the_checkout_copy_equals_the_embedded_one() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let from_disk = load_plan(&root.join(DEFAULT_PLAN_PATH)).unwrap();
+        let built_in = builtin_plan().unwrap();
+        assert_eq!(from_disk.profiles, built_in.profiles);
+        assert_eq!(from_disk.workloads, built_in.workloads);
+    }
+
+    #[test]
+    fn option_typos_fail_with_file_line_column() {
+        let text = "profiles:\n  - name: doc-v3\n    options:\n      - vers=3\n      - rsize=1M\n\
+                    workloads:\n  - name: w\n    job: {pattern: read}\n";
+        let err = parse(text).unwrap_err();
+        assert_eq!(err.at().unwrap().to_string(), "plan.yaml:5:9");
+        let line = chain(&err);
+        assert!(
+            line.starts_with("plan.yaml:5:9: profile `doc-v3`: malformed mount option `rsize=1M`"),
+            "{line}"
+        );
+        assert!(line.contains("`rsize=1048576`"), "{line}");
+        let err = parse("profiles:\n  - name: p\n    options: [rsise=4096]\nworkloads: []\n")
+            .unwrap_err();
+        assert!(
+            chain(&err).contains("did you mean `rsize`"),
+            "{}",
+            chain(&err)
+        );
+        let err = parse("profiles:\n  - name: p\n    options: [hard, soft]\nworkloads: []\n")
+            .unwrap_err();
+        assert_eq!(err.at().unwrap().to_string(), "plan.yaml:3:21");
+        assert!(chain(&err).contains("conflicts with `hard`"));
+    }
+
+    #[test]
+    fn profile_files_extend_and_errors_name_them() {
+        let plan = parse(&format!("profile_files: [extra.yaml]\n{MINIMAL}")).unwrap();
+        assert_eq!(
+            plan.profile("mine").unwrap().options,
+            ["vers=4.2", "nconnect=8"]
+        );
+        assert_eq!(plan.selected_profiles, ["a", "mine"]);
+        let err = parse(&format!("profile_files: [broken.yaml]\n{MINIMAL}")).unwrap_err();
+        assert_eq!(err.at().unwrap().to_string(), "broken.yaml:3:25");
+        let err = parse(&format!("profile_files: [missing.yaml]\n{MINIMAL}")).unwrap_err();
+        assert_eq!(err.at().unwrap().to_string(), "plan.yaml:1:17");
+        assert!(err.to_string().contains("relative to the plan"), "{err}");
+    }
+
+    #[test]
+    fn unknown_references_fail_with_location_and_hint() {
+        let err = parse(&format!("{MINIMAL}run:\n  profiles: [a, doc-v5]\n")).unwrap_err();
+        assert_eq!(err.at().unwrap().to_string(), "plan.yaml:8:17");
+        assert!(
+            err.to_string()
+                .contains("unknown profile `doc-v5` (hint: defined: a)"),
+            "{err}"
+        );
+        let err = parse(&format!("{MINIMAL}run:\n  workloads: [x]\n")).unwrap_err();
+        assert!(err.to_string().contains("unknown workload `x`"), "{err}");
+        let err = parse(&format!("{MINIMAL}run:\n  servers: [nas]\n")).unwrap_err();
+        assert!(err.to_string().contains("unknown server `nas`"), "{err}");
+    }
+
+    #[test]
+    fn zero_repetitions_bad_durations_and_unknown_fields() {
+        let err = parse(&format!("{MINIMAL}repetitions: 0\n")).unwrap_err();
+        assert_eq!(err.at().unwrap().to_string(), "plan.yaml:7:14");
+        assert!(err.to_string().contains("repetitions `0`"), "{err}");
+        let err = parse(&format!("{MINIMAL}runtime: 30 seconds\n")).unwrap_err();
+        assert_eq!(err.at().unwrap().line, 7);
+        assert!(err.to_string().contains("unknown unit"), "{err}");
+        let err = parse(&format!("{MINIMAL}runtime: 0s\n")).unwrap_err();
+        assert!(err.to_string().contains("longer than zero"), "{err}");
+        let err = parse(&format!("{MINIMAL}repetitons: 3\n")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("plan.yaml:7:1: unknown field `repetitons`"),
+            "{err}"
+        );
+        let err = parse(&format!("{MINIMAL}clients: 0\n")).unwrap_err();
+        assert!(err.to_string().contains("between 1 and 64"), "{err}");
+        let err = parse(&format!("{MINIMAL}clients: many\n")).unwrap_err();
+        assert!(err.to_string().contains("number of client pods"), "{err}");
+        let err = parse(&format!("{MINIMAL}volume_size: 10GB\n")).unwrap_err();
+        assert!(err.to_string().contains("Kubernetes quantity"), "{err}");
+        let err = parse(
+            "profiles: [{name: a}]\nworkloads:\n  - name: w\n    job:\n      pattern: read\n      ramp_time: soon\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.at().unwrap().to_string(), "plan.yaml:6:18");
+    }
+
+    #[test]
+    fn job_errors_point_at_the_job_field() {
+        let text = "profiles: [{name: a}]\nworkloads:\n  - name: w\n    job:\n      pattern: read\n      size: 4k\n      bs: 8k\n";
+        let err = parse(text).unwrap_err();
+        assert_eq!(err.at().unwrap().to_string(), "plan.yaml:7:11");
+        let line = chain(&err);
+        assert!(line.contains("workload `w`: invalid bs `8k`"), "{line}");
+        let err = parse("profiles: [{name: a}]\nworkloads:\n  - name: w\n    job: {pattern: read, blocksize: 4k}\n").unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `blocksize`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn duplicates_names_and_servers() {
+        let err = parse(
+            "profiles: [{name: a}, {name: a}]\nworkloads: [{name: w, job: {pattern: read}}]\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("defined twice (first at plan.yaml:1:19)"),
+            "{err}"
+        );
+        let err = parse("profiles: [{name: Big}]\nworkloads: [{name: w, job: {pattern: read}}]\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("lowercase"), "{err}");
+        let plan = parse(&format!(
+            "{MINIMAL}servers:\n  - name: nas\n    external: 192.168.1.20:/vol1\n  - name: g\n    in_cluster: kernel\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            plan.server("nas").unwrap().kind,
+            ServerKind::External {
+                host: "192.168.1.20".to_owned(),
+                export: "/vol1".to_owned()
+            }
+        );
+        assert_eq!(plan.in_cluster_flavors(), vec![ServerFlavor::Kernel]);
+        let err = parse(&format!(
+            "{MINIMAL}servers:\n  - name: nas\n    external: nas.local/vol1\n"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("host:/export"), "{err}");
+        let err = parse(&format!("{MINIMAL}servers:\n  - name: nas\n")).unwrap_err();
+        assert!(err.to_string().contains("exactly one of"), "{err}");
+    }
+
+    #[test]
+    fn plan_defaults_fill_jobs_without_durations() {
+        let plan = parse(&format!("{MINIMAL}runtime: 20s\nramp_time: 1s\n")).unwrap();
+        let job = &plan.workload("w").unwrap().job;
+        assert_eq!(job.runtime, Some(Span(Duration::from_secs(20))));
+        assert_eq!(job.ramp_time, Some(Span(Duration::from_secs(1))));
+        assert_eq!(plan.cell_timeout, DEFAULT_CELL_TIMEOUT);
+        assert_eq!(plan.volume_size, "10Gi");
+        assert!(plan.image.starts_with("nfslab-io:"));
+    }
+
+    #[test]
+    fn overrides_select_and_reject() {
+        let plan = builtin_plan().unwrap();
+        let chosen = plan
+            .clone()
+            .apply(&Overrides {
+                profiles: Some(vec!["doc-v3".to_owned(), "v3-soft".to_owned()]),
+                workloads: Some(vec!["seq-read-1m".to_owned()]),
+                repetitions: Some(5),
+                clients: Some(vec![1, 2]),
+                ..Overrides::default()
+            })
+            .unwrap();
+        assert_eq!(chosen.selected_profiles, ["doc-v3", "v3-soft"]);
+        assert_eq!(chosen.selected_workloads, ["seq-read-1m"]);
+        assert_eq!(
+            (chosen.repetitions, chosen.clients.clone()),
+            (5, vec![1, 2])
+        );
+        let err = plan
+            .clone()
+            .apply(&Overrides {
+                profiles: Some(vec!["nope".to_owned()]),
+                ..Overrides::default()
+            })
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid --profiles `nope`: not defined"),
+            "{err}"
+        );
+        let ext = plan
+            .clone()
+            .apply(&Overrides {
+                external: vec!["10.0.0.5:/export/bench".to_owned()],
+                ..Overrides::default()
+            })
+            .unwrap();
+        assert_eq!(ext.selected_servers, ["external"]);
+        assert!(ext.in_cluster_flavors().is_empty());
+        let both = plan
+            .clone()
+            .apply(&Overrides {
+                external: vec!["nas=[fd00::5]:/vol".to_owned()],
+                servers: Some(vec!["in-cluster".to_owned(), "nas".to_owned()]),
+                ..Overrides::default()
+            })
+            .unwrap();
+        assert_eq!(both.selected_servers, ["in-cluster", "nas"]);
+        let err = plan
+            .apply(&Overrides {
+                external: vec!["10.0.0.5/export".to_owned()],
+                ..Overrides::default()
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("--server"), "{err}");
+    }
+
+    #[test]
+    fn nas_reference_is_resolved_and_checked() {
+        let plan = parse(&format!(
+            "{MINIMAL}nas:\n  tier: extreme\n  provisioned: 1t\n"
+        ))
+        .unwrap();
+        let nas = plan.nas.unwrap();
+        assert_eq!(nas.tier.name, "extreme");
+        assert_eq!(nas.provisioned_bytes, 1 << 40);
+        let err = parse(&format!(
+            "{MINIMAL}nas:\n  tier: platinum\n  provisioned: 1t\n"
+        ))
+        .unwrap_err();
+        assert_eq!(err.at().unwrap().to_string(), "plan.yaml:8:9");
+        assert!(err.to_string().contains("extreme"), "{err}");
+    }
+
+    #[test]
+    fn external_address_forms() {
+        assert_eq!(
+            parse_external("nas:/vol").unwrap(),
+            ("nas".to_owned(), "/vol".to_owned())
+        );
+        assert_eq!(
+            parse_external("[fd00::1]:/v").unwrap(),
+            ("fd00::1".to_owned(), "/v".to_owned())
+        );
+        assert!(parse_external("nas:vol").is_err());
+        assert!(parse_external(":/vol").is_err());
+    }
+}

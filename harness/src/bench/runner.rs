@@ -1,0 +1,820 @@
+//! The benchmark runner: a plan's matrix on a cluster, one repetition at a time.
+//!
+//! For each step (a repetition of a cell, in [`Matrix::schedule`] order):
+//! 1. apply the job ConfigMap, the PV (profile `mountOptions`, unique storage class), the
+//!    PVC and the K client pods ([`manifests::cell_objects`]);
+//! 2. wait for the PVC to bind and every pod to be Ready (their init containers created
+//!    the client directories and laid out the files, outside the measurement);
+//! 3. release every client at once: write the barrier file into all pods concurrently;
+//! 4. wait for every client container to finish, then read each result through the
+//!    control container and store it as it arrives (`raw/…`, then `run.json`);
+//! 5. clean up: remove the repetition's files from the volume, delete pods, PVC, PV and
+//!    ConfigMap and wait until they are gone, whatever happened before.
+//!
+//! Ctrl-C (the `cancel` signal) stops the current step, cleans it up, deletes the run's
+//! namespace, marks the run interrupted and still writes the reports of what was measured.
+//! A failed step is recorded and the run goes on; a cluster that stops answering ends the
+//! run. Every wait uses [`crate::config::Timeouts`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use nfslab_workload::result::RunResult;
+use nfslab_workload::units::format_duration;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use super::manifests::{
+    self, BARRIER_FILE, CLIENT_CONTAINER, CONTROL_CONTAINER, CellSpec, ENGINE, LAYOUT_CONTAINER,
+    Names, RESULT_FILE,
+};
+use super::matrix::{Cell, Matrix};
+use super::plan::{Plan, ServerKind};
+use super::progress::Progress;
+use super::results::{
+    Attempt, AttemptStatus, Environment, NodeInfo, PodRecord, ResultsDir, ResultsError, RunRecord,
+    RunStatus, ServerRecord, now_rfc3339,
+};
+use crate::bench::error_chain;
+use crate::config::Timeouts;
+use crate::exit::Outcome;
+use crate::k8s::conditions::{self, Condition};
+use crate::k8s::ownership::RunId;
+use crate::k8s::wait::{self, WaitError};
+use crate::k8s::{Cluster, ClusterError, ObjectRef, Propagation};
+use crate::nfs::{NfsServer, ServerFlavor};
+use crate::report::summary::Summary;
+use crate::report::{ReportError, write_reports};
+
+/// What the runner needs from the environment: a cluster and the in-cluster servers the
+/// caller deployed (external servers come from the plan).
+#[derive(Clone)]
+pub struct Target {
+    /// The cluster.
+    pub cluster: Arc<dyn Cluster>,
+    /// In-cluster servers, one per flavor the plan needs ([`Plan::in_cluster_flavors`]).
+    pub servers: Vec<NfsServer>,
+    /// The cluster, for reports (`kind nfslab-a1b2c3`, `existing cluster (context x)`).
+    pub description: String,
+}
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunnerOptions {
+    /// The run's id (object names and the results directory derive from it).
+    pub run_id: RunId,
+    /// Parent of the results directory (`results`).
+    pub results_parent: PathBuf,
+    /// Timeouts.
+    pub timeouts: Timeouts,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug)]
+pub struct BenchOutcome {
+    /// Complete or interrupted.
+    pub status: RunStatus,
+    /// The results directory.
+    pub dir: PathBuf,
+    /// The summary the reports were rendered from.
+    pub summary: Summary,
+    /// Files written (summary, CSV, Markdown, HTML).
+    pub files: Vec<PathBuf>,
+    /// Repetitions that failed.
+    pub failed_steps: usize,
+    /// Objects that could not be removed.
+    pub leftovers: Vec<String>,
+}
+
+impl BenchOutcome {
+    /// The exit code: 0 all measured, 1 some repetitions failed, 130 interrupted.
+    #[must_use]
+    pub fn outcome(&self) -> Outcome {
+        match self.status {
+            RunStatus::Interrupted => Outcome::Interrupted,
+            RunStatus::Failed => Outcome::Environment,
+            RunStatus::Complete | RunStatus::Running if self.failed_steps > 0 => Outcome::Failed,
+            RunStatus::Complete | RunStatus::Running => Outcome::Success,
+        }
+    }
+}
+
+/// Why a run could not run (or continue).
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The plan needs an in-cluster server the caller did not deploy.
+    #[error(
+        "server `{server}` is an in-cluster {flavor} server but none was deployed (hint: deploy \
+         it first, or benchmark an outside server with --server host:/export)"
+    )]
+    ServerMissing {
+        /// Plan server name.
+        server: String,
+        /// Flavor needed.
+        flavor: String,
+    },
+    /// The results directory could not be written.
+    #[error("cannot record results")]
+    Results(#[from] ResultsError),
+    /// A cluster operation outside any step failed.
+    #[error("cannot {step}")]
+    Cluster {
+        /// What was attempted.
+        step: String,
+        /// Why.
+        #[source]
+        source: Box<ClusterError>,
+    },
+    /// The cluster stopped answering during a step; the run was stopped (results so far
+    /// are kept).
+    #[error(
+        "the cluster stopped answering during `{cell}` repetition {repetition} (results so far are in `{dir}`)"
+    )]
+    Aborted {
+        /// Cell id.
+        cell: String,
+        /// Repetition.
+        repetition: u32,
+        /// The results directory.
+        dir: String,
+        /// Why.
+        #[source]
+        source: Box<StepError>,
+    },
+    /// The reports could not be written.
+    #[error("cannot write the reports")]
+    Report(#[from] ReportError),
+}
+
+impl BenchError {
+    /// Exit code: every variant is an environment problem.
+    #[must_use]
+    pub fn outcome(&self) -> Outcome {
+        Outcome::Environment
+    }
+}
+
+/// Why one repetition failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    /// An object could not be applied.
+    #[error("cannot apply {object}")]
+    Apply {
+        /// The object.
+        object: String,
+        /// Why.
+        #[source]
+        source: ClusterError,
+    },
+    /// A wait did not succeed.
+    #[error("waiting for {what}")]
+    Wait {
+        /// What was awaited.
+        what: String,
+        /// Why it ended.
+        #[source]
+        source: WaitError,
+    },
+    /// A pod failed before the measurement (an init container, scheduling...).
+    #[error("pod `{pod}` failed before the measurement: {detail}")]
+    PodFailed {
+        /// Pod name.
+        pod: String,
+        /// Container states and last log lines.
+        detail: String,
+    },
+    /// A pod did not become Ready in time (image pull, scheduling, a slow layout).
+    #[error("pod `{pod}` did not become ready within {timeout}: {detail}")]
+    NotReady {
+        /// Pod name.
+        pod: String,
+        /// The timeout.
+        timeout: String,
+        /// Container states (waiting reasons such as `ErrImagePull`).
+        detail: String,
+    },
+    /// A command could not be run in a pod.
+    #[error("cannot run `{command}` in pod `{pod}`")]
+    Exec {
+        /// Pod name.
+        pod: String,
+        /// The command.
+        command: String,
+        /// Why.
+        #[source]
+        source: ClusterError,
+    },
+    /// A command exited non-zero.
+    #[error("`{command}` in pod `{pod}` exited with {code}: {stderr}")]
+    ExecFailed {
+        /// Pod name.
+        pod: String,
+        /// The command.
+        command: String,
+        /// Exit code.
+        code: i32,
+        /// Its stderr, trimmed.
+        stderr: String,
+    },
+    /// A command did not finish in time.
+    #[error("`{command}` in pod `{pod}` did not finish within {timeout}")]
+    ExecTimeout {
+        /// Pod name.
+        pod: String,
+        /// The command.
+        command: String,
+        /// The timeout.
+        timeout: String,
+    },
+    /// A client ended without a result.
+    #[error(
+        "client in pod `{pod}` exited with {code:?} and left no result (last log lines: {log})"
+    )]
+    ClientFailed {
+        /// Pod name.
+        pod: String,
+        /// Exit code of the client container.
+        code: Option<i32>,
+        /// Last log lines.
+        log: String,
+    },
+    /// A client's output is not a result document.
+    #[error("the result of pod `{pod}` is not an nfslab-io result document")]
+    BadResult {
+        /// Pod name.
+        pod: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A result could not be stored.
+    #[error(transparent)]
+    Results(#[from] ResultsError),
+}
+
+impl StepError {
+    /// Whether the cluster itself is unreachable (the run cannot go on).
+    #[must_use]
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            Self::Apply {
+                source: ClusterError::Unreachable { .. },
+                ..
+            } | Self::Exec {
+                source: ClusterError::Unreachable { .. },
+                ..
+            } | Self::Results(_)
+        )
+    }
+}
+
+/// The server each selected plan server resolves to.
+pub fn resolve_servers(
+    plan: &Plan,
+    deployed: &[NfsServer],
+) -> Result<Vec<(String, NfsServer)>, BenchError> {
+    plan.selected_servers
+        .iter()
+        .map(|name| {
+            let spec = plan.server(name).ok_or_else(|| BenchError::ServerMissing {
+                server: name.clone(),
+                flavor: "unknown".to_owned(),
+            })?;
+            let server = match &spec.kind {
+                ServerKind::External { host, export } => NfsServer {
+                    flavor: ServerFlavor::External,
+                    address: host.clone(),
+                    export: export.clone(),
+                    files: None,
+                },
+                ServerKind::InCluster(flavor) => deployed
+                    .iter()
+                    .find(|s| s.flavor == *flavor)
+                    .cloned()
+                    .ok_or_else(|| BenchError::ServerMissing {
+                        server: name.clone(),
+                        flavor: flavor_name(*flavor).to_owned(),
+                    })?,
+            };
+            Ok((name.clone(), server))
+        })
+        .collect()
+}
+
+fn flavor_name(flavor: ServerFlavor) -> &'static str {
+    match flavor {
+        ServerFlavor::Kernel => "kernel",
+        ServerFlavor::Ganesha => "ganesha",
+        ServerFlavor::External => "external",
+    }
+}
+
+/// Reads the nodes (kernel, OS, kubelet) for the report.
+pub async fn describe_cluster(cluster: &dyn Cluster, description: &str) -> Environment {
+    let nodes: Vec<NodeInfo> = cluster
+        .list("v1", "Node", None, None)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|n| {
+            let info = |field: &str| {
+                n.pointer(&format!("/status/nodeInfo/{field}"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            };
+            NodeInfo {
+                name: n
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                kernel: info("kernelVersion"),
+                os_image: info("osImage"),
+                kubelet: info("kubeletVersion"),
+                container_runtime: info("containerRuntimeVersion"),
+            }
+        })
+        .collect();
+    Environment {
+        cluster: description.to_owned(),
+        kubernetes_version: nodes.iter().find_map(|n| n.kubelet.clone()),
+        nodes,
+        servers: Vec::new(),
+        notes: Vec::new(),
+    }
+}
+
+/// The client container has terminated.
+fn client_terminated() -> Condition {
+    Condition::new("the client container has finished", |state| {
+        container_state(state, CLIENT_CONTAINER, "terminated").is_some()
+    })
+}
+
+fn container_state<'a>(pod: Option<&'a Value>, name: &str, state: &str) -> Option<&'a Value> {
+    pod?.pointer("/status/containerStatuses")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("name").and_then(Value::as_str) == Some(name))?
+        .pointer(&format!("/state/{state}"))
+}
+
+fn describe_containers(pod: Option<&Value>) -> String {
+    let Some(pod) = pod else {
+        return "pod is gone".to_owned();
+    };
+    let mut parts = Vec::new();
+    for list in ["initContainerStatuses", "containerStatuses"] {
+        for c in pod
+            .pointer(&format!("/status/{list}"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
+            if let Some(t) = c.pointer("/state/terminated") {
+                parts.push(format!(
+                    "{name} terminated with {} ({})",
+                    t.get("exitCode").and_then(Value::as_i64).unwrap_or(-1),
+                    t.get("reason").and_then(Value::as_str).unwrap_or("-")
+                ));
+            } else if let Some(w) = c.pointer("/state/waiting") {
+                parts.push(format!(
+                    "{name} waiting ({})",
+                    w.get("reason").and_then(Value::as_str).unwrap_or("-")
+                ));
+            }
+        }
+    }
+    if parts.is_empty() {
+        wait::summarize(Some(pod))
+    } else {
+        parts.join(", ")
+    }
+}
+
+struct Step<'a> {
+    cluster: &'a dyn Cluster,
+    timeouts: &'a Timeouts,
+    progress: &'a dyn Progress,
+    results: &'a ResultsDir,
+    names: Names,
+    objects: Vec<Value>,
+    cell: &'a Cell,
+    repetition: u32,
+    /// Longest wait for the clients to finish once released.
+    measure_timeout: Duration,
+}
+
+impl Step<'_> {
+    async fn exec(&self, pod: &ObjectRef, command: &[&str]) -> Result<String, StepError> {
+        let argv: Vec<String> = command.iter().map(|s| (*s).to_owned()).collect();
+        let line = argv.join(" ");
+        let run = self.cluster.exec(pod, Some(CONTROL_CONTAINER), &argv, None);
+        let out = tokio::time::timeout(self.timeouts.exec, run)
+            .await
+            .map_err(|_| StepError::ExecTimeout {
+                pod: pod.name.clone(),
+                command: line.clone(),
+                timeout: format_duration(self.timeouts.exec),
+            })?
+            .map_err(|source| StepError::Exec {
+                pod: pod.name.clone(),
+                command: line.clone(),
+                source,
+            })?;
+        if !out.success() {
+            return Err(StepError::ExecFailed {
+                pod: pod.name.clone(),
+                command: line,
+                code: out.exit_code,
+                stderr: out.stderr.trim().to_owned(),
+            });
+        }
+        Ok(out.stdout)
+    }
+
+    async fn wait(
+        &self,
+        object: &ObjectRef,
+        condition: &Condition,
+        timeout: Duration,
+    ) -> Result<Option<Value>, StepError> {
+        wait::until_within(self.cluster, object, condition, timeout)
+            .await
+            .map_err(|source| StepError::Wait {
+                what: object.to_string(),
+                source,
+            })
+    }
+
+    async fn log_tail(&self, pod: &ObjectRef, container: &str) -> String {
+        self.cluster
+            .logs(pod, Some(container), Some(5), false)
+            .await
+            .map(|l| l.trim().replace('\n', " | "))
+            .unwrap_or_else(|e| format!("logs unavailable: {e}"))
+    }
+
+    /// Runs the repetition up to collected results.
+    async fn run(&self) -> Result<Vec<PodRecord>, StepError> {
+        self.progress.phase("creating volume and pods");
+        for object in &self.objects {
+            let name = ObjectRef::from_manifest(object).map_or_else(String::new, |o| o.to_string());
+            self.cluster
+                .apply(object)
+                .await
+                .map_err(|source| StepError::Apply {
+                    object: name,
+                    source,
+                })?;
+        }
+        self.progress.phase("waiting for the volume to bind");
+        self.wait(
+            &self.names.pvc_ref(),
+            &conditions::pvc_bound_to(&self.names.pv),
+            self.timeouts.bind,
+        )
+        .await?;
+
+        self.progress.phase("waiting for pods (file layout)");
+        let pods = self.names.pod_refs();
+        let ready_or_failed = conditions::pod_ready().or(conditions::pod_phase("Failed"));
+        let states = join_all(
+            pods.iter()
+                .map(|p| self.wait(p, &ready_or_failed, self.timeouts.pod_ready)),
+        )
+        .await;
+        let mut nodes = Vec::new();
+        for (pod, state) in pods.iter().zip(states) {
+            let state = match state {
+                Err(StepError::Wait {
+                    source: WaitError::Timeout { last, after, .. },
+                    ..
+                }) => {
+                    return Err(StepError::NotReady {
+                        pod: pod.name.clone(),
+                        timeout: humantime::format_duration(after).to_string(),
+                        detail: describe_containers(last.as_ref()),
+                    });
+                }
+                other => other?,
+            };
+            if conditions::pod_phase("Failed").matches(state.as_ref()) {
+                let log = self.log_tail(pod, LAYOUT_CONTAINER).await;
+                return Err(StepError::PodFailed {
+                    pod: pod.name.clone(),
+                    detail: format!("{}; layout log: {log}", describe_containers(state.as_ref())),
+                });
+            }
+            nodes.push(
+                state
+                    .as_ref()
+                    .and_then(|s| s.pointer("/spec/nodeName"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            );
+        }
+
+        self.progress.phase("measuring");
+        let release = [ENGINE, "file", "write", BARRIER_FILE, "--content", "go"];
+        for released in join_all(pods.iter().map(|p| self.exec(p, &release))).await {
+            released?;
+        }
+        let terminated = client_terminated();
+        let finished = join_all(
+            pods.iter()
+                .map(|p| self.wait(p, &terminated, self.measure_timeout)),
+        )
+        .await;
+
+        self.progress.phase("collecting results");
+        let mut records = Vec::new();
+        for (k, ((pod, state), node)) in pods.iter().zip(finished).zip(nodes).enumerate() {
+            let state = state?;
+            let code = container_state(state.as_ref(), CLIENT_CONTAINER, "terminated")
+                .and_then(|t| t.get("exitCode"))
+                .and_then(Value::as_i64)
+                .and_then(|c| i32::try_from(c).ok());
+            let text = match self.exec(pod, &[ENGINE, "file", "cat", RESULT_FILE]).await {
+                Ok(text) if !text.trim().is_empty() => text,
+                _ => {
+                    return Err(StepError::ClientFailed {
+                        pod: pod.name.clone(),
+                        code,
+                        log: self.log_tail(pod, CLIENT_CONTAINER).await,
+                    });
+                }
+            };
+            serde_json::from_str::<RunResult>(text.trim()).map_err(|source| {
+                StepError::BadResult {
+                    pod: pod.name.clone(),
+                    source,
+                }
+            })?;
+            let client = u32::try_from(k).unwrap_or(u32::MAX);
+            let path =
+                self.results
+                    .write_raw(&self.cell.id, self.repetition, client, text.trim())?;
+            records.push(PodRecord {
+                client,
+                pod: pod.name.clone(),
+                node,
+                result: Some(path),
+                exit_code: code,
+            });
+        }
+        Ok(records)
+    }
+
+    /// Removes everything of the repetition; returns what could not be removed.
+    async fn cleanup(&self) -> Vec<String> {
+        self.progress.phase("cleaning up");
+        let mut leftovers = Vec::new();
+        let pods = self.names.pod_refs();
+        // The files first, while a pod still mounts the volume.
+        if let Some(run_dir) = self
+            .names
+            .data_dir
+            .rsplit_once('/')
+            .map(|(d, _)| d.to_owned())
+        {
+            for pod in &pods {
+                if matches!(self.cluster.get(pod).await, Ok(Some(_)))
+                    && self
+                        .exec(pod, &[ENGINE, "rm", "--recursive", &run_dir])
+                        .await
+                        .is_ok()
+                {
+                    break;
+                }
+            }
+        }
+        let gone = conditions::is_gone();
+        let delete = |object: ObjectRef| {
+            let gone = &gone;
+            async move {
+                match self.cluster.delete(&object, Propagation::Background).await {
+                    Ok(_) => {}
+                    Err(e) if e.is_not_found() => return None,
+                    Err(e) => return Some(format!("{object}: {}", error_chain(&e))),
+                }
+                wait::until_within(self.cluster, &object, gone, self.timeouts.delete)
+                    .await
+                    .err()
+                    .map(|e| format!("{object}: {}", error_chain(&e)))
+            }
+        };
+        leftovers.extend(
+            join_all(pods.into_iter().map(delete))
+                .await
+                .into_iter()
+                .flatten(),
+        );
+        for object in [
+            self.names.pvc_ref(),
+            self.names.pv_ref(),
+            self.names.config_map_ref(),
+        ] {
+            leftovers.extend(delete(object).await);
+        }
+        leftovers
+    }
+}
+
+async fn cancelled(cancel: &mut watch::Receiver<bool>) {
+    if cancel.wait_for(|c| *c).await.is_err() {
+        // The sender is gone: nobody can cancel any more.
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Runs a plan's matrix on a cluster and writes results and reports.
+pub async fn run_bench(
+    plan: &Plan,
+    target: &Target,
+    options: &RunnerOptions,
+    progress: &dyn Progress,
+    mut cancel: watch::Receiver<bool>,
+) -> Result<BenchOutcome, BenchError> {
+    let servers = resolve_servers(plan, &target.servers)?;
+    let matrix = Matrix::expand(plan);
+    let cluster = target.cluster.as_ref();
+    let run = &options.run_id;
+
+    let mut environment = describe_cluster(cluster, &target.description).await;
+    environment.servers = servers
+        .iter()
+        .map(|(name, s)| ServerRecord {
+            name: name.clone(),
+            flavor: flavor_name(s.flavor).to_owned(),
+            address: s.address.clone(),
+            export: s.export.clone(),
+        })
+        .collect();
+    let results = ResultsDir::create(&options.results_parent, run.as_str())?;
+    results.write_plan(plan)?;
+    let mut record = RunRecord::new(run.as_str(), plan, &matrix.cells, environment);
+    results.write_record(&record)?;
+
+    let namespace = manifests::namespace(run);
+    cluster
+        .apply(&namespace)
+        .await
+        .map_err(|source| BenchError::Cluster {
+            step: format!("create namespace `{}`", manifests::namespace_name(run)),
+            source: Box::new(source),
+        })?;
+
+    let schedule = matrix.schedule();
+    progress.start(schedule.len());
+    let mut status = RunStatus::Complete;
+    let mut failed_steps = 0;
+    let mut leftovers = Vec::new();
+    let mut fatal: Option<BenchError> = None;
+    for (index, step) in schedule.iter().enumerate() {
+        if *cancel.borrow() {
+            status = RunStatus::Interrupted;
+            break;
+        }
+        let cell = &matrix.cells[step.cell];
+        let server = servers
+            .iter()
+            .find(|(n, _)| *n == cell.server)
+            .map(|(_, s)| s)
+            .ok_or_else(|| BenchError::ServerMissing {
+                server: cell.server.clone(),
+                flavor: "unknown".to_owned(),
+            })?;
+        let cell_record = &record.cells[step.cell];
+        let job = cell_record.job.clone();
+        let resolved = job.resolve().ok();
+        let measure_timeout = resolved
+            .as_ref()
+            .map(|j| j.runtime.unwrap_or_default() + j.ramp_time)
+            .unwrap_or_default()
+            + plan.cell_timeout;
+        let barrier_timeout = format_duration(plan.cell_timeout);
+        let spec = CellSpec {
+            run,
+            cell,
+            repetition: step.repetition,
+            server_address: &server.address,
+            export: &server.export,
+            mount_options: &cell_record.requested_options,
+            job: &job,
+            image: &plan.image,
+            volume_size: &plan.volume_size,
+            barrier_timeout: &barrier_timeout,
+        };
+        let work = Step {
+            cluster,
+            timeouts: &options.timeouts,
+            progress,
+            results: &results,
+            names: Names::new(run, cell, step.repetition),
+            objects: manifests::cell_objects(&spec),
+            cell,
+            repetition: step.repetition,
+            measure_timeout,
+        };
+        progress.step(index, cell, step.repetition, matrix.repetitions);
+        let outcome = tokio::select! {
+            biased;
+            () = cancelled(&mut cancel) => None,
+            r = work.run() => Some(r),
+        };
+        let cleanup = work.cleanup().await;
+        let (attempt_status, message, pods) = match outcome {
+            None => {
+                status = RunStatus::Interrupted;
+                (
+                    AttemptStatus::Interrupted,
+                    Some("interrupted by the user".to_owned()),
+                    Vec::new(),
+                )
+            }
+            Some(Ok(pods)) => (AttemptStatus::Ok, None, pods),
+            Some(Err(e)) => {
+                failed_steps += 1;
+                let message = error_chain(&e);
+                if e.is_fatal() {
+                    fatal = Some(BenchError::Aborted {
+                        cell: cell.id.clone(),
+                        repetition: step.repetition,
+                        dir: results.path().display().to_string(),
+                        source: Box::new(e),
+                    });
+                }
+                (AttemptStatus::Failed, Some(message), Vec::new())
+            }
+        };
+        progress.step_done(attempt_status == AttemptStatus::Ok, message.as_deref());
+        for l in &cleanup {
+            progress.note(&format!("could not remove {l}"));
+        }
+        leftovers.extend(cleanup);
+        record.attempts.push(Attempt {
+            cell: cell.id.clone(),
+            repetition: step.repetition,
+            status: attempt_status,
+            message,
+            pods,
+        });
+        results.write_record(&record)?;
+        if status == RunStatus::Interrupted || fatal.is_some() {
+            break;
+        }
+    }
+
+    progress.phase("removing the run's namespace");
+    let ns_ref = ObjectRef::cluster("v1", "Namespace", &manifests::namespace_name(run));
+    match cluster.delete(&ns_ref, Propagation::Background).await {
+        Ok(_) => {
+            if let Err(e) = wait::until_within(
+                cluster,
+                &ns_ref,
+                &conditions::is_gone(),
+                options.timeouts.cleanup,
+            )
+            .await
+            {
+                leftovers.push(format!("{ns_ref}: {}", error_chain(&e)));
+            }
+        }
+        Err(e) if e.is_not_found() => {}
+        Err(e) => leftovers.push(format!("{ns_ref}: {}", error_chain(&e))),
+    }
+    if fatal.is_some() {
+        status = RunStatus::Failed;
+    }
+    record.status = status;
+    record.finished = Some(now_rfc3339());
+    if !leftovers.is_empty() {
+        record.environment.notes.push(format!(
+            "objects left behind (remove them with `nfslab clean`): {}",
+            leftovers.join("; ")
+        ));
+    }
+    results.write_record(&record)?;
+    let written = write_reports(&results)?;
+    progress.finish();
+    if let Some(error) = fatal {
+        return Err(error);
+    }
+    Ok(BenchOutcome {
+        status,
+        dir: results.path().to_path_buf(),
+        summary: written.summary,
+        files: written.files,
+        failed_steps,
+        leftovers,
+    })
+}
+
+#[cfg(test)]
+#[path = "runner_tests.rs"]
+mod tests;

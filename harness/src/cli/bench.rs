@@ -1,0 +1,274 @@
+//! `nfslab bench`: options and dispatch.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+use nfslab::bench::environment::{EnvironmentRequest, bring_up_bench_environment};
+use nfslab::bench::error_chain;
+use nfslab::bench::manifests::{PLACEHOLDER_ADDRESS, render_plan};
+use nfslab::bench::matrix::Matrix;
+use nfslab::bench::plan::{DEFAULT_PLAN_PATH, Overrides, Plan, builtin_plan, load_plan};
+use nfslab::bench::progress::BarProgress;
+use nfslab::bench::runner::{RunnerOptions, run_bench};
+use nfslab::config::Config;
+use nfslab::exit::Outcome;
+use nfslab::k8s::ownership::RunId;
+
+const EXAMPLES: &str = "\
+Examples:
+  # the default plan (workloads/plans/default.yaml) against the in-cluster server
+  nfslab bench
+
+  # check a plan and print every manifest it would apply, without a cluster
+  nfslab bench --dry-run
+  nfslab bench --plan my-plan.yaml --dry-run --output manifests/
+
+  # two profiles, one workload, 5 repetitions, 1 and 4 client pods
+  nfslab bench --profiles doc-v3,doc-v4.1 --workloads seq-read-1m --repetitions 5 --clients 1,4
+
+  # your NAS instead of the in-cluster server (or both: --servers in-cluster,nas)
+  nfslab bench --server 192.168.1.20:/vol1
+  nfslab bench --server nas=192.168.1.20:/vol1 --servers in-cluster,nas
+
+What a run does: for every cell (server x workload x profile x clients) and repetition it
+creates a PV carrying the profile's mountOptions, a PVC and the client pods (spread over
+nodes), lays the files out, starts every client at once, collects each pod's JSON result,
+the effective mount options and the kernel's RPC statistics, and deletes it all before the
+next. Results go to results/<run-id>/ as they come (plan, raw JSON per pod, summary.json,
+summary.csv, report.md, report.html). Ctrl-C stops cleanly and keeps what was measured;
+`nfslab report DIR` re-renders the reports, `nfslab compare OLD NEW` compares two runs.
+
+Profiles live in the plan and in profiles.yaml next to it: add your own there. Bad options
+(rsize=1M, hard+soft, unknown keys) are reported with file:line:column before anything is
+created.
+
+Exit codes: 0 every repetition measured, 1 some repetitions failed, 2 bad plan or flags,
+3 environment (cluster, server), 130 interrupted.";
+
+/// Benchmark NFS mount options from pods (the matrix in a plan) and write the reports.
+#[derive(Debug, Args)]
+#[command(after_help = EXAMPLES)]
+pub struct BenchArgs {
+    /// Benchmark plan (default: workloads/plans/default.yaml when present, else the copy
+    /// built into nfslab).
+    #[arg(long, value_name = "FILE", help_heading = "Plan")]
+    pub plan: Option<PathBuf>,
+    /// Only these profiles (comma-separated names defined in the plan or its profile files).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "NAMES",
+        help_heading = "Plan"
+    )]
+    pub profiles: Option<Vec<String>>,
+    /// Only these workloads.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "NAMES",
+        help_heading = "Plan"
+    )]
+    pub workloads: Option<Vec<String>>,
+    /// Only these servers.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "NAMES",
+        help_heading = "Plan"
+    )]
+    pub servers: Option<Vec<String>>,
+    /// Benchmark an NFS server outside the cluster: `host:/export` or `NAME=host:/export`
+    /// (repeatable). Without --servers, only the servers given here run.
+    #[arg(long = "server", value_name = "HOST:/EXPORT", help_heading = "Plan")]
+    pub external: Vec<String>,
+    /// Repetitions of every cell (default: the plan's, usually 3).
+    #[arg(long, value_name = "N", help_heading = "Plan")]
+    pub repetitions: Option<u32>,
+    /// Client pods per cell, a list adds cells (`1,4`).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "LIST",
+        help_heading = "Plan"
+    )]
+    pub clients: Option<Vec<u32>>,
+    /// Check the plan and print every manifest a run would apply; no cluster needed.
+    #[arg(long, help_heading = "Mode")]
+    pub dry_run: bool,
+    /// With --dry-run: write one YAML file per step into this directory instead of stdout.
+    #[arg(long, value_name = "DIR", requires = "dry_run", help_heading = "Mode")]
+    pub output: Option<PathBuf>,
+    /// Where run directories are created.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "results",
+        help_heading = "Results"
+    )]
+    pub results: PathBuf,
+    /// Run id (lowercase letters, digits and `-`; default: time and a random suffix).
+    #[arg(long, value_name = "ID", help_heading = "Results")]
+    pub run_id: Option<String>,
+}
+
+fn load(args: &BenchArgs) -> Result<Plan, String> {
+    let plan = match &args.plan {
+        Some(path) => load_plan(path),
+        None if Path::new(DEFAULT_PLAN_PATH).is_file() => load_plan(Path::new(DEFAULT_PLAN_PATH)),
+        None => builtin_plan(),
+    }
+    .map_err(|e| error_chain(&e))?;
+    plan.apply(&Overrides {
+        servers: args.servers.clone(),
+        profiles: args.profiles.clone(),
+        workloads: args.workloads.clone(),
+        external: args.external.clone(),
+        repetitions: args.repetitions,
+        clients: args.clients.clone(),
+    })
+    .map_err(|e| error_chain(&e))
+}
+
+fn describe(plan: &Plan, measured: Option<Duration>) -> String {
+    let m = Matrix::expand(plan);
+    let time = measured.map_or_else(String::new, |d| {
+        format!(
+            ", at least {} of measurement",
+            humantime::format_duration(d)
+        )
+    });
+    format!(
+        "plan `{}`: {} servers x {} workloads x {} profiles x {} client counts = {} cells, {} \
+         repetitions each: {} steps, {} client pods{time}",
+        plan.name,
+        plan.selected_servers.len(),
+        plan.selected_workloads.len(),
+        plan.selected_profiles.len(),
+        plan.clients.len(),
+        m.cells.len(),
+        plan.repetitions,
+        m.cells.len() * plan.repetitions as usize,
+        m.pod_count()
+    )
+}
+
+/// Runs `nfslab bench`.
+pub fn run(args: &BenchArgs, config: Config) -> Outcome {
+    let plan = match load(args) {
+        Ok(p) => p,
+        Err(line) => {
+            eprintln!("error: {line}");
+            return Outcome::BadInput;
+        }
+    };
+    for w in &plan.active_warnings() {
+        eprintln!("warning: {w}");
+    }
+    let run_id = match &args.run_id {
+        Some(text) => match RunId::parse(text) {
+            Some(id) => id,
+            None => {
+                eprintln!(
+                    "error: invalid --run-id `{text}`: use 1 to 40 lowercase letters, digits and `-`"
+                );
+                return Outcome::BadInput;
+            }
+        },
+        None => RunId::generate(),
+    };
+    if args.dry_run {
+        return dry_run(args, &plan, &run_id);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Outcome::Environment;
+        }
+    };
+    eprintln!("{}", describe(&plan, render_plan(&plan, &run_id).measured));
+    runtime.block_on(async {
+        let request = EnvironmentRequest {
+            flavors: plan.in_cluster_flavors(),
+            image: plan.image.clone(),
+            config: config.clone(),
+            run_id: run_id.clone(),
+        };
+        let target = match bring_up_bench_environment(&request).await {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {}", error_chain(&e));
+                return e.outcome();
+            }
+        };
+        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nstopping: cleaning up and writing the report of what was measured (Ctrl-C again to quit at once)");
+                let _ = cancel_tx.send(true);
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(i32::from(Outcome::Interrupted.code()));
+                }
+            }
+        });
+        let options = RunnerOptions {
+            run_id,
+            results_parent: args.results.clone(),
+            timeouts: config.timeouts.clone(),
+        };
+        let progress = BarProgress::stderr();
+        match run_bench(&plan, &target, &options, &progress, cancel_rx).await {
+            Ok(outcome) => {
+                println!("{}", outcome.dir.display());
+                for f in &outcome.files {
+                    println!("{}", f.display());
+                }
+                if outcome.failed_steps > 0 {
+                    eprintln!(
+                        "{} repetition(s) failed; see the Failures section of the report",
+                        outcome.failed_steps
+                    );
+                }
+                outcome.outcome()
+            }
+            Err(e) => {
+                eprintln!("error: {}", error_chain(&e));
+                e.outcome()
+            }
+        }
+    })
+}
+
+fn dry_run(args: &BenchArgs, plan: &Plan, run_id: &RunId) -> Outcome {
+    let rendered = render_plan(plan, run_id);
+    eprintln!("{}", describe(plan, rendered.measured));
+    if !plan.in_cluster_flavors().is_empty() {
+        eprintln!(
+            "note: in-cluster servers get their address when deployed; manifests use \
+             {PLACEHOLDER_ADDRESS} in its place"
+        );
+    }
+    match &args.output {
+        Some(dir) => {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                eprintln!("error: cannot create `{}`: {e}", dir.display());
+                return Outcome::Environment;
+            }
+            for (name, text) in &rendered.files {
+                let path = dir.join(name);
+                if let Err(e) = std::fs::write(&path, text) {
+                    eprintln!("error: cannot write `{}`: {e}", path.display());
+                    return Outcome::Environment;
+                }
+            }
+            eprintln!("wrote {} files to {}", rendered.files.len(), dir.display());
+        }
+        None => {
+            for (_, text) in &rendered.files {
+                print!("{text}");
+            }
+        }
+    }
+    Outcome::Success
+}

@@ -1,0 +1,83 @@
+//! `nfslab compare OLD NEW`: options and dispatch.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use nfslab::bench::error_chain;
+use nfslab::exit::Outcome;
+use nfslab::report::compare::{
+    compare, load_summary, parse_threshold, render_html, render_markdown,
+};
+
+const EXAMPLES: &str = "\
+Examples:
+  # did last night's run regress against the committed baseline?
+  nfslab compare results/baselines/ganesha-default results/20261124-020000-1a2b3c
+
+  # stricter threshold, and an HTML page with a chart
+  nfslab compare OLD NEW --threshold 5% --html compare.html
+
+Cells are matched by id (server/workload/profile/kN). Compared: median bandwidth and IOPS
+(operations/s for metadata workloads) and p99 latency per operation kind. Cells present in
+only one run are listed.
+
+Exit codes: 0 no regression, 1 a figure regressed beyond the threshold, 2 bad input (missing
+directory, no summary.json, another schema version).";
+
+/// Compare two benchmark runs; exit 1 when a figure regressed beyond the threshold.
+#[derive(Debug, Args)]
+#[command(after_help = EXAMPLES)]
+pub struct CompareArgs {
+    /// The reference run (results directory or its summary.json).
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The run to judge.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// Largest accepted change: lower throughput or higher p99 latency, in percent.
+    #[arg(long, default_value = "10%", value_parser = parse_threshold)]
+    pub threshold: f64,
+    /// Also write the comparison as a self-contained HTML page with a chart.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Also write the comparison as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+/// Runs `nfslab compare`.
+pub fn run(args: &CompareArgs) -> Outcome {
+    let loaded = load_summary(&args.old).and_then(|old| Ok((old, load_summary(&args.new)?)));
+    let (old, new) = match loaded {
+        Ok(pair) => pair,
+        Err(e) => {
+            eprintln!("error: {}", error_chain(&e));
+            return Outcome::BadInput;
+        }
+    };
+    let comparison = compare(&old, &new, args.threshold);
+    print!("{}", render_markdown(&comparison));
+    if let Some(path) = &args.html {
+        let written = render_html(&comparison)
+            .map_err(|e| error_chain(&e))
+            .and_then(|html| std::fs::write(path, html).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            return Outcome::Environment;
+        }
+    }
+    if let Some(path) = &args.json {
+        let written = serde_json::to_string_pretty(&comparison)
+            .map_err(|e| e.to_string())
+            .and_then(|json| std::fs::write(path, json).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            return Outcome::Environment;
+        }
+    }
+    if comparison.regressions().is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    }
+}

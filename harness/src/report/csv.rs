@@ -1,0 +1,122 @@
+//! `summary.csv`: one row per cell, for spreadsheets and scripts.
+//!
+//! Columns: the cell (`id`, `server`, `workload`, `profile`, `clients`, `pattern`,
+//! `block_size`), repetitions, the medians and spreads of bandwidth (MB/s), IOPS and
+//! operations/s, the headline CV and `unstable`, effective NFS version and transfer sizes,
+//! the number of options not applied as requested, then `p50`/`p99`/`p99.9` latency in
+//! microseconds for every operation kind present in the run (`read_p99_us`...).
+
+use std::fmt::Write as _;
+
+use crate::report::summary::{Spread, Summary, name_of};
+
+fn field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+fn num(value: Option<f64>) -> String {
+    value.map_or_else(String::new, |v| format!("{v:.3}"))
+}
+
+fn stat(s: Option<Spread>, factor: f64, f: fn(&Spread) -> f64) -> String {
+    num(s.map(|s| f(&s) * factor))
+}
+
+/// Renders the CSV text.
+#[must_use]
+pub fn render(summary: &Summary) -> String {
+    let mut kinds: Vec<&str> = Vec::new();
+    for c in &summary.cells {
+        for k in c.latency.keys() {
+            if !kinds.contains(&k.as_str()) {
+                kinds.push(k);
+            }
+        }
+    }
+    kinds.sort_unstable();
+    let mut header: Vec<String> = [
+        "id",
+        "server",
+        "workload",
+        "profile",
+        "clients",
+        "pattern",
+        "block_size",
+        "repetitions_ok",
+        "repetitions_planned",
+        "headline",
+        "bandwidth_mb_s_median",
+        "bandwidth_mb_s_min",
+        "bandwidth_mb_s_max",
+        "iops_median",
+        "iops_min",
+        "iops_max",
+        "ops_per_sec_median",
+        "headline_cv",
+        "unstable",
+        "effective_vers",
+        "effective_rsize",
+        "effective_wsize",
+        "options_not_as_requested",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    for k in &kinds {
+        for p in ["p50", "p99", "p99_9"] {
+            header.push(format!("{k}_{p}_us"));
+        }
+    }
+    let mut out = header.join(",");
+    out.push('\n');
+    for c in &summary.cells {
+        let effective = |key: &str| {
+            c.options
+                .effective
+                .as_ref()
+                .and_then(|e| {
+                    e.iter()
+                        .find_map(|o| o.strip_prefix(&format!("{key}=")).map(str::to_owned))
+                })
+                .unwrap_or_default()
+        };
+        let headline = name_of(&c.headline);
+        let mut row: Vec<String> = vec![
+            field(&c.id),
+            field(&c.server),
+            field(&c.workload),
+            field(&c.profile),
+            c.clients.to_string(),
+            field(&c.pattern),
+            c.block_size.to_string(),
+            c.repetitions_ok.to_string(),
+            c.repetitions_planned.to_string(),
+            headline,
+            stat(c.bandwidth_bytes_per_sec, 1e-6, |s| s.median),
+            stat(c.bandwidth_bytes_per_sec, 1e-6, |s| s.min),
+            stat(c.bandwidth_bytes_per_sec, 1e-6, |s| s.max),
+            stat(c.iops, 1.0, |s| s.median),
+            stat(c.iops, 1.0, |s| s.min),
+            stat(c.iops, 1.0, |s| s.max),
+            stat(c.ops_per_sec, 1.0, |s| s.median),
+            num(c.headline_cv),
+            c.unstable.to_string(),
+            effective("vers"),
+            effective("rsize"),
+            effective("wsize"),
+            c.options.flagged().len().to_string(),
+        ];
+        for k in &kinds {
+            let l = c.latency.get(*k).map(|l| l.latency_ns);
+            row.push(num(l.map(|l| l.p50 as f64 / 1e3)));
+            row.push(num(l.map(|l| l.p99 as f64 / 1e3)));
+            row.push(num(l.map(|l| l.p99_9 as f64 / 1e3)));
+        }
+        let _ = writeln!(out, "{}", row.join(","));
+    }
+    out
+}

@@ -1,0 +1,146 @@
+//! Number formatting shared by the Markdown, CSV and HTML reports, so every rendering shows
+//! the same figure the same way.
+//!
+//! Bandwidth is shown in MB/s (10^6 bytes, the unit NAS vendors advertise), latency with an
+//! adaptive unit (`850 ns`, `12.3 µs`, `4.56 ms`), counts with three significant digits at
+//! most after the point.
+
+use crate::nfs::mount_options::DiffKind;
+use crate::report::summary::{CellSummary, Headline, Spread};
+
+/// A figure with a precision that suits its size: `1234`, `56.7`, `0.89`.
+#[must_use]
+pub fn number(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude >= 100.0 {
+        format!("{value:.0}")
+    } else if magnitude >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+/// A latency in nanoseconds with an adaptive unit.
+#[must_use]
+pub fn latency(ns: f64) -> String {
+    if ns < 1e3 {
+        format!("{ns:.0} ns")
+    } else if ns < 1e6 {
+        format!("{} µs", number(ns / 1e3))
+    } else if ns < 1e9 {
+        format!("{} ms", number(ns / 1e6))
+    } else {
+        format!("{} s", number(ns / 1e9))
+    }
+}
+
+/// A coefficient of variation as a percentage (`4.2%`), `-` when absent.
+#[must_use]
+pub fn cv(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| format!("{:.1}%", v * 100.0))
+}
+
+/// A relative change as a signed percentage (`-20.3%`).
+#[must_use]
+pub fn change(ratio: f64) -> String {
+    format!("{:+.1}%", ratio * 100.0)
+}
+
+/// The headline median of a cell in display units, `-` when nothing was measured.
+#[must_use]
+pub fn headline_median(cell: &CellSummary) -> String {
+    cell.headline_display()
+        .map_or_else(|| "-".to_owned(), |s| number(s.median))
+}
+
+/// `min–max` of a spread in display units.
+#[must_use]
+pub fn range(spread: Option<Spread>) -> String {
+    spread.map_or_else(
+        || "-".to_owned(),
+        |s| format!("{}–{}", number(s.min), number(s.max)),
+    )
+}
+
+/// What a headline's numbers are, for column headers.
+#[must_use]
+pub fn headline_unit(headline: Headline) -> &'static str {
+    headline.label()
+}
+
+/// Short label of a diff kind.
+#[must_use]
+pub fn diff_kind(kind: DiffKind) -> &'static str {
+    match kind {
+        DiffKind::Same => "kept",
+        DiffKind::Changed => "changed",
+        DiffKind::NotReported => "not reported",
+        DiffKind::Default => "kernel default",
+        DiffKind::Informational => "informational",
+    }
+}
+
+/// Flags of a cell for tables: unstable, changed options, failures.
+#[must_use]
+pub fn flags(cell: &CellSummary) -> Vec<String> {
+    let mut out = Vec::new();
+    if cell.unstable {
+        out.push(format!("unstable (CV {})", cv(cell.headline_cv)));
+    }
+    let changed = cell.options.flagged().len();
+    if changed > 0 {
+        out.push(format!(
+            "{changed} option{} not as requested",
+            if changed == 1 { "" } else { "s" }
+        ));
+    }
+    if cell.repetitions_ok < cell.repetitions_planned {
+        out.push(format!(
+            "{}/{} repetitions",
+            cell.repetitions_ok, cell.repetitions_planned
+        ));
+    }
+    if !cell.options.consistent {
+        out.push("clients disagree on options".to_owned());
+    }
+    if !cell.errors.is_empty() {
+        out.push("IO errors".to_owned());
+    }
+    out
+}
+
+/// A cell's label inside one workload: the profile, plus the server and the clients when
+/// the workload has several of them.
+#[must_use]
+pub fn cell_label(cell: &CellSummary, many_servers: bool, many_clients: bool) -> String {
+    let mut label = cell.profile.clone();
+    if many_servers {
+        label.push_str(" @ ");
+        label.push_str(&cell.server);
+    }
+    if many_clients {
+        label.push_str(&format!(" ×{}", cell.clients));
+    }
+    label
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_latencies() {
+        assert_eq!(number(1234.4), "1234");
+        assert_eq!(number(56.78), "56.8");
+        assert_eq!(number(0.891), "0.89");
+        assert_eq!(latency(850.0), "850 ns");
+        assert_eq!(latency(12_345.0), "12.3 µs");
+        assert_eq!(latency(4_560_000.0), "4.56 ms");
+        assert_eq!(latency(2.5e9), "2.50 s");
+        assert_eq!(cv(Some(0.0423)), "4.2%");
+        assert_eq!(cv(None), "-");
+        assert_eq!(change(-0.2034), "-20.3%");
+        assert_eq!(change(0.05), "+5.0%");
+    }
+}

@@ -1,0 +1,135 @@
+//! The benchmark on a real cluster: the tiny plan `workloads/plans/smoke.yaml` end to end
+//! (PVs with mountOptions, client pods, barrier, collection, cleanup, reports).
+//!
+//! Runs only with `NFSLAB_E2E_CLUSTER` set (`kind` or `existing`); the cluster and the
+//! in-cluster NFS server come from `nfslab::bench::environment::bring_up_bench_environment`.
+//! Without it the trial is reported as ignored with the reason.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use nfslab::bench::environment::{EnvironmentRequest, bring_up_bench_environment};
+use nfslab::bench::error_chain;
+use nfslab::bench::plan::load_plan;
+use nfslab::bench::progress::NoProgress;
+use nfslab::bench::results::RunStatus;
+use nfslab::bench::runner::{RunnerOptions, run_bench};
+use nfslab::config::Config;
+use nfslab::k8s::ownership::{RunId, selector};
+
+const TRIAL: &str = "bench_smoke_plan_on_a_cluster";
+
+async fn smoke() -> Result<(), Failed> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let plan = load_plan(&root.join("workloads/plans/smoke.yaml")).map_err(|e| error_chain(&e))?;
+    let run_id = RunId::generate();
+    let config = Config::default();
+    let request = EnvironmentRequest {
+        flavors: plan.in_cluster_flavors(),
+        image: plan.image.clone(),
+        config: config.clone(),
+        run_id: run_id.clone(),
+    };
+    let target = bring_up_bench_environment(&request)
+        .await
+        .map_err(|e| error_chain(&e))?;
+    let results = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let options = RunnerOptions {
+        run_id: run_id.clone(),
+        results_parent: results.path().to_path_buf(),
+        timeouts: config.timeouts.clone(),
+    };
+    let (_cancel, rx) = tokio::sync::watch::channel(false);
+    let outcome = run_bench(&plan, &target, &options, &NoProgress, rx)
+        .await
+        .map_err(|e| error_chain(&e))?;
+    let fail = |what: String| -> Result<(), Failed> {
+        Err(format!("{what} (results kept in {})", outcome.dir.display()).into())
+    };
+    if outcome.status != RunStatus::Complete || outcome.failed_steps > 0 {
+        let failures: Vec<&String> = outcome
+            .summary
+            .cells
+            .iter()
+            .flat_map(|c| &c.failures)
+            .collect();
+        return fail(format!(
+            "run {:?} with failures: {failures:?}",
+            outcome.status
+        ));
+    }
+    for cell in &outcome.summary.cells {
+        if cell.repetitions_ok != cell.repetitions_planned {
+            return fail(format!(
+                "{}: {} repetitions measured",
+                cell.id, cell.repetitions_ok
+            ));
+        }
+        if !cell
+            .options
+            .fstype
+            .as_deref()
+            .is_some_and(|f| f.starts_with("nfs"))
+        {
+            return fail(format!(
+                "{}: mount is {:?}, not NFS",
+                cell.id, cell.options.fstype
+            ));
+        }
+        if cell.rpc.is_none() {
+            return fail(format!("{}: no mountstats delta recorded", cell.id));
+        }
+        if cell.profile == "v4.1-64k"
+            && !cell
+                .options
+                .effective
+                .iter()
+                .flatten()
+                .any(|o| o == "rsize=65536")
+        {
+            return fail(format!(
+                "{}: effective options {:?}",
+                cell.id, cell.options.effective
+            ));
+        }
+    }
+    let html =
+        std::fs::read_to_string(outcome.dir.join("report.html")).map_err(|e| e.to_string())?;
+    if html.matches("<svg").count() != 2 {
+        return fail("the report does not have one chart per workload".to_owned());
+    }
+    if !outcome.leftovers.is_empty() {
+        return fail(format!("objects left behind: {:?}", outcome.leftovers));
+    }
+    let cluster = Arc::clone(&target.cluster);
+    for kind in ["PersistentVolume", "Namespace"] {
+        let left = cluster
+            .list("v1", kind, None, Some(&selector(Some(&run_id))))
+            .await
+            .map_err(|e| error_chain(&e))?;
+        if !left.is_empty() {
+            return fail(format!("{} {kind} objects of the run remain", left.len()));
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let trial = match std::env::var("NFSLAB_E2E_CLUSTER") {
+        Ok(mode) if !mode.is_empty() => Trial::test(TRIAL, move || {
+            eprintln!("benchmark e2e on cluster mode `{mode}`");
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+            runtime.block_on(smoke())
+        }),
+        _ => {
+            eprintln!(
+                "ignored: no cluster (set NFSLAB_E2E_CLUSTER=kind or existing to run the \
+                 benchmark on a cluster)"
+            );
+            Trial::test(TRIAL, || Ok(())).with_ignored_flag(true)
+        }
+    };
+    libtest_mimic::run(&args, vec![trial]).exit();
+}

@@ -1,0 +1,436 @@
+//! Reports and comparisons rendered from the committed fixture result sets
+//! (`tests/fixtures/bench/run-a`, `run-b`: real nfslab-io measurements, see their README).
+//!
+//! Markdown and CSV are snapshot-tested; the HTML is checked for one chart per workload and
+//! for the absence of any external reference; `nfslab report` and `nfslab compare` run as
+//! the real binary. Regressions are made from run A by stretching every client's measured
+//! window (the same work in 25% more time is a 20% throughput drop), which keeps every other
+//! figure of the real measurement.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, OnceLock};
+
+use nfslab::bench::aggregate::summarize_dir;
+use nfslab::bench::results::ResultsDir;
+use nfslab::report::summary::Summary;
+use nfslab::report::{self, write_reports};
+use nfslab_workload::result::{RunResult, Totals};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/bench")
+        .join(name)
+}
+
+/// The fixture's summary, aggregated once per test binary (tests run in parallel threads).
+fn summary_of(name: &str) -> Summary {
+    static CACHE: OnceLock<Mutex<BTreeMap<String, Summary>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(BTreeMap::new()));
+    let mut map = cache.lock().unwrap();
+    map.entry(name.to_owned())
+        .or_insert_with(|| summarize_dir(&ResultsDir::open(&fixture(name)).unwrap()).unwrap())
+        .clone()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn raw_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            raw_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "json") {
+            out.push(path);
+        }
+    }
+}
+
+/// A copy of run A whose every client took `factor` times as long for the same work,
+/// aggregated and rendered.
+fn stretched_copy(into: &Path, factor: f64) -> PathBuf {
+    let dir = into.join(format!("stretched-{factor}"));
+    copy_dir(&fixture("run-a"), &dir);
+    let mut files = Vec::new();
+    raw_files(&dir.join("raw"), &mut files);
+    assert!(files.len() > 50, "fixture raw results: {}", files.len());
+    for file in files {
+        let mut r: RunResult =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        r.window.seconds *= factor;
+        for op in r.ops.values_mut() {
+            op.bandwidth_bytes_per_sec /= factor;
+            op.ops_per_sec /= factor;
+        }
+        r.totals = Totals::from_ops(&r.ops, r.window.seconds, r.totals.ramp_ops_excluded);
+        std::fs::write(&file, serde_json::to_string(&r).unwrap()).unwrap();
+    }
+    write_reports(&ResultsDir::open(&dir).unwrap()).unwrap();
+    dir
+}
+
+/// A copy of a fixture run with its (cached) summary written, as `nfslab report` would.
+fn summarized_copy(name: &str, into: &Path) -> PathBuf {
+    let dir = into.join(name);
+    copy_dir(&fixture(name), &dir);
+    let json = serde_json::to_string_pretty(&summary_of(name)).unwrap();
+    std::fs::write(dir.join("summary.json"), json).unwrap();
+    dir
+}
+
+fn nfslab(args: &[&std::ffi::OsStr]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_nfslab"))
+        .args(args)
+        .output()
+        .unwrap();
+    eprintln!(
+        "$ nfslab {:?}\nstatus {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        args,
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn os(p: &Path) -> &std::ffi::OsStr {
+    p.as_os_str()
+}
+
+#[test]
+fn markdown_report_of_run_a() {
+    insta::assert_snapshot!(
+        "run_a_markdown",
+        report::markdown::render(&summary_of("run-a"))
+    );
+}
+
+#[test]
+fn csv_summary_of_run_a() {
+    insta::assert_snapshot!("run_a_csv", report::csv::render(&summary_of("run-a")));
+}
+
+#[test]
+fn markdown_report_of_run_b() {
+    insta::assert_snapshot!(
+        "run_b_markdown",
+        report::markdown::render(&summary_of("run-b"))
+    );
+}
+
+#[test]
+fn summary_of_run_a_has_every_cell_measured() {
+    let s = summary_of("run-a");
+    assert_eq!(s.cells.len(), 24);
+    assert!(
+        s.cells.iter().all(|c| c.repetitions_ok == 3),
+        "all repetitions ok"
+    );
+    assert_eq!(
+        s.workloads(),
+        ["seq-write-1m", "rand-read-4k", "metadata-small-files"]
+    );
+    // Two-client cells merge two result documents per repetition.
+    let k2 = s.cell("tmpfs/rand-read-4k/one-thread/k2").unwrap();
+    assert!(k2.repetitions.iter().all(|r| r.clients == 2));
+    let read = &k2.latency["read"];
+    let per_pod: u64 = k2
+        .repetitions
+        .iter()
+        .flat_map(|r| r.per_client.iter())
+        .count() as u64;
+    assert_eq!(per_pod, 6);
+    assert!(read.ops > 0 && read.latency_ns.p99 >= read.latency_ns.p50);
+    // The second profile asks for `noatime`, which the local mounts do not have.
+    let two = s.cell("disk/seq-write-1m/two-threads/k1").unwrap();
+    let flagged: Vec<&str> = two
+        .options
+        .flagged()
+        .iter()
+        .map(|d| d.key.as_str())
+        .collect();
+    assert_eq!(flagged, ["atime"]);
+}
+
+#[test]
+fn html_has_one_chart_per_workload_and_no_external_resources() {
+    let s = summary_of("run-a");
+    let html = report::html::render(&s).unwrap();
+    let sections: Vec<&str> = html.split("<section class=\"workload\"").skip(1).collect();
+    assert_eq!(sections.len(), s.workloads().len());
+    for (section, workload) in sections.iter().zip(s.workloads()) {
+        let body = section.split("</section>").next().unwrap();
+        assert!(body.contains(&format!("data-workload=\"{workload}\"")));
+        assert_eq!(body.matches("<svg").count(), 1, "one chart in {workload}");
+        assert!(
+            body.contains(&format!("{workload}: ")),
+            "chart caption names the workload"
+        );
+    }
+    assert_eq!(html.matches("<svg").count(), s.workloads().len());
+    assert_no_external_references(&html);
+    assert!(html.contains("Requested vs effective mount options"));
+}
+
+/// No `src`, `href`, `url(...)`, `@import`, `<link`, `<script` or `<iframe` that could make
+/// the browser fetch anything: links may only be page-local anchors. (The SVG `xmlns`
+/// attribute names a namespace and is never fetched.)
+fn assert_no_external_references(html: &str) {
+    let lower = html.to_ascii_lowercase();
+    for forbidden in [
+        "<link", "<script", "<iframe", "<img", "@import", "url(", " src=",
+    ] {
+        assert!(!lower.contains(forbidden), "found `{forbidden}`");
+    }
+    for (i, _) in lower.match_indices("href=") {
+        let value = &lower[i + 5..];
+        assert!(
+            value.starts_with("\"#"),
+            "non-local link: {}",
+            &value[..40.min(value.len())]
+        );
+    }
+    for (i, _) in lower.match_indices("http") {
+        let before = &lower[i.saturating_sub(7)..i];
+        assert!(
+            before.ends_with("xmlns=\""),
+            "URL outside xmlns: {}",
+            &lower[i..(i + 40).min(lower.len())]
+        );
+    }
+}
+
+#[test]
+fn report_command_writes_every_file_from_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run-a");
+    copy_dir(&fixture("run-a"), &dir);
+    let out = nfslab(&[std::ffi::OsStr::new("report"), os(&dir)]);
+    assert_eq!(out.status.code(), Some(0));
+    for name in ["summary.json", "summary.csv", "report.md", "report.html"] {
+        assert!(dir.join(name).is_file(), "{name} written");
+    }
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert_eq!(md, report::markdown::render(&summary_of("run-a")));
+    // Rendering again from the same JSON gives the same files.
+    let before = std::fs::read(dir.join("report.html")).unwrap();
+    assert_eq!(
+        nfslab(&[std::ffi::OsStr::new("report"), os(&dir)])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(std::fs::read(dir.join("report.html")).unwrap(), before);
+
+    let out = nfslab(&[std::ffi::OsStr::new("report"), os(tmp.path())]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a benchmark results directory"));
+}
+
+#[test]
+fn a_twenty_percent_drop_is_a_regression() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = summarized_copy("run-a", tmp.path());
+    let slower = stretched_copy(tmp.path(), 1.25);
+    let html = tmp.path().join("compare.html");
+    let out = nfslab(&[
+        std::ffi::OsStr::new("compare"),
+        os(&base),
+        os(&slower),
+        std::ffi::OsStr::new("--html"),
+        os(&html),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("| tmpfs/seq-write-1m/one-thread/k1 | bandwidth (MB/s) |"),
+        "{text}"
+    );
+    assert!(text.contains("-20.0% | REGRESSION"), "{text}");
+    // Latency did not move: the p99 rows stay within the threshold.
+    assert!(text.contains("| tmpfs/rand-read-4k/one-thread/k1 | read p99 (µs) |"));
+    let p99_rows: Vec<&str> = text.lines().filter(|l| l.contains("p99 (µs)")).collect();
+    assert!(!p99_rows.is_empty());
+    for row in p99_rows {
+        assert!(row.contains("| +0.0% | ok"), "{row}");
+    }
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(page.matches("<svg").count(), 1);
+    assert!(page.contains("REGRESSION"));
+
+    // The same drop within a wider threshold passes.
+    let out = nfslab(&[
+        std::ffi::OsStr::new("compare"),
+        os(&base),
+        os(&slower),
+        std::ffi::OsStr::new("--threshold"),
+        std::ffi::OsStr::new("25%"),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn noise_within_the_threshold_passes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = summarized_copy("run-a", tmp.path());
+    let noisy = stretched_copy(tmp.path(), 1.05);
+    let out = nfslab(&[std::ffi::OsStr::new("compare"), os(&base), os(&noisy)]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("-4.8% | ok"), "{text}");
+    assert!(text.contains("0 regressions"), "{text}");
+}
+
+#[test]
+fn cells_in_one_run_only_are_listed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = summarized_copy("run-a", tmp.path());
+    let b = summarized_copy("run-b", tmp.path());
+    let json = tmp.path().join("c.json");
+    let out = nfslab(&[
+        std::ffi::OsStr::new("compare"),
+        os(&a),
+        os(&b),
+        std::ffi::OsStr::new("--json"),
+        os(&json),
+    ]);
+    // Two real runs: whether a figure moved by more than 10% is up to the measurements.
+    assert!(matches!(out.status.code(), Some(0 | 1)));
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let list = |k: &str| -> Vec<String> {
+        c[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        list("only_new"),
+        [
+            "tmpfs/fsync-4k/one-thread/k1",
+            "tmpfs/fsync-4k/two-threads/k1"
+        ]
+    );
+    let only_old = list("only_old");
+    assert_eq!(only_old.len(), 20);
+    assert!(only_old.contains(&"disk/metadata-small-files/two-threads/k2".to_owned()));
+    let compared: std::collections::BTreeSet<&str> = c["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["cell"].as_str().unwrap())
+        .collect();
+    assert_eq!(compared.len(), 4);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Only in the new run:\n- `tmpfs/fsync-4k/one-thread/k1`"),
+        "{text}"
+    );
+    assert!(text.contains("Only in the old run:"), "{text}");
+}
+
+#[test]
+fn bad_compare_input_exits_2_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    copy_dir(&fixture("run-a"), &a);
+    let missing = tmp.path().join("nope");
+    let out = nfslab(&[std::ffi::OsStr::new("compare"), os(&missing), os(&a)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not exist"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    // A results directory without summary.json.
+    let out = nfslab(&[std::ffi::OsStr::new("compare"), os(&a), os(&a)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nfslab report"));
+
+    let a = summarized_copy("run-a", tmp.path());
+    let b = tmp.path().join("b");
+    copy_dir(&a, &b);
+    let file = b.join("summary.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    v["schema_version"] = 99.into();
+    std::fs::write(&file, v.to_string()).unwrap();
+    let out = nfslab(&[std::ffi::OsStr::new("compare"), os(&a), os(&b)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("schema_version `99`"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    let out = nfslab(&[
+        std::ffi::OsStr::new("compare"),
+        os(&a),
+        os(&a),
+        std::ffi::OsStr::new("--threshold"),
+        std::ffi::OsStr::new("lots"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`lots` is not a percentage"));
+}
+
+#[test]
+fn nas_tier_section_compares_the_best_profiles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    copy_dir(&fixture("run-a"), &dir);
+    let results = ResultsDir::open(&dir).unwrap();
+    let mut plan = results.read_plan().unwrap();
+    let table = nfslab::report::nas::parse_tiers(
+        nfslab::bench::plan::DEFAULT_NAS_TIERS_YAML,
+        "nas-tiers.yaml",
+    )
+    .unwrap();
+    plan.nas = Some(nfslab::report::nas::NasReference {
+        tier: table
+            .tiers
+            .into_iter()
+            .find(|t| t.name == "extreme")
+            .unwrap(),
+        currency: table.currency,
+        provisioned_bytes: 1 << 40,
+    });
+    results.write_plan(&plan).unwrap();
+    let summary = summarize_dir(&results).unwrap();
+    let nas = summary.nas.as_ref().unwrap();
+    // One row per best profile of each (server, workload, clients).
+    assert_eq!(nas.rows.len(), summary.best.len());
+    let row = nas
+        .rows
+        .iter()
+        .find(|r| r.workload == "rand-read-4k" && r.server == "tmpfs")
+        .unwrap();
+    let best = summary
+        .best
+        .iter()
+        .find(|b| b.workload == "rand-read-4k" && b.server == "tmpfs" && b.clients == 1)
+        .unwrap();
+    assert_eq!(row.profile, best.profile);
+    // Reads are compared with the advertised 150-1200 MB/s and 200K IOPS.
+    let pct = row.percent_of_read_bandwidth.unwrap();
+    assert!((pct.max / pct.min - 8.0).abs() < 1e-9, "{pct:?}");
+    assert!((row.percent_of_max_iops.unwrap() - row.measured_iops / 2000.0).abs() < 1e-9);
+    let md = report::markdown::render(&summary);
+    assert!(
+        md.contains("## Compared with NAS tier \"Extreme NAS\""),
+        "{md}"
+    );
+    assert!(md.contains("Provisioned 1024 GiB; advertised read bandwidth 150–1200 MB/s; max IOPS 200000; monthly cost 1843 CNY."), "{md}");
+    let html = report::html::render(&summary).unwrap();
+    assert!(html.contains("id=\"nas\""));
+}

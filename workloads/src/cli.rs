@@ -1,0 +1,623 @@
+//! Argument structs of `nfslab-io` (clap) and their dispatch to the library. Options only
+//! parse here; [`JobArgs::apply`] turns flags into the library's [`Job`].
+
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use nfslab_workload::backend::posix::PosixBackend;
+use nfslab_workload::engine::{RunOptions, StartError, run};
+use nfslab_workload::exit::ExitCode;
+use nfslab_workload::job::{
+    DirectMode, FsyncPolicy, Job, JobFileError, Pattern, SyncCall, load_job_file, locate_field,
+};
+use nfslab_workload::mount::mount_section;
+use nfslab_workload::summary::summary;
+use nfslab_workload::tools::{files, http, signals};
+use nfslab_workload::units::{Size, Span};
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  # 4 threads of 4 KiB random reads on 1 GiB files for 30 s, O_DIRECT
+  nfslab-io run --dir /data --pattern randread --bs 4k --size 1g --threads 4 --runtime 30s --direct
+
+  # write 256 MiB sequentially in 1 MiB blocks, fsync at the end, then verify every block
+  nfslab-io run --dir /data --pattern write --bs 1m --size 256m --verify
+
+  # a job file (same fields as benchmark plans), with one flag overriding it
+  nfslab-io run --dir /data --job randrw.yaml --runtime 10s
+
+  # lay files out once, start the measured phase when /data/go appears (several clients)
+  nfslab-io run --dir /data --pattern read --bs 1m --size 4g --layout-only
+  nfslab-io run --dir /data --pattern read --bs 1m --size 4g --start-barrier /data/go
+
+Job file (YAML):
+  pattern: randrw        # read write randread randwrite randrw metadata fsync-latency
+  bs: 4k
+  size: 1g               # per file
+  nrfiles: 1             # per thread
+  threads: 4
+  rwmixread: 70
+  runtime: 30s           # or io_size: 4g (per thread), or neither: one pass
+  ramp_time: 2s
+  direct: on             # off | on (fallback with a note) | required
+  fsync: end             # none | end | N (every N writes)
+  verify: true
+
+The JSON result goes to stdout (and --output FILE); a summary goes to stderr.
+Exit codes: 0 ok, 2 bad input (nothing done), 3 IO error (partial result printed,
+created files removed unless --keep), 4 verification failed.";
+
+/// The nfslab IO engine and the helpers scenarios use inside pods.
+#[derive(Debug, Parser)]
+#[command(name = "nfslab-io", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a workload on a directory and print its JSON result.
+    #[command(after_long_help = RUN_EXAMPLES)]
+    Run(Box<RunArgs>),
+    /// Write, append to or print a file.
+    #[command(subcommand)]
+    File(FileCommand),
+    /// List a directory, dotfiles included.
+    Ls {
+        /// The directory.
+        dir: PathBuf,
+        /// One line per entry with type, mode, uid, gid and size.
+        #[arg(short, long)]
+        long: bool,
+    },
+    /// Exit 0 if a directory is empty (dotfiles count); otherwise list it and exit 1.
+    CheckEmpty {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// Create a directory with a mode and owner.
+    Mkdir {
+        /// The directory.
+        path: PathBuf,
+        /// Octal permission bits.
+        #[arg(long, default_value = "755", value_parser = parse_mode)]
+        mode: u32,
+        /// Numeric owner `UID:GID`.
+        #[arg(long, value_parser = parse_owner)]
+        owner: Option<(u32, u32)>,
+        /// Create missing parents.
+        #[arg(short, long)]
+        parents: bool,
+    },
+    /// Remove a file or empty directory (`-r`: anything).
+    Rm {
+        /// The path.
+        path: PathBuf,
+        /// Remove directories and their content.
+        #[arg(short, long)]
+        recursive: bool,
+    },
+    /// Rename a file or directory.
+    Rename {
+        /// Current path.
+        from: PathBuf,
+        /// New path.
+        to: PathBuf,
+    },
+    /// Serve a directory over HTTP (GET and HEAD; `index.html` for directories) until
+    /// SIGTERM.
+    Serve {
+        /// Directory to serve.
+        #[arg(long)]
+        dir: PathBuf,
+        /// TCP port.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Address to listen on.
+        #[arg(long, default_value = "0.0.0.0")]
+        bind: String,
+    },
+    /// HTTP GET a URL and print the body; a non-2xx status exits 1.
+    Get {
+        /// `http://host[:port]/path`.
+        url: String,
+        /// Bound on connecting and on each read.
+        #[arg(long, default_value = "10s")]
+        timeout: Span,
+    },
+    /// Wait until a path exists; exit 1 on timeout.
+    WaitFile {
+        /// The path.
+        path: PathBuf,
+        /// Longest wait.
+        #[arg(long, default_value = "5m")]
+        timeout: Span,
+    },
+    /// Print the JSON mount section (mountinfo entry, NFS options) for a path.
+    Mountinfo {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Stay alive until SIGTERM or SIGINT, then exit 0.
+    Sleep,
+}
+
+/// `file` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum FileCommand {
+    /// Write CONTENT to PATH (replacing it) and flush it.
+    Write(FileWriteArgs),
+    /// Append CONTENT to PATH (creating it) and flush it.
+    Append(FileWriteArgs),
+    /// Print PATH's content.
+    Cat {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// Arguments of `file write` and `file append`.
+#[derive(Debug, Args)]
+pub struct FileWriteArgs {
+    /// The file.
+    pub path: PathBuf,
+    /// Text to write.
+    #[arg(long)]
+    pub content: String,
+    /// Add a newline after the content.
+    #[arg(long)]
+    pub newline: bool,
+    /// Create missing parent directories.
+    #[arg(short, long)]
+    pub parents: bool,
+}
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Directory to run in (a mounted volume or a local directory).
+    #[arg(long, env = "NFSLAB_DIR", help_heading = "Target")]
+    pub dir: PathBuf,
+    /// File name prefix, so several clients can share a directory.
+    #[arg(long, default_value = "nfslab", help_heading = "Target")]
+    pub prefix: String,
+    /// YAML job file; flags given as well override its fields.
+    #[arg(long, help_heading = "Job")]
+    pub job: Option<PathBuf>,
+    /// Job fields.
+    #[command(flatten)]
+    pub fields: JobArgs,
+    /// Also write the JSON result to this file.
+    #[arg(long, help_heading = "Output")]
+    pub output: Option<PathBuf>,
+    /// Print the JSON result on one line.
+    #[arg(long, help_heading = "Output")]
+    pub compact: bool,
+    /// Keep the files the run created.
+    #[arg(long, help_heading = "Phases")]
+    pub keep: bool,
+    /// Only lay out the files (not measured) and keep them; a later run reuses them.
+    #[arg(long, help_heading = "Phases")]
+    pub layout_only: bool,
+    /// Wait until this file exists before the measured phase (start clients together).
+    #[arg(long, help_heading = "Phases")]
+    pub start_barrier: Option<PathBuf>,
+    /// Longest wait for the start barrier.
+    #[arg(long, default_value = "10m", help_heading = "Phases")]
+    pub barrier_timeout: Span,
+}
+
+/// Job fields as flags; each maps to the [`Job`] field of the same name.
+#[derive(Debug, Args, Default)]
+pub struct JobArgs {
+    /// read, write, randread, randwrite, randrw, metadata, fsync-latency.
+    #[arg(long, help_heading = "Job")]
+    pub pattern: Option<Pattern>,
+    /// Block size (`4k`, `1m`; default 4k).
+    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    pub bs: Option<Size>,
+    /// Size of each file (default 64m; metadata 4k).
+    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    pub size: Option<Size>,
+    /// Files per thread (default 1; metadata 256).
+    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    pub nrfiles: Option<u32>,
+    /// Worker threads, each on its own files (fio numjobs).
+    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    pub threads: Option<u32>,
+    /// Requests in flight per thread (the posix backend uses 1).
+    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    pub iodepth: Option<u32>,
+    /// Read percentage of randrw (0-100).
+    #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(u8).range(0..=100), help_heading = "Job")]
+    pub rwmixread: Option<u8>,
+    /// Measured time (`30s`, `2m`); threads loop over their files.
+    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    pub runtime: Option<Span>,
+    /// Bytes per thread in the measured phase (default one pass).
+    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    pub io_size: Option<Size>,
+    /// IO before the measured window, excluded from statistics.
+    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    pub ramp_time: Option<Span>,
+    /// off, on (fallback to buffered with a note), required. `--direct` alone means on.
+    #[arg(long, num_args = 0..=1, default_missing_value = "on", require_equals = false, help_heading = "Job")]
+    pub direct: Option<DirectMode>,
+    /// none, end, or N (every N writes).
+    #[arg(long, help_heading = "Job")]
+    pub fsync: Option<FsyncPolicy>,
+    /// fsync or fdatasync.
+    #[arg(long, help_heading = "Job")]
+    pub sync_call: Option<SyncCall>,
+    /// Open files with O_SYNC.
+    #[arg(long, help_heading = "Job")]
+    pub o_sync: bool,
+    /// Write a self-checking pattern and verify every block read back.
+    #[arg(long, help_heading = "Job")]
+    pub verify: bool,
+    /// Seed of offsets and data.
+    #[arg(long, help_heading = "Job")]
+    pub seed: Option<u64>,
+}
+
+impl JobArgs {
+    /// Overrides `job`'s fields with the flags given; returns the fields set.
+    pub fn apply(&self, job: &mut Job) -> Vec<&'static str> {
+        let mut set = Vec::new();
+        macro_rules! take {
+            ($field:ident, $value:expr) => {
+                if let Some(v) = $value {
+                    job.$field = v;
+                    set.push(stringify!($field));
+                }
+            };
+        }
+        take!(pattern, self.pattern);
+        take!(bs, self.bs.map(Some));
+        take!(size, self.size.map(Some));
+        take!(nrfiles, self.nrfiles.map(Some));
+        take!(threads, self.threads);
+        take!(iodepth, self.iodepth);
+        take!(rwmixread, self.rwmixread.map(Some));
+        take!(runtime, self.runtime.map(Some));
+        take!(io_size, self.io_size.map(Some));
+        take!(ramp_time, self.ramp_time.map(Some));
+        take!(direct, self.direct.map(Some));
+        take!(fsync, self.fsync.map(Some));
+        take!(sync_call, self.sync_call);
+        take!(o_sync, self.o_sync.then_some(true));
+        take!(verify, self.verify.then_some(true));
+        take!(seed, self.seed);
+        set
+    }
+}
+
+fn parse_mode(text: &str) -> Result<u32, String> {
+    files::parse_mode(text).map_err(|e| e.to_string())
+}
+
+fn parse_owner(text: &str) -> Result<(u32, u32), String> {
+    files::parse_owner(text).map_err(|e| e.to_string())
+}
+
+fn flag(field: &str) -> String {
+    format!("--{}", field.replace('_', "-"))
+}
+
+fn error_line(text: &str) {
+    eprintln!("error: {text}");
+}
+
+/// Runs a parsed command; returns the exit code.
+pub fn dispatch(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Run(args) => run_command(&args),
+        Command::File(FileCommand::Write(a)) => file_write(&a, false),
+        Command::File(FileCommand::Append(a)) => file_write(&a, true),
+        Command::File(FileCommand::Cat { path }) => match files::read_file(&path) {
+            Ok(bytes) => {
+                let mut out = std::io::stdout().lock();
+                if out.write_all(&bytes).and_then(|()| out.flush()).is_err() {
+                    return ExitCode::IoError;
+                }
+                ExitCode::Ok
+            }
+            Err(e) => report_file_error(&e),
+        },
+        Command::Ls { dir, long } => match files::list_dir(&dir) {
+            Ok(entries) => {
+                for e in entries {
+                    println!("{}", if long { e.long_line() } else { e.name });
+                }
+                ExitCode::Ok
+            }
+            Err(e) => report_file_error(&e),
+        },
+        Command::CheckEmpty { dir } => match files::list_dir(&dir) {
+            Ok(entries) if entries.is_empty() => ExitCode::Ok,
+            Ok(entries) => {
+                eprintln!(
+                    "`{}` is not empty: {} entries",
+                    dir.display(),
+                    entries.len()
+                );
+                for e in entries {
+                    println!("{}", e.long_line());
+                }
+                ExitCode::CheckFailed
+            }
+            Err(e) => report_file_error(&e),
+        },
+        Command::Mkdir {
+            path,
+            mode,
+            owner,
+            parents,
+        } => done(files::make_dir(&path, mode, owner, parents)),
+        Command::Rm { path, recursive } => done(files::remove(&path, recursive)),
+        Command::Rename { from, to } => done(files::rename(&from, &to)),
+        Command::Serve { dir, port, bind } => serve(&dir, &bind, port),
+        Command::Get { url, timeout } => get(&url, timeout.duration()),
+        Command::WaitFile { path, timeout } => {
+            match nfslab_workload::driver::wait_for_file(&path, timeout.duration()) {
+                Some(_) => ExitCode::Ok,
+                None => {
+                    error_line(&format!(
+                        "`{}` did not appear within {}",
+                        path.display(),
+                        timeout
+                    ));
+                    ExitCode::CheckFailed
+                }
+            }
+        }
+        Command::Mountinfo { path } => match mount_section(&path) {
+            Ok(section) => print_json(&section, false),
+            Err(e) => {
+                error_line(&chain(&e));
+                ExitCode::IoError
+            }
+        },
+        Command::Sleep => sleep(),
+    }
+}
+
+/// An error and its sources on one line.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn report_file_error(e: &files::FileError) -> ExitCode {
+    error_line(&chain(e));
+    match e.source.kind() {
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidInput => ExitCode::BadInput,
+        _ => ExitCode::IoError,
+    }
+}
+
+fn done(result: Result<(), files::FileError>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::Ok,
+        Err(e) => report_file_error(&e),
+    }
+}
+
+fn file_write(args: &FileWriteArgs, append: bool) -> ExitCode {
+    let mut content = args.content.clone().into_bytes();
+    if args.newline {
+        content.push(b'\n');
+    }
+    done(if append {
+        files::append_file(&args.path, &content, args.parents)
+    } else {
+        files::write_file(&args.path, &content, args.parents)
+    })
+}
+
+fn print_json<T: serde::Serialize>(value: &T, compact: bool) -> ExitCode {
+    let text = if compact {
+        serde_json::to_string(value)
+    } else {
+        serde_json::to_string_pretty(value)
+    };
+    match text {
+        Ok(t) => {
+            println!("{t}");
+            ExitCode::Ok
+        }
+        Err(e) => {
+            error_line(&format!("cannot encode the result as JSON: {e}"));
+            ExitCode::IoError
+        }
+    }
+}
+
+fn load_job(args: &RunArgs) -> Result<(Job, Vec<&'static str>, Option<String>), String> {
+    let (mut job, text) = match &args.job {
+        Some(path) => match load_job_file_keep_invalid(path) {
+            Ok((job, text)) => (job, Some(text)),
+            Err(e) => return Err(chain(&e)),
+        },
+        None => {
+            let pattern = args.fields.pattern.ok_or_else(|| {
+                "missing --pattern (hint: give --pattern or --job FILE)".to_owned()
+            })?;
+            (Job::new(pattern), None)
+        }
+    };
+    let set = args.fields.apply(&mut job);
+    Ok((job, set, text))
+}
+
+/// Reads a job file; field checks are left to the run (so flags can fix a bad field).
+fn load_job_file_keep_invalid(path: &Path) -> Result<(Job, String), JobFileError> {
+    match load_job_file(path) {
+        Ok(job) => Ok((job, std::fs::read_to_string(path).unwrap_or_default())),
+        Err(JobFileError::Invalid { .. }) => {
+            let text = std::fs::read_to_string(path).map_err(|source| JobFileError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
+            let job = nfslab_workload::job::job_from_yaml(&text, &path.display().to_string())?;
+            Ok((job, text))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn where_is(field: &str, set_by_flag: &[&str], job_file: Option<(&Path, &str)>) -> String {
+    if set_by_flag.contains(&field) || field == "dir" {
+        return flag(field);
+    }
+    match job_file {
+        Some((path, text)) => match locate_field(text, field) {
+            Some((line, column)) => format!("{}:{line}:{column}: field `{field}`", path.display()),
+            None => format!("{}: field `{field}`", path.display()),
+        },
+        None => flag(field),
+    }
+}
+
+fn run_command(args: &RunArgs) -> ExitCode {
+    let (job, set, text) = match load_job(args) {
+        Ok(v) => v,
+        Err(message) => {
+            error_line(&message);
+            return ExitCode::BadInput;
+        }
+    };
+    let job_file = args.job.as_deref().zip(text.as_deref());
+    let mut backend = PosixBackend::new(&args.dir, &args.prefix);
+    let options = RunOptions {
+        keep: args.keep,
+        start_barrier: args.start_barrier.clone(),
+        barrier_timeout: args.barrier_timeout.duration(),
+        layout_only: args.layout_only,
+    };
+    let mut note = |text: &str| eprintln!("note: {text}");
+    let outcome = match run(&job, &mut backend, &options, &mut note) {
+        Ok(o) => o,
+        Err(e) => {
+            let location = e.field().map(|f| where_is(f, &set, job_file));
+            let message = match (&e, location) {
+                (StartError::Prepare(p), Some(loc)) if p.field() == Some("dir") => {
+                    format!("{loc}: {}", chain(&e))
+                }
+                (_, Some(loc)) => format!("{loc}: {}", chain(&e)),
+                (_, None) => chain(&e),
+            };
+            error_line(&message);
+            return e.exit_code();
+        }
+    };
+    eprintln!("{}", summary(&outcome.result));
+    let json = if args.compact {
+        serde_json::to_string(&outcome.result)
+    } else {
+        serde_json::to_string_pretty(&outcome.result)
+    };
+    let json = match json {
+        Ok(j) => j,
+        Err(e) => {
+            error_line(&format!("cannot encode the result as JSON: {e}"));
+            return ExitCode::IoError;
+        }
+    };
+    println!("{json}");
+    if let Some(path) = &args.output
+        && let Err(e) = files::write_file(path, format!("{json}\n").as_bytes(), false)
+    {
+        error_line(&chain(&e));
+        return outcome.exit.max(ExitCode::IoError);
+    }
+    outcome.exit
+}
+
+fn serve(dir: &Path, bind: &str, port: u16) -> ExitCode {
+    if !dir.is_dir() {
+        error_line(&format!("--dir: `{}` is not a directory", dir.display()));
+        return ExitCode::BadInput;
+    }
+    let signals = match signals::block_termination_signals() {
+        Ok(s) => s,
+        Err(e) => {
+            error_line(&format!("cannot block termination signals: {e}"));
+            return ExitCode::IoError;
+        }
+    };
+    let listener = match TcpListener::bind((bind, port)) {
+        Ok(l) => l,
+        Err(e) => {
+            error_line(&format!(
+                "cannot listen on `{bind}:{port}`: {e} (hint: pick a free --port)"
+            ));
+            return ExitCode::BadInput;
+        }
+    };
+    eprintln!("serving `{}` on http://{bind}:{port}/", dir.display());
+    let root = dir.to_path_buf();
+    std::thread::spawn(move || http::serve(&listener, &root, &|line| eprintln!("{line}")));
+    match signals::wait_for_termination(&signals) {
+        Ok(sig) => {
+            eprintln!("{sig:?}: stopping");
+            ExitCode::Ok
+        }
+        Err(e) => {
+            error_line(&format!("waiting for signals failed: {e}"));
+            ExitCode::IoError
+        }
+    }
+}
+
+fn get(url: &str, timeout: Duration) -> ExitCode {
+    match http::get(url, timeout) {
+        Ok(response) => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(&response.body).and_then(|()| out.flush());
+            if (200..300).contains(&response.status) {
+                ExitCode::Ok
+            } else {
+                error_line(&format!("`{url}` answered HTTP {}", response.status));
+                ExitCode::CheckFailed
+            }
+        }
+        Err(e @ http::GetError::Url { .. }) => {
+            error_line(&chain(&e));
+            ExitCode::BadInput
+        }
+        Err(e) => {
+            error_line(&chain(&e));
+            ExitCode::IoError
+        }
+    }
+}
+
+fn sleep() -> ExitCode {
+    let set = match signals::block_termination_signals() {
+        Ok(s) => s,
+        Err(e) => {
+            error_line(&format!("cannot block termination signals: {e}"));
+            return ExitCode::IoError;
+        }
+    };
+    match signals::wait_for_termination(&set) {
+        Ok(_) => ExitCode::Ok,
+        Err(e) => {
+            error_line(&format!("waiting for signals failed: {e}"));
+            ExitCode::IoError
+        }
+    }
+}

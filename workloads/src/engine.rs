@@ -1,0 +1,469 @@
+//! The engine: runs a job on a backend through its phases and assembles the result.
+//!
+//! Phases: resolve the job and let the backend check the target (nothing touched yet;
+//! errors are [`StartError`], exit code 2) -> layout (per worker, parallel, not measured)
+//! -> optional start barrier (a file to wait for, so several clients start together) ->
+//! measured phase (ramp first; every worker starts at the same instant) -> read-back
+//! verification of written blocks (not measured) -> cleanup of created files (unless kept)
+//! -> [`RunResult`].
+//!
+//! An IO failure in any worker stops all workers; the result then carries what completed,
+//! the error, and status `io_error`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Barrier, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::backend::{Backend, IoFault, PrepareError, Prepared, WorkerIo};
+use crate::driver::{
+    LayoutOutcome, MeasuredOutcome, PhaseClock, kinds_for, layout, run_data, run_metadata,
+    verify_written, wait_for_file,
+};
+use crate::exit::ExitCode;
+use crate::job::{Job, JobError, Pattern, ResolvedJob};
+use crate::mount::mountstats_delta;
+use crate::result::{
+    Cpu, Effective, ErrorRecord, Phases, RunResult, SCHEMA_VERSION, Status, Tool, Totals,
+    VerifySummary, Window, op_stats_map,
+};
+use crate::stats::Recorder;
+use crate::verify::{Generations, VerifyTally};
+
+/// Run options that are not part of the workload.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Keep created files after the run.
+    pub keep: bool,
+    /// Wait for this file to exist before the measured phase.
+    pub start_barrier: Option<PathBuf>,
+    /// Longest wait for the start barrier.
+    pub barrier_timeout: Duration,
+    /// Stop after the layout phase (files are kept).
+    pub layout_only: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            keep: false,
+            start_barrier: None,
+            barrier_timeout: Duration::from_secs(600),
+            layout_only: false,
+        }
+    }
+}
+
+/// Why a run did not start (nothing was written).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A job field is invalid.
+    #[error(transparent)]
+    Job(#[from] JobError),
+    /// The backend refused the target.
+    #[error(transparent)]
+    Prepare(#[from] PrepareError),
+}
+
+impl StartError {
+    /// The job field or run option concerned (`bs`, `dir`, `direct`...).
+    #[must_use]
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            StartError::Job(e) => Some(e.field()),
+            StartError::Prepare(e) => e.field(),
+        }
+    }
+
+    /// Exit code: bad input, except probe failures that are plain IO errors.
+    #[must_use]
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            StartError::Prepare(PrepareError::Probe { .. }) => ExitCode::IoError,
+            _ => ExitCode::BadInput,
+        }
+    }
+}
+
+/// A finished run.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The result document.
+    pub result: RunResult,
+    /// What the process should exit with.
+    pub exit: ExitCode,
+}
+
+fn record(phase: &str, fault: &IoFault) -> ErrorRecord {
+    ErrorRecord {
+        phase: phase.to_owned(),
+        errno: Some(fault.code.name()),
+        file: Some(fault.file.clone()),
+        message: fault.to_string(),
+    }
+}
+
+/// A worker that failed to open or lay out: its handle (if opened) and the failure.
+type FailedWorker<W> = (Option<W>, IoFault);
+
+struct Worker<W> {
+    io: Option<W>,
+    generations: Vec<Generations>,
+    layout: LayoutOutcome,
+}
+
+/// Runs `job` on `backend`. `note` receives human notes as they arise (for stderr).
+pub fn run<B: Backend>(
+    job: &Job,
+    backend: &mut B,
+    options: &RunOptions,
+    note: &mut dyn FnMut(&str),
+) -> Result<RunOutcome, StartError> {
+    let resolved = job.resolve()?;
+    let prepared = backend.prepare(&resolved)?;
+    for n in &prepared.notes {
+        note(n);
+    }
+    let backend = &*backend;
+    let threads = resolved.threads;
+    let mut phases = Phases::default();
+    let mut error: Option<ErrorRecord> = None;
+
+    // Layout, one thread per worker.
+    let layout_start = Instant::now();
+    let mut workers: Vec<Worker<B::Worker>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|w| {
+                let resolved = &resolved;
+                let direct = prepared.direct;
+                scope.spawn(
+                    move || -> Result<Worker<B::Worker>, FailedWorker<B::Worker>> {
+                        let mut io = backend.open_worker(w).map_err(|f| (None, f))?;
+                        match layout(&mut io, resolved, w, direct) {
+                            Ok(outcome) => Ok(Worker {
+                                generations: outcome.generations.clone(),
+                                layout: outcome,
+                                io: Some(io),
+                            }),
+                            Err(f) => Err((Some(io), f)),
+                        }
+                    },
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(r) => r,
+                Err(_) => Err((
+                    None,
+                    IoFault::errno("layout", "worker thread", None, nix::errno::Errno::EIO),
+                )),
+            })
+            .map(|r| match r {
+                Ok(w) => w,
+                Err((io, fault)) => {
+                    error.get_or_insert_with(|| record("layout", &fault));
+                    Worker {
+                        io,
+                        generations: Vec::new(),
+                        layout: LayoutOutcome::default(),
+                    }
+                }
+            })
+            .collect()
+    });
+    phases.layout_seconds = layout_start.elapsed().as_secs_f64();
+    let reused: u64 = workers.iter().map(|w| w.layout.reused).sum();
+
+    let mut outcomes: Vec<MeasuredOutcome> = Vec::new();
+    let mut window = Window::default();
+    let mut mount = backend.mount_section();
+    let mut tally = VerifyTally::default();
+
+    if error.is_none()
+        && !options.layout_only
+        && let Some(path) = &options.start_barrier
+    {
+        match wait_for_file(path, options.barrier_timeout) {
+            Some(waited) => phases.barrier_wait_seconds = waited.as_secs_f64(),
+            None => {
+                error = Some(ErrorRecord {
+                    phase: "barrier".to_owned(),
+                    errno: None,
+                    file: Some(path.display().to_string()),
+                    message: format!(
+                        "start barrier `{}` did not appear within {} (hint: create it when every client is ready, or raise --barrier-timeout)",
+                        path.display(),
+                        crate::units::format_duration(options.barrier_timeout)
+                    ),
+                });
+            }
+        }
+    }
+
+    if error.is_none() && !options.layout_only {
+        let stats_before = backend.mount_stats();
+        let (measured, start_wall, window_start) = measured_phase(&resolved, &mut workers);
+        outcomes = measured;
+        if let (Some(before), Some(after), Some(section)) =
+            (stats_before, backend.mount_stats(), mount.as_mut())
+        {
+            section.mountstats_delta = Some(mountstats_delta(&before, &after));
+        }
+        for o in &mut outcomes {
+            tally.merge(std::mem::take(&mut o.tally));
+        }
+        if let Some(fault) = outcomes.iter().find_map(|o| o.fault.as_ref()) {
+            error = Some(record("measured", fault));
+        }
+        let mut merged = Recorder::new(window_start, &[]);
+        for o in &outcomes {
+            merged.merge(&o.recorder);
+        }
+        window = Window {
+            start_unix_ns: start_wall
+                .checked_add(resolved.ramp_time)
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+            seconds: merged.busy_window().as_secs_f64(),
+        };
+        phases.ramp_seconds = resolved.ramp_time.as_secs_f64();
+        phases.measured_seconds = window.seconds;
+        outcomes = vec![MeasuredOutcome {
+            cpu: outcomes
+                .iter()
+                .fold((0.0, 0.0), |a, o| (a.0 + o.cpu.0, a.1 + o.cpu.1)),
+            recorder: merged,
+            fault: None,
+            tally: VerifyTally::default(),
+        }];
+
+        if error.is_none() && resolved.verify && resolved.pattern.writes() {
+            let verify_start = Instant::now();
+            match verify_phase(&resolved, &mut workers) {
+                Ok(t) => tally.merge(t),
+                Err(fault) => error = Some(record("verify", &fault)),
+            }
+            phases.verify_seconds = verify_start.elapsed().as_secs_f64();
+        }
+    }
+
+    let created: u64 = workers
+        .iter()
+        .filter_map(|w| w.io.as_ref())
+        .map(WorkerIo::created_files)
+        .sum();
+    let keep = options.keep || options.layout_only;
+    let mut notes = prepared.notes.clone();
+    if !keep {
+        for w in &mut workers {
+            if let Some(io) = w.io.as_mut()
+                && let Err(fault) = io.cleanup()
+            {
+                let text = format!("cleanup: {fault}");
+                note(&text);
+                notes.push(text);
+            }
+        }
+    }
+    if reused > 0 {
+        let text =
+            format!("{reused} file(s) already had the job's size and were reused without layout");
+        note(&text);
+        notes.push(text);
+    }
+
+    let result = assemble(AssembleInput {
+        job,
+        resolved: &resolved,
+        backend: backend.info(),
+        prepared: &prepared,
+        reused,
+        created,
+        phases,
+        window,
+        outcome: outcomes.pop(),
+        tally,
+        error,
+        mount,
+        notes,
+    });
+    let exit = match result.status {
+        Status::Ok => ExitCode::Ok,
+        Status::IoError => ExitCode::IoError,
+        Status::VerifyFailed => ExitCode::VerifyFailed,
+    };
+    Ok(RunOutcome { result, exit })
+}
+
+/// Runs the measured phase on every worker; returns the per-worker outcomes, the wall
+/// clock at the common start, and the window start instant.
+fn measured_phase<W: WorkerIo>(
+    job: &ResolvedJob,
+    workers: &mut [Worker<W>],
+) -> (Vec<MeasuredOutcome>, SystemTime, Instant) {
+    let ready = Barrier::new(workers.len() + 1);
+    let go = Barrier::new(workers.len() + 1);
+    let clock: OnceLock<PhaseClock> = OnceLock::new();
+    let stop = AtomicBool::new(false);
+    let mut start_wall = SystemTime::now();
+    let mut window_start = Instant::now();
+    let outcomes = std::thread::scope(|scope| {
+        let handles: Vec<_> = workers
+            .iter_mut()
+            .zip(0u32..)
+            .map(|(worker, w)| {
+                let (ready, go, clock, stop) = (&ready, &go, &clock, &stop);
+                scope.spawn(move || {
+                    ready.wait();
+                    go.wait();
+                    let clock = clock.get().copied()?;
+                    let io = worker.io.as_mut()?;
+                    Some(if job.pattern == Pattern::Metadata {
+                        run_metadata(io, job, w, clock, stop)
+                    } else {
+                        run_data(io, job, w, clock, stop, &mut worker.generations)
+                    })
+                })
+            })
+            .collect();
+        ready.wait();
+        start_wall = SystemTime::now();
+        let start = Instant::now();
+        window_start = start + job.ramp_time;
+        let _ = clock.set(PhaseClock {
+            window_start,
+            deadline: job.runtime.map(|r| window_start + r),
+        });
+        go.wait();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().ok().flatten().unwrap_or_else(|| MeasuredOutcome {
+                    recorder: Recorder::new(window_start, &kinds_for(job)),
+                    fault: Some(IoFault::errno(
+                        "run",
+                        "worker thread",
+                        None,
+                        nix::errno::Errno::EIO,
+                    )),
+                    tally: VerifyTally::default(),
+                    cpu: (0.0, 0.0),
+                })
+            })
+            .collect()
+    });
+    (outcomes, start_wall, window_start)
+}
+
+fn verify_phase<W: WorkerIo>(
+    job: &ResolvedJob,
+    workers: &mut [Worker<W>],
+) -> Result<VerifyTally, IoFault> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = workers
+            .iter_mut()
+            .zip(0u32..)
+            .map(|(worker, w)| {
+                scope.spawn(move || match worker.io.as_mut() {
+                    Some(io) => verify_written(io, job, w, &worker.generations),
+                    None => Ok(VerifyTally::default()),
+                })
+            })
+            .collect();
+        let mut tally = VerifyTally::default();
+        for h in handles {
+            let t = h.join().unwrap_or_else(|_| {
+                Err(IoFault::errno(
+                    "verify",
+                    "worker thread",
+                    None,
+                    nix::errno::Errno::EIO,
+                ))
+            })?;
+            tally.merge(t);
+        }
+        Ok(tally)
+    })
+}
+
+struct AssembleInput<'a> {
+    job: &'a Job,
+    resolved: &'a ResolvedJob,
+    backend: crate::result::BackendInfo,
+    prepared: &'a Prepared,
+    reused: u64,
+    created: u64,
+    phases: Phases,
+    window: Window,
+    outcome: Option<MeasuredOutcome>,
+    tally: VerifyTally,
+    error: Option<ErrorRecord>,
+    mount: Option<crate::mount::MountSection>,
+    notes: Vec<String>,
+}
+
+fn assemble(input: AssembleInput<'_>) -> RunResult {
+    let seconds = input.window.seconds;
+    let (ops, errors, ramp_ops, cpu) = match &input.outcome {
+        Some(o) => (
+            op_stats_map(&o.recorder, seconds),
+            o.recorder.errors().clone(),
+            o.recorder.ramp_ops(),
+            o.cpu,
+        ),
+        None => (BTreeMap::new(), BTreeMap::new(), 0, (0.0, 0.0)),
+    };
+    let series = input
+        .outcome
+        .as_ref()
+        .map(|o| o.recorder.series().to_vec())
+        .unwrap_or_default();
+    let totals = Totals::from_ops(&ops, seconds, ramp_ops);
+    let verify = input.resolved.verify.then(|| VerifySummary {
+        blocks_checked: input.tally.blocks_checked,
+        mismatches: input.tally.mismatches,
+        mismatch_list: input.tally.list.clone(),
+    });
+    let status = if input.tally.mismatches > 0 {
+        Status::VerifyFailed
+    } else if input.error.is_some() {
+        Status::IoError
+    } else {
+        Status::Ok
+    };
+    RunResult {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool::current(),
+        status,
+        error: input.error,
+        job: input.job.clone(),
+        backend: input.backend,
+        effective: Effective {
+            job: input.resolved.clone(),
+            iodepth_effective: input.prepared.iodepth,
+            direct_used: input.prepared.direct,
+            cache: if input.prepared.direct {
+                "direct"
+            } else {
+                "buffered"
+            }
+            .to_owned(),
+            direct_note: input.prepared.direct_note.clone(),
+            files_reused: input.reused,
+            files_created: input.created,
+        },
+        phases: input.phases,
+        window: input.window,
+        totals,
+        ops,
+        series,
+        cpu: Cpu::new(cpu.0, cpu.1, totals.data_bytes),
+        errors,
+        verify,
+        mount: input.mount,
+        notes: input.notes,
+    }
+}

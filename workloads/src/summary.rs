@@ -1,0 +1,138 @@
+//! The human summary of a result, printed on stderr.
+
+use std::fmt::Write as _;
+
+use crate::result::{LatencySummary, RunResult, Status};
+use crate::units::{format_bytes_human, format_size};
+
+/// Formats nanoseconds with a readable unit (`812ns`, `9.3us`, `1.20ms`, `2.5s`).
+#[must_use]
+pub fn format_ns(ns: u64) -> String {
+    match ns {
+        0..1_000 => format!("{ns}ns"),
+        1_000..1_000_000 => format!("{:.1}us", ns as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.2}ms", ns as f64 / 1e6),
+        _ => format!("{:.2}s", ns as f64 / 1e9),
+    }
+}
+
+fn latency_line(l: &LatencySummary) -> String {
+    format!(
+        "p50 {} p90 {} p99 {} p99.9 {} max {} mean {}",
+        format_ns(l.p50),
+        format_ns(l.p90),
+        format_ns(l.p99),
+        format_ns(l.p99_9),
+        format_ns(l.max),
+        format_ns(l.mean.round() as u64)
+    )
+}
+
+/// A few lines describing the run for people.
+#[must_use]
+pub fn summary(r: &RunResult) -> String {
+    let e = &r.effective;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "nfslab-io {}: {} bs={} size={} nrfiles={} threads={} {} on {} `{}`",
+        r.tool.version,
+        e.job.pattern,
+        format_size(e.job.bs),
+        format_size(e.job.size),
+        e.job.nrfiles,
+        e.job.threads,
+        e.cache,
+        r.backend.name,
+        r.backend.target
+    );
+    if let Some(m) = &r.mount {
+        let _ = writeln!(
+            out,
+            "  mount: {} on {} type {} ({})",
+            m.mount.source,
+            m.mount.mount_point,
+            m.mount.fstype,
+            m.mount.super_options.join(",")
+        );
+    }
+    let t = &r.totals;
+    let _ = writeln!(
+        out,
+        "  window {:.2}s: {}/s, {:.0} IOPS, {} ops in all{}",
+        r.window.seconds,
+        format_bytes_human(t.bandwidth_bytes_per_sec),
+        t.iops,
+        t.all_ops,
+        if t.ramp_ops_excluded > 0 {
+            format!(" ({} ramp ops excluded)", t.ramp_ops_excluded)
+        } else {
+            String::new()
+        }
+    );
+    for (kind, s) in &r.ops {
+        if s.ops == 0 {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "  {kind:<8} {:>10} ops  {}",
+            s.ops,
+            latency_line(&s.latency_ns)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  cpu: user {:.2}s sys {:.2}s{}",
+        r.cpu.user_seconds,
+        r.cpu.sys_seconds,
+        r.cpu
+            .seconds_per_gib
+            .map(|s| format!(" ({s:.3} s/GiB)"))
+            .unwrap_or_default()
+    );
+    if let Some(v) = &r.verify {
+        let _ = writeln!(
+            out,
+            "  verify: {} blocks checked, {} bad",
+            v.blocks_checked, v.mismatches
+        );
+        for m in v.mismatch_list.iter().take(10) {
+            let _ = writeln!(
+                out,
+                "    bad block: `{}` offset {} ({:?}; first bad byte at {})",
+                m.file,
+                m.offset,
+                m.kind,
+                m.bad_byte_offset.map_or("?".to_owned(), |o| o.to_string())
+            );
+        }
+    }
+    if !r.errors.is_empty() {
+        let list: Vec<String> = r.errors.iter().map(|(k, v)| format!("{k} x{v}")).collect();
+        let _ = writeln!(out, "  errors: {}", list.join(", "));
+    }
+    let status = match r.status {
+        Status::Ok => "ok".to_owned(),
+        Status::IoError => "io error".to_owned(),
+        Status::VerifyFailed => "verification failed".to_owned(),
+    };
+    let _ = write!(out, "  status: {status}");
+    if let Some(err) = &r.error {
+        let _ = write!(out, " ({}: {})", err.phase, err.message);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(format_ns(812), "812ns");
+        assert_eq!(format_ns(9_300), "9.3us");
+        assert_eq!(format_ns(1_200_000), "1.20ms");
+        assert_eq!(format_ns(2_500_000_000), "2.50s");
+    }
+}

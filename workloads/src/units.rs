@@ -1,0 +1,392 @@
+//! Units: byte sizes (`4k`, `1m`, `1GiB`, `512`) and durations (`30s`, `500ms`, `2m`).
+//!
+//! Shared by the job model and by anything else that reads the same vocabulary (benchmark
+//! plans embed jobs). All byte units are binary, as in fio: `k`, `kb` and `kib` all mean
+//! 1024 bytes. A bare number is bytes. Units are case-insensitive.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why a size or duration text could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnitError {
+    /// Nothing was given.
+    #[error("empty value (hint: give a number with an optional unit, e.g. `4k`, `1m`, `1g`)")]
+    Empty,
+    /// A leading minus sign.
+    #[error("`{value}` is negative (hint: sizes and durations are positive)")]
+    Negative {
+        /// The text as given.
+        value: String,
+    },
+    /// No leading digits, or a fraction.
+    #[error("`{value}` is not a whole number with a unit (hint: e.g. `512`, `4k`, `1m`, `1GiB`)")]
+    NotANumber {
+        /// The text as given.
+        value: String,
+    },
+    /// Digits followed by a unit this parser does not know.
+    #[error("`{value}` has an unknown unit `{unit}` (hint: use {known})")]
+    UnknownUnit {
+        /// The text as given.
+        value: String,
+        /// The unit part.
+        unit: String,
+        /// The units accepted, for the hint.
+        known: &'static str,
+    },
+    /// The value does not fit in 64 bits.
+    #[error("`{value}` is too large")]
+    Overflow {
+        /// The text as given.
+        value: String,
+    },
+}
+
+const SIZE_UNITS: &str =
+    "no unit (bytes) or k, m, g, t (also kb/KiB, mb/MiB, ...), all powers of 1024";
+const DURATION_UNITS: &str = "ns, us, ms, s, m, h (a bare number is seconds)";
+
+/// Splits `text` into its leading digits and the rest, after the common checks.
+fn split_number(text: &str) -> Result<(u64, &str), UnitError> {
+    let value = text.trim();
+    if value.is_empty() {
+        return Err(UnitError::Empty);
+    }
+    if value.starts_with('-') {
+        return Err(UnitError::Negative {
+            value: value.to_owned(),
+        });
+    }
+    let digits_end = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (digits, unit) = value.split_at(digits_end);
+    if digits.is_empty() || unit.starts_with('.') || unit.starts_with(',') {
+        return Err(UnitError::NotANumber {
+            value: value.to_owned(),
+        });
+    }
+    let number = digits.parse::<u64>().map_err(|_| UnitError::Overflow {
+        value: value.to_owned(),
+    })?;
+    Ok((number, unit.trim_start()))
+}
+
+/// Parses a byte size: `512`, `4k`, `4K`, `4kb`, `4KiB`, `1m`, `1g`, `2t`.
+///
+/// Zero is returned as zero; callers that need a positive size check that themselves so
+/// their message can name the field.
+pub fn parse_size(text: &str) -> Result<u64, UnitError> {
+    let (number, unit) = split_number(text)?;
+    let shift = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => {
+            return Err(UnitError::UnknownUnit {
+                value: text.trim().to_owned(),
+                unit: unit.to_owned(),
+                known: SIZE_UNITS,
+            });
+        }
+    };
+    number
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| UnitError::Overflow {
+            value: text.trim().to_owned(),
+        })
+}
+
+/// Parses a duration: `30s`, `500ms`, `2m`, `1h`, `250us`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
+    let (number, unit) = split_number(text)?;
+    let overflow = || UnitError::Overflow {
+        value: text.trim().to_owned(),
+    };
+    let duration = match unit.to_ascii_lowercase().as_str() {
+        "ns" => Duration::from_nanos(number),
+        "us" | "µs" => Duration::from_micros(number),
+        "ms" => Duration::from_millis(number),
+        "" | "s" | "sec" => Duration::from_secs(number),
+        "m" | "min" => Duration::from_secs(number.checked_mul(60).ok_or_else(overflow)?),
+        "h" => Duration::from_secs(number.checked_mul(3600).ok_or_else(overflow)?),
+        _ => {
+            return Err(UnitError::UnknownUnit {
+                value: text.trim().to_owned(),
+                unit: unit.to_owned(),
+                known: DURATION_UNITS,
+            });
+        }
+    };
+    Ok(duration)
+}
+
+/// Formats a byte count in the shortest exact form this module parses back (`4k`, `1g`,
+/// `1536`), so error messages show values the way users write them.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [(u32, &str); 4] = [(40, "t"), (30, "g"), (20, "m"), (10, "k")];
+    for (shift, unit) in UNITS {
+        let scale = 1u64 << shift;
+        if bytes >= scale && bytes.is_multiple_of(scale) {
+            return format!("{}{unit}", bytes / scale);
+        }
+    }
+    bytes.to_string()
+}
+
+/// Formats a byte count for people, rounded: `3.2 GiB`, `512 B`.
+pub fn format_bytes_human(bytes: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Formats a duration in the shortest exact form [`parse_duration`] reads back.
+pub fn format_duration(duration: Duration) -> String {
+    let nanos = duration.as_nanos();
+    const UNITS: [(u128, &str); 5] = [
+        (3_600_000_000_000, "h"),
+        (60_000_000_000, "m"),
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "us"),
+    ];
+    if nanos == 0 {
+        return "0s".to_owned();
+    }
+    for (scale, unit) in UNITS {
+        if nanos.is_multiple_of(scale) {
+            return format!("{}{unit}", nanos / scale);
+        }
+    }
+    format!("{nanos}ns")
+}
+
+/// A byte size read from a number or a unit string; serialized as a plain byte count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Size(pub u64);
+
+impl Size {
+    /// The size in bytes.
+    #[must_use]
+    pub const fn bytes(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format_size(self.0))
+    }
+}
+
+impl FromStr for Size {
+    type Err = UnitError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_size(s).map(Size)
+    }
+}
+
+impl Serialize for Size {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SizeVisitor;
+        impl Visitor<'_> for SizeVisitor {
+            type Value = Size;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a size such as 4096, `4k`, `1m` or `1GiB`")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Size, E> {
+                Ok(Size(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
+                u64::try_from(v).map(Size).map_err(|_| {
+                    E::custom(UnitError::Negative {
+                        value: v.to_string(),
+                    })
+                })
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Size, E> {
+                Err(E::custom(UnitError::NotANumber {
+                    value: v.to_string(),
+                }))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Size, E> {
+                parse_size(v).map(Size).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_any(SizeVisitor)
+    }
+}
+
+/// A duration read from `30s`-style text or a number of seconds; serialized as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Span(pub Duration);
+
+impl Span {
+    /// The duration.
+    #[must_use]
+    pub const fn duration(self) -> Duration {
+        self.0
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format_duration(self.0))
+    }
+}
+
+impl FromStr for Span {
+    type Err = UnitError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_duration(s).map(Span)
+    }
+}
+
+impl Serialize for Span {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format_duration(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SpanVisitor;
+        impl Visitor<'_> for SpanVisitor {
+            type Value = Span;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as `30s`, `500ms`, `2m` or a number of seconds")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Span, E> {
+                Ok(Span(Duration::from_secs(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Span, E> {
+                u64::try_from(v)
+                    .map(|s| Span(Duration::from_secs(s)))
+                    .map_err(|_| {
+                        E::custom(UnitError::Negative {
+                            value: v.to_string(),
+                        })
+                    })
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Span, E> {
+                parse_duration(v).map(Span).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_any(SpanVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_in_every_accepted_spelling() {
+        let cases = [
+            ("512", 512),
+            ("0", 0),
+            ("4k", 4096),
+            ("4K", 4096),
+            ("4kb", 4096),
+            ("4KiB", 4096),
+            ("1m", 1 << 20),
+            ("1MiB", 1 << 20),
+            ("1g", 1 << 30),
+            ("1GiB", 1 << 30),
+            ("1GB", 1 << 30),
+            ("2t", 2 << 40),
+            (" 8k ", 8192),
+            ("16b", 16),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_size(text), Ok(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_sizes_are_named() {
+        assert!(
+            matches!(parse_size("1Gx"), Err(UnitError::UnknownUnit { unit, .. }) if unit == "Gx")
+        );
+        assert!(matches!(parse_size("-1"), Err(UnitError::Negative { .. })));
+        assert!(matches!(parse_size("-4k"), Err(UnitError::Negative { .. })));
+        assert!(matches!(parse_size(""), Err(UnitError::Empty)));
+        assert!(matches!(parse_size("k"), Err(UnitError::NotANumber { .. })));
+        assert!(matches!(
+            parse_size("1.5g"),
+            Err(UnitError::NotANumber { .. })
+        ));
+        assert!(matches!(
+            parse_size("99999999999t"),
+            Err(UnitError::Overflow { .. })
+        ));
+        assert!(matches!(
+            parse_size("99999999999999999999999"),
+            Err(UnitError::Overflow { .. })
+        ));
+        let message = parse_size("1Gx").unwrap_err().to_string();
+        assert!(
+            message.contains("`1Gx`") && message.contains("`Gx`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
+        assert!(matches!(
+            parse_duration("3d"),
+            Err(UnitError::UnknownUnit { .. })
+        ));
+        assert!(matches!(
+            parse_duration("-3s"),
+            Err(UnitError::Negative { .. })
+        ));
+    }
+
+    #[test]
+    fn formatting_round_trips() {
+        for bytes in [1, 512, 1536, 4096, 1 << 20, 3 << 30, 5 << 40, 4097] {
+            assert_eq!(parse_size(&format_size(bytes)), Ok(bytes));
+        }
+        for d in [
+            Duration::from_secs(30),
+            Duration::from_millis(1500),
+            Duration::from_secs(7200),
+            Duration::from_nanos(17),
+            Duration::ZERO,
+        ] {
+            assert_eq!(parse_duration(&format_duration(d)), Ok(d));
+        }
+        assert_eq!(format_size(4096), "4k");
+        assert_eq!(format_bytes_human(1536.0 * 1024.0 * 1024.0), "1.5 GiB");
+    }
+}
