@@ -186,23 +186,39 @@ fn time_based_runs_exclude_the_ramp() {
 #[test]
 fn io_size_bounds_the_measured_phase_even_with_a_ramp() {
     let dir = tmpfs_dir();
-    let run = run_in(
-        dir.path(),
-        &[
-            "--pattern",
-            "write",
-            "--size",
-            "1m",
-            "--io-size",
-            "3m",
-            "--fsync",
-            "none",
-        ],
-    );
-    run.expect_code(0);
-    let r = run.result();
-    assert_eq!(r.totals.data_bytes, 3 << 20);
-    assert!(!r.ops.contains_key("fsync"));
+    for ramp in ["0s", "200ms"] {
+        let run = run_in(
+            dir.path(),
+            &[
+                "--pattern",
+                "randwrite",
+                "--size",
+                "1m",
+                "--io-size",
+                "3m",
+                "--fsync",
+                "none",
+                "--ramp-time",
+                ramp,
+            ],
+        );
+        run.expect_code(0);
+        let r = run.result();
+        check_consistency(&r, &run.describe());
+        assert_eq!(
+            r.totals.data_bytes,
+            3 << 20,
+            "ramp {ramp}\n{}",
+            run.describe()
+        );
+        assert!(!r.ops.contains_key("fsync"));
+        assert_eq!(
+            r.totals.ramp_ops_excluded > 0,
+            ramp != "0s",
+            "ramp {ramp}: {:?}",
+            r.totals
+        );
+    }
 }
 
 #[test]
@@ -572,6 +588,21 @@ fn job_files_map_to_the_same_job_and_errors_point_into_them() {
     // A flag fixes a bad field of the file.
     std::fs::write(&job, "pattern: read\nsize: 4k\nbs: 8k\n").unwrap();
     run_in(dir.path(), &["--job", job.to_str().unwrap(), "--bs", "4k"]).expect_code(0);
+}
+
+#[test]
+fn top_level_help_lists_helpers_with_examples() {
+    let run = io(&["--help"]);
+    run.expect_code(0);
+    for needle in [
+        "Examples:",
+        "check-empty",
+        "serve --dir",
+        "wait-file",
+        "Exit codes:",
+    ] {
+        assert!(run.stdout.contains(needle), "{needle}\n{}", run.stdout);
+    }
 }
 
 #[test]
