@@ -13,8 +13,11 @@
 //! [`Cluster::watch`] ([`wait`]), with deadlines chosen by the caller.
 
 pub mod conditions;
+pub mod diagnose;
 pub mod fake;
+pub mod manifest;
 pub mod ownership;
+pub mod tracker;
 pub mod wait;
 
 use std::fmt;
