@@ -17,6 +17,32 @@ pub const DEFAULT_CONFIG_YAML: &str = include_str!("../default-config.yaml");
 pub struct Config {
     /// How long to wait for things to happen in the cluster.
     pub timeouts: Timeouts,
+    /// How scenarios run.
+    #[serde(default)]
+    pub scenarios: ScenarioSettings,
+}
+
+/// How scenarios run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ScenarioSettings {
+    /// How many scenarios run at once (each in its own namespace).
+    pub parallel: usize,
+    /// Log lines kept per container in a failure's diagnosis.
+    pub log_tail_lines: i64,
+    /// Longest pause between two looks at what cannot be watched (events, pod lists).
+    #[serde(with = "humantime_serde")]
+    pub poll_max_interval: Duration,
+}
+
+impl Default for ScenarioSettings {
+    fn default() -> Self {
+        Self {
+            parallel: 6,
+            log_tail_lines: 20,
+            poll_max_interval: Duration::from_secs(2),
+        }
+    }
 }
 
 /// How long the harness waits for each kind of event before it reports a failure.
@@ -77,6 +103,7 @@ impl Default for Config {
                 server_ready: Duration::from_secs(180),
                 cluster_create: Duration::from_secs(600),
             },
+            scenarios: ScenarioSettings::default(),
         })
     }
 }
@@ -90,5 +117,6 @@ mod tests {
         let parsed: Config = serde_saphyr::from_str(DEFAULT_CONFIG_YAML).expect("default parses");
         assert_eq!(parsed, Config::default());
         assert_eq!(parsed.timeouts.observe, Duration::from_secs(15));
+        assert_eq!(parsed.scenarios, ScenarioSettings::default());
     }
 }
