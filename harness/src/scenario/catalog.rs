@@ -164,6 +164,80 @@ impl Catalog {
 mod tests {
     use super::*;
 
+    /// Every scenario SCENARIOS.md names, in catalog order.
+    const CATALOG: &[(&str, &str)] = &[
+        ("S1", "static-binding-selector"),
+        ("S2", "static-binding-mismatch"),
+        ("S3", "static-binding-subset-and-best-fit"),
+        ("S4", "nginx-serves-nfs-content"),
+        ("S5", "pvc-protection"),
+        ("R1", "recycle-wipes-volume"),
+        ("R2", "retain-keeps-data"),
+        ("R3", "recycle-failure-surfaces"),
+        ("T1", "statefulset-stable-storage"),
+        ("T2", "statefulset-without-storageclass"),
+        ("T3", "statefulset-dynamic"),
+        ("D1", "dynamic-provisioning-archive"),
+        ("D2", "dynamic-provisioning-delete"),
+        ("D3", "dynamic-provisioning-pathpattern"),
+        ("D4", "pathpattern-shared-directory-hazard"),
+        ("D5", "provisioner-rejects-selector"),
+        ("X1", "nfs-export-roundtrip"),
+        ("X2", "rwx-shared-deployment"),
+        ("X3", "emptydir-lifecycle"),
+        ("X4", "hostpath-persistence"),
+        ("X5", "mount-options-applied"),
+        ("F1", "server-restart-hard-vs-soft"),
+    ];
+
+    fn source_catalog() -> Catalog {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        Catalog::load(&dir).expect("the source tree has a scenarios directory")
+    }
+
+    #[test]
+    fn every_catalog_file_parses_and_validates() {
+        let catalog = source_catalog();
+        let mut problems = Vec::new();
+        for entry in &catalog.entries {
+            if let Err(e) = &entry.scenario {
+                problems.push(e.to_string());
+            }
+        }
+        assert!(
+            problems.is_empty(),
+            "invalid scenario files:\n{}",
+            problems.join("\n")
+        );
+    }
+
+    #[test]
+    fn the_catalog_is_complete_and_in_order() {
+        let catalog = source_catalog();
+        let found: Vec<(String, String)> = catalog
+            .entries
+            .iter()
+            .map(|e| {
+                let code = e.scenario.as_ref().ok().and_then(|s| s.code.clone());
+                (code.unwrap_or_default(), e.id.clone())
+            })
+            .collect();
+        let expected: Vec<(String, String)> = CATALOG
+            .iter()
+            .map(|(c, i)| ((*c).to_owned(), (*i).to_owned()))
+            .collect();
+        assert_eq!(found, expected);
+        for entry in &catalog.entries {
+            let scenario = entry.scenario.as_ref().expect("valid");
+            assert!(
+                !scenario.description.is_empty(),
+                "{} has no description",
+                entry.id
+            );
+            assert!(!scenario.sources.is_empty(), "{} names no source", entry.id);
+        }
+    }
+
     #[test]
     fn catalog_order_follows_the_families() {
         let mut keys = vec![

@@ -248,6 +248,8 @@ pub(super) struct ExpectDef {
     #[serde(default)]
     pub exit_code: Option<Spanned<i32>>,
     #[serde(default)]
+    pub fails: Option<Spanned<bool>>,
+    #[serde(default)]
     pub stdout: Option<S>,
     #[serde(default)]
     pub stdout_contains: Option<S>,

@@ -181,11 +181,26 @@ pub enum Pred {
     Restarts(String, i32),
 }
 
+/// The exit status a command must end with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitExpect {
+    /// This code (0 by default).
+    Code(i32),
+    /// Any code but 0.
+    Fails,
+}
+
+impl Default for ExitExpect {
+    fn default() -> Self {
+        Self::Code(0)
+    }
+}
+
 /// What `exec` output must look like.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ExecExpect {
-    /// Exit code (default 0).
-    pub exit_code: i32,
+    /// Exit status.
+    pub exit: ExitExpect,
     /// Exact stdout.
     pub stdout: Option<Tpl>,
     /// Substring of stdout.

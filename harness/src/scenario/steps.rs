@@ -19,8 +19,8 @@ use tokio::time::Instant;
 use super::env::ScenarioEnv;
 use super::files::FilesError;
 use super::plan::{
-    Action, CaptureSource, EventSource, ExecExpect, KindInfo, Manifest, MountExpect, ObjRef,
-    PodTarget, Pred, ProvisionerStep, Tpl,
+    Action, CaptureSource, EventSource, ExecExpect, ExitExpect, KindInfo, Manifest, MountExpect,
+    ObjRef, PodTarget, Pred, ProvisionerStep, Tpl,
 };
 use super::provisioner;
 use super::results::{MountRecord, Observation};
@@ -260,6 +260,11 @@ impl StepCtx {
 
     /// Running, not terminating pods matching `selector`, by name.
     async fn running_pods(&self, selector: &str) -> Result<Vec<Value>, StepError> {
+        self.pods(selector, true).await
+    }
+
+    /// Not terminating pods matching `selector` (only Running ones with `running`), by name.
+    async fn pods(&self, selector: &str, running: bool) -> Result<Vec<Value>, StepError> {
         let mut pods = self
             .env
             .cluster
@@ -267,7 +272,8 @@ impl StepCtx {
             .await
             .map_err(|e| cluster_error(&format!("list pods `{selector}`"), &e))?;
         pods.retain(|p| {
-            c::pod_phase("Running").matches(Some(p)) && !c::is_terminating().matches(Some(p))
+            (!running || c::pod_phase("Running").matches(Some(p)))
+                && !c::is_terminating().matches(Some(p))
         });
         pods.sort_by_key(|p| name_of(p).to_owned());
         Ok(pods)
@@ -280,6 +286,17 @@ impl StepCtx {
         target: &PodTarget,
         all: bool,
     ) -> Result<Vec<ObjectRef>, StepError> {
+        self.select_pods(target, all, true).await
+    }
+
+    /// Like [`StepCtx::target_pods`]; without `running`, pods in any phase (completed Job
+    /// pods, for their logs).
+    async fn select_pods(
+        &mut self,
+        target: &PodTarget,
+        all: bool,
+        running: bool,
+    ) -> Result<Vec<ObjectRef>, StepError> {
         match target {
             PodTarget::Named(name) => {
                 let name = self.render(name)?;
@@ -289,10 +306,11 @@ impl StepCtx {
             }
             PodTarget::Selector(sel) => {
                 let sel = self.render(sel)?;
-                let pods = self.running_pods(&sel).await?;
+                let pods = self.pods(&sel, running).await?;
                 if pods.is_empty() {
                     return Err(StepError::failed(format!(
-                        "no running pod matches `{sel}` in namespace `{}`",
+                        "no {}pod matches `{sel}` in namespace `{}`",
+                        if running { "running " } else { "" },
                         self.ns()
                     )));
                 }
@@ -906,13 +924,21 @@ fn check_output(
     stdout_contains: Option<&str>,
     stderr_contains: Option<&str>,
 ) -> Result<(), String> {
-    if out.exit_code != expect.exit_code {
-        return Err(format!(
-            "exit code {}, expected {}; stderr: {}",
-            out.exit_code,
-            expect.exit_code,
-            shorten(out.stderr.trim())
-        ));
+    match expect.exit {
+        ExitExpect::Code(code) if out.exit_code != code => {
+            return Err(format!(
+                "exit code {}, expected {code}; stderr: {}",
+                out.exit_code,
+                shorten(out.stderr.trim())
+            ));
+        }
+        ExitExpect::Fails if out.exit_code == 0 => {
+            return Err(format!(
+                "it succeeded, expected it to fail; stdout: {}",
+                shorten(out.stdout.trim())
+            ));
+        }
+        _ => {}
     }
     if let Some(want) = stdout
         && out.stdout != want
@@ -1415,7 +1441,7 @@ async fn logs(
     contains: Option<&Tpl>,
     timeout: Duration,
 ) -> Result<(), StepError> {
-    let pods = ctx.target_pods(target, false).await?;
+    let pods = ctx.select_pods(target, false, false).await?;
     let pod = pods
         .into_iter()
         .next()

@@ -24,9 +24,9 @@ use serde_saphyr::Spanned;
 
 use super::format::{self as f, S};
 use super::plan::{
-    Action, CaptureSource, EventSource, ExecExpect, KINDS, KindInfo, Manifest, MountExpect, Note,
-    NoteKind, ObjRef, PodTarget, Pred, ProvisionerStep, Requirements, Scenario, Step, StepTimeout,
-    TimeoutKind, Tpl,
+    Action, CaptureSource, EventSource, ExecExpect, ExitExpect, KINDS, KindInfo, Manifest,
+    MountExpect, Note, NoteKind, ObjRef, PodTarget, Pred, ProvisionerStep, Requirements, Scenario,
+    Step, StepTimeout, TimeoutKind, Tpl,
 };
 use super::provisioner;
 use super::template::{Images, Templates, Vars};
@@ -1192,7 +1192,20 @@ impl<'a> Validator<'a> {
                 }
                 let expect = match &b.expect {
                     Some(e) => ExecExpect {
-                        exit_code: e.value.exit_code.as_ref().map_or(0, |c| c.value),
+                        exit: match (&e.value.exit_code, &e.value.fails) {
+                            (Some(_), Some(_)) => {
+                                self.err(
+                                    pos_of(e),
+                                    &format!("{field}.expect"),
+                                    "both `exit-code` and `fails` are given",
+                                    "keep one",
+                                );
+                                ExitExpect::default()
+                            }
+                            (Some(c), None) => ExitExpect::Code(c.value),
+                            (None, Some(f)) if f.value => ExitExpect::Fails,
+                            _ => ExitExpect::default(),
+                        },
                         stdout: self
                             .opt_tpl(e.value.stdout.as_ref(), &format!("{field}.expect.stdout")),
                         stdout_contains: self.opt_tpl(
