@@ -837,8 +837,12 @@ impl<'a> Validator<'a> {
         for (i, node) in nodes.into_iter().enumerate() {
             let mfield = format!("{field}.manifests[{i}]");
             let fref = in_other_file.then_some(file.as_path());
+            let before = self.errors.len();
             let rendered = self.node_templates(&node, &mfield, fref);
-            self.check_manifest(&rendered, &mfield, &file);
+            // A manifest whose templates failed renders wrongly: only note the objects it
+            // creates, so the template error is not followed by errors it caused.
+            let clean = self.errors.len() == before;
+            self.check_manifest(&rendered, &mfield, &file, clean);
             out.push(Manifest {
                 node,
                 file: file.clone(),
@@ -848,7 +852,7 @@ impl<'a> Validator<'a> {
     }
 
     /// Static checks of one rendered manifest; registers the objects it creates.
-    fn check_manifest(&mut self, m: &Located<Node>, field: &str, file: &Path) {
+    fn check_manifest(&mut self, m: &Located<Node>, field: &str, file: &Path, strict: bool) {
         let file = file.to_owned();
         let text = |n: Option<&Located<Node>>| n.and_then(|n| n.value.as_str().map(str::to_owned));
         let metadata = m.value.get("metadata");
@@ -892,6 +896,10 @@ impl<'a> Validator<'a> {
             );
             return;
         };
+        if !strict {
+            self.known.insert((info.kind, name));
+            return;
+        }
         if let Some(ns) = metadata.and_then(|md| md.value.get("namespace")) {
             let ok = info.namespaced && ns.value.as_str() == Some(self.vars.namespace.as_str());
             if !ok {
@@ -1689,5 +1697,368 @@ fn schema_check(info: &KindInfo, value: &Value) -> Result<(), String> {
         "ClusterRole" => check::<rbac::v1::ClusterRole>(value),
         "ClusterRoleBinding" => check::<rbac::v1::ClusterRoleBinding>(value),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "id: t\ntitle: test\nsources: [unit]\ndescription: x\nsteps:\n";
+
+    fn errors(steps: &str) -> Vec<ScenarioError> {
+        match parse(&format!("{HEAD}{steps}"), Path::new("dir/t.yaml")) {
+            Ok(s) => panic!("expected errors, got {s:?}"),
+            Err(ValidationErrors(e)) => e,
+        }
+    }
+
+    /// The single error, checked for location, field and the presence of a hint.
+    fn one(steps: &str, line: u32, column: u32, field: &str) -> ScenarioError {
+        let errs = errors(steps);
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        let e = errs.into_iter().next().expect("one");
+        assert_eq!(e.file, Path::new("dir/t.yaml"));
+        assert_eq!((e.pos.line, e.pos.column), (line, column), "{e}");
+        assert_eq!(e.field, field, "{e}");
+        assert!(e.hint.is_some(), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("dir/t.yaml:{line}:{column}: {field}: ")),
+            "{e}"
+        );
+        e
+    }
+
+    const PVC: &str = r#"  - apply:
+      manifests:
+        - apiVersion: v1
+          kind: PersistentVolumeClaim
+          metadata: {name: pvc1}
+          spec:
+            accessModes: [ReadWriteOnce]
+            resources: {requests: {storage: 1Gi}}
+            storageClassName: "{{ prefix }}-nfs"
+"#;
+
+    #[test]
+    fn a_valid_file_gives_the_plan() {
+        let s = parse(
+            &format!(
+                "{HEAD}{PVC}  - wait: {{object: pvc/pvc1, for: {{phase: Bound}}, timeout: recycle}}\n"
+            ),
+            Path::new("dir/t.yaml"),
+        )
+        .expect("valid");
+        assert_eq!(s.steps.len(), 2);
+        assert_eq!(s.steps[1].pos, Pos::new(15, 5));
+        assert_eq!(
+            s.steps[1].timeout,
+            StepTimeout::Configured(TimeoutKind::Recycle)
+        );
+        assert_eq!(
+            s.steps[0].timeout,
+            StepTimeout::Configured(TimeoutKind::Request)
+        );
+        assert!(!s.requires.server_files);
+        assert_eq!(s.location(s.steps[1].pos), "dir/t.yaml:15:5");
+    }
+
+    #[test]
+    fn unknown_step_kind() {
+        let e = one("  - aply: {}\n", 6, 5, "steps");
+        assert!(e.message.contains("unknown variant `aply`"), "{e}");
+        assert!(
+            e.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("server-expect")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_field() {
+        let e = one(
+            "  - wait: {object: pvc/x, for: {phase: Bound}, forr: 1}\n",
+            6,
+            48,
+            "forr",
+        );
+        assert!(e.message.contains("unknown field `forr`"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type() {
+        let e = one(
+            "  - scale: {object: statefulset/web, replicas: two}\n",
+            6,
+            48,
+            "value",
+        );
+        assert!(e.message.contains("i32"), "{e}");
+    }
+
+    #[test]
+    fn missing_field() {
+        let e = one("  - wait: {object: pvc/x}\n", 6, 12, "for");
+        assert!(e.message.contains("missing field `for`"), "{e}");
+    }
+
+    #[test]
+    fn two_kinds_in_one_step() {
+        let e = one(
+            "  - wait: {object: pvc/x, for: {phase: Bound}}\n    delete: {object: pvc/x}\n",
+            7,
+            5,
+            "steps",
+        );
+        assert_eq!(e.message, "a step has more than one key");
+    }
+
+    #[test]
+    fn bad_duration() {
+        let e = one(
+            &format!(
+                "{PVC}  - wait: {{object: pvc/pvc1, for: {{phase: Bound}}, timeout: 5 parsecs}}\n"
+            ),
+            15,
+            60,
+            "steps[2].wait.timeout",
+        );
+        assert_eq!(e.message, "bad duration `5 parsecs`");
+        assert!(
+            e.hint.as_deref().is_some_and(|h| h.contains("recycle")),
+            "{e}"
+        );
+        let e = one(
+            &format!("{PVC}  - stays: {{object: pvc/pvc1, is: {{phase: Pending}}, for: soon}}\n"),
+            15,
+            58,
+            "steps[2].stays.for",
+        );
+        assert_eq!(e.message, "bad duration `soon`");
+    }
+
+    #[test]
+    fn reference_to_an_object_never_applied() {
+        let e = one(
+            "  - wait: {object: pvc/pvc1, for: {phase: Bound}}\n",
+            6,
+            20,
+            "steps[1].wait.object",
+        );
+        assert_eq!(
+            e.message,
+            "PersistentVolumeClaim `pvc1` is never applied before this step"
+        );
+        // Applied later does not count.
+        let errs = errors(&format!(
+            "  - wait: {{object: pvc/pvc1, for: {{phase: Bound}}}}\n{PVC}"
+        ));
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        // Objects a StatefulSet creates do count.
+        let set = r#"  - apply:
+      manifests:
+        - apiVersion: apps/v1
+          kind: StatefulSet
+          metadata: {name: web}
+          spec:
+            serviceName: nginx
+            replicas: 2
+            selector: {matchLabels: {app: nginx}}
+            template:
+              metadata: {labels: {app: nginx}}
+              spec: {containers: [{name: c, image: i}]}
+            volumeClaimTemplates:
+              - metadata: {name: www}
+                spec:
+                  accessModes: [ReadWriteOnce]
+                  storageClassName: "{{ prefix }}-nfs"
+                  resources: {requests: {storage: 1Gi}}
+  - wait: {objects: [pvc/www-web-1, pod/web-1], for: {exists: true}}
+  - scale: {object: statefulset/web, replicas: 3}
+  - wait: {object: pod/web-2, for: {ready: true}}
+"#;
+        parse(&format!("{HEAD}{set}"), Path::new("dir/t.yaml")).expect("derived objects");
+        let e = one(
+            &format!("{set}  - wait: {{object: pod/web-3, for: {{ready: true}}}}\n"),
+            27,
+            20,
+            "steps[5].wait.object",
+        );
+        assert!(e.message.contains("`web-3`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_kind_in_a_reference() {
+        let e = one(
+            "  - delete: {object: volume/x}\n",
+            6,
+            22,
+            "steps[1].delete.object",
+        );
+        assert_eq!(e.message, "unknown kind `volume`");
+    }
+
+    #[test]
+    fn unknown_template_variable_in_a_manifest() {
+        let steps = PVC.replace("{{ prefix }}-nfs", "{{ prefix }}-{{ nfs.servr }}");
+        let e = one(&steps, 14, 31, "steps[1].apply.manifests[0]");
+        assert_eq!(e.message, "unknown template variable `nfs.servr`");
+        assert!(
+            e.hint.as_deref().is_some_and(|h| h.contains("nfs.server")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn captured_values_only_after_their_capture() {
+        let before = format!(
+            "{PVC}  - wait: {{object: pvc/pvc1, for: {{bound-to: \"{{{{ captured.pv }}}}\"}}}}\n"
+        );
+        let e = one(&before, 15, 46, "steps[2].wait.for.bound-to");
+        assert!(
+            e.hint.as_deref().is_some_and(|h| h.contains("as: pv")),
+            "{e}"
+        );
+        let after = format!(
+            "{PVC}  - capture: {{object: pvc/pvc1, field: /spec/volumeName, as: pv}}\n  - wait: {{object: \"pv/{{{{ captured.pv }}}}\", for: {{phase: Bound}}}}\n"
+        );
+        parse(&format!("{HEAD}{after}"), Path::new("dir/t.yaml")).expect("captured first");
+    }
+
+    #[test]
+    fn cluster_scoped_names_and_classes_need_the_prefix() {
+        let pv = r#"  - apply:
+      manifests:
+        - apiVersion: v1
+          kind: PersistentVolume
+          metadata: {name: pv1}
+          spec:
+            capacity: {storage: 1Gi}
+            accessModes: [ReadWriteOnce]
+            storageClassName: nfs
+            nfs: {server: "{{ nfs.server }}", path: /x}
+"#;
+        let errs = errors(pv);
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+        assert_eq!(errs[0].pos, Pos::new(10, 28));
+        assert_eq!(errs[0].field, "steps[1].apply.manifests[0].metadata.name");
+        assert!(
+            errs[0]
+                .hint
+                .as_deref()
+                .is_some_and(|h| h.contains("{{ prefix }}-pv1"))
+        );
+        assert_eq!(errs[1].pos, Pos::new(14, 31));
+        assert_eq!(
+            errs[1].field,
+            "steps[1].apply.manifests[0].spec.storageClassName"
+        );
+        let no_class = PVC.replace("            storageClassName: \"{{ prefix }}-nfs\"\n", "");
+        let e = one(
+            &no_class,
+            8,
+            11,
+            "steps[1].apply.manifests[0].spec.storageClassName",
+        );
+        assert!(
+            e.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("default class")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn manifests_are_checked_against_the_kubernetes_schema() {
+        let steps = PVC.replace("accessModes: [ReadWriteOnce]", "accessModes: ReadWriteOnce");
+        let e = one(&steps, 8, 11, "steps[1].apply.manifests[0]");
+        assert!(
+            e.message.contains("does not match the Kubernetes schema"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn predicates_must_fit_the_kind() {
+        let e = one(
+            &format!("{PVC}  - wait: {{object: pvc/pvc1, for: {{ready: true}}}}\n"),
+            15,
+            43,
+            "steps[2].wait.for.ready",
+        );
+        assert_eq!(
+            e.message,
+            "`ready` does not apply to a PersistentVolumeClaim"
+        );
+    }
+
+    #[test]
+    fn server_paths_stay_inside_the_scenario_directory() {
+        let e = one(
+            "  - server-mkdir: {path: ../other}\n",
+            6,
+            26,
+            "steps[1].server-mkdir.path",
+        );
+        assert!(e.message.contains("not a path inside"), "{e}");
+        let s = parse(
+            &format!("{HEAD}  - server-expect: {{path: ., empty: true}}\n"),
+            Path::new("dir/t.yaml"),
+        )
+        .expect("the directory itself");
+        assert!(s.requires.server_files);
+    }
+
+    #[test]
+    fn id_must_match_the_file_name() {
+        let text = HEAD.replace("id: t", "id: other") + "  - server-mkdir: {path: a}\n";
+        let Err(ValidationErrors(errs)) = parse(&text, Path::new("dir/t.yaml")) else {
+            panic!("expected an error");
+        };
+        assert_eq!(errs[0].pos, Pos::new(1, 5));
+        assert_eq!(errs[0].field, "id");
+        assert!(
+            errs[0]
+                .hint
+                .as_deref()
+                .is_some_and(|h| h.contains("other.yaml"))
+        );
+    }
+
+    #[test]
+    fn manifest_files_are_read_next_to_the_scenario_and_errors_name_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("manifests")).expect("mkdir");
+        std::fs::write(
+            dir.path().join("manifests/pv.yaml"),
+            "apiVersion: v1\nkind: PersistentVolume\nmetadata:\n  name: \"{{ prefx }}-pv\"\n",
+        )
+        .expect("write");
+        let file = dir.path().join("t.yaml");
+        let text = format!("{HEAD}  - apply: {{file: manifests/pv.yaml}}\n");
+        let Err(ValidationErrors(errs)) = parse(&text, &file) else {
+            panic!("expected an error");
+        };
+        assert_eq!(errs[0].file, dir.path().join("manifests/pv.yaml"));
+        assert_eq!(errs[0].pos, Pos::new(4, 9));
+        assert_eq!(errs[0].message, "unknown template variable `prefx`");
+        let missing = format!("{HEAD}  - apply: {{file: manifests/none.yaml}}\n");
+        let Err(ValidationErrors(errs)) = parse(&missing, &file) else {
+            panic!("expected an error");
+        };
+        assert_eq!(errs[0].pos, Pos::new(6, 19));
+        assert!(errs[0].message.contains("cannot be read"), "{}", errs[0]);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let errs = errors(
+            "  - wait: {object: pvc/a, for: {phase: Bound}}\n  - delete: {object: pod/b}\n  - server-mkdir: {path: /abs}\n",
+        );
+        assert_eq!(errs.len(), 3, "{errs:#?}");
+        let lines: Vec<u32> = errs.iter().map(|e| e.pos.line).collect();
+        assert_eq!(lines, vec![6, 7, 8]);
     }
 }
