@@ -24,6 +24,9 @@ pub struct Entry {
     pub scenario: Result<Scenario, ValidationErrors>,
 }
 
+/// A selected scenario file and its validation outcome.
+pub type Selected = (PathBuf, Result<Scenario, ValidationErrors>);
+
 /// The catalog.
 #[derive(Debug)]
 pub struct Catalog {
@@ -131,10 +134,7 @@ impl Catalog {
     ///
     /// # Errors
     /// An id that is not in the catalog.
-    pub fn select(
-        &self,
-        args: &[String],
-    ) -> Result<Vec<(PathBuf, Result<Scenario, ValidationErrors>)>, CatalogError> {
+    pub fn select(&self, args: &[String]) -> Result<Vec<Selected>, CatalogError> {
         if args.is_empty() {
             return Ok(self
                 .entries
@@ -240,7 +240,7 @@ mod tests {
 
     #[test]
     fn catalog_order_follows_the_families() {
-        let mut keys = vec![
+        let mut keys = [
             order(Some("F1"), "f"),
             order(Some("D5"), "d5"),
             order(None, "mine"),

@@ -23,6 +23,8 @@
 
 pub mod catalog;
 pub mod engine;
+#[cfg(test)]
+mod engine_tests;
 pub mod env;
 pub mod files;
 mod format;
