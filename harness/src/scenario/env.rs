@@ -198,7 +198,7 @@ pub async fn prepare(
 ///
 /// # Errors
 /// Something could not be removed.
-pub async fn tear_down(_prepared: Prepared) -> Result<(), EnvError> {
+pub async fn tear_down(_prepared: &Prepared) -> Result<(), EnvError> {
     Ok(())
 }
 
