@@ -130,7 +130,7 @@ pub enum EnvError {
     },
     /// This build cannot bring up clusters for scenarios.
     #[error(
-        "cannot prepare a {choice} cluster for scenarios: cluster, NFS server and image \
+        "cannot prepare the {choice} cluster for scenarios: cluster, NFS server and image \
          bring-up is not available in this build (hint: `nfslab scenarios run --dry-run` \
          validates and renders without a cluster)"
     )]

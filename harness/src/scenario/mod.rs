@@ -11,6 +11,8 @@
 //! - [`plan`]: the validated model the engine runs;
 //! - [`template`]: `{{ variable }}` templating of strings, and the run's values;
 //! - [`catalog`]: the `scenarios/` directory;
+//! - [`commands`]: what `nfslab scenarios list | show | run` do;
+//! - [`live`]: the live terminal view of running scenarios;
 //! - [`engine`]: running scenarios (one namespace each, bounded parallelism, diagnosis,
 //!   cleanup on success, failure, panic and Ctrl-C) with progress for a live view;
 //! - [`steps`]: what each step does against the cluster and the NFS server;
@@ -22,12 +24,14 @@
 //! - [`results`]: versioned JSON results that reports are rendered from.
 
 pub mod catalog;
+pub mod commands;
 pub mod engine;
 #[cfg(test)]
 mod engine_tests;
 pub mod env;
 pub mod files;
 mod format;
+pub mod live;
 pub mod plan;
 pub mod provisioner;
 pub mod render;
