@@ -239,6 +239,21 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_is_a_valid_scenario() {
+        let readme = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/README.md"),
+        )
+        .expect("README");
+        let start = readme.find("```yaml\n").expect("an example") + "```yaml\n".len();
+        let end = start + readme[start..].find("```").expect("closed");
+        let scenario =
+            validate::parse(&readme[start..end], Path::new("readme/pvc-protection.yaml"))
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(scenario.steps.len(), 9);
+        assert_eq!(scenario.timeout, Some(std::time::Duration::from_secs(900)));
+    }
+
+    #[test]
     fn catalog_order_follows_the_families() {
         let mut keys = [
             order(Some("F1"), "f"),
