@@ -324,7 +324,7 @@ pub(crate) fn millis(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::k8s::fake::{Call, FakeCluster};
+    use crate::k8s::fake::FakeCluster;
     use serde_json::json;
 
     fn manifest(r: &ObjectRef) -> Value {
@@ -339,16 +339,6 @@ mod tests {
     async fn create(fake: &FakeCluster, tracker: &Tracker, r: &ObjectRef) {
         fake.apply(&manifest(r)).await.expect("apply");
         tracker.record(r);
-    }
-
-    fn deletes(fake: &FakeCluster) -> Vec<ObjectRef> {
-        fake.calls()
-            .into_iter()
-            .filter_map(|c| match c {
-                Call::Delete(r) => Some(r),
-                _ => None,
-            })
-            .collect()
     }
 
     #[tokio::test(start_paused = true)]
@@ -367,7 +357,7 @@ mod tests {
         tracker.record(&pvc);
         let report = tracker.cleanup(Duration::from_secs(60)).await;
         assert!(report.is_clean(), "{report:?}");
-        assert_eq!(deletes(&fake), vec![svc, dep, pvc, pv, sc, ns]);
+        assert_eq!(fake.deleted(), vec![svc, dep, pvc, pv, sc, ns]);
         assert_eq!(report.deleted.len(), 6);
         assert!(fake.objects().is_empty());
     }
@@ -445,7 +435,7 @@ mod tests {
             .remove(&archived);
         let report = tracker.cleanup(Duration::from_secs(40)).await;
         assert!(report.is_clean(), "{report:?}");
-        let deleted = deletes(&fake);
+        let deleted = fake.deleted();
         assert!(!deleted.contains(&archived), "the provisioner deleted it");
         assert!(deleted.contains(&stuck), "deleted directly after the grace");
         assert!(!deleted.contains(&other_ns), "not ours");

@@ -61,10 +61,11 @@ fn env_with(cluster: Arc<dyn Cluster>, files: bool) -> Arc<ScenarioEnv> {
     Arc::new(ScenarioEnv::new(cluster, server(files), config(), run))
 }
 
-/// A fake with the server's directory operations scripted (specific rules first: the first
-/// matching reply wins).
+/// A fake whose NFS server answers mkdir, rm and writes (tests add more specific rules).
 fn scripted() -> FakeCluster {
-    FakeCluster::new()
+    let fake = FakeCluster::new();
+    server_defaults(&fake);
+    fake
 }
 
 fn server_defaults(fake: &FakeCluster) {
@@ -83,8 +84,12 @@ fn scenario(steps: &str) -> Arc<Scenario> {
 }
 
 async fn run(fake: &FakeCluster, steps: &str) -> ScenarioResult {
+    run_on(Arc::new(fake.clone()), steps).await
+}
+
+async fn run_on(cluster: Arc<dyn Cluster>, steps: &str) -> ScenarioResult {
     run_scenario(
-        env_with(Arc::new(fake.clone()), true),
+        env_with(cluster, true),
         scenario(steps),
         Arc::new(super::Quiet),
         None,
@@ -146,16 +151,6 @@ fn available(fake: &FakeCluster) {
     );
 }
 
-fn deletes(fake: &FakeCluster) -> Vec<ObjectRef> {
-    fake.calls()
-        .into_iter()
-        .filter_map(|c| match c {
-            Call::Delete(r) => Some(r),
-            _ => None,
-        })
-        .collect()
-}
-
 fn server_commands(fake: &FakeCluster) -> Vec<String> {
     fake.calls()
         .into_iter()
@@ -168,6 +163,11 @@ fn server_commands(fake: &FakeCluster) -> Vec<String> {
 
 fn step(result: &ScenarioResult, index: usize) -> &super::results::StepResult {
     &result.steps[index - 1]
+}
+
+/// The failure message of a step (empty when it has none).
+fn message(result: &ScenarioResult, index: usize) -> String {
+    step(result, index).message.clone().unwrap_or_default()
 }
 
 fn pod_manifest(name: &str, uid: &str, ready: bool) -> Value {
@@ -183,7 +183,6 @@ fn pod_manifest(name: &str, uid: &str, ready: bool) -> Value {
 #[tokio::test(start_paused = true)]
 async fn a_passing_scenario_runs_in_its_namespace_and_cleans_up_everything() {
     let fake = scripted();
-    server_defaults(&fake);
     available(&fake);
     pending(&fake);
     bind_after(&fake, Duration::from_secs(2));
@@ -218,7 +217,7 @@ async fn a_passing_scenario_runs_in_its_namespace_and_cleans_up_everything() {
     // Everything is gone afterwards, in dependency order, and the server directory too.
     assert!(fake.objects().is_empty(), "{:?}", fake.objects());
     assert_eq!(
-        deletes(&fake),
+        fake.deleted(),
         vec![pvc(), pv(), ObjectRef::cluster("v1", "Namespace", NS)]
     );
     assert!(result.cleanup.is_clean());
@@ -236,7 +235,6 @@ async fn a_passing_scenario_runs_in_its_namespace_and_cleans_up_everything() {
 #[tokio::test(start_paused = true)]
 async fn manifests_are_stamped_and_templated() {
     let fake = scripted();
-    server_defaults(&fake);
     // Keep what was applied: the PV never goes away during cleanup.
     fake.on_delete(&pv()).instead();
     let result = run(&fake, APPLY_PV_PVC).await;
@@ -271,7 +269,6 @@ async fn manifests_are_stamped_and_templated() {
 #[tokio::test(start_paused = true)]
 async fn a_wait_times_out_with_the_last_state_and_a_diagnosis() {
     let fake = scripted();
-    server_defaults(&fake);
     pending(&fake);
     fake.add_event(EventRecord {
         involved: pvc(),
@@ -322,7 +319,6 @@ async fn a_wait_times_out_with_the_last_state_and_a_diagnosis() {
 #[tokio::test(start_paused = true)]
 async fn a_wait_defaults_to_the_configured_timeout() {
     let fake = scripted();
-    server_defaults(&fake);
     pending(&fake);
     let result = run(
         &fake,
@@ -336,7 +332,6 @@ async fn a_wait_defaults_to_the_configured_timeout() {
 #[tokio::test(start_paused = true)]
 async fn stays_pending_passes_after_the_window() {
     let fake = scripted();
-    server_defaults(&fake);
     pending(&fake);
     let result = run(
         &fake,
@@ -352,7 +347,6 @@ async fn stays_pending_passes_after_the_window() {
 #[tokio::test(start_paused = true)]
 async fn stays_pending_fails_early_when_the_claim_binds() {
     let fake = scripted();
-    server_defaults(&fake);
     pending(&fake);
     bind_after(&fake, Duration::from_secs(3));
     let start = Instant::now();
@@ -382,7 +376,6 @@ async fn stays_pending_fails_early_when_the_claim_binds() {
 #[tokio::test(start_paused = true)]
 async fn stays_records_the_controllers_events() {
     let fake = scripted();
-    server_defaults(&fake);
     pending(&fake);
     fake.on_apply(&pvc()).event(EventRecord {
         involved: pvc(),
@@ -429,35 +422,28 @@ async fn meanwhile_fails_when_the_guarded_object_breaks_first() {
       for: {ready: true}
       meanwhile: {object: pod/web-1, stays: {exists: false}}
 "#;
-    let set = ObjectRef::namespaced("apps/v1", "StatefulSet", NS, "web");
-    let (web0, web1) = (ObjectRef::pod(NS, "web-0"), ObjectRef::pod(NS, "web-1"));
+    // The fake reports web-0 Ready and web-1 created at the given times after the apply.
+    let set_comes_up = |web0_ready: u64, web1_created: u64| {
+        let fake = scripted();
+        let set = ObjectRef::namespaced("apps/v1", "StatefulSet", NS, "web");
+        for (name, uid, ready, at) in [
+            ("web-0", "a", true, web0_ready),
+            ("web-1", "b", false, web1_created),
+        ] {
+            fake.on_apply(&set)
+                .after(Duration::from_secs(at))
+                .set(&ObjectRef::pod(NS, name), pod_manifest(name, uid, ready));
+        }
+        fake
+    };
     // In order: web-0 Ready at 2 s, web-1 created at 3 s.
-    let ordered = scripted();
-    server_defaults(&ordered);
-    ordered
-        .on_apply(&set)
-        .after(Duration::from_secs(2))
-        .set(&web0, pod_manifest("web-0", "a", true));
-    ordered
-        .on_apply(&set)
-        .after(Duration::from_secs(3))
-        .set(&web1, pod_manifest("web-1", "b", false));
-    let result = run(&ordered, steps).await;
+    let result = run(&set_comes_up(2, 3), steps).await;
     assert_eq!(result.outcome, Outcome::Passed, "{}", result.explain());
     // Out of order: web-1 exists at 1 s, before web-0 is Ready.
-    let racing = scripted();
-    server_defaults(&racing);
-    racing
-        .on_apply(&set)
-        .after(Duration::from_secs(1))
-        .set(&web1, pod_manifest("web-1", "b", false));
-    racing
-        .on_apply(&set)
-        .after(Duration::from_secs(2))
-        .set(&web0, pod_manifest("web-0", "a", true));
+    let racing = set_comes_up(2, 1);
     let result = run(&racing, steps).await;
     assert_eq!(result.outcome, Outcome::Failed);
-    let m = step(&result, 2).message.clone().unwrap_or_default();
+    let m = message(&result, 2);
     assert!(m.starts_with("while waiting for Pod `nfslab-t-a1b2c3/web-0`: pod is Ready: Pod `nfslab-t-a1b2c3/web-1` stopped satisfying `is gone`"), "{m}");
     assert_eq!(step(&result, 2).duration_ms, 1000);
 }
@@ -465,7 +451,6 @@ async fn meanwhile_fails_when_the_guarded_object_breaks_first() {
 #[tokio::test(start_paused = true)]
 async fn waits_on_selected_pods_count_the_matching_ones() {
     let fake = scripted();
-    server_defaults(&fake);
     fake.set(&ObjectRef::pod(NS, "a"), pod_manifest("a", "1", true));
     let pod_b = ObjectRef::pod(NS, "b");
     fake.on_exec(&server_pod(), &[IO, "mkdir"])
@@ -488,14 +473,8 @@ async fn waits_on_selected_pods_count_the_matching_ones() {
     )
     .await;
     assert_eq!(result.outcome, Outcome::Failed);
-    assert!(
-        step(&result, 1)
-            .message
-            .as_deref()
-            .is_some_and(|m| m.contains("(last seen: 2 of 2 matching)")),
-        "{:?}",
-        step(&result, 1).message
-    );
+    let m = message(&result, 1);
+    assert!(m.contains("(last seen: 2 of 2 matching)"), "{m}");
 }
 
 // ---- delete, scale, patch, capture ---------------------------------------------------------
@@ -503,7 +482,6 @@ async fn waits_on_selected_pods_count_the_matching_ones() {
 #[tokio::test(start_paused = true)]
 async fn delete_waits_for_finalizers_and_fails_on_missing_objects() {
     let fake = scripted();
-    server_defaults(&fake);
     fake.on_delete(&pvc()).times(1).instead().merge(
         &pvc(),
         json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}}),
@@ -524,7 +502,6 @@ async fn delete_waits_for_finalizers_and_fails_on_missing_objects() {
 #[tokio::test(start_paused = true)]
 async fn scale_patch_and_capture_drive_later_steps() {
     let fake = scripted();
-    server_defaults(&fake);
     let pvname = format!("{PREFIX}-pv1");
     pending(&fake);
     bind_after(&fake, Duration::from_millis(10));
@@ -543,7 +520,6 @@ async fn scale_patch_and_capture_drive_later_steps() {
     );
     // Scaling patches replicas.
     let fake = scripted();
-    server_defaults(&fake);
     let set = r#"  - apply:
       manifests:
         - apiVersion: apps/v1
@@ -566,7 +542,6 @@ async fn scale_patch_and_capture_drive_later_steps() {
     );
     // A capture of something absent fails.
     let fake = scripted();
-    server_defaults(&fake);
     let result = run(
         &fake,
         &format!(
@@ -583,7 +558,6 @@ async fn scale_patch_and_capture_drive_later_steps() {
 #[tokio::test(start_paused = true)]
 async fn delete_pods_waits_for_fresh_ready_replacements() {
     let fake = scripted();
-    server_defaults(&fake);
     let web0 = ObjectRef::pod(NS, "web-0");
     fake.set(&web0, pod_manifest("web-0", "old", true));
     fake.on_delete(&web0)
@@ -598,7 +572,6 @@ async fn delete_pods_waits_for_fresh_ready_replacements() {
     );
     // No replacement: fails when the step's time is up.
     let fake = scripted();
-    server_defaults(&fake);
     fake.set(&web0, pod_manifest("web-0", "old", true));
     let result = run(
         &fake,
@@ -634,7 +607,6 @@ fn client() -> ObjectRef {
 #[tokio::test(start_paused = true)]
 async fn exec_checks_exit_code_and_output() {
     let fake = scripted();
-    server_defaults(&fake);
     fake.on_exec(&client(), &[IO, "file", "cat", "/data/a"])
         .reply(ExecOutput::ok("kept\n"));
     fake.on_exec(&client(), &[IO, "file", "cat", "/data/missing"])
@@ -664,28 +636,22 @@ async fn exec_checks_exit_code_and_output() {
     );
     let code = format!("{CLIENT}  - exec: {{pod: client, io: [file, cat, /data/missing]}}\n");
     let result = run(&fake, &code).await;
+    let m = message(&result, 2);
     assert!(
-        step(&result, 2)
-            .message
-            .as_deref()
-            .is_some_and(|m| m.ends_with("exit code 2, expected 0; stderr: no such file"))
+        m.ends_with("exit code 2, expected 0; stderr: no such file"),
+        "{m}"
     );
     let unexpected = format!(
         "{CLIENT}  - exec: {{pod: client, io: [file, cat, /data/a], expect: {{fails: true}}}}\n"
     );
     let result = run(&fake, &unexpected).await;
-    assert!(
-        step(&result, 2)
-            .message
-            .as_deref()
-            .is_some_and(|m| m.contains("it succeeded, expected it to fail"))
-    );
+    let m = message(&result, 2);
+    assert!(m.contains("it succeeded, expected it to fail"), "{m}");
 }
 
 #[tokio::test(start_paused = true)]
 async fn exec_in_all_selected_pods_and_unstarted_commands_are_environment_errors() {
     let fake = scripted();
-    server_defaults(&fake);
     for (name, uid) in [("a", "1"), ("b", "2")] {
         fake.set(&ObjectRef::pod(NS, name), pod_manifest(name, uid, true));
     }
@@ -699,14 +665,8 @@ async fn exec_in_all_selected_pods_and_unstarted_commands_are_environment_errors
     )
     .await;
     assert_eq!(result.outcome, Outcome::Failed);
-    assert!(
-        step(&result, 1)
-            .message
-            .as_deref()
-            .is_some_and(|m| m.contains("Pod `nfslab-t-a1b2c3/b`")),
-        "{:?}",
-        step(&result, 1).message
-    );
+    let m = message(&result, 1);
+    assert!(m.contains("Pod `nfslab-t-a1b2c3/b`"), "{m}");
     // A command the cluster cannot start is the environment's fault, not an assertion.
     let result = run(&fake, "  - exec: {selector: app=nginx, io: [sleep]}\n").await;
     assert_eq!(result.outcome, Outcome::Error, "{}", result.explain());
@@ -715,35 +675,20 @@ async fn exec_in_all_selected_pods_and_unstarted_commands_are_environment_errors
 #[tokio::test(start_paused = true)]
 async fn exec_that_hangs_is_bounded_by_the_step_timeout() {
     let fake = scripted();
-    server_defaults(&fake);
-    let cluster = Arc::new(Wrapped {
-        inner: fake.clone(),
-        hang_on: Some("hang"),
-        panic_on: None,
-    });
-    let result = run_scenario(
-        env_with(cluster, true),
-        scenario(&format!(
-            "{CLIENT}  - exec: {{pod: client, command: [hang], timeout: 7s}}\n"
-        )),
-        Arc::new(super::Quiet),
-        None,
+    let result = run_on(
+        wrapped(&fake, None, Some("hang")),
+        &format!("{CLIENT}  - exec: {{pod: client, command: [hang], timeout: 7s}}\n"),
     )
     .await;
     assert_eq!(result.outcome, Outcome::Failed);
     assert_eq!(step(&result, 2).duration_ms, 7000);
-    assert!(
-        step(&result, 2)
-            .message
-            .as_deref()
-            .is_some_and(|m| m.contains("did not finish within 7s"))
-    );
+    let m = message(&result, 2);
+    assert!(m.contains("did not finish within 7s"), "{m}");
 }
 
 #[tokio::test(start_paused = true)]
 async fn http_get_compares_the_body() {
     let fake = scripted();
-    server_defaults(&fake);
     fake.on_exec(
         &client(),
         &[IO, "get", "http://nginx.nfslab-t-a1b2c3.svc/index.html"],
@@ -768,7 +713,6 @@ async fn http_get_compares_the_body() {
 #[tokio::test(start_paused = true)]
 async fn mount_options_are_recorded_and_checked() {
     let fake = scripted();
-    server_defaults(&fake);
     fake.on_exec(&client(), &[IO, "mountinfo", "/opt"]).reply(ExecOutput::ok(
         r#"{"source": "10.96.0.20:/exports/x", "fstype": "nfs", "mount_options": ["rw", "relatime"],
             "super_options": ["vers=3", "rsize=262144", "hard", "nolock", "proto=tcp", "timeo=600", "retrans=2"]}"#,
@@ -796,18 +740,13 @@ async fn mount_options_are_recorded_and_checked() {
         )
     );
     let result = run(&fake, &steps("vers=3, soft", "")).await;
-    assert!(
-        step(&result, 2)
-            .message
-            .as_deref()
-            .is_some_and(|m| m.starts_with("option `soft` is not in effect"))
-    );
+    let m = message(&result, 2);
+    assert!(m.starts_with("option `soft` is not in effect"), "{m}");
 }
 
 #[tokio::test(start_paused = true)]
 async fn logs_are_recorded_from_completed_pods() {
     let fake = scripted();
-    server_defaults(&fake);
     let job_pod = ObjectRef::pod(NS, "writer-hard-x");
     let mut pod = pod_manifest("writer-hard-x", "1", false);
     pod["metadata"]["labels"] = json!({"job-name": "writer-hard"});
@@ -854,7 +793,6 @@ async fn server_steps_check_files_on_the_export() {
             stderr: String::new(),
             exit_code: 1,
         });
-    server_defaults(&fake);
     let steps = r#"  - server-mkdir: {path: pv1, mode: "0755", owner: "65534:65534"}
   - server-write: {path: pv1/index.html, content: "HelloWorld\n"}
   - server-expect: {path: pv1/index.html, content: "HelloWorld\n222222\n"}
@@ -914,7 +852,6 @@ async fn server_wait_passes_or_fails_with_the_helper() {
     .reply(ExecOutput::ok(""));
     fake.on_exec(&pod, &[IO, "wait-file"])
         .reply(ExecOutput::failed(1, "timed out"));
-    server_defaults(&fake);
     let result = run(&fake, "  - server-wait: {path: hard/data, timeout: 20s}\n").await;
     assert_eq!(result.outcome, Outcome::Passed, "{}", result.explain());
     assert!(server_commands(&fake).contains(
@@ -944,7 +881,6 @@ fn recycle_event(reason: &str, message: &str) -> EventRecord {
 #[tokio::test(start_paused = true)]
 async fn expect_event_waits_for_a_matching_event() {
     let fake = scripted();
-    server_defaults(&fake);
     fake.on_apply(&pv())
         .after(Duration::from_secs(1))
         .event(recycle_event(
@@ -970,7 +906,6 @@ async fn expect_event_waits_for_a_matching_event() {
     assert!(step(&result, 2).observations.iter().any(|o| matches!(o, Observation::Event { message, .. } if message == "Recycle failed: pod failed")));
     // Another reason never comes: fails at the timeout, naming what was seen.
     let fake = scripted();
-    server_defaults(&fake);
     fake.on_apply(&pv())
         .event(recycle_event("RecyclerPod", "Recycler pod: x"));
     let steps = format!(
@@ -978,20 +913,16 @@ async fn expect_event_waits_for_a_matching_event() {
     );
     let result = run(&fake, &steps).await;
     assert_eq!(step(&result, 2).duration_ms, 30_000);
+    let m = message(&result, 2);
     assert!(
-        step(&result, 2)
-            .message
-            .as_deref()
-            .is_some_and(|m| m.contains("(last seen: RecyclerPod \"Recycler pod: x\")")),
-        "{:?}",
-        step(&result, 2).message
+        m.contains("(last seen: RecyclerPod \"Recycler pod: x\")"),
+        "{m}"
     );
 }
 
 #[tokio::test(start_paused = true)]
 async fn expect_event_in_a_namespace() {
     let fake = scripted();
-    server_defaults(&fake);
     fake.add_event(EventRecord {
         involved: ObjectRef::pod("default", "pv-recycler-nfs-abc"),
         type_: "Warning".into(),
@@ -1015,7 +946,6 @@ async fn expect_event_in_a_namespace() {
 #[tokio::test(start_paused = true)]
 async fn deploy_provisioner_applies_its_objects_and_waits_for_the_deployment() {
     let fake = scripted();
-    server_defaults(&fake);
     let dep = ObjectRef::namespaced("apps/v1", "Deployment", NS, "nfs-client-provisioner");
     fake.on_apply(&dep).after(Duration::from_secs(6)).merge(&dep, json!({"metadata": {"generation": 1}, "status": {"observedGeneration": 1, "availableReplicas": 1}}));
     let steps = format!(
@@ -1031,7 +961,7 @@ async fn deploy_provisioner_applies_its_objects_and_waits_for_the_deployment() {
         .count();
     assert_eq!(applied, 1);
     // The provisioner outlives the claims at cleanup: it must delete their volumes.
-    let order = deletes(&fake);
+    let order = fake.deleted();
     let pos = |r: &ObjectRef| order.iter().position(|x| x == r).expect("deleted");
     assert!(pos(&pvc()) < pos(&dep), "{order:?}");
     assert!(pos(&pv()) < pos(&dep), "{order:?}");
@@ -1046,7 +976,6 @@ async fn deploy_provisioner_applies_its_objects_and_waits_for_the_deployment() {
 #[tokio::test(start_paused = true)]
 async fn restart_nfs_server_waits_for_the_replacement() {
     let fake = scripted();
-    server_defaults(&fake);
     let pod = server_pod();
     fake.set(&pod, json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod.name, "namespace": "nfslab-system", "uid": "old"}}));
     fake.on_delete(&pod).after(Duration::from_secs(8)).set(
@@ -1089,6 +1018,20 @@ async fn scenarios_needing_server_files_are_skipped_without_them() {
     )
     .await;
     assert_eq!(restart.outcome, Outcome::Skipped);
+}
+
+/// `fake`, except that exec panics on commands naming `panic_on` and hangs on those naming
+/// `hang_on`.
+fn wrapped(
+    fake: &FakeCluster,
+    panic_on: Option<&'static str>,
+    hang_on: Option<&'static str>,
+) -> Arc<dyn Cluster> {
+    Arc::new(Wrapped {
+        inner: fake.clone(),
+        panic_on,
+        hang_on,
+    })
 }
 
 /// A cluster that panics or hangs on chosen exec commands, otherwise the fake.
@@ -1162,19 +1105,9 @@ impl Cluster for Wrapped {
 #[tokio::test(start_paused = true)]
 async fn cleanup_runs_after_a_panic() {
     let fake = scripted();
-    server_defaults(&fake);
-    let cluster = Arc::new(Wrapped {
-        inner: fake.clone(),
-        panic_on: Some("boom"),
-        hang_on: None,
-    });
-    let result = run_scenario(
-        env_with(cluster, true),
-        scenario(&format!(
-            "{APPLY_PV_PVC}{CLIENT}  - exec: {{pod: client, command: [boom]}}\n"
-        )),
-        Arc::new(super::Quiet),
-        None,
+    let result = run_on(
+        wrapped(&fake, Some("boom"), None),
+        &format!("{APPLY_PV_PVC}{CLIENT}  - exec: {{pod: client, command: [boom]}}\n"),
     )
     .await;
     assert_eq!(result.outcome, Outcome::Error);
@@ -1193,7 +1126,7 @@ async fn cleanup_runs_after_a_panic() {
         "cleanup ran: {:?}",
         fake.objects()
     );
-    assert!(deletes(&fake).contains(&client()));
+    assert!(fake.deleted().contains(&client()));
     assert!(
         server_commands(&fake)
             .last()
@@ -1204,7 +1137,6 @@ async fn cleanup_runs_after_a_panic() {
 #[tokio::test(start_paused = true)]
 async fn interruption_stops_the_scenario_and_cleans_up() {
     let fake = scripted();
-    server_defaults(&fake);
     pending(&fake);
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -1240,7 +1172,6 @@ async fn interruption_stops_the_scenario_and_cleans_up() {
 #[tokio::test(start_paused = true)]
 async fn a_scenario_time_limit_stops_it() {
     let fake = scripted();
-    server_defaults(&fake);
     pending(&fake);
     let text = format!(
         "id: t\ntitle: test\nsources: [unit]\ndescription: d\ntimeout: 20s\nsteps:\n{APPLY_PV_PVC}  - wait: {{object: pvc/pvc1, for: {{phase: Bound}}, timeout: 1h}}\n"
@@ -1315,7 +1246,6 @@ impl Observer for Counting {
 #[tokio::test(start_paused = true)]
 async fn run_all_bounds_parallelism_and_keeps_the_order() {
     let fake = scripted();
-    server_defaults(&fake);
     let scenarios: Vec<Arc<Scenario>> = ["a", "b", "c", "d"]
         .iter()
         .map(|id| {

@@ -20,16 +20,13 @@ pub(super) type S = Spanned<String>;
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct FileDef {
     pub id: S,
-    #[serde(default)]
     pub code: Option<S>,
     pub title: S,
     #[serde(default)]
     pub sources: Vec<S>,
-    #[serde(default)]
     pub description: Option<S>,
     #[serde(default)]
     pub notes: Vec<NoteDef>,
-    #[serde(default)]
     pub timeout: Option<S>,
     pub steps: Spanned<Vec<Spanned<StepDef>>>,
 }
@@ -58,9 +55,7 @@ macro_rules! step_body {
         #[derive(Debug, Deserialize)]
         #[serde(deny_unknown_fields, rename_all = "kebab-case")]
         pub(super) struct $name {
-            #[serde(default)]
             pub title: Option<S>,
-            #[serde(default)]
             pub timeout: Option<S>,
             $($(#[$fm])* pub $field: $ty,)*
         }
@@ -191,35 +186,24 @@ pub(super) const STEP_KINDS: &[&str] = &[
 ];
 
 step_body!(ApplyDef {
-    #[serde(default)]
     manifests: Option<Spanned<Vec<SourceNode>>>,
-    #[serde(default)]
     file: Option<S>,
 });
 
 step_body!(DeleteDef {
-    #[serde(default)]
     object: Option<S>,
-    #[serde(default)]
     objects: Option<Spanned<Vec<S>>>,
-    #[serde(default)]
     wait: Option<Spanned<bool>>,
-    #[serde(default)]
     propagation: Option<S>,
 });
 
 step_body!(WaitDef {
-    #[serde(default)]
     object: Option<S>,
-    #[serde(default)]
     objects: Option<Spanned<Vec<S>>>,
-    #[serde(default)]
     selector: Option<S>,
-    #[serde(default)]
     count: Option<Spanned<u32>>,
     #[serde(rename = "for")]
     condition: Spanned<PredicateDef>,
-    #[serde(default)]
     meanwhile: Option<Spanned<MeanwhileDef>>,
 });
 
@@ -232,9 +216,7 @@ pub(super) struct MeanwhileDef {
 }
 
 step_body!(StaysDef {
-    #[serde(default)]
     object: Option<S>,
-    #[serde(default)]
     objects: Option<Spanned<Vec<S>>>,
     is: Spanned<PredicateDef>,
     #[serde(default, rename = "for")]
@@ -243,53 +225,36 @@ step_body!(StaysDef {
 
 /// Which pod a command runs in.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct ExpectDef {
-    #[serde(default)]
     pub exit_code: Option<Spanned<i32>>,
-    #[serde(default)]
     pub fails: Option<Spanned<bool>>,
-    #[serde(default)]
     pub stdout: Option<S>,
-    #[serde(default)]
     pub stdout_contains: Option<S>,
-    #[serde(default)]
     pub stderr_contains: Option<S>,
 }
 
 step_body!(ExecDef {
-    #[serde(default)]
     pod: Option<S>,
-    #[serde(default)]
     selector: Option<S>,
-    #[serde(default)]
     all: Option<Spanned<bool>>,
-    #[serde(default)]
     container: Option<S>,
-    #[serde(default)]
     command: Option<Spanned<Vec<S>>>,
-    #[serde(default)]
     io: Option<Spanned<Vec<S>>>,
-    #[serde(default)]
     expect: Option<Spanned<ExpectDef>>,
 });
 
 /// What an HTTP body must be.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct BodyExpectDef {
-    #[serde(default)]
     pub body: Option<S>,
-    #[serde(default)]
     pub body_contains: Option<S>,
 }
 
 step_body!(HttpGetDef {
-    #[serde(default)]
     pod: Option<S>,
-    #[serde(default)]
     selector: Option<S>,
-    #[serde(default)]
     container: Option<S>,
     url: S,
     expect: Spanned<BodyExpectDef>,
@@ -297,22 +262,18 @@ step_body!(HttpGetDef {
 
 step_body!(ServerMkdirDef {
     path: S,
-    #[serde(default)]
     mode: Option<S>,
-    #[serde(default)]
     owner: Option<S>,
 });
 
 step_body!(ServerWriteDef {
     path: S,
     content: S,
-    #[serde(default)]
     append: Option<Spanned<bool>>,
 });
 
 step_body!(ServerRemoveDef {
     path: S,
-    #[serde(default)]
     recursive: Option<Spanned<bool>>,
 });
 
@@ -320,25 +281,18 @@ step_body!(ServerRenameDef { from: S, to: S });
 
 step_body!(ServerExpectDef {
     path: S,
-    #[serde(default)]
     exists: Option<Spanned<bool>>,
-    #[serde(default)]
     content: Option<S>,
-    #[serde(default)]
     empty: Option<Spanned<bool>>,
-    #[serde(default)]
     entries: Option<Spanned<Vec<S>>>,
 });
 
 step_body!(ServerWaitDef { path: S });
 
 step_body!(ExpectEventDef {
-    #[serde(default)]
     object: Option<S>,
-    #[serde(default)]
     namespace: Option<S>,
     reason: S,
-    #[serde(default)]
     message: Option<S>,
     #[serde(default, rename = "type")]
     event_type: Option<S>,
@@ -351,14 +305,11 @@ step_body!(ScaleDef {
 
 step_body!(DeletePodsDef {
     selector: S,
-    #[serde(default)]
     replaced: Option<Spanned<bool>>,
 });
 
 step_body!(CaptureDef {
-    #[serde(default)]
     object: Option<S>,
-    #[serde(default)]
     selector: Option<S>,
     field: S,
     #[serde(rename = "as")]
@@ -372,48 +323,33 @@ step_body!(PatchDef {
 
 /// What mount options must (not) be in effect.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct MountExpectDef {
-    #[serde(default)]
     pub nfs: Option<Spanned<bool>>,
-    #[serde(default)]
     pub contains: Option<Spanned<Vec<S>>>,
-    #[serde(default)]
     pub absent: Option<Spanned<Vec<S>>>,
 }
 
 step_body!(MountOptionsDef {
-    #[serde(default)]
     pod: Option<S>,
-    #[serde(default)]
     selector: Option<S>,
-    #[serde(default)]
     container: Option<S>,
     path: S,
-    #[serde(default)]
     requested: Option<S>,
-    #[serde(default)]
     expect: Option<Spanned<MountExpectDef>>,
 });
 
 step_body!(LogsDef {
-    #[serde(default)]
     pod: Option<S>,
-    #[serde(default)]
     selector: Option<S>,
-    #[serde(default)]
     container: Option<S>,
-    #[serde(default)]
     tail: Option<Spanned<i64>>,
-    #[serde(default)]
     contains: Option<S>,
 });
 
 step_body!(DeployProvisionerDef {
     provisioner: S,
-    #[serde(default)]
     name: Option<S>,
-    #[serde(default)]
     path: Option<S>,
 });
 
@@ -421,47 +357,27 @@ step_body!(RestartNfsServerDef {});
 
 /// A condition on an object's state; several keys must all hold.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct PredicateDef {
-    #[serde(default)]
     pub phase: Option<S>,
-    #[serde(default)]
     pub bound_to: Option<S>,
-    #[serde(default)]
     pub claimed_by: Option<S>,
-    #[serde(default)]
     pub unclaimed: Option<Spanned<bool>>,
-    #[serde(default)]
     pub ready: Option<Spanned<bool>>,
-    #[serde(default)]
     pub available: Option<Spanned<i32>>,
-    #[serde(default)]
     pub ready_replicas: Option<Spanned<i32>>,
-    #[serde(default)]
     pub complete: Option<Spanned<bool>>,
-    #[serde(default)]
     pub failed: Option<Spanned<bool>>,
-    #[serde(default)]
     pub exists: Option<Spanned<bool>>,
-    #[serde(default)]
     pub terminating: Option<Spanned<bool>>,
-    #[serde(default)]
     pub finalizer: Option<S>,
-    #[serde(default)]
     pub labels: Option<Spanned<BTreeMap<String, S>>>,
-    #[serde(default)]
     pub annotations: Option<Spanned<BTreeMap<String, S>>>,
-    #[serde(default)]
     pub capacity: Option<S>,
-    #[serde(default)]
     pub field: Option<Spanned<FieldDef>>,
-    #[serde(default)]
     pub uid_differs: Option<S>,
-    #[serde(default)]
     pub restarts: Option<Spanned<RestartsDef>>,
-    #[serde(default)]
     pub not: Option<Box<Spanned<PredicateDef>>>,
-    #[serde(default)]
     pub any_of: Option<Spanned<Vec<Spanned<PredicateDef>>>>,
 }
 

@@ -265,12 +265,7 @@ impl StepCtx {
 
     /// Not terminating pods matching `selector` (only Running ones with `running`), by name.
     async fn pods(&self, selector: &str, running: bool) -> Result<Vec<Value>, StepError> {
-        let mut pods = self
-            .env
-            .cluster
-            .list("v1", "Pod", Some(self.ns()), Some(selector))
-            .await
-            .map_err(|e| cluster_error(&format!("list pods `{selector}`"), &e))?;
+        let mut pods = list_pods(self.env.cluster.as_ref(), self.ns(), selector).await?;
         pods.retain(|p| {
             (!running || c::pod_phase("Running").matches(Some(p)))
                 && !c::is_terminating().matches(Some(p))
@@ -775,15 +770,45 @@ async fn delete(
         refs.push(object);
     }
     if wait_gone {
-        let gone = c::is_gone();
-        let cluster = Arc::clone(&ctx.env.cluster);
-        try_join_all(
-            refs.iter()
-                .map(|r| wait::until_within(cluster.as_ref(), r, &gone, timeout)),
-        )
-        .await?;
+        until_gone(ctx, &refs, timeout).await?;
     }
     Ok(())
+}
+
+/// Waits until every object in `refs` is gone.
+async fn until_gone(ctx: &StepCtx, refs: &[ObjectRef], timeout: Duration) -> Result<(), StepError> {
+    let gone = c::is_gone();
+    let cluster = ctx.env.cluster.as_ref();
+    try_join_all(
+        refs.iter()
+            .map(|r| wait::until_within(cluster, r, &gone, timeout)),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Each object with the condition `pred` for its kind.
+fn targets(
+    ctx: &mut StepCtx,
+    objects: &[ObjRef],
+    pred: &Pred,
+) -> Result<Vec<(ObjectRef, Condition)>, StepError> {
+    objects
+        .iter()
+        .map(|o| Ok((ctx.object(o)?, ctx.condition(pred, o.kind)?)))
+        .collect()
+}
+
+/// The pods of a namespace matching `selector`.
+async fn list_pods(
+    cluster: &dyn crate::k8s::Cluster,
+    namespace: &str,
+    selector: &str,
+) -> Result<Vec<Value>, StepError> {
+    cluster
+        .list("v1", "Pod", Some(namespace), Some(selector))
+        .await
+        .map_err(|e| cluster_error(&format!("list pods `{selector}`"), &e))
 }
 
 async fn wait_objects(
@@ -793,12 +818,7 @@ async fn wait_objects(
     meanwhile: Option<&(ObjRef, Pred)>,
     timeout: Duration,
 ) -> Result<(), StepError> {
-    let mut targets = Vec::new();
-    for o in objects {
-        let object = ctx.object(o)?;
-        let cond = ctx.condition(pred, o.kind)?;
-        targets.push((object, cond));
-    }
+    let targets = targets(ctx, objects, pred)?;
     let cluster = Arc::clone(&ctx.env.cluster);
     let waits = try_join_all(
         targets
@@ -853,10 +873,7 @@ async fn wait_selector(
         let (cluster, ns, sel, cond) =
             (Arc::clone(&cluster), ns.clone(), sel.clone(), cond.clone());
         async move {
-            let pods = cluster
-                .list("v1", "Pod", Some(&ns), Some(&sel))
-                .await
-                .map_err(|e| cluster_error(&format!("list pods `{sel}`"), &e))?;
+            let pods = list_pods(cluster.as_ref(), &ns, &sel).await?;
             let ok: Vec<Value> = pods
                 .iter()
                 .filter(|p| cond.matches(Some(p)))
@@ -883,12 +900,7 @@ async fn stays(
     pred: &Pred,
     window: Duration,
 ) -> Result<(), StepError> {
-    let mut targets = Vec::new();
-    for o in objects {
-        let object = ctx.object(o)?;
-        let cond = ctx.condition(pred, o.kind)?;
-        targets.push((object, cond));
-    }
+    let targets = targets(ctx, objects, pred)?;
     let cluster = Arc::clone(&ctx.env.cluster);
     let states = try_join_all(
         targets
@@ -1216,13 +1228,7 @@ async fn delete_pods(
         refs.push(r);
     }
     if !replaced {
-        let gone = c::is_gone();
-        let cluster = Arc::clone(&ctx.env.cluster);
-        try_join_all(
-            refs.iter()
-                .map(|r| wait::until_within(cluster.as_ref(), r, &gone, timeout)),
-        )
-        .await?;
+        until_gone(ctx, &refs, timeout).await?;
         return Ok(());
     }
     let (cluster, ns, want) = (
@@ -1234,10 +1240,7 @@ async fn delete_pods(
     let fresh = poll(timeout, ctx.poll_max(), &what, || {
         let (cluster, ns, sel, old) = (Arc::clone(&cluster), ns.clone(), sel.clone(), old.clone());
         async move {
-            let pods = cluster
-                .list("v1", "Pod", Some(&ns), Some(&sel))
-                .await
-                .map_err(|e| cluster_error(&format!("list pods `{sel}`"), &e))?;
+            let pods = list_pods(cluster.as_ref(), &ns, &sel).await?;
             let ready: Vec<Value> = pods
                 .into_iter()
                 .filter(|p| {
