@@ -5,7 +5,8 @@
 //!
 //! 1. consumers (pods, Deployments, StatefulSets, Jobs, Services...), deleted in the
 //!    foreground so "gone" means their pods are gone too, releasing their claims;
-//! 2. claims (PVCs; `kubernetes.io/pvc-protection` holds them until no pod uses them);
+//! 2. claims (PVCs; `kubernetes.io/pvc-protection` holds them until no pod uses them), also
+//!    those a controller made in a tracked namespace (a StatefulSet's claims);
 //! 3. volumes: the PVs nfslab created, and PVs a dynamic provisioner created for claims in
 //!    a tracked namespace (given a chance to be deleted by their provisioner, which archives
 //!    or removes the directory, before they are deleted directly);
@@ -187,6 +188,12 @@ impl Tracker {
                 .filter(|e| e.stage == stage)
                 .map(|e| e.object.clone())
                 .collect();
+            if stage == CleanupStage::Claims {
+                let made_by_controllers = self
+                    .namespace_claims(&namespaces, &objects, &mut report)
+                    .await;
+                objects.extend(made_by_controllers);
+            }
             if stage == CleanupStage::Volumes {
                 let provisioned = self
                     .provisioned_volumes(&namespaces, &objects, deadline, &mut report)
@@ -198,6 +205,39 @@ impl Tracker {
         }
         report.duration_ms = millis(start.elapsed());
         report
+    }
+
+    /// Claims in the tracked namespaces that nobody recorded: those a controller made
+    /// (a StatefulSet's `www-web-0`). They must go before the volumes: a PV bound to a claim
+    /// is held by `kubernetes.io/pv-protection`.
+    async fn namespace_claims(
+        &self,
+        namespaces: &BTreeSet<String>,
+        recorded: &[ObjectRef],
+        report: &mut CleanupReport,
+    ) -> Vec<ObjectRef> {
+        let mut found = Vec::new();
+        for ns in namespaces {
+            match self
+                .cluster
+                .list("v1", "PersistentVolumeClaim", Some(ns), None)
+                .await
+            {
+                Ok(claims) => found.extend(
+                    claims
+                        .iter()
+                        .filter_map(|c| c.pointer("/metadata/name").and_then(Value::as_str))
+                        .map(|name| ObjectRef::pvc(ns, name))
+                        .filter(|r| !recorded.contains(r)),
+                ),
+                Err(e) => report.leftovers.push(Leftover {
+                    object: format!("PersistentVolumeClaims in `{ns}`"),
+                    state: None,
+                    reason: format!("could not list them: {e}"),
+                }),
+            }
+        }
+        found
     }
 
     /// PVs bound (or last bound) to claims in the tracked namespaces that nobody recorded:
@@ -389,6 +429,26 @@ mod tests {
         assert_eq!(report.leftovers[0].object, pv.to_string());
         assert_eq!(report.leftovers[0].state.as_deref(), Some("phase Released"));
         assert!(report.leftovers[0].reason.contains("nfslab clean"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn claims_made_by_controllers_go_before_the_volumes() {
+        let fake = FakeCluster::new();
+        let tracker = Tracker::new(Arc::new(fake.clone()));
+        let ns = ObjectRef::cluster("v1", "Namespace", "t1");
+        let pv = ObjectRef::pv("nfslab-a1b2c3-t1-web-a");
+        let set = ObjectRef::namespaced("apps/v1", "StatefulSet", "t1", "web");
+        let claim = ObjectRef::pvc("t1", "www-web-0");
+        for r in [&ns, &pv, &set] {
+            create(&fake, &tracker, r).await;
+        }
+        // The StatefulSet controller made the claim; nobody recorded it.
+        fake.apply(&manifest(&claim)).await.expect("apply");
+        let report = tracker.cleanup(Duration::from_secs(60)).await;
+        assert!(report.is_clean(), "{report:?}");
+        // The claim goes before the PV it holds (pv-protection), not with the namespace.
+        assert_eq!(fake.deleted(), vec![set, claim.clone(), pv, ns]);
+        assert!(report.deleted.contains(&claim.to_string()));
     }
 
     #[tokio::test(start_paused = true)]
