@@ -687,26 +687,43 @@ async fn exec_that_hangs_is_bounded_by_the_step_timeout() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn http_get_compares_the_body() {
+async fn http_get_retries_until_the_body_matches() {
     let fake = scripted();
-    fake.on_exec(
-        &client(),
-        &[IO, "get", "http://nginx.nfslab-t-a1b2c3.svc/index.html"],
-    )
-    .reply(ExecOutput::ok("HelloWorld\n"));
+    let get = [IO, "get", "http://nginx.nfslab-t-a1b2c3.svc/index.html"];
+    // The first answer comes from a pod that is going away; then the new one answers.
+    fake.on_exec(&client(), &get)
+        .times(1)
+        .reply(ExecOutput::failed(7, "connection refused"));
+    fake.on_exec(&client(), &get)
+        .reply(ExecOutput::ok("HelloWorld\n222222\n"));
     let steps = |body: &str| {
         format!(
-            "{CLIENT}  - http-get: {{pod: client, url: \"http://nginx.{{{{ namespace }}}}.svc/index.html\", expect: {{body: \"{body}\"}}}}\n"
+            "{CLIENT}  - http-get: {{pod: client, url: \"http://nginx.{{{{ namespace }}}}.svc/index.html\", expect: {{body: \"{body}\"}}, timeout: 20s}}\n"
         )
     };
-    let result = run(&fake, &steps("HelloWorld\\n")).await;
-    assert_eq!(result.outcome, Outcome::Passed, "{}", result.explain());
     let result = run(&fake, &steps("HelloWorld\\n222222\\n")).await;
+    assert_eq!(result.outcome, Outcome::Passed, "{}", result.explain());
+    // One pause of 200 ms before the second attempt; only the last attempt is kept.
+    assert_eq!(step(&result, 2).duration_ms, 200);
+    let execs = step(&result, 2)
+        .observations
+        .iter()
+        .filter(|o| matches!(o, Observation::Exec { .. }))
+        .count();
+    assert_eq!(execs, 1);
+    // A body that never comes fails when the time is up, with the last answer.
+    let start = Instant::now();
+    let result = run(&fake, &steps("other")).await;
     assert_eq!(
         step(&result, 2).message.as_deref(),
         Some(
-            "GET http://nginx.nfslab-t-a1b2c3.svc/index.html returned \"HelloWorld\\n\", expected \"HelloWorld\\n222222\\n\""
+            "GET http://nginx.nfslab-t-a1b2c3.svc/index.html returned \"HelloWorld\\n222222\\n\", expected \"other\" (still after 20s)"
         )
+    );
+    assert!(
+        start.elapsed() >= Duration::from_secs(18),
+        "{:?}",
+        start.elapsed()
     );
 }
 

@@ -1026,40 +1026,71 @@ async fn http_get(
     timeout: Duration,
 ) -> Result<(), StepError> {
     let pods = ctx.target_pods(target, false).await?;
+    let pod = pods
+        .into_iter()
+        .next()
+        .ok_or_else(|| StepError::failed("no client pod"))?;
     let container = ctx.render_opt(container)?;
     let url = ctx.render(url)?;
     let command = vec![ctx.vars.io.clone(), "get".to_owned(), url.clone()];
     let body = ctx.render_opt(body)?;
     let body_contains = ctx.render_opt(body_contains)?;
-    for pod in pods {
-        let out = ctx
-            .exec(&pod, container.as_deref(), &command, timeout)
-            .await?;
+    let judge = |out: &ExecOutput| -> Result<(), String> {
         if !out.success() {
-            return Err(StepError::failed(format!(
+            return Err(format!(
                 "GET {url} from {pod} failed (exit {}): {}",
                 out.exit_code,
                 shorten(out.stderr.trim())
-            )));
+            ));
         }
         if let Some(want) = &body
             && &out.stdout != want
         {
-            return Err(StepError::failed(format!(
+            return Err(format!(
                 "GET {url} returned {:?}, expected {want:?}",
                 shorten(&out.stdout)
-            )));
+            ));
         }
         if let Some(want) = &body_contains
             && !out.stdout.contains(want.as_str())
         {
-            return Err(StepError::failed(format!(
+            return Err(format!(
                 "GET {url} returned {:?}, which lacks {want:?}",
                 shorten(&out.stdout)
+            ));
+        }
+        Ok(())
+    };
+    // Endpoints and DNS records follow pod changes asynchronously: retry a failing GET with
+    // a growing pause until the step's time is up, keeping only the last attempt's output.
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(200);
+    let kept = ctx.observations.len();
+    loop {
+        ctx.observations.truncate(kept);
+        let left = deadline.saturating_duration_since(Instant::now());
+        let out = ctx
+            .exec(
+                &pod,
+                container.as_deref(),
+                &command,
+                left.max(Duration::from_secs(1)),
+            )
+            .await?;
+        let why = match judge(&out) {
+            Ok(()) => return Ok(()),
+            Err(why) => why,
+        };
+        let now = Instant::now();
+        if now + pause >= deadline {
+            return Err(StepError::failed(format!(
+                "{why} (still after {})",
+                humantime::format_duration(timeout)
             )));
         }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(ctx.poll_max());
     }
-    Ok(())
 }
 
 async fn server_expect(
