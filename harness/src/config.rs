@@ -33,6 +33,31 @@ pub struct Config {
     pub images: Images,
     /// The in-cluster NFS server.
     pub nfs: NfsConfig,
+    /// How scenarios run.
+    pub scenarios: ScenarioSettings,
+}
+
+/// How scenarios run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct ScenarioSettings {
+    /// How many scenarios run at once (each in its own namespace).
+    pub parallel: usize,
+    /// Log lines kept per container in a failure's diagnosis.
+    pub log_tail_lines: i64,
+    /// Longest pause between two looks at what cannot be watched (events, pod lists).
+    #[serde(with = "humantime_serde")]
+    pub poll_max_interval: Duration,
+}
+
+impl Default for ScenarioSettings {
+    fn default() -> Self {
+        Self {
+            parallel: 6,
+            log_tail_lines: 20,
+            poll_max_interval: Duration::from_secs(2),
+        }
+    }
 }
 
 /// How long the harness waits for each kind of event before it reports a failure.
@@ -51,8 +76,9 @@ pub struct Timeouts {
     /// A deleted object disappearing (finalizers included).
     #[serde(with = "humantime_serde")]
     pub delete: Duration,
-    /// A Recycle-policy PV returning to Available (the recycler pod has a 60 s deadline of
-    /// its own, plus scheduling and image pull).
+    /// A Recycle-policy PV returning to Available (a successful recycler pod takes seconds
+    /// once scheduled and its image pulled; a failing NFS one runs until its deadline of
+    /// max(300 s, 30 s per GiB)).
     #[serde(with = "humantime_serde")]
     pub recycle: Duration,
     /// A dynamic provisioner creating or deleting a volume.
@@ -446,6 +472,7 @@ mod tests {
         let parsed: Config = serde_saphyr::from_str(DEFAULT_CONFIG_YAML).expect("default parses");
         assert_eq!(parsed, Config::default());
         assert_eq!(parsed.timeouts.observe, Duration::from_secs(15));
+        assert_eq!(parsed.scenarios, ScenarioSettings::default());
     }
 
     #[test]

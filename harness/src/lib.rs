@@ -9,6 +9,7 @@
 //! - [`bench`](mod@bench): benchmark plans, the cell matrix, the runner and result aggregation.
 //! - [`report`]: result summaries, Markdown/CSV/HTML reports and run comparison.
 //! - [`render`]: the manifests and kind configuration as YAML, without a cluster.
+//! - [`scenario`]: the scenario format, validation, engine, catalog and results.
 //! - [`config`]: timeouts and other tunables, with commented defaults.
 //! - [`exit`]: the documented process exit codes.
 
@@ -20,3 +21,4 @@ pub mod k8s;
 pub mod nfs;
 pub mod render;
 pub mod report;
+pub mod scenario;

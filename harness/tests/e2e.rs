@@ -1,3 +1,356 @@
-//! The scenario catalog as one test per scenario.
+//! The scenario catalog as one test per scenario (`harness = false`, libtest-mimic).
+//!
+//! Every file in `scenarios/` is a trial named by its id, so
+//! `cargo test --test e2e -- static-binding` filters and `-- --list` lists. A file that does
+//! not validate is a failing trial, cluster or not.
+//!
+//! Which cluster: `NFSLAB_E2E_CLUSTER=kind` (create one; `NFSLAB_E2E_REUSE=1` reuses and
+//! keeps it) or `existing` (the cluster of `KUBECONFIG`). Unset: every scenario is reported
+//! IGNORED and the reason is printed once; with `NFSLAB_REQUIRE` naming `cluster` (or
+//! `kind`) they fail instead, so CI cannot pass by skipping.
+//!
+//! Other variables: `NFSLAB_E2E_REPORT=DIR` writes `scenarios.json` (versioned results) and
+//! `junit.xml`; `NFSLAB_E2E_PARALLEL=N` runs N scenarios at once (default from the
+//! configuration); `NFSLAB_E2E_VERBOSE=1` prints each step as it ends; `NFSLAB_SCENARIOS`
+//! points at another catalog directory. Ctrl-C stops the running scenarios, cleans up, and
+//! skips the rest.
 
-fn main() {}
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use nfslab::config::Config;
+use nfslab::k8s::ownership::RunId;
+use nfslab::scenario::catalog::{self, Catalog};
+use nfslab::scenario::env::{self, ClusterChoice, Prepared, ScenarioEnv};
+use nfslab::scenario::results::{
+    EnvironmentInfo, KIND, Outcome, RunResults, SCHEMA_VERSION, StepOutcome, Summary, now_rfc3339,
+};
+use nfslab::scenario::{Observer, Progress, Quiet, Scenario, ScenarioResult, run_scenario};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use tokio::sync::{OnceCell, watch};
+
+const NO_CLUSTER: &str = "no cluster to run scenarios on: set NFSLAB_E2E_CLUSTER=kind (creates \
+                          a kind cluster; NFSLAB_E2E_REUSE=1 keeps and reuses it) or \
+                          NFSLAB_E2E_CLUSTER=existing (uses KUBECONFIG)";
+
+/// Whether `NFSLAB_REQUIRE` makes a missing cluster a failure.
+fn cluster_required() -> bool {
+    std::env::var("NFSLAB_REQUIRE").is_ok_and(|v| {
+        v.split(',')
+            .map(str::trim)
+            .any(|s| s == "cluster" || s == "kind")
+    })
+}
+
+/// What the trials share: one runtime, one environment (prepared by the first trial that
+/// runs), the results, and the interrupt signal.
+struct Shared {
+    runtime: tokio::runtime::Runtime,
+    choice: Option<ClusterChoice>,
+    config: Config,
+    run: RunId,
+    prepared: OnceCell<Result<Prepared, String>>,
+    results: Mutex<Vec<ScenarioResult>>,
+    interrupt: watch::Receiver<bool>,
+    verbose: bool,
+}
+
+impl Shared {
+    /// The environment, prepared on first use.
+    fn env(&self) -> Result<Arc<ScenarioEnv>, String> {
+        let choice = self.choice.clone().ok_or_else(|| NO_CLUSTER.to_owned())?;
+        let prepared = self.runtime.block_on(self.prepared.get_or_init(|| async {
+            env::prepare(&choice, &self.config, &self.run)
+                .await
+                .map_err(|e| e.to_string())
+        }));
+        match prepared {
+            Ok(p) => Ok(Arc::new(p.env.clone())),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    fn run(&self, scenario: Scenario) -> Result<Completion, Failed> {
+        let env = self.env().map_err(Failed::from)?;
+        let observer: Arc<dyn Observer> = if self.verbose {
+            Arc::new(Lines)
+        } else {
+            Arc::new(Quiet)
+        };
+        let result = self.runtime.block_on(run_scenario(
+            env,
+            Arc::new(scenario),
+            observer,
+            Some(self.interrupt.clone()),
+        ));
+        let outcome = result.outcome;
+        let explanation = result.explain();
+        let reason = result.reason.clone().unwrap_or_default();
+        self.results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(result);
+        match outcome {
+            Outcome::Passed => Ok(Completion::Completed),
+            Outcome::Skipped => Ok(Completion::ignored_with(reason)),
+            Outcome::Failed | Outcome::Error | Outcome::Interrupted => {
+                Err(Failed::from(explanation))
+            }
+        }
+    }
+}
+
+/// Prints each step as it ends (`NFSLAB_E2E_VERBOSE=1`).
+struct Lines;
+
+impl Observer for Lines {
+    fn progress(&self, event: Progress<'_>) {
+        match event {
+            Progress::StepFinished { id, result } => eprintln!(
+                "[{id}] step {} {} ... {} ({} ms)",
+                result.index,
+                result.label,
+                match result.outcome {
+                    StepOutcome::Passed => "ok",
+                    StepOutcome::Failed => "FAILED",
+                    StepOutcome::NotRun => "not run",
+                },
+                result.duration_ms
+            ),
+            Progress::CleanupStarted { id } => eprintln!("[{id}] cleaning up"),
+            Progress::ScenarioStarted { .. }
+            | Progress::StepStarted { .. }
+            | Progress::ScenarioFinished { .. } => {}
+        }
+    }
+}
+
+fn catalog_dir() -> PathBuf {
+    std::env::var_os(catalog::DIR_VARIABLE)
+        .filter(|d| !d.is_empty())
+        .map_or_else(
+            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios"),
+            PathBuf::from,
+        )
+}
+
+fn main() -> ExitCode {
+    let mut args = Arguments::from_args();
+    let dir = catalog_dir();
+    let catalog = match Catalog::load(&dir) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("e2e: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let choice = match ClusterChoice::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("e2e: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = Config::default();
+    if args.test_threads.is_none() {
+        let parallel = std::env::var("NFSLAB_E2E_PARALLEL")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(config.scenarios.parallel);
+        args.test_threads = Some(parallel.max(1));
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("e2e: cannot start the async runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let (interrupt_tx, interrupt) = watch::channel(false);
+    let ignore = choice.is_none() && !cluster_required();
+    let shared = Arc::new(Shared {
+        runtime,
+        choice,
+        config,
+        run: RunId::generate(),
+        prepared: OnceCell::new(),
+        results: Mutex::new(Vec::new()),
+        interrupt,
+        verbose: std::env::var("NFSLAB_E2E_VERBOSE").is_ok_and(|v| v == "1"),
+    });
+
+    let mut invalid = BTreeMap::new();
+    let trials: Vec<Trial> = catalog
+        .entries
+        .iter()
+        .map(|entry| match &entry.scenario {
+            Err(e) => {
+                let message = e.to_string();
+                invalid.insert(entry.id.clone(), message.clone());
+                Trial::test(entry.id.clone(), move || Err(Failed::from(message)))
+            }
+            Ok(scenario) => {
+                let (shared, scenario) = (Arc::clone(&shared), scenario.clone());
+                Trial::ignorable_test(entry.id.clone(), move || shared.run(scenario))
+                    .with_ignored_flag(ignore)
+            }
+        })
+        .collect();
+    let selected: Vec<String> = trials
+        .iter()
+        .filter(|t| !args.is_filtered_out(t))
+        .map(|t| t.name().to_owned())
+        .collect();
+    let will_run = trials
+        .iter()
+        .any(|t| !args.is_filtered_out(t) && !args.is_ignored(t));
+    if !args.list {
+        if shared.choice.is_none() && !selected.is_empty() {
+            if cluster_required() {
+                eprintln!("e2e: NFSLAB_REQUIRE names the cluster, so this fails: {NO_CLUSTER}");
+            } else {
+                eprintln!(
+                    "e2e: {} scenarios ignored: {NO_CLUSTER}",
+                    selected.len() - invalid.len().min(selected.len())
+                );
+            }
+        }
+        if shared.choice.is_some() && will_run {
+            // Ctrl-C: stop running scenarios (they clean up) and skip the rest; a second
+            // Ctrl-C exits at once.
+            shared.runtime.spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("e2e: interrupted; cleaning up (Ctrl-C again to exit now)");
+                    let _ = interrupt_tx.send(true);
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        std::process::exit(130);
+                    }
+                }
+            });
+        }
+    }
+
+    let started_at = now_rfc3339();
+    let start = std::time::Instant::now();
+    let conclusion = libtest_mimic::run(&args, trials);
+
+    let mut code = conclusion.exit_code();
+    if let Some(Ok(prepared)) = shared.prepared.get()
+        && let Err(e) = shared.runtime.block_on(env::tear_down(prepared))
+    {
+        eprintln!("e2e: tearing down the environment failed: {e}");
+        code = ExitCode::from(3);
+    }
+    if !args.list
+        && let Some(dir) = std::env::var_os("NFSLAB_E2E_REPORT").filter(|d| !d.is_empty())
+    {
+        let results = collect(&shared, &catalog, started_at, start.elapsed());
+        if let Err(e) = write_reports(Path::new(&dir), &results, &catalog, &selected, &invalid) {
+            eprintln!(
+                "e2e: cannot write the reports to `{}`: {e}",
+                Path::new(&dir).display()
+            );
+            code = ExitCode::from(3);
+        }
+    }
+    code
+}
+
+/// The run's results in catalog order.
+fn collect(
+    shared: &Shared,
+    catalog: &Catalog,
+    started_at: String,
+    elapsed: Duration,
+) -> RunResults {
+    let mut results = shared
+        .results
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let position = |id: &str| catalog.entries.iter().position(|e| e.id == id);
+    results.sort_by_key(|r| position(&r.id));
+    let environment = match shared.prepared.get() {
+        Some(Ok(p)) => p.env.info(),
+        _ => EnvironmentInfo::default(),
+    };
+    RunResults {
+        schema_version: SCHEMA_VERSION,
+        kind: KIND.to_owned(),
+        run_id: shared.run.to_string(),
+        started_at,
+        duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        environment,
+        summary: Summary::of(&results),
+        scenarios: results,
+    }
+}
+
+/// `scenarios.json` and `junit.xml` in `dir`: every selected scenario appears in the JUnit
+/// report, as passed, failed, or skipped with the reason.
+fn write_reports(
+    dir: &Path,
+    results: &RunResults,
+    catalog: &Catalog,
+    selected: &[String],
+    invalid: &BTreeMap<String, String>,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let json = serde_json::to_string_pretty(results).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("scenarios.json"), json + "\n")?;
+    let mut suite = TestSuite::new("nfslab-scenarios");
+    for entry in catalog.entries.iter().filter(|e| selected.contains(&e.id)) {
+        let ran = results.scenarios.iter().find(|r| r.id == entry.id);
+        let (status, time) = match (ran, invalid.get(&entry.id)) {
+            (_, Some(message)) => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message("the scenario file is invalid")
+                    .set_description(message.as_str());
+                (s, Duration::ZERO)
+            }
+            (Some(r), None) => {
+                let time = Duration::from_millis(r.duration_ms);
+                let status = match r.outcome {
+                    Outcome::Passed => TestCaseStatus::success(),
+                    Outcome::Skipped => {
+                        let mut s = TestCaseStatus::skipped();
+                        s.set_message(r.reason.clone().unwrap_or_default());
+                        s
+                    }
+                    Outcome::Failed | Outcome::Interrupted => {
+                        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                        s.set_message(r.reason.clone().unwrap_or_default())
+                            .set_description(r.explain());
+                        s
+                    }
+                    Outcome::Error => {
+                        let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                        s.set_message(r.reason.clone().unwrap_or_default())
+                            .set_description(r.explain());
+                        s
+                    }
+                };
+                (status, time)
+            }
+            (None, None) => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(NO_CLUSTER);
+                (s, Duration::ZERO)
+            }
+        };
+        let mut case = TestCase::new(entry.id.as_str(), status);
+        case.set_classname("scenarios").set_time(time);
+        suite.add_test_case(case);
+    }
+    let mut report = Report::new("nfslab-e2e");
+    report.add_test_suite(suite);
+    let xml = report.to_string().map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("junit.xml"), xml)
+}

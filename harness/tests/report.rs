@@ -69,12 +69,13 @@ fn stretched_copy(into: &Path, factor: f64) -> PathBuf {
     for file in files {
         let mut r: RunResult =
             serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-        r.window.seconds *= factor;
-        for op in r.ops.values_mut() {
+        let m = &mut r.measures;
+        m.window.seconds *= factor;
+        for op in m.ops.values_mut() {
             op.bandwidth_bytes_per_sec /= factor;
             op.ops_per_sec /= factor;
         }
-        r.totals = Totals::from_ops(&r.ops, r.window.seconds, r.totals.ramp_ops_excluded);
+        m.totals = Totals::from_ops(&m.ops, m.window.seconds, m.totals.ramp_ops_excluded);
         std::fs::write(&file, serde_json::to_string(&r).unwrap()).unwrap();
     }
     write_reports(&ResultsDir::open(&dir).unwrap()).unwrap();

@@ -565,7 +565,7 @@ mod tests {
         MountInfo, MountSection, MountStatsDelta, RpcOpCounters, RpcOpDelta,
     };
     use nfslab_workload::result::{
-        BackendInfo, Cpu, Effective, OpStats, Phases, Tool, Totals, Window,
+        BackendInfo, Cpu, Effective, Measures, OpStats, Phases, Tool, Totals, Window,
     };
     use nfslab_workload::stats::new_histogram;
 
@@ -609,16 +609,18 @@ mod tests {
                 files_created: 0,
             },
             phases: Phases::default(),
-            window: Window {
-                start_unix_ns: start_ns,
-                seconds,
+            measures: Measures {
+                window: Window {
+                    start_unix_ns: start_ns,
+                    seconds,
+                },
+                totals: Totals::from_ops(&op_map, seconds, 0),
+                ops: op_map,
+                series: Vec::new(),
+                cpu: Cpu::new(0.1, 0.2, bytes),
+                errors: BTreeMap::new(),
+                verify: None,
             },
-            totals: Totals::from_ops(&op_map, seconds, 0),
-            ops: op_map,
-            series: Vec::new(),
-            cpu: Cpu::new(0.1, 0.2, bytes),
-            errors: BTreeMap::new(),
-            verify: None,
             mount: Some(MountSection {
                 path: "/data".to_owned(),
                 mount: MountInfo {

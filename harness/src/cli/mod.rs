@@ -10,6 +10,7 @@ mod images;
 mod nfs;
 mod render;
 pub mod report;
+pub mod scenarios;
 
 use std::path::PathBuf;
 
@@ -83,6 +84,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Compare two benchmark runs; exit 1 when a figure regressed beyond the threshold.
     Compare(compare::CompareArgs),
+    /// List, show, validate and run the scenario catalog.
+    Scenarios(scenarios::ScenariosArgs),
 }
 
 /// How a command picks its cluster: one nfslab knows by name, or a kubeconfig directly.
@@ -195,6 +198,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Report(args) => return report::run(args),
         Command::Compare(args) => return compare::run(args),
         Command::Bench(args) => return bench::run(args, config),
+        Command::Scenarios(args) => return scenarios::run(args, config),
         _ => {}
     }
     let store = match StateStore::from_env() {
@@ -234,7 +238,50 @@ pub fn run(cli: Cli) -> Outcome {
             | Command::Render(_)
             | Command::Report(_)
             | Command::Compare(_)
-            | Command::Bench(_) => Outcome::Success,
+            | Command::Bench(_)
+            | Command::Scenarios(_) => Outcome::Success,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn scenarios_run_parses_ids_and_options() {
+        let cli = Cli::try_parse_from([
+            "nfslab",
+            "scenarios",
+            "--scenarios",
+            "dir",
+            "run",
+            "s1",
+            "s2",
+            "--dry-run",
+            "--render-to",
+            "out",
+        ])
+        .expect("parses");
+        let Command::Scenarios(args) = cli.command else {
+            panic!("scenarios");
+        };
+        assert_eq!(args.catalog, Some(PathBuf::from("dir")));
+        let scenarios::ScenariosCommand::Run(run) = args.command else {
+            panic!("run");
+        };
+        assert_eq!(run.scenarios, vec!["s1", "s2"]);
+        assert!(run.dry_run);
+        assert!(
+            Cli::try_parse_from(["nfslab", "scenarios", "run", "--render-to", "x"]).is_err(),
+            "--render-to needs --dry-run"
+        );
+        assert!(Cli::try_parse_from(["nfslab", "scenarios", "run", "--parallel", "0"]).is_err());
+    }
 }

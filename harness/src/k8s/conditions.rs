@@ -256,6 +256,57 @@ pub fn statefulset_ready(replicas: i32) -> Condition {
     )
 }
 
+/// The object's `metadata.labels` include every `key=value` of `labels`.
+#[must_use]
+pub fn has_labels(labels: &[(String, String)]) -> Condition {
+    metadata_entries_condition("labels", labels)
+}
+
+/// The object's `metadata.annotations` include every `key=value` of `annotations`.
+#[must_use]
+pub fn has_annotations(annotations: &[(String, String)]) -> Condition {
+    metadata_entries_condition("annotations", annotations)
+}
+
+fn metadata_entries_condition(field: &'static str, wanted: &[(String, String)]) -> Condition {
+    let shown: Vec<String> = wanted.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let wanted = wanted.to_vec();
+    Condition::new(format!("has {field} `{}`", shown.join(",")), move |s| {
+        let map = s.and_then(|v| v.get("metadata")).and_then(|m| m.get(field));
+        wanted
+            .iter()
+            .all(|(k, v)| map.and_then(|m| m.get(k)).and_then(Value::as_str) == Some(v.as_str()))
+    })
+}
+
+/// The PVC reports `status.capacity.storage` equal to `quantity` (as the API server writes
+/// it, e.g. `10Gi`): a claim gets the whole capacity of the PV it binds.
+#[must_use]
+pub fn pvc_capacity(quantity: &str) -> Condition {
+    let wanted = quantity.to_owned();
+    Condition::new(format!("PVC capacity is `{quantity}`"), move |s| {
+        typed::<PersistentVolumeClaim>(s)
+            .and_then(|c| c.status?.capacity)
+            .and_then(|cap| cap.get("storage").map(|q| q.0.clone()))
+            .is_some_and(|q| q == wanted)
+    })
+}
+
+/// The pod's container `container` has restarted at least `times` times.
+#[must_use]
+pub fn container_restarted(container: &str, times: i32) -> Condition {
+    let wanted = container.to_owned();
+    Condition::new(
+        format!("container `{container}` restarted at least {times} times"),
+        move |s| {
+            typed::<Pod>(s)
+                .and_then(|p| p.status?.container_statuses)
+                .and_then(|cs| cs.into_iter().find(|c| c.name == wanted))
+                .is_some_and(|c| c.restart_count >= times)
+        },
+    )
+}
+
 /// The Job has condition `Complete` = `True`.
 #[must_use]
 pub fn job_complete() -> Condition {
@@ -425,6 +476,37 @@ status: {conditions: [{type: Complete, status: 'True'}]}
         );
         assert!(job_complete().matches(Some(&job)));
         assert!(!job_failed().matches(Some(&job)));
+    }
+
+    #[test]
+    fn labels_annotations_capacity_and_restarts() {
+        let mut pvc = yaml(PVC_BOUND);
+        pvc["metadata"]["labels"] = serde_json::json!({"app": "nginx", "x": "y"});
+        pvc["metadata"]["annotations"] = serde_json::json!({"nfs.io/storage-path": "data"});
+        let app = [("app".to_owned(), "nginx".to_owned())];
+        assert!(has_labels(&app).matches(Some(&pvc)));
+        assert!(!has_labels(&[("app".to_owned(), "web".to_owned())]).matches(Some(&pvc)));
+        assert!(!has_labels(&app).matches(None));
+        let path = [("nfs.io/storage-path".to_owned(), "data".to_owned())];
+        assert!(has_annotations(&path).matches(Some(&pvc)));
+        assert!(!has_annotations(&app).matches(Some(&pvc)));
+        assert!(pvc_capacity("1Gi").matches(Some(&pvc)));
+        assert!(!pvc_capacity("10Gi").matches(Some(&pvc)));
+        let pod = yaml(
+            "
+apiVersion: v1
+kind: Pod
+metadata: {name: cache, namespace: x3}
+spec: {containers: [{name: a, image: i}, {name: b, image: i}]}
+status:
+  containerStatuses:
+  - {name: a, ready: true, restartCount: 1, image: i, imageID: i}
+  - {name: b, ready: true, restartCount: 0, image: i, imageID: i}
+",
+        );
+        assert!(container_restarted("a", 1).matches(Some(&pod)));
+        assert!(!container_restarted("b", 1).matches(Some(&pod)));
+        assert!(!container_restarted("c", 0).matches(Some(&pod)));
     }
 
     #[test]

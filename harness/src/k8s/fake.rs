@@ -384,6 +384,19 @@ impl FakeCluster {
         self.lock().calls.clone()
     }
 
+    /// The objects `delete` was called on, in order.
+    #[must_use]
+    pub fn deleted(&self) -> Vec<ObjectRef> {
+        self.lock()
+            .calls
+            .iter()
+            .filter_map(|c| match c {
+                Call::Delete(r) => Some(r.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The objects that exist now.
     #[must_use]
     pub fn objects(&self) -> Vec<ObjectRef> {

@@ -14,9 +14,12 @@
 
 pub mod clean;
 pub mod conditions;
+pub mod diagnose;
 pub mod fake;
 pub mod kube_cluster;
+pub mod manifest;
 pub mod ownership;
+pub mod tracker;
 pub mod wait;
 
 use std::fmt;

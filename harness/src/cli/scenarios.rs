@@ -1,0 +1,167 @@
+//! `nfslab scenarios`: options, and their translation into library calls.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand, ValueEnum};
+use nfslab::config::Config;
+use nfslab::exit::Outcome;
+use nfslab::scenario::catalog::{self, Catalog};
+use nfslab::scenario::commands::{self, RenderTarget, RunRequest};
+use nfslab::scenario::env::ClusterChoice;
+use nfslab::scenario::live::LiveView;
+
+/// Options of `nfslab scenarios`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  nfslab scenarios list
+  nfslab scenarios show recycle-wipes-volume
+  nfslab scenarios run --dry-run                      # validate all, print what would be applied
+  nfslab scenarios run --dry-run --render-to out/     # one YAML file per scenario
+  nfslab scenarios run static-binding-selector pvc-protection --cluster existing
+  nfslab scenarios run my-scenario.yaml --parallel 2 --results results/mine.json
+
+Scenario files are documented in scenarios/README.md.")]
+pub struct ScenariosArgs {
+    /// The catalog directory (default: ./scenarios, else the one nfslab was built from).
+    #[arg(
+        long = "scenarios",
+        id = "catalog_dir",
+        global = true,
+        env = "NFSLAB_SCENARIOS",
+        value_name = "DIR"
+    )]
+    pub catalog: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ScenariosCommand,
+}
+
+/// The `scenarios` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ScenariosCommand {
+    /// List the catalog: code, id, title.
+    List,
+    /// Show a scenario: what it asserts, its notes, and its steps with their time limits.
+    Show {
+        /// A scenario id or file.
+        #[arg(value_name = "ID|FILE")]
+        scenario: String,
+    },
+    /// Run scenarios (all when none is named), or validate and render them with --dry-run.
+    Run(RunArgs),
+}
+
+/// Which cluster to run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ClusterArg {
+    /// A kind cluster nfslab creates and deletes afterwards.
+    Kind,
+    /// The cluster of the current kubeconfig; never deleted.
+    Existing,
+}
+
+/// Options of `nfslab scenarios run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario ids or files (default: the whole catalog).
+    #[arg(value_name = "ID|FILE")]
+    pub scenarios: Vec<String>,
+    /// Validate and print the manifests that would be applied; needs no cluster.
+    #[arg(long, help_heading = "Dry run")]
+    pub dry_run: bool,
+    /// With --dry-run: write one `<id>.yaml` per scenario into DIR instead of printing.
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "dry_run",
+        help_heading = "Dry run"
+    )]
+    pub render_to: Option<PathBuf>,
+    /// The cluster to run on.
+    #[arg(
+        long,
+        value_enum,
+        env = "NFSLAB_CLUSTER",
+        default_value = "existing",
+        help_heading = "Cluster"
+    )]
+    pub cluster: ClusterArg,
+    /// With `--cluster kind`: reuse an existing nfslab kind cluster and keep it.
+    #[arg(long, help_heading = "Cluster")]
+    pub reuse: bool,
+    /// How many scenarios run at once (default: `scenarios.parallel` of the configuration).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub parallel: Option<u16>,
+    /// Where the JSON results go.
+    #[arg(long, value_name = "FILE", default_value = "results/scenarios.json")]
+    pub results: PathBuf,
+}
+
+/// Runs `nfslab scenarios ...` and returns how it ended.
+pub fn run(args: &ScenariosArgs, config: Config) -> Outcome {
+    let dir = args.catalog.clone().unwrap_or_else(catalog::default_dir);
+    let catalog = match Catalog::load(&dir) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Outcome::BadInput;
+        }
+    };
+    let mut stdout = std::io::stdout();
+    let written = match &args.command {
+        ScenariosCommand::List => commands::list(&catalog, &mut stdout),
+        ScenariosCommand::Show { scenario } => commands::show(&catalog, scenario, &mut stdout),
+        ScenariosCommand::Run(run) => {
+            let selected = match commands::select(&catalog, &run.scenarios) {
+                Ok(s) => s,
+                Err(problems) => {
+                    eprintln!("{problems}");
+                    return Outcome::BadInput;
+                }
+            };
+            if run.dry_run {
+                let target = run
+                    .render_to
+                    .clone()
+                    .map_or(RenderTarget::Stdout, RenderTarget::Dir);
+                commands::dry_run(&selected, &target, &mut stdout)
+            } else {
+                let request = RunRequest {
+                    choice: match run.cluster {
+                        ClusterArg::Kind => ClusterChoice::Kind { reuse: run.reuse },
+                        ClusterArg::Existing => ClusterChoice::Existing,
+                    },
+                    config,
+                    parallel: run.parallel.map(usize::from),
+                    results: run.results.clone(),
+                };
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("cannot start the async runtime: {e}");
+                        return Outcome::Environment;
+                    }
+                };
+                let view = Arc::new(LiveView::new(selected.len()));
+                let mut stderr = std::io::stderr();
+                let outcome = runtime.block_on(commands::run(
+                    selected,
+                    &request,
+                    Arc::clone(&view) as Arc<dyn nfslab::scenario::Observer>,
+                    &mut stderr,
+                ));
+                view.finish();
+                outcome
+            }
+        }
+    };
+    written.unwrap_or_else(|e| {
+        eprintln!("cannot write the output: {e}");
+        Outcome::Environment
+    })
+}

@@ -1,0 +1,508 @@
+//! What `nfslab scenarios list | show | run` do, as library calls the CLI makes.
+//!
+//! Each command writes its human output to a writer and returns the documented
+//! [`Outcome`](crate::exit::Outcome) (exit code): bad scenario files are bad input (2),
+//! a cluster that cannot be prepared is the environment (3), a failed scenario is 1, an
+//! interruption 130.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::catalog::{Catalog, CatalogError};
+use super::engine::{Observer, RunOptions, run_all};
+use super::env::{self, ClusterChoice};
+use super::plan::{Action, Scenario, StepTimeout};
+use super::render;
+use super::results::RunResults;
+use super::template::{Images, Vars};
+use super::validate::placeholder_server;
+use crate::config::Config;
+use crate::exit::Outcome;
+use crate::k8s::manifest::to_yaml;
+use crate::k8s::ownership::RunId;
+
+/// The scenarios a `run` selects: validated, or every problem found.
+///
+/// # Errors
+/// An unknown id (the text to print).
+pub fn select(catalog: &Catalog, args: &[String]) -> Result<Vec<Scenario>, String> {
+    let selected = catalog
+        .select(args)
+        .map_err(|e: CatalogError| e.to_string())?;
+    let mut scenarios = Vec::new();
+    let mut problems = String::new();
+    for (_, s) in selected {
+        match s {
+            Ok(s) => scenarios.push(s),
+            Err(e) => {
+                let _ = writeln!(problems, "{e}");
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(scenarios)
+    } else {
+        Err(problems.trim_end().to_owned())
+    }
+}
+
+/// `nfslab scenarios list`: one line per catalog file.
+///
+/// # Errors
+/// Writing to `out` failed.
+pub fn list(catalog: &Catalog, out: &mut dyn Write) -> std::io::Result<Outcome> {
+    let width = catalog
+        .entries
+        .iter()
+        .map(|e| e.id.len())
+        .max()
+        .unwrap_or(0);
+    let mut invalid = 0;
+    for e in &catalog.entries {
+        match &e.scenario {
+            Ok(s) => writeln!(
+                out,
+                "{:<3} {:<width$}  {}",
+                s.code.as_deref().unwrap_or("-"),
+                e.id,
+                s.title
+            )?,
+            Err(errors) => {
+                invalid += 1;
+                writeln!(
+                    out,
+                    "{:<3} {:<width$}  INVALID ({} problem(s); `nfslab scenarios show {}`)",
+                    "!",
+                    e.id,
+                    errors.0.len(),
+                    e.id
+                )?;
+            }
+        }
+    }
+    writeln!(
+        out,
+        "\n{} scenarios in {}",
+        catalog.entries.len(),
+        catalog.dir.display()
+    )?;
+    Ok(if invalid == 0 {
+        Outcome::Success
+    } else {
+        Outcome::BadInput
+    })
+}
+
+/// `nfslab scenarios show ID`: what the scenario shows, its notes and its steps.
+///
+/// # Errors
+/// Writing to `out` failed.
+pub fn show(catalog: &Catalog, arg: &str, out: &mut dyn Write) -> std::io::Result<Outcome> {
+    let scenario = match select(catalog, &[arg.to_owned()]) {
+        Ok(mut s) if s.len() == 1 => s.remove(0),
+        Ok(_) => return Ok(Outcome::BadInput),
+        Err(text) => {
+            writeln!(out, "{text}")?;
+            return Ok(Outcome::BadInput);
+        }
+    };
+    let config = Config::default();
+    let code = scenario
+        .code
+        .as_deref()
+        .map(|c| format!("{c} "))
+        .unwrap_or_default();
+    writeln!(out, "{code}{}: {}", scenario.id, scenario.title)?;
+    writeln!(out, "file: {}", scenario.file.display())?;
+    if !scenario.sources.is_empty() {
+        writeln!(out, "sources: {}", scenario.sources.join(", "))?;
+    }
+    writeln!(out, "\n{}", scenario.description)?;
+    for note in &scenario.notes {
+        let kind = serde_json::to_value(note.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        writeln!(out, "\n[{kind}] {}", note.text)?;
+    }
+    writeln!(out, "\nsteps:")?;
+    for step in &scenario.steps {
+        let timeout = match step.timeout {
+            StepTimeout::Fixed(d) => humantime::format_duration(d).to_string(),
+            StepTimeout::Configured(k) => {
+                let name = super::plan::TimeoutKind::NAMES
+                    .iter()
+                    .find(|(_, kind)| *kind == k)
+                    .map_or("", |(n, _)| n);
+                format!(
+                    "{} ({name})",
+                    humantime::format_duration(step.timeout.resolve(&config.timeouts))
+                )
+            }
+        };
+        let limit = match &step.action {
+            Action::Stays { duration, .. } => format!(
+                "for {}",
+                humantime::format_duration(duration.unwrap_or(config.timeouts.observe))
+            ),
+            _ => format!("within {timeout}"),
+        };
+        writeln!(
+            out,
+            "  {:>2}. {:<60} {limit}  [line {}]",
+            step.index,
+            step.label(),
+            step.pos.line
+        )?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// Where a dry run's rendered manifests go.
+#[derive(Clone, Debug)]
+pub enum RenderTarget {
+    /// Printed, one multi-document stream with a comment per scenario.
+    Stdout,
+    /// One `<id>.yaml` per scenario in this directory.
+    Dir(PathBuf),
+}
+
+/// `nfslab scenarios run --dry-run`: validate, and render what would be applied against a
+/// placeholder server, without a cluster.
+///
+/// # Errors
+/// Writing the output failed.
+pub fn dry_run(
+    scenarios: &[Scenario],
+    target: &RenderTarget,
+    out: &mut dyn Write,
+) -> std::io::Result<Outcome> {
+    let run = RunId::generate();
+    let server = placeholder_server();
+    let images = Images::default();
+    if let RenderTarget::Dir(dir) = target {
+        std::fs::create_dir_all(dir)?;
+    }
+    for s in scenarios {
+        let values = match render::render(s, &run, &server, &images) {
+            Ok(v) => v,
+            Err(e) => {
+                writeln!(out, "{e}")?;
+                return Ok(Outcome::BadInput);
+            }
+        };
+        let yaml = to_yaml(&values).map_err(std::io::Error::other)?;
+        let vars = Vars::new(&run, &s.id, &server, &images);
+        match target {
+            RenderTarget::Stdout => {
+                writeln!(
+                    out,
+                    "# scenario {} ({} objects, namespace {}, NFS {}:{})",
+                    s.id,
+                    values.len(),
+                    vars.namespace,
+                    server.address,
+                    vars.nfs_dir
+                )?;
+                out.write_all(yaml.as_bytes())?;
+            }
+            RenderTarget::Dir(dir) => {
+                let file = dir.join(format!("{}.yaml", s.id));
+                std::fs::write(&file, yaml)?;
+                writeln!(
+                    out,
+                    "{}: {} objects -> {}",
+                    s.id,
+                    values.len(),
+                    file.display()
+                )?;
+            }
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+/// What a real run needs beyond the scenarios.
+#[derive(Clone, Debug)]
+pub struct RunRequest {
+    /// The cluster.
+    pub choice: ClusterChoice,
+    /// Tunables.
+    pub config: Config,
+    /// Scenarios at once (`None`: from the configuration).
+    pub parallel: Option<usize>,
+    /// Where the JSON results go.
+    pub results: PathBuf,
+}
+
+/// The outcome of a finished run, as an exit code: interrupted, then failed scenarios,
+/// then harness errors, else success.
+#[must_use]
+pub fn outcome_of(results: &RunResults) -> Outcome {
+    if results.summary.interrupted > 0 {
+        Outcome::Interrupted
+    } else if results.summary.failed > 0 {
+        Outcome::Failed
+    } else if results.summary.errors > 0 {
+        Outcome::Environment
+    } else {
+        Outcome::Success
+    }
+}
+
+/// `nfslab scenarios run`: prepare the environment, run the scenarios with `observer`
+/// (Ctrl-C stops and cleans up), write the JSON results, tear down.
+///
+/// # Errors
+/// Writing to `out` failed.
+pub async fn run(
+    scenarios: Vec<Scenario>,
+    request: &RunRequest,
+    observer: Arc<dyn Observer>,
+    out: &mut (dyn Write + Send),
+) -> std::io::Result<Outcome> {
+    let run_id = RunId::generate();
+    let prepared = match env::prepare(&request.choice, &request.config, &run_id).await {
+        Ok(p) => p,
+        Err(e) => {
+            writeln!(out, "{e}")?;
+            return Ok(Outcome::Environment);
+        }
+    };
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = tx.send(true);
+        }
+    });
+    let options = RunOptions {
+        parallel: request
+            .parallel
+            .unwrap_or(request.config.scenarios.parallel),
+        interrupt: Some(rx),
+    };
+    let scenarios = scenarios.into_iter().map(Arc::new).collect();
+    let results = run_all(Arc::new(prepared.env.clone()), scenarios, options, observer).await;
+    watcher.abort();
+    let mut outcome = outcome_of(&results);
+    if let Err(e) = write_results(&request.results, &results) {
+        writeln!(out, "{e}")?;
+        outcome = Outcome::Environment;
+    } else {
+        writeln!(out, "results: {}", request.results.display())?;
+    }
+    if let Err(e) = env::tear_down(&prepared).await {
+        writeln!(out, "{e}")?;
+        outcome = Outcome::Environment;
+    }
+    let s = results.summary;
+    writeln!(
+        out,
+        "{} passed, {} failed, {} errors, {} skipped, {} interrupted",
+        s.passed, s.failed, s.errors, s.skipped, s.interrupted
+    )?;
+    Ok(outcome)
+}
+
+/// The results could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the results to `{}` (hint: check the directory exists and is writable)", path.display())]
+pub struct WriteError {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Writes results as pretty JSON, creating the parent directory.
+///
+/// # Errors
+/// The file cannot be written.
+pub fn write_results(path: &Path, results: &RunResults) -> Result<(), WriteError> {
+    let wrap = |source| WriteError {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(wrap)?;
+    }
+    let text = serde_json::to_string_pretty(results).map_err(|e| wrap(std::io::Error::other(e)))?;
+    std::fs::write(path, text + "\n").map_err(wrap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> Catalog {
+        Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios"))
+            .expect("the source catalog")
+    }
+
+    #[test]
+    fn list_shows_codes_ids_and_titles() {
+        let mut out = Vec::new();
+        assert_eq!(
+            list(&catalog(), &mut out).expect("writes"),
+            Outcome::Success
+        );
+        let text = String::from_utf8(out).expect("utf-8");
+        let first = text.lines().next().expect("a line");
+        assert!(first.starts_with("S1  static-binding-selector"), "{first}");
+        assert!(
+            text.contains("D4  pathpattern-shared-directory-hazard"),
+            "{text}"
+        );
+        assert!(text.contains("22 scenarios in"), "{text}");
+    }
+
+    #[test]
+    fn show_prints_notes_and_steps_with_their_limits() {
+        let mut out = Vec::new();
+        let outcome = show(&catalog(), "recycle-failure-surfaces", &mut out).expect("writes");
+        assert_eq!(outcome, Outcome::Success);
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(text.starts_with("R3 recycle-failure-surfaces: "), "{text}");
+        assert!(text.contains("[disagreement]"), "{text}");
+        assert!(text.contains("within 8m"), "{text}");
+        assert!(text.contains("within 30s (request)"), "{text}");
+        let mut out = Vec::new();
+        assert_eq!(
+            show(&catalog(), "nope", &mut out).expect("writes"),
+            Outcome::BadInput
+        );
+        assert!(
+            String::from_utf8(out)
+                .expect("utf-8")
+                .contains("nfslab scenarios list")
+        );
+    }
+
+    #[test]
+    fn invalid_files_are_bad_input() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("broken.yaml"),
+            "id: broken\ntitle: x\nsteps:\n  - nope: {}\n",
+        )
+        .expect("write");
+        let catalog = Catalog::load(dir.path()).expect("loads");
+        let mut out = Vec::new();
+        assert_eq!(list(&catalog, &mut out).expect("writes"), Outcome::BadInput);
+        assert!(
+            String::from_utf8(out)
+                .expect("utf-8")
+                .contains("INVALID (1 problem(s)")
+        );
+        let err = select(&catalog, &[]).expect_err("invalid");
+        assert!(
+            err.contains("broken.yaml:4:5: steps: unknown variant `nope`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn dry_run_renders_every_object_to_a_directory() {
+        let scenarios =
+            select(&catalog(), &["dynamic-provisioning-archive".to_owned()]).expect("valid");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut out = Vec::new();
+        let outcome = dry_run(
+            &scenarios,
+            &RenderTarget::Dir(dir.path().to_owned()),
+            &mut out,
+        )
+        .expect("writes");
+        assert_eq!(outcome, Outcome::Success);
+        let yaml = std::fs::read_to_string(dir.path().join("dynamic-provisioning-archive.yaml"))
+            .expect("rendered");
+        let values =
+            crate::k8s::manifest::parse_values(&yaml, Path::new("r.yaml")).expect("parses");
+        let kinds: Vec<&str> = values.iter().filter_map(|v| v["kind"].as_str()).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                "Namespace",
+                "ServiceAccount",
+                "ClusterRole",
+                "ClusterRoleBinding",
+                "Role",
+                "RoleBinding",
+                "Deployment",
+                "StorageClass",
+                "PersistentVolumeClaim",
+                "Pod"
+            ]
+        );
+        let ns = values[0]["metadata"]["name"]
+            .as_str()
+            .expect("name")
+            .to_owned();
+        assert!(
+            ns.starts_with("nfslab-dynamic-provisioning-archive-"),
+            "{ns}"
+        );
+        for v in &values[1..] {
+            let namespaced = v["kind"] != "ClusterRole"
+                && v["kind"] != "ClusterRoleBinding"
+                && v["kind"] != "StorageClass";
+            assert_eq!(v["metadata"].get("namespace").is_some(), namespaced, "{v}");
+            assert_eq!(
+                v["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+                "nfslab"
+            );
+        }
+        assert!(
+            String::from_utf8(out)
+                .expect("utf-8")
+                .contains("10 objects")
+        );
+    }
+
+    #[test]
+    fn outcomes_map_to_exit_codes() {
+        let mut results = RunResults {
+            schema_version: 1,
+            kind: "k".into(),
+            run_id: "r".into(),
+            started_at: "t".into(),
+            duration_ms: 0,
+            environment: super::super::results::EnvironmentInfo::default(),
+            summary: super::super::results::Summary {
+                passed: 3,
+                ..Default::default()
+            },
+            scenarios: Vec::new(),
+        };
+        assert_eq!(outcome_of(&results), Outcome::Success);
+        results.summary.errors = 1;
+        assert_eq!(outcome_of(&results), Outcome::Environment);
+        results.summary.failed = 1;
+        assert_eq!(outcome_of(&results), Outcome::Failed);
+        results.summary.interrupted = 1;
+        assert_eq!(outcome_of(&results), Outcome::Interrupted);
+    }
+
+    #[test]
+    fn results_are_written_as_json() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sub/run.json");
+        let results = RunResults {
+            schema_version: 1,
+            kind: "nfslab-scenario-results".into(),
+            run_id: "r".into(),
+            started_at: "t".into(),
+            duration_ms: 0,
+            environment: super::super::results::EnvironmentInfo::default(),
+            summary: super::super::results::Summary::default(),
+            scenarios: Vec::new(),
+        };
+        write_results(&path, &results).expect("written");
+        let back: RunResults =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("json");
+        assert_eq!(back, results);
+    }
+}

@@ -1,0 +1,48 @@
+//! Scenarios: declarative replays of PV/PVC behaviour on a real cluster.
+//!
+//! A scenario is a YAML file in `scenarios/` (format: `scenarios/README.md`): an id, a
+//! title, notes for the report, and steps (apply manifests, wait for a phase, check that a
+//! claim stays Pending, exec in a pod, check files on the NFS server, expect an event...).
+//!
+//! # Layout
+//! - [`validate`]: reading a file into a [`plan::Scenario`], rejecting every problem with
+//!   `file:line:column` and a hint before anything touches a cluster (the file's serde
+//!   model lives privately in `format`);
+//! - [`plan`]: the validated model the engine runs;
+//! - [`template`]: `{{ variable }}` templating of strings, and the run's values;
+//! - [`catalog`]: the `scenarios/` directory;
+//! - [`commands`]: what `nfslab scenarios list | show | run` do;
+//! - [`live`]: the live terminal view of running scenarios;
+//! - [`engine`]: running scenarios (one namespace each, bounded parallelism, diagnosis,
+//!   cleanup on success, failure, panic and Ctrl-C) with progress for a live view;
+//! - [`steps`]: what each step does against the cluster and the NFS server;
+//! - [`files`]: the NFS server's files and restarts ([`files::ServerFiles`],
+//!   [`files::ServerControl`]);
+//! - [`provisioner`]: the nfs-subdir-external-provisioner objects;
+//! - [`env`]: the environment scenarios run in, and the one place it is prepared;
+//! - [`render`]: what a scenario would apply, for dry runs;
+//! - [`results`]: versioned JSON results that reports are rendered from.
+
+pub mod catalog;
+pub mod commands;
+pub mod engine;
+#[cfg(test)]
+mod engine_tests;
+pub mod env;
+pub mod files;
+mod format;
+pub mod live;
+pub mod plan;
+pub mod provisioner;
+pub mod render;
+pub mod results;
+pub mod steps;
+pub mod template;
+pub mod validate;
+
+pub use catalog::Catalog;
+pub use engine::{Observer, Progress, Quiet, RunOptions, run_all, run_scenario};
+pub use env::{ClusterChoice, ScenarioEnv};
+pub use plan::Scenario;
+pub use results::{Outcome, RunResults, ScenarioResult};
+pub use validate::{ScenarioError, ValidationErrors, load_file, parse};

@@ -1,0 +1,2064 @@
+//! Reading and validating scenario files, before anything touches a cluster.
+//!
+//! [`parse`] turns a file's text into a [`Scenario`] or into every problem found, each as
+//! `file:line:column: field: message (hint: ...)`. Beyond what serde rejects (unknown step
+//! or field, wrong type, missing field), it checks:
+//! - durations and timeout names;
+//! - templates: syntax, and only known variables (`captured.X` only after a `capture` of X);
+//! - references (`pvc/pvc1`): known kind, and an object an earlier step applies (or that a
+//!   StatefulSet it applies creates: `pod/web-0`, `pvc/www-web-0`);
+//! - manifests, rendered with placeholder values: a supported kind, no foreign namespace,
+//!   cluster-scoped names and every `storageClassName` carrying `{{ prefix }}` (so
+//!   concurrent scenarios can never bind each other's volumes), and the Kubernetes schema of
+//!   the kind (field types);
+//! - server paths relative to the scenario's directory;
+//! - predicates that apply to the object's kind (`bound-to` on a PVC, `ready` on a pod...).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+use super::format::{self as f, S};
+use super::plan::{
+    Action, CaptureSource, EventSource, ExecExpect, ExitExpect, KINDS, KindInfo, Manifest,
+    MountExpect, Note, NoteKind, ObjRef, PodTarget, Pred, ProvisionerStep, Requirements, Scenario,
+    Step, StepTimeout, TimeoutKind, Tpl,
+};
+use super::provisioner;
+use super::template::{Images, Templates, Vars};
+use crate::k8s::Propagation;
+use crate::k8s::manifest::{self, Located, Node, Pos, split_parse_error};
+use crate::k8s::ownership::RunId;
+use crate::nfs::{NfsServer, ServerFlavor};
+
+/// One problem in a scenario file.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ScenarioError {
+    /// The file.
+    pub file: PathBuf,
+    /// Where.
+    pub pos: Pos,
+    /// The field, as a path (`steps[3].wait.timeout`).
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+    /// What to do.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file.display(),
+            self.pos,
+            self.field,
+            self.message
+        )?;
+        if let Some(hint) = &self.hint {
+            write!(f, " (hint: {hint})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in a scenario file.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ValidationErrors(pub Vec<ScenarioError>);
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads and validates a scenario file.
+///
+/// # Errors
+/// The file cannot be read, or every problem found in it.
+pub fn load_file(path: &Path) -> Result<Scenario, ValidationErrors> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(&text, path),
+        Err(e) => Err(ValidationErrors(vec![ScenarioError {
+            file: path.to_owned(),
+            pos: Pos::default(),
+            field: "file".to_owned(),
+            message: format!("cannot be read: {e}"),
+            hint: Some("check the path and its permissions".to_owned()),
+        }])),
+    }
+}
+
+/// Validates a scenario file's text (`path` names it in messages and locates the manifest
+/// files it refers to).
+///
+/// # Errors
+/// Every problem found.
+pub fn parse(text: &str, path: &Path) -> Result<Scenario, ValidationErrors> {
+    let def: f::FileDef = serde_saphyr::from_str_with_options(text, manifest::parse_options())
+        .map_err(|e| ValidationErrors(vec![serde_error(path, &e)]))?;
+    let mut v = Validator::new(path);
+    let scenario = v.scenario(&def);
+    if v.errors.is_empty() {
+        Ok(scenario)
+    } else {
+        Err(ValidationErrors(v.errors))
+    }
+}
+
+fn serde_error(path: &Path, error: &serde_saphyr::Error) -> ScenarioError {
+    let (message, pos) = split_parse_error(error);
+    let quoted = message.split('`').nth(1).map(str::to_owned);
+    let (message, field, hint) = if message.contains("end of mapping after enum variant") {
+        (
+            "a step has more than one key".to_owned(),
+            "steps".to_owned(),
+            "a step is a map with exactly one key naming its kind; put `title` and `timeout` \
+             inside its body"
+                .to_owned(),
+        )
+    } else if message.contains("unknown variant") && message.contains("expected one of apply") {
+        (
+            message.clone(),
+            "steps".to_owned(),
+            format!("step kinds are: {}", f::STEP_KINDS.join(", ")),
+        )
+    } else if message.contains("unknown field") {
+        (
+            message.clone(),
+            quoted.unwrap_or_else(|| "field".to_owned()),
+            "remove it or fix its spelling; scenarios/README.md lists every field".to_owned(),
+        )
+    } else if message.contains("missing field") {
+        (
+            message.clone(),
+            quoted.unwrap_or_else(|| "field".to_owned()),
+            "add it; scenarios/README.md shows what each step needs".to_owned(),
+        )
+    } else if message.contains("unknown variant") {
+        (
+            message.clone(),
+            quoted.unwrap_or_else(|| "value".to_owned()),
+            "use one of the values listed".to_owned(),
+        )
+    } else {
+        (
+            message.clone(),
+            "value".to_owned(),
+            "check the value's type and the YAML syntax; quote strings that start with `{{` \
+             or look like numbers"
+                .to_owned(),
+        )
+    };
+    ScenarioError {
+        file: path.to_owned(),
+        pos,
+        field,
+        message,
+        hint: Some(hint),
+    }
+}
+
+/// The address validation and dry runs render PVs with (TEST-NET-1, never routed).
+pub const PLACEHOLDER_SERVER: &str = "192.0.2.10";
+
+/// The server validation and dry runs assume.
+#[must_use]
+pub fn placeholder_server() -> NfsServer {
+    NfsServer {
+        flavor: ServerFlavor::Kernel,
+        address: PLACEHOLDER_SERVER.to_owned(),
+        export: "/exports".to_owned(),
+        files: None,
+    }
+}
+
+/// The value a capture stands for until the step runs (`captured-pv-name`).
+#[must_use]
+pub fn placeholder_capture(name: &str) -> String {
+    format!("captured-{}", name.to_ascii_lowercase().replace('_', "-"))
+}
+
+fn pos_of<T>(s: &Spanned<T>) -> Pos {
+    Pos::from_location(s.referenced)
+}
+
+struct Validator<'a> {
+    file: &'a Path,
+    errors: Vec<ScenarioError>,
+    templates: Templates,
+    vars: Vars,
+    captures: BTreeSet<String>,
+    /// Objects that exist when a step runs: `(kind, rendered name)`.
+    known: BTreeSet<(&'static str, String)>,
+    /// StatefulSets: claim template names and the most replicas asked so far.
+    sets: BTreeMap<String, (Vec<String>, i64)>,
+    requires: Requirements,
+}
+
+impl<'a> Validator<'a> {
+    fn new(file: &'a Path) -> Self {
+        // A fixed run id: validation only needs valid-looking names.
+        let run = RunId::parse("00000000-000000-000000").unwrap_or_else(RunId::generate);
+        Self {
+            file,
+            errors: Vec::new(),
+            templates: Templates::new(),
+            vars: Vars::new(&run, "scenario", &placeholder_server(), &Images::default()),
+            captures: BTreeSet::new(),
+            known: BTreeSet::new(),
+            sets: BTreeMap::new(),
+            requires: Requirements::default(),
+        }
+    }
+
+    fn err(&mut self, pos: Pos, field: &str, message: impl Into<String>, hint: impl Into<String>) {
+        self.err_in(self.file.to_owned(), pos, field, message, hint);
+    }
+
+    fn err_in(
+        &mut self,
+        file: PathBuf,
+        pos: Pos,
+        field: &str,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        let hint: String = hint.into();
+        self.errors.push(ScenarioError {
+            file,
+            pos,
+            field: field.to_owned(),
+            message: message.into(),
+            hint: (!hint.is_empty()).then_some(hint),
+        });
+    }
+
+    fn scenario(&mut self, def: &f::FileDef) -> Scenario {
+        let id = def.id.value.clone();
+        let stem = self
+            .file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let valid_id = !id.is_empty()
+            && id.len() <= 40
+            && id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !id.starts_with('-')
+            && !id.ends_with('-');
+        if !valid_id {
+            self.err(
+                pos_of(&def.id),
+                "id",
+                format!("`{id}` is not a valid scenario id"),
+                "use lowercase letters, digits and `-`, at most 40 characters",
+            );
+        } else if id != stem {
+            self.err(
+                pos_of(&def.id),
+                "id",
+                format!("`{id}` differs from the file name `{stem}`"),
+                format!("name the file `{id}.yaml` or set `id: {stem}`"),
+            );
+        }
+        if valid_id {
+            let server = placeholder_server();
+            let run = RunId::parse("00000000-000000-000000").unwrap_or_else(RunId::generate);
+            self.vars = Vars::new(&run, &id, &server, &Images::default());
+        }
+        let timeout = def
+            .timeout
+            .as_ref()
+            .and_then(|t| self.duration(t, "timeout"));
+        let notes = def
+            .notes
+            .iter()
+            .map(|n| Note {
+                kind: match n.kind.value {
+                    f::NoteKindDef::Hazard => NoteKind::Hazard,
+                    f::NoteKindDef::Disagreement => NoteKind::Disagreement,
+                    f::NoteKindDef::Fix => NoteKind::Fix,
+                    f::NoteKindDef::Info => NoteKind::Info,
+                },
+                text: n.text.value.trim().to_owned(),
+            })
+            .collect();
+        if def.steps.value.is_empty() {
+            self.err(
+                pos_of(&def.steps),
+                "steps",
+                "a scenario needs at least one step",
+                "see the annotated example in scenarios/README.md",
+            );
+        }
+        let mut steps = Vec::new();
+        for (i, step) in def.steps.value.iter().enumerate() {
+            let field = format!("steps[{}].{}", i + 1, step.value.kind());
+            if let Some(s) = self.step(i + 1, pos_of(step), &field, &step.value) {
+                steps.push(s);
+            }
+        }
+        Scenario {
+            id,
+            code: def.code.as_ref().map(|c| c.value.clone()),
+            title: def.title.value.trim().to_owned(),
+            sources: def.sources.iter().map(|s| s.value.clone()).collect(),
+            description: def
+                .description
+                .as_ref()
+                .map(|d| d.value.trim().to_owned())
+                .unwrap_or_default(),
+            notes,
+            file: self.file.to_owned(),
+            timeout,
+            requires: self.requires,
+            steps,
+        }
+    }
+
+    // ---- small values ----------------------------------------------------------------
+
+    fn duration(&mut self, s: &S, field: &str) -> Option<Duration> {
+        match humantime::parse_duration(s.value.trim()) {
+            Ok(d) if !d.is_zero() => Some(d),
+            Ok(_) => {
+                self.err(
+                    pos_of(s),
+                    field,
+                    "a duration of zero",
+                    "give a positive duration such as `30s` or `5m`",
+                );
+                None
+            }
+            Err(_) => {
+                self.err(
+                    pos_of(s),
+                    field,
+                    format!("bad duration `{}`", s.value),
+                    "write a duration such as `500ms`, `30s`, `5m` or `1h`",
+                );
+                None
+            }
+        }
+    }
+
+    fn timeout(&mut self, s: Option<&S>, field: &str, default: TimeoutKind) -> StepTimeout {
+        let Some(s) = s else {
+            return StepTimeout::Configured(default);
+        };
+        if let Some((_, kind)) = TimeoutKind::NAMES
+            .iter()
+            .find(|(name, _)| *name == s.value.trim())
+        {
+            return StepTimeout::Configured(*kind);
+        }
+        match humantime::parse_duration(s.value.trim()) {
+            Ok(d) if !d.is_zero() => StepTimeout::Fixed(d),
+            _ => {
+                let names: Vec<&str> = TimeoutKind::NAMES.iter().map(|(n, _)| *n).collect();
+                self.err(
+                    pos_of(s),
+                    &format!("{field}.timeout"),
+                    format!("bad duration `{}`", s.value),
+                    format!(
+                        "write a duration such as `30s` or `5m`, or a configured timeout: {}",
+                        names.join(", ")
+                    ),
+                );
+                StepTimeout::Configured(default)
+            }
+        }
+    }
+
+    /// Checks a template and returns it with its rendering under placeholder values.
+    fn tpl_at(&mut self, text: &str, pos: Pos, field: &str, file: Option<&Path>) -> (Tpl, String) {
+        if text.contains("nfs.dir") {
+            self.requires.server_files = true;
+        }
+        let known = Vars::known(&self.captures);
+        let rendered = match self.templates.check(text, &known) {
+            Ok(()) => {
+                let mut vars = self.vars.clone();
+                for c in &self.captures {
+                    vars.captured.insert(c.clone(), placeholder_capture(c));
+                }
+                match self.templates.render(text, &vars.context()) {
+                    Ok(r) => r,
+                    Err(issue) => {
+                        let file = file.unwrap_or(self.file).to_owned();
+                        self.err_in(file, pos, field, issue.message, issue.hint);
+                        text.to_owned()
+                    }
+                }
+            }
+            Err(issue) => {
+                let file = file.unwrap_or(self.file).to_owned();
+                self.err_in(file, pos, field, issue.message, issue.hint);
+                text.to_owned()
+            }
+        };
+        (
+            Tpl {
+                text: text.to_owned(),
+                pos,
+            },
+            rendered,
+        )
+    }
+
+    fn tpl(&mut self, s: &S, field: &str) -> Tpl {
+        self.tpl_at(&s.value, pos_of(s), field, None).0
+    }
+
+    fn tpl_rendered(&mut self, s: &S, field: &str) -> (Tpl, String) {
+        self.tpl_at(&s.value, pos_of(s), field, None)
+    }
+
+    fn opt_tpl(&mut self, s: Option<&S>, field: &str) -> Option<Tpl> {
+        s.map(|s| self.tpl(s, field))
+    }
+
+    fn server_path(&mut self, s: &S, field: &str) -> Tpl {
+        self.requires.server_files = true;
+        let (tpl, rendered) = self.tpl_rendered(s, field);
+        let bad = rendered.starts_with('/')
+            || rendered.split('/').any(|c| c == "..")
+            || rendered.trim().is_empty();
+        if bad {
+            self.err(
+                pos_of(s),
+                field,
+                format!(
+                    "`{}` is not a path inside the scenario's directory",
+                    s.value
+                ),
+                "server paths are relative to the scenario's directory on the export \
+                 (`{{ nfs.dir }}` in manifests); use `.` for the directory itself",
+            );
+        }
+        tpl
+    }
+
+    // ---- object references -------------------------------------------------------------
+
+    /// Parses `kind/name`; with `must_exist`, the object must be applied by an earlier step.
+    fn objref(&mut self, s: &S, field: &str, must_exist: bool) -> Option<ObjRef> {
+        let pos = pos_of(s);
+        let Some((kind, name)) = s.value.split_once('/') else {
+            self.err(
+                pos,
+                field,
+                format!("`{}` is not an object reference", s.value),
+                "write `kind/name`, such as `pvc/pvc1` or `pv/{{ prefix }}-pv1`",
+            );
+            return None;
+        };
+        let Some(info) = KindInfo::by_name(kind.trim()) else {
+            let kinds: Vec<&str> = KINDS.iter().map(|k| k.short).collect();
+            self.err(
+                pos,
+                field,
+                format!("unknown kind `{kind}`"),
+                format!("kinds are: {}", kinds.join(", ")),
+            );
+            return None;
+        };
+        let (name, rendered) = self.tpl_at(name.trim(), pos, field, None);
+        let exempt = name.text.contains("captured");
+        if must_exist && !exempt && !self.known.contains(&(info.kind, rendered.clone())) {
+            self.err(
+                pos,
+                field,
+                format!(
+                    "{} `{rendered}` is never applied before this step",
+                    info.kind
+                ),
+                "apply it in an earlier step, or fix the name (objects a StatefulSet creates, \
+                 such as `pod/web-0` and `pvc/www-web-0`, count as applied)",
+            );
+        }
+        Some(ObjRef { kind: info, name })
+    }
+
+    fn objrefs(
+        &mut self,
+        one: Option<&S>,
+        many: Option<&Spanned<Vec<S>>>,
+        pos: Pos,
+        field: &str,
+    ) -> Vec<ObjRef> {
+        match (one, many) {
+            (Some(o), None) => self
+                .objref(o, &format!("{field}.object"), true)
+                .into_iter()
+                .collect(),
+            (None, Some(list)) if !list.value.is_empty() => list
+                .value
+                .iter()
+                .enumerate()
+                .filter_map(|(i, o)| self.objref(o, &format!("{field}.objects[{i}]"), true))
+                .collect(),
+            (Some(_), Some(_)) => {
+                self.err(
+                    pos,
+                    field,
+                    "both `object` and `objects` are given",
+                    "keep one",
+                );
+                Vec::new()
+            }
+            _ => {
+                self.err(
+                    pos,
+                    field,
+                    "no object given",
+                    "add `object: kind/name` or `objects: [kind/name, ...]`",
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    fn pod_target(
+        &mut self,
+        pod: Option<&S>,
+        selector: Option<&S>,
+        pos: Pos,
+        field: &str,
+    ) -> Option<PodTarget> {
+        match (pod, selector) {
+            (Some(p), None) => {
+                let (tpl, rendered) = self.tpl_rendered(p, &format!("{field}.pod"));
+                if !p.value.contains("captured") && !self.known.contains(&("Pod", rendered.clone()))
+                {
+                    self.err(
+                        pos_of(p),
+                        &format!("{field}.pod"),
+                        format!("pod `{rendered}` is never applied before this step"),
+                        "apply it earlier, or use `selector:` for pods a Deployment or Job \
+                         creates",
+                    );
+                }
+                Some(PodTarget::Named(tpl))
+            }
+            (None, Some(s)) => Some(PodTarget::Selector(
+                self.selector(s, &format!("{field}.selector")),
+            )),
+            (Some(_), Some(_)) => {
+                self.err(
+                    pos,
+                    field,
+                    "both `pod` and `selector` are given",
+                    "keep one",
+                );
+                None
+            }
+            (None, None) => {
+                self.err(
+                    pos,
+                    field,
+                    "no pod given",
+                    "add `pod: NAME` or `selector: key=value`",
+                );
+                None
+            }
+        }
+    }
+
+    fn selector(&mut self, s: &S, field: &str) -> Tpl {
+        let (tpl, rendered) = self.tpl_rendered(s, field);
+        let ok = !rendered.trim().is_empty()
+            && rendered.split(',').all(|term| {
+                term.split_once('=')
+                    .is_some_and(|(k, v)| !k.trim().is_empty() && !v.trim().is_empty())
+            });
+        if !ok {
+            self.err(
+                pos_of(s),
+                field,
+                format!("`{}` is not a label selector", s.value),
+                "write `key=value[,key=value...]`, such as `app=nginx`",
+            );
+        }
+        tpl
+    }
+
+    // ---- predicates ----------------------------------------------------------------------
+
+    fn pred(
+        &mut self,
+        def: &Spanned<f::PredicateDef>,
+        field: &str,
+        kind: Option<&KindInfo>,
+    ) -> Pred {
+        let d = &def.value;
+        let pos = pos_of(def);
+        let mut all = Vec::new();
+        let applies = |v: &mut Self, key: &str, pos: Pos, kinds: &[&str]| {
+            if let Some(k) = kind
+                && !kinds.contains(&k.short)
+            {
+                v.err(
+                    pos,
+                    &format!("{field}.{key}"),
+                    format!("`{key}` does not apply to a {}", k.kind),
+                    format!("`{key}` applies to: {}", kinds.join(", ")),
+                );
+            }
+        };
+        if let Some(s) = &d.phase {
+            applies(self, "phase", pos_of(s), &["pvc", "pv", "pod"]);
+            all.push(Pred::Phase(self.tpl(s, &format!("{field}.phase"))));
+        }
+        if let Some(s) = &d.bound_to {
+            applies(self, "bound-to", pos_of(s), &["pvc"]);
+            all.push(Pred::BoundTo(self.tpl(s, &format!("{field}.bound-to"))));
+        }
+        if let Some(s) = &d.claimed_by {
+            applies(self, "claimed-by", pos_of(s), &["pv"]);
+            all.push(Pred::ClaimedBy(self.tpl(s, &format!("{field}.claimed-by"))));
+        }
+        if let Some(b) = &d.unclaimed {
+            applies(self, "unclaimed", pos_of(b), &["pv"]);
+            all.push(Pred::Unclaimed(b.value));
+        }
+        if let Some(b) = &d.ready {
+            applies(self, "ready", pos_of(b), &["pod"]);
+            all.push(Pred::Ready(b.value));
+        }
+        if let Some(n) = &d.available {
+            applies(self, "available", pos_of(n), &["deployment"]);
+            all.push(Pred::Available(n.value));
+        }
+        if let Some(n) = &d.ready_replicas {
+            applies(self, "ready-replicas", pos_of(n), &["statefulset"]);
+            all.push(Pred::ReadyReplicas(n.value));
+        }
+        if let Some(b) = &d.complete {
+            applies(self, "complete", pos_of(b), &["job"]);
+            all.push(Pred::Complete(b.value));
+        }
+        if let Some(b) = &d.failed {
+            applies(self, "failed", pos_of(b), &["job"]);
+            all.push(Pred::Failed(b.value));
+        }
+        if let Some(b) = &d.exists {
+            all.push(Pred::Exists(b.value));
+        }
+        if let Some(b) = &d.terminating {
+            all.push(Pred::Terminating(b.value));
+        }
+        if let Some(s) = &d.finalizer {
+            all.push(Pred::Finalizer(self.tpl(s, &format!("{field}.finalizer"))));
+        }
+        if let Some(m) = &d.labels {
+            let entries = m
+                .value
+                .iter()
+                .map(|(k, v)| (k.clone(), self.tpl(v, &format!("{field}.labels.{k}"))))
+                .collect();
+            all.push(Pred::Labels(entries));
+        }
+        if let Some(m) = &d.annotations {
+            let entries = m
+                .value
+                .iter()
+                .map(|(k, v)| (k.clone(), self.tpl(v, &format!("{field}.annotations.{k}"))))
+                .collect();
+            all.push(Pred::Annotations(entries));
+        }
+        if let Some(s) = &d.capacity {
+            applies(self, "capacity", pos_of(s), &["pvc"]);
+            all.push(Pred::Capacity(self.tpl(s, &format!("{field}.capacity"))));
+        }
+        if let Some(fd) = &d.field {
+            let path = &fd.value.path;
+            if !path.value.starts_with('/') {
+                self.err(
+                    pos_of(path),
+                    &format!("{field}.field.path"),
+                    format!("`{}` is not a JSON pointer", path.value),
+                    "write a JSON pointer such as `/status/capacity/storage`",
+                );
+            }
+            let node = fd.value.equals.locate();
+            self.node_templates(&node, &format!("{field}.field.equals"), None);
+            all.push(Pred::Field(path.value.clone(), node));
+        }
+        if let Some(s) = &d.uid_differs {
+            applies(self, "uid-differs", pos_of(s), &["pod"]);
+            all.push(Pred::UidDiffers(
+                self.tpl(s, &format!("{field}.uid-differs")),
+            ));
+        }
+        if let Some(r) = &d.restarts {
+            applies(self, "restarts", pos_of(r), &["pod"]);
+            all.push(Pred::Restarts(
+                r.value.container.value.clone(),
+                r.value.at_least.value,
+            ));
+        }
+        if let Some(inner) = &d.not {
+            all.push(Pred::Not(Box::new(self.pred(
+                inner,
+                &format!("{field}.not"),
+                kind,
+            ))));
+        }
+        if let Some(list) = &d.any_of {
+            if list.value.is_empty() {
+                self.err(
+                    pos_of(list),
+                    &format!("{field}.any-of"),
+                    "an empty list",
+                    "give at least one condition",
+                );
+            }
+            let preds = list
+                .value
+                .iter()
+                .enumerate()
+                .map(|(i, p)| self.pred(p, &format!("{field}.any-of[{i}]"), kind))
+                .collect();
+            all.push(Pred::Any(preds));
+        }
+        if all.is_empty() {
+            self.err(
+                pos,
+                field,
+                "no condition given",
+                "add a condition such as `phase: Bound`, `ready: true` or `exists: false`",
+            );
+        }
+        if all.len() == 1 {
+            all.remove(0)
+        } else {
+            Pred::All(all)
+        }
+    }
+
+    // ---- manifests -----------------------------------------------------------------------
+
+    /// Checks every string of a tree as a template; returns the tree rendered with
+    /// placeholder values.
+    fn node_templates(
+        &mut self,
+        node: &Located<Node>,
+        field: &str,
+        file: Option<&Path>,
+    ) -> Located<Node> {
+        let rendered = node
+            .value
+            .try_map_strings(node.pos, &mut |s: &str, pos: Pos| {
+                Ok::<_, ()>(self.tpl_at(s, pos, field, file).1)
+            });
+        match rendered {
+            Ok(n) => Located::new(n, node.pos),
+            Err(()) => node.clone(),
+        }
+    }
+
+    fn manifests(&mut self, def: &f::ApplyDef, pos: Pos, field: &str) -> Vec<Manifest> {
+        let (nodes, file): (Vec<Located<Node>>, PathBuf) = match (&def.manifests, &def.file) {
+            (Some(list), None) => (
+                list.value.iter().map(|n| n.locate()).collect(),
+                self.file.to_owned(),
+            ),
+            (None, Some(rel)) => {
+                let (_, rendered) = self.tpl_rendered(rel, &format!("{field}.file"));
+                let path = self
+                    .file
+                    .parent()
+                    .unwrap_or_else(|| Path::new("."))
+                    .join(&rendered);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => match manifest::parse_documents(&text, &path) {
+                        Ok(docs) => (docs, path),
+                        Err(e) => {
+                            self.err_in(
+                                e.file.clone(),
+                                e.pos,
+                                &format!("{field}.file"),
+                                e.message,
+                                "fix the YAML syntax",
+                            );
+                            return Vec::new();
+                        }
+                    },
+                    Err(e) => {
+                        self.err(
+                            pos_of(rel),
+                            &format!("{field}.file"),
+                            format!("`{}` cannot be read: {e}", path.display()),
+                            "paths are relative to the scenario file's directory",
+                        );
+                        return Vec::new();
+                    }
+                }
+            }
+            (Some(_), Some(_)) => {
+                self.err(
+                    pos,
+                    field,
+                    "both `manifests` and `file` are given",
+                    "keep one",
+                );
+                return Vec::new();
+            }
+            (None, None) => {
+                self.err(
+                    pos,
+                    field,
+                    "nothing to apply",
+                    "add `manifests: [...]` or `file: manifests/NAME.yaml`",
+                );
+                return Vec::new();
+            }
+        };
+        if nodes.is_empty() {
+            self.err(pos, field, "nothing to apply", "give at least one manifest");
+        }
+        let in_other_file = file != self.file;
+        let mut out = Vec::new();
+        for (i, node) in nodes.into_iter().enumerate() {
+            let mfield = format!("{field}.manifests[{i}]");
+            let fref = in_other_file.then_some(file.as_path());
+            let before = self.errors.len();
+            let rendered = self.node_templates(&node, &mfield, fref);
+            // A manifest whose templates failed renders wrongly: only note the objects it
+            // creates, so the template error is not followed by errors it caused.
+            let clean = self.errors.len() == before;
+            self.check_manifest(&rendered, &mfield, &file, clean);
+            out.push(Manifest {
+                node,
+                file: file.clone(),
+            });
+        }
+        out
+    }
+
+    /// Static checks of one rendered manifest; registers the objects it creates.
+    fn check_manifest(&mut self, m: &Located<Node>, field: &str, file: &Path, strict: bool) {
+        let file = file.to_owned();
+        let text = |n: Option<&Located<Node>>| n.and_then(|n| n.value.as_str().map(str::to_owned));
+        let metadata = m.value.get("metadata");
+        let name_node = metadata.and_then(|md| md.value.get("name"));
+        let (Some(api_version), Some(kind), Some(name)) = (
+            text(m.value.get("apiVersion")),
+            text(m.value.get("kind")),
+            text(name_node),
+        ) else {
+            self.err_in(
+                file,
+                m.pos,
+                field,
+                "a manifest needs `apiVersion`, `kind` and `metadata.name`",
+                "write a complete Kubernetes object",
+            );
+            return;
+        };
+        if kind == "Namespace" {
+            self.err_in(
+                file,
+                m.pos,
+                field,
+                "scenarios do not create namespaces",
+                "the engine runs each scenario in its own namespace, `{{ namespace }}`; \
+                 leave `metadata.namespace` out",
+            );
+            return;
+        }
+        let Some(info) = KindInfo::by_manifest(&api_version, &kind) else {
+            let kinds: Vec<String> = KINDS
+                .iter()
+                .map(|k| format!("{} {}", k.api_version, k.kind))
+                .collect();
+            self.err_in(
+                file,
+                m.pos,
+                field,
+                format!("unsupported kind `{api_version} {kind}`"),
+                format!("supported: {}", kinds.join(", ")),
+            );
+            return;
+        };
+        if !strict {
+            self.known.insert((info.kind, name));
+            return;
+        }
+        if let Some(ns) = metadata.and_then(|md| md.value.get("namespace")) {
+            let ok = info.namespaced && ns.value.as_str() == Some(self.vars.namespace.as_str());
+            if !ok {
+                self.err_in(
+                    file.clone(),
+                    ns.pos,
+                    &format!("{field}.metadata.namespace"),
+                    "objects live in the scenario's own namespace",
+                    "leave `metadata.namespace` out (or write `{{ namespace }}`)",
+                );
+            }
+        }
+        let prefix = self.vars.prefix.clone();
+        if !info.namespaced && !name.starts_with(&prefix) {
+            self.err_in(
+                file.clone(),
+                name_node.map_or(m.pos, |n| n.pos),
+                &format!("{field}.metadata.name"),
+                format!("cluster-scoped {kind} name `{name}` lacks the run prefix"),
+                format!(
+                    "write `name: \"{{{{ prefix }}}}-{}\"` so concurrent scenarios and runs never \
+                     share it",
+                    name.trim_start_matches('-')
+                ),
+            );
+        }
+        let class_nodes = storage_class_nodes(m, &kind);
+        for (path, node) in class_nodes {
+            match node {
+                Some(n) if n.value.as_str().is_some_and(|c| c.starts_with(&prefix)) => {}
+                Some(n) => self.err_in(
+                    file.clone(),
+                    n.pos,
+                    &format!("{field}.{path}"),
+                    format!(
+                        "storageClassName `{}` lacks the run prefix",
+                        n.value.as_str().unwrap_or_default()
+                    ),
+                    "write `storageClassName: \"{{ prefix }}-nfs\"`: a class shared with other \
+                     scenarios or runs lets their claims bind this scenario's volumes",
+                ),
+                None => self.err_in(
+                    file.clone(),
+                    m.pos,
+                    &format!("{field}.{path}"),
+                    "storageClassName is not set",
+                    "set `storageClassName: \"{{ prefix }}-nfs\"`: without it a claim gets the \
+                     cluster's default class (kind's `standard`) and never binds a static PV, \
+                     and a class-less PV can be bound by any class-less claim",
+                ),
+            }
+        }
+        if kind == "StorageClass"
+            && let Some(p) = m.value.get("provisioner")
+        {
+            let value = p.value.as_str().unwrap_or_default();
+            if !value.starts_with(&prefix) && value != "kubernetes.io/no-provisioner" {
+                self.err_in(
+                    file.clone(),
+                    p.pos,
+                    &format!("{field}.provisioner"),
+                    format!("provisioner `{value}` lacks the run prefix"),
+                    "name the provisioner a `deploy-provisioner` step started, such as \
+                     `\"{{ prefix }}/nfs-subdir-external-provisioner\"`",
+                );
+            }
+        }
+        if let Err(e) = schema_check(info, &m.value.to_json()) {
+            self.err_in(
+                file,
+                m.pos,
+                field,
+                format!("{kind} `{name}` does not match the Kubernetes schema: {e}"),
+                "compare the field names and types with the Kubernetes API reference",
+            );
+        }
+        self.known.insert((info.kind, name.clone()));
+        if kind == "StatefulSet" {
+            let replicas = m
+                .value
+                .get("spec")
+                .and_then(|s| s.value.get("replicas"))
+                .and_then(|r| match r.value {
+                    Node::Int(i) => Some(i),
+                    _ => None,
+                })
+                .unwrap_or(1);
+            let templates: Vec<String> = match m
+                .value
+                .get("spec")
+                .and_then(|s| s.value.get("volumeClaimTemplates"))
+                .map(|v| &v.value)
+            {
+                Some(Node::Seq(items)) => items
+                    .iter()
+                    .filter_map(|t| {
+                        t.value
+                            .get("metadata")
+                            .and_then(|md| md.value.get("name"))
+                            .and_then(|n| n.value.as_str().map(str::to_owned))
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            self.sets.insert(name.clone(), (templates, 0));
+            self.statefulset_replicas(&name, replicas);
+        }
+    }
+
+    /// Registers the pods and claims a StatefulSet has with `replicas` replicas.
+    fn statefulset_replicas(&mut self, set: &str, replicas: i64) {
+        let Some((templates, known)) = self.sets.get_mut(set) else {
+            return;
+        };
+        let from = *known;
+        *known = (*known).max(replicas);
+        let templates = templates.clone();
+        for i in from..replicas {
+            self.known.insert(("Pod", format!("{set}-{i}")));
+            for t in &templates {
+                self.known
+                    .insert(("PersistentVolumeClaim", format!("{t}-{set}-{i}")));
+            }
+        }
+    }
+
+    // ---- steps ---------------------------------------------------------------------------
+
+    #[allow(clippy::too_many_lines)]
+    fn step(&mut self, index: usize, pos: Pos, field: &str, def: &f::StepDef) -> Option<Step> {
+        let common = def.common();
+        let title = common.title().map(|t| t.value.trim().to_owned());
+        let kind = def.kind();
+        let (action, default_timeout) = match def {
+            f::StepDef::Apply(b) => (
+                Action::Apply(self.manifests(b, pos, field)),
+                TimeoutKind::Request,
+            ),
+            f::StepDef::Delete(b) => {
+                let objects = self.objrefs(b.object.as_ref(), b.objects.as_ref(), pos, field);
+                let propagation = match b.propagation.as_ref().map(|p| p.value.as_str()) {
+                    None | Some("background") => Propagation::Background,
+                    Some("foreground") => Propagation::Foreground,
+                    Some("orphan") => Propagation::Orphan,
+                    Some(other) => {
+                        let p = b.propagation.as_ref().map_or(pos, pos_of);
+                        self.err(
+                            p,
+                            &format!("{field}.propagation"),
+                            format!("unknown propagation `{other}`"),
+                            "use background, foreground or orphan",
+                        );
+                        Propagation::Background
+                    }
+                };
+                (
+                    Action::Delete {
+                        objects,
+                        wait: b.wait.as_ref().is_none_or(|w| w.value),
+                        propagation,
+                    },
+                    TimeoutKind::Delete,
+                )
+            }
+            f::StepDef::Wait(b) => {
+                let (objects, selector) =
+                    match (&b.selector, b.object.is_some() || b.objects.is_some()) {
+                        (Some(s), false) => (
+                            Vec::new(),
+                            Some(self.selector(s, &format!("{field}.selector"))),
+                        ),
+                        (Some(_), true) => {
+                            self.err(
+                                pos,
+                                field,
+                                "both a selector and objects are given",
+                                "keep one",
+                            );
+                            (Vec::new(), None)
+                        }
+                        (None, _) => (
+                            self.objrefs(b.object.as_ref(), b.objects.as_ref(), pos, field),
+                            None,
+                        ),
+                    };
+                if b.count.is_some() && selector.is_none() {
+                    self.err(
+                        pos,
+                        &format!("{field}.count"),
+                        "`count` needs a `selector`",
+                        "remove `count` or wait on pods by selector",
+                    );
+                }
+                let kind_info = if selector.is_some() {
+                    KindInfo::by_name("pod")
+                } else {
+                    objects.first().map(|o| o.kind)
+                };
+                let pred = self.pred(&b.condition, &format!("{field}.for"), kind_info);
+                let meanwhile = b.meanwhile.as_ref().and_then(|m| {
+                    let object =
+                        self.objref(&m.value.object, &format!("{field}.meanwhile.object"), false)?;
+                    let p = self.pred(
+                        &m.value.stays,
+                        &format!("{field}.meanwhile.stays"),
+                        Some(object.kind),
+                    );
+                    Some((object, p))
+                });
+                let default = match (&pred, kind_info.map(|k| k.short)) {
+                    (Pred::Exists(false), _) => TimeoutKind::Delete,
+                    (_, Some("pvc" | "pv")) => TimeoutKind::Bind,
+                    _ => TimeoutKind::PodReady,
+                };
+                (
+                    Action::Wait {
+                        objects,
+                        selector,
+                        count: b.count.as_ref().map_or(1, |c| c.value),
+                        pred,
+                        meanwhile,
+                    },
+                    default,
+                )
+            }
+            f::StepDef::Stays(b) => {
+                let objects = self.objrefs(b.object.as_ref(), b.objects.as_ref(), pos, field);
+                let pred = self.pred(
+                    &b.is,
+                    &format!("{field}.is"),
+                    objects.first().map(|o| o.kind),
+                );
+                let duration = b
+                    .duration
+                    .as_ref()
+                    .and_then(|d| self.duration(d, &format!("{field}.for")));
+                (
+                    Action::Stays {
+                        objects,
+                        pred,
+                        duration,
+                    },
+                    TimeoutKind::Observe,
+                )
+            }
+            f::StepDef::Exec(b) => {
+                let target = self.pod_target(b.pod.as_ref(), b.selector.as_ref(), pos, field)?;
+                let all = b.all.as_ref().is_some_and(|a| a.value);
+                if all && !matches!(target, PodTarget::Selector(_)) {
+                    self.err(
+                        pos,
+                        &format!("{field}.all"),
+                        "`all` needs a `selector`",
+                        "select the pods with `selector:`",
+                    );
+                }
+                let command = match (&b.command, &b.io) {
+                    (Some(c), None) => c
+                        .value
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| self.tpl(s, &format!("{field}.command[{i}]")))
+                        .collect(),
+                    (None, Some(io)) => {
+                        let mut cmd = vec![Tpl {
+                            text: "{{ io }}".to_owned(),
+                            pos: pos_of(io),
+                        }];
+                        cmd.extend(
+                            io.value
+                                .iter()
+                                .enumerate()
+                                .map(|(i, s)| self.tpl(s, &format!("{field}.io[{i}]"))),
+                        );
+                        cmd
+                    }
+                    (Some(_), Some(_)) => {
+                        self.err(pos, field, "both `command` and `io` are given", "keep one");
+                        Vec::new()
+                    }
+                    (None, None) => {
+                        self.err(
+                            pos,
+                            field,
+                            "no command given",
+                            "add `command: [...]`, or `io: [...]` for an `nfslab-io` helper",
+                        );
+                        Vec::new()
+                    }
+                };
+                if command.is_empty() && (b.command.is_some() || b.io.is_some()) {
+                    self.err(
+                        pos,
+                        field,
+                        "the command is empty",
+                        "give the program and its arguments",
+                    );
+                }
+                let expect = match &b.expect {
+                    Some(e) => ExecExpect {
+                        exit: match (&e.value.exit_code, &e.value.fails) {
+                            (Some(_), Some(_)) => {
+                                self.err(
+                                    pos_of(e),
+                                    &format!("{field}.expect"),
+                                    "both `exit-code` and `fails` are given",
+                                    "keep one",
+                                );
+                                ExitExpect::default()
+                            }
+                            (Some(c), None) => ExitExpect::Code(c.value),
+                            (None, Some(f)) if f.value => ExitExpect::Fails,
+                            _ => ExitExpect::default(),
+                        },
+                        stdout: self
+                            .opt_tpl(e.value.stdout.as_ref(), &format!("{field}.expect.stdout")),
+                        stdout_contains: self.opt_tpl(
+                            e.value.stdout_contains.as_ref(),
+                            &format!("{field}.expect.stdout-contains"),
+                        ),
+                        stderr_contains: self.opt_tpl(
+                            e.value.stderr_contains.as_ref(),
+                            &format!("{field}.expect.stderr-contains"),
+                        ),
+                    },
+                    None => ExecExpect::default(),
+                };
+                (
+                    Action::Exec {
+                        target,
+                        all,
+                        container: self
+                            .opt_tpl(b.container.as_ref(), &format!("{field}.container")),
+                        command,
+                        expect,
+                    },
+                    TimeoutKind::Exec,
+                )
+            }
+            f::StepDef::HttpGet(b) => {
+                let target = self.pod_target(b.pod.as_ref(), b.selector.as_ref(), pos, field)?;
+                let e = &b.expect.value;
+                if e.body.is_none() && e.body_contains.is_none() {
+                    self.err(
+                        pos_of(&b.expect),
+                        &format!("{field}.expect"),
+                        "nothing to expect",
+                        "add `body:` or `body-contains:`",
+                    );
+                }
+                (
+                    Action::HttpGet {
+                        target,
+                        container: self
+                            .opt_tpl(b.container.as_ref(), &format!("{field}.container")),
+                        url: self.tpl(&b.url, &format!("{field}.url")),
+                        body: self.opt_tpl(e.body.as_ref(), &format!("{field}.expect.body")),
+                        body_contains: self.opt_tpl(
+                            e.body_contains.as_ref(),
+                            &format!("{field}.expect.body-contains"),
+                        ),
+                    },
+                    TimeoutKind::Exec,
+                )
+            }
+            f::StepDef::ServerMkdir(b) => (
+                Action::ServerMkdir {
+                    path: self.server_path(&b.path, &format!("{field}.path")),
+                    mode: self.opt_tpl(b.mode.as_ref(), &format!("{field}.mode")),
+                    owner: self.opt_tpl(b.owner.as_ref(), &format!("{field}.owner")),
+                },
+                TimeoutKind::Exec,
+            ),
+            f::StepDef::ServerWrite(b) => (
+                Action::ServerWrite {
+                    path: self.server_path(&b.path, &format!("{field}.path")),
+                    content: self.tpl(&b.content, &format!("{field}.content")),
+                    append: b.append.as_ref().is_some_and(|a| a.value),
+                },
+                TimeoutKind::Exec,
+            ),
+            f::StepDef::ServerRemove(b) => (
+                Action::ServerRemove {
+                    path: self.server_path(&b.path, &format!("{field}.path")),
+                    recursive: b.recursive.as_ref().is_some_and(|r| r.value),
+                },
+                TimeoutKind::Exec,
+            ),
+            f::StepDef::ServerRename(b) => (
+                Action::ServerRename {
+                    from: self.server_path(&b.from, &format!("{field}.from")),
+                    to: self.server_path(&b.to, &format!("{field}.to")),
+                },
+                TimeoutKind::Exec,
+            ),
+            f::StepDef::ServerExpect(b) => {
+                let entries: Vec<Tpl> = b
+                    .entries
+                    .as_ref()
+                    .map(|e| {
+                        e.value
+                            .iter()
+                            .enumerate()
+                            .map(|(i, s)| self.tpl(s, &format!("{field}.entries[{i}]")))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if b.exists.is_none()
+                    && b.content.is_none()
+                    && b.empty.is_none()
+                    && entries.is_empty()
+                {
+                    self.err(
+                        pos,
+                        field,
+                        "nothing to check",
+                        "add `exists`, `content`, `empty` or `entries`",
+                    );
+                }
+                if b.exists.as_ref().is_some_and(|e| !e.value)
+                    && (b.content.is_some() || b.empty.is_some() || !entries.is_empty())
+                {
+                    self.err(
+                        pos,
+                        field,
+                        "`exists: false` with checks of the content",
+                        "keep `exists: false` alone",
+                    );
+                }
+                (
+                    Action::ServerExpect {
+                        path: self.server_path(&b.path, &format!("{field}.path")),
+                        exists: b.exists.as_ref().map(|e| e.value),
+                        content: self.opt_tpl(b.content.as_ref(), &format!("{field}.content")),
+                        empty: b.empty.as_ref().map(|e| e.value),
+                        entries,
+                    },
+                    TimeoutKind::Exec,
+                )
+            }
+            f::StepDef::ServerWait(b) => (
+                Action::ServerWait {
+                    path: self.server_path(&b.path, &format!("{field}.path")),
+                },
+                TimeoutKind::Provision,
+            ),
+            f::StepDef::ExpectEvent(b) => {
+                let source = match (&b.object, &b.namespace) {
+                    (Some(o), None) => {
+                        EventSource::Object(self.objref(o, &format!("{field}.object"), true)?)
+                    }
+                    (None, Some(n)) => {
+                        EventSource::Namespace(self.tpl(n, &format!("{field}.namespace")))
+                    }
+                    (Some(_), Some(_)) => {
+                        self.err(
+                            pos,
+                            field,
+                            "both `object` and `namespace` are given",
+                            "keep one",
+                        );
+                        return None;
+                    }
+                    (None, None) => {
+                        self.err(pos, field, "no event source given", "add `object: kind/name`, or `namespace: default` for the recycler's pods");
+                        return None;
+                    }
+                };
+                let event_type = b.event_type.as_ref().map(|t| t.value.clone());
+                if let Some(t) = &event_type
+                    && t != "Normal"
+                    && t != "Warning"
+                {
+                    let p = b.event_type.as_ref().map_or(pos, pos_of);
+                    self.err(
+                        p,
+                        &format!("{field}.type"),
+                        format!("unknown event type `{t}`"),
+                        "use Normal or Warning",
+                    );
+                }
+                (
+                    Action::ExpectEvent {
+                        source,
+                        reason: self.tpl(&b.reason, &format!("{field}.reason")),
+                        message: self.opt_tpl(b.message.as_ref(), &format!("{field}.message")),
+                        event_type,
+                    },
+                    TimeoutKind::PodReady,
+                )
+            }
+            f::StepDef::Scale(b) => {
+                let object = self.objref(&b.object, &format!("{field}.object"), true)?;
+                if !matches!(
+                    object.kind.short,
+                    "deployment" | "statefulset" | "replicaset"
+                ) {
+                    self.err(
+                        pos_of(&b.object),
+                        &format!("{field}.object"),
+                        format!("a {} cannot be scaled", object.kind.kind),
+                        "scale a deployment, statefulset or replicaset",
+                    );
+                }
+                if b.replicas.value < 0 {
+                    self.err(
+                        pos_of(&b.replicas),
+                        &format!("{field}.replicas"),
+                        "negative replicas",
+                        "give 0 or more",
+                    );
+                }
+                if object.kind.short == "statefulset" {
+                    let (_, name) = self.tpl_at(&object.name.text, object.name.pos, field, None);
+                    self.statefulset_replicas(&name, i64::from(b.replicas.value));
+                }
+                (
+                    Action::Scale {
+                        object,
+                        replicas: b.replicas.value,
+                    },
+                    TimeoutKind::Request,
+                )
+            }
+            f::StepDef::DeletePods(b) => (
+                Action::DeletePods {
+                    selector: self.selector(&b.selector, &format!("{field}.selector")),
+                    replaced: b.replaced.as_ref().is_none_or(|r| r.value),
+                },
+                TimeoutKind::PodReady,
+            ),
+            f::StepDef::Capture(b) => {
+                let source = match (&b.object, &b.selector) {
+                    (Some(o), None) => {
+                        CaptureSource::Object(self.objref(o, &format!("{field}.object"), true)?)
+                    }
+                    (None, Some(s)) => {
+                        CaptureSource::Selector(self.selector(s, &format!("{field}.selector")))
+                    }
+                    _ => {
+                        self.err(
+                            pos,
+                            field,
+                            "give exactly one of `object` and `selector`",
+                            "capture from `object: kind/name` or the only pod matching `selector:`",
+                        );
+                        return None;
+                    }
+                };
+                if !b.field.value.starts_with('/') {
+                    self.err(
+                        pos_of(&b.field),
+                        &format!("{field}.field"),
+                        format!("`{}` is not a JSON pointer", b.field.value),
+                        "write a JSON pointer such as `/metadata/uid`",
+                    );
+                }
+                let name = b.name.value.clone();
+                let ok = !name.is_empty()
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && !name.starts_with(|c: char| c.is_ascii_digit());
+                if !ok {
+                    self.err(
+                        pos_of(&b.name),
+                        &format!("{field}.as"),
+                        format!("`{name}` is not a usable name"),
+                        "use letters, digits and `_`, such as `claim_uid`",
+                    );
+                }
+                self.captures.insert(name.clone());
+                (
+                    Action::Capture {
+                        source,
+                        pointer: b.field.value.clone(),
+                        name,
+                    },
+                    TimeoutKind::Request,
+                )
+            }
+            f::StepDef::Patch(b) => {
+                let object = self.objref(&b.object, &format!("{field}.object"), true)?;
+                let patch = b.merge.locate();
+                if !matches!(patch.value, Node::Map(_)) {
+                    self.err(
+                        patch.pos,
+                        &format!("{field}.merge"),
+                        "a merge patch must be a mapping",
+                        "write the fields to change, `null` to remove one",
+                    );
+                }
+                self.node_templates(&patch, &format!("{field}.merge"), None);
+                (Action::Patch { object, patch }, TimeoutKind::Request)
+            }
+            f::StepDef::MountOptions(b) => {
+                let target = self.pod_target(b.pod.as_ref(), b.selector.as_ref(), pos, field)?;
+                let expect = match &b.expect {
+                    Some(e) => {
+                        let list =
+                            |v: &mut Self, l: &Option<Spanned<Vec<S>>>, name: &str| -> Vec<Tpl> {
+                                l.as_ref()
+                                    .map(|l| {
+                                        l.value
+                                            .iter()
+                                            .enumerate()
+                                            .map(|(i, s)| {
+                                                v.tpl(s, &format!("{field}.expect.{name}[{i}]"))
+                                            })
+                                            .collect()
+                                    })
+                                    .unwrap_or_default()
+                            };
+                        MountExpect {
+                            nfs: e.value.nfs.as_ref().map(|n| n.value),
+                            contains: list(self, &e.value.contains, "contains"),
+                            absent: list(self, &e.value.absent, "absent"),
+                        }
+                    }
+                    None => MountExpect::default(),
+                };
+                (
+                    Action::MountOptions {
+                        target,
+                        container: self
+                            .opt_tpl(b.container.as_ref(), &format!("{field}.container")),
+                        path: self.tpl(&b.path, &format!("{field}.path")),
+                        requested: self
+                            .opt_tpl(b.requested.as_ref(), &format!("{field}.requested")),
+                        expect,
+                    },
+                    TimeoutKind::Exec,
+                )
+            }
+            f::StepDef::Logs(b) => {
+                let target = self.pod_target(b.pod.as_ref(), b.selector.as_ref(), pos, field)?;
+                let tail = b.tail.as_ref().map_or(50, |t| t.value);
+                if tail <= 0 {
+                    let p = b.tail.as_ref().map_or(pos, pos_of);
+                    self.err(
+                        p,
+                        &format!("{field}.tail"),
+                        "a tail of no lines",
+                        "give a positive number of lines",
+                    );
+                }
+                (
+                    Action::Logs {
+                        target,
+                        container: self
+                            .opt_tpl(b.container.as_ref(), &format!("{field}.container")),
+                        tail,
+                        contains: self.opt_tpl(b.contains.as_ref(), &format!("{field}.contains")),
+                    },
+                    TimeoutKind::Exec,
+                )
+            }
+            f::StepDef::DeployProvisioner(b) => {
+                let default_name = S::new(
+                    "nfs-client-provisioner".to_owned(),
+                    b.provisioner.referenced,
+                    b.provisioner.defined,
+                );
+                let default_path = S::new(
+                    "{{ nfs.dir }}".to_owned(),
+                    b.provisioner.referenced,
+                    b.provisioner.defined,
+                );
+                let name_def = b.name.as_ref().unwrap_or(&default_name);
+                let path_def = b.path.as_ref().unwrap_or(&default_path);
+                let (name, name_r) = self.tpl_rendered(name_def, &format!("{field}.name"));
+                let (provisioner, prov_r) =
+                    self.tpl_rendered(&b.provisioner, &format!("{field}.provisioner"));
+                let (path, path_r) = self.tpl_rendered(path_def, &format!("{field}.path"));
+                if !prov_r.starts_with(&self.vars.prefix) {
+                    self.err(
+                        pos_of(&b.provisioner),
+                        &format!("{field}.provisioner"),
+                        format!("provisioner name `{prov_r}` lacks the run prefix"),
+                        "write `provisioner: \"{{ prefix }}/nfs-subdir-external-provisioner\"` so \
+                         each scenario's claims reach only its own provisioner",
+                    );
+                }
+                let params = provisioner::Params {
+                    name: name_r,
+                    namespace: self.vars.namespace.clone(),
+                    prefix: self.vars.prefix.clone(),
+                    provisioner: prov_r,
+                    server: self.vars.nfs_server.clone(),
+                    path: path_r,
+                    image: self.vars.images.provisioner.clone(),
+                };
+                match provisioner::manifests(&params) {
+                    Ok(values) => {
+                        for v in values {
+                            if let Some(r) = crate::k8s::ObjectRef::from_manifest(&v)
+                                && let Some(info) = KindInfo::by_manifest(&r.api_version, &r.kind)
+                            {
+                                self.known.insert((info.kind, r.name));
+                            }
+                        }
+                    }
+                    Err(e) => self.err(
+                        pos,
+                        field,
+                        e.to_string(),
+                        "the provisioner template is part of nfslab; report this",
+                    ),
+                }
+                (
+                    Action::DeployProvisioner(ProvisionerStep {
+                        name,
+                        provisioner,
+                        path,
+                    }),
+                    TimeoutKind::PodReady,
+                )
+            }
+            f::StepDef::RestartNfsServer(_) => {
+                self.requires.server_restart = true;
+                (Action::RestartNfsServer, TimeoutKind::ServerReady)
+            }
+        };
+        let timeout = self.timeout(common.timeout(), field, default_timeout);
+        Some(Step {
+            index,
+            pos,
+            kind,
+            title,
+            timeout,
+            action,
+        })
+    }
+}
+
+/// The `storageClassName` fields of a manifest that must carry the prefix: on PVs, PVCs and
+/// each StatefulSet claim template (`None`: the field is absent).
+fn storage_class_nodes<'n>(
+    m: &'n Located<Node>,
+    kind: &str,
+) -> Vec<(String, Option<&'n Located<Node>>)> {
+    let spec = m.value.get("spec");
+    match kind {
+        "PersistentVolume" | "PersistentVolumeClaim" => {
+            vec![(
+                "spec.storageClassName".to_owned(),
+                spec.and_then(|s| s.value.get("storageClassName")),
+            )]
+        }
+        "StatefulSet" => match spec
+            .and_then(|s| s.value.get("volumeClaimTemplates"))
+            .map(|v| &v.value)
+        {
+            Some(Node::Seq(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    (
+                        format!("spec.volumeClaimTemplates[{i}].spec.storageClassName"),
+                        t.value
+                            .get("spec")
+                            .and_then(|s| s.value.get("storageClassName")),
+                    )
+                })
+                .collect(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// Checks a manifest against the Kubernetes types of its kind (field types and required
+/// fields as k8s-openapi models them).
+fn schema_check(info: &KindInfo, value: &Value) -> Result<(), String> {
+    use k8s_openapi::api::{apps, batch, core, rbac, storage};
+    fn check<K: serde::de::DeserializeOwned>(v: &Value) -> Result<(), String> {
+        serde_json::from_value::<K>(v.clone())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+    match info.kind {
+        "Pod" => check::<core::v1::Pod>(value),
+        "PersistentVolumeClaim" => check::<core::v1::PersistentVolumeClaim>(value),
+        "PersistentVolume" => check::<core::v1::PersistentVolume>(value),
+        "Service" => check::<core::v1::Service>(value),
+        "ConfigMap" => check::<core::v1::ConfigMap>(value),
+        "Secret" => check::<core::v1::Secret>(value),
+        "ServiceAccount" => check::<core::v1::ServiceAccount>(value),
+        "Deployment" => check::<apps::v1::Deployment>(value),
+        "StatefulSet" => check::<apps::v1::StatefulSet>(value),
+        "ReplicaSet" => check::<apps::v1::ReplicaSet>(value),
+        "DaemonSet" => check::<apps::v1::DaemonSet>(value),
+        "Job" => check::<batch::v1::Job>(value),
+        "StorageClass" => check::<storage::v1::StorageClass>(value),
+        "Role" => check::<rbac::v1::Role>(value),
+        "RoleBinding" => check::<rbac::v1::RoleBinding>(value),
+        "ClusterRole" => check::<rbac::v1::ClusterRole>(value),
+        "ClusterRoleBinding" => check::<rbac::v1::ClusterRoleBinding>(value),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "id: t\ntitle: test\nsources: [unit]\ndescription: x\nsteps:\n";
+
+    fn errors(steps: &str) -> Vec<ScenarioError> {
+        match parse(&format!("{HEAD}{steps}"), Path::new("dir/t.yaml")) {
+            Ok(s) => panic!("expected errors, got {s:?}"),
+            Err(ValidationErrors(e)) => e,
+        }
+    }
+
+    /// The single error, checked for location, field and the presence of a hint.
+    fn one(steps: &str, line: u32, column: u32, field: &str) -> ScenarioError {
+        let errs = errors(steps);
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        let e = errs.into_iter().next().expect("one");
+        assert_eq!(e.file, Path::new("dir/t.yaml"));
+        assert_eq!((e.pos.line, e.pos.column), (line, column), "{e}");
+        assert_eq!(e.field, field, "{e}");
+        assert!(e.hint.is_some(), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("dir/t.yaml:{line}:{column}: {field}: ")),
+            "{e}"
+        );
+        e
+    }
+
+    const PVC: &str = r#"  - apply:
+      manifests:
+        - apiVersion: v1
+          kind: PersistentVolumeClaim
+          metadata: {name: pvc1}
+          spec:
+            accessModes: [ReadWriteOnce]
+            resources: {requests: {storage: 1Gi}}
+            storageClassName: "{{ prefix }}-nfs"
+"#;
+
+    #[test]
+    fn a_valid_file_gives_the_plan() {
+        let s = parse(
+            &format!(
+                "{HEAD}{PVC}  - wait: {{object: pvc/pvc1, for: {{phase: Bound}}, timeout: recycle}}\n"
+            ),
+            Path::new("dir/t.yaml"),
+        )
+        .expect("valid");
+        assert_eq!(s.steps.len(), 2);
+        assert_eq!(s.steps[1].pos, Pos::new(15, 5));
+        assert_eq!(
+            s.steps[1].timeout,
+            StepTimeout::Configured(TimeoutKind::Recycle)
+        );
+        assert_eq!(
+            s.steps[0].timeout,
+            StepTimeout::Configured(TimeoutKind::Request)
+        );
+        assert!(!s.requires.server_files);
+        assert_eq!(s.location(s.steps[1].pos), "dir/t.yaml:15:5");
+    }
+
+    #[test]
+    fn unknown_step_kind() {
+        let e = one("  - aply: {}\n", 6, 5, "steps");
+        assert!(e.message.contains("unknown variant `aply`"), "{e}");
+        assert!(
+            e.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("server-expect")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_field() {
+        let e = one(
+            "  - wait: {object: pvc/x, for: {phase: Bound}, forr: 1}\n",
+            6,
+            48,
+            "forr",
+        );
+        assert!(e.message.contains("unknown field `forr`"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type() {
+        let e = one(
+            "  - scale: {object: statefulset/web, replicas: two}\n",
+            6,
+            48,
+            "value",
+        );
+        assert!(e.message.contains("i32"), "{e}");
+    }
+
+    #[test]
+    fn missing_field() {
+        let e = one("  - wait: {object: pvc/x}\n", 6, 12, "for");
+        assert!(e.message.contains("missing field `for`"), "{e}");
+    }
+
+    #[test]
+    fn two_kinds_in_one_step() {
+        let e = one(
+            "  - wait: {object: pvc/x, for: {phase: Bound}}\n    delete: {object: pvc/x}\n",
+            7,
+            5,
+            "steps",
+        );
+        assert_eq!(e.message, "a step has more than one key");
+    }
+
+    #[test]
+    fn bad_duration() {
+        let e = one(
+            &format!(
+                "{PVC}  - wait: {{object: pvc/pvc1, for: {{phase: Bound}}, timeout: 5 parsecs}}\n"
+            ),
+            15,
+            60,
+            "steps[2].wait.timeout",
+        );
+        assert_eq!(e.message, "bad duration `5 parsecs`");
+        assert!(
+            e.hint.as_deref().is_some_and(|h| h.contains("recycle")),
+            "{e}"
+        );
+        let e = one(
+            &format!("{PVC}  - stays: {{object: pvc/pvc1, is: {{phase: Pending}}, for: soon}}\n"),
+            15,
+            58,
+            "steps[2].stays.for",
+        );
+        assert_eq!(e.message, "bad duration `soon`");
+    }
+
+    #[test]
+    fn reference_to_an_object_never_applied() {
+        let e = one(
+            "  - wait: {object: pvc/pvc1, for: {phase: Bound}}\n",
+            6,
+            20,
+            "steps[1].wait.object",
+        );
+        assert_eq!(
+            e.message,
+            "PersistentVolumeClaim `pvc1` is never applied before this step"
+        );
+        // Applied later does not count.
+        let errs = errors(&format!(
+            "  - wait: {{object: pvc/pvc1, for: {{phase: Bound}}}}\n{PVC}"
+        ));
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        // Objects a StatefulSet creates do count.
+        let set = r#"  - apply:
+      manifests:
+        - apiVersion: apps/v1
+          kind: StatefulSet
+          metadata: {name: web}
+          spec:
+            serviceName: nginx
+            replicas: 2
+            selector: {matchLabels: {app: nginx}}
+            template:
+              metadata: {labels: {app: nginx}}
+              spec: {containers: [{name: c, image: i}]}
+            volumeClaimTemplates:
+              - metadata: {name: www}
+                spec:
+                  accessModes: [ReadWriteOnce]
+                  storageClassName: "{{ prefix }}-nfs"
+                  resources: {requests: {storage: 1Gi}}
+  - wait: {objects: [pvc/www-web-1, pod/web-1], for: {exists: true}}
+  - scale: {object: statefulset/web, replicas: 3}
+  - wait: {object: pod/web-2, for: {ready: true}}
+"#;
+        parse(&format!("{HEAD}{set}"), Path::new("dir/t.yaml")).expect("derived objects");
+        let e = one(
+            &format!("{set}  - wait: {{object: pod/web-3, for: {{ready: true}}}}\n"),
+            27,
+            20,
+            "steps[5].wait.object",
+        );
+        assert!(e.message.contains("`web-3`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_kind_in_a_reference() {
+        let e = one(
+            "  - delete: {object: volume/x}\n",
+            6,
+            22,
+            "steps[1].delete.object",
+        );
+        assert_eq!(e.message, "unknown kind `volume`");
+    }
+
+    #[test]
+    fn unknown_template_variable_in_a_manifest() {
+        let steps = PVC.replace("{{ prefix }}-nfs", "{{ prefix }}-{{ nfs.servr }}");
+        let e = one(&steps, 14, 31, "steps[1].apply.manifests[0]");
+        assert_eq!(e.message, "unknown template variable `nfs.servr`");
+        assert!(
+            e.hint.as_deref().is_some_and(|h| h.contains("nfs.server")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn captured_values_only_after_their_capture() {
+        let before = format!(
+            "{PVC}  - wait: {{object: pvc/pvc1, for: {{bound-to: \"{{{{ captured.pv }}}}\"}}}}\n"
+        );
+        let e = one(&before, 15, 46, "steps[2].wait.for.bound-to");
+        assert!(
+            e.hint.as_deref().is_some_and(|h| h.contains("as: pv")),
+            "{e}"
+        );
+        let after = format!(
+            "{PVC}  - capture: {{object: pvc/pvc1, field: /spec/volumeName, as: pv}}\n  - wait: {{object: \"pv/{{{{ captured.pv }}}}\", for: {{phase: Bound}}}}\n"
+        );
+        parse(&format!("{HEAD}{after}"), Path::new("dir/t.yaml")).expect("captured first");
+    }
+
+    #[test]
+    fn cluster_scoped_names_and_classes_need_the_prefix() {
+        let pv = r#"  - apply:
+      manifests:
+        - apiVersion: v1
+          kind: PersistentVolume
+          metadata: {name: pv1}
+          spec:
+            capacity: {storage: 1Gi}
+            accessModes: [ReadWriteOnce]
+            storageClassName: nfs
+            nfs: {server: "{{ nfs.server }}", path: /x}
+"#;
+        let errs = errors(pv);
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+        assert_eq!(errs[0].pos, Pos::new(10, 28));
+        assert_eq!(errs[0].field, "steps[1].apply.manifests[0].metadata.name");
+        assert!(
+            errs[0]
+                .hint
+                .as_deref()
+                .is_some_and(|h| h.contains("{{ prefix }}-pv1"))
+        );
+        assert_eq!(errs[1].pos, Pos::new(14, 31));
+        assert_eq!(
+            errs[1].field,
+            "steps[1].apply.manifests[0].spec.storageClassName"
+        );
+        let no_class = PVC.replace("            storageClassName: \"{{ prefix }}-nfs\"\n", "");
+        let e = one(
+            &no_class,
+            8,
+            11,
+            "steps[1].apply.manifests[0].spec.storageClassName",
+        );
+        assert!(
+            e.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("default class")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn manifests_are_checked_against_the_kubernetes_schema() {
+        let steps = PVC.replace("accessModes: [ReadWriteOnce]", "accessModes: ReadWriteOnce");
+        let e = one(&steps, 8, 11, "steps[1].apply.manifests[0]");
+        assert!(
+            e.message.contains("does not match the Kubernetes schema"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn predicates_must_fit_the_kind() {
+        let e = one(
+            &format!("{PVC}  - wait: {{object: pvc/pvc1, for: {{ready: true}}}}\n"),
+            15,
+            43,
+            "steps[2].wait.for.ready",
+        );
+        assert_eq!(
+            e.message,
+            "`ready` does not apply to a PersistentVolumeClaim"
+        );
+    }
+
+    #[test]
+    fn server_paths_stay_inside_the_scenario_directory() {
+        let e = one(
+            "  - server-mkdir: {path: ../other}\n",
+            6,
+            26,
+            "steps[1].server-mkdir.path",
+        );
+        assert!(e.message.contains("not a path inside"), "{e}");
+        let s = parse(
+            &format!("{HEAD}  - server-expect: {{path: ., empty: true}}\n"),
+            Path::new("dir/t.yaml"),
+        )
+        .expect("the directory itself");
+        assert!(s.requires.server_files);
+    }
+
+    #[test]
+    fn id_must_match_the_file_name() {
+        let text = HEAD.replace("id: t", "id: other") + "  - server-mkdir: {path: a}\n";
+        let Err(ValidationErrors(errs)) = parse(&text, Path::new("dir/t.yaml")) else {
+            panic!("expected an error");
+        };
+        assert_eq!(errs[0].pos, Pos::new(1, 5));
+        assert_eq!(errs[0].field, "id");
+        assert!(
+            errs[0]
+                .hint
+                .as_deref()
+                .is_some_and(|h| h.contains("other.yaml"))
+        );
+    }
+
+    #[test]
+    fn manifest_files_are_read_next_to_the_scenario_and_errors_name_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("manifests")).expect("mkdir");
+        std::fs::write(
+            dir.path().join("manifests/pv.yaml"),
+            "apiVersion: v1\nkind: PersistentVolume\nmetadata:\n  name: \"{{ prefx }}-pv\"\n",
+        )
+        .expect("write");
+        let file = dir.path().join("t.yaml");
+        let text = format!("{HEAD}  - apply: {{file: manifests/pv.yaml}}\n");
+        let Err(ValidationErrors(errs)) = parse(&text, &file) else {
+            panic!("expected an error");
+        };
+        assert_eq!(errs[0].file, dir.path().join("manifests/pv.yaml"));
+        assert_eq!(errs[0].pos, Pos::new(4, 9));
+        assert_eq!(errs[0].message, "unknown template variable `prefx`");
+        let missing = format!("{HEAD}  - apply: {{file: manifests/none.yaml}}\n");
+        let Err(ValidationErrors(errs)) = parse(&missing, &file) else {
+            panic!("expected an error");
+        };
+        assert_eq!(errs[0].pos, Pos::new(6, 19));
+        assert!(errs[0].message.contains("cannot be read"), "{}", errs[0]);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let errs = errors(
+            "  - wait: {object: pvc/a, for: {phase: Bound}}\n  - delete: {object: pod/b}\n  - server-mkdir: {path: /abs}\n",
+        );
+        assert_eq!(errs.len(), 3, "{errs:#?}");
+        let lines: Vec<u32> = errs.iter().map(|e| e.pos.line).collect();
+        assert_eq!(lines, vec![6, 7, 8]);
+    }
+}
