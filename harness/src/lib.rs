@@ -10,12 +10,14 @@
 //! - [`report`]: result summaries, Markdown/CSV/HTML reports and run comparison.
 //! - [`render`]: the manifests and kind configuration as YAML, without a cluster.
 //! - [`scenario`]: the scenario format, validation, engine, catalog and results.
+//! - [`environment`]: brings up the cluster and NFS servers every run needs, and removes them.
 //! - [`config`]: timeouts and other tunables, with commented defaults.
 //! - [`exit`]: the documented process exit codes.
 
 pub mod bench;
 pub mod cluster;
 pub mod config;
+pub mod environment;
 pub mod exit;
 pub mod k8s;
 pub mod nfs;

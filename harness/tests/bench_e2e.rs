@@ -1,9 +1,11 @@
 //! The benchmark on a real cluster: the tiny plan `workloads/plans/smoke.yaml` end to end
 //! (PVs with mountOptions, client pods, barrier, collection, cleanup, reports).
 //!
-//! Runs only with `NFSLAB_E2E_CLUSTER` set (`kind` or `existing`); the cluster and the
-//! in-cluster NFS server come from `nfslab::bench::environment::bring_up_bench_environment`.
-//! Without it the trial is reported as ignored with the reason.
+//! Runs only with `NFSLAB_E2E_CLUSTER` set (`kind` or `existing`, see
+//! `nfslab::environment`); the cluster and the in-cluster NFS server come from
+//! `nfslab::bench::environment::bring_up_bench_environment` and are removed afterwards.
+//! Without it the trial is reported as ignored with the reason; with `NFSLAB_REQUIRE`
+//! naming `cluster` it fails instead.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,24 +18,41 @@ use nfslab::bench::progress::NoProgress;
 use nfslab::bench::results::RunStatus;
 use nfslab::bench::runner::{RunnerOptions, run_bench};
 use nfslab::config::Config;
+use nfslab::environment::ClusterChoice;
 use nfslab::k8s::ownership::{RunId, selector};
 
 const TRIAL: &str = "bench_smoke_plan_on_a_cluster";
 
-async fn smoke() -> Result<(), Failed> {
+fn progress(line: &str) {
+    eprintln!("bench e2e: {line}");
+}
+
+async fn smoke(choice: ClusterChoice) -> Result<(), Failed> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let plan = load_plan(&root.join("workloads/plans/smoke.yaml")).map_err(|e| error_chain(&e))?;
     let run_id = RunId::generate();
     let config = Config::default();
     let request = EnvironmentRequest {
+        cluster: choice,
         flavors: plan.in_cluster_flavors(),
         image: plan.image.clone(),
         config: config.clone(),
-        run_id: run_id.clone(),
     };
-    let target = bring_up_bench_environment(&request)
+    let prepared = bring_up_bench_environment(&request, std::future::pending(), &progress)
         .await
         .map_err(|e| error_chain(&e))?;
+    let checked = check_smoke(&plan, &prepared.target, &run_id, &config).await;
+    let removed = prepared.tear_down(&progress).await;
+    checked?;
+    removed.map_err(|e| Failed::from(error_chain(&e)))
+}
+
+async fn check_smoke(
+    plan: &nfslab::bench::plan::Plan,
+    target: &nfslab::bench::runner::Target,
+    run_id: &RunId,
+    config: &Config,
+) -> Result<(), Failed> {
     let results = tempfile::tempdir().map_err(|e| e.to_string())?;
     let options = RunnerOptions {
         run_id: run_id.clone(),
@@ -41,7 +60,7 @@ async fn smoke() -> Result<(), Failed> {
         timeouts: config.timeouts.clone(),
     };
     let (_cancel, rx) = tokio::sync::watch::channel(false);
-    let outcome = run_bench(&plan, &target, &options, &NoProgress, rx)
+    let outcome = run_bench(plan, target, &options, &NoProgress, rx)
         .await
         .map_err(|e| error_chain(&e))?;
     let fail = |what: String| -> Result<(), Failed> {
@@ -105,7 +124,7 @@ async fn smoke() -> Result<(), Failed> {
     let cluster = Arc::clone(&target.cluster);
     for kind in ["PersistentVolume", "Namespace"] {
         let left = cluster
-            .list("v1", kind, None, Some(&selector(Some(&run_id))))
+            .list("v1", kind, None, Some(&selector(Some(run_id))))
             .await
             .map_err(|e| error_chain(&e))?;
         if !left.is_empty() {
@@ -117,19 +136,28 @@ async fn smoke() -> Result<(), Failed> {
 
 fn main() {
     let args = Arguments::from_args();
-    let trial = match std::env::var("NFSLAB_E2E_CLUSTER") {
-        Ok(mode) if !mode.is_empty() => Trial::test(TRIAL, move || {
-            eprintln!("benchmark e2e on cluster mode `{mode}`");
+    let required = std::env::var("NFSLAB_REQUIRE")
+        .unwrap_or_default()
+        .split(',')
+        .any(|s| s.trim() == "cluster");
+    let trial = match ClusterChoice::from_env() {
+        Ok(Some(choice)) => Trial::test(TRIAL, move || {
+            eprintln!("benchmark e2e on {choice}");
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-            runtime.block_on(smoke())
+            runtime.block_on(smoke(choice))
         }),
-        _ => {
-            eprintln!(
-                "ignored: no cluster (set NFSLAB_E2E_CLUSTER=kind or existing to run the \
-                 benchmark on a cluster)"
-            );
+        Ok(None) if required => Trial::test(TRIAL, || {
+            Err(format!(
+                "NFSLAB_REQUIRE names the cluster: {}",
+                ClusterChoice::unset_reason()
+            )
+            .into())
+        }),
+        Ok(None) => {
+            eprintln!("ignored: {}", ClusterChoice::unset_reason());
             Trial::test(TRIAL, || Ok(())).with_ignored_flag(true)
         }
+        Err(e) => Trial::test(TRIAL, move || Err(e.to_string().into())),
     };
     libtest_mimic::run(&args, vec![trial]).exit();
 }

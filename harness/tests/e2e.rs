@@ -4,8 +4,11 @@
 //! `cargo test --test e2e -- static-binding` filters and `-- --list` lists. A file that does
 //! not validate is a failing trial, cluster or not.
 //!
-//! Which cluster: `NFSLAB_E2E_CLUSTER=kind` (create one; `NFSLAB_E2E_REUSE=1` reuses and
-//! keeps it) or `existing` (the cluster of `KUBECONFIG`). Unset: every scenario is reported
+//! Which cluster: `NFSLAB_E2E_CLUSTER=kind` (nfslab's kind cluster, created when missing and
+//! then deleted; `NFSLAB_E2E_REUSE=1` keeps it) or `existing` (the cluster of
+//! `NFSLAB_E2E_KUBECONFIG` or `KUBECONFIG`, context `NFSLAB_E2E_CONTEXT`);
+//! `NFSLAB_E2E_FLAVOR=kernel|ganesha` picks the in-cluster server, `NFSLAB_CONFIG` a
+//! configuration file. Unset: every scenario is reported
 //! IGNORED and the reason is printed once; with `NFSLAB_REQUIRE` naming `cluster` (or
 //! `kind`) they fail instead, so CI cannot pass by skipping.
 //!
@@ -23,19 +26,16 @@ use std::time::Duration;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use nfslab::config::Config;
+use nfslab::environment::{ClusterChoice, flavor_from_env};
 use nfslab::k8s::ownership::RunId;
 use nfslab::scenario::catalog::{self, Catalog};
-use nfslab::scenario::env::{self, ClusterChoice, Prepared, ScenarioEnv};
+use nfslab::scenario::env::{self, Prepared, ScenarioEnv};
 use nfslab::scenario::results::{
     EnvironmentInfo, KIND, Outcome, RunResults, SCHEMA_VERSION, StepOutcome, Summary, now_rfc3339,
 };
 use nfslab::scenario::{Observer, Progress, Quiet, Scenario, ScenarioResult, run_scenario};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use tokio::sync::{OnceCell, watch};
-
-const NO_CLUSTER: &str = "no cluster to run scenarios on: set NFSLAB_E2E_CLUSTER=kind (creates \
-                          a kind cluster; NFSLAB_E2E_REUSE=1 keeps and reuses it) or \
-                          NFSLAB_E2E_CLUSTER=existing (uses KUBECONFIG)";
 
 /// Whether `NFSLAB_REQUIRE` makes a missing cluster a failure.
 fn cluster_required() -> bool {
@@ -62,11 +62,18 @@ struct Shared {
 impl Shared {
     /// The environment, prepared on first use.
     fn env(&self) -> Result<Arc<ScenarioEnv>, String> {
-        let choice = self.choice.clone().ok_or_else(|| NO_CLUSTER.to_owned())?;
+        let choice = self
+            .choice
+            .clone()
+            .ok_or_else(ClusterChoice::unset_reason)?;
         let prepared = self.runtime.block_on(self.prepared.get_or_init(|| async {
-            env::prepare(&choice, &self.config, &self.run)
+            let mut stop = self.interrupt.clone();
+            let interrupt = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            env::prepare(&choice, &self.config, &self.run, interrupt, &progress)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| nfslab::bench::error_chain(&e))
         }));
         match prepared {
             Ok(p) => Ok(Arc::new(p.env.clone())),
@@ -102,6 +109,11 @@ impl Shared {
             }
         }
     }
+}
+
+/// Environment bring-up and tear-down lines.
+fn progress(line: &str) {
+    eprintln!("e2e: {line}");
 }
 
 /// Prints each step as it ends (`NFSLAB_E2E_VERBOSE=1`).
@@ -155,7 +167,26 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = Config::default();
+    let mut config = match Config::load(
+        std::env::var_os("NFSLAB_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .as_deref(),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("e2e: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match flavor_from_env() {
+        Ok(Some(flavor)) => config.nfs.flavor = flavor,
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("e2e: {e}");
+            return ExitCode::from(2);
+        }
+    }
     if args.test_threads.is_none() {
         let parallel = std::env::var("NFSLAB_E2E_PARALLEL")
             .ok()
@@ -214,11 +245,15 @@ fn main() -> ExitCode {
     if !args.list {
         if shared.choice.is_none() && !selected.is_empty() {
             if cluster_required() {
-                eprintln!("e2e: NFSLAB_REQUIRE names the cluster, so this fails: {NO_CLUSTER}");
+                eprintln!(
+                    "e2e: NFSLAB_REQUIRE names the cluster, so this fails: {}",
+                    ClusterChoice::unset_reason()
+                );
             } else {
                 eprintln!(
-                    "e2e: {} scenarios ignored: {NO_CLUSTER}",
-                    selected.len() - invalid.len().min(selected.len())
+                    "e2e: {} scenarios ignored: {}",
+                    selected.len() - invalid.len().min(selected.len()),
+                    ClusterChoice::unset_reason()
                 );
             }
         }
@@ -243,7 +278,7 @@ fn main() -> ExitCode {
 
     let mut code = conclusion.exit_code();
     if let Some(Ok(prepared)) = shared.prepared.get()
-        && let Err(e) = shared.runtime.block_on(env::tear_down(prepared))
+        && let Err(e) = shared.runtime.block_on(env::tear_down(prepared, &progress))
     {
         eprintln!("e2e: tearing down the environment failed: {e}");
         code = ExitCode::from(3);
@@ -341,7 +376,7 @@ fn write_reports(
             }
             (None, None) => {
                 let mut s = TestCaseStatus::skipped();
-                s.set_message(NO_CLUSTER);
+                s.set_message(ClusterChoice::unset_reason());
                 (s, Duration::ZERO)
             }
         };

@@ -110,6 +110,9 @@ pub struct BenchArgs {
     /// Run id (lowercase letters, digits and `-`; default: time and a random suffix).
     #[arg(long, value_name = "ID", help_heading = "Results")]
     pub run_id: Option<String>,
+    /// The cluster.
+    #[command(flatten)]
+    pub cluster: super::ClusterSelection,
 }
 
 fn load(args: &BenchArgs) -> Result<Plan, String> {
@@ -154,7 +157,7 @@ fn describe(plan: &Plan, measured: Option<Duration>) -> String {
 }
 
 /// Runs `nfslab bench`.
-pub fn run(args: &BenchArgs, config: Config) -> Outcome {
+pub fn run(args: &BenchArgs, mut config: Config) -> Outcome {
     let plan = match load(args) {
         Ok(p) => p,
         Err(line) => {
@@ -188,20 +191,8 @@ pub fn run(args: &BenchArgs, config: Config) -> Outcome {
         }
     };
     eprintln!("{}", describe(&plan, render_plan(&plan, &run_id).measured));
+    let choice = args.cluster.apply(&mut config);
     runtime.block_on(async {
-        let request = EnvironmentRequest {
-            flavors: plan.in_cluster_flavors(),
-            image: plan.image.clone(),
-            config: config.clone(),
-            run_id: run_id.clone(),
-        };
-        let target = match bring_up_bench_environment(&request).await {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("error: {}", error_chain(&e));
-                return e.outcome();
-            }
-        };
         let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
@@ -212,13 +203,31 @@ pub fn run(args: &BenchArgs, config: Config) -> Outcome {
                 }
             }
         });
+        let request = EnvironmentRequest {
+            cluster: choice,
+            flavors: plan.in_cluster_flavors(),
+            image: plan.image.clone(),
+            config: config.clone(),
+        };
+        let mut stop = cancel_rx.clone();
+        let interrupt = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        let progress = |line: &str| eprintln!("nfslab: {line}");
+        let prepared = match bring_up_bench_environment(&request, interrupt, &progress).await {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {}", error_chain(&e));
+                return e.outcome();
+            }
+        };
         let options = RunnerOptions {
             run_id,
             results_parent: args.results.clone(),
             timeouts: config.timeouts.clone(),
         };
-        let progress = BarProgress::stderr();
-        match run_bench(&plan, &target, &options, &progress, cancel_rx).await {
+        let bar = BarProgress::stderr();
+        let outcome = match run_bench(&plan, &prepared.target, &options, &bar, cancel_rx).await {
             Ok(outcome) => {
                 println!("{}", outcome.dir.display());
                 for f in &outcome.files {
@@ -235,6 +244,17 @@ pub fn run(args: &BenchArgs, config: Config) -> Outcome {
             Err(e) => {
                 eprintln!("error: {}", error_chain(&e));
                 e.outcome()
+            }
+        };
+        match prepared.tear_down(&progress).await {
+            Ok(()) => outcome,
+            Err(e) => {
+                eprintln!("error: {}", error_chain(&e));
+                if outcome == Outcome::Success {
+                    Outcome::Environment
+                } else {
+                    outcome
+                }
             }
         }
     })

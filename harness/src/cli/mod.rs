@@ -117,6 +117,51 @@ impl TargetArgs {
     }
 }
 
+/// Which cluster a run uses: nfslab's kind cluster (created when missing) or one the user
+/// already has.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Cluster")]
+pub struct ClusterSelection {
+    /// nfslab's kind cluster to use, or to create when it does not exist (default:
+    /// cluster.name of the configuration). A cluster this command creates is deleted
+    /// afterwards unless --keep-cluster; one that already existed is left alone.
+    #[arg(long = "cluster", value_name = "NAME")]
+    pub name: Option<String>,
+    /// Keep a kind cluster this command creates (to inspect it, or to run again sooner).
+    #[arg(long)]
+    pub keep_cluster: bool,
+    /// Use a cluster you already have (KUBECONFIG or ~/.kube/config, current context)
+    /// instead of a kind cluster; nfslab never deletes it.
+    #[arg(long, conflicts_with_all = ["name", "keep_cluster"])]
+    pub existing: bool,
+    /// Kubeconfig of an existing cluster (implies --existing).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "keep_cluster"])]
+    pub kubeconfig: Option<PathBuf>,
+    /// Context of an existing cluster (implies --existing).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["name", "keep_cluster"])]
+    pub context: Option<String>,
+}
+
+impl ClusterSelection {
+    /// The library's choice these options make; a kind cluster name goes into `config`.
+    pub fn apply(&self, config: &mut Config) -> nfslab::environment::ClusterChoice {
+        use nfslab::environment::ClusterChoice;
+        if self.existing || self.kubeconfig.is_some() || self.context.is_some() {
+            ClusterChoice::Existing {
+                kubeconfig: self.kubeconfig.clone(),
+                context: self.context.clone(),
+            }
+        } else {
+            if let Some(name) = &self.name {
+                config.cluster.name.clone_from(name);
+            }
+            ClusterChoice::Kind {
+                keep: self.keep_cluster,
+            }
+        }
+    }
+}
+
 /// Where the host's `/proc` and `/lib/modules` are, when nfslab runs in a container with
 /// them mounted elsewhere (default `/`).
 pub const HOST_ROOT_ENV: &str = "NFSLAB_HOST_ROOT";

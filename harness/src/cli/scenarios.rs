@@ -3,12 +3,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use nfslab::config::Config;
 use nfslab::exit::Outcome;
 use nfslab::scenario::catalog::{self, Catalog};
 use nfslab::scenario::commands::{self, RenderTarget, RunRequest};
-use nfslab::scenario::env::ClusterChoice;
 use nfslab::scenario::live::LiveView;
 
 /// Options of `nfslab scenarios`.
@@ -19,7 +18,7 @@ Examples:
   nfslab scenarios show recycle-wipes-volume
   nfslab scenarios run --dry-run                      # validate all, print what would be applied
   nfslab scenarios run --dry-run --render-to out/     # one YAML file per scenario
-  nfslab scenarios run static-binding-selector pvc-protection --cluster existing
+  nfslab scenarios run static-binding-selector pvc-protection --existing
   nfslab scenarios run my-scenario.yaml --parallel 2 --results results/mine.json
 
 Scenario files are documented in scenarios/README.md.")]
@@ -53,15 +52,6 @@ pub enum ScenariosCommand {
     Run(RunArgs),
 }
 
-/// Which cluster to run on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ClusterArg {
-    /// A kind cluster nfslab creates and deletes afterwards.
-    Kind,
-    /// The cluster of the current kubeconfig; never deleted.
-    Existing,
-}
-
 /// Options of `nfslab scenarios run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -79,18 +69,13 @@ pub struct RunArgs {
         help_heading = "Dry run"
     )]
     pub render_to: Option<PathBuf>,
-    /// The cluster to run on.
-    #[arg(
-        long,
-        value_enum,
-        env = "NFSLAB_CLUSTER",
-        default_value = "existing",
-        help_heading = "Cluster"
-    )]
-    pub cluster: ClusterArg,
-    /// With `--cluster kind`: reuse an existing nfslab kind cluster and keep it.
-    #[arg(long, help_heading = "Cluster")]
-    pub reuse: bool,
+    /// The cluster.
+    #[command(flatten)]
+    pub cluster: super::ClusterSelection,
+    /// The in-cluster NFS server: `kernel` (the host's nfsd) or `ganesha` (userspace)
+    /// (default: nfs.flavor of the configuration).
+    #[arg(long, value_enum, help_heading = "Cluster")]
+    pub nfs_flavor: Option<super::cluster::FlavorArg>,
     /// How many scenarios run at once (default: `scenarios.parallel` of the configuration).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: Option<u16>,
@@ -100,7 +85,7 @@ pub struct RunArgs {
 }
 
 /// Runs `nfslab scenarios ...` and returns how it ended.
-pub fn run(args: &ScenariosArgs, config: Config) -> Outcome {
+pub fn run(args: &ScenariosArgs, mut config: Config) -> Outcome {
     let dir = args.catalog.clone().unwrap_or_else(catalog::default_dir);
     let catalog = match Catalog::load(&dir) {
         Ok(c) => c,
@@ -128,11 +113,11 @@ pub fn run(args: &ScenariosArgs, config: Config) -> Outcome {
                     .map_or(RenderTarget::Stdout, RenderTarget::Dir);
                 commands::dry_run(&selected, &target, &mut stdout)
             } else {
+                if let Some(flavor) = run.nfs_flavor {
+                    config.nfs.flavor = flavor.into();
+                }
                 let request = RunRequest {
-                    choice: match run.cluster {
-                        ClusterArg::Kind => ClusterChoice::Kind { reuse: run.reuse },
-                        ClusterArg::Existing => ClusterChoice::Existing,
-                    },
+                    choice: run.cluster.apply(&mut config),
                     config,
                     parallel: run.parallel.map(usize::from),
                     results: run.results.clone(),

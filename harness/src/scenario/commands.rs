@@ -12,13 +12,14 @@ use std::sync::Arc;
 
 use super::catalog::{Catalog, CatalogError};
 use super::engine::{Observer, RunOptions, run_all};
-use super::env::{self, ClusterChoice};
+use super::env;
 use super::plan::{Action, Scenario, StepTimeout};
 use super::render;
 use super::results::RunResults;
 use super::template::{Images, Vars};
 use super::validate::placeholder_server;
 use crate::config::Config;
+use crate::environment::ClusterChoice;
 use crate::exit::Outcome;
 use crate::k8s::manifest::to_yaml;
 use crate::k8s::ownership::RunId;
@@ -264,19 +265,33 @@ pub async fn run(
     out: &mut (dyn Write + Send),
 ) -> std::io::Result<Outcome> {
     let run_id = RunId::generate();
-    let prepared = match env::prepare(&request.choice, &request.config, &run_id).await {
-        Ok(p) => p,
-        Err(e) => {
-            writeln!(out, "{e}")?;
-            return Ok(Outcome::Environment);
-        }
-    };
     let (tx, rx) = tokio::sync::watch::channel(false);
     let watcher = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             let _ = tx.send(true);
         }
     });
+    let mut interrupted = rx.clone();
+    let interrupt = async move {
+        let _ = interrupted.wait_for(|stop| *stop).await;
+    };
+    let progress = |line: &str| eprintln!("nfslab: {line}");
+    let prepared = match env::prepare(
+        &request.choice,
+        &request.config,
+        &run_id,
+        interrupt,
+        &progress,
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(e) => {
+            watcher.abort();
+            writeln!(out, "error: {}", crate::bench::error_chain(&e))?;
+            return Ok(e.outcome());
+        }
+    };
     let options = RunOptions {
         parallel: request
             .parallel
@@ -293,8 +308,8 @@ pub async fn run(
     } else {
         writeln!(out, "results: {}", request.results.display())?;
     }
-    if let Err(e) = env::tear_down(&prepared).await {
-        writeln!(out, "{e}")?;
+    if let Err(e) = env::tear_down(&prepared, &progress).await {
+        writeln!(out, "error: {}", crate::bench::error_chain(&e))?;
         outcome = Outcome::Environment;
     }
     let s = results.summary;

@@ -2,9 +2,9 @@
 //!
 //! [`ScenarioEnv`] bundles what the engine needs: the cluster, the NFS server (address,
 //! export, direct file access), the images, the configuration and the run id. Tests build
-//! one around the scripted fake cluster; real runs get one from [`prepare`], the single
-//! entry point that brings up (or connects to) a cluster, deploys the NFS server and loads
-//! the images, and [`tear_down`] which undoes what [`prepare`] created.
+//! one around the scripted fake cluster; real runs get one from [`prepare`], which brings up
+//! (or connects to) a cluster, deploys the NFS server and loads the images through
+//! [`crate::environment`], and [`tear_down`] which undoes what [`prepare`] created.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,6 +14,7 @@ use super::files::{ExecFiles, PodRestart, ServerControl, ServerFiles};
 use super::results::EnvironmentInfo;
 use super::template::{IO_BINARY, Images};
 use crate::config::Config;
+use crate::environment::{self, ClusterChoice, Environment, EnvironmentError, HostParts};
 use crate::k8s::Cluster;
 use crate::k8s::ownership::RunId;
 use crate::nfs::{NfsServer, ServerFlavor};
@@ -55,6 +56,10 @@ impl ScenarioEnv {
     /// restarting it deletes that pod (its controller recreates it under the same name).
     #[must_use]
     pub fn new(cluster: Arc<dyn Cluster>, server: NfsServer, config: Config, run: RunId) -> Self {
+        let images = Images {
+            io: config.images.nfslab_io(),
+            provisioner: config.images.provisioner.clone(),
+        };
         let files = server.files.clone().map(|access| {
             Arc::new(ExecFiles::new(Arc::clone(&cluster), access, IO_BINARY))
                 as Arc<dyn ServerFiles>
@@ -68,7 +73,7 @@ impl ScenarioEnv {
             server,
             files,
             control,
-            images: Images::default(),
+            images,
             config,
             run,
         }
@@ -94,134 +99,80 @@ impl ScenarioEnv {
     }
 }
 
-/// Which cluster to run scenarios on.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ClusterChoice {
-    /// A kind cluster nfslab creates (or reuses when `reuse`), and deletes afterwards
-    /// unless reused.
-    Kind {
-        /// Keep an existing nfslab kind cluster and leave it running afterwards.
-        reuse: bool,
-    },
-    /// The cluster of the current kubeconfig (`KUBECONFIG`); never deleted.
-    Existing,
-}
-
-impl fmt::Display for ClusterChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Kind { reuse: false } => f.write_str("kind"),
-            Self::Kind { reuse: true } => f.write_str("kind (reused)"),
-            Self::Existing => f.write_str("existing (KUBECONFIG)"),
-        }
-    }
-}
-
-/// The environment could not be prepared or removed.
-#[derive(Debug, thiserror::Error)]
-pub enum EnvError {
-    /// An unknown cluster choice.
-    #[error("`{value}` is not a cluster choice for {variable} (hint: use `kind` or `existing`)")]
-    BadChoice {
-        /// The variable.
-        variable: String,
-        /// Its value.
-        value: String,
-    },
-    /// This build cannot bring up clusters for scenarios.
-    #[error(
-        "cannot prepare the {choice} cluster for scenarios: cluster, NFS server and image \
-         bring-up is not available in this build (hint: `nfslab scenarios run --dry-run` \
-         validates and renders without a cluster)"
-    )]
-    Unavailable {
-        /// What was asked.
-        choice: ClusterChoice,
-    },
-}
-
-impl ClusterChoice {
-    /// The choice `NFSLAB_E2E_CLUSTER` (`kind` | `existing`) and `NFSLAB_E2E_REUSE=1`
-    /// make; `None` when unset or empty.
-    ///
-    /// # Errors
-    /// Any other value.
-    pub fn from_env() -> Result<Option<Self>, EnvError> {
-        let value = std::env::var("NFSLAB_E2E_CLUSTER").unwrap_or_default();
-        let reuse = std::env::var("NFSLAB_E2E_REUSE").is_ok_and(|v| v == "1" || v == "true");
-        Self::parse(&value, reuse)
-    }
-
-    /// Parses a choice as [`ClusterChoice::from_env`] reads it.
-    ///
-    /// # Errors
-    /// A value other than `kind`, `existing` or empty.
-    pub fn parse(value: &str, reuse: bool) -> Result<Option<Self>, EnvError> {
-        match value.trim() {
-            "" => Ok(None),
-            "kind" => Ok(Some(Self::Kind { reuse })),
-            "existing" => Ok(Some(Self::Existing)),
-            other => Err(EnvError::BadChoice {
-                variable: "NFSLAB_E2E_CLUSTER".to_owned(),
-                value: other.to_owned(),
-            }),
-        }
-    }
-}
-
 /// A prepared environment and what [`tear_down`] must undo.
-#[derive(Debug)]
 pub struct Prepared {
-    /// The environment.
+    /// The environment scenarios run in.
     pub env: ScenarioEnv,
-    /// How it was made.
-    pub choice: ClusterChoice,
+    /// The cluster and servers behind it.
+    pub environment: Environment,
+    parts: HostParts,
 }
 
-/// Brings up (or connects to) the cluster, deploys the in-cluster NFS server, loads the
-/// images, and returns the environment scenarios run in.
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prepared")
+            .field("env", &self.env)
+            .field("environment", &self.environment)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Brings up (or connects to) the cluster `choice` names, deploys the in-cluster NFS server
+/// of the configured flavor, loads the images, and returns the environment scenarios run in.
+/// `progress` receives one line per step; when `interrupt` completes first, what was made is
+/// removed.
 ///
 /// # Errors
-/// The cluster, server or images could not be made ready.
+/// [`EnvironmentError`]: the cluster, server or images could not be made ready.
 pub async fn prepare(
     choice: &ClusterChoice,
-    _config: &Config,
-    _run: &RunId,
-) -> Result<Prepared, EnvError> {
-    Err(EnvError::Unavailable {
-        choice: choice.clone(),
+    config: &Config,
+    run: &RunId,
+    interrupt: impl std::future::Future<Output = ()>,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Prepared, EnvironmentError> {
+    let parts = HostParts::system()?;
+    let request = environment::Request {
+        cluster: choice.clone(),
+        flavors: vec![config.nfs.flavor],
+        external: Vec::new(),
+        config: config.clone(),
+    };
+    let environment = environment::prepare(&parts, &request, interrupt, progress).await?;
+    let server =
+        environment
+            .server(config.nfs.flavor)
+            .cloned()
+            .ok_or(EnvironmentError::NoServer {
+                flavor: config.nfs.flavor,
+            })?;
+    let env = ScenarioEnv::new(
+        Arc::clone(&environment.cluster),
+        server,
+        config.clone(),
+        run.clone(),
+    );
+    Ok(Prepared {
+        env,
+        environment,
+        parts,
     })
 }
 
-/// Removes what [`prepare`] created: the NFS server, and the kind cluster unless reused or
-/// existing.
+/// Removes what [`prepare`] created: the NFS server it deployed, and the kind cluster unless
+/// kept or existing.
 ///
 /// # Errors
-/// Something could not be removed.
-pub async fn tear_down(_prepared: &Prepared) -> Result<(), EnvError> {
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn choices_parse_from_their_variable_values() {
-        assert_eq!(ClusterChoice::parse("", false).expect("ok"), None);
-        assert_eq!(
-            ClusterChoice::parse("kind", true).expect("ok"),
-            Some(ClusterChoice::Kind { reuse: true })
-        );
-        assert_eq!(
-            ClusterChoice::parse(" existing ", false).expect("ok"),
-            Some(ClusterChoice::Existing)
-        );
-        let err = ClusterChoice::parse("minikube", false).expect_err("unknown");
-        assert_eq!(
-            err.to_string(),
-            "`minikube` is not a cluster choice for NFSLAB_E2E_CLUSTER (hint: use `kind` or \
-             `existing`)"
-        );
-    }
+/// [`EnvironmentError::TearDown`] naming what stays.
+pub async fn tear_down(
+    prepared: &Prepared,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), EnvironmentError> {
+    environment::tear_down(
+        &prepared.parts,
+        &prepared.environment,
+        &prepared.env.config,
+        progress,
+    )
+    .await
 }

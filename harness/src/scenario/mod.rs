@@ -42,7 +42,7 @@ pub mod validate;
 
 pub use catalog::Catalog;
 pub use engine::{Observer, Progress, Quiet, RunOptions, run_all, run_scenario};
-pub use env::{ClusterChoice, ScenarioEnv};
+pub use env::ScenarioEnv;
 pub use plan::Scenario;
 pub use results::{Outcome, RunResults, ScenarioResult};
 pub use validate::{ScenarioError, ValidationErrors, load_file, parse};

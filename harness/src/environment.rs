@@ -1,0 +1,705 @@
+//! The environment scenarios and benchmarks run against, brought up in one place.
+//!
+//! [`prepare`] turns a [`Request`] (which cluster, which in-cluster NFS server flavors, which
+//! external servers) into an [`Environment`]: a connected [`Cluster`], the servers ready to
+//! use, and what the reports record about them. It reuses the pieces the `cluster` and `nfs`
+//! commands are made of: `cluster::up` (preflight, kind, node mount-helper check, image
+//! side-loading), `nfs::server::up` (server, Service, readiness through a real client mount)
+//! and `nfs::external`. [`tear_down`] removes exactly what [`prepare`] made: servers it
+//! deployed (not ones it found running) and a kind cluster it created (unless asked to keep
+//! it). Every caller — `nfslab run`, `nfslab scenarios run`, `nfslab bench` and the
+//! cluster-gated test binaries — goes through here, so they behave alike.
+//!
+//! The test binaries choose with environment variables ([`ClusterChoice::from_env`]):
+//! `NFSLAB_E2E_CLUSTER=kind` (create a kind cluster, delete it afterwards;
+//! `NFSLAB_E2E_REUSE=1` reuses and keeps it) or `existing` (the cluster of
+//! `NFSLAB_E2E_KUBECONFIG` / `KUBECONFIG` and `NFSLAB_E2E_CONTEXT`, never deleted).
+
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::preflight::KernelProbe;
+use crate::cluster::state::{StateError, StateStore};
+use crate::cluster::tools::SystemTools;
+use crate::cluster::{self, ClusterSetupError, Host, Provider, UpRequest};
+use crate::config::Config;
+use crate::exit::Outcome;
+use crate::k8s::kube_cluster::{ConnectError, KubeCluster};
+use crate::k8s::{Cluster, ClusterError};
+use crate::nfs::server::{self, NfsError, ServerSpec};
+use crate::nfs::{self, ExternalServerError, NfsServer, ServerFlavor};
+
+/// Which cluster to run against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClusterChoice {
+    /// nfslab's kind cluster (named by `cluster.name` of the configuration): used when it
+    /// exists (and then left alone), created otherwise, and a created one is deleted
+    /// afterwards unless `keep`.
+    Kind {
+        /// Keep a cluster this run creates.
+        keep: bool,
+    },
+    /// A cluster the user already has; nfslab never deletes it.
+    Existing {
+        /// Kubeconfig file (`None`: `KUBECONFIG` or `~/.kube/config`).
+        kubeconfig: Option<PathBuf>,
+        /// Context (`None`: the file's current context).
+        context: Option<String>,
+    },
+}
+
+impl fmt::Display for ClusterChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Kind { keep: false } => f.write_str("nfslab's kind cluster"),
+            Self::Kind { keep: true } => f.write_str("nfslab's kind cluster (kept afterwards)"),
+            Self::Existing {
+                kubeconfig,
+                context,
+            } => {
+                f.write_str("the existing cluster")?;
+                if let Some(c) = context {
+                    write!(f, " of context `{c}`")?;
+                }
+                if let Some(k) = kubeconfig {
+                    write!(f, " in `{}`", k.display())?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Variable naming the cluster the test binaries run against.
+pub const CLUSTER_ENV: &str = "NFSLAB_E2E_CLUSTER";
+/// Variable asking the test binaries to reuse and keep a kind cluster.
+pub const REUSE_ENV: &str = "NFSLAB_E2E_REUSE";
+/// Variable naming the kubeconfig of an existing cluster for the test binaries.
+pub const KUBECONFIG_ENV: &str = "NFSLAB_E2E_KUBECONFIG";
+/// Variable naming the context of an existing cluster for the test binaries.
+pub const CONTEXT_ENV: &str = "NFSLAB_E2E_CONTEXT";
+/// Variable choosing the in-cluster server flavor for the test binaries.
+pub const FLAVOR_ENV: &str = "NFSLAB_E2E_FLAVOR";
+
+/// Why the environment variables do not make a choice.
+#[derive(Debug, thiserror::Error)]
+#[error("`{value}` is not a valid value of {variable} (hint: {hint})")]
+pub struct ChoiceError {
+    /// The variable.
+    pub variable: &'static str,
+    /// Its value.
+    pub value: String,
+    /// What it accepts.
+    pub hint: &'static str,
+}
+
+impl ClusterChoice {
+    /// The choice the test binaries' variables make: `None` when [`CLUSTER_ENV`] is unset or
+    /// empty (the tests are then ignored with the reason).
+    ///
+    /// # Errors
+    /// [`ChoiceError`] for a value other than `kind` or `existing`.
+    pub fn from_env() -> Result<Option<Self>, ChoiceError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Self::parse(
+            var(CLUSTER_ENV).as_deref(),
+            var(REUSE_ENV).as_deref(),
+            var(KUBECONFIG_ENV).map(PathBuf::from),
+            var(CONTEXT_ENV),
+        )
+    }
+
+    /// Parses the values [`ClusterChoice::from_env`] reads.
+    ///
+    /// # Errors
+    /// [`ChoiceError`] for an unknown cluster value or a reuse value that is not a boolean.
+    pub fn parse(
+        cluster: Option<&str>,
+        reuse: Option<&str>,
+        kubeconfig: Option<PathBuf>,
+        context: Option<String>,
+    ) -> Result<Option<Self>, ChoiceError> {
+        let keep = match reuse.map(str::trim) {
+            None | Some("0" | "false" | "no") => false,
+            Some("1" | "true" | "yes") => true,
+            Some(other) => {
+                return Err(ChoiceError {
+                    variable: REUSE_ENV,
+                    value: other.to_owned(),
+                    hint: "use 1 to reuse and keep the kind cluster, 0 to create and delete it",
+                });
+            }
+        };
+        match cluster.map(str::trim) {
+            None | Some("") => Ok(None),
+            Some("kind") => Ok(Some(Self::Kind { keep })),
+            Some("existing") => Ok(Some(Self::Existing {
+                kubeconfig,
+                context,
+            })),
+            Some(other) => Err(ChoiceError {
+                variable: CLUSTER_ENV,
+                value: other.to_owned(),
+                hint: "use `kind` (nfslab creates a kind cluster) or `existing` (your kubeconfig)",
+            }),
+        }
+    }
+
+    /// Why cluster-gated tests are ignored when no choice is made.
+    #[must_use]
+    pub fn unset_reason() -> String {
+        format!(
+            "no cluster to test against: set {CLUSTER_ENV}=kind (needs Docker and kind; nfslab \
+             creates and deletes a kind cluster, {REUSE_ENV}=1 keeps it) or \
+             {CLUSTER_ENV}=existing (uses {KUBECONFIG_ENV} or KUBECONFIG, and {CONTEXT_ENV})"
+        )
+    }
+}
+
+/// The in-cluster flavor the test binaries' [`FLAVOR_ENV`] asks for (`None`: the
+/// configuration's).
+///
+/// # Errors
+/// [`ChoiceError`] for a value other than `kernel` or `ganesha`.
+pub fn flavor_from_env() -> Result<Option<ServerFlavor>, ChoiceError> {
+    match std::env::var(FLAVOR_ENV).ok().as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some("kernel") => Ok(Some(ServerFlavor::Kernel)),
+        Some("ganesha") => Ok(Some(ServerFlavor::Ganesha)),
+        Some(other) => Err(ChoiceError {
+            variable: FLAVOR_ENV,
+            value: other.to_owned(),
+            hint: "use `kernel` (the host's nfsd) or `ganesha` (userspace)",
+        }),
+    }
+}
+
+/// What to bring up.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// The cluster.
+    pub cluster: ClusterChoice,
+    /// In-cluster server flavors to deploy (each in its own namespace when several).
+    pub flavors: Vec<ServerFlavor>,
+    /// External servers, `host:/export`.
+    pub external: Vec<String>,
+    /// Tunables, images, cluster and server settings.
+    pub config: Config,
+}
+
+/// What the reports record about an environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvironmentInfo {
+    /// `kind <name>` or `existing cluster (context x)`.
+    pub cluster: String,
+    /// Kubernetes version of the API server (`1.33`), when it answered.
+    pub kubernetes_version: Option<String>,
+    /// Node names with their kernel and kubelet versions.
+    pub nodes: Vec<NodeInfo>,
+    /// The servers: flavor, address and export.
+    pub servers: Vec<String>,
+}
+
+/// One node as reports show it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// Node name.
+    pub name: String,
+    /// `status.nodeInfo.kernelVersion`.
+    pub kernel: String,
+    /// `status.nodeInfo.kubeletVersion`.
+    pub kubelet: String,
+    /// `status.nodeInfo.osImage`.
+    pub os_image: String,
+}
+
+/// A prepared environment.
+pub struct Environment {
+    /// The cluster.
+    pub cluster: Arc<dyn Cluster>,
+    /// The servers, in-cluster flavors first (in the requested order), then external ones.
+    pub servers: Vec<NfsServer>,
+    /// What reports record.
+    pub info: EnvironmentInfo,
+    /// Server namespaces this preparation deployed (and [`tear_down`] removes).
+    deployed: Vec<String>,
+    /// The kind cluster this preparation may delete afterwards.
+    delete_cluster: Option<String>,
+}
+
+impl fmt::Debug for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Environment")
+            .field("servers", &self.servers)
+            .field("info", &self.info)
+            .field("deployed", &self.deployed)
+            .field("delete_cluster", &self.delete_cluster)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Environment {
+    /// The in-cluster server of `flavor`, if one was prepared.
+    #[must_use]
+    pub fn server(&self, flavor: ServerFlavor) -> Option<&NfsServer> {
+        self.servers.iter().find(|s| s.flavor == flavor)
+    }
+
+    /// What [`tear_down`] will remove, for messages: `NFS server namespace x, kind cluster y`.
+    #[must_use]
+    pub fn owned(&self) -> Vec<String> {
+        let mut owned: Vec<String> = self
+            .deployed
+            .iter()
+            .map(|ns| format!("NFS server namespace `{ns}`"))
+            .collect();
+        if let Some(name) = &self.delete_cluster {
+            owned.push(format!("kind cluster `{name}`"));
+        }
+        owned
+    }
+}
+
+/// Why the environment could not be prepared or removed.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvironmentError {
+    /// The kind cluster could not be made or reached.
+    #[error(transparent)]
+    Cluster(#[from] ClusterSetupError),
+    /// nfslab's state directory is unusable.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The existing cluster's kubeconfig could not be used.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The API server did not answer a first request.
+    #[error("the cluster did not answer (hint: check it is running: kubectl get nodes)")]
+    Unreachable(#[source] ClusterError),
+    /// An in-cluster server could not be deployed or made ready.
+    #[error("the {flavor} NFS server could not be made ready")]
+    Server {
+        /// Which flavor.
+        flavor: String,
+        /// Why.
+        #[source]
+        source: Box<NfsError>,
+    },
+    /// An external server was given in a form nfslab cannot use.
+    #[error(transparent)]
+    External(#[from] ExternalServerError),
+    /// The user interrupted; what was made so far has been removed (or is listed).
+    #[error("interrupted while preparing the environment{}", leftovers(.left))]
+    Interrupted {
+        /// What could not be removed.
+        left: Vec<String>,
+    },
+    /// A server the caller needs was not among those prepared.
+    #[error("no {flavor:?} NFS server was prepared (hint: ask for that flavor in the request)")]
+    NoServer {
+        /// The flavor asked for.
+        flavor: ServerFlavor,
+    },
+    /// Removing what was prepared failed.
+    #[error("could not remove {what}")]
+    TearDown {
+        /// What stays.
+        what: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+fn leftovers(left: &[String]) -> String {
+    if left.is_empty() {
+        String::new()
+    } else {
+        format!("; left behind: {}", left.join(", "))
+    }
+}
+
+impl EnvironmentError {
+    /// The exit code this error maps to.
+    #[must_use]
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Self::Cluster(e) => e.outcome(),
+            Self::External(_) => Outcome::BadInput,
+            Self::Interrupted { .. } => Outcome::Interrupted,
+            _ => Outcome::Environment,
+        }
+    }
+}
+
+/// The host's tools, state store and kernel facts, as the cluster layer wants them.
+pub struct HostParts {
+    tools: SystemTools,
+    store: StateStore,
+    kernel: KernelProbe,
+}
+
+impl HostParts {
+    /// This machine: tools on PATH, the state directory of the environment
+    /// (`NFSLAB_STATE_DIR`, `XDG_STATE_HOME` or `~/.local/state/nfslab`), the kernel under `/`.
+    ///
+    /// # Errors
+    /// [`StateError`] when no state directory can be determined.
+    pub fn system() -> Result<Self, StateError> {
+        Ok(Self {
+            tools: SystemTools::new(),
+            store: StateStore::from_env()?,
+            kernel: KernelProbe::default(),
+        })
+    }
+
+    /// The [`Host`] view of these parts.
+    #[must_use]
+    pub fn host(&self) -> Host<'_> {
+        Host {
+            tools: &self.tools,
+            store: &self.store,
+            kernel: &self.kernel,
+            source_dir: cluster::images::source_dir(),
+        }
+    }
+}
+
+fn flavor_name(flavor: ServerFlavor) -> &'static str {
+    match flavor {
+        ServerFlavor::Kernel => "kernel",
+        ServerFlavor::Ganesha => "ganesha",
+        ServerFlavor::External => "external",
+    }
+}
+
+/// The server spec for `flavor`: the configured namespace and node directory, suffixed with
+/// the flavor when several flavors share the cluster.
+fn server_spec(config: &Config, flavor: ServerFlavor, node: &str, several: bool) -> ServerSpec {
+    let mut spec = ServerSpec::from_config(config, Some(flavor), node);
+    if several {
+        spec.namespace = format!("{}-{}", spec.namespace, flavor_name(flavor));
+        spec.host_path = format!(
+            "{}/{}",
+            spec.host_path.trim_end_matches('/'),
+            flavor_name(flavor)
+        );
+    }
+    spec
+}
+
+/// Brings up what `request` asks for. `progress` receives one line per step. When
+/// `interrupt` completes first, what was made so far is removed and
+/// [`EnvironmentError::Interrupted`] returned.
+///
+/// # Errors
+/// [`EnvironmentError`]: preflight problems, kind or image failures, an unreachable
+/// cluster, a server that does not become ready, a malformed external server.
+pub async fn prepare(
+    parts: &HostParts,
+    request: &Request,
+    interrupt: impl Future<Output = ()>,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Environment, EnvironmentError> {
+    let externals = request
+        .external
+        .iter()
+        .map(|spec| nfs::external(spec))
+        .collect::<Result<Vec<_>, _>>()?;
+    let host = parts.host();
+    let config = &request.config;
+    let mut interrupt = std::pin::pin!(interrupt);
+    let (kube, delete_cluster, description) = match &request.cluster {
+        ClusterChoice::Kind { keep } => {
+            let name = config.cluster.name.clone();
+            let up = UpRequest {
+                name: name.clone(),
+                provider: Provider::Kind {
+                    workers: None,
+                    node_image: None,
+                },
+                nfs_flavor: request
+                    .flavors
+                    .first()
+                    .copied()
+                    .unwrap_or(config.nfs.flavor),
+                rebuild_image: false,
+                keep_on_failure: false,
+            };
+            // A cluster that exists before this run is someone's: use it, never delete it.
+            let existed = host.tools.find("kind").is_some()
+                && cluster::kind::clusters(host.tools)
+                    .await
+                    .is_ok_and(|names| names.contains(&name));
+            let record = cluster::up(&host, config, &up, &mut interrupt, progress).await?;
+            let kube = KubeCluster::connect(
+                Some(&record.kubeconfig),
+                record.context.as_deref(),
+                config.timeouts.exec,
+            )
+            .await?;
+            let delete = (!keep && !existed).then(|| name.clone());
+            (kube, delete, format!("kind {name}"))
+        }
+        ClusterChoice::Existing {
+            kubeconfig,
+            context,
+        } => {
+            progress(&format!("connecting to {}", request.cluster));
+            let kube = KubeCluster::connect(
+                kubeconfig.as_deref(),
+                context.as_deref(),
+                config.timeouts.exec,
+            )
+            .await?;
+            let description = match context {
+                Some(c) => format!("existing cluster (context {c})"),
+                None => "existing cluster (current context)".to_owned(),
+            };
+            (kube, None, description)
+        }
+    };
+    let version = match tokio::time::timeout(config.timeouts.request, kube.server_version()).await {
+        Ok(Ok(v)) => Some(v),
+        Ok(Err(e)) => {
+            return Err(abandon(parts, delete_cluster, EnvironmentError::Unreachable(e)).await);
+        }
+        Err(_) => None,
+    };
+    let cluster: Arc<dyn Cluster> = Arc::new(kube);
+    let nodes = node_infos(cluster.as_ref()).await;
+    let mut env = Environment {
+        cluster: Arc::clone(&cluster),
+        servers: Vec::new(),
+        info: EnvironmentInfo {
+            cluster: description,
+            kubernetes_version: version,
+            nodes,
+            servers: Vec::new(),
+        },
+        deployed: Vec::new(),
+        delete_cluster,
+    };
+    let several = request.flavors.len() > 1;
+    for &flavor in &request.flavors {
+        let step = deploy_server(
+            cluster.as_ref(),
+            config,
+            flavor,
+            several,
+            progress,
+            &mut env,
+        );
+        let outcome = tokio::select! {
+            r = step => r,
+            () = &mut interrupt => Err(EnvironmentError::Interrupted { left: Vec::new() }),
+        };
+        if let Err(e) = outcome {
+            let cleanup = tear_down(parts, &env, config, progress).await;
+            return Err(match (e, cleanup) {
+                (EnvironmentError::Interrupted { .. }, Err(te)) => EnvironmentError::Interrupted {
+                    left: vec![te.to_string()],
+                },
+                (e, _) => e,
+            });
+        }
+    }
+    env.servers.extend(externals);
+    env.info.servers = env
+        .servers
+        .iter()
+        .map(|s| format!("{} {}:{}", flavor_name(s.flavor), s.address, s.export))
+        .collect();
+    Ok(env)
+}
+
+/// Deploys (or finds already running) the in-cluster server of `flavor`.
+async fn deploy_server(
+    cluster: &dyn Cluster,
+    config: &Config,
+    flavor: ServerFlavor,
+    several: bool,
+    progress: &(dyn Fn(&str) + Sync),
+    env: &mut Environment,
+) -> Result<(), EnvironmentError> {
+    let server_err = |source: NfsError| EnvironmentError::Server {
+        flavor: flavor_name(flavor).to_owned(),
+        source: Box::new(source),
+    };
+    let node = server::choose_node(cluster, &config.nfs.node)
+        .await
+        .map_err(server_err)?;
+    let spec = server_spec(config, flavor, &node, several);
+    if let Some(found) = server::locate(cluster, &spec.namespace)
+        .await
+        .map_err(server_err)?
+        && found.flavor == flavor
+    {
+        progress(&format!(
+            "using the {} NFS server already running in namespace `{}`",
+            flavor_name(flavor),
+            spec.namespace
+        ));
+        env.servers.push(found);
+        return Ok(());
+    }
+    progress(&format!(
+        "deploying the {} NFS server on node `{node}` (namespace `{}`)",
+        flavor_name(flavor),
+        spec.namespace
+    ));
+    env.deployed.push(spec.namespace.clone());
+    let ready = server::up(cluster, &spec, &config.timeouts, progress)
+        .await
+        .map_err(server_err)?;
+    env.servers.push(ready);
+    Ok(())
+}
+
+/// Removes a kind cluster made by a preparation that failed before anything else existed.
+async fn abandon(
+    parts: &HostParts,
+    delete_cluster: Option<String>,
+    error: EnvironmentError,
+) -> EnvironmentError {
+    if let Some(name) = delete_cluster {
+        let _ = cluster::down(&parts.host(), &name).await;
+    }
+    error
+}
+
+async fn node_infos(cluster: &dyn Cluster) -> Vec<NodeInfo> {
+    let Ok(nodes) = cluster.list("v1", "Node", None, None).await else {
+        return Vec::new();
+    };
+    let text = |v: &serde_json::Value, p: &str| {
+        v.pointer(p)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut infos: Vec<NodeInfo> = nodes
+        .iter()
+        .map(|n| NodeInfo {
+            name: text(n, "/metadata/name"),
+            kernel: text(n, "/status/nodeInfo/kernelVersion"),
+            kubelet: text(n, "/status/nodeInfo/kubeletVersion"),
+            os_image: text(n, "/status/nodeInfo/osImage"),
+        })
+        .collect();
+    infos.sort_by(|a, b| a.name.cmp(&b.name));
+    infos
+}
+
+/// Removes what [`prepare`] made: the servers it deployed, then the kind cluster it created
+/// (unless kept). Keeps going after a failure and reports the first one.
+///
+/// # Errors
+/// [`EnvironmentError::TearDown`] naming what stays.
+pub async fn tear_down(
+    parts: &HostParts,
+    env: &Environment,
+    config: &Config,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), EnvironmentError> {
+    let mut first_error = None;
+    if env.delete_cluster.is_none() {
+        // Deleting the cluster removes the servers with it; only a kept or existing
+        // cluster needs them removed one by one.
+        for ns in env.deployed.iter().rev() {
+            progress(&format!("removing the NFS server in namespace `{ns}`"));
+            if let Err(e) = server::down(env.cluster.as_ref(), ns, &config.timeouts).await {
+                first_error.get_or_insert(EnvironmentError::TearDown {
+                    what: format!("NFS server namespace `{ns}` (remove it with: nfslab nfs down)"),
+                    source: Box::new(e),
+                });
+            }
+        }
+    }
+    if let Some(name) = &env.delete_cluster {
+        progress(&format!("deleting kind cluster `{name}`"));
+        if let Err(e) = cluster::down(&parts.host(), name).await {
+            first_error.get_or_insert(EnvironmentError::TearDown {
+                what: format!(
+                    "kind cluster `{name}` (remove it with: kind delete cluster --name {name})"
+                ),
+                source: Box::new(e),
+            });
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_parse_from_variable_values() {
+        assert_eq!(
+            ClusterChoice::parse(None, None, None, None).expect("ok"),
+            None
+        );
+        assert_eq!(
+            ClusterChoice::parse(Some("kind"), Some("1"), None, None).expect("ok"),
+            Some(ClusterChoice::Kind { keep: true })
+        );
+        assert_eq!(
+            ClusterChoice::parse(Some(" kind "), None, None, None).expect("ok"),
+            Some(ClusterChoice::Kind { keep: false })
+        );
+        assert_eq!(
+            ClusterChoice::parse(
+                Some("existing"),
+                None,
+                Some(PathBuf::from("/k")),
+                Some("c".into())
+            )
+            .expect("ok"),
+            Some(ClusterChoice::Existing {
+                kubeconfig: Some(PathBuf::from("/k")),
+                context: Some("c".into())
+            })
+        );
+        let err = ClusterChoice::parse(Some("minikube"), None, None, None).expect_err("unknown");
+        assert_eq!(
+            err.to_string(),
+            "`minikube` is not a valid value of NFSLAB_E2E_CLUSTER (hint: use `kind` (nfslab \
+             creates a kind cluster) or `existing` (your kubeconfig))"
+        );
+        assert!(ClusterChoice::parse(Some("kind"), Some("maybe"), None, None).is_err());
+    }
+
+    #[test]
+    fn several_flavors_get_their_own_namespace_and_directory() {
+        let config = Config::default();
+        let one = server_spec(&config, ServerFlavor::Kernel, "n1", false);
+        assert_eq!(one.namespace, config.nfs.namespace);
+        assert_eq!(one.host_path, config.nfs.host_path);
+        let kernel = server_spec(&config, ServerFlavor::Kernel, "n1", true);
+        let ganesha = server_spec(&config, ServerFlavor::Ganesha, "n1", true);
+        assert_ne!(kernel.namespace, ganesha.namespace);
+        assert_ne!(kernel.host_path, ganesha.host_path);
+        assert!(ganesha.namespace.ends_with("-ganesha"));
+        assert_eq!(ganesha.flavor, ServerFlavor::Ganesha);
+    }
+
+    #[test]
+    fn display_says_what_is_used() {
+        assert_eq!(
+            ClusterChoice::Existing {
+                kubeconfig: None,
+                context: Some("prod".into())
+            }
+            .to_string(),
+            "the existing cluster of context `prod`"
+        );
+        assert_eq!(
+            ClusterChoice::Kind { keep: false }.to_string(),
+            "nfslab's kind cluster"
+        );
+    }
+}
