@@ -75,7 +75,9 @@ pub enum SetupError {
         high: u32,
     },
     /// Something answers but not the RPC program expected.
-    #[error("`{addr}` does not answer as the {service} service (hint: check the port; {hint})")]
+    #[error(
+        "`{addr}` does not answer as the {service} service (hint: is it the right port? {hint})"
+    )]
     NotService {
         /// `portmapper`, `MOUNT` or `NFS`.
         service: &'static str,
@@ -101,21 +103,38 @@ pub enum SetupError {
         /// The server's export list, or why it is unknown.
         exports: String,
     },
-    /// MOUNT refused an export that exists.
+    /// MOUNT refused the path (MNT3ERR_ACCES, MNT3ERR_PERM).
     #[error(
-        "permission denied mounting `{path}` from `{host}` (MOUNT answered {status}) (hint: check the export's client list and access type, or the credentials uid={uid},gid={gid})"
+        "permission denied mounting `{path}` from `{host}` (MOUNT answered {status}{}) (hint: check the export's client list and access type, or the credentials uid={uid},gid={gid}; this client may mount {exports})",
+        if *listed { "" } else { ": the path is not exported to this client, or does not exist" }
     )]
     MountDenied {
         /// The host.
         host: String,
-        /// The export.
+        /// The path asked.
         path: String,
         /// The MOUNT status.
         status: String,
+        /// Whether the export list shows the path to this client.
+        listed: bool,
+        /// The export list as this client sees it.
+        exports: String,
         /// AUTH_SYS uid sent.
         uid: u32,
         /// AUTH_SYS gid sent.
         gid: u32,
+    },
+    /// MOUNT failed on the server's side (MNT3ERR_IO, MNT3ERR_SERVERFAULT...).
+    #[error(
+        "the MOUNT service of `{host}` failed for `{path}` (MOUNT answered {status}) (hint: check the server's logs)"
+    )]
+    MountFailed {
+        /// The host.
+        host: String,
+        /// The path asked.
+        path: String,
+        /// The MOUNT status.
+        status: String,
     },
     /// The server only accepts security flavours this client lacks.
     #[error(
@@ -156,7 +175,7 @@ pub enum SetupError {
     },
     /// The job writes but the directory refuses it.
     #[error(
-        "directory `{path}` on `{host}` is not writable for uid={uid},gid={gid} (hint: the run creates its files there; use a writable directory or other uid=/gid=)"
+        "permission denied: directory `{path}` on `{host}` is not writable for uid={uid},gid={gid} (hint: the run creates its files there; use a writable directory or other uid=/gid=)"
     )]
     NotWritable {
         /// The host.

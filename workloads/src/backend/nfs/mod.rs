@@ -13,6 +13,7 @@
 //! | [`options`] | client parameters in `mount -o` syntax (rsize, nconnect, hard/soft, ac...) |
 //! | [`rpc`] | the multiplexed ONC RPC transport: record marking, xid routing, reconnects, retry semantics |
 //! | [`client`] | typed NFSv3 procedures over it (`nfs3_types` XDR), status -> errno |
+//! | [`commit`] | unstable writes kept until COMMIT confirms their verifier, redone in order when it changed |
 //! | [`setup`] | portmapper and MOUNT (`nfs3_client`), NFS program check, target directory |
 //! | [`worker`] | a worker's files: pipelined READ/WRITE, COMMIT with verifier checks, metadata with attribute caching |
 //! | [`stats`] | per-procedure RPC counters (the protocol's own view, in place of mountstats) |
@@ -31,6 +32,7 @@
 //! Use [`run`] to run a [`Job`] against a target from a program.
 
 pub mod client;
+pub mod commit;
 pub mod error;
 pub mod options;
 pub mod report;

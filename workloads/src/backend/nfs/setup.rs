@@ -310,12 +310,39 @@ async fn mount(
             .max_by_key(|e| e.len())
             .cloned()
     });
-    let denied = |path: &str, status: mountstat3| SetupError::MountDenied {
-        host: target.host.clone(),
-        path: path.to_owned(),
-        status: status.to_string(),
-        uid: creds.0,
-        gid: creds.1,
+    let listing = match &exports {
+        Some(list) if list.is_empty() => "nothing".to_owned(),
+        Some(list) => list
+            .iter()
+            .map(|e| format!("`{e}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        None => "an unknown list (EXPORT failed)".to_owned(),
+    };
+    let refused = |path: &str, status: mountstat3, listed: bool| match status {
+        mountstat3::MNT3ERR_ACCES | mountstat3::MNT3ERR_PERM => SetupError::MountDenied {
+            host: target.host.clone(),
+            path: path.to_owned(),
+            status: status.to_string(),
+            listed,
+            exports: listing.clone(),
+            uid: creds.0,
+            gid: creds.1,
+        },
+        mountstat3::MNT3ERR_NOENT
+        | mountstat3::MNT3ERR_NOTDIR
+        | mountstat3::MNT3ERR_INVAL
+        | mountstat3::MNT3ERR_NAMETOOLONG => SetupError::ExportNotFound {
+            host: target.host.clone(),
+            path: path.to_owned(),
+            status: status.to_string(),
+            exports: listing.clone(),
+        },
+        _ => SetupError::MountFailed {
+            host: target.host.clone(),
+            path: path.to_owned(),
+            status: status.to_string(),
+        },
     };
     match covering {
         Some(export) if export.trim_end_matches('/') != target.path => {
@@ -329,7 +356,7 @@ async fn mount(
                         .collect();
                     Ok((export, nfs_fh3 { data: ok.fhandle.0 }, rest))
                 }
-                Ok(Err(MountError::Denied(status))) => Err(denied(&export, status)),
+                Ok(Err(MountError::Denied(status))) => Err(refused(&export, status, true)),
                 Ok(Err(MountError::Rpc(e))) => Err(rpc_failure("MOUNT", addr, MOUNT_HINT, 3, e)),
                 Err(_) => Err(SetupError::Unreachable {
                     service: "MOUNT",
@@ -339,21 +366,8 @@ async fn mount(
                 }),
             }
         }
-        Some(_) => Err(denied(&target.path, status)),
-        None => Err(SetupError::ExportNotFound {
-            host: target.host.clone(),
-            path: target.path.clone(),
-            status: status.to_string(),
-            exports: match exports {
-                Some(list) if list.is_empty() => "nothing".to_owned(),
-                Some(list) => list
-                    .iter()
-                    .map(|e| format!("`{e}`"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                None => "an unknown list (EXPORT failed)".to_owned(),
-            },
-        }),
+        Some(_) => Err(refused(&target.path, status, true)),
+        None => Err(refused(&target.path, status, false)),
     }
 }
 

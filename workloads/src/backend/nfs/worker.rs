@@ -23,10 +23,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use nfs3_types::nfs3::{ftype3, nfs_fh3, nfsstat3, stable_how, writeverf3};
+use nfs3_types::nfs3::{ftype3, nfs_fh3, nfsstat3, stable_how};
 use nix::errno::Errno;
 
 use super::client::{Nfs, NfsError, ReadReply};
+use super::commit::{Kept, Retained, waves};
 use super::rpc::Request;
 use super::stats::Event;
 use crate::backend::{IoFault, WorkerIo};
@@ -95,12 +96,13 @@ impl Session {
     }
 }
 
-/// A write the server has not committed yet.
+/// One WRITE RPC of a larger write: offset, issue order, request, length.
 #[derive(Debug)]
-struct Uncommitted {
+struct Piece {
+    at: u64,
+    seq: u64,
     request: Request,
     len: u64,
-    verf: writeverf3,
 }
 
 /// Bytes a worker keeps for redo.
@@ -115,7 +117,8 @@ struct Dirty {
 struct FileCtx {
     s: Arc<Session>,
     fh: Arc<nfs_fh3>,
-    pending: Arc<Mutex<Vec<Uncommitted>>>,
+    pending: Arc<Mutex<Retained>>,
+    seq: Arc<AtomicU64>,
     dirty: Arc<Dirty>,
 }
 
@@ -139,16 +142,13 @@ impl FileCtx {
             s: Arc::clone(s),
             fh: Arc::new(fh),
             pending: Arc::default(),
+            seq: Arc::default(),
             dirty: Arc::clone(dirty),
         }
     }
 
     /// Encodes the WRITEs of `data` at `offset` (the data is copied here).
-    fn encode_writes(
-        &self,
-        offset: u64,
-        data: &[u8],
-    ) -> Result<Vec<(u64, Request, u64)>, NfsError> {
+    fn encode_writes(&self, offset: u64, data: &[u8]) -> Result<Vec<Piece>, NfsError> {
         data.chunks(self.s.wsize as usize)
             .scan(offset, |at, piece| {
                 let here = *at;
@@ -159,19 +159,19 @@ impl FileCtx {
                 self.s
                     .nfs
                     .encode_write(&self.fh, at, piece, self.s.stable)
-                    .map(|r| (at, r, piece.len() as u64))
+                    .map(|request| Piece {
+                        at,
+                        seq: self.seq.fetch_add(1, Ordering::Relaxed),
+                        request,
+                        len: piece.len() as u64,
+                    })
             })
             .collect()
     }
 
     /// Sends encoded WRITEs together; commits when the worker's kept bytes pass the limit.
-    async fn send_writes(self, pieces: Vec<(u64, Request, u64)>) -> Result<u64, NfsError> {
-        let results = join_all(
-            pieces
-                .into_iter()
-                .map(|(at, request, len)| self.write_piece(at, request, len)),
-        )
-        .await;
+    async fn send_writes(self, pieces: Vec<Piece>) -> Result<u64, NfsError> {
+        let results = join_all(pieces.into_iter().map(|p| self.write_piece(p))).await;
         let mut total = 0;
         for r in results {
             total += r?;
@@ -186,17 +186,45 @@ impl FileCtx {
         Ok(total)
     }
 
-    fn keep(&self, request: Request, len: u64, verf: writeverf3) {
-        self.dirty.bytes.fetch_add(len, Ordering::Relaxed);
-        lock(&self.pending).push(Uncommitted { request, len, verf });
+    /// Adds `bytes` (may be negative) to the worker's kept bytes.
+    fn account(&self, bytes: i64) {
+        if bytes >= 0 {
+            self.dirty
+                .bytes
+                .fetch_add(bytes.unsigned_abs(), Ordering::Relaxed);
+        } else {
+            let _ = self
+                .dirty
+                .bytes
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                    Some(b.saturating_sub(bytes.unsigned_abs()))
+                });
+        }
     }
 
-    /// One WRITE of `len` bytes at `at`, continued while the server writes less.
-    async fn write_piece(&self, at: u64, request: Request, len: u64) -> Result<u64, NfsError> {
+    fn keep(&self, write: Kept) {
+        let delta = lock(&self.pending).keep(write);
+        self.account(delta);
+    }
+
+    /// One WRITE, continued while the server writes less.
+    async fn write_piece(&self, piece: Piece) -> Result<u64, NfsError> {
+        let Piece {
+            at,
+            seq,
+            request,
+            len,
+        } = piece;
         let reply = self.s.nfs.write(&request).await?;
         let written = u64::from(reply.count).min(len);
         if reply.committed == stable_how::UNSTABLE {
-            self.keep(request.clone(), len, reply.verf);
+            self.keep(Kept {
+                offset: at,
+                seq,
+                len,
+                request: request.clone(),
+                verf: reply.verf,
+            });
         }
         if written == len {
             return Ok(len);
@@ -215,7 +243,13 @@ impl FileCtx {
                 .encode_write(&self.fh, at + done, rest, self.s.stable)?;
             let reply = self.s.nfs.write(&retry).await?;
             if reply.committed == stable_how::UNSTABLE {
-                self.keep(retry, rest.len() as u64, reply.verf);
+                self.keep(Kept {
+                    offset: at + done,
+                    seq,
+                    len: rest.len() as u64,
+                    request: retry,
+                    verf: reply.verf,
+                });
             }
             if reply.count == 0 {
                 break;
@@ -225,48 +259,52 @@ impl FileCtx {
         Ok(done.min(len))
     }
 
-    /// COMMIT of the file; writes made under another verifier are sent again.
+    /// COMMIT of the file; writes made under another verifier are sent again (in issue
+    /// order where they overlap) and committed again.
     async fn commit(&self) -> Result<(), NfsError> {
         for _ in 0..MAX_COMMIT_ROUNDS {
-            let batch = std::mem::take(&mut *lock(&self.pending));
+            let batch = {
+                let mut pending = lock(&self.pending);
+                let taken = pending.bytes();
+                let batch = pending.take();
+                drop(pending);
+                self.account(-i64::try_from(taken).unwrap_or(i64::MAX));
+                batch
+            };
             if batch.is_empty() {
                 return Ok(());
             }
             let verf = match self.s.nfs.commit(&self.fh).await {
                 Ok(v) => v,
                 Err(e) => {
-                    lock(&self.pending).extend(batch);
+                    let added = lock(&self.pending).restore(batch);
+                    self.account(i64::try_from(added).unwrap_or(i64::MAX));
                     return Err(e);
                 }
             };
-            let (good, stale): (Vec<Uncommitted>, Vec<Uncommitted>) =
-                batch.into_iter().partition(|w| w.verf == verf);
-            let released: u64 = good.iter().map(|w| w.len).sum();
-            self.dirty.bytes.fetch_sub(
-                released.min(self.dirty.bytes.load(Ordering::Relaxed)),
-                Ordering::Relaxed,
-            );
+            let stale: Vec<Kept> = batch.into_iter().filter(|w| w.verf != verf).collect();
             if stale.is_empty() {
                 return Ok(());
             }
             let stats = self.s.nfs.rpc().stats();
             stats.event(Event::VerifierChange);
-            let stale_bytes: u64 = stale.iter().map(|w| w.len).sum();
-            self.dirty.bytes.fetch_sub(
-                stale_bytes.min(self.dirty.bytes.load(Ordering::Relaxed)),
-                Ordering::Relaxed,
-            );
-            let redo = stale.into_iter().map(|w| async move {
-                stats.event(Event::Rewrite);
-                let request = self.s.nfs.rpc().renew(&w.request);
-                let reply = self.s.nfs.write(&request).await?;
-                if reply.committed == stable_how::UNSTABLE {
-                    self.keep(request, w.len, reply.verf);
+            for wave in waves(stale) {
+                let redo = wave.into_iter().map(|w| async move {
+                    stats.event(Event::Rewrite);
+                    let request = self.s.nfs.rpc().renew(&w.request);
+                    let reply = self.s.nfs.write(&request).await?;
+                    if reply.committed == stable_how::UNSTABLE {
+                        self.keep(Kept {
+                            request,
+                            verf: reply.verf,
+                            ..w
+                        });
+                    }
+                    Ok::<(), NfsError>(())
+                });
+                for r in join_all(redo).await {
+                    r?;
                 }
-                Ok::<(), NfsError>(())
-            });
-            for r in join_all(redo).await {
-                r?;
             }
         }
         Err(NfsError::Status {
