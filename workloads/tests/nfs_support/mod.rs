@@ -18,14 +18,88 @@ use nfs3_types::rpc::{
 use nfs3_types::xdr_codec::Pack;
 use nfslab_workload::verify::{BlockId, fill_block};
 
+/// Programs a ganesha instance registers with rpcbind: NFS and MOUNT.
+const GANESHA_PROGRAMS: [u32; 2] = [100_003, 100_005];
+
+/// One portmapper call over TCP to 127.0.0.1:111; returns the reply's result bytes.
+fn pmap_call(proc: u32, args: &[u8]) -> Option<Vec<u8>> {
+    let mut stream =
+        TcpStream::connect_timeout(&"127.0.0.1:111".parse().ok()?, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut body = Vec::new();
+    for word in [0x6e66_7300 + proc, 0, 2, 100_000, 2, proc, 0, 0, 0, 0] {
+        body.extend_from_slice(&u32::to_be_bytes(word));
+    }
+    body.extend_from_slice(args);
+    let mut call = (body.len() as u32 | 0x8000_0000).to_be_bytes().to_vec();
+    call.extend_from_slice(&body);
+    stream.write_all(&call).ok()?;
+    let record = read_record(&mut stream)?;
+    // xid, REPLY, MSG_ACCEPTED, verifier (flavor, empty body), SUCCESS
+    (be(&record, 8) == 0 && be(&record, 20) == 0)
+        .then(|| record.get(24..).unwrap_or_default().to_vec())
+}
+
+/// The rpcbind registrations of NFS and MOUNT found before the tests started their own
+/// server: a ganesha replaces them while it runs and removes them when it stops, so they
+/// are put back afterwards (another server on this machine, e.g. one CI started, stays
+/// reachable through the portmapper).
+#[derive(Debug, Default)]
+pub struct PortmapBackup {
+    mappings: Vec<[u32; 4]>,
+}
+
+impl PortmapBackup {
+    /// Reads the current registrations of NFS and MOUNT (PMAPPROC_DUMP).
+    pub fn save() -> PortmapBackup {
+        let mut mappings = Vec::new();
+        if let Some(list) = pmap_call(4, &[]) {
+            let mut at = 0;
+            while be(&list, at) == 1 && at + 20 <= list.len() {
+                let m = [
+                    be(&list, at + 4),
+                    be(&list, at + 8),
+                    be(&list, at + 12),
+                    be(&list, at + 16),
+                ];
+                if GANESHA_PROGRAMS.contains(&m[0]) {
+                    mappings.push(m);
+                }
+                at += 20;
+            }
+        }
+        PortmapBackup { mappings }
+    }
+
+    /// Removes what the tests' server left and registers the saved mappings again.
+    pub fn restore(&self) {
+        let mut pairs: Vec<(u32, u32)> = self.mappings.iter().map(|m| (m[0], m[1])).collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        for (prog, vers) in pairs {
+            let args: Vec<u8> = [prog, vers, 0, 0]
+                .iter()
+                .flat_map(|w| w.to_be_bytes())
+                .collect();
+            let _ = pmap_call(2, &args);
+        }
+        for m in &self.mappings {
+            let args: Vec<u8> = m.iter().flat_map(|w| w.to_be_bytes()).collect();
+            let _ = pmap_call(1, &args);
+        }
+    }
+}
+
 /// How long ganesha may take to answer after a start.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn free_port() -> Result<u16, String> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("cannot find a free port: {e}"))
+/// Two distinct free TCP ports (both held until both are chosen).
+fn free_ports() -> Result<(u16, u16), String> {
+    let bind =
+        || TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot find a free port: {e}"));
+    let (a, b) = (bind()?, bind()?);
+    let port = |l: &TcpListener| l.local_addr().map(|a| a.port()).map_err(|e| format!("{e}"));
+    Ok((port(&a)?, port(&b)?))
 }
 
 /// An nfs-ganesha server on 127.0.0.1 with three VFS exports in a temporary directory:
@@ -46,6 +120,7 @@ pub struct Ganesha {
     conf: PathBuf,
     log: PathBuf,
     child: Option<Child>,
+    backup: PortmapBackup,
 }
 
 impl Ganesha {
@@ -80,8 +155,7 @@ impl Ganesha {
         for d in [&export, &restricted, &readonly] {
             std::fs::create_dir(d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
         }
-        let nfs_port = free_port()?;
-        let mount_port = free_port()?;
+        let (nfs_port, mount_port) = free_ports()?;
         let conf = root.path().join("ganesha.conf");
         let text = format!(
             "NFS_CORE_PARAM {{ Protocols = 3; NFS_Port = {nfs_port}; MNT_Port = {mount_port}; Bind_addr = 127.0.0.1; Enable_NLM = false; Enable_RQUOTA = false; }}\n\
@@ -96,6 +170,7 @@ impl Ganesha {
         );
         std::fs::write(&conf, text).map_err(|e| format!("cannot write {}: {e}", conf.display()))?;
         let log = root.path().join("ganesha.log");
+        let backup = PortmapBackup::save();
         let mut g = Ganesha {
             root,
             export,
@@ -106,6 +181,7 @@ impl Ganesha {
             conf,
             log,
             child: None,
+            backup,
         };
         g.launch()?;
         Ok(g)
@@ -226,15 +302,20 @@ impl Drop for Ganesha {
                 nix::sys::signal::Signal::SIGTERM,
             );
             let start = Instant::now();
+            let mut stopped = false;
             while start.elapsed() < Duration::from_secs(10) {
                 if let Ok(Some(_)) = child.try_wait() {
-                    return;
+                    stopped = true;
+                    break;
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
-            let _ = child.kill();
-            let _ = child.wait();
+            if !stopped {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
+        self.backup.restore();
     }
 }
 

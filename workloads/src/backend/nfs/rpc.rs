@@ -951,3 +951,253 @@ pub fn decode<T: Unpack>(bytes: &[u8]) -> Result<(T, usize), CallError> {
         usize::try_from(cursor.position()).unwrap_or(usize::MAX),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU32;
+
+    use nfs3_types::rpc::{accepted_reply, opaque_auth};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::super::stats::RpcSnapshot;
+    use super::*;
+
+    const PROG: u32 = 400_000;
+
+    /// Reads one call record from a server-side stream; returns its xid and the u32
+    /// argument it carries (the last word).
+    async fn read_call(stream: &mut TcpStream) -> Option<(u32, u32)> {
+        let mut mark = [0u8; 4];
+        stream.read_exact(&mut mark).await.ok()?;
+        let len = (u32::from_be_bytes(mark) & 0x7fff_ffff) as usize;
+        let mut record = vec![0u8; len];
+        stream.read_exact(&mut record).await.ok()?;
+        let word = |at: usize| {
+            u32::from_be_bytes([record[at], record[at + 1], record[at + 2], record[at + 3]])
+        };
+        Some((word(0), word(len - 4)))
+    }
+
+    /// A reply record to `xid` whose body is `value`, split into `fragments` fragments.
+    fn reply(xid: u32, value: u32, fragments: usize) -> Vec<u8> {
+        let msg = rpc_msg {
+            xid,
+            body: msg_body::REPLY(reply_body::MSG_ACCEPTED(accepted_reply {
+                verf: opaque_auth::default(),
+                reply_data: accept_stat_data::SUCCESS,
+            })),
+        };
+        let mut payload = Vec::new();
+        msg.pack(&mut payload).unwrap();
+        payload.extend_from_slice(&value.to_be_bytes());
+        let step = payload.len().div_ceil(fragments);
+        let mut out = Vec::new();
+        let chunks: Vec<&[u8]> = payload.chunks(step).collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let last = if i + 1 == chunks.len() {
+                0x8000_0000
+            } else {
+                0
+            };
+            out.extend_from_slice(&(chunk.len() as u32 | last).to_be_bytes());
+            out.extend_from_slice(chunk);
+        }
+        out
+    }
+
+    fn client(addr: SocketAddr, max_inflight: u32, policy: RetryPolicy) -> RpcClient {
+        let config = ClientConfig {
+            prog: PROG,
+            vers: 1,
+            addr,
+            nconnect: 1,
+            max_inflight,
+            resvport: false,
+            connect_timeout: Duration::from_secs(5),
+            policy,
+        };
+        RpcClient::new(
+            &config,
+            opaque_auth::default(),
+            Arc::new(RpcStats::new(vec!["NULL".into(), "ECHO".into()], 1)),
+        )
+    }
+
+    fn hard() -> RetryPolicy {
+        RetryPolicy {
+            timeo: Duration::from_secs(60),
+            retrans: 2,
+            budget: None,
+            fail_fast: false,
+            backoff_min: RetryPolicy::BACKOFF_MIN,
+            backoff_max: RetryPolicy::BACKOFF_MAX,
+        }
+    }
+
+    fn value(reply: &Reply) -> u32 {
+        let (v, _) = decode::<u32>(reply.body()).unwrap();
+        v
+    }
+
+    #[tokio::test]
+    async fn replies_are_routed_by_xid_and_fragments_reassembled() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut calls = Vec::new();
+            for _ in 0..3 {
+                calls.push(read_call(&mut s).await.unwrap());
+            }
+            // Answer in reverse order, the first one in three fragments.
+            for (i, (xid, arg)) in calls.into_iter().rev().enumerate() {
+                s.write_all(&reply(xid, arg * 10, if i == 0 { 3 } else { 1 }))
+                    .await
+                    .unwrap();
+            }
+        });
+        let c = client(addr, 8, hard());
+        let requests: Vec<Request> = (1..=3u32).map(|n| c.encode(1, &n).unwrap()).collect();
+        let replies = futures::future::join_all(requests.iter().map(|r| c.call(r))).await;
+        let values: Vec<u32> = replies.iter().map(|r| value(r.as_ref().unwrap())).collect();
+        assert_eq!(values, vec![10, 20, 30]);
+        let report = c.stats().snapshot().since(&RpcSnapshot::default());
+        assert_eq!(report.procedures["ECHO"].calls, 3);
+        assert_eq!(report.max_in_flight_per_connection, vec![3]);
+    }
+
+    #[tokio::test]
+    async fn a_lost_connection_is_reestablished_and_the_call_sent_again() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let first_xid = Arc::new(AtomicU32::new(0));
+        let seen = Arc::clone(&first_xid);
+        tokio::spawn(async move {
+            // First connection: take the call, then drop the connection unanswered.
+            let (mut s, _) = listener.accept().await.unwrap();
+            let (xid, _) = read_call(&mut s).await.unwrap();
+            seen.store(xid, Ordering::SeqCst);
+            drop(s);
+            // Second connection: the same call (same xid) arrives again and is answered.
+            let (mut s, _) = listener.accept().await.unwrap();
+            let (xid, arg) = read_call(&mut s).await.unwrap();
+            assert_eq!(
+                xid,
+                seen.load(Ordering::SeqCst),
+                "a retransmission keeps its xid"
+            );
+            s.write_all(&reply(xid, arg + 1, 1)).await.unwrap();
+            let _ = read_call(&mut s).await;
+        });
+        let c = client(addr, 8, hard());
+        let request = c.encode(1, &41u32).unwrap();
+        let answer = c.call(&request).await.unwrap();
+        assert_eq!(value(&answer), 42);
+        assert_eq!(first_xid.load(Ordering::SeqCst), request.xid);
+        let report = c.stats().snapshot().since(&RpcSnapshot::default());
+        assert_eq!(report.events["reconnects"], 1);
+        assert_eq!(report.procedures["ECHO"].transmissions, 2);
+        assert_eq!(report.procedures["ECHO"].retransmissions, 1);
+    }
+
+    #[tokio::test]
+    async fn the_slot_table_caps_requests_in_flight() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (s, _) = listener.accept().await.unwrap();
+            let (mut r, w) = s.into_split();
+            let w = Arc::new(tokio::sync::Mutex::new(w));
+            loop {
+                let mut mark = [0u8; 4];
+                if r.read_exact(&mut mark).await.is_err() {
+                    break;
+                }
+                let mut record = vec![0u8; (u32::from_be_bytes(mark) & 0x7fff_ffff) as usize];
+                r.read_exact(&mut record).await.unwrap();
+                let xid = u32::from_be_bytes([record[0], record[1], record[2], record[3]]);
+                let w = Arc::clone(&w);
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    w.lock().await.write_all(&reply(xid, 7, 1)).await.unwrap();
+                });
+            }
+        });
+        let c = client(addr, 2, hard());
+        let requests: Vec<Request> = (0..6u32).map(|n| c.encode(1, &n).unwrap()).collect();
+        let replies = futures::future::join_all(requests.iter().map(|r| c.call(r))).await;
+        assert!(replies.iter().all(Result::is_ok));
+        let report = c.stats().snapshot().since(&RpcSnapshot::default());
+        assert_eq!(report.max_in_flight_per_connection, vec![2]);
+    }
+
+    #[tokio::test]
+    async fn an_oversized_record_is_not_rpc() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let _ = read_call(&mut s).await;
+            s.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        let c = client(addr, 8, RetryPolicy::setup(Duration::from_secs(5)));
+        let request = c.encode(0, &nfs3_types::xdr_codec::Void).unwrap();
+        let error = c.call(&request).await.unwrap_err();
+        assert!(matches!(error, CallError::NotRpc { .. }), "{error:?}");
+        assert!(
+            error
+                .to_string()
+                .contains("does not answer with ONC RPC records"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn soft_calls_fail_after_timeo_times_retrans_plus_one() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            // Accept, read everything, never answer.
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut sink = vec![0u8; 4096];
+            while s.read(&mut sink).await.is_ok_and(|n| n > 0) {}
+        });
+        let policy = RetryPolicy {
+            timeo: Duration::from_secs(1),
+            retrans: 2,
+            budget: Some(Duration::from_secs(3)),
+            fail_fast: false,
+            backoff_min: RetryPolicy::BACKOFF_MIN,
+            backoff_max: RetryPolicy::BACKOFF_MAX,
+        };
+        let c = client(addr, 8, policy);
+        c.connect_all(&RetryPolicy::setup(Duration::from_secs(5)))
+            .await
+            .unwrap();
+        tokio::time::pause();
+        let start = tokio::time::Instant::now();
+        let request = c.encode(1, &1u32).unwrap();
+        let error = c.call(&request).await.unwrap_err();
+        assert!(
+            matches!(error, CallError::TimedOut { after } if after == Duration::from_secs(3)),
+            "{error:?}"
+        );
+        // The budget, to the timer wheel's millisecond.
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_secs(3) && took <= Duration::from_millis(3005),
+            "{took:?}"
+        );
+        let report = c.stats().snapshot().since(&RpcSnapshot::default());
+        let echo = &report.procedures["ECHO"];
+        assert_eq!(
+            (echo.transmissions, echo.retransmissions, echo.calls),
+            (3, 2, 0)
+        );
+        assert_eq!(report.events["soft_failures"], 1);
+    }
+}
