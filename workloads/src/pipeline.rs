@@ -43,6 +43,84 @@ use crate::verify::{BlockId, Generations, VerifyTally, check_block, fill_block};
 /// An operation in flight.
 pub type IoFuture<T> = Pin<Box<dyn Future<Output = Result<T, Errno>> + Send + 'static>>;
 
+/// A range of a shared buffer: data handed to a backend without copying it (the backend
+/// may keep it, e.g. until the server commits it).
+#[derive(Debug, Clone, Default)]
+pub struct SharedBuf {
+    data: Arc<Vec<u8>>,
+    range: Range<usize>,
+}
+
+impl SharedBuf {
+    /// `data[range]` (clamped to the data).
+    #[must_use]
+    pub fn new(data: Arc<Vec<u8>>, range: Range<usize>) -> SharedBuf {
+        let end = range.end.min(data.len());
+        let start = range.start.min(end);
+        SharedBuf {
+            data,
+            range: start..end,
+        }
+    }
+
+    /// All of `bytes` (moved, not copied).
+    #[must_use]
+    pub fn from_vec(bytes: Vec<u8>) -> SharedBuf {
+        let len = bytes.len();
+        SharedBuf::new(Arc::new(bytes), 0..len)
+    }
+
+    /// Length in bytes.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.range.len()
+    }
+
+    /// Whether it is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.range.is_empty()
+    }
+
+    /// The bytes.
+    #[must_use]
+    pub fn as_slice(&self) -> &[u8] {
+        &self.data[self.range.clone()]
+    }
+
+    /// A part of it, `sub` relative to its start (clamped).
+    #[must_use]
+    pub fn slice(&self, sub: Range<usize>) -> SharedBuf {
+        let start = (self.range.start + sub.start).min(self.range.end);
+        let end = (self.range.start + sub.end).clamp(start, self.range.end);
+        SharedBuf {
+            data: Arc::clone(&self.data),
+            range: start..end,
+        }
+    }
+}
+
+/// Write buffers of a worker: one shared random block when not verifying; otherwise a
+/// rotation of blocks, each reused once the backend no longer holds it.
+struct WriteBuffers {
+    fixed: Option<Arc<Vec<u8>>>,
+    ring: std::collections::VecDeque<Arc<Vec<u8>>>,
+    bs: usize,
+}
+
+impl WriteBuffers {
+    /// A block to fill, not shared with anything.
+    fn fresh(&mut self) -> Arc<Vec<u8>> {
+        if let Some(front) = self.ring.pop_front() {
+            if Arc::strong_count(&front) == 1 && Arc::weak_count(&front) == 0 {
+                return front;
+            }
+            self.ring.push_back(front);
+        }
+        Arc::new(vec![0u8; self.bs])
+    }
+}
+
 /// Bytes read, owned by the future that read them (often a whole RPC reply).
 #[derive(Debug, Clone, Default)]
 pub struct ReadData {
@@ -71,9 +149,9 @@ pub trait PipelinedIo {
     fn file_name(&self, file: u32) -> &str;
     /// Starts a read of `len` bytes at `offset`.
     fn read(&mut self, file: u32, offset: u64, len: u64) -> IoFuture<ReadData>;
-    /// Starts a write of `data` at `offset`; `data` is copied before this returns. The
-    /// future yields the bytes written.
-    fn write(&mut self, file: u32, offset: u64, data: &[u8]) -> IoFuture<u64>;
+    /// Starts a write of `data` at `offset`; the backend may keep `data` as long as it
+    /// needs. The future yields the bytes written.
+    fn write(&mut self, file: u32, offset: u64, data: SharedBuf) -> IoFuture<u64>;
     /// Starts a flush of file `file` to stable storage.
     fn sync(&mut self, file: u32) -> IoFuture<()>;
     /// The runtime that drives the futures.
@@ -182,7 +260,7 @@ type Target = (OpKind, u32, u64, u64, u64);
 fn launch(
     io: &mut impl PipelinedIo,
     (kind, file, block, offset, len): Target,
-    data: &[u8],
+    data: SharedBuf,
 ) -> Pin<Box<dyn Future<Output = Done> + Send>> {
     let start = Instant::now();
     let op: Pin<Box<dyn Future<Output = Result<Moved, Errno>> + Send>> = match kind {
@@ -329,10 +407,16 @@ pub fn run_data(
         written: vec![false; job.nrfiles as usize],
     };
     let mut stream = OpStream::new(job, worker);
-    let mut block = vec![0u8; job.bs as usize];
-    if !job.verify {
-        Rng::new(mix_seed(&[job.seed, u64::from(worker), 0x64617461])).fill(&mut block);
-    }
+    let bs = job.bs as usize;
+    let mut buffers = WriteBuffers {
+        fixed: (!job.verify).then(|| {
+            let mut block = vec![0u8; bs];
+            Rng::new(mix_seed(&[job.seed, u64::from(worker), 0x64617461])).fill(&mut block);
+            Arc::new(block)
+        }),
+        ring: std::collections::VecDeque::new(),
+        bs,
+    };
     runtime.block_on(async {
         let mut inflight = FuturesUnordered::new();
         let mut busy: HashSet<(u32, u64)> = HashSet::new();
@@ -355,22 +439,31 @@ pub fn run_data(
                     next = Some(op);
                     break;
                 }
-                if op.kind == OpKind::Write && job.verify {
-                    let id = BlockId {
-                        file_id: file_id(job, worker, op.file),
-                        block: op.block,
-                        offset: op.offset,
-                        generation: generations[op.file as usize].bump(op.block),
-                    };
-                    fill_block(&mut block, job.seed, id);
-                }
+                let data = match (&buffers.fixed, op.kind) {
+                    (_, OpKind::Read | OpKind::Fsync) => SharedBuf::default(),
+                    (Some(fixed), _) => SharedBuf::new(Arc::clone(fixed), 0..bs),
+                    (None, _) => {
+                        let mut block = buffers.fresh();
+                        let id = BlockId {
+                            file_id: file_id(job, worker, op.file),
+                            block: op.block,
+                            offset: op.offset,
+                            generation: generations[op.file as usize].bump(op.block),
+                        };
+                        if let Some(bytes) = Arc::get_mut(&mut block) {
+                            fill_block(bytes, job.seed, id);
+                        }
+                        buffers.ring.push_back(Arc::clone(&block));
+                        SharedBuf::new(block, 0..bs)
+                    }
+                };
                 if job.verify {
                     busy.insert((op.file, op.block));
                 }
                 inflight.push(launch(
                     io,
                     (op.kind, op.file, op.block, op.offset, op.len),
-                    &block,
+                    data,
                 ));
                 if op.kind == OpKind::Fsync {
                     break;
@@ -398,7 +491,7 @@ pub fn run_data(
                 if !run.written[file as usize] {
                     continue;
                 }
-                let done = launch(io, (OpKind::Fsync, file, 0, 0, 0), &[]).await;
+                let done = launch(io, (OpKind::Fsync, file, 0, 0, 0), SharedBuf::default()).await;
                 if run.complete(done, io, generations).is_err() {
                     stop.store(true, Ordering::Relaxed);
                     break;
@@ -482,12 +575,12 @@ mod tests {
                 Ok(ReadData::new(d[a..b].to_vec(), 0..b - a))
             })
         }
-        fn write(&mut self, file: u32, offset: u64, data: &[u8]) -> IoFuture<u64> {
+        fn write(&mut self, file: u32, offset: u64, data: SharedBuf) -> IoFuture<u64> {
             if self.fail_write_at == Some(offset) {
                 return Box::pin(async { Err(Errno::ENOSPC) });
             }
             let target = Arc::clone(&self.files[file as usize]);
-            let bytes = data.to_vec();
+            let bytes = data.as_slice().to_vec();
             self.delayed(offset, move || {
                 let mut d = target.lock().unwrap();
                 d[offset as usize..offset as usize + bytes.len()].copy_from_slice(&bytes);

@@ -28,6 +28,7 @@ use nix::errno::Errno;
 
 use super::rpc::{CallError, Reply, Request, RetryPolicy, RpcClient, decode};
 use super::stats::Event;
+use crate::pipeline::SharedBuf;
 
 /// An NFS call that failed.
 #[derive(Debug, thiserror::Error)]
@@ -526,18 +527,19 @@ impl Nfs {
         })
     }
 
-    /// Encodes a WRITE of `data` at `offset` (the data is copied into the request, which
-    /// can be resent as it is).
+    /// Encodes a WRITE of `data` at `offset`; the data is sent from `data`'s buffer as it
+    /// is (not copied), and the request can be resent as it is.
     pub fn encode_write(
         &self,
         fh: &nfs_fh3,
         offset: u64,
-        data: &[u8],
+        data: SharedBuf,
         stable: stable_how,
     ) -> Result<Request, NfsError> {
+        let proc = NFS_PROGRAM::NFSPROC3_WRITE as u32;
         let count = u32::try_from(data.len()).map_err(|_| {
             self.call_error(
-                NFS_PROGRAM::NFSPROC3_WRITE as u32,
+                proc,
                 CallError::Encode {
                     detail: format!("a write of {} bytes", data.len()),
                 },
@@ -548,9 +550,11 @@ impl Nfs {
             offset,
             count,
             stable,
-            data: Opaque::borrowed(data),
+            data: Opaque::borrowed(&[]),
         };
-        self.encode(NFS_PROGRAM::NFSPROC3_WRITE, &args)
+        self.rpc
+            .encode_with(proc, &args, Some(data))
+            .map_err(|e| self.call_error(proc, e))
     }
 
     /// Sends an encoded WRITE.

@@ -134,7 +134,7 @@ mod tests {
             request: Request {
                 xid: 0,
                 proc: 7,
-                wire: Arc::new(Vec::new()),
+                wire: Arc::new(super::super::rpc::Wire::default()),
             },
             verf: writeverf3([seq as u8; 8]),
         }

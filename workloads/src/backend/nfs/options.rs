@@ -27,7 +27,7 @@
 //! | `sec=sys` | security flavour (only AUTH_SYS) | sys |
 //! | `resvport` / `noresvport` | connect from a privileged source port (needs root) | noresvport |
 //! | `connect_timeout=D` | bound on each connect and on every setup call (portmapper, MOUNT, FSINFO...) | 10s |
-//! | `dirty_limit=SIZE` | uncommitted bytes a worker keeps for redo before it commits | 256m |
+//! | `dirty_limit=SIZE` | uncommitted bytes a worker keeps for redo before it commits (more costs memory and page faults; less, more COMMITs) | 64m |
 
 use std::fmt;
 use std::time::Duration;
@@ -162,7 +162,7 @@ impl Default for NfsOptions {
             gid: None,
             resvport: false,
             connect_timeout: Duration::from_secs(10),
-            dirty_limit: 256 << 20,
+            dirty_limit: 64 << 20,
             ignored: Vec::new(),
             requested: Vec::new(),
         }

@@ -43,6 +43,7 @@ use tokio::task::JoinHandle;
 
 use super::options::MAX_TIMEO;
 use super::stats::{Event, RpcStats};
+use crate::pipeline::SharedBuf;
 
 /// Largest reply record accepted (a READ of 1 MiB is about 1 MiB + 200 bytes).
 pub const MAX_RECORD: usize = 64 << 20;
@@ -201,6 +202,50 @@ impl RetryPolicy {
     }
 }
 
+/// The bytes of an encoded request: the record mark and XDR header, then data sent as
+/// it is (a WRITE's payload, shared with the caller, never copied) and its XDR padding.
+#[derive(Debug, Default)]
+pub struct Wire {
+    head: Vec<u8>,
+    payload: Option<SharedBuf>,
+}
+
+/// Zero bytes for XDR padding.
+const PAD: [u8; 3] = [0; 3];
+
+impl Wire {
+    /// Bytes on the wire.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.head.len() + self.payload.as_ref().map_or(0, |p| p.len() + pad(p.len()))
+    }
+
+    /// Whether nothing is sent (never true for an encoded request).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The payload sent after the header, if any.
+    #[must_use]
+    pub const fn payload(&self) -> Option<&SharedBuf> {
+        self.payload.as_ref()
+    }
+
+    /// The pieces to write, in order.
+    fn slices(&self) -> [&[u8]; 3] {
+        match &self.payload {
+            Some(p) => [&self.head, p.as_slice(), &PAD[..pad(p.len())]],
+            None => [&self.head, &[], &[]],
+        }
+    }
+}
+
+/// XDR padding after `len` opaque bytes.
+const fn pad(len: usize) -> usize {
+    (4 - len % 4) % 4
+}
+
 /// An encoded call, ready to be sent (and resent).
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -209,7 +254,7 @@ pub struct Request {
     /// Procedure number (for statistics).
     pub proc: u32,
     /// Record mark, call header and arguments.
-    pub wire: Arc<Vec<u8>>,
+    pub wire: Arc<Wire>,
 }
 
 /// A successful reply: the record and where the procedure's result starts.
@@ -305,7 +350,7 @@ impl Shared {
 #[derive(Debug)]
 struct Transport {
     addr: SocketAddr,
-    outgoing: mpsc::UnboundedSender<Arc<Vec<u8>>>,
+    outgoing: mpsc::UnboundedSender<Arc<Wire>>,
     shared: Arc<Shared>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -350,8 +395,13 @@ async fn read_record(reader: &mut BufReader<OwnedReadHalf>) -> Result<Vec<u8>, S
     }
 }
 
-async fn write_batch(writer: &mut OwnedWriteHalf, batch: &[Arc<Vec<u8>>]) -> std::io::Result<()> {
-    let mut slices: Vec<IoSlice<'_>> = batch.iter().map(|m| IoSlice::new(m)).collect();
+async fn write_batch(writer: &mut OwnedWriteHalf, batch: &[Arc<Wire>]) -> std::io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = batch
+        .iter()
+        .flat_map(|m| m.slices())
+        .filter(|s| !s.is_empty())
+        .map(IoSlice::new)
+        .collect();
     let mut slices = &mut slices[..];
     while !slices.is_empty() {
         let n = writer.write_vectored(slices).await?;
@@ -367,7 +417,7 @@ impl Transport {
     fn start(stream: TcpStream, addr: SocketAddr, stats: Arc<RpcStats>) -> Transport {
         let (read, mut write) = stream.into_split();
         let shared = Arc::new(Shared::default());
-        let (outgoing, mut queue) = mpsc::unbounded_channel::<Arc<Vec<u8>>>();
+        let (outgoing, mut queue) = mpsc::unbounded_channel::<Arc<Wire>>();
         let reader_shared = Arc::clone(&shared);
         let reader = tokio::spawn(async move {
             let mut reader = BufReader::with_capacity(READ_BUFFER, read);
@@ -427,7 +477,7 @@ impl Transport {
         self.shared.lock().waiters.remove(&xid);
     }
 
-    fn send(&self, wire: Arc<Vec<u8>>) -> bool {
+    fn send(&self, wire: Arc<Wire>) -> bool {
         self.outgoing.send(wire).is_ok()
     }
 
@@ -688,6 +738,18 @@ impl RpcClient {
 
     /// Encodes a call of `proc` with `args` under a fresh xid.
     pub fn encode<A: Pack>(&self, proc: u32, args: &A) -> Result<Request, CallError> {
+        self.encode_with(proc, args, None)
+    }
+
+    /// Encodes a call whose arguments end with a variable-length opaque sent without
+    /// copying: `args` carries that opaque empty, `payload` becomes its content (a WRITE's
+    /// data).
+    pub fn encode_with<A: Pack>(
+        &self,
+        proc: u32,
+        args: &A,
+        payload: Option<SharedBuf>,
+    ) -> Result<Request, CallError> {
         let xid = self.xid.fetch_add(1, Ordering::Relaxed);
         let msg = rpc_msg {
             xid,
@@ -700,20 +762,35 @@ impl RpcClient {
                 verf: opaque_auth::default(),
             }),
         };
-        let mut wire = Vec::with_capacity(4 + msg.packed_size() + args.packed_size());
-        wire.extend_from_slice(&[0; 4]);
+        let mut head = Vec::with_capacity(4 + msg.packed_size() + args.packed_size());
+        head.extend_from_slice(&[0; 4]);
         let encode = |e: nfs3_types::xdr_codec::Error| CallError::Encode {
             detail: e.to_string(),
         };
-        msg.pack(&mut wire).map_err(encode)?;
-        args.pack(&mut wire).map_err(encode)?;
+        msg.pack(&mut head).map_err(encode)?;
+        args.pack(&mut head).map_err(encode)?;
+        if let Some(p) = &payload {
+            let at = head
+                .len()
+                .checked_sub(4)
+                .filter(|at| head[*at..] == [0; 4])
+                .ok_or_else(|| CallError::Encode {
+                    detail: "the arguments do not end with an empty opaque".to_owned(),
+                })?;
+            let len = u32::try_from(p.len()).map_err(|_| CallError::Encode {
+                detail: format!("a payload of {} bytes", p.len()),
+            })?;
+            head[at..].copy_from_slice(&len.to_be_bytes());
+        }
+        let wire = Wire { head, payload };
         let len = u32::try_from(wire.len() - 4)
             .ok()
             .filter(|l| *l <= 0x7fff_ffff)
             .ok_or_else(|| CallError::Encode {
                 detail: format!("{} bytes do not fit in one record", wire.len()),
             })?;
-        wire[..4].copy_from_slice(&(len | 0x8000_0000).to_be_bytes());
+        let mut wire = wire;
+        wire.head[..4].copy_from_slice(&(len | 0x8000_0000).to_be_bytes());
         Ok(Request {
             xid,
             proc,
@@ -725,14 +802,17 @@ impl RpcClient {
     #[must_use]
     pub fn renew(&self, request: &Request) -> Request {
         let xid = self.xid.fetch_add(1, Ordering::Relaxed);
-        let mut wire = request.wire.as_ref().clone();
-        if let Some(slot) = wire.get_mut(4..8) {
+        let mut head = request.wire.head.clone();
+        if let Some(slot) = head.get_mut(4..8) {
             slot.copy_from_slice(&xid.to_be_bytes());
         }
         Request {
             xid,
             proc: request.proc,
-            wire: Arc::new(wire),
+            wire: Arc::new(Wire {
+                head,
+                payload: request.wire.payload.clone(),
+            }),
         }
     }
 

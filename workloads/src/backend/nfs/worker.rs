@@ -33,7 +33,7 @@ use super::stats::Event;
 use crate::backend::{IoFault, WorkerIo};
 use crate::driver::{MeasuredOutcome, PhaseClock, run_metadata};
 use crate::job::{Pattern, ResolvedJob};
-use crate::pipeline::{CpuWindow, IoFuture, PipelinedIo, ReadData, run_data};
+use crate::pipeline::{CpuWindow, IoFuture, PipelinedIo, ReadData, SharedBuf, run_data};
 use crate::verify::Generations;
 
 /// COMMIT rounds before a changing write verifier is an error.
@@ -122,16 +122,6 @@ struct FileCtx {
     dirty: Arc<Dirty>,
 }
 
-/// Where the data of an encoded WRITE of `len` bytes sits in its request.
-fn write_payload(request: &Request, len: u64) -> Option<&[u8]> {
-    let wire = request.wire.as_slice();
-    let len = usize::try_from(len).ok()?;
-    let pad = (4 - len % 4) % 4;
-    let end = wire.len().checked_sub(pad)?;
-    let start = end.checked_sub(len)?;
-    wire.get(start..end)
-}
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -147,15 +137,15 @@ impl FileCtx {
         }
     }
 
-    /// Encodes the WRITEs of `data` at `offset` (the data is copied here).
-    fn encode_writes(&self, offset: u64, data: &[u8]) -> Result<Vec<Piece>, NfsError> {
-        data.chunks(self.s.wsize as usize)
-            .scan(offset, |at, piece| {
-                let here = *at;
-                *at += piece.len() as u64;
-                Some((here, piece))
-            })
-            .map(|(at, piece)| {
+    /// Encodes the `wsize` WRITEs of `data` at `offset` (they share `data`'s buffer).
+    fn encode_writes(&self, offset: u64, data: &SharedBuf) -> Result<Vec<Piece>, NfsError> {
+        let wsize = self.s.wsize as usize;
+        (0..data.len())
+            .step_by(wsize.max(1))
+            .map(|start| {
+                let piece = data.slice(start..start + wsize);
+                let at = offset + start as u64;
+                let len = piece.len() as u64;
                 self.s
                     .nfs
                     .encode_write(&self.fh, at, piece, self.s.stable)
@@ -163,7 +153,7 @@ impl FileCtx {
                         at,
                         seq: self.seq.fetch_add(1, Ordering::Relaxed),
                         request,
-                        len: piece.len() as u64,
+                        len,
                     })
             })
             .collect()
@@ -229,18 +219,19 @@ impl FileCtx {
         if written == len {
             return Ok(len);
         }
+        let Some(data) = request.wire.payload().cloned() else {
+            return Ok(written);
+        };
         let mut done = written;
         while done < len {
-            let rest = write_payload(&request, len)
-                .map(|d| &d[done as usize..])
-                .unwrap_or_default();
+            let rest = data.slice(usize::try_from(done).unwrap_or(usize::MAX)..data.len());
             if rest.is_empty() {
                 break;
             }
-            let retry = self
-                .s
-                .nfs
-                .encode_write(&self.fh, at + done, rest, self.s.stable)?;
+            let retry =
+                self.s
+                    .nfs
+                    .encode_write(&self.fh, at + done, rest.clone(), self.s.stable)?;
             let reply = self.s.nfs.write(&retry).await?;
             if reply.committed == stable_how::UNSTABLE {
                 self.keep(Kept {
@@ -632,7 +623,9 @@ impl WorkerIo for NfsWorker {
 
     fn write_at(&mut self, file: u32, buf: &[u8], offset: u64) -> Result<usize, Errno> {
         let f = self.file(file)?.clone();
-        let pieces = f.encode_writes(offset, buf).map_err(|e| e.errno())?;
+        let pieces = f
+            .encode_writes(offset, &SharedBuf::from_vec(buf.to_vec()))
+            .map_err(|e| e.errno())?;
         self.s
             .rt
             .block_on(f.send_writes(pieces))
@@ -677,7 +670,7 @@ impl WorkerIo for NfsWorker {
                 };
                 if !content.is_empty() {
                     let f = FileCtx::new(&s, fh.clone(), &dirty);
-                    let pieces = f.encode_writes(0, content)?;
+                    let pieces = f.encode_writes(0, &SharedBuf::from_vec(content.to_vec()))?;
                     f.clone().send_writes(pieces).await?;
                     f.commit().await?;
                 }
@@ -867,9 +860,9 @@ impl PipelinedIo for NfsWorker {
         }
     }
 
-    fn write(&mut self, file: u32, offset: u64, data: &[u8]) -> IoFuture<u64> {
+    fn write(&mut self, file: u32, offset: u64, data: SharedBuf) -> IoFuture<u64> {
         let encoded = self.file(file).and_then(|f| {
-            f.encode_writes(offset, data)
+            f.encode_writes(offset, &data)
                 .map(|p| (f.clone(), p))
                 .map_err(|e| e.errno())
         });
