@@ -61,9 +61,24 @@ The JSON result goes to stdout (and --output FILE); a summary goes to stderr.
 Exit codes: 0 ok, 2 bad input (nothing done), 3 IO error (partial result printed,
 created files removed unless --keep), 4 verification failed.";
 
-/// The nfslab IO engine and the helpers scenarios use inside pods.
+const TOP_EXAMPLES: &str = "\
+Examples:
+  nfslab-io run --dir /data --pattern randread --bs 4k --size 1g --threads 4 --runtime 30s
+  nfslab-io run --help                         # the job flags, job files, exit codes
+  nfslab-io file write /data/index.html --content 'hello' --parents
+  nfslab-io check-empty /data                  # exit 1 and a listing if anything is there
+  nfslab-io serve --dir /data --port 8080      # static HTTP until SIGTERM
+  nfslab-io get http://web:8080/               # body on stdout, non-2xx exits 1
+  nfslab-io wait-file /data/go --timeout 5m    # start barrier for parallel clients
+  nfslab-io mountinfo /data                    # effective mount options as JSON
+  nfslab-io sleep                              # keep a pod alive until SIGTERM
+
+Exit codes: 0 ok, 1 check failed, 2 bad input, 3 IO error, 4 verification failed.";
+
+/// The nfslab IO engine (fio-style jobs on a directory) and the helpers scenarios use
+/// inside pods.
 #[derive(Debug, Parser)]
-#[command(name = "nfslab-io", version, about, long_about = None, propagate_version = true)]
+#[command(name = "nfslab-io", version, long_about = None, propagate_version = true, after_help = TOP_EXAMPLES)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

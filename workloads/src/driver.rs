@@ -195,12 +195,10 @@ fn thread_cpu() -> (f64, f64) {
     }
 }
 
-/// Tracks the ramp: counts ramp data operations and reads the thread CPU at the window
-/// start.
+/// Tracks the ramp and reads the thread CPU at the window start.
 struct RampTracker {
     window_start: Instant,
     in_ramp: bool,
-    ramp_data_ops: u64,
     cpu_at_start: (f64, f64),
 }
 
@@ -210,25 +208,20 @@ impl RampTracker {
         RampTracker {
             window_start,
             in_ramp,
-            ramp_data_ops: 0,
             cpu_at_start: if in_ramp { (0.0, 0.0) } else { thread_cpu() },
         }
     }
 
-    /// Called after each completion; returns ramp data operations to add to the budget
-    /// when the window has just started.
+    /// Called after each completion; true when this completion is the first inside the
+    /// window.
     #[inline]
-    fn completed(&mut self, end: Instant, data: bool) -> Option<u64> {
-        if !self.in_ramp {
-            return None;
-        }
-        if end < self.window_start {
-            self.ramp_data_ops += u64::from(data);
-            return None;
+    fn completed(&mut self, end: Instant) -> bool {
+        if !self.in_ramp || end < self.window_start {
+            return false;
         }
         self.in_ramp = false;
         self.cpu_at_start = thread_cpu();
-        Some(self.ramp_data_ops)
+        true
     }
 
     fn cpu_used(&self) -> (f64, f64) {
@@ -263,6 +256,10 @@ pub fn run_data(
     }
     let mut written = vec![false; job.nrfiles as usize];
     let mut ramp = RampTracker::new(clock.window_start);
+    if ramp.in_ramp {
+        // The ramp is bounded by time only; the io budget counts from the window start.
+        stream.rebase_budget(None);
+    }
     let mut fault = None;
     while !stop.load(Ordering::Relaxed) {
         let Some(op) = stream.next_op() else { break };
@@ -309,8 +306,10 @@ pub fn run_data(
                 break;
             }
         }
-        if let Some(extra) = ramp.completed(end, op.kind.is_data()) {
-            stream.add_budget(extra);
+        if ramp.completed(end) {
+            // This operation already counts in the window.
+            let counted = u64::from(op.kind.is_data());
+            stream.rebase_budget(job.ops_limit().map(|n| n.saturating_sub(counted)));
         }
         if op.kind == OpKind::Write {
             written[op.file as usize] = true;
@@ -389,7 +388,7 @@ pub fn run_metadata(
         match result {
             Ok(()) => {
                 rec.record(kind, start, end, bytes);
-                ramp.completed(end, false);
+                ramp.completed(end);
                 Ok(clock.deadline.is_some_and(|d| end >= d))
             }
             Err(e) => {

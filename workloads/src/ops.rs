@@ -307,12 +307,11 @@ impl OpStream {
         self.issued
     }
 
-    /// Raises the io budget by `ops` data operations (used to exclude ramp operations from
-    /// the budget of size-bounded runs).
-    pub fn add_budget(&mut self, ops: u64) {
-        if let Some(limit) = &mut self.ops_limit {
-            *limit += ops;
-        }
+    /// Sets the io budget to `ops` more data operations from now (`None`: unbounded). The
+    /// driver lifts the budget during the ramp and sets it when the window starts, so the
+    /// measured phase of a size-bounded run moves exactly its `io_size`.
+    pub fn rebase_budget(&mut self, ops: Option<u64>) {
+        self.ops_limit = ops.map(|n| self.issued + n);
     }
 
     /// Passes completed over the worker's files.

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::job::{Job, ResolvedJob};
 use crate::mount::MountSection;
 use crate::ops::OpKind;
-use crate::stats::{Recorder, SeriesPoint, new_histogram};
+use crate::stats::{Recorder, SeriesPoint, add_series, new_histogram};
 use crate::verify::Mismatch;
 
 /// Version of the result schema.
@@ -480,22 +480,7 @@ pub fn merge_results(results: &[RunResult]) -> Result<MergedResult, MergeError> 
             entry.1 += stats.ops;
             entry.2 += stats.bytes;
         }
-        for point in &r.series {
-            let i = point.second as usize;
-            if i >= series.len() {
-                series.extend((series.len()..=i).map(|s| SeriesPoint {
-                    second: s as u64,
-                    ..SeriesPoint::default()
-                }));
-            }
-            let p = &mut series[i];
-            p.read_bytes += point.read_bytes;
-            p.read_ops += point.read_ops;
-            p.write_bytes += point.write_bytes;
-            p.write_ops += point.write_ops;
-            p.other_ops += point.other_ops;
-            p.latency_sum_ns += point.latency_sum_ns;
-        }
+        add_series(&mut series, &r.series);
         for (name, count) in &r.errors {
             *errors.entry(name.clone()).or_insert(0) += count;
         }

@@ -48,8 +48,24 @@ pub struct SeriesPoint {
     pub latency_sum_ns: u64,
 }
 
+/// Adds `from` into `into` second by second (by each point's `second`), growing `into`.
+pub fn add_series(into: &mut Vec<SeriesPoint>, from: &[SeriesPoint]) {
+    for point in from {
+        let i = point.second as usize;
+        if i >= into.len() {
+            let len = into.len();
+            into.extend((len..=i).map(|s| SeriesPoint {
+                second: s as u64,
+                ..SeriesPoint::default()
+            }));
+        }
+        into[i].add(point);
+    }
+}
+
 impl SeriesPoint {
-    fn add(&mut self, other: &SeriesPoint) {
+    /// Adds another point's counts (not its `second`).
+    pub fn add(&mut self, other: &SeriesPoint) {
         self.read_bytes += other.read_bytes;
         self.read_ops += other.read_ops;
         self.write_bytes += other.write_bytes;
@@ -179,12 +195,7 @@ impl Recorder {
             mine.ops += theirs.ops;
             mine.bytes += theirs.bytes;
         }
-        if other.series.len() > self.series.len() {
-            self.grow_series(other.series.len() - 1);
-        }
-        for (mine, theirs) in self.series.iter_mut().zip(&other.series) {
-            mine.add(theirs);
-        }
+        add_series(&mut self.series, &other.series);
         for (name, count) in &other.errors {
             *self.errors.entry(name.clone()).or_insert(0) += count;
         }

@@ -17,8 +17,21 @@ fn file_write_append_cat() {
     let p = path.to_str().unwrap();
     let run = io(&["file", "write", p, "--content", "hello"]);
     run.expect_code(2);
-    assert!(run.stderr.starts_with("error: cannot write `"), "{}", run.describe());
-    io(&["file", "write", p, "--content", "hello", "--parents", "--newline"]).expect_code(0);
+    assert!(
+        run.stderr.starts_with("error: cannot write `"),
+        "{}",
+        run.describe()
+    );
+    io(&[
+        "file",
+        "write",
+        p,
+        "--content",
+        "hello",
+        "--parents",
+        "--newline",
+    ])
+    .expect_code(0);
     io(&["file", "append", p, "--content", "world"]).expect_code(0);
     let run = io(&["file", "cat", p]);
     run.expect_code(0);
@@ -35,14 +48,22 @@ fn ls_and_check_empty_see_dotfiles() {
     let run = io(&["check-empty", d]);
     run.expect_code(1);
     assert!(run.stdout.contains(".hidden"), "{}", run.describe());
-    assert!(run.stderr.contains("is not empty: 1 entries"), "{}", run.describe());
+    assert!(
+        run.stderr.contains("is not empty: 1 entries"),
+        "{}",
+        run.describe()
+    );
     std::fs::create_dir(dir.path().join("sub")).unwrap();
     let run = io(&["ls", d]);
     run.expect_code(0);
     assert_eq!(run.stdout, ".hidden\nsub\n");
     let run = io(&["ls", "-l", d]);
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert!(lines[0].starts_with("-0") && lines[0].ends_with(" 1 .hidden"), "{}", run.stdout);
+    assert!(
+        lines[0].starts_with("-0") && lines[0].ends_with(" 1 .hidden"),
+        "{}",
+        run.stdout
+    );
     assert!(lines[1].starts_with("d0755"), "{}", run.stdout);
 }
 
@@ -52,12 +73,29 @@ fn mkdir_rm_rename() {
     let a = dir.path().join("a/b");
     let a_s = a.to_str().unwrap();
     io(&["mkdir", a_s]).expect_code(2);
-    io(&["mkdir", a_s, "--parents", "--mode", "0777", "--owner", "65534:65534"]).expect_code(0);
+    io(&[
+        "mkdir",
+        a_s,
+        "--parents",
+        "--mode",
+        "0777",
+        "--owner",
+        "65534:65534",
+    ])
+    .expect_code(0);
     let run = io(&["ls", "-l", dir.path().join("a").to_str().unwrap()]);
-    assert!(run.stdout.starts_with("d0777  65534  65534"), "{}", run.stdout);
+    assert!(
+        run.stdout.starts_with("d0777  65534  65534"),
+        "{}",
+        run.stdout
+    );
     let run = io(&["mkdir", "x", "--owner", "root"]);
     run.expect_code(2);
-    assert!(run.stderr.contains("--owner") && run.stderr.contains("root"), "{}", run.describe());
+    assert!(
+        run.stderr.contains("--owner") && run.stderr.contains("root"),
+        "{}",
+        run.describe()
+    );
     let renamed = dir.path().join("a/c");
     io(&["rename", a_s, renamed.to_str().unwrap()]).expect_code(0);
     assert!(renamed.is_dir() && !a.exists());
@@ -74,7 +112,11 @@ fn wait_file_and_mountinfo() {
     let target = dir.path().join("ready");
     let run = io(&["wait-file", target.to_str().unwrap(), "--timeout", "100ms"]);
     run.expect_code(1);
-    assert!(run.stderr.contains("did not appear within 100ms"), "{}", run.describe());
+    assert!(
+        run.stderr.contains("did not appear within 100ms"),
+        "{}",
+        run.describe()
+    );
     let t = target.clone();
     let maker = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(200));
@@ -91,7 +133,11 @@ fn wait_file_and_mountinfo() {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[test]
@@ -100,7 +146,15 @@ fn serve_get_and_sigterm() {
     std::fs::write(dir.path().join("index.html"), "<p>nfslab</p>").unwrap();
     let port = free_port().to_string();
     let mut server = Command::new(bin())
-        .args(["serve", "--dir", dir.path().to_str().unwrap(), "--port", &port, "--bind", "127.0.0.1"])
+        .args([
+            "serve",
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--port",
+            &port,
+            "--bind",
+            "127.0.0.1",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -112,13 +166,21 @@ fn serve_get_and_sigterm() {
         if run.code == 0 {
             break run.stdout;
         }
-        assert!(Instant::now() < deadline, "server did not come up\n{}", run.describe());
+        assert!(
+            Instant::now() < deadline,
+            "server did not come up\n{}",
+            run.describe()
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(body, "<p>nfslab</p>");
     let run = io(&["get", &format!("{url}missing")]);
     run.expect_code(1);
-    assert!(run.stderr.contains("answered HTTP 404"), "{}", run.describe());
+    assert!(
+        run.stderr.contains("answered HTTP 404"),
+        "{}",
+        run.describe()
+    );
     io(&["get", "https://127.0.0.1/"]).expect_code(2);
     kill(Pid::from_raw(server.id() as i32), Signal::SIGTERM).unwrap();
     let status = server.wait().unwrap();

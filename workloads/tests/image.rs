@@ -1,2 +1,150 @@
-//! Placeholder replaced below.
-fn main() {}
+//! The image: `workloads/image/build.sh` builds the static binary and the FROM-scratch
+//! image; a container from it runs a short verified job against a tmpfs volume and its JSON
+//! result is parsed. Needs a Docker daemon: ignored with the reason when none answers,
+//! failed instead when `NFSLAB_REQUIRE` names `docker`.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{Body, gated_trials};
+use nfslab_workload::result::{RunResult, Status};
+use testcontainers::core::wait::ExitWaitStrategy;
+use testcontainers::core::{Mount, WaitFor};
+use testcontainers::runners::SyncRunner as _;
+use testcontainers::{GenericImage, ImageExt as _};
+
+fn docker_available() -> Result<(), String> {
+    match Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+    {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(format!(
+            "`docker info` failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .next()
+                .unwrap_or_default()
+        )),
+        Err(e) => Err(format!("cannot run `docker`: {e}")),
+    }
+}
+
+fn build_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("image/build.sh")
+}
+
+/// Builds the image with the script; returns its tag.
+fn build_image() -> Result<String, libtest_mimic::Failed> {
+    let out = Command::new("bash").arg(build_script()).output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "build.sh failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let tag = stdout.lines().last().unwrap_or_default().trim().to_owned();
+    ensure!(
+        tag == format!("nfslab-io:{}", env!("CARGO_PKG_VERSION")),
+        "unexpected tag `{tag}`"
+    );
+    Ok(tag)
+}
+
+fn image_is_only_the_binary(tag: &str) -> Result<(), libtest_mimic::Failed> {
+    let out = Command::new("docker")
+        .args([
+            "image",
+            "inspect",
+            "--format",
+            "{{len .RootFS.Layers}} {{.Size}} {{json .Config.Entrypoint}}",
+            tag,
+        ])
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "docker image inspect failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    ensure!(fields.first() == Some(&"1"), "one layer expected: {text}");
+    let size: u64 = fields
+        .get(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(u64::MAX);
+    ensure!(
+        size < 8 << 20,
+        "image is {size} bytes; the stripped static binary alone is about 3 MiB"
+    );
+    ensure!(
+        fields.get(2) == Some(&"[\"/nfslab-io\"]"),
+        "entrypoint: {text}"
+    );
+    Ok(())
+}
+
+fn verified_job_in_a_container() -> Result<(), libtest_mimic::Failed> {
+    let tag = build_image()?;
+    image_is_only_the_binary(&tag)?;
+    let (name, version) = tag.split_once(':').ok_or("tag without version")?;
+    let container = GenericImage::new(name, version)
+        .with_wait_for(WaitFor::exit(ExitWaitStrategy::new()))
+        .with_cmd([
+            "run",
+            "--dir",
+            "/data",
+            "--pattern",
+            "randwrite",
+            "--bs",
+            "4k",
+            "--size",
+            "4m",
+            "--threads",
+            "2",
+            "--verify",
+            "--compact",
+        ])
+        .with_mount(Mount::tmpfs_mount("/data"))
+        .start()?;
+    let code = container.exit_code()?;
+    let stdout = container.stdout_to_vec()?;
+    let stderr = String::from_utf8_lossy(&container.stderr_to_vec()?).into_owned();
+    ensure!(
+        code == Some(0),
+        "container exit {code:?}\nstderr:\n{stderr}"
+    );
+    let r: RunResult = serde_json::from_slice(&stdout)
+        .map_err(|e| format!("stdout is not a result: {e}\nstderr:\n{stderr}"))?;
+    ensure!(r.status == Status::Ok, "status {:?}", r.status);
+    let v = r.verify.as_ref().ok_or("no verify section")?;
+    ensure!(v.mismatches == 0 && v.blocks_checked == 2 * 1024, "{v:?}");
+    ensure!(r.totals.data_ops == 2 * 1024, "{:?}", r.totals);
+    let mount = r.mount.as_ref().ok_or("no mount section")?;
+    ensure!(
+        mount.mount.mount_point == "/data" && mount.mount.fstype == "tmpfs",
+        "{:?}",
+        mount.mount
+    );
+    ensure!(
+        stderr.contains("status: ok"),
+        "summary on stderr:\n{stderr}"
+    );
+    container.rm()?;
+    Ok(())
+}
+
+fn main() {
+    let args = libtest_mimic::Arguments::from_args();
+    let tests: Vec<(&'static str, Body)> = vec![(
+        "image_builds_and_runs_a_verified_job_on_tmpfs",
+        Box::new(verified_job_in_a_container),
+    )];
+    let trials = gated_trials("docker", docker_available(), tests);
+    libtest_mimic::run(&args, trials).exit();
+}

@@ -11,11 +11,17 @@ use nfslab_workload::result::{Status, decode_histogram, merge_results};
 use nfslab_workload::verify::MismatchKind;
 
 fn tmpfs_dir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("nfslab-test").tempdir_in("/dev/shm").expect("tmpfs dir")
+    tempfile::Builder::new()
+        .prefix("nfslab-test")
+        .tempdir_in("/dev/shm")
+        .expect("tmpfs dir")
 }
 
 fn disk_dir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("nfslab-test").tempdir_in("/var/tmp").expect("disk dir")
+    tempfile::Builder::new()
+        .prefix("nfslab-test")
+        .tempdir_in("/var/tmp")
+        .expect("disk dir")
 }
 
 fn places() -> Vec<(&'static str, tempfile::TempDir)> {
@@ -24,11 +30,27 @@ fn places() -> Vec<(&'static str, tempfile::TempDir)> {
 
 #[test]
 fn data_patterns_are_consistent_on_tmpfs_and_disk() {
-    let patterns = [Pattern::Read, Pattern::Write, Pattern::Randread, Pattern::Randwrite];
+    let patterns = [
+        Pattern::Read,
+        Pattern::Write,
+        Pattern::Randread,
+        Pattern::Randwrite,
+    ];
     for (place, dir) in places() {
         for pattern in patterns {
             for verify in [false, true] {
-                let mut args = vec!["--pattern", pattern.name(), "--bs", "4k", "--size", "2m", "--threads", "2", "--nrfiles", "2"];
+                let mut args = vec![
+                    "--pattern",
+                    pattern.name(),
+                    "--bs",
+                    "4k",
+                    "--size",
+                    "2m",
+                    "--threads",
+                    "2",
+                    "--nrfiles",
+                    "2",
+                ];
                 if verify {
                     args.push("--verify");
                 }
@@ -56,10 +78,20 @@ fn data_patterns_are_consistent_on_tmpfs_and_disk() {
                     assert!(r.verify.is_none());
                 }
                 assert_eq!(r.effective.files_created, 4, "{context}");
-                assert!(entries(dir.path()).is_empty(), "created files must be removed\n{context}");
+                assert!(
+                    entries(dir.path()).is_empty(),
+                    "created files must be removed\n{context}"
+                );
                 let mount = r.mount.as_ref().expect("mount section");
                 let fstype = &mount.mount.fstype;
-                assert!(if place == "tmpfs" { fstype == "tmpfs" } else { fstype != "tmpfs" }, "{fstype}");
+                assert!(
+                    if place == "tmpfs" {
+                        fstype == "tmpfs"
+                    } else {
+                        fstype != "tmpfs"
+                    },
+                    "{fstype}"
+                );
             }
         }
     }
@@ -69,12 +101,18 @@ fn data_patterns_are_consistent_on_tmpfs_and_disk() {
 fn direct_io_is_used_where_accepted() {
     // This kernel's tmpfs accepts O_DIRECT; reads default to direct IO.
     let dir = tmpfs_dir();
-    let run = run_in(dir.path(), &["--pattern", "read", "--size", "1m", "--direct=required"]);
+    let run = run_in(
+        dir.path(),
+        &["--pattern", "read", "--size", "1m", "--direct=required"],
+    );
     run.expect_code(0);
     let r = run.result();
     assert!(r.effective.direct_used);
     assert_eq!(r.effective.cache, "direct");
-    let run = run_in(dir.path(), &["--pattern", "read", "--size", "1m", "--direct=off"]);
+    let run = run_in(
+        dir.path(),
+        &["--pattern", "read", "--size", "1m", "--direct=off"],
+    );
     let r = run.result();
     assert!(!r.effective.direct_used);
     assert_eq!(r.effective.cache, "buffered");
@@ -85,7 +123,19 @@ fn randrw_mix_fsync_every_n_and_iodepth_note() {
     let dir = tmpfs_dir();
     let run = run_in(
         dir.path(),
-        &["--pattern", "randrw", "--rwmixread", "70", "--size", "4m", "--fsync", "8", "--iodepth", "8", "--verify"],
+        &[
+            "--pattern",
+            "randrw",
+            "--rwmixread",
+            "70",
+            "--size",
+            "4m",
+            "--fsync",
+            "8",
+            "--iodepth",
+            "8",
+            "--verify",
+        ],
     );
     run.expect_code(0);
     let r = run.result();
@@ -105,33 +155,86 @@ fn time_based_runs_exclude_the_ramp() {
     let dir = tmpfs_dir();
     let run = run_in(
         dir.path(),
-        &["--pattern", "randread", "--size", "1m", "--runtime", "1s", "--ramp-time", "300ms", "--threads", "2"],
+        &[
+            "--pattern",
+            "randread",
+            "--size",
+            "1m",
+            "--runtime",
+            "1s",
+            "--ramp-time",
+            "300ms",
+            "--threads",
+            "2",
+        ],
     );
     run.expect_code(0);
     let r = run.result();
     check_consistency(&r, &run.describe());
     assert!(r.totals.ramp_ops_excluded > 0, "{:?}", r.totals);
-    assert!((0.99..1.2).contains(&r.window.seconds), "window {}", r.window.seconds);
+    assert!(
+        (0.99..1.2).contains(&r.window.seconds),
+        "window {}",
+        r.window.seconds
+    );
     assert!((r.phases.ramp_seconds - 0.3).abs() < 1e-9);
     // Time-based: the threads loop over their 256 blocks many times.
     assert!(r.totals.data_ops > 2 * 256, "{:?}", r.totals);
-    assert!(r.series.len() >= 1 && r.series.len() <= 3, "{}", r.series.len());
+    assert!((1..=3).contains(&r.series.len()), "{}", r.series.len());
 }
 
 #[test]
 fn io_size_bounds_the_measured_phase_even_with_a_ramp() {
     let dir = tmpfs_dir();
-    let run = run_in(dir.path(), &["--pattern", "write", "--size", "1m", "--io-size", "3m", "--fsync", "none"]);
-    run.expect_code(0);
-    let r = run.result();
-    assert_eq!(r.totals.data_bytes, 3 << 20);
-    assert!(!r.ops.contains_key("fsync"));
+    for ramp in ["0s", "200ms"] {
+        let run = run_in(
+            dir.path(),
+            &[
+                "--pattern",
+                "randwrite",
+                "--size",
+                "1m",
+                "--io-size",
+                "3m",
+                "--fsync",
+                "none",
+                "--ramp-time",
+                ramp,
+            ],
+        );
+        run.expect_code(0);
+        let r = run.result();
+        check_consistency(&r, &run.describe());
+        assert_eq!(
+            r.totals.data_bytes,
+            3 << 20,
+            "ramp {ramp}\n{}",
+            run.describe()
+        );
+        assert!(!r.ops.contains_key("fsync"));
+        assert_eq!(
+            r.totals.ramp_ops_excluded > 0,
+            ramp != "0s",
+            "ramp {ramp}: {:?}",
+            r.totals
+        );
+    }
 }
 
 #[test]
 fn fsync_latency_pattern_records_write_and_fsync() {
     let dir = disk_dir();
-    let run = run_in(dir.path(), &["--pattern", "fsync-latency", "--size", "256k", "--sync-call", "fdatasync"]);
+    let run = run_in(
+        dir.path(),
+        &[
+            "--pattern",
+            "fsync-latency",
+            "--size",
+            "256k",
+            "--sync-call",
+            "fdatasync",
+        ],
+    );
     run.expect_code(0);
     let r = run.result();
     check_consistency(&r, &run.describe());
@@ -142,12 +245,28 @@ fn fsync_latency_pattern_records_write_and_fsync() {
 #[test]
 fn metadata_pattern_counts_each_kind() {
     let dir = disk_dir();
-    let run = run_in(dir.path(), &["--pattern", "metadata", "--nrfiles", "50", "--threads", "2"]);
+    let run = run_in(
+        dir.path(),
+        &["--pattern", "metadata", "--nrfiles", "50", "--threads", "2"],
+    );
     run.expect_code(0);
     let r = run.result();
     check_consistency(&r, &run.describe());
-    for (kind, per_thread) in [("mkdir", 1), ("create", 50), ("stat", 50), ("readdir", 1), ("rename", 50), ("unlink", 50), ("rmdir", 1)] {
-        assert_eq!(r.ops[kind].ops, 2 * per_thread, "{kind}\n{}", run.describe());
+    for (kind, per_thread) in [
+        ("mkdir", 1),
+        ("create", 50),
+        ("stat", 50),
+        ("readdir", 1),
+        ("rename", 50),
+        ("unlink", 50),
+        ("rmdir", 1),
+    ] {
+        assert_eq!(
+            r.ops[kind].ops,
+            2 * per_thread,
+            "{kind}\n{}",
+            run.describe()
+        );
     }
     assert_eq!(r.ops["create"].bytes, 100 * 4096);
     assert_eq!(r.totals.data_ops, 0);
@@ -156,7 +275,11 @@ fn metadata_pattern_counts_each_kind() {
 
 fn flip_byte(path: &Path, offset: u64) {
     use std::os::unix::fs::FileExt as _;
-    let f = std::fs::OpenOptions::new().read(true).write(true).open(path).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
     let mut b = [0u8; 1];
     f.read_exact_at(&mut b, offset).unwrap();
     b[0] ^= 0x5a;
@@ -167,18 +290,45 @@ fn flip_byte(path: &Path, offset: u64) {
 #[test]
 fn verification_reports_a_flipped_byte_with_file_and_offset() {
     for (place, dir) in places() {
-        let run = run_in(dir.path(), &["--pattern", "write", "--bs", "4k", "--size", "1m", "--verify", "--keep"]);
+        let run = run_in(
+            dir.path(),
+            &[
+                "--pattern",
+                "write",
+                "--bs",
+                "4k",
+                "--size",
+                "1m",
+                "--verify",
+                "--keep",
+            ],
+        );
         run.expect_code(0);
         let file: PathBuf = dir.path().join("nfslab.t0.f0");
         assert!(file.exists(), "{}", run.describe());
         let bad = 37 * 4096 + 1234;
         flip_byte(&file, bad);
-        let run = run_in(dir.path(), &["--pattern", "randread", "--bs", "4k", "--size", "1m", "--verify", "--keep"]);
+        let run = run_in(
+            dir.path(),
+            &[
+                "--pattern",
+                "randread",
+                "--bs",
+                "4k",
+                "--size",
+                "1m",
+                "--verify",
+                "--keep",
+            ],
+        );
         let context = format!("{place}\n{}", run.describe());
         run.expect_code(4);
         let r = run.result();
         assert_eq!(r.status, Status::VerifyFailed, "{context}");
-        assert_eq!(r.effective.files_reused, 1, "files are reused, not rewritten\n{context}");
+        assert_eq!(
+            r.effective.files_reused, 1,
+            "files are reused, not rewritten\n{context}"
+        );
         let v = r.verify.as_ref().expect("verify");
         assert_eq!(v.blocks_checked, 256, "{context}");
         assert_eq!(v.mismatches, 1, "{context}");
@@ -199,7 +349,10 @@ fn verification_reports_a_flipped_byte_with_file_and_offset() {
 #[test]
 fn layout_only_then_reuse() {
     let dir = tmpfs_dir();
-    let run = run_in(dir.path(), &["--pattern", "read", "--size", "1m", "--layout-only"]);
+    let run = run_in(
+        dir.path(),
+        &["--pattern", "read", "--size", "1m", "--layout-only"],
+    );
     run.expect_code(0);
     let r = run.result();
     assert_eq!(r.totals.all_ops, 0);
@@ -225,7 +378,14 @@ fn start_barrier_waits_and_times_out() {
     });
     let run = run_in(
         dir.path(),
-        &["--pattern", "write", "--size", "1m", "--start-barrier", barrier.to_str().unwrap()],
+        &[
+            "--pattern",
+            "write",
+            "--size",
+            "1m",
+            "--start-barrier",
+            barrier.to_str().unwrap(),
+        ],
     );
     creator.join().unwrap();
     run.expect_code(0);
@@ -233,7 +393,16 @@ fn start_barrier_waits_and_times_out() {
     let missing = dir.path().join("never");
     let run = run_in(
         dir.path(),
-        &["--pattern", "write", "--size", "1m", "--start-barrier", missing.to_str().unwrap(), "--barrier-timeout", "200ms"],
+        &[
+            "--pattern",
+            "write",
+            "--size",
+            "1m",
+            "--start-barrier",
+            missing.to_str().unwrap(),
+            "--barrier-timeout",
+            "200ms",
+        ],
     );
     run.expect_code(3);
     let r = run.result();
@@ -244,21 +413,51 @@ fn start_barrier_waits_and_times_out() {
 #[test]
 fn results_of_two_runs_merge_exactly() {
     let dir = tmpfs_dir();
-    let a = run_in(dir.path(), &["--pattern", "randread", "--size", "1m", "--prefix", "a"]).result();
-    let b = run_in(dir.path(), &["--pattern", "randread", "--size", "2m", "--prefix", "b", "--threads", "2"]).result();
+    let a = run_in(
+        dir.path(),
+        &["--pattern", "randread", "--size", "1m", "--prefix", "a"],
+    )
+    .result();
+    let b = run_in(
+        dir.path(),
+        &[
+            "--pattern",
+            "randread",
+            "--size",
+            "2m",
+            "--prefix",
+            "b",
+            "--threads",
+            "2",
+        ],
+    )
+    .result();
     let merged = merge_results(&[a.clone(), b.clone()]).unwrap();
     assert_eq!(merged.sources, 2);
     let mut expected = decode_histogram(&a.ops["read"].histogram).unwrap();
-    expected.add(decode_histogram(&b.ops["read"].histogram).unwrap()).unwrap();
+    expected
+        .add(decode_histogram(&b.ops["read"].histogram).unwrap())
+        .unwrap();
     let got = decode_histogram(&merged.ops["read"].histogram).unwrap();
     assert_eq!(got, expected);
     assert_eq!(merged.ops["read"].ops, 256 + 2 * 512);
-    assert_eq!(merged.ops["read"].latency_ns.p99, expected.value_at_quantile(0.99));
+    assert_eq!(
+        merged.ops["read"].latency_ns.p99,
+        expected.value_at_quantile(0.99)
+    );
     assert_eq!(merged.ops["read"].latency_ns.max, expected.max());
-    assert_eq!(merged.totals.data_bytes, a.totals.data_bytes + b.totals.data_bytes);
+    assert_eq!(
+        merged.totals.data_bytes,
+        a.totals.data_bytes + b.totals.data_bytes
+    );
     let union = merged.window.seconds;
     assert!(union >= a.window.seconds.max(b.window.seconds));
-    assert!(common::rel_diff(merged.totals.bandwidth_bytes_per_sec, merged.totals.data_bytes as f64 / union) < 1e-9);
+    assert!(
+        common::rel_diff(
+            merged.totals.bandwidth_bytes_per_sec,
+            merged.totals.data_bytes as f64 / union
+        ) < 1e-9
+    );
     assert!(merge_results(&[]).is_err());
     let mut wrong = a.clone();
     wrong.schema_version = 99;
@@ -273,15 +472,30 @@ fn bad_input_gives_one_line_and_exit_2_before_any_io() {
         (vec!["--pattern", "read", "--bs", "1Gx"], "--bs"),
         (vec!["--pattern", "read", "--size", "0"], "--size"),
         (vec!["--pattern", "read", "--size", "-1"], "--size"),
-        (vec!["--pattern", "read", "--bs", "8k", "--size", "4k"], "--bs"),
+        (
+            vec!["--pattern", "read", "--bs", "8k", "--size", "4k"],
+            "--bs",
+        ),
         (vec!["--pattern", "sideways"], "--pattern"),
-        (vec!["--pattern", "randrw", "--rwmixread", "101"], "--rwmixread"),
-        (vec!["--pattern", "randrw", "--rwmixread", "300"], "--rwmixread"),
-        (vec!["--pattern", "read", "--rwmixread", "50"], "--rwmixread"),
+        (
+            vec!["--pattern", "randrw", "--rwmixread", "101"],
+            "--rwmixread",
+        ),
+        (
+            vec!["--pattern", "randrw", "--rwmixread", "300"],
+            "--rwmixread",
+        ),
+        (
+            vec!["--pattern", "read", "--rwmixread", "50"],
+            "--rwmixread",
+        ),
         (vec!["--pattern", "read", "--threads", "0"], "--threads"),
         (vec!["--pattern", "read", "--runtime", "10x"], "--runtime"),
         (vec!["--pattern", "read", "--direct", "maybe"], "--direct"),
-        (vec!["--pattern", "write", "--fsync", "sometimes"], "--fsync"),
+        (
+            vec!["--pattern", "write", "--fsync", "sometimes"],
+            "--fsync",
+        ),
         (vec!["--bs", "4k"], "--pattern"),
     ];
     for (args, flag) in cases {
@@ -289,19 +503,40 @@ fn bad_input_gives_one_line_and_exit_2_before_any_io() {
         run.expect_code(2);
         let first = run.stderr.lines().next().unwrap_or_default();
         assert!(first.starts_with("error: "), "{}", run.describe());
-        assert_eq!(run.stderr.lines().count(), 1, "one line\n{}", run.describe());
-        assert!(first.contains(flag), "flag `{flag}` not named\n{}", run.describe());
+        assert_eq!(
+            run.stderr.lines().count(),
+            1,
+            "one line\n{}",
+            run.describe()
+        );
+        assert!(
+            first.contains(flag),
+            "flag `{flag}` not named\n{}",
+            run.describe()
+        );
         let value = args.last().copied().unwrap_or_default();
         if flag != "--pattern" || value == "sideways" {
-            assert!(first.contains(value), "value `{value}` not named\n{}", run.describe());
+            assert!(
+                first.contains(value),
+                "value `{value}` not named\n{}",
+                run.describe()
+            );
         }
         assert!(run.stdout.is_empty(), "{}", run.describe());
-        assert!(entries(d).is_empty(), "nothing may be created\n{}", run.describe());
+        assert!(
+            entries(d).is_empty(),
+            "nothing may be created\n{}",
+            run.describe()
+        );
     }
     let missing = d.join("missing");
     let run = run_in(&missing, &["--pattern", "read"]);
     run.expect_code(2);
-    assert!(run.stderr.starts_with("error: --dir: directory `"), "{}", run.describe());
+    assert!(
+        run.stderr.starts_with("error: --dir: directory `"),
+        "{}",
+        run.describe()
+    );
     assert!(run.stderr.contains("does not exist"), "{}", run.describe());
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.describe());
 }
@@ -310,11 +545,25 @@ fn bad_input_gives_one_line_and_exit_2_before_any_io() {
 fn job_files_map_to_the_same_job_and_errors_point_into_them() {
     let dir = tmpfs_dir();
     let job = dir.path().join("job.yaml");
-    std::fs::write(&job, "pattern: randrw\nbs: 8k\nsize: 1m\nrwmixread: 70\nfsync: none\n").unwrap();
-    let run = run_in(dir.path(), &["--job", job.to_str().unwrap(), "--threads", "2"]);
+    std::fs::write(
+        &job,
+        "pattern: randrw\nbs: 8k\nsize: 1m\nrwmixread: 70\nfsync: none\n",
+    )
+    .unwrap();
+    let run = run_in(
+        dir.path(),
+        &["--job", job.to_str().unwrap(), "--threads", "2"],
+    );
     run.expect_code(0);
     let r = run.result();
-    assert_eq!((r.effective.job.bs, r.effective.job.threads, r.effective.job.rwmixread), (8192, 2, 70));
+    assert_eq!(
+        (
+            r.effective.job.bs,
+            r.effective.job.threads,
+            r.effective.job.rwmixread
+        ),
+        (8192, 2, 70)
+    );
     assert_eq!(r.job.threads, 2);
 
     let cases = [
@@ -329,7 +578,11 @@ fn job_files_map_to_the_same_job_and_errors_point_into_them() {
         run.expect_code(2);
         let line = run.stderr.lines().next().unwrap_or_default();
         assert_eq!(run.stderr.lines().count(), 1, "{}", run.describe());
-        assert!(line.contains(&format!("job.yaml{at}")), "{}", run.describe());
+        assert!(
+            line.contains(&format!("job.yaml{at}")),
+            "{}",
+            run.describe()
+        );
         assert!(line.contains(needle), "{}", run.describe());
     }
     // A flag fixes a bad field of the file.
@@ -338,10 +591,31 @@ fn job_files_map_to_the_same_job_and_errors_point_into_them() {
 }
 
 #[test]
+fn top_level_help_lists_helpers_with_examples() {
+    let run = io(&["--help"]);
+    run.expect_code(0);
+    for needle in [
+        "Examples:",
+        "check-empty",
+        "serve --dir",
+        "wait-file",
+        "Exit codes:",
+    ] {
+        assert!(run.stdout.contains(needle), "{needle}\n{}", run.stdout);
+    }
+}
+
+#[test]
 fn help_teaches_with_examples() {
     let run = io(&["run", "--help"]);
     run.expect_code(0);
-    for needle in ["Examples:", "--pattern randread", "Job file (YAML):", "Exit codes:", "--start-barrier"] {
+    for needle in [
+        "Examples:",
+        "--pattern randread",
+        "Job file (YAML):",
+        "Exit codes:",
+        "--start-barrier",
+    ] {
         assert!(run.stdout.contains(needle), "{needle}\n{}", run.stdout);
     }
 }

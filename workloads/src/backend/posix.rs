@@ -27,6 +27,9 @@ pub struct PosixBackend {
     prefix: String,
     job: Option<ResolvedJob>,
     direct: bool,
+    /// Whether the run writes (or creates) files; false for reads of files in place, which
+    /// are then opened read-only (a read-only volume works).
+    writes: bool,
 }
 
 impl PosixBackend {
@@ -39,6 +42,7 @@ impl PosixBackend {
             prefix: prefix.to_owned(),
             job: None,
             direct: false,
+            writes: true,
         }
     }
 
@@ -79,19 +83,30 @@ impl PosixBackend {
         if writable {
             // Create the probe without O_DIRECT first: some filesystems create the file and
             // then refuse the flag, which would leave the probe behind.
-            let probe = self.dir.join(format!(".{}.direct-probe.{}", self.prefix, std::process::id()));
+            let probe = self.dir.join(format!(
+                ".{}.direct-probe.{}",
+                self.prefix,
+                std::process::id()
+            ));
             let probe_name = probe.display().to_string();
             let create = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC;
-            let created = open(&probe, create, Mode::from_bits_truncate(0o600)).map_err(|e| PrepareError::Probe {
-                path: self.dir_text(),
-                source: IoFault::errno("create", &probe_name, None, e),
+            let created = open(&probe, create, Mode::from_bits_truncate(0o600)).map_err(|e| {
+                PrepareError::Probe {
+                    path: self.dir_text(),
+                    source: IoFault::errno("create", &probe_name, None, e),
+                }
             })?;
             drop(created);
-            let outcome = match open(&probe, OFlag::O_RDWR | OFlag::O_DIRECT | OFlag::O_CLOEXEC, Mode::empty()) {
+            let outcome = match open(
+                &probe,
+                OFlag::O_RDWR | OFlag::O_DIRECT | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            ) {
                 Err(e @ Errno::EINVAL) => Ok(Some(("open with O_DIRECT", e))),
                 Err(e) => Err(IoFault::errno("open", &probe_name, None, e)),
                 Ok(fd) => {
-                    let moved = pwrite(fd.as_fd(), buf.as_slice(), 0).and_then(|_| pread(fd.as_fd(), buf.as_mut_slice(), 0));
+                    let moved = pwrite(fd.as_fd(), buf.as_slice(), 0)
+                        .and_then(|_| pread(fd.as_fd(), buf.as_mut_slice(), 0));
                     match moved {
                         Ok(_) => Ok(None),
                         Err(e @ Errno::EINVAL) => Ok(Some(("aligned read/write", e))),
@@ -186,6 +201,7 @@ impl Backend for PosixBackend {
         if needs_writes {
             self.probe_writable()?;
         }
+        self.writes = needs_writes;
         let mut notes = Vec::new();
         let mut direct_note = None;
         self.direct = match job.direct {
@@ -249,7 +265,7 @@ impl Backend for PosixBackend {
             w.metadata_dir = Some(dir);
             return Ok(w);
         }
-        let writes = job.pattern.writes() || job.pattern.needs_layout();
+        let writes = self.writes;
         let mut flags = OFlag::O_CLOEXEC
             | if writes {
                 OFlag::O_RDWR

@@ -30,11 +30,7 @@ pub struct Run {
 impl Run {
     /// Everything needed to understand a failure.
     pub fn describe(&self) -> String {
-        let listing = self
-            .dir
-            .as_ref()
-            .map(|d| listing(d))
-            .unwrap_or_default();
+        let listing = self.dir.as_ref().map(|d| listing(d)).unwrap_or_default();
         format!(
             "command: nfslab-io {}\nexit: {}\nstderr:\n{}\nstdout (first 2000 bytes):\n{}\ndir listing:\n{}",
             self.args.join(" "),
@@ -93,7 +89,12 @@ pub fn io(args: &[&str]) -> Run {
 
 /// Runs `nfslab-io run --dir DIR ARGS`.
 pub fn run_in(dir: &Path, args: &[&str]) -> Run {
-    let mut full = vec!["run", "--dir", dir.to_str().unwrap_or_default(), "--compact"];
+    let mut full = vec![
+        "run",
+        "--dir",
+        dir.to_str().unwrap_or_default(),
+        "--compact",
+    ];
     full.extend_from_slice(args);
     io_in(Some(dir), &full)
 }
@@ -126,28 +127,54 @@ pub fn check_consistency(r: &RunResult, context: &str) {
     let t = &r.totals;
     let w = r.window.seconds;
     assert!(w > 0.0, "{context}: empty window");
-    assert!(rel_diff(t.bandwidth_bytes_per_sec, t.data_bytes as f64 / w) < 1e-9, "{context}: bandwidth != bytes/window");
-    assert!(rel_diff(t.iops, t.data_ops as f64 / w) < 1e-9, "{context}: iops != ops/window");
+    assert!(
+        rel_diff(t.bandwidth_bytes_per_sec, t.data_bytes as f64 / w) < 1e-9,
+        "{context}: bandwidth != bytes/window"
+    );
+    assert!(
+        rel_diff(t.iops, t.data_ops as f64 / w) < 1e-9,
+        "{context}: iops != ops/window"
+    );
     if t.data_ops > 0 {
         let bs = r.effective.job.bs as f64;
-        assert!(rel_diff(t.iops * bs, t.bandwidth_bytes_per_sec) < 1e-9, "{context}: iops*bs != bandwidth");
+        assert!(
+            rel_diff(t.iops * bs, t.bandwidth_bytes_per_sec) < 1e-9,
+            "{context}: iops*bs != bandwidth"
+        );
     }
     let mut all = 0;
     for (kind, s) in &r.ops {
         let h = nfslab_workload::result::decode_histogram(&s.histogram).expect("histogram decodes");
-        assert_eq!(h.len(), s.ops, "{context}: histogram count != ops for {kind}");
+        assert_eq!(
+            h.len(),
+            s.ops,
+            "{context}: histogram count != ops for {kind}"
+        );
         if s.ops > 0 {
             let l = &s.latency_ns;
-            assert!(l.min <= l.p50 && l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.p99_9, "{context}: {kind} {l:?}");
-            assert!(l.p99_9 <= l.p99_99 && l.p99_99 <= l.max && l.min > 0, "{context}: {kind} {l:?}");
+            assert!(
+                l.min <= l.p50 && l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.p99_9,
+                "{context}: {kind} {l:?}"
+            );
+            assert!(
+                l.p99_9 <= l.p99_99 && l.p99_99 <= l.max && l.min > 0,
+                "{context}: {kind} {l:?}"
+            );
         }
         all += s.ops;
     }
     assert_eq!(all, t.all_ops, "{context}: all_ops");
-    let series_ops: u64 = r.series.iter().map(|p| p.read_ops + p.write_ops + p.other_ops).sum();
+    let series_ops: u64 = r
+        .series
+        .iter()
+        .map(|p| p.read_ops + p.write_ops + p.other_ops)
+        .sum();
     assert_eq!(series_ops, t.all_ops, "{context}: series ops != ops");
     let series_bytes: u64 = r.series.iter().map(|p| p.read_bytes + p.write_bytes).sum();
-    assert_eq!(series_bytes, t.data_bytes, "{context}: series bytes != bytes");
+    assert_eq!(
+        series_bytes, t.data_bytes,
+        "{context}: series bytes != bytes"
+    );
 }
 
 /// Whether `NFSLAB_REQUIRE` (comma list) names `service`: then a missing service is a
@@ -180,15 +207,23 @@ pub fn gated_trials(
                 let reason = reason.clone();
                 let service = service.to_owned();
                 libtest_mimic::Trial::test(name, move || {
-                    Err(format!("NFSLAB_REQUIRE names `{service}` but it is unavailable: {reason}").into())
+                    Err(
+                        format!("NFSLAB_REQUIRE names `{service}` but it is unavailable: {reason}")
+                            .into(),
+                    )
                 })
             })
             .collect(),
         Err(reason) => {
-            eprintln!("ignoring {} test(s): {service} unavailable: {reason}", tests.len());
+            eprintln!(
+                "ignoring {} test(s): {service} unavailable: {reason}",
+                tests.len()
+            );
             tests
                 .into_iter()
-                .map(|(name, _)| libtest_mimic::Trial::test(name, || Ok(())).with_ignored_flag(true))
+                .map(|(name, _)| {
+                    libtest_mimic::Trial::test(name, || Ok(())).with_ignored_flag(true)
+                })
                 .collect()
         }
     }
