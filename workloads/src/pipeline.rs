@@ -300,19 +300,18 @@ struct Run<'a> {
     fault: Option<IoFault>,
     window_start: Instant,
     in_ramp: bool,
-    ramp_data_ops: u64,
     written: Vec<bool>,
 }
 
 impl Run<'_> {
-    /// Records one completion; returns ramp data operations to add to the budget when the
-    /// window has just started, or `Err` when the operation failed.
+    /// Records one completion; `Ok(true)` when it is the first inside the window, `Err`
+    /// when the operation failed.
     fn complete(
         &mut self,
         done: Done,
         io: &impl PipelinedIo,
         generations: &[Generations],
-    ) -> Result<Option<u64>, ()> {
+    ) -> Result<bool, ()> {
         let end = Instant::now();
         let short = |got: u64| {
             if done.kind == OpKind::Read {
@@ -367,15 +366,11 @@ impl Run<'_> {
                 io.file_name(done.file),
             ));
         }
-        if self.in_ramp {
-            if end < self.window_start {
-                self.ramp_data_ops += u64::from(done.kind.is_data());
-            } else {
-                self.in_ramp = false;
-                return Ok(Some(self.ramp_data_ops));
-            }
+        if self.in_ramp && end >= self.window_start {
+            self.in_ramp = false;
+            return Ok(true);
         }
-        Ok(None)
+        Ok(false)
     }
 }
 
@@ -403,10 +398,13 @@ pub fn run_data(
         fault: None,
         window_start: clock.window_start,
         in_ramp: Instant::now() < clock.window_start,
-        ramp_data_ops: 0,
         written: vec![false; job.nrfiles as usize],
     };
     let mut stream = OpStream::new(job, worker);
+    if run.in_ramp {
+        // The ramp is bounded by time only; the io budget counts from the window start.
+        stream.rebase_budget(None);
+    }
     let bs = job.bs as usize;
     let mut buffers = WriteBuffers {
         fixed: (!job.verify).then(|| {
@@ -422,6 +420,8 @@ pub fn run_data(
         let mut busy: HashSet<(u32, u64)> = HashSet::new();
         let mut next = None;
         let mut issuing = true;
+        // Data operations in flight (they complete inside the window once it started).
+        let mut data_in_flight: u64 = 0;
         loop {
             while issuing && inflight.len() < depth {
                 if stop.load(Ordering::Relaxed)
@@ -460,6 +460,7 @@ pub fn run_data(
                 if job.verify {
                     busy.insert((op.file, op.block));
                 }
+                data_in_flight += u64::from(op.kind.is_data());
                 inflight.push(launch(
                     io,
                     (op.kind, op.file, op.block, op.offset, op.len),
@@ -476,9 +477,14 @@ pub fn run_data(
                 break;
             };
             busy.remove(&(done.file, done.block));
+            data_in_flight -= u64::from(done.kind.is_data());
+            let counted = u64::from(done.kind.is_data()) + data_in_flight;
             match run.complete(done, io, generations) {
-                Ok(Some(ramp_ops)) => stream.add_budget(ramp_ops),
-                Ok(None) => {}
+                // The window starts: this operation and those in flight count in it.
+                Ok(true) => {
+                    stream.rebase_budget(job.ops_limit().map(|n| n.saturating_sub(counted)))
+                }
+                Ok(false) => {}
                 Err(()) => {
                     stop.store(true, Ordering::Relaxed);
                     issuing = false;
@@ -714,6 +720,40 @@ mod tests {
             out.recorder.counters(OpKind::Fsync).ops,
             0,
             "no fsync after a failure"
+        );
+    }
+
+    #[test]
+    fn a_ramp_does_not_spend_the_io_budget() {
+        let read = job(Pattern::Randread, |j| {
+            j.io_size = Some(Size(4096 * 64));
+            j.ramp_time = Some(crate::units::Span(Duration::from_millis(30)));
+        });
+        let mut io = MemIo::new(2, 4096 * 64);
+        let mut gens = vec![Generations::unknown(0), Generations::unknown(0)];
+        let stop = AtomicBool::new(false);
+        let clock = PhaseClock {
+            window_start: Instant::now() + Duration::from_millis(30),
+            deadline: None,
+        };
+        let out = run_data(
+            &mut io,
+            &read,
+            0,
+            clock,
+            &stop,
+            &mut gens,
+            &CpuWindow::new(1),
+        );
+        assert!(out.fault.is_none());
+        assert!(
+            out.recorder.ramp_ops() > 0,
+            "operations ran during the ramp"
+        );
+        assert_eq!(
+            out.recorder.counters(OpKind::Read).ops,
+            64,
+            "the window moves exactly io_size"
         );
     }
 
