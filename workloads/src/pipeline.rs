@@ -624,6 +624,16 @@ mod tests {
         }
     }
 
+    /// Runs worker 0 of `job` on `io` with the window starting now.
+    fn drive(
+        io: &mut MemIo,
+        job: &ResolvedJob,
+        gens: &mut [Generations],
+        stop: &AtomicBool,
+    ) -> MeasuredOutcome {
+        run_data(io, job, 0, clock(), stop, gens, &CpuWindow::new(1))
+    }
+
     #[test]
     fn random_writes_then_reads_verify_with_depth() {
         let write = job(Pattern::Randwrite, |j| {
@@ -633,15 +643,7 @@ mod tests {
         let mut io = MemIo::new(2, 4096 * 64);
         let mut gens = vec![Generations::unknown(64), Generations::unknown(64)];
         let stop = AtomicBool::new(false);
-        let out = run_data(
-            &mut io,
-            &write,
-            0,
-            clock(),
-            &stop,
-            &mut gens,
-            &CpuWindow::new(1),
-        );
+        let out = drive(&mut io, &write, &mut gens, &stop);
         assert!(out.fault.is_none(), "{:?}", out.fault);
         assert_eq!(out.recorder.counters(OpKind::Write).ops, 256);
         assert_eq!(
@@ -663,15 +665,7 @@ mod tests {
                 .all(|g| g.known().all(|(_, generation)| generation == 2))
         );
         let read = job(Pattern::Randread, |j| j.verify = true);
-        let out = run_data(
-            &mut io,
-            &read,
-            0,
-            clock(),
-            &stop,
-            &mut gens,
-            &CpuWindow::new(1),
-        );
+        let out = drive(&mut io, &read, &mut gens, &stop);
         assert_eq!(out.tally.blocks_checked, 128);
         assert_eq!(out.tally.mismatches, 0, "{:?}", out.tally.list.first());
     }
@@ -682,15 +676,7 @@ mod tests {
         let mut io = MemIo::new(2, 4096 * 64);
         let mut gens = vec![Generations::unknown(0), Generations::unknown(0)];
         let stop = AtomicBool::new(false);
-        let out = run_data(
-            &mut io,
-            &fsync,
-            0,
-            clock(),
-            &stop,
-            &mut gens,
-            &CpuWindow::new(1),
-        );
+        let out = drive(&mut io, &fsync, &mut gens, &stop);
         assert!(out.fault.is_none());
         assert_eq!(out.recorder.counters(OpKind::Write).ops, 128);
         assert_eq!(out.recorder.counters(OpKind::Fsync).ops, 32);
@@ -698,15 +684,7 @@ mod tests {
 
         io.fail_write_at = Some(4096 * 10);
         let write = job(Pattern::Write, |_| {});
-        let out = run_data(
-            &mut io,
-            &write,
-            0,
-            clock(),
-            &stop,
-            &mut gens,
-            &CpuWindow::new(1),
-        );
+        let out = drive(&mut io, &write, &mut gens, &stop);
         let fault = out.fault.expect("a fault");
         assert_eq!(fault.code, FaultCode::Errno(Errno::ENOSPC));
         assert_eq!(fault.offset, Some(4096 * 10));

@@ -28,6 +28,8 @@ use nfslab_workload::result::{RunResult, Status};
 
 type Shared = Arc<Mutex<Option<Ganesha>>>;
 type Outcome = Result<(), libtest_mimic::Failed>;
+/// A test over the shared server.
+type Test = fn(&Shared) -> Outcome;
 
 fn server(shared: &Shared) -> Result<std::sync::MutexGuard<'_, Option<Ganesha>>, String> {
     let mut guard = shared
@@ -727,7 +729,7 @@ fn main() {
     };
     let availability = started.as_ref().map(|_| ()).map_err(Clone::clone);
     let shared: Shared = Arc::new(Mutex::new(started.ok()));
-    let tests: Vec<(&'static str, fn(&Shared) -> Outcome)> = vec![
+    let tests: Vec<(&'static str, Test)> = vec![
         (
             "data_patterns_verify_and_the_server_holds_the_data",
             data_matrix,

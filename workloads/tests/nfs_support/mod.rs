@@ -329,7 +329,7 @@ pub fn check_pattern(
     generation: u64,
 ) -> Result<u64, String> {
     let data = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    if data.len() as u64 % bs != 0 {
+    if !(data.len() as u64).is_multiple_of(bs) {
         return Err(format!(
             "{} has {} bytes, not whole blocks of {bs}",
             file.display(),
@@ -436,7 +436,7 @@ fn reply(xid: u32, data: accept_stat_data, body: &[u8]) -> Vec<u8> {
 fn xdr_string(text: &str) -> Vec<u8> {
     let mut out = (text.len() as u32).to_be_bytes().to_vec();
     out.extend_from_slice(text.as_bytes());
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
     out

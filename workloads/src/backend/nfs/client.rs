@@ -295,6 +295,15 @@ impl Nfs {
         }
     }
 
+    /// A call whose successful result carries nothing the client needs.
+    async fn unit<A: Pack, T: Unpack, E: Unpack>(
+        &self,
+        proc: NFS_PROGRAM,
+        args: &A,
+    ) -> Result<(), NfsError> {
+        self.call::<A, T, E>(proc, args).await.map(|_| ())
+    }
+
     /// NULL: is the program there, in version 3?
     pub async fn null(&self) -> Result<(), NfsError> {
         let request = self.encode(NFS_PROGRAM::NFSPROC3_NULL, &Void)?;
@@ -395,9 +404,8 @@ impl Nfs {
         let args = REMOVE3args {
             object: dirop(dir, file),
         };
-        self.call::<_, REMOVE3resok, REMOVE3resfail>(NFS_PROGRAM::NFSPROC3_REMOVE, &args)
+        self.unit::<_, REMOVE3resok, REMOVE3resfail>(NFS_PROGRAM::NFSPROC3_REMOVE, &args)
             .await
-            .map(|_| ())
     }
 
     /// RMDIR of `file` in `dir`.
@@ -405,9 +413,8 @@ impl Nfs {
         let args = RMDIR3args {
             object: dirop(dir, file),
         };
-        self.call::<_, RMDIR3resok, RMDIR3resfail>(NFS_PROGRAM::NFSPROC3_RMDIR, &args)
+        self.unit::<_, RMDIR3resok, RMDIR3resfail>(NFS_PROGRAM::NFSPROC3_RMDIR, &args)
             .await
-            .map(|_| ())
     }
 
     /// RENAME of `from` in `from_dir` to `to` in `to_dir`.
@@ -422,9 +429,8 @@ impl Nfs {
             from: dirop(from_dir, from),
             to: dirop(to_dir, to),
         };
-        self.call::<_, RENAME3resok, RENAME3resfail>(NFS_PROGRAM::NFSPROC3_RENAME, &args)
+        self.unit::<_, RENAME3resok, RENAME3resfail>(NFS_PROGRAM::NFSPROC3_RENAME, &args)
             .await
-            .map(|_| ())
     }
 
     /// Every entry of `dir`, with READDIRPLUS (`plus`) or READDIR; `count` bytes per reply.

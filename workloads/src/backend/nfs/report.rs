@@ -153,6 +153,27 @@ pub struct NfsSection {
     pub rpc: Option<RpcReport>,
 }
 
+/// The summary lines of an NFS section (for the human summary on stderr).
+#[must_use]
+pub fn summary_lines(section: &NfsSection) -> String {
+    let mut out = format!(
+        "  nfs: {} export {} ({})\n",
+        section.address, section.export, section.options_effective
+    );
+    if let Some(rpc) = &section.rpc {
+        let event = |name: &str| rpc.events.get(name).copied().unwrap_or(0);
+        out.push_str(&format!(
+            "  rpc: {} calls, {} retransmissions, {} reconnects, {} write verifier changes, avg rtt {:.3} ms\n",
+            rpc.totals.calls,
+            rpc.totals.retransmissions,
+            event("reconnects"),
+            event("write_verifier_changes"),
+            rpc.totals.avg_rtt_ms
+        ));
+    }
+    out
+}
+
 /// Requested sizes the negotiation changed, described for people.
 #[must_use]
 pub fn differences(

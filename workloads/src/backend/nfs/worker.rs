@@ -389,6 +389,29 @@ pub struct NfsWorker {
     md: Option<MetaDir>,
 }
 
+/// The handle of `leaf` in `dir` after a MKDIR or CREATE answered `made`: from the reply,
+/// or by LOOKUP when the reply carries none or the entry already existed; `true` when the
+/// call made it.
+async fn made_or_found(
+    nfs: &Nfs,
+    dir: &nfs_fh3,
+    leaf: &str,
+    made: Result<(Option<nfs_fh3>, Option<nfs3_types::nfs3::fattr3>), NfsError>,
+) -> Result<(nfs_fh3, bool), NfsError> {
+    match made {
+        Ok((Some(fh), _)) => Ok((fh, true)),
+        Ok((None, _)) => nfs
+            .lookup(dir, leaf.as_bytes())
+            .await
+            .map(|(fh, _)| (fh, true)),
+        Err(e) if e.status() == Some(nfsstat3::NFS3ERR_EXIST) => nfs
+            .lookup(dir, leaf.as_bytes())
+            .await
+            .map(|(fh, _)| (fh, false)),
+        Err(e) => Err(e),
+    }
+}
+
 fn split(path: &str) -> (Option<&str>, &str) {
     match path.rsplit_once('/') {
         Some((parent, leaf)) => (Some(parent), leaf),
@@ -415,18 +438,8 @@ impl NfsWorker {
             let fault = |e: NfsError| IoFault::errno("mkdir", &s.path_of(&leaf), None, e.errno());
             let (fh, created) =
                 s.rt.block_on(async {
-                    match nfs.mkdir(&s.dir, leaf.as_bytes(), 0o755).await {
-                        Ok((Some(fh), _)) => Ok((fh, true)),
-                        Ok((None, _)) => nfs
-                            .lookup(&s.dir, leaf.as_bytes())
-                            .await
-                            .map(|(fh, _)| (fh, true)),
-                        Err(e) if e.status() == Some(nfsstat3::NFS3ERR_EXIST) => nfs
-                            .lookup(&s.dir, leaf.as_bytes())
-                            .await
-                            .map(|(fh, _)| (fh, false)),
-                        Err(e) => Err(e),
-                    }
+                    let made = nfs.mkdir(&s.dir, leaf.as_bytes(), 0o755).await;
+                    made_or_found(nfs, &s.dir, &leaf, made).await
                 })
                 .map_err(fault)?;
             w.md = Some(MetaDir {
@@ -447,18 +460,8 @@ impl NfsWorker {
                         .await
                         .map(|(fh, _)| (fh, false));
                 }
-                match nfs.create(&s.dir, leaf.as_bytes(), 0o644, true).await {
-                    Ok((Some(fh), _)) => Ok((fh, true)),
-                    Ok((None, _)) => nfs
-                        .lookup(&s.dir, leaf.as_bytes())
-                        .await
-                        .map(|(fh, _)| (fh, true)),
-                    Err(e) if e.status() == Some(nfsstat3::NFS3ERR_EXIST) => nfs
-                        .lookup(&s.dir, leaf.as_bytes())
-                        .await
-                        .map(|(fh, _)| (fh, false)),
-                    Err(e) => Err(e),
-                }
+                let made = nfs.create(&s.dir, leaf.as_bytes(), 0o644, true).await;
+                made_or_found(nfs, &s.dir, &leaf, made).await
             });
             match opened {
                 Ok((fh, created)) => {
@@ -555,6 +558,23 @@ impl NfsWorker {
             self.remember(path, fh.clone(), a.size, a.type_ == ftype3::NF3DIR);
         }
         Ok(fh)
+    }
+
+    /// REMOVE (or RMDIR when `dir`) of `path`, forgetting what the cache held for it.
+    fn remove_entry(&mut self, path: &str, dir: bool) -> Result<(), Errno> {
+        let (parent, leaf) = split(path);
+        let parent = self.resolve(parent)?;
+        let nfs = self.s.nfs.clone();
+        let removed = self.s.rt.block_on(async {
+            if dir {
+                nfs.rmdir(&parent, leaf.as_bytes()).await
+            } else {
+                nfs.remove(&parent, leaf.as_bytes()).await
+            }
+        });
+        removed.map_err(|e| e.errno())?;
+        self.forget(path);
+        Ok(())
     }
 
     /// Removes `leaf` in `dir` and everything below it.
@@ -750,27 +770,11 @@ impl WorkerIo for NfsWorker {
     }
 
     fn unlink(&mut self, path: &str) -> Result<(), Errno> {
-        let (parent, leaf) = split(path);
-        let dir = self.resolve(parent)?;
-        let nfs = self.s.nfs.clone();
-        self.s
-            .rt
-            .block_on(nfs.remove(&dir, leaf.as_bytes()))
-            .map_err(|e| e.errno())?;
-        self.forget(path);
-        Ok(())
+        self.remove_entry(path, false)
     }
 
     fn rmdir(&mut self, path: &str) -> Result<(), Errno> {
-        let (parent, leaf) = split(path);
-        let dir = self.resolve(parent)?;
-        let nfs = self.s.nfs.clone();
-        self.s
-            .rt
-            .block_on(nfs.rmdir(&dir, leaf.as_bytes()))
-            .map_err(|e| e.errno())?;
-        self.forget(path);
-        Ok(())
+        self.remove_entry(path, true)
     }
 
     fn created_files(&self) -> u64 {
