@@ -39,15 +39,17 @@ export_dir=$work/export
 mkdir -p "$export_dir"
 ganesha_pid=
 
-# rpcbind mappings of NFS (100003) and MOUNT (100005), as "prog vers prot port" lines,
-# read or written with PMAPPROC_DUMP / PMAPPROC_SET / PMAPPROC_UNSET over TCP.
-portmap() {
+# ONC RPC over TCP on 127.0.0.1: "null PORT PROG" exits 0 when PROG v3 answers a NULL
+# call there; "save" prints the rpcbind mappings of NFS (100003) and MOUNT (100005) as
+# "prog vers prot port" lines; "restore FILE" puts such mappings back (PMAPPROC_UNSET,
+# PMAPPROC_SET).
+rpc() {
   python3 - "$@" <<'EOF'
 import socket, struct, sys
 
-def call(proc, args=b""):
-    s = socket.create_connection(("127.0.0.1", 111), timeout=5)
-    body = struct.pack(">10I", 0x6E667300 + proc, 0, 2, 100000, 2, proc, 0, 0, 0, 0) + args
+def call(proc, args=b"", port=111, prog=100000, vers=2):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    body = struct.pack(">10I", 0x6E667300 + proc, 0, 2, prog, vers, proc, 0, 0, 0, 0) + args
     s.sendall(struct.pack(">I", 0x80000000 | len(body)) + body)
     data = b""
     while True:
@@ -58,9 +60,16 @@ def call(proc, args=b""):
             chunk += s.recv((n & 0x7FFFFFFF) - len(chunk))
         data += chunk
         if n & 0x80000000:
+            if struct.unpack(">I", data[8:12])[0] != 0 or struct.unpack(">I", data[20:24])[0] != 0:
+                raise OSError("call not accepted")
             return data[24:]
 
-if sys.argv[1] == "save":
+if sys.argv[1] == "null":
+    try:
+        call(0, port=int(sys.argv[2]), prog=int(sys.argv[3]), vers=3)
+    except (OSError, struct.error):
+        sys.exit(1)
+elif sys.argv[1] == "save":
     r = call(4)
     while struct.unpack(">I", r[:4])[0] == 1:
         m = struct.unpack(">4I", r[4:20])
@@ -76,14 +85,14 @@ else:
 EOF
 }
 
-portmap save >"$work/portmap.saved"
+rpc save >"$work/portmap.saved"
 
 cleanup() {
   if [ -n "$ganesha_pid" ]; then
     kill "$ganesha_pid" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$ganesha_pid" 2>/dev/null || break; sleep 0.1; done
   fi
-  portmap restore "$work/portmap.saved" || true
+  rpc restore "$work/portmap.saved" || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -102,11 +111,12 @@ LOG { Default_Log_Level = WARN; }
 EOF
 ganesha.nfsd -F -f "$work/ganesha.conf" -L "$work/ganesha.log" -p "$work/ganesha.pid" &
 ganesha_pid=$!
+ready() { rpc null "$nfs_port" 100003 && rpc null "$mount_port" 100005; }
 for _ in $(seq 1 150); do
-  rpcinfo -n "$nfs_port" -t 127.0.0.1 100003 3 >/dev/null 2>&1 && break
+  ready && break
   sleep 0.2
 done
-rpcinfo -n "$nfs_port" -t 127.0.0.1 100003 3 >/dev/null || { cat "$work/ganesha.log" >&2; echo "bench: ganesha did not start" >&2; exit 3; }
+ready || { cat "$work/ganesha.log" >&2; echo "bench: ganesha did not start" >&2; exit 3; }
 
 ports="nfsport=$nfs_port&mountport=$mount_port"
 url="nfs://127.0.0.1$export_dir?$ports"

@@ -21,13 +21,24 @@ use nfslab_workload::verify::{BlockId, fill_block};
 /// Programs a ganesha instance registers with rpcbind: NFS and MOUNT.
 const GANESHA_PROGRAMS: [u32; 2] = [100_003, 100_005];
 
-/// One portmapper call over TCP to 127.0.0.1:111; returns the reply's result bytes.
+/// Whether program `prog` version `vers` answers a NULL call on 127.0.0.1:`port`.
+fn rpc_null(port: u16, prog: u32, vers: u32) -> bool {
+    rpc_call(port, prog, vers, 0, &[]).is_some()
+}
+
+/// One portmapper call; returns the reply's result bytes.
 fn pmap_call(proc: u32, args: &[u8]) -> Option<Vec<u8>> {
-    let mut stream =
-        TcpStream::connect_timeout(&"127.0.0.1:111".parse().ok()?, Duration::from_secs(2)).ok()?;
+    rpc_call(111, 100_000, 2, proc, args)
+}
+
+/// One ONC RPC call over TCP to 127.0.0.1:`port` with AUTH_NULL; returns the result bytes
+/// of an accepted, successful reply.
+fn rpc_call(port: u16, prog: u32, vers: u32, proc: u32, args: &[u8]) -> Option<Vec<u8>> {
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut body = Vec::new();
-    for word in [0x6e66_7300 + proc, 0, 2, 100_000, 2, proc, 0, 0, 0, 0] {
+    for word in [0x6e66_7300 + proc, 0, 2, prog, vers, proc, 0, 0, 0, 0] {
         body.extend_from_slice(&u32::to_be_bytes(word));
     }
     body.extend_from_slice(args);
@@ -227,18 +238,9 @@ impl Ganesha {
         }
     }
 
-    /// Whether NFS v3 and MOUNT v3 answer a NULL call (rpcinfo).
+    /// Whether NFS v3 and MOUNT v3 answer a NULL call on their ports.
     pub fn answers(&self) -> bool {
-        [(self.nfs_port, "100003"), (self.mount_port, "100005")]
-            .iter()
-            .all(|(port, prog)| {
-                Command::new("rpcinfo")
-                    .args(["-n", &port.to_string(), "-t", "127.0.0.1", prog, "3"])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .is_ok_and(|s| s.success())
-            })
+        rpc_null(self.nfs_port, 100_003, 3) && rpc_null(self.mount_port, 100_005, 3)
     }
 
     /// Stops the server abruptly (SIGKILL), as a crash would.
