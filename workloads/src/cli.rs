@@ -599,7 +599,16 @@ fn run_with<B: Backend>(
     let outcome = match run(job, backend, &options, &mut note) {
         Ok(o) => o,
         Err(e) => {
-            let location = e.field().map(|f| where_is(f, set, job_file));
+            // The target's problems name the flag the user gave it with.
+            let target_flag = if args.target.is_some() {
+                "target"
+            } else {
+                "dir"
+            };
+            let location = e.field().map(|f| match f {
+                "dir" | "target" => flag(target_flag),
+                other => where_is(other, set, job_file),
+            });
             let message = match (&e, location) {
                 (StartError::Prepare(p), Some(loc)) if p.field() == Some("dir") => {
                     format!("{loc}: {}", chain(&e))

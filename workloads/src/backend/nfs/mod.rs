@@ -83,7 +83,34 @@ pub enum NfsRunError {
 }
 
 /// Runs `job` against the `nfs://` URL `target` with client options `mount_options`
-/// (`mount -o` syntax, may be empty) and file name prefix `prefix`.
+/// (`mount -o` syntax, may be empty) and file name prefix `prefix`; `note` receives human
+/// notes as they arise.
+///
+/// This blocks until the run ends and drives its own tokio runtime: from async code, call
+/// it on a blocking thread (`tokio::task::spawn_blocking`). The outcome carries the result
+/// document and the exit code the CLI would use; errors are bad input or a target that
+/// cannot be used (see [`crate::engine::StartError::exit_code`]).
+///
+/// ```no_run
+/// use nfslab_workload::backend::nfs;
+/// use nfslab_workload::engine::RunOptions;
+/// use nfslab_workload::job::{Job, Pattern};
+///
+/// let mut job = Job::new(Pattern::Randread);
+/// job.iodepth = 16;
+/// let outcome = nfs::run(
+///     &job,
+///     "nfs://10.0.0.5/export/bench",
+///     "vers=3,rsize=1048576,nconnect=4,hard,timeo=600,retrans=2",
+///     "nfslab",
+///     &RunOptions::default(),
+///     &mut |note| eprintln!("note: {note}"),
+/// );
+/// match outcome {
+///     Ok(o) => println!("{} bytes/s", o.result.totals.bandwidth_bytes_per_sec),
+///     Err(e) => eprintln!("{e}"),
+/// }
+/// ```
 pub fn run(
     job: &Job,
     target: &str,
