@@ -1,6 +1,7 @@
 //! Side-by-side benchmark: the same jobs with `nfslab-io` and with fio (`ioengine=psync`,
-//! same bs, threads, file size, direct) on the same tmpfs directory; prints bandwidth,
-//! IOPS, p50 and p99 for both and the ratios.
+//! same bs, threads, file size, direct) on the same tmpfs; prints bandwidth, IOPS, p50, p99
+//! and CPU time per operation (user + sys of the tool's processes, from `RUSAGE_CHILDREN`)
+//! for both, and the ratios. Each tool lays its files out once before its measured runs.
 //!
 //! `cargo bench -p nfslab-workload --bench vs_fio` (release build). Environment:
 //! `NFSLAB_BENCH_DIR` (default `/dev/shm/nfslab-bench`), `NFSLAB_BENCH_RUNTIME` seconds
@@ -79,6 +80,17 @@ struct Figures {
     iops: f64,
     p50: f64,
     p99: f64,
+    /// CPU seconds (user + sys) of the tool's processes per operation, in microseconds.
+    cpu_us_per_op: f64,
+}
+
+/// User + sys CPU seconds of reaped children so far.
+fn children_cpu() -> f64 {
+    use nix::sys::resource::{UsageWho, getrusage};
+    getrusage(UsageWho::RUSAGE_CHILDREN).map_or(0.0, |u| {
+        let s = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+        s(u.user_time()) + s(u.system_time())
+    })
 }
 
 fn fresh_dir(root: &Path, name: &str) -> PathBuf {
@@ -91,12 +103,13 @@ fn fresh_dir(root: &Path, name: &str) -> PathBuf {
 }
 
 fn run_nfslab(dir: &Path, job: &Job, runtime: u32) -> Option<Figures> {
+    let cpu_before = children_cpu();
     let out = Command::new(env!("CARGO_BIN_EXE_nfslab-io"))
         .args(["run", "--compact", "--dir"])
         .arg(dir)
         .args(["--pattern", job.rw, "--bs", job.bs, "--size", job.size])
         .args(["--threads", &job.threads.to_string()])
-        .args(["--runtime", &format!("{runtime}s"), "--ramp-time", "1s"])
+        .args(["--runtime", &format!("{runtime}s"), "--keep"])
         .args(["--direct", if job.direct { "required" } else { "off" }])
         .args(if job.rw.contains("write") {
             &["--fsync", "none"][..]
@@ -116,7 +129,9 @@ fn run_nfslab(dir: &Path, job: &Job, runtime: u32) -> Option<Figures> {
         "write"
     };
     let op = &v["ops"][kind];
+    let ops = v["totals"]["data_ops"].as_f64()?;
     Some(Figures {
+        cpu_us_per_op: (children_cpu() - cpu_before) / ops * 1e6,
         bw: v["totals"]["bandwidth_bytes_per_sec"].as_f64()?,
         iops: v["totals"]["iops"].as_f64()?,
         p50: op["latency_ns"]["p50"].as_f64()?,
@@ -125,6 +140,7 @@ fn run_nfslab(dir: &Path, job: &Job, runtime: u32) -> Option<Figures> {
 }
 
 fn run_fio(dir: &Path, job: &Job, runtime: u32) -> Option<Figures> {
+    let cpu_before = children_cpu();
     let out = Command::new("fio")
         .args([
             "--name=bench",
@@ -139,7 +155,7 @@ fn run_fio(dir: &Path, job: &Job, runtime: u32) -> Option<Figures> {
         .arg(format!("--numjobs={}", job.threads))
         .arg(format!("--direct={}", u8::from(job.direct)))
         .arg(format!("--runtime={runtime}"))
-        .args(["--time_based", "--ramp_time=1"])
+        .arg("--time_based")
         .output()
         .ok()?;
     if !out.status.success() {
@@ -153,12 +169,36 @@ fn run_fio(dir: &Path, job: &Job, runtime: u32) -> Option<Figures> {
         "write"
     };
     let j = &v["jobs"][0][kind];
+    let ops = j["total_ios"].as_f64()?;
     Some(Figures {
+        cpu_us_per_op: (children_cpu() - cpu_before) / ops * 1e6,
         bw: j["bw_bytes"].as_f64()?,
         iops: j["iops"].as_f64()?,
         p50: j["clat_ns"]["percentile"]["50.000000"].as_f64()?,
         p99: j["clat_ns"]["percentile"]["99.000000"].as_f64()?,
     })
+}
+
+fn lay_out(fio_dir: &Path, our_dir: &Path, job: &Job) {
+    let _ = Command::new("fio")
+        .args(["--name=bench", "--create_only=1", "--output-format=json"])
+        .arg(format!("--directory={}", fio_dir.display()))
+        .arg(format!("--rw={}", job.rw))
+        .arg(format!("--bs={}", job.bs))
+        .arg(format!("--size={}", job.size))
+        .arg(format!("--numjobs={}", job.threads))
+        .output();
+    let pattern = if job.rw.contains("rand") {
+        "randread"
+    } else {
+        "read"
+    };
+    let _ = Command::new(env!("CARGO_BIN_EXE_nfslab-io"))
+        .args(["run", "--layout-only", "--compact", "--dir"])
+        .arg(our_dir)
+        .args(["--pattern", pattern, "--bs", job.bs, "--size", job.size])
+        .args(["--threads", &job.threads.to_string()])
+        .output();
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -175,6 +215,7 @@ fn median_figures(runs: &[Figures]) -> Option<Figures> {
         iops: median(runs.iter().map(|f| f.iops).collect()),
         p50: median(runs.iter().map(|f| f.p50).collect()),
         p99: median(runs.iter().map(|f| f.p99).collect()),
+        cpu_us_per_op: median(runs.iter().map(|f| f.cpu_us_per_op).collect()),
     })
 }
 
@@ -206,28 +247,32 @@ fn main() {
         load.trim()
     );
     println!(
-        "{:<18} {:<9} {:>11} {:>11} {:>10} {:>10}",
-        "job", "tool", "MiB/s", "IOPS", "p50 us", "p99 us"
+        "{:<18} {:<9} {:>11} {:>11} {:>10} {:>10} {:>12}",
+        "job", "tool", "MiB/s", "IOPS", "p50 us", "p99 us", "cpu us/op"
     );
     for job in JOBS {
         let (mut fio_runs, mut our_runs) = (Vec::new(), Vec::new());
+        // Each tool lays its files out once, before and outside the measured runs.
+        let fio_dir = fresh_dir(&root, &format!("{}-fio", job.name));
+        let our_dir = fresh_dir(&root, &format!("{}-nfslab", job.name));
+        lay_out(&fio_dir, &our_dir, job);
         for _ in 0..reps {
-            let dir = fresh_dir(&root, job.name);
-            fio_runs.extend(run_fio(&dir, job, runtime));
-            let dir = fresh_dir(&root, job.name);
-            our_runs.extend(run_nfslab(&dir, job, runtime));
-            let _ = std::fs::remove_dir_all(&dir);
+            fio_runs.extend(run_fio(&fio_dir, job, runtime));
+            our_runs.extend(run_nfslab(&our_dir, job, runtime));
         }
+        let _ = std::fs::remove_dir_all(&fio_dir);
+        let _ = std::fs::remove_dir_all(&our_dir);
         let (fio, ours) = (median_figures(&fio_runs), median_figures(&our_runs));
         let line = |tool: &str, f: &Figures| {
             println!(
-                "{:<18} {:<9} {:>11.1} {:>11.0} {:>10.2} {:>10.2}",
+                "{:<18} {:<9} {:>11.1} {:>11.0} {:>10.2} {:>10.2} {:>12.3}",
                 job.name,
                 tool,
                 f.bw / 1048576.0,
                 f.iops,
                 f.p50 / 1e3,
-                f.p99 / 1e3
+                f.p99 / 1e3,
+                f.cpu_us_per_op
             );
         };
         match (fio, ours) {
@@ -235,13 +280,14 @@ fn main() {
                 line("fio", &f);
                 line("nfslab-io", &o);
                 println!(
-                    "{:<18} {:<9} {:>11.3} {:>11.3} {:>10.3} {:>10.3}",
+                    "{:<18} {:<9} {:>11.3} {:>11.3} {:>10.3} {:>10.3} {:>12.3}",
                     job.name,
                     "ratio",
                     o.bw / f.bw,
                     o.iops / f.iops,
                     o.p50 / f.p50,
-                    o.p99 / f.p99
+                    o.p99 / f.p99,
+                    o.cpu_us_per_op / f.cpu_us_per_op
                 );
             }
             (f, o) => println!(
@@ -253,5 +299,10 @@ fn main() {
         }
     }
     let _ = std::fs::remove_dir_all(&root);
-    println!("ratio = nfslab-io / fio (throughput: >= 1 is the goal; latency: within 0.9-1.1)");
+    println!(
+        "ratio = nfslab-io / fio (throughput: >= 1 is the goal; latency: within 0.9-1.1; cpu per op: <= 1)"
+    );
+    println!(
+        "note: fio runs each job in its own session (its own scheduler autogroup); on a busy machine that buys it CPU that nfslab-io's threads, sharing one process, do not get: compare cpu us/op there"
+    );
 }

@@ -25,7 +25,7 @@ use crate::exit::ExitCode;
 use crate::job::{Job, JobError, Pattern, ResolvedJob};
 use crate::mount::mountstats_delta;
 use crate::result::{
-    Cpu, Effective, ErrorRecord, Phases, RunResult, SCHEMA_VERSION, Status, Tool, Totals,
+    Cpu, Effective, ErrorRecord, Measures, Phases, RunResult, SCHEMA_VERSION, Status, Tool, Totals,
     VerifySummary, Window, op_stats_map,
 };
 use crate::stats::Recorder;
@@ -468,13 +468,15 @@ fn assemble(input: AssembleInput<'_>) -> RunResult {
             files_created: input.created,
         },
         phases: input.phases,
-        window: input.window,
-        totals,
-        ops,
-        series,
-        cpu: Cpu::new(cpu.0, cpu.1, totals.data_bytes),
-        errors,
-        verify,
+        measures: Measures {
+            window: input.window,
+            totals,
+            ops,
+            series,
+            cpu: Cpu::new(cpu.0, cpu.1, totals.data_bytes),
+            errors,
+            verify,
+        },
         mount: input.mount,
         nfs: input.nfs,
         notes: input.notes,

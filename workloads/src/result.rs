@@ -298,6 +298,25 @@ pub struct VerifySummary {
     pub mismatch_list: Vec<Mismatch>,
 }
 
+/// What a run (or a merge of runs) measured; shared by [`RunResult`] and [`MergedResult`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measures {
+    /// The measured window.
+    pub window: Window,
+    /// Totals over the window.
+    pub totals: Totals,
+    /// Statistics per operation kind (`read`, `write`, `fsync`, `create`, `stat`...).
+    pub ops: BTreeMap<String, OpStats>,
+    /// Per-second series over the window.
+    pub series: Vec<SeriesPoint>,
+    /// CPU use.
+    pub cpu: Cpu,
+    /// Failed operations by errno name.
+    pub errors: BTreeMap<String, u64>,
+    /// Verification outcome, when verifying.
+    pub verify: Option<VerifySummary>,
+}
+
 /// One run's result document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
@@ -317,20 +336,10 @@ pub struct RunResult {
     pub effective: Effective,
     /// Time per phase.
     pub phases: Phases,
-    /// The measured window.
-    pub window: Window,
-    /// Totals over the window.
-    pub totals: Totals,
-    /// Statistics per operation kind (`read`, `write`, `fsync`, `create`, `stat`...).
-    pub ops: BTreeMap<String, OpStats>,
-    /// Per-second series over the window.
-    pub series: Vec<SeriesPoint>,
-    /// CPU use.
-    pub cpu: Cpu,
-    /// Failed operations by errno name.
-    pub errors: BTreeMap<String, u64>,
-    /// Verification outcome, when verifying.
-    pub verify: Option<VerifySummary>,
+    /// What was measured (window, totals, per-kind statistics, series, CPU, errors,
+    /// verification); its fields also read directly through `Deref`.
+    #[serde(flatten)]
+    pub measures: Measures,
     /// The mount holding the target (and NFS RPC statistics), where readable.
     pub mount: Option<MountSection>,
     /// The protocol backend's view: server, options requested and used, RPC statistics
@@ -420,20 +429,12 @@ pub struct MergedResult {
     pub sources: usize,
     /// Worst status among the inputs (`io_error` over `verify_failed` over `ok`).
     pub status: Status,
-    /// From the earliest window start to the latest window end (wall clock).
-    pub window: Window,
-    /// Totals: summed counts over the union window.
-    pub totals: Totals,
-    /// Per kind: summed counts and the summed histogram's percentiles.
-    pub ops: BTreeMap<String, OpStats>,
-    /// Series summed second by second (each relative to its own window start).
-    pub series: Vec<SeriesPoint>,
-    /// Summed CPU.
-    pub cpu: Cpu,
-    /// Summed errors.
-    pub errors: BTreeMap<String, u64>,
-    /// Summed verification counts (lists concatenated, capped).
-    pub verify: Option<VerifySummary>,
+    /// The merged measures: counts summed, histograms summed and their percentiles
+    /// recomputed, the window from the earliest start to the latest end (wall clock), series
+    /// summed second by second (each relative to its own window start), verification lists
+    /// concatenated and capped; its fields also read directly through `Deref`.
+    #[serde(flatten)]
+    pub measures: Measures,
 }
 
 /// Merges results exactly: counts add, histograms add, percentiles are recomputed.
@@ -521,14 +522,30 @@ pub fn merge_results(results: &[RunResult]) -> Result<MergedResult, MergeError> 
         schema_version: SCHEMA_VERSION,
         sources: results.len(),
         status,
-        window,
-        cpu: Cpu::new(user, sys, totals.data_bytes),
-        totals,
-        ops,
-        series,
-        errors,
-        verify,
+        measures: Measures {
+            window,
+            cpu: Cpu::new(user, sys, totals.data_bytes),
+            totals,
+            ops,
+            series,
+            errors,
+            verify,
+        },
     })
+}
+
+impl std::ops::Deref for RunResult {
+    type Target = Measures;
+    fn deref(&self) -> &Measures {
+        &self.measures
+    }
+}
+
+impl std::ops::Deref for MergedResult {
+    type Target = Measures;
+    fn deref(&self) -> &Measures {
+        &self.measures
+    }
 }
 
 #[cfg(test)]

@@ -264,7 +264,7 @@ fn lost_write_is_caught_as_a_stale_generation() {
     j.threads = 1;
     let out = run(&j, &mut b, &RunOptions::default(), &mut |_| {}).unwrap();
     assert_eq!(out.exit, ExitCode::VerifyFailed);
-    let v = out.result.verify.unwrap();
+    let v = out.result.verify.clone().unwrap();
     assert_eq!(v.mismatches, 1, "{:?}", v.mismatch_list);
     let m = &v.mismatch_list[0];
     assert_eq!(m.kind, MismatchKind::Generation);
