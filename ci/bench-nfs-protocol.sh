@@ -147,6 +147,7 @@ for i in $(seq 1 "$reps"); do
   echo "round $i of $reps" >&2
   s=$(now); nfs-cp "$work/source.bin" "nfs://127.0.0.1$export_dir/cp-$i.bin?$ports" >/dev/null; e=$(now)
   add cp_write "$(rate "$s" "$e")"
+  rm -f "$export_dir/cp-$i.bin"
   s=$(now); nfs-cp "$shared_file" "$work/copy.bin" >/dev/null; e=$(now)
   add cp_read "$(rate "$s" "$e")"; rm -f "$work/copy.bin"
 
@@ -160,6 +161,9 @@ for i in $(seq 1 "$reps"); do
 done
 
 m() { median <<<"${runs[$1]}"; }
+printf 'host: %s cores, load average %s; %s; export on %s (%s)\n' "$(nproc)" \
+  "$(cut -d' ' -f1-3 /proc/loadavg)" "$(ganesha.nfsd -v 2>&1 | head -1)" "$base" \
+  "$(df --output=fstype "$base" | tail -1)"
 printf '\n== sequential %s MiB, 1 MiB blocks, one connection, median of %s (MiB/s) ==\n' "$size_mib" "$reps"
 printf '%-44s %10s %10s %14s\n' "client" "write" "read" "cpu s/GiB w/r"
 printf '%-44s %10s %10s %14s\n' "nfs-cp (libnfs), wall clock" "$(m cp_write)" "$(m cp_read)" "-"

@@ -210,8 +210,8 @@ pub struct RunArgs {
     /// Directory to run in (a mounted volume or a local directory).
     #[arg(long, env = "NFSLAB_DIR", help_heading = "Target")]
     pub dir: Option<PathBuf>,
-    /// Where to run: a directory, or nfs://HOST[:PORT]/EXPORT[/DIR][?OPTIONS] for NFSv3
-    /// from user space without a mount.
+    /// Where to run: a directory, or nfs://HOST/EXPORT for NFSv3 from user space without a
+    /// mount (also nfs://HOST:PORT/EXPORT/DIR?OPTION&OPTION).
     #[arg(long, env = "NFSLAB_TARGET", help_heading = "Target")]
     pub target: Option<String>,
     /// NFS client options for nfs:// targets, in mount -o syntax: vers=3, rsize, wsize,
