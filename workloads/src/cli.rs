@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use nfslab_workload::backend::Backend;
+use nfslab_workload::backend::nfs::target::is_nfs_url;
+use nfslab_workload::backend::nfs::{InputError, NfsBackend};
 use nfslab_workload::backend::posix::PosixBackend;
 use nfslab_workload::engine::{RunOptions, StartError, run};
 use nfslab_workload::exit::ExitCode;
@@ -28,6 +31,14 @@ Examples:
 
   # a job file (same fields as benchmark plans), with one flag overriding it
   nfslab-io run --dir /data --job randrw.yaml --runtime 10s
+
+  # the same job against an NFSv3 server from user space (no mount, no root)
+  nfslab-io run --target nfs://10.0.0.5/export/bench --pattern randread --bs 4k --iodepth 16 \
+    --nfs-options rsize=1048576,nconnect=4,hard,timeo=600
+
+  # explicit ports instead of the portmapper, soft retries with ETIMEDOUT
+  nfslab-io run --target 'nfs://127.0.0.1/srv/export?nfsport=2049&mountport=20048' \
+    --pattern write --bs 1m --size 1g --verify --nfs-options softerr,timeo=50,retrans=2
 
   # lay files out once, start the measured phase when /data/go appears (several clients)
   nfslab-io run --dir /data --pattern read --bs 1m --size 4g --layout-only
@@ -77,7 +88,7 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a workload on a directory and print its JSON result.
+    /// Run a workload on a directory or an nfs:// target and print its JSON result.
     #[command(after_long_help = RUN_EXAMPLES)]
     Run(Box<RunArgs>),
     /// Write, append to or print a file.
@@ -198,7 +209,17 @@ pub struct FileWriteArgs {
 pub struct RunArgs {
     /// Directory to run in (a mounted volume or a local directory).
     #[arg(long, env = "NFSLAB_DIR", help_heading = "Target")]
-    pub dir: PathBuf,
+    pub dir: Option<PathBuf>,
+    /// Where to run: a directory, or nfs://HOST/EXPORT for NFSv3 from user space without a
+    /// mount (also nfs://HOST:PORT/EXPORT/DIR?OPTION&OPTION).
+    #[arg(long, env = "NFSLAB_TARGET", help_heading = "Target")]
+    pub target: Option<String>,
+    /// NFS client options for nfs:// targets, in mount -o syntax: vers=3, rsize, wsize,
+    /// nconnect, max_inflight, hard|soft|softerr, timeo (deciseconds), retrans, ac|noac,
+    /// actimeo, rdirplus|nordirplus, sync|stable=unstable|data_sync|file_sync, uid, gid,
+    /// nfsport, mountport, pmapport, resvport, connect_timeout, dirty_limit.
+    #[arg(long, env = "NFSLAB_NFS_OPTIONS", help_heading = "Target")]
+    pub nfs_options: Option<String>,
     /// File name prefix, so several clients can share a directory.
     #[arg(long, default_value = "nfslab", help_heading = "Target")]
     pub prefix: String,
@@ -494,7 +515,7 @@ fn load_job_file_keep_invalid(path: &Path) -> Result<(Job, String), JobFileError
 }
 
 fn where_is(field: &str, set_by_flag: &[&str], job_file: Option<(&Path, &str)>) -> String {
-    if set_by_flag.contains(&field) || field == "dir" {
+    if set_by_flag.contains(&field) || field == "dir" || field == "target" {
         return flag(field);
     }
     match job_file {
@@ -515,7 +536,59 @@ fn run_command(args: &RunArgs) -> ExitCode {
         }
     };
     let job_file = args.job.as_deref().zip(text.as_deref());
-    let mut backend = PosixBackend::new(&args.dir, &args.prefix);
+    let target = match (&args.target, &args.dir) {
+        (Some(_), Some(_)) => {
+            error_line("--target and --dir both name where to run (hint: give one of them)");
+            return ExitCode::BadInput;
+        }
+        (None, None) => {
+            error_line("missing --target or --dir (hint: a directory, or nfs://HOST/EXPORT)");
+            return ExitCode::BadInput;
+        }
+        (Some(t), None) => t.clone(),
+        (None, Some(d)) => d.display().to_string(),
+    };
+    if !is_nfs_url(&target) {
+        if target.contains("://") {
+            error_line(&format!(
+                "--target: `{target}` uses an unknown scheme (hint: a directory path, or nfs://HOST/EXPORT)"
+            ));
+            return ExitCode::BadInput;
+        }
+        if let Some(o) = &args.nfs_options {
+            error_line(&format!(
+                "--nfs-options: `{o}` applies to nfs:// targets only, and `{target}` is a directory"
+            ));
+            return ExitCode::BadInput;
+        }
+        let mut backend = PosixBackend::new(Path::new(&target), &args.prefix);
+        return run_with(args, &job, &set, job_file, &mut backend);
+    }
+    match NfsBackend::new(
+        &target,
+        args.nfs_options.as_deref().unwrap_or_default(),
+        &args.prefix,
+    ) {
+        Ok(mut backend) => run_with(args, &job, &set, job_file, &mut backend),
+        Err(InputError::Target(e)) => {
+            error_line(&format!("--target: {}", chain(&e)));
+            ExitCode::BadInput
+        }
+        Err(InputError::Options(e)) => {
+            error_line(&format!("--nfs-options: {}", chain(&e)));
+            ExitCode::BadInput
+        }
+    }
+}
+
+/// Runs `job` on `backend` and prints the result.
+fn run_with<B: Backend>(
+    args: &RunArgs,
+    job: &Job,
+    set: &[&'static str],
+    job_file: Option<(&Path, &str)>,
+    backend: &mut B,
+) -> ExitCode {
     let options = RunOptions {
         keep: args.keep,
         start_barrier: args.start_barrier.clone(),
@@ -523,10 +596,19 @@ fn run_command(args: &RunArgs) -> ExitCode {
         layout_only: args.layout_only,
     };
     let mut note = |text: &str| eprintln!("note: {text}");
-    let outcome = match run(&job, &mut backend, &options, &mut note) {
+    let outcome = match run(job, backend, &options, &mut note) {
         Ok(o) => o,
         Err(e) => {
-            let location = e.field().map(|f| where_is(f, &set, job_file));
+            // The target's problems name the flag the user gave it with.
+            let target_flag = if args.target.is_some() {
+                "target"
+            } else {
+                "dir"
+            };
+            let location = e.field().map(|f| match f {
+                "dir" | "target" => flag(target_flag),
+                other => where_is(other, set, job_file),
+            });
             let message = match (&e, location) {
                 (StartError::Prepare(p), Some(loc)) if p.field() == Some("dir") => {
                     format!("{loc}: {}", chain(&e))

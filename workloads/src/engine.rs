@@ -81,6 +81,9 @@ impl StartError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             StartError::Prepare(PrepareError::Probe { .. }) => ExitCode::IoError,
+            StartError::Prepare(PrepareError::Target {
+                bad_input: false, ..
+            }) => ExitCode::IoError,
             _ => ExitCode::BadInput,
         }
     }
@@ -203,9 +206,12 @@ pub fn run<B: Backend>(
         }
     }
 
+    let mut nfs = None;
     if error.is_none() && !options.layout_only {
         let stats_before = backend.mount_stats();
+        let nfs_before = backend.nfs_snapshot();
         let (measured, start_wall, window_start) = measured_phase(&resolved, &mut workers);
+        nfs = backend.nfs_section(nfs_before.as_ref());
         outcomes = measured;
         if let (Some(before), Some(after), Some(section)) =
             (stats_before, backend.mount_stats(), mount.as_mut())
@@ -275,6 +281,7 @@ pub fn run<B: Backend>(
         notes.push(text);
     }
 
+    let nfs = nfs.or_else(|| backend.nfs_section(None));
     let result = assemble(AssembleInput {
         job,
         resolved: &resolved,
@@ -288,6 +295,7 @@ pub fn run<B: Backend>(
         tally,
         error,
         mount,
+        nfs,
         notes,
     });
     let exit = match result.status {
@@ -321,10 +329,13 @@ fn measured_phase<W: WorkerIo>(
                     go.wait();
                     let clock = clock.get().copied()?;
                     let io = worker.io.as_mut()?;
-                    Some(if job.pattern == Pattern::Metadata {
-                        run_metadata(io, job, w, clock, stop)
-                    } else {
-                        run_data(io, job, w, clock, stop, &mut worker.generations)
+                    let gens = &mut worker.generations;
+                    Some(match io.run_measured(job, w, clock, stop, gens) {
+                        Some(outcome) => outcome,
+                        None if job.pattern == Pattern::Metadata => {
+                            run_metadata(io, job, w, clock, stop)
+                        }
+                        None => run_data(io, job, w, clock, stop, gens),
                     })
                 })
             })
@@ -402,6 +413,7 @@ struct AssembleInput<'a> {
     tally: VerifyTally,
     error: Option<ErrorRecord>,
     mount: Option<crate::mount::MountSection>,
+    nfs: Option<crate::backend::nfs::report::NfsSection>,
     notes: Vec<String>,
 }
 
@@ -466,6 +478,7 @@ fn assemble(input: AssembleInput<'_>) -> RunResult {
             verify,
         },
         mount: input.mount,
+        nfs: input.nfs,
         notes: input.notes,
     }
 }

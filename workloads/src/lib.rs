@@ -2,7 +2,9 @@
 //!
 //! `nfslab-io` runs fio-style jobs with plain POSIX calls (through `nix`) on a directory, so
 //! the same static binary measures a mounted NFS volume inside a pod or a local directory on
-//! a host. The library holds everything; the binary only parses arguments.
+//! a host. The library holds everything; the binary only parses arguments. The same jobs
+//! also run against `nfs://host/export/path` over NFSv3 from user space, without a mount
+//! ([`backend::nfs`]), to measure a server independent of the kernel client.
 //!
 //! # Layout
 //!
@@ -13,8 +15,9 @@
 //! | [`ops`] | operation streams: sequential/random offsets, mixes, fsync cadence, budget |
 //! | [`verify`] | the self-describing block pattern and its checker |
 //! | [`stats`] | per-worker recorders (hdrhistogram, counters, series, errno counts) |
-//! | [`backend`] | the backend seam ([`backend::Backend`], [`backend::WorkerIo`]) and the POSIX backend |
+//! | [`backend`] | the backend seam ([`backend::Backend`], [`backend::WorkerIo`]), the POSIX backend and the NFSv3 protocol backend ([`backend::nfs`]) |
 //! | [`driver`] | backend-neutral phases: layout, measured loop, metadata loop, read-back |
+//! | [`pipeline`] | the measured data phase with `iodepth` requests in flight, for asynchronous backends |
 //! | [`engine`] | orchestration of a run and assembly of its result |
 //! | [`result`] | the result document, histogram encoding, exact merging of results |
 //! | [`mount`] | `/proc/self/mountinfo` and `/proc/self/mountstats` parsing |
@@ -33,7 +36,7 @@
 //! | `status` | `ok`, `io_error`, `verify_failed` |
 //! | `error` | `null` or `{phase, errno, file, message}`: what stopped the run |
 //! | `job` | the job as given (unset fields omitted) |
-//! | `backend` | `{name: "posix", target: DIR}` |
+//! | `backend` | `{name: "posix", target: DIR}` or `{name: "nfs3", target: "nfs://host[:port]/path"}` |
 //! | `effective` | every job value decided (`pattern`, `bs`, `size`, `nrfiles`, `threads`, `iodepth`, `rwmixread`, `runtime`, `io_limit`, `ramp_time`, `direct`, `fsync`, `sync_call`, `o_sync`, `verify`, `seed`, `blocks_per_file`) plus `iodepth_effective`, `direct_used`, `cache` (`direct`/`buffered`), `direct_note`, `files_reused`, `files_created` |
 //! | `phases` | seconds: `layout_seconds`, `barrier_wait_seconds`, `ramp_seconds`, `measured_seconds`, `verify_seconds` |
 //! | `window` | `start_unix_ns` (end of ramp), `seconds` (to the last completion) |
@@ -44,6 +47,7 @@
 //! | `errors` | failed operations by errno name (`ENOSPC`, `EIO`, `short_write`...) |
 //! | `verify` | `null` or `{blocks_checked, mismatches, mismatch_list: [{file, offset, bad_byte_offset, kind, expected, found}]}` with header fields `{magic, file_id, block, offset, generation, checksum}` |
 //! | `mount` | `null` or `{path, mount: {mount_id, parent_id, device, root, mount_point, mount_options, optional_fields, fstype, source, super_options}, nfs_options, mountstats_delta}`; for NFS the delta has per-operation `ops`, `transmissions`, `retransmits`, `major_timeouts`, `bytes_sent`, `bytes_received`, `avg_rtt_ms`, `avg_execute_ms`, and totals |
+//! | `nfs` | `null`, or for `nfs://` targets: `{server, address, mount_port, ports, export, path, options_requested, options_effective, effective: {rsize, wsize, nconnect, max_inflight, retry, timeo, retrans, attr_cache, acregmin, acdirmin, rdirplus, stable, uid, gid, resvport, dirty_limit}, differences, ignored, fsinfo: {rtmax, rtpref, wtmax, wtpref, dtpref, maxfilesize}, rpc}`; `rpc` covers the measured phase: `procedures` (per NFS procedure `calls`, `errors`, `transmissions`, `retransmissions`, `timeouts`, `bytes_sent`, `bytes_received`, `avg_rtt_ms`, `avg_exe_ms`), `totals`, `events` (`reconnects`, `connect_failures`, `major_timeouts`, `late_replies`, `write_verifier_changes`, `writes_redone`, `jukebox_retries`, `soft_failures`), `max_in_flight_per_connection` |
 //! | `notes` | human notes (direct IO fallback, iodepth, reused files) |
 //!
 //! Results of several runs merge exactly with [`result::merge_results`].
@@ -60,6 +64,7 @@ pub mod exit;
 pub mod job;
 pub mod mount;
 pub mod ops;
+pub mod pipeline;
 pub mod result;
 pub mod stats;
 pub mod summary;

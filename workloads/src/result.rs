@@ -342,6 +342,10 @@ pub struct RunResult {
     pub measures: Measures,
     /// The mount holding the target (and NFS RPC statistics), where readable.
     pub mount: Option<MountSection>,
+    /// The protocol backend's view: server, options requested and used, RPC statistics
+    /// of the measured phase (`null` for other backends).
+    #[serde(default)]
+    pub nfs: Option<crate::backend::nfs::report::NfsSection>,
     /// Notes for people (fallbacks, adjustments).
     pub notes: Vec<String>,
 }

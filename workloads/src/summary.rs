@@ -56,6 +56,9 @@ pub fn summary(r: &RunResult) -> String {
             m.mount.super_options.join(",")
         );
     }
+    if let Some(n) = &r.nfs {
+        out.push_str(&crate::backend::nfs::report::summary_lines(n));
+    }
     let t = &r.totals;
     let _ = writeln!(
         out,

@@ -42,14 +42,23 @@
 //! 4. Report the protocol's own view (per-procedure RPC counts and times) in place of the
 //!    kernel's mountstats by returning `None` from [`Backend::mount_section`] and adding
 //!    a section to the result next to `mount`.
+//!
+//! The NFSv3 backend ([`nfs`]) is built this way: [`WorkerIo::run_measured`] hands its
+//! data patterns to [`crate::pipeline`], and [`Backend::nfs_snapshot`] /
+//! [`Backend::nfs_section`] fill the result's `nfs` section.
 
+pub mod nfs;
 pub mod posix;
+
+use std::sync::atomic::AtomicBool;
 
 use nix::errno::Errno;
 
+use crate::driver::{MeasuredOutcome, PhaseClock};
 use crate::job::ResolvedJob;
 use crate::mount::{MountSection, MountStats};
 use crate::result::BackendInfo;
+use crate::verify::Generations;
 
 /// Settings a backend decided in [`Backend::prepare`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,6 +185,17 @@ pub enum PrepareError {
         #[source]
         source: IoFault,
     },
+    /// A remote target refused or could not be reached.
+    #[error("cannot use `{target}`")]
+    Target {
+        /// The target (URL).
+        target: String,
+        /// The user fixes it in the command (exit code 2) rather than in the environment.
+        bad_input: bool,
+        /// What failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl PrepareError {
@@ -185,6 +205,7 @@ impl PrepareError {
         match self {
             PrepareError::NoDirectory { .. } | PrepareError::NotWritable { .. } => Some("dir"),
             PrepareError::DirectRefused { .. } => Some("direct"),
+            PrepareError::Target { .. } => Some("target"),
             PrepareError::Probe { .. } => None,
         }
     }
@@ -226,6 +247,19 @@ pub trait WorkerIo: Send {
     fn created_files(&self) -> u64;
     /// Removes every file and directory this worker created.
     fn cleanup(&mut self) -> Result<(), IoFault>;
+    /// Runs this worker's measured phase with the backend's own driver (several requests
+    /// in flight, see [`crate::pipeline`]); `None` lets the engine's synchronous driver
+    /// run it.
+    fn run_measured(
+        &mut self,
+        _job: &ResolvedJob,
+        _worker: u32,
+        _clock: PhaseClock,
+        _stop: &AtomicBool,
+        _generations: &mut [Generations],
+    ) -> Option<MeasuredOutcome> {
+        None
+    }
 }
 
 /// A place IO goes to.
@@ -242,6 +276,17 @@ pub trait Backend: Sync {
     fn mount_section(&self) -> Option<MountSection>;
     /// A snapshot of the kernel's statistics for that mount, where it keeps them.
     fn mount_stats(&self) -> Option<MountStats>;
+    /// A snapshot of the backend's own RPC counters (protocol backends).
+    fn nfs_snapshot(&self) -> Option<nfs::stats::RpcSnapshot> {
+        None
+    }
+    /// The result's `nfs` section, with the RPCs since `before` (the measured phase).
+    fn nfs_section(
+        &self,
+        _before: Option<&nfs::stats::RpcSnapshot>,
+    ) -> Option<nfs::report::NfsSection> {
+        None
+    }
 }
 
 /// A buffer aligned for direct IO (4096 bytes, enough for every common device), made
