@@ -660,6 +660,7 @@ mod tests {
                     ..MountStatsDelta::default()
                 }),
             }),
+            nfs: None,
             notes: vec!["iodepth 1".to_owned()],
         }
     }
