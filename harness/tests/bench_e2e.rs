@@ -57,6 +57,7 @@ async fn check_smoke(
     let options = RunnerOptions {
         run_id: run_id.clone(),
         results_parent: results.path().to_path_buf(),
+        dir_name: None,
         timeouts: config.timeouts.clone(),
     };
     let (_cancel, rx) = tokio::sync::watch::channel(false);

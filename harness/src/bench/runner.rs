@@ -67,6 +67,9 @@ pub struct RunnerOptions {
     pub run_id: RunId,
     /// Parent of the results directory (`results`).
     pub results_parent: PathBuf,
+    /// Name of the results directory under `results_parent` (`None`: the run id). The main
+    /// job puts the benchmark in `results/<run-id>/bench` next to the scenario results.
+    pub dir_name: Option<String>,
     /// Timeouts.
     pub timeouts: Timeouts,
 }
@@ -655,7 +658,10 @@ pub async fn run_bench(
             export: s.export.clone(),
         })
         .collect();
-    let results = ResultsDir::create(&options.results_parent, run.as_str())?;
+    let results = ResultsDir::create(
+        &options.results_parent,
+        options.dir_name.as_deref().unwrap_or(run.as_str()),
+    )?;
     results.write_plan(plan)?;
     let mut record = RunRecord::new(run.as_str(), plan, &matrix.cells, environment);
     results.write_record(&record)?;

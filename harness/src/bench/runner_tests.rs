@@ -147,6 +147,7 @@ impl Harness {
         let options = RunnerOptions {
             run_id: run_id(),
             results_parent: self.dir.path().to_path_buf(),
+            dir_name: None,
             timeouts: Config::default().timeouts,
         };
         run_bench(&plan(), &target, &options, progress, cancel).await
@@ -428,6 +429,7 @@ async fn an_in_cluster_server_must_be_deployed_before_anything_is_created() {
     let options = RunnerOptions {
         run_id: run_id(),
         results_parent: h.dir.path().to_path_buf(),
+        dir_name: None,
         timeouts: Config::default().timeouts,
     };
     let err = run_bench(&plan, &target, &options, &NoProgress, no_cancel())

@@ -224,6 +224,7 @@ pub fn run(args: &BenchArgs, mut config: Config) -> Outcome {
         let options = RunnerOptions {
             run_id,
             results_parent: args.results.clone(),
+            dir_name: None,
             timeouts: config.timeouts.clone(),
         };
         let bar = BarProgress::stderr();
