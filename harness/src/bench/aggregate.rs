@@ -10,20 +10,26 @@
 
 use std::collections::BTreeMap;
 
+use nfslab_workload::backend::nfs::options::Stability;
 use nfslab_workload::job::Pattern;
 use nfslab_workload::result::{
     MergeError, MergedResult, RunResult, Status, decode_histogram, merge_results,
 };
 
+use super::host::protocol::ProtocolOptions;
+use super::matrix::AccessPath;
 use super::plan::Plan;
 use super::results::{AttemptStatus, CellRecord, PodRecord, ResultsDir, ResultsError, RunRecord};
 use crate::nfs::mount_options::{MountOptions, diff};
 use crate::report::nas::{self, Measured};
 use crate::report::summary::{
-    Best, CellSummary, ClientFigures, ClientRun, Headline, OpLatency, OptionsSummary,
-    RepetitionFigures, RpcOp, RpcSummary, SUMMARY_SCHEMA_VERSION, Spread, Summary, UNSTABLE_CV,
-    Units,
+    Best, CellSummary, ClientFigures, ClientRun, Headline, MountEfficiency, OpLatency,
+    OptionsSummary, RepetitionFigures, RpcOp, RpcSummary, SUMMARY_SCHEMA_VERSION, Spread, Summary,
+    UNSTABLE_CV, Units,
 };
+
+/// `options.fstype` of protocol cells: no mount, the user-space NFSv3 client.
+pub const PROTOCOL_FSTYPE: &str = "nfs3-protocol";
 
 /// Percentiles of the latency curves.
 pub const CURVE_PERCENTILES: [f64; 12] = [
@@ -138,6 +144,11 @@ pub fn summarize(
     for cell in &record.cells {
         cells.push(summarize_cell(record, cell, results)?);
     }
+    let efficiencies: Vec<Option<MountEfficiency>> =
+        cells.iter().map(|c| mount_efficiency(c, &cells)).collect();
+    for (cell, efficiency) in cells.iter_mut().zip(efficiencies) {
+        cell.mount_efficiency = efficiency;
+    }
     let best = best_profiles(&cells);
     let nas = plan.and_then(|p| p.nas.as_ref()).map(|reference| {
         let measured: Vec<Measured> = best
@@ -148,6 +159,7 @@ pub fn summarize(
                         && c.workload == b.workload
                         && c.clients == b.clients
                         && c.profile == b.profile
+                        && c.access == b.access
                 })?;
                 Some(Measured {
                     workload: cell.workload.clone(),
@@ -322,12 +334,63 @@ fn summarize_cell(
         latency,
         repetitions,
         per_client,
-        options: options_summary(&cell.requested_options, &all),
+        options: match &cell.protocol {
+            Some(protocol) => protocol_options_summary(&cell.requested_options, protocol, &all),
+            None => options_summary(&cell.requested_options, &all),
+        },
         rpc: rpc_summary(&counted),
         cache,
         cpu_seconds_per_gib: spread(&cpu).map(|s| s.median),
         errors,
         notes,
+        access: cell.cell.access,
+        mount_efficiency: None,
+    })
+}
+
+/// The mount efficiency of a mount cell of a host run: its headline median over that of
+/// the protocol cell of the same server, workload, profile and clients, and the same for
+/// the p99 latency of the workload's primary operation.
+#[must_use]
+pub fn mount_efficiency(cell: &CellSummary, cells: &[CellSummary]) -> Option<MountEfficiency> {
+    if cell.access != Some(AccessPath::Mount) {
+        return None;
+    }
+    let protocol = cells.iter().find(|c| {
+        c.access == Some(AccessPath::Protocol)
+            && c.server == cell.server
+            && c.workload == cell.workload
+            && c.profile == cell.profile
+            && c.clients == cell.clients
+    })?;
+    let mount_median = cell.headline_spread()?.median;
+    let protocol_median = protocol.headline_spread()?.median;
+    if protocol_median <= 0.0 {
+        return None;
+    }
+    let op = cell
+        .primary_op()
+        .filter(|op| protocol.latency.contains_key(*op))
+        .map(str::to_owned);
+    let p99 = |c: &CellSummary| {
+        op.as_ref()
+            .and_then(|op| c.latency.get(op))
+            .map(|l| l.latency_ns.p99)
+    };
+    let (mount_p99, protocol_p99) = (p99(cell), p99(protocol));
+    Some(MountEfficiency {
+        protocol_cell: protocol.id.clone(),
+        headline: cell.headline,
+        mount: mount_median,
+        protocol: protocol_median,
+        ratio: mount_median / protocol_median,
+        latency_op: op,
+        mount_p99_ns: mount_p99,
+        protocol_p99_ns: protocol_p99,
+        p99_ratio: match (mount_p99, protocol_p99) {
+            (Some(m), Some(p)) if p > 0 => Some(m as f64 / p as f64),
+            _ => None,
+        },
     })
 }
 
@@ -468,6 +531,63 @@ fn options_summary(requested: &[String], results: &[&RunResult]) -> OptionsSumma
         fstype: first.map(|(_, f)| f),
         consistent,
         diff,
+        not_applicable: Vec::new(),
+    }
+}
+
+/// The protocol client's parameters in effect, as mount options (the shape reports compare
+/// requested options with).
+fn protocol_effective(r: &RunResult) -> Option<Vec<String>> {
+    let e = &r.nfs.as_ref()?.effective;
+    let mut out = vec![
+        "vers=3".to_owned(),
+        "proto=tcp".to_owned(),
+        format!("rsize={}", e.rsize),
+        format!("wsize={}", e.wsize),
+        format!("nconnect={}", e.nconnect),
+        e.retry.name().to_owned(),
+        format!("timeo={}", e.timeo),
+        format!("retrans={}", e.retrans),
+        if e.attr_cache { "ac" } else { "noac" }.to_owned(),
+        format!("acregmin={}", e.acregmin),
+        format!("acdirmin={}", e.acdirmin),
+        if e.rdirplus { "rdirplus" } else { "nordirplus" }.to_owned(),
+    ];
+    out.push(match e.stable {
+        Stability::FileSync => "sync".to_owned(),
+        Stability::Unstable => "async".to_owned(),
+        Stability::DataSync => "stable=data_sync".to_owned(),
+    });
+    out.push("sec=sys".to_owned());
+    out.push(if e.resvport { "resvport" } else { "noresvport" }.to_owned());
+    Some(out)
+}
+
+/// Requested vs effective options of a protocol cell: the options the client was given
+/// against those it used, and the profile options without a protocol equivalent.
+fn protocol_options_summary(
+    requested: &[String],
+    protocol: &ProtocolOptions,
+    results: &[&RunResult],
+) -> OptionsSummary {
+    let reported: Vec<Vec<String>> = results
+        .iter()
+        .filter_map(|r| protocol_effective(r))
+        .collect();
+    let first = reported.first().cloned();
+    let consistent = reported.iter().all(|o| Some(o) == first.as_ref());
+    let asked = MountOptions::parse_requested(&protocol.options).unwrap_or_default();
+    let diff = first
+        .as_ref()
+        .map(|effective| diff(&asked, &MountOptions::parse_effective(effective)))
+        .unwrap_or_default();
+    OptionsSummary {
+        requested: requested.to_vec(),
+        fstype: first.as_ref().map(|_| PROTOCOL_FSTYPE.to_owned()),
+        effective: first,
+        consistent,
+        diff,
+        not_applicable: protocol.not_applicable.clone(),
     }
 }
 
@@ -522,22 +642,27 @@ fn rpc_summary(counted: &[Counted<'_>]) -> Option<RpcSummary> {
     })
 }
 
-/// The best profile of each (server, workload, clients) by headline median.
+/// The best profile of each (server, workload, clients, access path) by headline median.
 #[must_use]
 pub fn best_profiles(cells: &[CellSummary]) -> Vec<Best> {
-    let mut groups: Vec<(&str, &str, u32)> = Vec::new();
+    let mut groups: Vec<(&str, &str, u32, Option<AccessPath>)> = Vec::new();
     for c in cells {
-        let key = (c.server.as_str(), c.workload.as_str(), c.clients);
+        let key = (c.server.as_str(), c.workload.as_str(), c.clients, c.access);
         if !groups.contains(&key) {
             groups.push(key);
         }
     }
     groups
         .into_iter()
-        .filter_map(|(server, workload, clients)| {
+        .filter_map(|(server, workload, clients, access)| {
             let mut ranked: Vec<(&CellSummary, Spread)> = cells
                 .iter()
-                .filter(|c| c.server == server && c.workload == workload && c.clients == clients)
+                .filter(|c| {
+                    c.server == server
+                        && c.workload == workload
+                        && c.clients == clients
+                        && c.access == access
+                })
                 .filter_map(|c| c.headline_display().map(|s| (c, s)))
                 .collect();
             ranked.sort_by(|a, b| b.1.median.total_cmp(&a.1.median));
@@ -552,6 +677,7 @@ pub fn best_profiles(cells: &[CellSummary]) -> Vec<Best> {
                 value: ws.median,
                 runner_up: runner.map(|(c, s)| (c.profile.clone(), s.median)),
                 clear: runner.is_none_or(|(_, s)| ws.min > s.max),
+                access,
             })
         })
         .collect()
@@ -673,6 +799,7 @@ mod tests {
             workload: "rand-read-4k".to_owned(),
             profile: "p".to_owned(),
             clients,
+            access: None,
         };
         RunRecord {
             schema_version: 1,
@@ -688,6 +815,7 @@ mod tests {
                 cell: cell.clone(),
                 requested_options: vec!["vers=4".to_owned(), "rsize=1048576".to_owned()],
                 job: Job::new(Pattern::Randread),
+                protocol: None,
             }],
             attempts: reps
                 .iter()
@@ -853,6 +981,127 @@ mod tests {
         c.profile = profile.to_owned();
         c.iops = spread(values);
         c
+    }
+
+    /// A protocol client's result: the pod result without a mount, with an `nfs` section
+    /// whose client used `rsize`.
+    fn protocol_result(ops: u64, latency_ns: u64, rsize: u32) -> RunResult {
+        use nfslab_workload::backend::nfs::options::NfsOptions;
+        use nfslab_workload::backend::nfs::report::{EffectiveOptions, FsInfo, NfsSection};
+        use nfslab_workload::backend::nfs::setup::PortSource;
+        let mut r = result(0, 1.0, ops, &[latency_ns]);
+        r.mount = None;
+        let options = NfsOptions::default();
+        let effective = EffectiveOptions::new(&options, rsize, 1 << 20, (0, 0));
+        r.nfs = Some(NfsSection {
+            server: "127.0.0.1".to_owned(),
+            address: "127.0.0.1:2049".to_owned(),
+            mount_port: 20048,
+            ports: PortSource::Portmapper,
+            export: "/export".to_owned(),
+            path: "/export/x".to_owned(),
+            options_requested: String::new(),
+            options_effective: effective.to_mount_options(),
+            effective,
+            differences: Vec::new(),
+            ignored: Vec::new(),
+            fsinfo: FsInfo {
+                rtmax: 1 << 20,
+                rtpref: 1 << 20,
+                wtmax: 1 << 20,
+                wtpref: 1 << 20,
+                dtpref: 4096,
+                maxfilesize: u64::MAX,
+            },
+            rpc: None,
+        });
+        r
+    }
+
+    #[test]
+    fn protocol_cells_diff_the_client_parameters_and_list_what_does_not_apply() {
+        let mut rec = record(1, &[(1, AttemptStatus::Ok)]);
+        let requested = vec![
+            "vers=4.1".to_owned(),
+            "rsize=1048576".to_owned(),
+            "nolock".to_owned(),
+        ];
+        rec.cells[0].requested_options.clone_from(&requested);
+        rec.cells[0].cell.access = Some(AccessPath::Protocol);
+        rec.cells[0].protocol =
+            Some(crate::bench::host::protocol::map_profile(&requested).unwrap());
+        let id = rec.cells[0].cell.id.clone();
+        let results =
+            BTreeMap::from([((id, 1), vec![(pod(0), protocol_result(100, 1000, 262_144))])]);
+        let cell = &summarize(&rec, None, &results).unwrap().cells[0];
+        assert_eq!(cell.access, Some(AccessPath::Protocol));
+        let o = &cell.options;
+        assert_eq!(o.requested, requested);
+        assert_eq!(o.fstype.as_deref(), Some(PROTOCOL_FSTYPE));
+        let na: Vec<&str> = o.not_applicable.iter().map(|n| n.option.as_str()).collect();
+        assert_eq!(na, ["vers=4.1", "nolock"]);
+        // The server capped rsize: flagged like a kernel mount's negotiation.
+        let flagged: Vec<(&str, Option<&str>)> = o
+            .flagged()
+            .iter()
+            .map(|d| (d.key.as_str(), d.effective.as_deref()))
+            .collect();
+        assert_eq!(flagged, [("rsize", Some("rsize=262144"))]);
+        assert!(o.effective.as_ref().unwrap().contains(&"vers=3".to_owned()));
+        assert!(cell.rpc.is_none());
+    }
+
+    #[test]
+    fn mount_efficiency_pairs_mount_and_protocol_cells_of_the_same_job() {
+        let mut rec = record(1, &[(1, AttemptStatus::Ok)]);
+        let mut protocol = rec.cells[0].clone();
+        rec.cells[0].cell.access = Some(AccessPath::Mount);
+        protocol.cell.access = Some(AccessPath::Protocol);
+        protocol.cell.id.push_str("/protocol");
+        protocol.cell.index = 1;
+        protocol.protocol = Some(ProtocolOptions::default());
+        rec.attempts.push(Attempt {
+            cell: protocol.cell.id.clone(),
+            repetition: 1,
+            status: AttemptStatus::Ok,
+            message: None,
+            pods: vec![],
+        });
+        rec.cells.push(protocol);
+        let (mount_id, protocol_id) = (rec.cells[0].cell.id.clone(), rec.cells[1].cell.id.clone());
+        let results = BTreeMap::from([
+            (
+                (mount_id, 1),
+                vec![(pod(0), result(0, 1.0, 800, &[2_000_000]))],
+            ),
+            (
+                (protocol_id.clone(), 1),
+                vec![(pod(0), protocol_result(1000, 1_000_000, 1 << 20))],
+            ),
+        ]);
+        let summary = summarize(&rec, None, &results).unwrap();
+        let e = summary.cells[0].mount_efficiency.as_ref().unwrap();
+        assert_eq!(e.protocol_cell, protocol_id);
+        assert_eq!(e.headline, Headline::Iops);
+        assert!((e.ratio - 0.8).abs() < 1e-9, "{e:?}");
+        assert_eq!(e.latency_op.as_deref(), Some("read"));
+        assert!((e.p99_ratio.unwrap() - 2.0).abs() < 0.01, "{e:?}");
+        assert!(summary.cells[1].mount_efficiency.is_none());
+        assert_eq!(summary.efficiencies().len(), 1);
+        // Each access path is ranked on its own.
+        assert_eq!(summary.best.len(), 2);
+        assert_eq!(summary.best[1].access, Some(AccessPath::Protocol));
+        // Cluster cells (no access path) never get an efficiency.
+        let plain = record(1, &[(1, AttemptStatus::Ok)]);
+        let id = plain.cells[0].cell.id.clone();
+        let results = BTreeMap::from([((id, 1), vec![(pod(0), result(0, 1.0, 10, &[1000]))])]);
+        let cell = &summarize(&plain, None, &results).unwrap().cells[0];
+        assert!(cell.mount_efficiency.is_none() && cell.access.is_none());
+        let json = serde_json::to_string(cell).unwrap();
+        assert!(
+            !json.contains("mount_efficiency") && !json.contains("not_applicable"),
+            "{json}"
+        );
     }
 
     #[test]

@@ -423,6 +423,7 @@ mod tests {
             workload: "seq-read-1m".to_owned(),
             profile: "doc-v3".to_owned(),
             clients,
+            access: None,
         }
     }
 

@@ -4,6 +4,10 @@
 //! `server/workload/profile/kN`, depends only on those four names, never on what else the
 //! plan selects, so `nfslab compare` can match cells across runs of different plans.
 //!
+//! Runs from the host (`nfslab bench --host`, [`super::host`]) measure each combination
+//! along two access paths ([`AccessPath`]): through a kernel mount, under the id above, and
+//! through the user-space NFSv3 client, under `server/workload/profile/kN/protocol`.
+//!
 //! Repetitions are interleaved: every cell's first repetition runs before any second one,
 //! so a slow drift of the server or the cluster (caches warming, a noisy neighbour) spreads
 //! over all profiles instead of favouring the ones that ran first.
@@ -11,6 +15,29 @@
 use serde::{Deserialize, Serialize};
 
 use super::plan::Plan;
+
+/// How a cell's clients reach the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessPath {
+    /// Through a kernel NFS mount carrying the profile's options (client pods, or a mount
+    /// on the host).
+    Mount,
+    /// Through the user-space NFSv3 client of `nfslab-io` (no mount), with the profile's
+    /// options mapped to its parameters.
+    Protocol,
+}
+
+impl AccessPath {
+    /// The name used in ids and reports (`mount`, `protocol`).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mount => "mount",
+            Self::Protocol => "protocol",
+        }
+    }
+}
 
 /// One combination of the matrix.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,12 +54,32 @@ pub struct Cell {
     pub profile: String,
     /// Client pods.
     pub clients: u32,
+    /// How the clients reach the server; absent for cluster runs (client pods mount).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessPath>,
 }
 
 /// The stable id of a combination.
 #[must_use]
 pub fn cell_id(server: &str, workload: &str, profile: &str, clients: u32) -> String {
     format!("{server}/{workload}/{profile}/k{clients}")
+}
+
+/// The stable id of a combination measured along `access`: the mount path keeps the plain
+/// id (what client pods measure), the protocol path appends `/protocol`.
+#[must_use]
+pub fn access_cell_id(
+    server: &str,
+    workload: &str,
+    profile: &str,
+    clients: u32,
+    access: AccessPath,
+) -> String {
+    let id = cell_id(server, workload, profile, clients);
+    match access {
+        AccessPath::Mount => id,
+        AccessPath::Protocol => format!("{id}/protocol"),
+    }
 }
 
 /// One step of a run: a repetition of a cell.
@@ -69,6 +116,7 @@ impl Matrix {
                             workload: workload.clone(),
                             profile: profile.clone(),
                             clients,
+                            access: None,
                         });
                     }
                 }
@@ -86,6 +134,34 @@ impl Matrix {
         (1..=self.repetitions)
             .flat_map(|repetition| (0..self.cells.len()).map(move |cell| Step { repetition, cell }))
             .collect()
+    }
+
+    /// The plan's cells measured along each of `paths`, in matrix order, the paths of one
+    /// combination next to each other (for runs from the host).
+    #[must_use]
+    pub fn expand_access(plan: &Plan, paths: &[AccessPath]) -> Self {
+        let base = Self::expand(plan);
+        let mut cells = Vec::new();
+        for cell in &base.cells {
+            for &access in paths {
+                cells.push(Cell {
+                    index: cells.len(),
+                    id: access_cell_id(
+                        &cell.server,
+                        &cell.workload,
+                        &cell.profile,
+                        cell.clients,
+                        access,
+                    ),
+                    access: Some(access),
+                    ..cell.clone()
+                });
+            }
+        }
+        Self {
+            cells,
+            repetitions: base.repetitions,
+        }
     }
 
     /// Client pods the whole run starts.
@@ -152,6 +228,40 @@ mod tests {
         assert_eq!(single.cells.len(), 1);
         assert!(all.cells.iter().any(|c| c.id == single.cells[0].id));
         assert_eq!(single.cells[0].id, "in-cluster/seq-write-1m/doc-v4.1/k1");
+    }
+
+    #[test]
+    fn access_paths_pair_up_with_distinct_ids() {
+        let plan = builtin_plan()
+            .unwrap()
+            .apply(&Overrides {
+                profiles: Some(vec!["doc-v3".into(), "k8s-default".into()]),
+                workloads: Some(vec!["seq-read-1m".into()]),
+                ..Overrides::default()
+            })
+            .unwrap();
+        let both = Matrix::expand_access(&plan, &[AccessPath::Mount, AccessPath::Protocol]);
+        let ids: Vec<&str> = both.cells.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "in-cluster/seq-read-1m/doc-v3/k1",
+                "in-cluster/seq-read-1m/doc-v3/k1/protocol",
+                "in-cluster/seq-read-1m/k8s-default/k1",
+                "in-cluster/seq-read-1m/k8s-default/k1/protocol",
+            ]
+        );
+        assert!(both.cells.iter().enumerate().all(|(i, c)| c.index == i));
+        assert_eq!(both.cells[1].access, Some(AccessPath::Protocol));
+        assert_eq!(both.cells[1].profile, "doc-v3");
+        let protocol_only = Matrix::expand_access(&plan, &[AccessPath::Protocol]);
+        assert_eq!(protocol_only.cells.len(), 2);
+        assert_eq!(protocol_only.cells[1].id, ids[3]);
+        // Cluster cells carry no access path and serialise as before.
+        let plain = Matrix::expand(&plan);
+        assert!(plain.cells.iter().all(|c| c.access.is_none()));
+        let json = serde_json::to_string(&plain.cells[0]).unwrap();
+        assert!(!json.contains("access"), "{json}");
     }
 
     #[test]

@@ -14,6 +14,7 @@
 
 pub mod aggregate;
 pub mod environment;
+pub mod host;
 pub mod manifests;
 pub mod matrix;
 pub mod plan;

@@ -23,7 +23,8 @@ use nfslab_workload::job::Job;
 use nfslab_workload::result::RunResult;
 use serde::{Deserialize, Serialize};
 
-use super::matrix::Cell;
+use super::host::protocol::{ProtocolOptions, map_profile};
+use super::matrix::{AccessPath, Cell};
 use super::plan::Plan;
 
 /// Version of `run.json`.
@@ -105,6 +106,10 @@ pub struct CellRecord {
     pub requested_options: Vec<String>,
     /// The job the clients ran.
     pub job: Job,
+    /// Protocol cells (host runs): the profile's options as the user-space client's
+    /// parameters, and those without an equivalent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<ProtocolOptions>,
 }
 
 /// How one repetition of a cell ended.
@@ -182,16 +187,22 @@ impl RunRecord {
     pub fn new(run_id: &str, plan: &Plan, cells: &[Cell], environment: Environment) -> Self {
         let records = cells
             .iter()
-            .map(|cell| CellRecord {
-                cell: cell.clone(),
-                requested_options: plan
+            .map(|cell| {
+                let requested_options = plan
                     .profile(&cell.profile)
                     .map(|p| p.options.clone())
-                    .unwrap_or_default(),
-                job: plan
-                    .workload(&cell.workload)
-                    .map(|w| w.job.clone())
-                    .unwrap_or_else(|| Job::new(nfslab_workload::job::Pattern::Read)),
+                    .unwrap_or_default();
+                CellRecord {
+                    cell: cell.clone(),
+                    protocol: (cell.access == Some(AccessPath::Protocol))
+                        .then(|| map_profile(&requested_options).ok())
+                        .flatten(),
+                    requested_options,
+                    job: plan
+                        .workload(&cell.workload)
+                        .map(|w| w.job.clone())
+                        .unwrap_or_else(|| Job::new(nfslab_workload::job::Pattern::Read)),
+                }
             })
             .collect();
         Self {

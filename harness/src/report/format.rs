@@ -5,6 +5,7 @@
 //! adaptive unit (`850 ns`, `12.3 µs`, `4.56 ms`), counts with three significant digits at
 //! most after the point.
 
+use crate::bench::matrix::AccessPath;
 use crate::nfs::mount_options::DiffKind;
 use crate::report::summary::{CellSummary, Headline, Spread};
 
@@ -111,7 +112,7 @@ pub fn flags(cell: &CellSummary) -> Vec<String> {
 }
 
 /// A cell's label inside one workload: the profile, plus the server and the clients when
-/// the workload has several of them.
+/// the workload has several of them, and the access path of host runs (`(protocol)`).
 #[must_use]
 pub fn cell_label(cell: &CellSummary, many_servers: bool, many_clients: bool) -> String {
     let mut label = cell.profile.clone();
@@ -122,7 +123,51 @@ pub fn cell_label(cell: &CellSummary, many_servers: bool, many_clients: bool) ->
     if many_clients {
         label.push_str(&format!(" ×{}", cell.clients));
     }
+    if let Some(access) = cell.access {
+        label.push_str(&format!(" ({})", access.name()));
+    }
     label
+}
+
+/// A server name with the access path of host runs: `nas`, `nas (protocol)`.
+#[must_use]
+pub fn server_label(server: &str, access: Option<AccessPath>) -> String {
+    match access {
+        Some(a) => format!("{server} ({})", a.name()),
+        None => server.to_owned(),
+    }
+}
+
+/// A ratio as a percentage with no decimals below 10% and above (`87%`, `4.2%`).
+#[must_use]
+pub fn percent(ratio: f64) -> String {
+    let p = ratio * 100.0;
+    if p.abs() >= 10.0 {
+        format!("{p:.0}%")
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
+/// A figure in a headline's display units (MB/s for bandwidth given in bytes/s).
+#[must_use]
+pub fn headline_value(headline: Headline, value: f64) -> String {
+    match headline {
+        Headline::Bandwidth => number(value * 1e-6),
+        Headline::Iops | Headline::OpsPerSec => number(value),
+    }
+}
+
+/// The profile options a protocol cell could not apply, with the reasons, on one line.
+#[must_use]
+pub fn not_applicable(cell: &CellSummary) -> Option<String> {
+    let list = &cell.options.not_applicable;
+    (!list.is_empty()).then(|| {
+        list.iter()
+            .map(|n| format!("{} ({})", n.option, n.reason))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
 }
 
 #[cfg(test)]
@@ -142,5 +187,14 @@ mod tests {
         assert_eq!(cv(None), "-");
         assert_eq!(change(-0.2034), "-20.3%");
         assert_eq!(change(0.05), "+5.0%");
+        assert_eq!(percent(0.874), "87%");
+        assert_eq!(percent(0.0423), "4.2%");
+        assert_eq!(headline_value(Headline::Bandwidth, 2.5e8), "250");
+        assert_eq!(headline_value(Headline::Iops, 12.345), "12.3");
+        assert_eq!(server_label("nas", None), "nas");
+        assert_eq!(
+            server_label("nas", Some(AccessPath::Protocol)),
+            "nas (protocol)"
+        );
     }
 }

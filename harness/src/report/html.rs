@@ -2,14 +2,18 @@
 //! external resource), rendered from [`Summary`] only.
 //!
 //! Sections: run and environment; best profile per workload; one section per workload with
-//! its chart ([`charts::workload_chart`]) and table; requested vs effective mount options
+//! its chart ([`charts::workload_chart`]) and table; mount efficiency (host runs with both
+//! access paths); requested vs effective mount options
 //! option by option; kernel RPC statistics; per-client figures; NAS tier comparison;
 //! failures and notes.
 
 use std::fmt::Write as _;
 
 use crate::report::charts::{self, Bar, ChartError};
-use crate::report::format::{self, cell_label, flags, headline_median, latency, number, range};
+use crate::report::format::{
+    self, cell_label, flags, headline_median, headline_value, latency, number, percent, range,
+    server_label,
+};
 use crate::report::markdown::workload_cells;
 use crate::report::summary::{CellSummary, Summary, UNSTABLE_CV, name_of};
 
@@ -60,6 +64,7 @@ pub fn render(summary: &Summary) -> Result<String, ChartError> {
     for workload in summary.workloads() {
         workload_section(&mut out, summary, workload)?;
     }
+    efficiency(&mut out, summary);
     options(&mut out, summary);
     rpc(&mut out, summary);
     clients(&mut out, summary);
@@ -169,7 +174,7 @@ fn best(out: &mut String, s: &Summary) {
                     format!("<a href=\"#w-{0}\">{0}</a>", escape(&b.workload)),
                     false,
                 ),
-                (escape(&b.server), false),
+                (escape(&server_label(&b.server, b.access)), false),
                 (b.clients.to_string(), true),
                 (format!("<strong>{}</strong>", escape(&b.profile)), false),
                 (
@@ -278,25 +283,95 @@ fn workload_section(out: &mut String, s: &Summary, workload: &str) -> Result<(),
     Ok(())
 }
 
+fn efficiency(out: &mut String, s: &Summary) {
+    let rows = s.efficiencies();
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str("<h2 id=\"efficiency\">Mount efficiency</h2>\n");
+    out.push_str(
+        "<p>The same job through a kernel mount and through the user-space NFSv3 client (no \
+         mount): mount / protocol. Below 100% the mount delivers less than the server gives a \
+         protocol client; a p99 ratio above 1 is latency the mount adds.</p>\n",
+    );
+    table_head(
+        out,
+        &[
+            "workload",
+            "server",
+            "profile",
+            "clients",
+            "figure",
+            "mount",
+            "protocol",
+            "efficiency",
+            "p99 mount",
+            "p99 protocol",
+            "p99 ratio",
+        ],
+    );
+    for (c, e) in rows {
+        let op = e
+            .latency_op
+            .as_deref()
+            .map_or_else(String::new, |op| format!("{op} "));
+        let ns = |v: Option<u64>| {
+            v.map_or_else(
+                || "-".to_owned(),
+                |v| escape(&format!("{op}{}", latency(v as f64))),
+            )
+        };
+        row(
+            out,
+            &[
+                (
+                    format!("<a href=\"#w-{0}\">{0}</a>", escape(&c.workload)),
+                    false,
+                ),
+                (escape(&c.server), false),
+                (escape(&c.profile), false),
+                (c.clients.to_string(), true),
+                (escape(e.headline.label()), false),
+                (headline_value(e.headline, e.mount), true),
+                (headline_value(e.headline, e.protocol), true),
+                (format!("<strong>{}</strong>", percent(e.ratio)), true),
+                (ns(e.mount_p99_ns), true),
+                (ns(e.protocol_p99_ns), true),
+                (e.p99_ratio.map_or_else(|| "-".to_owned(), number), true),
+            ],
+        );
+    }
+    out.push_str("</tbody></table>\n");
+}
+
 fn options(out: &mut String, s: &Summary) {
     out.push_str("<h2 id=\"options\">Requested vs effective mount options</h2>\n");
-    out.push_str(
-        "<p>What the PV asked for and what the kernel reports inside the client pod \
-         (<code>/proc/self/mountinfo</code>), option by option.</p>\n",
-    );
-    let mut seen: Vec<(&str, &str)> = Vec::new();
+    if s.cells.iter().any(|c| c.access.is_some()) {
+        out.push_str(
+            "<p>What each profile asked for and what was used: for mount cells what the kernel \
+             reports for the host's mount (<code>/proc/self/mountinfo</code>), for protocol \
+             cells the user-space client's parameters, option by option; options without a \
+             protocol equivalent are listed as not applicable.</p>\n",
+        );
+    } else {
+        out.push_str(
+            "<p>What the PV asked for and what the kernel reports inside the client pod \
+             (<code>/proc/self/mountinfo</code>), option by option.</p>\n",
+        );
+    }
+    let mut seen = Vec::new();
     for c in &s.cells {
-        if seen.contains(&(c.server.as_str(), c.profile.as_str())) {
+        if seen.contains(&(c.server.as_str(), c.profile.as_str(), c.access)) {
             continue;
         }
-        seen.push((&c.server, &c.profile));
+        seen.push((&c.server, &c.profile, c.access));
         let flagged = c.options.flagged().len();
         let _ = writeln!(
             out,
             "<details{}><summary><strong>{}</strong> on {}: {}</summary>",
             if flagged > 0 { " open" } else { "" },
             escape(&c.profile),
-            escape(&c.server),
+            escape(&server_label(&c.server, c.access)),
             if flagged > 0 {
                 format!("<span class=\"flag\">{flagged} not as requested</span>")
             } else {
@@ -325,6 +400,18 @@ fn options(out: &mut String, s: &Summary) {
             );
         }
         out.push_str("</tbody></table>\n");
+        if !c.options.not_applicable.is_empty() {
+            out.push_str("<p>Not applicable without a mount:</p>\n<ul>\n");
+            for n in &c.options.not_applicable {
+                let _ = writeln!(
+                    out,
+                    "<li><code>{}</code>: {}</li>",
+                    escape(&n.option),
+                    escape(&n.reason)
+                );
+            }
+            out.push_str("</ul>\n");
+        }
         if c.options.effective.is_none() {
             out.push_str("<p class=\"muted\">No client reported its mount.</p>\n");
         }

@@ -2,7 +2,10 @@
 
 use std::fmt::Write as _;
 
-use crate::report::format::{self, cell_label, flags, headline_median, latency, number, range};
+use crate::report::format::{
+    self, cell_label, flags, headline_median, headline_value, latency, number, percent, range,
+    server_label,
+};
 use crate::report::summary::{CellSummary, Summary, UNSTABLE_CV, name_of};
 
 /// Renders the whole Markdown report.
@@ -14,6 +17,7 @@ pub fn render(summary: &Summary) -> String {
     for workload in summary.workloads() {
         workload_section(&mut out, summary, workload);
     }
+    efficiency(&mut out, summary);
     options(&mut out, summary);
     rpc(&mut out, summary);
     clients(&mut out, summary);
@@ -88,7 +92,7 @@ fn best(out: &mut String, s: &Summary) {
             out,
             "| {} | {} | {} | **{}** | {} {} | {} | {} |",
             b.workload,
-            b.server,
+            server_label(&b.server, b.access),
             b.clients,
             b.profile,
             number(b.value),
@@ -157,24 +161,76 @@ fn workload_section(out: &mut String, s: &Summary, workload: &str) {
     out.push('\n');
 }
 
-fn options(out: &mut String, s: &Summary) {
-    let _ = writeln!(out, "## Requested vs effective mount options\n");
+fn efficiency(out: &mut String, s: &Summary) {
+    let rows = s.efficiencies();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Mount efficiency\n");
     let _ = writeln!(
         out,
-        "What the PV asked for and what the kernel reports inside the client pod \
-         (`/proc/self/mountinfo`). Differences are flagged.\n"
+        "The same job through a kernel mount and through the user-space NFSv3 client (no \
+         mount): mount / protocol. Below 100% the mount delivers less than the server gives a \
+         protocol client; a p99 ratio above 1 is latency the mount adds.\n"
     );
+    let _ = writeln!(
+        out,
+        "| workload | server | profile | clients | figure | mount | protocol | efficiency | p99 mount | p99 protocol | p99 ratio |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
+    for (c, e) in rows {
+        let ns = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| latency(v as f64));
+        let op = e
+            .latency_op
+            .as_deref()
+            .map_or_else(String::new, |op| format!("{op} "));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | **{}** | {op}{} | {op}{} | {} |",
+            c.workload,
+            c.server,
+            c.profile,
+            c.clients,
+            e.headline.label(),
+            headline_value(e.headline, e.mount),
+            headline_value(e.headline, e.protocol),
+            percent(e.ratio),
+            ns(e.mount_p99_ns),
+            ns(e.protocol_p99_ns),
+            e.p99_ratio.map_or_else(|| "-".to_owned(), number)
+        );
+    }
+    out.push('\n');
+}
+
+fn options(out: &mut String, s: &Summary) {
+    let _ = writeln!(out, "## Requested vs effective mount options\n");
+    if s.cells.iter().any(|c| c.access.is_some()) {
+        let _ = writeln!(
+            out,
+            "What each profile asked for and what was used: for mount cells what the kernel \
+             reports for the host's mount (`/proc/self/mountinfo`), for protocol cells the \
+             user-space client's parameters; options without a protocol equivalent are listed \
+             as not applicable. Differences are flagged.\n"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "What the PV asked for and what the kernel reports inside the client pod \
+             (`/proc/self/mountinfo`). Differences are flagged.\n"
+        );
+    }
     let _ = writeln!(
         out,
         "| server | profile | requested | effective | differences |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|");
-    let mut seen: Vec<(&str, &str)> = Vec::new();
+    let mut seen = Vec::new();
     for c in &s.cells {
-        if seen.contains(&(c.server.as_str(), c.profile.as_str())) {
+        if seen.contains(&(c.server.as_str(), c.profile.as_str(), c.access)) {
             continue;
         }
-        seen.push((&c.server, &c.profile));
+        seen.push((&c.server, &c.profile, c.access));
         let requested = if c.options.requested.is_empty() {
             "(none)".to_owned()
         } else {
@@ -184,7 +240,7 @@ fn options(out: &mut String, s: &Summary) {
             || "(not reported)".to_owned(),
             |e| format!("`{}`", e.join(",")),
         );
-        let diffs: Vec<String> = c
+        let mut diffs: Vec<String> = c
             .options
             .flagged()
             .iter()
@@ -197,10 +253,13 @@ fn options(out: &mut String, s: &Summary) {
                 )
             })
             .collect();
+        if let Some(na) = format::not_applicable(c) {
+            diffs.push(format!("not applicable: {na}"));
+        }
         let _ = writeln!(
             out,
             "| {} | {} | {requested} | {effective} | {} |",
-            c.server,
+            server_label(&c.server, c.access),
             c.profile,
             if diffs.is_empty() {
                 "none".to_owned()

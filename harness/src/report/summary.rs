@@ -14,6 +14,19 @@
 //! | `best[]` | per (server, workload, clients): the profile with the best headline median |
 //! | `nas` | `null` or the measured-vs-advertised comparison ([`crate::report::nas`]) |
 //!
+//! Fields added after the first release are optional: readers treat them as absent in older
+//! files, writers omit them when they do not apply, and `schema_version` stays `1`.
+//!
+//! | optional field | content |
+//! |---|---|
+//! | `cells[].access` | `mount` or `protocol` for runs from the host (`nfslab bench --host`); absent for cluster runs, whose client pods mount |
+//! | `cells[].options.not_applicable[]` | protocol cells: profile options the user-space client has no equivalent for, each `{option, reason}` |
+//! | `cells[].mount_efficiency` | mount cells with a protocol cell for the same job: [`MountEfficiency`] |
+//! | `best[].access` | the access path the ranking is for (host runs rank each path apart) |
+//!
+//! Host runs record `environment.notes` such as `mount cells skipped: <reason>` when the
+//! host could not mount.
+//!
 //! A cell holds, over its repetitions, the median, min, max, mean, stdev and coefficient
 //! of variation ([`Spread`]) of the aggregate bandwidth, IOPS and operations per second
 //! (aggregate = the clients' results merged exactly); `unstable` when the headline metric's
@@ -27,6 +40,8 @@ use std::collections::BTreeMap;
 use nfslab_workload::result::LatencySummary;
 use serde::{Deserialize, Serialize};
 
+use crate::bench::host::protocol::NotApplicable;
+use crate::bench::matrix::AccessPath;
 use crate::bench::results::{Environment, RunStatus};
 use crate::nfs::mount_options::OptionDiff;
 use crate::report::nas::NasComparison;
@@ -173,6 +188,9 @@ pub struct OptionsSummary {
     pub consistent: bool,
     /// Option by option.
     pub diff: Vec<OptionDiff>,
+    /// Protocol cells: profile options without a protocol equivalent, with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_applicable: Vec<NotApplicable>,
 }
 
 impl OptionsSummary {
@@ -220,6 +238,30 @@ impl RpcSummary {
         ops.truncate(n);
         ops
     }
+}
+
+/// Mount-level over protocol-level figures of the same job, server, profile and clients:
+/// how much of what the server delivers to a user-space client the kernel mount passes on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MountEfficiency {
+    /// Id of the protocol cell compared with.
+    pub protocol_cell: String,
+    /// The figure compared (the workload's headline).
+    pub headline: Headline,
+    /// Mount median, summary units (bytes/s, IOPS, operations/s).
+    pub mount: f64,
+    /// Protocol median, same units.
+    pub protocol: f64,
+    /// `mount / protocol`: below 1 the mount delivers less than the protocol allows.
+    pub ratio: f64,
+    /// Operation kind whose p99 latencies are compared, when both cells measured it.
+    pub latency_op: Option<String>,
+    /// Mount p99 of that operation, ns.
+    pub mount_p99_ns: Option<u64>,
+    /// Protocol p99 of that operation, ns.
+    pub protocol_p99_ns: Option<u64>,
+    /// `mount p99 / protocol p99`: above 1 the mount adds latency.
+    pub p99_ratio: Option<f64>,
 }
 
 /// One cell of the matrix, aggregated.
@@ -275,6 +317,12 @@ pub struct CellSummary {
     pub errors: BTreeMap<String, u64>,
     /// Notes from the engine (fallbacks), deduplicated.
     pub notes: Vec<String>,
+    /// How the clients reached the server (host runs); absent: client pods mounted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessPath>,
+    /// Mount cells of host runs: mount over protocol figures of the same job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount_efficiency: Option<MountEfficiency>,
 }
 
 impl CellSummary {
@@ -359,6 +407,9 @@ pub struct Best {
     /// Whether the win is clear: the winner's slowest repetition beats the runner-up's
     /// fastest.
     pub clear: bool,
+    /// The access path ranked (host runs); absent: client pods mounted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessPath>,
 }
 
 /// Units of the figures.
@@ -437,6 +488,15 @@ impl Summary {
         self.cells
             .iter()
             .flat_map(|c| c.failures.iter().map(move |f| (c.id.as_str(), f.as_str())))
+            .collect()
+    }
+
+    /// Mount cells with a mount efficiency, in matrix order.
+    #[must_use]
+    pub fn efficiencies(&self) -> Vec<(&CellSummary, &MountEfficiency)> {
+        self.cells
+            .iter()
+            .filter_map(|c| c.mount_efficiency.as_ref().map(|e| (c, e)))
             .collect()
     }
 
