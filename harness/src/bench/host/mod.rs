@@ -1,5 +1,708 @@
 //! Benchmarks from the host: a plan's workloads against NFS servers given as
 //! `host:/export`, without Kubernetes (`nfslab bench --host`).
 //!
-//! placeholder
+//! Every combination of the plan (server x workload x profile x clients) is measured along
+//! two access paths ([`AccessPath`]):
+//! - **protocol**, always: the user-space NFSv3 client of `nfslab-io` (no mount, no root),
+//!   with the profile's mount options mapped to its parameters ([`protocol`]; options
+//!   without an equivalent are recorded as not applicable);
+//! - **mount**, when the host can mount NFS ([`mount::probe`], [`mount::decide`]): the
+//!   export mounted per repetition with the profile's options on a temporary directory,
+//!   the same job run there through the POSIX backend, then unmounted. When the host cannot
+//!   mount, the reason is recorded once (`mount cells skipped: ...`) and only protocol
+//!   cells run.
+//!
+//! Each repetition of a cell works in `<export>/nfslab-bench/<run-id>/<cNN-rM>/client-K`,
+//! one directory per client, created before and removed after (unless `keep_files`). The
+//! clients are `nfslab-io` processes ([`clients`]) with the plan's job, ramp, runtime and
+//! start barrier, as client pods. Results go to the same directory layout and schema as the
+//! cluster runner's ([`crate::bench::results`]: `run.json`, raw JSON per client,
+//! `summary.json`, `summary.csv`, `report.md`, `report.html`), so `nfslab report` and
+//! `nfslab compare` work unchanged; with both paths measured, the summary holds each mount
+//! cell's mount efficiency.
+//!
+//! Before anything runs, every server is reached over the protocol within the connect
+//! timeout ([`export::ExportTree::connect`]): an unreachable server is one error line.
+//! Ctrl-C (the `cancel` signal) stops the clients (killed and reaped), removes the step's
+//! files, unmounts, and writes the reports of what was measured.
+
+pub mod clients;
+pub mod export;
+pub mod mount;
 pub mod protocol;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nfslab_workload::units::format_duration;
+use tokio::sync::watch;
+
+use self::clients::{ClientError, Clients};
+use self::export::{ExportError, ExportTree};
+use self::mount::{HostMount, MountSupport};
+use self::protocol::map_profile;
+use super::error_chain;
+use super::matrix::{AccessPath, Cell, Matrix};
+use super::plan::{Plan, ServerKind};
+use super::progress::Progress;
+use super::results::{
+    Attempt, AttemptStatus, Environment, NodeInfo, PodRecord, ResultsDir, ResultsError, RunRecord,
+    RunStatus, ServerRecord, now_rfc3339,
+};
+use super::runner::BenchOutcome;
+use crate::exit::Outcome;
+use crate::k8s::ownership::RunId;
+use crate::report::{ReportError, write_reports};
+
+/// Directory of benchmark runs inside an export.
+pub const BENCH_DIR: &str = "nfslab-bench";
+/// Bound on reaching a server and on every setup call of the protocol client, by default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Shortest time a `mount` may take before it is abandoned.
+pub const MIN_MOUNT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How to run from the host.
+#[derive(Clone, Debug)]
+pub struct HostOptions {
+    /// The run's id (the results directory and the run's directory on the servers).
+    pub run_id: RunId,
+    /// Parent of the results directory (`results`).
+    pub results_parent: PathBuf,
+    /// Name of the results directory under `results_parent` (`None`: the run id).
+    pub dir_name: Option<String>,
+    /// The `nfslab-io` binary ([`clients::find_engine`]).
+    pub engine: PathBuf,
+    /// Bound on reaching a server and on every setup call of the protocol client.
+    pub connect_timeout: Duration,
+    /// Whether mount cells run ([`mount::decide`]).
+    pub mount: MountSupport,
+    /// Keep every repetition's files on the servers (default: removed after each).
+    pub keep_files: bool,
+}
+
+/// Why a host run could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// A selected server is not reachable from the host by address.
+    #[error(
+        "server `{server}` is an in-cluster server; --host measures servers given as \
+         host:/export (hint: --server HOST:/EXPORT, or --servers with external servers only)"
+    )]
+    NotExternal {
+        /// The plan's server name.
+        server: String,
+    },
+    /// A profile's options do not map to the protocol client.
+    #[error("profile `{profile}`: {reason}")]
+    Profile {
+        /// The profile.
+        profile: String,
+        /// Why.
+        reason: String,
+    },
+    /// A server cannot be reached or used.
+    #[error(transparent)]
+    Unreachable(#[from] ExportError),
+    /// The local scratch directory could not be made.
+    #[error("cannot create the scratch directory `{path}`")]
+    Scratch {
+        /// The directory.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The results directory could not be written.
+    #[error("cannot record results")]
+    Results(#[from] ResultsError),
+    /// The reports could not be written.
+    #[error("cannot write the reports")]
+    Report(#[from] ReportError),
+    /// Interrupted before the first step.
+    #[error("interrupted before anything was measured")]
+    Interrupted,
+}
+
+impl HostError {
+    /// The exit code: bad input for the plan's choices, interrupted, else environment.
+    #[must_use]
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Self::NotExternal { .. } | Self::Profile { .. } => Outcome::BadInput,
+            Self::Interrupted => Outcome::Interrupted,
+            _ => Outcome::Environment,
+        }
+    }
+}
+
+/// A server of the run.
+struct Server {
+    name: String,
+    host: String,
+    export: String,
+    tree: ExportTree,
+}
+
+/// How one step ended.
+enum StepEnd {
+    Ok(Vec<PodRecord>),
+    Failed(String),
+    Interrupted,
+}
+
+/// Everything a step needs.
+struct StepContext<'a> {
+    plan: &'a Plan,
+    options: &'a HostOptions,
+    results: &'a ResultsDir,
+    progress: &'a dyn Progress,
+    scratch: &'a Path,
+    mount_parent: &'a Path,
+    hostname: &'a str,
+}
+
+/// The measured window of a job plus the plan's allowance, like the cluster runner.
+fn measure_timeout(plan: &Plan, job: &nfslab_workload::job::Job) -> Duration {
+    job.resolve()
+        .ok()
+        .map(|j| j.runtime.unwrap_or_default() + j.ramp_time)
+        .unwrap_or_default()
+        + plan.cell_timeout
+}
+
+/// The host for the report.
+fn describe_host(engine: &Path) -> (String, NodeInfo) {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let hostname = read("/proc/sys/kernel/hostname").trim().to_owned();
+    let hostname = if hostname.is_empty() {
+        "localhost".to_owned()
+    } else {
+        hostname
+    };
+    let os_image = read("/etc/os-release")
+        .lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim_matches('"').to_owned());
+    let node = NodeInfo {
+        name: hostname.clone(),
+        kernel: Some(read("/proc/sys/kernel/osrelease").trim().to_owned())
+            .filter(|k| !k.is_empty()),
+        os_image,
+        kubelet: None,
+        container_runtime: Some(format!("nfslab-io processes ({})", engine.display())),
+    };
+    (hostname, node)
+}
+
+impl StepContext<'_> {
+    /// Runs the clients of a step on their targets and stores their results.
+    async fn run_clients(
+        &self,
+        cell: &Cell,
+        repetition: u32,
+        job_file: &Path,
+        targets: Vec<Vec<String>>,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Result<StepEnd, ResultsError> {
+        let tag = tag(cell, repetition);
+        let clients = Clients {
+            engine: &self.options.engine,
+            job_file,
+            scratch: self.scratch,
+            tag: &tag,
+            targets,
+        };
+        let job = self
+            .plan
+            .workload(&cell.workload)
+            .map(|w| w.job.clone())
+            .unwrap_or_else(|| nfslab_workload::job::Job::new(nfslab_workload::job::Pattern::Read));
+        self.progress.phase("laying out files");
+        if let Err(e) = clients.layout(self.plan.cell_timeout, cancel).await {
+            return Ok(client_end(&e));
+        }
+        self.progress.phase("measuring");
+        let runs = match clients
+            .measure(
+                self.plan.cell_timeout,
+                measure_timeout(self.plan, &job),
+                cancel,
+            )
+            .await
+        {
+            Ok(runs) => runs,
+            Err(e) => return Ok(client_end(&e)),
+        };
+        self.progress.phase("collecting results");
+        let mut records = Vec::new();
+        for run in runs {
+            let path = self
+                .results
+                .write_raw(&cell.id, repetition, run.client, &run.text)?;
+            records.push(PodRecord {
+                client: run.client,
+                pod: format!("{}-client-{}", tag, run.client),
+                node: Some(self.hostname.to_owned()),
+                result: Some(path),
+                exit_code: run.exit_code,
+            });
+        }
+        Ok(StepEnd::Ok(records))
+    }
+
+    /// A protocol step: directories over the protocol, clients on `nfs://` targets.
+    async fn protocol_step(
+        &self,
+        server: &Server,
+        cell: &Cell,
+        repetition: u32,
+        job_file: &Path,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Result<(StepEnd, Vec<String>), ResultsError> {
+        let dir = step_dir(&self.options.run_id, cell, repetition);
+        let mapped = self
+            .plan
+            .profile(&cell.profile)
+            .map(|p| map_profile(&p.options).unwrap_or_default())
+            .unwrap_or_default();
+        let mut nfs_options = mapped.options.clone();
+        nfs_options.push(format!(
+            "connect_timeout={}",
+            format_duration(self.options.connect_timeout)
+        ));
+        let nfs_options = nfs_options.join(",");
+        self.progress.phase("creating directories");
+        let mut targets = Vec::new();
+        for k in 0..cell.clients {
+            let client_dir = format!("{dir}/client-{k}");
+            if let Err(e) = server.tree.create_dirs(&client_dir).await {
+                let leftovers = self.remove_protocol_dir(server, &dir).await;
+                return Ok((StepEnd::Failed(error_chain(&e)), leftovers));
+            }
+            targets.push(vec![
+                "--target".to_owned(),
+                server.tree.url(&client_dir),
+                "--nfs-options".to_owned(),
+                nfs_options.clone(),
+            ]);
+        }
+        let end = self
+            .run_clients(cell, repetition, job_file, targets, cancel)
+            .await;
+        let leftovers = self.remove_protocol_dir(server, &dir).await;
+        Ok((end?, leftovers))
+    }
+
+    async fn remove_protocol_dir(&self, server: &Server, dir: &str) -> Vec<String> {
+        if self.options.keep_files {
+            return Vec::new();
+        }
+        self.progress.phase("removing files");
+        match server.tree.remove_tree(dir).await {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![error_chain(&e)],
+        }
+    }
+
+    /// A mount step: the export mounted with the profile's options, clients on
+    /// directories of the mount, files removed, unmounted, whatever happened.
+    async fn mount_step(
+        &self,
+        server: &Server,
+        cell: &Cell,
+        repetition: u32,
+        job_file: &Path,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Result<(StepEnd, Vec<String>), ResultsError> {
+        let options = self
+            .plan
+            .profile(&cell.profile)
+            .map(|p| p.options.clone())
+            .unwrap_or_default();
+        self.progress.phase("mounting");
+        let timeout = self
+            .options
+            .connect_timeout
+            .saturating_mul(3)
+            .max(MIN_MOUNT_TIMEOUT);
+        let mounted = match HostMount::mount(
+            &server.host,
+            &server.export,
+            &options,
+            self.mount_parent,
+            &tag(cell, repetition),
+            timeout,
+        )
+        .await
+        {
+            Ok(m) => m,
+            Err(e) => return Ok((StepEnd::Failed(error_chain(&e)), Vec::new())),
+        };
+        let dir = mounted
+            .path()
+            .join(step_dir(&self.options.run_id, cell, repetition));
+        let mut targets = Vec::new();
+        let mut failure = None;
+        for k in 0..cell.clients {
+            let client_dir = dir.join(format!("client-{k}"));
+            if let Err(e) = std::fs::create_dir_all(&client_dir) {
+                failure = Some(format!(
+                    "cannot create `{}` on the mount: {e}",
+                    client_dir.display()
+                ));
+                break;
+            }
+            targets.push(vec!["--dir".to_owned(), client_dir.display().to_string()]);
+        }
+        let end = match failure {
+            Some(f) => Ok(StepEnd::Failed(f)),
+            None => {
+                self.run_clients(cell, repetition, job_file, targets, cancel)
+                    .await
+            }
+        };
+        let mut leftovers = Vec::new();
+        if !self.options.keep_files {
+            self.progress.phase("removing files");
+            if let Err(e) = std::fs::remove_dir_all(&dir)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                leftovers.push(format!("`{}`: {e}", dir.display()));
+            }
+        }
+        self.progress.phase("unmounting");
+        if let Err(e) = mounted.unmount() {
+            leftovers.push(e);
+        }
+        Ok((end?, leftovers))
+    }
+}
+
+fn client_end(e: &ClientError) -> StepEnd {
+    match e {
+        ClientError::Interrupted => StepEnd::Interrupted,
+        other => StepEnd::Failed(error_chain(other)),
+    }
+}
+
+/// `cNN-rM`: the step's name (as in the cluster runner's object names).
+fn tag(cell: &Cell, repetition: u32) -> String {
+    format!("c{:02}-r{repetition}", cell.index)
+}
+
+/// The step's directory, relative to the export.
+fn step_dir(run: &RunId, cell: &Cell, repetition: u32) -> String {
+    format!("{BENCH_DIR}/{run}/{}", tag(cell, repetition))
+}
+
+async fn cancelled(cancel: &mut watch::Receiver<bool>) {
+    if cancel.wait_for(|c| *c).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Reaches every selected server, checking first that each is given by address and that
+/// every selected profile maps to the protocol client.
+async fn reach_servers(
+    plan: &Plan,
+    timeout: Duration,
+    cancel: &mut watch::Receiver<bool>,
+) -> Result<Vec<Server>, HostError> {
+    for name in &plan.selected_profiles {
+        if let Some(profile) = plan.profile(name) {
+            map_profile(&profile.options).map_err(|reason| HostError::Profile {
+                profile: name.clone(),
+                reason,
+            })?;
+        }
+    }
+    let mut addresses = Vec::new();
+    for name in &plan.selected_servers {
+        match plan.server(name).map(|s| &s.kind) {
+            Some(ServerKind::External { host, export }) => {
+                addresses.push((name.clone(), host.clone(), export.clone()));
+            }
+            _ => {
+                return Err(HostError::NotExternal {
+                    server: name.clone(),
+                });
+            }
+        }
+    }
+    let mut servers = Vec::new();
+    for (name, host, export) in addresses {
+        let tree = tokio::select! {
+            biased;
+            () = cancelled(cancel) => return Err(HostError::Interrupted),
+            tree = ExportTree::connect(&host, &export, timeout) => tree?,
+        };
+        servers.push(Server {
+            name,
+            host,
+            export,
+            tree,
+        });
+    }
+    Ok(servers)
+}
+
+/// Runs a plan's matrix from the host against its external servers and writes results
+/// and reports.
+///
+/// # Errors
+/// [`HostError`]: in-cluster servers selected, an unreachable server (before anything
+/// runs), or results that cannot be written. Failed repetitions are recorded, not errors.
+pub async fn run_host_bench(
+    plan: &Plan,
+    options: &HostOptions,
+    progress: &dyn Progress,
+    mut cancel: watch::Receiver<bool>,
+) -> Result<BenchOutcome, HostError> {
+    let servers = reach_servers(plan, options.connect_timeout, &mut cancel).await?;
+    let run = &options.run_id;
+    let paths: &[AccessPath] = if options.mount.is_available() {
+        &[AccessPath::Mount, AccessPath::Protocol]
+    } else {
+        &[AccessPath::Protocol]
+    };
+    let matrix = Matrix::expand_access(plan, paths);
+
+    let (hostname, node) = describe_host(&options.engine);
+    let mut notes = vec![format!(
+        "run from host `{hostname}` without Kubernetes: each client is an nfslab-io process; \
+         protocol cells use its user-space NFSv3 client with the profile's options mapped to \
+         its parameters"
+    )];
+    notes.push(match &options.mount {
+        MountSupport::Available => {
+            "mount cells: the export mounted on the host per repetition with the profile's \
+             options (mount -t nfs), the same job through the POSIX backend"
+                .to_owned()
+        }
+        MountSupport::Unavailable(reason) => format!("mount cells skipped: {reason}"),
+    });
+    let environment = Environment {
+        cluster: format!("host `{hostname}` (no Kubernetes)"),
+        kubernetes_version: None,
+        nodes: vec![node],
+        servers: servers
+            .iter()
+            .map(|s| ServerRecord {
+                name: s.name.clone(),
+                flavor: "external".to_owned(),
+                address: s.host.clone(),
+                export: s.export.clone(),
+            })
+            .collect(),
+        notes,
+    };
+    let results = ResultsDir::create(
+        &options.results_parent,
+        options.dir_name.as_deref().unwrap_or(run.as_str()),
+    )?;
+    results.write_plan(plan)?;
+    let mut record = RunRecord::new(run.as_str(), plan, &matrix.cells, environment);
+    results.write_record(&record)?;
+
+    let temp = std::env::temp_dir();
+    let scratch = temp.join(format!("nfslab-host-{run}"));
+    std::fs::create_dir_all(&scratch).map_err(|source| HostError::Scratch {
+        path: scratch.display().to_string(),
+        source,
+    })?;
+    let mount_parent = temp.join(format!("nfslab-mnt-{run}"));
+    let context = StepContext {
+        plan,
+        options,
+        results: &results,
+        progress,
+        scratch: &scratch,
+        mount_parent: &mount_parent,
+        hostname: &hostname,
+    };
+
+    let schedule = matrix.schedule();
+    progress.start(schedule.len());
+    let mut status = RunStatus::Complete;
+    let mut failed_steps = 0;
+    let mut leftovers = Vec::new();
+    let mut fatal = None;
+    for (index, step) in schedule.iter().enumerate() {
+        if *cancel.borrow() {
+            status = RunStatus::Interrupted;
+            break;
+        }
+        let cell = &matrix.cells[step.cell];
+        let Some(server) = servers.iter().find(|s| s.name == cell.server) else {
+            continue;
+        };
+        progress.step(index, cell, step.repetition, matrix.repetitions);
+        let job_file = scratch.join(format!("job-c{:02}.json", cell.index));
+        if !job_file.is_file() {
+            let job = &record.cells[step.cell].job;
+            let text = serde_json::to_vec_pretty(job).unwrap_or_default();
+            if let Err(source) = std::fs::write(&job_file, text) {
+                fatal = Some(HostError::Scratch {
+                    path: job_file.display().to_string(),
+                    source,
+                });
+                break;
+            }
+        }
+        let done = match cell.access {
+            Some(AccessPath::Mount) => {
+                context
+                    .mount_step(server, cell, step.repetition, &job_file, &mut cancel)
+                    .await
+            }
+            _ => {
+                context
+                    .protocol_step(server, cell, step.repetition, &job_file, &mut cancel)
+                    .await
+            }
+        };
+        let (end, cleanup) = match done {
+            Ok(d) => d,
+            Err(e) => {
+                fatal = Some(HostError::Results(e));
+                (
+                    StepEnd::Failed("results could not be written".to_owned()),
+                    Vec::new(),
+                )
+            }
+        };
+        let (attempt_status, message, pods) = match end {
+            StepEnd::Ok(pods) => (AttemptStatus::Ok, None, pods),
+            StepEnd::Failed(message) => {
+                failed_steps += 1;
+                (AttemptStatus::Failed, Some(message), Vec::new())
+            }
+            StepEnd::Interrupted => {
+                status = RunStatus::Interrupted;
+                (
+                    AttemptStatus::Interrupted,
+                    Some("interrupted by the user".to_owned()),
+                    Vec::new(),
+                )
+            }
+        };
+        progress.step_done(attempt_status == AttemptStatus::Ok, message.as_deref());
+        for l in &cleanup {
+            progress.note(&format!("could not remove {l}"));
+        }
+        leftovers.extend(cleanup);
+        record.attempts.push(Attempt {
+            cell: cell.id.clone(),
+            repetition: step.repetition,
+            status: attempt_status,
+            message,
+            pods,
+        });
+        results.write_record(&record)?;
+        if status == RunStatus::Interrupted || fatal.is_some() {
+            break;
+        }
+    }
+
+    progress.phase("removing the run's directories");
+    for server in servers {
+        if options.keep_files {
+            progress.note(&format!(
+                "files kept on `{}:{}` in `{BENCH_DIR}/{run}`",
+                server.host, server.export
+            ));
+        } else {
+            for dir in [format!("{BENCH_DIR}/{run}"), BENCH_DIR.to_owned()] {
+                if let Err(e) = server.tree.remove_if_empty(&dir).await {
+                    leftovers.push(error_chain(&e));
+                }
+            }
+        }
+        server.tree.close().await;
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    let _ = std::fs::remove_dir(&mount_parent);
+    if fatal.is_some() {
+        status = RunStatus::Failed;
+    }
+    record.status = status;
+    record.finished = Some(now_rfc3339());
+    if !leftovers.is_empty() {
+        record.environment.notes.push(format!(
+            "left behind (remove by hand): {}",
+            leftovers.join("; ")
+        ));
+    }
+    results.write_record(&record)?;
+    let written = write_reports(&results)?;
+    progress.finish();
+    if let Some(error) = fatal {
+        return Err(error);
+    }
+    Ok(BenchOutcome {
+        status,
+        dir: results.path().to_path_buf(),
+        summary: written.summary,
+        files: written.files,
+        failed_steps,
+        leftovers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::plan::{Overrides, builtin_plan};
+
+    #[test]
+    fn steps_are_named_like_cluster_objects() {
+        let plan = builtin_plan()
+            .unwrap()
+            .apply(&Overrides {
+                external: vec!["10.0.0.5:/export".to_owned()],
+                workloads: Some(vec!["seq-read-1m".to_owned()]),
+                profiles: Some(vec!["doc-v3".to_owned()]),
+                ..Overrides::default()
+            })
+            .unwrap();
+        let m = Matrix::expand_access(&plan, &[AccessPath::Mount, AccessPath::Protocol]);
+        let run = RunId::parse("20261123-150000-abcdef").unwrap();
+        assert_eq!(tag(&m.cells[1], 2), "c01-r2");
+        assert_eq!(
+            step_dir(&run, &m.cells[1], 2),
+            "nfslab-bench/20261123-150000-abcdef/c01-r2"
+        );
+        let job = &plan.workload("seq-read-1m").unwrap().job;
+        let resolved = job.resolve().unwrap();
+        assert_eq!(
+            measure_timeout(&plan, job),
+            resolved.runtime.unwrap_or_default() + resolved.ramp_time + plan.cell_timeout
+        );
+    }
+
+    #[tokio::test]
+    async fn in_cluster_servers_and_bad_profiles_are_refused_before_anything_runs() {
+        let plan = builtin_plan().unwrap();
+        let (_tx, mut rx) = watch::channel(false);
+        let Err(err) = reach_servers(&plan, Duration::from_secs(1), &mut rx).await else {
+            panic!("the default plan's in-cluster server is not reachable from the host");
+        };
+        assert_eq!(err.outcome(), Outcome::BadInput);
+        assert!(err.to_string().contains("in-cluster server"), "{err}");
+
+        let plan = builtin_plan()
+            .unwrap()
+            .apply(&Overrides {
+                external: vec!["192.0.2.1:/export".to_owned()],
+                ..Overrides::default()
+            })
+            .unwrap();
+        let started = std::time::Instant::now();
+        let Err(err) = reach_servers(&plan, Duration::from_secs(1), &mut rx).await else {
+            panic!("TEST-NET-1 answers nothing");
+        };
+        assert_eq!(err.outcome(), Outcome::Environment);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(err.to_string().contains("192.0.2.1:/export"), "{err}");
+    }
+}
