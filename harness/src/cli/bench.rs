@@ -1,4 +1,5 @@
-//! `nfslab bench`: options and dispatch.
+//! `nfslab bench`: options and dispatch (the cluster runner, or `--host` for the host
+//! runner of [`nfslab::bench::host`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -6,7 +7,11 @@ use std::time::Duration;
 use clap::Args;
 use nfslab::bench::environment::{EnvironmentRequest, bring_up_bench_environment};
 use nfslab::bench::error_chain;
+use nfslab::bench::host::clients::find_engine;
+use nfslab::bench::host::mount::{self, MountSupport};
+use nfslab::bench::host::{DEFAULT_CONNECT_TIMEOUT, HostOptions, run_host_bench};
 use nfslab::bench::manifests::{PLACEHOLDER_ADDRESS, render_plan};
+use nfslab::bench::matrix::AccessPath;
 use nfslab::bench::matrix::Matrix;
 use nfslab::bench::plan::{DEFAULT_PLAN_PATH, Overrides, Plan, builtin_plan, load_plan};
 use nfslab::bench::progress::BarProgress;
@@ -31,6 +36,13 @@ Examples:
   nfslab bench --server 192.168.1.20:/vol1
   nfslab bench --server nas=192.168.1.20:/vol1 --servers in-cluster,nas
 
+  # from this host, no Kubernetes: every cell through the user-space NFSv3 client, and
+  # through a kernel mount too when the host can mount (root, kernel NFS, mount.nfs)
+  nfslab bench --host --server 192.168.1.20:/vol1
+  nfslab bench --host --server nas=192.168.1.20:/vol1 --server lab=10.0.0.7:/export \
+      --profiles doc-v3,v4.1-nconnect4 --workloads seq-read-1m,rand-read-4k --repetitions 5
+  nfslab bench --host --no-mount --server 10.0.0.7:/export --connect-timeout 5s
+
 What a run does: for every cell (server x workload x profile x clients) and repetition it
 creates a PV carrying the profile's mountOptions, a PVC and the client pods (spread over
 nodes), lays the files out, starts every client at once, collects each pod's JSON result,
@@ -38,6 +50,17 @@ the effective mount options and the kernel's RPC statistics, and deletes it all 
 next. Results go to results/<run-id>/ as they come (plan, raw JSON per pod, summary.json,
 summary.csv, report.md, report.html). Ctrl-C stops cleanly and keeps what was measured;
 `nfslab report DIR` re-renders the reports, `nfslab compare OLD NEW` compares two runs.
+
+With --host, clients are nfslab-io processes on this machine (found next to nfslab, on
+PATH, or given with --engine / NFSLAB_IO). Protocol cells (ids ending in /protocol) map each
+profile's options to the user-space client (rsize, wsize, nconnect, hard/soft, timeo,
+retrans, ac/noac/actimeo, sync...) and list the others as not applicable (vers=4.x: the
+client speaks NFSv3). Mount cells mount the export per repetition with the profile's options
+and always unmount; when the host cannot mount, one line says why and only protocol cells
+run. With both, the report shows the mount efficiency (mount / protocol) per cell. Each
+repetition works in <export>/nfslab-bench/<run-id>/ and removes its files afterwards
+(--keep-files keeps them). A server that does not answer within --connect-timeout stops the
+run before anything is measured.
 
 Profiles live in the plan and in profiles.yaml next to it: add your own there. Bad options
 (rsize=1M, hard+soft, unknown keys) are reported with file:line:column before anything is
@@ -96,6 +119,30 @@ pub struct BenchArgs {
     /// Check the plan and print every manifest a run would apply; no cluster needed.
     #[arg(long, help_heading = "Mode")]
     pub dry_run: bool,
+    /// Run from this host against the servers given with --server, without Kubernetes:
+    /// through the user-space NFSv3 client, and through a kernel mount when the host can.
+    #[arg(long, conflicts_with = "dry_run", help_heading = "Host")]
+    pub host: bool,
+    /// With --host: only protocol cells, even when the host could mount.
+    #[arg(long, requires = "host", help_heading = "Host")]
+    pub no_mount: bool,
+    /// With --host: longest wait for a server at each setup step (portmapper, MOUNT, NFS).
+    #[arg(
+        long,
+        value_name = "DURATION",
+        requires = "host",
+        value_parser = humantime::parse_duration,
+        help_heading = "Host"
+    )]
+    pub connect_timeout: Option<Duration>,
+    /// With --host: the nfslab-io binary the clients run (default: next to nfslab, then
+    /// $NFSLAB_IO, then PATH).
+    #[arg(long, value_name = "PATH", requires = "host", help_heading = "Host")]
+    pub engine: Option<PathBuf>,
+    /// With --host: keep every repetition's files on the servers (in
+    /// nfslab-bench/<run-id>/).
+    #[arg(long, requires = "host", help_heading = "Host")]
+    pub keep_files: bool,
     /// With --dry-run: write one YAML file per step into this directory instead of stdout.
     #[arg(long, value_name = "DIR", requires = "dry_run", help_heading = "Mode")]
     pub output: Option<PathBuf>,
@@ -183,6 +230,9 @@ pub fn run(args: &BenchArgs, mut config: Config) -> Outcome {
     if args.dry_run {
         return dry_run(args, &plan, &run_id);
     }
+    if args.host {
+        return host_run(args, &plan, run_id);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -256,6 +306,110 @@ pub fn run(args: &BenchArgs, mut config: Config) -> Outcome {
                 } else {
                     outcome
                 }
+            }
+        }
+    })
+}
+
+/// `nfslab bench --host`: the plan from this host against its external servers.
+fn host_run(args: &BenchArgs, plan: &Plan, run_id: RunId) -> Outcome {
+    if args.external.is_empty() && args.servers.is_none() {
+        eprintln!(
+            "error: --host needs the server to measure: --server HOST:/EXPORT (or \
+             NAME=HOST:/EXPORT, repeatable)"
+        );
+        return Outcome::BadInput;
+    }
+    let engine = match find_engine(args.engine.as_deref()) {
+        Ok(e) => e,
+        Err(line) => {
+            eprintln!("error: {line}");
+            return Outcome::Environment;
+        }
+    };
+    let mount = if args.no_mount {
+        MountSupport::Unavailable("--no-mount was given".to_owned())
+    } else {
+        mount::decide(&mount::probe())
+    };
+    if let MountSupport::Unavailable(reason) = &mount {
+        eprintln!("note: mount cells skipped: {reason}");
+    }
+    let paths = if mount.is_available() {
+        vec![AccessPath::Mount, AccessPath::Protocol]
+    } else {
+        vec![AccessPath::Protocol]
+    };
+    let matrix = Matrix::expand_access(plan, &paths);
+    eprintln!(
+        "plan `{}` from this host: {} servers x {} workloads x {} profiles x {} client counts x \
+         {} = {} cells, {} repetitions each: {} steps, {} client processes",
+        plan.name,
+        plan.selected_servers.len(),
+        plan.selected_workloads.len(),
+        plan.selected_profiles.len(),
+        plan.clients.len(),
+        if paths.len() == 2 {
+            "mount and protocol"
+        } else {
+            "protocol"
+        },
+        matrix.cells.len(),
+        plan.repetitions,
+        matrix.cells.len() * plan.repetitions as usize,
+        matrix.pod_count()
+    );
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Outcome::Environment;
+        }
+    };
+    let options = HostOptions {
+        run_id,
+        results_parent: args.results.clone(),
+        dir_name: None,
+        engine,
+        connect_timeout: args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+        mount,
+        keep_files: args.keep_files,
+    };
+    runtime.block_on(async {
+        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "\nstopping: stopping the clients, removing their files, unmounting and \
+                     writing the report of what was measured (Ctrl-C again to quit at once)"
+                );
+                let _ = cancel_tx.send(true);
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    for left in mount::unmount_all() {
+                        eprintln!("error: could not unmount {left}");
+                    }
+                    std::process::exit(i32::from(Outcome::Interrupted.code()));
+                }
+            }
+        });
+        let bar = BarProgress::stderr();
+        match run_host_bench(plan, &options, &bar, cancel_rx).await {
+            Ok(outcome) => {
+                println!("{}", outcome.dir.display());
+                for f in &outcome.files {
+                    println!("{}", f.display());
+                }
+                if outcome.failed_steps > 0 {
+                    eprintln!(
+                        "{} repetition(s) failed; see the Failures section of the report",
+                        outcome.failed_steps
+                    );
+                }
+                outcome.outcome()
+            }
+            Err(e) => {
+                eprintln!("error: {}", error_chain(&e));
+                e.outcome()
             }
         }
     })

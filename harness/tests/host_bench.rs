@@ -1,0 +1,710 @@
+//! `nfslab bench --host` for real: the `nfslab` binary runs a tiny plan from this host
+//! against an nfs-ganesha this test starts (free ports, registered with the local rpcbind;
+//! see `workloads/tests/nfs_support`), with the real `nfslab-io` engine as clients.
+//!
+//! - protocol cells: every cell measured, bytes and operations non-zero, the profile's
+//!   options mapped (and `vers=4.1` listed as not applicable), the files on the server's
+//!   own directory, the reports rendered and re-rendered by `nfslab report`;
+//! - cleanup: without `--keep-files` nothing is left in the export;
+//! - Ctrl-C: the run stops within seconds, kills its clients, removes its files and writes
+//!   an interrupted report;
+//! - mount cells: only with `NFSLAB_HOST_MOUNT=1` (root and a kernel NFS client), the same
+//!   plan through a real mount too, with the mount efficiency in the summary and nothing
+//!   left mounted.
+//!
+//! Input errors need no server: `--host` without `--server`, an unreachable server (one
+//! line within the connect timeout, no results directory).
+//!
+//! Ganesha tests are ignored with the reason when ganesha or rpcbind is missing, and fail
+//! instead when `NFSLAB_REQUIRE` names `ganesha`. The engine is taken from the build
+//! directory, built there with cargo when missing.
+
+#[path = "../../workloads/tests/nfs_support/mod.rs"]
+mod nfs_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use nfs_support::Ganesha;
+use serde_json::Value;
+
+type Shared = Arc<Mutex<Option<Ganesha>>>;
+type Outcome = Result<(), Failed>;
+/// A test: its name, body, whether it needs ganesha, and why it is skipped (if it is).
+type Test = (
+    &'static str,
+    fn(&Shared) -> Outcome,
+    bool,
+    Option<&'static str>,
+);
+
+const PLAN: &str = "\
+name: host-tiny
+description: Two profiles x two short workloads, one repetition, from the host.
+profiles:
+  - name: v3-64k
+    options: [vers=3, nolock, rsize=65536, wsize=65536, hard, timeo=600, retrans=2]
+  - name: v4.1-noac
+    options: [vers=4.1, noac]
+workloads:
+  - name: seq-write-1m
+    job: {pattern: write, bs: 1m, size: 8m, fsync: end}
+  - name: rand-read-4k
+    job: {pattern: randread, bs: 4k, size: 4m}
+runtime: 1s
+ramp_time: 0s
+repetitions: 1
+clients: [1, 2]
+cell_timeout: 2m
+";
+
+macro_rules! ensure {
+    ($cond:expr, $($msg:tt)+) => {
+        let holds: bool = $cond;
+        if !holds {
+            return Err(format!($($msg)+).into());
+        }
+    };
+}
+
+fn required() -> bool {
+    std::env::var("NFSLAB_REQUIRE")
+        .unwrap_or_default()
+        .split(',')
+        .any(|s| s.trim() == "ganesha")
+}
+
+/// The `nfslab-io` binary of this build, built with cargo when missing.
+fn engine() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // <target>/<profile>/deps/host_bench-HASH
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or("unexpected test binary location")?;
+    let binary = profile_dir.join("nfslab-io");
+    if binary.is_file() {
+        return Ok(binary);
+    }
+    let target_dir = profile_dir.parent().ok_or("unexpected build directory")?;
+    let mut build = Command::new(env!("CARGO"));
+    build
+        .args([
+            "build",
+            "-p",
+            "nfslab-workload",
+            "--bin",
+            "nfslab-io",
+            "--target-dir",
+        ])
+        .arg(target_dir);
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        build.arg("--release");
+    }
+    let status = build
+        .status()
+        .map_err(|e| format!("cannot run cargo to build nfslab-io: {e}"))?;
+    if !status.success() || !binary.is_file() {
+        return Err(format!("building nfslab-io failed ({status})"));
+    }
+    Ok(binary)
+}
+
+fn nfslab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nfslab"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("nfslab runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn read_json(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    plan: PathBuf,
+    engine: PathBuf,
+}
+
+fn setup() -> Result<Setup, Failed> {
+    setup_with(PLAN)
+}
+
+fn setup_with(plan_text: &str) -> Result<Setup, Failed> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let plan = dir.path().join("plan.yaml");
+    std::fs::write(&plan, plan_text).map_err(|e| e.to_string())?;
+    Ok(Setup {
+        engine: engine()?,
+        dir,
+        plan,
+    })
+}
+
+fn server_arg(g: &Ganesha) -> String {
+    format!("ganesha=127.0.0.1:{}", g.export.display())
+}
+
+fn lock(shared: &Shared) -> Result<std::sync::MutexGuard<'_, Option<Ganesha>>, String> {
+    let mut guard = shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let g = guard.as_mut().ok_or("the server did not start")?;
+    g.ensure_running()?;
+    // Each test starts from an empty export, whatever an earlier one left.
+    clean_export(g)?;
+    Ok(guard)
+}
+
+/// Removes `nfslab-bench` from the export through the server (removing it behind the
+/// server's back would leave ganesha with stale cached handles).
+fn clean_export(g: &Ganesha) -> Result<(), String> {
+    use nfslab::bench::host::export::ExportTree;
+    if !g.export.join("nfslab-bench").exists() {
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let export = g.export.display().to_string();
+        let tree = ExportTree::connect("127.0.0.1", &export, Duration::from_secs(5))
+            .await
+            .map_err(|e| e.to_string())?;
+        let removed = tree.remove_tree("nfslab-bench").await;
+        tree.close().await;
+        removed.map_err(|e| e.to_string())
+    })?;
+    if g.export.join("nfslab-bench").exists() {
+        return Err("nfslab-bench is still in the export after removing it over NFS".to_owned());
+    }
+    Ok(())
+}
+
+/// The files a run left in the export (relative paths), when asked to keep them.
+fn files_under(dir: &Path) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let size = entry.metadata().map_or(0, |m| m.len());
+                let rel = path
+                    .strip_prefix(dir)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
+                out.push((rel, size));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn protocol_cells_measure_and_report(shared: &Shared) -> Outcome {
+    let guard = lock(shared)?;
+    let g = guard.as_ref().ok_or("no server")?;
+    let s = setup()?;
+    let results = s.dir.path().join("results");
+    let out = nfslab(&[
+        "bench",
+        "--host",
+        "--plan",
+        &s.plan.display().to_string(),
+        "--server",
+        &server_arg(g),
+        "--engine",
+        &s.engine.display().to_string(),
+        "--results",
+        &results.display().to_string(),
+        "--run-id",
+        "host-keep",
+        "--keep-files",
+    ]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    ensure!(
+        out.status.code() == Some(0),
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}\nganesha:\n{}",
+        out.status.code(),
+        g.log_tail()
+    );
+    let run_dir = results.join("host-keep");
+    ensure!(
+        stdout.lines().next() == Some(run_dir.display().to_string().as_str()),
+        "the first line names the results directory: {stdout}"
+    );
+    let can_mount = {
+        let facts = nfslab::bench::host::mount::probe();
+        nfslab::bench::host::mount::decide(&facts).is_available()
+    };
+    if !can_mount {
+        ensure!(
+            stderr.matches("mount cells skipped: ").count() == 1,
+            "the reason is printed once: {stderr}"
+        );
+    }
+
+    let summary = read_json(&run_dir.join("summary.json"))?;
+    ensure!(summary["schema_version"] == 1, "schema: {summary}");
+    let cells = summary["cells"].as_array().ok_or("no cells")?;
+    let protocol: Vec<&Value> = cells.iter().filter(|c| c["access"] == "protocol").collect();
+    ensure!(
+        protocol.len() == 8,
+        "2 workloads x 2 profiles x 2 client counts: {}",
+        cells.len()
+    );
+    if !can_mount {
+        ensure!(cells.len() == 8, "protocol cells only: {}", cells.len());
+    }
+    for c in &protocol {
+        let id = c["id"].as_str().unwrap_or_default();
+        ensure!(id.ends_with("/protocol"), "{id}");
+        ensure!(
+            c["repetitions_ok"] == 1,
+            "{id}: {}",
+            serde_json::to_string(&c["failures"]).unwrap_or_default()
+        );
+        let headline = match c["headline"].as_str() {
+            Some("bandwidth") => c["bandwidth_bytes_per_sec"]["median"].as_f64(),
+            _ => c["iops"]["median"].as_f64(),
+        }
+        .unwrap_or(0.0);
+        ensure!(headline > 0.0, "{id}: headline {headline}");
+        let ops: u64 = c["latency"]
+            .as_object()
+            .map(|l| l.values().filter_map(|k| k["ops"].as_u64()).sum())
+            .unwrap_or(0);
+        ensure!(ops > 0, "{id}: no operations");
+        ensure!(
+            c["options"]["fstype"] == "nfs3-protocol",
+            "{id}: {}",
+            c["options"]
+        );
+        let effective: Vec<&str> = c["options"]["effective"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let not_applicable: Vec<&str> = c["options"]["not_applicable"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|n| n["option"].as_str()).collect())
+            .unwrap_or_default();
+        if c["profile"] == "v3-64k" {
+            ensure!(effective.contains(&"rsize=65536"), "{id}: {effective:?}");
+            ensure!(not_applicable == ["nolock"], "{id}: {not_applicable:?}");
+        } else {
+            ensure!(effective.contains(&"noac"), "{id}: {effective:?}");
+            ensure!(not_applicable == ["vers=4.1"], "{id}: {not_applicable:?}");
+        }
+        let clients = c["clients"].as_u64().unwrap_or(0);
+        ensure!(
+            c["repetitions"][0]["per_client"].as_array().map(Vec::len) == Some(clients as usize),
+            "{id}: every client process reported"
+        );
+    }
+
+    // Raw results are the protocol backend's, and the data is on the server's disk.
+    let record = read_json(&run_dir.join("run.json"))?;
+    for cell in record["cells"].as_array().ok_or("no cells in run.json")? {
+        if cell["access"] != "protocol" {
+            continue;
+        }
+        let index = cell["index"].as_u64().unwrap_or(0);
+        let clients = cell["clients"].as_u64().unwrap_or(0);
+        let id = cell["id"].as_str().unwrap_or_default();
+        let size: u64 = if cell["workload"] == "seq-write-1m" {
+            8 << 20
+        } else {
+            4 << 20
+        };
+        for k in 0..clients {
+            let raw = read_json(&run_dir.join(format!("raw/{id}/rep-1/client-{k}.json")))?;
+            ensure!(raw["backend"]["name"] == "nfs3", "{id}: {}", raw["backend"]);
+            let on_server = g.export.join(format!(
+                "nfslab-bench/host-keep/c{index:02}-r1/client-{k}/nfslab.t0.f0"
+            ));
+            let len = std::fs::metadata(&on_server).map_or(0, |m| m.len());
+            ensure!(
+                len == size,
+                "{id}: {} holds {len} bytes, expected {size}; export:\n{:?}",
+                on_server.display(),
+                files_under(&g.export)
+            );
+        }
+    }
+
+    let markdown = std::fs::read_to_string(run_dir.join("report.md")).map_err(|e| e.to_string())?;
+    for needle in [
+        "## seq-write-1m",
+        "## rand-read-4k",
+        "v3-64k ×1 (protocol)",
+        "not applicable: vers=4.1",
+        "host `",
+    ] {
+        ensure!(
+            markdown.contains(needle),
+            "report.md lacks `{needle}`:\n{markdown}"
+        );
+    }
+    if !can_mount {
+        ensure!(
+            markdown.contains("mount cells skipped: "),
+            "report.md says why:\n{markdown}"
+        );
+    }
+    let html = std::fs::read_to_string(run_dir.join("report.html")).map_err(|e| e.to_string())?;
+    ensure!(
+        html.contains("Not applicable without a mount"),
+        "report.html"
+    );
+    ensure!(run_dir.join("summary.csv").is_file(), "summary.csv");
+
+    // The reports are rendered from the files alone.
+    std::fs::remove_file(run_dir.join("report.md")).map_err(|e| e.to_string())?;
+    let again = nfslab(&["report", &run_dir.display().to_string()]);
+    ensure!(
+        again.status.success() && run_dir.join("report.md").is_file(),
+        "nfslab report: {}",
+        text(&again.stderr)
+    );
+    // What --keep-files kept goes through the server, as a user would remove it.
+    clean_export(g)?;
+    Ok(())
+}
+
+fn files_are_removed_without_keep_files(shared: &Shared) -> Outcome {
+    let guard = lock(shared)?;
+    let g = guard.as_ref().ok_or("no server")?;
+    let s = setup()?;
+    let results = s.dir.path().join("results");
+    let out = nfslab(&[
+        "bench",
+        "--host",
+        "--no-mount",
+        "--plan",
+        &s.plan.display().to_string(),
+        "--workloads",
+        "seq-write-1m,rand-read-4k",
+        "--profiles",
+        "v3-64k",
+        "--clients",
+        "2",
+        "--server",
+        &server_arg(g),
+        "--engine",
+        &s.engine.display().to_string(),
+        "--results",
+        &results.display().to_string(),
+        "--run-id",
+        "host-clean",
+    ]);
+    ensure!(
+        out.status.code() == Some(0),
+        "exit {:?}: {}\n{}",
+        out.status.code(),
+        text(&out.stderr),
+        std::fs::read_to_string(results.join("host-clean/report.md")).unwrap_or_default()
+    );
+    ensure!(
+        text(&out.stderr).contains("mount cells skipped: --no-mount was given"),
+        "{}",
+        text(&out.stderr)
+    );
+    let left = files_under(&g.export);
+    ensure!(
+        left.is_empty() && !g.export.join("nfslab-bench").exists(),
+        "left in the export: {left:?}"
+    );
+    let summary = read_json(&results.join("host-clean/summary.json"))?;
+    ensure!(
+        summary["cells"].as_array().map(Vec::len) == Some(2),
+        "two cells"
+    );
+    Ok(())
+}
+
+/// Processes whose command line mentions `needle` (other than this test).
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let line = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if line.contains(needle) && !line.contains("host_bench") {
+            out.push(line);
+        }
+    }
+    out
+}
+
+fn ctrl_c_stops_cleanly(shared: &Shared) -> Outcome {
+    let guard = lock(shared)?;
+    let g = guard.as_ref().ok_or("no server")?;
+    // Long enough to be measuring when the signal comes.
+    let s = setup_with(&PLAN.replace("runtime: 1s", "runtime: 60s"))?;
+    let results = s.dir.path().join("results");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nfslab"))
+        .args([
+            "bench",
+            "--host",
+            "--no-mount",
+            "--plan",
+            &s.plan.display().to_string(),
+            "--workloads",
+            "rand-read-4k",
+            "--profiles",
+            "v3-64k",
+            "--clients",
+            "2",
+            "--server",
+            &server_arg(g),
+            "--engine",
+            &s.engine.display().to_string(),
+            "--results",
+            &results.display().to_string(),
+            "--run-id",
+            "host-ctrl-c",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    // Wait until both clients wait for (then pass) the start barrier: they measure.
+    let export = g.export.display().to_string();
+    let started = Instant::now();
+    while processes_mentioning(&export)
+        .iter()
+        .filter(|p| p.contains("--start-barrier"))
+        .count()
+        < 2
+    {
+        ensure!(
+            started.elapsed() < Duration::from_secs(30),
+            "the clients never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).map_err(|e| e.to_string())?);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).map_err(|e| e.to_string())?;
+    let stopped = Instant::now();
+    let out = loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            break child.wait_with_output().map_err(|e| e.to_string())?;
+        }
+        if stopped.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            return Err("nfslab did not stop within 20 s of Ctrl-C".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    ensure!(
+        out.status.code() == Some(130),
+        "exit {:?}: {}",
+        out.status.code(),
+        text(&out.stderr)
+    );
+    let stray = processes_mentioning(&export);
+    ensure!(stray.is_empty(), "clients left running: {stray:?}");
+    let left = files_under(&g.export);
+    ensure!(left.is_empty(), "left in the export: {left:?}");
+    let record = read_json(&results.join("host-ctrl-c/run.json"))?;
+    ensure!(record["status"] == "interrupted", "{}", record["status"]);
+    ensure!(
+        results.join("host-ctrl-c/report.md").is_file(),
+        "the report of what was measured"
+    );
+    let scratch = std::env::temp_dir().join("nfslab-host-host-ctrl-c");
+    ensure!(!scratch.exists(), "{} is left", scratch.display());
+    Ok(())
+}
+
+fn mount_cells_measure_efficiency(shared: &Shared) -> Outcome {
+    let guard = lock(shared)?;
+    let g = guard.as_ref().ok_or("no server")?;
+    let s = setup()?;
+    let results = s.dir.path().join("results");
+    let out = nfslab(&[
+        "bench",
+        "--host",
+        "--plan",
+        &s.plan.display().to_string(),
+        "--profiles",
+        "v3-64k",
+        "--clients",
+        "1",
+        "--server",
+        &server_arg(g),
+        "--engine",
+        &s.engine.display().to_string(),
+        "--results",
+        &results.display().to_string(),
+        "--run-id",
+        "host-mount",
+    ]);
+    ensure!(
+        out.status.code() == Some(0),
+        "exit {:?}: {}",
+        out.status.code(),
+        text(&out.stderr)
+    );
+    let summary = read_json(&results.join("host-mount/summary.json"))?;
+    let cells = summary["cells"].as_array().ok_or("no cells")?;
+    let mounts: Vec<&Value> = cells.iter().filter(|c| c["access"] == "mount").collect();
+    ensure!(mounts.len() == 2, "two mount cells: {}", cells.len());
+    for c in mounts {
+        ensure!(c["repetitions_ok"] == 1, "{}: {}", c["id"], c["failures"]);
+        let ratio = c["mount_efficiency"]["ratio"].as_f64().unwrap_or(0.0);
+        ensure!(ratio > 0.0, "{}: {}", c["id"], c["mount_efficiency"]);
+        ensure!(c["options"]["fstype"] == "nfs", "{}", c["options"]);
+    }
+    let markdown =
+        std::fs::read_to_string(results.join("host-mount/report.md")).map_err(|e| e.to_string())?;
+    ensure!(markdown.contains("## Mount efficiency"), "{markdown}");
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    ensure!(
+        !mountinfo.contains("nfslab-mnt-host-mount"),
+        "still mounted:\n{mountinfo}"
+    );
+    ensure!(
+        files_under(&g.export).is_empty(),
+        "files left in the export"
+    );
+    Ok(())
+}
+
+fn host_without_server_is_one_line(_: &Shared) -> Outcome {
+    let out = nfslab(&["bench", "--host"]);
+    let stderr = text(&out.stderr);
+    ensure!(out.status.code() == Some(2), "exit {:?}", out.status.code());
+    ensure!(
+        stderr.trim().lines().count() == 1 && stderr.contains("--host needs the server"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
+fn unreachable_server_fails_within_the_timeout(_: &Shared) -> Outcome {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let results = dir.path().join("results");
+    let started = Instant::now();
+    // The engine is not started before the server answers: any file will do.
+    let out = nfslab(&[
+        "bench",
+        "--host",
+        "--no-mount",
+        "--server",
+        "192.0.2.1:/export",
+        "--connect-timeout",
+        "1s",
+        "--engine",
+        "/proc/self/exe",
+        "--results",
+        &results.display().to_string(),
+    ]);
+    let stderr = text(&out.stderr);
+    ensure!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+    ensure!(
+        out.status.code() == Some(3),
+        "exit {:?}: {stderr}",
+        out.status.code()
+    );
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    ensure!(
+        errors.len() == 1 && errors[0].contains("cannot reach `192.0.2.1:/export` over NFSv3"),
+        "{stderr}"
+    );
+    ensure!(
+        !results.exists(),
+        "nothing is written for an unreachable server"
+    );
+    Ok(())
+}
+
+fn main() {
+    let mut args = Arguments::from_args();
+    // One server for every test.
+    args.test_threads = Some(1);
+    let started = if args.list {
+        Err("listing only".to_owned())
+    } else {
+        Ganesha::start()
+    };
+    let availability = started.as_ref().map(|_| ()).map_err(Clone::clone);
+    let shared: Shared = Arc::new(Mutex::new(started.ok()));
+    let mount_wanted = std::env::var("NFSLAB_HOST_MOUNT").is_ok_and(|v| v == "1");
+    let tests: Vec<Test> = vec![
+        (
+            "host_without_server_is_one_line",
+            host_without_server_is_one_line,
+            false,
+            None,
+        ),
+        (
+            "unreachable_server_fails_within_the_timeout",
+            unreachable_server_fails_within_the_timeout,
+            false,
+            None,
+        ),
+        (
+            "protocol_cells_measure_and_report",
+            protocol_cells_measure_and_report,
+            true,
+            None,
+        ),
+        (
+            "files_are_removed_without_keep_files",
+            files_are_removed_without_keep_files,
+            true,
+            None,
+        ),
+        ("ctrl_c_stops_cleanly", ctrl_c_stops_cleanly, true, None),
+        (
+            "mount_cells_measure_efficiency",
+            mount_cells_measure_efficiency,
+            true,
+            (!mount_wanted).then_some("needs root + kernel NFS client; set NFSLAB_HOST_MOUNT=1"),
+        ),
+    ];
+    let trials = tests
+        .into_iter()
+        .map(|(name, test, needs_ganesha, skip)| {
+            let shared = Arc::clone(&shared);
+            if let Some(reason) = skip {
+                return Trial::ignorable_test(name, move || Ok(Completion::ignored_with(reason)));
+            }
+            match (&availability, needs_ganesha) {
+                (Err(reason), true) if required() => {
+                    let reason = reason.clone();
+                    Trial::test(name, move || {
+                        Err(format!("NFSLAB_REQUIRE names `ganesha` but {reason}").into())
+                    })
+                }
+                (Err(reason), true) => {
+                    let reason = format!("ganesha unavailable: {reason}");
+                    Trial::ignorable_test(name, move || Ok(Completion::ignored_with(reason)))
+                }
+                _ => Trial::test(name, move || test(&shared)),
+            }
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
