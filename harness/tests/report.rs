@@ -435,3 +435,78 @@ fn nas_tier_section_compares_the_best_profiles() {
     let html = report::html::render(&summary).unwrap();
     assert!(html.contains("id=\"nas\""));
 }
+
+/// A host run's summary: run A's first cell as the mount cell, and a protocol cell of the
+/// same job made from it with 25% more throughput and half the latency.
+fn host_summary() -> Summary {
+    use nfslab::bench::aggregate::mount_efficiency;
+    use nfslab::bench::host::protocol::NotApplicable;
+    use nfslab::bench::matrix::AccessPath;
+    let mut s = summary_of("run-a");
+    s.cells.truncate(1);
+    let mut mount = s.cells.remove(0);
+    mount.access = Some(AccessPath::Mount);
+    let mut protocol = mount.clone();
+    protocol.id.push_str("/protocol");
+    protocol.access = Some(AccessPath::Protocol);
+    let faster = |spread: &mut Option<nfslab::report::summary::Spread>| {
+        if let Some(sp) = spread.as_mut() {
+            *sp = nfslab::report::summary::scale(*sp, 1.25);
+        }
+    };
+    faster(&mut protocol.bandwidth_bytes_per_sec);
+    faster(&mut protocol.iops);
+    faster(&mut protocol.ops_per_sec);
+    for l in protocol.latency.values_mut() {
+        l.latency_ns.p99 /= 2;
+    }
+    protocol.options.not_applicable = vec![NotApplicable {
+        option: "vers=4.1".to_owned(),
+        reason: "the protocol client speaks NFSv3 only".to_owned(),
+    }];
+    s.cells = vec![mount, protocol];
+    let efficiency = mount_efficiency(&s.cells[0], &s.cells);
+    s.cells[0].mount_efficiency = efficiency;
+    s
+}
+
+#[test]
+fn host_runs_show_mount_efficiency_and_options_without_protocol_equivalent() {
+    let s = host_summary();
+    let e = s.cells[0].mount_efficiency.as_ref().expect("an efficiency");
+    assert!((e.ratio - 0.8).abs() < 1e-9, "{e:?}");
+    assert!((e.p99_ratio.unwrap() - 2.0).abs() < 0.01, "{e:?}");
+    let md = nfslab::report::markdown::render(&s);
+    let section = md
+        .split("## Mount efficiency\n")
+        .nth(1)
+        .expect("a mount efficiency section");
+    let row = section
+        .lines()
+        .find(|l| l.starts_with(&format!("| {} |", s.cells[0].workload)))
+        .expect("a row for the cell");
+    assert!(row.contains("| **80%** |"), "{row}");
+    assert!(row.contains("| 2.00 |"), "{row}");
+    assert!(md.contains(" (protocol) |"), "labels carry the access path");
+    assert!(
+        md.contains("not applicable: vers=4.1 (the protocol client speaks NFSv3 only)"),
+        "{md}"
+    );
+    let html = nfslab::report::html::render(&s).unwrap();
+    assert!(html.contains("<h2 id=\"efficiency\">Mount efficiency</h2>"));
+    assert!(html.contains("<strong>80%</strong>"));
+    assert!(html.contains("Not applicable without a mount"));
+    assert_no_external_references(&html);
+    // The fields round-trip through summary.json.
+    let json = serde_json::to_string(&s).unwrap();
+    let back: Summary = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.cells[0].access, s.cells[0].access);
+    assert_eq!(back.cells[1].access, s.cells[1].access);
+    let back_e = back.cells[0].mount_efficiency.as_ref().unwrap();
+    assert_eq!(back_e.protocol_cell, e.protocol_cell);
+    assert!((back_e.ratio - e.ratio).abs() < 1e-12);
+    assert_eq!(
+        back.cells[1].options.not_applicable,
+        s.cells[1].options.not_applicable
+    );
+}
