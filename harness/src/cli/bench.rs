@@ -51,8 +51,8 @@ next. Results go to results/<run-id>/ as they come (plan, raw JSON per pod, summ
 summary.csv, report.md, report.html). Ctrl-C stops cleanly and keeps what was measured;
 `nfslab report DIR` re-renders the reports, `nfslab compare OLD NEW` compares two runs.
 
-With --host, clients are nfslab-io processes on this machine (found next to nfslab, on
-PATH, or given with --engine / NFSLAB_IO). Protocol cells (ids ending in /protocol) map each
+With --host, clients are nfslab-io processes on this machine (--engine, else NFSLAB_IO,
+else the one next to nfslab, else PATH). Protocol cells (ids ending in /protocol) map each
 profile's options to the user-space client (rsize, wsize, nconnect, hard/soft, timeo,
 retrans, ac/noac/actimeo, sync...) and list the others as not applicable (vers=4.x: the
 client speaks NFSv3). Mount cells mount the export per repetition with the profile's options
@@ -135,8 +135,8 @@ pub struct BenchArgs {
         help_heading = "Host"
     )]
     pub connect_timeout: Option<Duration>,
-    /// With --host: the nfslab-io binary the clients run (default: next to nfslab, then
-    /// $NFSLAB_IO, then PATH).
+    /// With --host: the nfslab-io binary the clients run (default: $NFSLAB_IO, then the one
+    /// next to nfslab, then PATH).
     #[arg(long, value_name = "PATH", requires = "host", help_heading = "Host")]
     pub engine: Option<PathBuf>,
     /// With --host: keep every repetition's files on the servers (in
