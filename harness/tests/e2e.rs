@@ -287,15 +287,7 @@ fn main() -> ExitCode {
         && let Some(dir) = std::env::var_os("NFSLAB_E2E_REPORT").filter(|d| !d.is_empty())
     {
         let results = collect(&shared, &catalog, started_at, start.elapsed());
-        let not_run = not_run_reason(&shared);
-        if let Err(e) = write_reports(
-            Path::new(&dir),
-            &results,
-            &catalog,
-            &selected,
-            &invalid,
-            &not_run,
-        ) {
+        if let Err(e) = write_reports(Path::new(&dir), &results, &catalog, &selected, &invalid) {
             eprintln!(
                 "e2e: cannot write the reports to `{}`: {e}",
                 Path::new(&dir).display()
@@ -336,34 +328,14 @@ fn collect(
     }
 }
 
-/// Why a selected scenario has no result.
-enum NotRun {
-    /// No cluster was asked for: the trials were ignored.
-    NoCluster,
-    /// The environment could not be prepared: every trial failed with this message.
-    Environment(String),
-    /// The run stopped before it (Ctrl-C).
-    Stopped,
-}
-
-fn not_run_reason(shared: &Shared) -> NotRun {
-    match (&shared.choice, shared.prepared.get()) {
-        (None, _) => NotRun::NoCluster,
-        (Some(_), Some(Err(e))) => NotRun::Environment(e.clone()),
-        (Some(_), _) => NotRun::Stopped,
-    }
-}
-
 /// `scenarios.json` and `junit.xml` in `dir`: every selected scenario appears in the JUnit
-/// report, as passed, failed, skipped with the reason, or as an error when the environment
-/// could not be prepared.
+/// report, as passed, failed, or skipped with the reason.
 fn write_reports(
     dir: &Path,
     results: &RunResults,
     catalog: &Catalog,
     selected: &[String],
     invalid: &BTreeMap<String, String>,
-    not_run: &NotRun,
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let json = serde_json::to_string_pretty(results).map_err(std::io::Error::other)?;
@@ -403,24 +375,8 @@ fn write_reports(
                 (status, time)
             }
             (None, None) => {
-                let s = match not_run {
-                    NotRun::NoCluster => {
-                        let mut s = TestCaseStatus::skipped();
-                        s.set_message(ClusterChoice::unset_reason());
-                        s
-                    }
-                    NotRun::Environment(e) => {
-                        let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-                        s.set_message("the environment could not be prepared")
-                            .set_description(e.as_str());
-                        s
-                    }
-                    NotRun::Stopped => {
-                        let mut s = TestCaseStatus::skipped();
-                        s.set_message("not run: the run was interrupted before it");
-                        s
-                    }
-                };
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(ClusterChoice::unset_reason());
                 (s, Duration::ZERO)
             }
         };
