@@ -533,7 +533,7 @@ async fn scenario_phase(
         view.line(&error_chain(&e));
     }
     let ids: Vec<String> = job.scenarios.iter().map(|s| s.id.clone()).collect();
-    let not_run = "not run: the run was interrupted before it started";
+    let not_run = junit::NotRun::Skipped("not run: the run was interrupted before it started");
     match junit::render(&results, &ids, &std::collections::BTreeMap::new(), not_run) {
         Ok(xml) => {
             if let Err(e) = std::fs::write(dir.join(JUNIT_FILE), xml) {

@@ -287,7 +287,24 @@ fn main() -> ExitCode {
         && let Some(dir) = std::env::var_os("NFSLAB_E2E_REPORT").filter(|d| !d.is_empty())
     {
         let results = collect(&shared, &catalog, started_at, start.elapsed());
-        if let Err(e) = write_reports(Path::new(&dir), &results, &catalog, &selected, &invalid) {
+        let unset = ClusterChoice::unset_reason();
+        let not_run = match shared.prepared.get() {
+            Some(Err(message)) => junit::NotRun::Error(message.as_str()),
+            Some(Ok(_)) => junit::NotRun::Error("not run: the run was interrupted"),
+            None if shared.choice.is_some() => {
+                junit::NotRun::Error("not run: the environment was never prepared")
+            }
+            None => junit::NotRun::Skipped(unset.as_str()),
+        };
+        let written = write_reports(
+            Path::new(&dir),
+            &results,
+            &catalog,
+            &selected,
+            &invalid,
+            not_run,
+        );
+        if let Err(e) = written {
             eprintln!(
                 "e2e: cannot write the reports to `{}`: {e}",
                 Path::new(&dir).display()
@@ -336,6 +353,7 @@ fn write_reports(
     catalog: &Catalog,
     selected: &[String],
     invalid: &BTreeMap<String, String>,
+    not_run: junit::NotRun<'_>,
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let json = serde_json::to_string_pretty(results).map_err(std::io::Error::other)?;
@@ -346,7 +364,6 @@ fn write_reports(
         .filter(|e| selected.contains(&e.id))
         .map(|e| e.id.clone())
         .collect();
-    let xml = junit::render(results, &ordered, invalid, &ClusterChoice::unset_reason())
-        .map_err(std::io::Error::other)?;
+    let xml = junit::render(results, &ordered, invalid, not_run).map_err(std::io::Error::other)?;
     std::fs::write(dir.join(junit::JUNIT_FILE), xml)
 }

@@ -16,10 +16,19 @@ use super::results::{Outcome, RunResults};
 /// Name of the JUnit file next to `scenarios.json`.
 pub const JUNIT_FILE: &str = "junit.xml";
 
+/// How to report a selected scenario that has no result.
+#[derive(Clone, Copy, Debug)]
+pub enum NotRun<'a> {
+    /// Skipped, with the reason (no cluster was asked for).
+    Skipped(&'a str),
+    /// An error, with the reason (a cluster was asked for but could not be prepared).
+    Error(&'a str),
+}
+
 /// Renders the JUnit XML of `results` for the scenarios `selected` (ids, in report order).
 /// `invalid` maps ids whose files did not validate to the validation message (reported as
 /// failures); a selected scenario with neither a result nor an entry in `invalid` is
-/// reported skipped with `not_run`.
+/// reported as `not_run` says.
 ///
 /// # Errors
 /// The XML could not be serialised.
@@ -27,7 +36,7 @@ pub fn render(
     results: &RunResults,
     selected: &[String],
     invalid: &BTreeMap<String, String>,
-    not_run: &str,
+    not_run: NotRun<'_>,
 ) -> Result<String, quick_junit::SerializeError> {
     let mut suite = TestSuite::new("nfslab-scenarios");
     for id in selected {
@@ -62,8 +71,18 @@ pub fn render(
                 (status, Duration::from_millis(r.duration_ms))
             }
             (None, None) => {
-                let mut s = TestCaseStatus::skipped();
-                s.set_message(not_run);
+                let s = match not_run {
+                    NotRun::Skipped(reason) => {
+                        let mut s = TestCaseStatus::skipped();
+                        s.set_message(reason);
+                        s
+                    }
+                    NotRun::Error(reason) => {
+                        let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                        s.set_message(reason);
+                        s
+                    }
+                };
                 (s, Duration::ZERO)
             }
         };
@@ -128,7 +147,8 @@ mod tests {
             .map(|s| (*s).to_owned())
             .collect();
         let invalid = BTreeMap::from([("e".to_owned(), "e.yaml:3:1: bad".to_owned())]);
-        let xml = render(&results, &selected, &invalid, "no cluster").expect("renders");
+        let xml =
+            render(&results, &selected, &invalid, NotRun::Skipped("no cluster")).expect("renders");
         assert!(xml.contains(r#"tests="6""#), "{xml}");
         assert!(xml.contains(r#"failures="2""#), "{xml}");
         assert!(xml.contains(r#"errors="1""#), "{xml}");
@@ -141,5 +161,10 @@ mod tests {
             .map(|n| xml.find(&format!("name={n}")).expect("listed"))
             .collect();
         assert!(order.windows(2).all(|w| w[0] < w[1]), "{xml}");
+        let xml =
+            render(&results, &selected, &invalid, NotRun::Error("kind failed")).expect("renders");
+        assert!(xml.contains(r#"errors="2""#), "{xml}");
+        assert!(xml.contains(r#"skipped="1""#), "{xml}");
+        assert!(xml.contains("kind failed"), "{xml}");
     }
 }
