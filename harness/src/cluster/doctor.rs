@@ -167,6 +167,11 @@ async fn image_check(tools: &dyn Tools, config: &Config) -> Check {
             "image {image} not built yet; cargo and the musl target are there to build it on \
              first use"
         ))
+    } else if has_cargo && tools.find("rustup").is_some() {
+        Check::ok(format!(
+            "image {image} not built yet; it is built on first use (rustup adds the musl \
+             target then)"
+        ))
     } else {
         Check::advice(
             format!("image {image} is not in the local Docker and cannot be built here"),
