@@ -29,15 +29,9 @@ pub fn run(args: &DoctorArgs, config: &Config, kernel: &KernelProbe) -> Outcome 
     let flavor = args.nfs_flavor.map_or(config.nfs.flavor, Into::into);
     let store = StateStore::from_env().ok();
     let tools = SystemTools::quiet();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Outcome::Environment;
-        }
+        Err(outcome) => return outcome,
     };
     let checks = runtime.block_on(examine(&tools, kernel, store.as_ref(), config, flavor));
     let (text, ready) = render(&checks);

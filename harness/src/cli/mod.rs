@@ -225,6 +225,17 @@ pub async fn interrupted() {
     }
 }
 
+/// The async runtime commands run on; `Err` (after printing why) when it cannot start.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Outcome> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            Outcome::Environment
+        })
+}
+
 /// Progress lines go to stderr so stdout stays machine-readable.
 pub fn progress(line: &str) {
     eprintln!("nfslab: {line}");
@@ -280,15 +291,9 @@ pub fn run(cli: Cli) -> Outcome {
         tools: SystemTools::new(),
         kernel: host_kernel(),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(r) => r,
-        Err(e) => {
-            report(&e);
-            return Outcome::Environment;
-        }
+        Err(outcome) => return outcome,
     };
     runtime.block_on(async {
         match cli.command {

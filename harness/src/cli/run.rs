@@ -242,15 +242,9 @@ pub fn run(args: &RunArgs, config: Config) -> Outcome {
             eprintln!("warning: {w}");
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Outcome::Environment;
-        }
+        Err(outcome) => return outcome,
     };
     let view = TerminalView {
         started: Instant::now(),

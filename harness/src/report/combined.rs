@@ -43,6 +43,24 @@ pub enum Part<T> {
     },
 }
 
+impl<T> Part<T> {
+    /// For a part that has no results: whether it broke, and the sentence saying why.
+    fn absence(&self) -> Option<(bool, String)> {
+        match self {
+            Self::Ran { .. } => None,
+            Self::NotRun { reason } => Some((false, format!("Not run: {reason}."))),
+            Self::Broken { error } => Some((true, format!("Could not run: {error}"))),
+        }
+    }
+
+    fn absence_html(&self) -> Option<String> {
+        self.absence().map(|(broken, text)| {
+            let class = if broken { "flag" } else { "muted" };
+            format!("<p class=\"{class}\">{}</p>\n", escape(&text))
+        })
+    }
+}
+
 /// Everything the combined report shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CombinedInput {
@@ -152,14 +170,11 @@ pub fn render_markdown(input: &CombinedInput) -> String {
     }
     out.push('\n');
     out.push_str("## Scenarios\n\n");
-    match &input.scenarios {
-        Part::Ran { results } => scenarios_md(&mut out, results),
-        Part::NotRun { reason } => {
-            let _ = writeln!(out, "Not run: {reason}.\n");
-        }
-        Part::Broken { error } => {
-            let _ = writeln!(out, "Could not run: {error}\n");
-        }
+    if let Part::Ran { results } = &input.scenarios {
+        scenarios_md(&mut out, results);
+    }
+    if let Some((_, text)) = input.scenarios.absence() {
+        let _ = writeln!(out, "{text}\n");
     }
     out.push_str("## Benchmark\n\n");
     match &input.bench {
@@ -175,11 +190,10 @@ pub fn render_markdown(input: &CombinedInput) -> String {
                 .map_or(body.as_str(), |(_, rest)| rest);
             out.push_str(&demote(body));
         }
-        Part::NotRun { reason } => {
-            let _ = writeln!(out, "Not run: {reason}.");
-        }
-        Part::Broken { error } => {
-            let _ = writeln!(out, "Could not run: {error}");
+        Part::NotRun { .. } | Part::Broken { .. } => {
+            if let Some((_, text)) = input.bench.absence() {
+                let _ = writeln!(out, "{text}");
+            }
         }
     }
     out
@@ -326,40 +340,20 @@ pub fn render_html(input: &CombinedInput) -> Result<String, ChartError> {
         let _ = writeln!(out, "<li class=\"flag\">Problem: {}</li>", escape(p));
     }
     out.push_str("</ul>\n<h2>Scenarios</h2>\n");
-    match &input.scenarios {
-        Part::Ran { results } => scenarios_html(&mut out, results),
-        Part::NotRun { reason } => {
-            let _ = writeln!(out, "<p class=\"muted\">Not run: {}.</p>", escape(reason));
-        }
-        Part::Broken { error } => {
-            let _ = writeln!(
-                out,
-                "<p class=\"flag\">Could not run: {}</p>",
-                escape(error)
-            );
-        }
+    if let Part::Ran { results } = &input.scenarios {
+        scenarios_html(&mut out, results);
     }
+    out.push_str(&input.scenarios.absence_html().unwrap_or_default());
     out.push_str("<h2>Benchmark</h2>\n");
-    match &input.bench {
-        Part::Ran { results } => {
-            out.push_str(
-                "<p class=\"muted\">Raw results, CSV and the full page: \
-                 <a href=\"bench/report.html\">bench/report.html</a>.</p>\n",
-            );
-            let body = super::html::sections(results)?;
-            out.push_str(&body.replace("<h2", "<h3").replace("</h2>", "</h3>"));
-        }
-        Part::NotRun { reason } => {
-            let _ = writeln!(out, "<p class=\"muted\">Not run: {}.</p>", escape(reason));
-        }
-        Part::Broken { error } => {
-            let _ = writeln!(
-                out,
-                "<p class=\"flag\">Could not run: {}</p>",
-                escape(error)
-            );
-        }
+    if let Part::Ran { results } = &input.bench {
+        out.push_str(
+            "<p class=\"muted\">Raw results, CSV and the full page: \
+             <a href=\"bench/report.html\">bench/report.html</a>.</p>\n",
+        );
+        let body = super::html::sections(results)?;
+        out.push_str(&body.replace("<h2", "<h3").replace("</h2>", "</h3>"));
     }
+    out.push_str(&input.bench.absence_html().unwrap_or_default());
     out.push_str("</body>\n</html>\n");
     Ok(out)
 }
