@@ -344,7 +344,8 @@ pub struct HostParts {
 
 impl HostParts {
     /// This machine: tools on PATH, the state directory of the environment
-    /// (`NFSLAB_STATE_DIR`, `XDG_STATE_HOME` or `~/.local/state/nfslab`), the kernel under `/`.
+    /// (`NFSLAB_STATE_DIR`, `XDG_STATE_HOME` or `~/.local/state/nfslab`), the kernel under `/`
+    /// (or `NFSLAB_HOST_ROOT` when nfslab runs in a container with the host's `/proc` there).
     ///
     /// # Errors
     /// [`StateError`] when no state directory can be determined.
@@ -352,7 +353,11 @@ impl HostParts {
         Ok(Self {
             tools: SystemTools::new(),
             store: StateStore::from_env()?,
-            kernel: KernelProbe::default(),
+            kernel: std::env::var_os("NFSLAB_HOST_ROOT")
+                .filter(|v| !v.is_empty())
+                .map_or_else(KernelProbe::default, |root| {
+                    KernelProbe::at(std::path::Path::new(&root))
+                }),
         })
     }
 

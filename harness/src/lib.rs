@@ -10,6 +10,8 @@
 //! - [`report`]: result summaries, Markdown/CSV/HTML reports and run comparison.
 //! - [`render`]: the manifests and kind configuration as YAML, without a cluster.
 //! - [`scenario`]: the scenario format, validation, engine, catalog and results.
+//! - [`run`](mod@run): the main job `nfslab run` (environment, scenarios, benchmark, tear-down,
+//!   one combined report).
 //! - [`environment`]: brings up the cluster and NFS servers every run needs, and removes them.
 //! - [`config`]: timeouts and other tunables, with commented defaults.
 //! - [`exit`]: the documented process exit codes.
@@ -23,4 +25,5 @@ pub mod k8s;
 pub mod nfs;
 pub mod render;
 pub mod report;
+pub mod run;
 pub mod scenario;

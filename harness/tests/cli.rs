@@ -113,6 +113,102 @@ fn cluster_up_without_kind_fails_fast_with_preflight_lines_and_creates_nothing()
 }
 
 #[test]
+fn run_without_kind_fails_fast_with_preflight_lines_and_creates_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let results = dir.path().join("results");
+    let results_arg = results.display().to_string();
+    let run = nfslab(
+        &[
+            "run",
+            "--quick",
+            "--results",
+            &results_arg,
+            "--cluster",
+            "nfslab-cli-run",
+        ],
+        &state,
+        &[],
+    );
+    assert_eq!(run.code(), Some(3), "{}", run.explain());
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("(nothing was created)"),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        stderr.contains("kind: not found on PATH"),
+        "{}",
+        run.explain()
+    );
+    assert!(
+        stderr.contains("nfslab doctor"),
+        "points at doctor\n{}",
+        run.explain()
+    );
+    assert_eq!(
+        run.stdout(),
+        "",
+        "no run directory to report\n{}",
+        run.explain()
+    );
+    assert!(!results.exists(), "no results directory\n{}", run.explain());
+    assert!(!state.exists(), "no state was written\n{}", run.explain());
+    if let Some(containers) = docker_containers_of("nfslab-cli-run") {
+        assert_eq!(containers, "", "no node containers were created");
+    }
+}
+
+#[test]
+fn run_rejects_bad_input_before_touching_anything() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    for (args, needle) in [
+        (&["run", "no-such-scenario"][..], "no-such-scenario"),
+        (
+            &["run", "--server", "nas-without-export"][..],
+            "nas-without-export",
+        ),
+        (
+            &["run", "--plan", "/nonexistent/plan.yaml"][..],
+            "/nonexistent/plan.yaml",
+        ),
+        (
+            &["run", "--skip-scenarios", "pvc-protection"][..],
+            "--skip-scenarios",
+        ),
+    ] {
+        let run = nfslab(args, &state, &[]);
+        assert_eq!(run.code(), Some(2), "{}", run.explain());
+        assert!(run.stderr().contains(needle), "{}", run.explain());
+    }
+    assert!(!state.exists());
+}
+
+#[test]
+fn doctor_lists_what_is_missing_and_why() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let run = nfslab(&["doctor"], &state, &[]);
+    let stdout = run.stdout();
+    let kind = stdout
+        .lines()
+        .position(|l| l.contains("MISSING  kind: not found on PATH"))
+        .unwrap_or_else(|| panic!("no kind line\n{}", run.explain()));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[kind + 1].contains("why: nfslab creates its cluster with the kind CLI"));
+    assert!(lines[kind + 2].contains("fix: install kind"));
+    assert_eq!(run.code(), Some(3), "{}", run.explain());
+    assert!(
+        stdout.contains("would stop at preflight (exit 3)"),
+        "{}",
+        run.explain()
+    );
+    assert!(!state.exists(), "doctor creates nothing\n{}", run.explain());
+}
+
+#[test]
 fn a_bad_config_file_is_bad_input_with_its_location() {
     let dir = tempfile::tempdir().expect("tmp");
     let file = dir.path().join("nfslab.yaml");

@@ -2,16 +2,19 @@
 //! the server's export over NFSv3 and NFSv4.1 each write a file that the server side reads
 //! back, then everything is removed again (`nfslab nfs down`, `nfslab cluster down`).
 //!
-//! Runs only when asked, since it needs Docker + kind (or a cluster) and takes minutes:
-//! - `NFSLAB_E2E_CLUSTER=kind`: nfslab creates a kind cluster `nfslab-e2e` and deletes it.
+//! Runs only when asked, since it needs Docker + kind (or a cluster) and takes minutes. The
+//! variables are those of every cluster-gated test binary
+//! ([`ClusterChoice::from_env`](nfslab::environment::ClusterChoice::from_env)):
+//! - `NFSLAB_E2E_CLUSTER=kind`: nfslab creates a kind cluster `nfslab-e2e` and deletes it
+//!   (`NFSLAB_E2E_REUSE=1` keeps it for inspection; delete it before the next run).
 //! - `NFSLAB_E2E_CLUSTER=existing`: uses `NFSLAB_E2E_KUBECONFIG` (else `KUBECONFIG` or
 //!   `~/.kube/config`) and `NFSLAB_E2E_CONTEXT` (else its current context); the cluster is
 //!   left as it was. Its nodes must reach the images (`nfslab images ...`).
 //!
 //! Optional: `NFSLAB_E2E_FLAVOR=kernel|ganesha` (default: the configuration's),
-//! `NFSLAB_CONFIG=FILE`, `NFSLAB_E2E_KEEP=1` to keep the kind cluster for inspection.
-//! Otherwise the test is reported ignored with the reason; with `NFSLAB_REQUIRE` naming
-//! `cluster` it fails instead.
+//! `NFSLAB_CONFIG=FILE`. Unset, the test is reported ignored with the reason; with
+//! `NFSLAB_REQUIRE` naming `cluster` it fails instead. A value the variables do not accept
+//! fails the test.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +22,7 @@ use std::process::Command;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use nfslab::cluster::state::StateStore;
 use nfslab::config::Config;
+use nfslab::environment::ClusterChoice;
 use nfslab::k8s::conditions;
 use nfslab::k8s::kube_cluster::KubeCluster;
 use nfslab::k8s::ownership::{RunId, stamp};
@@ -28,28 +32,7 @@ use nfslab::nfs::{NfsServer, server};
 use serde_json::{Value, json};
 
 const CLUSTER_NAME: &str = "nfslab-e2e";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
-    Kind,
-    Existing,
-}
-
-fn mode() -> Result<Mode, String> {
-    match std::env::var("NFSLAB_E2E_CLUSTER").as_deref() {
-        Ok("kind") => Ok(Mode::Kind),
-        Ok("existing") => Ok(Mode::Existing),
-        Ok(other) => Err(format!(
-            "NFSLAB_E2E_CLUSTER=`{other}` is neither `kind` nor `existing`"
-        )),
-        Err(_) => Err(
-            "no cluster to test against: set NFSLAB_E2E_CLUSTER=kind (needs Docker and kind; \
-             nfslab creates and deletes a kind cluster) or NFSLAB_E2E_CLUSTER=existing (uses \
-             NFSLAB_E2E_KUBECONFIG / NFSLAB_E2E_CONTEXT)"
-                .to_owned(),
-        ),
-    }
-}
+const TEST_NAME: &str = "cluster_up_nfs_up_v3_and_v41_roundtrip";
 
 fn required() -> bool {
     std::env::var("NFSLAB_REQUIRE")
@@ -258,7 +241,7 @@ async fn remove_run(cluster: &KubeCluster, config: &Config, run: &RunId, namespa
     }
 }
 
-fn end_to_end(mode: Mode) -> Result<(), Failed> {
+fn end_to_end(choice: &ClusterChoice) -> Result<(), Failed> {
     let config_file = std::env::var_os("NFSLAB_CONFIG").map(PathBuf::from);
     let config =
         Config::load(config_file.as_deref()).map_err(|e| fail("configuration")(e.to_string()))?;
@@ -266,23 +249,30 @@ fn end_to_end(mode: Mode) -> Result<(), Failed> {
     let state = state_dir.path().to_owned();
     let flavor = std::env::var("NFSLAB_E2E_FLAVOR").ok();
     let mut up_args = vec!["cluster", "up", "--name", CLUSTER_NAME];
-    let kubeconfig = std::env::var("NFSLAB_E2E_KUBECONFIG").ok();
-    let context = std::env::var("NFSLAB_E2E_CONTEXT").ok();
-    if mode == Mode::Existing {
-        if let Some(k) = &kubeconfig {
-            up_args.extend(["--kubeconfig", k]);
+    let keep = match choice {
+        ClusterChoice::Kind { keep } => *keep,
+        ClusterChoice::Existing {
+            kubeconfig,
+            context,
+        } => {
+            if let Some(k) = kubeconfig {
+                let k = k.to_str().ok_or_else(|| {
+                    fail("kubeconfig")(format!("`{}` is not valid UTF-8", k.display()))
+                })?;
+                up_args.extend(["--kubeconfig", k]);
+            }
+            if let Some(c) = context {
+                up_args.extend(["--context", c]);
+            }
+            false
         }
-        if let Some(c) = &context {
-            up_args.extend(["--context", c]);
-        }
-    }
+    };
     if let Some(f) = &flavor {
         up_args.extend(["--nfs-flavor", f]);
     }
     nfslab(&state, &up_args)?;
     let outcome = with_cluster(&state, &config, flavor.as_deref());
-    let keep = std::env::var("NFSLAB_E2E_KEEP").is_ok_and(|v| v == "1");
-    let teardown = if mode == Mode::Kind && keep {
+    let teardown = if keep {
         eprintln!(
             "e2e: keeping kind cluster `{CLUSTER_NAME}`; kubeconfig {}/clusters/{CLUSTER_NAME}/kubeconfig \
              (remove it with: kind delete cluster --name {CLUSTER_NAME})",
@@ -349,20 +339,23 @@ fn with_cluster(state: &Path, config: &Config, flavor: Option<&str>) -> Result<(
 
 fn main() {
     let args = Arguments::from_args();
-    let trial = match mode() {
-        Ok(mode) => Trial::test("cluster_up_nfs_up_v3_and_v41_roundtrip", move || {
-            end_to_end(mode)
-        }),
-        Err(reason) if required() => {
-            Trial::test("cluster_up_nfs_up_v3_and_v41_roundtrip", move || {
+    let trial = match ClusterChoice::from_env() {
+        Ok(Some(choice)) => Trial::test(TEST_NAME, move || end_to_end(&choice)),
+        Ok(None) if required() => {
+            let reason = ClusterChoice::unset_reason();
+            Trial::test(TEST_NAME, move || {
                 Err(format!("NFSLAB_REQUIRE names `cluster` but {reason}").into())
             })
         }
-        Err(reason) => {
+        Ok(None) => {
+            let reason = ClusterChoice::unset_reason();
             eprintln!("cluster e2e ignored: {reason}");
-            Trial::ignorable_test("cluster_up_nfs_up_v3_and_v41_roundtrip", move || {
-                Ok(Completion::ignored_with(reason))
-            })
+            Trial::ignorable_test(TEST_NAME, move || Ok(Completion::ignored_with(reason)))
+        }
+        // A misspelt value must not pass for "no cluster asked for".
+        Err(e) => {
+            let message = e.to_string();
+            Trial::test(TEST_NAME, move || Err(message.into()))
         }
     };
     libtest_mimic::run(&args, vec![trial]).exit();

@@ -30,11 +30,11 @@ use nfslab::environment::{ClusterChoice, flavor_from_env};
 use nfslab::k8s::ownership::RunId;
 use nfslab::scenario::catalog::{self, Catalog};
 use nfslab::scenario::env::{self, Prepared, ScenarioEnv};
+use nfslab::scenario::junit;
 use nfslab::scenario::results::{
     EnvironmentInfo, KIND, Outcome, RunResults, SCHEMA_VERSION, StepOutcome, Summary, now_rfc3339,
 };
 use nfslab::scenario::{Observer, Progress, Quiet, Scenario, ScenarioResult, run_scenario};
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use tokio::sync::{OnceCell, watch};
 
 /// Whether `NFSLAB_REQUIRE` makes a missing cluster a failure.
@@ -287,7 +287,24 @@ fn main() -> ExitCode {
         && let Some(dir) = std::env::var_os("NFSLAB_E2E_REPORT").filter(|d| !d.is_empty())
     {
         let results = collect(&shared, &catalog, started_at, start.elapsed());
-        if let Err(e) = write_reports(Path::new(&dir), &results, &catalog, &selected, &invalid) {
+        let unset = ClusterChoice::unset_reason();
+        let not_run = match shared.prepared.get() {
+            Some(Err(message)) => junit::NotRun::Error(message.as_str()),
+            Some(Ok(_)) => junit::NotRun::Error("not run: the run was interrupted"),
+            None if shared.choice.is_some() => {
+                junit::NotRun::Error("not run: the environment was never prepared")
+            }
+            None => junit::NotRun::Skipped(unset.as_str()),
+        };
+        let written = write_reports(
+            Path::new(&dir),
+            &results,
+            &catalog,
+            &selected,
+            &invalid,
+            not_run,
+        );
+        if let Err(e) = written {
             eprintln!(
                 "e2e: cannot write the reports to `{}`: {e}",
                 Path::new(&dir).display()
@@ -336,56 +353,17 @@ fn write_reports(
     catalog: &Catalog,
     selected: &[String],
     invalid: &BTreeMap<String, String>,
+    not_run: junit::NotRun<'_>,
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let json = serde_json::to_string_pretty(results).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("scenarios.json"), json + "\n")?;
-    let mut suite = TestSuite::new("nfslab-scenarios");
-    for entry in catalog.entries.iter().filter(|e| selected.contains(&e.id)) {
-        let ran = results.scenarios.iter().find(|r| r.id == entry.id);
-        let (status, time) = match (ran, invalid.get(&entry.id)) {
-            (_, Some(message)) => {
-                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                s.set_message("the scenario file is invalid")
-                    .set_description(message.as_str());
-                (s, Duration::ZERO)
-            }
-            (Some(r), None) => {
-                let time = Duration::from_millis(r.duration_ms);
-                let status = match r.outcome {
-                    Outcome::Passed => TestCaseStatus::success(),
-                    Outcome::Skipped => {
-                        let mut s = TestCaseStatus::skipped();
-                        s.set_message(r.reason.clone().unwrap_or_default());
-                        s
-                    }
-                    Outcome::Failed | Outcome::Interrupted => {
-                        let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                        s.set_message(r.reason.clone().unwrap_or_default())
-                            .set_description(r.explain());
-                        s
-                    }
-                    Outcome::Error => {
-                        let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-                        s.set_message(r.reason.clone().unwrap_or_default())
-                            .set_description(r.explain());
-                        s
-                    }
-                };
-                (status, time)
-            }
-            (None, None) => {
-                let mut s = TestCaseStatus::skipped();
-                s.set_message(ClusterChoice::unset_reason());
-                (s, Duration::ZERO)
-            }
-        };
-        let mut case = TestCase::new(entry.id.as_str(), status);
-        case.set_classname("scenarios").set_time(time);
-        suite.add_test_case(case);
-    }
-    let mut report = Report::new("nfslab-e2e");
-    report.add_test_suite(suite);
-    let xml = report.to_string().map_err(std::io::Error::other)?;
-    std::fs::write(dir.join("junit.xml"), xml)
+    let ordered: Vec<String> = catalog
+        .entries
+        .iter()
+        .filter(|e| selected.contains(&e.id))
+        .map(|e| e.id.clone())
+        .collect();
+    let xml = junit::render(results, &ordered, invalid, not_run).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join(junit::JUNIT_FILE), xml)
 }

@@ -19,6 +19,12 @@ if [ -z "$version" ]; then
 fi
 tag=${NFSLAB_IMAGE_TAG:-nfslab-io:$version}
 
+# A fresh toolchain lacks the musl target: add it when rustup manages the toolchain.
+if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx "$triple"; then
+  echo "adding the Rust target $triple (rustup target add $triple)" >&2
+  rustup target add "$triple" >&2
+fi
+
 echo "building nfslab-io $version for $triple" >&2
 cargo build --manifest-path "$repo/Cargo.toml" --locked --release --target "$triple" \
   -p nfslab-workload --bin nfslab-io >&2

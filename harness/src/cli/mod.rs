@@ -6,10 +6,12 @@ mod clean;
 mod cluster;
 pub mod compare;
 mod config;
+mod doctor;
 mod images;
 mod nfs;
 mod render;
 pub mod report;
+pub mod run;
 pub mod scenarios;
 
 use std::path::PathBuf;
@@ -34,6 +36,10 @@ use nfslab::exit::Outcome;
     version,
     propagate_version = true,
     after_help = "Getting started:\n  \
+      nfslab doctor            # what this machine has, what is missing and why\n  \
+      nfslab run --quick       # a few minutes: core scenarios, a short benchmark, a report\n  \
+      nfslab run               # everything; the report is in results/<run-id>/report.html\n\n\
+      Piece by piece:\n  \
       nfslab cluster up        # kind cluster, 1 control plane + 2 workers, private kubeconfig\n  \
       nfslab nfs up            # NFS server in the cluster, checked with a real client\n  \
       nfslab cluster down      # remove the cluster again\n\n\
@@ -62,6 +68,10 @@ pub struct GlobalArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The main job: cluster, NFS server, scenario catalog, benchmark, one report.
+    Run(run::RunArgs),
+    /// Check this machine for what `nfslab run` needs (nothing is created).
+    Doctor(doctor::DoctorArgs),
     /// Show the effective configuration (defaults with comments, or your file merged).
     Config(config::ConfigArgs),
     /// Create, inspect or remove the Kubernetes cluster nfslab runs against.
@@ -166,6 +176,15 @@ impl ClusterSelection {
 /// them mounted elsewhere (default `/`).
 pub const HOST_ROOT_ENV: &str = "NFSLAB_HOST_ROOT";
 
+/// The host kernel's facts, under `NFSLAB_HOST_ROOT` when set.
+fn host_kernel() -> KernelProbe {
+    std::env::var_os(HOST_ROOT_ENV)
+        .filter(|v| !v.is_empty())
+        .map_or_else(KernelProbe::default, |root| {
+            KernelProbe::at(std::path::Path::new(&root))
+        })
+}
+
 /// What every command works with.
 pub struct Context {
     /// The effective configuration.
@@ -206,6 +225,17 @@ pub async fn interrupted() {
     }
 }
 
+/// The async runtime commands run on; `Err` (after printing why) when it cannot start.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Outcome> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            Outcome::Environment
+        })
+}
+
 /// Progress lines go to stderr so stdout stays machine-readable.
 pub fn progress(line: &str) {
     eprintln!("nfslab: {line}");
@@ -244,6 +274,8 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Compare(args) => return compare::run(args),
         Command::Bench(args) => return bench::run(args, config),
         Command::Scenarios(args) => return scenarios::run(args, config),
+        Command::Run(args) => return run::run(args, config),
+        Command::Doctor(args) => return doctor::run(args, &config, &host_kernel()),
         _ => {}
     }
     let store = match StateStore::from_env() {
@@ -257,21 +289,11 @@ pub fn run(cli: Cli) -> Outcome {
         config,
         store,
         tools: SystemTools::new(),
-        kernel: std::env::var_os(HOST_ROOT_ENV)
-            .filter(|v| !v.is_empty())
-            .map_or_else(KernelProbe::default, |root| {
-                KernelProbe::at(std::path::Path::new(&root))
-            }),
+        kernel: host_kernel(),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(r) => r,
-        Err(e) => {
-            report(&e);
-            return Outcome::Environment;
-        }
+        Err(outcome) => return outcome,
     };
     runtime.block_on(async {
         match cli.command {
@@ -284,7 +306,9 @@ pub fn run(cli: Cli) -> Outcome {
             | Command::Report(_)
             | Command::Compare(_)
             | Command::Bench(_)
-            | Command::Scenarios(_) => Outcome::Success,
+            | Command::Scenarios(_)
+            | Command::Run(_)
+            | Command::Doctor(_) => Outcome::Success,
         }
     })
 }

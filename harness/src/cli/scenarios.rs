@@ -122,15 +122,9 @@ pub fn run(args: &ScenariosArgs, mut config: Config) -> Outcome {
                     parallel: run.parallel.map(usize::from),
                     results: run.results.clone(),
                 };
-                let runtime = match tokio::runtime::Builder::new_multi_thread()
-                    .enable_all()
-                    .build()
-                {
+                let runtime = match super::runtime() {
                     Ok(r) => r,
-                    Err(e) => {
-                        eprintln!("cannot start the async runtime: {e}");
-                        return Outcome::Environment;
-                    }
+                    Err(outcome) => return outcome,
                 };
                 let view = Arc::new(LiveView::new(selected.len()));
                 let mut stderr = std::io::stderr();

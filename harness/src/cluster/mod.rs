@@ -10,8 +10,11 @@
 //! - [`status`] reports what nfslab knows and what the cluster says.
 //! - [`connect`] gives the [`KubeCluster`] other commands work with.
 //!
+//! - [`doctor`]: the preflight checks on their own, with advice (`nfslab doctor`).
+//!
 //! Host tools run through [`tools::Tools`], so all of this is tested without kind.
 
+pub mod doctor;
 pub mod images;
 pub mod kind;
 pub mod preflight;

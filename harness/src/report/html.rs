@@ -59,6 +59,15 @@ pub fn render(summary: &Summary) -> Result<String, ChartError> {
         escape(&title),
         escape(&title)
     );
+    out.push_str(&sections(summary)?);
+    out.push_str("</body>\n</html>\n");
+    Ok(out)
+}
+
+/// The page's content below its title (run facts, charts, tables), for pages that embed a
+/// benchmark report, such as the combined report of `nfslab run`.
+pub fn sections(summary: &Summary) -> Result<String, ChartError> {
+    let mut out = String::new();
     header(&mut out, summary);
     best(&mut out, summary);
     for workload in summary.workloads() {
@@ -70,7 +79,6 @@ pub fn render(summary: &Summary) -> Result<String, ChartError> {
     clients(&mut out, summary);
     nas(&mut out, summary);
     problems(&mut out, summary);
-    out.push_str("</body>\n</html>\n");
     Ok(out)
 }
 

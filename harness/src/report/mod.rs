@@ -11,8 +11,10 @@
 //!   [`format`](mod@format): number formatting they share.
 //! - [`compare`]: two runs side by side, regressions beyond a threshold.
 //! - [`nas`]: NAS service tiers and measured-vs-advertised figures.
+//! - [`combined`]: the one report of `nfslab run` (scenarios and benchmark together).
 
 pub mod charts;
+pub mod combined;
 pub mod compare;
 pub mod csv;
 pub mod format;

@@ -21,7 +21,8 @@
 //! - [`provisioner`]: the nfs-subdir-external-provisioner objects;
 //! - [`env`]: the environment scenarios run in, and the one place it is prepared;
 //! - [`render`]: what a scenario would apply, for dry runs;
-//! - [`results`]: versioned JSON results that reports are rendered from.
+//! - [`results`]: versioned JSON results that reports are rendered from;
+//! - [`junit`]: the same results as a JUnit XML report for CI.
 
 pub mod catalog;
 pub mod commands;
@@ -31,6 +32,7 @@ mod engine_tests;
 pub mod env;
 pub mod files;
 mod format;
+pub mod junit;
 pub mod live;
 pub mod plan;
 pub mod provisioner;

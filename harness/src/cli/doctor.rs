@@ -1,0 +1,45 @@
+//! `nfslab doctor`: what this machine has for `nfslab run`, what is missing, and why.
+
+use clap::Args;
+use nfslab::cluster::doctor::{examine, render};
+use nfslab::cluster::preflight::KernelProbe;
+use nfslab::cluster::state::StateStore;
+use nfslab::cluster::tools::SystemTools;
+use nfslab::config::Config;
+use nfslab::exit::Outcome;
+
+/// Options of `nfslab doctor`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Runs the checks `nfslab run` and `nfslab cluster up` make before creating anything (Docker,
+kind and its version, the host kernel's NFS client and nfsd, the API server port, a kind
+cluster of the same name nfslab did not create), then notes on the nfslab-io image, kubectl
+and nfslab's state directory. Nothing is created or changed.
+
+Exit codes: 0 ready for a kind cluster, 3 something required is missing.")]
+pub struct DoctorArgs {
+    /// Check for this in-cluster server flavor (default: nfs.flavor of the configuration);
+    /// only `kernel` needs the host's nfsd.
+    #[arg(long, value_enum, value_name = "FLAVOR")]
+    pub nfs_flavor: Option<super::cluster::FlavorArg>,
+}
+
+/// Runs `nfslab doctor`.
+pub fn run(args: &DoctorArgs, config: &Config, kernel: &KernelProbe) -> Outcome {
+    let flavor = args.nfs_flavor.map_or(config.nfs.flavor, Into::into);
+    let store = StateStore::from_env().ok();
+    let tools = SystemTools::quiet();
+    let runtime = match super::runtime() {
+        Ok(r) => r,
+        Err(outcome) => return outcome,
+    };
+    let checks = runtime.block_on(examine(&tools, kernel, store.as_ref(), config, flavor));
+    let (text, ready) = render(&checks);
+    println!("nfslab doctor: can this machine run `nfslab run` with a kind cluster?\n");
+    print!("{text}");
+    if ready {
+        Outcome::Success
+    } else {
+        Outcome::Environment
+    }
+}

@@ -1,0 +1,405 @@
+//! `nfslab run`: the main job's options, the live view, and the final lines.
+//!
+//! stdout carries exactly one line, the run directory (so scripts can pick up the report);
+//! everything else goes to stderr.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use clap::Args;
+use nfslab::bench::error_chain;
+use nfslab::bench::plan::{DEFAULT_PLAN_PATH, Overrides, Plan, builtin_plan, load_plan};
+use nfslab::bench::progress::{BarProgress, Progress};
+use nfslab::config::Config;
+use nfslab::exit::Outcome;
+use nfslab::k8s::ownership::RunId;
+use nfslab::run::{
+    self as job, Job, Phase, QUICK_PLAN_PATH, QUICK_SCENARIOS, SystemProvider, View,
+    builtin_quick_plan, set_in_cluster_flavor,
+};
+use nfslab::scenario::catalog::{self, Catalog};
+use nfslab::scenario::commands;
+use nfslab::scenario::engine::Observer;
+use nfslab::scenario::live::LiveView;
+
+const EXAMPLES: &str = "\
+Examples:
+  # everything: kind cluster, NFS server, the scenario catalog, the default plan, a report
+  nfslab run
+
+  # a few minutes: core scenarios and a short plan (what nightly CI runs)
+  nfslab run --quick
+
+  # your cluster and your NAS; the cluster is never deleted
+  nfslab run --existing --server nas.example.com:/vol1
+
+  # two scenarios only, keep the kind cluster for the next run
+  nfslab run pvc-protection recycle-wipes-volume --skip-bench --keep-cluster
+
+What happens: preflight -> kind cluster (created, or reused when nfslab made it) -> images
+side-loaded -> NFS server(s) deployed -> scenarios -> benchmark -> tear-down (unless
+--keep-cluster or --existing) -> results/<run-id>/report.md and report.html. `nfslab
+doctor` runs the preflight checks alone.
+
+Results: results/<run-id>/ holds report.md, report.html, scenarios.json, junit.xml,
+job.json and bench/ (raw per-pod JSON, summary.json, the benchmark's own report). The run
+directory is the only line on stdout.
+
+Ctrl-C stops the running phase, removes everything the run created, writes the report of
+what ran, and exits 130 (a second Ctrl-C quits at once).
+
+Exit codes: 0 everything passed; 1 a scenario failed or benchmark repetitions failed;
+2 bad input (flags, scenario, plan or config file); 3 environment or preflight problem
+(nothing is created when preflight fails); 130 interrupted, after cleanup.";
+
+/// Options of `nfslab run`.
+#[derive(Debug, Args)]
+#[command(after_help = EXAMPLES)]
+pub struct RunArgs {
+    /// Scenario ids or files to run (default: the whole catalog; with --quick, its core).
+    #[arg(value_name = "SCENARIO", help_heading = "What to run")]
+    pub scenarios: Vec<String>,
+    /// A few minutes instead of an hour: core scenarios and the short smoke plan.
+    #[arg(long, help_heading = "What to run")]
+    pub quick: bool,
+    /// The benchmark plan (default: workloads/plans/default.yaml; with --quick, smoke.yaml).
+    #[arg(long, value_name = "FILE", help_heading = "What to run")]
+    pub plan: Option<PathBuf>,
+    /// Do not run the scenarios.
+    #[arg(long, help_heading = "What to run")]
+    pub skip_scenarios: bool,
+    /// Do not run the benchmark.
+    #[arg(long, help_heading = "What to run")]
+    pub skip_bench: bool,
+    /// The scenario catalog directory (default: ./scenarios, else the one nfslab was built
+    /// from).
+    #[arg(
+        long = "scenarios",
+        env = "NFSLAB_SCENARIOS",
+        value_name = "DIR",
+        help_heading = "What to run"
+    )]
+    pub catalog: Option<PathBuf>,
+    /// Scenarios at once (default: scenarios.parallel of the configuration).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "What to run")]
+    pub parallel: Option<u16>,
+    /// The in-cluster NFS server for scenarios and the plan's in-cluster servers: `kernel`
+    /// (the host's nfsd) or `ganesha` (userspace) (default: nfs.flavor of the configuration).
+    #[arg(long, value_enum, value_name = "FLAVOR", help_heading = "NFS server")]
+    pub nfs_flavor: Option<super::cluster::FlavorArg>,
+    /// An NFS server outside the cluster (`host:/export`): scenarios run against it and the
+    /// benchmark measures it instead of an in-cluster server.
+    #[arg(long, value_name = "HOST:/EXPORT", help_heading = "NFS server")]
+    pub server: Option<String>,
+    /// Where the run directory is created.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "results",
+        help_heading = "Results"
+    )]
+    pub results: PathBuf,
+    /// Run id (lowercase letters, digits and `-`; default: time and a random suffix).
+    #[arg(long, value_name = "ID", help_heading = "Results")]
+    pub run_id: Option<String>,
+    /// The cluster.
+    #[command(flatten)]
+    pub cluster: super::ClusterSelection,
+}
+
+/// Resolves the options into a job; `Err` is the bad-input message.
+fn build(args: &RunArgs, mut config: Config) -> Result<Job, String> {
+    let run_id = match &args.run_id {
+        Some(text) => RunId::parse(text).ok_or_else(|| {
+            format!("invalid --run-id `{text}`: use 1 to 40 lowercase letters, digits and `-`")
+        })?,
+        None => RunId::generate(),
+    };
+    if args.skip_scenarios && !args.scenarios.is_empty() {
+        return Err("scenarios were named together with --skip-scenarios".to_owned());
+    }
+    if let Some(server) = &args.server {
+        nfslab::nfs::external(server).map_err(|e| error_chain(&e))?;
+    }
+    if let Some(f) = args.nfs_flavor {
+        config.nfs.flavor = f.into();
+    }
+    let scenarios = if args.skip_scenarios {
+        Vec::new()
+    } else {
+        let dir = args.catalog.clone().unwrap_or_else(catalog::default_dir);
+        let catalog = Catalog::load(&dir).map_err(|e| e.to_string())?;
+        let names: Vec<String> = if args.scenarios.is_empty() && args.quick {
+            QUICK_SCENARIOS.iter().map(|s| (*s).to_owned()).collect()
+        } else {
+            args.scenarios.clone()
+        };
+        commands::select(&catalog, &names)?
+    };
+    let bench = if args.skip_bench {
+        None
+    } else {
+        let mut plan = load(args)?;
+        if let Some(f) = args.nfs_flavor {
+            set_in_cluster_flavor(&mut plan, f.into());
+        }
+        let plan = if let Some(server) = &args.server {
+            plan.apply(&Overrides {
+                external: vec![format!("nas={server}")],
+                ..Overrides::default()
+            })
+            .map_err(|e| error_chain(&e))?
+        } else {
+            plan
+        };
+        Some(plan)
+    };
+    let parallel = args.parallel.map_or(config.scenarios.parallel, usize::from);
+    Ok(Job {
+        run_id,
+        scenarios,
+        scenarios_skipped: args
+            .skip_scenarios
+            .then(|| "skipped with --skip-scenarios".to_owned()),
+        bench,
+        bench_skipped: args
+            .skip_bench
+            .then(|| "skipped with --skip-bench".to_owned()),
+        cluster: args.cluster.apply(&mut config),
+        flavor: config.nfs.flavor,
+        external: args.server.clone(),
+        parallel,
+        results_parent: args.results.clone(),
+        config,
+    })
+}
+
+fn load(args: &RunArgs) -> Result<Plan, String> {
+    let plan = match &args.plan {
+        Some(path) => load_plan(path),
+        None if args.quick && Path::new(QUICK_PLAN_PATH).is_file() => {
+            load_plan(Path::new(QUICK_PLAN_PATH))
+        }
+        None if args.quick => builtin_quick_plan(),
+        None if Path::new(DEFAULT_PLAN_PATH).is_file() => load_plan(Path::new(DEFAULT_PLAN_PATH)),
+        None => builtin_plan(),
+    };
+    plan.map_err(|e| error_chain(&e))
+}
+
+/// The terminal view: a numbered header per phase with the elapsed time, progress lines,
+/// the scenarios' live view and the benchmark's bar.
+struct TerminalView {
+    started: Instant,
+    live: Mutex<Option<Arc<LiveView>>>,
+}
+
+impl View for TerminalView {
+    fn phase(&self, phase: Phase, detail: &str) {
+        let (i, n) = phase.position();
+        let elapsed = humantime::format_duration(std::time::Duration::from_secs(
+            self.started.elapsed().as_secs(),
+        ));
+        eprintln!("nfslab: [{i}/{n}] {phase} (at {elapsed}): {detail}");
+    }
+
+    fn line(&self, text: &str) {
+        eprintln!("nfslab: {text}");
+    }
+
+    fn scenarios(&self, count: usize) -> Arc<dyn Observer> {
+        let view = Arc::new(LiveView::new(count));
+        if let Ok(mut slot) = self.live.lock() {
+            *slot = Some(Arc::clone(&view));
+        }
+        view
+    }
+
+    fn scenarios_done(&self) {
+        if let Some(view) = self.live.lock().ok().and_then(|mut s| s.take()) {
+            view.finish();
+        }
+    }
+
+    fn bench(&self) -> Arc<dyn Progress> {
+        Arc::new(BarProgress::stderr())
+    }
+}
+
+/// Runs `nfslab run`.
+pub fn run(args: &RunArgs, config: Config) -> Outcome {
+    let job = match build(args, config) {
+        Ok(j) => j,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Outcome::BadInput;
+        }
+    };
+    if let Some(plan) = &job.bench {
+        for w in plan.active_warnings() {
+            eprintln!("warning: {w}");
+        }
+    }
+    let runtime = match super::runtime() {
+        Ok(r) => r,
+        Err(outcome) => return outcome,
+    };
+    let view = TerminalView {
+        started: Instant::now(),
+        live: Mutex::new(None),
+    };
+    let report = runtime.block_on(async {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "\nnfslab: stopping: removing what this run created and writing the report \
+                     of what ran (Ctrl-C again to quit at once)"
+                );
+                let _ = tx.send(true);
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(i32::from(Outcome::Interrupted.code()));
+                }
+            }
+        });
+        job::execute(&job, &SystemProvider::default(), &view, rx).await
+    });
+    finish(&report);
+    report.outcome
+}
+
+fn finish(report: &job::JobReport) {
+    if let Some(dir) = &report.dir {
+        println!("{}", dir.display());
+    }
+    let stderr = std::io::stderr();
+    let bold = |s: &str| {
+        if stderr.is_terminal() {
+            format!("\x1b[1m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    };
+    if !report.failures.is_empty() {
+        eprintln!("\n{}", bold("What failed:"));
+        for f in &report.failures {
+            let mut lines = f.lines();
+            if let Some(first) = lines.next() {
+                eprintln!("  - {first}");
+            }
+            for more in lines {
+                eprintln!("    {more}");
+            }
+        }
+    }
+    for r in &report.reports {
+        eprintln!("report: {}", r.display());
+    }
+    let meaning = match report.outcome {
+        Outcome::Success => "everything passed",
+        Outcome::Failed => "a scenario or benchmark repetition failed",
+        Outcome::BadInput => "bad input",
+        Outcome::Environment => {
+            "the environment is not ready (run `nfslab doctor` for what is missing)"
+        }
+        Outcome::Interrupted => "interrupted; what the run created has been removed",
+    };
+    eprintln!(
+        "{}",
+        bold(&format!(
+            "nfslab run: {meaning} (exit {})",
+            report.outcome.code()
+        ))
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(extra: &[&str]) -> RunArgs {
+        let mut argv = vec!["nfslab", "run"];
+        argv.extend_from_slice(extra);
+        let cli = super::super::Cli::try_parse_from(argv).expect("parses");
+        match cli.command {
+            super::super::Command::Run(a) => a,
+            _ => panic!("run"),
+        }
+    }
+
+    fn catalog_dir() -> String {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios")
+            .display()
+            .to_string()
+    }
+
+    #[test]
+    fn quick_runs_the_core_scenarios_and_the_smoke_plan() {
+        let dir = catalog_dir();
+        let job =
+            build(&args(&["--quick", "--scenarios", &dir]), Config::default()).expect("valid");
+        let ids: Vec<&str> = job.scenarios.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, QUICK_SCENARIOS.to_vec());
+        assert_eq!(job.bench.as_ref().map(|p| p.name.as_str()), Some("smoke"));
+    }
+
+    #[test]
+    fn an_external_server_serves_scenarios_and_benchmark() {
+        let dir = catalog_dir();
+        let job = build(
+            &args(&[
+                "--scenarios",
+                &dir,
+                "pvc-protection",
+                "--server",
+                "nas.example.com:/vol1",
+                "--existing",
+            ]),
+            Config::default(),
+        )
+        .expect("valid");
+        assert_eq!(job.external.as_deref(), Some("nas.example.com:/vol1"));
+        assert_eq!(
+            job.bench.as_ref().map(|p| p.selected_servers.clone()),
+            Some(vec!["nas".to_owned()])
+        );
+        assert!(
+            job.request().flavors.is_empty(),
+            "{:?}",
+            job.request().flavors
+        );
+        assert!(matches!(
+            job.cluster,
+            nfslab::environment::ClusterChoice::Existing { .. }
+        ));
+    }
+
+    #[test]
+    fn bad_input_is_one_line_naming_what_to_fix() {
+        let dir = catalog_dir();
+        let err = build(
+            &args(&["--scenarios", &dir, "no-such-scenario"]),
+            Config::default(),
+        )
+        .expect_err("unknown scenario");
+        assert!(err.contains("no-such-scenario"), "{err}");
+        let err = build(
+            &args(&["--server", "nas-without-export"]),
+            Config::default(),
+        )
+        .expect_err("malformed server");
+        assert!(err.contains("nas-without-export"), "{err}");
+        let err = build(&args(&["--run-id", "Bad Id"]), Config::default()).expect_err("id");
+        assert!(err.contains("--run-id"), "{err}");
+        let err = build(
+            &args(&["--plan", "/nonexistent/plan.yaml"]),
+            Config::default(),
+        )
+        .expect_err("plan");
+        assert!(err.contains("/nonexistent/plan.yaml"), "{err}");
+    }
+}

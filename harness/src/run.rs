@@ -1,0 +1,673 @@
+//! The main job, `nfslab run`: the environment, the scenario catalog, the benchmark plan,
+//! tear-down, and one combined report in `results/<run-id>/`.
+//!
+//! Phases, in order: **environment** (preflight, the kind or existing cluster, images, the
+//! NFS servers: [`crate::environment`]), **scenarios** ([`crate::scenario::run_all`]),
+//! **benchmark** ([`crate::bench::runner::run_bench`] into `<run-dir>/bench/`), **tear
+//! down** (what the environment phase made), **report** (`report.md`, `report.html`,
+//! `junit.xml`, `scenarios.json`, `job.json`). A failed or interrupted phase never skips
+//! tear-down; the report is written whenever the run directory exists, so an interrupted
+//! run still says what it measured.
+//!
+//! Nothing is created before the environment is ready: a host that fails preflight leaves
+//! no results directory, no cluster and no objects.
+//!
+//! The environment comes from a [`Provider`] ([`SystemProvider`] on real hosts) and the
+//! progress goes to a [`View`], so the job's logic, interruption at every phase included,
+//! is tested against the fake cluster.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use tokio::sync::{Mutex, watch};
+
+use crate::bench::error_chain;
+use crate::bench::plan::{BuiltInIncludes, Plan, PlanError, ServerKind, parse_plan};
+use crate::bench::progress::Progress;
+use crate::bench::runner::{RunnerOptions, Target, run_bench};
+use crate::config::Config;
+use crate::environment::{
+    self, ClusterChoice, Environment, EnvironmentError, EnvironmentInfo, HostParts,
+};
+use crate::exit::Outcome;
+use crate::k8s::Cluster;
+use crate::k8s::ownership::RunId;
+use crate::nfs::{NfsServer, ServerFlavor};
+use crate::report::combined::{self, CombinedInput, JOB_FILE, Part};
+use crate::report::{HTML_FILE, MARKDOWN_FILE};
+use crate::scenario::commands::{outcome_of, write_results};
+use crate::scenario::engine::{Observer, RunOptions, run_all};
+use crate::scenario::env::ScenarioEnv;
+use crate::scenario::junit::{self, JUNIT_FILE};
+use crate::scenario::plan::Scenario;
+use crate::scenario::results::{Outcome as ScenarioOutcome, RunResults, now_rfc3339};
+
+/// The scenarios of `--quick`: one or two of each family, none of the slow ones (the
+/// recycler's failure deadline, server restarts).
+pub const QUICK_SCENARIOS: &[&str] = &[
+    "static-binding-selector",
+    "static-binding-mismatch",
+    "pvc-protection",
+    "recycle-wipes-volume",
+    "retain-keeps-data",
+    "statefulset-stable-storage",
+    "dynamic-provisioning-archive",
+    "nfs-export-roundtrip",
+];
+
+/// Where the quick plan lives in the source tree.
+pub const QUICK_PLAN_PATH: &str = "workloads/plans/smoke.yaml";
+
+const QUICK_PLAN_YAML: &str = include_str!("../../workloads/plans/smoke.yaml");
+
+/// The shipped quick plan (embedded): two profiles x two short workloads, one repetition.
+///
+/// # Errors
+/// Never for the shipped file (a test checks it); [`PlanError`] otherwise.
+pub fn builtin_quick_plan() -> Result<Plan, PlanError> {
+    parse_plan(
+        QUICK_PLAN_YAML,
+        &format!("(built in) {QUICK_PLAN_PATH}"),
+        &BuiltInIncludes,
+    )
+}
+
+/// Name of the scenario results file in the run directory.
+pub const SCENARIOS_FILE: &str = "scenarios.json";
+
+/// Name of the benchmark's directory in the run directory.
+pub const BENCH_DIR: &str = "bench";
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// The run's id (the results directory and every object's label).
+    pub run_id: RunId,
+    /// Scenarios to run, in order (empty: the scenario phase is skipped).
+    pub scenarios: Vec<Scenario>,
+    /// Why there are no scenarios, when [`Job::scenarios`] is empty on purpose.
+    pub scenarios_skipped: Option<String>,
+    /// The benchmark plan (`None`: the benchmark phase is skipped, for the reason in
+    /// [`Job::bench_skipped`]).
+    pub bench: Option<Plan>,
+    /// Why the benchmark is skipped.
+    pub bench_skipped: Option<String>,
+    /// The cluster.
+    pub cluster: ClusterChoice,
+    /// The in-cluster server flavor scenarios run against (ignored with [`Job::external`]).
+    pub flavor: ServerFlavor,
+    /// An NFS server outside the cluster (`host:/export`): scenarios use it instead of an
+    /// in-cluster server (the benchmark plan names it itself).
+    pub external: Option<String>,
+    /// Scenarios at once.
+    pub parallel: usize,
+    /// Where the run directory is created (`results`).
+    pub results_parent: PathBuf,
+    /// Tunables, images, cluster and server settings.
+    pub config: Config,
+}
+
+impl Job {
+    /// The environment this job needs: the scenario flavor (unless an external server
+    /// serves the scenarios), then each in-cluster flavor of the plan.
+    #[must_use]
+    pub fn request(&self) -> environment::Request {
+        let mut flavors = Vec::new();
+        if !self.scenarios.is_empty() && self.external.is_none() {
+            flavors.push(self.flavor);
+        }
+        if let Some(plan) = &self.bench {
+            for f in plan.in_cluster_flavors() {
+                if !flavors.contains(&f) {
+                    flavors.push(f);
+                }
+            }
+        }
+        environment::Request {
+            cluster: self.cluster.clone(),
+            flavors,
+            external: self.external.iter().cloned().collect(),
+            config: self.config.clone(),
+        }
+    }
+
+    /// The run directory.
+    #[must_use]
+    pub fn dir(&self) -> PathBuf {
+        self.results_parent.join(self.run_id.as_str())
+    }
+}
+
+/// Makes every in-cluster server of `plan` the `flavor` (what `--nfs-flavor` asks of the
+/// whole run).
+pub fn set_in_cluster_flavor(plan: &mut Plan, flavor: ServerFlavor) {
+    for s in &mut plan.servers {
+        if let ServerKind::InCluster(f) = &mut s.kind {
+            *f = flavor;
+        }
+    }
+}
+
+/// A phase of the job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Preflight, cluster, images, NFS servers.
+    Environment,
+    /// The scenario catalog.
+    Scenarios,
+    /// The benchmark plan.
+    Benchmark,
+    /// Removing what the environment phase made.
+    TearDown,
+    /// Writing the report.
+    Report,
+}
+
+impl Phase {
+    /// 1-based position and the count, for `[2/5]`.
+    #[must_use]
+    pub fn position(self) -> (usize, usize) {
+        let i = match self {
+            Self::Environment => 1,
+            Self::Scenarios => 2,
+            Self::Benchmark => 3,
+            Self::TearDown => 4,
+            Self::Report => 5,
+        };
+        (i, 5)
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Environment => "environment",
+            Self::Scenarios => "scenarios",
+            Self::Benchmark => "benchmark",
+            Self::TearDown => "tear down",
+            Self::Report => "report",
+        })
+    }
+}
+
+/// A receiver of progress lines.
+pub type Lines<'a> = dyn Fn(&str) + Sync + 'a;
+
+/// What the environment phase hands the others.
+#[derive(Clone)]
+pub struct Staged {
+    /// The cluster.
+    pub cluster: Arc<dyn Cluster>,
+    /// The servers: in-cluster flavors, then external ones.
+    pub servers: Vec<NfsServer>,
+    /// What reports record.
+    pub info: EnvironmentInfo,
+}
+
+/// Where the job's cluster and NFS servers come from.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// Brings up what `request` asks for; when `interrupt` completes first, removes what
+    /// was made and returns [`EnvironmentError::Interrupted`].
+    async fn bring_up(
+        &self,
+        request: &environment::Request,
+        interrupt: BoxFuture<'static, ()>,
+        progress: &Lines<'_>,
+    ) -> Result<Staged, EnvironmentError>;
+
+    /// Removes what [`Provider::bring_up`] made (nothing when it failed).
+    async fn tear_down(&self, progress: &Lines<'_>) -> Result<(), EnvironmentError>;
+}
+
+/// The real environment: [`environment::prepare`] and [`environment::tear_down`].
+#[derive(Default)]
+pub struct SystemProvider {
+    prepared: Mutex<Option<(HostParts, Environment, Config)>>,
+}
+
+#[async_trait]
+impl Provider for SystemProvider {
+    async fn bring_up(
+        &self,
+        request: &environment::Request,
+        interrupt: BoxFuture<'static, ()>,
+        progress: &Lines<'_>,
+    ) -> Result<Staged, EnvironmentError> {
+        let parts = HostParts::system()?;
+        let env = environment::prepare(&parts, request, interrupt, progress).await?;
+        let staged = Staged {
+            cluster: Arc::clone(&env.cluster),
+            servers: env.servers.clone(),
+            info: env.info.clone(),
+        };
+        *self.prepared.lock().await = Some((parts, env, request.config.clone()));
+        Ok(staged)
+    }
+
+    async fn tear_down(&self, progress: &Lines<'_>) -> Result<(), EnvironmentError> {
+        let Some((parts, env, config)) = self.prepared.lock().await.take() else {
+            return Ok(());
+        };
+        environment::tear_down(&parts, &env, &config, progress).await
+    }
+}
+
+/// Where the job's progress goes.
+pub trait View: Send + Sync {
+    /// A phase begins; `detail` says what it will do.
+    fn phase(&self, phase: Phase, detail: &str);
+    /// A line for the user.
+    fn line(&self, text: &str);
+    /// The observer of the scenario phase (`count` scenarios).
+    fn scenarios(&self, count: usize) -> Arc<dyn Observer>;
+    /// The scenario phase ended.
+    fn scenarios_done(&self) {}
+    /// The progress of the benchmark phase.
+    fn bench(&self) -> Arc<dyn Progress>;
+}
+
+/// How the job ended.
+#[derive(Clone, Debug)]
+pub struct JobReport {
+    /// The exit code.
+    pub outcome: Outcome,
+    /// The run directory, when it was created.
+    pub dir: Option<PathBuf>,
+    /// The report files written.
+    pub reports: Vec<PathBuf>,
+    /// One line per failure: failed scenarios, failed benchmark repetitions, phase errors.
+    pub failures: Vec<String>,
+}
+
+/// Orders outcomes by what the exit code should say first: an interruption, then a
+/// failure found, then a broken environment.
+fn worst(a: Outcome, b: Outcome) -> Outcome {
+    let rank = |o: Outcome| match o {
+        Outcome::Success => 0,
+        Outcome::Environment => 1,
+        Outcome::BadInput => 2,
+        Outcome::Failed => 3,
+        Outcome::Interrupted => 4,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+fn interrupted(cancel: &watch::Receiver<bool>) -> bool {
+    *cancel.borrow()
+}
+
+fn interrupt_future(cancel: &watch::Receiver<bool>) -> BoxFuture<'static, ()> {
+    let mut rx = cancel.clone();
+    async move {
+        // A dropped sender means nobody can interrupt any more: wait forever.
+        if rx.wait_for(|stop| *stop).await.is_err() {
+            futures::future::pending::<()>().await;
+        }
+    }
+    .boxed()
+}
+
+/// Runs the job: every phase, tear-down whatever happened, then the report.
+pub async fn execute(
+    job: &Job,
+    provider: &dyn Provider,
+    view: &dyn View,
+    cancel: watch::Receiver<bool>,
+) -> JobReport {
+    let started = Instant::now();
+    let started_at = now_rfc3339();
+    let progress = |line: &str| view.line(line);
+    let request = job.request();
+    let flavors: Vec<String> = request
+        .flavors
+        .iter()
+        .map(|f| format!("{f:?}").to_lowercase())
+        .collect();
+    view.phase(
+        Phase::Environment,
+        &format!(
+            "{}; NFS servers: {}",
+            job.cluster,
+            if flavors.is_empty() && job.external.is_none() {
+                "none".to_owned()
+            } else {
+                flavors
+                    .iter()
+                    .cloned()
+                    .chain(job.external.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ),
+    );
+    let staged = match provider
+        .bring_up(&request, interrupt_future(&cancel), &progress)
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            return JobReport {
+                outcome: e.outcome(),
+                dir: None,
+                reports: Vec::new(),
+                failures: vec![error_chain(&e)],
+            };
+        }
+    };
+
+    let mut outcome = Outcome::Success;
+    let mut failures = Vec::new();
+    let mut problems = Vec::new();
+    let dir = job.dir();
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        let line = format!(
+            "cannot create the run directory `{}`: {e} (hint: check --results is writable)",
+            dir.display()
+        );
+        failures.push(line);
+        let _ = provider.tear_down(&progress).await;
+        return JobReport {
+            outcome: Outcome::Environment,
+            dir: None,
+            reports: Vec::new(),
+            failures,
+        };
+    }
+
+    let scenarios = scenario_phase(job, &staged, view, &cancel, &dir).await;
+    match &scenarios {
+        Part::Ran { results } => {
+            outcome = worst(outcome, outcome_of(results));
+            for r in &results.scenarios {
+                if matches!(r.outcome, ScenarioOutcome::Failed | ScenarioOutcome::Error) {
+                    let why = r.reason.as_deref().unwrap_or("see the report");
+                    failures.push(format!(
+                        "scenario {}{}: {why}",
+                        r.code
+                            .as_deref()
+                            .map(|c| format!("{c} "))
+                            .unwrap_or_default(),
+                        r.id
+                    ));
+                }
+            }
+        }
+        Part::Broken { error } => {
+            outcome = worst(outcome, Outcome::Environment);
+            failures.push(format!("scenarios: {error}"));
+        }
+        Part::NotRun { .. } => {}
+    }
+
+    let bench = bench_phase(job, &staged, view, &cancel, &dir).await;
+    match &bench {
+        (Part::Ran { .. }, Some(o)) => {
+            outcome = worst(outcome, o.outcome());
+            if o.failed_steps > 0 {
+                failures.push(format!(
+                    "benchmark: {} repetition(s) failed (see the Failures section of {})",
+                    o.failed_steps,
+                    dir.join(BENCH_DIR).join(MARKDOWN_FILE).display()
+                ));
+            }
+            for l in &o.leftovers {
+                problems.push(format!("benchmark left behind {l}"));
+            }
+        }
+        (Part::Broken { error }, _) => {
+            outcome = worst(outcome, Outcome::Environment);
+            failures.push(format!("benchmark: {error}"));
+        }
+        _ => {}
+    }
+
+    view.phase(Phase::TearDown, "removing what this run created");
+    if let Err(e) = provider.tear_down(&progress).await {
+        let line = error_chain(&e);
+        problems.push(line.clone());
+        failures.push(format!("tear down: {line}"));
+        outcome = worst(outcome, Outcome::Environment);
+    }
+    if interrupted(&cancel) {
+        outcome = Outcome::Interrupted;
+    }
+
+    view.phase(Phase::Report, &dir.display().to_string());
+    let input = CombinedInput {
+        run_id: job.run_id.to_string(),
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        verdict: verdict(outcome, &scenarios, &bench.0),
+        started: started_at,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        environment: staged.info.clone(),
+        scenarios,
+        bench: bench.0,
+        problems,
+    };
+    let reports = match write_report(&dir, &input) {
+        Ok(files) => files,
+        Err(e) => {
+            failures.push(e);
+            outcome = worst(outcome, Outcome::Environment);
+            Vec::new()
+        }
+    };
+    JobReport {
+        outcome,
+        dir: Some(dir),
+        reports,
+        failures,
+    }
+}
+
+async fn scenario_phase(
+    job: &Job,
+    staged: &Staged,
+    view: &dyn View,
+    cancel: &watch::Receiver<bool>,
+    dir: &Path,
+) -> Part<RunResults> {
+    if job.scenarios.is_empty() {
+        return Part::NotRun {
+            reason: job
+                .scenarios_skipped
+                .clone()
+                .unwrap_or_else(|| "no scenario selected".to_owned()),
+        };
+    }
+    if interrupted(cancel) {
+        return Part::NotRun {
+            reason: "interrupted before it started".to_owned(),
+        };
+    }
+    let server = match &job.external {
+        Some(_) => staged
+            .servers
+            .iter()
+            .find(|s| s.flavor == ServerFlavor::External),
+        None => staged.servers.iter().find(|s| s.flavor == job.flavor),
+    };
+    let Some(server) = server.cloned() else {
+        return Part::Broken {
+            error: format!(
+                "no {} NFS server was prepared for the scenarios",
+                format!("{:?}", job.flavor).to_lowercase()
+            ),
+        };
+    };
+    view.phase(
+        Phase::Scenarios,
+        &format!(
+            "{} scenarios, {} at a time, against {}:{}",
+            job.scenarios.len(),
+            job.parallel.max(1),
+            server.address,
+            server.export
+        ),
+    );
+    let env = ScenarioEnv::new(
+        Arc::clone(&staged.cluster),
+        server,
+        job.config.clone(),
+        job.run_id.clone(),
+    );
+    let observer = view.scenarios(job.scenarios.len());
+    let results = run_all(
+        Arc::new(env),
+        job.scenarios.iter().cloned().map(Arc::new).collect(),
+        RunOptions {
+            parallel: job.parallel.max(1),
+            interrupt: Some(cancel.clone()),
+        },
+        observer,
+    )
+    .await;
+    view.scenarios_done();
+    if let Err(e) = write_results(&dir.join(SCENARIOS_FILE), &results) {
+        view.line(&error_chain(&e));
+    }
+    let ids: Vec<String> = job.scenarios.iter().map(|s| s.id.clone()).collect();
+    let not_run = junit::NotRun::Skipped("not run: the run was interrupted before it started");
+    match junit::render(&results, &ids, &std::collections::BTreeMap::new(), not_run) {
+        Ok(xml) => {
+            if let Err(e) = std::fs::write(dir.join(JUNIT_FILE), xml) {
+                view.line(&format!("cannot write {JUNIT_FILE}: {e}"));
+            }
+        }
+        Err(e) => view.line(&format!("cannot render {JUNIT_FILE}: {e}")),
+    }
+    Part::Ran { results }
+}
+
+async fn bench_phase(
+    job: &Job,
+    staged: &Staged,
+    view: &dyn View,
+    cancel: &watch::Receiver<bool>,
+    dir: &Path,
+) -> (
+    Part<crate::report::summary::Summary>,
+    Option<crate::bench::runner::BenchOutcome>,
+) {
+    let Some(plan) = &job.bench else {
+        let reason = job
+            .bench_skipped
+            .clone()
+            .unwrap_or_else(|| "no plan".to_owned());
+        return (Part::NotRun { reason }, None);
+    };
+    if interrupted(cancel) {
+        let reason = "interrupted before it started".to_owned();
+        return (Part::NotRun { reason }, None);
+    }
+    let rendered = crate::bench::manifests::render_plan(plan, &job.run_id);
+    let matrix = crate::bench::matrix::Matrix::expand(plan);
+    view.phase(
+        Phase::Benchmark,
+        &format!(
+            "plan `{}`: {} cells x {} repetitions{}",
+            plan.name,
+            matrix.cells.len(),
+            plan.repetitions,
+            rendered.measured.map_or_else(String::new, |d| format!(
+                ", at least {} of measurement",
+                humantime::format_duration(d)
+            ))
+        ),
+    );
+    let target = Target {
+        cluster: Arc::clone(&staged.cluster),
+        servers: staged
+            .servers
+            .iter()
+            .filter(|s| s.flavor != ServerFlavor::External)
+            .cloned()
+            .collect(),
+        description: staged.info.cluster.clone(),
+    };
+    let options = RunnerOptions {
+        run_id: job.run_id.clone(),
+        results_parent: dir.to_path_buf(),
+        dir_name: Some(BENCH_DIR.to_owned()),
+        timeouts: job.config.timeouts.clone(),
+    };
+    let progress = view.bench();
+    match run_bench(plan, &target, &options, progress.as_ref(), cancel.clone()).await {
+        Ok(o) => (
+            Part::Ran {
+                results: o.summary.clone(),
+            },
+            Some(o),
+        ),
+        Err(e) => (
+            Part::Broken {
+                error: error_chain(&e),
+            },
+            None,
+        ),
+    }
+}
+
+fn verdict(
+    outcome: Outcome,
+    scenarios: &Part<RunResults>,
+    bench: &Part<crate::report::summary::Summary>,
+) -> String {
+    let mut parts = Vec::new();
+    if let Part::Ran { results } = scenarios {
+        let s = results.summary;
+        parts.push(format!(
+            "scenarios: {} passed, {} failed, {} errors, {} skipped{}",
+            s.passed,
+            s.failed,
+            s.errors,
+            s.skipped,
+            if s.interrupted > 0 {
+                format!(", {} interrupted", s.interrupted)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    if let Part::Ran { results } = bench {
+        parts.push(format!("benchmark: {} cells", results.cells.len()));
+    }
+    let head = match outcome {
+        Outcome::Success => "passed",
+        Outcome::Failed => "failed",
+        Outcome::BadInput => "bad input",
+        Outcome::Environment => "environment problem",
+        Outcome::Interrupted => "interrupted",
+    };
+    if parts.is_empty() {
+        head.to_owned()
+    } else {
+        format!("{head} ({})", parts.join("; "))
+    }
+}
+
+fn write_report(dir: &Path, input: &CombinedInput) -> Result<Vec<PathBuf>, String> {
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text)
+            .map(|()| path.clone())
+            .map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+    };
+    let json = serde_json::to_string_pretty(input).map_err(|e| e.to_string())?;
+    write(JOB_FILE, &(json + "\n"))?;
+    let md = write(MARKDOWN_FILE, &combined::render_markdown(input))?;
+    let html = combined::render_html(input)
+        .map_err(|e| format!("cannot draw the report's charts: {}", error_chain(&e)))?;
+    let html = write(HTML_FILE, &html)?;
+    Ok(vec![md, html])
+}
+
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod tests;
