@@ -359,12 +359,9 @@ fn host_run(args: &BenchArgs, plan: &Plan, run_id: RunId) -> Outcome {
         matrix.cells.len() * plan.repetitions as usize,
         matrix.pod_count()
     );
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match super::runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Outcome::Environment;
-        }
+        Err(outcome) => return outcome,
     };
     let options = HostOptions {
         run_id,
