@@ -706,5 +706,10 @@ fn main() {
             }
         })
         .collect();
-    libtest_mimic::run(&args, trials).exit();
+    let conclusion = libtest_mimic::run(&args, trials);
+    // Stop the server (and restore rpcbind) before exit, which skips destructors.
+    if let Ok(mut server) = shared.lock() {
+        drop(server.take());
+    }
+    conclusion.exit();
 }
