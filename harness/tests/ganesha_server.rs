@@ -50,7 +50,8 @@ fn required() -> bool {
         .any(|s| s.trim() == "ganesha")
 }
 
-/// The script run inside the namespaces: start rpcbind and ganesha, wait for the services,
+/// The script run inside the namespaces: start rpcbind and ganesha (both in the foreground of
+/// this shell, so both are stopped when it exits), wait for the services,
 /// list them, wait out the grace period, write over NFSv3 and read back over NFSv4.
 fn script(dir: &Path, grace: Duration) -> String {
     let d = dir.display();
@@ -59,10 +60,13 @@ fn script(dir: &Path, grace: Duration) -> String {
          mount -t tmpfs tmpfs /run\n\
          mkdir -p /run/ganesha\n\
          ip link set lo up\n\
-         rpcbind -w\n\
+         rpcbind -w -f &\n\
+         rpcb=$!\n\
+         trap 'kill $rpcb 2>/dev/null' EXIT\n\
+         for _ in $(seq 1 50); do rpcinfo -p 127.0.0.1 >/dev/null 2>&1 && break; sleep 0.1; done\n\
          ganesha.nfsd -F -L {d}/ganesha.log -f {d}/ganesha.conf -p /run/ganesha.pid &\n\
          server=$!\n\
-         trap 'kill $server 2>/dev/null' EXIT\n\
+         trap 'kill $server $rpcb 2>/dev/null; wait' EXIT\n\
          for _ in $(seq 1 60); do\n\
            rpcinfo -t 127.0.0.1 nfs 4 >/dev/null 2>&1 && rpcinfo -t 127.0.0.1 mountd 3 >/dev/null 2>&1 && break\n\
            sleep 0.5\n\
