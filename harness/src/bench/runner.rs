@@ -797,27 +797,65 @@ pub async fn run_bench(
     if fatal.is_some() {
         status = RunStatus::Failed;
     }
-    record.status = status;
+    let outcome = conclude(
+        &results,
+        &mut record,
+        Ending {
+            status,
+            failed_steps,
+            leftovers,
+            what_is_left: "objects left behind (remove them with `nfslab clean`)",
+        },
+        progress,
+    )?;
+    match fatal {
+        Some(error) => Err(error),
+        None => Ok(outcome),
+    }
+}
+
+/// How a run ended, for [`conclude`].
+pub(crate) struct Ending<'a> {
+    /// Complete, interrupted or failed.
+    pub status: RunStatus,
+    /// Repetitions that failed.
+    pub failed_steps: usize,
+    /// What could not be removed.
+    pub leftovers: Vec<String>,
+    /// How the report introduces the leftovers (and says how to remove them).
+    pub what_is_left: &'a str,
+}
+
+/// Ends a run, on a cluster or from the host: records its status, end time and leftovers,
+/// writes the record and renders the reports from it.
+///
+/// # Errors
+/// The record or the reports could not be written.
+pub(crate) fn conclude(
+    results: &ResultsDir,
+    record: &mut RunRecord,
+    ending: Ending<'_>,
+    progress: &dyn Progress,
+) -> Result<BenchOutcome, ReportError> {
+    record.status = ending.status;
     record.finished = Some(now_rfc3339());
-    if !leftovers.is_empty() {
+    if !ending.leftovers.is_empty() {
         record.environment.notes.push(format!(
-            "objects left behind (remove them with `nfslab clean`): {}",
-            leftovers.join("; ")
+            "{}: {}",
+            ending.what_is_left,
+            ending.leftovers.join("; ")
         ));
     }
-    results.write_record(&record)?;
-    let written = write_reports(&results)?;
+    results.write_record(record)?;
+    let written = write_reports(results)?;
     progress.finish();
-    if let Some(error) = fatal {
-        return Err(error);
-    }
     Ok(BenchOutcome {
-        status,
+        status: ending.status,
         dir: results.path().to_path_buf(),
         summary: written.summary,
         files: written.files,
-        failed_steps,
-        leftovers,
+        failed_steps: ending.failed_steps,
+        leftovers: ending.leftovers,
     })
 }
 

@@ -47,12 +47,12 @@ use super::plan::{Plan, ServerKind};
 use super::progress::Progress;
 use super::results::{
     Attempt, AttemptStatus, Environment, NodeInfo, PodRecord, ResultsDir, ResultsError, RunRecord,
-    RunStatus, ServerRecord, now_rfc3339,
+    RunStatus, ServerRecord,
 };
-use super::runner::BenchOutcome;
+use super::runner::{BenchOutcome, Ending, conclude};
 use crate::exit::Outcome;
 use crate::k8s::ownership::RunId;
-use crate::report::{ReportError, write_reports};
+use crate::report::ReportError;
 
 /// Directory of benchmark runs inside an export.
 pub const BENCH_DIR: &str = "nfslab-bench";
@@ -625,28 +625,21 @@ pub async fn run_host_bench(
     if fatal.is_some() {
         status = RunStatus::Failed;
     }
-    record.status = status;
-    record.finished = Some(now_rfc3339());
-    if !leftovers.is_empty() {
-        record.environment.notes.push(format!(
-            "left behind (remove by hand): {}",
-            leftovers.join("; ")
-        ));
+    let outcome = conclude(
+        &results,
+        &mut record,
+        Ending {
+            status,
+            failed_steps,
+            leftovers,
+            what_is_left: "left behind (remove by hand)",
+        },
+        progress,
+    )?;
+    match fatal {
+        Some(error) => Err(error),
+        None => Ok(outcome),
     }
-    results.write_record(&record)?;
-    let written = write_reports(&results)?;
-    progress.finish();
-    if let Some(error) = fatal {
-        return Err(error);
-    }
-    Ok(BenchOutcome {
-        status,
-        dir: results.path().to_path_buf(),
-        summary: written.summary,
-        files: written.files,
-        failed_steps,
-        leftovers,
-    })
 }
 
 #[cfg(test)]
