@@ -243,7 +243,9 @@ pub fn progress(line: &str) {
 
 fn init_tracing(verbose: u8) {
     let level = match verbose {
-        0 => "warn",
+        // nfslab reports the API client's failures itself, with hints; its own log lines
+        // would only repeat them.
+        0 => "warn,kube_client=off",
         1 => "nfslab=debug,info",
         _ => "trace",
     };

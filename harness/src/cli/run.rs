@@ -61,7 +61,8 @@ pub struct RunArgs {
     /// Scenario ids or files to run (default: the whole catalog; with --quick, its core).
     #[arg(value_name = "SCENARIO", help_heading = "What to run")]
     pub scenarios: Vec<String>,
-    /// A few minutes instead of an hour: core scenarios and the short smoke plan.
+    /// Core scenarios (8) and the smoke plan (4 short cells) instead of the whole catalog
+    /// and the default plan.
     #[arg(long, help_heading = "What to run")]
     pub quick: bool,
     /// The benchmark plan (default: workloads/plans/default.yaml; with --quick, smoke.yaml).
@@ -266,11 +267,12 @@ pub fn run(args: &RunArgs, config: Config) -> Outcome {
         });
         job::execute(&job, &SystemProvider::default(), &view, rx).await
     });
-    finish(&report);
+    let kind = matches!(job.cluster, nfslab::environment::ClusterChoice::Kind { .. });
+    finish(&report, kind);
     report.outcome
 }
 
-fn finish(report: &job::JobReport) {
+fn finish(report: &job::JobReport, kind: bool) {
     if let Some(dir) = &report.dir {
         println!("{}", dir.display());
     }
@@ -301,9 +303,10 @@ fn finish(report: &job::JobReport) {
         Outcome::Success => "everything passed",
         Outcome::Failed => "a scenario or benchmark repetition failed",
         Outcome::BadInput => "bad input",
-        Outcome::Environment => {
-            "the environment is not ready (run `nfslab doctor` for what is missing)"
+        Outcome::Environment if kind => {
+            "the environment is not ready (`nfslab doctor` lists what is missing)"
         }
+        Outcome::Environment => "the environment is not ready",
         Outcome::Interrupted => "interrupted; what the run created has been removed",
     };
     eprintln!(
