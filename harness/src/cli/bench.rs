@@ -9,13 +9,13 @@ use nfslab::bench::environment::{EnvironmentRequest, bring_up_bench_environment}
 use nfslab::bench::error_chain;
 use nfslab::bench::host::clients::find_engine;
 use nfslab::bench::host::mount::{self, MountSupport};
-use nfslab::bench::host::{DEFAULT_CONNECT_TIMEOUT, HostOptions, run_host_bench};
+use nfslab::bench::host::{DEFAULT_CONNECT_TIMEOUT, HostError, HostOptions, run_host_bench};
 use nfslab::bench::manifests::{PLACEHOLDER_ADDRESS, render_plan};
 use nfslab::bench::matrix::AccessPath;
 use nfslab::bench::matrix::Matrix;
 use nfslab::bench::plan::{DEFAULT_PLAN_PATH, Overrides, Plan, builtin_plan, load_plan};
 use nfslab::bench::progress::BarProgress;
-use nfslab::bench::runner::{RunnerOptions, run_bench};
+use nfslab::bench::runner::{BenchError, BenchOutcome, RunnerOptions, run_bench};
 use nfslab::config::Config;
 use nfslab::exit::Outcome;
 use nfslab::k8s::ownership::RunId;
@@ -162,13 +162,45 @@ pub struct BenchArgs {
     pub cluster: super::ClusterSelection,
 }
 
-fn load(args: &BenchArgs) -> Result<Plan, String> {
-    let plan = match &args.plan {
+/// The plan at `path`, else the default plan of the source tree, else the built-in copy.
+pub(super) fn plan_or_default(path: Option<&Path>) -> Result<Plan, String> {
+    match path {
         Some(path) => load_plan(path),
         None if Path::new(DEFAULT_PLAN_PATH).is_file() => load_plan(Path::new(DEFAULT_PLAN_PATH)),
         None => builtin_plan(),
     }
-    .map_err(|e| error_chain(&e))?;
+    .map_err(|e| error_chain(&e))
+}
+
+/// Prints a finished run (directory and files on stdout, failures on stderr) and returns
+/// its exit code.
+fn conclude<E: std::error::Error>(
+    result: Result<BenchOutcome, E>,
+    outcome_of: impl Fn(&E) -> Outcome,
+) -> Outcome {
+    match result {
+        Ok(outcome) => {
+            println!("{}", outcome.dir.display());
+            for f in &outcome.files {
+                println!("{}", f.display());
+            }
+            if outcome.failed_steps > 0 {
+                eprintln!(
+                    "{} repetition(s) failed; see the Failures section of the report",
+                    outcome.failed_steps
+                );
+            }
+            outcome.outcome()
+        }
+        Err(e) => {
+            eprintln!("error: {}", error_chain(&e));
+            outcome_of(&e)
+        }
+    }
+}
+
+fn load(args: &BenchArgs) -> Result<Plan, String> {
+    let plan = plan_or_default(args.plan.as_deref())?;
     plan.apply(&Overrides {
         servers: args.servers.clone(),
         profiles: args.profiles.clone(),
@@ -215,17 +247,12 @@ pub fn run(args: &BenchArgs, mut config: Config) -> Outcome {
     for w in &plan.active_warnings() {
         eprintln!("warning: {w}");
     }
-    let run_id = match &args.run_id {
-        Some(text) => match RunId::parse(text) {
-            Some(id) => id,
-            None => {
-                eprintln!(
-                    "error: invalid --run-id `{text}`: use 1 to 40 lowercase letters, digits and `-`"
-                );
-                return Outcome::BadInput;
-            }
-        },
-        None => RunId::generate(),
+    let run_id = match super::run_id(args.run_id.as_deref()) {
+        Ok(id) => id,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Outcome::BadInput;
+        }
     };
     if args.dry_run {
         return dry_run(args, &plan, &run_id);
@@ -278,25 +305,10 @@ pub fn run(args: &BenchArgs, mut config: Config) -> Outcome {
             timeouts: config.timeouts.clone(),
         };
         let bar = BarProgress::stderr();
-        let outcome = match run_bench(&plan, &prepared.target, &options, &bar, cancel_rx).await {
-            Ok(outcome) => {
-                println!("{}", outcome.dir.display());
-                for f in &outcome.files {
-                    println!("{}", f.display());
-                }
-                if outcome.failed_steps > 0 {
-                    eprintln!(
-                        "{} repetition(s) failed; see the Failures section of the report",
-                        outcome.failed_steps
-                    );
-                }
-                outcome.outcome()
-            }
-            Err(e) => {
-                eprintln!("error: {}", error_chain(&e));
-                e.outcome()
-            }
-        };
+        let outcome = conclude(
+            run_bench(&plan, &prepared.target, &options, &bar, cancel_rx).await,
+            BenchError::outcome,
+        );
         match prepared.tear_down(&progress).await {
             Ok(()) => outcome,
             Err(e) => {
@@ -390,25 +402,10 @@ fn host_run(args: &BenchArgs, plan: &Plan, run_id: RunId) -> Outcome {
             }
         });
         let bar = BarProgress::stderr();
-        match run_host_bench(plan, &options, &bar, cancel_rx).await {
-            Ok(outcome) => {
-                println!("{}", outcome.dir.display());
-                for f in &outcome.files {
-                    println!("{}", f.display());
-                }
-                if outcome.failed_steps > 0 {
-                    eprintln!(
-                        "{} repetition(s) failed; see the Failures section of the report",
-                        outcome.failed_steps
-                    );
-                }
-                outcome.outcome()
-            }
-            Err(e) => {
-                eprintln!("error: {}", error_chain(&e));
-                e.outcome()
-            }
-        }
+        conclude(
+            run_host_bench(plan, &options, &bar, cancel_rx).await,
+            HostError::outcome,
+        )
     })
 }
 

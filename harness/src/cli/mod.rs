@@ -236,6 +236,17 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Outcome> {
         })
 }
 
+/// `--run-id`, or a new id; `Err` is the bad-input message.
+pub fn run_id(given: Option<&str>) -> Result<nfslab::k8s::ownership::RunId, String> {
+    use nfslab::k8s::ownership::RunId;
+    match given {
+        Some(text) => RunId::parse(text).ok_or_else(|| {
+            format!("invalid --run-id `{text}`: use 1 to 40 lowercase letters, digits and `-`")
+        }),
+        None => Ok(RunId::generate()),
+    }
+}
+
 /// Progress lines go to stderr so stdout stays machine-readable.
 pub fn progress(line: &str) {
     eprintln!("nfslab: {line}");

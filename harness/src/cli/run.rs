@@ -10,11 +10,10 @@ use std::time::Instant;
 
 use clap::Args;
 use nfslab::bench::error_chain;
-use nfslab::bench::plan::{DEFAULT_PLAN_PATH, Overrides, Plan, builtin_plan, load_plan};
+use nfslab::bench::plan::{Overrides, Plan, load_plan};
 use nfslab::bench::progress::{BarProgress, Progress};
 use nfslab::config::Config;
 use nfslab::exit::Outcome;
-use nfslab::k8s::ownership::RunId;
 use nfslab::run::{
     self as job, Job, Phase, QUICK_PLAN_PATH, QUICK_SCENARIOS, SystemProvider, View,
     builtin_quick_plan, set_in_cluster_flavor,
@@ -112,12 +111,7 @@ pub struct RunArgs {
 
 /// Resolves the options into a job; `Err` is the bad-input message.
 fn build(args: &RunArgs, mut config: Config) -> Result<Job, String> {
-    let run_id = match &args.run_id {
-        Some(text) => RunId::parse(text).ok_or_else(|| {
-            format!("invalid --run-id `{text}`: use 1 to 40 lowercase letters, digits and `-`")
-        })?,
-        None => RunId::generate(),
-    };
+    let run_id = super::run_id(args.run_id.as_deref())?;
     if args.skip_scenarios && !args.scenarios.is_empty() {
         return Err("scenarios were named together with --skip-scenarios".to_owned());
     }
@@ -178,16 +172,15 @@ fn build(args: &RunArgs, mut config: Config) -> Result<Job, String> {
 }
 
 fn load(args: &RunArgs) -> Result<Plan, String> {
-    let plan = match &args.plan {
-        Some(path) => load_plan(path),
-        None if args.quick && Path::new(QUICK_PLAN_PATH).is_file() => {
-            load_plan(Path::new(QUICK_PLAN_PATH))
-        }
-        None if args.quick => builtin_quick_plan(),
-        None if Path::new(DEFAULT_PLAN_PATH).is_file() => load_plan(Path::new(DEFAULT_PLAN_PATH)),
-        None => builtin_plan(),
-    };
-    plan.map_err(|e| error_chain(&e))
+    if args.plan.is_some() || !args.quick {
+        return super::bench::plan_or_default(args.plan.as_deref());
+    }
+    if Path::new(QUICK_PLAN_PATH).is_file() {
+        load_plan(Path::new(QUICK_PLAN_PATH))
+    } else {
+        builtin_quick_plan()
+    }
+    .map_err(|e| error_chain(&e))
 }
 
 /// The terminal view: a numbered header per phase with the elapsed time, progress lines,
