@@ -22,6 +22,12 @@ pub struct LiveView {
     bars: Mutex<BTreeMap<String, (ProgressBar, usize)>>,
 }
 
+/// The overall bar: finished scenarios, elapsed time and the ETA from the pace so far.
+const OVERALL: &str = "{bar:30} {pos}/{len} scenarios  {elapsed_precise}  ETA {eta}";
+
+/// One running scenario: its current step.
+const RUNNING: &str = "{spinner} {msg}";
+
 fn style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
@@ -36,7 +42,7 @@ impl LiveView {
     pub fn new(total: usize) -> Self {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let overall = multi.add(ProgressBar::new(total as u64));
-        overall.set_style(style("{bar:30} {pos}/{len} scenarios  {elapsed_precise}"));
+        overall.set_style(style(OVERALL));
         Self {
             multi,
             overall,
@@ -64,7 +70,7 @@ impl Observer for LiveView {
                 let bar = self
                     .multi
                     .insert_before(&self.overall, ProgressBar::new_spinner());
-                bar.set_style(style("{spinner} {msg}"));
+                bar.set_style(style(RUNNING));
                 bar.enable_steady_tick(Duration::from_millis(120));
                 bar.set_message(format!("{id} · starting"));
                 bars.insert(id.to_owned(), (bar, steps));
@@ -133,6 +139,18 @@ impl Observer for LiveView {
                     }
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bar_templates_parse() {
+        for template in [OVERALL, RUNNING] {
+            assert!(ProgressStyle::with_template(template).is_ok(), "{template}");
         }
     }
 }
