@@ -758,19 +758,21 @@ pub async fn run_bench(
                 (AttemptStatus::Failed, Some(message), Vec::new())
             }
         };
-        progress.step_done(attempt_status == AttemptStatus::Ok, message.as_deref());
-        for l in &cleanup {
-            progress.note(&format!("could not remove {l}"));
-        }
-        leftovers.extend(cleanup);
-        record.attempts.push(Attempt {
+        let attempt = Attempt {
             cell: cell.id.clone(),
             repetition: step.repetition,
             status: attempt_status,
             message,
             pods,
-        });
-        results.write_record(&record)?;
+        };
+        record_attempt(
+            progress,
+            &results,
+            &mut record,
+            &mut leftovers,
+            attempt,
+            cleanup,
+        )?;
         if status == RunStatus::Interrupted || fatal.is_some() {
             break;
         }
@@ -824,6 +826,32 @@ pub(crate) struct Ending<'a> {
     pub leftovers: Vec<String>,
     /// How the report introduces the leftovers (and says how to remove them).
     pub what_is_left: &'a str,
+}
+
+/// Records one finished step: its progress line, what its cleanup could not remove (kept in
+/// `leftovers` for the run's final list), and the attempt, written to `run.json` at once so
+/// that an interrupted run still holds it.
+///
+/// # Errors
+/// `run.json` could not be written.
+pub(crate) fn record_attempt(
+    progress: &dyn Progress,
+    results: &ResultsDir,
+    record: &mut RunRecord,
+    leftovers: &mut Vec<String>,
+    attempt: Attempt,
+    cleanup: Vec<String>,
+) -> Result<(), ResultsError> {
+    progress.step_done(
+        attempt.status == AttemptStatus::Ok,
+        attempt.message.as_deref(),
+    );
+    for l in &cleanup {
+        progress.note(&format!("could not remove {l}"));
+    }
+    leftovers.extend(cleanup);
+    record.attempts.push(attempt);
+    results.write_record(record)
 }
 
 /// Ends a run, on a cluster or from the host: records its status, end time and leftovers,

@@ -120,6 +120,25 @@ fn label(r: &ScenarioResult) -> String {
 }
 
 /// Notes of a kind across the scenarios that ran (hazards first in the report).
+/// The hazard and disagreement sections that have notes: heading, note kind and the
+/// notes, each with its scenario.
+fn note_sections(results: &RunResults) -> Vec<NoteSection<'_>> {
+    [
+        (NoteKind::Hazard, "Hazards found"),
+        (
+            NoteKind::Disagreement,
+            "Where the documents and Kubernetes disagree",
+        ),
+    ]
+    .into_iter()
+    .map(|(kind, heading)| (heading, kind, notes_of(results, kind)))
+    .filter(|(_, _, notes)| !notes.is_empty())
+    .collect()
+}
+
+/// One section of [`note_sections`].
+type NoteSection<'a> = (&'static str, NoteKind, Vec<(&'a ScenarioResult, &'a str)>);
+
 fn notes_of(results: &RunResults, kind: NoteKind) -> Vec<(&ScenarioResult, &str)> {
     results
         .scenarios
@@ -275,15 +294,7 @@ fn scenarios_md(out: &mut String, results: &RunResults) {
         }
         out.push('\n');
     }
-    for kind in [NoteKind::Hazard, NoteKind::Disagreement] {
-        let notes = notes_of(results, kind);
-        if notes.is_empty() {
-            continue;
-        }
-        let heading = match kind {
-            NoteKind::Hazard => "Hazards found",
-            _ => "Where the documents and Kubernetes disagree",
-        };
+    for (heading, kind, notes) in note_sections(results) {
         let _ = writeln!(out, "### {heading}\n");
         for (r, text) in notes {
             let _ = writeln!(out, "- **{}** ({}): {}", label(r), note_word(kind), text);
@@ -408,15 +419,7 @@ fn scenarios_html(out: &mut String, results: &RunResults) {
             escape(&r.explain())
         );
     }
-    for kind in [NoteKind::Hazard, NoteKind::Disagreement] {
-        let notes = notes_of(results, kind);
-        if notes.is_empty() {
-            continue;
-        }
-        let heading = match kind {
-            NoteKind::Hazard => "Hazards found",
-            _ => "Where the documents and Kubernetes disagree",
-        };
+    for (heading, kind, notes) in note_sections(results) {
         let _ = writeln!(out, "<h3>{heading}</h3>\n<ul>");
         for (r, text) in notes {
             let _ = writeln!(

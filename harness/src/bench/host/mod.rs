@@ -49,7 +49,7 @@ use super::results::{
     Attempt, AttemptStatus, Environment, NodeInfo, PodRecord, ResultsDir, ResultsError, RunRecord,
     RunStatus, ServerRecord,
 };
-use super::runner::{BenchOutcome, Ending, conclude};
+use super::runner::{BenchOutcome, Ending, conclude, record_attempt};
 use crate::exit::Outcome;
 use crate::k8s::ownership::RunId;
 use crate::report::ReportError;
@@ -586,19 +586,21 @@ pub async fn run_host_bench(
                 )
             }
         };
-        progress.step_done(attempt_status == AttemptStatus::Ok, message.as_deref());
-        for l in &cleanup {
-            progress.note(&format!("could not remove {l}"));
-        }
-        leftovers.extend(cleanup);
-        record.attempts.push(Attempt {
+        let attempt = Attempt {
             cell: cell.id.clone(),
             repetition: step.repetition,
             status: attempt_status,
             message,
             pods,
-        });
-        results.write_record(&record)?;
+        };
+        record_attempt(
+            progress,
+            &results,
+            &mut record,
+            &mut leftovers,
+            attempt,
+            cleanup,
+        )?;
         if status == RunStatus::Interrupted || fatal.is_some() {
             break;
         }
