@@ -364,6 +364,11 @@ fn protocol_cells_measure_and_report(shared: &Shared) -> Outcome {
             "report.md says why:\n{markdown}"
         );
     }
+    // The runner lays the read files out before the measured run on purpose: no note.
+    ensure!(
+        !markdown.contains("reused without layout"),
+        "report.md notes the planned reuse of laid-out files:\n{markdown}"
+    );
     let html = std::fs::read_to_string(run_dir.join("report.html")).map_err(|e| e.to_string())?;
     ensure!(
         html.contains("Not applicable without a mount"),

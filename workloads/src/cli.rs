@@ -241,6 +241,10 @@ pub struct RunArgs {
     /// Only lay out the files (not measured) and keep them; a later run reuses them.
     #[arg(long, help_heading = "Phases")]
     pub layout_only: bool,
+    /// The files were laid out by an earlier `--layout-only` run: reuse them without a note
+    /// (any that are missing or of another size are laid out as usual).
+    #[arg(long, help_heading = "Phases", conflicts_with = "layout_only")]
+    pub reuse_layout: bool,
     /// Wait until this file exists before the measured phase (start clients together).
     #[arg(long, help_heading = "Phases")]
     pub start_barrier: Option<PathBuf>,
@@ -594,6 +598,7 @@ fn run_with<B: Backend>(
         start_barrier: args.start_barrier.clone(),
         barrier_timeout: args.barrier_timeout.duration(),
         layout_only: args.layout_only,
+        reuse_expected: args.reuse_layout,
     };
     let mut note = |text: &str| eprintln!("note: {text}");
     let outcome = match run(job, backend, &options, &mut note) {

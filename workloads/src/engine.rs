@@ -42,6 +42,9 @@ pub struct RunOptions {
     pub barrier_timeout: Duration,
     /// Stop after the layout phase (files are kept).
     pub layout_only: bool,
+    /// The files were laid out on purpose by an earlier layout-only run: their reuse is
+    /// expected and not noted (it is still counted in `files_reused`).
+    pub reuse_expected: bool,
 }
 
 impl Default for RunOptions {
@@ -51,6 +54,7 @@ impl Default for RunOptions {
             start_barrier: None,
             barrier_timeout: Duration::from_secs(600),
             layout_only: false,
+            reuse_expected: false,
         }
     }
 }
@@ -274,7 +278,7 @@ pub fn run<B: Backend>(
             }
         }
     }
-    if reused > 0 {
+    if reused > 0 && !options.reuse_expected {
         let text =
             format!("{reused} file(s) already had the job's size and were reused without layout");
         note(&text);

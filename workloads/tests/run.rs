@@ -363,8 +363,28 @@ fn layout_only_then_reuse() {
     let r = run.result();
     assert_eq!(r.effective.files_reused, 1);
     assert_eq!(r.effective.files_created, 0);
+    let reuse_note = |notes: &[String]| notes.iter().any(|n| n.contains("reused without layout"));
+    assert!(
+        reuse_note(&r.notes),
+        "an unexpected reuse is noted: {:?}",
+        r.notes
+    );
     // Files the run did not create stay.
     assert_eq!(entries(dir.path()), vec!["nfslab.t0.f0"]);
+    // A run told the layout was made for it counts the reuse without a note.
+    let run = run_in(
+        dir.path(),
+        &["--pattern", "read", "--size", "1m", "--reuse-layout"],
+    );
+    run.expect_code(0);
+    let r = run.result();
+    assert_eq!(r.effective.files_reused, 1);
+    assert!(!reuse_note(&r.notes), "{:?}", r.notes);
+    assert!(
+        !run.stderr.contains("reused without layout"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@
 //! - K client pods, spread over nodes (topology spread + preferred anti-affinity), each with
 //!   - init `prepare`: `mkdir -p` of the client's own directory on the volume,
 //!   - init `layout`: `nfslab-io run --layout-only` (files for reads, not measured),
-//!   - `client`: `nfslab-io run --start-barrier /run/nfslab/start --output
+//!   - `client`: `nfslab-io run --reuse-layout --start-barrier /run/nfslab/start --output
 //!     /run/nfslab/result.json`,
 //!   - `control`: `nfslab-io sleep`, sharing `/run/nfslab` (an emptyDir) and the volume: the
 //!     runner writes the barrier file and reads the result through it.
@@ -289,6 +289,7 @@ pub fn cell_objects(spec: &CellSpec<'_>) -> Vec<Value> {
                             "--barrier-timeout", spec.barrier_timeout,
                             "--output", RESULT_FILE,
                             "--compact",
+                            "--reuse-layout",
                         ]),
                         vec![&data, &job, &control],
                     ),

@@ -325,6 +325,7 @@ impl Clients<'_> {
                 "--output".to_owned(),
                 output.display().to_string(),
                 "--compact".to_owned(),
+                "--reuse-layout".to_owned(),
             ];
             match self.spawn(client, "run", &extra) {
                 Ok(child) => children.push(child),
