@@ -2,6 +2,10 @@
 # Builds the static nfslab-io binary (musl) and the FROM-scratch image `nfslab-io:<version>`.
 # Never pulls: the image has no base. Prints the image tag on stdout as its last line.
 #
+# The image carries the label org.nfslab.source: a hash of the sources the binary is built
+# from, so that a tool holding a newer tree sees that an image of the same version is stale.
+#   build.sh --source-hash   prints that hash for the tree as it is now, and builds nothing.
+#
 # Environment:
 #   CARGO_TARGET_DIR   cargo's target directory (default: <repo>/target)
 #   NFSLAB_IMAGE_TAG   tag to use instead of nfslab-io:<crate version>
@@ -9,6 +13,21 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+
+# The engine's inputs: the workspace manifests and lock file, the crate, the image recipe.
+source_hash() {
+  (
+    cd "$repo"
+    find Cargo.toml Cargo.lock workloads/Cargo.toml workloads/src workloads/image -type f -print0 \
+      | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
+  )
+}
+
+case "${1:-}" in
+  --source-hash) source_hash; exit 0 ;;
+  "") ;;
+  *) echo "usage: $0 [--source-hash]" >&2; exit 2 ;;
+esac
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
 triple=x86_64-unknown-linux-musl
 
@@ -25,6 +44,8 @@ if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep 
   rustup target add "$triple" >&2
 fi
 
+# Taken before the build, so the label names the sources the binary was built from.
+source=$(source_hash)
 echo "building nfslab-io $version for $triple" >&2
 cargo build --manifest-path "$repo/Cargo.toml" --locked --release --target "$triple" \
   -p nfslab-workload --bin nfslab-io >&2
@@ -49,5 +70,5 @@ fi
 cp "$here/Dockerfile" "$context/Dockerfile"
 
 echo "docker build -t $tag (context: the binary and the Dockerfile only)" >&2
-docker build --pull=false --tag "$tag" "$context" >&2
+docker build --pull=false --label "org.nfslab.source=$source" --tag "$tag" "$context" >&2
 echo "$tag"

@@ -1,7 +1,9 @@
 //! The image: `workloads/image/build.sh` builds the static binary and the FROM-scratch
 //! image; a container from it runs a short verified job against a tmpfs volume and its JSON
-//! result is parsed. Needs a Docker daemon: ignored with the reason when none answers,
-//! failed instead when `NFSLAB_REQUIRE` names `docker`.
+//! result is parsed, and the image carries the source hash of the tree it was built from.
+//! Those need a Docker daemon: ignored with the reason when none answers, failed instead
+//! when `NFSLAB_REQUIRE` names `docker`. The source hash itself (what marks an image stale)
+//! is checked without Docker.
 
 mod common;
 
@@ -86,6 +88,86 @@ fn image_is_only_the_binary(tag: &str) -> Result<(), libtest_mimic::Failed> {
         fields.get(2) == Some(&"[\"/nfslab-io\"]"),
         "entrypoint: {text}"
     );
+    let label = Command::new("docker")
+        .args([
+            "image",
+            "inspect",
+            "--format",
+            "{{ index .Config.Labels \"org.nfslab.source\" }}",
+            tag,
+        ])
+        .output()?;
+    let label = String::from_utf8_lossy(&label.stdout).trim().to_owned();
+    let tree = source_hash(&build_script())?;
+    ensure!(
+        label == tree,
+        "the image's source label `{label}` is not the tree's hash `{tree}`"
+    );
+    Ok(())
+}
+
+/// `build.sh --source-hash` for the tree `script` belongs to.
+fn source_hash(script: &std::path::Path) -> Result<String, libtest_mimic::Failed> {
+    let out = Command::new("bash")
+        .arg(script)
+        .arg("--source-hash")
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "build.sh --source-hash failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// The source hash that marks stale images: stable, and changed by an edit of the engine's
+/// sources or lock file but not by other parts of the tree. Runs the real script on a copy
+/// of the engine's inputs.
+fn source_hash_follows_the_engine_sources() -> Result<(), libtest_mimic::Failed> {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let copy = tempfile::tempdir()?;
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        std::fs::copy(repo.join(file), copy.path().join(file))?;
+    }
+    let status = Command::new("cp")
+        .args(["-R", "--"])
+        .arg(repo.join("workloads"))
+        .arg(copy.path())
+        .status()?;
+    ensure!(status.success(), "cp -R workloads failed");
+    let _ = std::fs::remove_dir_all(copy.path().join("workloads/target"));
+    let script = copy.path().join("workloads/image/build.sh");
+    let first = source_hash(&script)?;
+    ensure!(
+        first.len() == 16 && first.bytes().all(|b| b.is_ascii_hexdigit()),
+        "not a hash: `{first}`"
+    );
+    ensure!(source_hash(&script)? == first, "the hash is not stable");
+    ensure!(
+        source_hash(&build_script())? == first,
+        "a copy of the same sources hashes differently from the tree"
+    );
+    std::fs::write(copy.path().join("workloads/README.md"), "edited\n")?;
+    std::fs::create_dir_all(copy.path().join("harness"))?;
+    std::fs::write(copy.path().join("harness/x.rs"), "// other crate\n")?;
+    ensure!(
+        source_hash(&script)? == first,
+        "docs and other crates must not mark the image stale"
+    );
+    let lib = copy.path().join("workloads/src/lib.rs");
+    let mut text = std::fs::read_to_string(&lib)?;
+    text.push_str("\n// edited\n");
+    std::fs::write(&lib, text)?;
+    let edited = source_hash(&script)?;
+    ensure!(
+        edited != first,
+        "an edit of the engine did not change the hash"
+    );
+    std::fs::write(copy.path().join("Cargo.lock"), "# other dependencies\n")?;
+    ensure!(
+        source_hash(&script)? != edited,
+        "a change of the lock file did not change the hash"
+    );
     Ok(())
 }
 
@@ -145,6 +227,10 @@ fn main() {
         "image_builds_and_runs_a_verified_job_on_tmpfs",
         Box::new(verified_job_in_a_container),
     )];
-    let trials = gated_trials("docker", docker_available(), tests);
+    let mut trials = gated_trials("docker", docker_available(), tests);
+    trials.push(libtest_mimic::Trial::test(
+        "source_hash_follows_the_engine_sources",
+        source_hash_follows_the_engine_sources,
+    ));
     libtest_mimic::run(&args, trials).exit();
 }

@@ -64,7 +64,8 @@ pub struct UpArgs {
     /// Use your cluster through this context instead of creating one.
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
-    /// Build the nfslab-io image even when Docker already has it.
+    /// Build the nfslab-io image even when Docker has it built from this tree (an image
+    /// built from other sources, per its org.nfslab.source label, is rebuilt anyway).
     #[arg(long)]
     pub rebuild_image: bool,
     /// Keep a kind cluster whose nodes lack the NFS mount helper, to fix by hand.

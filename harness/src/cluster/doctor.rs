@@ -10,6 +10,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use super::images::Freshness;
 use super::preflight::{self, KernelProbe, Problem};
 use super::state::StateStore;
 use super::tools::{CommandSpec, Tools};
@@ -152,9 +153,30 @@ fn kernel_line(kernel: &KernelProbe, flavor: ServerFlavor) -> String {
 
 async fn image_check(tools: &dyn Tools, config: &Config) -> Check {
     let image = config.images.nfslab_io();
-    let inspect = CommandSpec::new("docker", &["image", "inspect", &image], PROBE);
-    if tools.run(&inspect).await.is_ok_and(|o| o.success()) {
-        return Check::ok(format!("image {image} is in the local Docker"));
+    match super::images::freshness(tools, &super::images::source_dir(), &image).await {
+        Ok(Freshness::Current) => {
+            return Check::ok(format!(
+                "image {image} is in the local Docker, built from this tree"
+            ));
+        }
+        Ok(Freshness::Unchecked) => {
+            return Check::ok(format!("image {image} is in the local Docker"));
+        }
+        Ok(Freshness::Stale { image: from, tree }) => {
+            return Check::ok(format!(
+                "image {image} was built from other sources ({from}, the tree is {tree}); it \
+                 is rebuilt on first use"
+            ));
+        }
+        Ok(Freshness::Unlabelled) => {
+            return Check::advice(
+                format!("image {image} has no source label"),
+                "it was built outside nfslab or by an older nfslab, so it may not match this \
+                 tree; nfslab uses it as it is",
+                "`nfslab images build` rebuilds it from this tree",
+            );
+        }
+        Ok(Freshness::Missing) | Err(_) => {}
     }
     let musl = CommandSpec::new("rustup", &["target", "list", "--installed"], PROBE);
     let has_musl = tools

@@ -159,6 +159,105 @@ pub async fn present(tools: &dyn Tools, image: &str) -> Result<bool, ImageError>
     Ok(run_for(tools, &action, &command).await?.success())
 }
 
+/// The label the build script puts on the `nfslab-io` image: a hash of the sources it was
+/// built from (`build.sh --source-hash` prints the tree's current one).
+pub const SOURCE_LABEL: &str = "org.nfslab.source";
+
+/// How the local `nfslab-io` image stands against the source tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    /// Docker has no such image.
+    Missing,
+    /// Built from the sources as they are now.
+    Current,
+    /// Built from other sources (an older or newer tree of the same version).
+    Stale {
+        /// The image's source label.
+        image: String,
+        /// The tree's hash now.
+        tree: String,
+    },
+    /// The image has no source label: built outside nfslab's script, or by an older nfslab.
+    Unlabelled,
+    /// No source tree (or its hash could not be taken): the image cannot be checked.
+    Unchecked,
+}
+
+impl Freshness {
+    /// Whether the image must be (re)built before use.
+    #[must_use]
+    pub fn needs_build(&self) -> bool {
+        matches!(self, Freshness::Missing | Freshness::Stale { .. })
+    }
+
+    /// What to tell the user about `image`, when there is something to tell.
+    #[must_use]
+    pub fn describe(&self, image: &str) -> Option<String> {
+        match self {
+            Freshness::Missing => Some(format!("image `{image}` is not built yet")),
+            Freshness::Current | Freshness::Unchecked => None,
+            Freshness::Stale { image: from, tree } => Some(format!(
+                "image `{image}` was built from other sources ({SOURCE_LABEL} {from}, the tree \
+                 is {tree})"
+            )),
+            Freshness::Unlabelled => Some(format!(
+                "image `{image}` has no {SOURCE_LABEL} label (built outside nfslab or by an \
+                 older nfslab) and is used as it is; `nfslab images build` rebuilds it from \
+                 this tree"
+            )),
+        }
+    }
+}
+
+/// How the local `image` stands against the source tree at `source`: its
+/// [`SOURCE_LABEL`] against the hash `build.sh --source-hash` prints.
+///
+/// # Errors
+/// [`ImageError::Command`] when docker cannot be run.
+pub async fn freshness(
+    tools: &dyn Tools,
+    source: &Path,
+    image: &str,
+) -> Result<Freshness, ImageError> {
+    let format = format!("{{{{ index .Config.Labels \"{SOURCE_LABEL}\" }}}}");
+    let command = CommandSpec::new(
+        "docker",
+        &["image", "inspect", "--format", &format, image],
+        QUERY_TIMEOUT,
+    );
+    let action = format!("look for image `{image}` in the local Docker");
+    let inspected = run_for(tools, &action, &command).await?;
+    if !inspected.success() {
+        return Ok(Freshness::Missing);
+    }
+    let script = source.join(BUILD_SCRIPT);
+    if !script.is_file() {
+        return Ok(Freshness::Unchecked);
+    }
+    let script_arg = script.to_string_lossy();
+    let hash = CommandSpec::new("bash", &[&script_arg, "--source-hash"], QUERY_TIMEOUT);
+    let tree = match tools.run(&hash).await {
+        Ok(out) if out.success() && is_hash(out.stdout.trim()) => out.stdout.trim().to_owned(),
+        _ => return Ok(Freshness::Unchecked),
+    };
+    // Docker prints `<no value>` for a missing label.
+    let label = inspected.stdout.trim();
+    Ok(if label.is_empty() || label == "<no value>" {
+        Freshness::Unlabelled
+    } else if label == tree {
+        Freshness::Current
+    } else {
+        Freshness::Stale {
+            image: label.to_owned(),
+            tree,
+        }
+    })
+}
+
+fn is_hash(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// The source tree holding [`BUILD_SCRIPT`]: `$NFSLAB_SOURCE_DIR`, else the tree this binary
 /// was built from.
 #[must_use]
@@ -380,6 +479,70 @@ mod tests {
                 "nfslab-io:0.1.0",
                 "registry.k8s.io/e2e-test-images/volume/nfs:1.4"
             ]
+        );
+    }
+
+    #[tokio::test]
+    async fn freshness_compares_the_source_label_with_the_tree() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let tools = ScriptedTools::with(&["bash", "docker"]);
+        let image = "nfslab-io:0.1.0";
+        let check = || freshness(&tools, dir.path(), image);
+        tools.reply(
+            &["docker", "image", "inspect"],
+            CommandOutput::failed(1, "Error: No such image"),
+        );
+        assert_eq!(check().await.expect("missing"), Freshness::Missing);
+        tools.reply(
+            &["docker", "image", "inspect"],
+            CommandOutput::ok("a08c5d73c0358f3c\n"),
+        );
+        assert_eq!(
+            check().await.expect("no tree"),
+            Freshness::Unchecked,
+            "without the source tree the image cannot be judged"
+        );
+        std::fs::create_dir_all(dir.path().join("workloads/image")).expect("dir");
+        std::fs::write(dir.path().join(BUILD_SCRIPT), "#!/bin/bash\n").expect("script");
+        tools.reply(&["bash"], CommandOutput::failed(1, "sha256sum: not found"));
+        assert_eq!(check().await.expect("no hash"), Freshness::Unchecked);
+        tools.reply(&["bash"], CommandOutput::ok("a08c5d73c0358f3c\n"));
+        assert_eq!(check().await.expect("current"), Freshness::Current);
+        tools.reply(&["bash"], CommandOutput::ok("0123456789abcdef\n"));
+        let stale = check().await.expect("stale");
+        assert_eq!(
+            stale,
+            Freshness::Stale {
+                image: "a08c5d73c0358f3c".to_owned(),
+                tree: "0123456789abcdef".to_owned()
+            }
+        );
+        assert!(stale.needs_build());
+        let said = stale.describe(image).expect("said");
+        assert!(said.contains("built from other sources"), "{said}");
+        tools.reply(
+            &["docker", "image", "inspect"],
+            CommandOutput::ok("<no value>\n"),
+        );
+        let unlabelled = check().await.expect("unlabelled");
+        assert_eq!(unlabelled, Freshness::Unlabelled);
+        assert!(
+            !unlabelled.needs_build(),
+            "an image built elsewhere is used as it is"
+        );
+        let calls = tools.lines();
+        assert!(
+            calls.iter().any(|l| l
+                == &format!(
+                    "docker image inspect --format {{{{ index .Config.Labels \"{SOURCE_LABEL}\" }}}} {image}"
+                )),
+            "{calls:?}"
+        );
+        assert!(
+            calls
+                .iter()
+                .any(|l| l.starts_with("bash ") && l.ends_with("build.sh --source-hash")),
+            "{calls:?}"
         );
     }
 

@@ -421,15 +421,33 @@ async fn load_images(
 ) -> Result<(), images::ImageError> {
     let cluster = spec.name.as_str();
     let io_image = config.images.nfslab_io();
-    if request.rebuild_image || !images::present(host.tools, &io_image).await? {
+    let freshness = images::freshness(host.tools, &host.source_dir, &io_image).await?;
+    if let Some(state) = freshness.describe(&io_image) {
+        progress(&state);
+    }
+    if request.rebuild_image || freshness.needs_build() {
         progress(&format!("building image `{io_image}`"));
-        images::build_nfslab_io(
+        let built = images::build_nfslab_io(
             host.tools,
             &host.source_dir,
             &io_image,
             config.timeouts.image_build,
         )
-        .await?;
+        .await;
+        match built {
+            // A stale image still runs (an air-gapped host may have loaded it on purpose):
+            // when it cannot be rebuilt here, say so and go on with it.
+            Err(e)
+                if !request.rebuild_image
+                    && matches!(freshness, images::Freshness::Stale { .. }) =>
+            {
+                progress(&format!(
+                    "warning: could not rebuild `{io_image}` ({e}); using the image Docker has, \
+                     built from other sources"
+                ));
+            }
+            other => other?,
+        }
     }
     // kindest/node:v1.33.1@sha256:... runs Kubernetes 1.33: preload that recycler image.
     let minor = spec.node_image.split(":v").nth(1).and_then(|v| {
@@ -857,6 +875,19 @@ mod tests {
             &["docker", "image", "inspect", "nfslab-io:test"],
             CommandOutput::ok("[]"),
         );
+        // Built from the tree as it is: used as it is.
+        tools.reply(
+            &[
+                "docker",
+                "image",
+                "inspect",
+                "--format",
+                r#"{{ index .Config.Labels "org.nfslab.source" }}"#,
+                "nfslab-io:test",
+            ],
+            CommandOutput::ok("a08c5d73c0358f3c\n"),
+        );
+        tools.reply(&["bash"], CommandOutput::ok("a08c5d73c0358f3c\n"));
         for image in [
             "registry.k8s.io/build-image/debian-base:bookworm-v1.0.4",
             "registry.k8s.io/build-image/debian-base:bookworm-v1.0.5",
@@ -896,8 +927,10 @@ mod tests {
         }
         assert!(calls.contains(&"kind load docker-image nfslab-io:test --name nfslab".to_owned()));
         assert!(
-            !calls.iter().any(|l| l.starts_with("bash")),
-            "image present: no build"
+            !calls
+                .iter()
+                .any(|l| l.starts_with("bash") && !l.ends_with("--source-hash")),
+            "image present and current: no build"
         );
         // The node image runs Kubernetes 1.33: its recycler image is preloaded, 1.34's is not.
         assert!(
@@ -913,6 +946,83 @@ mod tests {
             progress
                 .iter()
                 .any(|l| l.contains("nodes pull them when needed"))
+        );
+    }
+
+    #[tokio::test]
+    async fn an_image_built_from_other_sources_is_rebuilt() {
+        let f = fixture();
+        let tools = healthy_tools();
+        tools.reply(
+            &["docker", "image", "inspect", "--format"],
+            CommandOutput::ok("0123456789abcdef\n"),
+        );
+        tools.reply(&["bash"], CommandOutput::ok("nfslab-io:0.1.0\n"));
+        tools.reply(
+            &[
+                "bash",
+                &f.source.join(images::BUILD_SCRIPT).to_string_lossy(),
+                "--source-hash",
+            ],
+            CommandOutput::ok("a08c5d73c0358f3c\n"),
+        );
+        let lines = Mutex::new(Vec::new());
+        up(
+            &host(&f, &tools),
+            &Config::default(),
+            &kind_request(),
+            std::future::pending(),
+            &|l: &str| lines.lock().expect("lock").push(l.to_owned()),
+        )
+        .await
+        .expect("up");
+        let calls = tools.lines();
+        let script = f.source.join(images::BUILD_SCRIPT);
+        assert!(
+            calls.contains(&format!("bash {}", script.display())),
+            "stale image: built again\n{calls:?}"
+        );
+        let progress = lines.into_inner().expect("lines");
+        assert!(
+            progress
+                .iter()
+                .any(|l| l.contains("was built from other sources")
+                    && l.contains("0123456789abcdef")
+                    && l.contains("a08c5d73c0358f3c")),
+            "{progress:?}"
+        );
+        // Where it cannot be rebuilt (no registry for crates, say), the stale image is used
+        // with a warning; a missing one would fail the setup.
+        let f = fixture();
+        tools.reply(
+            &["bash"],
+            CommandOutput::failed(101, "error: failed to download"),
+        );
+        tools.reply(
+            &[
+                "bash",
+                &f.source.join(images::BUILD_SCRIPT).to_string_lossy(),
+                "--source-hash",
+            ],
+            CommandOutput::ok("a08c5d73c0358f3c\n"),
+        );
+        tools.reply(&["kind", "get", "clusters"], CommandOutput::ok(""));
+        let lines = Mutex::new(Vec::new());
+        up(
+            &host(&f, &tools),
+            &Config::default(),
+            &kind_request(),
+            std::future::pending(),
+            &|l: &str| lines.lock().expect("lock").push(l.to_owned()),
+        )
+        .await
+        .expect("up with the stale image");
+        let progress = lines.into_inner().expect("lines");
+        assert!(
+            progress
+                .iter()
+                .any(|l| l.starts_with("warning: could not rebuild")),
+            "{progress:?}"
         );
     }
 
