@@ -212,6 +212,12 @@ fn load(args: &BenchArgs) -> Result<Plan, String> {
     .map_err(|e| error_chain(&e))
 }
 
+/// `n` and the noun in the number it takes: `1 server`, `2 servers`.
+fn counted(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n: u64 = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 fn describe(plan: &Plan, measured: Option<Duration>) -> String {
     let m = Matrix::expand(plan);
     let time = measured.map_or_else(String::new, |d| {
@@ -220,18 +226,22 @@ fn describe(plan: &Plan, measured: Option<Duration>) -> String {
             humantime::format_duration(d)
         )
     });
+    let cells = m.cells.len();
     format!(
-        "plan `{}`: {} servers x {} workloads x {} profiles x {} client counts = {} cells, {} \
-         repetitions each: {} steps, {} client pods{time}",
+        "plan `{}`: {} x {} x {} x {} = {}, {} each: {}, {}{time}",
         plan.name,
-        plan.selected_servers.len(),
-        plan.selected_workloads.len(),
-        plan.selected_profiles.len(),
-        plan.clients.len(),
-        m.cells.len(),
-        plan.repetitions,
-        m.cells.len() * plan.repetitions as usize,
-        m.pod_count()
+        counted(plan.selected_servers.len() as u64, "server", "servers"),
+        counted(
+            plan.selected_workloads.len() as u64,
+            "workload",
+            "workloads"
+        ),
+        counted(plan.selected_profiles.len() as u64, "profile", "profiles"),
+        counted(plan.clients.len() as u64, "client count", "client counts"),
+        counted(cells as u64, "cell", "cells"),
+        counted(plan.repetitions, "repetition", "repetitions"),
+        counted(cells as u64 * u64::from(plan.repetitions), "step", "steps"),
+        counted(m.pod_count(), "client pod", "client pods")
     )
 }
 
@@ -353,23 +363,27 @@ fn host_run(args: &BenchArgs, plan: &Plan, run_id: RunId) -> Outcome {
         vec![AccessPath::Protocol]
     };
     let matrix = Matrix::expand_access(plan, &paths);
+    let cells = matrix.cells.len();
     eprintln!(
-        "plan `{}` from this host: {} servers x {} workloads x {} profiles x {} client counts x \
-         {} = {} cells, {} repetitions each: {} steps, {} client processes",
+        "plan `{}` from this host: {} x {} x {} x {} x {} = {}, {} each: {}, {}",
         plan.name,
-        plan.selected_servers.len(),
-        plan.selected_workloads.len(),
-        plan.selected_profiles.len(),
-        plan.clients.len(),
+        counted(plan.selected_servers.len() as u64, "server", "servers"),
+        counted(
+            plan.selected_workloads.len() as u64,
+            "workload",
+            "workloads"
+        ),
+        counted(plan.selected_profiles.len() as u64, "profile", "profiles"),
+        counted(plan.clients.len() as u64, "client count", "client counts"),
         if paths.len() == 2 {
             "mount and protocol"
         } else {
             "protocol"
         },
-        matrix.cells.len(),
-        plan.repetitions,
-        matrix.cells.len() * plan.repetitions as usize,
-        matrix.pod_count()
+        counted(cells as u64, "cell", "cells"),
+        counted(plan.repetitions, "repetition", "repetitions"),
+        counted(cells as u64 * u64::from(plan.repetitions), "step", "steps"),
+        counted(matrix.pod_count(), "client process", "client processes")
     );
     let runtime = match super::runtime() {
         Ok(r) => r,

@@ -94,12 +94,15 @@ fn header(out: &mut String, s: &Summary) {
         escape(&s.tool_version)
     );
     let env = &s.environment;
-    let _ = writeln!(
-        out,
-        "<li>Cluster: {}; Kubernetes {}</li>",
-        escape(&env.cluster),
-        escape(env.kubernetes_version.as_deref().unwrap_or("-"))
-    );
+    let _ = match env.kubernetes_version.as_deref() {
+        Some(version) => writeln!(
+            out,
+            "<li>Cluster: {}; Kubernetes {}</li>",
+            escape(&env.cluster),
+            escape(version)
+        ),
+        None => writeln!(out, "<li>Cluster: {}</li>", escape(&env.cluster)),
+    };
     for n in &env.nodes {
         let _ = writeln!(
             out,

@@ -37,12 +37,10 @@ fn header(out: &mut String, s: &Summary) {
         s.tool_version
     );
     let env = &s.environment;
-    let _ = writeln!(
-        out,
-        "- cluster: {}; Kubernetes {}",
-        env.cluster,
-        env.kubernetes_version.as_deref().unwrap_or("-")
-    );
+    let _ = match env.kubernetes_version.as_deref() {
+        Some(version) => writeln!(out, "- cluster: {}; Kubernetes {version}", env.cluster),
+        None => writeln!(out, "- cluster: {}", env.cluster),
+    };
     for n in &env.nodes {
         let _ = writeln!(
             out,
