@@ -374,7 +374,18 @@ fn protocol_cells_measure_and_report(shared: &Shared) -> Outcome {
         html.contains("Not applicable without a mount"),
         "report.html"
     );
-    ensure!(run_dir.join("summary.csv").is_file(), "summary.csv");
+    let csv = std::fs::read_to_string(run_dir.join("summary.csv")).map_err(|e| e.to_string())?;
+    let header: Vec<&str> = csv.lines().next().unwrap_or_default().split(',').collect();
+    let access = header
+        .iter()
+        .position(|c| *c == "access")
+        .ok_or_else(|| format!("summary.csv has no access column: {header:?}"))?;
+    let protocol_rows = csv
+        .lines()
+        .skip(1)
+        .filter(|row| row.split(',').nth(access) == Some("protocol"))
+        .count();
+    ensure!(protocol_rows == 8, "protocol rows in summary.csv:\n{csv}");
 
     // The reports are rendered from the files alone.
     std::fs::remove_file(run_dir.join("report.md")).map_err(|e| e.to_string())?;

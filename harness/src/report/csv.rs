@@ -1,6 +1,7 @@
 //! `summary.csv`: one row per cell, for spreadsheets and scripts.
 //!
-//! Columns: the cell (`id`, `server`, `workload`, `profile`, `clients`, `pattern`,
+//! Columns: the cell (`id`, `server`, `workload`, `profile`, `clients`, `access`: `mount`
+//! for client pods and host mounts, `protocol` for nfslab-io's user-space client, `pattern`,
 //! `block_size`), repetitions, the medians and spreads of bandwidth (MB/s), IOPS and
 //! operations/s, the headline CV and `unstable`, effective NFS version and transfer sizes,
 //! the number of options not applied as requested, then `p50`/`p99`/`p99.9` latency in
@@ -8,6 +9,7 @@
 
 use std::fmt::Write as _;
 
+use crate::bench::matrix::AccessPath;
 use crate::report::summary::{Spread, Summary, name_of};
 
 fn field(text: &str) -> String {
@@ -44,6 +46,7 @@ pub fn render(summary: &Summary) -> String {
         "workload",
         "profile",
         "clients",
+        "access",
         "pattern",
         "block_size",
         "repetitions_ok",
@@ -91,6 +94,7 @@ pub fn render(summary: &Summary) -> String {
             field(&c.workload),
             field(&c.profile),
             c.clients.to_string(),
+            c.access.unwrap_or(AccessPath::Mount).name().to_owned(),
             field(&c.pattern),
             c.block_size.to_string(),
             c.repetitions_ok.to_string(),
