@@ -218,18 +218,13 @@ fn counted(n: impl Into<u64>, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn describe(plan: &Plan, measured: Option<Duration>) -> String {
-    let m = Matrix::expand(plan);
-    let time = measured.map_or_else(String::new, |d| {
-        format!(
-            ", at least {} of measurement",
-            humantime::format_duration(d)
-        )
-    });
-    let cells = m.cells.len();
+/// The plan's matrix in words: `1 server x 2 workloads x ... = 4 cells, 1 repetition each:
+/// 4 steps, 4 client pods`, with the access paths after the client counts when given.
+fn plan_size(plan: &Plan, matrix: &Matrix, access: Option<&str>, client: (&str, &str)) -> String {
+    let cells = matrix.cells.len() as u64;
+    let access = access.map_or_else(String::new, |a| format!(" x {a}"));
     format!(
-        "plan `{}`: {} x {} x {} x {} = {}, {} each: {}, {}{time}",
-        plan.name,
+        "{} x {} x {} x {}{access} = {}, {} each: {}, {}",
         counted(plan.selected_servers.len() as u64, "server", "servers"),
         counted(
             plan.selected_workloads.len() as u64,
@@ -238,10 +233,25 @@ fn describe(plan: &Plan, measured: Option<Duration>) -> String {
         ),
         counted(plan.selected_profiles.len() as u64, "profile", "profiles"),
         counted(plan.clients.len() as u64, "client count", "client counts"),
-        counted(cells as u64, "cell", "cells"),
+        counted(cells, "cell", "cells"),
         counted(plan.repetitions, "repetition", "repetitions"),
-        counted(cells as u64 * u64::from(plan.repetitions), "step", "steps"),
-        counted(m.pod_count(), "client pod", "client pods")
+        counted(cells * u64::from(plan.repetitions), "step", "steps"),
+        counted(matrix.pod_count(), client.0, client.1)
+    )
+}
+
+fn describe(plan: &Plan, measured: Option<Duration>) -> String {
+    let m = Matrix::expand(plan);
+    let time = measured.map_or_else(String::new, |d| {
+        format!(
+            ", at least {} of measurement",
+            humantime::format_duration(d)
+        )
+    });
+    format!(
+        "plan `{}`: {}{time}",
+        plan.name,
+        plan_size(plan, &m, None, ("client pod", "client pods"))
     )
 }
 
@@ -363,27 +373,20 @@ fn host_run(args: &BenchArgs, plan: &Plan, run_id: RunId) -> Outcome {
         vec![AccessPath::Protocol]
     };
     let matrix = Matrix::expand_access(plan, &paths);
-    let cells = matrix.cells.len();
+    let access = if paths.len() == 2 {
+        "mount and protocol"
+    } else {
+        "protocol"
+    };
     eprintln!(
-        "plan `{}` from this host: {} x {} x {} x {} x {} = {}, {} each: {}, {}",
+        "plan `{}` from this host: {}",
         plan.name,
-        counted(plan.selected_servers.len() as u64, "server", "servers"),
-        counted(
-            plan.selected_workloads.len() as u64,
-            "workload",
-            "workloads"
-        ),
-        counted(plan.selected_profiles.len() as u64, "profile", "profiles"),
-        counted(plan.clients.len() as u64, "client count", "client counts"),
-        if paths.len() == 2 {
-            "mount and protocol"
-        } else {
-            "protocol"
-        },
-        counted(cells as u64, "cell", "cells"),
-        counted(plan.repetitions, "repetition", "repetitions"),
-        counted(cells as u64 * u64::from(plan.repetitions), "step", "steps"),
-        counted(matrix.pod_count(), "client process", "client processes")
+        plan_size(
+            plan,
+            &matrix,
+            Some(access),
+            ("client process", "client processes")
+        )
     );
     let runtime = match super::runtime() {
         Ok(r) => r,
@@ -454,4 +457,32 @@ fn dry_run(args: &BenchArgs, plan: &Plan, run_id: &RunId) -> Outcome {
         }
     }
     Outcome::Success
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_sizes_are_said_in_the_right_number() {
+        let plan = nfslab::run::builtin_quick_plan().expect("smoke plan");
+        let m = Matrix::expand(&plan);
+        assert_eq!(
+            plan_size(&plan, &m, None, ("client pod", "client pods")),
+            "1 server x 2 workloads x 2 profiles x 1 client count = 4 cells, 1 repetition \
+             each: 4 steps, 4 client pods"
+        );
+        let both = [AccessPath::Mount, AccessPath::Protocol];
+        let m = Matrix::expand_access(&plan, &both);
+        assert_eq!(
+            plan_size(
+                &plan,
+                &m,
+                Some("mount and protocol"),
+                ("client process", "client processes")
+            ),
+            "1 server x 2 workloads x 2 profiles x 1 client count x mount and protocol = 8 \
+             cells, 1 repetition each: 8 steps, 8 client processes"
+        );
+    }
 }
