@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use nfslab::cluster::images::{self, Image};
+use nfslab::cluster::images::{self, Freshness, Image, Role};
 use nfslab::cluster::state::ProviderKind;
 use nfslab::cluster::{kind, record};
 use nfslab::exit::Outcome;
@@ -71,12 +71,27 @@ pub async fn run(command: ImagesCommand, ctx: &Context) -> Outcome {
     match command {
         ImagesCommand::List(s) => {
             for image in catalog(&s) {
-                let here = match images::present(&ctx.tools, &image.reference).await {
-                    Ok(true) => "present",
-                    Ok(false) => "missing",
-                    Err(_) => "unknown (docker unavailable)",
+                let here = if image.role == Role::NfslabIo {
+                    let source = images::source_dir();
+                    match images::freshness(&ctx.tools, &source, &image.reference).await {
+                        Ok(Freshness::Missing) => "missing",
+                        Ok(Freshness::Stale { .. }) => "stale (built from other sources)",
+                        Ok(Freshness::Unlabelled) => "present (no source label)",
+                        Ok(Freshness::Current | Freshness::Unchecked) => "present",
+                        Err(_) => "unknown (docker unavailable)",
+                    }
+                } else {
+                    match images::present(&ctx.tools, &image.reference).await {
+                        Ok(true) => "present",
+                        Ok(false) => "missing",
+                        Err(_) => "unknown (docker unavailable)",
+                    }
                 };
-                println!("{:<9} {:<75} {}", here, image.reference, image.role);
+                println!(
+                    "{:<75} {:<34} {here}",
+                    image.reference,
+                    image.role.to_string()
+                );
             }
             Outcome::Success
         }
