@@ -364,6 +364,34 @@ fn protocol_cells_measure_and_report(shared: &Shared) -> Outcome {
             "report.md says why:\n{markdown}"
         );
     }
+    // Protocol cells carry the user-space client's own RPC counts: the measured phase's
+    // requests, per procedure.
+    for c in &protocol {
+        let rpc = &c["rpc"];
+        ensure!(rpc["source"] == "client", "rpc of {}: {rpc}", c["id"]);
+        let total = rpc["total_rpcs"].as_u64().unwrap_or(0);
+        let busiest = if c["workload"] == "seq-write-1m" {
+            "WRITE"
+        } else {
+            "READ"
+        };
+        let per_op = rpc["ops"][busiest]["ops"].as_u64().unwrap_or(0);
+        ensure!(
+            per_op > 0 && per_op <= total,
+            "{busiest} requests {per_op} of {total} in {}: {rpc}",
+            c["id"]
+        );
+        ensure!(
+            rpc["ops"][busiest]["avg_rtt_ms"].as_f64().unwrap_or(0.0) > 0.0,
+            "round trips of {}: {rpc}",
+            c["id"]
+        );
+    }
+    ensure!(
+        markdown.contains("## RPC statistics")
+            && markdown.contains("protocol cells: nfslab-io's user-space client"),
+        "report.md has the protocol RPC section:\n{markdown}"
+    );
     // The runner lays the read files out before the measured run on purpose: no note.
     ensure!(
         !markdown.contains("reused without layout"),

@@ -24,8 +24,8 @@ use crate::nfs::mount_options::{MountOptions, diff};
 use crate::report::nas::{self, Measured};
 use crate::report::summary::{
     Best, CellSummary, ClientFigures, ClientRun, Headline, MountEfficiency, OpLatency,
-    OptionsSummary, RepetitionFigures, RpcOp, RpcSummary, SUMMARY_SCHEMA_VERSION, Spread, Summary,
-    UNSTABLE_CV, Units,
+    OptionsSummary, RepetitionFigures, RpcOp, RpcSource, RpcSummary, SUMMARY_SCHEMA_VERSION,
+    Spread, Summary, UNSTABLE_CV, Units,
 };
 
 /// `options.fstype` of protocol cells: no mount, the user-space NFSv3 client.
@@ -591,54 +591,91 @@ fn protocol_options_summary(
     }
 }
 
+/// Sums of one operation's RPC figures: requests, retransmissions, and the round-trip and
+/// execution times summed over `timed` replies.
+#[derive(Default)]
+struct RpcSums {
+    ops: u64,
+    retransmits: u64,
+    rtt_ms: f64,
+    execute_ms: f64,
+    timed: u64,
+}
+
+impl RpcSums {
+    fn op(&self) -> RpcOp {
+        let per = |t: f64| {
+            if self.timed > 0 {
+                t / self.timed as f64
+            } else {
+                0.0
+            }
+        };
+        RpcOp {
+            ops: self.ops,
+            retransmits: self.retransmits,
+            avg_rtt_ms: per(self.rtt_ms),
+            avg_execute_ms: per(self.execute_ms),
+        }
+    }
+}
+
+/// The RPC statistics of a cell: kernel `mountstats` deltas of NFS mounts, or, for protocol
+/// cells, the user-space client's own counters (requests = transmissions less
+/// retransmissions; times weighted by replies).
 fn rpc_summary(counted: &[Counted<'_>]) -> Option<RpcSummary> {
-    let mut sums: BTreeMap<String, (u64, u64, u64, u64)> = BTreeMap::new();
+    let mut sums: BTreeMap<String, RpcSums> = BTreeMap::new();
     let (mut total, mut retransmits, mut major, mut reps) = (0, 0, 0, 0);
+    let mut source = RpcSource::Mountstats;
     for c in counted {
         let mut any = false;
         for (_, r) in c.pods {
-            let Some(delta) = r
+            let kernel = r
                 .mount
                 .as_ref()
                 .filter(|m| m.mount.is_nfs())
-                .and_then(|m| m.mountstats_delta.as_ref())
-            else {
-                continue;
-            };
-            any = true;
-            total += delta.total_rpcs;
-            retransmits += delta.total_retransmits;
-            major += delta.total_major_timeouts;
-            for (name, op) in &delta.ops {
-                let e = sums.entry(name.clone()).or_insert((0, 0, 0, 0));
-                e.0 += op.counters.ops;
-                e.1 += op.retransmits;
-                e.2 += op.counters.rtt_ms;
-                e.3 += op.counters.execute_ms;
+                .and_then(|m| m.mountstats_delta.as_ref());
+            if let Some(delta) = kernel {
+                any = true;
+                total += delta.total_rpcs;
+                retransmits += delta.total_retransmits;
+                major += delta.total_major_timeouts;
+                for (name, op) in &delta.ops {
+                    let e = sums.entry(name.clone()).or_default();
+                    e.ops += op.counters.ops;
+                    e.retransmits += op.retransmits;
+                    e.rtt_ms += op.counters.rtt_ms as f64;
+                    e.execute_ms += op.counters.execute_ms as f64;
+                    e.timed += op.counters.ops;
+                }
+            } else if let Some(rpc) = r.nfs.as_ref().and_then(|n| n.rpc.as_ref()) {
+                any = true;
+                source = RpcSource::Client;
+                let requests = |p: &nfslab_workload::backend::nfs::stats::ProcReport| {
+                    p.transmissions.saturating_sub(p.retransmissions)
+                };
+                total += requests(&rpc.totals);
+                retransmits += rpc.totals.retransmissions;
+                major += rpc.events.get("major_timeouts").copied().unwrap_or(0);
+                for (name, p) in &rpc.procedures {
+                    let e = sums.entry(name.clone()).or_default();
+                    e.ops += requests(p);
+                    e.retransmits += p.retransmissions;
+                    e.rtt_ms += p.avg_rtt_ms * p.calls as f64;
+                    e.execute_ms += p.avg_exe_ms * p.calls as f64;
+                    e.timed += p.calls;
+                }
             }
         }
         reps += usize::from(any);
     }
     (reps > 0).then(|| RpcSummary {
+        source,
         repetitions: reps,
         total_rpcs: total,
         retransmits,
         major_timeouts: major,
-        ops: sums
-            .into_iter()
-            .map(|(name, (ops, re, rtt, exe))| {
-                let per = |t: u64| if ops > 0 { t as f64 / ops as f64 } else { 0.0 };
-                (
-                    name,
-                    RpcOp {
-                        ops,
-                        retransmits: re,
-                        avg_rtt_ms: per(rtt),
-                        avg_execute_ms: per(exe),
-                    },
-                )
-            })
-            .collect(),
+        ops: sums.into_iter().map(|(name, s)| (name, s.op())).collect(),
     })
 }
 
@@ -916,6 +953,7 @@ mod tests {
         assert!((c1.median - 20.0).abs() < 1e-9, "{c1:?}");
         // RPC statistics summed over pods and repetitions.
         let rpc = cell.rpc.as_ref().unwrap();
+        assert_eq!(rpc.source, RpcSource::Mountstats);
         assert_eq!(rpc.repetitions, 3);
         assert_eq!(rpc.total_rpcs, 60_000);
         assert_eq!(rpc.retransmits, 6);

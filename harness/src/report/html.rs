@@ -15,7 +15,7 @@ use crate::report::format::{
     server_label,
 };
 use crate::report::markdown::workload_cells;
-use crate::report::summary::{CellSummary, Summary, UNSTABLE_CV, name_of};
+use crate::report::summary::{CellSummary, Summary, UNSTABLE_CV, name_of, rpc_origin};
 
 /// Escapes text for HTML element content and attribute values.
 #[must_use]
@@ -438,7 +438,10 @@ fn rpc(out: &mut String, s: &Summary) {
     if cells.is_empty() {
         return;
     }
-    out.push_str("<h2 id=\"rpc\">Kernel RPC statistics</h2>\n");
+    out.push_str("<h2 id=\"rpc\">RPC statistics</h2>\n");
+    if let Some(origin) = rpc_origin(&cells) {
+        let _ = writeln!(out, "<p>{}</p>", escape(&origin));
+    }
     table_head(
         out,
         &[

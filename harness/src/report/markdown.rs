@@ -6,7 +6,7 @@ use crate::report::format::{
     self, cell_label, flags, headline_median, headline_value, latency, number, percent, range,
     server_label,
 };
-use crate::report::summary::{CellSummary, Summary, UNSTABLE_CV, name_of};
+use crate::report::summary::{CellSummary, Summary, UNSTABLE_CV, name_of, rpc_origin};
 
 /// Renders the whole Markdown report.
 #[must_use]
@@ -274,12 +274,10 @@ fn rpc(out: &mut String, s: &Summary) {
     if cells.is_empty() {
         return;
     }
-    let _ = writeln!(out, "## Kernel RPC statistics\n");
-    let _ = writeln!(
-        out,
-        "From `/proc/self/mountstats` before and after each run, summed over clients and \
-         repetitions.\n"
-    );
+    let _ = writeln!(out, "## RPC statistics\n");
+    if let Some(origin) = rpc_origin(&cells) {
+        let _ = writeln!(out, "{origin}\n");
+    }
     let _ = writeln!(
         out,
         "| cell | RPCs | retransmits | major timeouts | busiest operations |"

@@ -23,6 +23,7 @@
 //! | `cells[].options.not_applicable[]` | protocol cells: profile options the user-space client has no equivalent for, each `{option, reason}` |
 //! | `cells[].mount_efficiency` | mount cells with a protocol cell for the same job: [`MountEfficiency`] |
 //! | `best[].access` | the access path the ranking is for (host runs rank each path apart) |
+//! | `cells[].rpc.source` | `mountstats` (the kernel's, for mounts; what older files hold) or `client` (nfslab-io's user-space client counting its own calls, for protocol cells) |
 //!
 //! Host runs record `environment.notes` such as `mount cells skipped: <reason>` when the
 //! host could not mount.
@@ -201,7 +202,7 @@ impl OptionsSummary {
     }
 }
 
-/// Kernel RPC statistics of one NFS operation, over the run.
+/// RPC statistics of one NFS operation, over the run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RpcOp {
     /// Requests.
@@ -214,9 +215,24 @@ pub struct RpcOp {
     pub avg_execute_ms: f64,
 }
 
-/// Kernel RPC statistics (`/proc/self/mountstats` deltas) summed over pods and repetitions.
+/// Where a cell's RPC statistics come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RpcSource {
+    /// The kernel client's `/proc/self/mountstats`, before and after each run (mounts).
+    #[default]
+    Mountstats,
+    /// nfslab-io's user-space client counting its own calls (protocol cells).
+    Client,
+}
+
+/// RPC statistics summed over pods and repetitions: `/proc/self/mountstats` deltas for
+/// mounts, the user-space client's own counters for protocol cells.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RpcSummary {
+    /// Where the figures come from.
+    #[serde(default)]
+    pub source: RpcSource,
     /// Repetitions with statistics.
     pub repetitions: usize,
     /// Requests.
@@ -227,6 +243,34 @@ pub struct RpcSummary {
     pub major_timeouts: u64,
     /// Per operation (`READ`, `WRITE`, `GETATTR`...).
     pub ops: BTreeMap<String, RpcOp>,
+}
+
+/// Where the RPC figures of `cells` come from, in one sentence for the reports; `None` when
+/// no cell has any.
+#[must_use]
+pub fn rpc_origin(cells: &[&CellSummary]) -> Option<String> {
+    let has = |source| {
+        cells
+            .iter()
+            .any(|c| c.rpc.as_ref().is_some_and(|r| r.source == source))
+    };
+    let mut sources = Vec::new();
+    if has(RpcSource::Mountstats) {
+        sources
+            .push("mounts: the kernel's `/proc/self/mountstats`, read before and after each run");
+    }
+    if has(RpcSource::Client) {
+        sources.push(
+            "protocol cells: nfslab-io's user-space client, counting its own calls (requests \
+             exclude retransmissions)",
+        );
+    }
+    (!sources.is_empty()).then(|| {
+        format!(
+            "Sources: {}. Summed over clients and repetitions.",
+            sources.join("; ")
+        )
+    })
 }
 
 impl RpcSummary {
@@ -307,7 +351,7 @@ pub struct CellSummary {
     pub per_client: Vec<ClientFigures>,
     /// Mount options.
     pub options: OptionsSummary,
-    /// Kernel RPC statistics, for NFS mounts.
+    /// RPC statistics: the kernel's for NFS mounts, the client's own for protocol cells.
     pub rpc: Option<RpcSummary>,
     /// `direct`, `buffered` or `mixed`: whether reads bypassed the client page cache.
     pub cache: Option<String>,
