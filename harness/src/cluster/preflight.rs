@@ -228,7 +228,8 @@ async fn check_docker(tools: &dyn Tools) -> Result<String, Problem> {
         Err(ToolError::NotFound { .. }) => Err(problem(
             "not found on PATH".to_owned(),
             "install Docker (Debian/Ubuntu: `apt-get install docker.io`) and start it, or use \
-             an existing cluster: `nfslab cluster up --kubeconfig FILE`",
+             an existing cluster: add `--kubeconfig FILE` to `nfslab run` or `nfslab cluster \
+             up`",
         )),
         Err(e) => Err(problem(
             format!("could not be queried ({e})"),
@@ -241,8 +242,8 @@ async fn check_kind(tools: &dyn Tools, request: &Request) -> Result<String, Prob
     let min = request.min_kind_version.trim_start_matches('v');
     let install = format!(
         "install kind v{min} or newer (https://kind.sigs.k8s.io/docs/user/quick-start/\
-         #installation), or use an existing cluster: `nfslab cluster up --kubeconfig FILE \
-         [--context NAME]`"
+         #installation), or use an existing cluster: add `--kubeconfig FILE [--context NAME]` \
+         to `nfslab run` or `nfslab cluster up`"
     );
     let problem = |what: String, fix: String| Problem {
         subject: "kind".to_owned(),
@@ -306,8 +307,8 @@ fn check_kernel(kernel: &KernelProbe, flavor: ServerFlavor) -> Vec<Problem> {
             why: "kind nodes share the host kernel and the kubelet mounts NFS volumes with it"
                 .to_owned(),
             fix: "load it with `modprobe nfs` (install your distribution's kernel modules if it \
-                  is absent), or use an existing cluster whose nodes can mount NFS: `nfslab \
-                  cluster up --kubeconfig FILE`"
+                  is absent), or use an existing cluster whose nodes can mount NFS: add \
+                  `--kubeconfig FILE` to `nfslab run` or `nfslab cluster up`"
                 .to_owned(),
         });
     }
