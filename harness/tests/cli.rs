@@ -178,6 +178,10 @@ fn run_rejects_bad_input_before_touching_anything() {
             &["run", "--skip-scenarios", "pvc-protection"][..],
             "--skip-scenarios",
         ),
+        (
+            &["run", "--skip-scenarios", "--skip-bench"][..],
+            "leave nothing to run",
+        ),
     ] {
         let run = nfslab(args, &state, &[]);
         assert_eq!(run.code(), Some(2), "{}", run.explain());

@@ -115,6 +115,13 @@ fn build(args: &RunArgs, mut config: Config) -> Result<Job, String> {
     if args.skip_scenarios && !args.scenarios.is_empty() {
         return Err("scenarios were named together with --skip-scenarios".to_owned());
     }
+    if args.skip_scenarios && args.skip_bench {
+        return Err(
+            "--skip-scenarios and --skip-bench together leave nothing to run (hint: drop one; \
+             `nfslab cluster up` and `nfslab nfs up` prepare an environment on their own)"
+                .to_owned(),
+        );
+    }
     if let Some(server) = &args.server {
         nfslab::nfs::external(server).map_err(|e| error_chain(&e))?;
     }
