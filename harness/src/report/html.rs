@@ -440,7 +440,19 @@ fn rpc(out: &mut String, s: &Summary) {
     }
     out.push_str("<h2 id=\"rpc\">RPC statistics</h2>\n");
     if let Some(origin) = rpc_origin(&cells) {
-        let _ = writeln!(out, "<p>{}</p>", escape(&origin));
+        // `code` spans of the sentence become <code>.
+        let text: String = escape(&origin)
+            .split('`')
+            .enumerate()
+            .map(|(i, part)| {
+                if i % 2 == 1 {
+                    format!("<code>{part}</code>")
+                } else {
+                    part.to_owned()
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "<p>{text}</p>");
     }
     table_head(
         out,
