@@ -651,15 +651,12 @@ fn rpc_summary(counted: &[Counted<'_>]) -> Option<RpcSummary> {
             } else if let Some(rpc) = r.nfs.as_ref().and_then(|n| n.rpc.as_ref()) {
                 any = true;
                 source = RpcSource::Client;
-                let requests = |p: &nfslab_workload::backend::nfs::stats::ProcReport| {
-                    p.transmissions.saturating_sub(p.retransmissions)
-                };
-                total += requests(&rpc.totals);
+                total += rpc.totals.requests();
                 retransmits += rpc.totals.retransmissions;
                 major += rpc.events.get("major_timeouts").copied().unwrap_or(0);
                 for (name, p) in &rpc.procedures {
                     let e = sums.entry(name.clone()).or_default();
-                    e.ops += requests(p);
+                    e.ops += p.requests();
                     e.retransmits += p.retransmissions;
                     e.rtt_ms += p.avg_rtt_ms * p.calls as f64;
                     e.execute_ms += p.avg_exe_ms * p.calls as f64;

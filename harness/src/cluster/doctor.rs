@@ -153,7 +153,8 @@ fn kernel_line(kernel: &KernelProbe, flavor: ServerFlavor) -> String {
 
 async fn image_check(tools: &dyn Tools, config: &Config) -> Check {
     let image = config.images.nfslab_io();
-    match super::images::freshness(tools, &super::images::source_dir(), &image).await {
+    let freshness = super::images::freshness(tools, &super::images::source_dir(), &image).await;
+    match freshness {
         Ok(Freshness::Current) => {
             return Check::ok(format!(
                 "image {image} is in the local Docker, built from this tree"
@@ -162,18 +163,15 @@ async fn image_check(tools: &dyn Tools, config: &Config) -> Check {
         Ok(Freshness::Unchecked) => {
             return Check::ok(format!("image {image} is in the local Docker"));
         }
-        Ok(Freshness::Stale { image: from, tree }) => {
-            return Check::ok(format!(
-                "image {image} was built from other sources ({from}, the tree is {tree}); it \
-                 is rebuilt on first use"
-            ));
+        Ok(state @ Freshness::Stale { .. }) => {
+            let said = state.describe(&image).unwrap_or_default();
+            return Check::ok(format!("{said}; it is rebuilt on first use"));
         }
-        Ok(Freshness::Unlabelled) => {
+        Ok(state @ Freshness::Unlabelled) => {
             return Check::advice(
-                format!("image {image} has no source label"),
-                "it was built outside nfslab or by an older nfslab, so it may not match this \
-                 tree; nfslab uses it as it is",
-                "`nfslab images build` rebuilds it from this tree",
+                state.describe(&image).unwrap_or_default(),
+                "an image not built from this tree may run another engine than the one in it",
+                "`nfslab images build`",
             );
         }
         Ok(Freshness::Missing) | Err(_) => {}

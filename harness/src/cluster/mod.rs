@@ -1006,7 +1006,6 @@ mod tests {
             ],
             CommandOutput::ok("a08c5d73c0358f3c\n"),
         );
-        tools.reply(&["kind", "get", "clusters"], CommandOutput::ok(""));
         let lines = Mutex::new(Vec::new());
         up(
             &host(&f, &tools),

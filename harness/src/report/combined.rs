@@ -119,9 +119,8 @@ fn label(r: &ScenarioResult) -> String {
     }
 }
 
-/// Notes of a kind across the scenarios that ran (hazards first in the report).
-/// The hazard and disagreement sections that have notes: heading, note kind and the
-/// notes, each with its scenario.
+/// The hazard and disagreement sections that have notes, hazards first: heading, note kind
+/// and the notes, each with its scenario.
 fn note_sections(results: &RunResults) -> Vec<NoteSection<'_>> {
     [
         (NoteKind::Hazard, "Hazards found"),
@@ -139,6 +138,7 @@ fn note_sections(results: &RunResults) -> Vec<NoteSection<'_>> {
 /// One section of [`note_sections`].
 type NoteSection<'a> = (&'static str, NoteKind, Vec<(&'a ScenarioResult, &'a str)>);
 
+/// Notes of a kind across the scenarios that ran.
 fn notes_of(results: &RunResults, kind: NoteKind) -> Vec<(&ScenarioResult, &str)> {
     results
         .scenarios

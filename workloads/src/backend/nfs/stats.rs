@@ -281,6 +281,14 @@ pub struct ProcReport {
     pub avg_exe_ms: f64,
 }
 
+impl ProcReport {
+    /// Requests made: transmissions less retransmissions.
+    #[must_use]
+    pub fn requests(&self) -> u64 {
+        self.transmissions.saturating_sub(self.retransmissions)
+    }
+}
+
 /// The RPC section of a result: the measured phase's calls.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RpcReport {
