@@ -949,15 +949,14 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn an_image_built_from_other_sources_is_rebuilt() {
-        let f = fixture();
-        let tools = healthy_tools();
-        tools.reply(
-            &["docker", "image", "inspect", "--format"],
-            CommandOutput::ok("0123456789abcdef\n"),
-        );
-        tools.reply(&["bash"], CommandOutput::ok("nfslab-io:0.1.0\n"));
+    /// `up` where the engine's sources hash to something other than the image's label;
+    /// `build` is what the image build answers. Returns the outcome and the progress lines.
+    async fn up_stale(
+        f: &Fixture,
+        tools: &ScriptedTools,
+        build: CommandOutput,
+    ) -> (Result<ClusterRecord, ClusterSetupError>, Vec<String>) {
+        tools.reply(&["bash"], build);
         tools.reply(
             &[
                 "bash",
@@ -967,22 +966,33 @@ mod tests {
             CommandOutput::ok("a08c5d73c0358f3c\n"),
         );
         let lines = Mutex::new(Vec::new());
-        up(
-            &host(&f, &tools),
+        let result = up(
+            &host(f, tools),
             &Config::default(),
             &kind_request(),
             std::future::pending(),
             &|l: &str| lines.lock().expect("lock").push(l.to_owned()),
         )
-        .await
-        .expect("up");
+        .await;
+        (result, lines.into_inner().expect("lines"))
+    }
+
+    #[tokio::test]
+    async fn an_image_built_from_other_sources_is_rebuilt() {
+        let f = fixture();
+        let tools = healthy_tools();
+        tools.reply(
+            &["docker", "image", "inspect", "--format"],
+            CommandOutput::ok("0123456789abcdef\n"),
+        );
+        let (result, progress) = up_stale(&f, &tools, CommandOutput::ok("nfslab-io:0.1.0\n")).await;
+        result.expect("up");
         let calls = tools.lines();
         let script = f.source.join(images::BUILD_SCRIPT);
         assert!(
             calls.contains(&format!("bash {}", script.display())),
             "stale image: built again\n{calls:?}"
         );
-        let progress = lines.into_inner().expect("lines");
         assert!(
             progress
                 .iter()
@@ -994,29 +1004,13 @@ mod tests {
         // Where it cannot be rebuilt (no registry for crates, say), the stale image is used
         // with a warning; a missing one would fail the setup.
         let f = fixture();
-        tools.reply(
-            &["bash"],
+        let (result, progress) = up_stale(
+            &f,
+            &tools,
             CommandOutput::failed(101, "error: failed to download"),
-        );
-        tools.reply(
-            &[
-                "bash",
-                &f.source.join(images::BUILD_SCRIPT).to_string_lossy(),
-                "--source-hash",
-            ],
-            CommandOutput::ok("a08c5d73c0358f3c\n"),
-        );
-        let lines = Mutex::new(Vec::new());
-        up(
-            &host(&f, &tools),
-            &Config::default(),
-            &kind_request(),
-            std::future::pending(),
-            &|l: &str| lines.lock().expect("lock").push(l.to_owned()),
         )
-        .await
-        .expect("up with the stale image");
-        let progress = lines.into_inner().expect("lines");
+        .await;
+        result.expect("up with the stale image");
         assert!(
             progress
                 .iter()
