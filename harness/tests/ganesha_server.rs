@@ -50,19 +50,20 @@ fn required() -> bool {
         .any(|s| s.trim() == "ganesha")
 }
 
+/// How long each NFS call is retried while the server still refuses it as in grace.
+const RETRY_SECONDS: u64 = 45;
+
 /// The script run inside the namespaces: start rpcbind and ganesha (both in the foreground of
 /// this shell, so both are stopped when it exits), wait for the services,
 /// list them, wait out the grace period, write over NFSv3 and read back over NFSv4.
 ///
 /// libnfs' tools give up on the first NFS3ERR_JUKEBOX / NFS4ERR_GRACE, while a kernel client
 /// (and nfslab-io) retries them. ganesha lifts its grace period lazily, so on a loaded host it
-/// can outlast the configured seconds: each call is repeated once a second for up to
-/// `RETRY_SECONDS`, and the number of tries is printed, so a server that never leaves grace
-/// still fails the test. `nfs-cp` creates exclusively and a refused SETATTR leaves the file
-/// behind, so each write try uses a fresh name and the one that succeeded is checked.
-/// How long each NFS call is retried while the server still refuses it as in grace.
-const RETRY_SECONDS: u64 = 45;
-
+/// can outlast the configured seconds: each call is repeated once a second, at most
+/// `RETRY_SECONDS` times (a server that never leaves grace still fails the test), and the
+/// number of tries goes to stderr for the failure report. `nfs-cp` creates exclusively and a
+/// refused SETATTR leaves the file behind, so each write try uses a fresh name and the one
+/// that succeeded is checked; without a successful write there is nothing to read back.
 fn script(dir: &Path, grace: Duration) -> String {
     let d = dir.display();
     format!(
@@ -91,7 +92,7 @@ fn script(dir: &Path, grace: Duration) -> String {
          written=none\n\
          retry v3_write && written=v3-$n.txt && echo \"V3_WRITE_OK $written\"\n\
          echo '== v4 read'\n\
-         retry nfs-cat \"nfs://127.0.0.1{d}/export/$written?version=4\"\n\
+         [ $written != none ] && retry nfs-cat \"nfs://127.0.0.1{d}/export/$written?version=4\"\n\
          kill $server; wait $server\n",
         wait = grace.as_secs() + 2,
         tries = RETRY_SECONDS,

@@ -949,8 +949,9 @@ mod tests {
         );
     }
 
-    /// `up` where the engine's sources hash to something other than the image's label;
-    /// `build` is what the image build answers. Returns the outcome and the progress lines.
+    /// `up` where the engine's sources hash to `a08c5d73c0358f3c` (the caller scripts the
+    /// image's label to something else) and `build` is what the image build answers.
+    /// Returns the outcome and the progress lines.
     async fn up_stale(
         f: &Fixture,
         tools: &ScriptedTools,
