@@ -382,6 +382,30 @@ impl FakeCluster {
         self.lock().stand_in = Some(stand_in);
     }
 
+    /// Runs `container` of `pod` with the stand-in given to [`FakeCluster::run_helpers`]
+    /// (its own arguments, on its volumes' stand-ins) and records its standard output as the
+    /// container's log, as a kubelet would keep it.
+    ///
+    /// # Errors
+    /// When no stand-in was given, or the container cannot be run.
+    pub fn run_container(&self, pod: &ObjectRef, container: &str) -> Result<ExecOutput, String> {
+        let (stand_in, objects) = {
+            let state = self.lock();
+            let stand_in = state
+                .stand_in
+                .clone()
+                .ok_or("the fake cluster runs no helpers (see run_helpers)")?;
+            (stand_in, state.objects.clone())
+        };
+        let output = stand_in.run_container(&objects, pod, container)?;
+        self.set_logs(
+            pod,
+            Some(container),
+            &format!("{}{}", output.stdout, output.stderr),
+        );
+        Ok(output)
+    }
+
     /// Sets the log text of a pod's container.
     pub fn set_logs(&self, pod: &ObjectRef, container: Option<&str>, text: &str) {
         self.lock()

@@ -219,9 +219,52 @@ impl StandIn {
         container: Option<&str>,
         command: &[String],
     ) -> Result<ExecOutput, String> {
+        self.run(objects, pod, container, &command[1..])
+    }
+
+    /// Runs `container` of `pod` as its image would: the `nfslab-io` entrypoint with the
+    /// container's own `args`, on the stand-ins of its volumes, to the end (a pod's
+    /// `layout` or `client` container, say).
+    ///
+    /// # Errors
+    /// As [`StandIn::exec`], and when the container does not exist.
+    pub fn run_container(
+        &self,
+        objects: &BTreeMap<ObjectRef, Value>,
+        pod: &ObjectRef,
+        container: &str,
+    ) -> Result<ExecOutput, String> {
+        let manifest = objects.get(pod).ok_or_else(|| format!("no pod {pod}"))?;
+        let spec = &manifest["spec"];
+        let chosen = ["initContainers", "containers"]
+            .iter()
+            .filter_map(|k| spec[*k].as_array())
+            .flatten()
+            .find(|c| c["name"].as_str() == Some(container))
+            .ok_or_else(|| format!("pod {pod} has no container `{container}`"))?;
+        let args: Vec<String> = chosen["args"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
+        self.run(objects, pod, Some(container), &args)
+    }
+
+    fn run(
+        &self,
+        objects: &BTreeMap<ObjectRef, Value>,
+        pod: &ObjectRef,
+        container: Option<&str>,
+        given: &[String],
+    ) -> Result<ExecOutput, String> {
+        let command: Vec<String> = std::iter::once(IMAGE_BINARY.to_owned())
+            .chain(given.iter().cloned())
+            .collect();
         let mappings = self.mappings(objects, pod, container)?;
         let mut args = Vec::new();
-        for arg in command.iter().skip(1) {
+        for arg in given {
             args.push(self.rewrite_arg(objects, arg, &mappings)?);
         }
         let proc_dir = self.proc_dir(&mappings)?;
@@ -321,11 +364,13 @@ impl StandIn {
         let Some(manifest) = objects.get(pod) else {
             return Ok(mappings);
         };
-        let containers = manifest
-            .pointer("/spec/containers")
-            .and_then(Value::as_array)
+        let containers: Vec<Value> = ["/spec/containers", "/spec/initContainers"]
+            .iter()
+            .filter_map(|p| manifest.pointer(p).and_then(Value::as_array))
+            .flatten()
             .cloned()
-            .unwrap_or_default();
+            .collect();
+        // Without a name, exec picks the first (regular) container, as kubectl does.
         let chosen = match container {
             Some(name) => containers.iter().find(|c| c["name"].as_str() == Some(name)),
             None => containers.first(),
@@ -420,8 +465,25 @@ impl StandIn {
             }
             return Err(format!("PV `{pv_name}` is neither NFS nor hostPath"));
         }
-        // emptyDir, configMap and the rest: private to the pod.
-        Ok((self.pod_dir(pod).join("volumes").join(name), None, None))
+        let local = self.pod_dir(pod).join("volumes").join(name);
+        // A ConfigMap volume holds the ConfigMap's data as the engine applied it.
+        if let Some(map) = volume.pointer("/configMap/name").and_then(Value::as_str) {
+            let namespace = pod.namespace.as_deref().unwrap_or_default();
+            let object = ObjectRef::namespaced("v1", "ConfigMap", namespace, map);
+            let data = objects
+                .get(&object)
+                .and_then(|c| c.get("data"))
+                .and_then(Value::as_object)
+                .ok_or_else(|| format!("ConfigMap {object} of pod {pod} does not exist"))?;
+            std::fs::create_dir_all(&local)
+                .map_err(|e| format!("cannot create `{}`: {e}", local.display()))?;
+            for (key, value) in data {
+                std::fs::write(local.join(key), value.as_str().unwrap_or_default())
+                    .map_err(|e| format!("cannot write ConfigMap key `{key}`: {e}"))?;
+            }
+        }
+        // emptyDir and the rest: private to the pod.
+        Ok((local, None, None))
     }
 
     fn nfs_volume(&self, nfs: &Value) -> (PathBuf, String) {
