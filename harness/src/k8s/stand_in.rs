@@ -267,7 +267,21 @@ impl StandIn {
         for arg in given {
             args.push(self.rewrite_arg(objects, arg, &mappings)?);
         }
-        let proc_dir = self.proc_dir(&mappings)?;
+        // Several volumes can stand on one local directory (mounts of one NFS path): the
+        // kernel lines listed are those of the mounts this command names, so each mount
+        // point keeps its own options.
+        let touched: Vec<Mapping> = mappings
+            .iter()
+            .filter(|m| {
+                !m.container.is_empty()
+                    && given.iter().any(|a| {
+                        a.strip_prefix(&m.container)
+                            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                    })
+            })
+            .cloned()
+            .collect();
+        let proc_dir = self.proc_dir(&touched)?;
         let started = Instant::now();
         let mut child = Command::new(&self.inner.binary)
             .args(&args)
@@ -631,7 +645,7 @@ impl StandIn {
     }
 
     /// A private proc directory whose `self/mountinfo` is this process's own plus the
-    /// scripted NFS lines for this container's NFS mounts.
+    /// scripted NFS lines for `mappings` that are NFS mounts.
     fn proc_dir(&self, mappings: &[Mapping]) -> Result<PathBuf, String> {
         let n = self.inner.runs.fetch_add(1, Ordering::Relaxed);
         let dir = self.inner.root.join("proc").join(n.to_string());
@@ -647,11 +661,9 @@ impl StandIn {
             let Some(source) = &m.nfs_source else {
                 continue;
             };
-            let Some(k) = kernel
-                .iter()
-                .rev()
-                .find(|k| &k.key == source || m.pv.as_deref() == Some(k.key.as_str()))
-            else {
+            // A claim's mount is keyed by its PV; an inline volume's by its source.
+            let key = m.pv.as_deref().unwrap_or(source.as_str());
+            let Some(k) = kernel.iter().rev().find(|k| k.key == key) else {
                 continue;
             };
             let point = m.local.canonicalize().unwrap_or_else(|_| m.local.clone());
