@@ -173,8 +173,14 @@ struct Plan {
     memory_limit: u64,
 }
 
-fn plan(config: &Config, image: &str, dir: &Path, name: &str) -> Result<Plan, Failed> {
-    let docs = nfslab::render::nfs_server(config, Some(ServerFlavor::Ganesha));
+fn plan(
+    config: &Config,
+    flavor: ServerFlavor,
+    image: &str,
+    dir: &Path,
+    name: &str,
+) -> Result<Plan, Failed> {
+    let docs = nfslab::render::nfs_server(config, Some(flavor));
     let find = |kind: &str| {
         docs.iter()
             .find(|d| d["kind"] == kind)
@@ -358,9 +364,18 @@ impl Server {
     fn start() -> Result<Server, Failed> {
         let config = Config::default();
         let image = image(&config)?;
+        Self::start_flavor(&config, ServerFlavor::Ganesha, &image)
+    }
+
+    fn start_flavor(config: &Config, flavor: ServerFlavor, image: &str) -> Result<Server, Failed> {
         let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
-        let name = format!("nfslab-{}-test-{}", SERVER_NAME, std::process::id());
-        let plan = plan(&config, &image, dir.path(), &name)?;
+        let name = format!(
+            "nfslab-{}-{flavor:?}-test-{}",
+            SERVER_NAME,
+            std::process::id()
+        )
+        .to_lowercase();
+        let plan = plan(config, flavor, image, dir.path(), &name)?;
         let _ = Command::new("docker").args(["rm", "-f", &name]).output();
         // Pods on kind inherit containerd's open-file limit, fs.nr_open; use it when this
         // daemon may set it (raising a hard limit needs CAP_SYS_RESOURCE), else the most it
@@ -554,7 +569,7 @@ fn the_probe_fails_without_a_server() -> Outcome {
     let config = Config::default();
     let image = image(&config)?;
     let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
-    let plan = plan(&config, &image, dir.path(), "unused")?;
+    let plan = plan(&config, ServerFlavor::Ganesha, &image, dir.path(), "unused")?;
     let (entry, rest) = plan.probe.split_first().ok_or("a probe")?;
     let out = run(Command::new("docker")
         .args(["run", "--rm", "--entrypoint", entry, &image])
@@ -970,6 +985,73 @@ fn soft_client_fails_within_its_timeout() -> Outcome {
     })
 }
 
+/// Why the kernel flavor cannot run here, if it cannot: it needs the host kernel's nfsd and
+/// the image of Kubernetes' e2e NFS server in the local Docker.
+fn kernel_flavor_missing(config: &Config) -> Option<String> {
+    let filesystems = std::fs::read_to_string("/proc/filesystems").unwrap_or_default();
+    if !filesystems
+        .lines()
+        .any(|l| l.split_whitespace().last() == Some("nfsd"))
+    {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        let module = Path::new("/lib/modules")
+            .join(release.trim())
+            .join("kernel/fs/nfsd");
+        if !module.is_dir() {
+            return Some(
+                "the kernel flavor needs the host kernel's nfsd (not in /proc/filesystems, no \
+                 nfsd module): it runs on hosts that have it"
+                    .to_owned(),
+            );
+        }
+    }
+    let image = &config.images.kernel_nfs_server;
+    let present = Command::new("docker")
+        .args(["image", "inspect", image])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    (!present).then(|| format!("the kernel flavor's image `{image}` is not in the local Docker"))
+}
+
+/// The kernel flavor on this host's nfsd: the same `/exports/...` path works over NFSv3 and
+/// NFSv4.x (its pseudo-root is a tmpfs holding the export, not the container's overlayfs).
+fn kernel_flavor_serves_one_path_to_v3_and_v4() -> Outcome {
+    let config = Config::default();
+    let image = config.images.kernel_nfs_server.clone();
+    let server = Server::start_flavor(&config, ServerFlavor::Kernel, &image)?;
+    let sub = server.subdir("k")?;
+    std::fs::write(sub.join("hello.txt"), "kernel\n").map_err(|e| Failed::from(e.to_string()))?;
+    let url = server.url("/exports/k", "")?;
+    let (code, _, err) = io_run(&s(&[
+        "run",
+        "--target",
+        &url,
+        "--pattern",
+        "write",
+        "--bs",
+        "64k",
+        "--size",
+        "1m",
+        "--verify",
+        "--keep",
+        "--compact",
+    ]))?;
+    ensure!(
+        code == 0,
+        "NFSv3 at /exports/k: exit {code}: {err}\n{}",
+        server.logs()
+    );
+    let port = server.port(2049)?;
+    for minor in [1, 2] {
+        let data = format!("NFSv4.{minor} at the same path\n").into_bytes();
+        let read = in_grace(&server, |n| {
+            session_round_trip(port, minor, "exports/k", &format!("v4.{minor}-{n}"), &data)
+        })?;
+        ensure!(read == data, "NFSv4.{minor} read back differs");
+    }
+    Ok(())
+}
+
 type Test = (&'static str, fn() -> Outcome);
 
 fn main() {
@@ -1013,6 +1095,21 @@ fn main() {
             None => Trial::test(name, f),
         })
         .collect();
+    let kernel = Trial::test(
+        "kernel_flavor_serves_one_path_to_v3_and_v4",
+        kernel_flavor_serves_one_path_to_v3_and_v4,
+    );
+    let trials = {
+        let mut trials = trials;
+        trials.push(match kernel_flavor_missing(&Config::default()) {
+            Some(why) => {
+                eprintln!("kernel_flavor_serves_one_path_to_v3_and_v4 ignored: {why}");
+                kernel.with_ignored_flag(true)
+            }
+            None => kernel,
+        });
+        trials
+    };
     // One server for all tests, which restart it: one at a time.
     let mut args = args;
     args.test_threads = Some(1);
