@@ -14,9 +14,26 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use nfslab_workload::units::DurationRange;
 use serde::{Deserialize, Serialize};
 
 use crate::nfs::ServerFlavor;
+
+/// Most kind worker nodes nfslab creates.
+pub const MAX_WORKERS: u8 = 16;
+/// Most scenarios run at once.
+pub const MAX_PARALLEL: usize = 64;
+/// Most log lines kept per container in a diagnosis.
+pub const MAX_LOG_TAIL_LINES: i64 = 10_000;
+/// Accepted timeouts: from a second to a day (`0s` would fail every wait at once).
+pub const TIMEOUT_RANGE: DurationRange =
+    DurationRange::new(Duration::from_secs(1), Duration::from_secs(24 * 3600));
+/// Accepted `timeouts.request`: from a second to 10 minutes.
+pub const REQUEST_TIMEOUT_RANGE: DurationRange =
+    DurationRange::new(Duration::from_secs(1), Duration::from_secs(600));
+/// Accepted `scenarios.poll-max-interval`: `0s` would poll the API server in a busy loop.
+pub const POLL_INTERVAL_RANGE: DurationRange =
+    DurationRange::new(Duration::from_millis(100), Duration::from_secs(60));
 
 /// The text of the default configuration, with comments explaining each value.
 pub const DEFAULT_CONFIG_YAML: &str = include_str!("../default-config.yaml");
@@ -46,7 +63,7 @@ pub struct ScenarioSettings {
     /// Log lines kept per container in a failure's diagnosis.
     pub log_tail_lines: i64,
     /// Longest pause between two looks at what cannot be watched (events, pod lists).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub poll_max_interval: Duration,
 }
 
@@ -65,46 +82,69 @@ impl Default for ScenarioSettings {
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Timeouts {
     /// A single API request (apply, delete, get, exec start).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub request: Duration,
     /// A PVC binding or a PV changing phase.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub bind: Duration,
     /// A pod (or every pod of a workload) becoming Ready, images already loaded.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub pod_ready: Duration,
     /// A deleted object disappearing (finalizers included).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub delete: Duration,
     /// A Recycle-policy PV returning to Available (a successful recycler pod takes seconds
     /// once scheduled and its image pulled; a failing NFS one runs until its deadline of
     /// max(300 s, 30 s per GiB)).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub recycle: Duration,
     /// A dynamic provisioner creating or deleting a volume.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub provision: Duration,
     /// A command run in a container.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub exec: Duration,
     /// Default window for "stays true" checks (a PVC stays Pending, stays Terminating).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub observe: Duration,
     /// Removing everything a scenario or run created.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub cleanup: Duration,
     /// The in-cluster NFS server becoming usable by a client.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub server_ready: Duration,
     /// Creating a kind cluster.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub cluster_create: Duration,
     /// Building the `nfslab-io` image (compiling the static binary included).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub image_build: Duration,
     /// Pulling, saving, loading or side-loading one image.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub image_transfer: Duration,
+}
+
+impl Timeouts {
+    /// Every timeout with its YAML name and accepted range.
+    #[must_use]
+    pub fn fields(&self) -> [(&'static str, Duration, DurationRange); 13] {
+        let t = TIMEOUT_RANGE;
+        [
+            ("request", self.request, REQUEST_TIMEOUT_RANGE),
+            ("bind", self.bind, t),
+            ("pod-ready", self.pod_ready, t),
+            ("delete", self.delete, t),
+            ("recycle", self.recycle, t),
+            ("provision", self.provision, t),
+            ("exec", self.exec, t),
+            ("observe", self.observe, t),
+            ("cleanup", self.cleanup, t),
+            ("server-ready", self.server_ready, t),
+            ("cluster-create", self.cluster_create, t),
+            ("image-build", self.image_build, t),
+            ("image-transfer", self.image_transfer, t),
+        ]
+    }
 }
 
 impl Default for Timeouts {
@@ -233,7 +273,7 @@ pub struct NfsConfig {
     pub host_path: String,
     /// NFSv4 lease time and grace period after a restart (short: restarts are part of the
     /// fault scenarios).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub grace_period: Duration,
 }
 
@@ -302,11 +342,18 @@ impl Config {
         let Some(file) = file else {
             return Ok(Self::default());
         };
-        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+        let bytes = std::fs::read(file).map_err(|source| ConfigError::Read {
             file: file.to_owned(),
             source,
         })?;
-        Self::from_yaml(&text, file)
+        let text = nfslab_workload::yaml::text_of(&bytes).map_err(|e| ConfigError::Parse {
+            file: file.to_owned(),
+            line: e.line,
+            column: e.column,
+            field: None,
+            message: e.what(),
+        })?;
+        Self::from_yaml(text, file)
     }
 
     /// Parses configuration text (named `file` in errors) over the defaults.
@@ -314,18 +361,18 @@ impl Config {
     /// # Errors
     /// As [`Config::load`].
     pub fn from_yaml(text: &str, file: &Path) -> Result<Self, ConfigError> {
-        let config: Self = serde_saphyr::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((1, 1));
-            let plain = e.without_snippet().to_string();
+        let config: Self = nfslab_workload::yaml::from_str(text).map_err(|e| {
+            let (line, column) = if e.line == 0 {
+                (1, 1)
+            } else {
+                (e.line, e.column)
+            };
             ConfigError::Parse {
                 file: file.to_owned(),
                 line,
                 column,
-                field: field_path_at(text, line, column),
-                message: strip_location_suffix(&plain).to_owned(),
+                field: e.path.clone().or_else(|| field_path_at(text, line, column)),
+                message: e.what(),
             }
         })?;
         config.validate(file)?;
@@ -333,26 +380,77 @@ impl Config {
     }
 
     fn validate(&self, file: &Path) -> Result<(), ConfigError> {
+        use crate::names;
         let invalid = |field: &str, message: String| ConfigError::Invalid {
             file: file.to_owned(),
             field: field.to_owned(),
             message,
         };
-        if !is_dns_label(&self.cluster.name) {
+        let name_err = |field: &str, e: names::NameError| invalid(field, e.to_string());
+        for (field, value, range) in self.timeouts.fields() {
+            range
+                .check(value)
+                .map_err(|e| invalid(&format!("timeouts.{field}"), e.to_string()))?;
+        }
+        POLL_INTERVAL_RANGE
+            .check(self.scenarios.poll_max_interval)
+            .map_err(|e| invalid("scenarios.poll-max-interval", e.to_string()))?;
+        if !(1..=MAX_PARALLEL).contains(&self.scenarios.parallel) {
             return Err(invalid(
-                "cluster.name",
+                "scenarios.parallel",
                 format!(
-                    "`{}` is not usable as a kind cluster name (hint: lowercase letters, digits \
-                     and `-`, at most 50 characters)",
-                    self.cluster.name
+                    "`{}` is out of range; give a whole number from 1 to {MAX_PARALLEL}",
+                    self.scenarios.parallel
                 ),
             ));
         }
-        if self.cluster.node_image.trim().is_empty() {
+        if !(0..=MAX_LOG_TAIL_LINES).contains(&self.scenarios.log_tail_lines) {
             return Err(invalid(
-                "cluster.node-image",
-                "is empty (hint: name a kindest/node image built for your kind release)".into(),
+                "scenarios.log-tail-lines",
+                format!(
+                    "`{}` is out of range; give a whole number from 0 to {MAX_LOG_TAIL_LINES}",
+                    self.scenarios.log_tail_lines
+                ),
             ));
+        }
+        names::cluster_name(&self.cluster.name).map_err(|e| name_err("cluster.name", e))?;
+        if !(1..=MAX_WORKERS).contains(&self.cluster.workers) {
+            return Err(invalid(
+                "cluster.workers",
+                format!(
+                    "`{}` is out of range; give a whole number from 1 to {MAX_WORKERS}",
+                    self.cluster.workers
+                ),
+            ));
+        }
+        names::image_reference("node image", &self.cluster.node_image)
+            .map_err(|e| name_err("cluster.node-image", e))?;
+        names::version("kind version", &self.cluster.min_kind_version)
+            .map_err(|e| name_err("cluster.min-kind-version", e))?;
+        for (field, image) in [
+            ("images.kernel-nfs-server", &self.images.kernel_nfs_server),
+            ("images.ganesha-nfs-server", &self.images.ganesha_nfs_server),
+            ("images.provisioner", &self.images.provisioner),
+        ] {
+            names::image_reference("image reference", image).map_err(|e| name_err(field, e))?;
+        }
+        for (field, image) in [
+            ("images.nfslab-io", &self.images.nfslab_io),
+            ("images.nginx", &self.images.nginx),
+        ] {
+            if !image.is_empty() {
+                names::image_reference("image reference", image).map_err(|e| name_err(field, e))?;
+            }
+        }
+        for (version, image) in &self.images.recycler {
+            let field = format!("images.recycler.\"{version}\"");
+            names::kubernetes_minor("Kubernetes version", version)
+                .map_err(|e| name_err(&field, e))?;
+            names::image_reference("image reference", image).map_err(|e| name_err(&field, e))?;
+        }
+        if !self.nfs.node.is_empty() {
+            names::dns_subdomain("node name", &self.nfs.node)
+                .map_err(|e| name_err("nfs.node", e))?;
         }
         if self.nfs.flavor == ServerFlavor::External {
             return Err(invalid(
@@ -362,12 +460,8 @@ impl Config {
                     .into(),
             ));
         }
-        if !is_dns_label(&self.nfs.namespace) {
-            return Err(invalid(
-                "nfs.namespace",
-                format!("`{}` is not a valid namespace name", self.nfs.namespace),
-            ));
-        }
+        names::dns_label("namespace name", &self.nfs.namespace, names::MAX_LABEL_LEN)
+            .map_err(|e| name_err("nfs.namespace", e))?;
         if !self.nfs.host_path.starts_with('/') {
             return Err(invalid(
                 "nfs.host-path",
@@ -396,26 +490,6 @@ impl Config {
     pub fn to_yaml(&self) -> String {
         // Serializing plain structs of strings, numbers and maps cannot fail.
         serde_saphyr::to_string(self).unwrap_or_default()
-    }
-}
-
-/// Whether `name` is a DNS-1123 label short enough for kind's node names.
-fn is_dns_label(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 50
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-}
-
-/// serde-saphyr appends " at line L, column C" to plain messages; the error carries them as
-/// fields already.
-fn strip_location_suffix(message: &str) -> &str {
-    match message.rfind(" at line ") {
-        Some(i) => &message[..i],
-        None => message,
     }
 }
 
@@ -517,8 +591,8 @@ mod tests {
         let err = parse("cluster:\n  name: lab\n  workers: -1\n").expect_err("bad");
         assert_eq!(
             err.to_string(),
-            "my.yaml:3:12: field `cluster.workers`: invalid u8 (hint: `nfslab config \
-             --defaults` lists every field with its meaning and format)"
+            "my.yaml:3:12: field `cluster.workers`: expected a whole number from 0 to 255 \
+             (hint: `nfslab config --defaults` lists every field with its meaning and format)"
         );
         let err = parse("timeouts:\n  bnd: 2m\n").expect_err("unknown");
         let text = err.to_string();
@@ -532,7 +606,7 @@ mod tests {
         let err = parse("timeouts:\n  bind: soon\n").expect_err("duration");
         assert!(
             err.to_string()
-                .starts_with("my.yaml:2:3: field `timeouts.bind`: invalid value"),
+                .starts_with("my.yaml:2:9: field `timeouts.bind`: `soon` is not a duration"),
             "{err}"
         );
     }
@@ -547,6 +621,67 @@ mod tests {
         assert!(err.to_string().contains("10s to 3m"), "{err}");
         let err = parse("nfs:\n  host-path: data\n").expect_err("path");
         assert!(err.to_string().contains("absolute"), "{err}");
+    }
+
+    #[test]
+    fn every_value_is_checked_with_its_range() {
+        for (text, field, words) in [
+            (
+                "timeouts:\n  request: 0s\n",
+                "timeouts.request",
+                "from 1s to 10m",
+            ),
+            ("timeouts:\n  bind: 9999999h\n", "timeouts.bind", "too long"),
+            (
+                "scenarios:\n  poll-max-interval: 0s\n",
+                "scenarios.poll-max-interval",
+                "zero",
+            ),
+            (
+                "scenarios:\n  parallel: 0\n",
+                "scenarios.parallel",
+                "from 1 to 64",
+            ),
+            (
+                "scenarios:\n  log-tail-lines: -5\n",
+                "scenarios.log-tail-lines",
+                "from 0",
+            ),
+            (
+                "cluster:\n  workers: 0\n",
+                "cluster.workers",
+                "from 1 to 16",
+            ),
+            (
+                "cluster:\n  node-image: kindest/node@sha256:zz\n",
+                "cluster.node-image",
+                "digest",
+            ),
+            (
+                "cluster:\n  min-kind-version: latest\n",
+                "cluster.min-kind-version",
+                "MAJOR.MINOR.PATCH",
+            ),
+            (
+                "images:\n  provisioner: 'Not An Image'\n",
+                "images.provisioner",
+                "spaces",
+            ),
+            (
+                "images:\n  recycler:\n    latest: busybox\n",
+                "images.recycler.\"latest\"",
+                "1.33",
+            ),
+            ("nfs:\n  node: Worker_1\n", "nfs.node", "not allowed"),
+        ] {
+            let err = parse(text).expect_err(text).to_string();
+            assert!(err.contains(&format!("field `{field}`")), "{text}: {err}");
+            assert!(err.contains(words), "{text}: {err}");
+        }
+        let ok = parse("timeouts:\n  bind: 1m30s\n").expect("compound durations");
+        assert_eq!(ok.timeouts.bind, Duration::from_secs(90));
+        let bare = parse("timeouts:\n  bind: 90\n").expect_err("bare number");
+        assert!(bare.to_string().contains("`90` has no unit"), "{bare}");
     }
 
     #[test]

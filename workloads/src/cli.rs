@@ -531,7 +531,41 @@ fn where_is(field: &str, set_by_flag: &[&str], job_file: Option<(&Path, &str)>) 
     }
 }
 
+/// `--output`: a file that can be written once the run ends, checked before it starts so a
+/// long run never ends in a result that cannot be saved.
+fn check_output(path: &Path) -> Result<(), String> {
+    let shown = path.display();
+    if path.is_dir() {
+        return Err(format!(
+            "--output: `{shown}` is a directory (hint: name the file to write, e.g. `{}`)",
+            path.join("result.json").display()
+        ));
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(format!(
+            "--output: the directory `{}` does not exist (hint: create it first, or write \
+             the result elsewhere)",
+            parent.display()
+        ));
+    }
+    Ok(())
+}
+
 fn run_command(args: &RunArgs) -> ExitCode {
+    if let Err(e) = nfslab_workload::names::check_component("file name prefix", &args.prefix) {
+        error_line(&format!("--prefix: {e}"));
+        return ExitCode::BadInput;
+    }
+    if let Some(output) = &args.output
+        && let Err(message) = check_output(output)
+    {
+        error_line(&message);
+        return ExitCode::BadInput;
+    }
     let (job, set, text) = match load_job(args) {
         Ok(v) => v,
         Err(message) => {

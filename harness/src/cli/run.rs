@@ -83,7 +83,7 @@ pub struct RunArgs {
     )]
     pub catalog: Option<PathBuf>,
     /// Scenarios at once (default: scenarios.parallel of the configuration).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "What to run")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = super::parallel_arg, help_heading = "What to run")]
     pub parallel: Option<u16>,
     /// The in-cluster NFS server for scenarios and the plan's in-cluster servers: `kernel`
     /// (the host's nfsd) or `ganesha` (userspace) (default: nfs.flavor of the configuration).

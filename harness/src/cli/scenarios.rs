@@ -77,7 +77,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, help_heading = "Cluster")]
     pub nfs_flavor: Option<super::cluster::FlavorArg>,
     /// How many scenarios run at once (default: `scenarios.parallel` of the configuration).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = super::parallel_arg)]
     pub parallel: Option<u16>,
     /// Where the JSON results go.
     #[arg(long, value_name = "FILE", default_value = "results/scenarios.json")]
