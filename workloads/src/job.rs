@@ -886,24 +886,6 @@ fn parse_error(path: &str, err: &crate::yaml::YamlError) -> JobFileError {
     }
 }
 
-/// The core of a serde-saphyr error, without its source snippet, on one line.
-#[must_use]
-pub fn one_line_yaml_message(err: &serde_saphyr::Error) -> String {
-    let options = serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off };
-    let rendered = err.without_snippet().render_with_options(options);
-    let mut text = rendered
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
-    // The renderer may append its own "at line X column Y"; the caller prints file:line:col.
-    if let Some(pos) = text.find(" at line ") {
-        text.truncate(pos);
-    }
-    text
-}
-
 /// Where the top-level key `field` sits in a YAML job text: `(line, column)`, 1-based.
 #[must_use]
 pub fn locate_field(text: &str, field: &str) -> Option<(u64, u64)> {

@@ -161,14 +161,21 @@ pub fn from_str_with<T: DeserializeOwned>(
 fn path_text(path: &serde_path_to_error::Path) -> Option<String> {
     use serde_path_to_error::Segment;
     let mut out = String::new();
+    let mut previous_was_value = false;
     for segment in path.iter() {
         match segment {
-            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Seq { index } => {
+                previous_was_value = false;
+                out.push_str(&format!("[{index}]"));
+            }
             Segment::Map { key } | Segment::Enum { variant: key } => {
-                // serde-saphyr's `Spanned` wrapper reads its value through internal keys.
-                if key.starts_with("__") {
+                // serde-saphyr's `Spanned` wrapper reads its value through an internal
+                // `value` key: one such segment is the wrapper, a second one a real key.
+                if key.starts_with("__") || (key == "value" && !previous_was_value) {
+                    previous_was_value = key == "value";
                     continue;
                 }
+                previous_was_value = false;
                 if !out.is_empty() {
                     out.push('.');
                 }
@@ -282,6 +289,16 @@ pub fn translate_in(
                 None if expected.is_empty() => "remove it".to_owned(),
                 None => format!("remove it; known fields: {}", list(expected)),
             };
+            // At the top level the path is the unknown key itself: say it once.
+            if path.as_deref() == Some(field.as_str()) {
+                return YamlError {
+                    line,
+                    column,
+                    path: None,
+                    message: format!("unknown field `{field}`"),
+                    hint: Some(hint),
+                };
+            }
             at(format!("unknown field `{field}`"), Some(hint))
         }
         E::SerdeUnknownVariant {

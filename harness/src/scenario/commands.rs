@@ -414,7 +414,7 @@ mod tests {
         );
         let err = select(&catalog, &[]).expect_err("invalid");
         assert!(
-            err.contains("broken.yaml:4:5: steps: unknown variant `nope`"),
+            err.contains("broken.yaml:4:5: steps[0]: unknown value `nope`"),
             "{err}"
         );
     }
