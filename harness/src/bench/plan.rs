@@ -569,6 +569,15 @@ pub struct Overrides {
 /// Splits `host:/export` (`[v6]:/export` for IPv6 literals).
 pub fn parse_external(text: &str) -> Result<(String, String), String> {
     let hint = "(hint: write `host:/export`, e.g. `192.168.1.20:/vol1`)";
+    if !text.starts_with('[')
+        && let Some((host, export)) = text.rsplit_once(":/")
+        && host.matches(':').count() >= 2
+    {
+        return Err(format!(
+            "an IPv6 address needs brackets to be told from the export (hint: write \
+             `[{host}]:/{export}`)"
+        ));
+    }
     let (host, export) = if let Some(rest) = text.strip_prefix('[') {
         let (h, e) = rest
             .split_once("]:")

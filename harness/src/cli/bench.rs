@@ -266,6 +266,15 @@ pub fn run(args: &BenchArgs, mut config: Config) -> Outcome {
             return Outcome::BadInput;
         }
     };
+    let checked = super::check_output_dir("--results", &args.results).and_then(|()| {
+        args.output
+            .as_deref()
+            .map_or(Ok(()), |dir| super::check_output_dir("--output", dir))
+    });
+    if let Err(line) = checked {
+        eprintln!("error: {line}");
+        return Outcome::BadInput;
+    }
     for w in &plan.active_warnings() {
         eprintln!("warning: {w}");
     }

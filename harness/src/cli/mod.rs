@@ -302,6 +302,30 @@ pub fn short_duration_arg(text: &str) -> Result<std::time::Duration, String> {
     Ok(d)
 }
 
+/// An output directory flag (`--output`, `--render-to`, `--results`): refused when it names
+/// an existing file, before anything runs.
+pub fn check_output_dir(flag: &str, dir: &std::path::Path) -> Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!(
+            "{flag}: `{}` is an existing file; name a directory (it is created when missing)",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+/// An output file flag (`--html`, `--json`, `--results FILE`): refused when it names a
+/// directory or its directory does not exist, before anything runs.
+pub fn check_output_file(flag: &str, file: &std::path::Path) -> Result<(), String> {
+    if file.is_dir() {
+        return Err(format!(
+            "{flag}: `{}` is a directory; name the file to write",
+            file.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Parses a cluster name flag (`--name`, `--cluster`) with the cluster-name grammar.
 pub fn cluster_name_arg(text: &str) -> Result<String, String> {
     nfslab::names::cluster_name(text)
@@ -314,7 +338,10 @@ pub fn run_id(given: Option<&str>) -> Result<nfslab::k8s::ownership::RunId, Stri
     use nfslab::k8s::ownership::RunId;
     match given {
         Some(text) => RunId::parse(text).ok_or_else(|| {
-            format!("invalid --run-id `{text}`: use 1 to 40 lowercase letters, digits and `-`")
+            format!(
+                "invalid --run-id `{}`: use 1 to 40 lowercase letters, digits and `-`",
+                nfslab::names::printable(text)
+            )
         }),
         None => Ok(RunId::generate()),
     }

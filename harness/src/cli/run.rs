@@ -112,6 +112,7 @@ pub struct RunArgs {
 /// Resolves the options into a job; `Err` is the bad-input message.
 fn build(args: &RunArgs, mut config: Config) -> Result<Job, String> {
     let run_id = super::run_id(args.run_id.as_deref())?;
+    super::check_output_dir("--results", &args.results)?;
     if args.skip_scenarios && !args.scenarios.is_empty() {
         return Err("scenarios were named together with --skip-scenarios".to_owned());
     }

@@ -44,8 +44,8 @@ pub enum ScenariosCommand {
     List,
     /// Show a scenario: what it asserts, its notes, and its steps with their time limits.
     Show {
-        /// A scenario id or file.
-        #[arg(value_name = "ID|FILE")]
+        /// A scenario id, its code (`S1`, as `scenarios list` prints) or a file.
+        #[arg(value_name = "ID|CODE|FILE")]
         scenario: String,
     },
     /// Run scenarios (all when none is named), or validate and render them with --dry-run.
@@ -97,7 +97,9 @@ pub fn run(args: &ScenariosArgs, mut config: Config) -> Outcome {
     let mut stdout = std::io::stdout();
     let written = match &args.command {
         ScenariosCommand::List => commands::list(&catalog, &mut stdout),
-        ScenariosCommand::Show { scenario } => commands::show(&catalog, scenario, &mut stdout),
+        ScenariosCommand::Show { scenario } => {
+            commands::show(&catalog, scenario, &mut stdout, &mut std::io::stderr())
+        }
         ScenariosCommand::Run(run) => {
             let selected = match commands::select(&catalog, &run.scenarios) {
                 Ok(s) => s,
@@ -106,6 +108,14 @@ pub fn run(args: &ScenariosArgs, mut config: Config) -> Outcome {
                     return Outcome::BadInput;
                 }
             };
+            let checked = match &run.render_to {
+                Some(dir) => super::check_output_dir("--render-to", dir),
+                None => super::check_output_file("--results", &run.results),
+            };
+            if let Err(line) = checked {
+                eprintln!("error: {line}");
+                return Outcome::BadInput;
+            }
             if run.dry_run {
                 let target = run
                     .render_to

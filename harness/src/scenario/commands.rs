@@ -96,16 +96,22 @@ pub fn list(catalog: &Catalog, out: &mut dyn Write) -> std::io::Result<Outcome> 
     })
 }
 
-/// `nfslab scenarios show ID`: what the scenario shows, its notes and its steps.
+/// `nfslab scenarios show ID|CODE|FILE`: what the scenario shows, its notes and its steps
+/// on `out`; problems on `errors`.
 ///
 /// # Errors
-/// Writing to `out` failed.
-pub fn show(catalog: &Catalog, arg: &str, out: &mut dyn Write) -> std::io::Result<Outcome> {
+/// Writing failed.
+pub fn show(
+    catalog: &Catalog,
+    arg: &str,
+    out: &mut dyn Write,
+    errors: &mut dyn Write,
+) -> std::io::Result<Outcome> {
     let scenario = match select(catalog, &[arg.to_owned()]) {
         Ok(mut s) if s.len() == 1 => s.remove(0),
         Ok(_) => return Ok(Outcome::BadInput),
         Err(text) => {
-            writeln!(out, "{text}")?;
+            writeln!(errors, "{text}")?;
             return Ok(Outcome::BadInput);
         }
     };
@@ -377,20 +383,37 @@ mod tests {
     #[test]
     fn show_prints_notes_and_steps_with_their_limits() {
         let mut out = Vec::new();
-        let outcome = show(&catalog(), "recycle-failure-surfaces", &mut out).expect("writes");
+        let mut errors = Vec::new();
+        let outcome = show(
+            &catalog(),
+            "recycle-failure-surfaces",
+            &mut out,
+            &mut errors,
+        )
+        .expect("writes");
         assert_eq!(outcome, Outcome::Success);
+        let mut by_code = Vec::new();
+        assert_eq!(
+            show(&catalog(), "R3", &mut by_code, &mut errors).expect("writes"),
+            Outcome::Success,
+            "the code `scenarios list` prints works too"
+        );
+        assert_eq!(by_code, out);
+        assert!(errors.is_empty());
         let text = String::from_utf8(out).expect("utf-8");
         assert!(text.starts_with("R3 recycle-failure-surfaces: "), "{text}");
         assert!(text.contains("[disagreement]"), "{text}");
         assert!(text.contains("within 8m"), "{text}");
         assert!(text.contains("within 30s (request)"), "{text}");
         let mut out = Vec::new();
+        let mut errors = Vec::new();
         assert_eq!(
-            show(&catalog(), "nope", &mut out).expect("writes"),
+            show(&catalog(), "nope", &mut out, &mut errors).expect("writes"),
             Outcome::BadInput
         );
+        assert!(out.is_empty(), "problems go to stderr");
         assert!(
-            String::from_utf8(out)
+            String::from_utf8(errors)
                 .expect("utf-8")
                 .contains("nfslab scenarios list")
         );
