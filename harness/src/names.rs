@@ -53,7 +53,8 @@ pub fn dns_label(what: &'static str, name: &str, max: usize) -> Result<(), NameE
     Ok(())
 }
 
-/// Checks a DNS-1123 subdomain: dot-separated labels, at most 253 characters.
+/// Checks a DNS-1123 subdomain as Kubernetes does: dot-separated parts of lowercase
+/// letters, digits and `-`, at most 253 characters in all.
 ///
 /// # Errors
 /// [`NameError`] naming the broken rule.
@@ -65,8 +66,9 @@ pub fn dns_subdomain(what: &'static str, name: &str) -> Result<(), NameError> {
             format!("it is longer than {MAX_SUBDOMAIN_LEN} characters"),
         ));
     }
+    // Kubernetes' IsDNS1123Subdomain limits the whole name, not each dot-separated part.
     for part in name.split('.') {
-        dns_label(what, part, MAX_LABEL_LEN).map_err(|e| NameError {
+        dns_label(what, part, MAX_SUBDOMAIN_LEN).map_err(|e| NameError {
             shown: printable(name),
             rule: if part.is_empty() {
                 "it has an empty part between dots".to_owned()

@@ -592,7 +592,13 @@ impl Cluster for KubeCluster {
             detail: "needs apiVersion, kind and metadata.name".to_owned(),
         })?;
         let (api, resolved) = self.api_for(&object).await?;
-        let params = PatchParams::apply(FIELD_MANAGER).force();
+        // Strict field validation: a field the API server does not know fails the apply
+        // with its name instead of being dropped silently (the offline check in
+        // `k8s::schema` catches most of them before; this covers the server's own schema,
+        // CRDs and version skew).
+        let params = PatchParams::apply(FIELD_MANAGER)
+            .force()
+            .validation_strict();
         let stored = api
             .patch(&object.name, &params, &Patch::Apply(manifest))
             .await
@@ -877,7 +883,7 @@ mod tests {
         let (cluster, server) = mocked(vec![
             expect(
                 "PATCH",
-                "/api/v1/namespaces/s1/persistentvolumeclaims/pvc1?&force=true&fieldManager=nfslab",
+                "/api/v1/namespaces/s1/persistentvolumeclaims/pvc1?&force=true&fieldManager=nfslab&fieldValidation=Strict",
                 200,
                 stored.clone(),
             )
@@ -896,7 +902,7 @@ mod tests {
                         "provisioner": "kubernetes.io/no-provisioner"});
         let (cluster, server) = mocked(vec![expect(
             "PATCH",
-            "/apis/storage.k8s.io/v1/storageclasses/nfslab-a1b2c3-nfs?&force=true&fieldManager=nfslab",
+            "/apis/storage.k8s.io/v1/storageclasses/nfslab-a1b2c3-nfs?&force=true&fieldManager=nfslab&fieldValidation=Strict",
             200,
             sc.clone(),
         )]);
@@ -908,7 +914,7 @@ mod tests {
     async fn apply_errors_name_the_verb_and_object() {
         let (cluster, server) = mocked(vec![expect(
             "PATCH",
-            "/api/v1/namespaces/s1/persistentvolumeclaims/pvc1?&force=true&fieldManager=nfslab",
+            "/api/v1/namespaces/s1/persistentvolumeclaims/pvc1?&force=true&fieldManager=nfslab&fieldValidation=Strict",
             422,
             status(422, "Invalid", "spec.resources.requests: Required value"),
         )]);

@@ -19,6 +19,7 @@ pub mod fake;
 pub mod kube_cluster;
 pub mod manifest;
 pub mod ownership;
+pub mod schema;
 pub mod tracker;
 pub mod wait;
 

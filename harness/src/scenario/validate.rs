@@ -949,13 +949,29 @@ impl<'a> Validator<'a> {
                 );
             }
         }
-        if let Err(e) = schema_check(info, &m.value.to_json()) {
+        if let Err(e) = crate::names::dns_subdomain("object name", &name) {
             self.err_in(
-                file,
-                m.pos,
-                field,
-                format!("{kind} `{name}` does not match the Kubernetes schema: {e}"),
-                "compare the field names and types with the Kubernetes API reference",
+                file.clone(),
+                name_node.map_or(m.pos, |n| n.pos),
+                &format!("{field}.metadata.name"),
+                format!("{kind} name {e}"),
+                "Kubernetes names are lowercase letters, digits, `-` and `.`, at most 253 \
+                 characters, starting and ending with a letter or digit",
+            );
+        }
+        for problem in schema_check(info, &m.value.to_json()) {
+            let at = crate::k8s::schema::locate(m, &problem.path);
+            let path = problem.path.to_string();
+            self.err_in(
+                file.clone(),
+                at,
+                &if path.is_empty() {
+                    field.to_owned()
+                } else {
+                    format!("{field}.{path}")
+                },
+                format!("{kind} `{name}`: {}", problem.message),
+                problem.hint,
             );
         }
         self.known.insert((info.kind, name.clone()));
@@ -1651,15 +1667,11 @@ fn storage_class_nodes<'n>(
     }
 }
 
-/// Checks a manifest against the Kubernetes types of its kind (field types and required
-/// fields as k8s-openapi models them).
-fn schema_check(info: &KindInfo, value: &Value) -> Result<(), String> {
+/// Checks a manifest against the Kubernetes types of its kind (field names, field types and
+/// required fields as k8s-openapi models them); every problem has its path in the manifest.
+fn schema_check(info: &KindInfo, value: &Value) -> Vec<crate::k8s::schema::SchemaProblem> {
+    use crate::k8s::schema::check;
     use k8s_openapi::api::{apps, batch, core, rbac, storage};
-    fn check<K: serde::de::DeserializeOwned>(v: &Value) -> Result<(), String> {
-        serde_json::from_value::<K>(v.clone())
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
     match info.kind {
         "Pod" => check::<core::v1::Pod>(value),
         "PersistentVolumeClaim" => check::<core::v1::PersistentVolumeClaim>(value),
@@ -1678,7 +1690,7 @@ fn schema_check(info: &KindInfo, value: &Value) -> Result<(), String> {
         "RoleBinding" => check::<rbac::v1::RoleBinding>(value),
         "ClusterRole" => check::<rbac::v1::ClusterRole>(value),
         "ClusterRoleBinding" => check::<rbac::v1::ClusterRoleBinding>(value),
-        _ => Ok(()),
+        _ => Vec::new(),
     }
 }
 
@@ -1965,10 +1977,35 @@ mod tests {
     #[test]
     fn manifests_are_checked_against_the_kubernetes_schema() {
         let steps = PVC.replace("accessModes: [ReadWriteOnce]", "accessModes: ReadWriteOnce");
-        let e = one(&steps, 8, 11, "steps[1].apply.manifests[0]");
+        let e = one(
+            &steps,
+            12,
+            13,
+            "steps[1].apply.manifests[0].spec.accessModes",
+        );
+        assert_eq!(
+            e.message,
+            "PersistentVolumeClaim `pvc1`: found the text `ReadWriteOnce` where a list belongs"
+        );
+        let steps = PVC.replace("accessModes:", "accesModes:");
+        let e = one(
+            &steps,
+            12,
+            13,
+            "steps[1].apply.manifests[0].spec.accesModes",
+        );
+        assert_eq!(
+            e.message,
+            "PersistentVolumeClaim `pvc1`: unknown field `accesModes`"
+        );
+        assert_eq!(e.hint.as_deref(), Some("did you mean `accessModes`?"));
+        let steps = PVC.replace("metadata: {name: pvc1}", "metadata: {name: PVC_1}");
+        let errs = errors(&steps);
         assert!(
-            e.message.contains("does not match the Kubernetes schema"),
-            "{e}"
+            errs.iter()
+                .any(|e| e.field == "steps[1].apply.manifests[0].metadata.name"
+                    && e.message.contains("`PVC_1` is not a valid object name")),
+            "{errs:#?}"
         );
     }
 
