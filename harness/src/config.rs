@@ -303,10 +303,14 @@ pub enum ConfigError {
     },
     /// The file is not valid YAML or does not match the configuration's fields.
     #[error(
-        "{}:{line}:{column}: {}{message} (hint: `nfslab config --defaults` lists every field \
-         with its meaning and format)",
+        "{}:{line}:{column}: {}{message}{}",
         .file.display(),
-        .field.as_ref().map(|f| format!("field `{f}`: ")).unwrap_or_default()
+        .field.as_ref().map(|f| format!("field `{f}`: ")).unwrap_or_default(),
+        if .message.contains("(hint: ") {
+            ""
+        } else {
+            " (hint: `nfslab config --defaults` lists every field with its meaning and format)"
+        }
     )]
     Parse {
         /// The file.
@@ -321,10 +325,14 @@ pub enum ConfigError {
         message: String,
     },
     /// A value has the right type but cannot be used.
-    #[error("{}: field `{field}`: {message}", .file.display())]
+    #[error("{}:{line}:{column}: field `{field}`: {message}", .file.display())]
     Invalid {
         /// The file (or `<defaults>`).
         file: PathBuf,
+        /// 1-based line of the value (1 when the file does not write the field).
+        line: u64,
+        /// 1-based column of the value.
+        column: u64,
         /// Dotted path of the field.
         field: String,
         /// What is wrong and what to do.
@@ -367,24 +375,44 @@ impl Config {
             } else {
                 (e.line, e.column)
             };
+            // Without a path from the parser (a syntax error), the key on that line names it.
+            let field = e.path.clone().or_else(|| {
+                e.message
+                    .starts_with("YAML syntax")
+                    .then(|| field_path_at(text, line, column))
+                    .flatten()
+            });
+            // A number of the wrong type is refused by the parser with the type's range;
+            // say the field's own range instead.
+            let message = match field.as_deref().and_then(count_range) {
+                Some(range) if e.message.starts_with("expected a whole number") => {
+                    format!("expected a whole number from {range}")
+                }
+                _ => e.what(),
+            };
             ConfigError::Parse {
                 file: file.to_owned(),
                 line,
                 column,
-                field: e.path.clone().or_else(|| field_path_at(text, line, column)),
-                message: e.what(),
+                field,
+                message,
             }
         })?;
-        config.validate(file)?;
+        config.validate(file, Some(text))?;
         Ok(config)
     }
 
-    fn validate(&self, file: &Path) -> Result<(), ConfigError> {
+    fn validate(&self, file: &Path, text: Option<&str>) -> Result<(), ConfigError> {
         use crate::names;
-        let invalid = |field: &str, message: String| ConfigError::Invalid {
-            file: file.to_owned(),
-            field: field.to_owned(),
-            message,
+        let invalid = |field: &str, message: String| {
+            let (line, column) = text.map_or((1, 1), |t| value_position(t, field));
+            ConfigError::Invalid {
+                file: file.to_owned(),
+                line,
+                column,
+                field: field.to_owned(),
+                message,
+            }
         };
         let name_err = |field: &str, e: names::NameError| invalid(field, e.to_string());
         for (field, value, range) in self.timeouts.fields() {
@@ -493,6 +521,66 @@ impl Config {
     }
 }
 
+/// The accepted range of a count field, as said in messages.
+fn count_range(field: &str) -> Option<String> {
+    Some(match field {
+        "cluster.workers" => format!("1 to {MAX_WORKERS}"),
+        "scenarios.parallel" => format!("1 to {MAX_PARALLEL}"),
+        "scenarios.log-tail-lines" => format!("0 to {MAX_LOG_TAIL_LINES}"),
+        "cluster.api-server-port" => "1 to 65535, or 0 to let kind pick".to_owned(),
+        _ => return None,
+    })
+}
+
+/// Where the value of the dotted `field` (`cluster.name`, `images.recycler."1.33"`) is
+/// written in `text`: its line and column, or the deepest enclosing key that is written.
+fn value_position(text: &str, field: &str) -> (u64, u64) {
+    use crate::k8s::manifest::{Node, parse_documents};
+    let Ok(docs) = parse_documents(text, Path::new("config")) else {
+        return (1, 1);
+    };
+    let Some(mut node) = docs.first() else {
+        return (1, 1);
+    };
+    let mut pos = node.pos;
+    let segments = split_field(field);
+    for segment in &segments {
+        let Node::Map(entries) = &node.value else {
+            break;
+        };
+        match entries.iter().find(|(k, _)| &k.value == segment) {
+            Some((key, value)) => {
+                pos = if value.value == Node::Null {
+                    key.pos
+                } else {
+                    value.pos
+                };
+                node = value;
+            }
+            None => break,
+        }
+    }
+    (u64::from(pos.line.max(1)), u64::from(pos.column.max(1)))
+}
+
+/// `a.b."1.33"` as `["a", "b", "1.33"]`.
+fn split_field(field: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = field;
+    while !rest.is_empty() {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let end = quoted.find('"').unwrap_or(quoted.len());
+            out.push(quoted[..end].to_owned());
+            rest = quoted.get(end + 1..).unwrap_or("").trim_start_matches('.');
+        } else {
+            let end = rest.find('.').unwrap_or(rest.len());
+            out.push(rest[..end].to_owned());
+            rest = rest.get(end + 1..).unwrap_or("");
+        }
+    }
+    out
+}
+
 /// The dotted key path of the block-style mapping entry at `line`/`column` (1-based):
 /// the key on that line (when the position is at or after it) and the keys of the enclosing
 /// less-indented lines above it.
@@ -591,7 +679,7 @@ mod tests {
         let err = parse("cluster:\n  name: lab\n  workers: -1\n").expect_err("bad");
         assert_eq!(
             err.to_string(),
-            "my.yaml:3:12: field `cluster.workers`: expected a whole number from 0 to 255 \
+            "my.yaml:3:12: field `cluster.workers`: expected a whole number from 1 to 16 \
              (hint: `nfslab config --defaults` lists every field with its meaning and format)"
         );
         let err = parse("timeouts:\n  bnd: 2m\n").expect_err("unknown");
@@ -690,6 +778,22 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "could not read the configuration file `/nonexistent/nfslab.yaml`"
+        );
+    }
+
+    #[test]
+    fn unusable_values_are_located_at_their_value() {
+        let err = parse("cluster:\n  workers: 3\n  name: My_Lab\n").expect_err("name");
+        assert!(
+            err.to_string()
+                .starts_with("my.yaml:3:9: field `cluster.name`: "),
+            "{err}"
+        );
+        let err = parse("images:\n  recycler:\n    \"1.33\": 'bad image'\n").expect_err("image");
+        assert!(
+            err.to_string()
+                .starts_with("my.yaml:3:13: field `images.recycler.\"1.33\"`: "),
+            "{err}"
         );
     }
 

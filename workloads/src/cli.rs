@@ -142,8 +142,8 @@ pub enum Command {
         /// Directory to serve.
         #[arg(long)]
         dir: PathBuf,
-        /// TCP port.
-        #[arg(long, default_value_t = 8080)]
+        /// TCP port (1 to 65535).
+        #[arg(long, default_value_t = 8080, value_parser = clap::value_parser!(u16).range(1..))]
         port: u16,
         /// Address to listen on.
         #[arg(long, default_value = "0.0.0.0")]
@@ -154,7 +154,7 @@ pub enum Command {
         /// `http://host[:port]/path`.
         url: String,
         /// Bound on connecting and on each read.
-        #[arg(long, default_value = "10s")]
+        #[arg(long, default_value = "10s", allow_hyphen_values = true)]
         timeout: Span,
     },
     /// Wait until a path exists; exit 1 on timeout.
@@ -162,7 +162,7 @@ pub enum Command {
         /// The path.
         path: PathBuf,
         /// Longest wait.
-        #[arg(long, default_value = "5m")]
+        #[arg(long, default_value = "5m", allow_hyphen_values = true)]
         timeout: Span,
     },
     /// Print the JSON mount section (mountinfo entry, NFS options) for a path.
@@ -249,7 +249,12 @@ pub struct RunArgs {
     #[arg(long, help_heading = "Phases")]
     pub start_barrier: Option<PathBuf>,
     /// Longest wait for the start barrier.
-    #[arg(long, default_value = "10m", help_heading = "Phases")]
+    #[arg(
+        long,
+        default_value = "10m",
+        allow_hyphen_values = true,
+        help_heading = "Phases"
+    )]
     pub barrier_timeout: Span,
 }
 
@@ -266,13 +271,13 @@ pub struct JobArgs {
     #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
     pub size: Option<Size>,
     /// Files per thread (default 1; metadata 256).
-    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    #[arg(long, allow_hyphen_values = true, value_parser = count_arg, help_heading = "Job")]
     pub nrfiles: Option<u32>,
     /// Worker threads, each on its own files (fio numjobs).
-    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    #[arg(long, allow_hyphen_values = true, value_parser = count_arg, help_heading = "Job")]
     pub threads: Option<u32>,
     /// Requests in flight per thread (the posix backend uses 1).
-    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    #[arg(long, allow_hyphen_values = true, value_parser = count_arg, help_heading = "Job")]
     pub iodepth: Option<u32>,
     /// Read percentage of randrw (0-100).
     #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(u8).range(0..=100), help_heading = "Job")]
@@ -336,6 +341,17 @@ impl JobArgs {
         take!(seed, self.seed);
         set
     }
+}
+
+/// A count flag (`--threads`, `--iodepth`, `--nrfiles`): a whole number; zero and the upper
+/// limits are checked with the job, which names the field's range.
+fn count_arg(text: &str) -> Result<u32, String> {
+    if text.trim_start().starts_with('-') {
+        return Err(format!("`{text}` is negative (give a whole number from 1)"));
+    }
+    text.trim()
+        .parse::<u32>()
+        .map_err(|_| format!("`{text}` is not a whole number from 0 to {}", u32::MAX))
 }
 
 fn parse_mode(text: &str) -> Result<u32, String> {

@@ -481,9 +481,9 @@ impl Job {
                 Some(
                     RUNTIME_RANGE
                         .check(span.0)
-                        .map_err(|source| JobError::Duration {
+                        .map_err(|range| JobError::Duration {
                             field: "runtime",
-                            source,
+                            range,
                         })?,
                 )
             }
@@ -492,9 +492,9 @@ impl Job {
         let ramp_time = self.ramp_time.map_or(Ok(Duration::ZERO), |span| {
             RAMP_TIME_RANGE
                 .check(span.0)
-                .map_err(|source| JobError::Duration {
+                .map_err(|range| JobError::Duration {
                     field: "ramp_time",
-                    source,
+                    range,
                 })
         })?;
 
@@ -795,12 +795,12 @@ pub enum JobError {
         reason: String,
     },
     /// A duration outside its field's range.
-    #[error("invalid {field}: {source}")]
+    #[error("invalid {field}: {range}")]
     Duration {
         /// The field.
         field: &'static str,
         /// The value and the range.
-        source: RangeError,
+        range: RangeError,
     },
     /// A product of fields overflows.
     #[error("invalid {field} `{value}`: the data set is too large")]

@@ -213,14 +213,52 @@ fn scalar_words(ty: &str) -> String {
     }
 }
 
-/// serde's names of what it found (`map`, `sequence`) said as YAML users say them.
-fn yaml_words(serde_text: &str) -> String {
+/// serde's names of what it found or expected (`map`, `string "x"`, `integer `5``) said as
+/// users write them.
+#[must_use]
+pub fn yaml_words(serde_text: &str) -> String {
+    let strip = |prefix: &str| serde_text.strip_prefix(prefix);
+    if let Some(text) = strip("string ") {
+        return format!("the text `{}`", text.trim_matches('"'));
+    }
+    for prefix in ["integer ", "floating point "] {
+        if let Some(number) = strip(prefix) {
+            return format!("the number {number}");
+        }
+    }
+    if let Some(b) = strip("boolean ") {
+        return format!("the value {b}");
+    }
     match serde_text {
         "map" | "a map" => "a mapping (`key: value` lines)".to_owned(),
         "sequence" | "a sequence" => "a list (`- item` lines)".to_owned(),
-        "unit value" => "an empty value".to_owned(),
+        "unit value" | "null" => "an empty value".to_owned(),
+        "a string" => "text".to_owned(),
+        "a boolean" => "`true` or `false`".to_owned(),
+        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" | "u64" | "usize" => {
+            scalar_words(serde_text)
+        }
         other => other.to_owned(),
     }
+}
+
+/// serde's standard messages (`invalid type: A, expected B`, `invalid value: ...`) said in
+/// nfslab's words; other messages are kept.
+#[must_use]
+pub fn serde_words(message: &str) -> String {
+    for (prefix, template) in [
+        ("invalid type: ", "found {a} where {b} belongs"),
+        ("invalid value: ", "{a} is not {b}"),
+    ] {
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some((a, b)) = rest.rsplit_once(", expected ")
+        {
+            return template
+                .replace("{a}", &yaml_words(a))
+                .replace("{b}", &yaml_words(b));
+        }
+    }
+    message.to_owned()
 }
 
 /// One serde-saphyr error in nfslab's words; `path` is where in the document it happened.
@@ -360,10 +398,13 @@ pub fn translate_in(
             },
             Some("keep one of them".to_owned()),
         ),
-        E::MultipleDocuments { .. } => at(
-            "the file holds more than one YAML document (a second `---`)".to_owned(),
-            Some("keep one document in this file; remove the extra `---`".to_owned()),
-        ),
+        E::MultipleDocuments { .. } => YamlError {
+            path: None,
+            ..at(
+                "the file holds more than one YAML document (a second `---`)".to_owned(),
+                Some("keep one document in this file; remove the extra `---`".to_owned()),
+            )
+        },
         E::Eof { .. } => at(
             "the document ends before it says anything".to_owned(),
             Some("the file is empty or only comments; write the fields it needs".to_owned()),
@@ -373,12 +414,23 @@ pub fn translate_in(
                 .to_owned(),
             None,
         ),
-        E::Budget { breach, .. } => at(budget_words(breach), None),
+        // The path inside a document too large or too deep is no help; the position is.
+        E::Budget { breach, .. } => YamlError {
+            path: None,
+            ..at(
+                budget_words(breach),
+                Some(
+                    "no nfslab file needs this much; check the brackets and indentation \
+                     around here"
+                        .to_owned(),
+                ),
+            )
+        },
         E::InvalidUtf8Input => at(
             "the file is not UTF-8 text".to_owned(),
             Some("save it as UTF-8".to_owned()),
         ),
-        E::Message { msg, .. } => at(strip_location(msg), None),
+        E::Message { msg, .. } => at(serde_words(&strip_location(msg)), None),
         E::TaggedEnumMismatch { tagged, target, .. } => at(
             format!("the tag `!{tagged}` does not name a {target}"),
             Some("remove the tag".to_owned()),

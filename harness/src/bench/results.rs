@@ -340,7 +340,10 @@ fn json_error(
             format!("this file should hold a {what} written by nfslab"),
         ),
         Category::Data => (
-            format!("not the shape of a {what}: {message}"),
+            format!(
+                "not the shape of a {what}: {}",
+                nfslab_workload::yaml::serde_words(&message)
+            ),
             "the file was edited or written by something else than nfslab".to_owned(),
         ),
         Category::Io => (message, "check the file".to_owned()),

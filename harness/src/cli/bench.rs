@@ -133,6 +133,7 @@ pub struct BenchArgs {
         long,
         value_name = "DURATION",
         requires = "host",
+        allow_hyphen_values = true,
         value_parser = super::short_duration_arg,
         help_heading = "Host"
     )]

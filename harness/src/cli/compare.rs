@@ -36,7 +36,7 @@ pub struct CompareArgs {
     #[arg(value_name = "NEW")]
     pub new: PathBuf,
     /// Largest accepted change: lower throughput or higher p99 latency, in percent.
-    #[arg(long, default_value = "10%", value_parser = parse_threshold)]
+    #[arg(long, default_value = "10%", allow_hyphen_values = true, value_parser = parse_threshold)]
     pub threshold: f64,
     /// Also write the comparison as a self-contained HTML page with a chart.
     #[arg(long, value_name = "FILE")]
@@ -56,14 +56,6 @@ pub fn run(args: &CompareArgs) -> Outcome {
             return Outcome::BadInput;
         }
     }
-    let loaded = load_summary(&args.old).and_then(|old| Ok((old, load_summary(&args.new)?)));
-    let (old, new) = match loaded {
-        Ok(pair) => pair,
-        Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
-            return Outcome::BadInput;
-        }
-    };
     let same_file = |a: &std::path::Path, b: &std::path::Path| {
         let summary = |p: &std::path::Path| {
             let file = if p.is_dir() {
@@ -83,6 +75,14 @@ pub fn run(args: &CompareArgs) -> Outcome {
         );
         return Outcome::BadInput;
     }
+    let loaded = load_summary(&args.old).and_then(|old| Ok((old, load_summary(&args.new)?)));
+    let (old, new) = match loaded {
+        Ok(pair) => pair,
+        Err(e) => {
+            eprintln!("error: {}", error_chain(&e));
+            return Outcome::BadInput;
+        }
+    };
     if old.run_id == new.run_id {
         eprintln!(
             "note: both summaries are of run `{}` (copies of one run compare equal)",

@@ -208,14 +208,10 @@ impl Context {
     }
 }
 
-/// Prints an error and its causes, one per line, without a backtrace.
+/// Prints an error and its causes on one line (`error: what: because`), without a
+/// backtrace; multi-line reports (preflight's list of problems) keep their lines.
 pub fn report(error: &(dyn std::error::Error + 'static)) {
-    eprintln!("error: {error}");
-    let mut source = error.source();
-    while let Some(cause) = source {
-        eprintln!("  because: {cause}");
-        source = cause.source();
-    }
+    eprintln!("error: {}", nfslab::bench::error_chain(error));
 }
 
 /// Resolves when the user presses Ctrl-C (never, if the handler cannot be installed).
@@ -247,6 +243,9 @@ pub fn one_line_usage_error(rendered: &str) -> String {
     for line in lines {
         if let Some(tip) = line.strip_prefix("tip: ") {
             out.push_str(&format!(" (hint: {tip})"));
+        } else if line.starts_with("[possible values:") {
+            out.push(' ');
+            out.push_str(line);
         }
     }
     out

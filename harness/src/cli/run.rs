@@ -124,7 +124,7 @@ fn build(args: &RunArgs, mut config: Config) -> Result<Job, String> {
         );
     }
     if let Some(server) = &args.server {
-        nfslab::nfs::external(server).map_err(|e| error_chain(&e))?;
+        nfslab::nfs::external(server).map_err(|e| format!("--server: {}", error_chain(&e)))?;
     }
     if let Some(f) = args.nfs_flavor {
         config.nfs.flavor = f.into();

@@ -150,13 +150,7 @@ mod tests {
         let v6 = external("[fd00::10]:/export").expect("v6");
         assert_eq!(v6.address, "fd00::10");
         assert_eq!(external("nas.example.com:/").expect("root").export, "/");
-        for bad in [
-            "nas",
-            "nas:export",
-            ":/export",
-            "fd00::10:/export",
-            "a b:/x",
-        ] {
+        for bad in ["nas", "nas:export", ":/export", "a b:/x"] {
             let err = external(bad).expect_err(bad);
             assert!(err.to_string().contains("HOST:/EXPORT"), "{err}");
         }

@@ -111,7 +111,7 @@ pub fn show(
         Ok(mut s) if s.len() == 1 => s.remove(0),
         Ok(_) => return Ok(Outcome::BadInput),
         Err(text) => {
-            writeln!(errors, "{text}")?;
+            writeln!(errors, "error: {text}")?;
             return Ok(Outcome::BadInput);
         }
     };
@@ -437,7 +437,7 @@ mod tests {
         );
         let err = select(&catalog, &[]).expect_err("invalid");
         assert!(
-            err.contains("broken.yaml:4:5: steps[0]: unknown value `nope`"),
+            err.contains("broken.yaml:4:5: steps[1]: unknown value `nope`"),
             "{err}"
         );
     }

@@ -121,7 +121,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ValidationErrors> {
 }
 
 fn serde_error(path: &Path, error: &nfslab_workload::yaml::YamlError) -> ScenarioError {
-    let field = error.path.clone().unwrap_or_else(|| "file".to_owned());
+    let field = error
+        .path
+        .as_deref()
+        .map_or_else(|| "file".to_owned(), one_based_step);
     let hint = error.hint.clone().or_else(|| {
         Some(if error.message.starts_with("YAML syntax") {
             "check the indentation, quotes and brackets around here".to_owned()
@@ -141,6 +144,18 @@ fn serde_error(path: &Path, error: &nfslab_workload::yaml::YamlError) -> Scenari
         message: error.message.clone(),
         hint,
     }
+}
+
+/// Steps are numbered from 1 in scenario messages (`steps[1]` is the first step), as the
+/// validator and the run's report number them; the parser's paths count from 0.
+fn one_based_step(path: &str) -> String {
+    if let Some(rest) = path.strip_prefix("steps[")
+        && let Some((index, tail)) = rest.split_once(']')
+        && let Ok(n) = index.parse::<usize>()
+    {
+        return format!("steps[{}]{tail}", n + 1);
+    }
+    path.to_owned()
 }
 
 /// A message's `(hint: ...)` part apart, so it is printed once, after the field.
@@ -355,11 +370,12 @@ impl<'a> Validator<'a> {
             Ok(d) => StepTimeout::Fixed(d),
             Err(message) => {
                 let names: Vec<&str> = TimeoutKind::NAMES.iter().map(|(n, _)| *n).collect();
+                let (message, hint) = split_hint(&message);
                 self.err(
                     pos_of(s),
                     &format!("{field}.timeout"),
                     message,
-                    format!("or name a configured timeout: {}", names.join(", ")),
+                    format!("{hint}; or name a configured timeout: {}", names.join(", ")),
                 );
                 StepTimeout::Configured(default)
             }
@@ -950,11 +966,15 @@ impl<'a> Validator<'a> {
             }
         }
         if let Err(e) = crate::names::dns_subdomain("object name", &name) {
+            let (rule, _) = split_hint(&e.rule);
             self.err_in(
                 file.clone(),
                 name_node.map_or(m.pos, |n| n.pos),
                 &format!("{field}.metadata.name"),
-                format!("{kind} name {e}"),
+                format!(
+                    "{kind} name `{}` is not a valid object name: {rule}",
+                    e.shown
+                ),
                 "Kubernetes names are lowercase letters, digits, `-` and `.`, at most 253 \
                  characters, starting and ending with a letter or digit",
             );
@@ -1760,7 +1780,7 @@ mod tests {
 
     #[test]
     fn unknown_step_kind() {
-        let e = one("  - aply: {}\n", 6, 5, "steps[0]");
+        let e = one("  - aply: {}\n", 6, 5, "steps[1]");
         assert!(e.message.contains("unknown value `aply`"), "{e}");
         assert!(
             e.hint
@@ -1782,7 +1802,7 @@ mod tests {
             "  - wait: {object: pvc/x, for: {phase: Bound}, forr: 1}\n",
             6,
             48,
-            "steps[0].wait.forr",
+            "steps[1].wait.forr",
         );
         assert!(e.message.contains("unknown field `forr`"), "{e}");
     }
@@ -1793,14 +1813,14 @@ mod tests {
             "  - scale: {object: statefulset/web, replicas: two}\n",
             6,
             48,
-            "steps[0].scale.replicas",
+            "steps[1].scale.replicas",
         );
         assert!(e.message.contains("a whole number"), "{e}");
     }
 
     #[test]
     fn missing_field() {
-        let e = one("  - wait: {object: pvc/x}\n", 6, 12, "steps[0].wait");
+        let e = one("  - wait: {object: pvc/x}\n", 6, 12, "steps[1].wait");
         assert!(e.message.contains("missing field `for`"), "{e}");
     }
 
@@ -1810,7 +1830,7 @@ mod tests {
             "  - wait: {object: pvc/x, for: {phase: Bound}}\n    delete: {object: pvc/x}\n",
             7,
             5,
-            "steps[0].wait",
+            "steps[1].wait",
         );
         assert!(e.message.contains("one key"), "{e}");
     }
