@@ -278,6 +278,27 @@ fn cases() -> Vec<Case> {
         "--run-id",
     ));
 
+    c.push(nfslab(
+        "flags/images-load-cluster",
+        &["images", "load", "--cluster", "../x"],
+        "--cluster",
+    ));
+    c.push(nfslab(
+        "flags/images-kubernetes",
+        &["images", "pull", "--kubernetes", "latest"],
+        "--kubernetes",
+    ));
+    c.push(nfslab(
+        "flags/nfs-up-node",
+        &["nfs", "up", "--node", "Worker_1"],
+        "--node",
+    ));
+    c.push(nfslab(
+        "flags/render-namespace",
+        &["render", "provisioner", "--namespace", "../x"],
+        "--namespace",
+    ));
+
     // ---- numbers and durations on flags ------------------------------------------------
     for (i, bad) in ["-3", "0", "17", "many"].into_iter().enumerate() {
         c.push(nfslab(

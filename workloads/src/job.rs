@@ -483,7 +483,7 @@ impl Job {
                         .check(span.0)
                         .map_err(|range| JobError::Duration {
                             field: "runtime",
-                            range,
+                            range: Box::new(range),
                         })?,
                 )
             }
@@ -494,7 +494,7 @@ impl Job {
                 .check(span.0)
                 .map_err(|range| JobError::Duration {
                     field: "ramp_time",
-                    range,
+                    range: Box::new(range),
                 })
         })?;
 
@@ -800,7 +800,7 @@ pub enum JobError {
         /// The field.
         field: &'static str,
         /// The value and the range.
-        range: RangeError,
+        range: Box<RangeError>,
     },
     /// A product of fields overflows.
     #[error("invalid {field} `{value}`: the data set is too large")]

@@ -325,6 +325,27 @@ pub fn check_output_file(flag: &str, file: &std::path::Path) -> Result<(), Strin
     Ok(())
 }
 
+/// A Kubernetes node name flag (`--node`).
+pub fn node_name_arg(text: &str) -> Result<String, String> {
+    nfslab::names::dns_subdomain("node name", text)
+        .map(|()| text.to_owned())
+        .map_err(|e| e.rule)
+}
+
+/// A namespace flag (`--namespace`).
+pub fn namespace_arg(text: &str) -> Result<String, String> {
+    nfslab::names::dns_label("namespace", text, nfslab::names::MAX_LABEL_LEN)
+        .map(|()| text.to_owned())
+        .map_err(|e| e.rule)
+}
+
+/// A Kubernetes minor version flag (`--kubernetes 1.33`).
+pub fn kubernetes_minor_arg(text: &str) -> Result<String, String> {
+    nfslab::names::kubernetes_minor("Kubernetes version", text)
+        .map(|_| text.to_owned())
+        .map_err(|e| e.rule)
+}
+
 /// Parses a cluster name flag (`--name`, `--cluster`) with the cluster-name grammar.
 pub fn cluster_name_arg(text: &str) -> Result<String, String> {
     nfslab::names::cluster_name(text)
