@@ -153,6 +153,12 @@ pub struct ClusterSelection {
 }
 
 impl ClusterSelection {
+    /// Whether a cluster was named on the command line (not just the configured default).
+    #[must_use]
+    pub fn names_a_cluster(&self) -> bool {
+        self.existing || self.kubeconfig.is_some() || self.context.is_some() || self.name.is_some()
+    }
+
     /// The library's choice these options make; a kind cluster name goes into `config`.
     pub fn apply(&self, config: &mut Config) -> nfslab::environment::ClusterChoice {
         use nfslab::environment::ClusterChoice;

@@ -58,7 +58,9 @@ pub struct RunArgs {
     /// Scenario ids or files (default: the whole catalog).
     #[arg(value_name = "ID|FILE")]
     pub scenarios: Vec<String>,
-    /// Validate and print the manifests that would be applied; needs no cluster.
+    /// Validate and print the manifests that would be applied; needs no cluster. With
+    /// --cluster, --existing, --kubeconfig or --context, the API server also checks every
+    /// manifest (server-side dry run, strict field validation; nothing is stored).
     #[arg(long, help_heading = "Dry run")]
     pub dry_run: bool,
     /// With --dry-run: write one `<id>.yaml` per scenario into DIR instead of printing.
@@ -82,6 +84,63 @@ pub struct RunArgs {
     /// Where the JSON results go.
     #[arg(long, value_name = "FILE", default_value = "results/scenarios.json")]
     pub results: PathBuf,
+}
+
+/// With `--dry-run` and a named cluster: the API server dry-runs every manifest with strict
+/// field validation (nothing is stored).
+fn server_dry_run(
+    scenarios: &[nfslab::scenario::plan::Scenario],
+    selection: &super::ClusterSelection,
+    config: &Config,
+) -> Outcome {
+    use nfslab::environment::ClusterChoice;
+    let runtime = match super::runtime() {
+        Ok(r) => r,
+        Err(outcome) => return outcome,
+    };
+    let mut config = config.clone();
+    let (kubeconfig, context, name) = match selection.apply(&mut config) {
+        ClusterChoice::Existing {
+            kubeconfig,
+            context,
+        } => (kubeconfig, context, None),
+        ClusterChoice::Kind { .. } => (None, None, Some(config.cluster.name.clone())),
+    };
+    runtime.block_on(async {
+        let connected = match name {
+            Some(name) => match nfslab::cluster::state::StateStore::from_env() {
+                Ok(store) => {
+                    let target = nfslab::cluster::Target {
+                        name,
+                        kubeconfig: None,
+                        context: None,
+                    };
+                    nfslab::cluster::connect(&store, &target, &config)
+                        .await
+                        .map_err(|e| (nfslab::bench::error_chain(&e), e.outcome()))
+                }
+                Err(e) => Err((nfslab::bench::error_chain(&e), Outcome::Environment)),
+            },
+            None => nfslab::k8s::kube_cluster::KubeCluster::connect(
+                kubeconfig.as_deref(),
+                context.as_deref(),
+                config.timeouts.exec,
+            )
+            .await
+            .map_err(|e| (nfslab::bench::error_chain(&e), Outcome::Environment)),
+        };
+        let cluster = match connected {
+            Ok(c) => c,
+            Err((line, outcome)) => {
+                eprintln!("error: cannot reach the cluster for a server-side dry run: {line}");
+                return outcome;
+            }
+        };
+        super::progress("the API server checks every manifest (dry run, strict fields)");
+        commands::server_dry_run(scenarios, &cluster, &mut std::io::stderr())
+            .await
+            .unwrap_or(Outcome::Environment)
+    })
 }
 
 /// Runs `nfslab scenarios ...` and returns how it ended.
@@ -121,7 +180,12 @@ pub fn run(args: &ScenariosArgs, mut config: Config) -> Outcome {
                     .render_to
                     .clone()
                     .map_or(RenderTarget::Stdout, RenderTarget::Dir);
-                commands::dry_run(&selected, &target, &mut stdout)
+                match commands::dry_run(&selected, &target, &mut stdout) {
+                    Ok(Outcome::Success) if run.cluster.names_a_cluster() => {
+                        Ok(server_dry_run(&selected, &run.cluster, &config))
+                    }
+                    other => other,
+                }
             } else {
                 if let Some(flavor) = run.nfs_flavor {
                     config.nfs.flavor = flavor.into();

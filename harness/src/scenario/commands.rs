@@ -231,6 +231,76 @@ pub fn dry_run(
     Ok(Outcome::Success)
 }
 
+/// The namespace server-side dry runs place namespaced objects in: the scenario's own
+/// namespace exists only while it runs, `default` exists in every cluster.
+pub const DRY_RUN_NAMESPACE: &str = "default";
+
+/// `nfslab scenarios run --dry-run` against a reachable cluster: every manifest an `apply`
+/// step writes is rendered as the engine would send it and dry-run applied with strict
+/// field validation, so the API server's own schema (its version, its CRDs, its admission)
+/// judges it. Nothing is stored. One line per refused manifest on `errors`, with the
+/// manifest's `file:line:column`.
+///
+/// # Errors
+/// Writing to `errors` failed.
+pub async fn server_dry_run(
+    scenarios: &[Scenario],
+    cluster: &dyn crate::k8s::Cluster,
+    errors: &mut dyn Write,
+) -> std::io::Result<Outcome> {
+    use super::template::Templates;
+    use super::validate::placeholder_capture;
+    let run = RunId::generate();
+    let server = placeholder_server();
+    let images = Images::default();
+    let templates = Templates::new();
+    let mut outcome = Outcome::Success;
+    for s in scenarios {
+        let mut vars = Vars::new(&run, &s.id, &server, &images);
+        for step in &s.steps {
+            match &step.action {
+                Action::Apply(manifests) => {
+                    for m in manifests {
+                        let ctx = vars.context();
+                        let Ok(node) = m
+                            .node
+                            .value
+                            .try_map_strings(m.node.pos, &mut |t, _| templates.render(t, &ctx))
+                        else {
+                            continue;
+                        };
+                        let value = super::steps::prepare_manifest(
+                            node.to_json(),
+                            DRY_RUN_NAMESPACE,
+                            &run,
+                            &s.id,
+                        );
+                        if let Err(e) = cluster.dry_run_apply(&value).await {
+                            let at = format!("{}:{}", m.file.display(), m.node.pos);
+                            let environment =
+                                matches!(e, crate::k8s::ClusterError::Unreachable { .. });
+                            writeln!(errors, "{at}: scenario `{}`: {e}", s.id)?;
+                            outcome = if environment {
+                                Outcome::Environment
+                            } else if outcome == Outcome::Success {
+                                Outcome::BadInput
+                            } else {
+                                outcome
+                            };
+                        }
+                    }
+                }
+                Action::Capture { name, .. } => {
+                    vars.captured
+                        .insert(name.clone(), placeholder_capture(name));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(outcome)
+}
+
 /// What a real run needs beyond the scenarios.
 #[derive(Clone, Debug)]
 pub struct RunRequest {
