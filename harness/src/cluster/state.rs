@@ -144,7 +144,20 @@ impl StateStore {
     /// name into a path it reads, writes or removes.
     fn checked_dir(&self, name: &str) -> Result<PathBuf, StateError> {
         crate::names::cluster_name(name)?;
-        Ok(self.cluster_dir(name))
+        let dir = self.cluster_dir(name);
+        // A valid name cannot leave the store; a `clusters` directory that is a symbolic
+        // link elsewhere could. Judged on the resolved paths once they exist.
+        if self.root.exists() && !crate::names::is_inside(&self.root, &dir) {
+            return Err(StateError::BadName(crate::names::NameError::new(
+                "cluster name",
+                name,
+                format!(
+                    "its directory resolves outside the state directory `{}`",
+                    self.root.display()
+                ),
+            )));
+        }
+        Ok(dir)
     }
 
     /// Creates a cluster's directory (private to the user: it holds credentials).
@@ -316,6 +329,23 @@ mod tests {
             "nothing outside was removed"
         );
         assert!(!dir.path().join("state").exists(), "nothing was created");
+    }
+
+    #[test]
+    fn a_clusters_directory_linked_elsewhere_is_not_followed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir_all(elsewhere.join("lab")).expect("mkdir");
+        std::fs::write(elsewhere.join("lab/cluster.json"), "{}").expect("write");
+        let root = dir.path().join("state");
+        std::fs::create_dir(&root).expect("mkdir");
+        std::os::unix::fs::symlink(&elsewhere, root.join("clusters")).expect("symlink");
+        let store = StateStore::at(&root);
+        assert!(matches!(store.forget("lab"), Err(StateError::BadName(_))));
+        assert!(
+            elsewhere.join("lab/cluster.json").is_file(),
+            "nothing was removed"
+        );
     }
 
     #[test]
