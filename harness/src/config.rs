@@ -206,7 +206,9 @@ pub struct Images {
     pub nfslab_io: String,
     /// Kernel NFS server (nfs-utils userland; the kernel's nfsd does the serving).
     pub kernel_nfs_server: String,
-    /// Userspace NFS server image providing `ganesha.nfsd`, `rpcbind` and `rpc.statd`.
+    /// Userspace NFS server image providing `ganesha.nfsd`, `rpcbind`, `rpc.statd`,
+    /// `rpcinfo` and `showmount`; empty means `nfslab-ganesha:<nfslab version>`, built
+    /// locally by `harness/src/nfs/image/build.sh`.
     pub ganesha_nfs_server: String,
     /// nfs-subdir-external-provisioner.
     pub provisioner: String,
@@ -238,7 +240,7 @@ impl Default for Images {
         Self {
             nfslab_io: String::new(),
             kernel_nfs_server: "registry.k8s.io/e2e-test-images/volume/nfs:1.4".to_owned(),
-            ganesha_nfs_server: "registry.k8s.io/sig-storage/nfs-provisioner:v4.0.8".to_owned(),
+            ganesha_nfs_server: String::new(),
             provisioner: "registry.k8s.io/sig-storage/nfs-subdir-external-provisioner:v4.0.2"
                 .to_owned(),
             recycler,
@@ -248,6 +250,17 @@ impl Default for Images {
 }
 
 impl Images {
+    /// The userspace NFS server image: the configured one, or nfslab's own
+    /// `nfslab-ganesha:<version>` (built by `harness/src/nfs/image/build.sh`).
+    #[must_use]
+    pub fn ganesha_nfs_server(&self) -> String {
+        if self.ganesha_nfs_server.is_empty() {
+            format!("nfslab-ganesha:{}", env!("CARGO_PKG_VERSION"))
+        } else {
+            self.ganesha_nfs_server.clone()
+        }
+    }
+
     /// The `nfslab-io` image reference: the configured one, or `nfslab-io:<version>`.
     #[must_use]
     pub fn nfslab_io(&self) -> String {
@@ -263,7 +276,7 @@ impl Images {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct NfsConfig {
-    /// `kernel` (default) or `ganesha`.
+    /// `ganesha` (default: nfslab's own image, no host module needed) or `kernel`.
     pub flavor: ServerFlavor,
     /// Namespace holding the server objects.
     pub namespace: String,
@@ -280,7 +293,7 @@ pub struct NfsConfig {
 impl Default for NfsConfig {
     fn default() -> Self {
         Self {
-            flavor: ServerFlavor::Kernel,
+            flavor: ServerFlavor::Ganesha,
             namespace: "nfslab-nfs".to_owned(),
             node: String::new(),
             host_path: "/var/lib/nfslab/exports".to_owned(),
@@ -457,13 +470,14 @@ impl Config {
             .map_err(|e| name_err("cluster.min-kind-version", e))?;
         for (field, image) in [
             ("images.kernel-nfs-server", &self.images.kernel_nfs_server),
-            ("images.ganesha-nfs-server", &self.images.ganesha_nfs_server),
             ("images.provisioner", &self.images.provisioner),
         ] {
             names::image_reference("image reference", image).map_err(|e| name_err(field, e))?;
         }
+        // Empty means an image nfslab builds itself (or none, for nginx).
         for (field, image) in [
             ("images.nfslab-io", &self.images.nfslab_io),
+            ("images.ganesha-nfs-server", &self.images.ganesha_nfs_server),
             ("images.nginx", &self.images.nginx),
         ] {
             if !image.is_empty() {

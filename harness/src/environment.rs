@@ -227,6 +227,8 @@ pub struct Environment {
     pub info: EnvironmentInfo,
     /// Server namespaces this preparation deployed (and [`tear_down`] removes).
     deployed: Vec<String>,
+    /// What the client check of each server deployed here saw: `(address, versions)`.
+    checked: Vec<(String, String)>,
     /// The kind cluster this preparation may delete afterwards.
     delete_cluster: Option<String>,
 }
@@ -432,6 +434,7 @@ pub async fn prepare(
                     .copied()
                     .unwrap_or(config.nfs.flavor),
                 rebuild_image: false,
+                server_image: request.flavors.contains(&ServerFlavor::Ganesha),
                 keep_on_failure: false,
             };
             // A cluster that exists before this run is someone's: use it, never delete it.
@@ -486,6 +489,7 @@ pub async fn prepare(
             servers: Vec::new(),
         },
         deployed: Vec::new(),
+        checked: Vec::new(),
         delete_cluster,
     };
     let several = request.flavors.len() > 1;
@@ -516,7 +520,13 @@ pub async fn prepare(
     env.info.servers = env
         .servers
         .iter()
-        .map(|s| format!("{} {}:{}", flavor_name(s.flavor), s.address, s.export))
+        .map(|s| {
+            let line = format!("{} {}:{}", flavor_name(s.flavor), s.address, s.export);
+            match env.checked.iter().find(|(a, _)| *a == s.address) {
+                Some((_, seen)) => format!("{line} (clients mounted {seen})"),
+                None => line,
+            }
+        })
         .collect();
     Ok(env)
 }
@@ -560,7 +570,11 @@ async fn deploy_server(
     let ready = server::up(cluster, &spec, &config.timeouts, progress)
         .await
         .map_err(server_err)?;
-    env.servers.push(ready);
+    env.checked.push((
+        ready.server.address.clone(),
+        server::describe_checked(&ready.mounts),
+    ));
+    env.servers.push(ready.server);
     Ok(())
 }
 

@@ -39,18 +39,12 @@ pub fn nfs_server(config: &Config, flavor: Option<ServerFlavor>) -> Vec<Value> {
     server::manifests(&spec)
 }
 
-/// The pod `nfslab nfs up` uses to prove a client can write to the export, for a server at
-/// `address`.
+/// The objects `nfslab nfs up` uses to prove clients can mount the export with NFSv4.2,
+/// NFSv3 and the kernel's own negotiation, for a server at `address`.
 #[must_use]
 pub fn nfs_client_check(config: &Config, address: &str) -> Vec<Value> {
     let spec = ServerSpec::from_config(config, None, &server::default_kind_node(config));
-    vec![server::client_check_pod(
-        &spec,
-        address,
-        "nfs-client-check",
-        ".nfslab-client-check",
-        "ok",
-    )]
+    server::client_check_objects(&spec, address)
 }
 
 /// The provisioner objects a scenario would apply, for an example run, namespace and server.

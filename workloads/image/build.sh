@@ -5,6 +5,12 @@
 # The image carries the label org.nfslab.source: a hash of the sources the binary is built
 # from, so that a tool holding a newer tree sees that an image of the same version is stale.
 #   build.sh --source-hash   prints that hash for the tree as it is now, and builds nothing.
+#   build.sh --triple        prints the Rust target it would build for, and builds nothing.
+#
+# The binary is built for the Docker daemon's architecture, which is the nodes' (kind nodes
+# are containers of that daemon; with Docker Desktop or a remote DOCKER_HOST it need not be
+# this host's): x86_64 or aarch64, static with musl. Building for another architecture than
+# this host's links with rust-lld unless CARGO_TARGET_<TRIPLE>_LINKER says otherwise.
 #
 # Environment:
 #   CARGO_TARGET_DIR   cargo's target directory (default: <repo>/target)
@@ -23,13 +29,38 @@ source_hash() {
   )
 }
 
+# The Rust target for the Docker daemon's architecture.
+daemon_triple() {
+  local arch
+  if ! arch=$(docker info --format '{{.Architecture}}' 2>/dev/null) || [ -z "$arch" ]; then
+    echo "error: the Docker daemon does not answer (hint: start it, or check DOCKER_HOST)" >&2
+    return 1
+  fi
+  case "$arch" in
+    x86_64|amd64) echo x86_64-unknown-linux-musl ;;
+    aarch64|arm64) echo aarch64-unknown-linux-musl ;;
+    *) echo "error: Docker runs on \`$arch\`; nfslab-io is built for x86_64 and aarch64 only" >&2
+       return 1 ;;
+  esac
+}
+
 case "${1:-}" in
   --source-hash) source_hash; exit 0 ;;
+  --triple) daemon_triple; exit ;;
   "") ;;
-  *) echo "usage: $0 [--source-hash]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--source-hash | --triple]" >&2; exit 2 ;;
 esac
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
-triple=x86_64-unknown-linux-musl
+triple=$(daemon_triple)
+host_arch=$(uname -m)
+case "$host_arch" in arm64) host_arch=aarch64 ;; esac
+if [ "${triple%%-*}" != "$host_arch" ]; then
+  linker_var="CARGO_TARGET_$(echo "$triple" | tr 'a-z-' 'A-Z_')_LINKER"
+  if [ -z "${!linker_var:-}" ]; then
+    echo "cross-building for $triple on $host_arch: linking with rust-lld ($linker_var)" >&2
+    export "$linker_var=rust-lld"
+  fi
+fi
 
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$repo/Cargo.toml" | head -n 1)
 if [ -z "$version" ]; then

@@ -99,8 +99,11 @@ pub enum Command {
         /// The directory.
         dir: PathBuf,
         /// One line per entry with type, mode, uid, gid and size.
-        #[arg(short, long)]
+        #[arg(short, long, conflicts_with = "json")]
         long: bool,
+        /// One JSON array of entries (name, kind, size, mode, uid, gid): what nfslab reads.
+        #[arg(long)]
+        json: bool,
     },
     /// Exit 0 if a directory is empty (dotfiles count); otherwise list it and exit 1.
     CheckEmpty {
@@ -386,7 +389,20 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             }
             Err(e) => report_file_error(&e),
         },
-        Command::Ls { dir, long } => match files::list_dir(&dir) {
+        Command::Ls { dir, long, json } => match files::list_dir(&dir) {
+            Ok(entries) if json => match serde_json::to_string(&entries) {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::Ok
+                }
+                Err(e) => {
+                    eprintln!(
+                        "error: cannot encode the listing of `{}`: {e}",
+                        dir.display()
+                    );
+                    ExitCode::IoError
+                }
+            },
             Ok(entries) => {
                 for e in entries {
                     println!("{}", if long { e.long_line() } else { e.name });

@@ -23,6 +23,19 @@ use serde::{Deserialize, Serialize};
 pub const MOUNTINFO_PATH: &str = "/proc/self/mountinfo";
 /// Path of the current process's NFS statistics.
 pub const MOUNTSTATS_PATH: &str = "/proc/self/mountstats";
+/// Environment variable naming another directory to read `self/mountinfo` and
+/// `self/mountstats` from instead of `/proc` (a copy of a node's proc files, or a stand-in
+/// for a pod's mounts); unset or empty: `/proc`.
+pub const PROC_ENV: &str = "NFSLAB_IO_PROC";
+
+/// Where a `/proc/...` file is read from: under `$NFSLAB_IO_PROC` when it is set.
+#[must_use]
+pub fn proc_file(path: &'static str) -> std::path::PathBuf {
+    match std::env::var_os(PROC_ENV).filter(|v| !v.is_empty()) {
+        Some(root) => std::path::PathBuf::from(root).join(path.trim_start_matches("/proc/")),
+        None => std::path::PathBuf::from(path),
+    }
+}
 
 /// One line of `/proc/self/mountinfo`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -490,7 +503,7 @@ pub enum MountError {
     #[error("cannot read `{path}`")]
     Read {
         /// The file.
-        path: &'static str,
+        path: String,
         /// Why.
         #[source]
         source: std::io::Error,
@@ -521,8 +534,9 @@ pub fn mount_section(path: &Path) -> Result<MountSection, MountError> {
         path: path.display().to_string(),
         source,
     })?;
-    let text = std::fs::read_to_string(MOUNTINFO_PATH).map_err(|source| MountError::Read {
-        path: MOUNTINFO_PATH,
+    let file = proc_file(MOUNTINFO_PATH);
+    let text = std::fs::read_to_string(&file).map_err(|source| MountError::Read {
+        path: file.display().to_string(),
         source,
     })?;
     let mounts = parse_mountinfo(&text).map_err(MountError::Format)?;
@@ -543,7 +557,7 @@ pub fn mount_section(path: &Path) -> Result<MountSection, MountError> {
 /// Reads the live mountstats block of the mount at `mount_point`, if the kernel lists one.
 #[must_use]
 pub fn read_mountstats(mount_point: &str) -> Option<MountStats> {
-    let text = std::fs::read_to_string(MOUNTSTATS_PATH).ok()?;
+    let text = std::fs::read_to_string(proc_file(MOUNTSTATS_PATH)).ok()?;
     parse_mountstats(&text)
         .into_iter()
         .rev()

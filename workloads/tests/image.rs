@@ -221,6 +221,46 @@ fn verified_job_in_a_container() -> Result<(), libtest_mimic::Failed> {
     Ok(())
 }
 
+/// The target follows the Docker daemon's architecture (which is the kind nodes'), not this
+/// host's: the script is run with a `docker` on PATH answering `docker info` as a daemon of
+/// each architecture answers.
+fn target_follows_the_daemons_architecture() -> Result<(), libtest_mimic::Failed> {
+    for (arch, want) in [
+        ("x86_64", Some("x86_64-unknown-linux-musl")),
+        ("aarch64", Some("aarch64-unknown-linux-musl")),
+        ("s390x", None),
+    ] {
+        let dir = tempfile::tempdir()?;
+        let docker = dir.path().join("docker");
+        std::fs::write(&docker, format!("#!/bin/sh\necho {arch}\n"))?;
+        std::fs::set_permissions(&docker, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+        let path = format!(
+            "{}:{}",
+            dir.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = Command::new("bash")
+            .arg(build_script())
+            .arg("--triple")
+            .env("PATH", path)
+            .output()?;
+        let printed = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        match want {
+            Some(triple) => ensure!(
+                out.status.success() && printed == triple,
+                "{arch}: {printed} ({})",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            None => ensure!(
+                !out.status.success()
+                    && String::from_utf8_lossy(&out.stderr).contains("x86_64 and aarch64 only"),
+                "{arch} is refused: {printed}"
+            ),
+        }
+    }
+    Ok(())
+}
+
 fn main() {
     let args = libtest_mimic::Arguments::from_args();
     let tests: Vec<(&'static str, Body)> = vec![(
@@ -231,6 +271,10 @@ fn main() {
     trials.push(libtest_mimic::Trial::test(
         "source_hash_follows_the_engine_sources",
         source_hash_follows_the_engine_sources,
+    ));
+    trials.push(libtest_mimic::Trial::test(
+        "target_follows_the_daemons_architecture",
+        target_follows_the_daemons_architecture,
     ));
     libtest_mimic::run(&args, trials).exit();
 }

@@ -154,13 +154,15 @@ async fn up(args: UpArgs, ctx: &Context) -> Outcome {
             node_image: args.node_image,
         }
     };
+    let nfs_flavor = args
+        .nfs_flavor
+        .map_or(ctx.config.nfs.flavor, ServerFlavor::from);
     let request = UpRequest {
         name,
         provider,
-        nfs_flavor: args
-            .nfs_flavor
-            .map_or(ctx.config.nfs.flavor, ServerFlavor::from),
+        nfs_flavor,
         rebuild_image: args.rebuild_image,
+        server_image: nfs_flavor == ServerFlavor::Ganesha,
         keep_on_failure: args.keep_on_failure,
     };
     match cluster::up(&ctx.host(), &ctx.config, &request, interrupted(), &progress).await {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use nfslab::cluster::images::{self, Freshness, Image, Role};
+use nfslab::cluster::images::{self, Freshness, Image};
 use nfslab::cluster::state::ProviderKind;
 use nfslab::cluster::{kind, record};
 use nfslab::exit::Outcome;
@@ -13,14 +13,16 @@ use super::{Context, progress, report};
 /// `nfslab images ...`
 #[derive(Debug, Subcommand)]
 #[command(after_help = "For a cluster without registry access:\n  \
-    nfslab images build                    # nfslab-io from this repository\n  \
+    nfslab images build                    # nfslab-io and nfslab-ganesha from this repository\n  \
     nfslab images pull                     # where a registry is reachable\n  \
     nfslab images save nfslab-images.tar   # carry this file over\n  \
     nfslab images load nfslab-images.tar   # into Docker and the kind cluster's nodes")]
 pub enum ImagesCommand {
     /// List the images nfslab uses and whether the local Docker has them.
     List(Selection),
-    /// Build the nfslab-io image with workloads/image/build.sh.
+    /// Build nfslab's own images: nfslab-io (workloads/image/build.sh) and the ganesha NFS
+    /// server (harness/src/nfs/image/build.sh; debootstrap as root without registry access,
+    /// else docker build from debian:bookworm-slim).
     Build,
     /// Pull the third-party images into the local Docker.
     Pull(Selection),
@@ -71,21 +73,24 @@ pub async fn run(command: ImagesCommand, ctx: &Context) -> Outcome {
     match command {
         ImagesCommand::List(s) => {
             for image in catalog(&s) {
-                let here = if image.role == Role::NfslabIo {
-                    let source = images::source_dir();
-                    match images::freshness(&ctx.tools, &source, &image.reference).await {
-                        Ok(Freshness::Missing) => "missing",
-                        Ok(Freshness::Stale { .. }) => "stale (built from other sources)",
-                        Ok(Freshness::Unlabelled) => "present (no source label)",
-                        Ok(Freshness::Current | Freshness::Unchecked) => "present",
-                        Err(_) => "unknown (docker unavailable)",
+                let here = match image.recipe() {
+                    Some(recipe) => {
+                        let source = images::source_dir();
+                        match images::freshness_of(&ctx.tools, &source, recipe, &image.reference)
+                            .await
+                        {
+                            Ok(Freshness::Missing) => "missing (nfslab images build)",
+                            Ok(Freshness::Stale { .. }) => "stale (built from other sources)",
+                            Ok(Freshness::Unlabelled) => "present (no source label)",
+                            Ok(Freshness::Current | Freshness::Unchecked) => "present",
+                            Err(_) => "unknown (docker unavailable)",
+                        }
                     }
-                } else {
-                    match images::present(&ctx.tools, &image.reference).await {
+                    None => match images::present(&ctx.tools, &image.reference).await {
                         Ok(true) => "present",
                         Ok(false) => "missing",
                         Err(_) => "unknown (docker unavailable)",
-                    }
+                    },
                 };
                 println!(
                     "{:<75} {:<34} {here}",
@@ -96,22 +101,29 @@ pub async fn run(command: ImagesCommand, ctx: &Context) -> Outcome {
             Outcome::Success
         }
         ImagesCommand::Build => {
-            let image = config.images.nfslab_io();
-            progress(&format!("building `{image}`"));
-            match images::build_nfslab_io(
-                &ctx.tools,
-                &images::source_dir(),
-                &image,
-                config.timeouts.image_build,
-            )
-            .await
-            {
-                Ok(()) => {
-                    println!("built `{image}`");
-                    Outcome::Success
+            let own: Vec<Image> = images::catalog(&config.images, None)
+                .into_iter()
+                .filter(Image::built_locally)
+                .collect();
+            for image in own {
+                let Some(recipe) = image.recipe() else {
+                    continue;
+                };
+                progress(&format!("building `{}`", image.reference));
+                if let Err(e) = images::build(
+                    &ctx.tools,
+                    &images::source_dir(),
+                    recipe,
+                    &image.reference,
+                    config.timeouts.image_build,
+                )
+                .await
+                {
+                    return fail(&e);
                 }
-                Err(e) => fail(&e),
+                println!("built `{}`", image.reference);
             }
+            Outcome::Success
         }
         ImagesCommand::Pull(s) => {
             match images::pull(&ctx.tools, &catalog(&s), config.timeouts.image_transfer).await {

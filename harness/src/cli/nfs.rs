@@ -89,8 +89,9 @@ pub async fn run(command: NfsCommand, ctx: &Context) -> Outcome {
             let spec = ServerSpec::from_config(&ctx.config, args.flavor.map(Into::into), &node);
             tokio::select! {
                 result = server::up(&cluster, &spec, &ctx.config.timeouts, &progress) => match result {
-                    Ok(s) => {
-                        print_server(&s);
+                    Ok(ready) => {
+                        print_server(&ready.server);
+                        println!("clients: {}", server::describe_checked(&ready.mounts));
                         Outcome::Success
                     }
                     Err(e) => {

@@ -104,6 +104,7 @@ pub async fn examine(
     }
     checks.extend(report.problems.into_iter().map(Check::missing));
     checks.push(image_check(tools, config).await);
+    checks.push(flavor_check(tools, config, flavor).await);
     checks.push(kubectl_check(tools).await);
     checks.push(match store {
         Some(s) => match s.names() {
@@ -199,6 +200,57 @@ async fn image_check(tools: &dyn Tools, config: &Config) -> Check {
             "install Rust (https://rustup.rs) and `rustup target add x86_64-unknown-linux-musl`, \
              or load a saved image: `nfslab images load FILE`",
         )
+    }
+}
+
+/// Which server flavor runs and why, and for ganesha, how its image stands.
+async fn flavor_check(tools: &dyn Tools, config: &Config, flavor: ServerFlavor) -> Check {
+    let default = if flavor == config.nfs.flavor {
+        "the configured flavor"
+    } else {
+        "asked for"
+    };
+    if flavor != ServerFlavor::Ganesha {
+        return Check::ok(format!(
+            "NFS server flavor kernel ({default}): the host kernel's nfsd in a privileged pod,              as Kubernetes' own e2e tests run it; needs the nfsd module (above) and sets the              host's lockd ports and grace period while it runs (restored when it stops). The              default, ganesha, needs neither"
+        ));
+    }
+    let image = config.images.ganesha_nfs_server();
+    let what = format!(
+        "NFS server flavor ganesha ({default}; the default): nfs-ganesha in user space in the          image {image}, needing no kernel module on the host, so it runs wherever kind does          (Docker Desktop, CI runners)"
+    );
+    let server = super::images::Image {
+        role: super::images::Role::GaneshaNfsServer,
+        reference: image.clone(),
+    };
+    let Some(recipe) = server.recipe() else {
+        return Check::ok(format!("{what}; the nodes pull it"));
+    };
+    match super::images::freshness_of(tools, &super::images::source_dir(), recipe, &image).await {
+        Ok(Freshness::Current | Freshness::Unchecked) => {
+            Check::ok(format!("{what}; built from this tree"))
+        }
+        Ok(Freshness::Stale { .. }) => Check::ok(format!("{what}; stale, rebuilt on first use")),
+        Ok(Freshness::Unlabelled) => Check::advice(
+            format!("{what}; it has no source label"),
+            "an image not built from this tree may hold other packages than its recipe",
+            "`nfslab images build`",
+        ),
+        Ok(Freshness::Missing) | Err(_) => {
+            let root = tools
+                .run(&CommandSpec::new("id", &["-u"], PROBE))
+                .await
+                .is_ok_and(|o| o.stdout.trim() == "0");
+            let how = if root && tools.find("debootstrap").is_some() {
+                "debootstrap from a Debian mirror (no registry needed)"
+            } else {
+                "docker build FROM debian:bookworm-slim (needs registry access; as root with \
+                 debootstrap installed no registry is needed)"
+            };
+            Check::ok(format!(
+                "{what}; not built yet, built on first use by {how}"
+            ))
+        }
     }
 }
 

@@ -1,11 +1,16 @@
 //! The images nfslab runs: building `nfslab-io`, pulling the third-party ones, moving them
 //! through tarballs for air-gapped hosts, and side-loading them into kind nodes.
 //!
-//! `nfslab-io` is built from this repository by `workloads/image/build.sh` (a static musl
-//! binary in a `FROM scratch` image tagged `nfslab-io:<version>`); nfslab only calls it.
-//! Third-party images come from the configuration ([`crate::config::Images`]): the NFS
-//! servers, the provisioner, the PV recycler's image for each supported Kubernetes version
-//! and nginx when configured. Users behind registry blocks run `nfslab images pull` and
+//! Two images are built from this repository by their scripts ([`Recipe`]); nfslab only
+//! calls them:
+//! - `nfslab-io:<version>` by `workloads/image/build.sh`: the static musl binary in a
+//!   `FROM scratch` image;
+//! - `nfslab-ganesha:<version>` by `harness/src/nfs/image/build.sh`: Debian's nfs-ganesha,
+//!   rpcbind and rpc.statd, the default in-cluster NFS server.
+//!
+//! Third-party images come from the configuration ([`crate::config::Images`]): the kernel
+//! NFS server, the provisioner, the PV recycler's image for each supported Kubernetes version
+//! and nginx when configured (a configured ganesha image of another name is third-party too). Users behind registry blocks run `nfslab images pull` and
 //! `nfslab images save FILE` where a registry is reachable, carry the tarball over, and run
 //! `nfslab images load FILE` (which also side-loads into the kind cluster).
 
@@ -19,8 +24,38 @@ use crate::config::Images;
 /// for binaries installed outside the repository.
 pub const SOURCE_DIR_ENV: &str = "NFSLAB_SOURCE_DIR";
 
-/// The image build script, relative to the source tree.
+/// The `nfslab-io` image build script, relative to the source tree.
 pub const BUILD_SCRIPT: &str = "workloads/image/build.sh";
+
+/// An image nfslab builds from this repository with a script.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recipe {
+    /// Image name; the tag is nfslab's version.
+    pub name: &'static str,
+    /// The build script, relative to the source tree. It prints the tag as its last line,
+    /// labels the image with [`SOURCE_LABEL`], and prints that hash with `--source-hash`.
+    pub script: &'static str,
+}
+
+impl Recipe {
+    /// `<name>:<nfslab version>`, what the script tags.
+    #[must_use]
+    pub fn reference(&self) -> String {
+        format!("{}:{}", self.name, env!("CARGO_PKG_VERSION"))
+    }
+}
+
+/// The IO engine and helper image.
+pub const IO_RECIPE: Recipe = Recipe {
+    name: "nfslab-io",
+    script: BUILD_SCRIPT,
+};
+
+/// The userspace NFS server image (nfs-ganesha from Debian).
+pub const SERVER_RECIPE: Recipe = Recipe {
+    name: "nfslab-ganesha",
+    script: "harness/src/nfs/image/build.sh",
+};
 
 /// Quick Docker queries.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -65,10 +100,25 @@ pub struct Image {
 }
 
 impl Image {
+    /// How nfslab builds it, when it does (rather than pulling it): `nfslab-io` always, the
+    /// ganesha server when the configuration names nfslab's own image.
+    #[must_use]
+    pub fn recipe(&self) -> Option<Recipe> {
+        match self.role {
+            Role::NfslabIo => Some(IO_RECIPE),
+            Role::GaneshaNfsServer
+                if self.reference.split(':').next() == Some(SERVER_RECIPE.name) =>
+            {
+                Some(SERVER_RECIPE)
+            }
+            _ => None,
+        }
+    }
+
     /// Whether nfslab builds it (rather than pulling it).
     #[must_use]
     pub fn built_locally(&self) -> bool {
-        self.role == Role::NfslabIo
+        self.recipe().is_some()
     }
 }
 
@@ -87,7 +137,7 @@ pub fn catalog(images: &Images, kubernetes: Option<&str>) -> Vec<Image> {
         },
         Image {
             role: Role::GaneshaNfsServer,
-            reference: images.ganesha_nfs_server.clone(),
+            reference: images.ganesha_nfs_server(),
         },
         Image {
             role: Role::Provisioner,
@@ -209,14 +259,27 @@ impl Freshness {
     }
 }
 
-/// How the local `image` stands against the source tree at `source`: its
-/// [`SOURCE_LABEL`] against the hash `build.sh --source-hash` prints.
+/// How the local `nfslab-io` image `image` stands against the source tree at `source`.
 ///
 /// # Errors
 /// [`ImageError::Command`] when docker cannot be run.
 pub async fn freshness(
     tools: &dyn Tools,
     source: &Path,
+    image: &str,
+) -> Result<Freshness, ImageError> {
+    freshness_of(tools, source, IO_RECIPE, image).await
+}
+
+/// How the local `image`, built by `recipe`, stands against the source tree at `source`:
+/// its [`SOURCE_LABEL`] against the hash the recipe's `build.sh --source-hash` prints.
+///
+/// # Errors
+/// [`ImageError::Command`] when docker cannot be run.
+pub async fn freshness_of(
+    tools: &dyn Tools,
+    source: &Path,
+    recipe: Recipe,
     image: &str,
 ) -> Result<Freshness, ImageError> {
     let format = format!("{{{{ index .Config.Labels \"{SOURCE_LABEL}\" }}}}");
@@ -230,7 +293,7 @@ pub async fn freshness(
     if !inspected.success() {
         return Ok(Freshness::Missing);
     }
-    let script = source.join(BUILD_SCRIPT);
+    let script = source.join(recipe.script);
     if !script.is_file() {
         return Ok(Freshness::Unchecked);
     }
@@ -280,7 +343,22 @@ pub async fn build_nfslab_io(
     image: &str,
     timeout: Duration,
 ) -> Result<(), ImageError> {
-    let script = source.join(BUILD_SCRIPT);
+    build(tools, source, IO_RECIPE, image, timeout).await
+}
+
+/// Builds an image with its recipe's script and makes sure Docker then has `image` (tagging
+/// the script's `<name>:<version>` when the configuration names another reference).
+///
+/// # Errors
+/// [`ImageError`] when the script is missing or fails, or the image is not there afterwards.
+pub async fn build(
+    tools: &dyn Tools,
+    source: &Path,
+    recipe: Recipe,
+    image: &str,
+    timeout: Duration,
+) -> Result<(), ImageError> {
+    let script = source.join(recipe.script);
     if !script.is_file() {
         return Err(ImageError::NoBuildScript {
             image: image.to_owned(),
@@ -295,7 +373,7 @@ pub async fn build_nfslab_io(
         Some("run the script by hand to see the whole output"),
     )
     .await?;
-    let built = format!("nfslab-io:{}", env!("CARGO_PKG_VERSION"));
+    let built = recipe.reference();
     if image != built && present(tools, &built).await? {
         run_checked(
             tools,
@@ -402,6 +480,23 @@ mod tests {
             format!("nfslab-io:{}", env!("CARGO_PKG_VERSION"))
         );
         assert!(all[0].built_locally());
+        let server = all
+            .iter()
+            .find(|i| i.role == Role::GaneshaNfsServer)
+            .expect("server");
+        assert_eq!(server.recipe(), Some(SERVER_RECIPE));
+        assert_eq!(
+            server.reference,
+            format!("nfslab-ganesha:{}", env!("CARGO_PKG_VERSION"))
+        );
+        let mut third_party = images.clone();
+        third_party.ganesha_nfs_server = "registry.example/ganesha:5".to_owned();
+        assert!(
+            !catalog(&third_party, None)
+                .iter()
+                .any(|i| i.role == Role::GaneshaNfsServer && i.built_locally()),
+            "another ganesha image is pulled, not built"
+        );
         assert_eq!(
             all.iter()
                 .filter(|i| matches!(i.role, Role::Recycler(_)))
@@ -445,20 +540,20 @@ mod tests {
         .await
         .expect("save");
         let lines = tools.lines();
-        assert_eq!(lines.len(), 4);
+        // Both of nfslab's own images (the engine, the ganesha server) are built, not pulled.
+        assert_eq!(lines.len(), 3, "{lines:?}");
         assert!(
-            lines[..3]
+            lines[..2]
                 .iter()
                 .all(|l| l.starts_with("docker pull registry.k8s.io/"))
         );
         assert_eq!(
-            lines[3],
+            lines[2],
             format!(
-                "docker save --output /tmp/images.tar nfslab-io:{} {} {} {}",
-                env!("CARGO_PKG_VERSION"),
+                "docker save --output /tmp/images.tar nfslab-io:{v} {} nfslab-ganesha:{v} {}",
                 images.kernel_nfs_server,
-                images.ganesha_nfs_server,
-                images.provisioner
+                images.provisioner,
+                v = env!("CARGO_PKG_VERSION"),
             )
         );
     }

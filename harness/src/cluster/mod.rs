@@ -65,8 +65,12 @@ pub struct UpRequest {
     pub provider: Provider,
     /// The NFS server flavor that will run there (the kernel flavor needs host `nfsd`).
     pub nfs_flavor: ServerFlavor,
-    /// Build `nfslab-io` even when Docker already has it.
+    /// Build `nfslab-io` (and the server image, when it is needed) even when Docker already
+    /// has them.
     pub rebuild_image: bool,
+    /// A ganesha server will run: build nfslab's own server image when needed (the kernel
+    /// flavor and external servers do not use it).
+    pub server_image: bool,
     /// Keep a kind cluster whose nodes fail the mount-helper check (to fix by hand).
     pub keep_on_failure: bool,
 }
@@ -424,34 +428,18 @@ async fn load_images(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<(), images::ImageError> {
     let cluster = spec.name.as_str();
-    let io_image = config.images.nfslab_io();
-    let freshness = images::freshness(host.tools, &host.source_dir, &io_image).await?;
-    if let Some(state) = freshness.describe(&io_image) {
-        progress(&state);
+    let mut builds = vec![(images::IO_RECIPE, config.images.nfslab_io())];
+    let server = images::Image {
+        role: images::Role::GaneshaNfsServer,
+        reference: config.images.ganesha_nfs_server(),
+    };
+    if request.server_image
+        && let Some(recipe) = server.recipe()
+    {
+        builds.push((recipe, server.reference));
     }
-    if request.rebuild_image || freshness.needs_build() {
-        progress(&format!("building image `{io_image}`"));
-        let built = images::build_nfslab_io(
-            host.tools,
-            &host.source_dir,
-            &io_image,
-            config.timeouts.image_build,
-        )
-        .await;
-        match built {
-            // A stale image still runs (an air-gapped host may have loaded it on purpose):
-            // when it cannot be rebuilt here, say so and go on with it.
-            Err(e)
-                if !request.rebuild_image
-                    && matches!(freshness, images::Freshness::Stale { .. }) =>
-            {
-                progress(&format!(
-                    "warning: could not rebuild `{io_image}` ({e}); using the image Docker has, \
-                     built from other sources"
-                ));
-            }
-            other => other?,
-        }
+    for (recipe, image) in builds {
+        build_if_needed(host, config, request, recipe, &image, progress).await?;
     }
     // kindest/node:v1.33.1@sha256:... runs Kubernetes 1.33: preload that recycler image.
     let minor = spec.node_image.split(":v").nth(1).and_then(|v| {
@@ -481,6 +469,47 @@ async fn load_images(
         ));
     }
     Ok(())
+}
+
+/// Builds `image` with `recipe` when Docker lacks it, it is stale, or a rebuild was asked.
+async fn build_if_needed(
+    host: &Host<'_>,
+    config: &Config,
+    request: &UpRequest,
+    recipe: images::Recipe,
+    image: &str,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), images::ImageError> {
+    let freshness = images::freshness_of(host.tools, &host.source_dir, recipe, image).await?;
+    if let Some(state) = freshness.describe(image) {
+        progress(&state);
+    }
+    if !(request.rebuild_image || freshness.needs_build()) {
+        return Ok(());
+    }
+    progress(&format!("building image `{image}`"));
+    let built = images::build(
+        host.tools,
+        &host.source_dir,
+        recipe,
+        image,
+        config.timeouts.image_build,
+    )
+    .await;
+    match built {
+        // A stale image still runs (an air-gapped host may have loaded it on purpose): when
+        // it cannot be rebuilt here, say so and go on with it.
+        Err(e)
+            if !request.rebuild_image && matches!(freshness, images::Freshness::Stale { .. }) =>
+        {
+            progress(&format!(
+                "warning: could not rebuild `{image}` ({e}); using the image Docker has, built \
+                 from other sources"
+            ));
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 async fn adopt(
@@ -815,6 +844,7 @@ mod tests {
             },
             nfs_flavor: ServerFlavor::Kernel,
             rebuild_image: false,
+            server_image: false,
             keep_on_failure: false,
         }
     }

@@ -19,7 +19,10 @@
 //!
 //! Defaults without a rule: `apply` stores the manifest (keeping any `status` already
 //! reported), `patch_merge` merges into the stored state, `delete` removes the object,
-//! `exec` fails with "no scripted reply" so a test notices an unexpected command. Every call
+//! `exec` fails with "no scripted reply" so a test notices an unexpected command, unless
+//! [`FakeCluster::run_helpers`] was given a [`super::stand_in::StandIn`]: then an exec of the
+//! `nfslab-io` helper runs the real binary on local directories standing in for the pod's
+//! volumes, so the reply is what the producer prints. Every call
 //! is recorded ([`FakeCluster::calls`]) for assertions such as "cleanup deleted everything".
 
 use std::collections::BTreeMap;
@@ -116,6 +119,7 @@ struct State {
     events: Vec<EventRecord>,
     logs: BTreeMap<(ObjectRef, Option<String>), String>,
     next_uid: u64,
+    stand_in: Option<super::stand_in::StandIn>,
 }
 
 impl State {
@@ -371,6 +375,37 @@ impl FakeCluster {
         self.lock().events.push(event);
     }
 
+    /// Execs of the `nfslab-io` helper without a scripted reply run the real binary on local
+    /// stand-in directories ([`super::stand_in`]): the fake then answers with what the
+    /// producer prints.
+    pub fn run_helpers(&self, stand_in: super::stand_in::StandIn) {
+        self.lock().stand_in = Some(stand_in);
+    }
+
+    /// Runs `container` of `pod` with the stand-in given to [`FakeCluster::run_helpers`]
+    /// (its own arguments, on its volumes' stand-ins) and records its standard output as the
+    /// container's log, as a kubelet would keep it.
+    ///
+    /// # Errors
+    /// When no stand-in was given, or the container cannot be run.
+    pub fn run_container(&self, pod: &ObjectRef, container: &str) -> Result<ExecOutput, String> {
+        let (stand_in, objects) = {
+            let state = self.lock();
+            let stand_in = state
+                .stand_in
+                .clone()
+                .ok_or("the fake cluster runs no helpers (see run_helpers)")?;
+            (stand_in, state.objects.clone())
+        };
+        let output = stand_in.run_container(&objects, pod, container)?;
+        self.set_logs(
+            pod,
+            Some(container),
+            &format!("{}{}", output.stdout, output.stderr),
+        );
+        Ok(output)
+    }
+
     /// Sets the log text of a pod's container.
     pub fn set_logs(&self, pod: &ObjectRef, container: Option<&str>, text: &str) {
         self.lock()
@@ -595,6 +630,26 @@ impl Cluster for FakeCluster {
         let (failure, _) = verdict(&fired);
         if let Some(error) = failure {
             return Err(error);
+        }
+        if let Some(reply) = fired.iter().find_map(|r| r.reply.clone()) {
+            return Ok(reply);
+        }
+        let helper = {
+            let state = self.lock();
+            state
+                .stand_in
+                .clone()
+                .filter(|_| super::stand_in::StandIn::handles(command))
+                .map(|s| (s, state.objects.clone()))
+        };
+        if let Some((stand_in, objects)) = helper {
+            return stand_in
+                .exec(&objects, pod, container, command)
+                .map_err(|detail| ClusterError::Exec {
+                    pod: format!("{}/{}", pod.namespace.as_deref().unwrap_or(""), pod.name),
+                    command: command.join(" "),
+                    detail,
+                });
         }
         fired
             .iter()

@@ -20,6 +20,7 @@ pub mod kube_cluster;
 pub mod manifest;
 pub mod ownership;
 pub mod schema;
+pub mod stand_in;
 pub mod tracker;
 pub mod wait;
 

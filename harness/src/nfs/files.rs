@@ -287,16 +287,12 @@ impl<'a> ServerFiles<'a> {
     /// [`FilesError`] when the helper fails (the directory is missing...).
     pub async fn list(&self, dir: &str) -> Result<Vec<String>, FilesError> {
         let target = self.resolve(dir)?;
-        let output = self.run_ok("list", &target, &["ls", &target]).await?;
-        let mut names: Vec<String> = output
-            .stdout
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && *l != "." && *l != "..")
-            .map(str::to_owned)
-            .collect();
-        names.sort();
-        Ok(names)
+        let output = self
+            .run_ok("list", &target, &super::helper::ls_args(&target))
+            .await?;
+        let entries = super::helper::decode_listing(&output.stdout)
+            .map_err(|why| self.unreadable("list", &target, why))?;
+        Ok(entries.into_iter().map(|e| e.name).collect())
     }
 
     /// Whether a directory is empty (dotfiles count as content).
@@ -308,11 +304,8 @@ impl<'a> ServerFiles<'a> {
         let output = self
             .run("check", &target, &["check-empty", &target])
             .await?;
-        match output.exit_code {
-            0 => Ok(true),
-            1 => Ok(false),
-            _ => Err(self.failed("check", &target, &output)),
-        }
+        super::helper::check_verdict(output.exit_code)
+            .ok_or_else(|| self.failed("check", &target, &output))
     }
 
     /// Removes a file, or a directory with `recursive`.
@@ -352,7 +345,9 @@ impl<'a> ServerFiles<'a> {
         }
         let (parent, name) = target.rsplit_once('/').unwrap_or((root, target.as_str()));
         let parent = if parent.is_empty() { "/" } else { parent };
-        let output = self.run("list", parent, &["ls", parent]).await?;
+        let output = self
+            .run("list", parent, &super::helper::ls_args(parent))
+            .await?;
         if !output.success() {
             // A missing parent means a missing path; anything else is an error.
             let text = format!("{}{}", output.stderr, output.stdout).to_lowercase();
@@ -361,7 +356,21 @@ impl<'a> ServerFiles<'a> {
             }
             return Err(self.failed("list", parent, &output));
         }
-        Ok(output.stdout.lines().any(|l| l.trim() == name))
+        let entries = super::helper::decode_listing(&output.stdout)
+            .map_err(|why| self.unreadable("list", parent, why))?;
+        Ok(entries.iter().any(|e| e.name == name))
+    }
+
+    fn unreadable(&self, op: &'static str, path: &str, why: String) -> FilesError {
+        self.failed(
+            op,
+            path,
+            &ExecOutput {
+                stdout: String::new(),
+                stderr: why,
+                exit_code: 0,
+            },
+        )
     }
 }
 
@@ -478,21 +487,30 @@ mod tests {
         );
     }
 
+    /// A fake whose file-access container runs the real `nfslab-io` on a local directory
+    /// standing in for the export.
+    fn real_helpers() -> (
+        FakeCluster,
+        crate::k8s::stand_in::StandIn,
+        tempfile::TempDir,
+    ) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let binary = crate::k8s::stand_in::test_binary().expect("nfslab-io");
+        let stand_in = crate::k8s::stand_in::StandIn::new(&binary, dir.path());
+        stand_in.server_files(&pod(), "/exports", "/exports");
+        let fake = FakeCluster::new();
+        fake.run_helpers(stand_in.clone());
+        (fake, stand_in, dir)
+    }
+
     #[tokio::test]
     async fn reads_lists_and_emptiness() {
-        let fake = FakeCluster::new();
-        fake.on_exec(&pod(), &[HELPER, "file", "cat"])
-            .reply(ExecOutput::ok("HelloWorld\n222222\n"));
-        fake.on_exec(&pod(), &[HELPER, "ls", "/exports/pv1"])
-            .reply(ExecOutput::ok(".hidden\nindex.html\n"));
-        fake.on_exec(&pod(), &[HELPER, "check-empty", "/exports/pv1"])
-            .reply(ExecOutput {
-                stdout: ".hidden\n".to_owned(),
-                stderr: String::new(),
-                exit_code: 1,
-            });
-        fake.on_exec(&pod(), &[HELPER, "check-empty", "/exports/pv2"])
-            .reply(ExecOutput::ok(""));
+        let (fake, stand_in, _dir) = real_helpers();
+        let export = stand_in.nfs_dir("/exports");
+        std::fs::create_dir_all(export.join("pv1")).expect("pv1");
+        std::fs::create_dir_all(export.join("pv2")).expect("pv2");
+        std::fs::write(export.join("pv1/index.html"), "HelloWorld\n222222\n").expect("write");
+        std::fs::write(export.join("pv1/.hidden"), "").expect("write");
         let files = ServerFiles::new(&fake, &server(), Duration::from_secs(5)).expect("access");
         assert_eq!(
             files.read("pv1/index.html").await.expect("read"),
@@ -506,30 +524,23 @@ mod tests {
         assert!(files.is_empty("pv2").await.expect("check"));
         assert!(files.exists("pv1/.hidden").await.expect("exists"));
         assert!(!files.exists("pv1/gone").await.expect("exists"));
+        assert!(!files.exists("missing/file").await.expect("parent missing"));
     }
 
     #[tokio::test]
     async fn failures_say_what_where_and_why() {
-        let fake = FakeCluster::new();
-        fake.on_exec(&pod(), &[HELPER, "file", "cat"])
-            .reply(ExecOutput::failed(
-                2,
-                "cannot open /exports/x: No such file or directory (os error 2)\n",
-            ));
-        fake.on_exec(&pod(), &[HELPER, "ls", "/exports/missing"])
-            .reply(ExecOutput::failed(
-                2,
-                "cannot read directory /exports/missing: No such file or directory\n",
-            ));
+        let (fake, _stand_in, _dir) = real_helpers();
         let files = ServerFiles::new(&fake, &server(), Duration::from_secs(5)).expect("access");
         let err = files.read("x").await.expect_err("missing");
-        assert_eq!(
-            err.to_string(),
-            "could not read `/exports/x` on the NFS server (pod `nfslab-nfs/nfs-server-0`, \
-             container `files`): exit code 2: cannot open /exports/x: No such file or directory \
-             (os error 2)"
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "could not read `/exports/x` on the NFS server (pod `nfslab-nfs/nfs-server-0`, \
+                 container `files`): exit code 2: error: cannot read "
+            ) && text.contains("/exports/x")
+                && text.contains("No such file or directory"),
+            "{text}"
         );
-        assert!(!files.exists("missing/file").await.expect("parent missing"));
         let external = NfsServer {
             files: None,
             ..server()

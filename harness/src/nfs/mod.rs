@@ -9,10 +9,12 @@
 //! - [`server`]: the in-cluster server (kernel nfsd or nfs-ganesha): manifests, up, down,
 //!   status, and the client check that proves it serves.
 //! - [`files`]: server-side file operations through the server's file-access container.
+//! - [`helper`]: the `nfslab-io` helper commands run in pods, read with the producer's types.
 //! - [`provisioner`]: the objects of nfs-subdir-external-provisioner.
 //! - [`external`]: a server outside the cluster (`host:/export`).
 
 pub mod files;
+pub mod helper;
 pub mod provisioner;
 pub mod server;
 

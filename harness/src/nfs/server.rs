@@ -7,20 +7,28 @@
 //! (rpcbind 111, nfsd 2049, mountd, statd, lockd) and NFSv4.x (2049); PVs name the Service's
 //! ClusterIP, which kube-proxy routes on every node and which survives server restarts.
 //!
+//! - `ganesha` (the default): nfs-ganesha in user space (`scripts/ganesha-server.sh`,
+//!   `ganesha.conf`) in nfslab's own image (`image/build.sh`: Debian's nfs-ganesha, rpcbind
+//!   and rpc.statd). It needs no host module, only `DAC_READ_SEARCH` (ganesha's VFS backend
+//!   opens files by handle) and no seccomp filter (the runtime's default one refuses
+//!   `name_to_handle_at`).
 //! - `kernel`: the node kernel's nfsd, started by nfslab's script
 //!   (`scripts/kernel-server.sh`) in a privileged pod on the image Kubernetes' own e2e tests
-//!   use for their NFS server.
-//! - `ganesha`: nfs-ganesha in user space (`scripts/ganesha-server.sh`, `ganesha.conf`).
+//!   use for their NFS server. NFSv4's pseudo-root is a tmpfs holding a bind of the export,
+//!   as `fsid=0` needs a real file system (the pod's `/` is overlayfs).
 //!
 //! Next to the server runs a `files` container (the `nfslab-io` image, `sleep`) mounting the
 //! same directory: [`super::files`] uses it for server-side file operations.
 //!
-//! The server counts as up only when a real client can use it: a short-lived pod mounts the
-//! export with an inline `nfs:` volume and writes a file, which is then read back on the
-//! server side.
+//! The server counts as up only when real clients can use it: a short-lived pod mounts the
+//! export three times, with `vers=4.2`, with `vers=3,nolock` (PVs with those mountOptions)
+//! and with no options (an inline `nfs:` volume, the kernel's own negotiation), writes a file
+//! through each, reads back the version the kernel used, and the files are read on the
+//! server side. A version the server does not serve can never pass silently.
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{FileAccess, NfsServer, ServerFlavor};
@@ -47,6 +55,37 @@ pub const LOCKD_PORT: u16 = 32803;
 pub const COMPONENT_LABEL: &str = "nfslab.io/component";
 /// Label naming the server flavor on the StatefulSet.
 pub const FLAVOR_LABEL: &str = "nfslab.io/nfs-flavor";
+/// Memory limit of the server container. No CPU limit: throttling the server would skew
+/// every benchmark that measures it.
+pub const SERVER_MEMORY_LIMIT: &str = "1Gi";
+
+/// The server container's readiness probe: every RPC service registered and answering on
+/// its fixed port, and the export really exported (ganesha starts, and answers NULL calls,
+/// even when its export failed). libtirpc tools need a sane open-file limit (see the
+/// scripts).
+#[must_use]
+pub fn readiness_command() -> String {
+    format!(
+        "ulimit -n 65536 2>/dev/null || ulimit -n \"$(ulimit -H -n)\"; \
+         rpcinfo -t 127.0.0.1 nfs 3 >/dev/null && rpcinfo -t 127.0.0.1 nfs 4 >/dev/null && \
+         rpcinfo -t 127.0.0.1 mountd 3 >/dev/null && \
+         showmount -e 127.0.0.1 | grep -q '^{EXPORT} '"
+    )
+}
+
+/// The least each flavor needs: the kernel flavor mounts nfsd and changes kernel settings
+/// (privileged, as Kubernetes' e2e NFS server); ganesha opens files by handle
+/// (`DAC_READ_SEARCH`, and no seccomp filter: the runtime's default one refuses
+/// `name_to_handle_at`).
+fn security_context(flavor: ServerFlavor) -> Value {
+    match flavor {
+        ServerFlavor::Ganesha => json!({
+            "capabilities": {"add": ["DAC_READ_SEARCH"]},
+            "seccompProfile": {"type": "Unconfined"},
+        }),
+        ServerFlavor::Kernel | ServerFlavor::External => json!({"privileged": true}),
+    }
+}
 
 const KERNEL_SCRIPT: &str = include_str!("scripts/kernel-server.sh");
 const GANESHA_SCRIPT: &str = include_str!("scripts/ganesha-server.sh");
@@ -78,7 +117,7 @@ impl ServerSpec {
     pub fn from_config(config: &Config, flavor: Option<ServerFlavor>, node: &str) -> Self {
         let flavor = flavor.unwrap_or(config.nfs.flavor);
         let server_image = match flavor {
-            ServerFlavor::Ganesha => config.images.ganesha_nfs_server.clone(),
+            ServerFlavor::Ganesha => config.images.ganesha_nfs_server(),
             ServerFlavor::Kernel | ServerFlavor::External => {
                 config.images.kernel_nfs_server.clone()
             }
@@ -206,10 +245,7 @@ pub fn manifests(spec: &ServerSpec) -> Vec<Value> {
             })
         })
         .collect();
-    let command = match spec.flavor {
-        ServerFlavor::Ganesha => json!(["/bin/sh", "/nfslab/start.sh"]),
-        ServerFlavor::Kernel | ServerFlavor::External => json!(["/bin/bash", "/nfslab/start.sh"]),
-    };
+    let command = json!(["/bin/bash", "/nfslab/start.sh"]);
     let mut template_labels = labels.clone();
     template_labels[FLAVOR_LABEL] = json!(flavor_name(spec.flavor));
     let mut set_labels = labels.clone();
@@ -245,14 +281,14 @@ pub fn manifests(spec: &ServerSpec) -> Vec<Value> {
                                 {"name": "STATD_PORT", "value": STATD_PORT.to_string()},
                                 {"name": "LOCKD_PORT", "value": LOCKD_PORT.to_string()},
                             ],
-                            "securityContext": {"privileged": true},
+                            "securityContext": security_context(spec.flavor),
+                            "resources": {
+                                "requests": {"cpu": "100m", "memory": "64Mi"},
+                                "limits": {"memory": SERVER_MEMORY_LIMIT},
+                            },
                             "ports": container_ports,
                             "readinessProbe": {
-                                "exec": {"command": [
-                                    "/bin/sh", "-c",
-                                    "/usr/sbin/rpcinfo -t 127.0.0.1 nfs 4 && \
-                                     /usr/sbin/rpcinfo -t 127.0.0.1 mountd 3",
-                                ]},
+                                "exec": {"command": ["/bin/sh", "-c", readiness_command()]},
                                 "periodSeconds": 3,
                                 "timeoutSeconds": 5,
                                 "failureThreshold": 2,
@@ -303,23 +339,83 @@ fn flavor_name(flavor: ServerFlavor) -> &'static str {
     }
 }
 
-/// The client pod that proves the export works: it mounts `address:/exports` with an inline
-/// `nfs:` volume (kernel default version negotiation) and writes `file` containing `token`.
+/// One mount of the client check: how it is made and what the kernel used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckedMount {
+    /// The mount options asked for (a PV's `mountOptions`); empty for the kernel's own
+    /// negotiation (an inline `nfs:` volume, as the recycler and option-less PVs mount).
+    pub requested: Vec<String>,
+    /// The NFS version the kernel used (`4.2`, `3`), from the pod's mountinfo.
+    pub version: String,
+}
+
+/// The mounts the client check makes: `(name, mount options)`; no options is the kernel's
+/// own negotiation.
+pub const CHECK_MOUNTS: [(&str, &[&str]); 3] = [
+    ("vers-4-2", &["vers=4.2"]),
+    ("vers-3", &["vers=3", "nolock"]),
+    ("default", &[]),
+];
+
+/// Name of the client check's pod.
+pub const CHECK_POD: &str = "nfs-client-check";
+/// Storage class name the client check's PVs and claims bind through (no such object).
+const CHECK_CLASS: &str = "nfslab-client-check";
+
+fn check_pv_name(spec: &ServerSpec, mount: &str) -> String {
+    format!("{}-check-{mount}", spec.namespace)
+}
+
+/// The client check's objects, in apply order: a PV and claim (bound to each other) for
+/// each mount with options, then the pod mounting every one of them plus an inline `nfs:`
+/// volume with none, each at `/check/<name>`. The pod only sleeps: the check execs into it.
 #[must_use]
-pub fn client_check_pod(
-    spec: &ServerSpec,
-    address: &str,
-    name: &str,
-    file: &str,
-    token: &str,
-) -> Value {
-    json!({
+pub fn client_check_objects(spec: &ServerSpec, address: &str) -> Vec<Value> {
+    let labels = json!({
+        MANAGED_BY_LABEL: MANAGED_BY,
+        COMPONENT_LABEL: CHECK_POD,
+    });
+    let mut objects = Vec::new();
+    let mut volumes = Vec::new();
+    let mut mounts = Vec::new();
+    for (name, options) in CHECK_MOUNTS {
+        mounts.push(json!({"name": name, "mountPath": format!("/check/{name}")}));
+        if options.is_empty() {
+            volumes.push(json!({"name": name, "nfs": {"server": address, "path": EXPORT}}));
+            continue;
+        }
+        let pv = check_pv_name(spec, name);
+        objects.push(json!({
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": pv, "labels": labels},
+            "spec": {
+                "capacity": {"storage": "1Mi"},
+                "accessModes": ["ReadWriteMany"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "storageClassName": CHECK_CLASS,
+                "mountOptions": options,
+                "claimRef": {"namespace": spec.namespace, "name": name},
+                "nfs": {"server": address, "path": EXPORT},
+            },
+        }));
+        objects.push(json!({
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": name, "namespace": spec.namespace, "labels": labels},
+            "spec": {
+                "accessModes": ["ReadWriteMany"],
+                "storageClassName": CHECK_CLASS,
+                "volumeName": pv,
+                "resources": {"requests": {"storage": "1Mi"}},
+            },
+        }));
+        volumes.push(json!({"name": name, "persistentVolumeClaim": {"claimName": name}}));
+    }
+    objects.push(json!({
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": spec.namespace, "labels": {
-            MANAGED_BY_LABEL: MANAGED_BY,
-            COMPONENT_LABEL: "nfs-client-check",
-        }},
+        "metadata": {"name": CHECK_POD, "namespace": spec.namespace, "labels": labels},
         "spec": {
             "restartPolicy": "Never",
             "terminationGracePeriodSeconds": 1,
@@ -327,12 +423,13 @@ pub fn client_check_pod(
                 "name": "client",
                 "image": spec.files_image,
                 "imagePullPolicy": "IfNotPresent",
-                "args": ["file", "write", format!("/mnt/{file}"), "--content", token],
-                "volumeMounts": [{"name": "export", "mountPath": "/mnt"}],
+                "args": ["sleep"],
+                "volumeMounts": mounts,
             }],
-            "volumes": [{"name": "export", "nfs": {"server": address, "path": EXPORT}}],
+            "volumes": volumes,
         },
-    })
+    }));
+    objects
 }
 
 /// Why the NFS server could not be brought up, found, or taken down.
@@ -458,8 +555,9 @@ pub async fn choose_node(cluster: &dyn Cluster, configured: &str) -> Result<Stri
         })
 }
 
-/// Deploys the server, waits until it is ready and a real client can use the export, and
-/// returns how to reach it. `progress` receives one line per step.
+/// Deploys the server, waits until it is ready and real clients can use the export with
+/// NFSv4.2, NFSv3 and the kernel's own negotiation, and returns how to reach it with the
+/// versions those mounts used. `progress` receives one line per step.
 ///
 /// # Errors
 /// [`NfsError`] naming the step and object, with events and log lines when the server or
@@ -469,7 +567,7 @@ pub async fn up(
     spec: &ServerSpec,
     timeouts: &Timeouts,
     progress: &(dyn Fn(&str) + Sync),
-) -> Result<NfsServer, NfsError> {
+) -> Result<Ready, NfsError> {
     // A namespace still terminating from `nfs down` refuses new objects: let it finish.
     let ns = ObjectRef::cluster("v1", "Namespace", &spec.namespace);
     let terminating = conditions::is_terminating();
@@ -509,7 +607,8 @@ pub async fn up(
     }
     let address = service_address(cluster, &spec.service()).await?;
     progress(&format!(
-        "server ready at {address}:{EXPORT}; checking that a client can write to it"
+        "server ready at {address}:{EXPORT}; checking that clients can mount it with {}",
+        describe_check_mounts()
     ));
     let server = NfsServer {
         flavor: spec.flavor,
@@ -521,8 +620,21 @@ pub async fn up(
             root: EXPORT.to_owned(),
         }),
     };
-    client_check(cluster, spec, &server, timeouts).await?;
-    Ok(server)
+    let mounts = client_check(cluster, spec, &server, timeouts).await?;
+    progress(&format!(
+        "clients mount it with {}",
+        describe_checked(&mounts)
+    ));
+    Ok(Ready { server, mounts })
+}
+
+/// A server that is up, and what the client check saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ready {
+    /// The server as clients reach it.
+    pub server: NfsServer,
+    /// The client check's mounts and the versions they used.
+    pub mounts: Vec<CheckedMount>,
 }
 
 async fn service_address(cluster: &dyn Cluster, service: &ObjectRef) -> Result<String, NfsError> {
@@ -636,99 +748,236 @@ fn explain_mount_failure(message: &str) -> Option<&'static str> {
     }
 }
 
-/// Mounts the export from a fresh client pod, writes a file, reads it back on the server.
+/// Mounts the export from a fresh client pod three ways (`vers=4.2`, `vers=3,nolock`, the
+/// kernel's own negotiation), writes a file through each mount, reads the version each
+/// mount uses, and reads the files back on the server side. Removes its objects afterwards.
 async fn client_check(
     cluster: &dyn Cluster,
     spec: &ServerSpec,
     server: &NfsServer,
     timeouts: &Timeouts,
-) -> Result<(), NfsError> {
-    let token = crate::k8s::ownership::RunId::generate();
-    let file = format!(".nfslab-client-check-{}", token.short());
-    let name = "nfs-client-check";
-    let pod = ObjectRef::pod(&spec.namespace, name);
-    let fail = |detail: String| NfsError::ClientCheck {
-        address: server.address.clone(),
-        detail,
-    };
-    // A previous check pod (an interrupted run) would keep its old spec; start clean.
-    if cluster
-        .delete(&pod, Propagation::Background)
-        .await
-        .map_err(cluster_err("delete", &pod))?
-    {
-        wait::until_within(cluster, &pod, &conditions::is_gone(), timeouts.delete)
+) -> Result<Vec<CheckedMount>, NfsError> {
+    let objects = client_check_objects(spec, &server.address);
+    let refs: Vec<ObjectRef> = objects
+        .iter()
+        .filter_map(ObjectRef::from_manifest)
+        .collect();
+    // A previous check (an interrupted run) would keep its old spec: start clean.
+    remove_all(cluster, &refs, timeouts).await?;
+    for (manifest, object) in objects.iter().zip(&refs) {
+        cluster
+            .apply(manifest)
             .await
-            .map_err(|source| NfsError::Removal {
-                source: Box::new(source),
-            })?;
+            .map_err(cluster_err("apply", object))?;
     }
-    let manifest = client_check_pod(spec, &server.address, name, &file, token.as_str());
-    cluster
-        .apply(&manifest)
-        .await
-        .map_err(cluster_err("apply", &pod))?;
-    let finished = conditions::pod_phase("Succeeded").or(conditions::pod_phase("Failed"));
-    let outcome = wait::until_within(cluster, &pod, &finished, timeouts.server_ready).await;
-    let result = match outcome {
-        Ok(state) if phase(state.as_ref()) == Some("Succeeded") => {
-            read_back(cluster, server, &file, token.as_str(), timeouts).await
-        }
-        Ok(_) | Err(_) => {
-            let mut detail = describe_pod(cluster, &pod, Some("client")).await;
-            if let Some(why) = explain_mount_failure(&detail) {
-                detail.push_str(&format!(" (hint: {why})"));
-            }
-            if let Err(wait::WaitError::Timeout { after, .. }) = outcome {
-                detail = format!(
-                    "the client pod did not finish within {}: {detail}",
-                    humantime::format_duration(after)
-                );
-            }
-            Err(fail(detail))
-        }
-    };
-    // The check pod is disposable; a failure to delete it is not the server's problem.
-    let _ = cluster.delete(&pod, Propagation::Background).await;
-    result
+    let result = check_mounts(cluster, spec, server, timeouts).await;
+    // The check's objects are disposable; failing to remove them is reported only when the
+    // check itself passed.
+    let removed = remove_all(cluster, &refs, timeouts).await;
+    let mounts = result?;
+    removed?;
+    Ok(mounts)
 }
 
-fn phase(state: Option<&Value>) -> Option<&str> {
-    state?.pointer("/status/phase")?.as_str()
-}
-
-async fn read_back(
+/// Deletes `objects` (pod first: claims in use would wait for it) and waits until they are
+/// gone.
+async fn remove_all(
     cluster: &dyn Cluster,
-    server: &NfsServer,
-    file: &str,
-    token: &str,
+    objects: &[ObjectRef],
     timeouts: &Timeouts,
 ) -> Result<(), NfsError> {
-    let files = super::files::ServerFiles::new(cluster, server, timeouts.exec).map_err(|e| {
-        NfsError::ClientCheck {
-            address: server.address.clone(),
-            detail: e.to_string(),
+    for object in objects.iter().rev() {
+        if cluster
+            .delete(object, Propagation::Background)
+            .await
+            .map_err(cluster_err("delete", object))?
+        {
+            wait::until_within(cluster, object, &conditions::is_gone(), timeouts.delete)
+                .await
+                .map_err(|source| NfsError::Removal {
+                    source: Box::new(source),
+                })?;
         }
-    })?;
+    }
+    Ok(())
+}
+
+async fn check_mounts(
+    cluster: &dyn Cluster,
+    spec: &ServerSpec,
+    server: &NfsServer,
+    timeouts: &Timeouts,
+) -> Result<Vec<CheckedMount>, NfsError> {
+    let pod = ObjectRef::pod(&spec.namespace, CHECK_POD);
     let fail = |detail: String| NfsError::ClientCheck {
         address: server.address.clone(),
         detail,
     };
-    let content = files.read(file).await.map_err(|e| {
-        fail(format!(
-            "the client wrote `{file}` but the server side cannot read it: {e}"
-        ))
-    })?;
-    if content.trim_end() != token {
-        return Err(fail(format!(
-            "the client wrote `{token}` to `{file}` but the server side reads `{}`",
-            content.trim_end()
-        )));
+    let outcome = wait::until_within(
+        cluster,
+        &pod,
+        &conditions::pod_ready(),
+        timeouts.server_ready,
+    )
+    .await;
+    if let Err(error) = outcome {
+        let mut detail = describe_pod(cluster, &pod, Some("client")).await;
+        if let Some(why) = explain_mount_failure(&detail) {
+            detail.push_str(&format!(" (hint: {why})"));
+        }
+        if let wait::WaitError::Timeout { after, .. } = error {
+            detail = format!(
+                "the client pod mounting the export with {} did not start within {}: {detail}",
+                describe_check_mounts(),
+                humantime::format_duration(after)
+            );
+        }
+        return Err(fail(detail));
     }
-    files
-        .remove(file, false)
-        .await
-        .map_err(|e| fail(format!("the check file could not be removed: {e}")))
+    let token = crate::k8s::ownership::RunId::generate();
+    let files = super::files::ServerFiles::new(cluster, server, timeouts.exec)
+        .map_err(|e| fail(e.to_string()))?;
+    let mut checked = Vec::new();
+    for (name, options) in CHECK_MOUNTS {
+        let asked = if options.is_empty() {
+            "no options".to_owned()
+        } else {
+            options.join(",")
+        };
+        let file = format!(".nfslab-client-check-{}-{name}", token.short());
+        let path = format!("/check/{name}");
+        let write = [
+            super::files::HELPER.to_owned(),
+            "file".to_owned(),
+            "write".to_owned(),
+            format!("{path}/{file}"),
+            "--content".to_owned(),
+            token.as_str().to_owned(),
+        ];
+        let out = exec_in(cluster, &pod, &write, timeouts)
+            .await
+            .map_err(&fail)?;
+        if !out.success() {
+            return Err(fail(format!(
+                "writing through the mount with {asked} failed (exit {}): {}",
+                out.exit_code,
+                out.stderr.trim()
+            )));
+        }
+        let info = [
+            super::files::HELPER.to_owned(),
+            "mountinfo".to_owned(),
+            path.clone(),
+        ];
+        let out = exec_in(cluster, &pod, &info, timeouts)
+            .await
+            .map_err(&fail)?;
+        let section = super::helper::decode_mount(&out.stdout).map_err(|why| {
+            fail(format!(
+                "cannot read the mount made with {asked} (exit {}: {}): {why}",
+                out.exit_code,
+                out.stderr.trim()
+            ))
+        })?;
+        if !section.mount.is_nfs() {
+            return Err(fail(format!(
+                "`{path}` (asked with {asked}) is a `{}` mount, not NFS",
+                section.mount.fstype
+            )));
+        }
+        let version = section
+            .nfs_options
+            .as_ref()
+            .and_then(|o| o.get("vers"))
+            .cloned()
+            .unwrap_or_default();
+        if let Some(wanted) = options.iter().find_map(|o| o.strip_prefix("vers="))
+            && version != wanted
+        {
+            return Err(fail(format!(
+                "the mount asked with {asked} uses NFS version `{version}`"
+            )));
+        }
+        let content = files.read(&file).await.map_err(|e| {
+            fail(format!(
+                "the client wrote `{file}` with {asked} but the server side cannot read it: {e}"
+            ))
+        })?;
+        if content.trim_end() != token.as_str() {
+            return Err(fail(format!(
+                "the client wrote `{token}` to `{file}` with {asked} but the server side reads \
+                 `{}`",
+                content.trim_end(),
+                token = token.as_str()
+            )));
+        }
+        files
+            .remove(&file, false)
+            .await
+            .map_err(|e| fail(format!("the check file could not be removed: {e}")))?;
+        checked.push(CheckedMount {
+            requested: options.iter().map(|o| (*o).to_owned()).collect(),
+            version,
+        });
+    }
+    Ok(checked)
+}
+
+fn describe_check_mounts() -> String {
+    CHECK_MOUNTS
+        .iter()
+        .map(|(_, o)| {
+            if o.is_empty() {
+                "no options".to_owned()
+            } else {
+                o.join(",")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn exec_in(
+    cluster: &dyn Cluster,
+    pod: &ObjectRef,
+    command: &[String],
+    timeouts: &Timeouts,
+) -> Result<crate::k8s::ExecOutput, String> {
+    match tokio::time::timeout(
+        timeouts.exec,
+        cluster.exec(pod, Some("client"), command, None),
+    )
+    .await
+    {
+        Ok(Ok(out)) => Ok(out),
+        Ok(Err(e)) => Err(format!(
+            "could not run `{}` in {pod}: {e}",
+            command.join(" ")
+        )),
+        Err(_) => Err(format!(
+            "`{}` in {pod} did not finish within {}",
+            command.join(" "),
+            humantime::format_duration(timeouts.exec)
+        )),
+    }
+}
+
+/// What the client check saw, for reports: `NFSv4.2 (vers=4.2), NFSv3 (vers=3,nolock),
+/// NFSv4.2 (no options)`.
+#[must_use]
+pub fn describe_checked(mounts: &[CheckedMount]) -> String {
+    mounts
+        .iter()
+        .map(|m| {
+            let asked = if m.requested.is_empty() {
+                "no options".to_owned()
+            } else {
+                m.requested.join(",")
+            };
+            format!("NFSv{} ({asked})", m.version)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The server deployed in `namespace`, if any, as clients reach it. Does not check that it
@@ -839,8 +1088,8 @@ pub async fn down(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::k8s::EventRecord;
     use crate::k8s::fake::{Call, FakeCluster};
-    use crate::k8s::{EventRecord, ExecOutput};
 
     fn spec(flavor: ServerFlavor) -> ServerSpec {
         let mut config = Config::default();
@@ -873,9 +1122,18 @@ mod tests {
         let container = &docs[3]["spec"]["template"]["spec"]["containers"][0];
         assert_eq!(
             container["image"],
-            "registry.k8s.io/sig-storage/nfs-provisioner:v4.0.8"
+            format!("nfslab-ganesha:{}", env!("CARGO_PKG_VERSION"))
         );
-        assert_eq!(container["command"], json!(["/bin/sh", "/nfslab/start.sh"]));
+        assert_eq!(
+            container["command"],
+            json!(["/bin/bash", "/nfslab/start.sh"])
+        );
+        // The least ganesha needs: open by handle, without the runtime's seccomp filter.
+        assert_eq!(
+            container["securityContext"],
+            json!({"capabilities": {"add": ["DAC_READ_SEARCH"]},
+                   "seccompProfile": {"type": "Unconfined"}})
+        );
         assert_eq!(
             docs[2],
             manifests(&spec(ServerFlavor::Kernel))[2],
@@ -906,12 +1164,17 @@ mod tests {
             }
         }
         let script = docs[1]["data"]["start.sh"].as_str().expect("script");
-        assert!(
-            script.contains(
-                "echo \"$EXPORT_DIR *(rw,sync,insecure,no_root_squash,no_subtree_check,fsid=1)\""
-            ),
-            "exported read-write, no root squash, no fsid=0 pseudo-root"
-        );
+        for export in [
+            "$PSEUDO_ROOT *(ro,fsid=0,crossmnt,insecure,no_subtree_check)",
+            "$PSEUDO_ROOT/exports *($options,fsid=1)",
+            "$EXPORT_DIR *($options,fsid=2)",
+        ] {
+            assert!(
+                script.contains(export),
+                "NFSv4 pseudo-root on tmpfs, the export under it and for NFSv3: {export}"
+            );
+        }
+        assert!(script.contains(r#"options="rw,sync,insecure,no_root_squash,no_subtree_check""#));
     }
 
     /// Scripts the cluster: the server pod becomes Ready 5 s after the StatefulSet is
@@ -935,38 +1198,66 @@ mod tests {
             );
     }
 
+    /// The fake runs the real `nfslab-io` for the check pod's and the files container's
+    /// execs; the export's stand-in is shared by both, as the real export is.
+    fn real_helpers(fake: &FakeCluster, spec: &ServerSpec) -> crate::k8s::stand_in::StandIn {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let binary = crate::k8s::stand_in::test_binary().expect("nfslab-io");
+        let stand_in =
+            crate::k8s::stand_in::StandIn::new(&binary, dir.path()).owning(Box::new(dir));
+        stand_in.server_files(&spec.pod(), EXPORT, EXPORT);
+        fake.run_helpers(stand_in.clone());
+        stand_in
+    }
+
+    /// What the kernel lists for each check mount: `(PV or inline source, fstype, options)`.
+    fn kernel_answers(stand_in: &crate::k8s::stand_in::StandIn, spec: &ServerSpec, default: &str) {
+        stand_in.kernel_mount(
+            &check_pv_name(spec, "vers-4-2"),
+            "nfs4",
+            "rw,vers=4.2,rsize=1048576,wsize=1048576,namlen=255,hard,proto=tcp,timeo=600,\
+             retrans=2,sec=sys,clientaddr=172.18.0.3,local_lock=none,addr=10.96.100.7",
+        );
+        stand_in.kernel_mount(
+            &check_pv_name(spec, "vers-3"),
+            "nfs",
+            "rw,vers=3,rsize=1048576,wsize=1048576,namlen=255,hard,nolock,proto=tcp,timeo=600,\
+             retrans=2,sec=sys,mountaddr=10.96.100.7,mountvers=3,mountport=20048,\
+             mountproto=tcp,local_lock=all,addr=10.96.100.7",
+        );
+        let (fstype, vers) = if default == "3" {
+            ("nfs", "3")
+        } else {
+            ("nfs4", default)
+        };
+        stand_in.kernel_mount(
+            "10.96.100.7:/exports",
+            fstype,
+            &format!("rw,vers={vers},rsize=1048576,wsize=1048576,hard,proto=tcp,sec=sys"),
+        );
+    }
+
+    fn check_pod(spec: &ServerSpec) -> ObjectRef {
+        ObjectRef::pod(&spec.namespace, CHECK_POD)
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn up_waits_for_the_pod_and_proves_a_client_can_write() {
+    async fn up_waits_for_the_pod_and_proves_clients_can_write_with_each_version() {
         let fake = FakeCluster::new();
-        let spec = spec(ServerFlavor::Kernel);
+        let spec = spec(ServerFlavor::Ganesha);
         server_ready(&fake, &spec);
-        let client = ObjectRef::pod(&spec.namespace, "nfs-client-check");
-        fake.on_apply(&client)
-            .after(Duration::from_secs(3))
-            .merge(&client, json!({"status": {"phase": "Succeeded"}}));
-        let up_task = {
-            let (fake, spec) = (fake.clone(), spec.clone());
-            tokio::spawn(async move { up(&fake, &spec, &Timeouts::default(), &|_: &str| {}).await })
-        };
-        // Once the client pod exists, script the server side to read back the token it was
-        // told to write (the pod "runs" for 3 s of virtual time).
-        let token = loop {
-            assert!(!up_task.is_finished(), "up ended before the client pod ran");
-            if let Some(t) = fake.state(&client).and_then(|s| {
-                s.pointer("/spec/containers/0/args/4")?
-                    .as_str()
-                    .map(str::to_owned)
-            }) {
-                break t;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
-        let pod = spec.pod();
-        fake.on_exec(&pod, &["/nfslab-io", "file", "cat"])
-            .reply(ExecOutput::ok(&format!("{token}\n")));
-        fake.on_exec(&pod, &["/nfslab-io", "rm"])
-            .reply(ExecOutput::ok(""));
-        let server = up_task.await.expect("task").expect("up");
+        let stand_in = real_helpers(&fake, &spec);
+        kernel_answers(&stand_in, &spec, "4.2");
+        let client = check_pod(&spec);
+        fake.on_apply(&client).after(Duration::from_secs(3)).merge(
+            &client,
+            json!({"status": {"phase": "Running",
+                "conditions": [{"type": "Ready", "status": "True"}]}}),
+        );
+        let ready = up(&fake, &spec, &Timeouts::default(), &|_: &str| {})
+            .await
+            .expect("up");
+        let server = &ready.server;
         assert_eq!(server.address, "10.96.100.7");
         assert_eq!(server.export, "/exports");
         assert_eq!(
@@ -974,28 +1265,76 @@ mod tests {
                 .files
                 .as_ref()
                 .map(|f| (f.pod.clone(), f.container.as_str(), f.root.as_str())),
-            Some((pod.clone(), "files", "/exports"))
+            Some((spec.pod(), "files", "/exports"))
         );
         assert_eq!(
-            fake.state(&client),
-            None,
-            "the check pod is removed afterwards"
+            describe_checked(&ready.mounts),
+            "NFSv4.2 (vers=4.2), NFSv3 (vers=3,nolock), NFSv4.2 (no options)"
         );
-        let read = fake
+        // The files each mount wrote were read and removed on the server side.
+        let export = stand_in.nfs_dir("/exports");
+        let left: Vec<_> = std::fs::read_dir(&export).expect("export").collect();
+        assert!(left.is_empty(), "{left:?}");
+        let reads = fake
             .calls()
             .into_iter()
-            .find_map(|c| match c {
-                Call::Exec(p, Some(container), cmd) if p == pod && cmd[2] == "cat" => {
-                    Some((container, cmd[3].clone()))
-                }
-                _ => None,
+            .filter(|c| {
+                matches!(c, Call::Exec(p, Some(container), cmd)
+                if *p == spec.pod() && container == "files" && cmd[2] == "cat")
             })
-            .expect("server-side read");
-        assert_eq!(read.0, "files");
+            .count();
+        assert_eq!(reads, 3);
+        // Every object of the check is gone afterwards.
+        for object in client_check_objects(&spec, "10.96.100.7") {
+            let r = ObjectRef::from_manifest(&object).expect("ref");
+            assert_eq!(fake.state(&r), None, "{r}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_version_the_server_does_not_serve_fails_the_check() {
+        let fake = FakeCluster::new();
+        let spec = spec(ServerFlavor::Kernel);
+        server_ready(&fake, &spec);
+        let stand_in = real_helpers(&fake, &spec);
+        // The kernel answers vers=4.2 with... nothing NFS at all for the v4.2 claim.
+        stand_in.kernel_mount(
+            &check_pv_name(&spec, "vers-3"),
+            "nfs",
+            "rw,vers=3,hard,nolock,proto=tcp",
+        );
+        let client = check_pod(&spec);
+        fake.on_apply(&client).after(Duration::from_secs(3)).merge(
+            &client,
+            json!({"status": {"phase": "Running",
+                "conditions": [{"type": "Ready", "status": "True"}]}}),
+        );
+        let err = up(&fake, &spec, &Timeouts::default(), &|_: &str| {})
+            .await
+            .expect_err("v4.2 is not NFS here");
+        let text = err.to_string();
         assert!(
-            read.1.starts_with("/exports/.nfslab-client-check-"),
-            "{}",
-            read.1
+            text.contains("`/check/vers-4-2` (asked with vers=4.2) is a `")
+                && text.contains("not NFS"),
+            "{text}"
+        );
+        // A default mount that falls back to NFSv3 is recorded as such, not hidden.
+        let fake = FakeCluster::new();
+        server_ready(&fake, &spec);
+        let stand_in = real_helpers(&fake, &spec);
+        kernel_answers(&stand_in, &spec, "3");
+        fake.on_apply(&client).after(Duration::from_secs(3)).merge(
+            &client,
+            json!({"status": {"phase": "Running",
+                "conditions": [{"type": "Ready", "status": "True"}]}}),
+        );
+        let ready = up(&fake, &spec, &Timeouts::default(), &|_: &str| {})
+            .await
+            .expect("up");
+        assert!(
+            describe_checked(&ready.mounts).ends_with("NFSv3 (no options)"),
+            "{:?}",
+            ready.mounts
         );
     }
 
@@ -1004,12 +1343,12 @@ mod tests {
         let fake = FakeCluster::new();
         let spec = spec(ServerFlavor::Kernel);
         server_ready(&fake, &spec);
-        let client = ObjectRef::pod(&spec.namespace, "nfs-client-check");
+        let client = check_pod(&spec);
         fake.on_apply(&client).event(EventRecord {
             involved: client.clone(),
             type_: "Warning".into(),
             reason: "FailedMount".into(),
-            message: "MountVolume.SetUp failed for volume \"export\" : mount failed: exit \
+            message: "MountVolume.SetUp failed for volume \"vers-4-2\" : mount failed: exit \
                       status 32 Output: mount: wrong fs type, bad option, bad superblock on \
                       10.96.100.7:/exports, missing codepage or helper program, or other error"
                 .into(),
@@ -1027,8 +1366,8 @@ mod tests {
         let text = err.to_string();
         assert!(
             text.starts_with(
-                "an NFS client could not use `10.96.100.7:/exports`: the client pod did not \
-                 finish within 30s"
+                "an NFS client could not use `10.96.100.7:/exports`: the client pod mounting the \
+                 export with vers=4.2, vers=3,nolock, no options did not start within 30s"
             ),
             "{text}"
         );

@@ -22,6 +22,7 @@ use super::validate::parse;
 use crate::config::Config;
 use crate::k8s::fake::{Call, FakeCluster};
 use crate::k8s::ownership::RunId;
+use crate::k8s::stand_in::StandIn;
 use crate::k8s::{
     Cluster, ClusterResult, EventRecord, ExecOutput, ObjectRef, Propagation, StateStream,
 };
@@ -61,21 +62,29 @@ fn env_with(cluster: Arc<dyn Cluster>, files: bool) -> Arc<ScenarioEnv> {
     Arc::new(ScenarioEnv::new(cluster, server(files), config(), run))
 }
 
-/// A fake whose NFS server answers mkdir, rm and writes (tests add more specific rules).
+/// A fake whose helper execs run the real `nfslab-io` on local stand-in directories, the
+/// NFS server's file-access container on the export's (tests add more specific rules).
 fn scripted() -> FakeCluster {
     let fake = FakeCluster::new();
-    server_defaults(&fake);
+    fake.run_helpers(stand_in());
     fake
 }
 
-fn server_defaults(fake: &FakeCluster) {
-    let pod = server_pod();
-    fake.on_exec(&pod, &[IO, "mkdir"]).reply(ExecOutput::ok(""));
-    fake.on_exec(&pod, &[IO, "rm"]).reply(ExecOutput::ok(""));
-    fake.on_exec(&pod, &[IO, "file", "write"])
-        .reply(ExecOutput::ok(""));
-    fake.on_exec(&pod, &[IO, "file", "append"])
-        .reply(ExecOutput::ok(""));
+/// The stand-in of a fresh temporary directory, the server's files mapped onto its export.
+fn stand_in() -> StandIn {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let binary = crate::k8s::stand_in::test_binary().expect("nfslab-io");
+    let stand_in = StandIn::new(&binary, dir.path()).owning(Box::new(dir));
+    stand_in.server_files(&server_pod(), "/exports", "/exports");
+    stand_in
+}
+
+/// A fake and its stand-in, for tests that prepare files.
+fn real() -> (FakeCluster, StandIn) {
+    let fake = FakeCluster::new();
+    let stand_in = stand_in();
+    fake.run_helpers(stand_in.clone());
+    (fake, stand_in)
 }
 
 fn scenario(steps: &str) -> Arc<Scenario> {
@@ -606,11 +615,8 @@ fn client() -> ObjectRef {
 
 #[tokio::test(start_paused = true)]
 async fn exec_checks_exit_code_and_output() {
-    let fake = scripted();
-    fake.on_exec(&client(), &[IO, "file", "cat", "/data/a"])
-        .reply(ExecOutput::ok("kept\n"));
-    fake.on_exec(&client(), &[IO, "file", "cat", "/data/missing"])
-        .reply(ExecOutput::failed(2, "no such file"));
+    let (fake, stand_in) = real();
+    std::fs::write(stand_in.pod_file(&client(), "/data/a"), "kept\n").expect("a");
     let ok = format!(
         "{CLIENT}  - exec: {{pod: client, io: [file, cat, /data/a], expect: {{stdout: \"kept\\n\"}}}}\n  - exec: {{pod: client, io: [file, cat, /data/missing], expect: {{fails: true}}}}\n"
     );
@@ -638,7 +644,10 @@ async fn exec_checks_exit_code_and_output() {
     let result = run(&fake, &code).await;
     let m = message(&result, 2);
     assert!(
-        m.ends_with("exit code 2, expected 0; stderr: no such file"),
+        m.ends_with(
+            "exit code 2, expected 0; stderr: error: cannot read `/data/missing`: No such file or \
+             directory (os error 2)"
+        ),
         "{m}"
     );
     let unexpected = format!(
@@ -651,14 +660,12 @@ async fn exec_checks_exit_code_and_output() {
 
 #[tokio::test(start_paused = true)]
 async fn exec_in_all_selected_pods_and_unstarted_commands_are_environment_errors() {
-    let fake = scripted();
-    for (name, uid) in [("a", "1"), ("b", "2")] {
-        fake.set(&ObjectRef::pod(NS, name), pod_manifest(name, uid, true));
+    let (fake, stand_in) = real();
+    for (name, uid, content) in [("a", "1", "x"), ("b", "2", "y")] {
+        let pod = ObjectRef::pod(NS, name);
+        fake.set(&pod, pod_manifest(name, uid, true));
+        std::fs::write(stand_in.pod_file(&pod, "/f"), content).expect("f");
     }
-    fake.on_exec(&ObjectRef::pod(NS, "a"), &[IO, "file", "cat"])
-        .reply(ExecOutput::ok("x"));
-    fake.on_exec(&ObjectRef::pod(NS, "b"), &[IO, "file", "cat"])
-        .reply(ExecOutput::ok("y"));
     let result = run(
         &fake,
         "  - exec: {selector: app=nginx, all: true, io: [file, cat, /f], expect: {stdout: x}}\n",
@@ -668,7 +675,11 @@ async fn exec_in_all_selected_pods_and_unstarted_commands_are_environment_errors
     let m = message(&result, 1);
     assert!(m.contains("Pod `nfslab-t-a1b2c3/b`"), "{m}");
     // A command the cluster cannot start is the environment's fault, not an assertion.
-    let result = run(&fake, "  - exec: {selector: app=nginx, io: [sleep]}\n").await;
+    let result = run(
+        &fake,
+        "  - exec: {selector: app=nginx, command: [sleep, \"1\"]}\n",
+    )
+    .await;
     assert_eq!(result.outcome, Outcome::Error, "{}", result.explain());
 }
 
@@ -688,14 +699,25 @@ async fn exec_that_hangs_is_bounded_by_the_step_timeout() {
 
 #[tokio::test(start_paused = true)]
 async fn http_get_retries_until_the_body_matches() {
-    let fake = scripted();
+    let (fake, stand_in) = real();
     let get = [IO, "get", "http://nginx.nfslab-t-a1b2c3.svc/index.html"];
-    // The first answer comes from a pod that is going away; then the new one answers.
+    // Nobody answers the first request (the real client's connection is refused); the web
+    // pod is Ready 100 ms later and serves its page.
+    let web = ObjectRef::pod(NS, "web");
+    let mut manifest = pod_manifest("web", "w1", true);
+    manifest["metadata"]["labels"] = json!({"app": "nginx"});
+    manifest["spec"]["containers"][0]["args"] =
+        json!(["serve", "--dir", "/usr/share/nginx/html", "--port", "80"]);
+    std::fs::write(
+        stand_in.pod_file(&web, "/usr/share/nginx/html/index.html"),
+        "HelloWorld\n222222\n",
+    )
+    .expect("page");
+    stand_in.route("nginx.nfslab-t-a1b2c3.svc", NS, "app=nginx");
     fake.on_exec(&client(), &get)
         .times(1)
-        .reply(ExecOutput::failed(7, "connection refused"));
-    fake.on_exec(&client(), &get)
-        .reply(ExecOutput::ok("HelloWorld\n222222\n"));
+        .after(Duration::from_millis(100))
+        .set(&web, manifest);
     let steps = |body: &str| {
         format!(
             "{CLIENT}  - http-get: {{pod: client, url: \"http://nginx.{{{{ namespace }}}}.svc/index.html\", expect: {{body: \"{body}\"}}, timeout: 20s}}\n"
@@ -729,11 +751,26 @@ async fn http_get_retries_until_the_body_matches() {
 
 #[tokio::test(start_paused = true)]
 async fn mount_options_are_recorded_and_checked() {
-    let fake = scripted();
-    fake.on_exec(&client(), &[IO, "mountinfo", "/opt"]).reply(ExecOutput::ok(
-        r#"{"source": "10.96.0.20:/exports/x", "fstype": "nfs", "mount_options": ["rw", "relatime"],
-            "super_options": ["vers=3", "rsize=262144", "hard", "nolock", "proto=tcp", "timeo=600", "retrans=2"]}"#,
-    ));
+    let (fake, stand_in) = real();
+    // The client mounts the export inline at /opt; the kernel lists it as NFSv3.
+    const CLIENT: &str = r#"  - apply:
+      manifests:
+        - apiVersion: v1
+          kind: Pod
+          metadata: {name: client}
+          spec:
+            containers:
+              - {name: c, image: "{{ images.io }}", args: [sleep],
+                 volumeMounts: [{name: nfs, mountPath: /opt}]}
+            volumes: [{name: nfs, nfs: {server: 10.96.0.20, path: /exports/x}}]
+"#;
+    stand_in.kernel_mount(
+        "10.96.0.20:/exports/x",
+        "nfs",
+        "rw,vers=3,rsize=262144,wsize=262144,namlen=255,hard,nolock,proto=tcp,timeo=600,\
+         retrans=2,sec=sys,mountaddr=10.96.0.20,mountvers=3,mountport=20048,mountproto=tcp,\
+         local_lock=all,addr=10.96.0.20",
+    );
     let steps = |contains: &str, absent: &str| {
         format!(
             "{CLIENT}  - mount-options: {{pod: client, path: /opt, requested: \"vers=3,rsize=1048576,hard\", expect: {{nfs: true, contains: [{contains}], absent: [{absent}]}}}}\n"
@@ -794,35 +831,26 @@ async fn logs_are_recorded_from_completed_pods() {
 #[tokio::test(start_paused = true)]
 async fn server_steps_check_files_on_the_export() {
     let fake = scripted();
-    let pod = server_pod();
     let dir = "/exports/nfslab-t-a1b2c3";
-    fake.on_exec(&pod, &[IO, "file", "cat", &format!("{dir}/pv1/index.html")])
-        .reply(ExecOutput::ok("HelloWorld\n222222\n"));
-    fake.on_exec(&pod, &[IO, "ls", dir])
-        .reply(ExecOutput::ok("pv1\narchived-x\n"));
-    fake.on_exec(&pod, &[IO, "ls", &format!("{dir}/pv1")])
-        .reply(ExecOutput::ok("index.html\n.hidden\n"));
-    fake.on_exec(&pod, &[IO, "ls", &format!("{dir}/nothing")])
-        .reply(ExecOutput::failed(2, "no such directory"));
-    fake.on_exec(&pod, &[IO, "check-empty", &format!("{dir}/pv1")])
-        .reply(ExecOutput {
-            stdout: ".hidden\n".into(),
-            stderr: String::new(),
-            exit_code: 1,
-        });
-    let steps = r#"  - server-mkdir: {path: pv1, mode: "0755", owner: "65534:65534"}
+    // The scenario's directory is made at its start and removed at its end: each run below
+    // prepares what it checks.
+    let setup = r#"  - server-mkdir: {path: pv1, mode: "0755"}
   - server-write: {path: pv1/index.html, content: "HelloWorld\n"}
-  - server-expect: {path: pv1/index.html, content: "HelloWorld\n222222\n"}
-  - server-expect: {path: pv1, entries: [index.html, .hidden]}
-  - server-expect: {path: archived-x, exists: true}
-  - server-expect: {path: gone, exists: false}
+  - server-write: {path: pv1/index.html, content: "222222\n", append: true}
+  - server-write: {path: pv1/.hidden, content: ""}
+  - server-mkdir: {path: archived-x}
 "#;
-    let result = run(&fake, steps).await;
+    let steps = format!(
+        "{setup}  - server-expect: {{path: pv1/index.html, content: \"HelloWorld\\n222222\\n\"}}
+  - server-expect: {{path: pv1, entries: [index.html, .hidden]}}
+  - server-expect: {{path: archived-x, exists: true}}
+  - server-expect: {{path: gone, exists: false}}
+"
+    );
+    let result = run(&fake, &steps).await;
     assert_eq!(result.outcome, Outcome::Passed, "{}", result.explain());
     let cmds = server_commands(&fake);
-    assert!(cmds.contains(&format!(
-        "/nfslab-io mkdir {dir}/pv1 --mode 0755 --owner 65534:65534"
-    )));
+    assert!(cmds.contains(&format!("/nfslab-io mkdir {dir}/pv1 --mode 0755")));
     assert!(cmds.contains(&format!(
         "/nfslab-io file write {dir}/pv1/index.html --content HelloWorld\n"
     )));
@@ -848,10 +876,10 @@ async fn server_steps_check_files_on_the_export() {
             "`nfslab-t-a1b2c3/nothing/SUCCESS` does not exist on the NFS server",
         ),
     ] {
-        let result = run(&fake, &format!("  - server-expect: {check}\n")).await;
+        let result = run(&fake, &format!("{setup}  - server-expect: {check}\n")).await;
         assert_eq!(result.outcome, Outcome::Failed, "{check}");
         assert_eq!(
-            step(&result, 1).message.as_deref(),
+            step(&result, 6).message.as_deref(),
             Some(message),
             "{check}"
         );
@@ -861,23 +889,20 @@ async fn server_steps_check_files_on_the_export() {
 #[tokio::test(start_paused = true)]
 async fn server_wait_passes_or_fails_with_the_helper() {
     let fake = scripted();
-    let pod = server_pod();
-    fake.on_exec(
-        &pod,
-        &[IO, "wait-file", "/exports/nfslab-t-a1b2c3/hard/data"],
+    let result = run(
+        &fake,
+        "  - server-mkdir: {path: hard}\n  - server-write: {path: hard/data, content: x}\n  - server-wait: {path: hard/data, timeout: 20s}\n",
     )
-    .reply(ExecOutput::ok(""));
-    fake.on_exec(&pod, &[IO, "wait-file"])
-        .reply(ExecOutput::failed(1, "timed out"));
-    let result = run(&fake, "  - server-wait: {path: hard/data, timeout: 20s}\n").await;
+    .await;
     assert_eq!(result.outcome, Outcome::Passed, "{}", result.explain());
     assert!(server_commands(&fake).contains(
         &"/nfslab-io wait-file /exports/nfslab-t-a1b2c3/hard/data --timeout 20s".to_owned()
     ));
-    let result = run(&fake, "  - server-wait: {path: soft/data, timeout: 20s}\n").await;
+    // The helper really waits: one second here, for a file that never comes.
+    let result = run(&fake, "  - server-wait: {path: soft/data, timeout: 1s}\n").await;
     assert_eq!(
         step(&result, 1).message.as_deref(),
-        Some("`nfslab-t-a1b2c3/soft/data` did not appear on the NFS server within 20s")
+        Some("`nfslab-t-a1b2c3/soft/data` did not appear on the NFS server within 1s")
     );
 }
 

@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::k8s::conditions::{exists, pod_ready, pod_uid_differs};
 use crate::k8s::wait::{self, WaitError};
 use crate::k8s::{Cluster, ClusterError, ExecOutput, ObjectRef, Propagation};
-use crate::nfs::FileAccess;
+use crate::nfs::{FileAccess, helper};
 
 /// A server-side file operation that did not work.
 #[derive(Debug, thiserror::Error)]
@@ -185,26 +185,21 @@ impl ServerFiles for ExecFiles {
 
     async fn list(&self, dir: &str) -> Result<Vec<String>, FilesError> {
         let full = self.full(dir);
-        let out = self.run_ok(&["ls", &full]).await?;
-        let mut entries: Vec<String> = out
-            .stdout
-            .lines()
-            .map(|l| l.trim().trim_end_matches('/').to_owned())
-            .filter(|l| !l.is_empty() && l != "." && l != "..")
-            .collect();
-        entries.sort();
-        Ok(entries)
+        let args = helper::ls_args(&full);
+        let out = self.run_ok(&args).await?;
+        let entries = helper::decode_listing(&out.stdout).map_err(|why| FilesError::Failed {
+            command: format!("{} {}", self.io, args.join(" ")),
+            exit_code: out.exit_code,
+            stderr: why,
+        })?;
+        Ok(entries.into_iter().map(|e| e.name).collect())
     }
 
     async fn is_empty(&self, dir: &str) -> Result<bool, FilesError> {
         let full = self.full(dir);
         let args = ["check-empty", full.as_str()];
         let out = self.run(&args).await?;
-        match out.exit_code {
-            0 => Ok(true),
-            1 => Ok(false),
-            _ => Err(failed(&self.io, &args, &out)),
-        }
+        helper::check_verdict(out.exit_code).ok_or_else(|| failed(&self.io, &args, &out))
     }
 
     async fn exists(&self, path: &str) -> Result<bool, FilesError> {
@@ -340,6 +335,23 @@ mod tests {
     use crate::k8s::fake::{Call, FakeCluster};
     use serde_json::json;
 
+    /// The fake's file-access container runs the real `nfslab-io` on a local directory
+    /// standing in for the export (returned, with the guard that removes it).
+    fn real() -> (
+        FakeCluster,
+        ExecFiles,
+        std::path::PathBuf,
+        tempfile::TempDir,
+    ) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let binary = crate::k8s::stand_in::test_binary().expect("nfslab-io");
+        let stand_in = crate::k8s::stand_in::StandIn::new(&binary, dir.path());
+        let (fake, files, pod) = setup();
+        stand_in.server_files(&pod, "/exports", "/exports");
+        fake.run_helpers(stand_in.clone());
+        (fake, files, stand_in.nfs_dir("/exports"), dir)
+    }
+
     fn setup() -> (FakeCluster, ExecFiles, ObjectRef) {
         let fake = FakeCluster::new();
         let pod = ObjectRef::pod("nfslab-system", "nfs-server-0");
@@ -370,11 +382,13 @@ mod tests {
 
     #[tokio::test]
     async fn operations_run_helper_commands_under_the_root() {
-        let (fake, files, pod) = setup();
-        fake.on_exec(&pod, &["/nfslab-io"])
-            .reply(ExecOutput::ok("b\n.hidden\na/\n"));
+        let (fake, files, export, _dir) = real();
+        std::fs::create_dir_all(export.join("s1/a")).expect("a");
+        std::fs::create_dir_all(export.join("s1/x/y")).expect("x");
+        std::fs::write(export.join("s1/.hidden"), "").expect("hidden");
+        std::fs::write(export.join("s1/f"), "").expect("f");
         files
-            .mkdir("s1/pv1", Some("0755"), Some("65534:65534"))
+            .mkdir("s1/pv1", Some("0755"), None)
             .await
             .expect("mkdir");
         files
@@ -386,11 +400,16 @@ mod tests {
             .await
             .expect("append");
         assert_eq!(
+            std::fs::read_to_string(export.join("s1/pv1/index.html")).expect("read"),
+            "HelloWorld\n222222\n"
+        );
+        assert_eq!(
             files.list("s1").await.expect("ls"),
-            vec![".hidden", "a", "b"]
+            vec![".hidden", "a", "f", "pv1", "x"]
         );
         files.remove("s1/x", true).await.expect("rm");
         files.rename("s1/a", "s1/b").await.expect("rename");
+        assert!(!export.join("s1/x").exists() && export.join("s1/b").is_dir());
         files
             .wait_for("s1/f", Duration::from_millis(1500))
             .await
@@ -400,10 +419,10 @@ mod tests {
         assert_eq!(
             text,
             vec![
-                "/nfslab-io mkdir /exports/s1/pv1 --mode 0755 --owner 65534:65534",
+                "/nfslab-io mkdir /exports/s1/pv1 --mode 0755",
                 "/nfslab-io file write /exports/s1/pv1/index.html --content HelloWorld\n",
                 "/nfslab-io file append /exports/s1/pv1/index.html --content 222222\n",
-                "/nfslab-io ls /exports/s1",
+                "/nfslab-io ls --json /exports/s1",
                 "/nfslab-io rm /exports/s1/x -r",
                 "/nfslab-io rename /exports/s1/a /exports/s1/b",
                 "/nfslab-io wait-file /exports/s1/f --timeout 1s",
@@ -413,33 +432,25 @@ mod tests {
 
     #[tokio::test]
     async fn failures_carry_the_command_and_stderr() {
-        let (fake, files, pod) = setup();
-        fake.on_exec(&pod, &["/nfslab-io", "file", "cat"])
-            .reply(ExecOutput::failed(2, "no such file\n"));
+        let (_fake, files, _export, _dir) = real();
         let err = files.read("s1/missing").await.expect_err("fails");
         assert_eq!(
             err.to_string(),
-            "`/nfslab-io file cat /exports/s1/missing` failed on the NFS server (exit 2): no \
-             such file"
+            "`/nfslab-io file cat /exports/s1/missing` failed on the NFS server (exit 2): \
+             error: cannot read `/exports/s1/missing`: No such file or directory (os error 2)"
         );
-        // No scripted reply at all: the exec itself fails.
+        // Without a stand-in or a scripted reply, the exec itself fails.
+        let (_fake, files, _pod) = setup();
         let err = files.mkdir("x", None, None).await.expect_err("exec fails");
         assert!(matches!(err, FilesError::Exec { .. }));
     }
 
     #[tokio::test]
     async fn emptiness_follows_the_helpers_exit_code() {
-        let (fake, files, pod) = setup();
-        fake.on_exec(&pod, &["/nfslab-io", "check-empty", "/exports/empty"])
-            .reply(ExecOutput::ok(""));
-        fake.on_exec(&pod, &["/nfslab-io", "check-empty", "/exports/full"])
-            .reply(ExecOutput {
-                stdout: ".hidden\n".into(),
-                stderr: String::new(),
-                exit_code: 1,
-            });
-        fake.on_exec(&pod, &["/nfslab-io", "check-empty", "/exports/gone"])
-            .reply(ExecOutput::failed(2, "not found"));
+        let (_fake, files, export, _dir) = real();
+        std::fs::create_dir_all(export.join("empty")).expect("empty");
+        std::fs::create_dir_all(export.join("full")).expect("full");
+        std::fs::write(export.join("full/.hidden"), "").expect("hidden");
         assert!(files.is_empty("empty").await.expect("empty"));
         assert!(!files.is_empty("full").await.expect("not empty"));
         assert!(files.is_empty("gone").await.is_err());
@@ -447,13 +458,10 @@ mod tests {
 
     #[tokio::test]
     async fn exists_walks_up_to_a_listable_directory() {
-        let (fake, files, pod) = setup();
-        fake.on_exec(&pod, &["/nfslab-io", "ls", "/exports/s1"])
-            .reply(ExecOutput::ok("archived-x\nd1\n"));
-        fake.on_exec(&pod, &["/nfslab-io", "ls", "/exports/s1/d1"])
-            .reply(ExecOutput::failed(2, "not a directory"));
-        fake.on_exec(&pod, &["/nfslab-io", "ls", "/exports/s1/gone"])
-            .reply(ExecOutput::failed(2, "no such directory"));
+        let (_fake, files, export, _dir) = real();
+        std::fs::create_dir_all(export.join("s1/archived-x")).expect("dir");
+        // `d1` is a file: listing it fails, as listing a directory the helper cannot read.
+        std::fs::write(export.join("s1/d1"), "").expect("d1");
         assert!(files.exists("s1/archived-x").await.expect("listed"));
         assert!(files.exists("s1/d1").await.expect("listed"));
         assert!(!files.exists("s1/other").await.expect("not listed"));

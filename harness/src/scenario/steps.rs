@@ -1345,49 +1345,20 @@ async fn capture(
     Ok(())
 }
 
-/// Reads `nfslab-io mountinfo` output: one mount as a JSON object (or a one-element list);
-/// option lists as arrays or comma-separated strings.
+/// Reads `nfslab-io mountinfo` output with the producer's own type
+/// ([`nfslab_workload::mount::MountSection`]), so a change of its shape fails to decode here
+/// instead of reading as an empty mount.
 pub(crate) fn parse_mountinfo(pod: &str, path: &str, stdout: &str) -> Result<MountRecord, String> {
-    let value: Value = serde_json::from_str(stdout.trim()).map_err(|e| format!("not JSON: {e}"))?;
-    let mount = match &value {
-        Value::Array(items) => items.first().cloned().unwrap_or(Value::Null),
-        other => other.clone(),
-    };
-    let text = |key: &str| {
-        mount
-            .get(key)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let list = |keys: &[&str]| -> Vec<String> {
-        keys.iter()
-            .find_map(|k| mount.get(*k))
-            .map(|v| match v {
-                Value::Array(items) => items
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect(),
-                Value::String(s) => s
-                    .split(',')
-                    .filter(|o| !o.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-                _ => Vec::new(),
-            })
-            .unwrap_or_default()
-    };
-    if !mount.is_object() {
-        return Err("no mount in the output".to_owned());
-    }
+    let section: nfslab_workload::mount::MountSection =
+        serde_json::from_str(stdout.trim()).map_err(|e| format!("not a mount section: {e}"))?;
+    let mount = section.mount;
     Ok(MountRecord {
         pod: pod.to_owned(),
         path: path.to_owned(),
-        fstype: text("fstype"),
-        source: text("source"),
-        mount_options: list(&["mount_options", "mount-options", "options"]),
-        super_options: list(&["super_options", "super-options"]),
+        fstype: mount.fstype,
+        source: mount.source,
+        mount_options: mount.mount_options,
+        super_options: mount.super_options,
         requested: None,
     })
 }
@@ -1541,23 +1512,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mountinfo_output_in_either_shape() {
-        let record = parse_mountinfo(
-            "s4/nginx-1",
-            "/usr/share/nginx/html",
-            r#"{"source": "10.96.0.20:/exports/s4/pv1", "fstype": "nfs4",
-                "mount_options": ["rw", "relatime"],
-                "super_options": "rw,vers=4.1,rsize=1048576,hard,proto=tcp"}"#,
-        )
-        .expect("parses");
+    fn mountinfo_output_is_decoded_with_the_producers_type() {
+        // What `nfslab-io mountinfo` prints, made by the producer's own serializer.
+        let text = "812 27 0:52 / /usr/share/nginx/html rw,relatime shared:401 - nfs4 \
+                    10.96.0.20:/exports/s4/pv1 rw,vers=4.1,rsize=1048576,hard,proto=tcp\n";
+        let mounts = nfslab_workload::mount::parse_mountinfo(text).expect("mountinfo");
+        let section = nfslab_workload::mount::MountSection {
+            path: "/usr/share/nginx/html".to_owned(),
+            mount: mounts[0].clone(),
+            nfs_options: Some(mounts[0].super_option_map()),
+            mountstats_delta: None,
+        };
+        let stdout = serde_json::to_string(&section).expect("json");
+        let record =
+            parse_mountinfo("s4/nginx-1", "/usr/share/nginx/html", &stdout).expect("parses");
         assert_eq!(record.fstype, "nfs4");
+        assert_eq!(record.source, "10.96.0.20:/exports/s4/pv1");
         assert_eq!(record.mount_options, vec!["rw", "relatime"]);
         assert!(record.super_options.contains(&"vers=4.1".to_owned()));
-        let list =
-            parse_mountinfo("p", "/d", r#"[{"fstype": "nfs", "source": "s"}]"#).expect("list");
-        assert_eq!(list.fstype, "nfs");
+        // The flat shape an earlier reading assumed is not what the binary prints: refused.
+        let flat = r#"{"fstype": "nfs4", "source": "s", "mount_options": [], "super_options": []}"#;
+        assert!(parse_mountinfo("p", "/d", flat).is_err());
         assert!(parse_mountinfo("p", "/d", "mounted!").is_err());
-        assert!(parse_mountinfo("p", "/d", "[]").is_err());
     }
 
     #[tokio::test(start_paused = true)]

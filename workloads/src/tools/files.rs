@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A file operation that failed.
 #[derive(Debug, thiserror::Error)]
@@ -63,12 +63,12 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, FileError> {
 }
 
 /// One directory entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// File name.
     pub name: String,
     /// `file`, `dir`, `symlink` or `other`.
-    pub kind: &'static str,
+    pub kind: String,
     /// Size in bytes.
     pub size: u64,
     /// Permission bits (e.g. 0o644).
@@ -83,7 +83,7 @@ impl Entry {
     /// `ls -l`-like line: mode, uid, gid, size, name.
     #[must_use]
     pub fn long_line(&self) -> String {
-        let tag = match self.kind {
+        let tag = match self.kind.as_str() {
             "dir" => 'd',
             "symlink" => 'l',
             "file" => '-',
@@ -116,7 +116,8 @@ pub fn list_dir(dir: &Path) -> Result<Vec<Entry>, FileError> {
                 "file"
             } else {
                 "other"
-            },
+            }
+            .to_owned(),
             size: meta.len(),
             mode: meta.permissions().mode() & 0o7777,
             uid: meta.uid(),
@@ -230,7 +231,10 @@ mod tests {
         let path = dir.path().join("x/y");
         make_dir(&path, 0o1777, Some((65534, 65534)), true).unwrap();
         let e = list_dir(&dir.path().join("x")).unwrap().remove(0);
-        assert_eq!((e.name.as_str(), e.kind, e.mode), ("y", "dir", 0o1777));
+        assert_eq!(
+            (e.name.as_str(), e.kind.as_str(), e.mode),
+            ("y", "dir", 0o1777)
+        );
         // Changing owners needs root; the CI and dev machines run as root.
         if nix::unistd::geteuid().is_root() {
             assert_eq!((e.uid, e.gid), (65534, 65534));
