@@ -14,9 +14,26 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use nfslab_workload::units::DurationRange;
 use serde::{Deserialize, Serialize};
 
 use crate::nfs::ServerFlavor;
+
+/// Most kind worker nodes nfslab creates.
+pub const MAX_WORKERS: u8 = 16;
+/// Most scenarios run at once.
+pub const MAX_PARALLEL: usize = 64;
+/// Most log lines kept per container in a diagnosis.
+pub const MAX_LOG_TAIL_LINES: i64 = 10_000;
+/// Accepted timeouts: from a second to a day (`0s` would fail every wait at once).
+pub const TIMEOUT_RANGE: DurationRange =
+    DurationRange::new(Duration::from_secs(1), Duration::from_secs(24 * 3600));
+/// Accepted `timeouts.request`: from a second to 10 minutes.
+pub const REQUEST_TIMEOUT_RANGE: DurationRange =
+    DurationRange::new(Duration::from_secs(1), Duration::from_secs(600));
+/// Accepted `scenarios.poll-max-interval`: `0s` would poll the API server in a busy loop.
+pub const POLL_INTERVAL_RANGE: DurationRange =
+    DurationRange::new(Duration::from_millis(100), Duration::from_secs(60));
 
 /// The text of the default configuration, with comments explaining each value.
 pub const DEFAULT_CONFIG_YAML: &str = include_str!("../default-config.yaml");
@@ -46,7 +63,7 @@ pub struct ScenarioSettings {
     /// Log lines kept per container in a failure's diagnosis.
     pub log_tail_lines: i64,
     /// Longest pause between two looks at what cannot be watched (events, pod lists).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub poll_max_interval: Duration,
 }
 
@@ -65,46 +82,69 @@ impl Default for ScenarioSettings {
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Timeouts {
     /// A single API request (apply, delete, get, exec start).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub request: Duration,
     /// A PVC binding or a PV changing phase.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub bind: Duration,
     /// A pod (or every pod of a workload) becoming Ready, images already loaded.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub pod_ready: Duration,
     /// A deleted object disappearing (finalizers included).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub delete: Duration,
     /// A Recycle-policy PV returning to Available (a successful recycler pod takes seconds
     /// once scheduled and its image pulled; a failing NFS one runs until its deadline of
     /// max(300 s, 30 s per GiB)).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub recycle: Duration,
     /// A dynamic provisioner creating or deleting a volume.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub provision: Duration,
     /// A command run in a container.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub exec: Duration,
     /// Default window for "stays true" checks (a PVC stays Pending, stays Terminating).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub observe: Duration,
     /// Removing everything a scenario or run created.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub cleanup: Duration,
     /// The in-cluster NFS server becoming usable by a client.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub server_ready: Duration,
     /// Creating a kind cluster.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub cluster_create: Duration,
     /// Building the `nfslab-io` image (compiling the static binary included).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub image_build: Duration,
     /// Pulling, saving, loading or side-loading one image.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub image_transfer: Duration,
+}
+
+impl Timeouts {
+    /// Every timeout with its YAML name and accepted range.
+    #[must_use]
+    pub fn fields(&self) -> [(&'static str, Duration, DurationRange); 13] {
+        let t = TIMEOUT_RANGE;
+        [
+            ("request", self.request, REQUEST_TIMEOUT_RANGE),
+            ("bind", self.bind, t),
+            ("pod-ready", self.pod_ready, t),
+            ("delete", self.delete, t),
+            ("recycle", self.recycle, t),
+            ("provision", self.provision, t),
+            ("exec", self.exec, t),
+            ("observe", self.observe, t),
+            ("cleanup", self.cleanup, t),
+            ("server-ready", self.server_ready, t),
+            ("cluster-create", self.cluster_create, t),
+            ("image-build", self.image_build, t),
+            ("image-transfer", self.image_transfer, t),
+        ]
+    }
 }
 
 impl Default for Timeouts {
@@ -246,7 +286,7 @@ pub struct NfsConfig {
     pub host_path: String,
     /// NFSv4 lease time and grace period after a restart (short: restarts are part of the
     /// fault scenarios).
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "nfslab_workload::units::duration_text")]
     pub grace_period: Duration,
 }
 
@@ -276,10 +316,14 @@ pub enum ConfigError {
     },
     /// The file is not valid YAML or does not match the configuration's fields.
     #[error(
-        "{}:{line}:{column}: {}{message} (hint: `nfslab config --defaults` lists every field \
-         with its meaning and format)",
+        "{}:{line}:{column}: {}{message}{}",
         .file.display(),
-        .field.as_ref().map(|f| format!("field `{f}`: ")).unwrap_or_default()
+        .field.as_ref().map(|f| format!("field `{f}`: ")).unwrap_or_default(),
+        if .message.contains("(hint: ") {
+            ""
+        } else {
+            " (hint: `nfslab config --defaults` lists every field with its meaning and format)"
+        }
     )]
     Parse {
         /// The file.
@@ -294,10 +338,14 @@ pub enum ConfigError {
         message: String,
     },
     /// A value has the right type but cannot be used.
-    #[error("{}: field `{field}`: {message}", .file.display())]
+    #[error("{}:{line}:{column}: field `{field}`: {message}", .file.display())]
     Invalid {
         /// The file (or `<defaults>`).
         file: PathBuf,
+        /// 1-based line of the value (1 when the file does not write the field).
+        line: u64,
+        /// 1-based column of the value.
+        column: u64,
         /// Dotted path of the field.
         field: String,
         /// What is wrong and what to do.
@@ -315,11 +363,18 @@ impl Config {
         let Some(file) = file else {
             return Ok(Self::default());
         };
-        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+        let bytes = std::fs::read(file).map_err(|source| ConfigError::Read {
             file: file.to_owned(),
             source,
         })?;
-        Self::from_yaml(&text, file)
+        let text = nfslab_workload::yaml::text_of(&bytes).map_err(|e| ConfigError::Parse {
+            file: file.to_owned(),
+            line: e.line,
+            column: e.column,
+            field: None,
+            message: e.what(),
+        })?;
+        Self::from_yaml(text, file)
     }
 
     /// Parses configuration text (named `file` in errors) over the defaults.
@@ -327,45 +382,117 @@ impl Config {
     /// # Errors
     /// As [`Config::load`].
     pub fn from_yaml(text: &str, file: &Path) -> Result<Self, ConfigError> {
-        let config: Self = serde_saphyr::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((1, 1));
-            let plain = e.without_snippet().to_string();
+        let config: Self = nfslab_workload::yaml::from_str(text).map_err(|e| {
+            let (line, column) = if e.line == 0 {
+                (1, 1)
+            } else {
+                (e.line, e.column)
+            };
+            // Without a path from the parser (a syntax error), the key on that line names it.
+            let field = e.path.clone().or_else(|| {
+                e.message
+                    .starts_with("YAML syntax")
+                    .then(|| field_path_at(text, line, column))
+                    .flatten()
+            });
+            // A number of the wrong type is refused by the parser with the type's range;
+            // say the field's own range instead.
+            let message = match field.as_deref().and_then(count_range) {
+                Some(range) if e.message.starts_with("expected a whole number") => {
+                    format!("expected a whole number from {range}")
+                }
+                _ => e.what(),
+            };
             ConfigError::Parse {
                 file: file.to_owned(),
                 line,
                 column,
-                field: field_path_at(text, line, column),
-                message: strip_location_suffix(&plain).to_owned(),
+                field,
+                message,
             }
         })?;
-        config.validate(file)?;
+        config.validate(file, Some(text))?;
         Ok(config)
     }
 
-    fn validate(&self, file: &Path) -> Result<(), ConfigError> {
-        let invalid = |field: &str, message: String| ConfigError::Invalid {
-            file: file.to_owned(),
-            field: field.to_owned(),
-            message,
+    fn validate(&self, file: &Path, text: Option<&str>) -> Result<(), ConfigError> {
+        use crate::names;
+        let invalid = |field: &str, message: String| {
+            let (line, column) = text.map_or((1, 1), |t| value_position(t, field));
+            ConfigError::Invalid {
+                file: file.to_owned(),
+                line,
+                column,
+                field: field.to_owned(),
+                message,
+            }
         };
-        if !is_dns_label(&self.cluster.name) {
+        let name_err = |field: &str, e: names::NameError| invalid(field, e.to_string());
+        for (field, value, range) in self.timeouts.fields() {
+            range
+                .check(value)
+                .map_err(|e| invalid(&format!("timeouts.{field}"), e.to_string()))?;
+        }
+        POLL_INTERVAL_RANGE
+            .check(self.scenarios.poll_max_interval)
+            .map_err(|e| invalid("scenarios.poll-max-interval", e.to_string()))?;
+        if !(1..=MAX_PARALLEL).contains(&self.scenarios.parallel) {
             return Err(invalid(
-                "cluster.name",
+                "scenarios.parallel",
                 format!(
-                    "`{}` is not usable as a kind cluster name (hint: lowercase letters, digits \
-                     and `-`, at most 50 characters)",
-                    self.cluster.name
+                    "`{}` is out of range; give a whole number from 1 to {MAX_PARALLEL}",
+                    self.scenarios.parallel
                 ),
             ));
         }
-        if self.cluster.node_image.trim().is_empty() {
+        if !(0..=MAX_LOG_TAIL_LINES).contains(&self.scenarios.log_tail_lines) {
             return Err(invalid(
-                "cluster.node-image",
-                "is empty (hint: name a kindest/node image built for your kind release)".into(),
+                "scenarios.log-tail-lines",
+                format!(
+                    "`{}` is out of range; give a whole number from 0 to {MAX_LOG_TAIL_LINES}",
+                    self.scenarios.log_tail_lines
+                ),
             ));
+        }
+        names::cluster_name(&self.cluster.name).map_err(|e| name_err("cluster.name", e))?;
+        if !(1..=MAX_WORKERS).contains(&self.cluster.workers) {
+            return Err(invalid(
+                "cluster.workers",
+                format!(
+                    "`{}` is out of range; give a whole number from 1 to {MAX_WORKERS}",
+                    self.cluster.workers
+                ),
+            ));
+        }
+        names::image_reference("node image", &self.cluster.node_image)
+            .map_err(|e| name_err("cluster.node-image", e))?;
+        names::version("kind version", &self.cluster.min_kind_version)
+            .map_err(|e| name_err("cluster.min-kind-version", e))?;
+        for (field, image) in [
+            ("images.kernel-nfs-server", &self.images.kernel_nfs_server),
+            ("images.provisioner", &self.images.provisioner),
+        ] {
+            names::image_reference("image reference", image).map_err(|e| name_err(field, e))?;
+        }
+        // Empty means an image nfslab builds itself (or none, for nginx).
+        for (field, image) in [
+            ("images.nfslab-io", &self.images.nfslab_io),
+            ("images.ganesha-nfs-server", &self.images.ganesha_nfs_server),
+            ("images.nginx", &self.images.nginx),
+        ] {
+            if !image.is_empty() {
+                names::image_reference("image reference", image).map_err(|e| name_err(field, e))?;
+            }
+        }
+        for (version, image) in &self.images.recycler {
+            let field = format!("images.recycler.\"{version}\"");
+            names::kubernetes_minor("Kubernetes version", version)
+                .map_err(|e| name_err(&field, e))?;
+            names::image_reference("image reference", image).map_err(|e| name_err(&field, e))?;
+        }
+        if !self.nfs.node.is_empty() {
+            names::dns_subdomain("node name", &self.nfs.node)
+                .map_err(|e| name_err("nfs.node", e))?;
         }
         if self.nfs.flavor == ServerFlavor::External {
             return Err(invalid(
@@ -375,12 +502,8 @@ impl Config {
                     .into(),
             ));
         }
-        if !is_dns_label(&self.nfs.namespace) {
-            return Err(invalid(
-                "nfs.namespace",
-                format!("`{}` is not a valid namespace name", self.nfs.namespace),
-            ));
-        }
+        names::dns_label("namespace name", &self.nfs.namespace, names::MAX_LABEL_LEN)
+            .map_err(|e| name_err("nfs.namespace", e))?;
         if !self.nfs.host_path.starts_with('/') {
             return Err(invalid(
                 "nfs.host-path",
@@ -412,24 +535,64 @@ impl Config {
     }
 }
 
-/// Whether `name` is a DNS-1123 label short enough for kind's node names.
-fn is_dns_label(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 50
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
+/// The accepted range of a count field, as said in messages.
+fn count_range(field: &str) -> Option<String> {
+    Some(match field {
+        "cluster.workers" => format!("1 to {MAX_WORKERS}"),
+        "scenarios.parallel" => format!("1 to {MAX_PARALLEL}"),
+        "scenarios.log-tail-lines" => format!("0 to {MAX_LOG_TAIL_LINES}"),
+        "cluster.api-server-port" => "1 to 65535, or 0 to let kind pick".to_owned(),
+        _ => return None,
+    })
 }
 
-/// serde-saphyr appends " at line L, column C" to plain messages; the error carries them as
-/// fields already.
-fn strip_location_suffix(message: &str) -> &str {
-    match message.rfind(" at line ") {
-        Some(i) => &message[..i],
-        None => message,
+/// Where the value of the dotted `field` (`cluster.name`, `images.recycler."1.33"`) is
+/// written in `text`: its line and column, or the deepest enclosing key that is written.
+fn value_position(text: &str, field: &str) -> (u64, u64) {
+    use crate::k8s::manifest::{Node, parse_documents};
+    let Ok(docs) = parse_documents(text, Path::new("config")) else {
+        return (1, 1);
+    };
+    let Some(mut node) = docs.first() else {
+        return (1, 1);
+    };
+    let mut pos = node.pos;
+    let segments = split_field(field);
+    for segment in &segments {
+        let Node::Map(entries) = &node.value else {
+            break;
+        };
+        match entries.iter().find(|(k, _)| &k.value == segment) {
+            Some((key, value)) => {
+                pos = if value.value == Node::Null {
+                    key.pos
+                } else {
+                    value.pos
+                };
+                node = value;
+            }
+            None => break,
+        }
     }
+    (u64::from(pos.line.max(1)), u64::from(pos.column.max(1)))
+}
+
+/// `a.b."1.33"` as `["a", "b", "1.33"]`.
+fn split_field(field: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = field;
+    while !rest.is_empty() {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let end = quoted.find('"').unwrap_or(quoted.len());
+            out.push(quoted[..end].to_owned());
+            rest = quoted.get(end + 1..).unwrap_or("").trim_start_matches('.');
+        } else {
+            let end = rest.find('.').unwrap_or(rest.len());
+            out.push(rest[..end].to_owned());
+            rest = rest.get(end + 1..).unwrap_or("");
+        }
+    }
+    out
 }
 
 /// The dotted key path of the block-style mapping entry at `line`/`column` (1-based):
@@ -530,8 +693,8 @@ mod tests {
         let err = parse("cluster:\n  name: lab\n  workers: -1\n").expect_err("bad");
         assert_eq!(
             err.to_string(),
-            "my.yaml:3:12: field `cluster.workers`: invalid u8 (hint: `nfslab config \
-             --defaults` lists every field with its meaning and format)"
+            "my.yaml:3:12: field `cluster.workers`: expected a whole number from 1 to 16 \
+             (hint: `nfslab config --defaults` lists every field with its meaning and format)"
         );
         let err = parse("timeouts:\n  bnd: 2m\n").expect_err("unknown");
         let text = err.to_string();
@@ -545,7 +708,7 @@ mod tests {
         let err = parse("timeouts:\n  bind: soon\n").expect_err("duration");
         assert!(
             err.to_string()
-                .starts_with("my.yaml:2:3: field `timeouts.bind`: invalid value"),
+                .starts_with("my.yaml:2:9: field `timeouts.bind`: `soon` is not a duration"),
             "{err}"
         );
     }
@@ -563,11 +726,88 @@ mod tests {
     }
 
     #[test]
+    fn every_value_is_checked_with_its_range() {
+        for (text, field, words) in [
+            (
+                "timeouts:\n  request: 0s\n",
+                "timeouts.request",
+                "from 1s to 10m",
+            ),
+            ("timeouts:\n  bind: 9999999h\n", "timeouts.bind", "too long"),
+            (
+                "scenarios:\n  poll-max-interval: 0s\n",
+                "scenarios.poll-max-interval",
+                "zero",
+            ),
+            (
+                "scenarios:\n  parallel: 0\n",
+                "scenarios.parallel",
+                "from 1 to 64",
+            ),
+            (
+                "scenarios:\n  log-tail-lines: -5\n",
+                "scenarios.log-tail-lines",
+                "from 0",
+            ),
+            (
+                "cluster:\n  workers: 0\n",
+                "cluster.workers",
+                "from 1 to 16",
+            ),
+            (
+                "cluster:\n  node-image: kindest/node@sha256:zz\n",
+                "cluster.node-image",
+                "digest",
+            ),
+            (
+                "cluster:\n  min-kind-version: latest\n",
+                "cluster.min-kind-version",
+                "MAJOR.MINOR.PATCH",
+            ),
+            (
+                "images:\n  provisioner: 'Not An Image'\n",
+                "images.provisioner",
+                "spaces",
+            ),
+            (
+                "images:\n  recycler:\n    latest: busybox\n",
+                "images.recycler.\"latest\"",
+                "1.33",
+            ),
+            ("nfs:\n  node: Worker_1\n", "nfs.node", "not allowed"),
+        ] {
+            let err = parse(text).expect_err(text).to_string();
+            assert!(err.contains(&format!("field `{field}`")), "{text}: {err}");
+            assert!(err.contains(words), "{text}: {err}");
+        }
+        let ok = parse("timeouts:\n  bind: 1m30s\n").expect("compound durations");
+        assert_eq!(ok.timeouts.bind, Duration::from_secs(90));
+        let bare = parse("timeouts:\n  bind: 90\n").expect_err("bare number");
+        assert!(bare.to_string().contains("`90` has no unit"), "{bare}");
+    }
+
+    #[test]
     fn unreadable_file_is_reported_with_its_path() {
         let err = Config::load(Some(Path::new("/nonexistent/nfslab.yaml"))).expect_err("missing");
         assert_eq!(
             err.to_string(),
             "could not read the configuration file `/nonexistent/nfslab.yaml`"
+        );
+    }
+
+    #[test]
+    fn unusable_values_are_located_at_their_value() {
+        let err = parse("cluster:\n  workers: 3\n  name: My_Lab\n").expect_err("name");
+        assert!(
+            err.to_string()
+                .starts_with("my.yaml:3:9: field `cluster.name`: "),
+            "{err}"
+        );
+        let err = parse("images:\n  recycler:\n    \"1.33\": 'bad image'\n").expect_err("image");
+        assert!(
+            err.to_string()
+                .starts_with("my.yaml:3:13: field `images.recycler.\"1.33\"`: "),
+            "{err}"
         );
     }
 

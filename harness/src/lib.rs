@@ -15,6 +15,7 @@
 //! - [`environment`]: brings up the cluster and NFS servers every run needs, and removes them.
 //! - [`config`]: timeouts and other tunables, with commented defaults.
 //! - [`exit`]: the documented process exit codes.
+//! - [`names`]: the grammar of user-given names that become paths or object names.
 
 pub mod bench;
 pub mod cluster;
@@ -22,6 +23,7 @@ pub mod config;
 pub mod environment;
 pub mod exit;
 pub mod k8s;
+pub mod names;
 pub mod nfs;
 pub mod render;
 pub mod report;

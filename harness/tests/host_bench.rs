@@ -479,6 +479,85 @@ fn files_are_removed_without_keep_files(shared: &Shared) -> Outcome {
     Ok(())
 }
 
+/// A read repetition whose file is truncated on the server while it is measured: the real
+/// engine hits a short read (an IO error), so the repetition fails the run (exit 1), the
+/// report names the cell and the error, and the repetition's files are removed all the same.
+/// The stand-in engine only scripts *when* the fault happens (once the clients are released)
+/// and then lets the real `nfslab-io` say what it saw.
+fn a_client_io_error_fails_the_run_and_removes_its_files(shared: &Shared) -> Outcome {
+    let guard = lock(shared)?;
+    let g = guard.as_ref().ok_or("no server")?;
+    let s = setup_with(
+        "name: host-fault\nprofiles:\n  - name: v3-64k\n    options: [vers=3, rsize=65536]\n\
+         workloads:\n  - name: seq-read\n    job: {pattern: read, bs: 64k, size: 16m}\n\
+         runtime: 3s\nrepetitions: 1\nclients: 1\ncell_timeout: 2m\n",
+    )?;
+    let wrapper = s.dir.path().join("nfslab-io-fault");
+    let body = format!(
+        "#!/bin/sh\nbarrier=''\nprev=''\nfor a in \"$@\"; do\n  \
+         [ \"$prev\" = --start-barrier ] && barrier=\"$a\"\n  prev=\"$a\"\ndone\n\
+         [ -z \"$barrier\" ] && exec {real} \"$@\"\n\
+         {real} \"$@\" &\npid=$!\n\
+         while [ ! -e \"$barrier\" ]; do sleep 0.02; done\nsleep 0.5\n\
+         find {export} -name 'nfslab.t0.f0' -exec truncate -s 0 {{}} \\;\n\
+         wait $pid\n",
+        real = s.engine.display(),
+        export = g.export.display()
+    );
+    std::fs::write(&wrapper, body).map_err(|e| e.to_string())?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| e.to_string())?;
+    }
+    let results = s.dir.path().join("results");
+    let out = nfslab(&[
+        "bench",
+        "--host",
+        "--no-mount",
+        "--plan",
+        &s.plan.display().to_string(),
+        "--server",
+        &server_arg(g),
+        "--engine",
+        &wrapper.display().to_string(),
+        "--results",
+        &results.display().to_string(),
+        "--run-id",
+        "host-fault",
+    ]);
+    let report = std::fs::read_to_string(results.join("host-fault/report.md")).unwrap_or_default();
+    ensure!(
+        out.status.code() == Some(1),
+        "a failed repetition fails the run: exit {:?}\n{}\n{report}",
+        out.status.code(),
+        text(&out.stderr)
+    );
+    ensure!(
+        text(&out.stderr).contains("1 repetition(s) failed"),
+        "{}",
+        text(&out.stderr)
+    );
+    let status = report
+        .lines()
+        .find(|l| l.starts_with("- status:"))
+        .unwrap_or_default();
+    ensure!(
+        status.contains("1 repetition(s) failed in `ganesha/seq-read/v3-64k/k1/protocol`"),
+        "the status names the failed cell: {status}\n{report}"
+    );
+    ensure!(
+        report.contains("client 0 exited with code 3") && report.contains("short_read"),
+        "the failure says what the client hit:\n{report}"
+    );
+    let left = files_under(&g.export);
+    ensure!(
+        left.is_empty() && !g.export.join("nfslab-bench").exists(),
+        "the failed repetition's files are removed: {left:?}"
+    );
+    Ok(())
+}
+
 /// Processes whose command line mentions `needle` (other than this test).
 fn processes_mentioning(needle: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -721,6 +800,12 @@ fn main() {
             None,
         ),
         ("ctrl_c_stops_cleanly", ctrl_c_stops_cleanly, true, None),
+        (
+            "a_client_io_error_fails_the_run_and_removes_its_files",
+            a_client_io_error_fails_the_run_and_removes_its_files,
+            true,
+            None,
+        ),
         (
             "mount_cells_measure_efficiency",
             mount_cells_measure_efficiency,

@@ -145,8 +145,8 @@ pub enum Command {
         /// Directory to serve.
         #[arg(long)]
         dir: PathBuf,
-        /// TCP port.
-        #[arg(long, default_value_t = 8080)]
+        /// TCP port (1 to 65535).
+        #[arg(long, default_value_t = 8080, value_parser = clap::value_parser!(u16).range(1..))]
         port: u16,
         /// Address to listen on.
         #[arg(long, default_value = "0.0.0.0")]
@@ -157,7 +157,7 @@ pub enum Command {
         /// `http://host[:port]/path`.
         url: String,
         /// Bound on connecting and on each read.
-        #[arg(long, default_value = "10s")]
+        #[arg(long, default_value = "10s", allow_hyphen_values = true)]
         timeout: Span,
     },
     /// Wait until a path exists; exit 1 on timeout.
@@ -165,7 +165,7 @@ pub enum Command {
         /// The path.
         path: PathBuf,
         /// Longest wait.
-        #[arg(long, default_value = "5m")]
+        #[arg(long, default_value = "5m", allow_hyphen_values = true)]
         timeout: Span,
     },
     /// Print the JSON mount section (mountinfo entry, NFS options) for a path.
@@ -252,7 +252,12 @@ pub struct RunArgs {
     #[arg(long, help_heading = "Phases")]
     pub start_barrier: Option<PathBuf>,
     /// Longest wait for the start barrier.
-    #[arg(long, default_value = "10m", help_heading = "Phases")]
+    #[arg(
+        long,
+        default_value = "10m",
+        allow_hyphen_values = true,
+        help_heading = "Phases"
+    )]
     pub barrier_timeout: Span,
 }
 
@@ -269,13 +274,13 @@ pub struct JobArgs {
     #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
     pub size: Option<Size>,
     /// Files per thread (default 1; metadata 256).
-    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    #[arg(long, allow_hyphen_values = true, value_parser = count_arg, help_heading = "Job")]
     pub nrfiles: Option<u32>,
     /// Worker threads, each on its own files (fio numjobs).
-    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    #[arg(long, allow_hyphen_values = true, value_parser = count_arg, help_heading = "Job")]
     pub threads: Option<u32>,
     /// Requests in flight per thread (the posix backend uses 1).
-    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    #[arg(long, allow_hyphen_values = true, value_parser = count_arg, help_heading = "Job")]
     pub iodepth: Option<u32>,
     /// Read percentage of randrw (0-100).
     #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(u8).range(0..=100), help_heading = "Job")]
@@ -339,6 +344,17 @@ impl JobArgs {
         take!(seed, self.seed);
         set
     }
+}
+
+/// A count flag (`--threads`, `--iodepth`, `--nrfiles`): a whole number; zero and the upper
+/// limits are checked with the job, which names the field's range.
+fn count_arg(text: &str) -> Result<u32, String> {
+    if text.trim_start().starts_with('-') {
+        return Err(format!("`{text}` is negative (give a whole number from 1)"));
+    }
+    text.trim()
+        .parse::<u32>()
+        .map_err(|_| format!("`{text}` is not a whole number from 0 to {}", u32::MAX))
 }
 
 fn parse_mode(text: &str) -> Result<u32, String> {
@@ -547,7 +563,41 @@ fn where_is(field: &str, set_by_flag: &[&str], job_file: Option<(&Path, &str)>) 
     }
 }
 
+/// `--output`: a file that can be written once the run ends, checked before it starts so a
+/// long run never ends in a result that cannot be saved.
+fn check_output(path: &Path) -> Result<(), String> {
+    let shown = path.display();
+    if path.is_dir() {
+        return Err(format!(
+            "--output: `{shown}` is a directory (hint: name the file to write, e.g. `{}`)",
+            path.join("result.json").display()
+        ));
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(format!(
+            "--output: the directory `{}` does not exist (hint: create it first, or write \
+             the result elsewhere)",
+            parent.display()
+        ));
+    }
+    Ok(())
+}
+
 fn run_command(args: &RunArgs) -> ExitCode {
+    if let Err(e) = nfslab_workload::names::check_component("file name prefix", &args.prefix) {
+        error_line(&format!("--prefix: {e}"));
+        return ExitCode::BadInput;
+    }
+    if let Some(output) = &args.output
+        && let Err(message) = check_output(output)
+    {
+        error_line(&message);
+        return ExitCode::BadInput;
+    }
     let (job, set, text) = match load_job(args) {
         Ok(v) => v,
         Err(message) => {

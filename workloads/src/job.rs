@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::units::{Size, Span, format_duration, format_size};
+use crate::units::{DurationRange, RangeError, Size, Span, format_duration, format_size};
 
 /// Default block size when the job gives none.
 pub const DEFAULT_BS: u64 = 4096;
@@ -33,6 +33,12 @@ pub const DEFAULT_SEED: u64 = 0x6e66_736c_6162;
 pub const MAX_THREADS: u32 = 4096;
 /// Upper bound on `iodepth`.
 pub const MAX_IODEPTH: u32 = 4096;
+/// Accepted `runtime`: a measured window from 1 ms to a day.
+pub const RUNTIME_RANGE: DurationRange =
+    DurationRange::new(Duration::from_millis(1), Duration::from_secs(24 * 3600));
+/// Accepted `ramp_time`: up to an hour of unmeasured IO.
+pub const RAMP_TIME_RANGE: DurationRange =
+    DurationRange::new(Duration::ZERO, Duration::from_secs(3600));
 /// Smallest block size that holds a verification header.
 pub const MIN_VERIFY_BS: u64 = 64;
 /// Alignment required of `bs` for direct IO.
@@ -471,9 +477,26 @@ impl Job {
                     value: format_duration(span.0),
                 });
             }
-            other => other.map(Span::duration),
+            Some(span) => {
+                Some(
+                    RUNTIME_RANGE
+                        .check(span.0)
+                        .map_err(|range| JobError::Duration {
+                            field: "runtime",
+                            range: Box::new(range),
+                        })?,
+                )
+            }
+            None => None,
         };
-        let ramp_time = self.ramp_time.map_or(Duration::ZERO, Span::duration);
+        let ramp_time = self.ramp_time.map_or(Ok(Duration::ZERO), |span| {
+            RAMP_TIME_RANGE
+                .check(span.0)
+                .map_err(|range| JobError::Duration {
+                    field: "ramp_time",
+                    range: Box::new(range),
+                })
+        })?;
 
         let pass_bytes =
             size.checked_mul(u64::from(nrfiles))
@@ -771,6 +794,14 @@ pub enum JobError {
         /// What it conflicts with.
         reason: String,
     },
+    /// A duration outside its field's range.
+    #[error("invalid {field}: {range}")]
+    Duration {
+        /// The field.
+        field: &'static str,
+        /// The value and the range.
+        range: Box<RangeError>,
+    },
     /// A product of fields overflows.
     #[error("invalid {field} `{value}`: the data set is too large")]
     TooLarge {
@@ -791,7 +822,8 @@ impl JobError {
             | JobError::NotMultiple { field, .. }
             | JobError::NotApplicable { field, .. }
             | JobError::Conflict { field, .. }
-            | JobError::TooLarge { field, .. } => field,
+            | JobError::TooLarge { field, .. }
+            | JobError::Duration { field, .. } => field,
             JobError::BlockLargerThanFile { .. } => "bs",
         }
     }
@@ -839,35 +871,19 @@ pub enum JobFileError {
 /// Reads a job from YAML text; `path` names the source in errors. Semantic checks are
 /// left to [`Job::resolve`]; use [`locate_field`] to point such errors at the file.
 pub fn job_from_yaml(text: &str, path: &str) -> Result<Job, JobFileError> {
-    serde_saphyr::from_str::<Job>(text).map_err(|err| {
-        let (line, column) = err
-            .location()
-            .map_or((0, 0), |loc| (loc.line(), loc.column()));
-        JobFileError::Parse {
-            path: path.to_owned(),
-            line,
-            column,
-            message: one_line_yaml_message(&err),
-        }
-    })
+    crate::yaml::from_str::<Job>(text).map_err(|err| parse_error(path, &err))
 }
 
-/// The core of a serde-saphyr error, without its source snippet, on one line.
-#[must_use]
-pub fn one_line_yaml_message(err: &serde_saphyr::Error) -> String {
-    let options = serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off };
-    let rendered = err.without_snippet().render_with_options(options);
-    let mut text = rendered
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
-    // The renderer may append its own "at line X column Y"; the caller prints file:line:col.
-    if let Some(pos) = text.find(" at line ") {
-        text.truncate(pos);
+fn parse_error(path: &str, err: &crate::yaml::YamlError) -> JobFileError {
+    JobFileError::Parse {
+        path: path.to_owned(),
+        line: err.line,
+        column: err.column,
+        message: match &err.path {
+            Some(field) => format!("field `{field}`: {}", err.what()),
+            None => err.what(),
+        },
     }
-    text
 }
 
 /// Where the top-level key `field` sits in a YAML job text: `(line, column)`, 1-based.
@@ -884,13 +900,14 @@ pub fn locate_field(text: &str, field: &str) -> Option<(u64, u64)> {
 /// Reads and checks a job file.
 pub fn load_job_file(path: &std::path::Path) -> Result<Job, JobFileError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| JobFileError::Read {
+    let bytes = std::fs::read(path).map_err(|source| JobFileError::Read {
         path: name.clone(),
         source,
     })?;
-    let job = job_from_yaml(&text, &name)?;
+    let text = crate::yaml::text_of(&bytes).map_err(|e| parse_error(&name, &e))?;
+    let job = job_from_yaml(text, &name)?;
     if let Err(source) = job.validate() {
-        let (line, column) = locate_field(&text, source.field()).unwrap_or((0, 0));
+        let (line, column) = locate_field(text, source.field()).unwrap_or((0, 0));
         return Err(JobFileError::Invalid {
             path: name,
             line,

@@ -10,7 +10,9 @@
 //!
 //! | module | what lives there |
 //! |---|---|
-//! | [`units`] | sizes (`4k`, `1GiB`) and durations (`30s`), shared with benchmark plans |
+//! | [`units`] | sizes (`4k`, `1GiB`) and the one duration grammar (`30s`, `1m30s`) with ranges, shared with the harness |
+//! | [`names`] | the grammar of user-given names that become file names (`--prefix`) |
+//! | [`yaml`] | reading user YAML: the parser's failures in the project's words, with the field path |
 //! | [`job`] | the job model ([`job::Job`]), its validation and YAML loading |
 //! | [`ops`] | operation streams: sequential/random offsets, mixes, fsync cadence, budget |
 //! | [`verify`] | the self-describing block pattern and its checker |
@@ -63,6 +65,7 @@ pub mod engine;
 pub mod exit;
 pub mod job;
 pub mod mount;
+pub mod names;
 pub mod ops;
 pub mod pipeline;
 pub mod result;
@@ -71,3 +74,4 @@ pub mod summary;
 pub mod tools;
 pub mod units;
 pub mod verify;
+pub mod yaml;

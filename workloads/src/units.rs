@@ -1,8 +1,21 @@
-//! Units: byte sizes (`4k`, `1m`, `1GiB`, `512`) and durations (`30s`, `500ms`, `2m`).
+//! Units: byte sizes (`4k`, `1m`, `1GiB`, `512`) and durations (`30s`, `500ms`, `1m30s`).
 //!
 //! Shared by the job model and by anything else that reads the same vocabulary (benchmark
 //! plans embed jobs). All byte units are binary, as in fio: `k`, `kb` and `kib` all mean
 //! 1024 bytes. A bare number is bytes. Units are case-insensitive.
+//!
+//! # The duration grammar
+//!
+//! One grammar for every duration nfslab reads: command-line flags, the configuration file,
+//! benchmark plans, scenario files and job files. A duration is one or more terms
+//! `<whole number><unit>`, largest unit first, without spaces: `30s`, `500ms`, `2m`,
+//! `1m30s`, `1h30m`, `250us`. Units: `ns`, `us` (`µs`), `ms`, `s`, `m`, `h`, `d`. A bare
+//! number is refused (`2` could mean seconds or minutes): the message suggests `2s`.
+//! Fractions (`1.5s`) and negative values are refused. Each use states its accepted range
+//! with a [`DurationRange`], whose message names the bounds.
+//!
+//! Written by hand rather than with humantime: humantime accepts spaces, words (`2 hours`)
+//! and bare numbers only in some positions, and cannot say which range a field accepts.
 
 use std::fmt;
 use std::str::FromStr;
@@ -39,6 +52,23 @@ pub enum UnitError {
         /// The units accepted, for the hint.
         known: &'static str,
     },
+    /// A number without a unit where a duration belongs.
+    #[error(
+        "`{value}` has no unit (hint: write `{value}s` for seconds, or `{value}m`, `{value}ms`...)"
+    )]
+    NoUnit {
+        /// The text as given.
+        value: String,
+    },
+    /// Not the duration grammar: a fraction, units out of order, letters first.
+    #[error(
+        "`{value}` is not a duration (hint: whole numbers with units, largest first, e.g. \
+         `30s`, `500ms`, `1m30s`)"
+    )]
+    NotADuration {
+        /// The text as given.
+        value: String,
+    },
     /// The value does not fit in 64 bits.
     #[error("`{value}` is too large")]
     Overflow {
@@ -49,7 +79,7 @@ pub enum UnitError {
 
 const SIZE_UNITS: &str =
     "no unit (bytes) or k, m, g, t (also kb/KiB, mb/MiB, ...), all powers of 1024";
-const DURATION_UNITS: &str = "ns, us, ms, s, m, h (a bare number is seconds)";
+const DURATION_UNITS: &str = "ns, us, ms, s, m, h, d, combined largest first as in `1m30s`";
 
 /// Splits `text` into its leading digits and the rest, after the common checks.
 fn split_number(text: &str) -> Result<(u64, &str), UnitError> {
@@ -104,28 +134,149 @@ pub fn parse_size(text: &str) -> Result<u64, UnitError> {
         })
 }
 
-/// Parses a duration: `30s`, `500ms`, `2m`, `1h`, `250us`; a bare number is seconds.
+/// Parses a duration in the grammar of the module documentation: `30s`, `500ms`, `1m30s`.
 pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
-    let (number, unit) = split_number(text)?;
+    let value = text.trim();
+    if value.is_empty() {
+        return Err(UnitError::Empty);
+    }
+    if value.starts_with('-') {
+        return Err(UnitError::Negative {
+            value: value.to_owned(),
+        });
+    }
     let overflow = || UnitError::Overflow {
-        value: text.trim().to_owned(),
+        value: value.to_owned(),
     };
-    let duration = match unit.to_ascii_lowercase().as_str() {
-        "ns" => Duration::from_nanos(number),
-        "us" | "µs" => Duration::from_micros(number),
-        "ms" => Duration::from_millis(number),
-        "" | "s" | "sec" => Duration::from_secs(number),
-        "m" | "min" => Duration::from_secs(number.checked_mul(60).ok_or_else(overflow)?),
-        "h" => Duration::from_secs(number.checked_mul(3600).ok_or_else(overflow)?),
-        _ => {
-            return Err(UnitError::UnknownUnit {
-                value: text.trim().to_owned(),
-                unit: unit.to_owned(),
-                known: DURATION_UNITS,
+    let mut total = Duration::ZERO;
+    let mut rest = value;
+    let mut last_scale: Option<u128> = None;
+    while !rest.is_empty() {
+        let digits_end = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let (digits, after) = rest.split_at(digits_end);
+        if digits.is_empty() || after.starts_with('.') || after.starts_with(',') {
+            return Err(UnitError::NotADuration {
+                value: value.to_owned(),
             });
         }
-    };
-    Ok(duration)
+        let unit_end = after
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_end);
+        if unit.is_empty() {
+            return Err(UnitError::NoUnit {
+                value: value.to_owned(),
+            });
+        }
+        let nanos_per: u128 = match unit.to_ascii_lowercase().as_str() {
+            "ns" => 1,
+            "us" | "µs" => 1_000,
+            "ms" => 1_000_000,
+            "s" | "sec" => 1_000_000_000,
+            "m" | "min" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "d" => 86_400_000_000_000,
+            _ => {
+                return Err(UnitError::UnknownUnit {
+                    value: value.to_owned(),
+                    unit: unit.to_owned(),
+                    known: DURATION_UNITS,
+                });
+            }
+        };
+        if last_scale.is_some_and(|last| nanos_per >= last) {
+            return Err(UnitError::NotADuration {
+                value: value.to_owned(),
+            });
+        }
+        last_scale = Some(nanos_per);
+        let number = digits.parse::<u128>().map_err(|_| overflow())?;
+        let nanos = number.checked_mul(nanos_per).ok_or_else(overflow)?;
+        let secs = u64::try_from(nanos / 1_000_000_000).map_err(|_| overflow())?;
+        let sub = u32::try_from(nanos % 1_000_000_000).map_err(|_| overflow())?;
+        total = total
+            .checked_add(Duration::new(secs, sub))
+            .ok_or_else(overflow)?;
+        rest = next;
+    }
+    Ok(total)
+}
+
+/// The accepted range of one duration field; [`DurationRange::check`] says which bound a
+/// value breaks, in the grammar's own spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationRange {
+    /// Shortest accepted.
+    pub min: Duration,
+    /// Longest accepted.
+    pub max: Duration,
+}
+
+/// A duration outside its field's range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is {problem}; give a duration from {min} to {max}", value = format_duration(*.value), min = format_duration(.range.min), max = format_duration(.range.max))]
+pub struct RangeError {
+    /// The value given.
+    pub value: Duration,
+    /// The accepted range.
+    pub range: DurationRange,
+    /// `zero`, `too short` or `too long`.
+    pub problem: &'static str,
+}
+
+impl DurationRange {
+    /// A range from `min` to `max`, both included.
+    #[must_use]
+    pub const fn new(min: Duration, max: Duration) -> Self {
+        Self { min, max }
+    }
+
+    /// Whether `value` is within the range.
+    ///
+    /// # Errors
+    /// [`RangeError`] naming the bound broken.
+    pub fn check(self, value: Duration) -> Result<Duration, RangeError> {
+        let problem = if value < self.min {
+            if value.is_zero() { "zero" } else { "too short" }
+        } else if value > self.max {
+            "too long"
+        } else {
+            return Ok(value);
+        };
+        Err(RangeError {
+            value,
+            range: self,
+            problem,
+        })
+    }
+}
+
+/// `#[serde(with = "nfslab_workload::units::duration_text")]` for `Duration` fields written
+/// in the duration grammar (the configuration file).
+pub mod duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{Span, format_duration};
+
+    /// Writes the duration in its shortest exact form.
+    ///
+    /// # Errors
+    /// The serializer's.
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format_duration(*value))
+    }
+
+    /// Reads a duration in the grammar.
+    ///
+    /// # Errors
+    /// A value outside the grammar.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        Span::deserialize(deserializer).map(Span::duration)
+    }
 }
 
 /// Formats a byte count in the shortest exact form this module parses back (`4k`, `1g`,
@@ -240,7 +391,7 @@ impl<'de> Deserialize<'de> for Size {
     }
 }
 
-/// A duration read from `30s`-style text or a number of seconds; serialized as text.
+/// A duration read in the grammar of the module documentation; serialized as text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Span(pub Duration);
 
@@ -277,19 +428,28 @@ impl<'de> Deserialize<'de> for Span {
         impl Visitor<'_> for SpanVisitor {
             type Value = Span;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration such as `30s`, `500ms`, `2m` or a number of seconds")
+                f.write_str("a duration such as `30s`, `500ms` or `1m30s`")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Span, E> {
-                Ok(Span(Duration::from_secs(v)))
+                Err(E::custom(UnitError::NoUnit {
+                    value: v.to_string(),
+                }))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Span, E> {
-                u64::try_from(v)
-                    .map(|s| Span(Duration::from_secs(s)))
-                    .map_err(|_| {
-                        E::custom(UnitError::Negative {
-                            value: v.to_string(),
-                        })
-                    })
+                Err(E::custom(if v < 0 {
+                    UnitError::Negative {
+                        value: v.to_string(),
+                    }
+                } else {
+                    UnitError::NoUnit {
+                        value: v.to_string(),
+                    }
+                }))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Span, E> {
+                Err(E::custom(UnitError::NotADuration {
+                    value: v.to_string(),
+                }))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Span, E> {
                 parse_duration(v).map(Span).map_err(E::custom)
@@ -355,15 +515,76 @@ mod tests {
     }
 
     #[test]
+    fn one_duration_grammar() {
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(172_800)));
+        assert_eq!(parse_duration("1s500ms"), Ok(Duration::from_millis(1500)));
+        assert!(matches!(parse_duration("2"), Err(UnitError::NoUnit { .. })));
+        assert!(matches!(
+            parse_duration("1m30"),
+            Err(UnitError::NoUnit { .. })
+        ));
+        assert!(matches!(
+            parse_duration("30s1m"),
+            Err(UnitError::NotADuration { .. })
+        ));
+        assert!(matches!(
+            parse_duration("1.5s"),
+            Err(UnitError::NotADuration { .. })
+        ));
+        assert!(matches!(
+            parse_duration("s"),
+            Err(UnitError::NotADuration { .. })
+        ));
+        assert!(matches!(
+            parse_duration("1 m"),
+            Err(UnitError::UnknownUnit { .. })
+        ));
+        assert!(matches!(
+            parse_duration("99999999999999999999h"),
+            Err(UnitError::Overflow { .. })
+        ));
+        let yaml_number: Result<Span, _> = serde_json::from_str("2");
+        assert!(
+            yaml_number
+                .unwrap_err()
+                .to_string()
+                .contains("`2` has no unit")
+        );
+        let text: Span = serde_json::from_str("\"1m30s\"").expect("text");
+        assert_eq!(text.duration(), Duration::from_secs(90));
+    }
+
+    #[test]
+    fn ranges_name_their_bounds() {
+        let range = DurationRange::new(Duration::from_secs(1), Duration::from_secs(3600));
+        assert_eq!(
+            range.check(Duration::from_secs(5)),
+            Ok(Duration::from_secs(5))
+        );
+        assert_eq!(
+            range.check(Duration::ZERO).unwrap_err().to_string(),
+            "`0s` is zero; give a duration from 1s to 1h"
+        );
+        assert_eq!(
+            range
+                .check(Duration::from_secs(7200))
+                .unwrap_err()
+                .to_string(),
+            "`2h` is too long; give a duration from 1s to 1h"
+        );
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
         assert!(matches!(
-            parse_duration("3d"),
+            parse_duration("3w"),
             Err(UnitError::UnknownUnit { .. })
         ));
         assert!(matches!(

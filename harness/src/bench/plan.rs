@@ -16,8 +16,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nfslab_workload::job::{Job, JobError, one_line_yaml_message};
-use nfslab_workload::units::{Size, Span};
+use nfslab_workload::job::{Job, JobError};
+use nfslab_workload::units::{DurationRange, Size, Span};
 use serde::de::{self, IgnoredAny, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_saphyr::Spanned;
@@ -42,6 +42,9 @@ pub const DEFAULT_VOLUME_SIZE: &str = "10Gi";
 /// Time allowed per repetition beyond the workload's own duration (scheduling, mount,
 /// layout, collection), when the plan gives none.
 pub const DEFAULT_CELL_TIMEOUT: Duration = Duration::from_secs(600);
+/// Accepted `cell_timeout`: from a second to a day per repetition.
+pub const CELL_TIMEOUT_RANGE: DurationRange =
+    DurationRange::new(Duration::from_secs(1), Duration::from_secs(24 * 3600));
 /// Longest name of a server, profile or workload (they appear in object labels and paths).
 pub const MAX_NAME_LEN: usize = 40;
 
@@ -566,6 +569,15 @@ pub struct Overrides {
 /// Splits `host:/export` (`[v6]:/export` for IPv6 literals).
 pub fn parse_external(text: &str) -> Result<(String, String), String> {
     let hint = "(hint: write `host:/export`, e.g. `192.168.1.20:/vol1`)";
+    if !text.starts_with('[')
+        && let Some((host, export)) = text.rsplit_once(":/")
+        && host.matches(':').count() >= 2
+    {
+        return Err(format!(
+            "an IPv6 address needs brackets to be told from the export (hint: write \
+             `[{host}]:/{export}`)"
+        ));
+    }
     let (host, export) = if let Some(rest) = text.strip_prefix('[') {
         let (h, e) = rest
             .split_once("]:")
@@ -657,14 +669,15 @@ impl Includes for BuiltInIncludes {
 /// Reads and checks a plan file.
 pub fn load_plan(path: &Path) -> Result<Plan, PlanError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
+    let bytes = std::fs::read(path).map_err(|source| PlanError::Read {
         path: name.clone(),
         source,
     })?;
+    let text = nfslab_workload::yaml::text_of(&bytes).map_err(|e| syntax(&name, &e))?;
     let dir = path
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    parse_plan(&text, &name, &DirIncludes(dir))
+    parse_plan(text, &name, &DirIncludes(dir))
 }
 
 /// The shipped default plan (embedded).
@@ -688,11 +701,13 @@ fn at_of<T>(file: &str, s: &Spanned<T>) -> At {
     at(file, s.referenced.line(), s.referenced.column())
 }
 
-fn syntax(file: &str, err: &serde_saphyr::Error) -> PlanError {
-    let (line, column) = err.location().map_or((0, 0), |l| (l.line(), l.column()));
+fn syntax(file: &str, err: &nfslab_workload::yaml::YamlError) -> PlanError {
     PlanError::Syntax {
-        at: at(file, line, column),
-        message: one_line_yaml_message(err),
+        at: at(file, err.line, err.column),
+        message: match &err.path {
+            Some(field) => format!("field `{field}`: {}", err.what()),
+            None => err.what(),
+        },
     }
 }
 
@@ -708,7 +723,7 @@ struct Checked<T> {
 /// Parses and checks a plan text; `file` names it in messages; includes resolve through
 /// `includes`.
 pub fn parse_plan(text: &str, file: &str, includes: &dyn Includes) -> Result<Plan, PlanError> {
-    let raw: RawPlan = serde_saphyr::from_str(text).map_err(|e| syntax(file, &e))?;
+    let raw: RawPlan = nfslab_workload::yaml::from_str(text).map_err(|e| syntax(file, &e))?;
     let mut sources = vec![SourceFile {
         path: file.to_owned(),
         text: text.to_owned(),
@@ -729,7 +744,7 @@ pub fn parse_plan(text: &str, file: &str, includes: &dyn Includes) -> Result<Pla
             )
         })?;
         let parsed: RawProfileFile =
-            serde_saphyr::from_str(&content).map_err(|e| syntax(&name, &e))?;
+            nfslab_workload::yaml::from_str(&content).map_err(|e| syntax(&name, &e))?;
         check_profiles(parsed.profiles, &name, &mut profiles, &mut warnings)?;
         sources.push(SourceFile {
             path: name,
@@ -799,20 +814,25 @@ pub fn parse_plan(text: &str, file: &str, includes: &dyn Includes) -> Result<Pla
     }
 
     // Durations and numbers.
-    let positive_span =
-        |s: &Option<Spanned<Span>>, what: &str| -> Result<Option<Span>, PlanError> {
-            match s {
-                Some(span) if span.value.0.is_zero() => Err(invalid(
-                    at_of(file, span),
-                    format!("{what} `0s` must be longer than zero (hint: e.g. `30s`)"),
-                )),
-                Some(span) => Ok(Some(span.value)),
-                None => Ok(None),
-            }
-        };
-    let runtime = positive_span(&raw.runtime, "runtime")?;
-    let ramp_time = raw.ramp_time.as_ref().map(|s| s.value);
-    let cell_timeout = positive_span(&raw.cell_timeout, "cell_timeout")?
+    let ranged = |s: &Option<Spanned<Span>>,
+                  what: &str,
+                  range: DurationRange|
+     -> Result<Option<Span>, PlanError> {
+        match s {
+            Some(span) => range
+                .check(span.value.0)
+                .map(|_| Some(span.value))
+                .map_err(|e| invalid(at_of(file, span), format!("field `{what}`: {e}"))),
+            None => Ok(None),
+        }
+    };
+    let runtime = ranged(&raw.runtime, "runtime", nfslab_workload::job::RUNTIME_RANGE)?;
+    let ramp_time = ranged(
+        &raw.ramp_time,
+        "ramp_time",
+        nfslab_workload::job::RAMP_TIME_RANGE,
+    )?;
+    let cell_timeout = ranged(&raw.cell_timeout, "cell_timeout", CELL_TIMEOUT_RANGE)?
         .map_or(DEFAULT_CELL_TIMEOUT, Span::duration);
     let repetitions = match &raw.repetitions {
         Some(r) if r.value == 0 => {
@@ -854,13 +874,11 @@ pub fn parse_plan(text: &str, file: &str, includes: &dyn Includes) -> Result<Pla
         None => DEFAULT_VOLUME_SIZE.to_owned(),
     };
     let image = match &raw.image {
-        Some(i) if i.value.trim().is_empty() || i.value.contains(char::is_whitespace) => {
-            return Err(invalid(
-                at_of(file, i),
-                format!("image `{}` is not an image reference", i.value),
-            ));
+        Some(i) => {
+            crate::names::image_reference("image reference", &i.value)
+                .map_err(|e| invalid(at_of(file, i), format!("field `image`: {e}")))?;
+            i.value.clone()
         }
-        Some(i) => i.value.clone(),
         None => default_image(),
     };
 
@@ -1318,7 +1336,22 @@ workloads:
         assert_eq!(err.at().unwrap().line, 7);
         assert!(err.to_string().contains("unknown unit"), "{err}");
         let err = parse(&format!("{MINIMAL}runtime: 0s\n")).unwrap_err();
-        assert!(err.to_string().contains("longer than zero"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("`0s` is zero; give a duration from 1ms to 24h"),
+            "{err}"
+        );
+        let err = parse(&format!("{MINIMAL}cell_timeout: 9999999h\n")).unwrap_err();
+        assert!(err.to_string().contains("too long"), "{err}");
+        let err = parse(&format!("{MINIMAL}runtime: 30\n")).unwrap_err();
+        assert!(err.to_string().contains("`30` has no unit"), "{err}");
+        let ok = parse(&format!("{MINIMAL}runtime: 1m30s\n")).expect("compound duration");
+        assert_eq!(
+            ok.workloads[0].job.runtime.map(Span::duration),
+            Some(Duration::from_secs(90))
+        );
+        let err = parse(&format!("{MINIMAL}image: 'nfslab-io@sha256:abc'\n")).unwrap_err();
+        assert!(err.to_string().contains("64 lowercase hex"), "{err}");
         let err = parse(&format!("{MINIMAL}repetitons: 3\n")).unwrap_err();
         assert!(
             err.to_string()

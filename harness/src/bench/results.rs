@@ -248,16 +248,25 @@ pub enum ResultsError {
         #[source]
         source: std::io::Error,
     },
-    /// A JSON file does not have the expected content.
-    #[error("`{path}` is not a valid {what}")]
+    /// A JSON file does not have the expected content: truncated, empty, not JSON, or of
+    /// another shape.
+    #[error(
+        "{path}:{line}:{column}: {}{problem} (hint: {hint})",
+        .field.as_ref().map(|f| format!("field `{f}`: ")).unwrap_or_default()
+    )]
     Format {
         /// The path.
         path: String,
-        /// What it should be.
-        what: &'static str,
-        /// Why.
-        #[source]
-        source: serde_json::Error,
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column of the problem.
+        column: usize,
+        /// The field path, when the problem is inside the document.
+        field: Option<String>,
+        /// What is wrong.
+        problem: String,
+        /// What to do.
+        hint: String,
     },
     /// A file of another schema version.
     #[error(
@@ -306,7 +315,68 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
     fs::rename(&tmp, path).map_err(write_err(path))
 }
 
-/// Reads a JSON file with a `schema_version` field equal to `expected`.
+/// A JSON document that is not what `what` should be, with its position and field.
+fn json_error(
+    path: &str,
+    what: &'static str,
+    error: &serde_json::Error,
+    field: Option<String>,
+) -> ResultsError {
+    use serde_json::error::Category;
+    let full = error.to_string();
+    let message = full
+        .rfind(" at line ")
+        .map_or(full.as_str(), |i| &full[..i])
+        .to_owned();
+    let (problem, hint) = match error.classify() {
+        Category::Eof => (
+            format!("the file ends in the middle of the {what} (it is truncated)"),
+            "the run was stopped while writing it; `nfslab report DIR` rewrites the summary and \
+             reports of a run"
+                .to_owned(),
+        ),
+        Category::Syntax => (
+            format!("not valid JSON: {message}"),
+            format!("this file should hold a {what} written by nfslab"),
+        ),
+        Category::Data => (
+            format!(
+                "not the shape of a {what}: {}",
+                nfslab_workload::yaml::serde_words(&message)
+            ),
+            "the file was edited or written by something else than nfslab".to_owned(),
+        ),
+        Category::Io => (message, "check the file".to_owned()),
+    };
+    ResultsError::Format {
+        path: path.to_owned(),
+        line: error.line().max(1),
+        column: error.column().max(1),
+        field,
+        problem,
+        hint,
+    }
+}
+
+/// Deserializes `text` as `T`, with the field path and position of a failure.
+fn from_json_text<T: serde::de::DeserializeOwned>(
+    text: &str,
+    path: &str,
+    what: &'static str,
+) -> Result<T, ResultsError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let field = (field != "." && !field.is_empty()).then_some(field);
+        json_error(path, what, e.inner(), field)
+    })?;
+    de.end().map_err(|e| json_error(path, what, &e, None))?;
+    Ok(value)
+}
+
+/// Reads a JSON file with a `schema_version` field equal to `expected`. An empty or
+/// truncated file, one that is not JSON, and one of another shape are each said as such
+/// (with line, column and field), never as a wrong schema version.
 pub fn read_versioned<T: serde::de::DeserializeOwned>(
     path: &Path,
     expected: u32,
@@ -317,16 +387,57 @@ pub fn read_versioned<T: serde::de::DeserializeOwned>(
         path: name.clone(),
         source,
     })?;
+    if text.trim().is_empty() {
+        return Err(ResultsError::Format {
+            path: name,
+            line: 1,
+            column: 1,
+            field: None,
+            problem: format!("the file is empty; it should hold a {what}"),
+            hint: "the run was stopped before writing it; `nfslab report DIR` rewrites the \
+                   summary and reports of a run"
+                .to_owned(),
+        });
+    }
     let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|source| ResultsError::Format {
+        serde_json::from_str(&text).map_err(|e| json_error(&name, what, &e, None))?;
+    let Some(object) = value.as_object() else {
+        let found = match value {
+            serde_json::Value::Array(_) => "a list",
+            serde_json::Value::String(_) => "a string",
+            serde_json::Value::Number(_) => "a number",
+            serde_json::Value::Bool(_) => "a boolean",
+            _ => "null",
+        };
+        return Err(ResultsError::Format {
+            path: name,
+            line: 1,
+            column: 1,
+            field: None,
+            problem: format!("the file holds {found}, not a {what} (a JSON object)"),
+            hint: "give the file nfslab wrote".to_owned(),
+        });
+    };
+    let found = match object.get("schema_version") {
+        Some(v) => v.as_u64().ok_or_else(|| ResultsError::Format {
             path: name.clone(),
-            what,
-            source,
-        })?;
-    let found = value
-        .get("schema_version")
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(0);
+            line: 1,
+            column: 1,
+            field: Some("schema_version".to_owned()),
+            problem: format!("`{v}` is not a schema version number"),
+            hint: "give the file nfslab wrote".to_owned(),
+        })?,
+        None => {
+            return Err(ResultsError::Format {
+                path: name,
+                line: 1,
+                column: 1,
+                field: None,
+                problem: format!("no `schema_version` field: this is not a {what}"),
+                hint: "give the file nfslab wrote".to_owned(),
+            });
+        }
+    };
     if found != u64::from(expected) {
         return Err(ResultsError::Schema {
             path: name,
@@ -334,11 +445,7 @@ pub fn read_versioned<T: serde::de::DeserializeOwned>(
             expected,
         });
     }
-    serde_json::from_value(value).map_err(|source| ResultsError::Format {
-        path: name,
-        what,
-        source,
-    })
+    from_json_text(&text, &name, what)
 }
 
 impl ResultsDir {
@@ -393,11 +500,7 @@ impl ResultsDir {
             path: path.display().to_string(),
             source,
         })?;
-        serde_json::from_str(&text).map_err(|source| ResultsError::Format {
-            path: path.display().to_string(),
-            what: "plan",
-            source,
-        })
+        from_json_text(&text, &path.display().to_string(), "plan")
     }
 
     /// Writes `run.json`.

@@ -106,13 +106,15 @@ pub struct BenchArgs {
     #[arg(long = "server", value_name = "HOST:/EXPORT", help_heading = "Plan")]
     pub external: Vec<String>,
     /// Repetitions of every cell (default: the plan's, usually 3).
-    #[arg(long, value_name = "N", help_heading = "Plan")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = super::repetitions_arg, help_heading = "Plan")]
     pub repetitions: Option<u32>,
     /// Client pods per cell, a list adds cells (`1,4`).
     #[arg(
         long,
         value_delimiter = ',',
         value_name = "LIST",
+        allow_hyphen_values = true,
+        value_parser = super::clients_arg,
         help_heading = "Plan"
     )]
     pub clients: Option<Vec<u32>>,
@@ -131,7 +133,8 @@ pub struct BenchArgs {
         long,
         value_name = "DURATION",
         requires = "host",
-        value_parser = humantime::parse_duration,
+        allow_hyphen_values = true,
+        value_parser = super::short_duration_arg,
         help_heading = "Host"
     )]
     pub connect_timeout: Option<Duration>,
@@ -264,6 +267,15 @@ pub fn run(args: &BenchArgs, mut config: Config) -> Outcome {
             return Outcome::BadInput;
         }
     };
+    let checked = super::check_output_dir("--results", &args.results).and_then(|()| {
+        args.output
+            .as_deref()
+            .map_or(Ok(()), |dir| super::check_output_dir("--output", dir))
+    });
+    if let Err(line) = checked {
+        eprintln!("error: {line}");
+        return Outcome::BadInput;
+    }
     for w in &plan.active_warnings() {
         eprintln!("warning: {w}");
     }

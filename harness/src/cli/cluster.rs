@@ -37,7 +37,7 @@ pub enum ClusterCommand {
 #[derive(Debug, Args)]
 pub struct NameArg {
     /// The cluster's name (default: cluster.name of the configuration).
-    #[arg(long)]
+    #[arg(long, value_parser = super::cluster_name_arg)]
     pub name: Option<String>,
 }
 
@@ -46,10 +46,10 @@ pub struct NameArg {
 pub struct UpArgs {
     /// Name to create (kind) or to remember your cluster by (default: cluster.name, or the
     /// context's name for --kubeconfig/--context).
-    #[arg(long)]
+    #[arg(long, value_parser = super::cluster_name_arg)]
     pub name: Option<String>,
     /// Worker nodes next to the control plane (default: cluster.workers).
-    #[arg(long, conflicts_with_all = ["kubeconfig", "context"])]
+    #[arg(long, allow_hyphen_values = true, value_parser = super::workers_arg, conflicts_with_all = ["kubeconfig", "context"])]
     pub workers: Option<u8>,
     /// kind node image (default: cluster.node-image, pinned by digest).
     #[arg(long, value_name = "IMAGE", conflicts_with_all = ["kubeconfig", "context"])]
@@ -135,9 +135,10 @@ async fn up(args: UpArgs, ctx: &Context) -> Outcome {
     let existing = args.kubeconfig.is_some() || args.context.is_some();
     let name = args.name.clone().unwrap_or_else(|| {
         if existing {
-            args.context
-                .clone()
-                .unwrap_or_else(|| "existing".to_owned())
+            args.context.as_deref().map_or_else(
+                || "existing".to_owned(),
+                nfslab::names::cluster_name_from_context,
+            )
         } else {
             ctx.config.cluster.name.clone()
         }

@@ -22,7 +22,8 @@ Cells are matched by id (server/workload/profile/kN). Compared: median bandwidth
 only one run are listed.
 
 Exit codes: 0 no regression, 1 a figure regressed beyond the threshold, 2 bad input (missing
-directory, no summary.json, another schema version).";
+directory, no summary.json, a truncated or foreign file, another schema version, the same run
+twice).";
 
 /// Compare two benchmark runs; exit 1 when a figure regressed beyond the threshold.
 #[derive(Debug, Args)]
@@ -35,7 +36,7 @@ pub struct CompareArgs {
     #[arg(value_name = "NEW")]
     pub new: PathBuf,
     /// Largest accepted change: lower throughput or higher p99 latency, in percent.
-    #[arg(long, default_value = "10%", value_parser = parse_threshold)]
+    #[arg(long, default_value = "10%", allow_hyphen_values = true, value_parser = parse_threshold)]
     pub threshold: f64,
     /// Also write the comparison as a self-contained HTML page with a chart.
     #[arg(long, value_name = "FILE")]
@@ -47,6 +48,33 @@ pub struct CompareArgs {
 
 /// Runs `nfslab compare`.
 pub fn run(args: &CompareArgs) -> Outcome {
+    for (flag, file) in [("--html", &args.html), ("--json", &args.json)] {
+        if let Some(file) = file
+            && let Err(line) = super::check_output_file(flag, file)
+        {
+            eprintln!("error: {line}");
+            return Outcome::BadInput;
+        }
+    }
+    let same_file = |a: &std::path::Path, b: &std::path::Path| {
+        let summary = |p: &std::path::Path| {
+            let file = if p.is_dir() {
+                p.join(nfslab::report::summary::SUMMARY_FILE)
+            } else {
+                p.to_path_buf()
+            };
+            file.canonicalize().ok()
+        };
+        summary(a).is_some() && summary(a) == summary(b)
+    };
+    if same_file(&args.old, &args.new) {
+        eprintln!(
+            "error: OLD and NEW are the same run (`{}`): every figure would compare equal \
+             (hint: compare two different runs, e.g. a baseline and a new run)",
+            args.old.display()
+        );
+        return Outcome::BadInput;
+    }
     let loaded = load_summary(&args.old).and_then(|old| Ok((old, load_summary(&args.new)?)));
     let (old, new) = match loaded {
         Ok(pair) => pair,
@@ -55,6 +83,12 @@ pub fn run(args: &CompareArgs) -> Outcome {
             return Outcome::BadInput;
         }
     };
+    if old.run_id == new.run_id {
+        eprintln!(
+            "note: both summaries are of run `{}` (copies of one run compare equal)",
+            old.run_id
+        );
+    }
     let comparison = compare(&old, &new, args.threshold);
     print!("{}", render_markdown(&comparison));
     if let Some(path) = &args.html {

@@ -37,7 +37,7 @@ pub enum ImagesCommand {
 #[derive(Debug, Args)]
 pub struct Selection {
     /// Only the recycler image of this Kubernetes version (`1.33`); default: all.
-    #[arg(long, value_name = "MAJOR.MINOR")]
+    #[arg(long, value_name = "MAJOR.MINOR", value_parser = super::kubernetes_minor_arg)]
     pub kubernetes: Option<String>,
 }
 
@@ -57,7 +57,7 @@ pub struct LoadArgs {
     /// A tarball made by `nfslab images save`.
     pub file: Option<PathBuf>,
     /// The kind cluster to side-load into (default: cluster.name).
-    #[arg(long = "cluster", value_name = "NAME")]
+    #[arg(long = "cluster", value_name = "NAME", value_parser = super::cluster_name_arg)]
     pub cluster: Option<String>,
 }
 

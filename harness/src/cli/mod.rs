@@ -104,7 +104,7 @@ pub enum Command {
 pub struct TargetArgs {
     /// The cluster nfslab knows by this name (`nfslab cluster up --name`); default:
     /// cluster.name of the configuration.
-    #[arg(long = "cluster", value_name = "NAME")]
+    #[arg(long = "cluster", value_name = "NAME", value_parser = cluster_name_arg)]
     pub cluster: Option<String>,
     /// Use this kubeconfig directly instead of a known cluster.
     #[arg(long, value_name = "FILE")]
@@ -135,7 +135,7 @@ pub struct ClusterSelection {
     /// nfslab's kind cluster to use, or to create when it does not exist (default:
     /// cluster.name of the configuration). A cluster this command creates is deleted
     /// afterwards unless --keep-cluster; one that already existed is left alone.
-    #[arg(long = "cluster", value_name = "NAME")]
+    #[arg(long = "cluster", value_name = "NAME", value_parser = cluster_name_arg)]
     pub name: Option<String>,
     /// Keep a kind cluster this command creates (to inspect it, or to run again sooner).
     #[arg(long)]
@@ -153,6 +153,12 @@ pub struct ClusterSelection {
 }
 
 impl ClusterSelection {
+    /// Whether a cluster was named on the command line (not just the configured default).
+    #[must_use]
+    pub fn names_a_cluster(&self) -> bool {
+        self.existing || self.kubeconfig.is_some() || self.context.is_some() || self.name.is_some()
+    }
+
     /// The library's choice these options make; a kind cluster name goes into `config`.
     pub fn apply(&self, config: &mut Config) -> nfslab::environment::ClusterChoice {
         use nfslab::environment::ClusterChoice;
@@ -208,14 +214,10 @@ impl Context {
     }
 }
 
-/// Prints an error and its causes, one per line, without a backtrace.
+/// Prints an error and its causes on one line (`error: what: because`), without a
+/// backtrace; multi-line reports (preflight's list of problems) keep their lines.
 pub fn report(error: &(dyn std::error::Error + 'static)) {
-    eprintln!("error: {error}");
-    let mut source = error.source();
-    while let Some(cause) = source {
-        eprintln!("  because: {cause}");
-        source = cause.source();
-    }
+    eprintln!("error: {}", nfslab::bench::error_chain(error));
 }
 
 /// Resolves when the user presses Ctrl-C (never, if the handler cannot be installed).
@@ -236,12 +238,136 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Outcome> {
         })
 }
 
+/// clap's rendered error on one line: its first line, with its `tip:` lines appended in
+/// parentheses; the usage and "for more information" lines are dropped (`--help` has them).
+pub fn one_line_usage_error(rendered: &str) -> String {
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut out = lines
+        .next()
+        .unwrap_or("error: invalid arguments")
+        .to_owned();
+    for line in lines {
+        if let Some(tip) = line.strip_prefix("tip: ") {
+            out.push_str(&format!(" (hint: {tip})"));
+        } else if line.starts_with("[possible values:") {
+            out.push(' ');
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// A whole number flag from `min` to `max`; a negative number or anything else is refused
+/// with the accepted range (the flag's name is added by clap).
+fn whole_number(text: &str, min: u64, max: u64) -> Result<u64, String> {
+    let range = format!("give a whole number from {min} to {max}");
+    if text.trim_start().starts_with('-') {
+        return Err(format!("`{text}` is negative ({range})"));
+    }
+    match text.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        Ok(n) => Err(format!("`{n}` is out of range ({range})")),
+        Err(_) => Err(format!("`{text}` is not a whole number ({range})")),
+    }
+}
+
+/// `--repetitions`: 1 to 1000.
+pub fn repetitions_arg(text: &str) -> Result<u32, String> {
+    whole_number(text, 1, 1000).map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// One value of `--clients`: 1 to the plan limit.
+pub fn clients_arg(text: &str) -> Result<u32, String> {
+    let max = nfslab::bench::plan::MAX_CLIENTS;
+    whole_number(text, 1, u64::from(max)).map(|n| u32::try_from(n).unwrap_or(max))
+}
+
+/// `--workers`: 1 to the configuration's limit.
+pub fn workers_arg(text: &str) -> Result<u8, String> {
+    let max = nfslab::config::MAX_WORKERS;
+    whole_number(text, 1, u64::from(max)).map(|n| u8::try_from(n).unwrap_or(max))
+}
+
+/// `--parallel`: 1 to 64 scenarios at once.
+pub fn parallel_arg(text: &str) -> Result<u16, String> {
+    whole_number(text, 1, 64).map(|n| u16::try_from(n).unwrap_or(64))
+}
+
+/// A duration flag in the one duration grammar of [`nfslab_workload::units`], between
+/// 1 ms and 1 h (connection and polling bounds).
+pub fn short_duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    use nfslab_workload::units::{DurationRange, parse_duration};
+    let d = parse_duration(text).map_err(|e| e.to_string())?;
+    DurationRange::new(
+        std::time::Duration::from_millis(1),
+        std::time::Duration::from_secs(3600),
+    )
+    .check(d)
+    .map_err(|e| e.to_string())?;
+    Ok(d)
+}
+
+/// An output directory flag (`--output`, `--render-to`, `--results`): refused when it names
+/// an existing file, before anything runs.
+pub fn check_output_dir(flag: &str, dir: &std::path::Path) -> Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!(
+            "{flag}: `{}` is an existing file; name a directory (it is created when missing)",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+/// An output file flag (`--html`, `--json`, `--results FILE`): refused when it names a
+/// directory or its directory does not exist, before anything runs.
+pub fn check_output_file(flag: &str, file: &std::path::Path) -> Result<(), String> {
+    if file.is_dir() {
+        return Err(format!(
+            "{flag}: `{}` is a directory; name the file to write",
+            file.display()
+        ));
+    }
+    Ok(())
+}
+
+/// A Kubernetes node name flag (`--node`).
+pub fn node_name_arg(text: &str) -> Result<String, String> {
+    nfslab::names::dns_subdomain("node name", text)
+        .map(|()| text.to_owned())
+        .map_err(|e| e.rule)
+}
+
+/// A namespace flag (`--namespace`).
+pub fn namespace_arg(text: &str) -> Result<String, String> {
+    nfslab::names::dns_label("namespace", text, nfslab::names::MAX_LABEL_LEN)
+        .map(|()| text.to_owned())
+        .map_err(|e| e.rule)
+}
+
+/// A Kubernetes minor version flag (`--kubernetes 1.33`).
+pub fn kubernetes_minor_arg(text: &str) -> Result<String, String> {
+    nfslab::names::kubernetes_minor("Kubernetes version", text)
+        .map(|_| text.to_owned())
+        .map_err(|e| e.rule)
+}
+
+/// Parses a cluster name flag (`--name`, `--cluster`) with the cluster-name grammar.
+pub fn cluster_name_arg(text: &str) -> Result<String, String> {
+    nfslab::names::cluster_name(text)
+        .map(|()| text.to_owned())
+        .map_err(|e| e.rule)
+}
+
 /// `--run-id`, or a new id; `Err` is the bad-input message.
 pub fn run_id(given: Option<&str>) -> Result<nfslab::k8s::ownership::RunId, String> {
     use nfslab::k8s::ownership::RunId;
     match given {
         Some(text) => RunId::parse(text).ok_or_else(|| {
-            format!("invalid --run-id `{text}`: use 1 to 40 lowercase letters, digits and `-`")
+            format!(
+                "invalid --run-id `{}`: use 1 to 40 lowercase letters, digits and `-`",
+                nfslab::names::printable(text)
+            )
         }),
         None => Ok(RunId::generate()),
     }

@@ -34,7 +34,7 @@ pub struct UpArgs {
     #[arg(long, value_enum)]
     pub flavor: Option<FlavorArg>,
     /// Node to run the server on (default: nfs.node, else the first Ready worker).
-    #[arg(long)]
+    #[arg(long, value_parser = super::node_name_arg)]
     pub node: Option<String>,
     /// The cluster.
     #[command(flatten)]

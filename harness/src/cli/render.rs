@@ -45,7 +45,7 @@ pub struct NfsServerArgs {
 #[derive(Debug, Args)]
 pub struct ProvisionerArgs {
     /// Namespace for the provisioner.
-    #[arg(long, default_value = "nfslab-provisioner")]
+    #[arg(long, default_value = "nfslab-provisioner", value_parser = super::namespace_arg)]
     pub namespace: String,
     /// NFS server address (an IP).
     #[arg(long, default_value = "10.96.0.20")]

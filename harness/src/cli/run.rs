@@ -83,7 +83,7 @@ pub struct RunArgs {
     )]
     pub catalog: Option<PathBuf>,
     /// Scenarios at once (default: scenarios.parallel of the configuration).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "What to run")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = super::parallel_arg, help_heading = "What to run")]
     pub parallel: Option<u16>,
     /// The in-cluster NFS server for scenarios and the plan's in-cluster servers: `kernel`
     /// (the host's nfsd) or `ganesha` (userspace) (default: nfs.flavor of the configuration).
@@ -112,6 +112,7 @@ pub struct RunArgs {
 /// Resolves the options into a job; `Err` is the bad-input message.
 fn build(args: &RunArgs, mut config: Config) -> Result<Job, String> {
     let run_id = super::run_id(args.run_id.as_deref())?;
+    super::check_output_dir("--results", &args.results)?;
     if args.skip_scenarios && !args.scenarios.is_empty() {
         return Err("scenarios were named together with --skip-scenarios".to_owned());
     }
@@ -123,7 +124,7 @@ fn build(args: &RunArgs, mut config: Config) -> Result<Job, String> {
         );
     }
     if let Some(server) = &args.server {
-        nfslab::nfs::external(server).map_err(|e| error_chain(&e))?;
+        nfslab::nfs::external(server).map_err(|e| format!("--server: {}", error_chain(&e)))?;
     }
     if let Some(f) = args.nfs_flavor {
         config.nfs.flavor = f.into();

@@ -44,8 +44,8 @@ pub enum ScenariosCommand {
     List,
     /// Show a scenario: what it asserts, its notes, and its steps with their time limits.
     Show {
-        /// A scenario id or file.
-        #[arg(value_name = "ID|FILE")]
+        /// A scenario id, its code (`S1`, as `scenarios list` prints) or a file.
+        #[arg(value_name = "ID|CODE|FILE")]
         scenario: String,
     },
     /// Run scenarios (all when none is named), or validate and render them with --dry-run.
@@ -58,7 +58,9 @@ pub struct RunArgs {
     /// Scenario ids or files (default: the whole catalog).
     #[arg(value_name = "ID|FILE")]
     pub scenarios: Vec<String>,
-    /// Validate and print the manifests that would be applied; needs no cluster.
+    /// Validate and print the manifests that would be applied; needs no cluster. With
+    /// --cluster, --existing, --kubeconfig or --context, the API server also checks every
+    /// manifest (server-side dry run, strict field validation; nothing is stored).
     #[arg(long, help_heading = "Dry run")]
     pub dry_run: bool,
     /// With --dry-run: write one `<id>.yaml` per scenario into DIR instead of printing.
@@ -77,11 +79,68 @@ pub struct RunArgs {
     #[arg(long, value_enum, help_heading = "Cluster")]
     pub nfs_flavor: Option<super::cluster::FlavorArg>,
     /// How many scenarios run at once (default: `scenarios.parallel` of the configuration).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = super::parallel_arg)]
     pub parallel: Option<u16>,
     /// Where the JSON results go.
     #[arg(long, value_name = "FILE", default_value = "results/scenarios.json")]
     pub results: PathBuf,
+}
+
+/// With `--dry-run` and a named cluster: the API server dry-runs every manifest with strict
+/// field validation (nothing is stored).
+fn server_dry_run(
+    scenarios: &[nfslab::scenario::plan::Scenario],
+    selection: &super::ClusterSelection,
+    config: &Config,
+) -> Outcome {
+    use nfslab::environment::ClusterChoice;
+    let runtime = match super::runtime() {
+        Ok(r) => r,
+        Err(outcome) => return outcome,
+    };
+    let mut config = config.clone();
+    let (kubeconfig, context, name) = match selection.apply(&mut config) {
+        ClusterChoice::Existing {
+            kubeconfig,
+            context,
+        } => (kubeconfig, context, None),
+        ClusterChoice::Kind { .. } => (None, None, Some(config.cluster.name.clone())),
+    };
+    runtime.block_on(async {
+        let connected = match name {
+            Some(name) => match nfslab::cluster::state::StateStore::from_env() {
+                Ok(store) => {
+                    let target = nfslab::cluster::Target {
+                        name,
+                        kubeconfig: None,
+                        context: None,
+                    };
+                    nfslab::cluster::connect(&store, &target, &config)
+                        .await
+                        .map_err(|e| (nfslab::bench::error_chain(&e), e.outcome()))
+                }
+                Err(e) => Err((nfslab::bench::error_chain(&e), Outcome::Environment)),
+            },
+            None => nfslab::k8s::kube_cluster::KubeCluster::connect(
+                kubeconfig.as_deref(),
+                context.as_deref(),
+                config.timeouts.exec,
+            )
+            .await
+            .map_err(|e| (nfslab::bench::error_chain(&e), Outcome::Environment)),
+        };
+        let cluster = match connected {
+            Ok(c) => c,
+            Err((line, outcome)) => {
+                eprintln!("error: cannot reach the cluster for a server-side dry run: {line}");
+                return outcome;
+            }
+        };
+        super::progress("the API server checks every manifest (dry run, strict fields)");
+        commands::server_dry_run(scenarios, &cluster, &mut std::io::stderr())
+            .await
+            .unwrap_or(Outcome::Environment)
+    })
 }
 
 /// Runs `nfslab scenarios ...` and returns how it ended.
@@ -97,7 +156,9 @@ pub fn run(args: &ScenariosArgs, mut config: Config) -> Outcome {
     let mut stdout = std::io::stdout();
     let written = match &args.command {
         ScenariosCommand::List => commands::list(&catalog, &mut stdout),
-        ScenariosCommand::Show { scenario } => commands::show(&catalog, scenario, &mut stdout),
+        ScenariosCommand::Show { scenario } => {
+            commands::show(&catalog, scenario, &mut stdout, &mut std::io::stderr())
+        }
         ScenariosCommand::Run(run) => {
             let selected = match commands::select(&catalog, &run.scenarios) {
                 Ok(s) => s,
@@ -106,12 +167,25 @@ pub fn run(args: &ScenariosArgs, mut config: Config) -> Outcome {
                     return Outcome::BadInput;
                 }
             };
+            let checked = match &run.render_to {
+                Some(dir) => super::check_output_dir("--render-to", dir),
+                None => super::check_output_file("--results", &run.results),
+            };
+            if let Err(line) = checked {
+                eprintln!("error: {line}");
+                return Outcome::BadInput;
+            }
             if run.dry_run {
                 let target = run
                     .render_to
                     .clone()
                     .map_or(RenderTarget::Stdout, RenderTarget::Dir);
-                commands::dry_run(&selected, &target, &mut stdout)
+                match commands::dry_run(&selected, &target, &mut stdout) {
+                    Ok(Outcome::Success) if run.cluster.names_a_cluster() => {
+                        Ok(server_dry_run(&selected, &run.cluster, &config))
+                    }
+                    other => other,
+                }
             } else {
                 if let Some(flavor) = run.nfs_flavor {
                     config.nfs.flavor = flavor.into();

@@ -192,7 +192,10 @@ impl ClusterSetupError {
     pub fn outcome(&self) -> Outcome {
         match self {
             Self::Interrupted { .. } => Outcome::Interrupted,
-            Self::Unknown { .. } | Self::NameTaken { .. } | Self::NoKubeconfig => Outcome::BadInput,
+            Self::Unknown { .. }
+            | Self::NameTaken { .. }
+            | Self::NoKubeconfig
+            | Self::State(StateError::BadName(_)) => Outcome::BadInput,
             _ => Outcome::Environment,
         }
     }
@@ -228,6 +231,7 @@ pub async fn up(
     interrupt: impl Future<Output = ()>,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<ClusterRecord, ClusterSetupError> {
+    crate::names::cluster_name(&request.name).map_err(StateError::from)?;
     match &request.provider {
         Provider::Existing {
             kubeconfig,

@@ -65,6 +65,9 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
+    /// A cluster name that cannot be a directory name of the store.
+    #[error("{0} (hint: cluster names are DNS labels such as `nfslab` or `lab-2`)")]
+    BadName(#[from] crate::names::NameError),
     /// A record is not valid JSON of the expected shape.
     #[error(
         "the cluster record `{}` is damaged (hint: remove that directory and run `nfslab \
@@ -137,17 +140,34 @@ impl StateStore {
         self.cluster_dir(name).join("kind-config.yaml")
     }
 
-    fn record_path(&self, name: &str) -> PathBuf {
-        self.cluster_dir(name).join("cluster.json")
+    /// The directory of one cluster, after checking the name: the only way the store turns a
+    /// name into a path it reads, writes or removes.
+    fn checked_dir(&self, name: &str) -> Result<PathBuf, StateError> {
+        crate::names::cluster_name(name)?;
+        let dir = self.cluster_dir(name);
+        // A valid name cannot leave the store; a `clusters` directory that is a symbolic
+        // link elsewhere could. Judged on the resolved paths once they exist.
+        if self.root.exists() && !crate::names::is_inside(&self.root, &dir) {
+            return Err(StateError::BadName(crate::names::NameError::new(
+                "cluster name",
+                name,
+                format!(
+                    "its directory resolves outside the state directory `{}`",
+                    self.root.display()
+                ),
+            )));
+        }
+        Ok(dir)
     }
 
     /// Creates a cluster's directory (private to the user: it holds credentials).
     ///
     /// # Errors
+    /// [`StateError::BadName`] for a name outside the cluster-name grammar,
     /// [`StateError::Io`] when it cannot be created.
     pub fn prepare(&self, name: &str) -> Result<PathBuf, StateError> {
         use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        let dir = self.cluster_dir(name);
+        let dir = self.checked_dir(name)?;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -166,7 +186,7 @@ impl StateStore {
     /// # Errors
     /// [`StateError`] when the record exists but cannot be read.
     pub fn load(&self, name: &str) -> Result<Option<ClusterRecord>, StateError> {
-        let path = self.record_path(name);
+        let path = self.checked_dir(name)?.join("cluster.json");
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -188,8 +208,7 @@ impl StateStore {
     /// # Errors
     /// [`StateError::Io`] when it cannot be written.
     pub fn save(&self, record: &ClusterRecord) -> Result<(), StateError> {
-        self.prepare(&record.name)?;
-        let path = self.record_path(&record.name);
+        let path = self.prepare(&record.name)?.join("cluster.json");
         let text = serde_json::to_string_pretty(record).unwrap_or_default();
         std::fs::write(&path, text + "\n").map_err(|source| StateError::Io {
             action: "write",
@@ -203,7 +222,7 @@ impl StateStore {
     /// # Errors
     /// [`StateError::Io`] when it cannot be removed.
     pub fn forget(&self, name: &str) -> Result<(), StateError> {
-        let dir = self.cluster_dir(name);
+        let dir = self.checked_dir(name)?;
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -276,6 +295,57 @@ mod tests {
         store.forget("lab").expect("forget");
         assert!(!store.cluster_dir("lab").exists());
         store.forget("lab").expect("forgetting twice is fine");
+    }
+
+    #[test]
+    fn names_that_could_leave_the_store_never_reach_the_filesystem() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir(&outside).expect("mkdir");
+        std::fs::write(outside.join("cluster.json"), "{}").expect("write");
+        let store = StateStore::at(&dir.path().join("state").join("deep"));
+        for name in ["../../outside", "..", "a/b", "/tmp", "x\0y", "."] {
+            assert!(
+                matches!(store.forget(name), Err(StateError::BadName(_))),
+                "{name}"
+            );
+            assert!(
+                matches!(store.load(name), Err(StateError::BadName(_))),
+                "{name}"
+            );
+            assert!(
+                matches!(store.prepare(name), Err(StateError::BadName(_))),
+                "{name}"
+            );
+            let mut r = record("lab");
+            r.name = name.to_owned();
+            assert!(
+                matches!(store.save(&r), Err(StateError::BadName(_))),
+                "{name}"
+            );
+        }
+        assert!(
+            outside.join("cluster.json").is_file(),
+            "nothing outside was removed"
+        );
+        assert!(!dir.path().join("state").exists(), "nothing was created");
+    }
+
+    #[test]
+    fn a_clusters_directory_linked_elsewhere_is_not_followed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir_all(elsewhere.join("lab")).expect("mkdir");
+        std::fs::write(elsewhere.join("lab/cluster.json"), "{}").expect("write");
+        let root = dir.path().join("state");
+        std::fs::create_dir(&root).expect("mkdir");
+        std::os::unix::fs::symlink(&elsewhere, root.join("clusters")).expect("symlink");
+        let store = StateStore::at(&root);
+        assert!(matches!(store.forget("lab"), Err(StateError::BadName(_))));
+        assert!(
+            elsewhere.join("lab/cluster.json").is_file(),
+            "nothing was removed"
+        );
     }
 
     #[test]

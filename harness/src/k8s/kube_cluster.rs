@@ -109,6 +109,41 @@ pub enum ConnectError {
 }
 
 impl KubeCluster {
+    /// Server-side apply of `manifest` by nfslab, forced, with strict field validation: a
+    /// field the API server does not know fails the apply with its name instead of being
+    /// dropped silently (the offline check in `k8s::schema` catches most of them before;
+    /// this covers the server's own schema, CRDs and version skew). `dry_run` stores
+    /// nothing.
+    async fn apply_with(&self, manifest: &Value, dry_run: bool) -> ClusterResult<Value> {
+        let object = ObjectRef::from_manifest(manifest).ok_or_else(|| ClusterError::Invalid {
+            object: "manifest".to_owned(),
+            detail: "needs apiVersion, kind and metadata.name".to_owned(),
+        })?;
+        let (api, resolved) = self.api_for(&object).await?;
+        let mut params = PatchParams::apply(FIELD_MANAGER)
+            .force()
+            .validation_strict();
+        if dry_run {
+            params = params.dry_run();
+        }
+        let verb = if dry_run { "dry-run apply" } else { "apply" };
+        let stored = api
+            .patch(&object.name, &params, &Patch::Apply(manifest))
+            .await
+            .map_err(|e| match e {
+                // A 404 on apply means the namespace is missing, not the object.
+                kube::Error::Api(s) if s.code == 404 => ClusterError::Api {
+                    verb: verb.to_owned(),
+                    object: object.to_string(),
+                    code: s.code,
+                    reason: s.reason.clone(),
+                    message: s.message.clone(),
+                },
+                other => map_error(verb, &object.to_string(), other),
+            })?;
+        to_value(stored, &resolved)
+    }
+
     /// Wraps a kube client. Exec calls give up after `exec_timeout`.
     #[must_use]
     pub fn new(client: Client, exec_timeout: Duration) -> Self {
@@ -587,27 +622,11 @@ impl WatchState {
 #[async_trait]
 impl Cluster for KubeCluster {
     async fn apply(&self, manifest: &Value) -> ClusterResult<Value> {
-        let object = ObjectRef::from_manifest(manifest).ok_or_else(|| ClusterError::Invalid {
-            object: "manifest".to_owned(),
-            detail: "needs apiVersion, kind and metadata.name".to_owned(),
-        })?;
-        let (api, resolved) = self.api_for(&object).await?;
-        let params = PatchParams::apply(FIELD_MANAGER).force();
-        let stored = api
-            .patch(&object.name, &params, &Patch::Apply(manifest))
-            .await
-            .map_err(|e| match e {
-                // A 404 on apply means the namespace is missing, not the object.
-                kube::Error::Api(s) if s.code == 404 => ClusterError::Api {
-                    verb: "apply".to_owned(),
-                    object: object.to_string(),
-                    code: s.code,
-                    reason: s.reason.clone(),
-                    message: s.message.clone(),
-                },
-                other => map_error("apply", &object.to_string(), other),
-            })?;
-        to_value(stored, &resolved)
+        self.apply_with(manifest, false).await
+    }
+
+    async fn dry_run_apply(&self, manifest: &Value) -> ClusterResult<Value> {
+        self.apply_with(manifest, true).await
     }
 
     async fn patch_merge(&self, object: &ObjectRef, patch: &Value) -> ClusterResult<Value> {
@@ -877,7 +896,7 @@ mod tests {
         let (cluster, server) = mocked(vec![
             expect(
                 "PATCH",
-                "/api/v1/namespaces/s1/persistentvolumeclaims/pvc1?&force=true&fieldManager=nfslab",
+                "/api/v1/namespaces/s1/persistentvolumeclaims/pvc1?&force=true&fieldManager=nfslab&fieldValidation=Strict",
                 200,
                 stored.clone(),
             )
@@ -896,7 +915,7 @@ mod tests {
                         "provisioner": "kubernetes.io/no-provisioner"});
         let (cluster, server) = mocked(vec![expect(
             "PATCH",
-            "/apis/storage.k8s.io/v1/storageclasses/nfslab-a1b2c3-nfs?&force=true&fieldManager=nfslab",
+            "/apis/storage.k8s.io/v1/storageclasses/nfslab-a1b2c3-nfs?&force=true&fieldManager=nfslab&fieldValidation=Strict",
             200,
             sc.clone(),
         )]);
@@ -908,7 +927,7 @@ mod tests {
     async fn apply_errors_name_the_verb_and_object() {
         let (cluster, server) = mocked(vec![expect(
             "PATCH",
-            "/api/v1/namespaces/s1/persistentvolumeclaims/pvc1?&force=true&fieldManager=nfslab",
+            "/api/v1/namespaces/s1/persistentvolumeclaims/pvc1?&force=true&fieldManager=nfslab&fieldValidation=Strict",
             422,
             status(422, "Invalid", "spec.resources.requests: Required value"),
         )]);
@@ -918,6 +937,67 @@ mod tests {
             "the API server refused to apply PersistentVolumeClaim `s1/pvc1`: \
              spec.resources.requests: Required value (Invalid, HTTP 422)"
         );
+        server.await.expect("server");
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_apply_stores_nothing_and_asks_for_strict_validation() {
+        let (cluster, server) = mocked(vec![
+            expect(
+                "PATCH",
+                "/api/v1/namespaces/s1/persistentvolumeclaims/pvc1?&dryRun=All&force=true&fieldManager=nfslab&fieldValidation=Strict",
+                422,
+                status(
+                    422,
+                    "BadRequest",
+                    r#".spec.accesModes: field not declared in schema"#,
+                ),
+            )
+            .content_type("application/apply-patch+yaml")
+            .body(pvc_manifest()),
+        ]);
+        let err = cluster
+            .dry_run_apply(&pvc_manifest())
+            .await
+            .expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "the API server refused to dry-run apply PersistentVolumeClaim `s1/pvc1`: \
+             .spec.accesModes: field not declared in schema (BadRequest, HTTP 422)"
+        );
+        server.await.expect("server");
+    }
+
+    #[tokio::test]
+    async fn scenario_dry_runs_name_the_manifest_the_server_refuses() {
+        let scenario = crate::scenario::validate::parse(
+            "id: t\ntitle: test\nsources: [unit]\ndescription: x\nsteps:\n  - apply:\n      \
+             manifests:\n        - apiVersion: v1\n          kind: PersistentVolumeClaim\n          \
+             metadata: {name: pvc1}\n          spec:\n            accessModes: [ReadWriteOnce]\n            \
+             resources: {requests: {storage: 1Gi}}\n            storageClassName: \"{{ prefix }}-nfs\"\n",
+            std::path::Path::new("dir/t.yaml"),
+        )
+        .expect("valid scenario");
+        let (cluster, server) = mocked(vec![
+            expect(
+                "PATCH",
+                "/api/v1/namespaces/default/persistentvolumeclaims/pvc1?&dryRun=All&force=true&fieldManager=nfslab&fieldValidation=Strict",
+                422,
+                status(422, "BadRequest", ".spec.volumeAttributesClassName: field not declared in schema"),
+            )
+            .content_type("application/apply-patch+yaml"),
+        ]);
+        let mut errors = Vec::new();
+        let outcome = crate::scenario::commands::server_dry_run(&[scenario], &cluster, &mut errors)
+            .await
+            .expect("writes");
+        assert_eq!(outcome, crate::exit::Outcome::BadInput);
+        let text = String::from_utf8(errors).expect("utf-8");
+        assert!(
+            text.starts_with("dir/t.yaml:8:11: scenario `t`: the API server refused to dry-run apply PersistentVolumeClaim `default/pvc1`"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 1, "{text}");
         server.await.expect("server");
     }
 

@@ -19,6 +19,7 @@ pub mod fake;
 pub mod kube_cluster;
 pub mod manifest;
 pub mod ownership;
+pub mod schema;
 pub mod stand_in;
 pub mod tracker;
 pub mod wait;
@@ -265,6 +266,17 @@ pub trait Cluster: Send + Sync {
     /// Server-side applies `manifest` (field manager `nfslab`, forced) and returns the object
     /// as stored.
     async fn apply(&self, manifest: &Value) -> ClusterResult<Value>;
+
+    /// Asks the API server to check `manifest` as [`Cluster::apply`] would send it, with
+    /// strict field validation and without storing anything (server-side dry run). The
+    /// default refuses: a cluster that is not an API server cannot judge a manifest.
+    async fn dry_run_apply(&self, manifest: &Value) -> ClusterResult<Value> {
+        Err(ClusterError::Invalid {
+            object: ObjectRef::from_manifest(manifest)
+                .map_or_else(|| "manifest".to_owned(), |o| o.to_string()),
+            detail: "this cluster cannot dry-run manifests".to_owned(),
+        })
+    }
 
     /// Applies a JSON merge patch (RFC 7386) to an existing object and returns the result.
     /// Used where server-side apply would drop fields (scaling, clearing `spec.claimRef`).

@@ -64,13 +64,32 @@ pub struct NfsServer {
 
 /// Why an external server description is unusable.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "`{given}` is not an NFS server and export (hint: write HOST:/EXPORT, e.g. \
-     192.168.1.10:/volume1/k8s or [fd00::10]:/export)"
-)]
+#[error("{}", describe_external_error(.given))]
 pub struct ExternalServerError {
     /// What was given.
     pub given: String,
+}
+
+/// An unbracketed IPv6 address (`fd00::10:/export`): more than one `:` before the export.
+fn unbracketed_ipv6(spec: &str) -> Option<(&str, &str)> {
+    if spec.starts_with('[') {
+        return None;
+    }
+    let (host, export) = spec.rsplit_once(":/")?;
+    (host.matches(':').count() >= 2).then_some((host, export))
+}
+
+fn describe_external_error(given: &str) -> String {
+    match unbracketed_ipv6(given) {
+        Some((host, export)) => format!(
+            "`{given}` has an IPv6 address without brackets, so nfslab cannot tell the \
+             address from the export (hint: write `[{host}]:/{export}`)"
+        ),
+        None => format!(
+            "`{given}` is not an NFS server and export (hint: write HOST:/EXPORT, e.g. \
+             192.168.1.10:/volume1/k8s or [fd00::10]:/export)"
+        ),
+    }
 }
 
 /// A server outside the cluster, from `host:/export` (`[v6addr]:/export` for IPv6).
@@ -112,6 +131,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn unbracketed_ipv6_gets_the_bracketed_form_suggested() {
+        let err = external("fd00::10:/export").expect_err("ambiguous");
+        assert!(
+            err.to_string().contains("write `[fd00::10]:/export`"),
+            "{err}"
+        );
+        assert!(external("[fd00::10]:/export").is_ok());
+    }
+
+    #[test]
     fn external_servers_parse_host_and_export() {
         let s = external("192.168.1.10:/volume1/k8s/").expect("valid");
         assert_eq!(
@@ -123,13 +152,7 @@ mod tests {
         let v6 = external("[fd00::10]:/export").expect("v6");
         assert_eq!(v6.address, "fd00::10");
         assert_eq!(external("nas.example.com:/").expect("root").export, "/");
-        for bad in [
-            "nas",
-            "nas:export",
-            ":/export",
-            "fd00::10:/export",
-            "a b:/x",
-        ] {
+        for bad in ["nas", "nas:export", ":/export", "a b:/x"] {
             let err = external(bad).expect_err(bad);
             assert!(err.to_string().contains("HOST:/EXPORT"), "{err}");
         }

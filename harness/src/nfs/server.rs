@@ -1088,8 +1088,8 @@ pub async fn down(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::k8s::fake::{Call, FakeCluster};
     use crate::k8s::EventRecord;
+    use crate::k8s::fake::{Call, FakeCluster};
 
     fn spec(flavor: ServerFlavor) -> ServerSpec {
         let mut config = Config::default();

@@ -15,7 +15,7 @@ use crate::report::format::{
     server_label,
 };
 use crate::report::markdown::workload_cells;
-use crate::report::summary::{CellSummary, Summary, UNSTABLE_CV, name_of, rpc_origin};
+use crate::report::summary::{CellSummary, Summary, UNSTABLE_CV, rpc_origin};
 
 /// Escapes text for HTML element content and attribute values.
 #[must_use]
@@ -83,7 +83,7 @@ pub fn sections(summary: &Summary) -> Result<String, ChartError> {
 }
 
 fn header(out: &mut String, s: &Summary) {
-    let status = name_of(&s.status);
+    let status = s.status_text();
     out.push_str("<ul class=\"meta\">\n");
     let _ = writeln!(
         out,

@@ -6,7 +6,7 @@ use crate::report::format::{
     self, cell_label, flags, headline_median, headline_value, latency, number, percent, range,
     server_label,
 };
-use crate::report::summary::{CellSummary, Summary, UNSTABLE_CV, name_of, rpc_origin};
+use crate::report::summary::{CellSummary, Summary, UNSTABLE_CV, rpc_origin};
 
 /// Renders the whole Markdown report.
 #[must_use]
@@ -28,7 +28,7 @@ pub fn render(summary: &Summary) -> String {
 
 fn header(out: &mut String, s: &Summary) {
     let _ = writeln!(out, "# nfslab benchmark: {} (`{}`)\n", s.plan, s.run_id);
-    let status = name_of(&s.status);
+    let status = s.status_text();
     let _ = writeln!(
         out,
         "- status: **{status}**, started {}, finished {}, nfslab {}",

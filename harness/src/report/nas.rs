@@ -249,14 +249,14 @@ pub enum TierError {
 
 /// Parses a tier table.
 pub fn parse_tiers(text: &str, path: &str) -> Result<TierTable, TierError> {
-    serde_saphyr::from_str(text).map_err(|err| {
-        let (line, column) = err.location().map_or((0, 0), |l| (l.line(), l.column()));
-        TierError::Parse {
-            path: path.to_owned(),
-            line,
-            column,
-            message: nfslab_workload::job::one_line_yaml_message(&err),
-        }
+    nfslab_workload::yaml::from_str(text).map_err(|err| TierError::Parse {
+        path: path.to_owned(),
+        line: err.line,
+        column: err.column,
+        message: match &err.path {
+            Some(field) => format!("field `{field}`: {}", err.what()),
+            None => err.what(),
+        },
     })
 }
 

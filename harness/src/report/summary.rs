@@ -535,6 +535,29 @@ impl Summary {
             .collect()
     }
 
+    /// The run's status as reports state it: `complete`, or `complete, 2 repetition(s)
+    /// failed in `a/b/c/k1`` when repetitions failed (their reasons are in
+    /// [`Summary::failures`]).
+    #[must_use]
+    pub fn status_text(&self) -> String {
+        let failures = self.failures();
+        if failures.is_empty() {
+            return name_of(&self.status);
+        }
+        let mut cells: Vec<&str> = failures.iter().map(|(id, _)| *id).collect();
+        cells.dedup();
+        format!(
+            "{}, {} repetition(s) failed in {}",
+            name_of(&self.status),
+            failures.len(),
+            cells
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+
     /// Mount cells with a mount efficiency, in matrix order.
     #[must_use]
     pub fn efficiencies(&self) -> Vec<(&CellSummary, &MountEfficiency)> {

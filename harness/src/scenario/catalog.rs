@@ -123,10 +123,19 @@ impl Catalog {
         })
     }
 
-    /// The entry with id `id`.
+    /// The entry with id `id`, or with the code `id` (`S1`, `s1`), as `scenarios list`
+    /// prints them.
     #[must_use]
     pub fn get(&self, id: &str) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.id == id)
+        self.entries.iter().find(|e| e.id == id).or_else(|| {
+            self.entries.iter().find(|e| {
+                e.scenario
+                    .as_ref()
+                    .ok()
+                    .and_then(|s| s.code.as_deref())
+                    .is_some_and(|code| code.eq_ignore_ascii_case(id))
+            })
+        })
     }
 
     /// Resolves arguments (ids or file paths) to validated scenarios, in the order given;

@@ -96,16 +96,22 @@ pub fn list(catalog: &Catalog, out: &mut dyn Write) -> std::io::Result<Outcome> 
     })
 }
 
-/// `nfslab scenarios show ID`: what the scenario shows, its notes and its steps.
+/// `nfslab scenarios show ID|CODE|FILE`: what the scenario shows, its notes and its steps
+/// on `out`; problems on `errors`.
 ///
 /// # Errors
-/// Writing to `out` failed.
-pub fn show(catalog: &Catalog, arg: &str, out: &mut dyn Write) -> std::io::Result<Outcome> {
+/// Writing failed.
+pub fn show(
+    catalog: &Catalog,
+    arg: &str,
+    out: &mut dyn Write,
+    errors: &mut dyn Write,
+) -> std::io::Result<Outcome> {
     let scenario = match select(catalog, &[arg.to_owned()]) {
         Ok(mut s) if s.len() == 1 => s.remove(0),
         Ok(_) => return Ok(Outcome::BadInput),
         Err(text) => {
-            writeln!(out, "{text}")?;
+            writeln!(errors, "error: {text}")?;
             return Ok(Outcome::BadInput);
         }
     };
@@ -223,6 +229,76 @@ pub fn dry_run(
         }
     }
     Ok(Outcome::Success)
+}
+
+/// The namespace server-side dry runs place namespaced objects in: the scenario's own
+/// namespace exists only while it runs, `default` exists in every cluster.
+pub const DRY_RUN_NAMESPACE: &str = "default";
+
+/// `nfslab scenarios run --dry-run` against a reachable cluster: every manifest an `apply`
+/// step writes is rendered as the engine would send it and dry-run applied with strict
+/// field validation, so the API server's own schema (its version, its CRDs, its admission)
+/// judges it. Nothing is stored. One line per refused manifest on `errors`, with the
+/// manifest's `file:line:column`.
+///
+/// # Errors
+/// Writing to `errors` failed.
+pub async fn server_dry_run(
+    scenarios: &[Scenario],
+    cluster: &dyn crate::k8s::Cluster,
+    errors: &mut dyn Write,
+) -> std::io::Result<Outcome> {
+    use super::template::Templates;
+    use super::validate::placeholder_capture;
+    let run = RunId::generate();
+    let server = placeholder_server();
+    let images = Images::default();
+    let templates = Templates::new();
+    let mut outcome = Outcome::Success;
+    for s in scenarios {
+        let mut vars = Vars::new(&run, &s.id, &server, &images);
+        for step in &s.steps {
+            match &step.action {
+                Action::Apply(manifests) => {
+                    for m in manifests {
+                        let ctx = vars.context();
+                        let Ok(node) = m
+                            .node
+                            .value
+                            .try_map_strings(m.node.pos, &mut |t, _| templates.render(t, &ctx))
+                        else {
+                            continue;
+                        };
+                        let value = super::steps::prepare_manifest(
+                            node.to_json(),
+                            DRY_RUN_NAMESPACE,
+                            &run,
+                            &s.id,
+                        );
+                        if let Err(e) = cluster.dry_run_apply(&value).await {
+                            let at = format!("{}:{}", m.file.display(), m.node.pos);
+                            let environment =
+                                matches!(e, crate::k8s::ClusterError::Unreachable { .. });
+                            writeln!(errors, "{at}: scenario `{}`: {e}", s.id)?;
+                            outcome = if environment {
+                                Outcome::Environment
+                            } else if outcome == Outcome::Success {
+                                Outcome::BadInput
+                            } else {
+                                outcome
+                            };
+                        }
+                    }
+                }
+                Action::Capture { name, .. } => {
+                    vars.captured
+                        .insert(name.clone(), placeholder_capture(name));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(outcome)
 }
 
 /// What a real run needs beyond the scenarios.
@@ -377,20 +453,37 @@ mod tests {
     #[test]
     fn show_prints_notes_and_steps_with_their_limits() {
         let mut out = Vec::new();
-        let outcome = show(&catalog(), "recycle-failure-surfaces", &mut out).expect("writes");
+        let mut errors = Vec::new();
+        let outcome = show(
+            &catalog(),
+            "recycle-failure-surfaces",
+            &mut out,
+            &mut errors,
+        )
+        .expect("writes");
         assert_eq!(outcome, Outcome::Success);
+        let mut by_code = Vec::new();
+        assert_eq!(
+            show(&catalog(), "R3", &mut by_code, &mut errors).expect("writes"),
+            Outcome::Success,
+            "the code `scenarios list` prints works too"
+        );
+        assert_eq!(by_code, out);
+        assert!(errors.is_empty());
         let text = String::from_utf8(out).expect("utf-8");
         assert!(text.starts_with("R3 recycle-failure-surfaces: "), "{text}");
         assert!(text.contains("[disagreement]"), "{text}");
         assert!(text.contains("within 8m"), "{text}");
         assert!(text.contains("within 30s (request)"), "{text}");
         let mut out = Vec::new();
+        let mut errors = Vec::new();
         assert_eq!(
-            show(&catalog(), "nope", &mut out).expect("writes"),
+            show(&catalog(), "nope", &mut out, &mut errors).expect("writes"),
             Outcome::BadInput
         );
+        assert!(out.is_empty(), "problems go to stderr");
         assert!(
-            String::from_utf8(out)
+            String::from_utf8(errors)
                 .expect("utf-8")
                 .contains("nfslab scenarios list")
         );
@@ -414,7 +507,7 @@ mod tests {
         );
         let err = select(&catalog, &[]).expect_err("invalid");
         assert!(
-            err.contains("broken.yaml:4:5: steps: unknown variant `nope`"),
+            err.contains("broken.yaml:4:5: steps[1]: unknown value `nope`"),
             "{err}"
         );
     }

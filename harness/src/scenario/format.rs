@@ -160,31 +160,6 @@ impl StepDef {
     }
 }
 
-/// Every step kind, for hints.
-pub(super) const STEP_KINDS: &[&str] = &[
-    "apply",
-    "delete",
-    "wait",
-    "stays",
-    "exec",
-    "http-get",
-    "server-mkdir",
-    "server-write",
-    "server-remove",
-    "server-rename",
-    "server-expect",
-    "server-wait",
-    "expect-event",
-    "scale",
-    "delete-pods",
-    "capture",
-    "patch",
-    "mount-options",
-    "logs",
-    "deploy-provisioner",
-    "restart-nfs-server",
-];
-
 step_body!(ApplyDef {
     manifests: Option<Spanned<Vec<SourceNode>>>,
     file: Option<S>,

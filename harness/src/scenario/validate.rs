@@ -31,7 +31,7 @@ use super::plan::{
 use super::provisioner;
 use super::template::{Images, Templates, Vars};
 use crate::k8s::Propagation;
-use crate::k8s::manifest::{self, Located, Node, Pos, split_parse_error};
+use crate::k8s::manifest::{self, Located, Node, Pos};
 use crate::k8s::ownership::RunId;
 use crate::nfs::{NfsServer, ServerFlavor};
 
@@ -88,8 +88,11 @@ impl fmt::Display for ValidationErrors {
 /// # Errors
 /// The file cannot be read, or every problem found in it.
 pub fn load_file(path: &Path) -> Result<Scenario, ValidationErrors> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text, path),
+    match std::fs::read(path) {
+        Ok(bytes) => match nfslab_workload::yaml::text_of(&bytes) {
+            Ok(text) => parse(text, path),
+            Err(e) => Err(ValidationErrors(vec![serde_error(path, &e)])),
+        },
         Err(e) => Err(ValidationErrors(vec![ScenarioError {
             file: path.to_owned(),
             pos: Pos::default(),
@@ -106,7 +109,7 @@ pub fn load_file(path: &Path) -> Result<Scenario, ValidationErrors> {
 /// # Errors
 /// Every problem found.
 pub fn parse(text: &str, path: &Path) -> Result<Scenario, ValidationErrors> {
-    let def: f::FileDef = serde_saphyr::from_str_with_options(text, manifest::parse_options())
+    let def: f::FileDef = nfslab_workload::yaml::from_str(text)
         .map_err(|e| ValidationErrors(vec![serde_error(path, &e)]))?;
     let mut v = Validator::new(path);
     let scenario = v.scenario(&def);
@@ -117,58 +120,62 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ValidationErrors> {
     }
 }
 
-fn serde_error(path: &Path, error: &serde_saphyr::Error) -> ScenarioError {
-    let (message, pos) = split_parse_error(error);
-    let quoted = message.split('`').nth(1).map(str::to_owned);
-    let (message, field, hint) = if message.contains("end of mapping after enum variant") {
-        (
-            "a step has more than one key".to_owned(),
-            "steps".to_owned(),
-            "a step is a map with exactly one key naming its kind; put `title` and `timeout` \
-             inside its body"
-                .to_owned(),
-        )
-    } else if message.contains("unknown variant") && message.contains("expected one of apply") {
-        (
-            message.clone(),
-            "steps".to_owned(),
-            format!("step kinds are: {}", f::STEP_KINDS.join(", ")),
-        )
-    } else if message.contains("unknown field") {
-        (
-            message.clone(),
-            quoted.unwrap_or_else(|| "field".to_owned()),
-            "remove it or fix its spelling; scenarios/README.md lists every field".to_owned(),
-        )
-    } else if message.contains("missing field") {
-        (
-            message.clone(),
-            quoted.unwrap_or_else(|| "field".to_owned()),
-            "add it; scenarios/README.md shows what each step needs".to_owned(),
-        )
-    } else if message.contains("unknown variant") {
-        (
-            message.clone(),
-            quoted.unwrap_or_else(|| "value".to_owned()),
-            "use one of the values listed".to_owned(),
-        )
-    } else {
-        (
-            message.clone(),
-            "value".to_owned(),
-            "check the value's type and the YAML syntax; quote strings that start with `{{` \
-             or look like numbers"
-                .to_owned(),
-        )
-    };
+fn serde_error(path: &Path, error: &nfslab_workload::yaml::YamlError) -> ScenarioError {
+    let field = error
+        .path
+        .as_deref()
+        .map_or_else(|| "file".to_owned(), one_based_step);
+    let hint = error.hint.clone().or_else(|| {
+        Some(if error.message.starts_with("YAML syntax") {
+            "check the indentation, quotes and brackets around here".to_owned()
+        } else {
+            "scenarios/README.md lists every field and what it takes; quote strings that start \
+             with `{{` or look like numbers"
+                .to_owned()
+        })
+    });
     ScenarioError {
         file: path.to_owned(),
-        pos,
+        pos: Pos::new(
+            u32::try_from(error.line).unwrap_or(u32::MAX),
+            u32::try_from(error.column).unwrap_or(u32::MAX),
+        ),
         field,
-        message,
-        hint: Some(hint),
+        message: error.message.clone(),
+        hint,
     }
 }
+
+/// Steps are numbered from 1 in scenario messages (`steps[1]` is the first step), as the
+/// validator and the run's report number them; the parser's paths count from 0.
+fn one_based_step(path: &str) -> String {
+    if let Some(rest) = path.strip_prefix("steps[")
+        && let Some((index, tail)) = rest.split_once(']')
+        && let Ok(n) = index.parse::<usize>()
+    {
+        return format!("steps[{}]{tail}", n + 1);
+    }
+    path.to_owned()
+}
+
+/// A message's `(hint: ...)` part apart, so it is printed once, after the field.
+fn split_hint(message: &str) -> (String, String) {
+    match message.split_once(" (hint: ") {
+        Some((m, h)) => (m.to_owned(), h.trim_end_matches(')').to_owned()),
+        None => (
+            message.to_owned(),
+            "e.g. `30s`, `500ms`, `1m30s`".to_owned(),
+        ),
+    }
+}
+
+/// Accepted durations in scenario files (timeouts, observation windows, pauses): from 1 ms
+/// to a day.
+pub const STEP_DURATION_RANGE: nfslab_workload::units::DurationRange =
+    nfslab_workload::units::DurationRange::new(
+        Duration::from_millis(1),
+        Duration::from_secs(24 * 3600),
+    );
 
 /// The address validation and dry runs render PVs with (TEST-NET-1, never routed).
 pub const PLACEHOLDER_SERVER: &str = "192.0.2.10";
@@ -333,24 +340,14 @@ impl<'a> Validator<'a> {
     // ---- small values ----------------------------------------------------------------
 
     fn duration(&mut self, s: &S, field: &str) -> Option<Duration> {
-        match humantime::parse_duration(s.value.trim()) {
-            Ok(d) if !d.is_zero() => Some(d),
-            Ok(_) => {
-                self.err(
-                    pos_of(s),
-                    field,
-                    "a duration of zero",
-                    "give a positive duration such as `30s` or `5m`",
-                );
-                None
-            }
-            Err(_) => {
-                self.err(
-                    pos_of(s),
-                    field,
-                    format!("bad duration `{}`", s.value),
-                    "write a duration such as `500ms`, `30s`, `5m` or `1h`",
-                );
+        let parsed = nfslab_workload::units::parse_duration(&s.value)
+            .map_err(|e| e.to_string())
+            .and_then(|d| STEP_DURATION_RANGE.check(d).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(d) => Some(d),
+            Err(message) => {
+                let (message, hint) = split_hint(&message);
+                self.err(pos_of(s), field, message, hint);
                 None
             }
         }
@@ -366,18 +363,19 @@ impl<'a> Validator<'a> {
         {
             return StepTimeout::Configured(*kind);
         }
-        match humantime::parse_duration(s.value.trim()) {
-            Ok(d) if !d.is_zero() => StepTimeout::Fixed(d),
-            _ => {
+        let parsed = nfslab_workload::units::parse_duration(&s.value)
+            .map_err(|e| e.to_string())
+            .and_then(|d| STEP_DURATION_RANGE.check(d).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(d) => StepTimeout::Fixed(d),
+            Err(message) => {
                 let names: Vec<&str> = TimeoutKind::NAMES.iter().map(|(n, _)| *n).collect();
+                let (message, hint) = split_hint(&message);
                 self.err(
                     pos_of(s),
                     &format!("{field}.timeout"),
-                    format!("bad duration `{}`", s.value),
-                    format!(
-                        "write a duration such as `30s` or `5m`, or a configured timeout: {}",
-                        names.join(", ")
-                    ),
+                    message,
+                    format!("{hint}; or name a configured timeout: {}", names.join(", ")),
                 );
                 StepTimeout::Configured(default)
             }
@@ -967,13 +965,33 @@ impl<'a> Validator<'a> {
                 );
             }
         }
-        if let Err(e) = schema_check(info, &m.value.to_json()) {
+        if let Err(e) = crate::names::dns_subdomain("object name", &name) {
+            let (rule, _) = split_hint(&e.rule);
             self.err_in(
-                file,
-                m.pos,
-                field,
-                format!("{kind} `{name}` does not match the Kubernetes schema: {e}"),
-                "compare the field names and types with the Kubernetes API reference",
+                file.clone(),
+                name_node.map_or(m.pos, |n| n.pos),
+                &format!("{field}.metadata.name"),
+                format!(
+                    "{kind} name `{}` is not a valid object name: {rule}",
+                    e.shown
+                ),
+                "Kubernetes names are lowercase letters, digits, `-` and `.`, at most 253 \
+                 characters, starting and ending with a letter or digit",
+            );
+        }
+        for problem in schema_check(info, &m.value.to_json()) {
+            let at = crate::k8s::schema::locate(m, &problem.path);
+            let path = problem.path.to_string();
+            self.err_in(
+                file.clone(),
+                at,
+                &if path.is_empty() {
+                    field.to_owned()
+                } else {
+                    format!("{field}.{path}")
+                },
+                format!("{kind} `{name}`: {}", problem.message),
+                problem.hint,
             );
         }
         self.known.insert((info.kind, name.clone()));
@@ -1669,15 +1687,11 @@ fn storage_class_nodes<'n>(
     }
 }
 
-/// Checks a manifest against the Kubernetes types of its kind (field types and required
-/// fields as k8s-openapi models them).
-fn schema_check(info: &KindInfo, value: &Value) -> Result<(), String> {
+/// Checks a manifest against the Kubernetes types of its kind (field names, field types and
+/// required fields as k8s-openapi models them); every problem has its path in the manifest.
+fn schema_check(info: &KindInfo, value: &Value) -> Vec<crate::k8s::schema::SchemaProblem> {
+    use crate::k8s::schema::check;
     use k8s_openapi::api::{apps, batch, core, rbac, storage};
-    fn check<K: serde::de::DeserializeOwned>(v: &Value) -> Result<(), String> {
-        serde_json::from_value::<K>(v.clone())
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
     match info.kind {
         "Pod" => check::<core::v1::Pod>(value),
         "PersistentVolumeClaim" => check::<core::v1::PersistentVolumeClaim>(value),
@@ -1696,7 +1710,7 @@ fn schema_check(info: &KindInfo, value: &Value) -> Result<(), String> {
         "RoleBinding" => check::<rbac::v1::RoleBinding>(value),
         "ClusterRole" => check::<rbac::v1::ClusterRole>(value),
         "ClusterRoleBinding" => check::<rbac::v1::ClusterRoleBinding>(value),
-        _ => Ok(()),
+        _ => Vec::new(),
     }
 }
 
@@ -1766,8 +1780,14 @@ mod tests {
 
     #[test]
     fn unknown_step_kind() {
-        let e = one("  - aply: {}\n", 6, 5, "steps");
-        assert!(e.message.contains("unknown variant `aply`"), "{e}");
+        let e = one("  - aply: {}\n", 6, 5, "steps[1]");
+        assert!(e.message.contains("unknown value `aply`"), "{e}");
+        assert!(
+            e.hint
+                .as_deref()
+                .is_some_and(|h| h.contains("did you mean `apply`")),
+            "{e}"
+        );
         assert!(
             e.hint
                 .as_deref()
@@ -1782,7 +1802,7 @@ mod tests {
             "  - wait: {object: pvc/x, for: {phase: Bound}, forr: 1}\n",
             6,
             48,
-            "forr",
+            "steps[1].wait.forr",
         );
         assert!(e.message.contains("unknown field `forr`"), "{e}");
     }
@@ -1793,14 +1813,14 @@ mod tests {
             "  - scale: {object: statefulset/web, replicas: two}\n",
             6,
             48,
-            "value",
+            "steps[1].scale.replicas",
         );
-        assert!(e.message.contains("i32"), "{e}");
+        assert!(e.message.contains("a whole number"), "{e}");
     }
 
     #[test]
     fn missing_field() {
-        let e = one("  - wait: {object: pvc/x}\n", 6, 12, "for");
+        let e = one("  - wait: {object: pvc/x}\n", 6, 12, "steps[1].wait");
         assert!(e.message.contains("missing field `for`"), "{e}");
     }
 
@@ -1810,9 +1830,9 @@ mod tests {
             "  - wait: {object: pvc/x, for: {phase: Bound}}\n    delete: {object: pvc/x}\n",
             7,
             5,
-            "steps",
+            "steps[1].wait",
         );
-        assert_eq!(e.message, "a step has more than one key");
+        assert!(e.message.contains("one key"), "{e}");
     }
 
     #[test]
@@ -1825,7 +1845,7 @@ mod tests {
             60,
             "steps[2].wait.timeout",
         );
-        assert_eq!(e.message, "bad duration `5 parsecs`");
+        assert!(e.message.contains("`5 parsecs` has an unknown unit"), "{e}");
         assert!(
             e.hint.as_deref().is_some_and(|h| h.contains("recycle")),
             "{e}"
@@ -1836,7 +1856,11 @@ mod tests {
             58,
             "steps[2].stays.for",
         );
-        assert_eq!(e.message, "bad duration `soon`");
+        assert_eq!(e.message, "`soon` is not a duration");
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("whole numbers with units, largest first, e.g. `30s`, `500ms`, `1m30s`")
+        );
     }
 
     #[test]
@@ -1973,10 +1997,35 @@ mod tests {
     #[test]
     fn manifests_are_checked_against_the_kubernetes_schema() {
         let steps = PVC.replace("accessModes: [ReadWriteOnce]", "accessModes: ReadWriteOnce");
-        let e = one(&steps, 8, 11, "steps[1].apply.manifests[0]");
+        let e = one(
+            &steps,
+            12,
+            13,
+            "steps[1].apply.manifests[0].spec.accessModes",
+        );
+        assert_eq!(
+            e.message,
+            "PersistentVolumeClaim `pvc1`: found the text `ReadWriteOnce` where a list belongs"
+        );
+        let steps = PVC.replace("accessModes:", "accesModes:");
+        let e = one(
+            &steps,
+            12,
+            13,
+            "steps[1].apply.manifests[0].spec.accesModes",
+        );
+        assert_eq!(
+            e.message,
+            "PersistentVolumeClaim `pvc1`: unknown field `accesModes`"
+        );
+        assert_eq!(e.hint.as_deref(), Some("did you mean `accessModes`?"));
+        let steps = PVC.replace("metadata: {name: pvc1}", "metadata: {name: PVC_1}");
+        let errs = errors(&steps);
         assert!(
-            e.message.contains("does not match the Kubernetes schema"),
-            "{e}"
+            errs.iter()
+                .any(|e| e.field == "steps[1].apply.manifests[0].metadata.name"
+                    && e.message.contains("`PVC_1` is not a valid object name")),
+            "{errs:#?}"
         );
     }
 

@@ -164,12 +164,12 @@ pub struct Response {
 #[derive(Debug, thiserror::Error)]
 pub enum GetError {
     /// Not an `http://host[:port]/path` URL.
-    #[error(
-        "unsupported URL `{url}` (hint: plain http://host[:port]/path; https is not supported)"
-    )]
+    #[error("unsupported URL `{url}`: {reason} (hint: plain http://host[:port]/path)")]
     Url {
         /// The URL.
         url: String,
+        /// What is wrong with it.
+        reason: String,
     },
     /// Name resolution or connection failed.
     #[error("cannot connect to `{addr}`")]
@@ -199,25 +199,49 @@ pub enum GetError {
     },
 }
 
-fn split_url(url: &str) -> Option<(String, String)> {
-    let rest = url.strip_prefix("http://")?;
+/// `host:port` (port 80 when none is written) and the path of an `http://` URL.
+fn split_url(url: &str) -> Result<(String, String), String> {
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        if url.starts_with("https://") {
+            "https is not supported".to_owned()
+        } else {
+            "the scheme is not `http://`".to_owned()
+        }
+    })?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    if authority.is_empty() {
-        return None;
-    }
-    let has_port = authority
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        && !authority.ends_with(']');
-    let authority = if has_port {
-        authority.to_owned()
+    // `[v6]` or `[v6]:port`, else `host` or `host:port`.
+    let (host, port) = if let Some(inner) = authority.strip_prefix('[') {
+        let (v6, after) = inner
+            .split_once(']')
+            .ok_or_else(|| "an IPv6 address misses its closing `]`".to_owned())?;
+        let port = match after {
+            "" => None,
+            p => Some(
+                p.strip_prefix(':')
+                    .ok_or_else(|| format!("`{p}` after the IPv6 address is not `:PORT`"))?,
+            ),
+        };
+        (format!("[{v6}]"), port)
     } else {
-        format!("{authority}:80")
+        match authority.split_once(':') {
+            Some((h, p)) => (h.to_owned(), Some(p)),
+            None => (authority.to_owned(), None),
+        }
     };
-    Some((authority, path.to_owned()))
+    if host.is_empty() || host == "[]" {
+        return Err("the host is empty".to_owned());
+    }
+    let port = match port {
+        None => 80,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => n,
+            _ => return Err(format!("the port `{p}` is not a number from 1 to 65535")),
+        },
+    };
+    Ok((format!("{host}:{port}"), path.to_owned()))
 }
 
 fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
@@ -237,8 +261,9 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
 
 /// Sends `GET url` and reads the whole response, each network step bounded by `timeout`.
 pub fn get(url: &str, timeout: Duration) -> Result<Response, GetError> {
-    let (authority, path) = split_url(url).ok_or_else(|| GetError::Url {
+    let (authority, path) = split_url(url).map_err(|reason| GetError::Url {
         url: url.to_owned(),
+        reason,
     })?;
     let connect_err = |source| GetError::Connect {
         addr: authority.clone(),
@@ -420,11 +445,33 @@ mod tests {
         assert!(parse_response(b"garbage", true).is_err());
         assert_eq!(
             split_url("http://h/x"),
-            Some(("h:80".to_owned(), "/x".to_owned()))
+            Ok(("h:80".to_owned(), "/x".to_owned()))
         );
         assert_eq!(
             split_url("http://h:8080"),
-            Some(("h:8080".to_owned(), "/".to_owned()))
+            Ok(("h:8080".to_owned(), "/".to_owned()))
+        );
+        assert_eq!(
+            split_url("http://[::1]:8080/a"),
+            Ok(("[::1]:8080".to_owned(), "/a".to_owned()))
+        );
+        assert_eq!(
+            split_url("http://[::1]/"),
+            Ok(("[::1]:80".to_owned(), "/".to_owned()))
+        );
+        for bad in [
+            "http://h:port/",
+            "http://h:0/",
+            "http://h:65536/",
+            "http://:80/",
+            "http://[::1/",
+        ] {
+            assert!(split_url(bad).is_err(), "{bad}");
+        }
+        assert!(
+            split_url("http://web:port/")
+                .unwrap_err()
+                .contains("`port` is not a number from 1 to 65535")
         );
     }
 }

@@ -37,7 +37,7 @@ use std::time::Duration;
 use nfslab_workload::units::format_duration;
 use tokio::sync::watch;
 
-use self::clients::{ClientError, Clients};
+use self::clients::{ClientError, ClientRun, Clients};
 use self::export::{ExportError, ExportTree};
 use self::mount::{HostMount, MountSupport};
 use self::protocol::map_profile;
@@ -234,6 +234,7 @@ impl StepContext<'_> {
             Err(e) => return Ok(client_end(&e)),
         };
         self.progress.phase("collecting results");
+        let failures: Vec<String> = runs.iter().filter_map(client_failure).collect();
         let mut records = Vec::new();
         for run in runs {
             let path = self
@@ -247,7 +248,13 @@ impl StepContext<'_> {
                 exit_code: run.exit_code,
             });
         }
-        Ok(StepEnd::Ok(records))
+        if failures.is_empty() {
+            Ok(StepEnd::Ok(records))
+        } else {
+            // The raw results stay in the run directory as evidence; the repetition counts
+            // as failed, and its files are removed by the caller like any other step's.
+            Ok(StepEnd::Failed(failures.join("; ")))
+        }
     }
 
     /// A protocol step: directories over the protocol, clients on `nfs://` targets.
@@ -376,6 +383,42 @@ impl StepContext<'_> {
         }
         Ok((end?, leftovers))
     }
+}
+
+/// Why a client's run does not count as a measurement: a non-zero exit, or a result whose
+/// status is not `ok` (an IO error or a verification failure), with the error it reports.
+fn client_failure(run: &ClientRun) -> Option<String> {
+    use nfslab_workload::result::{RunResult, Status};
+    let result = serde_json::from_str::<RunResult>(&run.text).ok();
+    let status_ok = result.as_ref().is_some_and(|r| r.status == Status::Ok);
+    if run.exit_code == Some(0) && status_ok {
+        return None;
+    }
+    let what = result.as_ref().and_then(|r| r.error.as_ref()).map_or_else(
+        || match result.as_ref().map(|r| r.status) {
+            Some(Status::VerifyFailed) => "verification found bad blocks".to_owned(),
+            _ => "no error reported".to_owned(),
+        },
+        |e| {
+            let errno = e
+                .errno
+                .as_deref()
+                .map(|n| format!(" {n}"))
+                .unwrap_or_default();
+            let file = e
+                .file
+                .as_deref()
+                .map(|f| format!(" on `{f}`"))
+                .unwrap_or_default();
+            format!("{} failed{errno}{file}: {}", e.phase, e.message)
+        },
+    );
+    Some(format!(
+        "client {} exited with {}: {what}",
+        run.client,
+        run.exit_code
+            .map_or_else(|| "a signal".to_owned(), |c| format!("code {c}"))
+    ))
 }
 
 fn client_end(e: &ClientError) -> StepEnd {
