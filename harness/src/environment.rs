@@ -42,6 +42,8 @@ pub enum ClusterChoice {
     Kind {
         /// Keep a cluster this run creates.
         keep: bool,
+        /// Install the pinned kind release into nfslab's cache when kind is not on PATH.
+        install: bool,
     },
     /// A cluster the user already has; nfslab never deletes it.
     Existing {
@@ -55,8 +57,8 @@ pub enum ClusterChoice {
 impl fmt::Display for ClusterChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Kind { keep: false } => f.write_str("nfslab's kind cluster"),
-            Self::Kind { keep: true } => f.write_str("nfslab's kind cluster (kept afterwards)"),
+            Self::Kind { keep: false, .. } => f.write_str("nfslab's kind cluster"),
+            Self::Kind { keep: true, .. } => f.write_str("nfslab's kind cluster (kept afterwards)"),
             Self::Existing {
                 kubeconfig,
                 context,
@@ -136,7 +138,10 @@ impl ClusterChoice {
         };
         match cluster.map(str::trim) {
             None | Some("") => Ok(None),
-            Some("kind") => Ok(Some(Self::Kind { keep })),
+            Some("kind") => Ok(Some(Self::Kind {
+                keep,
+                install: true,
+            })),
             Some("existing") => Ok(Some(Self::Existing {
                 kubeconfig,
                 context,
@@ -420,7 +425,7 @@ pub async fn prepare(
     let config = &request.config;
     let mut interrupt = std::pin::pin!(interrupt);
     let (kube, delete_cluster, description) = match &request.cluster {
-        ClusterChoice::Kind { keep } => {
+        ClusterChoice::Kind { keep, install } => {
             let name = config.cluster.name.clone();
             let up = UpRequest {
                 name: name.clone(),
@@ -435,6 +440,7 @@ pub async fn prepare(
                     .unwrap_or(config.nfs.flavor),
                 rebuild_image: false,
                 server_image: request.flavors.contains(&ServerFlavor::Ganesha),
+                install_kind: *install,
                 keep_on_failure: false,
             };
             // A cluster that exists before this run is someone's: use it, never delete it.
@@ -664,11 +670,17 @@ mod tests {
         );
         assert_eq!(
             ClusterChoice::parse(Some("kind"), Some("1"), None, None).expect("ok"),
-            Some(ClusterChoice::Kind { keep: true })
+            Some(ClusterChoice::Kind {
+                keep: true,
+                install: true
+            })
         );
         assert_eq!(
             ClusterChoice::parse(Some(" kind "), None, None, None).expect("ok"),
-            Some(ClusterChoice::Kind { keep: false })
+            Some(ClusterChoice::Kind {
+                keep: false,
+                install: true
+            })
         );
         assert_eq!(
             ClusterChoice::parse(
@@ -717,7 +729,11 @@ mod tests {
             "the existing cluster of context `prod`"
         );
         assert_eq!(
-            ClusterChoice::Kind { keep: false }.to_string(),
+            ClusterChoice::Kind {
+                keep: false,
+                install: true
+            }
+            .to_string(),
             "nfslab's kind cluster"
         );
     }

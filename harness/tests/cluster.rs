@@ -250,7 +250,7 @@ fn end_to_end(choice: &ClusterChoice) -> Result<(), Failed> {
     let flavor = std::env::var("NFSLAB_E2E_FLAVOR").ok();
     let mut up_args = vec!["cluster", "up", "--name", CLUSTER_NAME];
     let keep = match choice {
-        ClusterChoice::Kind { keep } => *keep,
+        ClusterChoice::Kind { keep, .. } => *keep,
         ClusterChoice::Existing {
             kubeconfig,
             context,

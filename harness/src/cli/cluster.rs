@@ -71,6 +71,10 @@ pub struct UpArgs {
     /// Keep a kind cluster whose nodes lack the NFS mount helper, to fix by hand.
     #[arg(long)]
     pub keep_on_failure: bool,
+    /// Do not install kind when it is not on PATH (by default nfslab downloads the kind
+    /// release it pins into its cache directory, checking its SHA-256).
+    #[arg(long)]
+    pub no_install: bool,
 }
 
 /// A server flavor nfslab runs.
@@ -163,6 +167,7 @@ async fn up(args: UpArgs, ctx: &Context) -> Outcome {
         nfs_flavor,
         rebuild_image: args.rebuild_image,
         server_image: nfs_flavor == ServerFlavor::Ganesha,
+        install_kind: !args.no_install,
         keep_on_failure: args.keep_on_failure,
     };
     match cluster::up(&ctx.host(), &ctx.config, &request, interrupted(), &progress).await {

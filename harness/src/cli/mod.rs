@@ -140,6 +140,10 @@ pub struct ClusterSelection {
     /// Keep a kind cluster this command creates (to inspect it, or to run again sooner).
     #[arg(long)]
     pub keep_cluster: bool,
+    /// Do not install kind when it is not on PATH (by default nfslab downloads the kind
+    /// release it pins into its cache directory, checking its SHA-256).
+    #[arg(long, conflicts_with_all = ["existing", "kubeconfig", "context"])]
+    pub no_install: bool,
     /// Use a cluster you already have (KUBECONFIG or ~/.kube/config, current context)
     /// instead of a kind cluster; nfslab never deletes it.
     #[arg(long, conflicts_with_all = ["name", "keep_cluster"])]
@@ -173,6 +177,7 @@ impl ClusterSelection {
             }
             ClusterChoice::Kind {
                 keep: self.keep_cluster,
+                install: !self.no_install,
             }
         }
     }

@@ -16,6 +16,7 @@
 
 pub mod doctor;
 pub mod images;
+pub mod install;
 pub mod kind;
 pub mod preflight;
 pub mod state;
@@ -71,6 +72,8 @@ pub struct UpRequest {
     /// A ganesha server will run: build nfslab's own server image when needed (the kernel
     /// flavor and external servers do not use it).
     pub server_image: bool,
+    /// Install the pinned kind release into nfslab's cache when kind is not on PATH.
+    pub install_kind: bool,
     /// Keep a kind cluster whose nodes fail the mount-helper check (to fix by hand).
     pub keep_on_failure: bool,
 }
@@ -87,6 +90,9 @@ pub struct Leftover {
 /// Why `cluster up/down/status` or connecting failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterSetupError {
+    /// kind is missing and could not be installed.
+    #[error(transparent)]
+    Install(#[from] install::InstallError),
     /// The host is not ready; every problem is listed.
     #[error(
         "the host is not ready for a kind cluster (nothing was created):\n{}",
@@ -262,6 +268,9 @@ pub async fn up(
                     name: spec.name.clone(),
                 });
             }
+            if request.install_kind {
+                ensure_kind(host, config.timeouts.image_transfer, progress).await?;
+            }
             let report = preflight::check_kind_host(
                 host.tools,
                 host.kernel,
@@ -297,6 +306,28 @@ pub async fn up(
             }
         }
     }
+}
+
+/// Installs the pinned kind release into nfslab's cache when no kind is on PATH (nor there).
+async fn ensure_kind(
+    host: &Host<'_>,
+    timeout: std::time::Duration,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), ClusterSetupError> {
+    if host.tools.find("kind").is_some() {
+        return Ok(());
+    }
+    let release = install::Release::pinned()?;
+    let dir = install::bin_dir().ok_or(install::InstallError::NoCacheDir)?;
+    progress(&format!(
+        "kind is not on PATH: installing kind {} into {} (checking its SHA-256; \
+         --no-install refuses)",
+        release.version,
+        dir.display()
+    ));
+    let installed = install::install_kind(&release, &dir, timeout).await?;
+    progress(&format!("installed {}", installed.display()));
+    Ok(())
 }
 
 /// Deletes a kind cluster and nfslab's record of it; on failure, says what is left.
@@ -845,6 +876,7 @@ mod tests {
             nfs_flavor: ServerFlavor::Kernel,
             rebuild_image: false,
             server_image: false,
+            install_kind: false,
             keep_on_failure: false,
         }
     }

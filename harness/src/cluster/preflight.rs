@@ -241,9 +241,11 @@ async fn check_docker(tools: &dyn Tools) -> Result<String, Problem> {
 async fn check_kind(tools: &dyn Tools, request: &Request) -> Result<String, Problem> {
     let min = request.min_kind_version.trim_start_matches('v');
     let install = format!(
-        "install kind v{min} or newer (https://kind.sigs.k8s.io/docs/user/quick-start/\
-         #installation), or use an existing cluster: add `--kubeconfig FILE [--context NAME]` \
-         to `nfslab run` or `nfslab cluster up`"
+        "drop --no-install to let nfslab install kind {} into its cache, or install kind \
+         v{min} or newer (https://kind.sigs.k8s.io/docs/user/quick-start/#installation), or \
+         use an existing cluster: add `--kubeconfig FILE [--context NAME]` to `nfslab run` or \
+         `nfslab cluster up`",
+        super::install::KIND_VERSION
     );
     let problem = |what: String, fix: String| Problem {
         subject: "kind".to_owned(),

@@ -288,7 +288,10 @@ async fn collect_lines(
 #[async_trait]
 impl Tools for SystemTools {
     fn find(&self, program: &str) -> Option<PathBuf> {
-        find_in_path(program, &std::env::var_os("PATH").unwrap_or_default())
+        // PATH first; then where nfslab installs the tools it downloads (kind).
+        find_in_path(program, &std::env::var_os("PATH").unwrap_or_default()).or_else(|| {
+            super::install::bin_dir().and_then(|dir| find_in_path(program, dir.as_os_str()))
+        })
     }
 
     async fn run(&self, command: &CommandSpec) -> Result<CommandOutput, ToolError> {
