@@ -122,18 +122,80 @@ fn round_trip() -> Result<(), Failed> {
     result
 }
 
+/// The nodes' kernel is the Docker daemon's: preflight reads it from a container of the
+/// `nfslab-io` image (built here by its recipe when missing or stale, as `cluster up` does).
+/// On this machine the daemon runs on this kernel, so what the container reports must be
+/// what this process reads itself.
+fn the_daemons_kernel_from_a_container() -> Result<(), Failed> {
+    let config = nfslab::config::Config::default();
+    let image = config.images.nfslab_io();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failed::from(e.to_string()))?;
+    let probe = runtime.block_on(async {
+        let tools = SystemTools::quiet();
+        let source = images::source_dir();
+        let state = images::freshness_of(&tools, &source, images::IO_RECIPE, &image)
+            .await
+            .map_err(|e| Failed::from(e.to_string()))?;
+        if state.needs_build() {
+            images::build(
+                &tools,
+                &source,
+                images::IO_RECIPE,
+                &image,
+                config.timeouts.image_build,
+            )
+            .await
+            .map_err(|e| Failed::from(e.to_string()))?;
+        }
+        nfslab::cluster::preflight::daemon_kernel(&tools, &image)
+            .await
+            .map_err(Failed::from)
+    })?;
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map_err(|e| Failed::from(e.to_string()))?;
+    if probe.release().as_deref() != Some(release.trim()) {
+        return Err(format!("release {:?}, this kernel {release:?}", probe.release()).into());
+    }
+    let host = nfslab::cluster::preflight::KernelProbe::default();
+    for (fs, module) in [
+        ("nfs", "kernel/fs/nfs/nfs.ko"),
+        ("nfsd", "kernel/fs/nfsd/nfsd.ko"),
+        ("overlay", "kernel/fs/overlayfs/overlay.ko"),
+    ] {
+        let (seen, here) = (probe.filesystem(fs, module), host.filesystem(fs, module));
+        if seen != here {
+            return Err(format!("{fs}: the container sees {seen:?}, this process {here:?}").into());
+        }
+    }
+    Ok(())
+}
+
+type Test = (&'static str, fn() -> Result<(), Failed>);
+
 fn main() {
     let args = Arguments::from_args();
-    let name = "save_remove_load_round_trip";
-    let trial = match docker_missing() {
-        None => Trial::test(name, round_trip),
-        Some(reason) if required() => Trial::test(name, move || {
-            Err(format!("NFSLAB_REQUIRE names `docker` but {reason}").into())
-        }),
-        Some(reason) => {
-            eprintln!("image test ignored: {reason}");
-            Trial::ignorable_test(name, move || Ok(Completion::ignored_with(reason)))
-        }
-    };
-    libtest_mimic::run(&args, vec![trial]).exit();
+    let tests: Vec<Test> = vec![
+        ("save_remove_load_round_trip", round_trip),
+        (
+            "the_daemons_kernel_from_a_container",
+            the_daemons_kernel_from_a_container,
+        ),
+    ];
+    let trials = tests
+        .into_iter()
+        .map(|(name, f)| match docker_missing() {
+            None => Trial::test(name, f),
+            Some(reason) if required() => Trial::test(name, move || {
+                Err(format!("NFSLAB_REQUIRE names `docker` but {reason}").into())
+            }),
+            Some(reason) => {
+                eprintln!("image test ignored: {reason}");
+                Trial::ignorable_test(name, move || Ok(Completion::ignored_with(reason)))
+            }
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
 }

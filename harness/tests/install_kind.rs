@@ -198,6 +198,6 @@ fn cluster_up_installs_kind_unless_told_not_to() {
     let out = run(&["--no-install"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("installing kind"), "{stderr}");
-    assert!(stderr.contains("drop --no-install"), "{stderr}");
+    assert!(stderr.contains("without --no-install"), "{stderr}");
     assert_ne!(out.status.code(), Some(0));
 }

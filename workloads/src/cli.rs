@@ -175,6 +175,9 @@ pub enum Command {
     },
     /// Stay alive until SIGTERM or SIGINT, then exit 0.
     Sleep,
+    /// Print what the running kernel offers NFS as JSON: release, registered file systems,
+    /// NFS modules of /lib/modules/<release> (run in a container to see the daemon's kernel).
+    Kernel,
 }
 
 /// `file` subcommands.
@@ -457,6 +460,10 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             }
         },
         Command::Sleep => sleep(),
+        Command::Kernel => print_json(
+            &nfslab_workload::tools::kernel::collect(Path::new("/")),
+            false,
+        ),
     }
 }
 

@@ -84,6 +84,19 @@ pub async fn examine(
         .and_then(|s| s.load(&config.cluster.name).ok())
         .flatten()
         .is_some();
+    // The nodes' kernel is the Docker daemon's: read it from a container of the nfslab-io
+    // image when there is one; this machine's otherwise.
+    let daemon = if super::images::present(tools, &config.images.nfslab_io())
+        .await
+        .unwrap_or(false)
+    {
+        preflight::daemon_kernel(tools, &config.images.nfslab_io())
+            .await
+            .ok()
+    } else {
+        None
+    };
+    let kernel = daemon.as_ref().unwrap_or(kernel);
     let report = preflight::check_kind_host(
         tools,
         kernel,
@@ -94,6 +107,7 @@ pub async fn examine(
             api_server_port: config.cluster.api_server_port,
             flavor,
             name_is_ours: known,
+            check_kernel: true,
         },
     )
     .await;
@@ -149,7 +163,10 @@ fn kernel_line(kernel: &KernelProbe, flavor: ServerFlavor) -> String {
     } else {
         "only the kernel server flavor needs it"
     };
-    format!("host kernel {release}: NFS client {client}, nfsd {server} ({needed})")
+    format!(
+        "{} {release}: NFS client {client}, nfsd {server} ({needed})",
+        kernel.whose()
+    )
 }
 
 async fn image_check(tools: &dyn Tools, config: &Config) -> Check {

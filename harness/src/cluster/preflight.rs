@@ -5,9 +5,13 @@
 //! checks are quick (a few process starts and file reads, run concurrently) and create
 //! nothing.
 //!
-//! kind nodes are containers sharing the host kernel: the kubelet's NFS mounts and the
-//! kernel NFS server both use the kernel of the machine running Docker, so its NFS client
-//! (and, for the kernel server flavor, `nfsd`) must be built in or loadable.
+//! kind nodes are containers sharing the Docker daemon's kernel: the kubelet's NFS mounts and
+//! the kernel NFS server both use it, so its NFS client (and, for the kernel server flavor,
+//! `nfsd`) must be built in or loadable. That kernel is not this machine's with Docker
+//! Desktop, colima or a remote `DOCKER_HOST`: `cluster up` reads it from a container of the
+//! `nfslab-io` image on the daemon ([`daemon_kernel`]); `doctor` reads this machine's when the
+//! image is not built yet, and says so. Rootless Docker cannot mount NFS in kind nodes (kind's
+//! documentation, "Rootless": Restrictions) and is refused before anything is created.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -76,12 +80,22 @@ pub struct Request {
     /// Whether nfslab created a cluster of that name before (so it may exist already);
     /// otherwise an existing kind cluster of that name is a problem.
     pub name_is_ours: bool,
+    /// Check the kernel too (`cluster up` checks it later, from the daemon, once the
+    /// `nfslab-io` image exists).
+    pub check_kernel: bool,
 }
 
-/// Where to read kernel facts from (`/` on a real host; a temporary tree in tests).
+/// Where kernel facts come from: files under a root (`/` on a real host; a temporary tree
+/// in tests), or what `nfslab-io kernel` reported from a container of the Docker daemon.
 #[derive(Clone, Debug)]
 pub struct KernelProbe {
-    root: PathBuf,
+    source: KernelSource,
+}
+
+#[derive(Clone, Debug)]
+enum KernelSource {
+    Files(PathBuf),
+    Daemon(nfslab_workload::tools::kernel::KernelFacts),
 }
 
 impl Default for KernelProbe {
@@ -106,24 +120,62 @@ impl KernelProbe {
     #[must_use]
     pub fn at(root: &Path) -> Self {
         Self {
-            root: root.to_owned(),
+            source: KernelSource::Files(root.to_owned()),
+        }
+    }
+
+    /// The facts `nfslab-io kernel` reported from a container of the Docker daemon.
+    #[must_use]
+    pub fn from_daemon(facts: nfslab_workload::tools::kernel::KernelFacts) -> Self {
+        Self {
+            source: KernelSource::Daemon(facts),
+        }
+    }
+
+    /// Whose kernel this is, for messages.
+    #[must_use]
+    pub fn whose(&self) -> &'static str {
+        match self.source {
+            KernelSource::Files(_) => "this machine's kernel",
+            KernelSource::Daemon(_) => "the Docker daemon's kernel (the nodes' kernel)",
         }
     }
 
     /// The running kernel's release (`6.18.0-1-amd64`).
     #[must_use]
     pub fn release(&self) -> Option<String> {
-        std::fs::read_to_string(self.root.join("proc/sys/kernel/osrelease"))
-            .ok()
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
+        match &self.source {
+            KernelSource::Files(root) => {
+                std::fs::read_to_string(root.join("proc/sys/kernel/osrelease"))
+                    .ok()
+                    .map(|s| s.trim().to_owned())
+            }
+            KernelSource::Daemon(facts) => Some(facts.release.clone()),
+        }
+        .filter(|s| !s.is_empty())
     }
 
     /// Whether the filesystem `fs` (`nfs`, `nfsd`) can be used, given the module path
     /// (`kernel/fs/nfs/nfs.ko`) that provides it.
     #[must_use]
     pub fn filesystem(&self, fs: &str, module: &str) -> Availability {
-        let registered = std::fs::read_to_string(self.root.join("proc/filesystems"))
+        let root = match &self.source {
+            KernelSource::Files(root) => root,
+            KernelSource::Daemon(facts) => {
+                return if facts.filesystems.iter().any(|f| f == fs) {
+                    Availability::Active
+                } else if facts
+                    .nfs_modules
+                    .iter()
+                    .any(|p| p == module || p.starts_with(&format!("{module}.")))
+                {
+                    Availability::Loadable
+                } else {
+                    Availability::Missing
+                };
+            }
+        };
+        let registered = std::fs::read_to_string(root.join("proc/filesystems"))
             .map(|text| {
                 text.lines()
                     .any(|l| l.split_whitespace().last() == Some(fs))
@@ -135,7 +187,7 @@ impl KernelProbe {
         let Some(release) = self.release() else {
             return Availability::Missing;
         };
-        let modules = self.root.join("lib/modules").join(release);
+        let modules = root.join("lib/modules").join(release);
         let listed = |file: &str| {
             std::fs::read_to_string(modules.join(file))
                 .map(|text| {
@@ -159,8 +211,12 @@ pub async fn check_kind_host(tools: &dyn Tools, kernel: &KernelProbe, request: &
     let mut report = Report::default();
     let (docker, kind) = tokio::join!(check_docker(tools), check_kind(tools, request));
     let both_work = docker.is_ok() && kind.is_ok();
+    let docker_works = docker.is_ok();
     merge(&mut report, docker);
     merge(&mut report, kind);
+    if docker_works && let Some(p) = check_rootless(tools).await {
+        report.problems.push(p);
+    }
     if both_work && !request.name_is_ours {
         match super::kind::clusters(tools).await {
             Ok(names) if names.contains(&request.cluster_name) => {
@@ -175,13 +231,16 @@ pub async fn check_kind_host(tools: &dyn Tools, kernel: &KernelProbe, request: &
             }),
         }
     }
-    if docker_is_remote() {
-        report.found.push(
-            "DOCKER_HOST names another machine: its kernel's NFS support was not checked"
-                .to_owned(),
-        );
-    } else {
-        report.problems.extend(check_kernel(kernel, request.flavor));
+    if request.check_kernel {
+        if docker_is_remote() {
+            report.found.push(
+                "DOCKER_HOST names another machine: its kernel is checked from a container \
+                 once the nfslab-io image is built"
+                    .to_owned(),
+            );
+        } else {
+            report.problems.extend(check_kernel(kernel, request.flavor));
+        }
     }
     if let Some(p) = check_port(request.api_server_port) {
         report.problems.push(p);
@@ -241,10 +300,11 @@ async fn check_docker(tools: &dyn Tools) -> Result<String, Problem> {
 async fn check_kind(tools: &dyn Tools, request: &Request) -> Result<String, Problem> {
     let min = request.min_kind_version.trim_start_matches('v');
     let install = format!(
-        "drop --no-install to let nfslab install kind {} into its cache, or install kind \
-         v{min} or newer (https://kind.sigs.k8s.io/docs/user/quick-start/#installation), or \
-         use an existing cluster: add `--kubeconfig FILE [--context NAME]` to `nfslab run` or \
-         `nfslab cluster up`",
+        "without --no-install, `nfslab run` and `nfslab cluster up` install kind {} into \
+         nfslab's cache themselves; or install kind v{min} or newer \
+         (https://kind.sigs.k8s.io/docs/user/quick-start/#installation), or use an existing \
+         cluster: add `--kubeconfig FILE [--context NAME]` to `nfslab run` or `nfslab cluster \
+         up`",
         super::install::KIND_VERSION
     );
     let problem = |what: String, fix: String| Problem {
@@ -295,7 +355,9 @@ async fn check_kind(tools: &dyn Tools, request: &Request) -> Result<String, Prob
     Ok(format!("kind v{a}.{b}.{c}"))
 }
 
-fn check_kernel(kernel: &KernelProbe, flavor: ServerFlavor) -> Vec<Problem> {
+/// What the NFS server `flavor` and NFS mounts need from `kernel`, as problems.
+#[must_use]
+pub fn check_kernel(kernel: &KernelProbe, flavor: ServerFlavor) -> Vec<Problem> {
     let release = kernel
         .release()
         .unwrap_or_else(|| "the running kernel".to_owned());
@@ -304,9 +366,12 @@ fn check_kernel(kernel: &KernelProbe, flavor: ServerFlavor) -> Vec<Problem> {
         problems.push(Problem {
             subject: "host kernel".to_owned(),
             what: format!(
-                "no NFS client (`nfs` is neither in /proc/filesystems nor a module of {release})"
+                "no NFS client in {} (`nfs` is neither in /proc/filesystems nor a module of \
+                 {release})",
+                kernel.whose()
             ),
-            why: "kind nodes share the host kernel and the kubelet mounts NFS volumes with it"
+            why: "kind nodes share the Docker daemon's kernel and the kubelet mounts NFS \
+                  volumes with it"
                 .to_owned(),
             fix: "load it with `modprobe nfs` (install your distribution's kernel modules if it \
                   is absent), or use an existing cluster whose nodes can mount NFS: add \
@@ -320,7 +385,9 @@ fn check_kernel(kernel: &KernelProbe, flavor: ServerFlavor) -> Vec<Problem> {
         problems.push(Problem {
             subject: "host kernel".to_owned(),
             what: format!(
-                "no NFS server (`nfsd` is neither in /proc/filesystems nor a module of {release})"
+                "no NFS server in {} (`nfsd` is neither in /proc/filesystems nor a module of \
+                 {release})",
+                kernel.whose()
             ),
             why: "the kernel NFS server flavor runs the host kernel's nfsd inside a kind node"
                 .to_owned(),
@@ -330,6 +397,63 @@ fn check_kernel(kernel: &KernelProbe, flavor: ServerFlavor) -> Vec<Problem> {
         });
     }
     problems
+}
+
+/// The Docker daemon's kernel as a container of `image` (`nfslab-io`) sees it, with the
+/// daemon host's `/lib/modules` mounted read-only: the kernel kind nodes will mount NFS with.
+///
+/// # Errors
+/// A description when the container cannot run or prints something else than the facts.
+pub async fn daemon_kernel(tools: &dyn Tools, image: &str) -> Result<KernelProbe, String> {
+    let run = |mount: bool| {
+        let mut args = vec!["run", "--rm", "--pull", "never", "--network", "none"];
+        if mount {
+            args.extend(["--volume", "/lib/modules:/lib/modules:ro"]);
+        }
+        args.extend([image, "kernel"]);
+        CommandSpec::new("docker", &args, PROBE_TIMEOUT * 4)
+    };
+    // The daemon host may have no /lib/modules (some VMs): then /proc alone tells.
+    let mut last = String::new();
+    for mount in [true, false] {
+        match tools.run(&run(mount)).await {
+            Ok(out) if out.success() => {
+                return serde_json::from_str::<nfslab_workload::tools::kernel::KernelFacts>(
+                    out.stdout.trim(),
+                )
+                .map(KernelProbe::from_daemon)
+                .map_err(|e| format!("`nfslab-io kernel` printed something else: {e}"));
+            }
+            Ok(out) => last = out.last_line(),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(last)
+}
+
+/// Rootless Docker (`name=rootless` among `docker info`'s security options): kind documents
+/// that its nodes cannot mount NFS there.
+async fn check_rootless(tools: &dyn Tools) -> Option<Problem> {
+    let command = CommandSpec::new(
+        "docker",
+        &["info", "--format", "{{json .SecurityOptions}}"],
+        PROBE_TIMEOUT,
+    );
+    let out = tools.run(&command).await.ok().filter(|o| o.success())?;
+    let options: Vec<String> = serde_json::from_str(out.stdout.trim()).ok()?;
+    options
+        .iter()
+        .any(|o| o.split(',').any(|part| part == "name=rootless"))
+        .then(|| Problem {
+            subject: "docker".to_owned(),
+            what: "the daemon runs rootless".to_owned(),
+            why: "kind nodes of a rootless daemon cannot mount NFS (kind's documentation, \
+                  Rootless: Restrictions), so no scenario or benchmark could mount a volume"
+                .to_owned(),
+            fix: "use a rootful Docker daemon (`docker context use default`), or an existing \
+                  cluster whose nodes mount NFS: add `--existing` or `--kubeconfig FILE`"
+                .to_owned(),
+        })
 }
 
 fn check_port(port: u16) -> Option<Problem> {
@@ -379,6 +503,7 @@ mod tests {
             api_server_port: 0,
             flavor,
             name_is_ours: false,
+            check_kernel: true,
         }
     }
 

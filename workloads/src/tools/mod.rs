@@ -1,7 +1,9 @@
 //! Helper subcommands that scenarios run inside pods, so a cluster needs no other image:
-//! small file operations ([`files`]), a static HTTP server and client ([`http`]) and
-//! waiting for termination signals ([`signals`]).
+//! small file operations ([`files`]), a static HTTP server and client ([`http`]),
+//! waiting for termination signals ([`signals`]), and what the running kernel offers NFS
+//! ([`kernel`], for preflight from a container of the Docker daemon).
 
 pub mod files;
 pub mod http;
+pub mod kernel;
 pub mod signals;
