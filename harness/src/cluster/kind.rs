@@ -319,6 +319,69 @@ pub async fn load_image(
     }
 }
 
+/// Side-loads a local Docker image through an archive of one platform: `docker save
+/// --platform linux/<arch>` then `kind load image-archive`. With Docker's containerd image
+/// store, `kind load docker-image` of a multi-platform image fails (kind issues 3795, 3996,
+/// 4224: the saved index names platforms whose blobs were never pulled); one platform's
+/// archive loads.
+///
+/// # Errors
+/// [`KindError`] when Docker or kind fails or exceeds `timeout`.
+pub async fn load_image_archive(
+    tools: &dyn Tools,
+    name: &str,
+    image: &str,
+    arch: &str,
+    dir: &std::path::Path,
+    timeout: Duration,
+) -> Result<(), KindError> {
+    let archive = dir.join(format!(
+        "nfslab-load-{}.tar",
+        image.replace(['/', ':', '@'], "_")
+    ));
+    let archive_arg = archive.to_string_lossy().into_owned();
+    let platform = format!("linux/{arch}");
+    let save_action = format!("save `{image}` for {platform}");
+    let save = CommandSpec::new(
+        "docker",
+        &[
+            "save",
+            "--platform",
+            &platform,
+            "--output",
+            &archive_arg,
+            image,
+        ],
+        timeout,
+    );
+    let saved = run_for(tools, &save_action, &save).await;
+    let result = match saved {
+        Ok(out) if out.success() => {
+            let action = format!("load the archive of `{image}` into kind cluster `{name}`");
+            let load = CommandSpec::new(
+                "kind",
+                &["load", "image-archive", &archive_arg, "--name", name],
+                timeout,
+            );
+            match run_for(tools, &action, &load).await {
+                Ok(out) if out.success() => Ok(()),
+                Ok(out) => Err(CommandError::failed(&action, &load, &out, None).into()),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Ok(out) => Err(CommandError::failed(
+            &save_action,
+            &save,
+            &out,
+            Some("Docker older than 28 has no `save --platform`"),
+        )
+        .into()),
+        Err(e) => Err(e.into()),
+    };
+    let _ = std::fs::remove_file(&archive);
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tools::CommandOutput;

@@ -36,7 +36,7 @@ use crate::nfs::ServerFlavor;
 use kind::{KindError, KindSpec};
 use preflight::{KernelProbe, Problem};
 use state::{ClusterRecord, ProviderKind, StateError, StateStore};
-use tools::Tools;
+use tools::{CommandSpec, Tools};
 
 /// Where the cluster comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -281,6 +281,7 @@ pub async fn up(
                     api_server_port: spec.api_server_port,
                     flavor: request.nfs_flavor,
                     name_is_ours: known.is_some(),
+                    check_kernel: false,
                 },
             )
             .await;
@@ -291,6 +292,17 @@ pub async fn up(
             }
             progress(&format!("preflight ok: {}", report.found.join(", ")));
             let mut interrupt = std::pin::pin!(interrupt);
+            // The images first (nothing is created yet): the nodes' kernel is read with one.
+            tokio::select! {
+                r = prepare_images(host, config, request, progress) => r?,
+                () = &mut interrupt => {
+                    return Err(ClusterSetupError::Interrupted { leftover: None });
+                }
+            }
+            let problems = nodes_kernel(host, config, request.nfs_flavor, progress).await;
+            if !problems.is_empty() {
+                return Err(ClusterSetupError::Preflight { problems });
+            }
             let outcome = tokio::select! {
                 r = create_kind(host, config, request, &spec, known.is_some(), progress) => r,
                 () = &mut interrupt => Err(ClusterSetupError::Interrupted { leftover: None }),
@@ -304,6 +316,65 @@ pub async fn up(
                 }
                 Err(e) => Err(e),
             }
+        }
+    }
+}
+
+/// Builds nfslab's images when needed (the `nfslab-io` image, and the ganesha server's when
+/// a ganesha server will run), before anything is created.
+async fn prepare_images(
+    host: &Host<'_>,
+    config: &Config,
+    request: &UpRequest,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), ClusterSetupError> {
+    let mut builds = vec![(images::IO_RECIPE, config.images.nfslab_io())];
+    let server = images::Image {
+        role: images::Role::GaneshaNfsServer,
+        reference: config.images.ganesha_nfs_server(),
+    };
+    if request.server_image
+        && let Some(recipe) = server.recipe()
+    {
+        builds.push((recipe, server.reference));
+    }
+    for (recipe, image) in builds {
+        build_if_needed(host, config, request, recipe, &image, progress)
+            .await
+            .map_err(|source| ClusterSetupError::Image {
+                source: Box::new(source),
+                leftover: None,
+            })?;
+    }
+    Ok(())
+}
+
+/// What the nodes' kernel (the Docker daemon's) lacks for NFS, read from a container of the
+/// `nfslab-io` image; this machine's kernel when no container can run (said as progress).
+async fn nodes_kernel(
+    host: &Host<'_>,
+    config: &Config,
+    flavor: crate::nfs::ServerFlavor,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Vec<Problem> {
+    match preflight::daemon_kernel(host.tools, &config.images.nfslab_io()).await {
+        Ok(kernel) => {
+            let problems = preflight::check_kernel(&kernel, flavor);
+            if problems.is_empty() {
+                progress(&format!(
+                    "the nodes' kernel {} has what NFS needs (read from a container on the \
+                     Docker daemon)",
+                    kernel.release().unwrap_or_default()
+                ));
+            }
+            problems
+        }
+        Err(why) => {
+            progress(&format!(
+                "could not read the Docker daemon's kernel from a container ({why}); checking \
+                 this machine's kernel instead"
+            ));
+            preflight::check_kernel(host.kernel, flavor)
         }
     }
 }
@@ -432,7 +503,7 @@ async fn create_kind(
             leftover,
         });
     }
-    if let Err(source) = load_images(host, config, request, spec, progress).await {
+    if let Err(source) = load_images(host, config, spec, request.server_image, progress).await {
         // The cluster itself is fine; images can be loaded again with `nfslab images load`.
         return Err(ClusterSetupError::Image {
             source: Box::new(source),
@@ -449,47 +520,61 @@ async fn create_kind(
     Ok(record)
 }
 
-/// Builds `nfslab-io` when needed and side-loads every configured image that the local
-/// Docker has into the kind cluster; images it lacks are left for the nodes to pull.
+/// Side-loads every configured image that the local Docker has into the kind cluster;
+/// images it lacks are left for the nodes to pull. ([`prepare_images`] built nfslab's own.)
+/// A third-party image that kind cannot load is a warning (the nodes pull it); one of
+/// nfslab's own that the run needs is an error.
 async fn load_images(
     host: &Host<'_>,
     config: &Config,
-    request: &UpRequest,
     spec: &KindSpec,
+    server_image: bool,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<(), images::ImageError> {
     let cluster = spec.name.as_str();
-    let mut builds = vec![(images::IO_RECIPE, config.images.nfslab_io())];
-    let server = images::Image {
-        role: images::Role::GaneshaNfsServer,
-        reference: config.images.ganesha_nfs_server(),
-    };
-    if request.server_image
-        && let Some(recipe) = server.recipe()
-    {
-        builds.push((recipe, server.reference));
-    }
-    for (recipe, image) in builds {
-        build_if_needed(host, config, request, recipe, &image, progress).await?;
-    }
     // kindest/node:v1.33.1@sha256:... runs Kubernetes 1.33: preload that recycler image.
     let minor = spec.node_image.split(":v").nth(1).and_then(|v| {
         let mut parts = v.split('.');
         Some(format!("{}.{}", parts.next()?, parts.next()?))
     });
     let mut missing = Vec::new();
+    let timeout = config.timeouts.image_transfer;
     for image in images::catalog(&config.images, minor.as_deref()) {
-        if images::present(host.tools, &image.reference).await? {
-            progress(&format!("loading `{}` into the nodes", image.reference));
-            kind::load_image(
-                host.tools,
-                cluster,
-                &image.reference,
-                config.timeouts.image_transfer,
-            )
-            .await?;
-        } else {
+        if !images::present(host.tools, &image.reference).await? {
             missing.push(image.reference);
+            continue;
+        }
+        progress(&format!("loading `{}` into the nodes", image.reference));
+        let Err(first) = kind::load_image(host.tools, cluster, &image.reference, timeout).await
+        else {
+            continue;
+        };
+        // Docker's containerd image store breaks `kind load docker-image` for images pulled
+        // for one platform of many: retry with an archive of the daemon's platform.
+        let arch = daemon_arch(host.tools).await;
+        let dir = host.store.cluster_dir(cluster);
+        let retried =
+            kind::load_image_archive(host.tools, cluster, &image.reference, &arch, &dir, timeout)
+                .await;
+        match retried {
+            Ok(()) => progress(&format!(
+                "loaded `{}` from an archive of linux/{arch} (kind could not load it directly: \
+                 {first})",
+                image.reference
+            )),
+            // nfslab's own images exist nowhere else: the nodes could never pull them (the
+            // server's is needed only when a ganesha server will run).
+            Err(e)
+                if image.built_locally()
+                    && (server_image || image.role != images::Role::GaneshaNfsServer) =>
+            {
+                return Err(e.into());
+            }
+            Err(e) => progress(&format!(
+                "warning: could not side-load `{}` ({e}); the nodes pull it from its registry \
+                 when a pod needs it",
+                image.reference
+            )),
         }
     }
     if !missing.is_empty() {
@@ -500,6 +585,24 @@ async fn load_images(
         ));
     }
     Ok(())
+}
+
+/// The Docker daemon's architecture as image platforms name it (`amd64`, `arm64`).
+async fn daemon_arch(tools: &dyn Tools) -> String {
+    let command = CommandSpec::new(
+        "docker",
+        &["info", "--format", "{{.Architecture}}"],
+        std::time::Duration::from_secs(30),
+    );
+    let arch = match tools.run(&command).await {
+        Ok(out) if out.success() => out.stdout.trim().to_owned(),
+        _ => std::env::consts::ARCH.to_owned(),
+    };
+    match arch.as_str() {
+        "x86_64" | "amd64" => "amd64".to_owned(),
+        "aarch64" | "arm64" => "arm64".to_owned(),
+        other => other.to_owned(),
+    }
 }
 
 /// Builds `image` with `recipe` when Docker lacks it, it is stale, or a rebuild was asked.
@@ -1015,6 +1118,152 @@ mod tests {
         );
     }
 
+    /// What `nfslab-io kernel` prints for `facts`, made by the producer's own serializer.
+    fn kernel_reply(filesystems: &[&str]) -> CommandOutput {
+        let facts = nfslab_workload::tools::kernel::KernelFacts {
+            release: "6.10.14-linuxkit".to_owned(),
+            filesystems: filesystems.iter().map(|f| (*f).to_owned()).collect(),
+            nfs_modules: Vec::new(),
+            modules_readable: false,
+        };
+        CommandOutput::ok(&serde_json::to_string_pretty(&facts).expect("json"))
+    }
+
+    #[tokio::test]
+    async fn the_nodes_kernel_is_the_daemons_read_from_a_container() {
+        let f = fixture();
+        // This machine's kernel (the fixture) has nfs; the daemon's (a VM's) has not.
+        let tools = healthy_tools();
+        tools.reply(&["docker", "run"], kernel_reply(&["ext4", "overlay"]));
+        let err = up_kind(&f, &tools, None).await.expect_err("no NFS client");
+        let text = err.to_string();
+        assert!(
+            text.contains("no NFS client in the Docker daemon's kernel")
+                && text.contains("6.10.14-linuxkit"),
+            "{text}"
+        );
+        let calls = tools.lines();
+        assert!(
+            !calls.iter().any(|l| l.starts_with("kind create")),
+            "{calls:?}"
+        );
+        assert!(calls.iter().any(|l| l.starts_with("docker run --rm --pull never --network none --volume /lib/modules:/lib/modules:ro nfslab-io:") && l.ends_with(" kernel")), "{calls:?}");
+        // With nfs registered there, the cluster is made.
+        let f = fixture();
+        let tools = healthy_tools();
+        tools.reply(&["docker", "run"], kernel_reply(&["ext4", "nfs", "nfsd"]));
+        up_kind(&f, &tools, None).await.expect("up");
+    }
+
+    #[tokio::test]
+    async fn rootless_docker_is_refused_before_anything_is_made() {
+        let f = fixture();
+        let tools = healthy_tools();
+        tools.reply(
+            &["docker", "info", "--format", "{{json .SecurityOptions}}"],
+            CommandOutput::ok(
+                "[\"name=seccomp,profile=builtin\",\"name=rootless\",\"name=cgroupns\"]\n",
+            ),
+        );
+        let err = up_kind(&f, &tools, None).await.expect_err("rootless");
+        let text = err.to_string();
+        assert!(
+            text.contains("the daemon runs rootless") && text.contains("cannot mount NFS"),
+            "{text}"
+        );
+        assert!(!tools.lines().iter().any(|l| l.starts_with("kind create")));
+        assert!(!f.store.root().exists(), "nothing recorded");
+    }
+
+    #[tokio::test]
+    async fn side_loading_falls_back_to_an_archive_and_third_party_images_only_warn() {
+        let f = fixture();
+        let tools = healthy_tools();
+        tools.reply(&["docker", "run"], kernel_reply(&["nfs", "nfsd"]));
+        // `kind load docker-image` fails for every image (Docker's containerd store).
+        tools.reply(
+            &["kind", "load", "docker-image"],
+            CommandOutput::failed(1, "ctr: content digest sha256:abc: not found"),
+        );
+        tools.reply(
+            &["docker", "info", "--format", "{{.Architecture}}"],
+            CommandOutput::ok("x86_64\n"),
+        );
+        tools.reply(&["docker", "save"], CommandOutput::ok(""));
+        // One platform's archive loads for nfslab's own image, not for a pulled one.
+        tools.reply(
+            &["kind", "load", "image-archive"],
+            CommandOutput::failed(1, "no"),
+        );
+        for own in [
+            "nfslab-io_test",
+            &format!("nfslab-ganesha_{}", env!("CARGO_PKG_VERSION")),
+        ] {
+            let archive = f
+                .store
+                .cluster_dir("nfslab")
+                .join(format!("nfslab-load-{own}.tar"));
+            tools.reply(
+                &["kind", "load", "image-archive", &archive.to_string_lossy()],
+                CommandOutput::ok(""),
+            );
+        }
+        let mut config = Config::default();
+        config.images.nfslab_io = "nfslab-io:test".to_owned();
+        tools.reply(
+            &["docker", "image", "inspect", "--format"],
+            CommandOutput::ok("a08c5d73c0358f3c\n"),
+        );
+        tools.reply(&["bash"], CommandOutput::ok("a08c5d73c0358f3c\n"));
+        let lines = Mutex::new(Vec::new());
+        let record = up(
+            &host(&f, &tools),
+            &config,
+            &kind_request(),
+            std::future::pending(),
+            &|l: &str| lines.lock().expect("lock").push(l.to_owned()),
+        )
+        .await;
+        let progress = lines.into_inner().expect("lines");
+        record.expect("a cluster whose own images loaded");
+        assert!(
+            progress
+                .iter()
+                .any(|l| l.starts_with("loaded `nfslab-io:test` from an archive of linux/amd64")),
+            "{progress:?}"
+        );
+        let calls = tools.lines();
+        assert!(
+            calls.iter().any(
+                |l| l.starts_with("docker save --platform linux/amd64 --output ")
+                    && l.ends_with(" nfslab-io:test")
+            ),
+            "{calls:?}"
+        );
+        // Every third-party image failed both ways: each is a warning, not a failure.
+        let warned: Vec<&String> = progress
+            .iter()
+            .filter(|l| l.starts_with("warning: could not side-load `registry.k8s.io/"))
+            .collect();
+        assert_eq!(
+            warned.len(),
+            3,
+            "kernel server, provisioner, 1.33 recycler: {progress:?}"
+        );
+        // nfslab's own image failing both ways fails the cluster's set-up, with its leftover.
+        let f = fixture();
+        let tools = healthy_tools();
+        tools.reply(&["docker", "run"], kernel_reply(&["nfs", "nfsd"]));
+        tools.reply(
+            &["kind", "load"],
+            CommandOutput::failed(1, "ctr: content digest not found"),
+        );
+        tools.reply(&["docker", "save"], CommandOutput::ok(""));
+        let err = up_kind(&f, &tools, None).await.expect_err("own image");
+        assert!(matches!(err, ClusterSetupError::Image { .. }), "{err}");
+        assert!(err.to_string().contains("nfslab cluster down"), "{err}");
+    }
+
     /// `up` where the engine's sources hash to `a08c5d73c0358f3c` (the caller scripts the
     /// image's label to something else) and `build` is what the image build answers.
     /// Returns the outcome and the progress lines.
@@ -1100,7 +1349,10 @@ mod tests {
         );
         assert_eq!(
             tools.lines(),
-            ["docker version --format {{.Server.Version}}"]
+            [
+                "docker version --format {{.Server.Version}}",
+                "docker info --format {{json .SecurityOptions}}"
+            ]
         );
     }
 
