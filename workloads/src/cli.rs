@@ -14,7 +14,8 @@ use nfslab_workload::backend::posix::PosixBackend;
 use nfslab_workload::engine::{RunOptions, StartError, run};
 use nfslab_workload::exit::ExitCode;
 use nfslab_workload::job::{
-    DirectMode, FsyncPolicy, Job, JobFileError, Pattern, SyncCall, load_job_file, locate_field,
+    DirectMode, FsyncPolicy, IoEngine, Job, JobFileError, Pattern, SyncCall, load_job_file,
+    locate_field,
 };
 use nfslab_workload::mount::mount_section;
 use nfslab_workload::summary::summary;
@@ -253,38 +254,66 @@ pub struct RunArgs {
     pub barrier_timeout: Span,
 }
 
-/// Job fields as flags; each maps to the [`Job`] field of the same name.
+/// Job fields as flags; each maps to the [`Job`] field of the same name. fio's option
+/// names are accepted as aliases (`--rw`, `--blocksize`, `--filesize`, `--numjobs`,
+/// `--io_size`, `--ramp_time`, `--ioengine=libaio`...), with our meanings: `--size` is per
+/// file, as fio's `filesize`.
 #[derive(Debug, Args, Default)]
 pub struct JobArgs {
-    /// read, write, randread, randwrite, randrw, metadata, fsync-latency.
-    #[arg(long, help_heading = "Job")]
+    /// read, write, randread, randwrite, randrw, metadata, fsync-latency (fio: --rw).
+    #[arg(long, visible_alias = "rw", alias = "readwrite", help_heading = "Job")]
     pub pattern: Option<Pattern>,
-    /// Block size (`4k`, `1m`; default 4k).
-    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    /// Block size (`4k`, `1m`; default 4k) (fio: --blocksize).
+    #[arg(
+        long,
+        alias = "blocksize",
+        allow_hyphen_values = true,
+        help_heading = "Job"
+    )]
     pub bs: Option<Size>,
-    /// Size of each file (default 64m; metadata 4k).
-    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    /// Size of each file (default 64m; metadata 4k) (fio: --filesize).
+    #[arg(
+        long,
+        alias = "filesize",
+        allow_hyphen_values = true,
+        help_heading = "Job"
+    )]
     pub size: Option<Size>,
     /// Files per thread (default 1; metadata 256).
     #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
     pub nrfiles: Option<u32>,
-    /// Worker threads, each on its own files (fio numjobs).
-    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    /// Worker threads, each on its own files (fio: --numjobs).
+    #[arg(
+        long,
+        visible_alias = "numjobs",
+        allow_hyphen_values = true,
+        help_heading = "Job"
+    )]
     pub threads: Option<u32>,
-    /// Requests in flight per thread (the posix backend uses 1).
+    /// Requests in flight per thread (default 1).
     #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
     pub iodepth: Option<u32>,
+    /// How directories keep iodepth requests in flight: auto (io_uring above depth 1,
+    /// submitter threads where io_uring is unavailable), io_uring, threads, sync; fio's
+    /// libaio, psync and posixaio map to them.
+    #[arg(long, help_heading = "Job")]
+    pub ioengine: Option<IoEngine>,
     /// Read percentage of randrw (0-100).
     #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(u8).range(0..=100), help_heading = "Job")]
     pub rwmixread: Option<u8>,
     /// Measured time (`30s`, `2m`); threads loop over their files.
     #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
     pub runtime: Option<Span>,
-    /// Bytes per thread in the measured phase (default one pass).
-    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    /// Bytes per thread in the measured phase (default one pass) (fio: --io_size).
+    #[arg(long, aliases = ["io_size", "io_limit"], allow_hyphen_values = true, help_heading = "Job")]
     pub io_size: Option<Size>,
-    /// IO before the measured window, excluded from statistics.
-    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    /// IO before the measured window, excluded from statistics (fio: --ramp_time).
+    #[arg(
+        long,
+        alias = "ramp_time",
+        allow_hyphen_values = true,
+        help_heading = "Job"
+    )]
     pub ramp_time: Option<Span>,
     /// off, on (fallback to buffered with a note), required. `--direct` alone means on.
     #[arg(long, num_args = 0..=1, default_missing_value = "on", require_equals = false, help_heading = "Job")]
@@ -301,8 +330,8 @@ pub struct JobArgs {
     /// Write a self-checking pattern and verify every block read back.
     #[arg(long, help_heading = "Job")]
     pub verify: bool,
-    /// Seed of offsets and data.
-    #[arg(long, help_heading = "Job")]
+    /// Seed of offsets and data (fio: --randseed).
+    #[arg(long, alias = "randseed", help_heading = "Job")]
     pub seed: Option<u64>,
 }
 
@@ -324,6 +353,7 @@ impl JobArgs {
         take!(nrfiles, self.nrfiles.map(Some));
         take!(threads, self.threads);
         take!(iodepth, self.iodepth);
+        take!(ioengine, self.ioengine.map(Some));
         take!(rwmixread, self.rwmixread.map(Some));
         take!(runtime, self.runtime.map(Some));
         take!(io_size, self.io_size.map(Some));

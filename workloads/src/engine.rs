@@ -25,8 +25,8 @@ use crate::exit::ExitCode;
 use crate::job::{Job, JobError, Pattern, ResolvedJob};
 use crate::mount::mountstats_delta;
 use crate::result::{
-    Cpu, Effective, ErrorRecord, Measures, Phases, RunResult, SCHEMA_VERSION, Status, Tool, Totals,
-    VerifySummary, Window, op_stats_map,
+    Cpu, Effective, ErrorRecord, IoSection, Measures, Phases, RunResult, SCHEMA_VERSION, Status,
+    Tool, Totals, VerifySummary, Window, op_stats_map,
 };
 use crate::stats::Recorder;
 use crate::verify::{Generations, VerifyTally};
@@ -248,6 +248,7 @@ pub fn run<B: Backend>(
             recorder: merged,
             fault: None,
             tally: VerifyTally::default(),
+            max_in_flight: outcomes.iter().map(|o| o.max_in_flight).max().unwrap_or(0),
         }];
 
         if error.is_none() && resolved.verify && resolved.pattern.writes() {
@@ -366,6 +367,7 @@ fn measured_phase<W: WorkerIo>(
                     )),
                     tally: VerifyTally::default(),
                     cpu: (0.0, 0.0),
+                    max_in_flight: 0,
                 })
             })
             .collect()
@@ -471,6 +473,12 @@ fn assemble(input: AssembleInput<'_>) -> RunResult {
             files_reused: input.reused,
             files_created: input.created,
         },
+        io: Some(IoSection {
+            mechanism: input.prepared.mechanism.name.to_owned(),
+            reason: input.prepared.mechanism.reason.clone(),
+            iodepth: input.prepared.iodepth,
+            max_in_flight: input.outcome.as_ref().map_or(0, |o| o.max_in_flight),
+        }),
         phases: input.phases,
         measures: Measures {
             window: input.window,

@@ -298,6 +298,93 @@ impl FromStr for SyncCall {
     }
 }
 
+/// How a thread keeps its requests in flight on a directory (the POSIX backend).
+///
+/// fio's engine names are accepted as aliases: `libaio` and `io_uring` mean
+/// [`IoEngine::IoUring`], `psync`, `sync`, `pvsync` and `pvsync2` mean [`IoEngine::Sync`],
+/// `posixaio` means [`IoEngine::Threads`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum IoEngine {
+    /// `sync` at iodepth 1 (today's `pread`/`pwrite` path), `io_uring` above, falling back
+    /// to `threads` where io_uring is unavailable.
+    #[default]
+    Auto,
+    /// io_uring at every depth; the `threads` fallback (with the reason in the result)
+    /// where the kernel or a seccomp profile refuses it.
+    IoUring,
+    /// `iodepth` submitter threads per worker thread, each with one blocking call in flight.
+    Threads,
+    /// `pread`/`pwrite` from the worker thread: one request in flight (iodepth runs as 1).
+    Sync,
+}
+
+impl IoEngine {
+    /// Every engine, in documentation order.
+    pub const ALL: [IoEngine; 4] = [
+        IoEngine::Auto,
+        IoEngine::IoUring,
+        IoEngine::Threads,
+        IoEngine::Sync,
+    ];
+
+    /// The name used in job files and flags.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            IoEngine::Auto => "auto",
+            IoEngine::IoUring => "io_uring",
+            IoEngine::Threads => "threads",
+            IoEngine::Sync => "sync",
+        }
+    }
+
+    /// The engine a fio `ioengine` value maps to, if it has one.
+    #[must_use]
+    pub fn from_fio(name: &str) -> Option<IoEngine> {
+        match name {
+            "libaio" | "io_uring" => Some(IoEngine::IoUring),
+            "psync" | "sync" | "pvsync" | "pvsync2" | "vsync" => Some(IoEngine::Sync),
+            "posixaio" => Some(IoEngine::Threads),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for IoEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for IoEngine {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.to_ascii_lowercase();
+        IoEngine::ALL
+            .into_iter()
+            .find(|e| e.name() == lower || e.name().replace('_', "-") == lower)
+            .or_else(|| IoEngine::from_fio(&lower))
+            .ok_or_else(|| {
+                format!(
+                    "unknown ioengine `{s}` (hint: auto, io_uring, threads or sync; fio's libaio, psync and posixaio map to them)"
+                )
+            })
+    }
+}
+
+impl Serialize for IoEngine {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for IoEngine {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(de::Error::custom)
+    }
+}
+
 fn default_threads() -> u32 {
     1
 }
@@ -341,9 +428,13 @@ pub struct Job {
     /// Worker threads, each with its own files (fio's `numjobs`).
     #[serde(default = "default_threads")]
     pub threads: u32,
-    /// Requests in flight per thread. The POSIX backend issues one at a time (effective 1).
+    /// Requests in flight per thread (fio's `iodepth`).
     #[serde(default = "default_iodepth")]
     pub iodepth: u32,
+    /// How directories keep `iodepth` requests in flight: `auto` (default), `io_uring`,
+    /// `threads`, `sync`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ioengine: Option<IoEngine>,
     /// Read share of `randrw` in percent (default 50).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rwmixread: Option<u8>,
@@ -388,6 +479,7 @@ impl Job {
             nrfiles: None,
             threads: default_threads(),
             iodepth: default_iodepth(),
+            ioengine: None,
             rwmixread: None,
             runtime: None,
             io_size: None,
@@ -576,6 +668,7 @@ impl Job {
             nrfiles,
             threads: self.threads,
             iodepth: self.iodepth,
+            ioengine: self.ioengine.unwrap_or_default(),
             rwmixread,
             runtime,
             io_limit,
@@ -638,6 +731,9 @@ pub struct ResolvedJob {
     pub threads: u32,
     /// Requested requests in flight per thread (the backend reports what it used).
     pub iodepth: u32,
+    /// How the POSIX backend keeps them in flight (results older than this field: `auto`).
+    #[serde(default)]
+    pub ioengine: IoEngine,
     /// Percentage of data operations that read (100 for reads, 0 for writes).
     pub rwmixread: u8,
     /// Measured window length for time-based runs.

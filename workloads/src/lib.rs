@@ -17,7 +17,9 @@
 //! | [`stats`] | per-worker recorders (hdrhistogram, counters, series, errno counts) |
 //! | [`backend`] | the backend seam ([`backend::Backend`], [`backend::WorkerIo`]), the POSIX backend and the NFSv3 protocol backend ([`backend::nfs`]) |
 //! | [`driver`] | backend-neutral phases: layout, measured loop, metadata loop, read-back |
+//! | [`inflight`] | the rules of a worker with several requests in flight (next operation, barriers, completions) |
 //! | [`pipeline`] | the measured data phase with `iodepth` requests in flight, for asynchronous backends |
+//! | [`queue`] | the measured data phase with `iodepth` requests in flight on directories (io_uring, submitter threads) |
 //! | [`engine`] | orchestration of a run and assembly of its result |
 //! | [`result`] | the result document, histogram encoding, exact merging of results |
 //! | [`mount`] | `/proc/self/mountinfo` and `/proc/self/mountstats` parsing |
@@ -37,7 +39,8 @@
 //! | `error` | `null` or `{phase, errno, file, message}`: what stopped the run |
 //! | `job` | the job as given (unset fields omitted) |
 //! | `backend` | `{name: "posix", target: DIR}` or `{name: "nfs3", target: "nfs://host[:port]/path"}` |
-//! | `effective` | every job value decided (`pattern`, `bs`, `size`, `nrfiles`, `threads`, `iodepth`, `rwmixread`, `runtime`, `io_limit`, `ramp_time`, `direct`, `fsync`, `sync_call`, `o_sync`, `verify`, `seed`, `blocks_per_file`) plus `iodepth_effective`, `direct_used`, `cache` (`direct`/`buffered`), `direct_note`, `files_reused`, `files_created` |
+//! | `effective` | every job value decided (`pattern`, `bs`, `size`, `nrfiles`, `threads`, `iodepth`, `ioengine`, `rwmixread`, `runtime`, `io_limit`, `ramp_time`, `direct`, `fsync`, `sync_call`, `o_sync`, `verify`, `seed`, `blocks_per_file`) plus `iodepth_effective`, `direct_used`, `cache` (`direct`/`buffered`), `direct_note`, `files_reused`, `files_created` |
+//! | `io` | how requests were kept in flight: `mechanism` (`sync`: one call at a time per thread; `io_uring`; `threads`: submitter threads, the fallback where io_uring is unavailable; `rpc-pipeline`: the NFSv3 client), `reason` (the job's `ioengine`, the depth, what the io_uring probe answered), `iodepth` (per thread), `max_in_flight` (most requests one thread had in flight at once; for submitter threads, calls inside the kernel at once) |
 //! | `phases` | seconds: `layout_seconds`, `barrier_wait_seconds`, `ramp_seconds`, `measured_seconds`, `verify_seconds` |
 //! | `window` | `start_unix_ns` (end of ramp), `seconds` (to the last completion) |
 //! | `totals` | `data_bytes`, `data_ops` (reads + writes), `bandwidth_bytes_per_sec` = `data_bytes / window.seconds`, `iops` = `data_ops / window.seconds`, `all_ops`, `all_ops_per_sec`, `ramp_ops_excluded` |
@@ -61,10 +64,12 @@ pub mod backend;
 pub mod driver;
 pub mod engine;
 pub mod exit;
+pub mod inflight;
 pub mod job;
 pub mod mount;
 pub mod ops;
 pub mod pipeline;
+pub mod queue;
 pub mod result;
 pub mod stats;
 pub mod summary;

@@ -101,6 +101,22 @@ pub struct Effective {
     pub files_created: u64,
 }
 
+/// How the run kept its requests in flight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IoSection {
+    /// `sync` (one call at a time per thread), `io_uring`, `threads` (submitter threads),
+    /// `rpc-pipeline` (the NFSv3 client).
+    pub mechanism: String,
+    /// Why that mechanism ran (the job's `ioengine`, the depth, what the io_uring probe
+    /// answered).
+    pub reason: String,
+    /// Requests in flight per thread the mechanism was given.
+    pub iodepth: u32,
+    /// Most requests one thread had in flight at once in the measured phase (for submitter
+    /// threads: calls inside the kernel at once).
+    pub max_in_flight: u32,
+}
+
 /// Seconds spent in each phase.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Phases {
@@ -334,6 +350,9 @@ pub struct RunResult {
     pub backend: BackendInfo,
     /// What actually ran.
     pub effective: Effective,
+    /// How requests were kept in flight (absent in results older than this field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io: Option<IoSection>,
     /// Time per phase.
     pub phases: Phases,
     /// What was measured (window, totals, per-kind statistics, series, CPU, errors,

@@ -119,7 +119,7 @@ fn direct_io_is_used_where_accepted() {
 }
 
 #[test]
-fn randrw_mix_fsync_every_n_and_iodepth_note() {
+fn randrw_mix_fsync_every_n_at_depth() {
     let dir = tmpfs_dir();
     let run = run_in(
         dir.path(),
@@ -144,10 +144,123 @@ fn randrw_mix_fsync_every_n_and_iodepth_note() {
     assert_eq!(reads + writes, 1024);
     assert!((650..790).contains(&reads), "reads {reads}");
     assert_eq!(r.ops["fsync"].ops, writes / 8);
+    assert_eq!(r.effective.iodepth_effective, 8);
+    let io = r.io.as_ref().expect("io section");
+    assert!(
+        ["io_uring", "threads"].contains(&io.mechanism.as_str()),
+        "{io:?}"
+    );
+    assert!((1..=8).contains(&io.max_in_flight), "{io:?}");
+    assert_eq!(r.verify.as_ref().map(|v| v.mismatches), Some(0));
+}
+
+#[test]
+fn ioengine_sync_runs_depth_as_one_with_a_note() {
+    let dir = tmpfs_dir();
+    let run = run_in(
+        dir.path(),
+        &[
+            "--pattern",
+            "randread",
+            "--size",
+            "1m",
+            "--iodepth",
+            "8",
+            "--ioengine",
+            "psync",
+        ],
+    );
+    run.expect_code(0);
+    let r = run.result();
     assert_eq!(r.effective.iodepth_effective, 1);
     assert_eq!(r.effective.job.iodepth, 8);
+    let io = r.io.as_ref().expect("io section");
+    assert_eq!((io.mechanism.as_str(), io.max_in_flight), ("sync", 1));
+    assert!(io.reason.contains("ioengine sync"), "{io:?}");
     assert!(run.stderr.contains("iodepth 8 runs as 1"), "{}", run.stderr);
-    assert_eq!(r.verify.as_ref().map(|v| v.mismatches), Some(0));
+    // Depth 1 keeps the synchronous path whatever the engine default.
+    let run = run_in(dir.path(), &["--pattern", "randread", "--size", "1m"]);
+    let io = run.result().io.expect("io section");
+    assert_eq!(io.mechanism, "sync", "{io:?}");
+    assert!(io.reason.contains("iodepth 1"), "{io:?}");
+}
+
+/// A queued run on the disk with O_DIRECT (requests wait for the device, so they overlap):
+/// the mechanism asked for ran, kept exactly `iodepth` requests in flight, and everything
+/// else a synchronous run reports is there: per-operation latency, the per-second series,
+/// verification, fsync at the end.
+fn queued_on_disk(ioengine: &str) {
+    let dir = disk_dir();
+    let common = [
+        "--bs",
+        "4k",
+        "--size",
+        "16m",
+        "--iodepth",
+        "8",
+        "--ioengine",
+        ioengine,
+    ];
+    let mut args = vec!["--pattern", "randwrite", "--direct=required", "--verify"];
+    args.extend(common);
+    let run = run_in(dir.path(), &args);
+    run.expect_code(0);
+    let w = run.result();
+    let context = run.describe();
+    check_consistency(&w, &context);
+    assert_eq!(w.ops["write"].ops, 4096, "{context}");
+    assert_eq!(w.ops["fsync"].ops, 1, "{context}");
+    assert_eq!(
+        w.verify.as_ref().map(|v| (v.blocks_checked, v.mismatches)),
+        Some((4096, 0))
+    );
+
+    let mut args = vec![
+        "--pattern",
+        "randread",
+        "--direct=required",
+        "--runtime",
+        "1s",
+    ];
+    args.extend(common);
+    let run = run_in(dir.path(), &args);
+    run.expect_code(0);
+    let r = run.result();
+    let context = run.describe();
+    check_consistency(&r, &context);
+    let io = r.io.as_ref().expect("io section");
+    assert_eq!(io.mechanism, ioengine, "{context}");
+    assert_eq!(io.iodepth, 8, "{context}");
+    assert_eq!(
+        io.max_in_flight, 8,
+        "the requested depth is kept, never exceeded\n{context}"
+    );
+    assert_eq!(r.effective.iodepth_effective, 8);
+    assert!(r.effective.direct_used);
+    let read = &r.ops["read"];
+    assert!(read.ops > 100, "{context}");
+    assert!(read.latency_ns.p50 > 0 && read.latency_ns.p99 >= read.latency_ns.p50);
+    let series_ops: u64 = r.series.iter().map(|p| p.read_ops).sum();
+    assert_eq!(series_ops, read.ops, "{context}");
+    assert!(r.errors.is_empty(), "{context}");
+}
+
+#[test]
+fn io_uring_keeps_the_requested_depth() {
+    let probe = nfslab_workload::backend::uring::probe();
+    if common::required("io_uring") {
+        assert_eq!(probe, Ok(()), "NFSLAB_REQUIRE names io_uring");
+    }
+    if let Err(e) = probe {
+        eprintln!("io_uring is unavailable here ({e:?}): the fallback test covers the depth");
+        return;
+    }
+    queued_on_disk("io_uring");
+}
+
+#[test]
+fn the_thread_fallback_keeps_the_requested_depth() {
+    queued_on_disk("threads");
 }
 
 #[test]

@@ -768,6 +768,7 @@ mod tests {
                 files_reused: 1,
                 files_created: 0,
             },
+            io: None,
             phases: Phases::default(),
             measures: Measures {
                 window: Window {
