@@ -439,7 +439,10 @@ fn assemble(input: AssembleInput<'_>) -> RunResult {
         .as_ref()
         .map(|o| o.recorder.series().to_vec())
         .unwrap_or_default();
-    let totals = Totals::from_ops(&ops, seconds, ramp_ops);
+    let mut totals = Totals::from_ops(&ops, seconds, ramp_ops);
+    if let Some(o) = &input.outcome {
+        (totals.ramp_read_bytes, totals.ramp_write_bytes) = o.recorder.ramp_bytes();
+    }
     let verify = input.resolved.verify.then(|| VerifySummary {
         blocks_checked: input.tally.blocks_checked,
         mismatches: input.tally.mismatches,
@@ -452,7 +455,7 @@ fn assemble(input: AssembleInput<'_>) -> RunResult {
     } else {
         Status::Ok
     };
-    RunResult {
+    let mut result = RunResult {
         schema_version: SCHEMA_VERSION,
         tool: Tool::current(),
         status,
@@ -491,6 +494,9 @@ fn assemble(input: AssembleInput<'_>) -> RunResult {
         },
         mount: input.mount,
         nfs: input.nfs,
+        wire: None,
         notes: input.notes,
-    }
+    };
+    result.wire = crate::wire::of_result(&result, crate::wire::client_memory());
+    result
 }

@@ -822,6 +822,7 @@ mod tests {
                 }),
             }),
             nfs: None,
+            wire: None,
             notes: vec!["iodepth 1".to_owned()],
         }
     }
