@@ -493,6 +493,54 @@ impl Job {
         }
     }
 
+    /// The `nfslab-io run` flags that give this job (fields left out stay out, so their
+    /// defaults apply as they did), in the order of the job file documentation.
+    #[must_use]
+    pub fn command_flags(&self) -> Vec<String> {
+        let mut out = vec!["--pattern".to_owned(), self.pattern.name().to_owned()];
+        let mut push = |flag: &str, value: Option<String>| {
+            if let Some(v) = value {
+                out.push(format!("--{flag}"));
+                out.push(v);
+            }
+        };
+        let size = |s: Option<Size>| s.map(|s| format_size(s.bytes()));
+        let span = |s: Option<Span>| s.map(|s| format_duration(s.duration()));
+        push("bs", size(self.bs));
+        push("size", size(self.size));
+        push("nrfiles", self.nrfiles.map(|n| n.to_string()));
+        push(
+            "threads",
+            (self.threads != 1).then(|| self.threads.to_string()),
+        );
+        push(
+            "iodepth",
+            (self.iodepth != 1).then(|| self.iodepth.to_string()),
+        );
+        push("ioengine", self.ioengine.map(|e| e.name().to_owned()));
+        push("rwmixread", self.rwmixread.map(|n| n.to_string()));
+        push("runtime", span(self.runtime));
+        push("io-size", size(self.io_size));
+        push("ramp-time", span(self.ramp_time));
+        push("direct", self.direct.map(|d| d.name().to_owned()));
+        push("fsync", self.fsync.map(|f| f.to_string()));
+        push(
+            "sync-call",
+            (self.sync_call == SyncCall::Fdatasync).then(|| "fdatasync".to_owned()),
+        );
+        push(
+            "seed",
+            (self.seed != DEFAULT_SEED).then(|| self.seed.to_string()),
+        );
+        if self.o_sync {
+            out.push("--o-sync".to_owned());
+        }
+        if self.verify {
+            out.push("--verify".to_owned());
+        }
+        out
+    }
+
     /// Checks every field; see [`Job::resolve`].
     pub fn validate(&self) -> Result<(), JobError> {
         self.resolve().map(|_| ())
@@ -761,6 +809,69 @@ pub struct ResolvedJob {
 }
 
 impl ResolvedJob {
+    /// The settings in human units on one line: `randread, bs 4k, 1g per file x 1 file x 4
+    /// threads, iodepth 32, runtime 30s, ramp 2s, direct, fsync none`.
+    #[must_use]
+    pub fn settings(&self) -> String {
+        let plural = |n: u32, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        let metadata = self.pattern == Pattern::Metadata;
+        let mut parts = vec![self.pattern.name().to_owned()];
+        if !metadata {
+            parts.push(format!("bs {}", format_size(self.bs)));
+        }
+        parts.extend([
+            format!(
+                "{} per file x {} x {}",
+                format_size(self.size),
+                plural(self.nrfiles, "file"),
+                plural(self.threads, "thread")
+            ),
+            format!("iodepth {}", self.iodepth),
+        ]);
+        if self.ioengine != IoEngine::Auto {
+            parts.push(format!("ioengine {}", self.ioengine));
+        }
+        if self.pattern == Pattern::Randrw {
+            parts.push(format!("{}% reads", self.rwmixread));
+        }
+        match (self.runtime, self.io_limit) {
+            (Some(r), Some(limit)) => {
+                parts.push(format!("runtime {}", format_duration(r)));
+                parts.push(format!("at most {} per thread", format_size(limit)));
+            }
+            (Some(r), None) => parts.push(format!("runtime {}", format_duration(r))),
+            (None, Some(limit)) => parts.push(format!("{} per thread", format_size(limit))),
+            (None, None) => {}
+        }
+        if !self.ramp_time.is_zero() {
+            parts.push(format!("ramp {}", format_duration(self.ramp_time)));
+        }
+        if !metadata {
+            parts.push(
+                match self.direct {
+                    DirectMode::Off => "buffered",
+                    DirectMode::On => "direct",
+                    DirectMode::Required => "direct (required)",
+                }
+                .to_owned(),
+            );
+        }
+        if self.pattern.writes() {
+            parts.push(match self.fsync {
+                FsyncPolicy::None => "fsync none".to_owned(),
+                FsyncPolicy::End => "fsync at end".to_owned(),
+                FsyncPolicy::Every(n) => format!("fsync every {n} writes"),
+            });
+        }
+        if self.o_sync {
+            parts.push("O_SYNC".to_owned());
+        }
+        if self.verify {
+            parts.push("verified".to_owned());
+        }
+        parts.join(", ")
+    }
+
     /// Data operations per thread in the measured phase, if bounded.
     #[must_use]
     pub fn ops_limit(&self) -> Option<u64> {
@@ -1140,6 +1251,34 @@ mod tests {
         let mut j = Job::new(Pattern::Read);
         j.io_size = Some(Size(6000));
         check(j, "io_size", "6000");
+    }
+
+    #[test]
+    fn flags_give_back_the_same_job_and_settings_read_in_human_units() {
+        let job = yaml(
+            "pattern: randrw\nbs: 8k\nsize: 1GiB\nthreads: 4\niodepth: 32\nioengine: threads\n\
+             rwmixread: 70\nruntime: 90s\nramp_time: 2s\ndirect: required\nfsync: 16\n\
+             sync_call: fdatasync\nverify: true\n",
+        )
+        .unwrap();
+        let flags = job.command_flags();
+        assert_eq!(
+            flags.join(" "),
+            "--pattern randrw --bs 8k --size 1g --threads 4 --iodepth 32 --ioengine threads \
+             --rwmixread 70 --runtime 90s --ramp-time 2s --direct required --fsync 16 \
+             --sync-call fdatasync --verify"
+        );
+        assert_eq!(
+            job.resolve().unwrap().settings(),
+            "randrw, bs 8k, 1g per file x 1 file x 4 threads, iodepth 32, ioengine threads, \
+             70% reads, runtime 90s, ramp 2s, direct (required), fsync every 16 writes, verified"
+        );
+        let plain = Job::new(Pattern::Read);
+        assert_eq!(plain.command_flags(), ["--pattern", "read"]);
+        assert_eq!(
+            plain.resolve().unwrap().settings(),
+            "read, bs 4k, 64m per file x 1 file x 1 thread, iodepth 1, 64m per thread, direct"
+        );
     }
 
     #[test]
