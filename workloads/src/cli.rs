@@ -13,6 +13,7 @@ use nfslab_workload::backend::nfs::{InputError, NfsBackend};
 use nfslab_workload::backend::posix::PosixBackend;
 use nfslab_workload::engine::{RunOptions, StartError, run};
 use nfslab_workload::exit::ExitCode;
+use nfslab_workload::fio::load_fio_file;
 use nfslab_workload::job::{
     DirectMode, FsyncPolicy, IoEngine, Job, JobFileError, Pattern, SyncCall, load_job_file,
     locate_field,
@@ -32,6 +33,11 @@ Examples:
 
   # a job file (same fields as benchmark plans), with one flag overriding it
   nfslab-io run --dir /data --job randrw.yaml --runtime 10s
+
+  # a fio job file, or fio's option names (libaio runs as io_uring, same depth)
+  nfslab-io run --dir /data --fio randread.fio
+  nfslab-io run --dir /data --rw randread --blocksize 4k --numjobs 4 --iodepth 32 \
+    --ioengine libaio --direct=1 --runtime 30s
 
   # the same job against an NFSv3 server from user space (no mount, no root)
   nfslab-io run --target nfs://10.0.0.5/export/bench --pattern randread --bs 4k --iodepth 16 \
@@ -227,6 +233,16 @@ pub struct RunArgs {
     /// YAML job file; flags given as well override its fields.
     #[arg(long, help_heading = "Job")]
     pub job: Option<PathBuf>,
+    /// fio job file (one job: `[global]` and one section); its common subset maps to the
+    /// job, anything it cannot honour is refused with file:line; flags override it, and its
+    /// `directory` is used when neither --dir nor --target is given.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "job",
+        help_heading = "Job"
+    )]
+    pub fio: Option<PathBuf>,
     /// Job fields.
     #[command(flatten)]
     pub fields: JobArgs,
@@ -515,21 +531,44 @@ fn print_json<T: serde::Serialize>(value: &T, compact: bool) -> ExitCode {
     }
 }
 
-fn load_job(args: &RunArgs) -> Result<(Job, Vec<&'static str>, Option<String>), String> {
-    let (mut job, text) = match &args.job {
-        Some(path) => match load_job_file_keep_invalid(path) {
-            Ok((job, text)) => (job, Some(text)),
+/// A job read from flags, a job file or a fio job file.
+struct Loaded {
+    job: Job,
+    /// Fields set by flags.
+    set: Vec<&'static str>,
+    /// The YAML job file's text (to point errors into it).
+    text: Option<String>,
+    /// The fio job file's `directory`.
+    fio_dir: Option<PathBuf>,
+    /// What the fio file mapped with a change of meaning.
+    notes: Vec<String>,
+}
+
+fn load_job(args: &RunArgs) -> Result<Loaded, String> {
+    let (mut job, text, fio_dir, notes) = match (&args.job, &args.fio) {
+        (Some(path), _) => match load_job_file_keep_invalid(path) {
+            Ok((job, text)) => (job, Some(text), None, Vec::new()),
             Err(e) => return Err(chain(&e)),
         },
-        None => {
+        (None, Some(path)) => match load_fio_file(path) {
+            Ok(f) => (f.job, None, f.directory, f.notes),
+            Err(e) => return Err(e.to_string()),
+        },
+        (None, None) => {
             let pattern = args.fields.pattern.ok_or_else(|| {
-                "missing --pattern (hint: give --pattern or --job FILE)".to_owned()
+                "missing --pattern (hint: give --pattern, --job FILE or --fio FILE)".to_owned()
             })?;
-            (Job::new(pattern), None)
+            (Job::new(pattern), None, None, Vec::new())
         }
     };
     let set = args.fields.apply(&mut job);
-    Ok((job, set, text))
+    Ok(Loaded {
+        job,
+        set,
+        text,
+        fio_dir,
+        notes,
+    })
 }
 
 /// Reads a job file; field checks are left to the run (so flags can fix a bad field).
@@ -562,25 +601,35 @@ fn where_is(field: &str, set_by_flag: &[&str], job_file: Option<(&Path, &str)>) 
 }
 
 fn run_command(args: &RunArgs) -> ExitCode {
-    let (job, set, text) = match load_job(args) {
+    let Loaded {
+        job,
+        set,
+        text,
+        fio_dir,
+        notes,
+    } = match load_job(args) {
         Ok(v) => v,
         Err(message) => {
             error_line(&message);
             return ExitCode::BadInput;
         }
     };
+    for n in &notes {
+        eprintln!("note: {n}");
+    }
     let job_file = args.job.as_deref().zip(text.as_deref());
-    let target = match (&args.target, &args.dir) {
-        (Some(_), Some(_)) => {
+    let target = match (&args.target, &args.dir, fio_dir) {
+        (Some(_), Some(_), _) => {
             error_line("--target and --dir both name where to run (hint: give one of them)");
             return ExitCode::BadInput;
         }
-        (None, None) => {
+        (None, None, None) => {
             error_line("missing --target or --dir (hint: a directory, or nfs://HOST/EXPORT)");
             return ExitCode::BadInput;
         }
-        (Some(t), None) => t.clone(),
-        (None, Some(d)) => d.display().to_string(),
+        (Some(t), None, _) => t.clone(),
+        (None, Some(d), _) => d.display().to_string(),
+        (None, None, Some(d)) => d.display().to_string(),
     };
     if !is_nfs_url(&target) {
         if target.contains("://") {

@@ -12,6 +12,7 @@
 //! |---|---|
 //! | [`units`] | sizes (`4k`, `1GiB`) and durations (`30s`), shared with benchmark plans |
 //! | [`job`] | the job model ([`job::Job`]), its validation and YAML loading |
+//! | [`fio`] | fio job files: the common subset read into a job, the rest refused with file:line |
 //! | [`ops`] | operation streams: sequential/random offsets, mixes, fsync cadence, budget |
 //! | [`verify`] | the self-describing block pattern and its checker |
 //! | [`stats`] | per-worker recorders (hdrhistogram, counters, series, errno counts) |
@@ -66,6 +67,7 @@ pub mod backend;
 pub mod driver;
 pub mod engine;
 pub mod exit;
+pub mod fio;
 pub mod inflight;
 pub mod job;
 pub mod mount;

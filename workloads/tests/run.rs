@@ -752,3 +752,79 @@ fn help_teaches_with_examples() {
         assert!(run.stdout.contains(needle), "{needle}\n{}", run.stdout);
     }
 }
+
+#[test]
+fn fio_job_files_and_fio_option_names_run_the_same_job() {
+    let dir = tmpfs_dir();
+    let files = tempfile::tempdir().unwrap();
+    let fio = files.path().join("randread.fio");
+    std::fs::write(
+        &fio,
+        format!(
+            "[global]\nioengine=psync\ndirect=1\nbs=4k\ngroup_reporting\n\n[rr]\nrw=randread\n\
+             size=2m\nnrfiles=2\nnumjobs=2\niodepth=4\ndirectory={}\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    // The file's directory is used when no --dir is given; a flag overrides an option.
+    let run = io(&["run", "--fio", fio.to_str().unwrap(), "--iodepth", "1"]);
+    run.expect_code(0);
+    let r = run.result();
+    let e = &r.effective.job;
+    assert_eq!(e.pattern, Pattern::Randread);
+    assert_eq!((e.bs, e.size, e.nrfiles, e.threads), (4096, 1 << 20, 2, 2));
+    assert_eq!(e.iodepth, 1);
+    assert_eq!(e.ioengine.name(), "sync");
+    assert!(r.effective.direct_used);
+    assert_eq!(r.totals.data_ops, 2 * 2 * 256, "one pass over every file");
+    assert_eq!(r.backend.target, dir.path().display().to_string());
+
+    // fio's option names on the command line.
+    let run = run_in(
+        dir.path(),
+        &[
+            "--rw",
+            "randwrite",
+            "--blocksize",
+            "8k",
+            "--filesize",
+            "1m",
+            "--numjobs",
+            "2",
+            "--ioengine",
+            "libaio",
+            "--iodepth",
+            "4",
+            "--io_size",
+            "512k",
+        ],
+    );
+    run.expect_code(0);
+    let r = run.result();
+    let e = &r.effective.job;
+    assert_eq!(
+        (e.pattern, e.bs, e.size, e.threads),
+        (Pattern::Randwrite, 8192, 1 << 20, 2)
+    );
+    assert_eq!(e.ioengine.name(), "io_uring");
+    assert_eq!(r.ops["write"].ops, 2 * 64);
+
+    // What fio would run differently is refused with the file's line, before any IO.
+    std::fs::write(&fio, "[rr]\nrw=randread\nbs=4k\nzonemode=zbd\n").unwrap();
+    let run = run_in(dir.path(), &["--fio", fio.to_str().unwrap()]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr.trim(),
+        format!(
+            "error: {}:4: option `zonemode`: nfslab-io cannot honour it (hint: remove it to run the rest; the job would differ from what fio runs)",
+            fio.display()
+        )
+    );
+    assert!(entries(dir.path()).is_empty());
+    let run = run_in(
+        dir.path(),
+        &["--fio", fio.to_str().unwrap(), "--job", "x.yaml"],
+    );
+    run.expect_code(2);
+}
