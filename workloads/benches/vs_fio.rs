@@ -15,7 +15,9 @@
 //! repetitions (default 3; the tools take turns going first and each figure is the median,
 //! so a busy machine disturbs both alike), `NFSLAB_BENCH_JOBS` (comma list of job names to
 //! run, default all), `NFSLAB_BENCH_BASELINE` (another `nfslab-io` binary, e.g. a build of
-//! the previous release, measured as a third tool: "no slower than before" side by side).
+//! the previous release, measured as a third tool: "no slower than before" side by side),
+//! `NFSLAB_BENCH_FIO_ENGINES` (fio engines of the deeper jobs, default `libaio`; e.g.
+//! `libaio,io_uring` adds a `fio:io_uring` line; ratios are to the first).
 //! Without fio it says so and exits 0.
 
 use std::path::{Path, PathBuf};
@@ -203,15 +205,11 @@ fn run_nfslab(bin: &Path, dir: &Path, job: &Job, runtime: u32) -> Option<Figures
     })
 }
 
-fn run_fio(dir: &Path, job: &Job, runtime: u32) -> Option<Figures> {
+fn run_fio(dir: &Path, job: &Job, runtime: u32, engine: &str) -> Option<Figures> {
     let cpu_before = children_cpu();
     let out = Command::new("fio")
         .args(["--name=bench", "--group_reporting", "--output-format=json"])
-        .arg(if job.iodepth > 1 {
-            "--ioengine=libaio"
-        } else {
-            "--ioengine=psync"
-        })
+        .arg(format!("--ioengine={engine}"))
         .arg(format!("--iodepth={}", job.iodepth))
         .arg(format!("--directory={}", dir.display()))
         .arg(format!("--rw={}", job.rw))
@@ -317,6 +315,9 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
+    let deep_engines: Vec<String> = std::env::var("NFSLAB_BENCH_FIO_ENGINES")
+        .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect())
+        .unwrap_or_else(|_| vec!["libaio".to_owned()]);
     let only: Option<Vec<String>> = std::env::var("NFSLAB_BENCH_JOBS")
         .ok()
         .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect());
@@ -366,20 +367,26 @@ fn main() {
             })
             .collect();
         lay_out(&fio_dir, &ours, job);
-        let mut fio_runs = Vec::new();
+        let engines: Vec<&str> = if job.iodepth > 1 {
+            deep_engines.iter().map(String::as_str).collect()
+        } else {
+            vec!["psync"]
+        };
+        let mut fio_runs: Vec<Vec<Figures>> = vec![Vec::new(); engines.len()];
         let mut our_runs: Vec<Vec<Figures>> = vec![Vec::new(); ours.len()];
-        for rep in 0..reps {
-            // Who goes first alternates: a machine getting busier or a device warming up
-            // favours neither tool.
-            let fio_first = rep % 2 == 0;
-            if fio_first {
-                fio_runs.extend(run_fio(&fio_dir, job, runtime));
-            }
-            for ((bin, dir), runs) in ours.iter().zip(&mut our_runs) {
-                runs.extend(run_nfslab(bin, dir, job, runtime));
-            }
-            if !fio_first {
-                fio_runs.extend(run_fio(&fio_dir, job, runtime));
+        // Every tool (each fio engine, nfslab-io, the baseline) in a ring; each repetition
+        // starts one further along it, so who goes first (and who runs on a machine getting
+        // busier, or a device warming up) turns with the repetitions.
+        let turns = engines.len() + ours.len();
+        for rep in 0..reps as usize {
+            for k in 0..turns {
+                let t = (rep + k) % turns;
+                if t < engines.len() {
+                    fio_runs[t].extend(run_fio(&fio_dir, job, runtime, engines[t]));
+                } else {
+                    let (bin, dir) = &ours[t - engines.len()];
+                    our_runs[t - engines.len()].extend(run_nfslab(bin, dir, job, runtime));
+                }
             }
         }
         let _ = std::fs::remove_dir_all(&fio_dir);
@@ -398,11 +405,16 @@ fn main() {
                 f.cpu_us_per_op
             );
         };
-        let Some(fio) = median_figures(&fio_runs) else {
+        let Some(fio) = median_figures(&fio_runs[0]) else {
             println!("{:<24} incomplete: fio failed", job.name);
             continue;
         };
         line("fio", &fio);
+        for (engine, runs) in engines.iter().zip(&fio_runs).skip(1) {
+            if let Some(f) = median_figures(runs) {
+                line(&format!("fio:{engine}"), &f);
+            }
+        }
         for ((name, _), runs) in tools.iter().zip(&our_runs) {
             let Some(o) = median_figures(runs) else {
                 println!("{:<24} incomplete: {name} failed", job.name);
@@ -424,7 +436,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&root);
     let _ = std::fs::remove_dir_all(&disk_root);
     println!(
-        "ratio = tool / fio (throughput: >= 1 is the goal; latency: within 0.9-1.1; cpu per op: <= 1); fio uses psync at depth 1 and libaio deeper"
+        "ratio = tool / fio (throughput: >= 1 is the goal; latency: within 0.9-1.1; cpu per op: <= 1); fio uses psync at depth 1 and the first of NFSLAB_BENCH_FIO_ENGINES (libaio) deeper"
     );
     println!(
         "note: fio runs each job in its own session (its own scheduler autogroup); on a busy machine that buys it CPU that nfslab-io's threads, sharing one process, do not get: compare cpu us/op there"

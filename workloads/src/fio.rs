@@ -457,16 +457,15 @@ fn finish(
             ));
         }
     }
-    if job.pattern != Pattern::Randrw {
-        if let Some(pct) = job.rwmixread.take()
-            && pct != 100
-            && pct != 0
-        {
-            notes.push(format!(
-                "rwmixread={pct} has no effect on rw={}",
-                job.pattern
-            ));
-        }
+    if job.pattern != Pattern::Randrw
+        && let Some(pct) = job.rwmixread.take()
+        && pct != 100
+        && pct != 0
+    {
+        notes.push(format!(
+            "rwmixread={pct} has no effect on rw={}",
+            job.pattern
+        ));
     }
     // fio's size is the job's total, split over its files; filesize is per file.
     let files = u64::from(job.nrfiles.unwrap_or(1).max(1));
