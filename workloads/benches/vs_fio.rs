@@ -6,7 +6,9 @@
 //!
 //! Jobs run on tmpfs and on the disk: the queue-depth jobs need a real device (on tmpfs a
 //! read completes inside the call, so depth means nothing); the disk directory is checked
-//! with `statfs` and refused when it is a tmpfs.
+//! with `statfs` and refused when it is a tmpfs. On the disk, one-thread jobs of both tools
+//! use the same file (laid out by nfslab-io), since where a file lies on a virtual disk
+//! changes its latency.
 //!
 //! `cargo bench -p nfslab-workload --bench vs_fio` (release build). Environment:
 //! `NFSLAB_BENCH_DIR` (tmpfs jobs, default `/dev/shm/nfslab-bench`),
@@ -205,13 +207,14 @@ fn run_nfslab(bin: &Path, dir: &Path, job: &Job, runtime: u32) -> Option<Figures
     })
 }
 
-fn run_fio(dir: &Path, job: &Job, runtime: u32, engine: &str) -> Option<Figures> {
+/// `--directory=DIR` (fio's own files), or `--filename=FILE` (a file nfslab-io laid out).
+fn run_fio(target: &str, job: &Job, runtime: u32, engine: &str) -> Option<Figures> {
     let cpu_before = children_cpu();
     let out = Command::new("fio")
         .args(["--name=bench", "--group_reporting", "--output-format=json"])
         .arg(format!("--ioengine={engine}"))
         .arg(format!("--iodepth={}", job.iodepth))
-        .arg(format!("--directory={}", dir.display()))
+        .arg(target)
         .arg(format!("--rw={}", job.rw))
         .arg(format!("--bs={}", job.bs))
         .arg(format!("--size={}", job.size))
@@ -367,6 +370,15 @@ fn main() {
             })
             .collect();
         lay_out(&fio_dir, &ours, job);
+        // On the disk, one-thread jobs of fio read and write nfslab-io's own file: where a
+        // file lies on a virtual disk (and how much of it the host caches) changes its
+        // latency, so both tools use the same blocks.
+        let fio_target = match (job.place, job.threads, ours.first()) {
+            (Place::Disk, 1, Some((_, dir))) => {
+                format!("--filename={}", dir.join("nfslab.t0.f0").display())
+            }
+            _ => format!("--directory={}", fio_dir.display()),
+        };
         let engines: Vec<&str> = if job.iodepth > 1 {
             deep_engines.iter().map(String::as_str).collect()
         } else {
@@ -382,7 +394,7 @@ fn main() {
             for k in 0..turns {
                 let t = (rep + k) % turns;
                 if t < engines.len() {
-                    fio_runs[t].extend(run_fio(&fio_dir, job, runtime, engines[t]));
+                    fio_runs[t].extend(run_fio(&fio_target, job, runtime, engines[t]));
                 } else {
                     let (bin, dir) = &ours[t - engines.len()];
                     our_runs[t - engines.len()].extend(run_nfslab(bin, dir, job, runtime));

@@ -72,6 +72,53 @@ pub trait SubmitQueue {
     /// Sends what is queued, waits for at least one completion and appends every
     /// completion available to `out`.
     fn wait(&mut self, out: &mut Vec<Completion>) -> Result<(), Errno>;
+    /// Appends the completions available now to `out`, without waiting.
+    fn poll(&mut self, _out: &mut Vec<Completion>) {}
+}
+
+/// A worker's requests in flight: what each slot runs and since when, and the free slots.
+struct Slots {
+    flying: Vec<Option<(DataOp, Instant)>>,
+    free: Vec<usize>,
+}
+
+/// Records the completions in `done` (seen at `end`) and frees their slots.
+#[allow(clippy::too_many_arguments)]
+fn settle(
+    queue: &mut impl SubmitQueue,
+    done: &mut Vec<Completion>,
+    end: Instant,
+    slots: &mut Slots,
+    sched: &mut Scheduler<'_>,
+    names: &[String],
+    generations: &[Generations],
+    stop: &AtomicBool,
+    cpu: &CpuWindow,
+) {
+    for c in done.drain(..) {
+        let Some((op, start)) = slots.flying.get_mut(c.slot).and_then(Option::take) else {
+            continue;
+        };
+        slots.free.push(c.slot);
+        let opened = sched.in_ramp();
+        let data = if op.kind == OpKind::Read {
+            queue.buffer(c.slot).map(|b| &*b)
+        } else {
+            None
+        };
+        let finished = Finished {
+            op,
+            start,
+            end,
+            result: c.result,
+            data,
+        };
+        let name = names.get(op.file as usize).map_or("", String::as_str);
+        sched.complete(&finished, name, generations, stop);
+        if opened && !sched.in_ramp() {
+            cpu.open_now();
+        }
+    }
 }
 
 /// Runs worker `worker`'s data operations through `queue` with up to `queue.slots()`
@@ -106,24 +153,26 @@ pub fn run_queued(
     if !sched.in_ramp() {
         cpu.open_now();
     }
-    let mut free: Vec<usize> = (0..depth).rev().collect();
-    let mut flying: Vec<Option<(DataOp, Instant)>> = vec![None; depth];
+    let mut slots = Slots {
+        flying: vec![None; depth],
+        free: (0..depth).rev().collect(),
+    };
     let mut done: Vec<Completion> = Vec::with_capacity(depth);
     loop {
-        while let Some(&slot) = free.last() {
+        while let Some(&slot) = slots.free.last() {
             let Some(issue) = sched.next(depth, stop, generations) else {
                 break;
             };
-            free.pop();
+            slots.free.pop();
             if let (Some(id), Some(buf)) = (issue.fill, queue.buffer(slot)) {
                 let len = bs.min(buf.len());
                 fill_block(&mut buf[..len], job.seed, id);
             }
             let start = Instant::now();
             match queue.submit(slot, Request::of(issue.op)) {
-                Ok(()) => flying[slot] = Some((issue.op, start)),
+                Ok(()) => slots.flying[slot] = Some((issue.op, start)),
                 Err(e) => {
-                    free.push(slot);
+                    slots.free.push(slot);
                     let failed = Finished {
                         op: issue.op,
                         start,
@@ -133,6 +182,23 @@ pub fn run_queued(
                     };
                     sched.complete(&failed, name(issue.op.file), generations, stop);
                 }
+            }
+            // Requests that completed meanwhile free their slots now, not after the rest
+            // of this round is submitted: the queue stays full.
+            queue.poll(&mut done);
+            if !done.is_empty() {
+                let end = Instant::now();
+                settle(
+                    queue,
+                    &mut done,
+                    end,
+                    &mut slots,
+                    &mut sched,
+                    names,
+                    generations,
+                    stop,
+                    cpu,
+                );
             }
         }
         if sched.in_flight() == 0 {
@@ -145,12 +211,8 @@ pub fn run_queued(
         let end = Instant::now();
         if let Err(e) = waited {
             // The queue itself failed: every request in it is lost to this run.
-            for (slot, entry) in flying.iter_mut().enumerate() {
+            for entry in &mut slots.flying {
                 if let Some((op, start)) = entry.take() {
-                    done.push(Completion {
-                        slot,
-                        result: Err(e),
-                    });
                     let failed = Finished {
                         op,
                         start,
@@ -163,32 +225,20 @@ pub fn run_queued(
             }
             break;
         }
-        for c in done.drain(..) {
-            let Some((op, start)) = flying.get_mut(c.slot).and_then(Option::take) else {
-                continue;
-            };
-            free.push(c.slot);
-            let opened = sched.in_ramp();
-            let data = if op.kind == OpKind::Read {
-                queue.buffer(c.slot).map(|b| &*b)
-            } else {
-                None
-            };
-            let finished = Finished {
-                op,
-                start,
-                end,
-                result: c.result,
-                data,
-            };
-            sched.complete(&finished, name(op.file), generations, stop);
-            if opened && !sched.in_ramp() {
-                cpu.open_now();
-            }
-        }
+        settle(
+            queue,
+            &mut done,
+            end,
+            &mut slots,
+            &mut sched,
+            names,
+            generations,
+            stop,
+            cpu,
+        );
     }
     let syncs = sched.end_syncs(stop);
-    if let Some(&slot) = free.last() {
+    if let Some(&slot) = slots.free.last() {
         for file in syncs {
             sched.start_end_sync();
             let op = fsync_op(file);

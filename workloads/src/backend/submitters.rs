@@ -159,6 +159,15 @@ impl SubmitQueue for Submitters {
         }
         Ok(())
     }
+
+    fn poll(&mut self, out: &mut Vec<Completion>) {
+        while let Ok((slot, result, buf)) = self.back.try_recv() {
+            if let Some(place) = self.bufs.get_mut(slot) {
+                *place = Some(buf);
+            }
+            out.push(Completion { slot, result });
+        }
+    }
 }
 
 #[cfg(test)]
