@@ -828,3 +828,58 @@ fn fio_job_files_and_fio_option_names_run_the_same_job() {
     );
     run.expect_code(2);
 }
+
+/// The real binary under a real seccomp filter that refuses io_uring (as Docker's and
+/// containerd's default profiles do): the engine falls back to submitter threads, says why
+/// in the result and on stderr, and keeps the requested depth.
+#[test]
+fn a_seccomp_profile_blocking_io_uring_gets_the_thread_fallback_at_the_same_depth() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/no_io_uring.py");
+    let dir = disk_dir();
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(common::bin())
+        .args(["run", "--dir"])
+        .arg(dir.path())
+        .args([
+            "--pattern",
+            "randread",
+            "--bs",
+            "4k",
+            "--size",
+            "16m",
+            "--iodepth",
+            "8",
+            "--runtime",
+            "1s",
+            "--direct=required",
+            "--compact",
+        ])
+        .output();
+    let available = match &out {
+        Ok(o) => o.status.code() != Some(77),
+        Err(_) => false,
+    };
+    if !available {
+        assert!(
+            !common::required("seccomp"),
+            "NFSLAB_REQUIRE names seccomp, but python3 or libseccomp is missing: {out:?}"
+        );
+        eprintln!("python3 with libseccomp is not available here: nothing to check");
+        return;
+    }
+    let out = out.expect("ran");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let r: nfslab_workload::result::RunResult =
+        serde_json::from_slice(&out.stdout).expect("a result on stdout");
+    let io = r.io.as_ref().expect("io section");
+    assert_eq!(io.mechanism, "threads", "{io:?}");
+    assert!(
+        io.reason.contains("io_uring_setup: EPERM") && io.reason.contains("seccomp"),
+        "{io:?}"
+    );
+    assert_eq!((io.iodepth, io.max_in_flight), (8, 8), "{io:?}");
+    assert!(stderr.contains("note: io_uring is unavailable"), "{stderr}");
+    assert!(r.ops["read"].ops > 100);
+}
