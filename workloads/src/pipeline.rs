@@ -550,10 +550,12 @@ mod tests {
         assert_eq!(fault.code, FaultCode::Errno(Errno::ENOSPC));
         assert_eq!(fault.offset, Some(4096 * 10));
         assert!(stop.load(Ordering::Relaxed));
-        assert_eq!(
-            out.recorder.errors()["ENOSPC"],
-            2,
-            "both files hit the bad offset"
+        // Each file's write at the bad offset fails when it was issued; whether the second
+        // file's was issued before the first failure came back depends on timing.
+        assert!(
+            (1..=2).contains(&out.recorder.errors()["ENOSPC"]),
+            "{:?}",
+            out.recorder.errors()
         );
         assert_eq!(
             out.recorder.counters(OpKind::Fsync).ops,
