@@ -51,6 +51,9 @@ fn nfslab(args: &[&str], state: &Path, extra_env: &[(&str, &str)]) -> Run {
     command
         .args(args)
         .env("NFSLAB_STATE_DIR", state)
+        // Where a missing kind would be installed from and to: nowhere real.
+        .env("NFSLAB_CACHE_DIR", state.with_extension("cache"))
+        .env("KIND_BASE_URL", "http://127.0.0.1:9")
         .env("PATH", path_without_kind())
         .env_remove("NFSLAB_CONFIG")
         .env_remove("KUBECONFIG");
@@ -87,7 +90,11 @@ fn cluster_up_without_kind_fails_fast_with_preflight_lines_and_creates_nothing()
     let dir = tempfile::tempdir().expect("tmp");
     let state = dir.path().join("state");
     let name = "nfslab-cli-test";
-    let run = nfslab(&["cluster", "up", "--name", name], &state, &[]);
+    let run = nfslab(
+        &["cluster", "up", "--name", name, "--no-install"],
+        &state,
+        &[],
+    );
     assert_eq!(run.code(), Some(3), "{}", run.explain());
     let stderr = run.stderr();
     assert!(
@@ -126,6 +133,7 @@ fn run_without_kind_fails_fast_with_preflight_lines_and_creates_nothing() {
             &results_arg,
             "--cluster",
             "nfslab-cli-run",
+            "--no-install",
         ],
         &state,
         &[],
@@ -202,7 +210,11 @@ fn doctor_lists_what_is_missing_and_why() {
         .unwrap_or_else(|| panic!("no kind line\n{}", run.explain()));
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[kind + 1].contains("why: nfslab creates its cluster with the kind CLI"));
-    assert!(lines[kind + 2].contains("fix: install kind"));
+    assert!(
+        lines[kind + 2].contains("fix: nfslab installs kind v0.30.0 into its cache itself"),
+        "{}",
+        run.explain()
+    );
     assert_eq!(run.code(), Some(3), "{}", run.explain());
     assert!(
         stdout.contains("would stop at preflight (exit 3)"),

@@ -17,6 +17,7 @@ use nfslab::bench::results::ResultsDir;
 use nfslab::report::summary::Summary;
 use nfslab::report::{self, write_reports};
 use nfslab_workload::result::{RunResult, Totals};
+use nfslab_workload::units::Size;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -61,14 +62,47 @@ fn raw_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// A copy of run A whose every client took `factor` times as long for the same work,
 /// aggregated and rendered.
 fn stretched_copy(into: &Path, factor: f64) -> PathBuf {
-    let dir = into.join(format!("stretched-{factor}"));
+    stretched_per_repetition(
+        into,
+        &format!("stretched-{factor}"),
+        &[factor; 3],
+        |_| {},
+        |_, _| {},
+    )
+}
+
+/// A copy of run A (named `name`) whose clients of repetition `r` took `factors[r - 1]` times
+/// as long for the same work, with `edit` applied to its `run.json` and `edit_raw` to each
+/// raw result (with its path) first, aggregated and rendered.
+fn stretched_per_repetition(
+    into: &Path,
+    name: &str,
+    factors: &[f64; 3],
+    edit: impl FnOnce(&mut serde_json::Value),
+    edit_raw: impl Fn(&Path, &mut RunResult),
+) -> PathBuf {
+    let dir = into.join(name);
     copy_dir(&fixture("run-a"), &dir);
+    let record = dir.join("run.json");
+    let mut run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    edit(&mut run);
+    std::fs::write(&record, serde_json::to_string_pretty(&run).unwrap()).unwrap();
     let mut files = Vec::new();
     raw_files(&dir.join("raw"), &mut files);
     assert!(files.len() > 50, "fixture raw results: {}", files.len());
     for file in files {
+        let text = file.display().to_string();
+        let rep: usize = text
+            .split("/rep-")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        let factor = factors[rep - 1];
         let mut r: RunResult =
             serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        edit_raw(&file, &mut r);
         let m = &mut r.measures;
         m.window.seconds *= factor;
         for op in m.ops.values_mut() {
@@ -268,7 +302,7 @@ fn a_twenty_percent_drop_is_a_regression() {
         assert!(row.contains("| +0.0% | ok"), "{row}");
     }
     let page = std::fs::read_to_string(&html).unwrap();
-    assert_eq!(page.matches("<svg").count(), 1);
+    assert_eq!(page.matches("<svg").count(), 2, "throughput and p99 charts");
     assert!(page.contains("REGRESSION"));
 
     // The same drop within a wider threshold passes.
@@ -292,6 +326,169 @@ fn noise_within_the_threshold_passes() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("-4.8% | ok"), "{text}");
     assert!(text.contains("0 regressions"), "{text}");
+}
+
+#[test]
+fn identical_runs_within_noise_are_not_regressions() {
+    // The same build run again on a busy machine: one repetition as before, one 15% and one
+    // 30% slower. The median drops by more than the 10% threshold, but the ranges of the
+    // repetitions overlap: noise, not a regression.
+    let tmp = tempfile::tempdir().unwrap();
+    let base = summarized_copy("run-a", tmp.path());
+    let again = stretched_per_repetition(tmp.path(), "again", &[1.0, 1.15, 1.3], |_| {}, |_, _| {});
+    let json = tmp.path().join("c.json");
+    let out = nfslab(&[
+        std::ffi::OsStr::new("compare"),
+        os(&base),
+        os(&again),
+        std::ffi::OsStr::new("--json"),
+        os(&json),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "no regression");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("0 regressions"), "{text}");
+    assert!(
+        text.contains("| tmpfs/seq-write-1m/one-thread/k1 | bandwidth (MB/s) |"),
+        "{text}"
+    );
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("| tmpfs/seq-write-1m/one-thread/k1 | bandwidth"))
+        .unwrap();
+    assert!(
+        row.contains("n=3") && row.contains("| noise: the repetitions' ranges overlap"),
+        "{row}"
+    );
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(
+        c["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["verdict"] != "regression")
+    );
+    // Two runs of the very same measurements: every figure within the threshold.
+    let twin = summarized_copy("run-a", &tmp.path().join("twin"));
+    let out = nfslab(&[std::ffi::OsStr::new("compare"), os(&base), os(&twin)]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("0 regressions, 0 improvements; 0 beyond"),
+        "{text}"
+    );
+}
+
+#[test]
+fn one_repetition_decides_nothing() {
+    // Run A with only its first repetition, 25% slower: far beyond the threshold, but one
+    // repetition says nothing about the spread.
+    let tmp = tempfile::tempdir().unwrap();
+    let base = summarized_copy("run-a", tmp.path());
+    let once = stretched_per_repetition(
+        tmp.path(),
+        "once",
+        &[1.25, 1.25, 1.25],
+        |run| {
+            run["repetitions"] = 1.into();
+            let attempts = run["attempts"].as_array_mut().unwrap();
+            attempts.retain(|a| a["repetition"] == 1);
+        },
+        |_, _| {},
+    );
+    let out = nfslab(&[std::ffi::OsStr::new("compare"), os(&base), os(&once)]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "inconclusive is not a regression"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("| tmpfs/seq-write-1m/one-thread/k1 | bandwidth"))
+        .unwrap();
+    assert!(
+        row.contains("| inconclusive: n=3 vs n=1 (fewer than 3 repetitions)"),
+        "{row}"
+    );
+    // The report of the one-repetition run declares no clear win, and says why.
+    let md = std::fs::read_to_string(once.join("report.md")).unwrap();
+    let best: Vec<&str> = md
+        .lines()
+        .skip_while(|l| !l.starts_with("## Best profile"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("## "))
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| workload"))
+        .collect();
+    assert!(!best.is_empty(), "{md}");
+    for line in best {
+        assert!(line.contains("no: n=1: fewer than 3 repetitions"), "{line}");
+    }
+}
+
+#[test]
+fn cells_whose_jobs_differ_are_set_apart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = summarized_copy("run-a", tmp.path());
+    // The clients of one cell ran 8k blocks on 128m files (what they report is what the
+    // cell ran).
+    let bigger = stretched_per_repetition(
+        tmp.path(),
+        "bigger",
+        &[1.0, 1.0, 1.0],
+        |_| {},
+        |path, r| {
+            if path
+                .to_string_lossy()
+                .contains("/tmpfs/rand-read-4k/one-thread/k1/")
+            {
+                r.job.bs = Some(Size(8192));
+                r.job.size = Some(Size(128 << 20));
+                r.effective.job = r.job.resolve().unwrap();
+            }
+        },
+    );
+    let json = tmp.path().join("c.json");
+    let html = tmp.path().join("c.html");
+    let out = nfslab(&[
+        std::ffi::OsStr::new("compare"),
+        os(&base),
+        os(&bigger),
+        std::ffi::OsStr::new("--json"),
+        os(&json),
+        std::ffi::OsStr::new("--html"),
+        os(&html),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "> **Warning: 1 cell ran different jobs in the two runs and is not compared**"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("> - `tmpfs/rand-read-4k/one-thread/k1`: bs: 4096 → 8192; "),
+        "{text}"
+    );
+    assert!(text.contains("size: 33554432 → 134217728"), "{text}");
+    assert!(
+        !text.contains("| tmpfs/rand-read-4k/one-thread/k1 |"),
+        "no figures of different jobs side by side: {text}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1 cell(s) ran different jobs"), "{stderr}");
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        c["mismatched"][0]["cell"],
+        "tmpfs/rand-read-4k/one-thread/k1"
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("ran different jobs"));
+    // Throughput and p99 latency each get their chart.
+    assert_eq!(page.matches("<svg").count(), 2);
+    assert!(page.contains("p99 latency, new vs old"));
 }
 
 #[test]

@@ -1,18 +1,37 @@
-//! Side-by-side benchmark: the same jobs with `nfslab-io` and with fio (`ioengine=psync`,
-//! same bs, threads, file size, direct) on the same tmpfs; prints bandwidth, IOPS, p50, p99
-//! and CPU time per operation (user + sys of the tool's processes, from `RUSAGE_CHILDREN`)
-//! for both, and the ratios. Each tool lays its files out once before its measured runs.
+//! Side-by-side benchmark: the same jobs with `nfslab-io` and with fio (same bs, threads,
+//! file size, direct, iodepth; fio's `psync` engine at depth 1, `libaio` deeper) on the same
+//! filesystem; prints bandwidth, IOPS, p50, p99 and CPU time per operation (user + sys of
+//! the tool's processes, from `RUSAGE_CHILDREN`) for both, and the ratios. Each tool lays
+//! its files out once before its measured runs.
+//!
+//! Jobs run on tmpfs and on the disk: the queue-depth jobs need a real device (on tmpfs a
+//! read completes inside the call, so depth means nothing); the disk directory is checked
+//! with `statfs` and refused when it is a tmpfs. On the disk, one-thread jobs of both tools
+//! use the same file (laid out by nfslab-io), since where a file lies on a virtual disk
+//! changes its latency.
 //!
 //! `cargo bench -p nfslab-workload --bench vs_fio` (release build). Environment:
-//! `NFSLAB_BENCH_DIR` (default `/dev/shm/nfslab-bench`), `NFSLAB_BENCH_RUNTIME` seconds
-//! per job and tool (default 5), `NFSLAB_BENCH_REPS` repetitions (default 3; the tools
-//! alternate and each figure is the median, so a busy machine disturbs both alike).
+//! `NFSLAB_BENCH_DIR` (tmpfs jobs, default `/dev/shm/nfslab-bench`),
+//! `NFSLAB_BENCH_DISK_DIR` (disk jobs, default `/var/tmp/nfslab-bench`),
+//! `NFSLAB_BENCH_RUNTIME` seconds per job and tool (default 5), `NFSLAB_BENCH_REPS`
+//! repetitions (default 3; the tools take turns going first and each figure is the median,
+//! so a busy machine disturbs both alike), `NFSLAB_BENCH_JOBS` (comma list of job names to
+//! run, default all), `NFSLAB_BENCH_BASELINE` (another `nfslab-io` binary, e.g. a build of
+//! the previous release, measured as a third tool: "no slower than before" side by side),
+//! `NFSLAB_BENCH_FIO_ENGINES` (fio engines of the deeper jobs, default `libaio`; e.g.
+//! `libaio,io_uring` adds a `fio:io_uring` line; ratios are to the first).
 //! Without fio it says so and exits 0.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Tmpfs,
+    Disk,
+}
 
 struct Job {
     name: &'static str,
@@ -21,6 +40,8 @@ struct Job {
     size: &'static str,
     threads: u32,
     direct: bool,
+    iodepth: u32,
+    place: Place,
 }
 
 const JOBS: &[Job] = &[
@@ -31,6 +52,8 @@ const JOBS: &[Job] = &[
         size: "512m",
         threads: 1,
         direct: true,
+        iodepth: 1,
+        place: Place::Tmpfs,
     },
     Job {
         name: "seq-write-1m",
@@ -39,6 +62,8 @@ const JOBS: &[Job] = &[
         size: "512m",
         threads: 1,
         direct: false,
+        iodepth: 1,
+        place: Place::Tmpfs,
     },
     Job {
         name: "rand-read-4k",
@@ -47,6 +72,8 @@ const JOBS: &[Job] = &[
         size: "256m",
         threads: 1,
         direct: true,
+        iodepth: 1,
+        place: Place::Tmpfs,
     },
     Job {
         name: "rand-read-4k-2t",
@@ -55,6 +82,8 @@ const JOBS: &[Job] = &[
         size: "256m",
         threads: 2,
         direct: true,
+        iodepth: 1,
+        place: Place::Tmpfs,
     },
     Job {
         name: "rand-write-4k",
@@ -63,6 +92,8 @@ const JOBS: &[Job] = &[
         size: "256m",
         threads: 1,
         direct: false,
+        iodepth: 1,
+        place: Place::Tmpfs,
     },
     Job {
         name: "rand-read-4k-buf",
@@ -71,6 +102,38 @@ const JOBS: &[Job] = &[
         size: "256m",
         threads: 1,
         direct: false,
+        iodepth: 1,
+        place: Place::Tmpfs,
+    },
+    Job {
+        name: "rand-read-4k-qd1-disk",
+        rw: "randread",
+        bs: "4k",
+        size: "1g",
+        threads: 1,
+        direct: true,
+        iodepth: 1,
+        place: Place::Disk,
+    },
+    Job {
+        name: "rand-read-4k-qd32-disk",
+        rw: "randread",
+        bs: "4k",
+        size: "1g",
+        threads: 1,
+        direct: true,
+        iodepth: 32,
+        place: Place::Disk,
+    },
+    Job {
+        name: "rand-write-4k-qd32-disk",
+        rw: "randwrite",
+        bs: "4k",
+        size: "1g",
+        threads: 1,
+        direct: true,
+        iodepth: 32,
+        place: Place::Disk,
     },
 ];
 
@@ -102,13 +165,18 @@ fn fresh_dir(root: &Path, name: &str) -> PathBuf {
     dir
 }
 
-fn run_nfslab(dir: &Path, job: &Job, runtime: u32) -> Option<Figures> {
+fn run_nfslab(bin: &Path, dir: &Path, job: &Job, runtime: u32) -> Option<Figures> {
     let cpu_before = children_cpu();
-    let out = Command::new(env!("CARGO_BIN_EXE_nfslab-io"))
+    let out = Command::new(bin)
         .args(["run", "--compact", "--dir"])
         .arg(dir)
         .args(["--pattern", job.rw, "--bs", job.bs, "--size", job.size])
         .args(["--threads", &job.threads.to_string()])
+        .args(if job.iodepth > 1 {
+            vec!["--iodepth".to_owned(), job.iodepth.to_string()]
+        } else {
+            Vec::new()
+        })
         .args(["--runtime", &format!("{runtime}s"), "--keep"])
         .args(["--direct", if job.direct { "required" } else { "off" }])
         .args(if job.rw.contains("write") {
@@ -139,16 +207,14 @@ fn run_nfslab(dir: &Path, job: &Job, runtime: u32) -> Option<Figures> {
     })
 }
 
-fn run_fio(dir: &Path, job: &Job, runtime: u32) -> Option<Figures> {
+/// `--directory=DIR` (fio's own files), or `--filename=FILE` (a file nfslab-io laid out).
+fn run_fio(target: &str, job: &Job, runtime: u32, engine: &str) -> Option<Figures> {
     let cpu_before = children_cpu();
     let out = Command::new("fio")
-        .args([
-            "--name=bench",
-            "--ioengine=psync",
-            "--group_reporting",
-            "--output-format=json",
-        ])
-        .arg(format!("--directory={}", dir.display()))
+        .args(["--name=bench", "--group_reporting", "--output-format=json"])
+        .arg(format!("--ioengine={engine}"))
+        .arg(format!("--iodepth={}", job.iodepth))
+        .arg(target)
         .arg(format!("--rw={}", job.rw))
         .arg(format!("--bs={}", job.bs))
         .arg(format!("--size={}", job.size))
@@ -179,7 +245,7 @@ fn run_fio(dir: &Path, job: &Job, runtime: u32) -> Option<Figures> {
     })
 }
 
-fn lay_out(fio_dir: &Path, our_dir: &Path, job: &Job) {
+fn lay_out(fio_dir: &Path, ours: &[(PathBuf, PathBuf)], job: &Job) {
     let _ = Command::new("fio")
         .args(["--name=bench", "--create_only=1", "--output-format=json"])
         .arg(format!("--directory={}", fio_dir.display()))
@@ -193,12 +259,20 @@ fn lay_out(fio_dir: &Path, our_dir: &Path, job: &Job) {
     } else {
         "read"
     };
-    let _ = Command::new(env!("CARGO_BIN_EXE_nfslab-io"))
-        .args(["run", "--layout-only", "--compact", "--dir"])
-        .arg(our_dir)
-        .args(["--pattern", pattern, "--bs", job.bs, "--size", job.size])
-        .args(["--threads", &job.threads.to_string()])
-        .output();
+    for (bin, dir) in ours {
+        let _ = Command::new(bin)
+            .args(["run", "--layout-only", "--compact", "--dir"])
+            .arg(dir)
+            .args(["--pattern", pattern, "--bs", job.bs, "--size", job.size])
+            .args(["--threads", &job.threads.to_string()])
+            .output();
+    }
+}
+
+/// Whether `dir` is on a tmpfs (`statfs` magic), where queue depth means nothing.
+fn on_tmpfs(dir: &Path) -> bool {
+    nix::sys::statfs::statfs(dir)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC)
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -233,6 +307,9 @@ fn main() {
     let root = PathBuf::from(
         std::env::var("NFSLAB_BENCH_DIR").unwrap_or_else(|_| "/dev/shm/nfslab-bench".into()),
     );
+    let disk_root = PathBuf::from(
+        std::env::var("NFSLAB_BENCH_DISK_DIR").unwrap_or_else(|_| "/var/tmp/nfslab-bench".into()),
+    );
     let runtime: u32 = std::env::var("NFSLAB_BENCH_RUNTIME")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -241,31 +318,96 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
+    let deep_engines: Vec<String> = std::env::var("NFSLAB_BENCH_FIO_ENGINES")
+        .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect())
+        .unwrap_or_else(|_| vec!["libaio".to_owned()]);
+    let only: Option<Vec<String>> = std::env::var("NFSLAB_BENCH_JOBS")
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect());
+    let mut tools: Vec<(&str, PathBuf)> =
+        vec![("nfslab-io", PathBuf::from(env!("CARGO_BIN_EXE_nfslab-io")))];
+    if let Ok(baseline) = std::env::var("NFSLAB_BENCH_BASELINE") {
+        tools.push(("baseline", PathBuf::from(baseline)));
+    }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "runtime {runtime}s x {reps} repetitions per tool, medians; load average at start: {}",
+        "runtime {runtime}s x {reps} repetitions per tool, medians, the tools taking turns going first; load average at start: {}",
         load.trim()
     );
     println!(
-        "{:<18} {:<9} {:>11} {:>11} {:>10} {:>10} {:>12}",
+        "{:<24} {:<9} {:>11} {:>11} {:>10} {:>10} {:>12}",
         "job", "tool", "MiB/s", "IOPS", "p50 us", "p99 us", "cpu us/op"
     );
     for job in JOBS {
-        let (mut fio_runs, mut our_runs) = (Vec::new(), Vec::new());
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.iter().any(|n| n == job.name))
+        {
+            continue;
+        }
+        let base = match job.place {
+            Place::Tmpfs => &root,
+            Place::Disk => &disk_root,
+        };
         // Each tool lays its files out once, before and outside the measured runs.
-        let fio_dir = fresh_dir(&root, &format!("{}-fio", job.name));
-        let our_dir = fresh_dir(&root, &format!("{}-nfslab", job.name));
-        lay_out(&fio_dir, &our_dir, job);
-        for _ in 0..reps {
-            fio_runs.extend(run_fio(&fio_dir, job, runtime));
-            our_runs.extend(run_nfslab(&our_dir, job, runtime));
+        let fio_dir = fresh_dir(base, &format!("{}-fio", job.name));
+        if job.place == Place::Disk && on_tmpfs(&fio_dir) {
+            println!(
+                "{:<24} skipped: `{}` is a tmpfs (hint: NFSLAB_BENCH_DISK_DIR on a disk)",
+                job.name,
+                disk_root.display()
+            );
+            let _ = std::fs::remove_dir_all(&fio_dir);
+            continue;
+        }
+        let ours: Vec<(PathBuf, PathBuf)> = tools
+            .iter()
+            .map(|(name, bin)| {
+                (
+                    bin.clone(),
+                    fresh_dir(base, &format!("{}-{name}", job.name)),
+                )
+            })
+            .collect();
+        lay_out(&fio_dir, &ours, job);
+        // On the disk, one-thread jobs of fio read and write nfslab-io's own file: where a
+        // file lies on a virtual disk (and how much of it the host caches) changes its
+        // latency, so both tools use the same blocks.
+        let fio_target = match (job.place, job.threads, ours.first()) {
+            (Place::Disk, 1, Some((_, dir))) => {
+                format!("--filename={}", dir.join("nfslab.t0.f0").display())
+            }
+            _ => format!("--directory={}", fio_dir.display()),
+        };
+        let engines: Vec<&str> = if job.iodepth > 1 {
+            deep_engines.iter().map(String::as_str).collect()
+        } else {
+            vec!["psync"]
+        };
+        let mut fio_runs: Vec<Vec<Figures>> = vec![Vec::new(); engines.len()];
+        let mut our_runs: Vec<Vec<Figures>> = vec![Vec::new(); ours.len()];
+        // Every tool (each fio engine, nfslab-io, the baseline) in a ring; each repetition
+        // starts one further along it, so who goes first (and who runs on a machine getting
+        // busier, or a device warming up) turns with the repetitions.
+        let turns = engines.len() + ours.len();
+        for rep in 0..reps as usize {
+            for k in 0..turns {
+                let t = (rep + k) % turns;
+                if t < engines.len() {
+                    fio_runs[t].extend(run_fio(&fio_target, job, runtime, engines[t]));
+                } else {
+                    let (bin, dir) = &ours[t - engines.len()];
+                    our_runs[t - engines.len()].extend(run_nfslab(bin, dir, job, runtime));
+                }
+            }
         }
         let _ = std::fs::remove_dir_all(&fio_dir);
-        let _ = std::fs::remove_dir_all(&our_dir);
-        let (fio, ours) = (median_figures(&fio_runs), median_figures(&our_runs));
+        for (_, dir) in &ours {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         let line = |tool: &str, f: &Figures| {
             println!(
-                "{:<18} {:<9} {:>11.1} {:>11.0} {:>10.2} {:>10.2} {:>12.3}",
+                "{:<24} {:<9} {:>11.1} {:>11.0} {:>10.2} {:>10.2} {:>12.3}",
                 job.name,
                 tool,
                 f.bw / 1048576.0,
@@ -275,32 +417,38 @@ fn main() {
                 f.cpu_us_per_op
             );
         };
-        match (fio, ours) {
-            (Some(f), Some(o)) => {
-                line("fio", &f);
-                line("nfslab-io", &o);
-                println!(
-                    "{:<18} {:<9} {:>11.3} {:>11.3} {:>10.3} {:>10.3} {:>12.3}",
-                    job.name,
-                    "ratio",
-                    o.bw / f.bw,
-                    o.iops / f.iops,
-                    o.p50 / f.p50,
-                    o.p99 / f.p99,
-                    o.cpu_us_per_op / f.cpu_us_per_op
-                );
+        let Some(fio) = median_figures(&fio_runs[0]) else {
+            println!("{:<24} incomplete: fio failed", job.name);
+            continue;
+        };
+        line("fio", &fio);
+        for (engine, runs) in engines.iter().zip(&fio_runs).skip(1) {
+            if let Some(f) = median_figures(runs) {
+                line(&format!("fio:{engine}"), &f);
             }
-            (f, o) => println!(
-                "{:<18} incomplete: fio {:?}, nfslab-io {:?}",
+        }
+        for ((name, _), runs) in tools.iter().zip(&our_runs) {
+            let Some(o) = median_figures(runs) else {
+                println!("{:<24} incomplete: {name} failed", job.name);
+                continue;
+            };
+            line(name, &o);
+            println!(
+                "{:<24} {:<9} {:>11.3} {:>11.3} {:>10.3} {:>10.3} {:>12.3}",
                 job.name,
-                f.is_some(),
-                o.is_some()
-            ),
+                "ratio",
+                o.bw / fio.bw,
+                o.iops / fio.iops,
+                o.p50 / fio.p50,
+                o.p99 / fio.p99,
+                o.cpu_us_per_op / fio.cpu_us_per_op
+            );
         }
     }
     let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_dir_all(&disk_root);
     println!(
-        "ratio = nfslab-io / fio (throughput: >= 1 is the goal; latency: within 0.9-1.1; cpu per op: <= 1)"
+        "ratio = tool / fio (throughput: >= 1 is the goal; latency: within 0.9-1.1; cpu per op: <= 1); fio uses psync at depth 1 and the first of NFSLAB_BENCH_FIO_ENGINES (libaio) deeper"
     );
     println!(
         "note: fio runs each job in its own session (its own scheduler autogroup); on a busy machine that buys it CPU that nfslab-io's threads, sharing one process, do not get: compare cpu us/op there"

@@ -13,8 +13,10 @@ use nfslab_workload::backend::nfs::{InputError, NfsBackend};
 use nfslab_workload::backend::posix::PosixBackend;
 use nfslab_workload::engine::{RunOptions, StartError, run};
 use nfslab_workload::exit::ExitCode;
+use nfslab_workload::fio::load_fio_file;
 use nfslab_workload::job::{
-    DirectMode, FsyncPolicy, Job, JobFileError, Pattern, SyncCall, load_job_file, locate_field,
+    DirectMode, FsyncPolicy, IoEngine, Job, JobFileError, Pattern, SyncCall, load_job_file,
+    locate_field,
 };
 use nfslab_workload::mount::mount_section;
 use nfslab_workload::summary::summary;
@@ -31,6 +33,11 @@ Examples:
 
   # a job file (same fields as benchmark plans), with one flag overriding it
   nfslab-io run --dir /data --job randrw.yaml --runtime 10s
+
+  # a fio job file, or fio's option names (libaio runs as io_uring, same depth)
+  nfslab-io run --dir /data --fio randread.fio
+  nfslab-io run --dir /data --rw randread --blocksize 4k --numjobs 4 --iodepth 32 \
+    --ioengine libaio --direct=1 --runtime 30s
 
   # the same job against an NFSv3 server from user space (no mount, no root)
   nfslab-io run --target nfs://10.0.0.5/export/bench --pattern randread --bs 4k --iodepth 16 \
@@ -232,6 +239,16 @@ pub struct RunArgs {
     /// YAML job file; flags given as well override its fields.
     #[arg(long, help_heading = "Job")]
     pub job: Option<PathBuf>,
+    /// fio job file (one job: `[global]` and one section); its common subset maps to the
+    /// job, anything it cannot honour is refused with file:line; flags override it, and its
+    /// `directory` is used when neither --dir nor --target is given.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "job",
+        help_heading = "Job"
+    )]
+    pub fio: Option<PathBuf>,
     /// Job fields.
     #[command(flatten)]
     pub fields: JobArgs,
@@ -264,38 +281,67 @@ pub struct RunArgs {
     pub barrier_timeout: Span,
 }
 
-/// Job fields as flags; each maps to the [`Job`] field of the same name.
+/// Job fields as flags; each maps to the [`Job`] field of the same name. fio's option
+/// names are accepted as aliases (`--rw`, `--blocksize`, `--filesize`, `--numjobs`,
+/// `--io_size`, `--ramp_time`, `--ioengine=libaio`...), with our meanings: `--size` is per
+/// file, as fio's `filesize`.
 #[derive(Debug, Args, Default)]
 pub struct JobArgs {
-    /// read, write, randread, randwrite, randrw, metadata, fsync-latency.
-    #[arg(long, help_heading = "Job")]
+    /// read, write, randread, randwrite, randrw, metadata, fsync-latency (fio: --rw).
+    #[arg(long, visible_alias = "rw", alias = "readwrite", help_heading = "Job")]
     pub pattern: Option<Pattern>,
-    /// Block size (`4k`, `1m`; default 4k).
-    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    /// Block size (`4k`, `1m`; default 4k) (fio: --blocksize).
+    #[arg(
+        long,
+        alias = "blocksize",
+        allow_hyphen_values = true,
+        help_heading = "Job"
+    )]
     pub bs: Option<Size>,
-    /// Size of each file (default 64m; metadata 4k).
-    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    /// Size of each file (default 64m; metadata 4k) (fio: --filesize).
+    #[arg(
+        long,
+        alias = "filesize",
+        allow_hyphen_values = true,
+        help_heading = "Job"
+    )]
     pub size: Option<Size>,
     /// Files per thread (default 1; metadata 256).
     #[arg(long, allow_hyphen_values = true, value_parser = count_arg, help_heading = "Job")]
     pub nrfiles: Option<u32>,
-    /// Worker threads, each on its own files (fio numjobs).
-    #[arg(long, allow_hyphen_values = true, value_parser = count_arg, help_heading = "Job")]
+    /// Worker threads, each on its own files (fio: --numjobs).
+    #[arg(
+        long,
+        visible_alias = "numjobs",
+        allow_hyphen_values = true,
+        value_parser = count_arg,
+        help_heading = "Job"
+    )]
     pub threads: Option<u32>,
-    /// Requests in flight per thread (the posix backend uses 1).
+    /// Requests in flight per thread (default 1).
     #[arg(long, allow_hyphen_values = true, value_parser = count_arg, help_heading = "Job")]
     pub iodepth: Option<u32>,
+    /// How directories keep iodepth requests in flight: auto (io_uring above depth 1,
+    /// submitter threads where io_uring is unavailable), io_uring, threads, sync; fio's
+    /// libaio, psync and posixaio map to them.
+    #[arg(long, help_heading = "Job")]
+    pub ioengine: Option<IoEngine>,
     /// Read percentage of randrw (0-100).
     #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(u8).range(0..=100), help_heading = "Job")]
     pub rwmixread: Option<u8>,
     /// Measured time (`30s`, `2m`); threads loop over their files.
     #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
     pub runtime: Option<Span>,
-    /// Bytes per thread in the measured phase (default one pass).
-    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    /// Bytes per thread in the measured phase (default one pass) (fio: --io_size).
+    #[arg(long, aliases = ["io_size", "io_limit"], allow_hyphen_values = true, help_heading = "Job")]
     pub io_size: Option<Size>,
-    /// IO before the measured window, excluded from statistics.
-    #[arg(long, allow_hyphen_values = true, help_heading = "Job")]
+    /// IO before the measured window, excluded from statistics (fio: --ramp_time).
+    #[arg(
+        long,
+        alias = "ramp_time",
+        allow_hyphen_values = true,
+        help_heading = "Job"
+    )]
     pub ramp_time: Option<Span>,
     /// off, on (fallback to buffered with a note), required. `--direct` alone means on.
     #[arg(long, num_args = 0..=1, default_missing_value = "on", require_equals = false, help_heading = "Job")]
@@ -312,8 +358,8 @@ pub struct JobArgs {
     /// Write a self-checking pattern and verify every block read back.
     #[arg(long, help_heading = "Job")]
     pub verify: bool,
-    /// Seed of offsets and data.
-    #[arg(long, help_heading = "Job")]
+    /// Seed of offsets and data (fio: --randseed).
+    #[arg(long, alias = "randseed", help_heading = "Job")]
     pub seed: Option<u64>,
 }
 
@@ -335,6 +381,7 @@ impl JobArgs {
         take!(nrfiles, self.nrfiles.map(Some));
         take!(threads, self.threads);
         take!(iodepth, self.iodepth);
+        take!(ioengine, self.ioengine.map(Some));
         take!(rwmixread, self.rwmixread.map(Some));
         take!(runtime, self.runtime.map(Some));
         take!(io_size, self.io_size.map(Some));
@@ -524,21 +571,44 @@ fn print_json<T: serde::Serialize>(value: &T, compact: bool) -> ExitCode {
     }
 }
 
-fn load_job(args: &RunArgs) -> Result<(Job, Vec<&'static str>, Option<String>), String> {
-    let (mut job, text) = match &args.job {
-        Some(path) => match load_job_file_keep_invalid(path) {
-            Ok((job, text)) => (job, Some(text)),
+/// A job read from flags, a job file or a fio job file.
+struct Loaded {
+    job: Job,
+    /// Fields set by flags.
+    set: Vec<&'static str>,
+    /// The YAML job file's text (to point errors into it).
+    text: Option<String>,
+    /// The fio job file's `directory`.
+    fio_dir: Option<PathBuf>,
+    /// What the fio file mapped with a change of meaning.
+    notes: Vec<String>,
+}
+
+fn load_job(args: &RunArgs) -> Result<Loaded, String> {
+    let (mut job, text, fio_dir, notes) = match (&args.job, &args.fio) {
+        (Some(path), _) => match load_job_file_keep_invalid(path) {
+            Ok((job, text)) => (job, Some(text), None, Vec::new()),
             Err(e) => return Err(chain(&e)),
         },
-        None => {
+        (None, Some(path)) => match load_fio_file(path) {
+            Ok(f) => (f.job, None, f.directory, f.notes),
+            Err(e) => return Err(e.to_string()),
+        },
+        (None, None) => {
             let pattern = args.fields.pattern.ok_or_else(|| {
-                "missing --pattern (hint: give --pattern or --job FILE)".to_owned()
+                "missing --pattern (hint: give --pattern, --job FILE or --fio FILE)".to_owned()
             })?;
-            (Job::new(pattern), None)
+            (Job::new(pattern), None, None, Vec::new())
         }
     };
     let set = args.fields.apply(&mut job);
-    Ok((job, set, text))
+    Ok(Loaded {
+        job,
+        set,
+        text,
+        fio_dir,
+        notes,
+    })
 }
 
 /// Reads a job file; field checks are left to the run (so flags can fix a bad field).
@@ -605,25 +675,35 @@ fn run_command(args: &RunArgs) -> ExitCode {
         error_line(&message);
         return ExitCode::BadInput;
     }
-    let (job, set, text) = match load_job(args) {
+    let Loaded {
+        job,
+        set,
+        text,
+        fio_dir,
+        notes,
+    } = match load_job(args) {
         Ok(v) => v,
         Err(message) => {
             error_line(&message);
             return ExitCode::BadInput;
         }
     };
+    for n in &notes {
+        eprintln!("note: {n}");
+    }
     let job_file = args.job.as_deref().zip(text.as_deref());
-    let target = match (&args.target, &args.dir) {
-        (Some(_), Some(_)) => {
+    let target = match (&args.target, &args.dir, fio_dir) {
+        (Some(_), Some(_), _) => {
             error_line("--target and --dir both name where to run (hint: give one of them)");
             return ExitCode::BadInput;
         }
-        (None, None) => {
+        (None, None, None) => {
             error_line("missing --target or --dir (hint: a directory, or nfs://HOST/EXPORT)");
             return ExitCode::BadInput;
         }
-        (Some(t), None) => t.clone(),
-        (None, Some(d)) => d.display().to_string(),
+        (Some(t), None, _) => t.clone(),
+        (None, Some(d), _) => d.display().to_string(),
+        (None, None, Some(d)) => d.display().to_string(),
     };
     if !is_nfs_url(&target) {
         if target.contains("://") {

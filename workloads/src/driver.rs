@@ -182,6 +182,8 @@ pub struct MeasuredOutcome {
     pub tally: VerifyTally,
     /// Thread CPU (user, sys) seconds within the window.
     pub cpu: (f64, f64),
+    /// Most requests this worker had in flight at once.
+    pub max_in_flight: u32,
 }
 
 fn thread_cpu() -> (f64, f64) {
@@ -355,6 +357,7 @@ pub fn run_data(
         fault,
         tally,
         cpu: ramp.cpu_used(),
+        max_in_flight: 1,
     }
 }
 
@@ -450,6 +453,7 @@ pub fn run_metadata(
         fault,
         tally: VerifyTally::default(),
         cpu: ramp.cpu_used(),
+        max_in_flight: 1,
     }
 }
 

@@ -25,8 +25,8 @@ use crate::exit::ExitCode;
 use crate::job::{Job, JobError, Pattern, ResolvedJob};
 use crate::mount::mountstats_delta;
 use crate::result::{
-    Cpu, Effective, ErrorRecord, Measures, Phases, RunResult, SCHEMA_VERSION, Status, Tool, Totals,
-    VerifySummary, Window, op_stats_map,
+    Cpu, Effective, ErrorRecord, IoSection, Measures, Phases, RunResult, SCHEMA_VERSION, Status,
+    Tool, Totals, VerifySummary, Window, op_stats_map,
 };
 use crate::stats::Recorder;
 use crate::verify::{Generations, VerifyTally};
@@ -248,6 +248,7 @@ pub fn run<B: Backend>(
             recorder: merged,
             fault: None,
             tally: VerifyTally::default(),
+            max_in_flight: outcomes.iter().map(|o| o.max_in_flight).max().unwrap_or(0),
         }];
 
         if error.is_none() && resolved.verify && resolved.pattern.writes() {
@@ -366,6 +367,7 @@ fn measured_phase<W: WorkerIo>(
                     )),
                     tally: VerifyTally::default(),
                     cpu: (0.0, 0.0),
+                    max_in_flight: 0,
                 })
             })
             .collect()
@@ -437,7 +439,10 @@ fn assemble(input: AssembleInput<'_>) -> RunResult {
         .as_ref()
         .map(|o| o.recorder.series().to_vec())
         .unwrap_or_default();
-    let totals = Totals::from_ops(&ops, seconds, ramp_ops);
+    let mut totals = Totals::from_ops(&ops, seconds, ramp_ops);
+    if let Some(o) = &input.outcome {
+        (totals.ramp_read_bytes, totals.ramp_write_bytes) = o.recorder.ramp_bytes();
+    }
     let verify = input.resolved.verify.then(|| VerifySummary {
         blocks_checked: input.tally.blocks_checked,
         mismatches: input.tally.mismatches,
@@ -450,7 +455,7 @@ fn assemble(input: AssembleInput<'_>) -> RunResult {
     } else {
         Status::Ok
     };
-    RunResult {
+    let mut result = RunResult {
         schema_version: SCHEMA_VERSION,
         tool: Tool::current(),
         status,
@@ -471,6 +476,12 @@ fn assemble(input: AssembleInput<'_>) -> RunResult {
             files_reused: input.reused,
             files_created: input.created,
         },
+        io: Some(IoSection {
+            mechanism: input.prepared.mechanism.name.to_owned(),
+            reason: input.prepared.mechanism.reason.clone(),
+            iodepth: input.prepared.iodepth,
+            max_in_flight: input.outcome.as_ref().map_or(0, |o| o.max_in_flight),
+        }),
         phases: input.phases,
         measures: Measures {
             window: input.window,
@@ -483,6 +494,9 @@ fn assemble(input: AssembleInput<'_>) -> RunResult {
         },
         mount: input.mount,
         nfs: input.nfs,
+        wire: None,
         notes: input.notes,
-    }
+    };
+    result.wire = crate::wire::of_result(&result, crate::wire::client_memory());
+    result
 }

@@ -304,6 +304,93 @@ impl FromStr for SyncCall {
     }
 }
 
+/// How a thread keeps its requests in flight on a directory (the POSIX backend).
+///
+/// fio's engine names are accepted as aliases: `libaio` and `io_uring` mean
+/// [`IoEngine::IoUring`], `psync`, `sync`, `pvsync` and `pvsync2` mean [`IoEngine::Sync`],
+/// `posixaio` means [`IoEngine::Threads`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum IoEngine {
+    /// `sync` at iodepth 1 (today's `pread`/`pwrite` path), `io_uring` above, falling back
+    /// to `threads` where io_uring is unavailable.
+    #[default]
+    Auto,
+    /// io_uring at every depth; the `threads` fallback (with the reason in the result)
+    /// where the kernel or a seccomp profile refuses it.
+    IoUring,
+    /// `iodepth` submitter threads per worker thread, each with one blocking call in flight.
+    Threads,
+    /// `pread`/`pwrite` from the worker thread: one request in flight (iodepth runs as 1).
+    Sync,
+}
+
+impl IoEngine {
+    /// Every engine, in documentation order.
+    pub const ALL: [IoEngine; 4] = [
+        IoEngine::Auto,
+        IoEngine::IoUring,
+        IoEngine::Threads,
+        IoEngine::Sync,
+    ];
+
+    /// The name used in job files and flags.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            IoEngine::Auto => "auto",
+            IoEngine::IoUring => "io_uring",
+            IoEngine::Threads => "threads",
+            IoEngine::Sync => "sync",
+        }
+    }
+
+    /// The engine a fio `ioengine` value maps to, if it has one.
+    #[must_use]
+    pub fn from_fio(name: &str) -> Option<IoEngine> {
+        match name {
+            "libaio" | "io_uring" => Some(IoEngine::IoUring),
+            "psync" | "sync" | "pvsync" | "pvsync2" | "vsync" => Some(IoEngine::Sync),
+            "posixaio" => Some(IoEngine::Threads),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for IoEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for IoEngine {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.to_ascii_lowercase();
+        IoEngine::ALL
+            .into_iter()
+            .find(|e| e.name() == lower || e.name().replace('_', "-") == lower)
+            .or_else(|| IoEngine::from_fio(&lower))
+            .ok_or_else(|| {
+                format!(
+                    "unknown ioengine `{s}` (hint: auto, io_uring, threads or sync; fio's libaio, psync and posixaio map to them)"
+                )
+            })
+    }
+}
+
+impl Serialize for IoEngine {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for IoEngine {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(de::Error::custom)
+    }
+}
+
 fn default_threads() -> u32 {
     1
 }
@@ -347,9 +434,13 @@ pub struct Job {
     /// Worker threads, each with its own files (fio's `numjobs`).
     #[serde(default = "default_threads")]
     pub threads: u32,
-    /// Requests in flight per thread. The POSIX backend issues one at a time (effective 1).
+    /// Requests in flight per thread (fio's `iodepth`).
     #[serde(default = "default_iodepth")]
     pub iodepth: u32,
+    /// How directories keep `iodepth` requests in flight: `auto` (default), `io_uring`,
+    /// `threads`, `sync`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ioengine: Option<IoEngine>,
     /// Read share of `randrw` in percent (default 50).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rwmixread: Option<u8>,
@@ -394,6 +485,7 @@ impl Job {
             nrfiles: None,
             threads: default_threads(),
             iodepth: default_iodepth(),
+            ioengine: None,
             rwmixread: None,
             runtime: None,
             io_size: None,
@@ -405,6 +497,54 @@ impl Job {
             verify: false,
             seed: DEFAULT_SEED,
         }
+    }
+
+    /// The `nfslab-io run` flags that give this job (fields left out stay out, so their
+    /// defaults apply as they did), in the order of the job file documentation.
+    #[must_use]
+    pub fn command_flags(&self) -> Vec<String> {
+        let mut out = vec!["--pattern".to_owned(), self.pattern.name().to_owned()];
+        let mut push = |flag: &str, value: Option<String>| {
+            if let Some(v) = value {
+                out.push(format!("--{flag}"));
+                out.push(v);
+            }
+        };
+        let size = |s: Option<Size>| s.map(|s| format_size(s.bytes()));
+        let span = |s: Option<Span>| s.map(|s| format_duration(s.duration()));
+        push("bs", size(self.bs));
+        push("size", size(self.size));
+        push("nrfiles", self.nrfiles.map(|n| n.to_string()));
+        push(
+            "threads",
+            (self.threads != 1).then(|| self.threads.to_string()),
+        );
+        push(
+            "iodepth",
+            (self.iodepth != 1).then(|| self.iodepth.to_string()),
+        );
+        push("ioengine", self.ioengine.map(|e| e.name().to_owned()));
+        push("rwmixread", self.rwmixread.map(|n| n.to_string()));
+        push("runtime", span(self.runtime));
+        push("io-size", size(self.io_size));
+        push("ramp-time", span(self.ramp_time));
+        push("direct", self.direct.map(|d| d.name().to_owned()));
+        push("fsync", self.fsync.map(|f| f.to_string()));
+        push(
+            "sync-call",
+            (self.sync_call == SyncCall::Fdatasync).then(|| "fdatasync".to_owned()),
+        );
+        push(
+            "seed",
+            (self.seed != DEFAULT_SEED).then(|| self.seed.to_string()),
+        );
+        if self.o_sync {
+            out.push("--o-sync".to_owned());
+        }
+        if self.verify {
+            out.push("--verify".to_owned());
+        }
+        out
     }
 
     /// Checks every field; see [`Job::resolve`].
@@ -599,6 +739,7 @@ impl Job {
             nrfiles,
             threads: self.threads,
             iodepth: self.iodepth,
+            ioengine: self.ioengine.unwrap_or_default(),
             rwmixread,
             runtime,
             io_limit,
@@ -661,6 +802,9 @@ pub struct ResolvedJob {
     pub threads: u32,
     /// Requested requests in flight per thread (the backend reports what it used).
     pub iodepth: u32,
+    /// How the POSIX backend keeps them in flight (results older than this field: `auto`).
+    #[serde(default)]
+    pub ioengine: IoEngine,
     /// Percentage of data operations that read (100 for reads, 0 for writes).
     pub rwmixread: u8,
     /// Measured window length for time-based runs.
@@ -688,6 +832,69 @@ pub struct ResolvedJob {
 }
 
 impl ResolvedJob {
+    /// The settings in human units on one line: `randread, bs 4k, 1g per file x 1 file x 4
+    /// threads, iodepth 32, runtime 30s, ramp 2s, direct, fsync none`.
+    #[must_use]
+    pub fn settings(&self) -> String {
+        let plural = |n: u32, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        let metadata = self.pattern == Pattern::Metadata;
+        let mut parts = vec![self.pattern.name().to_owned()];
+        if !metadata {
+            parts.push(format!("bs {}", format_size(self.bs)));
+        }
+        parts.extend([
+            format!(
+                "{} per file x {} x {}",
+                format_size(self.size),
+                plural(self.nrfiles, "file"),
+                plural(self.threads, "thread")
+            ),
+            format!("iodepth {}", self.iodepth),
+        ]);
+        if self.ioengine != IoEngine::Auto {
+            parts.push(format!("ioengine {}", self.ioengine));
+        }
+        if self.pattern == Pattern::Randrw {
+            parts.push(format!("{}% reads", self.rwmixread));
+        }
+        match (self.runtime, self.io_limit) {
+            (Some(r), Some(limit)) => {
+                parts.push(format!("runtime {}", format_duration(r)));
+                parts.push(format!("at most {} per thread", format_size(limit)));
+            }
+            (Some(r), None) => parts.push(format!("runtime {}", format_duration(r))),
+            (None, Some(limit)) => parts.push(format!("{} per thread", format_size(limit))),
+            (None, None) => {}
+        }
+        if !self.ramp_time.is_zero() {
+            parts.push(format!("ramp {}", format_duration(self.ramp_time)));
+        }
+        if !metadata {
+            parts.push(
+                match self.direct {
+                    DirectMode::Off => "buffered",
+                    DirectMode::On => "direct",
+                    DirectMode::Required => "direct (required)",
+                }
+                .to_owned(),
+            );
+        }
+        if self.pattern.writes() {
+            parts.push(match self.fsync {
+                FsyncPolicy::None => "fsync none".to_owned(),
+                FsyncPolicy::End => "fsync at end".to_owned(),
+                FsyncPolicy::Every(n) => format!("fsync every {n} writes"),
+            });
+        }
+        if self.o_sync {
+            parts.push("O_SYNC".to_owned());
+        }
+        if self.verify {
+            parts.push("verified".to_owned());
+        }
+        parts.join(", ")
+    }
+
     /// Data operations per thread in the measured phase, if bounded.
     #[must_use]
     pub fn ops_limit(&self) -> Option<u64> {
@@ -1061,6 +1268,34 @@ mod tests {
         let mut j = Job::new(Pattern::Read);
         j.io_size = Some(Size(6000));
         check(j, "io_size", "6000");
+    }
+
+    #[test]
+    fn flags_give_back_the_same_job_and_settings_read_in_human_units() {
+        let job = yaml(
+            "pattern: randrw\nbs: 8k\nsize: 1GiB\nthreads: 4\niodepth: 32\nioengine: threads\n\
+             rwmixread: 70\nruntime: 90s\nramp_time: 2s\ndirect: required\nfsync: 16\n\
+             sync_call: fdatasync\nverify: true\n",
+        )
+        .unwrap();
+        let flags = job.command_flags();
+        assert_eq!(
+            flags.join(" "),
+            "--pattern randrw --bs 8k --size 1g --threads 4 --iodepth 32 --ioengine threads \
+             --rwmixread 70 --runtime 90s --ramp-time 2s --direct required --fsync 16 \
+             --sync-call fdatasync --verify"
+        );
+        assert_eq!(
+            job.resolve().unwrap().settings(),
+            "randrw, bs 8k, 1g per file x 1 file x 4 threads, iodepth 32, ioengine threads, \
+             70% reads, runtime 90s, ramp 2s, direct (required), fsync every 16 writes, verified"
+        );
+        let plain = Job::new(Pattern::Read);
+        assert_eq!(plain.command_flags(), ["--pattern", "read"]);
+        assert_eq!(
+            plain.resolve().unwrap().settings(),
+            "read, bs 4k, 64m per file x 1 file x 1 thread, iodepth 1, 64m per thread, direct"
+        );
     }
 
     #[test]

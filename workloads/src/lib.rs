@@ -14,15 +14,19 @@
 //! | [`names`] | the grammar of user-given names that become file names (`--prefix`) |
 //! | [`yaml`] | reading user YAML: the parser's failures in the project's words, with the field path |
 //! | [`job`] | the job model ([`job::Job`]), its validation and YAML loading |
+//! | [`fio`] | fio job files: the common subset read into a job, the rest refused with file:line |
 //! | [`ops`] | operation streams: sequential/random offsets, mixes, fsync cadence, budget |
 //! | [`verify`] | the self-describing block pattern and its checker |
 //! | [`stats`] | per-worker recorders (hdrhistogram, counters, series, errno counts) |
 //! | [`backend`] | the backend seam ([`backend::Backend`], [`backend::WorkerIo`]), the POSIX backend and the NFSv3 protocol backend ([`backend::nfs`]) |
 //! | [`driver`] | backend-neutral phases: layout, measured loop, metadata loop, read-back |
+//! | [`inflight`] | the rules of a worker with several requests in flight (next operation, barriers, completions) |
 //! | [`pipeline`] | the measured data phase with `iodepth` requests in flight, for asynchronous backends |
+//! | [`queue`] | the measured data phase with `iodepth` requests in flight on directories (io_uring, submitter threads) |
 //! | [`engine`] | orchestration of a run and assembly of its result |
 //! | [`result`] | the result document, histogram encoding, exact merging of results |
 //! | [`mount`] | `/proc/self/mountinfo` and `/proc/self/mountstats` parsing |
+//! | [`wire`] | cache honesty: bytes the job moved against bytes on the wire, with findings |
 //! | [`summary`] | the human summary (stderr) |
 //! | [`tools`] | helper subcommands for pods: files, directory checks, HTTP, waiting |
 //! | [`exit`] | exit codes |
@@ -39,10 +43,11 @@
 //! | `error` | `null` or `{phase, errno, file, message}`: what stopped the run |
 //! | `job` | the job as given (unset fields omitted) |
 //! | `backend` | `{name: "posix", target: DIR}` or `{name: "nfs3", target: "nfs://host[:port]/path"}` |
-//! | `effective` | every job value decided (`pattern`, `bs`, `size`, `nrfiles`, `threads`, `iodepth`, `rwmixread`, `runtime`, `io_limit`, `ramp_time`, `direct`, `fsync`, `sync_call`, `o_sync`, `verify`, `seed`, `blocks_per_file`) plus `iodepth_effective`, `direct_used`, `cache` (`direct`/`buffered`), `direct_note`, `files_reused`, `files_created` |
+//! | `effective` | every job value decided (`pattern`, `bs`, `size`, `nrfiles`, `threads`, `iodepth`, `ioengine`, `rwmixread`, `runtime`, `io_limit`, `ramp_time`, `direct`, `fsync`, `sync_call`, `o_sync`, `verify`, `seed`, `blocks_per_file`) plus `iodepth_effective`, `direct_used`, `cache` (`direct`/`buffered`), `direct_note`, `files_reused`, `files_created` |
+//! | `io` | how requests were kept in flight: `mechanism` (`sync`: one call at a time per thread; `io_uring`; `threads`: submitter threads, the fallback where io_uring is unavailable; `rpc-pipeline`: the NFSv3 client), `reason` (the job's `ioengine`, the depth, what the io_uring probe answered), `iodepth` (per thread), `max_in_flight` (most requests one thread had in flight at once; for submitter threads, calls inside the kernel at once) |
 //! | `phases` | seconds: `layout_seconds`, `barrier_wait_seconds`, `ramp_seconds`, `measured_seconds`, `verify_seconds` |
 //! | `window` | `start_unix_ns` (end of ramp), `seconds` (to the last completion) |
-//! | `totals` | `data_bytes`, `data_ops` (reads + writes), `bandwidth_bytes_per_sec` = `data_bytes / window.seconds`, `iops` = `data_ops / window.seconds`, `all_ops`, `all_ops_per_sec`, `ramp_ops_excluded` |
+//! | `totals` | `data_bytes`, `data_ops` (reads + writes), `bandwidth_bytes_per_sec` = `data_bytes / window.seconds`, `iops` = `data_ops / window.seconds`, `all_ops`, `all_ops_per_sec`, `ramp_ops_excluded`, `ramp_read_bytes`, `ramp_write_bytes` |
 //! | `ops` | per kind (`read`, `write`, `fsync`, `mkdir`, `create`, `stat`, `readdir`, `rename`, `unlink`, `rmdir`): `ops`, `bytes`, `bandwidth_bytes_per_sec`, `ops_per_sec`, `latency_ns` (`min`, `p50`, `p90`, `p99`, `p99_9`, `p99_99`, `max`, `mean`, `stdev`), `histogram` (base64 HdrHistogram V2, ns) |
 //! | `series` | per second of the window: `second`, `read_bytes`, `read_ops`, `write_bytes`, `write_ops`, `other_ops`, `latency_sum_ns` |
 //! | `cpu` | `user_seconds`, `sys_seconds` of the worker threads in the window, `seconds_per_gib` |
@@ -50,6 +55,7 @@
 //! | `verify` | `null` or `{blocks_checked, mismatches, mismatch_list: [{file, offset, bad_byte_offset, kind, expected, found}]}` with header fields `{magic, file_id, block, offset, generation, checksum}` |
 //! | `mount` | `null` or `{path, mount: {mount_id, parent_id, device, root, mount_point, mount_options, optional_fields, fstype, source, super_options}, nfs_options, mountstats_delta}`; for NFS the delta has per-operation `ops`, `transmissions`, `retransmits`, `major_timeouts`, `bytes_sent`, `bytes_received`, `avg_rtt_ms`, `avg_execute_ms`, and totals |
 //! | `nfs` | `null`, or for `nfs://` targets: `{server, address, mount_port, ports, export, path, options_requested, options_effective, effective: {rsize, wsize, nconnect, max_inflight, retry, timeo, retrans, attr_cache, acregmin, acdirmin, rdirplus, stable, uid, gid, resvport, dirty_limit}, differences, ignored, fsinfo: {rtmax, rtpref, wtmax, wtpref, dtpref, maxfilesize}, rpc}`; `rpc` covers the measured phase: `procedures` (per NFS procedure `calls`, `errors`, `transmissions`, `retransmissions`, `timeouts`, `bytes_sent`, `bytes_received`, `avg_rtt_ms`, `avg_exe_ms`), `totals`, `events` (`reconnects`, `connect_failures`, `major_timeouts`, `late_replies`, `write_verifier_changes`, `writes_redone`, `jukebox_retries`, `soft_failures`), `max_in_flight_per_connection` |
+//! | `wire` | NFS mounts and `nfs://` targets only: `source` (`mountstats` or `client`), `app_read_bytes`, `app_write_bytes` (ramp included), `wire_read_bytes`, `wire_write_bytes`, `read_ratio`, `write_ratio` (wire / app), `context` (`direct`, `fsync`, `rewrites`, `data_set_bytes`, `client_memory_bytes`, `cache_options`, `uncommitted`), `findings` (`[{kind: reads_cached / writes_not_sent / writes_uncommitted, share, message}]`: a meaningful share of the bytes never crossed the wire, with the likely cause) |
 //! | `notes` | human notes (direct IO fallback, iodepth, reused files) |
 //!
 //! Results of several runs merge exactly with [`result::merge_results`].
@@ -63,15 +69,19 @@ pub mod backend;
 pub mod driver;
 pub mod engine;
 pub mod exit;
+pub mod fio;
+pub mod inflight;
 pub mod job;
 pub mod mount;
 pub mod names;
 pub mod ops;
 pub mod pipeline;
+pub mod queue;
 pub mod result;
 pub mod stats;
 pub mod summary;
 pub mod tools;
 pub mod units;
 pub mod verify;
+pub mod wire;
 pub mod yaml;

@@ -101,6 +101,22 @@ pub struct Effective {
     pub files_created: u64,
 }
 
+/// How the run kept its requests in flight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IoSection {
+    /// `sync` (one call at a time per thread), `io_uring`, `threads` (submitter threads),
+    /// `rpc-pipeline` (the NFSv3 client).
+    pub mechanism: String,
+    /// Why that mechanism ran (the job's `ioengine`, the depth, what the io_uring probe
+    /// answered).
+    pub reason: String,
+    /// Requests in flight per thread the mechanism was given.
+    pub iodepth: u32,
+    /// Most requests one thread had in flight at once in the measured phase (for submitter
+    /// threads: calls inside the kernel at once).
+    pub max_in_flight: u32,
+}
+
 /// Seconds spent in each phase.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Phases {
@@ -239,6 +255,12 @@ pub struct Totals {
     pub all_ops_per_sec: f64,
     /// Operations completed during the ramp, excluded from everything above.
     pub ramp_ops_excluded: u64,
+    /// Bytes read during the ramp (excluded above; the wire check counts them).
+    #[serde(default)]
+    pub ramp_read_bytes: u64,
+    /// Bytes written during the ramp (excluded above; the wire check counts them).
+    #[serde(default)]
+    pub ramp_write_bytes: u64,
 }
 
 impl Totals {
@@ -334,6 +356,9 @@ pub struct RunResult {
     pub backend: BackendInfo,
     /// What actually ran.
     pub effective: Effective,
+    /// How requests were kept in flight (absent in results older than this field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io: Option<IoSection>,
     /// Time per phase.
     pub phases: Phases,
     /// What was measured (window, totals, per-kind statistics, series, CPU, errors,
@@ -346,6 +371,10 @@ pub struct RunResult {
     /// of the measured phase (`null` for other backends).
     #[serde(default)]
     pub nfs: Option<crate::backend::nfs::report::NfsSection>,
+    /// Bytes the job moved against bytes on the wire, for NFS mounts and `nfs://` targets
+    /// (absent elsewhere and in older results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wire: Option<crate::wire::WireSection>,
     /// Notes for people (fallbacks, adjustments).
     pub notes: Vec<String>,
 }
@@ -449,6 +478,7 @@ pub fn merge_results(results: &[RunResult]) -> Result<MergedResult, MergeError> 
     let mut series: Vec<SeriesPoint> = Vec::new();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
     let (mut user, mut sys, mut ramp) = (0.0, 0.0, 0);
+    let (mut ramp_read, mut ramp_write) = (0, 0);
     let mut verify: Option<VerifySummary> = None;
     let mut status = Status::Ok;
     for (index, r) in results.iter().enumerate() {
@@ -488,6 +518,8 @@ pub fn merge_results(results: &[RunResult]) -> Result<MergedResult, MergeError> 
         user += r.cpu.user_seconds;
         sys += r.cpu.sys_seconds;
         ramp += r.totals.ramp_ops_excluded;
+        ramp_read += r.totals.ramp_read_bytes;
+        ramp_write += r.totals.ramp_write_bytes;
         if let Some(v) = &r.verify {
             let merged = verify.get_or_insert_with(VerifySummary::default);
             merged.blocks_checked += v.blocks_checked;
@@ -517,7 +549,9 @@ pub fn merge_results(results: &[RunResult]) -> Result<MergedResult, MergeError> 
             )
         })
         .collect();
-    let totals = Totals::from_ops(&ops, window.seconds, ramp);
+    let mut totals = Totals::from_ops(&ops, window.seconds, ramp);
+    totals.ramp_read_bytes = ramp_read;
+    totals.ramp_write_bytes = ramp_write;
     Ok(MergedResult {
         schema_version: SCHEMA_VERSION,
         sources: results.len(),

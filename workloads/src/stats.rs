@@ -93,6 +93,7 @@ pub struct Recorder {
     series: Vec<SeriesPoint>,
     errors: BTreeMap<String, u64>,
     ramp_ops: u64,
+    ramp_bytes: [u64; 2],
     last_completion: Option<Instant>,
 }
 
@@ -113,6 +114,7 @@ impl Recorder {
             series: Vec::with_capacity(64),
             errors: BTreeMap::new(),
             ramp_ops: 0,
+            ramp_bytes: [0; 2],
             last_completion: None,
         }
     }
@@ -128,6 +130,11 @@ impl Recorder {
     pub fn record(&mut self, kind: OpKind, start: Instant, end: Instant, bytes: u64) {
         let Some(since_start) = end.checked_duration_since(self.window_start) else {
             self.ramp_ops += 1;
+            match kind {
+                OpKind::Read => self.ramp_bytes[0] += bytes,
+                OpKind::Write => self.ramp_bytes[1] += bytes,
+                _ => {}
+            }
             return;
         };
         let latency = end.saturating_duration_since(start);
@@ -200,6 +207,8 @@ impl Recorder {
             *self.errors.entry(name.clone()).or_insert(0) += count;
         }
         self.ramp_ops += other.ramp_ops;
+        self.ramp_bytes[0] += other.ramp_bytes[0];
+        self.ramp_bytes[1] += other.ramp_bytes[1];
         self.last_completion = match (self.last_completion, other.last_completion) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -243,6 +252,12 @@ impl Recorder {
         self.ramp_ops
     }
 
+    /// Bytes (read, written) of the operations that completed during the ramp.
+    #[must_use]
+    pub const fn ramp_bytes(&self) -> (u64, u64) {
+        (self.ramp_bytes[0], self.ramp_bytes[1])
+    }
+
     /// Length of the window up to the last recorded completion.
     #[must_use]
     pub fn busy_window(&self) -> Duration {
@@ -269,6 +284,7 @@ mod tests {
         let mut r = Recorder::new(start, &[OpKind::Read]);
         r.record(OpKind::Read, t0, t0 + Duration::from_millis(50), 4096);
         assert_eq!(r.ramp_ops(), 1);
+        assert_eq!(r.ramp_bytes(), (4096, 0));
         assert_eq!(r.counters(OpKind::Read).ops, 0);
         r.record(OpKind::Read, start, start + Duration::from_micros(10), 4096);
         r.record(

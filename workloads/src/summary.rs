@@ -111,6 +111,28 @@ pub fn summary(r: &RunResult) -> String {
             );
         }
     }
+    if let Some(io) = &r.io
+        && io.mechanism != "sync"
+    {
+        let _ = writeln!(
+            out,
+            "  queue: {} (iodepth {}, at most {} in flight per thread)",
+            io.mechanism, io.iodepth, io.max_in_flight
+        );
+    }
+    if let Some(w) = &r.wire {
+        let ratio = |r: Option<f64>| r.map_or("-".to_owned(), |r| format!("{:.0}%", r * 100.0));
+        let _ = writeln!(
+            out,
+            "  wire ({}): read {} of the job's bytes, wrote {}",
+            w.source,
+            ratio(w.read_ratio),
+            ratio(w.write_ratio)
+        );
+        for f in &w.findings {
+            let _ = writeln!(out, "  warning: {}", f.message);
+        }
+    }
     if !r.errors.is_empty() {
         let list: Vec<String> = r.errors.iter().map(|(k, v)| format!("{k} x{v}")).collect();
         let _ = writeln!(out, "  errors: {}", list.join(", "));

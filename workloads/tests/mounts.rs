@@ -252,6 +252,56 @@ fn direct_on_falls_back_with_a_note() -> Result<(), libtest_mimic::Failed> {
     Ok(())
 }
 
+/// ENOSPC with requests in flight: every mechanism that keeps a queue stops on the first
+/// failure, counts the errno of every request that failed, keeps the partial statistics and
+/// removes its files.
+fn enospc_at_depth() -> Result<(), libtest_mimic::Failed> {
+    for ioengine in ["io_uring", "threads"] {
+        let m = Mounted::new("tmpfs", "size=1m")?;
+        let run = run_in(
+            m.path(),
+            &[
+                "--pattern",
+                "write",
+                "--bs",
+                "64k",
+                "--size",
+                "4m",
+                "--iodepth",
+                "8",
+                "--ioengine",
+                ioengine,
+            ],
+        );
+        ensure!(
+            run.code == 3,
+            "{ioengine}: exit {}\n{}",
+            run.code,
+            run.describe()
+        );
+        let r = run.result();
+        let error = r.error.as_ref().ok_or("no error recorded")?;
+        ensure!(
+            error.errno.as_deref() == Some("ENOSPC") && error.phase == "measured",
+            "{ioengine}: {error:?}"
+        );
+        let failed = r.errors.get("ENOSPC").copied().unwrap_or(0);
+        ensure!(
+            (1..=8).contains(&failed),
+            "{ioengine}: every failed request in flight counts: {:?}",
+            r.errors
+        );
+        ensure!(
+            r.totals.data_ops <= 16,
+            "{ioengine}: {} writes of 64k fit in 1m",
+            r.totals.data_ops
+        );
+        common::check_consistency(&r, &run.describe());
+        ensure!(entries(m.path()).is_empty(), "{ioengine}: files removed");
+    }
+    Ok(())
+}
+
 fn can_mount() -> Result<(), String> {
     Mounted::new("tmpfs", "size=64k").map(|_| ())
 }
@@ -262,6 +312,10 @@ fn main() {
         (
             "enospc_mid_run_gives_partial_json_and_cleanup",
             Box::new(enospc_mid_run),
+        ),
+        (
+            "enospc_with_requests_in_flight_counts_each_failure",
+            Box::new(enospc_at_depth),
         ),
         (
             "read_only_directory_is_bad_input",

@@ -344,6 +344,86 @@ fn fsync_latency_commits_every_write(shared: &Shared) -> Outcome {
     Ok(())
 }
 
+/// The protocol client's own counters back its figures: what it read and wrote crossed the
+/// wire (READ and WRITE traffic slightly above the payload: RPC headers), even a buffered
+/// re-read of a small file, since the client keeps no data cache; and writes with
+/// `fsync: none` are committed as a close would, so nothing stays unstable.
+fn wire_bytes_back_the_protocol_figures(shared: &Shared) -> Outcome {
+    let guard = server(shared)?;
+    let g = guard.as_ref().ok_or("no server")?;
+    let dir = g.subdir("wire");
+    let url = g.url(&dir, "");
+    let cases: [(&str, &[&str]); 3] = [
+        (
+            "write",
+            &[
+                "--pattern",
+                "write",
+                "--bs",
+                "64k",
+                "--size",
+                "1m",
+                "--fsync",
+                "none",
+                "--keep",
+            ],
+        ),
+        (
+            "buffered re-read",
+            &[
+                "--pattern",
+                "randread",
+                "--bs",
+                "64k",
+                "--size",
+                "1m",
+                "--io-size",
+                "8m",
+                "--direct",
+                "off",
+                "--keep",
+            ],
+        ),
+        (
+            "direct read",
+            &["--pattern", "read", "--bs", "64k", "--size", "1m"],
+        ),
+    ];
+    for (name, args) in cases {
+        let run = run_nfs(&url, args);
+        let context = format!("{name}\n{}", run.describe());
+        ensure!(run.code == 0, "{context}");
+        let r = run.result();
+        let w = r
+            .wire
+            .as_ref()
+            .ok_or(format!("a wire section: {context}"))?;
+        ensure!(w.source == "client", "{context}");
+        let (app, wire, ratio) = if name == "write" {
+            (w.app_write_bytes, w.wire_write_bytes, w.write_ratio)
+        } else {
+            (w.app_read_bytes, w.wire_read_bytes, w.read_ratio)
+        };
+        let expected = if name.contains("re-read") {
+            8 << 20
+        } else {
+            1 << 20
+        };
+        ensure!(app == expected, "{app} bytes: {context}");
+        let ratio = ratio.ok_or("a ratio")?;
+        ensure!(
+            wire >= app && (1.0..1.05).contains(&ratio),
+            "wire {wire} for {app} (ratio {ratio}): {context}"
+        );
+        ensure!(w.findings.is_empty(), "{:?}: {context}", w.findings);
+        if name == "write" {
+            ensure!(rpc_calls(&r, "COMMIT") >= 1, "{context}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
 fn portmapper_finds_the_server(shared: &Shared) -> Outcome {
     let guard = server(shared)?;
     let g = guard.as_ref().ok_or("no server")?;
@@ -741,6 +821,10 @@ fn main() {
         (
             "fsync_latency_commits_every_write",
             fsync_latency_commits_every_write,
+        ),
+        (
+            "wire_bytes_back_the_protocol_figures",
+            wire_bytes_back_the_protocol_figures,
         ),
         ("portmapper_finds_the_server", portmapper_finds_the_server),
         (

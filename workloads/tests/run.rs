@@ -119,7 +119,7 @@ fn direct_io_is_used_where_accepted() {
 }
 
 #[test]
-fn randrw_mix_fsync_every_n_and_iodepth_note() {
+fn randrw_mix_fsync_every_n_at_depth() {
     let dir = tmpfs_dir();
     let run = run_in(
         dir.path(),
@@ -144,10 +144,123 @@ fn randrw_mix_fsync_every_n_and_iodepth_note() {
     assert_eq!(reads + writes, 1024);
     assert!((650..790).contains(&reads), "reads {reads}");
     assert_eq!(r.ops["fsync"].ops, writes / 8);
+    assert_eq!(r.effective.iodepth_effective, 8);
+    let io = r.io.as_ref().expect("io section");
+    assert!(
+        ["io_uring", "threads"].contains(&io.mechanism.as_str()),
+        "{io:?}"
+    );
+    assert!((1..=8).contains(&io.max_in_flight), "{io:?}");
+    assert_eq!(r.verify.as_ref().map(|v| v.mismatches), Some(0));
+}
+
+#[test]
+fn ioengine_sync_runs_depth_as_one_with_a_note() {
+    let dir = tmpfs_dir();
+    let run = run_in(
+        dir.path(),
+        &[
+            "--pattern",
+            "randread",
+            "--size",
+            "1m",
+            "--iodepth",
+            "8",
+            "--ioengine",
+            "psync",
+        ],
+    );
+    run.expect_code(0);
+    let r = run.result();
     assert_eq!(r.effective.iodepth_effective, 1);
     assert_eq!(r.effective.job.iodepth, 8);
+    let io = r.io.as_ref().expect("io section");
+    assert_eq!((io.mechanism.as_str(), io.max_in_flight), ("sync", 1));
+    assert!(io.reason.contains("ioengine sync"), "{io:?}");
     assert!(run.stderr.contains("iodepth 8 runs as 1"), "{}", run.stderr);
-    assert_eq!(r.verify.as_ref().map(|v| v.mismatches), Some(0));
+    // Depth 1 keeps the synchronous path whatever the engine default.
+    let run = run_in(dir.path(), &["--pattern", "randread", "--size", "1m"]);
+    let io = run.result().io.expect("io section");
+    assert_eq!(io.mechanism, "sync", "{io:?}");
+    assert!(io.reason.contains("iodepth 1"), "{io:?}");
+}
+
+/// A queued run on the disk with O_DIRECT (requests wait for the device, so they overlap):
+/// the mechanism asked for ran, kept exactly `iodepth` requests in flight, and everything
+/// else a synchronous run reports is there: per-operation latency, the per-second series,
+/// verification, fsync at the end.
+fn queued_on_disk(ioengine: &str) {
+    let dir = disk_dir();
+    let common = [
+        "--bs",
+        "4k",
+        "--size",
+        "16m",
+        "--iodepth",
+        "8",
+        "--ioengine",
+        ioengine,
+    ];
+    let mut args = vec!["--pattern", "randwrite", "--direct=required", "--verify"];
+    args.extend(common);
+    let run = run_in(dir.path(), &args);
+    run.expect_code(0);
+    let w = run.result();
+    let context = run.describe();
+    check_consistency(&w, &context);
+    assert_eq!(w.ops["write"].ops, 4096, "{context}");
+    assert_eq!(w.ops["fsync"].ops, 1, "{context}");
+    assert_eq!(
+        w.verify.as_ref().map(|v| (v.blocks_checked, v.mismatches)),
+        Some((4096, 0))
+    );
+
+    let mut args = vec![
+        "--pattern",
+        "randread",
+        "--direct=required",
+        "--runtime",
+        "1s",
+    ];
+    args.extend(common);
+    let run = run_in(dir.path(), &args);
+    run.expect_code(0);
+    let r = run.result();
+    let context = run.describe();
+    check_consistency(&r, &context);
+    let io = r.io.as_ref().expect("io section");
+    assert_eq!(io.mechanism, ioengine, "{context}");
+    assert_eq!(io.iodepth, 8, "{context}");
+    assert_eq!(
+        io.max_in_flight, 8,
+        "the requested depth is kept, never exceeded\n{context}"
+    );
+    assert_eq!(r.effective.iodepth_effective, 8);
+    assert!(r.effective.direct_used);
+    let read = &r.ops["read"];
+    assert!(read.ops > 100, "{context}");
+    assert!(read.latency_ns.p50 > 0 && read.latency_ns.p99 >= read.latency_ns.p50);
+    let series_ops: u64 = r.series.iter().map(|p| p.read_ops).sum();
+    assert_eq!(series_ops, read.ops, "{context}");
+    assert!(r.errors.is_empty(), "{context}");
+}
+
+#[test]
+fn io_uring_keeps_the_requested_depth() {
+    let probe = nfslab_workload::backend::uring::probe();
+    if common::required("io_uring") {
+        assert_eq!(probe, Ok(()), "NFSLAB_REQUIRE names io_uring");
+    }
+    if let Err(e) = probe {
+        eprintln!("io_uring is unavailable here ({e:?}): the fallback test covers the depth");
+        return;
+    }
+    queued_on_disk("io_uring");
+}
+
+#[test]
+fn the_thread_fallback_keeps_the_requested_depth() {
+    queued_on_disk("threads");
 }
 
 #[test]
@@ -638,4 +751,135 @@ fn help_teaches_with_examples() {
     ] {
         assert!(run.stdout.contains(needle), "{needle}\n{}", run.stdout);
     }
+}
+
+#[test]
+fn fio_job_files_and_fio_option_names_run_the_same_job() {
+    let dir = tmpfs_dir();
+    let files = tempfile::tempdir().unwrap();
+    let fio = files.path().join("randread.fio");
+    std::fs::write(
+        &fio,
+        format!(
+            "[global]\nioengine=psync\ndirect=1\nbs=4k\ngroup_reporting\n\n[rr]\nrw=randread\n\
+             size=2m\nnrfiles=2\nnumjobs=2\niodepth=4\ndirectory={}\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    // The file's directory is used when no --dir is given; a flag overrides an option.
+    let run = io(&["run", "--fio", fio.to_str().unwrap(), "--iodepth", "1"]);
+    run.expect_code(0);
+    let r = run.result();
+    let e = &r.effective.job;
+    assert_eq!(e.pattern, Pattern::Randread);
+    assert_eq!((e.bs, e.size, e.nrfiles, e.threads), (4096, 1 << 20, 2, 2));
+    assert_eq!(e.iodepth, 1);
+    assert_eq!(e.ioengine.name(), "sync");
+    assert!(r.effective.direct_used);
+    assert_eq!(r.totals.data_ops, 2 * 2 * 256, "one pass over every file");
+    assert_eq!(r.backend.target, dir.path().display().to_string());
+
+    // fio's option names on the command line.
+    let run = run_in(
+        dir.path(),
+        &[
+            "--rw",
+            "randwrite",
+            "--blocksize",
+            "8k",
+            "--filesize",
+            "1m",
+            "--numjobs",
+            "2",
+            "--ioengine",
+            "libaio",
+            "--iodepth",
+            "4",
+            "--io_size",
+            "512k",
+        ],
+    );
+    run.expect_code(0);
+    let r = run.result();
+    let e = &r.effective.job;
+    assert_eq!(
+        (e.pattern, e.bs, e.size, e.threads),
+        (Pattern::Randwrite, 8192, 1 << 20, 2)
+    );
+    assert_eq!(e.ioengine.name(), "io_uring");
+    assert_eq!(r.ops["write"].ops, 2 * 64);
+
+    // What fio would run differently is refused with the file's line, before any IO.
+    std::fs::write(&fio, "[rr]\nrw=randread\nbs=4k\nzonemode=zbd\n").unwrap();
+    let run = run_in(dir.path(), &["--fio", fio.to_str().unwrap()]);
+    run.expect_code(2);
+    assert_eq!(
+        run.stderr.trim(),
+        format!(
+            "error: {}:4: option `zonemode`: nfslab-io cannot honour it (hint: remove it to run the rest; the job would differ from what fio runs)",
+            fio.display()
+        )
+    );
+    assert!(entries(dir.path()).is_empty());
+    let run = run_in(
+        dir.path(),
+        &["--fio", fio.to_str().unwrap(), "--job", "x.yaml"],
+    );
+    run.expect_code(2);
+}
+
+/// The real binary under a real seccomp filter that refuses io_uring (as Docker's and
+/// containerd's default profiles do): the engine falls back to submitter threads, says why
+/// in the result and on stderr, and keeps the requested depth.
+#[test]
+fn a_seccomp_profile_blocking_io_uring_gets_the_thread_fallback_at_the_same_depth() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/no_io_uring.py");
+    let dir = disk_dir();
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(common::bin())
+        .args(["run", "--dir"])
+        .arg(dir.path())
+        .args([
+            "--pattern",
+            "randread",
+            "--bs",
+            "4k",
+            "--size",
+            "16m",
+            "--iodepth",
+            "8",
+            "--runtime",
+            "1s",
+            "--direct=required",
+            "--compact",
+        ])
+        .output();
+    let available = match &out {
+        Ok(o) => o.status.code() != Some(77),
+        Err(_) => false,
+    };
+    if !available {
+        assert!(
+            !common::required("seccomp"),
+            "NFSLAB_REQUIRE names seccomp, but python3 or libseccomp is missing: {out:?}"
+        );
+        eprintln!("python3 with libseccomp is not available here: nothing to check");
+        return;
+    }
+    let out = out.expect("ran");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let r: nfslab_workload::result::RunResult =
+        serde_json::from_slice(&out.stdout).expect("a result on stdout");
+    let io = r.io.as_ref().expect("io section");
+    assert_eq!(io.mechanism, "threads", "{io:?}");
+    assert!(
+        io.reason.contains("io_uring_setup: EPERM") && io.reason.contains("seccomp"),
+        "{io:?}"
+    );
+    assert_eq!((io.iodepth, io.max_in_flight), (8, 8), "{io:?}");
+    assert!(stderr.contains("note: io_uring is unavailable"), "{stderr}");
+    assert!(r.ops["read"].ops > 100);
 }

@@ -75,6 +75,10 @@ impl Backend for MemBackend {
             direct: true,
             direct_note: None,
             iodepth: 1,
+            mechanism: nfslab_workload::backend::Mechanism {
+                name: "sync",
+                reason: "the in-memory test backend answers one call at a time".to_owned(),
+            },
             notes: vec![],
         })
     }

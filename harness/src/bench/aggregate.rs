@@ -11,10 +11,11 @@
 use std::collections::BTreeMap;
 
 use nfslab_workload::backend::nfs::options::Stability;
-use nfslab_workload::job::Pattern;
+use nfslab_workload::job::{Job, Pattern};
 use nfslab_workload::result::{
     MergeError, MergedResult, RunResult, Status, decode_histogram, merge_results,
 };
+use nfslab_workload::wire::{self, WireSection};
 
 use super::host::protocol::ProtocolOptions;
 use super::matrix::AccessPath;
@@ -23,9 +24,9 @@ use super::results::{AttemptStatus, CellRecord, PodRecord, ResultsDir, ResultsEr
 use crate::nfs::mount_options::{MountOptions, diff};
 use crate::report::nas::{self, Measured};
 use crate::report::summary::{
-    Best, CellSummary, ClientFigures, ClientRun, Headline, MountEfficiency, OpLatency,
-    OptionsSummary, RepetitionFigures, RpcOp, RpcSource, RpcSummary, SUMMARY_SCHEMA_VERSION,
-    Spread, Summary, UNSTABLE_CV, Units,
+    Best, CellSummary, ClientFigures, ClientRun, Headline, MIN_REPETITIONS, MountEfficiency,
+    OpLatency, OptionsSummary, RepetitionFigures, RpcOp, RpcSource, RpcSummary,
+    SUMMARY_SCHEMA_VERSION, Spread, Summary, UNSTABLE_CV, Units,
 };
 
 /// `options.fstype` of protocol cells: no mount, the user-space NFSv3 client.
@@ -313,6 +314,20 @@ fn summarize_cell(
         .iter()
         .filter_map(|c| c.merged.cpu.seconds_per_gib)
         .collect();
+    let mut mechanisms: Vec<&str> = Vec::new();
+    for r in &all {
+        if let Some(io) = &r.io
+            && !mechanisms.contains(&io.mechanism.as_str())
+        {
+            mechanisms.push(&io.mechanism);
+        }
+    }
+    let mechanism = match mechanisms.as_slice() {
+        [] => None,
+        [one] => Some((*one).to_owned()),
+        _ => Some("mixed".to_owned()),
+    };
+    let wires: Vec<&WireSection> = all.iter().filter_map(|r| r.wire.as_ref()).collect();
 
     Ok(CellSummary {
         id: id.clone(),
@@ -345,7 +360,59 @@ fn summarize_cell(
         notes,
         access: cell.cell.access,
         mount_efficiency: None,
+        // What the clients ran, as they report it (the record's job when none reported).
+        job: all
+            .first()
+            .map(|r| r.effective.job.clone())
+            .or_else(|| cell.job.resolve().ok()),
+        command: Some(command_line(
+            record,
+            cell,
+            all.first().map_or(&cell.job, |r| &r.job),
+        )),
+        mechanism,
+        wire: wire::merge(&wires),
     })
+}
+
+/// The line that reproduces one client of `cell` running `job` outside Kubernetes: the
+/// mount the client pod had (server, export, the profile's options) and the `nfslab-io
+/// run` of its job; for protocol cells the user-space client's target and options instead;
+/// for local directories (fixtures) the directory.
+#[must_use]
+pub fn command_line(record: &RunRecord, cell: &CellRecord, job: &Job) -> String {
+    let flags = job.command_flags().join(" ");
+    let server = record
+        .environment
+        .servers
+        .iter()
+        .find(|s| s.name == cell.cell.server);
+    let Some(server) = server else {
+        return format!("nfslab-io run --dir DIR {flags}");
+    };
+    if server.flavor == "local" {
+        return format!("nfslab-io run --dir {} {flags}", server.export);
+    }
+    if let Some(protocol) = &cell.protocol {
+        let options = if protocol.options.is_empty() {
+            String::new()
+        } else {
+            format!(" --nfs-options {}", protocol.options.join(","))
+        };
+        return format!(
+            "nfslab-io run --target nfs://{}{}{options} {flags}",
+            server.address, server.export
+        );
+    }
+    let options = if cell.requested_options.is_empty() {
+        String::new()
+    } else {
+        format!(" -o {}", cell.requested_options.join(","))
+    };
+    format!(
+        "mount -t nfs{options} {}:{} /mnt/nfslab && nfslab-io run --dir /mnt/nfslab {flags}",
+        server.address, server.export
+    )
 }
 
 /// The mount efficiency of a mount cell of a host run: its headline median over that of
@@ -702,6 +769,21 @@ pub fn best_profiles(cells: &[CellSummary]) -> Vec<Best> {
             ranked.sort_by(|a, b| b.1.median.total_cmp(&a.1.median));
             let (winner, ws) = ranked.first()?;
             let runner = ranked.get(1);
+            let n = runner.map_or(ws.n, |(_, s)| ws.n.min(s.n));
+            let why_not_clear = match runner {
+                None => Some("no other profile to beat".to_owned()),
+                Some(_) if n < MIN_REPETITIONS => Some(format!(
+                    "n={n}: fewer than {MIN_REPETITIONS} repetitions, the spread is unknown"
+                )),
+                Some((_, s)) if ws.min <= s.max => Some(format!(
+                    "ranges overlap ({}–{} vs {}–{})",
+                    crate::report::format::number(ws.min),
+                    crate::report::format::number(ws.max),
+                    crate::report::format::number(s.min),
+                    crate::report::format::number(s.max)
+                )),
+                Some(_) => None,
+            };
             Some(Best {
                 server: server.to_owned(),
                 workload: workload.to_owned(),
@@ -710,7 +792,9 @@ pub fn best_profiles(cells: &[CellSummary]) -> Vec<Best> {
                 profile: winner.profile.clone(),
                 value: ws.median,
                 runner_up: runner.map(|(c, s)| (c.profile.clone(), s.median)),
-                clear: runner.is_none_or(|(_, s)| ws.min > s.max),
+                clear: why_not_clear.is_none(),
+                n,
+                why_not_clear,
                 access,
             })
         })
@@ -720,7 +804,6 @@ pub fn best_profiles(cells: &[CellSummary]) -> Vec<Best> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nfslab_workload::job::Job;
     use nfslab_workload::mount::{
         MountInfo, MountSection, MountStatsDelta, RpcOpCounters, RpcOpDelta,
     };
@@ -768,6 +851,7 @@ mod tests {
                 files_reused: 1,
                 files_created: 0,
             },
+            io: None,
             phases: Phases::default(),
             measures: Measures {
                 window: Window {
@@ -821,6 +905,7 @@ mod tests {
                 }),
             }),
             nfs: None,
+            wire: None,
             notes: vec!["iodepth 1".to_owned()],
         }
     }
@@ -1142,19 +1227,48 @@ mod tests {
     #[test]
     fn best_profile_and_whether_the_win_is_clear() {
         let cells = vec![
-            cell_with("a", &[100.0, 110.0]),
-            cell_with("b", &[120.0, 130.0]),
-            cell_with("c", &[50.0]),
+            cell_with("a", &[100.0, 110.0, 105.0]),
+            cell_with("b", &[120.0, 130.0, 125.0]),
+            cell_with("c", &[50.0, 51.0, 52.0]),
         ];
         let best = best_profiles(&cells);
         assert_eq!(best.len(), 1);
         assert_eq!(best[0].profile, "b");
         assert_eq!(best[0].runner_up, Some(("a".to_owned(), 105.0)));
-        assert!(best[0].clear);
+        assert!(best[0].clear, "{:?}", best[0]);
+        assert_eq!((best[0].n, best[0].why_not_clear.as_deref()), (3, None));
+        // Overlapping ranges: the medians differ, the win is not clear.
         let close = vec![
-            cell_with("a", &[100.0, 125.0]),
-            cell_with("b", &[120.0, 130.0]),
+            cell_with("a", &[100.0, 125.0, 110.0]),
+            cell_with("b", &[120.0, 130.0, 125.0]),
         ];
-        assert!(!best_profiles(&close)[0].clear);
+        let b = &best_profiles(&close)[0];
+        assert!(!b.clear);
+        assert_eq!(
+            b.why_not_clear.as_deref(),
+            Some("ranges overlap (120–130 vs 100–125)")
+        );
+        // One repetition each: far apart, but the spread is unknown.
+        let once = vec![cell_with("a", &[100.0]), cell_with("b", &[200.0])];
+        let b = &best_profiles(&once)[0];
+        assert!(!b.clear);
+        assert_eq!(b.n, 1);
+        assert!(
+            b.why_not_clear
+                .as_deref()
+                .is_some_and(|w| w.starts_with("n=1: fewer than 3"))
+        );
+        // Two repetitions on one side are too few as well.
+        let twice = vec![
+            cell_with("a", &[100.0, 101.0, 102.0]),
+            cell_with("b", &[200.0, 201.0]),
+        ];
+        assert_eq!(best_profiles(&twice)[0].n, 2);
+        assert!(!best_profiles(&twice)[0].clear);
+        let alone = vec![cell_with("a", &[100.0, 101.0, 102.0])];
+        assert_eq!(
+            best_profiles(&alone)[0].why_not_clear.as_deref(),
+            Some("no other profile to beat")
+        );
     }
 }

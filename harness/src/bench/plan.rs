@@ -1,7 +1,9 @@
 //! Benchmark plans: the YAML model, loading with `file:line:column` errors, and selection.
 //!
 //! A plan names servers, mount-option profiles, workloads (nfslab-io jobs, the
-//! [`nfslab_workload::job::Job`] model embedded as is), repetitions and clients per cell.
+//! [`nfslab_workload::job::Job`] model embedded as is, or `fio:` a fio job file relative to
+//! the plan, read by [`nfslab_workload::fio`]; its `directory` does not apply, since a cell
+//! runs on its own volume), repetitions and clients per cell.
 //! Profiles can also come from separate files (`profile_files`, relative to the plan) so
 //! users extend the shipped set without editing the plan. Everything is checked before any
 //! cluster work: YAML syntax and unknown fields, every profile's mount options
@@ -16,6 +18,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use nfslab_workload::fio::{FioError, job_from_fio};
 use nfslab_workload::job::{Job, JobError};
 use nfslab_workload::units::{DurationRange, Size, Span};
 use serde::de::{self, IgnoredAny, Visitor};
@@ -213,7 +216,8 @@ fn yes() -> bool {
 struct RawWorkload {
     name: Spanned<String>,
     description: Option<String>,
-    job: Spanned<Job>,
+    job: Option<Spanned<Job>>,
+    fio: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -896,8 +900,63 @@ pub fn parse_plan(text: &str, file: &str, includes: &dyn Includes) -> Result<Pla
             )
         })?;
         duplicate(&workloads, &w.name.value, &name_at, "workload", |x| &x.name)?;
-        let job_at = at_of(file, &w.job);
-        let mut job = w.job.value;
+        let (mut job, job_at) = match (w.job, w.fio) {
+            (Some(job), None) => {
+                let job_at = at_of(file, &job);
+                (job.value, job_at)
+            }
+            (None, Some(fio)) => {
+                let fio_at = at_of(file, &fio);
+                let (name, content) = includes.read(&fio.value).map_err(|e| {
+                    invalid(
+                        fio_at.clone(),
+                        format!(
+                            "cannot read fio job file `{}`: {e} (hint: paths are relative to the plan)",
+                            fio.value
+                        ),
+                    )
+                })?;
+                let parsed = job_from_fio(&content, &name).map_err(|e| match e {
+                    FioError::At {
+                        path,
+                        line,
+                        what,
+                        message,
+                    } => invalid(
+                        At {
+                            file: path,
+                            line: line as u64,
+                            column: 1,
+                        },
+                        format!("workload `{}`: {what}: {message}", w.name.value),
+                    ),
+                    FioError::Read { .. } => invalid(fio_at.clone(), e.to_string()),
+                })?;
+                sources.push(SourceFile {
+                    path: name,
+                    text: content,
+                });
+                (parsed.job, fio_at)
+            }
+            (Some(_), Some(fio)) => {
+                return Err(invalid(
+                    at_of(file, &fio),
+                    format!(
+                        "workload `{}` has both `job` and `fio` (hint: keep one)",
+                        w.name.value
+                    ),
+                ));
+            }
+            (None, None) => {
+                return Err(invalid(
+                    name_at,
+                    format!(
+                        "workload `{}` has no job (hint: `job:` with nfslab-io fields, or `fio: FILE`)",
+                        w.name.value
+                    ),
+                ));
+            }
+        };
         if job.runtime.is_none() && job.io_size.is_none() {
             job.runtime = runtime;
         }
@@ -1166,6 +1225,20 @@ mod tests {
                     "profiles:\n  - name: mine\n    options: [vers=4.2, nconnect=8]\n".to_owned(),
                 ));
             }
+            if name == "rand.fio" {
+                return Ok((
+                    "rand.fio".to_owned(),
+                    "[global]\nioengine=libaio\ndirect=1\n[r]\nrw=randread\nbs=4k\n\
+                     size=1g\niodepth=32\nnumjobs=2\n"
+                        .to_owned(),
+                ));
+            }
+            if name == "odd.fio" {
+                return Ok((
+                    "odd.fio".to_owned(),
+                    "[r]\nrw=randread\nzonemode=zbd\n".to_owned(),
+                ));
+            }
             if name == "broken.yaml" {
                 return Ok((
                     "broken.yaml".to_owned(),
@@ -1192,6 +1265,56 @@ workloads:
   - name: w
     job: {pattern: read, bs: 4k, size: 1m}
 ";
+
+    #[test]
+    fn workloads_can_be_fio_job_files() {
+        let plan = parse(
+            "profiles:\n  - name: a\n    options: [vers=4.1]\nruntime: 30s\nworkloads:\n  \
+             - name: w\n    fio: rand.fio\n",
+        )
+        .unwrap();
+        let job = &plan.workload("w").unwrap().job;
+        assert_eq!(job.pattern, nfslab_workload::job::Pattern::Randread);
+        assert_eq!((job.iodepth, job.threads), (32, 2));
+        assert_eq!(job.size, Some(Size(1 << 30)));
+        assert_eq!(
+            job.runtime.map(Span::duration),
+            Some(std::time::Duration::from_secs(30)),
+            "the plan's runtime applies as to any job"
+        );
+        assert!(plan.sources.iter().any(|s| s.path == "rand.fio"));
+
+        let err = parse(
+            "profiles:\n  - name: a\n    options: [vers=4.1]\nworkloads:\n  - name: w\n    fio: odd.fio\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            chain(&err),
+            "odd.fio:3:1: workload `w`: option `zonemode`: nfslab-io cannot honour it (hint: remove it to run the rest; the job would differ from what fio runs)"
+        );
+        let err = parse(
+            "profiles:\n  - name: a\n    options: [vers=4.1]\nworkloads:\n  - name: w\n    fio: missing.fio\n",
+        )
+        .unwrap_err();
+        assert!(
+            chain(&err).starts_with("plan.yaml:6:10: cannot read fio job file `missing.fio`"),
+            "{}",
+            chain(&err)
+        );
+        let err = parse(
+            "profiles:\n  - name: a\n    options: [vers=4.1]\nworkloads:\n  - name: w\n    fio: rand.fio\n    job: {pattern: read}\n",
+        )
+        .unwrap_err();
+        assert!(
+            chain(&err).contains("both `job` and `fio`"),
+            "{}",
+            chain(&err)
+        );
+        let err =
+            parse("profiles:\n  - name: a\n    options: [vers=4.1]\nworkloads:\n  - name: w\n")
+                .unwrap_err();
+        assert!(chain(&err).contains("has no job"), "{}", chain(&err));
+    }
 
     #[test]
     fn shipped_default_plan_loads_with_the_documented_set() {

@@ -18,8 +18,10 @@ Examples:
   nfslab compare OLD NEW --threshold 5% --html compare.html
 
 Cells are matched by id (server/workload/profile/kN). Compared: median bandwidth and IOPS
-(operations/s for metadata workloads) and p99 latency per operation kind. Cells present in
-only one run are listed.
+(operations/s for metadata workloads) and p99 latency per operation kind. A regression needs
+the median beyond the threshold, at least 3 repetitions in both runs and the repetitions'
+ranges apart; otherwise the move is reported as noise or inconclusive. Cells whose jobs
+differ are not compared and are listed first. Cells present in only one run are listed.
 
 Exit codes: 0 no regression, 1 a figure regressed beyond the threshold, 2 bad input (missing
 directory, no summary.json, a truncated or foreign file, another schema version, the same run
@@ -91,6 +93,18 @@ pub fn run(args: &CompareArgs) -> Outcome {
     }
     let comparison = compare(&old, &new, args.threshold);
     print!("{}", render_markdown(&comparison));
+    if !comparison.mismatched.is_empty() {
+        eprintln!(
+            "warning: {} cell(s) ran different jobs in the two runs and were not compared: {}",
+            comparison.mismatched.len(),
+            comparison
+                .mismatched
+                .iter()
+                .map(|m| m.cell.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     if let Some(path) = &args.html {
         let written = render_html(&comparison)
             .map_err(|e| error_chain(&e))

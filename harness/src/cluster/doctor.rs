@@ -108,6 +108,7 @@ pub async fn examine(
             flavor,
             name_is_ours: known,
             check_kernel: true,
+            install_kind: true,
         },
     )
     .await;

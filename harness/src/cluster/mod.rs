@@ -268,23 +268,27 @@ pub async fn up(
                     name: spec.name.clone(),
                 });
             }
-            if request.install_kind {
+            let checks = preflight::Request {
+                cluster_name: spec.name.clone(),
+                min_kind_version: config.cluster.min_kind_version.clone(),
+                node_image: spec.node_image.clone(),
+                api_server_port: spec.api_server_port,
+                flavor: request.nfs_flavor,
+                name_is_ours: known.is_some(),
+                check_kernel: false,
+                install_kind: request.install_kind,
+            };
+            let mut report = preflight::check_kind_host(host.tools, host.kernel, &checks).await;
+            // kind is installed once it is all that is missing: every other problem is said
+            // first, at once, and nothing is downloaded for a run that could not go on.
+            if request.install_kind
+                && report.problems.len() == 1
+                && report.problems[0].subject == "kind"
+                && host.tools.find("kind").is_none()
+            {
                 ensure_kind(host, config.timeouts.image_transfer, progress).await?;
+                report = preflight::check_kind_host(host.tools, host.kernel, &checks).await;
             }
-            let report = preflight::check_kind_host(
-                host.tools,
-                host.kernel,
-                &preflight::Request {
-                    cluster_name: spec.name.clone(),
-                    min_kind_version: config.cluster.min_kind_version.clone(),
-                    node_image: spec.node_image.clone(),
-                    api_server_port: spec.api_server_port,
-                    flavor: request.nfs_flavor,
-                    name_is_ours: known.is_some(),
-                    check_kernel: false,
-                },
-            )
-            .await;
             if !report.passed() {
                 return Err(ClusterSetupError::Preflight {
                     problems: report.problems,
@@ -1351,7 +1355,8 @@ mod tests {
             tools.lines(),
             [
                 "docker version --format {{.Server.Version}}",
-                "docker info --format {{json .SecurityOptions}}"
+                "docker info --format {{json .SecurityOptions}}",
+                "docker info --format {{.KernelVersion}}"
             ]
         );
     }

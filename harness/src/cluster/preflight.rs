@@ -81,8 +81,11 @@ pub struct Request {
     /// otherwise an existing kind cluster of that name is a problem.
     pub name_is_ours: bool,
     /// Check the kernel too (`cluster up` checks it later, from the daemon, once the
-    /// `nfslab-io` image exists).
+    /// `nfslab-io` image exists; it checks this machine's now only when the daemon runs on
+    /// this very kernel).
     pub check_kernel: bool,
+    /// Missing kind will be installed (so say so instead of asking for it).
+    pub install_kind: bool,
 }
 
 /// Where kernel facts come from: files under a root (`/` on a real host; a temporary tree
@@ -231,7 +234,14 @@ pub async fn check_kind_host(tools: &dyn Tools, kernel: &KernelProbe, request: &
             }),
         }
     }
-    if request.check_kernel {
+    // This machine's kernel is the nodes' only when the daemon runs on it: then check it now
+    // (quickly); otherwise `cluster up` reads the daemon's from a container later.
+    let same_kernel = docker_works
+        && !docker_is_remote()
+        && daemon_release(tools)
+            .await
+            .is_some_and(|r| Some(r) == kernel.release());
+    if request.check_kernel || same_kernel {
         if docker_is_remote() {
             report.found.push(
                 "DOCKER_HOST names another machine: its kernel is checked from a container \
@@ -299,14 +309,23 @@ async fn check_docker(tools: &dyn Tools) -> Result<String, Problem> {
 
 async fn check_kind(tools: &dyn Tools, request: &Request) -> Result<String, Problem> {
     let min = request.min_kind_version.trim_start_matches('v');
-    let install = format!(
-        "without --no-install, `nfslab run` and `nfslab cluster up` install kind {} into \
-         nfslab's cache themselves; or install kind v{min} or newer \
-         (https://kind.sigs.k8s.io/docs/user/quick-start/#installation), or use an existing \
-         cluster: add `--kubeconfig FILE [--context NAME]` to `nfslab run` or `nfslab cluster \
-         up`",
-        super::install::KIND_VERSION
+    let by_hand = format!(
+        "install kind v{min} or newer (https://kind.sigs.k8s.io/docs/user/quick-start/\
+         #installation), or use an existing cluster: add `--kubeconfig FILE [--context NAME]` \
+         to `nfslab run` or `nfslab cluster up`"
     );
+    let install = if request.install_kind {
+        format!(
+            "nfslab installs kind {} into its cache itself once nothing else is missing \
+             (--no-install refuses); or {by_hand}",
+            super::install::KIND_VERSION
+        )
+    } else {
+        format!(
+            "{by_hand}; or drop --no-install and nfslab installs kind {} itself",
+            super::install::KIND_VERSION
+        )
+    };
     let problem = |what: String, fix: String| Problem {
         subject: "kind".to_owned(),
         what,
@@ -431,6 +450,17 @@ pub async fn daemon_kernel(tools: &dyn Tools, image: &str) -> Result<KernelProbe
     Err(last)
 }
 
+/// The kernel release the Docker daemon reports (`docker info`'s KernelVersion).
+async fn daemon_release(tools: &dyn Tools) -> Option<String> {
+    let command = CommandSpec::new(
+        "docker",
+        &["info", "--format", "{{.KernelVersion}}"],
+        PROBE_TIMEOUT,
+    );
+    let out = tools.run(&command).await.ok().filter(|o| o.success())?;
+    Some(out.stdout.trim().to_owned()).filter(|r| !r.is_empty())
+}
+
 /// Rootless Docker (`name=rootless` among `docker info`'s security options): kind documents
 /// that its nodes cannot mount NFS there.
 async fn check_rootless(tools: &dyn Tools) -> Option<Problem> {
@@ -504,6 +534,7 @@ mod tests {
             flavor,
             name_is_ours: false,
             check_kernel: true,
+            install_kind: false,
         }
     }
 

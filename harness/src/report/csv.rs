@@ -4,8 +4,12 @@
 //! for client pods and host mounts, `protocol` for nfslab-io's user-space client, `pattern`,
 //! `block_size`), repetitions, the medians and spreads of bandwidth (MB/s), IOPS and
 //! operations/s, the headline CV and `unstable`, effective NFS version and transfer sizes,
-//! the number of options not applied as requested, then `p50`/`p99`/`p99.9` latency in
-//! microseconds for every operation kind present in the run (`read_p99_us`...).
+//! the number of options not applied as requested, the job's `iodepth` and the `mechanism`
+//! that kept it, CPU seconds per GiB, wire over job bytes (`wire_read_ratio`,
+//! `wire_write_ratio`, `wire_findings`), the job `settings` in human units and the `command`
+//! reproducing a client, then `p50`/`p99`/`p99.9` latency in microseconds and the range of
+//! the repetitions' p99 (`_p99_min_us`, `_p99_max_us`) for every operation kind present in
+//! the run (`read_p99_us`...).
 
 use std::fmt::Write as _;
 
@@ -65,12 +69,20 @@ pub fn render(summary: &Summary) -> String {
         "effective_rsize",
         "effective_wsize",
         "options_not_as_requested",
+        "iodepth",
+        "mechanism",
+        "cpu_s_per_gib",
+        "wire_read_ratio",
+        "wire_write_ratio",
+        "wire_findings",
+        "settings",
+        "command",
     ]
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
     for k in &kinds {
-        for p in ["p50", "p99", "p99_9"] {
+        for p in ["p50", "p99", "p99_9", "p99_min", "p99_max"] {
             header.push(format!("{k}_{p}_us"));
         }
     }
@@ -113,12 +125,37 @@ pub fn render(summary: &Summary) -> String {
             effective("rsize"),
             effective("wsize"),
             c.options.flagged().len().to_string(),
+            c.job
+                .as_ref()
+                .map_or_else(String::new, |j| j.iodepth.to_string()),
+            field(c.mechanism.as_deref().unwrap_or_default()),
+            num(c.cpu_seconds_per_gib),
+            num(c.wire.as_ref().and_then(|w| w.read_ratio)),
+            num(c.wire.as_ref().and_then(|w| w.write_ratio)),
+            field(
+                &c.wire
+                    .as_ref()
+                    .map(|w| {
+                        w.findings
+                            .iter()
+                            .map(|f| f.message.clone())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    })
+                    .unwrap_or_default(),
+            ),
+            field(&crate::report::format::settings(c).unwrap_or_default()),
+            field(c.command.as_deref().unwrap_or_default()),
         ];
         for k in &kinds {
-            let l = c.latency.get(*k).map(|l| l.latency_ns);
+            let op = c.latency.get(*k);
+            let l = op.map(|l| l.latency_ns);
             row.push(num(l.map(|l| l.p50 as f64 / 1e3)));
             row.push(num(l.map(|l| l.p99 as f64 / 1e3)));
             row.push(num(l.map(|l| l.p99_9 as f64 / 1e3)));
+            let spread = op.and_then(|o| o.p99_spread);
+            row.push(num(spread.map(|s| s.min / 1e3)));
+            row.push(num(spread.map(|s| s.max / 1e3)));
         }
         let _ = writeln!(out, "{}", row.join(","));
     }

@@ -5,9 +5,11 @@
 //! adaptive unit (`850 ns`, `12.3 µs`, `4.56 ms`), counts with three significant digits at
 //! most after the point.
 
+use nfslab_workload::wire::FindingKind;
+
 use crate::bench::matrix::AccessPath;
 use crate::nfs::mount_options::DiffKind;
-use crate::report::summary::{CellSummary, Headline, Spread};
+use crate::report::summary::{Best, CellSummary, Headline, MIN_REPETITIONS, Spread};
 
 /// A figure with a precision that suits its size: `1234`, `56.7`, `0.89`.
 #[must_use]
@@ -108,7 +110,105 @@ pub fn flags(cell: &CellSummary) -> Vec<String> {
     if !cell.errors.is_empty() {
         out.push("IO errors".to_owned());
     }
+    if let Some(w) = &cell.wire {
+        for f in &w.findings {
+            out.push(match f.kind {
+                FindingKind::ReadsCached => {
+                    format!("{} of reads never reached the server", percent(f.share))
+                }
+                FindingKind::WritesNotSent => {
+                    format!(
+                        "{} of writes not on the server at the end",
+                        percent(f.share)
+                    )
+                }
+                FindingKind::WritesUncommitted => "writes left uncommitted".to_owned(),
+            });
+        }
+    }
+    if cell.repetitions_ok > 0 && (cell.repetitions_ok as usize) < MIN_REPETITIONS {
+        out.push(format!(
+            "n={}: too few repetitions to judge the spread",
+            cell.repetitions_ok
+        ));
+    }
     out
+}
+
+/// The precision behind "merged exactly": what the latency histograms keep.
+#[must_use]
+pub fn histogram_precision() -> String {
+    let digits = nfslab_workload::stats::SIGNIFICANT_DIGITS;
+    format!(
+        "HdrHistogram with {digits} significant digits (every latency kept within {}% of its \
+         value, 1 ns to 1 hour)",
+        100.0 / 10f64.powi(i32::from(digits))
+    )
+}
+
+/// The "clear win" column: `yes (n=3)`, or `no: ` and why.
+#[must_use]
+pub fn clear_win(b: &Best) -> String {
+    if b.clear {
+        format!("yes (n={})", b.n)
+    } else {
+        format!(
+            "no: {}",
+            b.why_not_clear.as_deref().unwrap_or("spreads overlap")
+        )
+    }
+}
+
+/// The range of the per-repetition p99 of `op` (`120 µs–135 µs`), `-` without two
+/// repetitions.
+#[must_use]
+pub fn p99_range(cell: &CellSummary, op: &str) -> String {
+    cell.latency
+        .get(op)
+        .and_then(|l| l.p99_spread)
+        .filter(|s| s.n > 1)
+        .map_or_else(
+            || "-".to_owned(),
+            |s| format!("{}–{}", latency(s.min), latency(s.max)),
+        )
+}
+
+/// CPU seconds per GiB moved (client side), `-` when unknown.
+#[must_use]
+pub fn cpu_per_gib(cell: &CellSummary) -> String {
+    cell.cpu_seconds_per_gib
+        .map_or_else(|| "-".to_owned(), number)
+}
+
+/// Wire over application bytes of a cell: `read 100%, write 31%`, `-` without figures.
+#[must_use]
+pub fn wire_ratios(cell: &CellSummary) -> String {
+    let Some(w) = &cell.wire else {
+        return "-".to_owned();
+    };
+    let mut parts = Vec::new();
+    if let Some(r) = w.read_ratio {
+        parts.push(format!("read {}", percent(r)));
+    }
+    if let Some(r) = w.write_ratio {
+        parts.push(format!("write {}", percent(r)));
+    }
+    if parts.is_empty() {
+        "-".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// What a cell ran, in human units, with the mechanism that kept requests in flight.
+#[must_use]
+pub fn settings(cell: &CellSummary) -> Option<String> {
+    let job = cell.job.as_ref()?;
+    let mut text = job.settings();
+    if let Some(m) = cell.mechanism.as_deref().filter(|m| *m != "sync") {
+        text.push_str(&format!(" ({m})"));
+    }
+    Some(text)
 }
 
 /// A cell's label inside one workload: the profile, plus the server and the clients when

@@ -11,11 +11,12 @@ use std::fmt::Write as _;
 
 use crate::report::charts::{self, Bar, ChartError};
 use crate::report::format::{
-    self, cell_label, flags, headline_median, headline_value, latency, number, percent, range,
-    server_label,
+    self, cell_label, clear_win, cpu_per_gib, flags, headline_median, headline_value,
+    histogram_precision, latency, number, p99_range, percent, range, server_label, settings,
+    wire_ratios,
 };
 use crate::report::markdown::workload_cells;
-use crate::report::summary::{CellSummary, Summary, UNSTABLE_CV, rpc_origin};
+use crate::report::summary::{CellSummary, MIN_REPETITIONS, Summary, UNSTABLE_CV, rpc_origin};
 
 /// Escapes text for HTML element content and attribute values.
 #[must_use]
@@ -74,6 +75,7 @@ pub fn sections(summary: &Summary) -> Result<String, ChartError> {
         workload_section(&mut out, summary, workload)?;
     }
     efficiency(&mut out, summary);
+    wire(&mut out, summary);
     options(&mut out, summary);
     rpc(&mut out, summary);
     clients(&mut out, summary);
@@ -128,11 +130,13 @@ fn header(out: &mut String, s: &Summary) {
     let _ = writeln!(
         out,
         "<li class=\"muted\">{} repetitions per cell; medians over repetitions, bars show \
-         min–max; cells with a coefficient of variation above {:.0}% are unstable; latency \
-         percentiles from the exactly merged histograms of every client and repetition; \
-         MB/s = 10<sup>6</sup> bytes/s.</li>\n</ul>",
+         min–max; cells with a coefficient of variation above {:.0}% are unstable; a win is \
+         clear only with at least {MIN_REPETITIONS} repetitions on both sides and ranges that \
+         do not overlap; latency percentiles from the exactly merged histograms of every \
+         client and repetition ({}); MB/s = 10<sup>6</sup> bytes/s.</li>\n</ul>",
         s.repetitions,
-        UNSTABLE_CV * 100.0
+        UNSTABLE_CV * 100.0,
+        escape(&histogram_precision())
     );
 }
 
@@ -194,11 +198,11 @@ fn best(out: &mut String, s: &Summary) {
                 ),
                 (runner, false),
                 (
-                    if b.clear {
-                        "<span class=\"ok\">yes</span>".to_owned()
-                    } else {
-                        "<span class=\"flag\">no: spreads overlap</span>".to_owned()
-                    },
+                    format!(
+                        "<span class=\"{}\">{}</span>",
+                        if b.clear { "ok" } else { "flag" },
+                        escape(&clear_win(b))
+                    ),
                     false,
                 ),
             ],
@@ -250,7 +254,9 @@ fn workload_section(out: &mut String, s: &Summary, workload: &str) -> Result<(),
             "IOPS",
             &p("p50"),
             &p("p99"),
+            &p("p99 min–max"),
             &p("p99.9"),
+            "CPU s/GiB",
             "cache",
             "flags",
         ],
@@ -277,7 +283,9 @@ fn workload_section(out: &mut String, s: &Summary, workload: &str) -> Result<(),
                 ),
                 (pct(|l| l.p50), true),
                 (pct(|l| l.p99), true),
+                (escape(&p99_range(c, &op)), true),
                 (pct(|l| l.p99_9), true),
+                (cpu_per_gib(c), true),
                 (escape(c.cache.as_deref().unwrap_or("-")), false),
                 (
                     if f.is_empty() {
@@ -290,8 +298,68 @@ fn workload_section(out: &mut String, s: &Summary, workload: &str) -> Result<(),
             ],
         );
     }
-    out.push_str("</tbody></table>\n</section>\n");
+    out.push_str("</tbody></table>\n");
+    if cells.iter().any(|c| c.job.is_some() || c.command.is_some()) {
+        out.push_str("<p>What ran (per client):</p>\n<ul class=\"jobs\">\n");
+        for (c, bar) in cells.iter().zip(&bars) {
+            let _ = write!(out, "<li>{}", escape(&bar.label));
+            if let Some(text) = settings(c) {
+                let _ = write!(out, ": {}", escape(&text));
+            }
+            if let Some(command) = &c.command {
+                let _ = write!(out, "<br><code>{}</code>", escape(command));
+            }
+            out.push_str("</li>\n");
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("</section>\n");
     Ok(())
+}
+
+fn wire(out: &mut String, s: &Summary) {
+    let cells: Vec<&CellSummary> = s.cells.iter().filter(|c| c.wire.is_some()).collect();
+    if cells.is_empty() {
+        return;
+    }
+    out.push_str("<h2 id=\"wire\">Did the bytes cross the wire?</h2>\n");
+    let _ = writeln!(
+        out,
+        "<p>Bytes the clients' jobs read and wrote (ramp included) against the bytes exchanged \
+         with the server: the kernel's <code>/proc/self/mountstats</code> for mounts, the \
+         user-space client's own READ and WRITE traffic for protocol cells (RPC headers \
+         included). Below {}%, part of the figure came from a client cache or never reached \
+         the server.</p>",
+        number((1.0 - nfslab_workload::wire::MEANINGFUL_SHARE) * 100.0)
+    );
+    table_head(out, &["cell", "source", "wire / job", "finding"]);
+    for c in cells {
+        let Some(w) = &c.wire else { continue };
+        let finding = if w.findings.is_empty() {
+            "none".to_owned()
+        } else {
+            format!(
+                "<span class=\"flag\">{}</span>",
+                escape(
+                    &w.findings
+                        .iter()
+                        .map(|f| f.message.clone())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            )
+        };
+        row(
+            out,
+            &[
+                (escape(&c.id), false),
+                (escape(&w.source), false),
+                (escape(&wire_ratios(c)), false),
+                (finding, false),
+            ],
+        );
+    }
+    out.push_str("</tbody></table>\n");
 }
 
 fn efficiency(out: &mut String, s: &Summary) {

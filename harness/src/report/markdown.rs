@@ -3,10 +3,11 @@
 use std::fmt::Write as _;
 
 use crate::report::format::{
-    self, cell_label, flags, headline_median, headline_value, latency, number, percent, range,
-    server_label,
+    self, cell_label, clear_win, cpu_per_gib, flags, headline_median, headline_value,
+    histogram_precision, latency, number, p99_range, percent, range, server_label, settings,
+    wire_ratios,
 };
-use crate::report::summary::{CellSummary, Summary, UNSTABLE_CV, rpc_origin};
+use crate::report::summary::{CellSummary, MIN_REPETITIONS, Summary, UNSTABLE_CV, rpc_origin};
 
 /// Renders the whole Markdown report.
 #[must_use]
@@ -18,6 +19,7 @@ pub fn render(summary: &Summary) -> String {
         workload_section(&mut out, summary, workload);
     }
     efficiency(&mut out, summary);
+    wire(&mut out, summary);
     options(&mut out, summary);
     rpc(&mut out, summary);
     clients(&mut out, summary);
@@ -63,11 +65,13 @@ fn header(out: &mut String, s: &Summary) {
     let _ = writeln!(
         out,
         "- method: {} repetitions per cell; figures are medians over repetitions; a cell whose \
-         coefficient of variation exceeds {:.0}% is marked unstable; latency percentiles come \
-         from the histograms of every client of every repetition merged exactly; bandwidth in \
-         MB/s (10^6 bytes/s)\n",
+         coefficient of variation exceeds {:.0}% is marked unstable; a win is clear only with \
+         at least {MIN_REPETITIONS} repetitions on both sides and ranges that do not overlap; \
+         latency percentiles come from the histograms of every client of every repetition \
+         merged exactly ({}); bandwidth in MB/s (10^6 bytes/s)\n",
         s.repetitions,
-        UNSTABLE_CV * 100.0
+        UNSTABLE_CV * 100.0,
+        histogram_precision()
     );
 }
 
@@ -96,11 +100,7 @@ fn best(out: &mut String, s: &Summary) {
             number(b.value),
             b.headline.label(),
             runner,
-            if b.clear {
-                "yes"
-            } else {
-                "no: spreads overlap"
-            }
+            clear_win(b)
         );
     }
     out.push('\n');
@@ -133,17 +133,17 @@ fn workload_section(out: &mut String, s: &Summary, workload: &str) {
     );
     let _ = writeln!(
         out,
-        "| profile | median | min–max | CV | IOPS | {op} p50 | {op} p99 | {op} p99.9 | cache | flags |"
+        "| profile | median | min–max | CV | IOPS | {op} p50 | {op} p99 | {op} p99 min–max | {op} p99.9 | CPU s/GiB | cache | flags |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
-    for c in cells {
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for c in &cells {
         let l = c.latency.get(&op);
         let pct = |f: fn(&nfslab_workload::result::LatencySummary) -> u64| {
             l.map_or_else(|| "-".to_owned(), |l| latency(f(&l.latency_ns) as f64))
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             cell_label(c, many_servers, many_clients),
             headline_median(c),
             range(c.headline_display()),
@@ -151,9 +151,71 @@ fn workload_section(out: &mut String, s: &Summary, workload: &str) {
             c.iops.map_or_else(|| "-".to_owned(), |s| number(s.median)),
             pct(|l| l.p50),
             pct(|l| l.p99),
+            p99_range(c, &op),
             pct(|l| l.p99_9),
+            cpu_per_gib(c),
             c.cache.as_deref().unwrap_or("-"),
             flags(c).join("; ")
+        );
+    }
+    out.push('\n');
+    jobs(out, &cells, many_servers, many_clients);
+}
+
+/// What each cell ran, in human units, and the line that reproduces one of its clients
+/// outside Kubernetes.
+fn jobs(out: &mut String, cells: &[&CellSummary], many_servers: bool, many_clients: bool) {
+    if cells.iter().all(|c| c.job.is_none() && c.command.is_none()) {
+        return;
+    }
+    let _ = writeln!(out, "What ran (per client):\n");
+    for c in cells {
+        let _ = write!(out, "- {}", cell_label(c, many_servers, many_clients));
+        if let Some(text) = settings(c) {
+            let _ = write!(out, ": {text}");
+        }
+        out.push('\n');
+        if let Some(command) = &c.command {
+            let _ = writeln!(out, "  `{command}`");
+        }
+    }
+    out.push('\n');
+}
+
+/// Bytes the jobs moved against bytes on the wire, per cell with figures.
+fn wire(out: &mut String, s: &Summary) {
+    let cells: Vec<&CellSummary> = s.cells.iter().filter(|c| c.wire.is_some()).collect();
+    if cells.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Did the bytes cross the wire?\n");
+    let _ = writeln!(
+        out,
+        "Bytes the clients' jobs read and wrote (ramp included) against the bytes exchanged \
+         with the server: the kernel's `/proc/self/mountstats` for mounts, the user-space \
+         client's own READ and WRITE traffic for protocol cells (RPC headers included). Below \
+         {}%, part of the figure came from a client cache or never reached the server.\n",
+        number((1.0 - nfslab_workload::wire::MEANINGFUL_SHARE) * 100.0)
+    );
+    let _ = writeln!(out, "| cell | source | wire / job | finding |");
+    let _ = writeln!(out, "|---|---|---|---|");
+    for c in cells {
+        let Some(w) = &c.wire else { continue };
+        let finding = if w.findings.is_empty() {
+            "none".to_owned()
+        } else {
+            w.findings
+                .iter()
+                .map(|f| f.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {finding} |",
+            c.id,
+            w.source,
+            wire_ratios(c)
         );
     }
     out.push('\n');

@@ -24,6 +24,12 @@
 //! | `cells[].mount_efficiency` | mount cells with a protocol cell for the same job: [`MountEfficiency`] |
 //! | `best[].access` | the access path the ranking is for (host runs rank each path apart) |
 //! | `cells[].rpc.source` | `mountstats` (the kernel's, for mounts; what older files hold) or `client` (nfslab-io's user-space client counting its own calls, for protocol cells) |
+//! | `cells[].job` | the job every client ran, every value decided (`pattern`, `bs`, `size`, `nrfiles`, `threads`, `iodepth`, `ioengine`, `runtime`, `io_limit`, `ramp_time`, `direct`, `fsync`...) |
+//! | `cells[].command` | the `nfslab-io run ...` line (with the mount it needs) that reproduces one client of the cell outside Kubernetes |
+//! | `cells[].mechanism` | how the clients kept requests in flight (`sync`, `io_uring`, `threads`, `rpc-pipeline`; `mixed` when they differ) |
+//! | `cells[].wire` | bytes the job moved against bytes on the wire, summed over clients and repetitions ([`nfslab_workload::wire::WireSection`]): ratios and findings (reads that never reached the server, writes not on it at the end) with the likely cause |
+//! | `best[].n` | the fewest repetitions of the winner and the runner-up |
+//! | `best[].why_not_clear` | why the win is not clear: fewer than [`MIN_REPETITIONS`] repetitions, ranges that overlap, no runner-up |
 //!
 //! Host runs record `environment.notes` such as `mount cells skipped: <reason>` when the
 //! host could not mount.
@@ -38,7 +44,9 @@
 
 use std::collections::BTreeMap;
 
+use nfslab_workload::job::ResolvedJob;
 use nfslab_workload::result::LatencySummary;
+use nfslab_workload::wire::WireSection;
 use serde::{Deserialize, Serialize};
 
 use crate::bench::host::protocol::NotApplicable;
@@ -51,6 +59,9 @@ use crate::report::nas::NasComparison;
 pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
 /// Coefficient of variation above which a cell is marked unstable.
 pub const UNSTABLE_CV: f64 = 0.10;
+/// Repetitions a figure needs on both sides before a win or a regression is declared: with
+/// fewer, the spread of the measurement is unknown.
+pub const MIN_REPETITIONS: usize = 3;
 /// Summary file name.
 pub const SUMMARY_FILE: &str = "summary.json";
 
@@ -367,6 +378,19 @@ pub struct CellSummary {
     /// Mount cells of host runs: mount over protocol figures of the same job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mount_efficiency: Option<MountEfficiency>,
+    /// The job every client ran, every value decided (absent in older summaries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<ResolvedJob>,
+    /// The `nfslab-io run` line reproducing one client outside Kubernetes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// How the clients kept requests in flight (`sync`, `io_uring`, `threads`,
+    /// `rpc-pipeline`, `mixed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mechanism: Option<String>,
+    /// Bytes moved against bytes on the wire, over every client and repetition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wire: Option<WireSection>,
 }
 
 impl CellSummary {
@@ -448,9 +472,15 @@ pub struct Best {
     pub value: f64,
     /// Second best profile and its median, if any.
     pub runner_up: Option<(String, f64)>,
-    /// Whether the win is clear: the winner's slowest repetition beats the runner-up's
-    /// fastest.
+    /// Whether the win is clear: both have at least [`MIN_REPETITIONS`] repetitions and
+    /// the winner's slowest repetition beats the runner-up's fastest.
     pub clear: bool,
+    /// The fewest repetitions of the winner and the runner-up.
+    #[serde(default)]
+    pub n: usize,
+    /// Why the win is not clear, when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why_not_clear: Option<String>,
     /// The access path ranked (host runs); absent: client pods mounted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<AccessPath>,

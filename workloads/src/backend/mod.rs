@@ -18,8 +18,11 @@
 //! - [`Backend::mount_section`] / [`Backend::mount_stats`] describe where the IO lands.
 //!
 //! [`WorkerIo`] is synchronous: one request in flight per worker, which is what POSIX calls
-//! give. The driver runs one thread per worker, so `threads` requests are in flight overall
-//! and the effective iodepth is 1.
+//! give; the engine's driver runs one thread per worker. Deeper queues go through
+//! [`WorkerIo::run_measured`]: the POSIX backend keeps `iodepth` requests in flight with
+//! io_uring ([`uring`]) or submitter threads ([`submitters`]) through [`crate::queue`], the
+//! NFSv3 backend pipelines its RPCs through [`crate::pipeline`]. [`Prepared::mechanism`]
+//! says which ran and why.
 //!
 //! # Adding a backend (e.g. NFSv3 from user space, `nfs://host/export/path`)
 //!
@@ -49,6 +52,8 @@
 
 pub mod nfs;
 pub mod posix;
+pub mod submitters;
+pub mod uring;
 
 use std::sync::atomic::AtomicBool;
 
@@ -60,6 +65,16 @@ use crate::mount::{MountSection, MountStats};
 use crate::result::BackendInfo;
 use crate::verify::Generations;
 
+/// How a backend keeps requests in flight, and why that way (the result's `io` section).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mechanism {
+    /// `sync` (one call at a time per thread), `io_uring`, `threads` (submitter threads),
+    /// or `rpc-pipeline` (the NFSv3 client's own queue).
+    pub name: &'static str,
+    /// Why this mechanism ran (the job's `ioengine`, the depth, what a probe answered).
+    pub reason: String,
+}
+
 /// Settings a backend decided in [`Backend::prepare`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prepared {
@@ -69,6 +84,8 @@ pub struct Prepared {
     pub direct_note: Option<String>,
     /// Requests in flight per worker.
     pub iodepth: u32,
+    /// How they are kept in flight.
+    pub mechanism: Mechanism,
     /// Notes for people (printed on stderr and kept in the result).
     pub notes: Vec<String>,
 }

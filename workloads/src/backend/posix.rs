@@ -5,9 +5,17 @@
 //! [`PosixBackend::prepare`] showed the filesystem accepts it, and O_SYNC when the job asks.
 //! Reads and writes are `pread`/`pwrite`; syncs are `fsync`/`fdatasync`; cached pages are
 //! dropped with `posix_fadvise(DONTNEED)` after layout.
+//!
+//! Queue depth: at `iodepth` 1 (and `ioengine: sync`) each worker thread makes its calls
+//! itself, one at a time. Deeper, the measured data phase keeps `iodepth` requests in flight
+//! per thread ([`crate::queue`]) with io_uring, or with submitter threads where io_uring is
+//! unavailable or `ioengine: threads` asks for them; [`choose_mechanism`] decides, and the
+//! result says which ran and why.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use nix::errno::Errno;
 use nix::fcntl::{AT_FDCWD, OFlag, PosixFadviseAdvice, open, posix_fadvise, renameat};
@@ -15,10 +23,127 @@ use nix::sys::stat::{Mode, fstat, stat};
 use nix::sys::uio::{pread, pwrite};
 use nix::unistd::{UnlinkatFlags, fdatasync, fsync, mkdir, unlink, unlinkat};
 
-use super::{AlignedBuf, Backend, IoFault, PrepareError, Prepared, WorkerIo};
-use crate::job::{DirectMode, ResolvedJob, SyncCall};
+use super::submitters::Submitters;
+use super::uring::{self, UringQueue};
+use super::{AlignedBuf, Backend, IoFault, Mechanism, PrepareError, Prepared, WorkerIo};
+use crate::driver::{MeasuredOutcome, PhaseClock, kinds_for};
+use crate::job::{DirectMode, IoEngine, Pattern, ResolvedJob, SyncCall};
 use crate::mount::{MountSection, MountStats, mount_section, read_mountstats};
+use crate::pipeline::CpuWindow;
+use crate::queue::run_queued;
 use crate::result::BackendInfo;
+use crate::stats::Recorder;
+use crate::verify::{Generations, VerifyTally};
+
+/// How a worker thread keeps its requests in flight on a directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueMechanism {
+    /// `pread`/`pwrite` from the worker thread, one at a time.
+    Sync,
+    /// io_uring, `iodepth` entries per worker.
+    IoUring,
+    /// `iodepth` submitter threads per worker.
+    Threads,
+}
+
+impl QueueMechanism {
+    /// The name in results (`sync`, `io_uring`, `threads`).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            QueueMechanism::Sync => "sync",
+            QueueMechanism::IoUring => "io_uring",
+            QueueMechanism::Threads => "threads",
+        }
+    }
+}
+
+/// What [`choose_mechanism`] decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueChoice {
+    /// The mechanism.
+    pub mechanism: QueueMechanism,
+    /// Requests in flight per worker thread.
+    pub depth: u32,
+    /// Why, for the result.
+    pub reason: String,
+    /// A note for people when the job does not run as written (depth lowered, fallback).
+    pub note: Option<String>,
+}
+
+/// Decides how `job` keeps its requests in flight on a directory; `uring` probes whether
+/// io_uring may be used (it is only called when io_uring would be).
+pub fn choose_mechanism(
+    job: &ResolvedJob,
+    uring: impl FnOnce() -> Result<(), Errno>,
+) -> QueueChoice {
+    let depth = job.iodepth.max(1);
+    let one = |reason: String, note: Option<String>| QueueChoice {
+        mechanism: QueueMechanism::Sync,
+        depth: 1,
+        reason,
+        note,
+    };
+    if job.pattern == Pattern::Metadata {
+        return one(
+            "the metadata pattern makes one call at a time per thread".to_owned(),
+            (depth > 1).then(|| {
+                format!(
+                    "metadata operations run one at a time per thread: iodepth {depth} runs as 1 (hint: raise threads)"
+                )
+            }),
+        );
+    }
+    match job.ioengine {
+        IoEngine::Sync => one(
+            "ioengine sync: pread/pwrite from each thread, one at a time".to_owned(),
+            (depth > 1).then(|| {
+                format!(
+                    "ioengine sync has one request in flight per thread: iodepth {depth} runs as 1 (hint: ioengine auto keeps the depth)"
+                )
+            }),
+        ),
+        IoEngine::Auto if depth == 1 => one(
+            "iodepth 1: pread/pwrite from each thread".to_owned(),
+            None,
+        ),
+        IoEngine::Threads => QueueChoice {
+            mechanism: QueueMechanism::Threads,
+            depth,
+            reason: format!("ioengine threads: {depth} submitter thread(s) per thread"),
+            note: None,
+        },
+        IoEngine::Auto | IoEngine::IoUring => match uring() {
+            Ok(()) => QueueChoice {
+                mechanism: QueueMechanism::IoUring,
+                depth,
+                reason: format!(
+                    "ioengine {}: io_uring with {depth} request(s) in flight per thread",
+                    job.ioengine
+                ),
+                note: None,
+            },
+            Err(errno) => {
+                let why = match errno {
+                    Errno::ENOSYS => "the kernel has no io_uring (Linux 5.1 or later has it)",
+                    Errno::EPERM | Errno::EACCES => {
+                        "a seccomp profile (Docker's and containerd's default ones) or kernel.io_uring_disabled blocks it"
+                    }
+                    _ => "the kernel refused to set up a ring",
+                };
+                let reason = format!(
+                    "io_uring is unavailable (io_uring_setup: {errno:?}: {why}); {depth} submitter thread(s) per thread keep the depth"
+                );
+                QueueChoice {
+                    mechanism: QueueMechanism::Threads,
+                    depth,
+                    note: Some(reason.clone()),
+                    reason,
+                }
+            }
+        },
+    }
+}
 
 /// Kernel filesystem IO on a directory.
 #[derive(Debug, Clone)]
@@ -30,6 +155,12 @@ pub struct PosixBackend {
     /// Whether the run writes (or creates) files; false for reads of files in place, which
     /// are then opened read-only (a read-only volume works).
     writes: bool,
+    /// How workers keep their requests in flight.
+    queue: QueueMechanism,
+    /// Requests in flight per worker.
+    depth: u32,
+    /// The process CPU over the window, for queued mechanisms.
+    cpu: Arc<CpuWindow>,
 }
 
 impl PosixBackend {
@@ -43,6 +174,9 @@ impl PosixBackend {
             job: None,
             direct: false,
             writes: true,
+            queue: QueueMechanism::Sync,
+            depth: 1,
+            cpu: Arc::new(CpuWindow::new(1)),
         }
     }
 
@@ -226,17 +360,20 @@ impl Backend for PosixBackend {
                 }
             },
         };
-        if job.iodepth > 1 {
-            notes.push(format!(
-                "the posix backend has one request in flight per thread: iodepth {} runs as 1 (hint: raise threads for more concurrency)",
-                job.iodepth
-            ));
-        }
+        let choice = choose_mechanism(job, uring::probe);
+        notes.extend(choice.note.clone());
+        self.queue = choice.mechanism;
+        self.depth = choice.depth;
+        self.cpu = Arc::new(CpuWindow::new(job.threads));
         self.job = Some(job.clone());
         Ok(Prepared {
             direct: self.direct,
             direct_note,
-            iodepth: 1,
+            iodepth: choice.depth,
+            mechanism: Mechanism {
+                name: choice.mechanism.name(),
+                reason: choice.reason,
+            },
             notes,
         })
     }
@@ -253,6 +390,9 @@ impl Backend for PosixBackend {
             metadata_dir: None,
             created_dir: false,
             sync_call: job.sync_call,
+            queue: self.queue,
+            depth: self.depth,
+            cpu: Arc::clone(&self.cpu),
         };
         if job.pattern == crate::job::Pattern::Metadata {
             let dir = self.metadata_dir(worker);
@@ -327,6 +467,9 @@ pub struct PosixWorker {
     metadata_dir: Option<PathBuf>,
     created_dir: bool,
     sync_call: SyncCall,
+    queue: QueueMechanism,
+    depth: u32,
+    cpu: Arc<CpuWindow>,
 }
 
 impl PosixWorker {
@@ -440,6 +583,55 @@ impl WorkerIo for PosixWorker {
         self.created.len() as u64 + u64::from(self.created_dir)
     }
 
+    fn run_measured(
+        &mut self,
+        job: &ResolvedJob,
+        worker: u32,
+        clock: PhaseClock,
+        stop: &AtomicBool,
+        generations: &mut [Generations],
+    ) -> Option<MeasuredOutcome> {
+        if job.pattern == Pattern::Metadata || self.queue == QueueMechanism::Sync {
+            return None;
+        }
+        let (depth, bs) = (self.depth as usize, job.bs as usize);
+        let (files, names, cpu) = (&self.files, &self.names, &*self.cpu);
+        Some(match self.queue {
+            QueueMechanism::IoUring => {
+                let fds: Vec<BorrowedFd<'_>> = files.iter().map(AsFd::as_fd).collect();
+                match UringQueue::new(depth, bs, &fds, self.sync_call) {
+                    Ok(mut q) => {
+                        run_queued(&mut q, names, job, worker, clock, stop, generations, cpu)
+                    }
+                    Err(errno) => {
+                        // The probe passed but this worker's ring cannot be set up (memory
+                        // locked for rings is limited on older kernels): stop honestly.
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                        MeasuredOutcome {
+                            recorder: Recorder::new(clock.window_start, &kinds_for(job)),
+                            fault: Some(IoFault::errno(
+                                "io_uring_setup",
+                                names.first().map_or("", String::as_str),
+                                None,
+                                errno,
+                            )),
+                            tally: VerifyTally::default(),
+                            cpu: cpu.close(),
+                            max_in_flight: 0,
+                        }
+                    }
+                }
+            }
+            _ => std::thread::scope(|scope| {
+                let mut q = Submitters::start(scope, depth, bs, files, self.sync_call);
+                let mut out = run_queued(&mut q, names, job, worker, clock, stop, generations, cpu);
+                // What was inside the kernel at once, counted around the calls.
+                out.max_in_flight = u32::try_from(q.peak()).unwrap_or(u32::MAX);
+                out
+            }),
+        })
+    }
+
     fn cleanup(&mut self) -> Result<(), IoFault> {
         self.files.clear();
         let mut first_error = None;
@@ -470,5 +662,77 @@ impl WorkerIo for PosixWorker {
             self.created_dir = false;
         }
         first_error.map_or(Ok(()), Err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::Job;
+
+    fn job(pattern: Pattern, iodepth: u32, ioengine: Option<IoEngine>) -> ResolvedJob {
+        let mut j = Job::new(pattern);
+        j.iodepth = iodepth;
+        j.ioengine = ioengine;
+        j.resolve().unwrap()
+    }
+
+    fn refused(errno: Errno) -> impl FnOnce() -> Result<(), Errno> {
+        move || Err(errno)
+    }
+
+    #[test]
+    fn depth_one_keeps_the_synchronous_path_without_probing() {
+        let c = choose_mechanism(&job(Pattern::Randread, 1, None), || {
+            panic!("no probe at depth 1")
+        });
+        assert_eq!(
+            (c.mechanism, c.depth, c.note),
+            (QueueMechanism::Sync, 1, None)
+        );
+    }
+
+    #[test]
+    fn io_uring_when_the_kernel_allows_it_threads_with_the_reason_otherwise() {
+        let deep = job(Pattern::Randread, 32, None);
+        let c = choose_mechanism(&deep, || Ok(()));
+        assert_eq!((c.mechanism, c.depth), (QueueMechanism::IoUring, 32));
+        let c = choose_mechanism(&deep, refused(Errno::EPERM));
+        assert_eq!((c.mechanism, c.depth), (QueueMechanism::Threads, 32));
+        assert!(
+            c.reason.contains("EPERM") && c.reason.contains("seccomp"),
+            "{c:?}"
+        );
+        assert_eq!(c.note.as_deref(), Some(c.reason.as_str()));
+        let c = choose_mechanism(&deep, refused(Errno::ENOSYS));
+        assert!(
+            c.reason.contains("ENOSYS") && c.reason.contains("5.1"),
+            "{c:?}"
+        );
+        // An explicit io_uring falls back the same way, even at depth 1.
+        let one = job(Pattern::Randread, 1, Some(IoEngine::IoUring));
+        assert_eq!(
+            choose_mechanism(&one, || Ok(())).mechanism,
+            QueueMechanism::IoUring
+        );
+        let c = choose_mechanism(&one, refused(Errno::EPERM));
+        assert_eq!((c.mechanism, c.depth), (QueueMechanism::Threads, 1));
+    }
+
+    #[test]
+    fn threads_and_sync_are_taken_as_asked() {
+        let c = choose_mechanism(&job(Pattern::Write, 4, Some(IoEngine::Threads)), || {
+            panic!("no probe for threads")
+        });
+        assert_eq!(
+            (c.mechanism, c.depth, c.note),
+            (QueueMechanism::Threads, 4, None)
+        );
+        let c = choose_mechanism(&job(Pattern::Write, 4, Some(IoEngine::Sync)), || Ok(()));
+        assert_eq!((c.mechanism, c.depth), (QueueMechanism::Sync, 1));
+        assert!(c.note.is_some_and(|n| n.contains("iodepth 4 runs as 1")));
+        let c = choose_mechanism(&job(Pattern::Metadata, 4, None), || Ok(()));
+        assert_eq!((c.mechanism, c.depth), (QueueMechanism::Sync, 1));
+        assert!(c.note.is_some_and(|n| n.contains("metadata")));
     }
 }

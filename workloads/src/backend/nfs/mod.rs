@@ -327,10 +327,22 @@ impl Backend for NfsBackend {
             job.iodepth
         };
         self.connected = Some(connected);
+        if job.ioengine != crate::job::IoEngine::Auto {
+            notes.push(format!(
+                "ioengine `{}` applies to directories; the protocol backend keeps its RPCs in flight itself",
+                job.ioengine
+            ));
+        }
         Ok(Prepared {
             direct: true,
             direct_note: None,
             iodepth,
+            mechanism: super::Mechanism {
+                name: "rpc-pipeline",
+                reason: format!(
+                    "the user-space NFSv3 client keeps {iodepth} RPC(s) in flight per thread over its connections"
+                ),
+            },
             notes,
         })
     }
