@@ -283,6 +283,13 @@ pub struct JobReport {
     pub reports: Vec<PathBuf>,
     /// One line per failure: failed scenarios, failed benchmark repetitions, phase errors.
     pub failures: Vec<String>,
+    /// When preflight refused a kind run: what the user can do on this machine instead
+    /// ([`crate::advice::instead_of_kind`]), to print last.
+    pub instead: Option<String>,
+    /// The scenario results, when the scenario phase ran.
+    pub scenarios: Option<RunResults>,
+    /// The benchmark's summary, when the benchmark phase ran.
+    pub bench: Option<crate::report::summary::Summary>,
 }
 
 /// Orders outcomes by what the exit code should say first: an interruption, then a
@@ -352,11 +359,15 @@ pub async fn execute(
     {
         Ok(s) => s,
         Err(e) => {
+            let servers: Vec<String> = job.external.iter().cloned().collect();
             return JobReport {
                 outcome: e.outcome(),
                 dir: None,
                 reports: Vec::new(),
                 failures: vec![error_chain(&e)],
+                instead: crate::advice::instead_of_kind(&e, &servers),
+                scenarios: None,
+                bench: None,
             };
         }
     };
@@ -377,6 +388,9 @@ pub async fn execute(
             dir: None,
             reports: Vec::new(),
             failures,
+            instead: None,
+            scenarios: None,
+            bench: None,
         };
     }
 
@@ -439,6 +453,14 @@ pub async fn execute(
     }
 
     view.phase(Phase::Report, &dir.display().to_string());
+    let scenario_results = match &scenarios {
+        Part::Ran { results } => Some(results.clone()),
+        _ => None,
+    };
+    let bench_summary = match &bench.0 {
+        Part::Ran { results } => Some(results.clone()),
+        _ => None,
+    };
     let input = CombinedInput {
         run_id: job.run_id.to_string(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -463,6 +485,9 @@ pub async fn execute(
         dir: Some(dir),
         reports,
         failures,
+        instead: None,
+        scenarios: scenario_results,
+        bench: bench_summary,
     }
 }
 
@@ -566,19 +591,20 @@ async fn bench_phase(
         let reason = "interrupted before it started".to_owned();
         return (Part::NotRun { reason }, None);
     }
-    let rendered = crate::bench::manifests::render_plan(plan, &job.run_id);
     let matrix = crate::bench::matrix::Matrix::expand(plan);
+    let eta = crate::bench::progress::Eta::for_matrix(
+        plan,
+        &matrix,
+        crate::bench::progress::CLUSTER_STEP_OVERHEAD,
+    );
     view.phase(
         Phase::Benchmark,
         &format!(
-            "plan `{}`: {} cells x {} repetitions{}",
+            "plan `{}`: {} cells x {} repetitions, estimated {}",
             plan.name,
             matrix.cells.len(),
             plan.repetitions,
-            rendered.measured.map_or_else(String::new, |d| format!(
-                ", at least {} of measurement",
-                humantime::format_duration(d)
-            ))
+            crate::bench::progress::format_eta(eta.total())
         ),
     );
     let target = Target {

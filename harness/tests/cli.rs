@@ -131,7 +131,7 @@ fn run_without_kind_fails_fast_with_preflight_lines_and_creates_nothing() {
             "--quick",
             "--results",
             &results_arg,
-            "--cluster",
+            "--name",
             "nfslab-cli-run",
             "--no-install",
         ],

@@ -249,6 +249,17 @@ pub fn percent(ratio: f64) -> String {
     }
 }
 
+/// A figure with its unit: `812 MB/s`, `12345 IOPS`, `530 ops/s`, from summary units
+/// (bytes/s for bandwidth).
+#[must_use]
+pub fn headline_with_unit(headline: Headline, value: f64) -> String {
+    match headline {
+        Headline::Bandwidth => format!("{} MB/s", number(value * 1e-6)),
+        Headline::Iops => format!("{} IOPS", number(value)),
+        Headline::OpsPerSec => format!("{} ops/s", number(value)),
+    }
+}
+
 /// A figure in a headline's display units (MB/s for bandwidth given in bytes/s).
 #[must_use]
 pub fn headline_value(headline: Headline, value: f64) -> String {

@@ -89,7 +89,8 @@ fn header(out: &mut String, s: &Summary) {
     out.push_str("<ul class=\"meta\">\n");
     let _ = writeln!(
         out,
-        "<li>Status <strong>{}</strong>, started {}, finished {}, nfslab {}</li>",
+        "<li>Status <strong class=\"{}\">{}</strong>, started {}, finished {}, nfslab {}</li>",
+        if s.all_measured() { "ok" } else { "flag" },
         escape(&status),
         escape(&s.started),
         escape(s.finished.as_deref().unwrap_or("-")),
