@@ -194,6 +194,11 @@ pub struct Request {
     pub external: Vec<String>,
     /// Tunables, images, cluster and server settings.
     pub config: Config,
+    /// Where a failed preparation writes its debug bundle ([`crate::debug`]), before it
+    /// removes anything.
+    pub debug_dir: Option<PathBuf>,
+    /// On failure, keep what was made (the kind cluster, the servers) for inspection.
+    pub keep_on_failure: bool,
 }
 
 /// What the reports record about an environment.
@@ -236,6 +241,8 @@ pub struct Environment {
     checked: Vec<(String, String)>,
     /// The kind cluster this preparation may delete afterwards.
     delete_cluster: Option<String>,
+    /// The kind cluster used, made by this preparation or not.
+    kind: Option<String>,
 }
 
 impl fmt::Debug for Environment {
@@ -250,6 +257,12 @@ impl fmt::Debug for Environment {
 }
 
 impl Environment {
+    /// The kind cluster the environment runs on, when it is one.
+    #[must_use]
+    pub fn kind_name(&self) -> Option<&str> {
+        self.kind.as_deref()
+    }
+
     /// The in-cluster server of `flavor`, if one was prepared.
     #[must_use]
     pub fn server(&self, flavor: ServerFlavor) -> Option<&NfsServer> {
@@ -368,6 +381,12 @@ impl HostParts {
         })
     }
 
+    /// The host tools.
+    #[must_use]
+    pub fn tools(&self) -> &SystemTools {
+        &self.tools
+    }
+
     /// The [`Host`] view of these parts.
     #[must_use]
     pub fn host(&self) -> Host<'_> {
@@ -441,14 +460,35 @@ pub async fn prepare(
                 rebuild_image: false,
                 server_image: request.flavors.contains(&ServerFlavor::Ganesha),
                 install_kind: *install,
-                keep_on_failure: false,
+                keep_on_failure: request.keep_on_failure,
             };
             // A cluster that exists before this run is someone's: use it, never delete it.
             let existed = host.tools.find("kind").is_some()
                 && cluster::kind::clusters(host.tools)
                     .await
                     .is_ok_and(|names| names.contains(&name));
-            let record = cluster::up(&host, config, &up, &mut interrupt, progress).await?;
+            let record = match cluster::up(&host, config, &up, &mut interrupt, progress).await {
+                Ok(record) => record,
+                Err(e) => {
+                    // Evidence of a failed creation: kind's own logs, when the cluster is
+                    // still there (kept, or half-made) to export them from.
+                    if let Some(dir) = &request.debug_dir
+                        && !matches!(e, cluster::ClusterSetupError::Interrupted { .. })
+                        && !matches!(e, cluster::ClusterSetupError::Preflight { .. })
+                    {
+                        let failure = crate::bench::error_chain(&e);
+                        let evidence = crate::debug::Evidence {
+                            cluster: None,
+                            kind: Some(&name),
+                            tools: host.tools,
+                            failure: &failure,
+                            manifests: Vec::new(),
+                        };
+                        crate::debug::collect(&evidence, dir).await;
+                    }
+                    return Err(e.into());
+                }
+            };
             let kube = KubeCluster::connect(
                 Some(&record.kubeconfig),
                 record.context.as_deref(),
@@ -497,6 +537,10 @@ pub async fn prepare(
         deployed: Vec::new(),
         checked: Vec::new(),
         delete_cluster,
+        kind: match &request.cluster {
+            ClusterChoice::Kind { .. } => Some(config.cluster.name.clone()),
+            ClusterChoice::Existing { .. } => None,
+        },
     };
     let several = request.flavors.len() > 1;
     for &flavor in &request.flavors {
@@ -513,6 +557,13 @@ pub async fn prepare(
             () = &mut interrupt => Err(EnvironmentError::Interrupted { left: Vec::new() }),
         };
         if let Err(e) = outcome {
+            if !matches!(e, EnvironmentError::Interrupted { .. }) {
+                bundle(parts, &env, request, &e, progress).await;
+                if request.keep_on_failure {
+                    progress(&format!("kept for inspection: {}", env.owned().join(", ")));
+                    return Err(e);
+                }
+            }
             let cleanup = tear_down(parts, &env, config, progress).await;
             return Err(match (e, cleanup) {
                 (EnvironmentError::Interrupted { .. }, Err(te)) => EnvironmentError::Interrupted {
@@ -582,6 +633,45 @@ async fn deploy_server(
     ));
     env.servers.push(ready.server);
     Ok(())
+}
+
+/// Writes the debug bundle of a failed preparation, when the request names a directory.
+async fn bundle(
+    parts: &HostParts,
+    env: &Environment,
+    request: &Request,
+    error: &EnvironmentError,
+    progress: &(dyn Fn(&str) + Sync),
+) {
+    let Some(dir) = &request.debug_dir else {
+        return;
+    };
+    let failure = crate::bench::error_chain(error);
+    let kind = match &request.cluster {
+        ClusterChoice::Kind { .. } => Some(request.config.cluster.name.as_str()),
+        ClusterChoice::Existing { .. } => None,
+    };
+    let manifests = request
+        .flavors
+        .iter()
+        .map(|f| {
+            (
+                format!("nfs-server-{}.yaml", flavor_name(*f)),
+                crate::render::nfs_server(&request.config, Some(*f)),
+            )
+        })
+        .collect();
+    progress(&format!("writing the debug bundle to {}", dir.display()));
+    let evidence = crate::debug::Evidence {
+        cluster: Some(env.cluster.as_ref()),
+        kind,
+        tools: &parts.tools,
+        failure: &failure,
+        manifests,
+    };
+    for missing in crate::debug::collect(&evidence, dir).await {
+        progress(&format!("debug bundle: {missing}"));
+    }
 }
 
 /// Removes a kind cluster made by a preparation that failed before anything else existed.

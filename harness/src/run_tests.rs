@@ -46,6 +46,8 @@ struct FakeProvider {
     fake: FakeCluster,
     bring: Bring,
     torn_down: StdMutex<usize>,
+    /// What happened after the phases, in order: `evidence`, `keep`, `tear-down`.
+    after: StdMutex<Vec<&'static str>>,
 }
 
 impl FakeProvider {
@@ -54,6 +56,7 @@ impl FakeProvider {
             fake: fake.clone(),
             bring,
             torn_down: StdMutex::new(0),
+            after: StdMutex::new(Vec::new()),
         }
     }
 }
@@ -107,7 +110,36 @@ impl Provider for FakeProvider {
         })
     }
 
+    async fn evidence(&self, dir: &Path, failure: &str) -> Option<Vec<String>> {
+        if let Ok(mut a) = self.after.lock() {
+            a.push("evidence");
+        }
+        // The real collector, on the fake cluster as the run left it.
+        let tools = crate::cluster::tools::scripted::ScriptedTools::with(&[]);
+        let evidence = crate::debug::Evidence {
+            cluster: Some(&self.fake),
+            kind: None,
+            tools: &tools,
+            failure,
+            manifests: Vec::new(),
+        };
+        Some(crate::debug::collect(&evidence, dir).await)
+    }
+
+    async fn keep(&self) -> Vec<String> {
+        if let Ok(mut a) = self.after.lock() {
+            a.push("keep");
+        }
+        vec![format!(
+            "NFS server namespace `{}`",
+            server_namespace().name
+        )]
+    }
+
     async fn tear_down(&self, _progress: &Lines<'_>) -> Result<(), EnvironmentError> {
+        if let Ok(mut a) = self.after.lock() {
+            a.push("tear-down");
+        }
         // Removing a server takes a while on a real cluster: long enough to be interrupted.
         tokio::time::sleep(Duration::from_secs(10)).await;
         if let Ok(mut n) = self.torn_down.lock() {
@@ -222,6 +254,7 @@ fn job(dir: &Path, scenarios: Vec<Scenario>, bench: bool) -> Job {
         parallel: 2,
         results_parent: dir.to_path_buf(),
         config,
+        keep_on_failure: false,
     }
 }
 
@@ -409,14 +442,25 @@ async fn a_complete_run_reports_its_failures_and_exits_1() {
             Phase::Report
         ]
     );
-    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert_eq!(report.failures.len(), 2, "{:?}", report.failures);
     assert!(
         report.failures[0].starts_with("scenario waits: "),
         "{:?}",
         report.failures
     );
-    assert!(labelled(&fake).is_empty(), "{:?}", fake.objects());
+    // The evidence is written before anything is removed, and named in the last lines.
     let run_dir = dir.path().join(RUN);
+    assert_eq!(
+        report.failures[1],
+        format!("debug bundle: {}", run_dir.join("debug").display())
+    );
+    assert_eq!(
+        *provider.after.lock().expect("lock"),
+        vec!["evidence", "tear-down"]
+    );
+    let failure = std::fs::read_to_string(run_dir.join("debug/failure.txt")).expect("bundle");
+    assert!(failure.starts_with("scenario waits: "), "{failure}");
+    assert!(labelled(&fake).is_empty(), "{:?}", fake.objects());
     assert_eq!(
         report.reports,
         vec![run_dir.join("report.md"), run_dir.join("report.html")]
@@ -440,6 +484,50 @@ async fn a_complete_run_reports_its_failures_and_exits_1() {
             .expect("valid JSON");
     assert_eq!(job_json["scenarios"]["state"], "ran");
     assert_eq!(job_json["bench"]["state"], "not-run");
+    assert!(
+        md.contains("debug bundle: debug/"),
+        "the report links the bundle: {md}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_run_keeps_everything_when_asked_and_a_passing_one_writes_no_bundle() {
+    let fake = FakeCluster::new();
+    let provider = FakeProvider::new(&fake, Bring::Ready);
+    let dir = tempfile::tempdir().expect("tmp");
+    let short = WAITS_FOR_A_BINDING.replace("timeout: 1h", "timeout: 30s");
+    let mut kept = job(dir.path(), vec![scenario(&short)], false);
+    kept.keep_on_failure = true;
+    let (report, phases) = execute_with(&kept, &provider, None).await;
+    assert_eq!(report.outcome, Outcome::Failed);
+    assert_eq!(
+        *provider.after.lock().expect("lock"),
+        vec!["evidence", "keep"]
+    );
+    assert!(phases.contains(&Phase::TearDown));
+    assert!(
+        report
+            .failures
+            .iter()
+            .any(|f| f == "kept for inspection: NFS server namespace `nfslab-nfs-fake`"),
+        "{:?}",
+        report.failures
+    );
+    assert!(
+        !labelled(&fake).is_empty(),
+        "the server stays: {:?}",
+        fake.objects()
+    );
+    // A run that passes removes everything and writes no bundle.
+    let fake = FakeCluster::new();
+    let provider = FakeProvider::new(&fake, Bring::Ready);
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut passes = job(dir.path(), vec![scenario(PASSES)], false);
+    passes.keep_on_failure = true;
+    let (report, _) = execute_with(&passes, &provider, None).await;
+    assert_eq!(report.outcome, Outcome::Success, "{:?}", report.failures);
+    assert_eq!(*provider.after.lock().expect("lock"), vec!["tear-down"]);
+    assert!(!dir.path().join(RUN).join("debug").exists());
 }
 
 #[test]
