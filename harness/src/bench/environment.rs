@@ -70,6 +70,8 @@ pub async fn bring_up_bench_environment(
         flavors: request.flavors.clone(),
         external: Vec::new(),
         config: config.clone(),
+        debug_dir: None,
+        keep_on_failure: false,
     };
     let environment = environment::prepare(&parts, &env_request, interrupt, progress).await?;
     let target = Target {

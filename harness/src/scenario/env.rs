@@ -137,6 +137,8 @@ pub async fn prepare(
         flavors: vec![config.nfs.flavor],
         external: Vec::new(),
         config: config.clone(),
+        debug_dir: None,
+        keep_on_failure: false,
     };
     let environment = environment::prepare(&parts, &request, interrupt, progress).await?;
     let server =
