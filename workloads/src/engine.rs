@@ -3,7 +3,8 @@
 //! Phases: resolve the job and let the backend check the target (nothing touched yet;
 //! errors are [`StartError`], exit code 2) -> layout (per worker, parallel, not measured)
 //! -> optional start barrier (a file to wait for, so several clients start together) ->
-//! measured phase (ramp first; every worker starts at the same instant) -> read-back
+//! measured phase (ramp first; every worker starts at the same instant; an optional
+//! progress file once every worker has completed an operation) -> read-back
 //! verification of written blocks (not measured) -> cleanup of created files (unless kept)
 //! -> [`RunResult`].
 //!
@@ -18,8 +19,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::backend::{Backend, IoFault, PrepareError, Prepared, WorkerIo};
 use crate::driver::{
-    LayoutOutcome, MeasuredOutcome, PhaseClock, kinds_for, layout, run_data, run_metadata,
-    verify_written, wait_for_file,
+    LayoutOutcome, MeasuredOutcome, PhaseClock, ProgressFile, kinds_for, layout, run_data,
+    run_metadata, verify_written, wait_for_file,
 };
 use crate::exit::ExitCode;
 use crate::job::{Job, JobError, Pattern, ResolvedJob};
@@ -40,6 +41,8 @@ pub struct RunOptions {
     pub start_barrier: Option<PathBuf>,
     /// Longest wait for the start barrier.
     pub barrier_timeout: Duration,
+    /// Written once every worker has completed an operation of the measured phase.
+    pub progress_file: Option<PathBuf>,
     /// Stop after the layout phase (files are kept).
     pub layout_only: bool,
     /// The files were laid out on purpose by an earlier layout-only run: their reuse is
@@ -53,6 +56,7 @@ impl Default for RunOptions {
             keep: false,
             start_barrier: None,
             barrier_timeout: Duration::from_secs(600),
+            progress_file: None,
             layout_only: false,
             reuse_expected: false,
         }
@@ -211,10 +215,20 @@ pub fn run<B: Backend>(
     }
 
     let mut nfs = None;
+    let mut progress_notes = Vec::new();
     if error.is_none() && !options.layout_only {
         let stats_before = backend.mount_stats();
         let nfs_before = backend.nfs_snapshot();
-        let (measured, start_wall, window_start) = measured_phase(&resolved, &mut workers);
+        let progress = options
+            .progress_file
+            .as_deref()
+            .map(|path| ProgressFile::new(path, threads));
+        let (measured, start_wall, window_start) =
+            measured_phase(&resolved, &mut workers, progress.as_ref());
+        if let Some(failure) = progress.as_ref().and_then(ProgressFile::failure) {
+            note(&failure);
+            progress_notes.push(failure);
+        }
         nfs = backend.nfs_section(nfs_before.as_ref());
         outcomes = measured;
         if let (Some(before), Some(after), Some(section)) =
@@ -267,6 +281,7 @@ pub fn run<B: Backend>(
         .sum();
     let keep = options.keep || options.layout_only;
     let mut notes = prepared.notes.clone();
+    notes.extend(progress_notes);
     if !keep {
         for w in &mut workers {
             if let Some(io) = w.io.as_mut()
@@ -315,6 +330,7 @@ pub fn run<B: Backend>(
 fn measured_phase<W: WorkerIo>(
     job: &ResolvedJob,
     workers: &mut [Worker<W>],
+    progress: Option<&ProgressFile>,
 ) -> (Vec<MeasuredOutcome>, SystemTime, Instant) {
     let ready = Barrier::new(workers.len() + 1);
     let go = Barrier::new(workers.len() + 1);
@@ -351,6 +367,7 @@ fn measured_phase<W: WorkerIo>(
         let _ = clock.set(PhaseClock {
             window_start,
             deadline: job.runtime.map(|r| window_start + r),
+            progress,
         });
         go.wait();
         handles

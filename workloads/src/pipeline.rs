@@ -34,7 +34,7 @@ use futures::stream::FuturesUnordered;
 use nix::errno::Errno;
 
 use crate::backend::{FaultCode, IoFault};
-use crate::driver::{MeasuredOutcome, PhaseClock, file_id, kinds_for};
+use crate::driver::{MeasuredOutcome, PhaseClock, Progress, file_id, kinds_for};
 use crate::job::{FsyncPolicy, ResolvedJob};
 use crate::ops::{OpKind, OpStream, Rng, mix_seed};
 use crate::stats::Recorder;
@@ -301,6 +301,7 @@ struct Run<'a> {
     window_start: Instant,
     in_ramp: bool,
     written: Vec<bool>,
+    progress: Progress<'a>,
 }
 
 impl Run<'_> {
@@ -348,6 +349,7 @@ impl Run<'_> {
         }
         let bytes = if done.kind.is_data() { done.len } else { 0 };
         self.rec.record(done.kind, done.start, end, bytes);
+        self.progress.completed();
         if done.kind == OpKind::Write {
             self.written[done.file as usize] = true;
         }
@@ -381,7 +383,7 @@ pub fn run_data(
     io: &mut impl PipelinedIo,
     job: &ResolvedJob,
     worker: u32,
-    clock: PhaseClock,
+    clock: PhaseClock<'_>,
     stop: &AtomicBool,
     generations: &mut [Generations],
     cpu: &CpuWindow,
@@ -399,6 +401,7 @@ pub fn run_data(
         window_start: clock.window_start,
         in_ramp: Instant::now() < clock.window_start,
         written: vec![false; job.nrfiles as usize],
+        progress: Progress::new(&clock),
     };
     let mut stream = OpStream::new(job, worker);
     if run.in_ramp {
@@ -617,10 +620,11 @@ mod tests {
         j.resolve().unwrap()
     }
 
-    fn clock() -> PhaseClock {
+    fn clock() -> PhaseClock<'static> {
         PhaseClock {
             window_start: Instant::now(),
             deadline: None,
+            progress: None,
         }
     }
 
@@ -713,6 +717,7 @@ mod tests {
         let clock = PhaseClock {
             window_start: Instant::now() + Duration::from_millis(30),
             deadline: None,
+            progress: None,
         };
         let out = run_data(
             &mut io,
