@@ -6,8 +6,8 @@
 //! wrote, not measured). Thread orchestration and the result live in [`crate::engine`].
 //!
 //! The hot loop does per operation: one stream step (no allocation), two clock reads, the
-//! IO call, one histogram record, a relaxed load of the stop flag, and a local flag test
-//! for the progress announcement ([`ProgressFile`]). Buffers are allocated
+//! IO call, one histogram record, relaxed loads of the stop flag and of the early end
+//! (`--stop-file`), and a local flag test for the progress announcement ([`ProgressFile`]). Buffers are allocated
 //! once per worker and aligned for direct IO; write data for non-verified runs is random
 //! bytes generated once, so nothing compressible or zero is written.
 
@@ -175,6 +175,18 @@ pub struct PhaseClock<'a> {
     pub deadline: Option<Instant>,
     /// Written once every worker has completed an operation (`--progress-file`).
     pub progress: Option<&'a ProgressFile>,
+    /// Set when the window ends early (`--stop-file` appeared).
+    pub ended: Option<&'a AtomicBool>,
+}
+
+impl PhaseClock<'_> {
+    /// Whether the window is over at `now`: its deadline passed, or it was ended early.
+    #[inline]
+    #[must_use]
+    pub fn over(&self, now: Instant) -> bool {
+        self.deadline.is_some_and(|d| now >= d)
+            || self.ended.is_some_and(|e| e.load(Ordering::Relaxed))
+    }
 }
 
 /// A file written once every worker has completed an operation of the measured phase
@@ -440,7 +452,7 @@ pub fn run_data(
                 io.file_name(op.file),
             ));
         }
-        if clock.deadline.is_some_and(|d| end >= d) {
+        if clock.over(end) {
             break;
         }
     }
@@ -502,7 +514,7 @@ pub fn run_metadata(
                 rec.record(kind, start, end, bytes);
                 progress.completed();
                 ramp.completed(end);
-                Ok(clock.deadline.is_some_and(|d| end >= d))
+                Ok(clock.over(end))
             }
             Err(e) => {
                 rec.record_error(&format!("{e:?}"));
@@ -656,6 +668,7 @@ mod tests {
             window_start: Instant::now(),
             deadline: None,
             progress: Some(&file),
+            ended: None,
         };
         let mut first = Progress::new(&clock);
         let mut second = Progress::new(&clock);
@@ -684,6 +697,7 @@ mod tests {
             window_start: Instant::now(),
             deadline: None,
             progress: None,
+            ended: None,
         };
         let mut p = Progress::new(&clock);
         p.completed();

@@ -427,9 +427,7 @@ pub fn run_data(
         let mut data_in_flight: u64 = 0;
         loop {
             while issuing && inflight.len() < depth {
-                if stop.load(Ordering::Relaxed)
-                    || clock.deadline.is_some_and(|d| Instant::now() >= d)
-                {
+                if stop.load(Ordering::Relaxed) || clock.over(Instant::now()) {
                     issuing = false;
                     break;
                 }
@@ -625,6 +623,7 @@ mod tests {
             window_start: Instant::now(),
             deadline: None,
             progress: None,
+            ended: None,
         }
     }
 
@@ -718,6 +717,7 @@ mod tests {
             window_start: Instant::now() + Duration::from_millis(30),
             deadline: None,
             progress: None,
+            ended: None,
         };
         let out = run_data(
             &mut io,

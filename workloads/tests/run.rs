@@ -489,6 +489,59 @@ fn progress_file_appears_once_writing_is_under_way() {
 }
 
 #[test]
+fn stop_file_ends_the_measured_phase_early_and_the_data_is_still_verified() {
+    let dir = tmpfs_dir();
+    let stop = dir.path().join("stop");
+    let stop_for_thread = stop.clone();
+    let creator = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        std::fs::write(stop_for_thread, b"stop").unwrap();
+    });
+    let started = std::time::Instant::now();
+    let run = run_in(
+        dir.path(),
+        &[
+            "--pattern",
+            "write",
+            "--bs",
+            "64k",
+            "--size",
+            "4m",
+            "--runtime",
+            "10m",
+            "--verify",
+            "--stop-file",
+            stop.to_str().unwrap(),
+        ],
+    );
+    creator.join().unwrap();
+    run.expect_code(0);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "the stop file did not end the run: {}",
+        run.describe()
+    );
+    let r = run.result();
+    assert!(
+        r.window.seconds >= 0.3 && r.window.seconds < 30.0,
+        "{}",
+        r.window.seconds
+    );
+    let verify = r.verify.clone().expect("verified");
+    assert!(
+        verify.blocks_checked > 0 && verify.mismatches == 0,
+        "{verify:?}"
+    );
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.starts_with("the measured phase ended early: `")),
+        "{:?}",
+        r.notes
+    );
+}
+
+#[test]
 fn progress_file_is_not_written_when_the_measured_phase_never_runs() {
     let dir = tmpfs_dir();
     let progress = dir.path().join("progress");
@@ -736,6 +789,7 @@ fn help_teaches_with_examples() {
         "Exit codes:",
         "--start-barrier",
         "--progress-file",
+        "--stop-file",
     ] {
         assert!(run.stdout.contains(needle), "{needle}\n{}", run.stdout);
     }
