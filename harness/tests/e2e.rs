@@ -17,6 +17,10 @@
 //! configuration); `NFSLAB_E2E_VERBOSE=1` prints each step as it ends; `NFSLAB_SCENARIOS`
 //! points at another catalog directory. Ctrl-C stops the running scenarios, cleans up, and
 //! skips the rest.
+//!
+//! Scenarios that must run alone (`exclusive`, implied by a server restart) are listed last
+//! and each waits at the engine's [`Gate`] until every scenario running on the other test
+//! threads has ended; scenarios after it wait for it in turn.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,7 +38,7 @@ use nfslab::scenario::junit;
 use nfslab::scenario::results::{
     EnvironmentInfo, KIND, Outcome, RunResults, SCHEMA_VERSION, StepOutcome, Summary, now_rfc3339,
 };
-use nfslab::scenario::{Observer, Progress, Quiet, Scenario, ScenarioResult, run_scenario};
+use nfslab::scenario::{Gate, Observer, Progress, Quiet, Scenario, ScenarioResult, run_scenario};
 use tokio::sync::{OnceCell, watch};
 
 /// Whether `NFSLAB_REQUIRE` makes a missing cluster a failure.
@@ -57,6 +61,8 @@ struct Shared {
     results: Mutex<Vec<ScenarioResult>>,
     interrupt: watch::Receiver<bool>,
     verbose: bool,
+    /// Keeps exclusive scenarios apart from the others.
+    gate: Gate,
 }
 
 impl Shared {
@@ -88,12 +94,11 @@ impl Shared {
         } else {
             Arc::new(Quiet)
         };
-        let result = self.runtime.block_on(run_scenario(
-            env,
-            Arc::new(scenario),
-            observer,
-            Some(self.interrupt.clone()),
-        ));
+        let scenario = Arc::new(scenario);
+        let result = self.runtime.block_on(async {
+            let _pass = self.gate.enter(&scenario).await;
+            run_scenario(env, scenario, observer, Some(self.interrupt.clone())).await
+        });
         let outcome = result.outcome;
         let explanation = result.explain();
         let reason = result.reason.clone().unwrap_or_default();
@@ -215,12 +220,16 @@ fn main() -> ExitCode {
         results: Mutex::new(Vec::new()),
         interrupt,
         verbose: std::env::var("NFSLAB_E2E_VERBOSE").is_ok_and(|v| v == "1"),
+        gate: Gate::new(),
     });
 
     let mut invalid = BTreeMap::new();
-    let trials: Vec<Trial> = catalog
-        .entries
-        .iter()
+    // Test threads take trials in this order: those that run alone come last, so they wait
+    // for the others once, not the others for them.
+    let mut entries: Vec<&catalog::Entry> = catalog.entries.iter().collect();
+    entries.sort_by_key(|e| e.scenario.as_ref().is_ok_and(|s| s.exclusive));
+    let trials: Vec<Trial> = entries
+        .into_iter()
         .map(|entry| match &entry.scenario {
             Err(e) => {
                 let message = e.to_string();
