@@ -135,6 +135,8 @@ struct State {
     calls: Vec<Call>,
     events: Vec<EventRecord>,
     logs: BTreeMap<(ObjectRef, Option<String>), String>,
+    /// Each delete asked for, with the objects that existed at that moment.
+    deletes: Vec<(ObjectRef, Vec<ObjectRef>)>,
     next_uid: u64,
     stand_in: Option<super::stand_in::StandIn>,
 }
@@ -511,6 +513,17 @@ impl FakeCluster {
             .collect()
     }
 
+    /// The objects that existed when the first delete of `object` was asked for (`None`:
+    /// it never was): to check what was removed before what.
+    #[must_use]
+    pub fn existing_at_delete(&self, object: &ObjectRef) -> Option<Vec<ObjectRef>> {
+        self.lock()
+            .deletes
+            .iter()
+            .find(|(o, _)| o == object)
+            .map(|(_, present)| present.clone())
+    }
+
     /// The objects that exist now.
     #[must_use]
     pub fn objects(&self) -> Vec<ObjectRef> {
@@ -690,7 +703,12 @@ impl Cluster for FakeCluster {
     }
 
     async fn delete(&self, object: &ObjectRef, _propagation: Propagation) -> ClusterResult<bool> {
-        let existed = self.lock().objects.contains_key(object);
+        let existed = {
+            let mut state = self.lock();
+            let present = state.objects.keys().cloned().collect();
+            state.deletes.push((object.clone(), present));
+            state.objects.contains_key(object)
+        };
         let fired = self.record(Call::Delete(object.clone()));
         let (failure, replaced) = verdict(&fired);
         if let Some(error) = failure {
