@@ -101,6 +101,18 @@ pub struct Report {
     pub left: Vec<Leftover>,
 }
 
+/// Objects a removal could not get rid of, as an error (each with its reason).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", describe(.0))]
+pub struct LeftBehind(pub Vec<Leftover>);
+
+fn describe(left: &[Leftover]) -> String {
+    left.iter()
+        .map(|l| format!("{}: {}", l.object, l.reason))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Why the leftovers could not even be listed.
 #[derive(Debug, thiserror::Error)]
 #[error("could not look for nfslab's {kind} objects")]
