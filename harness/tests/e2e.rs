@@ -18,6 +18,10 @@
 //! points at another catalog directory. Ctrl-C stops the running scenarios, cleans up, and
 //! skips the rest.
 //!
+//! After the scenarios, nothing of the run may be left (`nfslab clean --run` would find
+//! nothing, recycler pods of its volumes included): otherwise the binary exits 1. Tear-down
+//! then removes what still uses NFS before the NFS server.
+//!
 //! Scenarios that must run alone (`exclusive`, implied by a server restart) are listed last
 //! and each waits at the engine's [`Gate`] until every scenario running on the other test
 //! threads has ended; scenarios after it wait for it in turn.
@@ -31,6 +35,7 @@ use std::time::Duration;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use nfslab::config::Config;
 use nfslab::environment::{ClusterChoice, flavor_from_env};
+use nfslab::k8s::clean::{self, Scope};
 use nfslab::k8s::ownership::RunId;
 use nfslab::scenario::catalog::{self, Catalog};
 use nfslab::scenario::env::{self, Prepared, ScenarioEnv};
@@ -286,11 +291,32 @@ fn main() -> ExitCode {
     let conclusion = libtest_mimic::run(&args, trials);
 
     let mut code = conclusion.exit_code();
-    if let Some(Ok(prepared)) = shared.prepared.get()
-        && let Err(e) = shared.runtime.block_on(env::tear_down(prepared, &progress))
-    {
-        eprintln!("e2e: tearing down the environment failed: {e}");
-        code = ExitCode::from(3);
+    if let Some(Ok(prepared)) = shared.prepared.get() {
+        // Every scenario cleaned up after itself: nothing of the run is left, not even the
+        // PV controller's recycler pods of its volumes (found by name, they carry no label).
+        let cluster = prepared.env.cluster.as_ref();
+        let scope = Scope::Run(shared.run.clone());
+        match shared.runtime.block_on(clean::find(cluster, &scope)) {
+            Ok(left) if left.is_empty() => {}
+            Ok(left) => {
+                let names: Vec<String> = left.iter().map(ToString::to_string).collect();
+                eprintln!(
+                    "e2e: the scenarios left {} object(s) of run {} behind: {}",
+                    left.len(),
+                    shared.run,
+                    names.join(", ")
+                );
+                code = ExitCode::from(1);
+            }
+            Err(e) => {
+                eprintln!("e2e: could not look for what the run left: {e}");
+                code = ExitCode::from(3);
+            }
+        }
+        if let Err(e) = shared.runtime.block_on(env::tear_down(prepared, &progress)) {
+            eprintln!("e2e: tearing down the environment failed: {e}");
+            code = ExitCode::from(3);
+        }
     }
     if !args.list
         && let Some(dir) = std::env::var_os("NFSLAB_E2E_REPORT").filter(|d| !d.is_empty())
