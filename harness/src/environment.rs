@@ -7,8 +7,9 @@
 //! side-loading), `nfs::server::up` (server, Service, readiness through a real client mount)
 //! and `nfs::external`. [`tear_down`] removes exactly what [`prepare`] made: servers it
 //! deployed (not ones it found running), after what the run left that may still use them,
-//! and a kind cluster it created (unless asked to keep it). Every caller — `nfslab run`, `nfslab scenarios run`, `nfslab bench` and the
-//! cluster-gated test binaries — goes through here, so they behave alike.
+//! and a kind cluster it created (unless asked to keep it). Every caller — `nfslab run`,
+//! `nfslab scenarios run`, `nfslab bench` and the cluster-gated test binaries — goes through
+//! here, so they behave alike.
 //!
 //! The test binaries choose with environment variables ([`ClusterChoice::from_env`]):
 //! `NFSLAB_E2E_CLUSTER=kind` (create a kind cluster, delete it afterwards;

@@ -397,7 +397,8 @@ fn server_restart_hard_vs_soft() -> Result<(), Failed> {
     let restart = position(&|c| *c == Call::Delete(server.clone())).ok_or("no restart")?;
     for pod in &writers {
         let progress = position(&|c| {
-            matches!(c, Call::Exec(p, _, cmd) if p == pod && cmd.get(1).map(String::as_str) == Some("wait-file"))
+            matches!(c, Call::Exec(p, _, cmd)
+                if p == pod && cmd.get(1).map(String::as_str) == Some("wait-file"))
         })
         .ok_or_else(|| format!("no progress wait in {pod}"))?;
         if progress > restart {
@@ -432,7 +433,8 @@ fn server_restart_hard_vs_soft() -> Result<(), Failed> {
         .into());
     }
     let stopped = position(&|c| {
-        matches!(c, Call::Exec(p, _, cmd) if *p == writers[0] && cmd.get(3).map(String::as_str) == Some("/sync/stop"))
+        matches!(c, Call::Exec(p, _, cmd)
+            if *p == writers[0] && cmd.get(3).map(String::as_str) == Some("/sync/stop"))
     })
     .ok_or("no stop")?;
     if stopped < restart {

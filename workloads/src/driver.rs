@@ -7,9 +7,10 @@
 //!
 //! The hot loop does per operation: one stream step (no allocation), two clock reads, the
 //! IO call, one histogram record, relaxed loads of the stop flag and of the early end
-//! (`--stop-file`), and a local flag test for the progress announcement ([`ProgressFile`]). Buffers are allocated
-//! once per worker and aligned for direct IO; write data for non-verified runs is random
-//! bytes generated once, so nothing compressible or zero is written.
+//! (`--stop-file`), and a local flag test for the progress announcement ([`ProgressFile`]).
+//! Buffers are allocated once per worker and aligned for direct IO; write data for
+//! non-verified runs is random bytes generated once, so nothing compressible or zero is
+//! written.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -607,7 +607,8 @@ impl FakeCluster {
                 }
             };
             let fired = cluster.lock().fire_when(|t| {
-                matches!(t, Trigger::Exit(p, c, ok) if *p == pod && *c == container && *ok == succeeded)
+                matches!(t, Trigger::Exit(p, c, ok)
+                    if *p == pod && *c == container && *ok == succeeded)
             });
             let _entered = runtime.enter();
             cluster.carry_out(&fired);
