@@ -6,9 +6,10 @@
 //! commands are made of: `cluster::up` (preflight, kind, node mount-helper check, image
 //! side-loading), `nfs::server::up` (server, Service, readiness through a real client mount)
 //! and `nfs::external`. [`tear_down`] removes exactly what [`prepare`] made: servers it
-//! deployed (not ones it found running) and a kind cluster it created (unless asked to keep
-//! it). Every caller — `nfslab run`, `nfslab scenarios run`, `nfslab bench` and the
-//! cluster-gated test binaries — goes through here, so they behave alike.
+//! deployed (not ones it found running), after what the run left that may still use them,
+//! and a kind cluster it created (unless asked to keep it). Every caller — `nfslab run`,
+//! `nfslab scenarios run`, `nfslab bench` and the cluster-gated test binaries — goes through
+//! here, so they behave alike.
 //!
 //! The test binaries choose with environment variables ([`ClusterChoice::from_env`]):
 //! `NFSLAB_E2E_CLUSTER=kind` (create a kind cluster, delete it afterwards;
@@ -28,7 +29,9 @@ use crate::cluster::tools::SystemTools;
 use crate::cluster::{self, ClusterSetupError, Host, Provider, UpRequest};
 use crate::config::Config;
 use crate::exit::Outcome;
+use crate::k8s::clean::{self, Scope};
 use crate::k8s::kube_cluster::{ConnectError, KubeCluster};
+use crate::k8s::ownership::RunId;
 use crate::k8s::{Cluster, ClusterError};
 use crate::nfs::server::{self, NfsError, ServerSpec};
 use crate::nfs::{self, ExternalServerError, NfsServer, ServerFlavor};
@@ -564,7 +567,7 @@ pub async fn prepare(
                     return Err(e);
                 }
             }
-            let cleanup = tear_down(parts, &env, config, progress).await;
+            let cleanup = tear_down(parts, &env, config, None, progress).await;
             return Err(match (e, cleanup) {
                 (EnvironmentError::Interrupted { .. }, Err(te)) => EnvironmentError::Interrupted {
                     left: vec![te.to_string()],
@@ -709,8 +712,10 @@ async fn node_infos(cluster: &dyn Cluster) -> Vec<NodeInfo> {
     infos
 }
 
-/// Removes what [`prepare`] made: the servers it deployed, then the kind cluster it created
-/// (unless kept). Keeps going after a failure and reports the first one.
+/// Removes what [`prepare`] made: on a cluster that stays (kept or existing), what is left
+/// of `run` (the objects its scenarios and benchmark could not remove), then the servers it
+/// deployed ([`remove_run_then_servers`]); then the kind cluster it created (unless kept).
+/// Keeps going after a failure and reports the first one.
 ///
 /// # Errors
 /// [`EnvironmentError::TearDown`] naming what stays.
@@ -718,20 +723,18 @@ pub async fn tear_down(
     parts: &HostParts,
     env: &Environment,
     config: &Config,
+    run: Option<&RunId>,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<(), EnvironmentError> {
     let mut first_error = None;
     if env.delete_cluster.is_none() {
         // Deleting the cluster removes the servers with it; only a kept or existing
         // cluster needs them removed one by one.
-        for ns in env.deployed.iter().rev() {
-            progress(&format!("removing the NFS server in namespace `{ns}`"));
-            if let Err(e) = server::down(env.cluster.as_ref(), ns, &config.timeouts).await {
-                first_error.get_or_insert(EnvironmentError::TearDown {
-                    what: format!("NFS server namespace `{ns}` (remove it with: nfslab nfs down)"),
-                    source: Box::new(e),
-                });
-            }
+        let removed =
+            remove_run_then_servers(env.cluster.as_ref(), run, &env.deployed, config, progress)
+                .await;
+        if let Err(e) = removed {
+            first_error = Some(e);
         }
     }
     if let Some(name) = &env.delete_cluster {
@@ -741,6 +744,76 @@ pub async fn tear_down(
                 what: format!(
                     "kind cluster `{name}` (remove it with: kind delete cluster --name {name})"
                 ),
+                source: Box::new(e),
+            });
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Removes what is left of `run` on `cluster` (`nfslab clean --run`: its namespaces with
+/// their pods, recycler pods of its volumes, its volumes, classes and RBAC) and waits until
+/// it is gone; only then removes the server namespaces `servers`, newest first. A server
+/// removed under hard-mounted pods can wedge the kubelet's unmounts, so while something of
+/// the run stays, the servers stay too and the error says so.
+///
+/// # Errors
+/// [`EnvironmentError::TearDown`] naming the first thing that stays.
+pub async fn remove_run_then_servers(
+    cluster: &dyn Cluster,
+    run: Option<&RunId>,
+    servers: &[String],
+    config: &Config,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), EnvironmentError> {
+    let mut first_error = None;
+    let mut users_stay = false;
+    if let Some(run) = run {
+        let scope = Scope::Run(run.clone());
+        let swept = match clean::find(cluster, &scope).await {
+            Ok(found) if found.is_empty() => Ok(()),
+            Ok(found) => {
+                progress(&format!(
+                    "removing {} object(s) run {run} left behind, before the NFS server",
+                    found.len()
+                ));
+                match clean::clean(cluster, &scope, config.timeouts.cleanup, false).await {
+                    Ok(report) if report.left.is_empty() => Ok(()),
+                    Ok(report) => Err(Box::new(clean::LeftBehind(report.left))
+                        as Box<dyn std::error::Error + Send + Sync>),
+                    Err(e) => Err(Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
+                }
+            }
+            Err(e) => Err(Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
+        };
+        if let Err(source) = swept {
+            users_stay = true;
+            first_error.get_or_insert(EnvironmentError::TearDown {
+                what: format!(
+                    "the objects of run {run} (remove them with: nfslab clean --run {run})"
+                ),
+                source,
+            });
+        }
+    }
+    for ns in servers.iter().rev() {
+        if users_stay {
+            progress(&format!(
+                "keeping the NFS server in namespace `{ns}`: objects of the run still use it"
+            ));
+            first_error.get_or_insert(EnvironmentError::TearDown {
+                what: format!(
+                    "NFS server namespace `{ns}` (kept while objects of the run may still \
+                     mount it; once they are gone: nfslab nfs down)"
+                ),
+                source: "objects of the run are still there".into(),
+            });
+            continue;
+        }
+        progress(&format!("removing the NFS server in namespace `{ns}`"));
+        if let Err(e) = server::down(cluster, ns, &config.timeouts).await {
+            first_error.get_or_insert(EnvironmentError::TearDown {
+                what: format!("NFS server namespace `{ns}` (remove it with: nfslab nfs down)"),
                 source: Box::new(e),
             });
         }

@@ -226,8 +226,9 @@ pub trait Provider: Send + Sync {
         progress: &Lines<'_>,
     ) -> Result<Staged, EnvironmentError>;
 
-    /// Removes what [`Provider::bring_up`] made (nothing when it failed).
-    async fn tear_down(&self, progress: &Lines<'_>) -> Result<(), EnvironmentError>;
+    /// Removes what [`Provider::bring_up`] made (nothing when it failed); on a cluster that
+    /// stays, what `run` left behind goes first, the servers after it.
+    async fn tear_down(&self, run: &RunId, progress: &Lines<'_>) -> Result<(), EnvironmentError>;
 
     /// Writes the debug bundle of what [`Provider::bring_up`] made into `dir`
     /// ([`crate::debug`]); returns what could not be collected, or `None` when nothing was
@@ -264,11 +265,11 @@ impl Provider for SystemProvider {
         Ok(staged)
     }
 
-    async fn tear_down(&self, progress: &Lines<'_>) -> Result<(), EnvironmentError> {
+    async fn tear_down(&self, run: &RunId, progress: &Lines<'_>) -> Result<(), EnvironmentError> {
         let Some((parts, env, config)) = self.prepared.lock().await.take() else {
             return Ok(());
         };
-        environment::tear_down(&parts, &env, &config, progress).await
+        environment::tear_down(&parts, &env, &config, Some(run), progress).await
     }
 
     async fn evidence(&self, dir: &Path, failure: &str) -> Option<Vec<String>> {
@@ -434,7 +435,7 @@ pub async fn execute(
             dir.display()
         );
         failures.push(line);
-        let _ = provider.tear_down(&progress).await;
+        let _ = provider.tear_down(&job.run_id, &progress).await;
         return JobReport {
             outcome: Outcome::Environment,
             dir: None,
@@ -516,7 +517,7 @@ pub async fn execute(
         }
     } else {
         view.phase(Phase::TearDown, "removing what this run created");
-        if let Err(e) = provider.tear_down(&progress).await {
+        if let Err(e) = provider.tear_down(&job.run_id, &progress).await {
             let line = error_chain(&e);
             problems.push(line.clone());
             failures.push(format!("tear down: {line}"));

@@ -341,7 +341,7 @@ pub fn run(args: &BenchArgs, mut config: Config) -> Outcome {
             run_bench(&plan, &prepared.target, &options, &bar, cancel_rx).await,
             BenchError::outcome,
         );
-        match prepared.tear_down(&progress).await {
+        match prepared.tear_down(&options.run_id, &progress).await {
             Ok(()) => outcome,
             Err(e) => {
                 eprintln!("error: {}", error_chain(&e));

@@ -126,6 +126,12 @@ pub fn show(
     if !scenario.sources.is_empty() {
         writeln!(out, "sources: {}", scenario.sources.join(", "))?;
     }
+    if scenario.exclusive {
+        writeln!(
+            out,
+            "runs alone: after every other scenario of the run has ended, none beside it"
+        )?;
+    }
     writeln!(out, "\n{}", scenario.description)?;
     for note in &scenario.notes {
         let kind = serde_json::to_value(note.kind)
@@ -475,6 +481,14 @@ mod tests {
         assert!(text.contains("[disagreement]"), "{text}");
         assert!(text.contains("within 8m"), "{text}");
         assert!(text.contains("within 30s (request)"), "{text}");
+        assert!(!text.contains("runs alone"), "{text}");
+        let mut f1 = Vec::new();
+        show(&catalog(), "F1", &mut f1, &mut errors).expect("writes");
+        let f1 = String::from_utf8(f1).expect("utf-8");
+        assert!(
+            f1.contains("\nruns alone: after every other scenario of the run has ended"),
+            "{f1}"
+        );
         let mut out = Vec::new();
         let mut errors = Vec::new();
         assert_eq!(
