@@ -122,12 +122,16 @@ pub struct Timeouts {
     /// Pulling, saving, loading or side-loading one image.
     #[serde(with = "nfslab_workload::units::duration_text")]
     pub image_transfer: Duration,
+    /// Added once to a wait while a node pulls an image (first runs pull the node image and
+    /// third-party images inside cluster-create, server-ready and other waits).
+    #[serde(with = "nfslab_workload::units::duration_text")]
+    pub image_pull: Duration,
 }
 
 impl Timeouts {
     /// Every timeout with its YAML name and accepted range.
     #[must_use]
-    pub fn fields(&self) -> [(&'static str, Duration, DurationRange); 13] {
+    pub fn fields(&self) -> [(&'static str, Duration, DurationRange); 14] {
         let t = TIMEOUT_RANGE;
         [
             ("request", self.request, REQUEST_TIMEOUT_RANGE),
@@ -143,6 +147,7 @@ impl Timeouts {
             ("cluster-create", self.cluster_create, t),
             ("image-build", self.image_build, t),
             ("image-transfer", self.image_transfer, t),
+            ("image-pull", self.image_pull, t),
         ]
     }
 }
@@ -163,6 +168,7 @@ impl Default for Timeouts {
             cluster_create: Duration::from_secs(600),
             image_build: Duration::from_secs(1200),
             image_transfer: Duration::from_secs(600),
+            image_pull: Duration::from_secs(600),
         }
     }
 }

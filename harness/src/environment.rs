@@ -6,9 +6,10 @@
 //! commands are made of: `cluster::up` (preflight, kind, node mount-helper check, image
 //! side-loading), `nfs::server::up` (server, Service, readiness through a real client mount)
 //! and `nfs::external`. [`tear_down`] removes exactly what [`prepare`] made: servers it
-//! deployed (not ones it found running) and a kind cluster it created (unless asked to keep
-//! it). Every caller — `nfslab run`, `nfslab scenarios run`, `nfslab bench` and the
-//! cluster-gated test binaries — goes through here, so they behave alike.
+//! deployed (not ones it found running), after what the run left that may still use them,
+//! and a kind cluster it created (unless asked to keep it). Every caller — `nfslab run`,
+//! `nfslab scenarios run`, `nfslab bench` and the cluster-gated test binaries — goes through
+//! here, so they behave alike.
 //!
 //! The test binaries choose with environment variables ([`ClusterChoice::from_env`]):
 //! `NFSLAB_E2E_CLUSTER=kind` (create a kind cluster, delete it afterwards;
@@ -28,7 +29,9 @@ use crate::cluster::tools::SystemTools;
 use crate::cluster::{self, ClusterSetupError, Host, Provider, UpRequest};
 use crate::config::Config;
 use crate::exit::Outcome;
+use crate::k8s::clean::{self, Scope};
 use crate::k8s::kube_cluster::{ConnectError, KubeCluster};
+use crate::k8s::ownership::RunId;
 use crate::k8s::{Cluster, ClusterError};
 use crate::nfs::server::{self, NfsError, ServerSpec};
 use crate::nfs::{self, ExternalServerError, NfsServer, ServerFlavor};
@@ -194,6 +197,11 @@ pub struct Request {
     pub external: Vec<String>,
     /// Tunables, images, cluster and server settings.
     pub config: Config,
+    /// Where a failed preparation writes its debug bundle ([`crate::debug`]), before it
+    /// removes anything.
+    pub debug_dir: Option<PathBuf>,
+    /// On failure, keep what was made (the kind cluster, the servers) for inspection.
+    pub keep_on_failure: bool,
 }
 
 /// What the reports record about an environment.
@@ -236,6 +244,8 @@ pub struct Environment {
     checked: Vec<(String, String)>,
     /// The kind cluster this preparation may delete afterwards.
     delete_cluster: Option<String>,
+    /// The kind cluster used, made by this preparation or not.
+    kind: Option<String>,
 }
 
 impl fmt::Debug for Environment {
@@ -250,6 +260,12 @@ impl fmt::Debug for Environment {
 }
 
 impl Environment {
+    /// The kind cluster the environment runs on, when it is one.
+    #[must_use]
+    pub fn kind_name(&self) -> Option<&str> {
+        self.kind.as_deref()
+    }
+
     /// The in-cluster server of `flavor`, if one was prepared.
     #[must_use]
     pub fn server(&self, flavor: ServerFlavor) -> Option<&NfsServer> {
@@ -368,6 +384,12 @@ impl HostParts {
         })
     }
 
+    /// The host tools.
+    #[must_use]
+    pub fn tools(&self) -> &SystemTools {
+        &self.tools
+    }
+
     /// The [`Host`] view of these parts.
     #[must_use]
     pub fn host(&self) -> Host<'_> {
@@ -446,14 +468,35 @@ pub async fn prepare(
                 rebuild_image: false,
                 server_image: request.flavors.contains(&ServerFlavor::Ganesha),
                 install_kind: *install,
-                keep_on_failure: false,
+                keep_on_failure: request.keep_on_failure,
             };
             // A cluster that exists before this run is someone's: use it, never delete it.
             let existed = host.tools.find("kind").is_some()
                 && cluster::kind::clusters(host.tools)
                     .await
                     .is_ok_and(|names| names.contains(&name));
-            let record = cluster::up(&host, config, &up, &mut interrupt, progress).await?;
+            let record = match cluster::up(&host, config, &up, &mut interrupt, progress).await {
+                Ok(record) => record,
+                Err(e) => {
+                    // Evidence of a failed creation: kind's own logs, when the cluster is
+                    // still there (kept, or half-made) to export them from.
+                    if let Some(dir) = &request.debug_dir
+                        && !matches!(e, cluster::ClusterSetupError::Interrupted { .. })
+                        && !matches!(e, cluster::ClusterSetupError::Preflight { .. })
+                    {
+                        let failure = crate::bench::error_chain(&e);
+                        let evidence = crate::debug::Evidence {
+                            cluster: None,
+                            kind: Some(&name),
+                            tools: host.tools,
+                            failure: &failure,
+                            manifests: Vec::new(),
+                        };
+                        crate::debug::collect(&evidence, dir).await;
+                    }
+                    return Err(e.into());
+                }
+            };
             let kube = KubeCluster::connect(
                 Some(&record.kubeconfig),
                 record.context.as_deref(),
@@ -502,6 +545,10 @@ pub async fn prepare(
         deployed: Vec::new(),
         checked: Vec::new(),
         delete_cluster,
+        kind: match &request.cluster {
+            ClusterChoice::Kind { .. } => Some(config.cluster.name.clone()),
+            ClusterChoice::Existing { .. } => None,
+        },
     };
     let several = request.flavors.len() > 1;
     for &flavor in &request.flavors {
@@ -518,7 +565,14 @@ pub async fn prepare(
             () = &mut interrupt => Err(EnvironmentError::Interrupted { left: Vec::new() }),
         };
         if let Err(e) = outcome {
-            let cleanup = tear_down(parts, &env, config, progress).await;
+            if !matches!(e, EnvironmentError::Interrupted { .. }) {
+                bundle(parts, &env, request, &e, progress).await;
+                if request.keep_on_failure {
+                    progress(&format!("kept for inspection: {}", env.owned().join(", ")));
+                    return Err(e);
+                }
+            }
+            let cleanup = tear_down(parts, &env, config, None, progress).await;
             return Err(match (e, cleanup) {
                 (EnvironmentError::Interrupted { .. }, Err(te)) => EnvironmentError::Interrupted {
                     left: vec![te.to_string()],
@@ -589,6 +643,45 @@ async fn deploy_server(
     Ok(())
 }
 
+/// Writes the debug bundle of a failed preparation, when the request names a directory.
+async fn bundle(
+    parts: &HostParts,
+    env: &Environment,
+    request: &Request,
+    error: &EnvironmentError,
+    progress: &(dyn Fn(&str) + Sync),
+) {
+    let Some(dir) = &request.debug_dir else {
+        return;
+    };
+    let failure = crate::bench::error_chain(error);
+    let kind = match &request.cluster {
+        ClusterChoice::Kind { .. } => Some(request.config.cluster.name.as_str()),
+        ClusterChoice::Existing { .. } => None,
+    };
+    let manifests = request
+        .flavors
+        .iter()
+        .map(|f| {
+            (
+                format!("nfs-server-{}.yaml", flavor_name(*f)),
+                crate::render::nfs_server(&request.config, Some(*f)),
+            )
+        })
+        .collect();
+    progress(&format!("writing the debug bundle to {}", dir.display()));
+    let evidence = crate::debug::Evidence {
+        cluster: Some(env.cluster.as_ref()),
+        kind,
+        tools: &parts.tools,
+        failure: &failure,
+        manifests,
+    };
+    for missing in crate::debug::collect(&evidence, dir).await {
+        progress(&format!("debug bundle: {missing}"));
+    }
+}
+
 /// Removes a kind cluster made by a preparation that failed before anything else existed.
 async fn abandon(
     parts: &HostParts,
@@ -624,8 +717,10 @@ async fn node_infos(cluster: &dyn Cluster) -> Vec<NodeInfo> {
     infos
 }
 
-/// Removes what [`prepare`] made: the servers it deployed, then the kind cluster it created
-/// (unless kept). Keeps going after a failure and reports the first one.
+/// Removes what [`prepare`] made: on a cluster that stays (kept or existing), what is left
+/// of `run` (the objects its scenarios and benchmark could not remove), then the servers it
+/// deployed ([`remove_run_then_servers`]); then the kind cluster it created (unless kept).
+/// Keeps going after a failure and reports the first one.
 ///
 /// # Errors
 /// [`EnvironmentError::TearDown`] naming what stays.
@@ -633,20 +728,18 @@ pub async fn tear_down(
     parts: &HostParts,
     env: &Environment,
     config: &Config,
+    run: Option<&RunId>,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<(), EnvironmentError> {
     let mut first_error = None;
     if env.delete_cluster.is_none() {
         // Deleting the cluster removes the servers with it; only a kept or existing
         // cluster needs them removed one by one.
-        for ns in env.deployed.iter().rev() {
-            progress(&format!("removing the NFS server in namespace `{ns}`"));
-            if let Err(e) = server::down(env.cluster.as_ref(), ns, &config.timeouts).await {
-                first_error.get_or_insert(EnvironmentError::TearDown {
-                    what: format!("NFS server namespace `{ns}` (remove it with: nfslab nfs down)"),
-                    source: Box::new(e),
-                });
-            }
+        let removed =
+            remove_run_then_servers(env.cluster.as_ref(), run, &env.deployed, config, progress)
+                .await;
+        if let Err(e) = removed {
+            first_error = Some(e);
         }
     }
     if let Some(name) = &env.delete_cluster {
@@ -656,6 +749,76 @@ pub async fn tear_down(
                 what: format!(
                     "kind cluster `{name}` (remove it with: kind delete cluster --name {name})"
                 ),
+                source: Box::new(e),
+            });
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Removes what is left of `run` on `cluster` (`nfslab clean --run`: its namespaces with
+/// their pods, recycler pods of its volumes, its volumes, classes and RBAC) and waits until
+/// it is gone; only then removes the server namespaces `servers`, newest first. A server
+/// removed under hard-mounted pods can wedge the kubelet's unmounts, so while something of
+/// the run stays, the servers stay too and the error says so.
+///
+/// # Errors
+/// [`EnvironmentError::TearDown`] naming the first thing that stays.
+pub async fn remove_run_then_servers(
+    cluster: &dyn Cluster,
+    run: Option<&RunId>,
+    servers: &[String],
+    config: &Config,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), EnvironmentError> {
+    let mut first_error = None;
+    let mut users_stay = false;
+    if let Some(run) = run {
+        let scope = Scope::Run(run.clone());
+        let swept = match clean::find(cluster, &scope).await {
+            Ok(found) if found.is_empty() => Ok(()),
+            Ok(found) => {
+                progress(&format!(
+                    "removing {} object(s) run {run} left behind, before the NFS server",
+                    found.len()
+                ));
+                match clean::clean(cluster, &scope, config.timeouts.cleanup, false).await {
+                    Ok(report) if report.left.is_empty() => Ok(()),
+                    Ok(report) => Err(Box::new(clean::LeftBehind(report.left))
+                        as Box<dyn std::error::Error + Send + Sync>),
+                    Err(e) => Err(Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
+                }
+            }
+            Err(e) => Err(Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
+        };
+        if let Err(source) = swept {
+            users_stay = true;
+            first_error.get_or_insert(EnvironmentError::TearDown {
+                what: format!(
+                    "the objects of run {run} (remove them with: nfslab clean --run {run})"
+                ),
+                source,
+            });
+        }
+    }
+    for ns in servers.iter().rev() {
+        if users_stay {
+            progress(&format!(
+                "keeping the NFS server in namespace `{ns}`: objects of the run still use it"
+            ));
+            first_error.get_or_insert(EnvironmentError::TearDown {
+                what: format!(
+                    "NFS server namespace `{ns}` (kept while objects of the run may still \
+                     mount it; once they are gone: nfslab nfs down)"
+                ),
+                source: "objects of the run are still there".into(),
+            });
+            continue;
+        }
+        progress(&format!("removing the NFS server in namespace `{ns}`"));
+        if let Err(e) = server::down(cluster, ns, &config.timeouts).await {
+            first_error.get_or_insert(EnvironmentError::TearDown {
+                what: format!("NFS server namespace `{ns}` (remove it with: nfslab nfs down)"),
                 source: Box::new(e),
             });
         }

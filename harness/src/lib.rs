@@ -13,6 +13,7 @@
 //! - [`run`](mod@run): the main job `nfslab run` (environment, scenarios, benchmark, tear-down,
 //!   one combined report).
 //! - [`environment`]: brings up the cluster and NFS servers every run needs, and removes them.
+//! - [`debug`]: the debug bundle a failed run leaves before anything is torn down.
 //! - [`config`]: timeouts and other tunables, with commented defaults.
 //! - [`exit`]: the documented process exit codes.
 //! - [`names`]: the grammar of user-given names that become paths or object names.
@@ -23,6 +24,7 @@ pub mod advice;
 pub mod bench;
 pub mod cluster;
 pub mod config;
+pub mod debug;
 pub mod environment;
 pub mod exit;
 pub mod k8s;

@@ -152,6 +152,8 @@ pub struct ScenarioShow {
     pub sources: Vec<String>,
     /// What it shows, in prose.
     pub description: String,
+    /// Whether it runs alone (after every other scenario of the run, none beside it).
+    pub exclusive: bool,
     /// Hazards, disagreements and notes.
     pub notes: Vec<ScenarioNote>,
     /// The steps.

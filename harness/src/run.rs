@@ -110,6 +110,9 @@ pub struct Job {
     pub results_parent: PathBuf,
     /// Tunables, images, cluster and server settings.
     pub config: Config,
+    /// When any phase fails, keep the cluster and servers for inspection (after the debug
+    /// bundle is written).
+    pub keep_on_failure: bool,
 }
 
 impl Job {
@@ -133,6 +136,8 @@ impl Job {
             flavors,
             external: self.external.iter().cloned().collect(),
             config: self.config.clone(),
+            debug_dir: Some(crate::debug::dir_of(&self.dir())),
+            keep_on_failure: self.keep_on_failure,
         }
     }
 
@@ -221,8 +226,18 @@ pub trait Provider: Send + Sync {
         progress: &Lines<'_>,
     ) -> Result<Staged, EnvironmentError>;
 
-    /// Removes what [`Provider::bring_up`] made (nothing when it failed).
-    async fn tear_down(&self, progress: &Lines<'_>) -> Result<(), EnvironmentError>;
+    /// Removes what [`Provider::bring_up`] made (nothing when it failed); on a cluster that
+    /// stays, what `run` left behind goes first, the servers after it.
+    async fn tear_down(&self, run: &RunId, progress: &Lines<'_>) -> Result<(), EnvironmentError>;
+
+    /// Writes the debug bundle of what [`Provider::bring_up`] made into `dir`
+    /// ([`crate::debug`]); returns what could not be collected, or `None` when nothing was
+    /// brought up.
+    async fn evidence(&self, dir: &Path, failure: &str) -> Option<Vec<String>>;
+
+    /// Forgets what [`Provider::bring_up`] made without removing it (kept for inspection);
+    /// returns what stays, one line each.
+    async fn keep(&self) -> Vec<String>;
 }
 
 /// The real environment: [`environment::prepare`] and [`environment::tear_down`].
@@ -250,11 +265,46 @@ impl Provider for SystemProvider {
         Ok(staged)
     }
 
-    async fn tear_down(&self, progress: &Lines<'_>) -> Result<(), EnvironmentError> {
+    async fn tear_down(&self, run: &RunId, progress: &Lines<'_>) -> Result<(), EnvironmentError> {
         let Some((parts, env, config)) = self.prepared.lock().await.take() else {
             return Ok(());
         };
-        environment::tear_down(&parts, &env, &config, progress).await
+        environment::tear_down(&parts, &env, &config, Some(run), progress).await
+    }
+
+    async fn evidence(&self, dir: &Path, failure: &str) -> Option<Vec<String>> {
+        let guard = self.prepared.lock().await;
+        let (parts, env, config) = guard.as_ref()?;
+        let evidence = crate::debug::Evidence {
+            cluster: Some(env.cluster.as_ref()),
+            kind: env.kind_name(),
+            tools: parts.tools(),
+            failure,
+            manifests: env
+                .servers
+                .iter()
+                .filter(|s| s.flavor != ServerFlavor::External)
+                .map(|s| {
+                    (
+                        format!(
+                            "nfs-server-{}.yaml",
+                            format!("{:?}", s.flavor).to_lowercase()
+                        ),
+                        crate::render::nfs_server(config, Some(s.flavor)),
+                    )
+                })
+                .collect(),
+        };
+        Some(crate::debug::collect(&evidence, dir).await)
+    }
+
+    async fn keep(&self) -> Vec<String> {
+        self.prepared
+            .lock()
+            .await
+            .take()
+            .map(|(_, env, _)| env.owned())
+            .unwrap_or_default()
     }
 }
 
@@ -360,11 +410,25 @@ pub async fn execute(
         Ok(s) => s,
         Err(e) => {
             let servers: Vec<String> = job.external.iter().cloned().collect();
+            let mut failures = vec![error_chain(&e)];
+            // A failed preparation wrote its bundle into the run directory.
+            let debug = crate::debug::dir_of(&job.dir());
+            let dir = debug.is_dir().then(|| {
+                failures.push(format!("debug bundle: {}", debug.display()));
+                if job.keep_on_failure {
+                    failures.push(
+                        "kept for inspection (--keep-cluster-on-failure): the cluster and \
+                         servers made so far"
+                            .to_owned(),
+                    );
+                }
+                job.dir()
+            });
             return JobReport {
                 outcome: e.outcome(),
-                dir: None,
+                dir,
                 reports: Vec::new(),
-                failures: vec![error_chain(&e)],
+                failures,
                 instead: crate::advice::instead_of_kind(&e, &servers),
                 scenarios: None,
                 bench: None,
@@ -382,7 +446,7 @@ pub async fn execute(
             dir.display()
         );
         failures.push(line);
-        let _ = provider.tear_down(&progress).await;
+        let _ = provider.tear_down(&job.run_id, &progress).await;
         return JobReport {
             outcome: Outcome::Environment,
             dir: None,
@@ -441,12 +505,38 @@ pub async fn execute(
         _ => {}
     }
 
-    view.phase(Phase::TearDown, "removing what this run created");
-    if let Err(e) = provider.tear_down(&progress).await {
-        let line = error_chain(&e);
-        problems.push(line.clone());
-        failures.push(format!("tear down: {line}"));
-        outcome = worst(outcome, Outcome::Environment);
+    // Evidence first, while everything is still there.
+    let failed = matches!(outcome, Outcome::Failed | Outcome::Environment) && !interrupted(&cancel);
+    if failed {
+        let debug = crate::debug::dir_of(&dir);
+        progress(&format!("writing the debug bundle to {}", debug.display()));
+        if let Some(missing) = provider.evidence(&debug, &failures.join("\n")).await {
+            for m in missing {
+                progress(&format!("debug bundle: {m}"));
+            }
+            problems.push(format!(
+                "debug bundle: {}/ holds the pods, logs and events of the failure",
+                crate::debug::DEBUG_DIR
+            ));
+            failures.push(format!("debug bundle: {}", debug.display()));
+        }
+    }
+    if failed && job.keep_on_failure {
+        view.phase(
+            Phase::TearDown,
+            "kept for inspection (--keep-cluster-on-failure)",
+        );
+        for kept in provider.keep().await {
+            failures.push(format!("kept for inspection: {kept}"));
+        }
+    } else {
+        view.phase(Phase::TearDown, "removing what this run created");
+        if let Err(e) = provider.tear_down(&job.run_id, &progress).await {
+            let line = error_chain(&e);
+            problems.push(line.clone());
+            failures.push(format!("tear down: {line}"));
+            outcome = worst(outcome, Outcome::Environment);
+        }
     }
     if interrupted(&cancel) {
         outcome = Outcome::Interrupted;

@@ -3,6 +3,12 @@
 //! nothing; failures and the report reach the user. The fake runs no controllers, so a
 //! claim never binds unless a test says so: that is how a phase is held open to be
 //! interrupted.
+//!
+//! Whatever phase a run is interrupted in or fails in, it leaves nothing `nfslab clean`
+//! cannot find (no object without our labels, such as a PV controller's recycler pod), and
+//! after `nfslab clean --all` nothing at all ([`leaves_nothing_unfindable`]). The provider's
+//! tear-down is the real order ([`environment::remove_run_then_servers`]): what the run
+//! left first, the NFS server once that is gone.
 
 use std::path::Path;
 use std::sync::Mutex as StdMutex;
@@ -15,9 +21,10 @@ use crate::bench::plan::parse_plan;
 use crate::bench::progress::NoProgress;
 use crate::cluster::ClusterSetupError;
 use crate::cluster::preflight::Problem;
+use crate::k8s::clean::{self, Scope};
 use crate::k8s::fake::{Call, FakeCluster};
-use crate::k8s::ownership::{RUN_ID_LABEL, stamp};
-use crate::k8s::{ObjectRef, Propagation};
+use crate::k8s::ownership::{MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL};
+use crate::k8s::{ClusterError, ObjectRef};
 use crate::scenario::Quiet;
 use crate::scenario::validate::parse;
 
@@ -27,7 +34,8 @@ fn run_id() -> RunId {
     RunId::parse(RUN).expect("valid")
 }
 
-/// Stands in for the NFS server deployment: one namespace labelled with the run.
+/// Stands in for the NFS server deployment: one namespace labelled as the real server's
+/// (nfslab's, belonging to no run).
 fn server_namespace() -> ObjectRef {
     ObjectRef::cluster("v1", "Namespace", "nfslab-nfs-fake")
 }
@@ -38,6 +46,8 @@ enum Bring {
     Ready,
     /// Deploys the server, then waits until interrupted (a server that never gets ready).
     Hang,
+    /// Deploys the server, which does not become ready: removed again, an error.
+    NotReady,
     /// Preflight fails: nothing is created.
     Preflight,
 }
@@ -46,15 +56,34 @@ struct FakeProvider {
     fake: FakeCluster,
     bring: Bring,
     torn_down: StdMutex<usize>,
+    /// What happened after the phases, in order: `evidence`, `keep`, `tear-down`.
+    after: StdMutex<Vec<&'static str>>,
+    config: Config,
 }
 
 impl FakeProvider {
     fn new(fake: &FakeCluster, bring: Bring) -> Self {
+        let mut config = Config::default();
+        config.timeouts.cleanup = Duration::from_secs(60);
         Self {
             fake: fake.clone(),
             bring,
             torn_down: StdMutex::new(0),
+            after: StdMutex::new(Vec::new()),
+            config,
         }
+    }
+
+    /// What the real environment does when preparing fails: removes the server it deployed.
+    async fn abandon(&self, progress: &Lines<'_>) {
+        let _ = environment::remove_run_then_servers(
+            &self.fake,
+            None,
+            &[server_namespace().name],
+            &self.config,
+            progress,
+        )
+        .await;
     }
 }
 
@@ -77,20 +106,28 @@ impl Provider for FakeProvider {
             }));
         }
         progress("deploying the fake NFS server");
-        let mut ns = json!({"apiVersion": "v1", "kind": "Namespace",
-                            "metadata": {"name": server_namespace().name}});
-        stamp(&mut ns, &run_id(), None);
+        let ns = json!({"apiVersion": "v1", "kind": "Namespace",
+                        "metadata": {"name": server_namespace().name,
+                                     "labels": {MANAGED_BY_LABEL: MANAGED_BY}}});
         self.fake
             .apply(&ns)
             .await
             .map_err(EnvironmentError::Unreachable)?;
-        if self.bring == Bring::Hang {
-            interrupt.await;
-            let _ = self
-                .fake
-                .delete(&server_namespace(), Propagation::Foreground)
-                .await;
-            return Err(EnvironmentError::Interrupted { left: Vec::new() });
+        match self.bring {
+            Bring::Hang => {
+                interrupt.await;
+                self.abandon(progress).await;
+                return Err(EnvironmentError::Interrupted { left: Vec::new() });
+            }
+            Bring::NotReady => {
+                tokio::time::sleep(Duration::from_secs(180)).await;
+                self.abandon(progress).await;
+                return Err(EnvironmentError::Unreachable(ClusterError::Invalid {
+                    object: server_namespace().to_string(),
+                    detail: "the NFS server did not become ready".to_owned(),
+                }));
+            }
+            Bring::Ready | Bring::Preflight => {}
         }
         Ok(Staged {
             cluster: Arc::new(self.fake.clone()),
@@ -107,17 +144,49 @@ impl Provider for FakeProvider {
         })
     }
 
-    async fn tear_down(&self, _progress: &Lines<'_>) -> Result<(), EnvironmentError> {
+    async fn evidence(&self, dir: &Path, failure: &str) -> Option<Vec<String>> {
+        if let Ok(mut a) = self.after.lock() {
+            a.push("evidence");
+        }
+        // The real collector, on the fake cluster as the run left it.
+        let tools = crate::cluster::tools::scripted::ScriptedTools::with(&[]);
+        let evidence = crate::debug::Evidence {
+            cluster: Some(&self.fake),
+            kind: None,
+            tools: &tools,
+            failure,
+            manifests: Vec::new(),
+        };
+        Some(crate::debug::collect(&evidence, dir).await)
+    }
+
+    async fn keep(&self) -> Vec<String> {
+        if let Ok(mut a) = self.after.lock() {
+            a.push("keep");
+        }
+        vec![format!(
+            "NFS server namespace `{}`",
+            server_namespace().name
+        )]
+    }
+
+    async fn tear_down(&self, run: &RunId, progress: &Lines<'_>) -> Result<(), EnvironmentError> {
+        if let Ok(mut a) = self.after.lock() {
+            a.push("tear-down");
+        }
         // Removing a server takes a while on a real cluster: long enough to be interrupted.
         tokio::time::sleep(Duration::from_secs(10)).await;
         if let Ok(mut n) = self.torn_down.lock() {
             *n += 1;
         }
-        self.fake
-            .delete(&server_namespace(), Propagation::Foreground)
-            .await
-            .map(|_| ())
-            .map_err(EnvironmentError::Unreachable)
+        environment::remove_run_then_servers(
+            &self.fake,
+            Some(run),
+            &[server_namespace().name],
+            &self.config,
+            progress,
+        )
+        .await
     }
 }
 
@@ -222,6 +291,7 @@ fn job(dir: &Path, scenarios: Vec<Scenario>, bench: bool) -> Job {
         parallel: 2,
         results_parent: dir.to_path_buf(),
         config,
+        keep_on_failure: false,
     }
 }
 
@@ -409,14 +479,25 @@ async fn a_complete_run_reports_its_failures_and_exits_1() {
             Phase::Report
         ]
     );
-    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert_eq!(report.failures.len(), 2, "{:?}", report.failures);
     assert!(
         report.failures[0].starts_with("scenario waits: "),
         "{:?}",
         report.failures
     );
-    assert!(labelled(&fake).is_empty(), "{:?}", fake.objects());
+    // The evidence is written before anything is removed, and named in the last lines.
     let run_dir = dir.path().join(RUN);
+    assert_eq!(
+        report.failures[1],
+        format!("debug bundle: {}", run_dir.join("debug").display())
+    );
+    assert_eq!(
+        *provider.after.lock().expect("lock"),
+        vec!["evidence", "tear-down"]
+    );
+    let failure = std::fs::read_to_string(run_dir.join("debug/failure.txt")).expect("bundle");
+    assert!(failure.starts_with("scenario waits: "), "{failure}");
+    assert!(labelled(&fake).is_empty(), "{:?}", fake.objects());
     assert_eq!(
         report.reports,
         vec![run_dir.join("report.md"), run_dir.join("report.html")]
@@ -440,6 +521,50 @@ async fn a_complete_run_reports_its_failures_and_exits_1() {
             .expect("valid JSON");
     assert_eq!(job_json["scenarios"]["state"], "ran");
     assert_eq!(job_json["bench"]["state"], "not-run");
+    assert!(
+        md.contains("debug bundle: debug/"),
+        "the report links the bundle: {md}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_run_keeps_everything_when_asked_and_a_passing_one_writes_no_bundle() {
+    let fake = FakeCluster::new();
+    let provider = FakeProvider::new(&fake, Bring::Ready);
+    let dir = tempfile::tempdir().expect("tmp");
+    let short = WAITS_FOR_A_BINDING.replace("timeout: 1h", "timeout: 30s");
+    let mut kept = job(dir.path(), vec![scenario(&short)], false);
+    kept.keep_on_failure = true;
+    let (report, phases) = execute_with(&kept, &provider, None).await;
+    assert_eq!(report.outcome, Outcome::Failed);
+    assert_eq!(
+        *provider.after.lock().expect("lock"),
+        vec!["evidence", "keep"]
+    );
+    assert!(phases.contains(&Phase::TearDown));
+    assert!(
+        report
+            .failures
+            .iter()
+            .any(|f| f == "kept for inspection: NFS server namespace `nfslab-nfs-fake`"),
+        "{:?}",
+        report.failures
+    );
+    assert!(
+        fake.state(&server_namespace()).is_some(),
+        "the server stays: {:?}",
+        fake.objects()
+    );
+    // A run that passes removes everything and writes no bundle.
+    let fake = FakeCluster::new();
+    let provider = FakeProvider::new(&fake, Bring::Ready);
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut passes = job(dir.path(), vec![scenario(PASSES)], false);
+    passes.keep_on_failure = true;
+    let (report, _) = execute_with(&passes, &provider, None).await;
+    assert_eq!(report.outcome, Outcome::Success, "{:?}", report.failures);
+    assert_eq!(*provider.after.lock().expect("lock"), vec!["tear-down"]);
+    assert!(!dir.path().join(RUN).join("debug").exists());
 }
 
 #[test]
@@ -474,4 +599,303 @@ fn quick_scenarios_are_in_the_catalog() {
             "{id} is not in the catalog"
         );
     }
+}
+
+// ---- nothing left behind, whatever phase ends the run --------------------------------------
+
+/// A scenario that leaves work for cleanup: a `Recycle` volume a step released (the PV
+/// controller's recycler pod for it runs, without our labels), another still claimed, a pod
+/// using it; then a wait for a pod that never gets Ready (`LIMIT`: held open to be
+/// interrupted, or short enough to fail).
+const LEAVES_WORK: &str = r#"
+id: leaves-work
+title: recycles, claims and a pod at cleanup
+sources: [unit]
+description: d
+steps:
+  - apply:
+      manifests:
+        - apiVersion: v1
+          kind: PersistentVolume
+          metadata: {name: "{{ prefix }}-pv1"}
+          spec:
+            capacity: {storage: 1Gi}
+            accessModes: [ReadWriteOnce]
+            persistentVolumeReclaimPolicy: Recycle
+            storageClassName: "{{ prefix }}-nfs"
+            nfs: {server: "{{ nfs.server }}", path: "{{ nfs.export }}/pv1"}
+        - apiVersion: v1
+          kind: PersistentVolume
+          metadata: {name: "{{ prefix }}-pv2"}
+          spec:
+            capacity: {storage: 1Gi}
+            accessModes: [ReadWriteOnce]
+            persistentVolumeReclaimPolicy: Recycle
+            storageClassName: "{{ prefix }}-nfs"
+            nfs: {server: "{{ nfs.server }}", path: "{{ nfs.export }}/pv2"}
+        - apiVersion: v1
+          kind: PersistentVolumeClaim
+          metadata: {name: pvc1}
+          spec:
+            accessModes: [ReadWriteOnce]
+            storageClassName: "{{ prefix }}-nfs"
+            resources: {requests: {storage: 1Gi}}
+        - apiVersion: v1
+          kind: PersistentVolumeClaim
+          metadata: {name: pvc2}
+          spec:
+            accessModes: [ReadWriteOnce]
+            storageClassName: "{{ prefix }}-nfs"
+            resources: {requests: {storage: 1Gi}}
+        - apiVersion: v1
+          kind: Pod
+          metadata: {name: user}
+          spec:
+            containers:
+              - name: c
+                image: "{{ images.io }}"
+                args: [sleep]
+                volumeMounts: [{name: d, mountPath: /data}]
+            volumes:
+              - name: d
+                persistentVolumeClaim: {claimName: pvc1}
+  - wait: {object: pvc/pvc2, for: {phase: Bound}}
+  - delete: {object: pvc/pvc2}
+  - wait: {object: pod/user, for: {ready: true}, timeout: LIMIT}
+"#;
+
+fn leaves_work(limit: &str) -> Scenario {
+    scenario(&LEAVES_WORK.replace("LIMIT", limit))
+}
+
+/// Scripts what Kubernetes does for [`LEAVES_WORK`]: the claims bind, and releasing pvc2
+/// makes the PV controller start `recycler-for-<pv2>` in `default`.
+fn script_leaves_work(fake: &FakeCluster) {
+    let prefix = crate::scenario::template::prefix_for(&run_id(), "leaves-work");
+    let ns = crate::scenario::template::namespace_for(&run_id(), "leaves-work");
+    for (claim, pv) in [("pvc1", "pv1"), ("pvc2", "pv2")] {
+        let pvc = ObjectRef::pvc(&ns, claim);
+        fake.on_apply(&pvc).after(Duration::from_secs(1)).merge(
+            &pvc,
+            json!({"spec": {"volumeName": format!("{prefix}-{pv}")}, "status": {"phase": "Bound"}}),
+        );
+    }
+    let recycler = clean::recycler_pod(&format!("{prefix}-pv2"));
+    fake.on_delete(&ObjectRef::pvc(&ns, "pvc2"))
+        .after(Duration::from_secs(1))
+        .set(
+            &recycler,
+            json!({"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": recycler.name, "namespace": "default"},
+                   "spec": {"volumes": [{"name": "vol",
+                                         "nfs": {"server": "10.0.0.5", "path": "/vol/x"}}]}}),
+        );
+}
+
+/// What a run leaves: every object still in the cluster is one `nfslab clean --all` finds
+/// (or lives in a namespace it finds), since an object without our labels would stay for
+/// ever; after `nfslab clean --all` nothing is left. When the run's own tear-down went
+/// through, `nfslab clean` finds nothing in the first place.
+async fn leaves_nothing_unfindable(fake: &FakeCluster, torn_down: bool) {
+    let found = clean::find(fake, &Scope::Everything).await.expect("find");
+    let stray: Vec<ObjectRef> =
+        fake.objects()
+            .into_iter()
+            .filter(|o| {
+                !found.contains(o)
+                    && !o.namespace.as_ref().is_some_and(|ns| {
+                        found.contains(&ObjectRef::cluster("v1", "Namespace", ns))
+                    })
+            })
+            .collect();
+    assert!(
+        stray.is_empty(),
+        "left where nfslab clean cannot find it: {stray:?}"
+    );
+    if torn_down {
+        assert!(found.is_empty(), "nfslab clean would still find {found:?}");
+    }
+    let report = clean::clean(fake, &Scope::Everything, Duration::from_secs(600), false)
+        .await
+        .expect("clean");
+    assert!(report.left.is_empty(), "{:?}", report.left);
+    assert!(
+        clean::find(fake, &Scope::Everything)
+            .await
+            .expect("find")
+            .is_empty()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn interrupted_in_any_phase_the_run_leaves_nothing_behind() {
+    for phase in [
+        Phase::Environment,
+        Phase::Scenarios,
+        Phase::Benchmark,
+        Phase::TearDown,
+    ] {
+        let fake = FakeCluster::new();
+        script_leaves_work(&fake);
+        let bring = if phase == Phase::Environment {
+            Bring::Hang
+        } else {
+            Bring::Ready
+        };
+        let provider = FakeProvider::new(&fake, bring);
+        let dir = tempfile::tempdir().expect("tmp");
+        // The scenario fails on its own in 30 s unless interrupted during it.
+        let limit = if phase == Phase::Scenarios {
+            "1h"
+        } else {
+            "30s"
+        };
+        let job = job(dir.path(), vec![leaves_work(limit)], true);
+        let (report, phases) = execute_with(&job, &provider, Some(phase)).await;
+        assert_eq!(
+            report.outcome,
+            Outcome::Interrupted,
+            "{phase:?}: {report:?}"
+        );
+        assert!(phases.contains(&phase), "{phase:?}: {phases:?}");
+        if phase != Phase::Environment {
+            assert!(
+                fake.existing_at_delete(&clean::recycler_pod(&format!(
+                    "{}-pv2",
+                    crate::scenario::template::prefix_for(&run_id(), "leaves-work")
+                )))
+                .is_some(),
+                "{phase:?}: the step's recycler pod was there to be removed"
+            );
+        }
+        leaves_nothing_unfindable(&fake, true).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn failing_in_any_phase_the_run_leaves_nothing_behind() {
+    // Environment: the server never gets ready.
+    let fake = FakeCluster::new();
+    let provider = FakeProvider::new(&fake, Bring::NotReady);
+    let dir = tempfile::tempdir().expect("tmp");
+    let (report, _) = execute_with(
+        &job(dir.path(), vec![leaves_work("30s")], true),
+        &provider,
+        None,
+    )
+    .await;
+    assert_eq!(report.outcome, Outcome::Environment, "{report:?}");
+    assert!(applied(&fake, "Namespace"), "the server was deployed");
+    leaves_nothing_unfindable(&fake, true).await;
+
+    // Scenarios: the wait fails; benchmark: its claim never binds, every repetition fails.
+    let fake = FakeCluster::new();
+    script_leaves_work(&fake);
+    let provider = FakeProvider::new(&fake, Bring::Ready);
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut failing = job(dir.path(), vec![leaves_work("30s")], true);
+    failing.config.timeouts.bind = Duration::from_secs(60);
+    let (report, _) = execute_with(&failing, &provider, None).await;
+    assert_eq!(report.outcome, Outcome::Failed, "{:?}", report.failures);
+    assert!(
+        report
+            .failures
+            .iter()
+            .any(|f| f.starts_with("scenario leaves-work: "))
+            && report.failures.iter().any(|f| f.starts_with("benchmark: ")),
+        "{:?}",
+        report.failures
+    );
+    leaves_nothing_unfindable(&fake, true).await;
+
+    // Tear-down: the server's removal is refused once; what stays is found and removed by
+    // `nfslab clean --all`.
+    let fake = FakeCluster::new();
+    script_leaves_work(&fake);
+    fake.on_delete(&server_namespace())
+        .times(1)
+        .fail(ClusterError::Api {
+            verb: "delete".into(),
+            object: server_namespace().to_string(),
+            code: 403,
+            reason: "Forbidden".into(),
+            message: "namespaces is forbidden".into(),
+        });
+    let provider = FakeProvider::new(&fake, Bring::Ready);
+    let dir = tempfile::tempdir().expect("tmp");
+    let (report, _) = execute_with(
+        &job(dir.path(), vec![leaves_work("30s")], false),
+        &provider,
+        None,
+    )
+    .await;
+    assert_eq!(report.outcome, Outcome::Failed, "{:?}", report.failures);
+    assert!(
+        report
+            .failures
+            .iter()
+            .any(|f| f.starts_with("tear down: could not remove NFS server namespace")),
+        "{:?}",
+        report.failures
+    );
+    assert!(fake.state(&server_namespace()).is_some());
+    leaves_nothing_unfindable(&fake, false).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn what_the_run_left_goes_before_the_server() {
+    let fake = FakeCluster::new();
+    script_leaves_work(&fake);
+    let ns = ObjectRef::cluster(
+        "v1",
+        "Namespace",
+        &crate::scenario::template::namespace_for(&run_id(), "leaves-work"),
+    );
+    // The scenario's namespace outlives its cleanup (a pod stuck unmounting): 90 s, the
+    // scenario's cleanup gives up after 60 s and reports it.
+    fake.on_delete(&ns).instead().merge(
+        &ns,
+        json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}}),
+    );
+    fake.on_delete(&ns)
+        .times(1)
+        .after(Duration::from_secs(90))
+        .remove(&ns);
+    let provider = FakeProvider::new(&fake, Bring::Ready);
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut slow = job(dir.path(), vec![leaves_work("30s")], false);
+    slow.config.timeouts.cleanup = Duration::from_secs(60);
+    let (report, _) = execute_with(&slow, &provider, None).await;
+    assert_eq!(report.outcome, Outcome::Failed, "{:?}", report.failures);
+    let present = fake
+        .existing_at_delete(&server_namespace())
+        .expect("the server was removed");
+    assert!(
+        !present.contains(&ns),
+        "the server went while the scenario's namespace was still there"
+    );
+    leaves_nothing_unfindable(&fake, true).await;
+
+    // A namespace that never goes keeps the server, and tear-down says why.
+    let fake = FakeCluster::new();
+    script_leaves_work(&fake);
+    fake.on_delete(&ns).instead().merge(
+        &ns,
+        json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}}),
+    );
+    let provider = FakeProvider::new(&fake, Bring::Ready);
+    let dir = tempfile::tempdir().expect("tmp");
+    let kept = job(dir.path(), vec![leaves_work("30s")], false);
+    let (report, _) = execute_with(&kept, &provider, None).await;
+    assert!(fake.existing_at_delete(&server_namespace()).is_none());
+    assert!(
+        report.failures.iter().any(|f| f.starts_with(&format!(
+            "tear down: could not remove the objects of run {RUN} (remove them with: nfslab \
+             clean --run {RUN}): Namespace `{}`: still there after",
+            ns.name
+        ))),
+        "{:?}",
+        report.failures
+    );
+    assert!(fake.state(&server_namespace()).is_some(), "kept");
 }

@@ -42,7 +42,7 @@ async fn smoke(choice: ClusterChoice) -> Result<(), Failed> {
         .await
         .map_err(|e| error_chain(&e))?;
     let checked = check_smoke(&plan, &prepared.target, &run_id, &config).await;
-    let removed = prepared.tear_down(&progress).await;
+    let removed = prepared.tear_down(&run_id, &progress).await;
     checked?;
     removed.map_err(|e| Failed::from(error_chain(&e)))
 }

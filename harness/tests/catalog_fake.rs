@@ -17,16 +17,17 @@ use std::time::Duration;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use nfslab::config::Config;
-use nfslab::k8s::ObjectRef;
-use nfslab::k8s::fake::FakeCluster;
+use nfslab::k8s::fake::{Call, FakeCluster};
 use nfslab::k8s::ownership::RunId;
 use nfslab::k8s::stand_in::{self, StandIn};
+use nfslab::k8s::{Cluster as _, ObjectRef};
 use nfslab::nfs::{FileAccess, NfsServer, ServerFlavor};
 use nfslab::scenario::catalog::Catalog;
 use nfslab::scenario::engine::{Quiet, run_scenario};
 use nfslab::scenario::env::ScenarioEnv;
 use nfslab::scenario::results::{Outcome, ScenarioResult};
 use nfslab::scenario::template::{namespace_for, prefix_for};
+use nfslab_workload::result::{RunResult, Status};
 use serde_json::{Value, json};
 
 const ADDRESS: &str = "10.96.0.20";
@@ -327,6 +328,121 @@ fn mount_options_applied() -> Result<(), Failed> {
     Ok(())
 }
 
+/// F1: each writer waits for a go file on its own emptyDir, says there that it is writing
+/// and stops when told, all as the real binary does with the Job's own arguments; the
+/// server restarts only once both said so; each Job ends as its real writer exits.
+fn server_restart_hard_vs_soft() -> Result<(), Failed> {
+    let id = "server-restart-hard-vs-soft";
+    let w = World::new(id)?;
+    w.binds("hard", "hard");
+    w.binds("soft", "soft");
+    let mut writers = Vec::new();
+    for mount in ["hard", "soft"] {
+        let name = format!("writer-{mount}");
+        let job = ObjectRef::namespaced("batch/v1", "Job", &w.ns, &name);
+        let pod = w.pod(&format!("{name}-5k2xq"));
+        // The Job controller's pod, from the Job as the engine applied it.
+        w.fake
+            .on_apply(&job)
+            .after(Duration::from_secs(2))
+            .pod_from(
+                &job,
+                &pod,
+                json!({"metadata": {"labels": {"job-name": name}}, "spec": {"nodeName": "node-1"},
+                   "status": {"phase": "Running",
+                              "conditions": [{"type": "Ready", "status": "True"}]}}),
+            );
+        // A real writer sits at its barrier from the start; here its process starts as the
+        // go file is delivered, which nothing can tell apart.
+        w.fake
+            .on_exec(&pod, &["/nfslab-io", "file", "write", "/sync/go"])
+            .times(1)
+            .run(&pod, "writer");
+        w.fake
+            .on_exit(&pod, "writer", true)
+            .merge(&pod, json!({"status": {"phase": "Succeeded"}}))
+            .merge(
+                &job,
+                json!({"status": {"succeeded": 1,
+                                  "conditions": [{"type": "Complete", "status": "True"}]}}),
+            );
+        w.fake
+            .on_exit(&pod, "writer", false)
+            .merge(&pod, json!({"status": {"phase": "Failed"}}))
+            .merge(
+                &job,
+                json!({"status": {"failed": 1,
+                                  "conditions": [{"type": "Failed", "status": "True"}]}}),
+            );
+        writers.push(pod);
+    }
+    // The server's StatefulSet replaces its pod at once, Ready.
+    let server = server_pod();
+    let server_state = |uid: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": server.name, "namespace": server.namespace, "uid": uid},
+               "status": {"phase": "Running",
+                          "conditions": [{"type": "Ready", "status": "True"}]}})
+    };
+    w.fake.set(&server, server_state("first"));
+    w.fake
+        .on_delete(&server)
+        .instead()
+        .set(&server, server_state("second"));
+    let result = w.run(id)?;
+    passed(&result)?;
+    // The restart came after both writers said they were writing.
+    let calls = w.fake.calls();
+    let position = |wanted: &dyn Fn(&Call) -> bool| calls.iter().position(wanted);
+    let restart = position(&|c| *c == Call::Delete(server.clone())).ok_or("no restart")?;
+    for pod in &writers {
+        let progress = position(&|c| {
+            matches!(c, Call::Exec(p, _, cmd)
+                if p == pod && cmd.get(1).map(String::as_str) == Some("wait-file"))
+        })
+        .ok_or_else(|| format!("no progress wait in {pod}"))?;
+        if progress > restart {
+            return Err(format!("{pod} reported after the restart").into());
+        }
+    }
+    // The hard writer's log is its real result: every block it wrote verified.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| Failed::from(e.to_string()))?;
+    let log = runtime
+        .block_on(w.fake.logs(&writers[0], Some("writer"), None, false))
+        .map_err(|e| Failed::from(e.to_string()))?;
+    let run: RunResult = serde_json::Deserializer::from_str(&log)
+        .into_iter()
+        .next()
+        .ok_or("an empty log")?
+        .map_err(|e| Failed::from(format!("not a run result: {e}\n{log}")))?;
+    if run.status != Status::Ok || run.verify.as_ref().is_none_or(|v| v.blocks_checked == 0) {
+        return Err(format!("the hard writer's result: {log}").into());
+    }
+    // It wrote until told to stop, after the restart.
+    if !run
+        .notes
+        .iter()
+        .any(|n| n.starts_with("the measured phase ended early: `/sync/stop`"))
+    {
+        return Err(format!(
+            "the writer was not stopped by the scenario: {:?}",
+            run.notes
+        )
+        .into());
+    }
+    let stopped = position(&|c| {
+        matches!(c, Call::Exec(p, _, cmd)
+            if *p == writers[0] && cmd.get(3).map(String::as_str) == Some("/sync/stop"))
+    })
+    .ok_or("no stop")?;
+    if stopped < restart {
+        return Err("the writers were stopped before the restart".into());
+    }
+    Ok(())
+}
+
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
@@ -349,6 +465,11 @@ fn main() {
         ),
         trial("x1_nfs_export_roundtrip", nfs_export_roundtrip, false),
         trial("x5_mount_options_applied", mount_options_applied, false),
+        trial(
+            "f1_server_restart_hard_vs_soft",
+            server_restart_hard_vs_soft,
+            false,
+        ),
     ];
     if !is_root() {
         eprintln!(

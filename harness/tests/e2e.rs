@@ -17,6 +17,14 @@
 //! configuration); `NFSLAB_E2E_VERBOSE=1` prints each step as it ends; `NFSLAB_SCENARIOS`
 //! points at another catalog directory. Ctrl-C stops the running scenarios, cleans up, and
 //! skips the rest.
+//!
+//! After the scenarios, nothing of the run may be left (`nfslab clean --run` would find
+//! nothing, recycler pods of its volumes included): otherwise the binary exits 1. Tear-down
+//! then removes what still uses NFS before the NFS server.
+//!
+//! Scenarios that must run alone (`exclusive`, implied by a server restart) are listed last
+//! and each waits at the engine's [`Gate`] until every scenario running on the other test
+//! threads has ended; scenarios after it wait for it in turn.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +35,7 @@ use std::time::Duration;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use nfslab::config::Config;
 use nfslab::environment::{ClusterChoice, flavor_from_env};
+use nfslab::k8s::clean::{self, Scope};
 use nfslab::k8s::ownership::RunId;
 use nfslab::scenario::catalog::{self, Catalog};
 use nfslab::scenario::env::{self, Prepared, ScenarioEnv};
@@ -34,7 +43,7 @@ use nfslab::scenario::junit;
 use nfslab::scenario::results::{
     EnvironmentInfo, KIND, Outcome, RunResults, SCHEMA_VERSION, StepOutcome, Summary, now_rfc3339,
 };
-use nfslab::scenario::{Observer, Progress, Quiet, Scenario, ScenarioResult, run_scenario};
+use nfslab::scenario::{Gate, Observer, Progress, Quiet, Scenario, ScenarioResult, run_scenario};
 use tokio::sync::{OnceCell, watch};
 
 /// Whether `NFSLAB_REQUIRE` makes a missing cluster a failure.
@@ -57,6 +66,8 @@ struct Shared {
     results: Mutex<Vec<ScenarioResult>>,
     interrupt: watch::Receiver<bool>,
     verbose: bool,
+    /// Keeps exclusive scenarios apart from the others.
+    gate: Gate,
 }
 
 impl Shared {
@@ -88,12 +99,11 @@ impl Shared {
         } else {
             Arc::new(Quiet)
         };
-        let result = self.runtime.block_on(run_scenario(
-            env,
-            Arc::new(scenario),
-            observer,
-            Some(self.interrupt.clone()),
-        ));
+        let scenario = Arc::new(scenario);
+        let result = self.runtime.block_on(async {
+            let _pass = self.gate.enter(&scenario).await;
+            run_scenario(env, scenario, observer, Some(self.interrupt.clone())).await
+        });
         let outcome = result.outcome;
         let explanation = result.explain();
         let reason = result.reason.clone().unwrap_or_default();
@@ -215,12 +225,16 @@ fn main() -> ExitCode {
         results: Mutex::new(Vec::new()),
         interrupt,
         verbose: std::env::var("NFSLAB_E2E_VERBOSE").is_ok_and(|v| v == "1"),
+        gate: Gate::new(),
     });
 
     let mut invalid = BTreeMap::new();
-    let trials: Vec<Trial> = catalog
-        .entries
-        .iter()
+    // Test threads take trials in this order: those that run alone come last, so they wait
+    // for the others once, not the others for them.
+    let mut entries: Vec<&catalog::Entry> = catalog.entries.iter().collect();
+    entries.sort_by_key(|e| e.scenario.as_ref().is_ok_and(|s| s.exclusive));
+    let trials: Vec<Trial> = entries
+        .into_iter()
         .map(|entry| match &entry.scenario {
             Err(e) => {
                 let message = e.to_string();
@@ -277,11 +291,32 @@ fn main() -> ExitCode {
     let conclusion = libtest_mimic::run(&args, trials);
 
     let mut code = conclusion.exit_code();
-    if let Some(Ok(prepared)) = shared.prepared.get()
-        && let Err(e) = shared.runtime.block_on(env::tear_down(prepared, &progress))
-    {
-        eprintln!("e2e: tearing down the environment failed: {e}");
-        code = ExitCode::from(3);
+    if let Some(Ok(prepared)) = shared.prepared.get() {
+        // Every scenario cleaned up after itself: nothing of the run is left, not even the
+        // PV controller's recycler pods of its volumes (found by name, they carry no label).
+        let cluster = prepared.env.cluster.as_ref();
+        let scope = Scope::Run(shared.run.clone());
+        match shared.runtime.block_on(clean::find(cluster, &scope)) {
+            Ok(left) if left.is_empty() => {}
+            Ok(left) => {
+                let names: Vec<String> = left.iter().map(ToString::to_string).collect();
+                eprintln!(
+                    "e2e: the scenarios left {} object(s) of run {} behind: {}",
+                    left.len(),
+                    shared.run,
+                    names.join(", ")
+                );
+                code = ExitCode::from(1);
+            }
+            Err(e) => {
+                eprintln!("e2e: could not look for what the run left: {e}");
+                code = ExitCode::from(3);
+            }
+        }
+        if let Err(e) = shared.runtime.block_on(env::tear_down(prepared, &progress)) {
+            eprintln!("e2e: tearing down the environment failed: {e}");
+            code = ExitCode::from(3);
+        }
     }
     if !args.list
         && let Some(dir) = std::env::var_os("NFSLAB_E2E_REPORT").filter(|d| !d.is_empty())

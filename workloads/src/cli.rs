@@ -51,6 +51,11 @@ Examples:
   nfslab-io run --dir /data --pattern read --bs 1m --size 4g --layout-only
   nfslab-io run --dir /data --pattern read --bs 1m --size 4g --start-barrier /data/go
 
+  # say when IO is under way (/run/go/progress appears once every thread completed a
+  # write) and write until /run/go/stop appears, 10 minutes at most
+  nfslab-io run --dir /data --pattern write --bs 64k --size 256m --runtime 10m \
+    --progress-file /run/go/progress --stop-file /run/go/stop
+
 Job file (YAML):
   pattern: randrw        # read write randread randwrite randrw metadata fsync-latency
   bs: 4k
@@ -279,6 +284,14 @@ pub struct RunArgs {
         help_heading = "Phases"
     )]
     pub barrier_timeout: Span,
+    /// Write this file once every worker has completed an operation of the measured phase,
+    /// so another process knows IO is under way (it waits with `wait-file`).
+    #[arg(long, help_heading = "Phases")]
+    pub progress_file: Option<PathBuf>,
+    /// End the measured phase when this file appears (checked every 10 ms), as if the
+    /// runtime had run out: written data is still synced and verified.
+    #[arg(long, help_heading = "Phases")]
+    pub stop_file: Option<PathBuf>,
 }
 
 /// Job fields as flags; each maps to the [`Job`] field of the same name. fio's option
@@ -789,6 +802,8 @@ fn run_with<B: Backend>(
         keep: args.keep,
         start_barrier: args.start_barrier.clone(),
         barrier_timeout: args.barrier_timeout.duration(),
+        progress_file: args.progress_file.clone(),
+        stop_file: args.stop_file.clone(),
         layout_only: args.layout_only,
         reuse_expected: args.reuse_layout,
     };

@@ -6,11 +6,15 @@
 //! wrote, not measured). Thread orchestration and the result live in [`crate::engine`].
 //!
 //! The hot loop does per operation: one stream step (no allocation), two clock reads, the
-//! IO call, one histogram record, a relaxed load of the stop flag. Buffers are allocated
-//! once per worker and aligned for direct IO; write data for non-verified runs is random
-//! bytes generated once, so nothing compressible or zero is written.
+//! IO call, one histogram record, relaxed loads of the stop flag and of the early end
+//! (`--stop-file`), and a local flag test for the progress announcement ([`ProgressFile`]).
+//! Buffers are allocated once per worker and aligned for direct IO; write data for
+//! non-verified runs is random bytes generated once, so nothing compressible or zero is
+//! written.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -162,13 +166,129 @@ pub fn layout(
     Ok(out)
 }
 
-/// When the measured phase of every worker starts and ends.
+/// When the measured phase of every worker starts and ends, and where workers announce
+/// their first completed operation.
 #[derive(Debug, Clone, Copy)]
-pub struct PhaseClock {
+pub struct PhaseClock<'a> {
     /// End of the ramp, start of the measured window.
     pub window_start: Instant,
     /// End of the window for time-based runs.
     pub deadline: Option<Instant>,
+    /// Written once every worker has completed an operation (`--progress-file`).
+    pub progress: Option<&'a ProgressFile>,
+    /// Set when the window ends early (`--stop-file` appeared).
+    pub ended: Option<&'a AtomicBool>,
+}
+
+impl PhaseClock<'_> {
+    /// Whether the window is over at `now`: its deadline passed, or it was ended early.
+    #[inline]
+    #[must_use]
+    pub fn over(&self, now: Instant) -> bool {
+        self.deadline.is_some_and(|d| now >= d)
+            || self.ended.is_some_and(|e| e.load(Ordering::Relaxed))
+    }
+}
+
+/// A file written once every worker has completed an operation of the measured phase
+/// (ramp included), so that another process knows IO is under way: a scenario restarts
+/// the NFS server only once every writer is writing. It is written next to its final name
+/// and renamed, so whoever sees it sees it whole; its content is for people, not a format.
+#[derive(Debug)]
+pub struct ProgressFile {
+    path: PathBuf,
+    workers: u32,
+    pending: AtomicU32,
+    started: Instant,
+    failure: Mutex<Option<String>>,
+}
+
+impl ProgressFile {
+    /// The file at `path`, written when all `workers` have reported.
+    #[must_use]
+    pub fn new(path: &Path, workers: u32) -> Self {
+        Self {
+            path: path.to_owned(),
+            workers,
+            pending: AtomicU32::new(workers),
+            started: Instant::now(),
+            failure: Mutex::new(None),
+        }
+    }
+
+    /// One worker completed its first operation; the last of them writes the file.
+    pub fn worker_progressed(&self) {
+        if self.pending.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        let text = format!(
+            "every worker ({}) completed an operation, {:.3} s into the measured phase\n",
+            self.workers,
+            self.started.elapsed().as_secs_f64()
+        );
+        if let Err(e) = write_whole(&self.path, &text) {
+            let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+            *failure = Some(format!(
+                "cannot write the progress file `{}`: {e}",
+                self.path.display()
+            ));
+        }
+    }
+
+    /// Whether every worker has reported (and the file was attempted).
+    #[must_use]
+    pub fn reached(&self) -> bool {
+        self.pending.load(Ordering::Acquire) == 0
+    }
+
+    /// Why the file could not be written, if it could not.
+    #[must_use]
+    pub fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// Writes `text` beside `path` and renames it there, so a reader sees all or nothing.
+fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut staging = path.as_os_str().to_owned();
+    staging.push(format!(".{}.tmp", std::process::id()));
+    let staging = PathBuf::from(staging);
+    std::fs::write(&staging, text)?;
+    std::fs::rename(&staging, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&staging);
+    })
+}
+
+/// A worker's side of [`ProgressFile`]: reports its first completed operation, once.
+#[derive(Debug)]
+pub struct Progress<'a> {
+    file: Option<&'a ProgressFile>,
+    reported: bool,
+}
+
+impl<'a> Progress<'a> {
+    /// The reporter of one worker under `clock`.
+    #[must_use]
+    pub fn new(clock: &PhaseClock<'a>) -> Self {
+        Self {
+            file: clock.progress,
+            reported: clock.progress.is_none(),
+        }
+    }
+
+    /// An operation completed.
+    #[inline]
+    pub fn completed(&mut self) {
+        if !self.reported {
+            self.reported = true;
+            if let Some(file) = self.file {
+                file.worker_progressed();
+            }
+        }
+    }
 }
 
 /// One worker's measured phase.
@@ -244,10 +364,11 @@ pub fn run_data(
     io: &mut impl WorkerIo,
     job: &ResolvedJob,
     worker: u32,
-    clock: PhaseClock,
+    clock: PhaseClock<'_>,
     stop: &AtomicBool,
     generations: &mut [Generations],
 ) -> MeasuredOutcome {
+    let mut progress = Progress::new(&clock);
     let mut stream = OpStream::new(job, worker);
     let mut rec = Recorder::new(clock.window_start, &kinds_for(job));
     let mut tally = VerifyTally::default();
@@ -288,7 +409,10 @@ pub fn run_data(
         };
         let end = Instant::now();
         match result {
-            Ok(n) if n == op.len => rec.record(op.kind, start, end, n),
+            Ok(n) if n == op.len => {
+                rec.record(op.kind, start, end, n);
+                progress.completed();
+            }
             other => {
                 let code = match other {
                     Err(e) => FaultCode::Errno(e),
@@ -331,7 +455,7 @@ pub fn run_data(
                 io.file_name(op.file),
             ));
         }
-        if clock.deadline.is_some_and(|d| end >= d) {
+        if clock.over(end) {
             break;
         }
     }
@@ -368,9 +492,10 @@ pub fn run_metadata(
     io: &mut impl WorkerIo,
     job: &ResolvedJob,
     worker: u32,
-    clock: PhaseClock,
+    clock: PhaseClock<'_>,
     stop: &AtomicBool,
 ) -> MeasuredOutcome {
+    let mut progress = Progress::new(&clock);
     let mut rec = Recorder::new(clock.window_start, &kinds_for(job));
     let mut content = vec![0u8; job.size as usize];
     Rng::new(mix_seed(&[job.seed, u64::from(worker), 0x6d657461])).fill(&mut content);
@@ -391,8 +516,9 @@ pub fn run_metadata(
         match result {
             Ok(()) => {
                 rec.record(kind, start, end, bytes);
+                progress.completed();
                 ramp.completed(end);
-                Ok(clock.deadline.is_some_and(|d| end >= d))
+                Ok(clock.over(end))
             }
             Err(e) => {
                 rec.record_error(&format!("{e:?}"));
@@ -531,5 +657,55 @@ pub fn wait_for_file(path: &std::path::Path, timeout: Duration) -> Option<Durati
             return None;
         }
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_file_waits_for_every_worker_and_reports_each_once() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("progress");
+        let file = ProgressFile::new(&path, 2);
+        let clock = PhaseClock {
+            window_start: Instant::now(),
+            deadline: None,
+            progress: Some(&file),
+            ended: None,
+        };
+        let mut first = Progress::new(&clock);
+        let mut second = Progress::new(&clock);
+        first.completed();
+        first.completed();
+        assert!(!path.exists(), "one worker of two reported, twice");
+        assert!(!file.reached());
+        second.completed();
+        assert!(file.reached());
+        let text = std::fs::read_to_string(&path).expect("written");
+        assert!(
+            text.starts_with("every worker (2) completed an operation"),
+            "{text}"
+        );
+        assert_eq!(file.failure(), None);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, ["progress"], "no staging file left");
+    }
+
+    #[test]
+    fn without_a_progress_file_workers_report_nothing() {
+        let clock = PhaseClock {
+            window_start: Instant::now(),
+            deadline: None,
+            progress: None,
+            ended: None,
+        };
+        let mut p = Progress::new(&clock);
+        p.completed();
+        assert!(p.reported);
     }
 }

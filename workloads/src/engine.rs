@@ -3,7 +3,9 @@
 //! Phases: resolve the job and let the backend check the target (nothing touched yet;
 //! errors are [`StartError`], exit code 2) -> layout (per worker, parallel, not measured)
 //! -> optional start barrier (a file to wait for, so several clients start together) ->
-//! measured phase (ramp first; every worker starts at the same instant) -> read-back
+//! measured phase (ramp first; every worker starts at the same instant; an optional
+//! progress file once every worker has completed an operation; an optional stop file ends
+//! it early) -> read-back
 //! verification of written blocks (not measured) -> cleanup of created files (unless kept)
 //! -> [`RunResult`].
 //!
@@ -11,15 +13,15 @@
 //! the error, and status `io_error`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Barrier, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::backend::{Backend, IoFault, PrepareError, Prepared, WorkerIo};
 use crate::driver::{
-    LayoutOutcome, MeasuredOutcome, PhaseClock, kinds_for, layout, run_data, run_metadata,
-    verify_written, wait_for_file,
+    LayoutOutcome, MeasuredOutcome, PhaseClock, ProgressFile, kinds_for, layout, run_data,
+    run_metadata, verify_written, wait_for_file,
 };
 use crate::exit::ExitCode;
 use crate::job::{Job, JobError, Pattern, ResolvedJob};
@@ -40,6 +42,10 @@ pub struct RunOptions {
     pub start_barrier: Option<PathBuf>,
     /// Longest wait for the start barrier.
     pub barrier_timeout: Duration,
+    /// Written once every worker has completed an operation of the measured phase.
+    pub progress_file: Option<PathBuf>,
+    /// Ends the measured phase early when it appears, as if the runtime had run out.
+    pub stop_file: Option<PathBuf>,
     /// Stop after the layout phase (files are kept).
     pub layout_only: bool,
     /// The files were laid out on purpose by an earlier layout-only run: their reuse is
@@ -53,6 +59,8 @@ impl Default for RunOptions {
             keep: false,
             start_barrier: None,
             barrier_timeout: Duration::from_secs(600),
+            progress_file: None,
+            stop_file: None,
             layout_only: false,
             reuse_expected: false,
         }
@@ -211,10 +219,33 @@ pub fn run<B: Backend>(
     }
 
     let mut nfs = None;
+    let mut progress_notes = Vec::new();
     if error.is_none() && !options.layout_only {
         let stats_before = backend.mount_stats();
         let nfs_before = backend.nfs_snapshot();
-        let (measured, start_wall, window_start) = measured_phase(&resolved, &mut workers);
+        let progress = options
+            .progress_file
+            .as_deref()
+            .map(|path| ProgressFile::new(path, threads));
+        let (measured, start_wall, window_start, ended_after) = measured_phase(
+            &resolved,
+            &mut workers,
+            progress.as_ref(),
+            options.stop_file.as_deref(),
+        );
+        if let (Some(after), Some(path)) = (ended_after, &options.stop_file) {
+            let text = format!(
+                "the measured phase ended early: `{}` appeared {:.1} s into it",
+                path.display(),
+                after.as_secs_f64()
+            );
+            note(&text);
+            progress_notes.push(text);
+        }
+        if let Some(failure) = progress.as_ref().and_then(ProgressFile::failure) {
+            note(&failure);
+            progress_notes.push(failure);
+        }
         nfs = backend.nfs_section(nfs_before.as_ref());
         outcomes = measured;
         if let (Some(before), Some(after), Some(section)) =
@@ -268,6 +299,7 @@ pub fn run<B: Backend>(
         .sum();
     let keep = options.keep || options.layout_only;
     let mut notes = prepared.notes.clone();
+    notes.extend(progress_notes);
     if !keep {
         for w in &mut workers {
             if let Some(io) = w.io.as_mut()
@@ -316,14 +348,34 @@ pub fn run<B: Backend>(
 fn measured_phase<W: WorkerIo>(
     job: &ResolvedJob,
     workers: &mut [Worker<W>],
-) -> (Vec<MeasuredOutcome>, SystemTime, Instant) {
+    progress: Option<&ProgressFile>,
+    stop_file: Option<&Path>,
+) -> (Vec<MeasuredOutcome>, SystemTime, Instant, Option<Duration>) {
     let ready = Barrier::new(workers.len() + 1);
     let go = Barrier::new(workers.len() + 1);
     let clock: OnceLock<PhaseClock> = OnceLock::new();
     let stop = AtomicBool::new(false);
+    let ended = AtomicBool::new(false);
+    let finished = AtomicBool::new(false);
     let mut start_wall = SystemTime::now();
     let mut window_start = Instant::now();
+    let mut ended_after = None;
     let outcomes = std::thread::scope(|scope| {
+        // Ends the window early when the stop file appears; leaves once the workers are done.
+        let watcher = stop_file.map(|path| {
+            let (ended, finished) = (&ended, &finished);
+            scope.spawn(move || {
+                let start = Instant::now();
+                while !finished.load(Ordering::Acquire) {
+                    if path.exists() {
+                        ended.store(true, Ordering::Relaxed);
+                        return Some(start.elapsed());
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                None
+            })
+        });
         let handles: Vec<_> = workers
             .iter_mut()
             .zip(0u32..)
@@ -352,9 +404,11 @@ fn measured_phase<W: WorkerIo>(
         let _ = clock.set(PhaseClock {
             window_start,
             deadline: job.runtime.map(|r| window_start + r),
+            progress,
+            ended: stop_file.map(|_| &ended),
         });
         go.wait();
-        handles
+        let outcomes: Vec<MeasuredOutcome> = handles
             .into_iter()
             .map(|h| {
                 h.join().ok().flatten().unwrap_or_else(|| MeasuredOutcome {
@@ -370,9 +424,12 @@ fn measured_phase<W: WorkerIo>(
                     max_in_flight: 0,
                 })
             })
-            .collect()
+            .collect();
+        finished.store(true, Ordering::Release);
+        ended_after = watcher.and_then(|w| w.join().ok().flatten());
+        outcomes
     });
-    (outcomes, start_wall, window_start)
+    (outcomes, start_wall, window_start, ended_after)
 }
 
 fn verify_phase<W: WorkerIo>(

@@ -23,7 +23,7 @@ use std::time::Instant;
 use nix::errno::Errno;
 
 use crate::backend::{FaultCode, IoFault};
-use crate::driver::{MeasuredOutcome, PhaseClock, file_id, kinds_for};
+use crate::driver::{MeasuredOutcome, PhaseClock, Progress, file_id, kinds_for};
 use crate::job::{FsyncPolicy, ResolvedJob};
 use crate::ops::{DataOp, OpKind, OpStream};
 use crate::stats::Recorder;
@@ -64,7 +64,8 @@ pub struct Scheduler<'a> {
     scratch: Vec<u8>,
     fault: Option<IoFault>,
     window_start: Instant,
-    deadline: Option<Instant>,
+    clock: PhaseClock<'a>,
+    progress: Progress<'a>,
     in_ramp: bool,
     written: Vec<bool>,
     next: Option<DataOp>,
@@ -79,7 +80,7 @@ pub struct Scheduler<'a> {
 impl<'a> Scheduler<'a> {
     /// A scheduler for worker `worker` of `job`, whose window is given by `clock`.
     #[must_use]
-    pub fn new(job: &'a ResolvedJob, worker: u32, clock: PhaseClock) -> Scheduler<'a> {
+    pub fn new(job: &'a ResolvedJob, worker: u32, clock: PhaseClock<'a>) -> Scheduler<'a> {
         let in_ramp = Instant::now() < clock.window_start;
         let mut stream = OpStream::new(job, worker);
         if in_ramp {
@@ -95,7 +96,8 @@ impl<'a> Scheduler<'a> {
             scratch: vec![0u8; if job.verify { job.bs as usize } else { 0 }],
             fault: None,
             window_start: clock.window_start,
-            deadline: clock.deadline,
+            clock,
+            progress: Progress::new(&clock),
             in_ramp,
             written: vec![false; job.nrfiles as usize],
             next: None,
@@ -132,7 +134,7 @@ impl<'a> Scheduler<'a> {
         if !self.issuing || self.in_flight >= depth || self.fsync_in_flight {
             return None;
         }
-        if stop.load(Ordering::Relaxed) || self.deadline.is_some_and(|d| Instant::now() >= d) {
+        if stop.load(Ordering::Relaxed) || self.clock.over(Instant::now()) {
             self.issuing = false;
             return None;
         }
@@ -219,6 +221,7 @@ impl<'a> Scheduler<'a> {
         }
         let bytes = if op.kind.is_data() { op.len } else { 0 };
         self.rec.record(op.kind, done.start, done.end, bytes);
+        self.progress.completed();
         if op.kind == OpKind::Write {
             self.written[op.file as usize] = true;
         }

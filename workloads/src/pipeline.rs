@@ -314,7 +314,7 @@ pub fn run_data(
     io: &mut impl PipelinedIo,
     job: &ResolvedJob,
     worker: u32,
-    clock: PhaseClock,
+    clock: PhaseClock<'_>,
     stop: &AtomicBool,
     generations: &mut [Generations],
     cpu: &CpuWindow,
@@ -478,10 +478,12 @@ mod tests {
         j.resolve().unwrap()
     }
 
-    fn clock() -> PhaseClock {
+    fn clock() -> PhaseClock<'static> {
         PhaseClock {
             window_start: Instant::now(),
             deadline: None,
+            progress: None,
+            ended: None,
         }
     }
 
@@ -576,6 +578,8 @@ mod tests {
         let clock = PhaseClock {
             window_start: Instant::now() + Duration::from_millis(30),
             deadline: None,
+            progress: None,
+            ended: None,
         };
         let out = run_data(
             &mut io,

@@ -382,10 +382,12 @@ mod tests {
         run_queued(q, &names, job, 0, clock, stop, gens, &CpuWindow::new(1))
     }
 
-    fn now() -> PhaseClock {
+    fn now() -> PhaseClock<'static> {
         PhaseClock {
             window_start: Instant::now(),
             deadline: None,
+            progress: None,
+            ended: None,
         }
     }
 
@@ -461,6 +463,8 @@ mod tests {
         let clock = PhaseClock {
             window_start: Instant::now() + Duration::from_millis(20),
             deadline: None,
+            progress: None,
+            ended: None,
         };
         let out = drive(&mut q, &read, &mut gens, &stop, clock);
         assert!(out.fault.is_none());

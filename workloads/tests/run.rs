@@ -544,6 +544,159 @@ fn start_barrier_waits_and_times_out() {
 }
 
 #[test]
+fn progress_file_appears_once_writing_is_under_way() {
+    // Two threads wait at a barrier; the progress file must not exist before they write,
+    // and must exist while the run is still writing (its runtime is far from over).
+    let dir = tmpfs_dir();
+    let barrier = dir.path().join("go");
+    let progress = dir.path().join("progress");
+    let mut child = std::process::Command::new(common::bin())
+        .args(["run", "--dir"])
+        .arg(dir.path())
+        .args([
+            "--pattern",
+            "write",
+            "--bs",
+            "64k",
+            "--size",
+            "4m",
+            "--threads",
+            "2",
+            "--runtime",
+            "3s",
+            "--start-barrier",
+        ])
+        .arg(&barrier)
+        .arg("--progress-file")
+        .arg(&progress)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("nfslab-io runs");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        !progress.exists(),
+        "no progress while waiting at the barrier"
+    );
+    std::fs::write(&barrier, b"go").unwrap();
+    let start = std::time::Instant::now();
+    while !progress.exists() && start.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let still_running = child.try_wait().expect("status").is_none();
+    let output = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(progress.exists(), "no progress file; stderr: {stderr}");
+    assert!(still_running, "the file came only after the run ended");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let text = std::fs::read_to_string(&progress).unwrap();
+    assert!(
+        text.starts_with("every worker (2) completed an operation"),
+        "{text}"
+    );
+    assert_eq!(
+        entries(dir.path()),
+        vec!["go", "progress"],
+        "the staging file was renamed, the data files removed"
+    );
+}
+
+#[test]
+fn stop_file_ends_the_measured_phase_early_and_the_data_is_still_verified() {
+    let dir = tmpfs_dir();
+    let stop = dir.path().join("stop");
+    let stop_for_thread = stop.clone();
+    let creator = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        std::fs::write(stop_for_thread, b"stop").unwrap();
+    });
+    let started = std::time::Instant::now();
+    let run = run_in(
+        dir.path(),
+        &[
+            "--pattern",
+            "write",
+            "--bs",
+            "64k",
+            "--size",
+            "4m",
+            "--runtime",
+            "10m",
+            "--verify",
+            "--stop-file",
+            stop.to_str().unwrap(),
+        ],
+    );
+    creator.join().unwrap();
+    run.expect_code(0);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "the stop file did not end the run: {}",
+        run.describe()
+    );
+    let r = run.result();
+    assert!(
+        r.window.seconds >= 0.3 && r.window.seconds < 30.0,
+        "{}",
+        r.window.seconds
+    );
+    let verify = r.verify.clone().expect("verified");
+    assert!(
+        verify.blocks_checked > 0 && verify.mismatches == 0,
+        "{verify:?}"
+    );
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.starts_with("the measured phase ended early: `")),
+        "{:?}",
+        r.notes
+    );
+}
+
+#[test]
+fn progress_file_is_not_written_when_the_measured_phase_never_runs() {
+    let dir = tmpfs_dir();
+    let progress = dir.path().join("progress");
+    let run = run_in(
+        dir.path(),
+        &[
+            "--pattern",
+            "write",
+            "--size",
+            "1m",
+            "--start-barrier",
+            dir.path().join("never").to_str().unwrap(),
+            "--barrier-timeout",
+            "100ms",
+            "--progress-file",
+            progress.to_str().unwrap(),
+        ],
+    );
+    run.expect_code(3);
+    assert!(!progress.exists(), "{}", run.describe());
+    let unwritable = run_in(
+        dir.path(),
+        &[
+            "--pattern",
+            "write",
+            "--size",
+            "1m",
+            "--progress-file",
+            dir.path().join("no/such/dir/progress").to_str().unwrap(),
+        ],
+    );
+    unwritable.expect_code(0);
+    let notes = unwritable.result().notes;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("cannot write the progress file")),
+        "{notes:?}"
+    );
+}
+
+#[test]
 fn results_of_two_runs_merge_exactly() {
     let dir = tmpfs_dir();
     let a = run_in(
@@ -748,6 +901,8 @@ fn help_teaches_with_examples() {
         "Job file (YAML):",
         "Exit codes:",
         "--start-barrier",
+        "--progress-file",
+        "--stop-file",
     ] {
         assert!(run.stdout.contains(needle), "{needle}\n{}", run.stdout);
     }

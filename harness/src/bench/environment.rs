@@ -11,6 +11,7 @@ use std::future::Future;
 
 use crate::config::Config;
 use crate::environment::{self, ClusterChoice, Environment, EnvironmentError, HostParts};
+use crate::k8s::ownership::RunId;
 use crate::nfs::ServerFlavor;
 
 use super::runner::Target;
@@ -39,15 +40,24 @@ pub struct BenchEnvironment {
 }
 
 impl BenchEnvironment {
-    /// Removes the servers deployed and the kind cluster created for the benchmark.
+    /// Removes what benchmark run `run` left behind (on a cluster that stays), then the
+    /// servers deployed and the kind cluster created for the benchmark.
     ///
     /// # Errors
     /// [`EnvironmentError::TearDown`] naming what stays.
     pub async fn tear_down(
         &self,
+        run: &RunId,
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<(), EnvironmentError> {
-        environment::tear_down(&self.parts, &self.environment, &self.config, progress).await
+        environment::tear_down(
+            &self.parts,
+            &self.environment,
+            &self.config,
+            Some(run),
+            progress,
+        )
+        .await
     }
 }
 
@@ -70,6 +80,8 @@ pub async fn bring_up_bench_environment(
         flavors: request.flavors.clone(),
         external: Vec::new(),
         config: config.clone(),
+        debug_dir: None,
+        keep_on_failure: false,
     };
     let environment = environment::prepare(&parts, &env_request, interrupt, progress).await?;
     let target = Target {

@@ -457,7 +457,7 @@ pub fn run(args: &BenchArgs, mut config: Config) -> Outcome {
             BenchError::outcome,
             args.junit.as_deref(),
         );
-        match prepared.tear_down(&progress).await {
+        match prepared.tear_down(&options.run_id, &progress).await {
             Ok(()) => outcome,
             Err(e) => {
                 eprintln!("error: {}", error_chain(&e));

@@ -166,6 +166,10 @@ pub struct ClusterSelection {
     /// Keep a kind cluster this command creates (to inspect it, or to run again sooner).
     #[arg(long)]
     pub keep_cluster: bool,
+    /// When a phase fails, keep the cluster and NFS servers as they are (after writing the
+    /// debug bundle to results/<run-id>/debug/) instead of removing them.
+    #[arg(long)]
+    pub keep_cluster_on_failure: bool,
     /// Do not install kind when it is not on PATH (by default nfslab downloads the kind
     /// release it pins into its cache directory, checking its SHA-256).
     #[arg(long, conflicts_with_all = ["existing", "kubeconfig", "context"])]

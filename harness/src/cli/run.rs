@@ -176,6 +176,7 @@ fn build(args: &RunArgs, mut config: Config) -> Result<Job, String> {
         parallel,
         results_parent: args.results.clone(),
         config,
+        keep_on_failure: args.cluster.keep_cluster_on_failure,
     })
 }
 

@@ -476,16 +476,36 @@ async fn create_kind(
             "creating kind cluster `{}`: 1 control plane + {} worker(s), {}",
             spec.name, spec.workers, spec.node_image
         ));
+        // A first run pulls the node image (hundreds of MB) inside `kind create`.
+        let mut create_timeout = config.timeouts.cluster_create;
+        if !images::present(host.tools, &spec.node_image)
+            .await
+            .unwrap_or(true)
+        {
+            create_timeout += config.timeouts.image_pull;
+            progress(&format!(
+                "the node image is not in the local Docker: kind pulls it first (allowing {} \
+                 more)",
+                humantime::format_duration(config.timeouts.image_pull)
+            ));
+        }
         if let Err(source) = kind::create(
             host.tools,
             spec,
             &config_file,
             &record.kubeconfig,
-            config.timeouts.cluster_create,
+            create_timeout,
         )
         .await
         {
-            let leftover = remove_kind(host, &spec.name).await;
+            let leftover = if request.keep_on_failure {
+                Some(Leftover {
+                    what: format!("kind cluster `{}` (kept as asked)", spec.name),
+                    remove_with: format!("nfslab cluster down --name {}", spec.name),
+                })
+            } else {
+                remove_kind(host, &spec.name).await
+            };
             return Err(ClusterSetupError::Kind {
                 source: Box::new(source),
                 leftover,

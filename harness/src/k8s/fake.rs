@@ -24,6 +24,13 @@
 //! `nfslab-io` helper runs the real binary on local directories standing in for the pod's
 //! volumes, so the reply is what the producer prints. Every call
 //! is recorded ([`FakeCluster::calls`]) for assertions such as "cleanup deleted everything".
+//!
+//! A rule may also say when a pod appears from a workload's template as the engine applied
+//! it ([`RuleBuilder::pod_from`]) and when one of its containers runs: the real binary with
+//! the container's own arguments, in the background ([`RuleBuilder::run`]); what happens
+//! once it exits is scripted with [`FakeCluster::on_exit`]. Under paused tokio time the
+//! clock stands still while such a container runs (it runs on tokio's blocking pool), so a
+//! wait for what it produces cannot time out early.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -71,6 +78,8 @@ enum Trigger {
     Patch(ObjectRef),
     Delete(ObjectRef),
     Exec(ObjectRef, Vec<String>),
+    /// A container started by [`Effect::Run`] ended (successfully or not).
+    Exit(ObjectRef, String, bool),
 }
 
 impl Trigger {
@@ -93,6 +102,14 @@ enum Effect {
     Merge(ObjectRef, Value),
     Remove(ObjectRef),
     Event(EventRecord),
+    /// A pod from an owner's `spec.template`, with a patch merged in.
+    PodFrom {
+        owner: ObjectRef,
+        pod: ObjectRef,
+        patch: Value,
+    },
+    /// A container of a pod runs in the background.
+    Run(ObjectRef, String),
 }
 
 #[derive(Clone, Debug)]
@@ -118,6 +135,8 @@ struct State {
     calls: Vec<Call>,
     events: Vec<EventRecord>,
     logs: BTreeMap<(ObjectRef, Option<String>), String>,
+    /// Each delete asked for, with the objects that existed at that moment.
+    deletes: Vec<(ObjectRef, Vec<ObjectRef>)>,
     next_uid: u64,
     stand_in: Option<super::stand_in::StandIn>,
 }
@@ -183,7 +202,9 @@ impl State {
         }
     }
 
-    fn apply_effect(&mut self, effect: &Effect) {
+    /// Applies `effect`; a container to run is returned for the caller to start (outside
+    /// the lock).
+    fn apply_effect(&mut self, effect: &Effect) -> Option<(ObjectRef, String)> {
         match effect {
             Effect::Set(o, v) => self.set(o, v.clone()),
             Effect::Merge(o, p) => {
@@ -191,14 +212,43 @@ impl State {
             }
             Effect::Remove(o) => self.remove(o),
             Effect::Event(e) => self.events.push(e.clone()),
+            Effect::PodFrom { owner, pod, patch } => {
+                let template = self
+                    .objects
+                    .get(owner)
+                    .and_then(|o| o.pointer("/spec/template"))
+                    .cloned();
+                if let Some(template) = template {
+                    let mut value = serde_json::json!({
+                        "apiVersion": "v1",
+                        "kind": "Pod",
+                        "metadata": {"name": pod.name},
+                        "spec": template.get("spec").cloned().unwrap_or(Value::Null),
+                    });
+                    for key in ["labels", "annotations"] {
+                        if let Some(v) = template.pointer(&format!("/metadata/{key}")) {
+                            value["metadata"][key] = v.clone();
+                        }
+                    }
+                    merge_patch(&mut value, patch);
+                    self.set(pod, value);
+                }
+            }
+            Effect::Run(pod, container) => return Some((pod.clone(), container.clone())),
         }
+        None
     }
 
     /// Rules that fire on `call`, consuming one use of each limited rule.
     fn fire(&mut self, call: &Call) -> Vec<Rule> {
+        self.fire_when(|t| t.fires_on(call))
+    }
+
+    /// Rules whose trigger matches, consuming one use of each limited rule.
+    fn fire_when(&mut self, matches: impl Fn(&Trigger) -> bool) -> Vec<Rule> {
         let mut fired = Vec::new();
         for rule in &mut self.rules {
-            if rule.remaining == Some(0) || !rule.trigger.fires_on(call) {
+            if rule.remaining == Some(0) || !matches(&rule.trigger) {
                 continue;
             }
             if let Some(n) = rule.remaining.as_mut() {
@@ -282,6 +332,31 @@ impl RuleBuilder {
         self.edit(|r| r.effects.push(Effect::Event(event)))
     }
 
+    /// A pod named `pod` appears, made from `owner`'s `spec.template` as the engine applied
+    /// it (labels, annotations and spec), with `patch` merged in (its node, its status):
+    /// what a Job's or Deployment's controller makes, when the test says. Nothing appears
+    /// if `owner` is absent then.
+    pub fn pod_from(self, owner: &ObjectRef, pod: &ObjectRef, patch: Value) -> Self {
+        self.edit(|r| {
+            r.effects.push(Effect::PodFrom {
+                owner: owner.clone(),
+                pod: pod.clone(),
+                patch,
+            });
+        })
+    }
+
+    /// `container` of `pod` starts running in the background: the real `nfslab-io` with the
+    /// container's own arguments on the stand-ins of its volumes (see
+    /// [`FakeCluster::run_helpers`]). When it ends its output becomes the container's log
+    /// and the rules made by [`FakeCluster::on_exit`] fire.
+    pub fn run(self, pod: &ObjectRef, container: &str) -> Self {
+        self.edit(|r| {
+            r.effects
+                .push(Effect::Run(pod.clone(), container.to_owned()));
+        })
+    }
+
     /// The call's default behaviour does not happen (a delete that does not remove the
     /// object, as finalizers do; an apply that stores nothing).
     pub fn instead(self) -> Self {
@@ -353,6 +428,12 @@ impl FakeCluster {
     pub fn on_exec(&self, pod: &ObjectRef, command_prefix: &[&str]) -> RuleBuilder {
         let prefix = command_prefix.iter().map(|s| (*s).to_owned()).collect();
         self.builder(Trigger::Exec(pod.clone(), prefix))
+    }
+
+    /// A rule for when `container` of `pod`, started by [`RuleBuilder::run`], exits: with
+    /// code 0 when `succeeded`, otherwise with any other code (or could not run).
+    pub fn on_exit(&self, pod: &ObjectRef, container: &str, succeeded: bool) -> RuleBuilder {
+        self.builder(Trigger::Exit(pod.clone(), container.to_owned(), succeeded))
     }
 
     /// Sets an object's state now, as if a controller had written it.
@@ -432,6 +513,17 @@ impl FakeCluster {
             .collect()
     }
 
+    /// The objects that existed when the first delete of `object` was asked for (`None`:
+    /// it never was): to check what was removed before what.
+    #[must_use]
+    pub fn existing_at_delete(&self, object: &ObjectRef) -> Option<Vec<ObjectRef>> {
+        self.lock()
+            .deletes
+            .iter()
+            .find(|(o, _)| o == object)
+            .map(|(_, present)| present.clone())
+    }
+
     /// The objects that exist now.
     #[must_use]
     pub fn objects(&self) -> Vec<ObjectRef> {
@@ -447,27 +539,80 @@ impl FakeCluster {
     /// Records `call`, fires its rules (immediate effects now, delayed ones on a task) and
     /// returns the rules that fired.
     fn record(&self, call: Call) -> Vec<Rule> {
-        let mut state = self.lock();
-        state.calls.push(call.clone());
-        let fired = state.fire(&call);
-        for rule in &fired {
+        let fired = {
+            let mut state = self.lock();
+            state.calls.push(call.clone());
+            state.fire(&call)
+        };
+        self.carry_out(&fired);
+        fired
+    }
+
+    /// Applies the effects of `fired` rules: immediate ones now, delayed ones on a task;
+    /// containers they run start in the background.
+    fn carry_out(&self, fired: &[Rule]) {
+        for rule in fired {
             if rule.delay.is_zero() {
-                for effect in &rule.effects {
-                    state.apply_effect(effect);
-                }
+                self.apply_now(&rule.effects);
             } else {
-                let shared = Arc::clone(&self.state);
+                let cluster = self.clone();
                 let (delay, effects) = (rule.delay, rule.effects.clone());
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
-                    let mut state = shared.lock().unwrap_or_else(|e| e.into_inner());
-                    for effect in &effects {
-                        state.apply_effect(effect);
-                    }
+                    cluster.apply_now(&effects);
                 });
             }
         }
-        fired
+    }
+
+    fn apply_now(&self, effects: &[Effect]) {
+        let runs: Vec<(ObjectRef, String)> = {
+            let mut state = self.lock();
+            effects
+                .iter()
+                .filter_map(|e| state.apply_effect(e))
+                .collect()
+        };
+        for (pod, container) in runs {
+            self.start(pod, container);
+        }
+    }
+
+    /// Runs `container` of `pod` on the blocking pool (the paused clock waits for it), then
+    /// records its log and fires the rules of its exit.
+    fn start(&self, pod: ObjectRef, container: String) {
+        let (stand_in, objects) = {
+            let state = self.lock();
+            (state.stand_in.clone(), state.objects.clone())
+        };
+        let cluster = self.clone();
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let outcome = match stand_in {
+                Some(s) => s.run_container(&objects, &pod, &container),
+                None => Err("the fake cluster runs no helpers (see run_helpers)".to_owned()),
+            };
+            let succeeded = match &outcome {
+                Ok(out) => {
+                    cluster.set_logs(
+                        &pod,
+                        Some(&container),
+                        &format!("{}{}", out.stdout, out.stderr),
+                    );
+                    out.exit_code == 0
+                }
+                Err(why) => {
+                    cluster.set_logs(&pod, Some(&container), why);
+                    false
+                }
+            };
+            let fired = cluster.lock().fire_when(|t| {
+                matches!(t, Trigger::Exit(p, c, ok)
+                    if *p == pod && *c == container && *ok == succeeded)
+            });
+            let _entered = runtime.enter();
+            cluster.carry_out(&fired);
+        });
     }
 }
 
@@ -559,7 +704,12 @@ impl Cluster for FakeCluster {
     }
 
     async fn delete(&self, object: &ObjectRef, _propagation: Propagation) -> ClusterResult<bool> {
-        let existed = self.lock().objects.contains_key(object);
+        let existed = {
+            let mut state = self.lock();
+            let present = state.objects.keys().cloned().collect();
+            state.deletes.push((object.clone(), present));
+            state.objects.contains_key(object)
+        };
         let fired = self.record(Call::Delete(object.clone()));
         let (failure, replaced) = verdict(&fired);
         if let Some(error) = failure {
@@ -670,9 +820,25 @@ impl Cluster for FakeCluster {
     ) -> ClusterResult<String> {
         self.record(Call::Logs(pod.clone(), container.map(str::to_owned)));
         let state = self.lock();
+        // Without a container name the log is the first container's, as kubectl picks.
+        let first = || {
+            state
+                .objects
+                .get(pod)
+                .and_then(|p| p.pointer("/spec/containers/0/name"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
         let text = state
             .logs
             .get(&(pod.clone(), container.map(str::to_owned)))
+            .or_else(|| {
+                container
+                    .is_none()
+                    .then(first)
+                    .flatten()
+                    .and_then(|c| state.logs.get(&(pod.clone(), Some(c))))
+            })
             .cloned()
             .unwrap_or_default();
         Ok(match tail_lines.and_then(|n| usize::try_from(n).ok()) {
@@ -855,6 +1021,82 @@ mod tests {
             fake.logs(&p, None, Some(2), false).await.expect("logs"),
             "two\nthree"
         );
+    }
+
+    fn job(name: &str, args: &[&str]) -> Value {
+        json!({"apiVersion": "batch/v1", "kind": "Job",
+               "metadata": {"name": name, "namespace": "t1"},
+               "spec": {"template": {
+                   "metadata": {"labels": {"app": name}},
+                   "spec": {"restartPolicy": "Never",
+                            "containers": [{"name": "main", "image": "nfslab-io", "args": args}]}}}})
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pods_come_from_templates_and_their_containers_run_for_real() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let binary = super::super::stand_in::test_binary().expect("nfslab-io");
+        let stand_in = super::super::stand_in::StandIn::new(&binary, dir.path());
+        let fake = FakeCluster::new();
+        fake.run_helpers(stand_in.clone());
+        let (good, bad) = (
+            ObjectRef::namespaced("batch/v1", "Job", "t1", "good"),
+            ObjectRef::namespaced("batch/v1", "Job", "t1", "bad"),
+        );
+        let (good_pod, bad_pod) = (
+            ObjectRef::pod("t1", "good-x1"),
+            ObjectRef::pod("t1", "bad-x1"),
+        );
+        for (job, pod) in [(&good, &good_pod), (&bad, &bad_pod)] {
+            fake.on_apply(job)
+                .after(Duration::from_secs(1))
+                .pod_from(job, pod, json!({"status": {"phase": "Running"}}))
+                .run(pod, "main");
+            fake.on_exit(pod, "main", true)
+                .merge(job, json!({"status": {"succeeded": 1}}));
+            fake.on_exit(pod, "main", false)
+                .merge(job, json!({"status": {"failed": 1}}));
+        }
+        std::fs::write(stand_in.pod_file(&good_pod, "/etc/motd"), "hello\n").expect("motd");
+        fake.apply(&job("good", &["file", "cat", "/etc/motd"]))
+            .await
+            .expect("apply");
+        fake.apply(&job("bad", &["file", "cat", "/etc/none"]))
+            .await
+            .expect("apply");
+        let done = |r: &ObjectRef| {
+            fake.state(r)
+                .and_then(|v| v.get("status").cloned())
+                .filter(|s| s.get("succeeded").is_some() || s.get("failed").is_some())
+        };
+        let start = tokio::time::Instant::now();
+        while done(&good).is_none() || done(&bad).is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the runs never ended"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(done(&good), Some(json!({"succeeded": 1})));
+        assert_eq!(done(&bad), Some(json!({"failed": 1})));
+        let pod = fake.state(&good_pod).expect("the pod");
+        assert_eq!(pod.pointer("/metadata/labels/app"), Some(&json!("good")));
+        assert_eq!(pod.pointer("/status/phase"), Some(&json!("Running")));
+        assert_eq!(
+            pod.pointer("/spec/containers/0/args/1"),
+            Some(&json!("cat")),
+            "the spec is the template's"
+        );
+        assert_eq!(
+            fake.logs(&good_pod, None, None, false).await.expect("logs"),
+            "hello\n",
+            "the first container's log, as printed by the binary"
+        );
+        let why = fake
+            .logs(&bad_pod, Some("main"), None, false)
+            .await
+            .expect("logs");
+        assert!(why.contains("/etc/none"), "{why}");
     }
 
     #[test]

@@ -6,12 +6,26 @@
 //! 1. consumers (pods, Deployments, StatefulSets, Jobs, Services...), deleted in the
 //!    foreground so "gone" means their pods are gone too, releasing their claims;
 //! 2. claims (PVCs; `kubernetes.io/pvc-protection` holds them until no pod uses them), also
-//!    those a controller made in a tracked namespace (a StatefulSet's claims);
+//!    those a controller made in a tracked namespace (a StatefulSet's claims); before them,
+//!    the PVs nfslab created with reclaim policy `Recycle` are switched to `Retain`, so
+//!    releasing them starts no recycler pod (see below);
 //! 3. volumes: the PVs nfslab created, and PVs a dynamic provisioner created for claims in
 //!    a tracked namespace (given a chance to be deleted by their provisioner, which archives
-//!    or removes the directory, before they are deleted directly);
+//!    or removes the directory, before they are deleted directly); then the PV
+//!    controller's recycler pods of those `Recycle` PVs, if a step had started one;
 //! 4. infrastructure (StorageClasses, provisioner Deployments, RBAC), which stage 3 needed;
 //! 5. the namespace itself.
+//!
+//! Recycler pods (`default/recycler-for-<pv>`) are the PV controller's, made when a
+//! `Recycle` PV is released, and carry no label of ours: left alone they outlive the PV and
+//! its directory, failing to mount until their deadline (5 minutes and more), and `nfslab
+//! clean` would not know them by label. Switching the policy to `Retain` before the claims
+//! go means none is started at cleanup (`reclaimVolume` does nothing for `Retain`, kubernetes
+//! `pkg/controller/volume/persistentvolume/pv_controller.go`); one a step started (a
+//! scenario interrupted while waiting for a recycle) is deleted by the name the controller
+//! gives it (`pkg/volume/util/recyclerclient/recycler_client.go`) once the PV is gone, so
+//! the controller cannot start another. Deleting by name alone would not do: a recycle
+//! that fails or is cut short is retried for as long as the PV is released and `Recycle`.
 //!
 //! Within a stage objects are deleted newest first, then waited for concurrently (watches,
 //! no polling) until the overall deadline. Whatever is still there is reported as a
@@ -28,6 +42,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::clean::{recycler_pod, recycles, retain_patch};
 use super::conditions::is_gone;
 use super::wait::{self, WaitError};
 use super::{Cluster, ObjectRef, Propagation};
@@ -180,6 +195,7 @@ impl Tracker {
             })
             .collect();
         let mut report = CleanupReport::default();
+        let mut recycling = Vec::new();
         for stage in CleanupStage::ALL {
             // Newest first within a stage.
             let mut objects: Vec<ObjectRef> = entries
@@ -189,6 +205,7 @@ impl Tracker {
                 .map(|e| e.object.clone())
                 .collect();
             if stage == CleanupStage::Claims {
+                recycling = self.stop_recycling(&entries).await;
                 let made_by_controllers = self
                     .namespace_claims(&namespaces, &objects, &mut report)
                     .await;
@@ -202,9 +219,61 @@ impl Tracker {
             }
             self.remove_stage(stage, &objects, deadline, &mut report)
                 .await;
+            if stage == CleanupStage::Volumes {
+                self.remove_recyclers(&recycling, deadline, &mut report)
+                    .await;
+            }
         }
         report.duration_ms = millis(start.elapsed());
         report
+    }
+
+    /// Switches the recorded PVs with reclaim policy `Recycle` to `Retain` and returns them
+    /// (a recycler pod may already run for them). A PV that cannot be read is returned too.
+    async fn stop_recycling(&self, entries: &[Entry]) -> Vec<ObjectRef> {
+        let mut recycling = Vec::new();
+        for pv in entries
+            .iter()
+            .map(|e| &e.object)
+            .filter(|o| o.kind == "PersistentVolume")
+        {
+            match self.cluster.get(pv).await {
+                Ok(Some(state)) if recycles(&state) => {
+                    // Should the patch fail, the recycler pod it gets is removed by name.
+                    let _ = self.cluster.patch_merge(pv, &retain_patch()).await;
+                    recycling.push(pv.clone());
+                }
+                Ok(_) => {}
+                Err(_) => recycling.push(pv.clone()),
+            }
+        }
+        recycling
+    }
+
+    /// Deletes the recycler pods of `volumes` that exist, and waits until they are gone.
+    async fn remove_recyclers(
+        &self,
+        volumes: &[ObjectRef],
+        deadline: Instant,
+        report: &mut CleanupReport,
+    ) {
+        let mut pods = Vec::new();
+        for pv in volumes {
+            let pod = recycler_pod(&pv.name);
+            match self.cluster.get(&pod).await {
+                Ok(Some(_)) => pods.push(pod),
+                Ok(None) => {}
+                Err(e) => report.leftovers.push(Leftover {
+                    object: pod.to_string(),
+                    state: None,
+                    reason: format!("could not look for it: {e}"),
+                }),
+            }
+        }
+        if !pods.is_empty() {
+            self.remove_stage(CleanupStage::Volumes, &pods, deadline, report)
+                .await;
+        }
     }
 
     /// Claims in the tracked namespaces that nobody recorded: those a controller made
@@ -364,7 +433,7 @@ pub(crate) fn millis(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::k8s::fake::FakeCluster;
+    use crate::k8s::fake::{Call, FakeCluster};
     use serde_json::json;
 
     fn manifest(r: &ObjectRef) -> Value {
@@ -471,6 +540,52 @@ mod tests {
         assert_eq!(report.already_gone, vec![gone.to_string()]);
         assert_eq!(report.leftovers.len(), 1);
         assert!(report.leftovers[0].reason.contains("delete request failed"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn recycle_volumes_are_retained_before_their_claims_go_and_recyclers_removed() {
+        let fake = FakeCluster::new();
+        let tracker = Tracker::new(Arc::new(fake.clone()));
+        let ns = ObjectRef::cluster("v1", "Namespace", "s5");
+        let (recycled, retained) = (
+            ObjectRef::pv("nfslab-a1b2c3-s5-pv1"),
+            ObjectRef::pv("nfslab-a1b2c3-s5-pv2"),
+        );
+        let (pvc1, pvc2) = (ObjectRef::pvc("s5", "pvc1"), ObjectRef::pvc("s5", "pvc2"));
+        create(&fake, &tracker, &ns).await;
+        for (pv, policy) in [(&recycled, "Recycle"), (&retained, "Retain")] {
+            let mut m = manifest(pv);
+            m["spec"] = json!({"persistentVolumeReclaimPolicy": policy});
+            fake.apply(&m).await.expect("apply");
+            tracker.record(pv);
+        }
+        create(&fake, &tracker, &pvc1).await;
+        create(&fake, &tracker, &pvc2).await;
+        // A step released pvc1's volume before cleanup: the PV controller's recycler pod runs
+        // (it carries no label of ours).
+        let recycler = ObjectRef::pod("default", "recycler-for-nfslab-a1b2c3-s5-pv1");
+        fake.apply(&manifest(&recycler)).await.expect("apply");
+        let report = tracker.cleanup(Duration::from_secs(60)).await;
+        assert!(report.is_clean(), "{report:?}");
+        let calls = fake.calls();
+        let at = |wanted: &Call| calls.iter().position(|c| c == wanted);
+        let patched = at(&Call::Patch(recycled.clone(), retain_patch())).expect("patched");
+        assert!(patched < at(&Call::Delete(pvc1.clone())).expect("deleted"));
+        assert_eq!(
+            at(&Call::Patch(retained.clone(), retain_patch())),
+            None,
+            "a Retain volume is left as it is"
+        );
+        assert_eq!(
+            fake.state(&recycled).map(|_| ()),
+            None,
+            "the volume is gone"
+        );
+        // The recycler pod went after its volume, and it is in the report.
+        let present = fake.existing_at_delete(&recycler).expect("deleted by name");
+        assert!(!present.contains(&recycled), "{present:?}");
+        assert!(report.deleted.contains(&recycler.to_string()), "{report:?}");
+        assert!(fake.objects().is_empty(), "{:?}", fake.objects());
     }
 
     #[tokio::test(start_paused = true)]

@@ -69,6 +69,24 @@ pub enum WaitError {
         /// The object watched.
         object: ObjectRef,
     },
+    /// A node cannot pull a container's image: waiting longer cannot help.
+    #[error(
+        "{object} cannot start: {reason} for image `{image}`{} (hint: the nodes cannot pull \
+         it; where a registry is reachable run `nfslab images pull` and `nfslab images save \
+         FILE`, then here `nfslab images load FILE`, or set the image in the configuration to \
+         one the nodes can pull)",
+        if .message.is_empty() { String::new() } else { format!(": {}", .message) }
+    )]
+    ImagePull {
+        /// The pod.
+        object: ObjectRef,
+        /// `ErrImagePull`, `ImagePullBackOff`, `InvalidImageName`, `ErrImageNeverPull`.
+        reason: String,
+        /// The image.
+        image: String,
+        /// The kubelet's message.
+        message: String,
+    },
 }
 
 impl WaitError {
@@ -78,7 +96,7 @@ impl WaitError {
         match self {
             Self::Timeout { last, .. } => last.as_ref(),
             Self::Broken { state, .. } => state.as_ref(),
-            Self::Watch { .. } | Self::Ended { .. } => None,
+            Self::Watch { .. } | Self::Ended { .. } | Self::ImagePull { .. } => None,
         }
     }
 }
@@ -173,6 +191,121 @@ pub async fn until_within(
     }
 }
 
+/// Waiting reasons of a container whose image the node cannot pull.
+const PULL_FAILURES: [&str; 4] = [
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+];
+
+/// A container of `pod` waiting because its image cannot be pulled: `(reason, image,
+/// message)`.
+#[must_use]
+pub fn pull_failure(pod: Option<&Value>) -> Option<(String, String, String)> {
+    let pod = pod?;
+    let spec_image = |name: &str| {
+        ["/spec/initContainers", "/spec/containers"]
+            .iter()
+            .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
+            .flatten()
+            .find(|c| c["name"].as_str() == Some(name))
+            .and_then(|c| c["image"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    ["/status/initContainerStatuses", "/status/containerStatuses"]
+        .iter()
+        .filter_map(|p| pod.pointer(p).and_then(Value::as_array))
+        .flatten()
+        .find_map(|status| {
+            let waiting = status.pointer("/state/waiting")?;
+            let reason = waiting["reason"].as_str()?;
+            PULL_FAILURES.contains(&reason).then(|| {
+                let name = status["name"].as_str().unwrap_or_default();
+                let image = status["image"]
+                    .as_str()
+                    .filter(|i| !i.is_empty())
+                    .map_or_else(|| spec_image(name), str::to_owned);
+                (
+                    reason.to_owned(),
+                    image,
+                    waiting["message"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+        })
+}
+
+/// Waits until `pod` is Ready within `timeout`, telling a slow image pull from a failure:
+/// while the kubelet reports pulling an image (a `Pulling` event with no `Pulled` after it),
+/// `pull_allowance` is added to the deadline once and `progress` says so; a container that
+/// cannot get its image (`ErrImagePull`, `ImagePullBackOff`...) ends the wait at once with
+/// [`WaitError::ImagePull`].
+///
+/// # Errors
+/// [`WaitError`] as [`until_within`], and [`WaitError::ImagePull`].
+pub async fn pod_ready_minding_pulls(
+    cluster: &dyn Cluster,
+    pod: &ObjectRef,
+    timeout: Duration,
+    pull_allowance: Duration,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Option<Value>, WaitError> {
+    let ready = super::conditions::pod_ready();
+    let started = Instant::now();
+    let mut deadline = started + timeout;
+    let mut extended = false;
+    let mut states = cluster.watch(pod);
+    let mut last = None;
+    let mut check = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tokio::select! {
+            item = states.next() => {
+                let Some(item) = item else {
+                    return Err(WaitError::Ended { object: pod.clone() });
+                };
+                let state = item.map_err(|source| WaitError::Watch {
+                    object: pod.clone(),
+                    source,
+                })?;
+                if ready.matches(state.as_ref()) {
+                    return Ok(state);
+                }
+                if let Some((reason, image, message)) = pull_failure(state.as_ref()) {
+                    return Err(WaitError::ImagePull { object: pod.clone(), reason, image, message });
+                }
+                last = state;
+            }
+            _ = check.tick(), if !extended => {
+                // Events cannot be watched through one object: read them now and then.
+                if let Ok(events) = cluster.events_for(pod).await {
+                    let pulling = events.iter().rposition(|e| e.reason == "Pulling");
+                    let pulled = events.iter().rposition(|e| e.reason == "Pulled");
+                    if let Some(at) = pulling
+                        && pulled.is_none_or(|p| p < at)
+                    {
+                        extended = true;
+                        deadline += pull_allowance;
+                        progress(&format!(
+                            "{pod}: {} (waiting up to {} more for the pull)",
+                            events[at].message,
+                            humantime::format_duration(pull_allowance)
+                        ));
+                    }
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                return Err(WaitError::Timeout {
+                    object: pod.clone(),
+                    condition: ready.description().to_owned(),
+                    after: started.elapsed(),
+                    last,
+                });
+            }
+        }
+    }
+}
+
 /// Checks that `condition` keeps holding for `duration`, failing at the first state that
 /// breaks it (including the current state). Returns the last state seen.
 pub async fn holds_for(
@@ -219,6 +352,116 @@ mod tests {
     use crate::k8s::conditions::{is_gone, pvc_bound_to, pvc_phase};
     use crate::k8s::fake::FakeCluster;
     use serde_json::json;
+
+    fn pending_pod() -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "nfs-server-0", "namespace": "nfslab-nfs"},
+               "spec": {"containers": [{"name": "server", "image": "nfslab-ganesha:0.1.0"}]},
+               "status": {"phase": "Pending"}})
+    }
+
+    fn pulling(pod: &ObjectRef, reason: &str, message: &str) -> crate::k8s::EventRecord {
+        crate::k8s::EventRecord {
+            involved: pod.clone(),
+            type_: "Normal".into(),
+            reason: reason.into(),
+            message: message.into(),
+            count: 1,
+            source: "kubelet".into(),
+            last_seen: None,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pull_in_progress_extends_the_wait_once() {
+        let fake = FakeCluster::new();
+        let pod = ObjectRef::pod("nfslab-nfs", "nfs-server-0");
+        fake.set(&pod, pending_pod());
+        fake.add_event(pulling(
+            &pod,
+            "Pulling",
+            "Pulling image \"nfslab-ganesha:0.1.0\"",
+        ));
+        // Ready after 4 minutes: past the 3 minute wait, within the pull allowance.
+        let ready = fake.clone();
+        let target = pod.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(240)).await;
+            ready.merge(
+                &target,
+                json!({"status": {"phase": "Running",
+                       "conditions": [{"type": "Ready", "status": "True"}]}}),
+            );
+        });
+        let lines = std::sync::Mutex::new(Vec::new());
+        let started = Instant::now();
+        pod_ready_minding_pulls(
+            &fake,
+            &pod,
+            Duration::from_secs(180),
+            Duration::from_secs(600),
+            &|l: &str| lines.lock().expect("lock").push(l.to_owned()),
+        )
+        .await
+        .expect("ready after the pull");
+        assert_eq!(started.elapsed(), Duration::from_secs(240));
+        let lines = lines.into_inner().expect("lines");
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains("Pulling image") && lines[0].contains("10m more"),
+            "{lines:?}"
+        );
+        // Once the image is pulled, the wait is the plain one.
+        let fake = FakeCluster::new();
+        fake.set(&pod, pending_pod());
+        fake.add_event(pulling(&pod, "Pulling", "Pulling image"));
+        fake.add_event(pulling(&pod, "Pulled", "Successfully pulled image"));
+        let err = pod_ready_minding_pulls(
+            &fake,
+            &pod,
+            Duration::from_secs(180),
+            Duration::from_secs(600),
+            &|_: &str| {},
+        )
+        .await
+        .expect_err("not ready");
+        assert!(matches!(err, WaitError::Timeout { .. }), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pull_that_fails_ends_the_wait_at_once_with_the_recipe() {
+        let fake = FakeCluster::new();
+        let pod = ObjectRef::pod("nfslab-nfs", "nfs-server-0");
+        fake.set(&pod, pending_pod());
+        let failing = fake.clone();
+        let target = pod.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(20)).await;
+            failing.merge(
+                &target,
+                json!({"status": {"containerStatuses": [{"name": "server", "image": "nfslab-ganesha:0.1.0",
+                    "state": {"waiting": {"reason": "ErrImagePull",
+                        "message": "failed to pull and unpack image \"docker.io/library/nfslab-ganesha:0.1.0\""}}}]}}),
+            );
+        });
+        let started = Instant::now();
+        let err = pod_ready_minding_pulls(
+            &fake,
+            &pod,
+            Duration::from_secs(180),
+            Duration::from_secs(600),
+            &|_: &str| {},
+        )
+        .await
+        .expect_err("cannot pull");
+        assert_eq!(started.elapsed(), Duration::from_secs(20));
+        let text = err.to_string();
+        assert!(
+            text.contains("ErrImagePull for image `nfslab-ganesha:0.1.0`")
+                && text.contains("nfslab images load FILE"),
+            "{text}"
+        );
+    }
 
     fn pending_pvc() -> Value {
         json!({

@@ -601,8 +601,17 @@ pub async fn up(
         spec.node
     ));
     let pod = spec.pod();
-    let ready = conditions::pod_ready();
-    if let Err(e) = wait::until_within(cluster, &pod, &ready, timeouts.server_ready).await {
+    // A first run pulls the server image here: a pull in progress extends the wait, a pull
+    // that fails ends it at once.
+    if let Err(e) = wait::pod_ready_minding_pulls(
+        cluster,
+        &pod,
+        timeouts.server_ready,
+        timeouts.image_pull,
+        progress,
+    )
+    .await
+    {
         return Err(not_ready(cluster, &pod, timeouts.server_ready, &e).await);
     }
     let address = service_address(cluster, &spec.service()).await?;
@@ -813,11 +822,12 @@ async fn check_mounts(
         address: server.address.clone(),
         detail,
     };
-    let outcome = wait::until_within(
+    let outcome = wait::pod_ready_minding_pulls(
         cluster,
         &pod,
-        &conditions::pod_ready(),
         timeouts.server_ready,
+        timeouts.image_pull,
+        &|_: &str| {},
     )
     .await;
     if let Err(error) = outcome {

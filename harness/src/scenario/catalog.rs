@@ -260,6 +260,7 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(scenario.steps.len(), 9);
         assert_eq!(scenario.timeout, Some(std::time::Duration::from_secs(900)));
+        assert!(!scenario.exclusive);
     }
 
     #[test]

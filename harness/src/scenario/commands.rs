@@ -183,6 +183,7 @@ pub fn show_document(catalog: &Catalog, arg: &str) -> Result<ScenarioShow, Strin
         file: scenario.file.clone(),
         sources: scenario.sources.clone(),
         description: scenario.description.clone(),
+        exclusive: scenario.exclusive,
         notes,
         steps,
     })
@@ -215,6 +216,12 @@ pub fn show(
     writeln!(out, "file: {}", doc.file.display())?;
     if !doc.sources.is_empty() {
         writeln!(out, "sources: {}", doc.sources.join(", "))?;
+    }
+    if doc.exclusive {
+        writeln!(
+            out,
+            "runs alone: after every other scenario of the run has ended, none beside it"
+        )?;
     }
     writeln!(out, "\n{}", doc.description)?;
     for note in &doc.notes {
@@ -607,6 +614,14 @@ mod tests {
         assert!(text.contains("[disagreement]"), "{text}");
         assert!(text.contains("within 8m"), "{text}");
         assert!(text.contains("within 30s (request)"), "{text}");
+        assert!(!text.contains("runs alone"), "{text}");
+        let mut f1 = Vec::new();
+        show(&catalog(), "F1", &mut f1, &mut errors).expect("writes");
+        let f1 = String::from_utf8(f1).expect("utf-8");
+        assert!(
+            f1.contains("\nruns alone: after every other scenario of the run has ended"),
+            "{f1}"
+        );
         let mut out = Vec::new();
         let mut errors = Vec::new();
         assert_eq!(

@@ -8,13 +8,18 @@
 //! directory, and returns a [`ScenarioResult`] with every step's outcome.
 //!
 //! Progress is reported to an [`Observer`] (the CLI's live view; tests record it).
+//!
+//! A scenario that disturbs the others ([`Scenario::exclusive`]: one that restarts the NFS
+//! server) runs alone: [`run_all`] starts it after every other scenario has ended, through
+//! the same [`Gate`] a caller that schedules scenarios itself (the test entry, one thread per
+//! scenario) holds around each run.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, watch};
 use tokio::time::Instant;
 
 use super::env::ScenarioEnv;
@@ -88,6 +93,42 @@ pub struct RunOptions {
     /// Becomes `true` when the user interrupts (Ctrl-C): running scenarios stop and clean
     /// up, the rest do not start.
     pub interrupt: Option<watch::Receiver<bool>>,
+}
+
+/// Keeps scenarios that must run alone ([`Scenario::exclusive`]) apart from all others:
+/// any number of ordinary scenarios hold it together, an exclusive one holds it alone. It
+/// is fair (first come, first served), so an exclusive scenario waiting for the running
+/// ones to end keeps later ones from starting and is never starved.
+#[derive(Debug, Default)]
+pub struct Gate {
+    lock: RwLock<()>,
+}
+
+/// Held while a scenario runs; dropping it lets the next ones in.
+#[derive(Debug)]
+pub enum GatePass<'a> {
+    /// Beside other ordinary scenarios.
+    Shared(RwLockReadGuard<'a, ()>),
+    /// Alone.
+    Alone(RwLockWriteGuard<'a, ()>),
+}
+
+impl Gate {
+    /// A gate nobody holds.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Waits until `scenario` may run: at once beside other ordinary scenarios, or, when it
+    /// is exclusive, until every scenario holding the gate has ended.
+    pub async fn enter(&self, scenario: &Scenario) -> GatePass<'_> {
+        if scenario.exclusive {
+            GatePass::Alone(self.lock.write().await)
+        } else {
+            GatePass::Shared(self.lock.read().await)
+        }
+    }
 }
 
 /// What the steps' task shares with the engine, so results survive a panic or an abort.
@@ -442,7 +483,8 @@ async fn run_steps(
 }
 
 /// Runs scenarios, at most `options.parallel` at once, and collects the results in the
-/// order given.
+/// order given. Exclusive scenarios start last, each once every other scenario has ended,
+/// and run alone.
 pub async fn run_all(
     env: Arc<ScenarioEnv>,
     scenarios: Vec<Arc<Scenario>>,
@@ -452,19 +494,27 @@ pub async fn run_all(
     let started = Instant::now();
     let started_at = now_rfc3339();
     let parallel = options.parallel.max(1);
-    let mut results: Vec<(usize, ScenarioResult)> =
-        futures::stream::iter(scenarios.into_iter().enumerate())
-            .map(|(i, scenario)| {
-                let (env, observer, interrupt) = (
-                    Arc::clone(&env),
-                    Arc::clone(&observer),
-                    options.interrupt.clone(),
-                );
-                async move { (i, run_scenario(env, scenario, observer, interrupt).await) }
-            })
-            .buffer_unordered(parallel)
-            .collect()
-            .await;
+    let gate = Arc::new(Gate::new());
+    let mut order: Vec<(usize, Arc<Scenario>)> = scenarios.into_iter().enumerate().collect();
+    // Stable: ordinary scenarios keep their order, exclusive ones follow in theirs. Every
+    // ordinary one has started before an exclusive one waits at the gate.
+    order.sort_by_key(|(_, s)| s.exclusive);
+    let mut results: Vec<(usize, ScenarioResult)> = futures::stream::iter(order)
+        .map(|(i, scenario)| {
+            let (env, observer, interrupt, gate) = (
+                Arc::clone(&env),
+                Arc::clone(&observer),
+                options.interrupt.clone(),
+                Arc::clone(&gate),
+            );
+            async move {
+                let _pass = gate.enter(&scenario).await;
+                (i, run_scenario(env, scenario, observer, interrupt).await)
+            }
+        })
+        .buffer_unordered(parallel)
+        .collect()
+        .await;
     results.sort_by_key(|(i, _)| *i);
     let scenarios: Vec<ScenarioResult> = results.into_iter().map(|(_, r)| r).collect();
     RunResults {

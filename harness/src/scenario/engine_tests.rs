@@ -1329,3 +1329,137 @@ async fn run_all_bounds_parallelism_and_keeps_the_order() {
     let back: super::RunResults = serde_json::from_str(&text).expect("reads back");
     assert_eq!(back, results);
 }
+
+/// Records when (virtual seconds from the start) each scenario started and finished, and
+/// how many ran beside it at its start.
+struct Timeline {
+    origin: Instant,
+    running: AtomicUsize,
+    events: Mutex<Vec<(String, &'static str, u64, usize)>>,
+}
+
+impl Observer for Timeline {
+    fn progress(&self, event: Progress<'_>) {
+        let at = self.origin.elapsed().as_secs();
+        let (id, what, running) = match event {
+            Progress::ScenarioStarted { id, .. } => (
+                id.to_owned(),
+                "start",
+                self.running.fetch_add(1, Ordering::SeqCst) + 1,
+            ),
+            Progress::ScenarioFinished { result } => (
+                result.id.clone(),
+                "end",
+                self.running.fetch_sub(1, Ordering::SeqCst) - 1,
+            ),
+            _ => return,
+        };
+        self.events
+            .lock()
+            .expect("lock")
+            .push((id, what, at, running));
+    }
+}
+
+fn holding(id: &str, extra: &str) -> Arc<Scenario> {
+    let text = format!(
+        "id: {id}\ntitle: {id}\nsources: [unit]\ndescription: d\n{extra}steps:\n  - apply: {{manifests: [{{apiVersion: v1, kind: ConfigMap, metadata: {{name: c}}}}]}}\n  - stays: {{object: configmap/c, is: {{exists: true}}, for: 5s}}\n"
+    );
+    Arc::new(parse(&text, Path::new(&format!("{id}.yaml"))).expect("valid"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn exclusive_scenarios_run_alone_after_the_others() {
+    let fake = scripted();
+    // Given in this order; `x` and `y` must run alone (as one restarting the server must).
+    let scenarios = vec![
+        holding("a", ""),
+        holding("x", "exclusive: true\n"),
+        holding("b", ""),
+        holding("y", "exclusive: true\n"),
+        holding("c", ""),
+    ];
+    let observer = Arc::new(Timeline {
+        origin: Instant::now(),
+        running: AtomicUsize::new(0),
+        events: Mutex::new(Vec::new()),
+    });
+    let results = run_all(
+        env_with(Arc::new(fake.clone()), true),
+        scenarios,
+        RunOptions {
+            parallel: 6,
+            interrupt: None,
+        },
+        observer.clone(),
+    )
+    .await;
+    assert!(results.all_passed(), "{:?}", results.summary);
+    let ids: Vec<&str> = results.scenarios.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["a", "x", "b", "y", "c"],
+        "results keep the order given"
+    );
+    let events = observer.events.lock().expect("lock").clone();
+    let at = |id: &str, what: &str| {
+        events
+            .iter()
+            .find(|(i, w, _, _)| i == id && *w == what)
+            .map(|e| (e.2, e.3))
+            .expect("event")
+    };
+    // a, b and c together for 5 s; then x alone; then y alone.
+    for id in ["a", "b", "c"] {
+        assert_eq!(at(id, "start").0, 0, "{events:?}");
+        assert_eq!(at(id, "end").0, 5, "{events:?}");
+    }
+    assert_eq!(
+        at("x", "start"),
+        (5, 1),
+        "x starts once a, b, c ended: {events:?}"
+    );
+    assert_eq!(at("x", "end").0, 10, "{events:?}");
+    assert_eq!(at("y", "start"), (10, 1), "y waits for x: {events:?}");
+    assert_eq!(results.duration_ms, 15_000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_gate_lets_ordinary_scenarios_share_and_an_exclusive_one_wait() {
+    let gate = Arc::new(super::engine::Gate::new());
+    let ordinary = holding("a", "");
+    let alone = holding("x", "exclusive: true\n");
+    let first = gate.enter(&ordinary).await;
+    let second = gate.enter(&ordinary).await;
+    assert!(matches!(first, super::engine::GatePass::Shared(_)));
+    // The exclusive one waits while the two run, and a later ordinary one waits behind it.
+    let exclusive = {
+        let (gate, alone) = (Arc::clone(&gate), Arc::clone(&alone));
+        tokio::spawn(async move {
+            let _pass = gate.enter(&alone).await;
+            let entered = Instant::now();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            entered
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let later = {
+        let (gate, ordinary) = (Arc::clone(&gate), Arc::clone(&ordinary));
+        tokio::spawn(async move {
+            let _pass = gate.enter(&ordinary).await;
+            Instant::now()
+        })
+    };
+    let start = Instant::now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    drop(first);
+    drop(second);
+    let entered = exclusive.await.expect("exclusive");
+    let later = later.await.expect("later");
+    assert_eq!(entered - start, Duration::from_secs(2), "once both ended");
+    assert_eq!(
+        later - entered,
+        Duration::from_secs(5),
+        "not beside the exclusive one"
+    );
+}

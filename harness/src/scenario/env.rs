@@ -137,6 +137,8 @@ pub async fn prepare(
         flavors: vec![config.nfs.flavor],
         external: Vec::new(),
         config: config.clone(),
+        debug_dir: None,
+        keep_on_failure: false,
     };
     let environment = environment::prepare(&parts, &request, interrupt, progress).await?;
     let server =
@@ -159,8 +161,8 @@ pub async fn prepare(
     })
 }
 
-/// Removes what [`prepare`] created: the NFS server it deployed, and the kind cluster unless
-/// kept or existing.
+/// Removes what [`prepare`] created: on a cluster that stays, what the run left behind
+/// first, then the NFS server it deployed; the kind cluster unless kept or existing.
 ///
 /// # Errors
 /// [`EnvironmentError::TearDown`] naming what stays.
@@ -172,6 +174,7 @@ pub async fn tear_down(
         &prepared.parts,
         &prepared.environment,
         &prepared.env.config,
+        Some(&prepared.env.run),
         progress,
     )
     .await

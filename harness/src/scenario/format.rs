@@ -28,6 +28,7 @@ pub(super) struct FileDef {
     #[serde(default)]
     pub notes: Vec<NoteDef>,
     pub timeout: Option<S>,
+    pub exclusive: Option<Spanned<bool>>,
     pub steps: Spanned<Vec<Spanned<StepDef>>>,
 }
 

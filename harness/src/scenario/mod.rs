@@ -43,7 +43,7 @@ pub mod template;
 pub mod validate;
 
 pub use catalog::Catalog;
-pub use engine::{Observer, Progress, Quiet, RunOptions, run_all, run_scenario};
+pub use engine::{Gate, GatePass, Observer, Progress, Quiet, RunOptions, run_all, run_scenario};
 pub use env::ScenarioEnv;
 pub use plan::Scenario;
 pub use results::{Outcome, RunResults, ScenarioResult};

@@ -626,6 +626,9 @@ pub struct Scenario {
     pub timeout: Option<Duration>,
     /// What it needs.
     pub requires: Requirements,
+    /// It disturbs scenarios running beside it (a server restart): it runs alone, after
+    /// every other scenario of the run has ended.
+    pub exclusive: bool,
     /// The steps.
     pub steps: Vec<Step>,
 }

@@ -64,7 +64,10 @@ impl From<WaitError> for StepError {
     fn from(e: WaitError) -> Self {
         match e {
             WaitError::Timeout { .. } | WaitError::Broken { .. } => Self::failed(e.to_string()),
-            WaitError::Watch { .. } | WaitError::Ended { .. } => Self::broken(error_chain(&e)),
+            // An image that cannot be pulled is the environment's problem, not a finding.
+            WaitError::Watch { .. } | WaitError::Ended { .. } | WaitError::ImagePull { .. } => {
+                Self::broken(error_chain(&e))
+            }
         }
     }
 }

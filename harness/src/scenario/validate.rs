@@ -319,6 +319,7 @@ impl<'a> Validator<'a> {
                 steps.push(s);
             }
         }
+        let exclusive = self.exclusive(def);
         Scenario {
             id,
             code: def.code.as_ref().map(|c| c.value.clone()),
@@ -333,7 +334,28 @@ impl<'a> Validator<'a> {
             file: self.file.to_owned(),
             timeout,
             requires: self.requires,
+            exclusive,
             steps,
+        }
+    }
+
+    /// Whether the scenario runs alone: as written, and always when it restarts the NFS
+    /// server (which breaks the IO and the server-side steps of every other scenario).
+    fn exclusive(&mut self, def: &f::FileDef) -> bool {
+        let restarts = self.requires.server_restart;
+        match &def.exclusive {
+            Some(written) if !written.value && restarts => {
+                self.err(
+                    pos_of(written),
+                    "exclusive",
+                    "`false` contradicts the `restart-nfs-server` step: a restart breaks the \
+                     IO and server-side steps of every scenario running beside it",
+                    "remove `exclusive: false`; the scenario runs alone after the others",
+                );
+                true
+            }
+            Some(written) => written.value || restarts,
+            None => restarts,
         }
     }
 
@@ -2099,6 +2121,45 @@ mod tests {
         };
         assert_eq!(errs[0].pos, Pos::new(6, 19));
         assert!(errs[0].message.contains("cannot be read"), "{}", errs[0]);
+    }
+
+    #[test]
+    fn a_server_restart_makes_the_scenario_run_alone() {
+        let plain = parse(&format!("{HEAD}{PVC}"), Path::new("dir/t.yaml")).expect("valid");
+        assert!(!plain.exclusive, "runs beside others by default");
+        let asked = parse(
+            &(HEAD.replace("steps:\n", "exclusive: true\nsteps:\n") + PVC),
+            Path::new("dir/t.yaml"),
+        )
+        .expect("valid");
+        assert!(asked.exclusive);
+        let restart = parse(
+            &format!("{HEAD}  - restart-nfs-server: {{}}\n"),
+            Path::new("dir/t.yaml"),
+        )
+        .expect("valid");
+        assert!(restart.exclusive, "implied by the restart");
+        assert!(restart.requires.server_restart);
+        let text =
+            HEAD.replace("steps:\n", "exclusive: false\nsteps:\n") + "  - restart-nfs-server: {}\n";
+        let Err(ValidationErrors(errs)) = parse(&text, Path::new("dir/t.yaml")) else {
+            panic!("a restart cannot run beside others");
+        };
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert_eq!(
+            errs[0].to_string(),
+            "dir/t.yaml:5:12: exclusive: `false` contradicts the `restart-nfs-server` step: a \
+             restart breaks the IO and server-side steps of every scenario running beside it \
+             (hint: remove `exclusive: false`; the scenario runs alone after the others)"
+        );
+        let Err(ValidationErrors(errs)) = parse(
+            &(HEAD.replace("steps:\n", "exclusive: yes please\nsteps:\n") + PVC),
+            Path::new("dir/t.yaml"),
+        ) else {
+            panic!("not a boolean");
+        };
+        assert_eq!(errs[0].field, "exclusive", "{}", errs[0]);
+        assert_eq!(errs[0].pos.line, 5, "{}", errs[0]);
     }
 
     #[test]

@@ -271,7 +271,7 @@ pub trait WorkerIo: Send {
         &mut self,
         _job: &ResolvedJob,
         _worker: u32,
-        _clock: PhaseClock,
+        _clock: PhaseClock<'_>,
         _stop: &AtomicBool,
         _generations: &mut [Generations],
     ) -> Option<MeasuredOutcome> {

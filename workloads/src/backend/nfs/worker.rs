@@ -825,7 +825,7 @@ impl WorkerIo for NfsWorker {
         &mut self,
         job: &ResolvedJob,
         worker: u32,
-        clock: PhaseClock,
+        clock: PhaseClock<'_>,
         stop: &std::sync::atomic::AtomicBool,
         generations: &mut [Generations],
     ) -> Option<MeasuredOutcome> {
