@@ -699,6 +699,90 @@ mod tests {
         assert_eq!(eta.estimate(1), Duration::from_secs(7));
     }
 
+    fn cell(id: &str) -> Cell {
+        let parts: Vec<&str> = id.split('/').collect();
+        Cell {
+            index: 0,
+            id: id.to_owned(),
+            server: parts[0].to_owned(),
+            workload: parts[1].to_owned(),
+            profile: parts[2].to_owned(),
+            clients: 1,
+            access: None,
+        }
+    }
+
+    /// The plain lines a log gets (stderr not a terminal), for a run of two cells of two
+    /// repetitions: one fails, one learns the ETA. Time is tokio's paused clock, advanced by
+    /// hand, so the durations in the lines are exact.
+    #[tokio::test(start_paused = true)]
+    async fn lines_without_a_terminal() {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        let view = LineProgress::new(Box::new(move |l| {
+            if let Ok(mut v) = sink.lock() {
+                v.push(format!("nfslab: {l}"));
+            }
+        }));
+        let a = "nas/seq-read-1m/doc-v3/k1";
+        let b = "nas/seq-read-1m/doc-v4.1/k1";
+        let eta = Eta::new(
+            vec![
+                PlannedStep {
+                    cell: a.to_owned(),
+                    group: "seq-read-1m/pods".to_owned(),
+                    measured: Some(Duration::from_secs(60)),
+                },
+                PlannedStep {
+                    cell: b.to_owned(),
+                    group: "seq-read-1m/pods".to_owned(),
+                    measured: Some(Duration::from_secs(60)),
+                },
+                PlannedStep {
+                    cell: a.to_owned(),
+                    group: "seq-read-1m/pods".to_owned(),
+                    measured: Some(Duration::from_secs(60)),
+                },
+                PlannedStep {
+                    cell: b.to_owned(),
+                    group: "seq-read-1m/pods".to_owned(),
+                    measured: Some(Duration::from_secs(60)),
+                },
+            ],
+            CLUSTER_STEP_OVERHEAD,
+        );
+        let mb = |v: f64| Figure {
+            headline: Headline::Bandwidth,
+            value: v * 1e6,
+        };
+        view.start(&eta);
+        let steps = [
+            (a, 1, Some(812.0)),
+            (b, 1, None),
+            (a, 2, Some(790.0)),
+            (b, 2, Some(905.0)),
+        ];
+        for (index, (id, rep, figure)) in steps.into_iter().enumerate() {
+            view.step(index, &cell(id), rep, 2);
+            view.phase("waiting for pods (file layout)");
+            tokio::time::advance(Duration::from_secs(20)).await;
+            view.phase("measuring");
+            tokio::time::advance(Duration::from_secs(65)).await;
+            view.step_done(&StepDone {
+                ok: figure.is_some(),
+                message: figure
+                    .is_none()
+                    .then_some("pod nfslab-c1-r1-k0: ImagePullBackOff"),
+                figure: figure.map(mb),
+            });
+        }
+        view.note("could not remove PersistentVolume/nfslab-x: timed out");
+        view.phase("removing the run's namespace");
+        view.finish();
+        let text = lines.lock().map(|l| l.join("\n")).unwrap_or_default();
+        insta::assert_snapshot!(text);
+    }
+
     #[test]
     fn eta_text_is_rounded_so_it_does_not_flicker() {
         assert_eq!(format_eta(Duration::from_secs(59)), "under a minute");
