@@ -116,6 +116,7 @@ fn engine() -> Result<PathBuf, String> {
 fn nfslab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nfslab"))
         .args(args)
+        .env_remove("NFSLAB_IO")
         .stdin(Stdio::null())
         .output()
         .expect("nfslab runs")
@@ -214,6 +215,8 @@ fn files_under(dir: &Path) -> Vec<(String, u64)> {
     out
 }
 
+/// As the README says it: no `--engine`, so the clients run the engine built into
+/// `nfslab` (`nfslab io`), as after `cargo install --path harness`.
 fn protocol_cells_measure_and_report(shared: &Shared) -> Outcome {
     let guard = lock(shared)?;
     let g = guard.as_ref().ok_or("no server")?;
@@ -226,8 +229,6 @@ fn protocol_cells_measure_and_report(shared: &Shared) -> Outcome {
         &s.plan.display().to_string(),
         "--server",
         &server_arg(g),
-        "--engine",
-        &s.engine.display().to_string(),
         "--results",
         &results.display().to_string(),
         "--run-id",
@@ -246,6 +247,19 @@ fn protocol_cells_measure_and_report(shared: &Shared) -> Outcome {
         stdout.lines().next() == Some(run_dir.display().to_string().as_str()),
         "the first line names the results directory: {stdout}"
     );
+    // stderr is not a terminal here: plain progress lines, then the table and the report.
+    for expected in [
+        "nfslab: benchmark: ",
+        "nfslab: [1/",
+        ": ok in ",
+        "Best profile per workload",
+        &format!("Report: {}", run_dir.join("report.html").display()),
+    ] {
+        ensure!(
+            stderr.contains(expected),
+            "`{expected}` on stderr:\n{stderr}"
+        );
+    }
     let can_mount = {
         let facts = nfslab::bench::host::mount::probe();
         nfslab::bench::host::mount::decide(&facts).is_available()
