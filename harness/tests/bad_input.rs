@@ -386,9 +386,9 @@ fn cases() -> Vec<Case> {
     ));
     c.push(
         nfslab(
-            "flags/bench-output-is-a-file",
-            &["bench", "--dry-run", "--output", "out"],
-            "--output",
+            "flags/bench-render-to-is-a-file",
+            &["bench", "--dry-run", "--render-to", "out"],
+            "--render-to",
         )
         .file("out", "keep"),
     );

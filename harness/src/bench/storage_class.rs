@@ -11,7 +11,11 @@
 //! other cell. The clones are deleted when the run ends, after the last volume they made is
 //! gone.
 //!
-//! Whether the provisioner passes `mountOptions` on, as read in the provisioners' sources:
+//! Whether the provisioner passes `mountOptions` on, as read in the provisioners' sources
+//! (kubernetes-csi/external-provisioner `pkg/controller/controller.go` at 014be4a5,
+//! kubernetes-csi/csi-driver-nfs `pkg/nfs/nodeserver.go` at 0e85efab,
+//! kubernetes-sigs/nfs-subdir-external-provisioner
+//! `cmd/nfs-subdir-external-provisioner/provisioner.go` at 00778740):
 //! - csi-driver-nfs (`nfs.csi.k8s.io`): the CSI external-provisioner copies the class's
 //!   `mountOptions` into the PV it creates (`pkg/controller/controller.go`, `Provision`:
 //!   `MountOptions: options.StorageClass.MountOptions`); the node plugin mounts with the
