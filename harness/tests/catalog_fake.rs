@@ -328,6 +328,41 @@ fn mount_options_applied() -> Result<(), Failed> {
     Ok(())
 }
 
+/// R4: the PV controller, finding no plugin that can delete an NFS volume, marks the static
+/// PV Failed with its warning; the file the pod wrote stays on the server.
+fn delete_on_static_pv() -> Result<(), Failed> {
+    let id = "delete-on-static-pv";
+    let w = World::new(id)?;
+    w.binds("pvc1", "pv1");
+    w.ready("writer", Duration::from_secs(2));
+    let pv = ObjectRef::pv(&w.pv("pv1"));
+    // What pv_controller.go does once the claim is gone: the phase, the claimRef it keeps,
+    // and the event of deleteVolumeOperation (its message from findDeletablePlugin).
+    w.fake
+        .on_delete(&w.pvc("pvc1"))
+        .after(Duration::from_secs(3))
+        .merge(
+            &pv,
+            json!({"spec": {"claimRef": {"namespace": w.ns, "name": "pvc1"}},
+                   "status": {"phase": "Failed"}}),
+        )
+        .event(nfslab::k8s::EventRecord {
+            type_: "Warning".to_owned(),
+            reason: "VolumeFailedDelete".to_owned(),
+            message: format!(
+                "error getting deleter volume plugin for volume \"{}\": \
+                 no deletable volume plugin matched",
+                pv.name
+            ),
+            involved: pv.clone(),
+            count: 1,
+            source: "persistentvolume-controller".to_owned(),
+            last_seen: None,
+        });
+    let result = w.run(id)?;
+    passed(&result)
+}
+
 /// F1: each writer waits for a go file on its own emptyDir, says there that it is writing
 /// and stops when told, all as the real binary does with the Job's own arguments; the
 /// server restarts only once both said so; each Job ends as its real writer exits.
@@ -463,6 +498,7 @@ fn main() {
             nginx_serves_nfs_content,
             true,
         ),
+        trial("r4_delete_on_static_pv", delete_on_static_pv, false),
         trial("x1_nfs_export_roundtrip", nfs_export_roundtrip, false),
         trial("x5_mount_options_applied", mount_options_applied, false),
         trial(
@@ -475,6 +511,7 @@ fn main() {
         eprintln!(
             "s4_nginx_serves_nfs_content ignored: `mkdir --owner` on the stand-in server needs root"
         );
+        eprintln!("x7_read_only_claim ignored: a read-only bind mount for the stand-in needs root");
     }
     libtest_mimic::run(&args, trials).exit();
 }

@@ -183,6 +183,7 @@ mod tests {
         ("R1", "recycle-wipes-volume"),
         ("R2", "retain-keeps-data"),
         ("R3", "recycle-failure-surfaces"),
+        ("R4", "delete-on-static-pv"),
         ("T1", "statefulset-stable-storage"),
         ("T2", "statefulset-without-storageclass"),
         ("T3", "statefulset-dynamic"),
