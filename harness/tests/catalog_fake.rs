@@ -363,6 +363,79 @@ fn delete_on_static_pv() -> Result<(), Failed> {
     passed(&result)
 }
 
+/// X6: two pods on one ReadWriteOnce claim run on two nodes and read each other's files;
+/// a second pod on a ReadWriteOncePod claim stays Pending with the scheduler's event until
+/// the first one is deleted.
+fn access_modes_not_locks() -> Result<(), Failed> {
+    let id = "access-modes-not-locks";
+    let w = World::new(id)?;
+    w.binds("rwo", "rwo");
+    w.binds("rwop", "rwop");
+    for (pod, node) in [
+        ("rwo-a", "node-1"),
+        ("rwo-b", "node-2"),
+        ("rwop-first", "node-2"),
+    ] {
+        let r = w.pod(pod);
+        w.fake
+            .on_apply(&r)
+            .after(Duration::from_secs(2))
+            .merge(&r, running(node));
+    }
+    // The scheduler's verdict on the second pod (volume_restrictions.go), and what it does
+    // once the first pod is gone.
+    let second = w.pod("rwop-second");
+    // The API server creates every pod `Pending`.
+    w.fake.on_apply(&second).set(
+        &second,
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": second.name},
+               "status": {"phase": "Pending"}}),
+    );
+    w.fake
+        .on_apply(&second)
+        .after(Duration::from_secs(1))
+        .merge(
+            &second,
+            json!({"status": {"phase": "Pending",
+                              "conditions": [{"type": "PodScheduled", "status": "False",
+                                              "reason": "Unschedulable"}]}}),
+        )
+        .event(nfslab::k8s::EventRecord {
+            type_: "Warning".to_owned(),
+            reason: "FailedScheduling".to_owned(),
+            message: "0/3 nodes are available: 1 node(s) had untolerated taint(s), 2 node(s) \
+                      unavailable due to PersistentVolumeClaim with ReadWriteOncePod access \
+                      mode already in-use by another pod. preemption: 0/3 nodes are \
+                      available: 1 Preemption is not helpful for scheduling, 2 No preemption \
+                      victims found for incoming pod."
+                .to_owned(),
+            involved: second.clone(),
+            count: 1,
+            source: "default-scheduler".to_owned(),
+            last_seen: None,
+        });
+    w.fake
+        .on_delete(&w.pod("rwop-first"))
+        .after(Duration::from_secs(3))
+        .merge(&second, running("node-1"));
+    let result = w.run(id)?;
+    passed(&result)?;
+    // The second pod was scheduled only after the first was deleted.
+    let calls = w.fake.calls();
+    let deleted = calls
+        .iter()
+        .position(|c| *c == Call::Delete(w.pod("rwop-first")))
+        .ok_or("rwop-first was never deleted")?;
+    let read = calls
+        .iter()
+        .position(|c| matches!(c, Call::Exec(p, _, _) if *p == second))
+        .ok_or("rwop-second never read the file")?;
+    if read < deleted {
+        return Err("rwop-second was used before rwop-first was deleted".into());
+    }
+    Ok(())
+}
+
 /// F1: each writer waits for a go file on its own emptyDir, says there that it is writing
 /// and stops when told, all as the real binary does with the Job's own arguments; the
 /// server restarts only once both said so; each Job ends as its real writer exits.
@@ -501,6 +574,7 @@ fn main() {
         trial("r4_delete_on_static_pv", delete_on_static_pv, false),
         trial("x1_nfs_export_roundtrip", nfs_export_roundtrip, false),
         trial("x5_mount_options_applied", mount_options_applied, false),
+        trial("x6_access_modes_not_locks", access_modes_not_locks, false),
         trial(
             "f1_server_restart_hard_vs_soft",
             server_restart_hard_vs_soft,

@@ -197,6 +197,7 @@ mod tests {
         ("X3", "emptydir-lifecycle"),
         ("X4", "hostpath-persistence"),
         ("X5", "mount-options-applied"),
+        ("X6", "access-modes-not-locks"),
         ("F1", "server-restart-hard-vs-soft"),
     ];
 
