@@ -436,6 +436,39 @@ fn access_modes_not_locks() -> Result<(), Failed> {
     Ok(())
 }
 
+/// X7: the reader's volume is mounted read-only for real on its stand-in, so the binary's
+/// write fails with the kernel's own EROFS; the editor, on the same claim, writes.
+fn read_only_claim() -> Result<(), Failed> {
+    let id = "read-only-claim";
+    let w = World::new(id)?;
+    w.binds("content", "ro");
+    for (pod, node) in [("reader", "node-1"), ("editor", "node-2")] {
+        let r = w.pod(pod);
+        w.fake
+            .on_apply(&r)
+            .after(Duration::from_secs(2))
+            .merge(&r, running(node));
+    }
+    // The kubelet mounted the export with `ro` on the reader's node.
+    w.stand_in.kernel_mount(
+        &w.pv("ro"),
+        "nfs4",
+        "ro,vers=4.2,rsize=1048576,wsize=1048576,namlen=255,hard,proto=tcp,timeo=600,\
+         retrans=2,sec=sys,clientaddr=172.18.0.3,local_lock=none,addr=10.96.0.20",
+    );
+    let result = w.run(id)?;
+    passed(&result)?;
+    let refused = result
+        .steps
+        .iter()
+        .filter(|s| s.label.contains("EROFS"))
+        .count();
+    if refused != 2 {
+        return Err(format!("{refused} refused writes recorded, expected 2").into());
+    }
+    Ok(())
+}
+
 /// F1: each writer waits for a go file on its own emptyDir, says there that it is writing
 /// and stops when told, all as the real binary does with the Job's own arguments; the
 /// server restarts only once both said so; each Job ends as its real writer exits.
@@ -575,6 +608,7 @@ fn main() {
         trial("x1_nfs_export_roundtrip", nfs_export_roundtrip, false),
         trial("x5_mount_options_applied", mount_options_applied, false),
         trial("x6_access_modes_not_locks", access_modes_not_locks, false),
+        trial("x7_read_only_claim", read_only_claim, true),
         trial(
             "f1_server_restart_hard_vs_soft",
             server_restart_hard_vs_soft,

@@ -198,6 +198,7 @@ mod tests {
         ("X4", "hostpath-persistence"),
         ("X5", "mount-options-applied"),
         ("X6", "access-modes-not-locks"),
+        ("X7", "read-only-claim"),
         ("F1", "server-restart-hard-vs-soft"),
     ];
 
