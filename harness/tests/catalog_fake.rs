@@ -243,6 +243,89 @@ fn nginx_serves_nfs_content() -> Result<(), Failed> {
     Ok(())
 }
 
+/// T4: the StatefulSet controller's pods and claims appear when the script says; the
+/// scale down of `drop` removes `drop-1`, then its claim (the garbage collector), then the
+/// recycler empties the directory and the PV is Available; `keep` loses only its pod.
+fn statefulset_claim_retention() -> Result<(), Failed> {
+    let id = "statefulset-claim-retention";
+    let w = World::new(id)?;
+    let set = |name: &str| ObjectRef::namespaced("apps/v1", "StatefulSet", &w.ns, name);
+    let ready = |replicas: u32| {
+        json!({"metadata": {"generation": 1},
+               "status": {"observedGeneration": 1, "replicas": replicas,
+                          "readyReplicas": replicas}})
+    };
+    // Ordinal `n` of `name`: its claim, Bound to the PV reserved for it, and its pod, made
+    // from the set's template with the claim volume the controller adds.
+    let ordinal = |name: &str, n: u32, rule: nfslab::k8s::fake::RuleBuilder| {
+        let (pod, claim) = (format!("{name}-{n}"), format!("www-{name}-{n}"));
+        rule.set(
+            &w.pvc(&claim),
+            json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                   "metadata": {"name": claim, "labels": {"app": name}},
+                   "spec": {"volumeName": w.pv(&format!("{name}-{n}"))},
+                   "status": {"phase": "Bound"}}),
+        )
+        .pod_from(
+            &set(name),
+            &w.pod(&pod),
+            json!({"metadata": {"labels": {"app": name}},
+                   "spec": {"nodeName": "node-1",
+                            "volumes": [{"name": "www",
+                                         "persistentVolumeClaim": {"claimName": claim}}]},
+                   "status": {"phase": "Running",
+                              "conditions": [{"type": "Ready", "status": "True"}]}}),
+        )
+    };
+    for name in ["drop", "keep"] {
+        let r = set(name);
+        let up = w.fake.on_apply(&r).after(Duration::from_secs(2));
+        ordinal(name, 1, ordinal(name, 0, up)).merge(&r, ready(2));
+        let down = w
+            .fake
+            .on_patch_with(&r, json!({"spec": {"replicas": 1}}))
+            .after(Duration::from_secs(2))
+            .remove(&w.pod(&format!("{name}-1")))
+            .merge(&r, ready(1));
+        drop(down);
+        let up = w
+            .fake
+            .on_patch_with(&r, json!({"spec": {"replicas": 2}}))
+            .after(Duration::from_secs(2));
+        ordinal(name, 1, up).merge(&r, ready(2));
+    }
+    // whenScaled: Delete: the claim goes after its pod, then the PV is recycled.
+    let claim = w.pvc("www-drop-1");
+    let pv = ObjectRef::pv(&w.pv("drop-1"));
+    let dir = w.stand_in.nfs_dir(&format!("/exports/{}/drop-1", w.ns));
+    w.fake
+        .on_patch_with(&set("drop"), json!({"spec": {"replicas": 1}}))
+        .after(Duration::from_secs(4))
+        .remove(&claim);
+    w.fake
+        .on_patch_with(&set("drop"), json!({"spec": {"replicas": 1}}))
+        .after(Duration::from_secs(20))
+        .outside(move || empty_dir(&dir))
+        .merge(
+            &pv,
+            json!({"spec": {"claimRef": {"uid": null}}, "status": {"phase": "Available"}}),
+        );
+    let result = w.run(id)?;
+    passed(&result)
+}
+
+/// What the recycler does to a volume: everything in `dir` is removed, dotfiles included.
+fn empty_dir(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let _ = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+    }
+}
+
 /// X1: doc 000's NFSv3 options on a PV; a pod writes `node2.txt`, the server holds it, and
 /// the requested and effective options are recorded.
 fn nfs_export_roundtrip() -> Result<(), Failed> {
@@ -605,6 +688,11 @@ fn main() {
             true,
         ),
         trial("r4_delete_on_static_pv", delete_on_static_pv, false),
+        trial(
+            "t4_statefulset_claim_retention",
+            statefulset_claim_retention,
+            false,
+        ),
         trial("x1_nfs_export_roundtrip", nfs_export_roundtrip, false),
         trial("x5_mount_options_applied", mount_options_applied, false),
         trial("x6_access_modes_not_locks", access_modes_not_locks, false),

@@ -187,6 +187,7 @@ mod tests {
         ("T1", "statefulset-stable-storage"),
         ("T2", "statefulset-without-storageclass"),
         ("T3", "statefulset-dynamic"),
+        ("T4", "statefulset-claim-retention"),
         ("D1", "dynamic-provisioning-archive"),
         ("D2", "dynamic-provisioning-delete"),
         ("D3", "dynamic-provisioning-pathpattern"),
