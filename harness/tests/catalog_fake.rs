@@ -552,6 +552,28 @@ fn read_only_claim() -> Result<(), Failed> {
     Ok(())
 }
 
+/// X8: the stand-in mounts each pod's subPath of the claim, creating a missing one as the
+/// kubelet does (as root), so listings, files and owners are what the binary sees.
+fn subpath_on_nfs() -> Result<(), Failed> {
+    let id = "subpath-on-nfs";
+    let w = World::new(id)?;
+    w.binds("shared", "shared");
+    for (pod, node) in [
+        ("alpha", "node-1"),
+        ("beta", "node-2"),
+        ("fresh", "node-1"),
+        ("whole", "node-2"),
+    ] {
+        let r = w.pod(pod);
+        w.fake
+            .on_apply(&r)
+            .after(Duration::from_secs(2))
+            .merge(&r, running(node));
+    }
+    let result = w.run(id)?;
+    passed(&result)
+}
+
 /// F1: each writer waits for a go file on its own emptyDir, says there that it is writing
 /// and stops when told, all as the real binary does with the Job's own arguments; the
 /// server restarts only once both said so; each Job ends as its real writer exits.
@@ -697,6 +719,7 @@ fn main() {
         trial("x5_mount_options_applied", mount_options_applied, false),
         trial("x6_access_modes_not_locks", access_modes_not_locks, false),
         trial("x7_read_only_claim", read_only_claim, true),
+        trial("x8_subpath_on_nfs", subpath_on_nfs, true),
         trial(
             "f1_server_restart_hard_vs_soft",
             server_restart_hard_vs_soft,

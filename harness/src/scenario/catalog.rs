@@ -200,6 +200,7 @@ mod tests {
         ("X5", "mount-options-applied"),
         ("X6", "access-modes-not-locks"),
         ("X7", "read-only-claim"),
+        ("X8", "subpath-on-nfs"),
         ("F1", "server-restart-hard-vs-soft"),
     ];
 
