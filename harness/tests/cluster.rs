@@ -254,6 +254,7 @@ fn end_to_end(choice: &ClusterChoice) -> Result<(), Failed> {
         ClusterChoice::Existing {
             kubeconfig,
             context,
+            ..
         } => {
             if let Some(k) = kubeconfig {
                 let k = k.to_str().ok_or_else(|| {
