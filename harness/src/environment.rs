@@ -719,8 +719,10 @@ async fn publish(
     Ok(())
 }
 
-/// What the preflight of an existing cluster checks for this request.
-fn existing_plan<'a>(
+/// What the preflight of an existing cluster ([`cluster::existing::preflight`]) checks for a
+/// request of `flavors` with `config`, on a cluster of Kubernetes `version` (`1.33`).
+#[must_use]
+pub fn existing_plan<'a>(
     config: &Config,
     flavors: &[ServerFlavor],
     target: &'a cluster::existing::Target,
