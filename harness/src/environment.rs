@@ -219,7 +219,8 @@ impl ClusterChoice {
         format!(
             "no cluster to test against: set {CLUSTER_ENV}=kind (needs Docker and kind; nfslab \
              creates and deletes a kind cluster, {REUSE_ENV}=1 keeps it) or \
-             {CLUSTER_ENV}=existing (uses {KUBECONFIG_ENV} or KUBECONFIG, and {CONTEXT_ENV})"
+             {CLUSTER_ENV}=existing (uses {KUBECONFIG_ENV} or KUBECONFIG, and {CONTEXT_ENV}, or \
+             {YES_ENV}=1 for its current context)"
         )
     }
 }
@@ -1000,6 +1001,37 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_registry_points_only_the_own_images_there() {
+        let choice = ClusterChoice::Existing {
+            kubeconfig: None,
+            context: Some("c".into()),
+            confirmed: true,
+            image_registry: Some("reg.example:5000/lab/".into()),
+        };
+        let mut config = Config::default();
+        config.images.ganesha_nfs_server = "mirror.example/ganesha:1".to_owned();
+        choice.use_registry(&mut config);
+        let version = env!("CARGO_PKG_VERSION");
+        let hash = cluster::images::source_hash(
+            &cluster::images::source_dir(),
+            cluster::images::IO_RECIPE,
+        )
+        .expect("the tree's hash");
+        assert_eq!(
+            config.images.nfslab_io,
+            format!("reg.example:5000/lab/nfslab-io:{version}-{hash}")
+        );
+        assert_eq!(config.images.ganesha_nfs_server, "mirror.example/ganesha:1");
+        let mut untouched = Config::default();
+        ClusterChoice::Kind {
+            keep: false,
+            install: true,
+        }
+        .use_registry(&mut untouched);
+        assert_eq!(untouched, Config::default());
+    }
+
+    #[test]
     fn choices_parse_from_variable_values() {
         assert_eq!(
             ClusterChoice::parse(None, None, None, None).expect("ok"),
@@ -1031,6 +1063,16 @@ mod tests {
                 kubeconfig: Some(PathBuf::from("/k")),
                 context: Some("c".into()),
                 confirmed: true,
+                image_registry: None,
+            })
+        );
+        // Without a named context, the current one is not acted on unless agreed to.
+        assert_eq!(
+            ClusterChoice::parse(Some("existing"), None, None, None).expect("ok"),
+            Some(ClusterChoice::Existing {
+                kubeconfig: None,
+                context: None,
+                confirmed: false,
                 image_registry: None,
             })
         );
