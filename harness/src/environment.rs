@@ -33,7 +33,7 @@ use crate::exit::Outcome;
 use crate::k8s::clean::{self, Scope};
 use crate::k8s::kube_cluster::{ConnectError, KubeCluster};
 use crate::k8s::ownership::RunId;
-use crate::k8s::{Cluster, ClusterError};
+use crate::k8s::{Cluster, ClusterError, ObjectRef};
 use crate::nfs::server::{self, NfsError, ServerSpec};
 use crate::nfs::{self, ExternalServerError, NfsServer, ServerFlavor};
 
@@ -597,7 +597,12 @@ pub async fn prepare(
             }
             progress(&format!("using {target}"));
             if let Some(registry) = image_registry {
-                publish(parts, request, registry, progress).await?;
+                tokio::select! {
+                    r = publish(parts, request, registry, progress) => r?,
+                    () = &mut interrupt => {
+                        return Err(EnvironmentError::Interrupted { left: Vec::new() });
+                    }
+                }
             }
             let description = match context {
                 Some(c) => format!("existing cluster (context {c})"),
@@ -616,7 +621,18 @@ pub async fn prepare(
     };
     if let Some(target) = &existing {
         let plan = existing_plan(config, &request.flavors, target, version.as_deref());
-        let warnings = cluster::existing::preflight(&kube, &plan, progress).await?;
+        let probe = ObjectRef::cluster("v1", "Namespace", &plan.namespace());
+        let warnings = tokio::select! {
+            r = cluster::existing::preflight(&kube, &plan, progress) => r?,
+            () = &mut interrupt => {
+                // The probe namespace is the only thing made so far.
+                let left = match kube.delete(&probe, crate::k8s::Propagation::Background).await {
+                    Ok(_) => Vec::new(),
+                    Err(e) => vec![format!("namespace `{}` ({e})", probe.name)],
+                };
+                return Err(EnvironmentError::Interrupted { left });
+            }
+        };
         for warning in warnings {
             progress(&format!("warning: {warning}"));
         }
