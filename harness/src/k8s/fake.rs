@@ -75,6 +75,10 @@ pub enum Call {
     EventsFor(ObjectRef),
     /// `events_in` a namespace.
     EventsIn(String),
+    /// `dry_run_apply` of an object.
+    DryRun(ObjectRef),
+    /// `review_access`: verb, group, resource (`pods/exec` with a subresource), namespace.
+    Review(String, String, String, Option<String>),
 }
 
 #[derive(Clone, Debug)]
@@ -85,6 +89,8 @@ enum Trigger {
     PatchWith(ObjectRef, Value),
     Delete(ObjectRef),
     Exec(ObjectRef, Vec<String>),
+    /// A server-side dry run of an object.
+    DryRun(ObjectRef),
     /// A container started by [`Effect::Run`] ended (successfully or not).
     Exit(ObjectRef, String, bool),
 }
@@ -94,7 +100,8 @@ impl Trigger {
         match (self, call) {
             (Self::Apply(a), Call::Apply(b))
             | (Self::Patch(a), Call::Patch(b, _))
-            | (Self::Delete(a), Call::Delete(b)) => a == b,
+            | (Self::Delete(a), Call::Delete(b))
+            | (Self::DryRun(a), Call::DryRun(b)) => a == b,
             (Self::PatchWith(a, want), Call::Patch(b, got)) => a == b && want == got,
             (Self::Exec(pod, prefix), Call::Exec(p, _, cmd)) => {
                 pod == p && cmd.len() >= prefix.len() && cmd[..prefix.len()] == prefix[..]
@@ -159,6 +166,7 @@ struct State {
     deletes: Vec<(ObjectRef, Vec<ObjectRef>)>,
     next_uid: u64,
     stand_in: Option<super::stand_in::StandIn>,
+    denied: Vec<(String, String, String)>,
 }
 
 impl State {
@@ -453,6 +461,21 @@ impl FakeCluster {
         self.builder(Trigger::PatchWith(object.clone(), patch))
     }
 
+    /// A rule for a server-side dry run of `object` (by default it is accepted and
+    /// nothing is stored); `.fail(...)` scripts a refusal.
+    pub fn on_dry_run(&self, object: &ObjectRef) -> RuleBuilder {
+        self.builder(Trigger::DryRun(object.clone()))
+    }
+
+    /// From now on, access reviews of `verb` on `resource` (`pods/exec` names a
+    /// subresource) of API group `group` (`""` for the core group) are answered
+    /// `allowed: false`; everything else is allowed.
+    pub fn deny(&self, verb: &str, group: &str, resource: &str) {
+        self.lock()
+            .denied
+            .push((verb.to_owned(), group.to_owned(), resource.to_owned()));
+    }
+
     /// A rule for what happens after `object` is deleted.
     pub fn on_delete(&self, object: &ObjectRef) -> RuleBuilder {
         self.builder(Trigger::Delete(object.clone()))
@@ -685,6 +708,45 @@ fn selector_matches(object: &Value, selector: Option<&str>) -> bool {
 
 #[async_trait]
 impl Cluster for FakeCluster {
+    async fn dry_run_apply(&self, manifest: &Value) -> ClusterResult<Value> {
+        let object = ObjectRef::from_manifest(manifest)
+            .ok_or_else(|| invalid("needs apiVersion, kind and metadata.name"))?;
+        let fired = self.record(Call::DryRun(object));
+        match verdict(&fired) {
+            (Some(error), _) => Err(error),
+            _ => Ok(manifest.clone()),
+        }
+    }
+
+    async fn review_access(
+        &self,
+        attributes: &k8s_openapi::api::authorization::v1::ResourceAttributes,
+    ) -> ClusterResult<k8s_openapi::api::authorization::v1::SubjectAccessReviewStatus> {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let resource = match attributes.subresource.as_deref() {
+            Some(sub) if !sub.is_empty() => format!("{}/{sub}", text(&attributes.resource)),
+            _ => text(&attributes.resource),
+        };
+        let (verb, group) = (text(&attributes.verb), text(&attributes.group));
+        self.record(Call::Review(
+            verb.clone(),
+            group.clone(),
+            resource.clone(),
+            attributes.namespace.clone(),
+        ));
+        let denied = self
+            .lock()
+            .denied
+            .iter()
+            .any(|(v, g, r)| *v == verb && *g == group && *r == resource);
+        Ok(
+            k8s_openapi::api::authorization::v1::SubjectAccessReviewStatus {
+                allowed: !denied,
+                ..Default::default()
+            },
+        )
+    }
+
     async fn apply(&self, manifest: &Value) -> ClusterResult<Value> {
         let object = ObjectRef::from_manifest(manifest)
             .ok_or_else(|| invalid("needs apiVersion, kind and metadata.name"))?;
