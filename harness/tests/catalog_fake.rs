@@ -281,13 +281,11 @@ fn statefulset_claim_retention() -> Result<(), Failed> {
         let r = set(name);
         let up = w.fake.on_apply(&r).after(Duration::from_secs(2));
         ordinal(name, 1, ordinal(name, 0, up)).merge(&r, ready(2));
-        let down = w
-            .fake
+        w.fake
             .on_patch_with(&r, json!({"spec": {"replicas": 1}}))
             .after(Duration::from_secs(2))
             .remove(&w.pod(&format!("{name}-1")))
             .merge(&r, ready(1));
-        drop(down);
         let up = w
             .fake
             .on_patch_with(&r, json!({"spec": {"replicas": 2}}))
