@@ -31,6 +31,11 @@
 //! once it exits is scripted with [`FakeCluster::on_exit`]. Under paused tokio time the
 //! clock stands still while such a container runs (it runs on tokio's blocking pool), so a
 //! wait for what it produces cannot time out early.
+//!
+//! What a component changes outside the API at a scripted moment (a recycler emptying a
+//! volume's directory on the stand-in server) is [`RuleBuilder::outside`];
+//! [`FakeCluster::on_patch_with`] tells one patch of an object from another (a scale down
+//! from a scale up).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -80,6 +85,8 @@ pub enum Call {
 enum Trigger {
     Apply(ObjectRef),
     Patch(ObjectRef),
+    /// A merge patch of the object equal to this one.
+    PatchWith(ObjectRef, Value),
     Delete(ObjectRef),
     Exec(ObjectRef, Vec<String>),
     /// A server-side dry run of an object.
@@ -95,6 +102,7 @@ impl Trigger {
             | (Self::Patch(a), Call::Patch(b, _))
             | (Self::Delete(a), Call::Delete(b))
             | (Self::DryRun(a), Call::DryRun(b)) => a == b,
+            (Self::PatchWith(a, want), Call::Patch(b, got)) => a == b && want == got,
             (Self::Exec(pod, prefix), Call::Exec(p, _, cmd)) => {
                 pod == p && cmd.len() >= prefix.len() && cmd[..prefix.len()] == prefix[..]
             }
@@ -117,6 +125,18 @@ enum Effect {
     },
     /// A container of a pod runs in the background.
     Run(ObjectRef, String),
+    /// Something the test does outside the API at that moment.
+    Outside(Outside),
+}
+
+/// A scripted change outside the API (what a component does to files, say).
+#[derive(Clone)]
+struct Outside(Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for Outside {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Outside(..)")
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -243,6 +263,7 @@ impl State {
                 }
             }
             Effect::Run(pod, container) => return Some((pod.clone(), container.clone())),
+            Effect::Outside(Outside(change)) => change(),
         }
         None
     }
@@ -365,6 +386,13 @@ impl RuleBuilder {
         })
     }
 
+    /// `change` runs: what a component does outside the API at that moment, such as the
+    /// recycler emptying a volume's directory on the stand-in server. It runs with the
+    /// fake's state locked, so it must not call the fake.
+    pub fn outside(self, change: impl Fn() + Send + Sync + 'static) -> Self {
+        self.edit(|r| r.effects.push(Effect::Outside(Outside(Arc::new(change)))))
+    }
+
     /// The call's default behaviour does not happen (a delete that does not remove the
     /// object, as finalizers do; an apply that stores nothing).
     pub fn instead(self) -> Self {
@@ -425,6 +453,12 @@ impl FakeCluster {
     /// A rule for what happens after `object` is merge-patched.
     pub fn on_patch(&self, object: &ObjectRef) -> RuleBuilder {
         self.builder(Trigger::Patch(object.clone()))
+    }
+
+    /// A rule for what happens after `object` is merge-patched with exactly `patch` (a
+    /// scale to one size and not another, say).
+    pub fn on_patch_with(&self, object: &ObjectRef, patch: Value) -> RuleBuilder {
+        self.builder(Trigger::PatchWith(object.clone(), patch))
     }
 
     /// A rule for a server-side dry run of `object` (by default it is accepted and
@@ -1159,6 +1193,43 @@ mod tests {
             .await
             .expect("logs");
         assert!(why.contains("/etc/none"), "{why}");
+    }
+
+    #[tokio::test]
+    async fn patch_rules_can_match_the_patch_and_change_things_outside_the_api() {
+        let fake = FakeCluster::new();
+        let set = ObjectRef::namespaced("apps/v1", "StatefulSet", "t1", "web");
+        let outside = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&outside);
+        fake.on_patch_with(&set, json!({"spec": {"replicas": 1}}))
+            .merge(&set, json!({"status": {"replicas": 1}}))
+            .outside(move || seen.lock().unwrap_or_else(|e| e.into_inner()).push("down"));
+        fake.on_patch_with(&set, json!({"spec": {"replicas": 2}}))
+            .merge(&set, json!({"status": {"replicas": 2}}));
+        fake.set(
+            &set,
+            json!({"metadata": {"name": "web"}, "spec": {"replicas": 2}}),
+        );
+        let replicas = |fake: &FakeCluster| {
+            fake.state(&set)
+                .and_then(|v| v.pointer("/status/replicas").cloned())
+        };
+        fake.patch_merge(&set, &json!({"spec": {"replicas": 1}}))
+            .await
+            .expect("patch");
+        assert_eq!(replicas(&fake), Some(json!(1)));
+        fake.patch_merge(&set, &json!({"spec": {"replicas": 2}}))
+            .await
+            .expect("patch");
+        assert_eq!(replicas(&fake), Some(json!(2)));
+        fake.patch_merge(&set, &json!({"spec": {"paused": true}}))
+            .await
+            .expect("patch");
+        assert_eq!(replicas(&fake), Some(json!(2)), "no rule for this patch");
+        assert_eq!(
+            *outside.lock().unwrap_or_else(|e| e.into_inner()),
+            vec!["down"]
+        );
     }
 
     #[test]
