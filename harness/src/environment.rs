@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::existing::ExistingError;
 use crate::cluster::preflight::KernelProbe;
 use crate::cluster::state::{StateError, StateStore};
 use crate::cluster::tools::SystemTools;
@@ -32,7 +33,7 @@ use crate::exit::Outcome;
 use crate::k8s::clean::{self, Scope};
 use crate::k8s::kube_cluster::{ConnectError, KubeCluster};
 use crate::k8s::ownership::RunId;
-use crate::k8s::{Cluster, ClusterError};
+use crate::k8s::{Cluster, ClusterError, ObjectRef};
 use crate::nfs::server::{self, NfsError, ServerSpec};
 use crate::nfs::{self, ExternalServerError, NfsServer, ServerFlavor};
 
@@ -54,6 +55,13 @@ pub enum ClusterChoice {
         kubeconfig: Option<PathBuf>,
         /// Context (`None`: the file's current context).
         context: Option<String>,
+        /// The user agreed to act on the cluster (`--yes`, or a context named explicitly);
+        /// otherwise preparation names the context and API server and stops.
+        confirmed: bool,
+        /// Registry nfslab pushes its own images to, whose references the configuration
+        /// then uses ([`ClusterChoice::use_registry`]); `None`: the nodes must already be
+        /// able to pull them.
+        image_registry: Option<String>,
     },
 }
 
@@ -65,6 +73,7 @@ impl fmt::Display for ClusterChoice {
             Self::Existing {
                 kubeconfig,
                 context,
+                ..
             } => {
                 f.write_str("the existing cluster")?;
                 if let Some(c) = context {
@@ -89,6 +98,12 @@ pub const KUBECONFIG_ENV: &str = "NFSLAB_E2E_KUBECONFIG";
 pub const CONTEXT_ENV: &str = "NFSLAB_E2E_CONTEXT";
 /// Variable choosing the in-cluster server flavor for the test binaries.
 pub const FLAVOR_ENV: &str = "NFSLAB_E2E_FLAVOR";
+/// Variable agreeing, for the test binaries, to act on the existing cluster's current
+/// context when [`CONTEXT_ENV`] names none (`1`).
+pub const YES_ENV: &str = "NFSLAB_E2E_YES";
+/// Variable naming the registry the test binaries push nfslab's images to for an existing
+/// cluster.
+pub const IMAGE_REGISTRY_ENV: &str = "NFSLAB_E2E_IMAGE_REGISTRY";
 
 /// Why the environment variables do not make a choice.
 #[derive(Debug, thiserror::Error)]
@@ -110,12 +125,51 @@ impl ClusterChoice {
     /// [`ChoiceError`] for a value other than `kind` or `existing`.
     pub fn from_env() -> Result<Option<Self>, ChoiceError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        Self::parse(
+        let mut choice = Self::parse(
             var(CLUSTER_ENV).as_deref(),
             var(REUSE_ENV).as_deref(),
             var(KUBECONFIG_ENV).map(PathBuf::from),
             var(CONTEXT_ENV),
-        )
+        )?;
+        if let Some(Self::Existing {
+            confirmed,
+            image_registry,
+            ..
+        }) = &mut choice
+        {
+            *confirmed |= var(YES_ENV).is_some_and(|v| v.trim() == "1");
+            *image_registry = var(IMAGE_REGISTRY_ENV);
+        }
+        Ok(choice)
+    }
+
+    /// With an image registry chosen, points the configuration's own images (those left
+    /// empty, which nfslab builds) at it: `REGISTRY/nfslab-io:<version>-<source hash>`, so
+    /// that a changed tree is a new tag the nodes pull, never a stale cached one. Images the
+    /// configuration names are the user's and are left alone.
+    pub fn use_registry(&self, config: &mut Config) {
+        let Self::Existing {
+            image_registry: Some(registry),
+            ..
+        } = self
+        else {
+            return;
+        };
+        let source = cluster::images::source_dir();
+        let registry = registry.trim_end_matches('/');
+        let tag = |recipe: cluster::images::Recipe| {
+            let version = env!("CARGO_PKG_VERSION");
+            match cluster::images::source_hash(&source, recipe) {
+                Some(hash) => format!("{registry}/{}:{version}-{hash}", recipe.name),
+                None => format!("{registry}/{}:{version}", recipe.name),
+            }
+        };
+        if config.images.nfslab_io.is_empty() {
+            config.images.nfslab_io = tag(cluster::images::IO_RECIPE);
+        }
+        if config.images.ganesha_nfs_server.is_empty() {
+            config.images.ganesha_nfs_server = tag(cluster::images::SERVER_RECIPE);
+        }
     }
 
     /// Parses the values [`ClusterChoice::from_env`] reads.
@@ -146,8 +200,10 @@ impl ClusterChoice {
                 install: true,
             })),
             Some("existing") => Ok(Some(Self::Existing {
+                confirmed: context.is_some(),
                 kubeconfig,
                 context,
+                image_registry: None,
             })),
             Some(other) => Err(ChoiceError {
                 variable: CLUSTER_ENV,
@@ -163,7 +219,8 @@ impl ClusterChoice {
         format!(
             "no cluster to test against: set {CLUSTER_ENV}=kind (needs Docker and kind; nfslab \
              creates and deletes a kind cluster, {REUSE_ENV}=1 keeps it) or \
-             {CLUSTER_ENV}=existing (uses {KUBECONFIG_ENV} or KUBECONFIG, and {CONTEXT_ENV})"
+             {CLUSTER_ENV}=existing (uses {KUBECONFIG_ENV} or KUBECONFIG, and {CONTEXT_ENV}, or \
+             {YES_ENV}=1 for its current context)"
         )
     }
 }
@@ -320,6 +377,18 @@ pub enum EnvironmentError {
         /// What could not be removed.
         left: Vec<String>,
     },
+    /// The existing cluster was not confirmed, or its preflight found it unusable.
+    #[error(transparent)]
+    Existing(#[from] ExistingError),
+    /// nfslab's images could not be pushed to the registry the nodes pull from.
+    #[error("could not push nfslab's images to `{registry}`")]
+    Publish {
+        /// The registry.
+        registry: String,
+        /// Why.
+        #[source]
+        source: cluster::images::ImageError,
+    },
     /// A server the caller needs was not among those prepared.
     #[error("no {flavor:?} NFS server was prepared (hint: ask for that flavor in the request)")]
     NoServer {
@@ -351,7 +420,9 @@ impl EnvironmentError {
     pub fn outcome(&self) -> Outcome {
         match self {
             Self::Cluster(e) => e.outcome(),
-            Self::External(_) => Outcome::BadInput,
+            Self::External(_) | Self::Existing(ExistingError::Unconfirmed { .. }) => {
+                Outcome::BadInput
+            }
             Self::Interrupted { .. } => Outcome::Interrupted,
             _ => Outcome::Environment,
         }
@@ -455,6 +526,7 @@ pub async fn prepare(
     let host = parts.host();
     let config = &request.config;
     let mut interrupt = std::pin::pin!(interrupt);
+    let mut existing = None;
     let (kube, delete_cluster, description) = match &request.cluster {
         ClusterChoice::Kind { keep, install } => {
             let name = config.cluster.name.clone();
@@ -509,6 +581,8 @@ pub async fn prepare(
         ClusterChoice::Existing {
             kubeconfig,
             context,
+            confirmed,
+            image_registry,
         } => {
             progress(&format!("connecting to {}", request.cluster));
             let kube = KubeCluster::connect(
@@ -517,10 +591,29 @@ pub async fn prepare(
                 config.timeouts.exec,
             )
             .await?;
+            let target = cluster::existing::Target::describe(
+                kubeconfig.as_deref(),
+                context.as_deref(),
+                kube.api_server(),
+            );
+            // Nothing is created, pushed or even asked of a cluster nobody named.
+            if !confirmed {
+                return Err(ExistingError::Unconfirmed { target }.into());
+            }
+            progress(&format!("using {target}"));
+            if let Some(registry) = image_registry {
+                tokio::select! {
+                    r = publish(parts, request, registry, progress) => r?,
+                    () = &mut interrupt => {
+                        return Err(EnvironmentError::Interrupted { left: Vec::new() });
+                    }
+                }
+            }
             let description = match context {
                 Some(c) => format!("existing cluster (context {c})"),
                 None => "existing cluster (current context)".to_owned(),
             };
+            existing = Some(target);
             (kube, None, description)
         }
     };
@@ -531,6 +624,24 @@ pub async fn prepare(
         }
         Err(_) => None,
     };
+    if let Some(target) = &existing {
+        let plan = existing_plan(config, &request.flavors, target, version.as_deref());
+        let probe = ObjectRef::cluster("v1", "Namespace", &plan.namespace());
+        let warnings = tokio::select! {
+            r = cluster::existing::preflight(&kube, &plan, progress) => r?,
+            () = &mut interrupt => {
+                // The probe namespace is the only thing made so far.
+                let left = match kube.delete(&probe, crate::k8s::Propagation::Background).await {
+                    Ok(_) => Vec::new(),
+                    Err(e) => vec![format!("namespace `{}` ({e})", probe.name)],
+                };
+                return Err(EnvironmentError::Interrupted { left });
+            }
+        };
+        for warning in warnings {
+            progress(&format!("warning: {warning}"));
+        }
+    }
     let cluster: Arc<dyn Cluster> = Arc::new(kube);
     let nodes = node_infos(cluster.as_ref()).await;
     let mut env = Environment {
@@ -594,6 +705,86 @@ pub async fn prepare(
         })
         .collect();
     Ok(env)
+}
+
+/// Pushes nfslab's own images to `registry` under the references the configuration now
+/// names ([`ClusterChoice::use_registry`]); images the configuration points elsewhere are
+/// the user's and are not pushed.
+async fn publish(
+    parts: &HostParts,
+    request: &Request,
+    registry: &str,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), EnvironmentError> {
+    let images = &request.config.images;
+    let mut own = vec![(cluster::images::IO_RECIPE, images.nfslab_io())];
+    if request.flavors.contains(&ServerFlavor::Ganesha) {
+        own.push((cluster::images::SERVER_RECIPE, images.ganesha_nfs_server()));
+    }
+    let prefix = format!("{}/", registry.trim_end_matches('/'));
+    for (recipe, reference) in own.into_iter().filter(|(_, r)| r.starts_with(&prefix)) {
+        progress(&format!("pushing `{reference}` (built from this tree)"));
+        cluster::images::publish(
+            &parts.tools,
+            &cluster::images::source_dir(),
+            recipe,
+            &reference,
+            request.config.timeouts.image_build,
+            request.config.timeouts.image_transfer,
+        )
+        .await
+        .map_err(|source| EnvironmentError::Publish {
+            registry: registry.to_owned(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// What the preflight of an existing cluster ([`cluster::existing::preflight`]) checks for a
+/// request of `flavors` with `config`, on a cluster of Kubernetes `version` (`1.33`).
+#[must_use]
+pub fn existing_plan<'a>(
+    config: &Config,
+    flavors: &[ServerFlavor],
+    target: &'a cluster::existing::Target,
+    version: Option<&str>,
+) -> cluster::existing::Plan<'a> {
+    let mut own_images = vec![(
+        config.images.nfslab_io(),
+        vec!["/nfslab-io".to_owned(), "--version".to_owned()],
+    )];
+    if flavors.contains(&ServerFlavor::Ganesha) {
+        own_images.push((config.images.ganesha_nfs_server(), vec!["true".to_owned()]));
+    }
+    // The server pod exactly as it will be created: its StatefulSet's template.
+    let server_pod = flavors.iter().copied().find(|f| *f != ServerFlavor::External).and_then(|flavor| {
+        let node = if config.nfs.node.is_empty() { "preflight" } else { &config.nfs.node };
+        let spec = ServerSpec::from_config(config, Some(flavor), node);
+        server::manifests(&spec)
+            .into_iter()
+            .find(|m| m["kind"] == "StatefulSet")
+            .and_then(|set| set.pointer("/spec/template").cloned())
+            .map(|template| {
+                serde_json::json!({
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": template.get("metadata").cloned().unwrap_or_else(|| serde_json::json!({})),
+                    "spec": template.get("spec").cloned().unwrap_or_default(),
+                })
+            })
+    });
+    cluster::existing::Plan {
+        target,
+        own_images,
+        server_pod,
+        recycler_image: version.and_then(|v| config.images.recycler.get(v).cloned()),
+        io_image: config.images.nfslab_io(),
+        pod_ready: config.timeouts.pod_ready,
+        image_pull: config.timeouts.image_pull,
+        request: config.timeouts.request,
+        run: RunId::generate(),
+    }
 }
 
 /// Deploys (or finds already running) the in-cluster server of `flavor`.
@@ -858,6 +1049,37 @@ mod tests {
     }
 
     #[test]
+    fn a_registry_points_only_the_own_images_there() {
+        let choice = ClusterChoice::Existing {
+            kubeconfig: None,
+            context: Some("c".into()),
+            confirmed: true,
+            image_registry: Some("reg.example:5000/lab/".into()),
+        };
+        let mut config = Config::default();
+        config.images.ganesha_nfs_server = "mirror.example/ganesha:1".to_owned();
+        choice.use_registry(&mut config);
+        let version = env!("CARGO_PKG_VERSION");
+        let hash = cluster::images::source_hash(
+            &cluster::images::source_dir(),
+            cluster::images::IO_RECIPE,
+        )
+        .expect("the tree's hash");
+        assert_eq!(
+            config.images.nfslab_io,
+            format!("reg.example:5000/lab/nfslab-io:{version}-{hash}")
+        );
+        assert_eq!(config.images.ganesha_nfs_server, "mirror.example/ganesha:1");
+        let mut untouched = Config::default();
+        ClusterChoice::Kind {
+            keep: false,
+            install: true,
+        }
+        .use_registry(&mut untouched);
+        assert_eq!(untouched, Config::default());
+    }
+
+    #[test]
     fn choices_parse_from_variable_values() {
         assert_eq!(
             ClusterChoice::parse(None, None, None, None).expect("ok"),
@@ -887,7 +1109,19 @@ mod tests {
             .expect("ok"),
             Some(ClusterChoice::Existing {
                 kubeconfig: Some(PathBuf::from("/k")),
-                context: Some("c".into())
+                context: Some("c".into()),
+                confirmed: true,
+                image_registry: None,
+            })
+        );
+        // Without a named context, the current one is not acted on unless agreed to.
+        assert_eq!(
+            ClusterChoice::parse(Some("existing"), None, None, None).expect("ok"),
+            Some(ClusterChoice::Existing {
+                kubeconfig: None,
+                context: None,
+                confirmed: false,
+                image_registry: None,
             })
         );
         let err = ClusterChoice::parse(Some("minikube"), None, None, None).expect_err("unknown");
@@ -918,7 +1152,9 @@ mod tests {
         assert_eq!(
             ClusterChoice::Existing {
                 kubeconfig: None,
-                context: Some("prod".into())
+                context: Some("prod".into()),
+                confirmed: true,
+                image_registry: None,
             }
             .to_string(),
             "the existing cluster of context `prod`"

@@ -285,6 +285,8 @@ fn job(dir: &Path, scenarios: Vec<Scenario>, bench: bool) -> Job {
         cluster: ClusterChoice::Existing {
             kubeconfig: None,
             context: None,
+            confirmed: true,
+            image_registry: None,
         },
         flavor: ServerFlavor::Ganesha,
         external: Some("10.0.0.5:/vol".to_owned()),

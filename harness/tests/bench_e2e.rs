@@ -31,7 +31,8 @@ async fn smoke(choice: ClusterChoice) -> Result<(), Failed> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let plan = load_plan(&root.join("workloads/plans/smoke.yaml")).map_err(|e| error_chain(&e))?;
     let run_id = RunId::generate();
-    let config = Config::default();
+    let mut config = Config::default();
+    choice.use_registry(&mut config);
     let request = EnvironmentRequest {
         cluster: choice,
         flavors: plan.in_cluster_flavors(),

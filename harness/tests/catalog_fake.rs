@@ -243,6 +243,87 @@ fn nginx_serves_nfs_content() -> Result<(), Failed> {
     Ok(())
 }
 
+/// T4: the StatefulSet controller's pods and claims appear when the script says; the
+/// scale down of `drop` removes `drop-1`, then its claim (the garbage collector), then the
+/// recycler empties the directory and the PV is Available; `keep` loses only its pod.
+fn statefulset_claim_retention() -> Result<(), Failed> {
+    let id = "statefulset-claim-retention";
+    let w = World::new(id)?;
+    let set = |name: &str| ObjectRef::namespaced("apps/v1", "StatefulSet", &w.ns, name);
+    let ready = |replicas: u32| {
+        json!({"metadata": {"generation": 1},
+               "status": {"observedGeneration": 1, "replicas": replicas,
+                          "readyReplicas": replicas}})
+    };
+    // Ordinal `n` of `name`: its claim, Bound to the PV reserved for it, and its pod, made
+    // from the set's template with the claim volume the controller adds.
+    let ordinal = |name: &str, n: u32, rule: nfslab::k8s::fake::RuleBuilder| {
+        let (pod, claim) = (format!("{name}-{n}"), format!("www-{name}-{n}"));
+        rule.set(
+            &w.pvc(&claim),
+            json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                   "metadata": {"name": claim, "labels": {"app": name}},
+                   "spec": {"volumeName": w.pv(&format!("{name}-{n}"))},
+                   "status": {"phase": "Bound"}}),
+        )
+        .pod_from(
+            &set(name),
+            &w.pod(&pod),
+            json!({"metadata": {"labels": {"app": name}},
+                   "spec": {"nodeName": "node-1",
+                            "volumes": [{"name": "www",
+                                         "persistentVolumeClaim": {"claimName": claim}}]},
+                   "status": {"phase": "Running",
+                              "conditions": [{"type": "Ready", "status": "True"}]}}),
+        )
+    };
+    for name in ["drop", "keep"] {
+        let r = set(name);
+        let up = w.fake.on_apply(&r).after(Duration::from_secs(2));
+        ordinal(name, 1, ordinal(name, 0, up)).merge(&r, ready(2));
+        w.fake
+            .on_patch_with(&r, json!({"spec": {"replicas": 1}}))
+            .after(Duration::from_secs(2))
+            .remove(&w.pod(&format!("{name}-1")))
+            .merge(&r, ready(1));
+        let up = w
+            .fake
+            .on_patch_with(&r, json!({"spec": {"replicas": 2}}))
+            .after(Duration::from_secs(2));
+        ordinal(name, 1, up).merge(&r, ready(2));
+    }
+    // whenScaled: Delete: the claim goes after its pod, then the PV is recycled.
+    let claim = w.pvc("www-drop-1");
+    let pv = ObjectRef::pv(&w.pv("drop-1"));
+    let dir = w.stand_in.nfs_dir(&format!("/exports/{}/drop-1", w.ns));
+    w.fake
+        .on_patch_with(&set("drop"), json!({"spec": {"replicas": 1}}))
+        .after(Duration::from_secs(4))
+        .remove(&claim);
+    w.fake
+        .on_patch_with(&set("drop"), json!({"spec": {"replicas": 1}}))
+        .after(Duration::from_secs(20))
+        .outside(move || empty_dir(&dir))
+        .merge(
+            &pv,
+            json!({"spec": {"claimRef": {"uid": null}}, "status": {"phase": "Available"}}),
+        );
+    let result = w.run(id)?;
+    passed(&result)
+}
+
+/// What the recycler does to a volume: everything in `dir` is removed, dotfiles included.
+fn empty_dir(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let _ = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+    }
+}
+
 /// X1: doc 000's NFSv3 options on a PV; a pod writes `node2.txt`, the server holds it, and
 /// the requested and effective options are recorded.
 fn nfs_export_roundtrip() -> Result<(), Failed> {
@@ -326,6 +407,169 @@ fn mount_options_applied() -> Result<(), Failed> {
         return Err(format!("{} mounts recorded", result.mounts.len()).into());
     }
     Ok(())
+}
+
+/// R4: the PV controller, finding no plugin that can delete an NFS volume, marks the static
+/// PV Failed with its warning; the file the pod wrote stays on the server.
+fn delete_on_static_pv() -> Result<(), Failed> {
+    let id = "delete-on-static-pv";
+    let w = World::new(id)?;
+    w.binds("pvc1", "pv1");
+    w.ready("writer", Duration::from_secs(2));
+    let pv = ObjectRef::pv(&w.pv("pv1"));
+    // What pv_controller.go does once the claim is gone: the phase, the claimRef it keeps,
+    // and the event of deleteVolumeOperation (its message from findDeletablePlugin).
+    w.fake
+        .on_delete(&w.pvc("pvc1"))
+        .after(Duration::from_secs(3))
+        .merge(
+            &pv,
+            json!({"spec": {"claimRef": {"namespace": w.ns, "name": "pvc1"}},
+                   "status": {"phase": "Failed"}}),
+        )
+        .event(nfslab::k8s::EventRecord {
+            type_: "Warning".to_owned(),
+            reason: "VolumeFailedDelete".to_owned(),
+            message: format!(
+                "error getting deleter volume plugin for volume \"{}\": \
+                 no deletable volume plugin matched",
+                pv.name
+            ),
+            involved: pv.clone(),
+            count: 1,
+            source: "persistentvolume-controller".to_owned(),
+            last_seen: None,
+        });
+    let result = w.run(id)?;
+    passed(&result)
+}
+
+/// X6: two pods on one ReadWriteOnce claim run on two nodes and read each other's files;
+/// a second pod on a ReadWriteOncePod claim stays Pending with the scheduler's event until
+/// the first one is deleted.
+fn access_modes_not_locks() -> Result<(), Failed> {
+    let id = "access-modes-not-locks";
+    let w = World::new(id)?;
+    w.binds("rwo", "rwo");
+    w.binds("rwop", "rwop");
+    for (pod, node) in [
+        ("rwo-a", "node-1"),
+        ("rwo-b", "node-2"),
+        ("rwop-first", "node-2"),
+    ] {
+        let r = w.pod(pod);
+        w.fake
+            .on_apply(&r)
+            .after(Duration::from_secs(2))
+            .merge(&r, running(node));
+    }
+    // The scheduler's verdict on the second pod (volume_restrictions.go), and what it does
+    // once the first pod is gone.
+    let second = w.pod("rwop-second");
+    // The API server creates every pod `Pending`.
+    w.fake.on_apply(&second).set(
+        &second,
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": second.name},
+               "status": {"phase": "Pending"}}),
+    );
+    w.fake
+        .on_apply(&second)
+        .after(Duration::from_secs(1))
+        .merge(
+            &second,
+            json!({"status": {"phase": "Pending",
+                              "conditions": [{"type": "PodScheduled", "status": "False",
+                                              "reason": "Unschedulable"}]}}),
+        )
+        .event(nfslab::k8s::EventRecord {
+            type_: "Warning".to_owned(),
+            reason: "FailedScheduling".to_owned(),
+            message: "0/3 nodes are available: 1 node(s) had untolerated taint(s), 2 node(s) \
+                      unavailable due to PersistentVolumeClaim with ReadWriteOncePod access \
+                      mode already in-use by another pod. preemption: 0/3 nodes are \
+                      available: 1 Preemption is not helpful for scheduling, 2 No preemption \
+                      victims found for incoming pod."
+                .to_owned(),
+            involved: second.clone(),
+            count: 1,
+            source: "default-scheduler".to_owned(),
+            last_seen: None,
+        });
+    w.fake
+        .on_delete(&w.pod("rwop-first"))
+        .after(Duration::from_secs(3))
+        .merge(&second, running("node-1"));
+    let result = w.run(id)?;
+    passed(&result)?;
+    // The second pod was scheduled only after the first was deleted.
+    let calls = w.fake.calls();
+    let deleted = calls
+        .iter()
+        .position(|c| *c == Call::Delete(w.pod("rwop-first")))
+        .ok_or("rwop-first was never deleted")?;
+    let read = calls
+        .iter()
+        .position(|c| matches!(c, Call::Exec(p, _, _) if *p == second))
+        .ok_or("rwop-second never read the file")?;
+    if read < deleted {
+        return Err("rwop-second was used before rwop-first was deleted".into());
+    }
+    Ok(())
+}
+
+/// X7: the reader's volume is mounted read-only for real on its stand-in, so the binary's
+/// write fails with the kernel's own EROFS; the editor, on the same claim, writes.
+fn read_only_claim() -> Result<(), Failed> {
+    let id = "read-only-claim";
+    let w = World::new(id)?;
+    w.binds("content", "ro");
+    for (pod, node) in [("reader", "node-1"), ("editor", "node-2")] {
+        let r = w.pod(pod);
+        w.fake
+            .on_apply(&r)
+            .after(Duration::from_secs(2))
+            .merge(&r, running(node));
+    }
+    // The kubelet mounted the export with `ro` on the reader's node.
+    w.stand_in.kernel_mount(
+        &w.pv("ro"),
+        "nfs4",
+        "ro,vers=4.2,rsize=1048576,wsize=1048576,namlen=255,hard,proto=tcp,timeo=600,\
+         retrans=2,sec=sys,clientaddr=172.18.0.3,local_lock=none,addr=10.96.0.20",
+    );
+    let result = w.run(id)?;
+    passed(&result)?;
+    let refused = result
+        .steps
+        .iter()
+        .filter(|s| s.label.contains("EROFS"))
+        .count();
+    if refused != 2 {
+        return Err(format!("{refused} refused writes recorded, expected 2").into());
+    }
+    Ok(())
+}
+
+/// X8: the stand-in mounts each pod's subPath of the claim, creating a missing one as the
+/// kubelet does (as root), so listings, files and owners are what the binary sees.
+fn subpath_on_nfs() -> Result<(), Failed> {
+    let id = "subpath-on-nfs";
+    let w = World::new(id)?;
+    w.binds("shared", "shared");
+    for (pod, node) in [
+        ("alpha", "node-1"),
+        ("beta", "node-2"),
+        ("fresh", "node-1"),
+        ("whole", "node-2"),
+    ] {
+        let r = w.pod(pod);
+        w.fake
+            .on_apply(&r)
+            .after(Duration::from_secs(2))
+            .merge(&r, running(node));
+    }
+    let result = w.run(id)?;
+    passed(&result)
 }
 
 /// F1: each writer waits for a go file on its own emptyDir, says there that it is writing
@@ -463,8 +707,17 @@ fn main() {
             nginx_serves_nfs_content,
             true,
         ),
+        trial("r4_delete_on_static_pv", delete_on_static_pv, false),
+        trial(
+            "t4_statefulset_claim_retention",
+            statefulset_claim_retention,
+            false,
+        ),
         trial("x1_nfs_export_roundtrip", nfs_export_roundtrip, false),
         trial("x5_mount_options_applied", mount_options_applied, false),
+        trial("x6_access_modes_not_locks", access_modes_not_locks, false),
+        trial("x7_read_only_claim", read_only_claim, true),
+        trial("x8_subpath_on_nfs", subpath_on_nfs, true),
         trial(
             "f1_server_restart_hard_vs_soft",
             server_restart_hard_vs_soft,
@@ -475,6 +728,7 @@ fn main() {
         eprintln!(
             "s4_nginx_serves_nfs_content ignored: `mkdir --owner` on the stand-in server needs root"
         );
+        eprintln!("x7_read_only_claim ignored: a read-only bind mount for the stand-in needs root");
     }
     libtest_mimic::run(&args, trials).exit();
 }

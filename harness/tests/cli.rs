@@ -312,6 +312,73 @@ fn run_rejects_bad_input_before_touching_anything() {
     assert!(!state.exists());
 }
 
+/// A kubeconfig as users have them: one context, current, pointing at `server`.
+fn kubeconfig(dir: &Path, server: &str) -> PathBuf {
+    let file = dir.join("kubeconfig");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: prod\n  cluster:\n    server: \
+             {server}\ncontexts:\n- name: lab-prod\n  context:\n    cluster: prod\n    \
+             user: admin\ncurrent-context: lab-prod\nusers:\n- name: admin\n  user:\n    \
+             token: t\n"
+        ),
+    )
+    .expect("write the kubeconfig");
+    file
+}
+
+#[test]
+fn existing_without_a_named_context_names_it_and_waits_for_yes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    // Port 9 (discard) refuses connections: any request would fail with "did not answer".
+    let file = kubeconfig(dir.path(), "https://127.0.0.1:9");
+    let file_arg = file.to_string_lossy().into_owned();
+    for (args, env) in [
+        (
+            vec![
+                "run",
+                "--existing",
+                "--kubeconfig",
+                &file_arg,
+                "--skip-bench",
+            ],
+            vec![],
+        ),
+        (
+            vec!["bench", "--existing", "--repetitions", "1"],
+            vec![("KUBECONFIG", file_arg.as_str())],
+        ),
+    ] {
+        let run = nfslab(&args, &state, &env);
+        assert_eq!(run.code(), Some(2), "{}", run.explain());
+        let expected = format!(
+            "--existing would act on context `lab-prod` (API server https://127.0.0.1:9/, \
+             kubeconfig {file_arg}): nfslab creates namespaces"
+        );
+        assert!(run.stderr().contains(&expected), "{}", run.explain());
+        assert!(
+            run.stderr().contains("--context NAME, or pass --yes"),
+            "{}",
+            run.explain()
+        );
+        assert!(
+            !run.stderr().contains("did not answer"),
+            "{}",
+            run.explain()
+        );
+    }
+    // Named context or --yes: past the gate, to the first request, which fails.
+    for extra in [["--context", "lab-prod"], ["--yes", "--skip-bench"]] {
+        let mut args = vec!["run", "--kubeconfig", &file_arg, "--skip-bench"];
+        args.extend(extra.iter().filter(|a| **a != "--skip-bench"));
+        let run = nfslab(&args, &state, &[]);
+        assert_eq!(run.code(), Some(3), "{}", run.explain());
+        assert!(run.stderr().contains("did not answer"), "{}", run.explain());
+    }
+}
+
 #[test]
 fn doctor_lists_what_is_missing_and_why() {
     let dir = tempfile::tempdir().expect("tmp");

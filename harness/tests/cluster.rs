@@ -2,6 +2,12 @@
 //! the server's export over NFSv3 and NFSv4.1 each write a file that the server side reads
 //! back, then everything is removed again (`nfslab nfs down`, `nfslab cluster down`).
 //!
+//! On that cluster it also checks what a first real run depends on: the preflight of
+//! `--existing` passes (rights, pulls of nfslab's own images, which on kind only succeed
+//! because they were side-loaded, admission of every pod kind nfslab makes); a pod with an
+//! image that cannot exist fails its wait with the pull reason at once; and the debug bundle
+//! of a failure holds the server pod's description and log (and kind's node logs).
+//!
 //! Runs only when asked, since it needs Docker + kind (or a cluster) and takes minutes. The
 //! variables are those of every cluster-gated test binary
 //! ([`ClusterChoice::from_env`](nfslab::environment::ClusterChoice::from_env)):
@@ -254,6 +260,7 @@ fn end_to_end(choice: &ClusterChoice) -> Result<(), Failed> {
         ClusterChoice::Existing {
             kubeconfig,
             context,
+            ..
         } => {
             if let Some(k) = kubeconfig {
                 let k = k.to_str().ok_or_else(|| {
@@ -271,7 +278,8 @@ fn end_to_end(choice: &ClusterChoice) -> Result<(), Failed> {
         up_args.extend(["--nfs-flavor", f]);
     }
     nfslab(&state, &up_args)?;
-    let outcome = with_cluster(&state, &config, flavor.as_deref());
+    let kind = matches!(choice, ClusterChoice::Kind { .. });
+    let outcome = with_cluster(&state, &config, flavor.as_deref(), kind);
     let teardown = if keep {
         eprintln!(
             "e2e: keeping kind cluster `{CLUSTER_NAME}`; kubeconfig {}/clusters/{CLUSTER_NAME}/kubeconfig \
@@ -290,7 +298,12 @@ fn end_to_end(choice: &ClusterChoice) -> Result<(), Failed> {
     teardown.map(drop)
 }
 
-fn with_cluster(state: &Path, config: &Config, flavor: Option<&str>) -> Result<(), Failed> {
+fn with_cluster(
+    state: &Path,
+    config: &Config,
+    flavor: Option<&str>,
+    kind: bool,
+) -> Result<(), Failed> {
     let mut nfs_up = vec!["nfs", "up", "--name", CLUSTER_NAME];
     if let Some(f) = flavor {
         nfs_up.extend(["--flavor", f]);
@@ -332,9 +345,139 @@ fn with_cluster(state: &Path, config: &Config, flavor: Option<&str>) -> Result<(
                 break;
             }
         }
+        if result.is_ok() {
+            result = preflight_passes(&cluster, config, flavor, kind).await;
+        }
+        if result.is_ok() {
+            result = a_pull_failure_is_reported_at_once(&cluster, &run, &namespace).await;
+        }
+        if result.is_ok() {
+            result = the_debug_bundle_holds_the_server(&cluster, config, kind).await;
+        }
         remove_run(&cluster, config, &run, &namespace).await;
         result
     })
+}
+
+/// The preflight an existing cluster gets passes on this one: every right is granted, the
+/// nodes pull nfslab's own images (on kind: only because they were side-loaded, as the
+/// references exist in no registry), and admission admits the scenario, hostPath, server
+/// and recycler pods. On kind nothing is even worth a warning.
+async fn preflight_passes(
+    cluster: &KubeCluster,
+    config: &Config,
+    flavor: Option<&str>,
+    kind: bool,
+) -> Result<(), Failed> {
+    let flavor = match flavor {
+        Some("kernel") => nfslab::nfs::ServerFlavor::Kernel,
+        Some(_) => nfslab::nfs::ServerFlavor::Ganesha,
+        None => config.nfs.flavor,
+    };
+    let version = cluster.server_version().await.ok();
+    let target = nfslab::cluster::existing::Target::describe(None, None, cluster.api_server());
+    let plan = nfslab::environment::existing_plan(config, &[flavor], &target, version.as_deref());
+    let namespace = ObjectRef::cluster("v1", "Namespace", &plan.namespace());
+    let warnings = nfslab::cluster::existing::preflight(cluster, &plan, &|line| {
+        eprintln!("preflight: {line}");
+    })
+    .await
+    .map_err(|e| fail("preflight")(nfslab::bench::error_chain(&e)))?;
+    if kind && !warnings.is_empty() {
+        return Err(format!("preflight warned on kind: {warnings:?}").into());
+    }
+    // The probe namespace goes away.
+    wait::until_within(
+        cluster,
+        &namespace,
+        &conditions::is_gone(),
+        config.timeouts.delete,
+    )
+    .await
+    .map_err(|e| fail("probe namespace removal")(e.to_string()))?;
+    Ok(())
+}
+
+/// A pod whose image cannot exist fails its wait with the kubelet's pull reason, long
+/// before the readiness deadline.
+async fn a_pull_failure_is_reported_at_once(
+    cluster: &KubeCluster,
+    run: &RunId,
+    namespace: &str,
+) -> Result<(), Failed> {
+    let mut pod = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "unpullable", "namespace": namespace},
+        "spec": {"restartPolicy": "Never", "containers": [{"name": "c",
+            "image": "nfslab.invalid/no-such-image:0", "imagePullPolicy": "Always"}]}});
+    stamp(&mut pod, run, Some("e2e-cluster"));
+    cluster
+        .apply(&pod)
+        .await
+        .map_err(|e| fail("create the unpullable pod")(e.to_string()))?;
+    let started = std::time::Instant::now();
+    let outcome = wait::pod_ready_minding_pulls(
+        cluster,
+        &ObjectRef::pod(namespace, "unpullable"),
+        std::time::Duration::from_secs(600),
+        std::time::Duration::from_secs(60),
+        &|line| eprintln!("{line}"),
+    )
+    .await;
+    match outcome {
+        Err(wait::WaitError::ImagePull { reason, image, .. })
+            if image.contains("no-such-image")
+                && (reason == "ErrImagePull" || reason == "ImagePullBackOff") =>
+        {
+            eprintln!(
+                "pull failure reported after {:?}: {reason}",
+                started.elapsed()
+            );
+            Ok(())
+        }
+        other => Err(format!("expected an image pull failure, got {other:?}").into()),
+    }
+}
+
+/// The debug bundle a failed run writes holds the server pod's description and log, and
+/// for kind the nodes' logs.
+async fn the_debug_bundle_holds_the_server(
+    cluster: &KubeCluster,
+    config: &Config,
+    kind: bool,
+) -> Result<(), Failed> {
+    let dir = tempfile::tempdir().map_err(|e| fail("temporary directory")(e.to_string()))?;
+    let tools = nfslab::cluster::tools::SystemTools::new();
+    let evidence = nfslab::debug::Evidence {
+        cluster: Some(cluster),
+        kind: kind.then_some(CLUSTER_NAME),
+        tools: &tools,
+        failure: "the cluster lane asked for a bundle",
+        manifests: Vec::new(),
+    };
+    let missing = nfslab::debug::collect(&evidence, dir.path()).await;
+    let pods = dir.path().join("pods").join(&config.nfs.namespace);
+    let pod_json = pods.join(format!("{}-0.json", server::SERVER_NAME));
+    if !pod_json.is_file() {
+        return Err(format!(
+            "the bundle has no `{}` (could not collect: {missing:?})",
+            pod_json.display()
+        )
+        .into());
+    }
+    let logs = std::fs::read_dir(&pods)
+        .map_err(|e| fail("read the bundle")(e.to_string()))?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+        .count();
+    if logs == 0 {
+        return Err(
+            format!("the bundle has no server log (could not collect: {missing:?})").into(),
+        );
+    }
+    if kind && !dir.path().join("kind").is_dir() {
+        return Err(format!("the bundle has no kind logs (could not collect: {missing:?})").into());
+    }
+    Ok(())
 }
 
 fn main() {

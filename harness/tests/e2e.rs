@@ -6,7 +6,9 @@
 //!
 //! Which cluster: `NFSLAB_E2E_CLUSTER=kind` (nfslab's kind cluster, created when missing and
 //! then deleted; `NFSLAB_E2E_REUSE=1` keeps it) or `existing` (the cluster of
-//! `NFSLAB_E2E_KUBECONFIG` or `KUBECONFIG`, context `NFSLAB_E2E_CONTEXT`);
+//! `NFSLAB_E2E_KUBECONFIG` or `KUBECONFIG`, context `NFSLAB_E2E_CONTEXT`, or its current
+//! context with `NFSLAB_E2E_YES=1`; `NFSLAB_E2E_IMAGE_REGISTRY` pushes nfslab's images
+//! there as `--image-registry` does);
 //! `NFSLAB_E2E_FLAVOR=kernel|ganesha` picks the in-cluster server, `NFSLAB_CONFIG` a
 //! configuration file. Unset: every scenario is reported
 //! IGNORED and the reason is printed once; with `NFSLAB_REQUIRE` naming `cluster` (or
@@ -196,6 +198,9 @@ fn main() -> ExitCode {
             eprintln!("e2e: {e}");
             return ExitCode::from(2);
         }
+    }
+    if let Some(choice) = &choice {
+        choice.use_registry(&mut config);
     }
     if args.test_threads.is_none() {
         let parallel = std::env::var("NFSLAB_E2E_PARALLEL")

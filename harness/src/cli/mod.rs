@@ -184,23 +184,44 @@ pub struct ClusterSelection {
     /// Context of an existing cluster (implies --existing).
     #[arg(long, value_name = "NAME", conflicts_with_all = ["name", "keep_cluster"])]
     pub context: Option<String>,
+    /// Act on the existing cluster's current context without naming it with --context
+    /// (nfslab creates privileged pods, hostPath volumes and cluster-scoped objects there).
+    #[arg(long, conflicts_with_all = ["name", "keep_cluster"])]
+    pub yes: bool,
+    /// Push nfslab's own images (nfslab-io, nfslab-ganesha) to this registry and run them
+    /// from there: an existing cluster's nodes cannot pull them from your local Docker.
+    /// Example: --image-registry registry.example.com:5000/nfslab
+    #[arg(long, value_name = "REGISTRY", conflicts_with_all = ["name", "keep_cluster"])]
+    pub image_registry: Option<String>,
 }
 
 impl ClusterSelection {
     /// Whether a cluster was named on the command line (not just the configured default).
     #[must_use]
     pub fn names_a_cluster(&self) -> bool {
-        self.existing || self.kubeconfig.is_some() || self.context.is_some() || self.name.is_some()
+        self.existing
+            || self.kubeconfig.is_some()
+            || self.context.is_some()
+            || self.image_registry.is_some()
+            || self.name.is_some()
     }
 
     /// The library's choice these options make; a kind cluster name goes into `config`.
     pub fn apply(&self, config: &mut Config) -> nfslab::environment::ClusterChoice {
         use nfslab::environment::ClusterChoice;
-        if self.existing || self.kubeconfig.is_some() || self.context.is_some() {
-            ClusterChoice::Existing {
+        if self.existing
+            || self.kubeconfig.is_some()
+            || self.context.is_some()
+            || self.image_registry.is_some()
+        {
+            let choice = ClusterChoice::Existing {
                 kubeconfig: self.kubeconfig.clone(),
                 context: self.context.clone(),
-            }
+                confirmed: self.yes || self.context.is_some(),
+                image_registry: self.image_registry.clone(),
+            };
+            choice.use_registry(config);
+            choice
         } else {
             if let Some(name) = &self.name {
                 config.cluster.name.clone_from(name);

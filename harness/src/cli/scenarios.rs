@@ -113,6 +113,7 @@ fn server_dry_run(
         ClusterChoice::Existing {
             kubeconfig,
             context,
+            ..
         } => (kubeconfig, context, None),
         ClusterChoice::Kind { .. } => (None, None, Some(config.cluster.name.clone())),
     };

@@ -317,6 +317,68 @@ pub async fn freshness_of(
     })
 }
 
+/// The hash `recipe`'s script prints with `--source-hash` for the tree at `source` (`None`
+/// without a tree or when the script fails): the content a build from here would have.
+#[must_use]
+pub fn source_hash(source: &Path, recipe: Recipe) -> Option<String> {
+    let script = source.join(recipe.script);
+    if !script.is_file() {
+        return None;
+    }
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .arg("--source-hash")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let hash = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && is_hash(&hash)).then_some(hash)
+}
+
+/// Makes `target` (a reference in a registry the nodes pull from) the image `recipe`
+/// builds from the tree at `source`, and pushes it there: builds the local
+/// `<name>:<version>` when missing or stale, tags it, `docker push`es it.
+///
+/// # Errors
+/// [`ImageError`] when the build, the tag or the push fails (the push's own words, with a
+/// hint about `docker login` and insecure registries).
+pub async fn publish(
+    tools: &dyn Tools,
+    source: &Path,
+    recipe: Recipe,
+    target: &str,
+    build_timeout: Duration,
+    push_timeout: Duration,
+) -> Result<(), ImageError> {
+    let local = recipe.reference();
+    if freshness_of(tools, source, recipe, &local)
+        .await?
+        .needs_build()
+    {
+        build(tools, source, recipe, &local, build_timeout).await?;
+    }
+    run_checked(
+        tools,
+        &format!("tag `{local}` as `{target}`"),
+        &CommandSpec::new("docker", &["tag", &local, target], QUERY_TIMEOUT),
+        None,
+    )
+    .await?;
+    run_checked(
+        tools,
+        &format!("push `{target}`"),
+        &CommandSpec::new("docker", &["push", target], push_timeout).echoed(),
+        Some(
+            "check the registry is reachable from here and that you are logged in \
+             (`docker login REGISTRY`); a plain-HTTP registry must be listed in Docker's \
+             insecure-registries",
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
 fn is_hash(text: &str) -> bool {
     !text.is_empty() && text.len() <= 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }

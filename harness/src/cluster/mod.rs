@@ -15,6 +15,7 @@
 //! Host tools run through [`tools::Tools`], so all of this is tested without kind.
 
 pub mod doctor;
+pub mod existing;
 pub mod images;
 pub mod install;
 pub mod kind;
@@ -732,7 +733,7 @@ fn absolute(path: &Path) -> PathBuf {
 }
 
 /// The kubeconfig kubectl would use: the first file in `KUBECONFIG`, else `~/.kube/config`.
-fn default_kubeconfig() -> Option<PathBuf> {
+pub(crate) fn default_kubeconfig() -> Option<PathBuf> {
     if let Some(list) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
         return std::env::split_paths(&list).next().map(|p| absolute(&p));
     }
@@ -847,6 +848,26 @@ pub struct NodeStatus {
     pub control_plane: bool,
     /// For kind nodes: whether `/sbin/mount.nfs` is there (`None`: not checked).
     pub mount_helper: Option<bool>,
+    /// Taints that keep nfslab's pods off the node (`key=value:Effect`): every `NoSchedule`
+    /// and `NoExecute` taint except the control-plane one the NFS server tolerates.
+    pub taints: Vec<String>,
+    /// Whether the node is cordoned (`spec.unschedulable`).
+    pub cordoned: bool,
+}
+
+impl NodeStatus {
+    /// Why nfslab's pods cannot be scheduled there, when they cannot.
+    #[must_use]
+    pub fn blocked(&self) -> Option<String> {
+        let mut why = Vec::new();
+        if self.cordoned {
+            why.push("cordoned".to_owned());
+        }
+        if !self.taints.is_empty() {
+            why.push(format!("tainted {}", self.taints.join(", ")));
+        }
+        (!why.is_empty()).then(|| why.join(" and "))
+    }
 }
 
 /// What `cluster status` reports.
@@ -885,6 +906,30 @@ fn node_status(node: &Value) -> NodeStatus {
         .pointer("/metadata/labels")
         .and_then(Value::as_object)
         .is_some_and(|l| l.contains_key("node-role.kubernetes.io/control-plane"));
+    // Taint keys and effects as the API defines them (k8s.io/api core/v1 types.go,
+    // TaintEffectNoSchedule, TaintEffectNoExecute); PreferNoSchedule only steers.
+    let taints = node
+        .pointer("/spec/taints")
+        .and_then(Value::as_array)
+        .map(|taints| {
+            taints
+                .iter()
+                .filter_map(|t| {
+                    let key = t.get("key")?.as_str()?;
+                    let effect = t.get("effect")?.as_str()?;
+                    let tolerated =
+                        key == "node-role.kubernetes.io/control-plane" && effect == "NoSchedule";
+                    if tolerated || !matches!(effect, "NoSchedule" | "NoExecute") {
+                        return None;
+                    }
+                    Some(match t.get("value").and_then(Value::as_str) {
+                        Some(v) if !v.is_empty() => format!("{key}={v}:{effect}"),
+                        _ => format!("{key}:{effect}"),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     NodeStatus {
         name: node
             .pointer("/metadata/name")
@@ -894,6 +939,11 @@ fn node_status(node: &Value) -> NodeStatus {
         ready,
         control_plane,
         mount_helper: None,
+        taints,
+        cordoned: node
+            .pointer("/spec/unschedulable")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     }
 }
 

@@ -31,6 +31,11 @@
 //! once it exits is scripted with [`FakeCluster::on_exit`]. Under paused tokio time the
 //! clock stands still while such a container runs (it runs on tokio's blocking pool), so a
 //! wait for what it produces cannot time out early.
+//!
+//! What a component changes outside the API at a scripted moment (a recycler emptying a
+//! volume's directory on the stand-in server) is [`RuleBuilder::outside`];
+//! [`FakeCluster::on_patch_with`] tells one patch of an object from another (a scale down
+//! from a scale up).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -70,14 +75,22 @@ pub enum Call {
     EventsFor(ObjectRef),
     /// `events_in` a namespace.
     EventsIn(String),
+    /// `dry_run_apply` of an object.
+    DryRun(ObjectRef),
+    /// `review_access`: verb, group, resource (`pods/exec` with a subresource), namespace.
+    Review(String, String, String, Option<String>),
 }
 
 #[derive(Clone, Debug)]
 enum Trigger {
     Apply(ObjectRef),
     Patch(ObjectRef),
+    /// A merge patch of the object equal to this one.
+    PatchWith(ObjectRef, Value),
     Delete(ObjectRef),
     Exec(ObjectRef, Vec<String>),
+    /// A server-side dry run of an object.
+    DryRun(ObjectRef),
     /// A container started by [`Effect::Run`] ended (successfully or not).
     Exit(ObjectRef, String, bool),
 }
@@ -87,7 +100,9 @@ impl Trigger {
         match (self, call) {
             (Self::Apply(a), Call::Apply(b))
             | (Self::Patch(a), Call::Patch(b, _))
-            | (Self::Delete(a), Call::Delete(b)) => a == b,
+            | (Self::Delete(a), Call::Delete(b))
+            | (Self::DryRun(a), Call::DryRun(b)) => a == b,
+            (Self::PatchWith(a, want), Call::Patch(b, got)) => a == b && want == got,
             (Self::Exec(pod, prefix), Call::Exec(p, _, cmd)) => {
                 pod == p && cmd.len() >= prefix.len() && cmd[..prefix.len()] == prefix[..]
             }
@@ -110,6 +125,18 @@ enum Effect {
     },
     /// A container of a pod runs in the background.
     Run(ObjectRef, String),
+    /// Something the test does outside the API at that moment.
+    Outside(Outside),
+}
+
+/// A scripted change outside the API (what a component does to files, say).
+#[derive(Clone)]
+struct Outside(Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for Outside {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Outside(..)")
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -141,6 +168,7 @@ struct State {
     applied: BTreeMap<ObjectRef, Value>,
     next_uid: u64,
     stand_in: Option<super::stand_in::StandIn>,
+    denied: Vec<(String, String, String)>,
 }
 
 impl State {
@@ -237,6 +265,7 @@ impl State {
                 }
             }
             Effect::Run(pod, container) => return Some((pod.clone(), container.clone())),
+            Effect::Outside(Outside(change)) => change(),
         }
         None
     }
@@ -359,6 +388,13 @@ impl RuleBuilder {
         })
     }
 
+    /// `change` runs: what a component does outside the API at that moment, such as the
+    /// recycler emptying a volume's directory on the stand-in server. It runs with the
+    /// fake's state locked, so it must not call the fake.
+    pub fn outside(self, change: impl Fn() + Send + Sync + 'static) -> Self {
+        self.edit(|r| r.effects.push(Effect::Outside(Outside(Arc::new(change)))))
+    }
+
     /// The call's default behaviour does not happen (a delete that does not remove the
     /// object, as finalizers do; an apply that stores nothing).
     pub fn instead(self) -> Self {
@@ -426,6 +462,27 @@ impl FakeCluster {
     /// A rule for what happens after `object` is merge-patched.
     pub fn on_patch(&self, object: &ObjectRef) -> RuleBuilder {
         self.builder(Trigger::Patch(object.clone()))
+    }
+
+    /// A rule for what happens after `object` is merge-patched with exactly `patch` (a
+    /// scale to one size and not another, say).
+    pub fn on_patch_with(&self, object: &ObjectRef, patch: Value) -> RuleBuilder {
+        self.builder(Trigger::PatchWith(object.clone(), patch))
+    }
+
+    /// A rule for a server-side dry run of `object` (by default it is accepted and
+    /// nothing is stored); `.fail(...)` scripts a refusal.
+    pub fn on_dry_run(&self, object: &ObjectRef) -> RuleBuilder {
+        self.builder(Trigger::DryRun(object.clone()))
+    }
+
+    /// From now on, access reviews of `verb` on `resource` (`pods/exec` names a
+    /// subresource) of API group `group` (`""` for the core group) are answered
+    /// `allowed: false`; everything else is allowed.
+    pub fn deny(&self, verb: &str, group: &str, resource: &str) {
+        self.lock()
+            .denied
+            .push((verb.to_owned(), group.to_owned(), resource.to_owned()));
     }
 
     /// A rule for what happens after `object` is deleted.
@@ -660,6 +717,45 @@ fn selector_matches(object: &Value, selector: Option<&str>) -> bool {
 
 #[async_trait]
 impl Cluster for FakeCluster {
+    async fn dry_run_apply(&self, manifest: &Value) -> ClusterResult<Value> {
+        let object = ObjectRef::from_manifest(manifest)
+            .ok_or_else(|| invalid("needs apiVersion, kind and metadata.name"))?;
+        let fired = self.record(Call::DryRun(object));
+        match verdict(&fired) {
+            (Some(error), _) => Err(error),
+            _ => Ok(manifest.clone()),
+        }
+    }
+
+    async fn review_access(
+        &self,
+        attributes: &k8s_openapi::api::authorization::v1::ResourceAttributes,
+    ) -> ClusterResult<k8s_openapi::api::authorization::v1::SubjectAccessReviewStatus> {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let resource = match attributes.subresource.as_deref() {
+            Some(sub) if !sub.is_empty() => format!("{}/{sub}", text(&attributes.resource)),
+            _ => text(&attributes.resource),
+        };
+        let (verb, group) = (text(&attributes.verb), text(&attributes.group));
+        self.record(Call::Review(
+            verb.clone(),
+            group.clone(),
+            resource.clone(),
+            attributes.namespace.clone(),
+        ));
+        let denied = self
+            .lock()
+            .denied
+            .iter()
+            .any(|(v, g, r)| *v == verb && *g == group && *r == resource);
+        Ok(
+            k8s_openapi::api::authorization::v1::SubjectAccessReviewStatus {
+                allowed: !denied,
+                ..Default::default()
+            },
+        )
+    }
+
     async fn apply(&self, manifest: &Value) -> ClusterResult<Value> {
         let object = ObjectRef::from_manifest(manifest)
             .ok_or_else(|| invalid("needs apiVersion, kind and metadata.name"))?;
@@ -1107,6 +1203,43 @@ mod tests {
             .await
             .expect("logs");
         assert!(why.contains("/etc/none"), "{why}");
+    }
+
+    #[tokio::test]
+    async fn patch_rules_can_match_the_patch_and_change_things_outside_the_api() {
+        let fake = FakeCluster::new();
+        let set = ObjectRef::namespaced("apps/v1", "StatefulSet", "t1", "web");
+        let outside = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&outside);
+        fake.on_patch_with(&set, json!({"spec": {"replicas": 1}}))
+            .merge(&set, json!({"status": {"replicas": 1}}))
+            .outside(move || seen.lock().unwrap_or_else(|e| e.into_inner()).push("down"));
+        fake.on_patch_with(&set, json!({"spec": {"replicas": 2}}))
+            .merge(&set, json!({"status": {"replicas": 2}}));
+        fake.set(
+            &set,
+            json!({"metadata": {"name": "web"}, "spec": {"replicas": 2}}),
+        );
+        let replicas = |fake: &FakeCluster| {
+            fake.state(&set)
+                .and_then(|v| v.pointer("/status/replicas").cloned())
+        };
+        fake.patch_merge(&set, &json!({"spec": {"replicas": 1}}))
+            .await
+            .expect("patch");
+        assert_eq!(replicas(&fake), Some(json!(1)));
+        fake.patch_merge(&set, &json!({"spec": {"replicas": 2}}))
+            .await
+            .expect("patch");
+        assert_eq!(replicas(&fake), Some(json!(2)));
+        fake.patch_merge(&set, &json!({"spec": {"paused": true}}))
+            .await
+            .expect("patch");
+        assert_eq!(replicas(&fake), Some(json!(2)), "no rule for this patch");
+        assert_eq!(
+            *outside.lock().unwrap_or_else(|e| e.into_inner()),
+            vec!["down"]
+        );
     }
 
     #[test]

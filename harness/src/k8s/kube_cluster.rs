@@ -59,6 +59,7 @@ pub struct KubeCluster {
     client: Client,
     resources: Arc<Mutex<HashMap<(String, String), Resolved>>>,
     exec_timeout: Duration,
+    api_server: String,
 }
 
 /// Why nfslab could not build a client for a cluster.
@@ -151,7 +152,14 @@ impl KubeCluster {
             client,
             resources: Arc::new(Mutex::new(builtin_resources())),
             exec_timeout,
+            api_server: String::new(),
         }
+    }
+
+    /// The API server URL the client talks to (empty for a client built by [`Self::new`]).
+    #[must_use]
+    pub fn api_server(&self) -> &str {
+        &self.api_server
     }
 
     /// Connects with a kubeconfig file (or the environment's: `KUBECONFIG`, `~/.kube/config`,
@@ -195,8 +203,12 @@ impl KubeCluster {
                     .await
                     .map_err(|source| ConnectError::NoKubeconfig { source })?,
             };
+        let api_server = config.cluster_url.to_string();
         let client = Client::try_from(config).map_err(|source| ConnectError::Client { source })?;
-        Ok(Self::new(client, exec_timeout))
+        Ok(Self {
+            api_server,
+            ..Self::new(client, exec_timeout)
+        })
     }
 
     /// The underlying kube client.
@@ -627,6 +639,31 @@ impl Cluster for KubeCluster {
 
     async fn dry_run_apply(&self, manifest: &Value) -> ClusterResult<Value> {
         self.apply_with(manifest, true).await
+    }
+
+    async fn review_access(
+        &self,
+        attributes: &k8s_openapi::api::authorization::v1::ResourceAttributes,
+    ) -> ClusterResult<k8s_openapi::api::authorization::v1::SubjectAccessReviewStatus> {
+        use k8s_openapi::api::authorization::v1::{
+            SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+        };
+        let api: kube::Api<SelfSubjectAccessReview> = kube::Api::all(self.client.clone());
+        let review = SelfSubjectAccessReview {
+            spec: SelfSubjectAccessReviewSpec {
+                resource_attributes: Some(attributes.clone()),
+                ..SelfSubjectAccessReviewSpec::default()
+            },
+            ..SelfSubjectAccessReview::default()
+        };
+        let answered = api
+            .create(&kube::api::PostParams::default(), &review)
+            .await
+            .map_err(|e| map_error("create", "SelfSubjectAccessReview", e))?;
+        answered.status.ok_or_else(|| ClusterError::Invalid {
+            object: "SelfSubjectAccessReview".to_owned(),
+            detail: "the API server answered without a status".to_owned(),
+        })
     }
 
     async fn patch_merge(&self, object: &ObjectRef, patch: &Value) -> ClusterResult<Value> {

@@ -278,6 +278,19 @@ pub trait Cluster: Send + Sync {
         })
     }
 
+    /// Asks the API server whether the caller may do what `attributes` describe (a
+    /// SelfSubjectAccessReview, what `kubectl auth can-i` sends) and returns its answer. The
+    /// default refuses: a cluster that is not an API server has no authorizer to ask.
+    async fn review_access(
+        &self,
+        _attributes: &k8s_openapi::api::authorization::v1::ResourceAttributes,
+    ) -> ClusterResult<k8s_openapi::api::authorization::v1::SubjectAccessReviewStatus> {
+        Err(ClusterError::Invalid {
+            object: "SelfSubjectAccessReview".to_owned(),
+            detail: "this cluster cannot review access".to_owned(),
+        })
+    }
+
     /// Applies a JSON merge patch (RFC 7386) to an existing object and returns the result.
     /// Used where server-side apply would drop fields (scaling, clearing `spec.claimRef`).
     async fn patch_merge(&self, object: &ObjectRef, patch: &Value) -> ClusterResult<Value>;

@@ -15,6 +15,10 @@
 //! [`StandIn::kernel_mount`] adds an NFS line to the `mountinfo` the binary reads (through
 //! `NFSLAB_IO_PROC`) for the local directory standing in for that NFS path. Without one the
 //! binary sees the local file system, as it would on a pod whose volume is not NFS.
+//! A volume the pod mounts `readOnly` (on the volume mount, the claim or the inline NFS
+//! source) is made read-only for real: the binary then runs in a private mount namespace
+//! where its directory is bind-mounted onto itself read-only (`unshare`, `mount`: needs
+//! root), so a write gets the kernel's own EROFS.
 //! [`StandIn::route`] says which pods answer an HTTP host name: `get` then reaches a real
 //! `nfslab-io serve` started with that pod's own arguments on a local port.
 
@@ -35,6 +39,11 @@ pub const IMAGE_BINARY: &str = "/nfslab-io";
 
 /// How long one helper run may take before it is killed.
 const RUN_LIMIT: Duration = Duration::from_secs(120);
+
+/// The exit code and message prefix of the wrapper that makes a read-only mount when it
+/// cannot (told apart from the helper's own failures).
+const READ_ONLY_FAILED: i32 = 125;
+const READ_ONLY_TAG: &str = "stand-in: cannot mount read-only:";
 
 /// A scripted answer of the kernel: the `mountinfo` line of an NFS mount.
 #[derive(Clone, Debug)]
@@ -64,6 +73,9 @@ struct Mapping {
     nfs_source: Option<String>,
     /// The PV behind the volume, when it is a claim.
     pv: Option<String>,
+    /// Mounted read-only (`readOnly` on the volume mount, the claim or the inline NFS
+    /// source, as the pod asked for it).
+    read_only: bool,
 }
 
 struct Served {
@@ -175,6 +187,7 @@ impl StandIn {
                 local,
                 nfs_source: None,
                 pv: None,
+                read_only: false,
             },
         ));
     }
@@ -282,8 +295,14 @@ impl StandIn {
             .cloned()
             .collect();
         let proc_dir = self.proc_dir(&touched)?;
+        let read_only: Vec<&Path> = touched
+            .iter()
+            .filter(|m| m.read_only)
+            .map(|m| m.local.as_path())
+            .collect();
         let started = Instant::now();
-        let mut child = Command::new(&self.inner.binary)
+        let mut child = self
+            .command(&read_only)
             .args(&args)
             .env(nfslab_workload::mount::PROC_ENV, &proc_dir)
             .current_dir(&self.inner.root)
@@ -328,11 +347,45 @@ impl StandIn {
         stdout.push_str(&out_thread.join().unwrap_or_default());
         stderr.push_str(&err_thread.join().unwrap_or_default());
         let _ = std::fs::remove_dir_all(&proc_dir);
+        if !read_only.is_empty()
+            && (status.code() == Some(READ_ONLY_FAILED) && stderr.starts_with(READ_ONLY_TAG)
+                || stderr.starts_with("unshare:"))
+        {
+            return Err(format!(
+                "cannot run `{}` on a read-only mount: {} (hint: read-only mounts need \
+                 root, `unshare` and `mount`)",
+                command.join(" "),
+                stderr.trim()
+            ));
+        }
         Ok(ExecOutput {
             stdout: unmap(&stdout, &mappings),
             stderr: unmap(&stderr, &mappings),
             exit_code: status.code().unwrap_or(-1),
         })
+    }
+
+    /// The binary, run directly, or when `read_only` names directories, in a private mount
+    /// namespace where each of them is bind-mounted onto itself read-only: the kernel then
+    /// answers a write with EROFS, as it does in a pod whose volume is mounted `ro`.
+    fn command(&self, read_only: &[&Path]) -> Command {
+        if read_only.is_empty() {
+            return Command::new(&self.inner.binary);
+        }
+        let mut command = Command::new("unshare");
+        command
+            .args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c"])
+            .arg(format!(
+                "for d; do [ \"$d\" = -- ] && break; \
+                 mount --bind \"$d\" \"$d\" && mount -o remount,bind,ro \"$d\" \
+                 || {{ echo \"{READ_ONLY_TAG} $d\" >&2; exit {READ_ONLY_FAILED}; }}; shift; \
+                 done; shift; exec \"$@\""
+            ))
+            .arg("sh")
+            .args(read_only)
+            .arg("--")
+            .arg(&self.inner.binary);
+        command
     }
 
     fn pod_dir(&self, pod: &ObjectRef) -> PathBuf {
@@ -357,6 +410,7 @@ impl StandIn {
             local: self.pod_dir(pod).join("rootfs"),
             nfs_source: None,
             pv: None,
+            read_only: false,
         });
         mappings.sort_by_key(|m| std::cmp::Reverse(m.container.len()));
         Ok(mappings)
@@ -421,11 +475,19 @@ impl StandIn {
             }
             std::fs::create_dir_all(&local)
                 .map_err(|e| format!("cannot create `{}`: {e}", local.display()))?;
+            let read_only = [
+                mount.get("readOnly"),
+                volume.pointer("/persistentVolumeClaim/readOnly"),
+                volume.pointer("/nfs/readOnly"),
+            ]
+            .iter()
+            .any(|flag| flag.and_then(Value::as_bool) == Some(true));
             mappings.push(Mapping {
                 container: path.trim_end_matches('/').to_owned(),
                 local,
                 nfs_source,
                 pv,
+                read_only,
             });
         }
         Ok(mappings)
@@ -668,8 +730,9 @@ impl StandIn {
             };
             let point = m.local.canonicalize().unwrap_or_else(|_| m.local.clone());
             mountinfo.push_str(&format!(
-                "{id} 1 0:{id} / {point} rw,relatime shared:{id} - {fstype} {source} {options}\n",
+                "{id} 1 0:{id} / {point} {access},relatime shared:{id} - {fstype} {source} {options}\n",
                 id = 90_000 + i,
+                access = if m.read_only { "ro" } else { "rw" },
                 point = escape(&point.display().to_string()),
                 fstype = k.fstype,
                 source = escape(source),

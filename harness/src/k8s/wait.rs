@@ -252,6 +252,22 @@ pub async fn pod_ready_minding_pulls(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Option<Value>, WaitError> {
     let ready = super::conditions::pod_ready();
+    pod_minding_pulls(cluster, pod, &ready, timeout, pull_allowance, progress).await
+}
+
+/// Waits until `pod` satisfies `ready` within `timeout`, telling a slow image pull from a
+/// failure as [`pod_ready_minding_pulls`] does.
+///
+/// # Errors
+/// [`WaitError`] as [`until_within`], and [`WaitError::ImagePull`].
+pub async fn pod_minding_pulls(
+    cluster: &dyn Cluster,
+    pod: &ObjectRef,
+    ready: &Condition,
+    timeout: Duration,
+    pull_allowance: Duration,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Option<Value>, WaitError> {
     let started = Instant::now();
     let mut deadline = started + timeout;
     let mut extended = false;

@@ -527,31 +527,52 @@ pub async fn choose_node(cluster: &dyn Cluster, configured: &str) -> Result<Stri
             .join(", ")
     };
     if !configured.is_empty() {
-        return if nodes.iter().any(|n| n.name == configured) {
-            Ok(configured.to_owned())
-        } else {
-            Err(NfsError::Node {
+        return match nodes.iter().find(|n| n.name == configured) {
+            Some(node) => match node.blocked() {
+                // The server's pod carries a nodeSelector: the scheduler honours taints.
+                Some(why) => Err(NfsError::Node {
+                    detail: format!(
+                        "node `{configured}` (nfs.node) is {why}: the NFS server tolerates only \
+                         the control-plane taint and would stay Pending (hint: name another \
+                         node in nfs.node, or leave it empty to let nfslab choose; nodes are: {})",
+                        names()
+                    ),
+                }),
+                None => Ok(configured.to_owned()),
+            },
+            None => Err(NfsError::Node {
                 detail: format!(
                     "node `{configured}` (nfs.node) is not in the cluster (hint: nodes are: {})",
                     names()
                 ),
-            })
+            }),
         };
     }
+    let usable = |n: &&crate::cluster::NodeStatus| n.ready && n.blocked().is_none();
     nodes
         .iter()
-        .find(|n| n.ready && !n.control_plane)
-        .or_else(|| nodes.iter().find(|n| n.ready))
+        .filter(usable)
+        .find(|n| !n.control_plane)
+        .or_else(|| nodes.iter().find(usable))
         .map(|n| n.name.clone())
         .ok_or_else(|| NfsError::Node {
-            detail: format!(
-                "no node is Ready to run the NFS server (nodes: {})",
-                if nodes.is_empty() {
-                    "none".to_owned()
-                } else {
-                    names()
-                }
-            ),
+            detail: if nodes.is_empty() {
+                "no node is Ready to run the NFS server (nodes: none)".to_owned()
+            } else {
+                let each = nodes
+                    .iter()
+                    .map(|n| match (n.ready, n.blocked()) {
+                        (false, _) => format!("{} not Ready", n.name),
+                        (true, Some(why)) => format!("{} {why}", n.name),
+                        (true, None) => n.name.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                format!(
+                    "no node can run the NFS server ({each}) (hint: name a node in nfs.node once \
+                     one is Ready, untainted and not cordoned)"
+                )
+            },
         })
 }
 
@@ -1526,6 +1547,81 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("nodes are: lab-control-plane, lab-worker, lab-worker2"),
+            "{err}"
+        );
+    }
+
+    /// A node as the API server stores it, built with the API's own types.
+    fn typed_node(name: &str, taints: &[(&str, &str)], cordoned: bool) -> serde_json::Value {
+        use k8s_openapi::api::core::v1::{Node, NodeCondition, NodeSpec, NodeStatus, Taint};
+        let node = Node {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                name: Some(name.to_owned()),
+                ..Default::default()
+            },
+            spec: Some(NodeSpec {
+                taints: Some(
+                    taints
+                        .iter()
+                        .map(|(key, effect)| Taint {
+                            key: (*key).to_owned(),
+                            effect: (*effect).to_owned(),
+                            value: Some("true".to_owned()),
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
+                unschedulable: Some(cordoned),
+                ..Default::default()
+            }),
+            status: Some(NodeStatus {
+                conditions: Some(vec![NodeCondition {
+                    type_: "Ready".to_owned(),
+                    status: "True".to_owned(),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+        };
+        let mut value = serde_json::to_value(node).expect("a node serializes");
+        value["apiVersion"] = json!("v1");
+        value["kind"] = json!("Node");
+        value
+    }
+
+    #[tokio::test]
+    async fn the_server_avoids_tainted_and_cordoned_nodes() {
+        let fake = FakeCluster::new();
+        for n in [
+            typed_node("a-gpu", &[("nvidia.com/gpu", "NoSchedule")], false),
+            typed_node("b-drained", &[], true),
+            typed_node("c-soft", &[("spot", "PreferNoSchedule")], false),
+        ] {
+            fake.apply(&n).await.expect("apply");
+        }
+        // PreferNoSchedule only steers the scheduler: that node is usable.
+        assert_eq!(choose_node(&fake, "").await.expect("node"), "c-soft");
+        let err = choose_node(&fake, "a-gpu").await.expect_err("tainted");
+        assert!(
+            err.to_string()
+                .contains("node `a-gpu` (nfs.node) is tainted nvidia.com/gpu=true:NoSchedule"),
+            "{err}"
+        );
+        let err = choose_node(&fake, "b-drained").await.expect_err("cordoned");
+        assert!(err.to_string().contains("is cordoned"), "{err}");
+        fake.apply(&typed_node(
+            "c-soft",
+            &[("maintenance", "NoExecute")],
+            false,
+        ))
+        .await
+        .expect("taint the last one");
+        let err = choose_node(&fake, "").await.expect_err("none usable");
+        assert!(
+            err.to_string().contains(
+                "no node can run the NFS server (a-gpu tainted nvidia.com/gpu=true:NoSchedule; \
+                 b-drained cordoned; c-soft tainted maintenance=true:NoExecute)"
+            ),
             "{err}"
         );
     }

@@ -183,9 +183,11 @@ mod tests {
         ("R1", "recycle-wipes-volume"),
         ("R2", "retain-keeps-data"),
         ("R3", "recycle-failure-surfaces"),
+        ("R4", "delete-on-static-pv"),
         ("T1", "statefulset-stable-storage"),
         ("T2", "statefulset-without-storageclass"),
         ("T3", "statefulset-dynamic"),
+        ("T4", "statefulset-claim-retention"),
         ("D1", "dynamic-provisioning-archive"),
         ("D2", "dynamic-provisioning-delete"),
         ("D3", "dynamic-provisioning-pathpattern"),
@@ -196,6 +198,9 @@ mod tests {
         ("X3", "emptydir-lifecycle"),
         ("X4", "hostpath-persistence"),
         ("X5", "mount-options-applied"),
+        ("X6", "access-modes-not-locks"),
+        ("X7", "read-only-claim"),
+        ("X8", "subpath-on-nfs"),
         ("F1", "server-restart-hard-vs-soft"),
     ];
 

@@ -586,7 +586,7 @@ mod tests {
             text.contains("D4  pathpattern-shared-directory-hazard"),
             "{text}"
         );
-        assert!(text.contains("22 scenarios in"), "{text}");
+        assert!(text.contains("27 scenarios in"), "{text}");
     }
 
     #[test]

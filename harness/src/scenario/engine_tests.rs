@@ -834,6 +834,8 @@ async fn server_steps_check_files_on_the_export() {
     let dir = "/exports/nfslab-t-a1b2c3";
     // The scenario's directory is made at its start and removed at its end: each run below
     // prepares what it checks.
+    // Made by the stand-in server's helper, run by this process.
+    let owner = format!("{}:{}", nix::unistd::getuid(), nix::unistd::getgid());
     let setup = r#"  - server-mkdir: {path: pv1, mode: "0755"}
   - server-write: {path: pv1/index.html, content: "HelloWorld\n"}
   - server-write: {path: pv1/index.html, content: "222222\n", append: true}
@@ -845,6 +847,7 @@ async fn server_steps_check_files_on_the_export() {
   - server-expect: {{path: pv1, entries: [index.html, .hidden]}}
   - server-expect: {{path: archived-x, exists: true}}
   - server-expect: {{path: gone, exists: false}}
+  - server-expect: {{path: pv1, owner: \"{owner}\"}}
 "
     );
     let result = run(&fake, &steps).await;
@@ -874,6 +877,14 @@ async fn server_steps_check_files_on_the_export() {
         (
             "{path: nothing/SUCCESS, exists: true}",
             "`nfslab-t-a1b2c3/nothing/SUCCESS` does not exist on the NFS server",
+        ),
+        (
+            "{path: pv1, owner: \"4242:4343\"}",
+            &format!("`nfslab-t-a1b2c3/pv1` is owned by {owner}, expected 4242:4343"),
+        ),
+        (
+            "{path: nothing, owner: \"0:0\"}",
+            "`nfslab-t-a1b2c3/nothing` does not exist on the NFS server",
         ),
     ] {
         let result = run(&fake, &format!("{setup}  - server-expect: {check}\n")).await;

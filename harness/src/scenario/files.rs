@@ -66,6 +66,9 @@ pub trait ServerFiles: Send + Sync {
     async fn is_empty(&self, dir: &str) -> Result<bool, FilesError>;
     /// Whether a path exists.
     async fn exists(&self, path: &str) -> Result<bool, FilesError>;
+    /// A path's entry as its parent directory lists it (kind, size, mode, owner), `None`
+    /// when the parent has no such name.
+    async fn entry(&self, path: &str) -> Result<Option<helper::Entry>, FilesError>;
     /// Removes a file, or a directory (with `recursive`, its contents too).
     async fn remove(&self, path: &str, recursive: bool) -> Result<(), FilesError>;
     /// Renames a path.
@@ -101,6 +104,18 @@ impl ExecFiles {
         } else {
             format!("{root}/{rel}")
         }
+    }
+
+    /// A directory's entries as `ls --json` prints them.
+    async fn entries(&self, dir: &str) -> Result<Vec<helper::Entry>, FilesError> {
+        let full = self.full(dir);
+        let args = helper::ls_args(&full);
+        let out = self.run_ok(&args).await?;
+        helper::decode_listing(&out.stdout).map_err(|why| FilesError::Failed {
+            command: format!("{} {}", self.io, args.join(" ")),
+            exit_code: out.exit_code,
+            stderr: why,
+        })
     }
 
     async fn run(&self, args: &[&str]) -> Result<ExecOutput, FilesError> {
@@ -184,15 +199,21 @@ impl ServerFiles for ExecFiles {
     }
 
     async fn list(&self, dir: &str) -> Result<Vec<String>, FilesError> {
-        let full = self.full(dir);
-        let args = helper::ls_args(&full);
-        let out = self.run_ok(&args).await?;
-        let entries = helper::decode_listing(&out.stdout).map_err(|why| FilesError::Failed {
-            command: format!("{} {}", self.io, args.join(" ")),
-            exit_code: out.exit_code,
-            stderr: why,
-        })?;
-        Ok(entries.into_iter().map(|e| e.name).collect())
+        Ok(self
+            .entries(dir)
+            .await?
+            .into_iter()
+            .map(|e| e.name)
+            .collect())
+    }
+
+    async fn entry(&self, path: &str) -> Result<Option<helper::Entry>, FilesError> {
+        let (parent, name) = parent_and_name(path.trim_matches('/'));
+        Ok(self
+            .entries(parent)
+            .await?
+            .into_iter()
+            .find(|e| e.name == name))
     }
 
     async fn is_empty(&self, dir: &str) -> Result<bool, FilesError> {

@@ -261,6 +261,7 @@ step_body!(ServerExpectDef {
     content: Option<S>,
     empty: Option<Spanned<bool>>,
     entries: Option<Spanned<Vec<S>>>,
+    owner: Option<S>,
 });
 
 step_body!(ServerWaitDef { path: S });

@@ -364,6 +364,8 @@ pub enum Action {
         empty: Option<bool>,
         /// Entries the directory must contain.
         entries: Vec<Tpl>,
+        /// Numeric owner `UID:GID` the path must have.
+        owner: Option<Tpl>,
     },
     /// Wait until a path exists on the server.
     ServerWait {

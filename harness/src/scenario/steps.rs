@@ -583,8 +583,17 @@ pub(crate) async fn run(
             content,
             empty,
             entries,
+            owner,
         } => {
-            let check = server_expect(ctx, path, *exists, content.as_ref(), *empty, entries);
+            let check = server_expect(
+                ctx,
+                path,
+                *exists,
+                content.as_ref(),
+                *empty,
+                entries,
+                owner.as_ref(),
+            );
             tokio::time::timeout(timeout, check).await.map_err(|_| {
                 StepError::broken(format!(
                     "the NFS server did not answer within {}",
@@ -1103,6 +1112,7 @@ async fn server_expect(
     content: Option<&Tpl>,
     empty: Option<bool>,
     entries: &[Tpl],
+    owner: Option<&Tpl>,
 ) -> Result<(), StepError> {
     let path = ctx.server_path(path)?;
     let files = ctx.files()?;
@@ -1120,7 +1130,8 @@ async fn server_expect(
             format!("`{path}` still exists on the NFS server")
         }));
     }
-    let needs_content = content.is_some() || empty.is_some() || !entries.is_empty();
+    let needs_content =
+        content.is_some() || empty.is_some() || !entries.is_empty() || owner.is_some();
     if needs_content && !present {
         return Err(StepError::failed(format!(
             "`{path}` does not exist on the NFS server"
@@ -1145,6 +1156,22 @@ async fn server_expect(
             } else {
                 format!("`{path}` is empty")
             }));
+        }
+    }
+    if let Some(want) = owner {
+        let want = ctx.render(want)?;
+        let entry = files.entry(&path).await?.ok_or_else(|| {
+            StepError::failed(format!("`{path}` does not exist on the NFS server"))
+        })?;
+        let got = format!("{}:{}", entry.uid, entry.gid);
+        ctx.observations.push(Observation::File {
+            path: path.clone(),
+            detail: format!("owner {got}, mode {:04o}", entry.mode),
+        });
+        if got != want {
+            return Err(StepError::failed(format!(
+                "`{path}` is owned by {got}, expected {want}"
+            )));
         }
     }
     if !entries.is_empty() {

@@ -1347,20 +1347,37 @@ impl<'a> Validator<'a> {
                             .collect()
                     })
                     .unwrap_or_default();
+                let owner = b.owner.as_ref().map(|o| {
+                    let name = format!("{field}.owner");
+                    let (tpl, rendered) = self.tpl_rendered(o, &name);
+                    if nfslab_workload::tools::files::parse_owner(&rendered).is_err() {
+                        self.err(
+                            pos_of(o),
+                            &name,
+                            format!("`{rendered}` is not a numeric owner"),
+                            "write `UID:GID`, such as \"0:0\" or \"65534:65534\"",
+                        );
+                    }
+                    tpl
+                });
                 if b.exists.is_none()
                     && b.content.is_none()
                     && b.empty.is_none()
                     && entries.is_empty()
+                    && owner.is_none()
                 {
                     self.err(
                         pos,
                         field,
                         "nothing to check",
-                        "add `exists`, `content`, `empty` or `entries`",
+                        "add `exists`, `content`, `empty`, `entries` or `owner`",
                     );
                 }
                 if b.exists.as_ref().is_some_and(|e| !e.value)
-                    && (b.content.is_some() || b.empty.is_some() || !entries.is_empty())
+                    && (b.content.is_some()
+                        || b.empty.is_some()
+                        || !entries.is_empty()
+                        || owner.is_some())
                 {
                     self.err(
                         pos,
@@ -1376,6 +1393,7 @@ impl<'a> Validator<'a> {
                         content: self.opt_tpl(b.content.as_ref(), &format!("{field}.content")),
                         empty: b.empty.as_ref().map(|e| e.value),
                         entries,
+                        owner,
                     },
                     TimeoutKind::Exec,
                 )
@@ -2080,6 +2098,30 @@ mod tests {
         )
         .expect("the directory itself");
         assert!(s.requires.server_files);
+    }
+
+    #[test]
+    fn server_expect_owners_are_numeric() {
+        let e = one(
+            "  - server-expect: {path: a, owner: root}\n",
+            6,
+            37,
+            "steps[1].server-expect.owner",
+        );
+        assert_eq!(e.message, "`root` is not a numeric owner");
+        assert!(e.hint.as_deref().is_some_and(|h| h.contains("UID:GID")));
+        let e = one(
+            "  - server-expect: {path: a, exists: false, owner: \"0:0\"}\n",
+            6,
+            5,
+            "steps[1].server-expect",
+        );
+        assert!(e.message.contains("`exists: false`"), "{e}");
+        parse(
+            &format!("{HEAD}  - server-expect: {{path: a, owner: \"0:0\"}}\n"),
+            Path::new("dir/t.yaml"),
+        )
+        .expect("an owner is a check of its own");
     }
 
     #[test]
