@@ -162,28 +162,33 @@ pub enum BenchError {
     Class(#[from] ClassError),
     /// A StorageClass's provisioner made a volume without the profile's mountOptions: it
     /// ignores them, so its profiles cannot be compared (results so far are kept).
-    #[error(
-        "StorageClass `{class}` cannot compare mount options: its provisioner `{provisioner}` \
-         made PV `{pv}` with {carried} where the class carried `{wanted}` (profile \
-         `{profile}`), so it ignores mountOptions (results so far are in `{dir}`; hint: \
-         benchmark the NFS server behind it with --server HOST:/EXPORT)"
-    )]
-    OptionsIgnored {
-        /// The user's class.
-        class: String,
-        /// Its provisioner.
-        provisioner: String,
-        /// The volume it made.
-        pv: String,
-        /// What the volume carries.
-        carried: String,
-        /// What the clone carried.
-        wanted: String,
-        /// The profile.
-        profile: String,
-        /// The results directory.
-        dir: String,
-    },
+    #[error(transparent)]
+    OptionsIgnored(Box<IgnoredOptions>),
+}
+
+/// What [`BenchError::OptionsIgnored`] says.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "StorageClass `{class}` cannot compare mount options: its provisioner `{provisioner}` \
+     made PV `{pv}` with {carried} where the class carried `{wanted}` (profile \
+     `{profile}`), so it ignores mountOptions (results so far are in `{dir}`; hint: \
+     benchmark the NFS server behind it with --server HOST:/EXPORT)"
+)]
+pub struct IgnoredOptions {
+    /// The user's class.
+    pub class: String,
+    /// Its provisioner.
+    pub provisioner: String,
+    /// The volume it made.
+    pub pv: String,
+    /// What the volume carries.
+    pub carried: String,
+    /// What the clone carried.
+    pub wanted: String,
+    /// The profile.
+    pub profile: String,
+    /// The results directory.
+    pub dir: String,
 }
 
 impl BenchError {
@@ -192,7 +197,7 @@ impl BenchError {
     #[must_use]
     pub fn outcome(&self) -> Outcome {
         match self {
-            Self::Class(_) | Self::OptionsIgnored { .. } => Outcome::BadInput,
+            Self::Class(_) | Self::OptionsIgnored(_) => Outcome::BadInput,
             _ => Outcome::Environment,
         }
     }
@@ -999,7 +1004,7 @@ pub async fn run_bench(
                                 wanted,
                             },
                             Some(class),
-                        ) => BenchError::OptionsIgnored {
+                        ) => BenchError::OptionsIgnored(Box::new(IgnoredOptions {
                             class: class.name.clone(),
                             provisioner: class.provisioner.clone(),
                             pv,
@@ -1007,7 +1012,7 @@ pub async fn run_bench(
                             wanted,
                             profile: cell.profile.clone(),
                             dir,
-                        },
+                        })),
                         (e, _) => BenchError::Aborted {
                             cell: cell.id.clone(),
                             repetition: step.repetition,
