@@ -216,6 +216,39 @@ fn a_refused_benchmark_against_a_named_server_suggests_measuring_it_from_here() 
 }
 
 #[test]
+fn scenarios_run_writes_junit_even_when_the_cluster_is_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let junit = dir.path().join("scenarios.xml");
+    let results = dir.path().join("scenarios.json");
+    let run = nfslab(
+        &[
+            "scenarios",
+            "run",
+            "static-binding-selector",
+            "--junit",
+            &junit.display().to_string(),
+            "--results",
+            &results.display().to_string(),
+            "--no-install",
+        ],
+        &state,
+        &[],
+    );
+    assert_eq!(run.code(), Some(3), "{}", run.explain());
+    let xml = std::fs::read_to_string(&junit).unwrap_or_else(|e| panic!("{e}\n{}", run.explain()));
+    assert!(
+        xml.contains("<testcase name=\"static-binding-selector\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("errors=\"1\""),
+        "the case is an error, not a pass: {xml}"
+    );
+    assert_last_line_offers_other_paths(&run, "--server HOST:/EXPORT");
+}
+
+#[test]
 fn listings_print_documents_that_read_back_into_their_types() {
     use nfslab::output::{DoctorReport, ImageList, ImageState, ScenarioList, ScenarioShow};
     let dir = tempfile::tempdir().expect("tmp");

@@ -234,6 +234,8 @@ fn protocol_cells_measure_and_report(shared: &Shared) -> Outcome {
         "--run-id",
         "host-keep",
         "--keep-files",
+        "--junit",
+        &s.dir.path().join("bench.xml").display().to_string(),
     ]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     ensure!(
@@ -260,6 +262,13 @@ fn protocol_cells_measure_and_report(shared: &Shared) -> Outcome {
             "`{expected}` on stderr:\n{stderr}"
         );
     }
+    // --junit: one test case per cell, every one passed.
+    let junit = std::fs::read_to_string(s.dir.path().join("bench.xml"))
+        .map_err(|e| format!("no JUnit file: {e}\n{stderr}"))?;
+    ensure!(
+        junit.matches("<testcase ").count() == 8 && !junit.contains("<failure"),
+        "{junit}"
+    );
     let can_mount = {
         let facts = nfslab::bench::host::mount::probe();
         nfslab::bench::host::mount::decide(&facts).is_available()

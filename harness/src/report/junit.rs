@@ -68,3 +68,42 @@ fn case(cell: &CellSummary) -> TestCase {
     }
     case
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::aggregate::summarize_dir;
+    use crate::bench::results::ResultsDir;
+
+    fn run_a() -> Summary {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench/run-a");
+        summarize_dir(&ResultsDir::open(&dir).expect("fixture")).expect("summary")
+    }
+
+    #[test]
+    fn one_case_per_cell_failed_when_a_repetition_failed() {
+        let mut s = run_a();
+        s.cells[0].repetitions_ok -= 1;
+        s.cells[0]
+            .failures
+            .push("repetition 2: client 0 exited with 3".to_owned());
+        let xml = render(&s).expect("xml");
+        assert_eq!(xml.matches("<testcase ").count(), s.cells.len());
+        assert_eq!(
+            xml.matches("<testsuite ").count(),
+            2,
+            "one suite per server"
+        );
+        assert!(xml.contains("failures=\"1\""), "{xml}");
+        assert!(xml.contains("2 of 3 repetitions gave a result"), "{xml}");
+        assert!(
+            xml.contains("repetition 2: client 0 exited with 3"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("median "),
+            "the figure goes with the case: {xml}"
+        );
+    }
+}
