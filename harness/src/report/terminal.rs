@@ -182,3 +182,70 @@ pub fn scenario_lines(results: &RunResults) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::results::{
+        EnvironmentInfo, KIND, SCHEMA_VERSION, ScenarioResult, Summary as Counts,
+    };
+
+    fn scenario(code: &str, id: &str, outcome: Outcome, reason: Option<&str>) -> ScenarioResult {
+        ScenarioResult {
+            id: id.to_owned(),
+            code: Some(code.to_owned()),
+            title: format!("title of {id}"),
+            file: format!("scenarios/{id}.yaml"),
+            description: String::new(),
+            sources: Vec::new(),
+            namespace: String::new(),
+            outcome,
+            reason: reason.map(str::to_owned),
+            started_at: String::new(),
+            duration_ms: 12_300,
+            steps: Vec::new(),
+            notes: Vec::new(),
+            mounts: Vec::new(),
+            captured: std::collections::BTreeMap::new(),
+            diagnosis: None,
+            cleanup: crate::k8s::tracker::CleanupReport::default(),
+        }
+    }
+
+    /// What `nfslab run` prints about its scenarios at the end: the counts, then every
+    /// scenario that did not pass with its reason (passed and skipped ones are counted only).
+    #[test]
+    fn the_scenarios_that_did_not_pass_are_listed_with_their_reason() {
+        let scenarios = vec![
+            scenario("S1", "static-binding-selector", Outcome::Passed, None),
+            scenario(
+                "R1",
+                "recycle-wipes-volume",
+                Outcome::Failed,
+                Some("step 6: the volume still holds `.hidden`"),
+            ),
+            scenario(
+                "F1",
+                "server-restart-hard-vs-soft",
+                Outcome::Skipped,
+                Some("needs direct access to the server's files"),
+            ),
+            scenario("T1", "statefulset-stable-storage", Outcome::Error, None),
+        ];
+        let results = RunResults {
+            schema_version: SCHEMA_VERSION,
+            kind: KIND.to_owned(),
+            run_id: "20261123-150000-abcdef".to_owned(),
+            started_at: String::new(),
+            duration_ms: 0,
+            environment: EnvironmentInfo::default(),
+            summary: Counts::of(&scenarios),
+            scenarios,
+        };
+        insta::assert_snapshot!(scenario_lines(&results), @r"
+        Scenarios: 1 passed, 1 failed, 1 errors, 1 skipped.
+          - R1 recycle-wipes-volume failed: step 6: the volume still holds `.hidden`
+          - T1 statefulset-stable-storage error: see the report
+        ");
+    }
+}
