@@ -491,15 +491,15 @@ pub async fn preflight(
             .find(|p| p.pointer("/metadata/name").and_then(Value::as_str) == Some(name))
             .cloned()
     };
-    if let Some(pod) = named(&format!("nfslab-preflight-recycler-{}", plan.run.short())) {
-        if let Err(e) = cluster.dry_run_apply(&pod).await {
-            warnings.push(format!(
-                "namespace `default` refuses the PV controller's recycler pod ({}): the \
-                 Recycle scenarios will fail there (hint: allow the baseline Pod Security \
-                 level in `default`, or run the other scenarios)",
-                refusal(&e)
-            ));
-        }
+    if let Some(pod) = named(&format!("nfslab-preflight-recycler-{}", plan.run.short()))
+        && let Err(e) = cluster.dry_run_apply(&pod).await
+    {
+        warnings.push(format!(
+            "namespace `default` refuses the PV controller's recycler pod ({}): the \
+             Recycle scenarios will fail there (hint: allow the baseline Pod Security \
+             level in `default`, or run the other scenarios)",
+            refusal(&e)
+        ));
     }
     let namespace = plan.namespace();
     let ns = ObjectRef::cluster("v1", "Namespace", &namespace);
