@@ -48,6 +48,8 @@ render() {
 render nfs-server-kernel nfs-server --flavor kernel
 render nfs-server-ganesha nfs-server --flavor ganesha
 render nfs-client-check nfs-client-check --server 10.96.0.20
+render preflight-ganesha preflight --flavor ganesha --kubernetes 1.33
+render preflight-kernel preflight --flavor kernel --kubernetes 1.35
 render provisioner provisioner --namespace nfslab-d1-000000 --server 10.96.0.20 --path /exports
 
 status=0

@@ -39,6 +39,26 @@ pub fn nfs_server(config: &Config, flavor: Option<ServerFlavor>) -> Vec<Value> {
     server::manifests(&spec)
 }
 
+/// What the preflight of an existing cluster creates or dry-runs for a server of `flavor`
+/// on Kubernetes `version` (`1.33`): the probe namespace, then its pods
+/// ([`crate::cluster::existing::Plan::pods`]), with a fixed run id.
+#[must_use]
+pub fn preflight(config: &Config, flavor: Option<ServerFlavor>, version: &str) -> Vec<Value> {
+    let target = crate::cluster::existing::Target {
+        kubeconfig: None,
+        context: None,
+        server: String::new(),
+    };
+    let flavor = flavor.unwrap_or(config.nfs.flavor);
+    let mut plan = crate::environment::existing_plan(config, &[flavor], &target, Some(version));
+    if let Some(run) = crate::k8s::ownership::RunId::parse("20260101-000000-000000") {
+        plan.run = run;
+    }
+    let mut docs = vec![plan.namespace_manifest()];
+    docs.extend(plan.pods());
+    docs
+}
+
 /// The objects `nfslab nfs up` uses to prove clients can mount the export with NFSv4.2,
 /// NFSv3 and the kernel's own negotiation, for a server at `address`.
 #[must_use]

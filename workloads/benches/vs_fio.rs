@@ -17,7 +17,8 @@
 //! repetitions (default 3; the tools take turns going first and each figure is the median,
 //! so a busy machine disturbs both alike), `NFSLAB_BENCH_JOBS` (comma list of job names to
 //! run, default all), `NFSLAB_BENCH_BASELINE` (another `nfslab-io` binary, e.g. a build of
-//! the previous release, measured as a third tool: "no slower than before" side by side),
+//! the previous release, measured as a third tool on nfslab-io's own files: "no slower than
+//! before" side by side),
 //! `NFSLAB_BENCH_FIO_ENGINES` (fio engines of the deeper jobs, default `libaio`; e.g.
 //! `libaio,io_uring` adds a `fio:io_uring` line; ratios are to the first).
 //! Without fio it says so and exits 0.
@@ -360,16 +361,16 @@ fn main() {
             let _ = std::fs::remove_dir_all(&fio_dir);
             continue;
         }
+        // The baseline (an older nfslab-io) reads and writes nfslab-io's own files: where a
+        // file's pages lie changes its speed by more than the difference being measured
+        // (on tmpfs, two copies of one job laid out alike differed by up to 20 %), and both
+        // binaries use the same names and layout.
+        let own_dir = fresh_dir(base, &format!("{}-nfslab-io", job.name));
         let ours: Vec<(PathBuf, PathBuf)> = tools
             .iter()
-            .map(|(name, bin)| {
-                (
-                    bin.clone(),
-                    fresh_dir(base, &format!("{}-{name}", job.name)),
-                )
-            })
+            .map(|(_, bin)| (bin.clone(), own_dir.clone()))
             .collect();
-        lay_out(&fio_dir, &ours, job);
+        lay_out(&fio_dir, &ours[..1], job);
         // On the disk, one-thread jobs of fio read and write nfslab-io's own file: where a
         // file lies on a virtual disk (and how much of it the host caches) changes its
         // latency, so both tools use the same blocks.
@@ -402,9 +403,7 @@ fn main() {
             }
         }
         let _ = std::fs::remove_dir_all(&fio_dir);
-        for (_, dir) in &ours {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        let _ = std::fs::remove_dir_all(&own_dir);
         let line = |tool: &str, f: &Figures| {
             println!(
                 "{:<24} {:<9} {:>11.1} {:>11.0} {:>10.2} {:>10.2} {:>12.3}",

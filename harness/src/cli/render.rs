@@ -23,6 +23,21 @@ pub enum RenderCommand {
     NfsClientCheck(ClientCheckArgs),
     /// The nfs-subdir-external-provisioner objects a scenario applies.
     Provisioner(ProvisionerArgs),
+    /// What the preflight of an existing cluster creates (a probe namespace, image pull
+    /// probes) or sends as server-side dry runs (a scenario pod, a hostPath pod, the NFS
+    /// server pod, the PV controller's recycler pod).
+    Preflight(PreflightArgs),
+}
+
+/// Options of `nfslab render preflight`.
+#[derive(Debug, Args)]
+pub struct PreflightArgs {
+    /// Server flavor (default: nfs.flavor).
+    #[arg(long, value_enum)]
+    pub flavor: Option<FlavorArg>,
+    /// Kubernetes minor version whose recycler image to use.
+    #[arg(long, default_value = "1.33", value_name = "MAJOR.MINOR")]
+    pub kubernetes: String,
 }
 
 /// Options of `nfslab render nfs-client-check`.
@@ -71,6 +86,20 @@ pub fn run(command: &RenderCommand, config: &Config) -> Outcome {
                 "{}",
                 render::yaml_documents(&render::nfs_client_check(config, &args.server))
             );
+        }
+        RenderCommand::Preflight(args) => {
+            if !config.images.recycler.contains_key(&args.kubernetes) {
+                let known: Vec<&str> = config.images.recycler.keys().map(String::as_str).collect();
+                eprintln!(
+                    "error: --kubernetes `{}` has no recycler image (hint: images.recycler in \
+                     the configuration knows {})",
+                    args.kubernetes,
+                    known.join(", ")
+                );
+                return Outcome::BadInput;
+            }
+            let docs = render::preflight(config, args.flavor.map(Into::into), &args.kubernetes);
+            print!("{}", render::yaml_documents(&docs));
         }
         RenderCommand::Provisioner(args) => {
             let Some(run) = RunId::parse(&args.run_id) else {

@@ -400,6 +400,62 @@ impl Plan<'_> {
     pub fn namespace(&self) -> String {
         format!("nfslab-preflight-{}", self.run.short())
     }
+
+    /// The probe namespace as it is created (labelled as nfslab's, with the run id).
+    #[must_use]
+    pub fn namespace_manifest(&self) -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": self.namespace(),
+                         "labels": {MANAGED_BY_LABEL: MANAGED_BY, RUN_ID_LABEL: self.run.as_str()}},
+        })
+    }
+
+    /// The pods the preflight dry-runs or starts, in order: the recycler pod (in `default`),
+    /// the scenario pod, the hostPath pod, one pull probe per own image, and the server pod.
+    /// `nfslab render preflight` prints them (with the namespace) for review and schema
+    /// validation.
+    #[must_use]
+    pub fn pods(&self) -> Vec<Value> {
+        let ns = self.namespace();
+        let mut pods = Vec::new();
+        if let Some(image) = &self.recycler_image {
+            pods.push(recycler_pod(
+                &format!("nfslab-preflight-recycler-{}", self.run.short()),
+                image,
+                "192.0.2.1",
+                "/",
+            ));
+        }
+        pods.push(scenario_pod(
+            &ns,
+            "nfslab-preflight-scenario",
+            &self.io_image,
+            false,
+        ));
+        pods.push(scenario_pod(
+            &ns,
+            "nfslab-preflight-hostpath",
+            &self.io_image,
+            true,
+        ));
+        for (i, (image, command)) in self.own_images.iter().enumerate() {
+            let command: Vec<&str> = command.iter().map(String::as_str).collect();
+            pods.push(probe_pod(
+                &ns,
+                &format!("nfslab-preflight-pull-{i}"),
+                image,
+                &command,
+            ));
+        }
+        if let Some(server) = &self.server_pod {
+            let mut pod = server.clone();
+            pod["metadata"]["namespace"] = json!(ns);
+            pod["metadata"]["name"] = json!("nfslab-preflight-server");
+            pods.push(pod);
+        }
+        pods
+    }
 }
 
 /// Runs the preflight; returns warnings (things that will make some scenarios fail) or the
@@ -429,41 +485,35 @@ pub async fn preflight(
              show as a refusal later"
         )),
     }
-    if let Some(image) = &plan.recycler_image {
-        let pod = recycler_pod(
-            &format!("nfslab-preflight-recycler-{}", plan.run.short()),
-            image,
-            "192.0.2.1",
-            "/",
-        );
-        if let Err(e) = cluster.dry_run_apply(&pod).await {
-            warnings.push(format!(
-                "namespace `default` refuses the PV controller's recycler pod ({}): the \
-                 Recycle scenarios will fail there (hint: allow the baseline Pod Security \
-                 level in `default`, or run the other scenarios)",
-                refusal(&e)
-            ));
-        }
+    let pods = plan.pods();
+    let named = |name: &str| {
+        pods.iter()
+            .find(|p| p.pointer("/metadata/name").and_then(Value::as_str) == Some(name))
+            .cloned()
+    };
+    if let Some(pod) = named(&format!("nfslab-preflight-recycler-{}", plan.run.short()))
+        && let Err(e) = cluster.dry_run_apply(&pod).await
+    {
+        warnings.push(format!(
+            "namespace `default` refuses the PV controller's recycler pod ({}): the \
+             Recycle scenarios will fail there (hint: allow the baseline Pod Security \
+             level in `default`, or run the other scenarios)",
+            refusal(&e)
+        ));
     }
-    let run = &plan.run;
     let namespace = plan.namespace();
     let ns = ObjectRef::cluster("v1", "Namespace", &namespace);
     progress(&format!(
         "probing admission and image pulls in namespace `{namespace}`"
     ));
-    let manifest = json!({
-        "apiVersion": "v1", "kind": "Namespace",
-        "metadata": {"name": namespace,
-                     "labels": {MANAGED_BY_LABEL: MANAGED_BY, RUN_ID_LABEL: run.as_str()}},
-    });
     cluster
-        .apply(&manifest)
+        .apply(&plan.namespace_manifest())
         .await
         .map_err(|source| ExistingError::Cluster {
             step: format!("create namespace `{namespace}`"),
             source,
         })?;
-    let outcome = probe(cluster, plan, &namespace, &mut warnings, progress).await;
+    let outcome = probe(cluster, plan, &named, &mut warnings, progress).await;
     let removed = cluster.delete(&ns, Propagation::Background).await;
     if let Err(e) = removed {
         warnings.push(format!(
@@ -484,23 +534,20 @@ fn refusal(error: &ClusterError) -> String {
 async fn probe(
     cluster: &dyn Cluster,
     plan: &Plan<'_>,
-    namespace: &str,
+    named: &(dyn Fn(&str) -> Option<Value> + Sync),
     warnings: &mut Vec<String>,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<(), ExistingError> {
+    let namespace = plan.namespace();
     // The ServiceAccount admission plugin refuses pods until the namespace's `default`
     // service account exists (kubernetes plugin/pkg/admission/serviceaccount).
-    let account = ObjectRef::namespaced("v1", "ServiceAccount", namespace, "default");
+    let account = ObjectRef::namespaced("v1", "ServiceAccount", &namespace, "default");
     wait::until_within(cluster, &account, &conditions::exists(), plan.request)
         .await
         .map_err(ExistingError::Probe)?;
-    let plain = scenario_pod(
-        namespace,
-        "nfslab-preflight-scenario",
-        &plan.io_image,
-        false,
-    );
-    if let Err(e) = cluster.dry_run_apply(&plain).await {
+    if let Some(plain) = named("nfslab-preflight-scenario")
+        && let Err(e) = cluster.dry_run_apply(&plain).await
+    {
         return Err(ExistingError::Refused {
             what: format!(
                 "a new namespace of {} refuses a scenario pod (an NFS volume, no security \
@@ -513,18 +560,18 @@ async fn probe(
                 .to_owned(),
         });
     }
-    let host = scenario_pod(namespace, "nfslab-preflight-hostpath", &plan.io_image, true);
-    if let Err(e) = cluster.dry_run_apply(&host).await {
+    if let Some(host) = named("nfslab-preflight-hostpath")
+        && let Err(e) = cluster.dry_run_apply(&host).await
+    {
         warnings.push(format!(
             "new namespaces refuse hostPath pods ({}): the hostPath scenarios will fail \
              (hint: they need the privileged Pod Security level)",
             refusal(&e)
         ));
     }
-    for (i, (image, command)) in plan.own_images.iter().enumerate() {
+    for (i, (image, _)) in plan.own_images.iter().enumerate() {
         let name = format!("nfslab-preflight-pull-{i}");
-        let command: Vec<&str> = command.iter().map(String::as_str).collect();
-        let pod = probe_pod(namespace, &name, image, &command);
+        let Some(pod) = named(&name) else { continue };
         progress(&format!("checking that the nodes can pull `{image}`"));
         cluster
             .apply(&pod)
@@ -533,7 +580,7 @@ async fn probe(
                 step: format!("create the probe pod for `{image}`"),
                 source,
             })?;
-        let object = ObjectRef::pod(namespace, &name);
+        let object = ObjectRef::pod(&namespace, &name);
         let started = conditions::Condition::new("its container started", |pod| {
             pod.and_then(|p| p.pointer("/status/containerStatuses"))
                 .and_then(Value::as_array)
@@ -570,8 +617,8 @@ async fn probe(
             Err(e) => return Err(ExistingError::Probe(e)),
         }
     }
-    if let Some(server) = &plan.server_pod {
-        let ns = ObjectRef::cluster("v1", "Namespace", namespace);
+    if let Some(pod) = named("nfslab-preflight-server") {
+        let ns = ObjectRef::cluster("v1", "Namespace", &namespace);
         let privileged = json!({"metadata": {"labels": {
             "pod-security.kubernetes.io/enforce": "privileged"}}});
         cluster
@@ -587,9 +634,6 @@ async fn probe(
                        server outside the cluster instead"
                     .to_owned(),
             })?;
-        let mut pod = server.clone();
-        pod["metadata"]["namespace"] = json!(namespace);
-        pod["metadata"]["name"] = json!("nfslab-preflight-server");
         if let Err(e) = cluster.dry_run_apply(&pod).await {
             return Err(ExistingError::Refused {
                 what: format!(
