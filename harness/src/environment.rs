@@ -496,6 +496,15 @@ fn server_spec(config: &Config, flavor: ServerFlavor, node: &str, several: bool)
     spec
 }
 
+/// The server flavor preflight checks the kernel for: the first in-cluster flavor asked
+/// for, or [`ServerFlavor::External`] when none is (a benchmark of outside servers only
+/// needs the nodes' NFS client, never the in-cluster server's `nfsd`, whatever the
+/// configured default flavor).
+#[must_use]
+pub fn preflight_flavor(flavors: &[ServerFlavor]) -> ServerFlavor {
+    flavors.first().copied().unwrap_or(ServerFlavor::External)
+}
+
 /// Brings up what `request` asks for. `progress` receives one line per step. When
 /// `interrupt` completes first, what was made so far is removed and
 /// [`EnvironmentError::Interrupted`] returned.
@@ -527,11 +536,7 @@ pub async fn prepare(
                     workers: None,
                     node_image: None,
                 },
-                nfs_flavor: request
-                    .flavors
-                    .first()
-                    .copied()
-                    .unwrap_or(config.nfs.flavor),
+                nfs_flavor: preflight_flavor(&request.flavors),
                 rebuild_image: false,
                 server_image: request.flavors.contains(&ServerFlavor::Ganesha),
                 install_kind: *install,
@@ -1015,6 +1020,33 @@ pub async fn remove_run_then_servers(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `bench --server X` (no in-cluster server) on a host whose kernel has an NFS client
+    /// but no `nfsd`, with `nfs.flavor: kernel` configured: preflight asks for nothing.
+    #[test]
+    fn outside_servers_do_not_demand_the_in_cluster_servers_modules() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("proc/sys/kernel")).expect("dirs");
+        std::fs::write(root.join("proc/sys/kernel/osrelease"), "6.18.0-test\n").expect("w");
+        std::fs::write(
+            root.join("proc/filesystems"),
+            "nodev\tsysfs\n\tnfs\n\tnfs4\n",
+        )
+        .expect("w");
+        let kernel = KernelProbe::at(root);
+        let kernel_server = crate::cluster::preflight::check_kernel(&kernel, ServerFlavor::Kernel);
+        assert!(
+            kernel_server.iter().any(|p| p.what.contains("nfsd")),
+            "the detector must see the missing nfsd: {kernel_server:?}"
+        );
+        let outside_only = crate::cluster::preflight::check_kernel(&kernel, preflight_flavor(&[]));
+        assert!(outside_only.is_empty(), "{outside_only:?}");
+        assert_eq!(
+            preflight_flavor(&[ServerFlavor::Ganesha, ServerFlavor::Kernel]),
+            ServerFlavor::Ganesha
+        );
+    }
 
     #[test]
     fn a_registry_points_only_the_own_images_there() {

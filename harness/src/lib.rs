@@ -17,7 +17,10 @@
 //! - [`config`]: timeouts and other tunables, with commented defaults.
 //! - [`exit`]: the documented process exit codes.
 //! - [`names`]: the grammar of user-given names that become paths or object names.
+//! - [`advice`]: what a user can do on this machine when preflight refuses a kind run.
+//! - [`output`]: the documents `-o json|yaml` prints for listing and status commands.
 
+pub mod advice;
 pub mod bench;
 pub mod cluster;
 pub mod config;
@@ -27,6 +30,7 @@ pub mod exit;
 pub mod k8s;
 pub mod names;
 pub mod nfs;
+pub mod output;
 pub mod render;
 pub mod report;
 pub mod run;

@@ -1,4 +1,8 @@
 //! `nfslab`: command-line entry; parses arguments and calls the library.
+//!
+//! `nfslab io ...` is the IO engine's own command line (`nfslab-io ...`), built in: it is
+//! handed to [`nfslab_workload::cli::main_with`] before nfslab parses anything, so the
+//! engine's flags, help and exit codes are exactly those of `nfslab-io`.
 
 mod cli;
 
@@ -7,7 +11,13 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == cli::ENGINE_SUBCOMMAND) {
+        let engine_args =
+            std::iter::once(std::ffi::OsString::from("nfslab io")).chain(args.into_iter().skip(2));
+        return nfslab_workload::cli::main_with(engine_args, "nfslab io");
+    }
+    let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;

@@ -3,7 +3,7 @@
 //!
 //! | name | rule | why |
 //! |---|---|---|
-//! | cluster (`--name`, `--cluster`, `cluster.name`) | DNS-1123 label, at most 50 characters | kind names node containers `<name>-control-plane` (host names of at most 63) and accepts `[a-z0-9.-]`; nfslab keeps `<state>/clusters/<name>/` |
+//! | cluster (`--name`, `cluster.name`) | DNS-1123 label, at most 50 characters | kind names node containers `<name>-control-plane` (host names of at most 63) and accepts `[a-z0-9.-]`; nfslab keeps `<state>/clusters/<name>/` |
 //! | run id (`--run-id`) | 1 to 40 lowercase letters, digits and `-` | a label value and `results/<run-id>/` |
 //! | namespace (`nfs.namespace`) | DNS-1123 label, at most 63 | Kubernetes' rule |
 //! | object name (`metadata.name`) | DNS-1123 subdomain, at most 253 | Kubernetes' rule for most kinds |

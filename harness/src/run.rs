@@ -333,6 +333,13 @@ pub struct JobReport {
     pub reports: Vec<PathBuf>,
     /// One line per failure: failed scenarios, failed benchmark repetitions, phase errors.
     pub failures: Vec<String>,
+    /// When preflight refused a kind run: what the user can do on this machine instead
+    /// ([`crate::advice::instead_of_kind`]), to print last.
+    pub instead: Option<String>,
+    /// The scenario results, when the scenario phase ran.
+    pub scenarios: Option<RunResults>,
+    /// The benchmark's summary, when the benchmark phase ran.
+    pub bench: Option<crate::report::summary::Summary>,
 }
 
 /// Orders outcomes by what the exit code should say first: an interruption, then a
@@ -402,6 +409,7 @@ pub async fn execute(
     {
         Ok(s) => s,
         Err(e) => {
+            let servers: Vec<String> = job.external.iter().cloned().collect();
             let mut failures = vec![error_chain(&e)];
             // A failed preparation wrote its bundle into the run directory.
             let debug = crate::debug::dir_of(&job.dir());
@@ -421,6 +429,9 @@ pub async fn execute(
                 dir,
                 reports: Vec::new(),
                 failures,
+                instead: crate::advice::instead_of_kind(&e, &servers),
+                scenarios: None,
+                bench: None,
             };
         }
     };
@@ -441,6 +452,9 @@ pub async fn execute(
             dir: None,
             reports: Vec::new(),
             failures,
+            instead: None,
+            scenarios: None,
+            bench: None,
         };
     }
 
@@ -529,6 +543,14 @@ pub async fn execute(
     }
 
     view.phase(Phase::Report, &dir.display().to_string());
+    let scenario_results = match &scenarios {
+        Part::Ran { results } => Some(results.clone()),
+        _ => None,
+    };
+    let bench_summary = match &bench.0 {
+        Part::Ran { results } => Some(results.clone()),
+        _ => None,
+    };
     let input = CombinedInput {
         run_id: job.run_id.to_string(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -553,6 +575,9 @@ pub async fn execute(
         dir: Some(dir),
         reports,
         failures,
+        instead: None,
+        scenarios: scenario_results,
+        bench: bench_summary,
     }
 }
 
@@ -656,19 +681,20 @@ async fn bench_phase(
         let reason = "interrupted before it started".to_owned();
         return (Part::NotRun { reason }, None);
     }
-    let rendered = crate::bench::manifests::render_plan(plan, &job.run_id);
     let matrix = crate::bench::matrix::Matrix::expand(plan);
+    let eta = crate::bench::progress::Eta::for_matrix(
+        plan,
+        &matrix,
+        crate::bench::progress::CLUSTER_STEP_OVERHEAD,
+    );
     view.phase(
         Phase::Benchmark,
         &format!(
-            "plan `{}`: {} cells x {} repetitions{}",
+            "plan `{}`: {} cells x {} repetitions, estimated {}",
             plan.name,
             matrix.cells.len(),
             plan.repetitions,
-            rendered.measured.map_or_else(String::new, |d| format!(
-                ", at least {} of measurement",
-                humantime::format_duration(d)
-            ))
+            crate::bench::progress::format_eta(eta.total())
         ),
     );
     let target = Target {

@@ -242,23 +242,23 @@ fn cases() -> Vec<Case> {
     ));
     c.push(nfslab(
         "flags/run-cluster-dots",
-        &["run", "--cluster", "../x"],
-        "--cluster",
+        &["run", "--name", "../x"],
+        "--name",
     ));
     c.push(nfslab(
         "flags/bench-cluster-dots",
-        &["bench", "--cluster", "../x"],
-        "--cluster",
+        &["bench", "--name", "../x"],
+        "--name",
     ));
     c.push(nfslab(
         "flags/scenarios-cluster-dots",
-        &["scenarios", "run", "--cluster", "a/b"],
-        "--cluster",
+        &["scenarios", "run", "--name", "a/b"],
+        "--name",
     ));
     c.push(nfslab(
         "flags/nfs-status-cluster-dots",
-        &["nfs", "status", "--cluster", "../x"],
-        "--cluster",
+        &["nfs", "status", "--name", "../x"],
+        "--name",
     ));
     for (i, bad) in ["../x", "Run_1", "a/b", ""].into_iter().enumerate() {
         c.push(nfslab(
@@ -280,8 +280,8 @@ fn cases() -> Vec<Case> {
 
     c.push(nfslab(
         "flags/images-load-cluster",
-        &["images", "load", "--cluster", "../x"],
-        "--cluster",
+        &["images", "load", "--name", "../x"],
+        "--name",
     ));
     c.push(nfslab(
         "flags/images-kubernetes",
@@ -386,9 +386,9 @@ fn cases() -> Vec<Case> {
     ));
     c.push(
         nfslab(
-            "flags/bench-output-is-a-file",
-            &["bench", "--dry-run", "--output", "out"],
-            "--output",
+            "flags/bench-render-to-is-a-file",
+            &["bench", "--dry-run", "--render-to", "out"],
+            "--render-to",
         )
         .file("out", "keep"),
     );

@@ -114,6 +114,7 @@ fn cluster_up_without_kind_fails_fast_with_preflight_lines_and_creates_nothing()
         run.explain()
     );
     assert!(!state.exists(), "no state was written\n{}", run.explain());
+    assert_last_line_offers_other_paths(&run, "--server HOST:/EXPORT");
     if let Some(containers) = docker_containers_of(name) {
         assert_eq!(containers, "", "no node containers were created");
     }
@@ -131,7 +132,7 @@ fn run_without_kind_fails_fast_with_preflight_lines_and_creates_nothing() {
             "--quick",
             "--results",
             &results_arg,
-            "--cluster",
+            "--name",
             "nfslab-cli-run",
             "--no-install",
         ],
@@ -163,9 +164,155 @@ fn run_without_kind_fails_fast_with_preflight_lines_and_creates_nothing() {
     );
     assert!(!results.exists(), "no results directory\n{}", run.explain());
     assert!(!state.exists(), "no state was written\n{}", run.explain());
+    assert_last_line_offers_other_paths(&run, "--server HOST:/EXPORT");
     if let Some(containers) = docker_containers_of("nfslab-cli-run") {
         assert_eq!(containers, "", "no node containers were created");
     }
+}
+
+/// The last line after a refused kind run names what works on this machine instead.
+fn assert_last_line_offers_other_paths(run: &Run, server: &str) {
+    let stderr = run.stderr();
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    assert!(
+        last.starts_with("instead, on this machine: "),
+        "last line: {last}\n{}",
+        run.explain()
+    );
+    assert!(
+        last.contains(&format!("`nfslab bench --host {server}`")),
+        "{last}"
+    );
+    assert!(last.contains("`nfslab run --existing"), "{last}");
+}
+
+#[test]
+fn a_refused_benchmark_against_a_named_server_suggests_measuring_it_from_here() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let results = dir.path().join("results");
+    let run = nfslab(
+        &[
+            "bench",
+            "--server",
+            "nas=192.168.1.20:/vol1",
+            "--results",
+            &results.display().to_string(),
+            "--name",
+            "nfslab-cli-bench",
+            "--no-install",
+        ],
+        &state,
+        &[],
+    );
+    assert_eq!(run.code(), Some(3), "{}", run.explain());
+    assert_last_line_offers_other_paths(&run, "--server nas=192.168.1.20:/vol1");
+    // An outside server only: preflight asks for no NFS server module of the host.
+    assert!(!run.stderr().contains("no NFS server"), "{}", run.explain());
+}
+
+#[test]
+fn scenarios_run_writes_junit_even_when_the_cluster_is_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let junit = dir.path().join("scenarios.xml");
+    let results = dir.path().join("scenarios.json");
+    let run = nfslab(
+        &[
+            "scenarios",
+            "run",
+            "static-binding-selector",
+            "--junit",
+            &junit.display().to_string(),
+            "--results",
+            &results.display().to_string(),
+            "--no-install",
+        ],
+        &state,
+        &[],
+    );
+    assert_eq!(run.code(), Some(3), "{}", run.explain());
+    let xml = std::fs::read_to_string(&junit).unwrap_or_else(|e| panic!("{e}\n{}", run.explain()));
+    assert!(
+        xml.contains("<testcase name=\"static-binding-selector\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("errors=\"1\""),
+        "the case is an error, not a pass: {xml}"
+    );
+    assert_last_line_offers_other_paths(&run, "--server HOST:/EXPORT");
+}
+
+#[test]
+fn listings_print_documents_that_read_back_into_their_types() {
+    use nfslab::output::{DoctorReport, ImageList, ImageState, ScenarioList, ScenarioShow};
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let catalog = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let files = std::fs::read_dir(&catalog)
+        .expect("the catalog")
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "yaml"))
+        .count();
+
+    let json = nfslab(&["scenarios", "list", "-o", "json"], &state, &[]);
+    assert_eq!(json.code(), Some(0), "{}", json.explain());
+    let list: ScenarioList = serde_json::from_str(&json.stdout()).expect("ScenarioList JSON");
+    assert_eq!(list.kind, "ScenarioList");
+    assert_eq!(list.scenarios.len(), files, "one entry per file");
+    assert!(
+        list.scenarios.iter().all(|s| s.valid),
+        "{:?}",
+        list.scenarios
+    );
+    assert!(
+        list.scenarios
+            .iter()
+            .any(|s| s.code.as_deref() == Some("S1") && s.id == "static-binding-selector")
+    );
+    let yaml = nfslab(&["scenarios", "list", "--output", "yaml"], &state, &[]);
+    assert_eq!(yaml.code(), Some(0), "{}", yaml.explain());
+    let from_yaml: ScenarioList = serde_saphyr::from_str(&yaml.stdout()).expect("YAML");
+    assert_eq!(from_yaml, list, "JSON and YAML carry the same document");
+
+    let show = nfslab(&["scenarios", "show", "S1", "-o", "json"], &state, &[]);
+    assert_eq!(show.code(), Some(0), "{}", show.explain());
+    let s1: ScenarioShow = serde_json::from_str(&show.stdout()).expect("ScenarioShow");
+    assert_eq!(s1.id, "static-binding-selector");
+    assert!(!s1.steps.is_empty());
+    let missing = nfslab(&["scenarios", "show", "nope", "-o", "json"], &state, &[]);
+    assert_eq!(missing.code(), Some(2), "{}", missing.explain());
+    assert_eq!(missing.stdout(), "", "no document for a missing scenario");
+
+    // doctor: the same exit code as the text, here without kind (3).
+    let doctor = nfslab(&["doctor", "-o", "json"], &state, &[]);
+    let report: DoctorReport = serde_json::from_str(&doctor.stdout()).expect("DoctorReport");
+    assert_eq!(doctor.code(), Some(if report.ready { 0 } else { 3 }));
+    assert!(
+        !report.ready,
+        "kind is not on this PATH\n{}",
+        doctor.explain()
+    );
+    assert_eq!(report.without_kind.len(), 2);
+    let text = nfslab(&["doctor"], &state, &[]);
+    assert_eq!(text.code(), doctor.code());
+
+    // Docker down: every image unknown, and exit 3 (never 0) in both formats.
+    let down = [("DOCKER_HOST", "unix:///nonexistent/nfslab-test.sock")];
+    let images = nfslab(&["images", "list", "-o", "json"], &state, &down);
+    assert_eq!(images.code(), Some(3), "{}", images.explain());
+    let list: ImageList = serde_json::from_str(&images.stdout()).expect("ImageList");
+    assert!(list.docker_error.is_some());
+    assert!(!list.images.is_empty());
+    assert!(list.images.iter().all(|i| i.state == ImageState::Unknown));
+    let text = nfslab(&["images", "list"], &state, &down);
+    assert_eq!(text.code(), Some(3), "{}", text.explain());
+    assert!(text.stderr().contains("start Docker"), "{}", text.explain());
 }
 
 #[test]

@@ -290,7 +290,7 @@ fn end_to_end(choice: &ClusterChoice) -> Result<(), Failed> {
         Ok(String::new())
     } else {
         // Existing clusters get their NFS server removed; kind clusters go entirely.
-        let nfs_down = nfslab(&state, &["nfs", "down", "--cluster", CLUSTER_NAME]);
+        let nfs_down = nfslab(&state, &["nfs", "down", "--name", CLUSTER_NAME]);
         let cluster_down = nfslab(&state, &["cluster", "down", "--name", CLUSTER_NAME]);
         nfs_down.and(cluster_down)
     };
@@ -304,7 +304,7 @@ fn with_cluster(
     flavor: Option<&str>,
     kind: bool,
 ) -> Result<(), Failed> {
-    let mut nfs_up = vec!["nfs", "up", "--cluster", CLUSTER_NAME];
+    let mut nfs_up = vec!["nfs", "up", "--name", CLUSTER_NAME];
     if let Some(f) = flavor {
         nfs_up.extend(["--flavor", f]);
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use nfslab::bench::manifests::{
     BARRIER_FILE, CLIENT_CONTAINER, CONTROL_CONTAINER, CellSpec, ENGINE, LAYOUT_CONTAINER, Names,
-    RESULT_FILE, cell_objects,
+    RESULT_FILE, Volume, cell_objects,
 };
 use nfslab::bench::matrix::Matrix;
 use nfslab::bench::plan::{BuiltInIncludes, parse_plan};
@@ -240,9 +240,11 @@ fn benchmark_client_role() {
         run: &run,
         cell,
         repetition: 1,
-        server_address: ADDRESS,
-        export: "/exports/bench",
-        mount_options: &["vers=4.1".to_owned()],
+        volume: Volume::Nfs {
+            server_address: ADDRESS,
+            export: "/exports/bench",
+            mount_options: &["vers=4.1".to_owned()],
+        },
         job,
         image: "nfslab-io:0.1.0",
         volume_size: "1Gi",

@@ -116,6 +116,7 @@ fn engine() -> Result<PathBuf, String> {
 fn nfslab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nfslab"))
         .args(args)
+        .env_remove("NFSLAB_IO")
         .stdin(Stdio::null())
         .output()
         .expect("nfslab runs")
@@ -214,6 +215,8 @@ fn files_under(dir: &Path) -> Vec<(String, u64)> {
     out
 }
 
+/// As the README says it: no `--engine`, so the clients run the engine built into
+/// `nfslab` (`nfslab io`), as after `cargo install --path harness`.
 fn protocol_cells_measure_and_report(shared: &Shared) -> Outcome {
     let guard = lock(shared)?;
     let g = guard.as_ref().ok_or("no server")?;
@@ -226,13 +229,13 @@ fn protocol_cells_measure_and_report(shared: &Shared) -> Outcome {
         &s.plan.display().to_string(),
         "--server",
         &server_arg(g),
-        "--engine",
-        &s.engine.display().to_string(),
         "--results",
         &results.display().to_string(),
         "--run-id",
         "host-keep",
         "--keep-files",
+        "--junit",
+        &s.dir.path().join("bench.xml").display().to_string(),
     ]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     ensure!(
@@ -245,6 +248,26 @@ fn protocol_cells_measure_and_report(shared: &Shared) -> Outcome {
     ensure!(
         stdout.lines().next() == Some(run_dir.display().to_string().as_str()),
         "the first line names the results directory: {stdout}"
+    );
+    // stderr is not a terminal here: plain progress lines, then the table and the report.
+    for expected in [
+        "nfslab: benchmark: ",
+        "nfslab: [1/",
+        ": ok in ",
+        "Best profile per workload",
+        &format!("Report: {}", run_dir.join("report.html").display()),
+    ] {
+        ensure!(
+            stderr.contains(expected),
+            "`{expected}` on stderr:\n{stderr}"
+        );
+    }
+    // --junit: one test case per cell, every one passed.
+    let junit = std::fs::read_to_string(s.dir.path().join("bench.xml"))
+        .map_err(|e| format!("no JUnit file: {e}\n{stderr}"))?;
+    ensure!(
+        junit.matches("<testcase ").count() == 8 && !junit.contains("<failure"),
+        "{junit}"
     );
     let can_mount = {
         let facts = nfslab::bench::host::mount::probe();

@@ -707,3 +707,86 @@ fn host_runs_show_mount_efficiency_and_options_without_protocol_equivalent() {
         s.cells[1].options.not_applicable
     );
 }
+
+/// Run A with the second repetition of its first cell failed.
+fn summary_with_a_failure() -> Summary {
+    let mut s = summary_of("run-a");
+    let cell = &mut s.cells[0];
+    cell.repetitions_ok -= 1;
+    cell.failures
+        .push("repetition 2: client 0 exited with 3: no space left on device".to_owned());
+    s
+}
+
+#[test]
+fn a_run_with_failures_never_reads_complete() {
+    let s = summary_with_a_failure();
+    let status = s.status_text();
+    assert!(
+        status.starts_with("finished with failures: 1 repetition(s) failed in"),
+        "{status}"
+    );
+    assert!(!s.all_measured());
+    let md = nfslab::report::markdown::render(&s);
+    assert!(md.contains(&status), "the Markdown states the status");
+    let html = nfslab::report::html::render(&s).unwrap();
+    assert!(
+        html.contains("Status <strong class=\"flag\">finished with failures:"),
+        "the HTML states it, flagged"
+    );
+    // The fixture itself measured everything.
+    let complete = summary_of("run-a");
+    assert_eq!(complete.status_text(), "complete");
+    assert!(
+        nfslab::report::html::render(&complete)
+            .unwrap()
+            .contains("Status <strong class=\"ok\">complete</strong>")
+    );
+}
+
+#[test]
+fn html_and_markdown_give_each_profile_the_same_options_verdict() {
+    let s = host_summary();
+    let md = nfslab::report::markdown::render(&s);
+    let html = nfslab::report::html::render(&s).unwrap();
+    // The protocol cell's vers=4.1 did not apply: never "as requested" in either.
+    let (verdict, ok) = nfslab::report::format::options_verdict(&s.cells[1]);
+    assert!(!ok);
+    assert_eq!(verdict, "1 not applicable");
+    let md_row = md
+        .lines()
+        .find(|l| l.contains(" (protocol) |") && l.contains("not applicable: vers=4.1"))
+        .expect("a Markdown options row for the protocol cell");
+    assert!(md_row.contains("| 1 not applicable: "), "{md_row}");
+    assert!(
+        html.contains("<span class=\"flag\">1 not applicable</span></summary>"),
+        "the HTML says the same, flagged"
+    );
+    let (mount_verdict, _) = nfslab::report::format::options_verdict(&s.cells[0]);
+    for c in &s.cells {
+        let (v, ok) = nfslab::report::format::options_verdict(c);
+        let class = if ok { "ok" } else { "flag" };
+        assert!(
+            html.contains(&format!("<span class=\"{class}\">{v}</span></summary>")),
+            "HTML verdict `{v}` for {}",
+            c.id
+        );
+    }
+    assert!(md.contains(&format!("| {mount_verdict}")), "{md}");
+}
+
+#[test]
+fn terminal_table_of_run_a() {
+    insta::assert_snapshot!(
+        "terminal_run_a",
+        nfslab::report::terminal::bench_table(&summary_of("run-a"))
+    );
+}
+
+#[test]
+fn terminal_table_with_a_failed_repetition() {
+    insta::assert_snapshot!(
+        "terminal_run_a_failure",
+        nfslab::report::terminal::bench_table(&summary_with_a_failure())
+    );
+}

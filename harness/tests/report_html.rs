@@ -1,5 +1,6 @@
 //! The HTML report opens in headless Chromium without console errors, and the browser's DOM
-//! holds one chart per workload.
+//! holds one chart per workload and states the run's status as the Markdown does: a run
+//! with a failed repetition never reads "complete".
 //!
 //! Needs a Chromium binary (`chromium`, `chromium-browser`, `google-chrome`, or
 //! `NFSLAB_CHROMIUM`). Without one, the trials are reported as ignored with the reason;
@@ -143,6 +144,35 @@ fn report_opens_cleanly(chromium: &Path) -> Result<(), Failed> {
     }
     if !loaded.dom.contains("<h1>nfslab benchmark: local-fixture-a") {
         return Err("title missing from the DOM".into());
+    }
+    if !loaded
+        .dom
+        .contains("Status <strong class=\"ok\">complete</strong>")
+    {
+        return Err("a run that measured everything reads complete".into());
+    }
+
+    // The same run with a failed repetition: the page never says "complete".
+    let mut failed = summary.clone();
+    failed.cells[0].repetitions_ok -= 1;
+    failed.cells[0]
+        .failures
+        .push("repetition 2: client 0 exited with 3".to_owned());
+    let page = dir.path().join("failed.html");
+    std::fs::write(
+        &page,
+        report::html::render(&failed).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let loaded = load(chromium, &page)?;
+    if !loaded
+        .dom
+        .contains("Status <strong class=\"flag\">finished with failures: 1 repetition(s)")
+    {
+        return Err("a run with a failure must say so, flagged, in the rendered page".into());
+    }
+    if loaded.dom.contains(">complete</strong>") {
+        return Err("a run with a failure reads complete in the rendered page".into());
     }
     Ok(())
 }

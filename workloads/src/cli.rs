@@ -6,22 +6,22 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
-use nfslab_workload::backend::Backend;
-use nfslab_workload::backend::nfs::target::is_nfs_url;
-use nfslab_workload::backend::nfs::{InputError, NfsBackend};
-use nfslab_workload::backend::posix::PosixBackend;
-use nfslab_workload::engine::{RunOptions, StartError, run};
-use nfslab_workload::exit::ExitCode;
-use nfslab_workload::fio::load_fio_file;
-use nfslab_workload::job::{
+use crate::backend::Backend;
+use crate::backend::nfs::target::is_nfs_url;
+use crate::backend::nfs::{InputError, NfsBackend};
+use crate::backend::posix::PosixBackend;
+use crate::engine::{RunOptions, StartError, run};
+use crate::exit::ExitCode;
+use crate::fio::load_fio_file;
+use crate::job::{
     DirectMode, FsyncPolicy, IoEngine, Job, JobFileError, Pattern, SyncCall, load_job_file,
     locate_field,
 };
-use nfslab_workload::mount::mount_section;
-use nfslab_workload::summary::summary;
-use nfslab_workload::tools::{files, http, signals};
-use nfslab_workload::units::{Size, Span};
+use crate::mount::mount_section;
+use crate::summary::summary;
+use crate::tools::{files, http, signals};
+use crate::units::{Size, Span};
+use clap::{Args, Parser, Subcommand};
 
 const RUN_EXAMPLES: &str = "\
 Examples:
@@ -409,6 +409,48 @@ impl JobArgs {
     }
 }
 
+/// The whole command line of the engine: parses `args` (the first is the program name, as
+/// in [`std::env::args_os`]), runs the command and returns its exit code. `bin_name` is how
+/// usage lines name the program: `nfslab-io`, or `nfslab io` when the harness runs the
+/// engine built into it. Bad flags print clap's first line (naming the flag and the value)
+/// and exit 2; `--help` and `--version` print and exit 0.
+pub fn main_with<I, T>(args: I, bin_name: &str) -> std::process::ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    let command = Cli::command().bin_name(bin_name.to_owned());
+    let parsed = command
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            // Bad flags: one line naming the flag and the value (clap's first line).
+            let rendered = e.render().to_string();
+            eprintln!(
+                "{}",
+                rendered
+                    .lines()
+                    .next()
+                    .unwrap_or("error: invalid arguments")
+            );
+            return ExitCode::BadInput.into();
+        }
+    };
+    dispatch(cli).into()
+}
+
 /// A count flag (`--threads`, `--iodepth`, `--nrfiles`): a whole number; zero and the upper
 /// limits are checked with the job, which names the field's range.
 fn count_arg(text: &str) -> Result<u32, String> {
@@ -500,7 +542,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Command::Serve { dir, port, bind } => serve(&dir, &bind, port),
         Command::Get { url, timeout } => get(&url, timeout.duration()),
         Command::WaitFile { path, timeout } => {
-            match nfslab_workload::driver::wait_for_file(&path, timeout.duration()) {
+            match crate::driver::wait_for_file(&path, timeout.duration()) {
                 Some(_) => ExitCode::Ok,
                 None => {
                     error_line(&format!(
@@ -520,10 +562,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             }
         },
         Command::Sleep => sleep(),
-        Command::Kernel => print_json(
-            &nfslab_workload::tools::kernel::collect(Path::new("/")),
-            false,
-        ),
+        Command::Kernel => print_json(&crate::tools::kernel::collect(Path::new("/")), false),
     }
 }
 
@@ -633,7 +672,7 @@ fn load_job_file_keep_invalid(path: &Path) -> Result<(Job, String), JobFileError
                 path: path.display().to_string(),
                 source,
             })?;
-            let job = nfslab_workload::job::job_from_yaml(&text, &path.display().to_string())?;
+            let job = crate::job::job_from_yaml(&text, &path.display().to_string())?;
             Ok((job, text))
         }
         Err(e) => Err(e),
@@ -678,7 +717,7 @@ fn check_output(path: &Path) -> Result<(), String> {
 }
 
 fn run_command(args: &RunArgs) -> ExitCode {
-    if let Err(e) = nfslab_workload::names::check_component("file name prefix", &args.prefix) {
+    if let Err(e) = crate::names::check_component("file name prefix", &args.prefix) {
         error_line(&format!("--prefix: {e}"));
         return ExitCode::BadInput;
     }

@@ -29,6 +29,7 @@
 //! | [`wire`] | cache honesty: bytes the job moved against bytes on the wire, with findings |
 //! | [`summary`] | the human summary (stderr) |
 //! | [`tools`] | helper subcommands for pods: files, directory checks, HTTP, waiting |
+//! | [`cli`] | the command line of `nfslab-io` (also `nfslab io`): argument structs and their dispatch |
 //! | [`exit`] | exit codes |
 //!
 //! # Result document (`schema_version` 1)
@@ -66,6 +67,7 @@
 //! printed, created files removed); 4 verification failed (takes precedence over 3).
 
 pub mod backend;
+pub mod cli;
 pub mod driver;
 pub mod engine;
 pub mod exit;

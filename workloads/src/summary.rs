@@ -1,16 +1,20 @@
 //! The human summary of a result, printed on stderr.
+//!
+//! Units are those of nfslab's reports, so a figure reads the same in both: bandwidth in
+//! MB/s (10^6 bytes per second, fio's `MB/s`), latencies in ns, µs, ms or s; sizes of the
+//! job in binary units as given (`bs=1m` is 1 MiB).
 
 use std::fmt::Write as _;
 
 use crate::result::{LatencySummary, RunResult, Status};
-use crate::units::{format_bytes_human, format_size};
+use crate::units::format_size;
 
-/// Formats nanoseconds with a readable unit (`812ns`, `9.3us`, `1.20ms`, `2.5s`).
+/// Formats nanoseconds with a readable unit (`812ns`, `9.3µs`, `1.20ms`, `2.5s`).
 #[must_use]
 pub fn format_ns(ns: u64) -> String {
     match ns {
         0..1_000 => format!("{ns}ns"),
-        1_000..1_000_000 => format!("{:.1}us", ns as f64 / 1e3),
+        1_000..1_000_000 => format!("{:.1}µs", ns as f64 / 1e3),
         1_000_000..1_000_000_000 => format!("{:.2}ms", ns as f64 / 1e6),
         _ => format!("{:.2}s", ns as f64 / 1e9),
     }
@@ -26,6 +30,19 @@ fn latency_line(l: &LatencySummary) -> String {
         format_ns(l.max),
         format_ns(l.mean.round() as u64)
     )
+}
+
+/// Bandwidth as the reports show it: MB/s, 10^6 bytes per second (`812 MB/s`, `3.4 MB/s`).
+#[must_use]
+pub fn format_bandwidth(bytes_per_sec: f64) -> String {
+    let mb = bytes_per_sec / 1e6;
+    if mb >= 100.0 {
+        format!("{mb:.0} MB/s")
+    } else if mb >= 10.0 {
+        format!("{mb:.1} MB/s")
+    } else {
+        format!("{mb:.2} MB/s")
+    }
 }
 
 /// A few lines describing the run for people.
@@ -62,9 +79,9 @@ pub fn summary(r: &RunResult) -> String {
     let t = &r.totals;
     let _ = writeln!(
         out,
-        "  window {:.2}s: {}/s, {:.0} IOPS, {} ops in all{}",
+        "  window {:.2}s: {}, {:.0} IOPS, {} ops in all{}",
         r.window.seconds,
-        format_bytes_human(t.bandwidth_bytes_per_sec),
+        format_bandwidth(t.bandwidth_bytes_per_sec),
         t.iops,
         t.all_ops,
         if t.ramp_ops_excluded > 0 {
@@ -156,8 +173,19 @@ mod tests {
     #[test]
     fn durations_read_well() {
         assert_eq!(format_ns(812), "812ns");
-        assert_eq!(format_ns(9_300), "9.3us");
+        assert_eq!(format_ns(9_300), "9.3µs");
         assert_eq!(format_ns(1_200_000), "1.20ms");
         assert_eq!(format_ns(2_500_000_000), "2.50s");
+    }
+
+    #[test]
+    fn bandwidth_is_in_the_reports_unit() {
+        // 8 GiB/s is 8590 MB/s: the unit of nfslab's reports, never binary.
+        assert_eq!(
+            format_bandwidth(8.0 * 1024.0 * 1024.0 * 1024.0),
+            "8590 MB/s"
+        );
+        assert_eq!(format_bandwidth(12_340_000.0), "12.3 MB/s");
+        assert_eq!(format_bandwidth(1_500_000.0), "1.50 MB/s");
     }
 }

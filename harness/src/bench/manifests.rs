@@ -143,12 +143,8 @@ pub struct CellSpec<'a> {
     pub cell: &'a Cell,
     /// Repetition, 1-based.
     pub repetition: u32,
-    /// Server address for `spec.nfs.server`.
-    pub server_address: &'a str,
-    /// Export path for `spec.nfs.path`.
-    pub export: &'a str,
-    /// The profile's options, as written.
-    pub mount_options: &'a [String],
+    /// The volume the clients mount.
+    pub volume: Volume<'a>,
     /// The job.
     pub job: &'a Job,
     /// The nfslab-io image.
@@ -157,6 +153,26 @@ pub struct CellSpec<'a> {
     pub volume_size: &'a str,
     /// How long clients wait for the barrier (`--barrier-timeout`), e.g. `10m`.
     pub barrier_timeout: &'a str,
+}
+
+/// The volume a repetition's clients mount.
+#[derive(Clone, Copy, Debug)]
+pub enum Volume<'a> {
+    /// A PV nfslab makes for an NFS server, carrying the profile's options.
+    Nfs {
+        /// Server address for `spec.nfs.server`.
+        server_address: &'a str,
+        /// Export path for `spec.nfs.path`.
+        export: &'a str,
+        /// The profile's options, as written.
+        mount_options: &'a [String],
+    },
+    /// A claim provisioned through a StorageClass: the profile's clone of the user's class
+    /// ([`super::storage_class`]), which carries the options.
+    Provisioned {
+        /// The clone's name.
+        storage_class: &'a str,
+    },
 }
 
 /// The namespace object of a run.
@@ -171,7 +187,8 @@ pub fn namespace(run: &RunId) -> Value {
     ns
 }
 
-/// The objects of one repetition, in creation order: ConfigMap, PV, PVC, pods.
+/// The objects of one repetition, in creation order: ConfigMap, PV (unless provisioned),
+/// PVC, pods.
 #[must_use]
 pub fn cell_objects(spec: &CellSpec<'_>) -> Vec<Value> {
     let names = Names::new(spec.run, spec.cell, spec.repetition);
@@ -200,34 +217,54 @@ pub fn cell_objects(spec: &CellSpec<'_>) -> Vec<Value> {
         "data": {"job.yaml": job_text}
     }))];
 
-    let mut pv_spec = json!({
-        "capacity": {"storage": spec.volume_size},
-        "accessModes": ["ReadWriteMany"],
-        "persistentVolumeReclaimPolicy": "Retain",
-        "storageClassName": names.storage_class,
-        "claimRef": {"namespace": names.namespace, "name": names.pvc},
-        "nfs": {"server": spec.server_address, "path": spec.export}
-    });
-    if !spec.mount_options.is_empty() {
-        pv_spec["mountOptions"] = json!(spec.mount_options);
-    }
-    out.push(label(json!({
-        "apiVersion": "v1",
-        "kind": "PersistentVolume",
-        "metadata": {"name": names.pv},
-        "spec": pv_spec
-    })));
-    out.push(label(json!({
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {"name": names.pvc, "namespace": names.namespace},
-        "spec": {
-            "accessModes": ["ReadWriteMany"],
-            "storageClassName": names.storage_class,
-            "volumeName": names.pv,
-            "resources": {"requests": {"storage": spec.volume_size}}
+    match spec.volume {
+        Volume::Nfs {
+            server_address,
+            export,
+            mount_options,
+        } => {
+            let mut pv_spec = json!({
+                "capacity": {"storage": spec.volume_size},
+                "accessModes": ["ReadWriteMany"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "storageClassName": names.storage_class,
+                "claimRef": {"namespace": names.namespace, "name": names.pvc},
+                "nfs": {"server": server_address, "path": export}
+            });
+            if !mount_options.is_empty() {
+                pv_spec["mountOptions"] = json!(mount_options);
+            }
+            out.push(label(json!({
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": names.pv},
+                "spec": pv_spec
+            })));
+            out.push(label(json!({
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": names.pvc, "namespace": names.namespace},
+                "spec": {
+                    "accessModes": ["ReadWriteMany"],
+                    "storageClassName": names.storage_class,
+                    "volumeName": names.pv,
+                    "resources": {"requests": {"storage": spec.volume_size}}
+                }
+            })));
         }
-    })));
+        Volume::Provisioned { storage_class } => {
+            out.push(label(json!({
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": names.pvc, "namespace": names.namespace},
+                "spec": {
+                    "accessModes": ["ReadWriteMany"],
+                    "storageClassName": storage_class,
+                    "resources": {"requests": {"storage": spec.volume_size}}
+                }
+            })));
+        }
+    }
 
     let selector = json!({
         "matchLabels": {
@@ -326,28 +363,74 @@ pub struct RenderedPlan {
     pub measured: Option<std::time::Duration>,
 }
 
-/// Renders every object of every step of a plan, in run order.
+/// Renders every object of every step of a plan, in run order. `classes` are the
+/// StorageClasses the plan's `storage_class` servers name (their clones are rendered); a
+/// class missing there is named in a comment instead.
 #[must_use]
-pub fn render_plan(plan: &super::plan::Plan, run: &RunId) -> RenderedPlan {
+pub fn render_plan(
+    plan: &super::plan::Plan,
+    run: &RunId,
+    classes: &[super::storage_class::SourceClass],
+) -> RenderedPlan {
     use super::plan::ServerKind;
+    use super::storage_class::{clone_class, clone_name};
     let matrix = super::matrix::Matrix::expand(plan);
     let mut files = vec![(
         "000-namespace.yaml".to_owned(),
         to_yaml_documents(&[namespace(run)]),
     )];
+    let mut clones = Vec::new();
+    let mut missing = String::new();
+    for server in &plan.selected_servers {
+        let Some(ServerKind::StorageClass { class }) = plan.server(server).map(|s| &s.kind) else {
+            continue;
+        };
+        let Some(source) = classes.iter().find(|c| &c.name == class) else {
+            missing.push_str(&format!(
+                "# StorageClass `{class}`: not rendered, its definition was not given\n"
+            ));
+            continue;
+        };
+        for profile in &plan.selected_profiles {
+            let options = plan
+                .profile(profile)
+                .map(|p| p.options.clone())
+                .unwrap_or_default();
+            let name = clone_name(run, server, profile);
+            clones.push(clone_class(source, run, &name, &options));
+        }
+    }
+    if !clones.is_empty() || !missing.is_empty() {
+        files.push((
+            "000-storage-classes.yaml".to_owned(),
+            missing + &to_yaml_documents(&clones),
+        ));
+    }
     let barrier = nfslab_workload::units::format_duration(plan.cell_timeout);
     let mut measured = Some(std::time::Duration::ZERO);
     let schedule = matrix.schedule();
     for (i, step) in schedule.iter().enumerate() {
         let cell = &matrix.cells[step.cell];
-        let (address, export) = match plan.server(&cell.server).map(|s| &s.kind) {
-            Some(ServerKind::External { host, export }) => (host.as_str(), export.as_str()),
-            _ => (PLACEHOLDER_ADDRESS, PLACEHOLDER_EXPORT),
-        };
         let options = plan
             .profile(&cell.profile)
             .map(|p| p.options.clone())
             .unwrap_or_default();
+        let class = clone_name(run, &cell.server, &cell.profile);
+        let volume = match plan.server(&cell.server).map(|s| &s.kind) {
+            Some(ServerKind::External { host, export }) => Volume::Nfs {
+                server_address: host,
+                export,
+                mount_options: &options,
+            },
+            Some(ServerKind::StorageClass { .. }) => Volume::Provisioned {
+                storage_class: &class,
+            },
+            _ => Volume::Nfs {
+                server_address: PLACEHOLDER_ADDRESS,
+                export: PLACEHOLDER_EXPORT,
+                mount_options: &options,
+            },
+        };
         let Some(workload) = plan.workload(&cell.workload) else {
             continue;
         };
@@ -365,9 +448,7 @@ pub fn render_plan(plan: &super::plan::Plan, run: &RunId) -> RenderedPlan {
             run,
             cell,
             repetition: step.repetition,
-            server_address: address,
-            export,
-            mount_options: &options,
+            volume,
             job: &workload.job,
             image: &plan.image,
             volume_size: &plan.volume_size,
@@ -436,9 +517,11 @@ mod tests {
             run: &run,
             cell: &c,
             repetition: 2,
-            server_address: "10.96.0.20",
-            export: "/exports",
-            mount_options: options,
+            volume: Volume::Nfs {
+                server_address: "10.96.0.20",
+                export: "/exports",
+                mount_options: options,
+            },
             job: &job,
             image: "nfslab-io:0.1.0",
             volume_size: "10Gi",
@@ -564,7 +647,7 @@ mod tests {
         .unwrap();
         let mut plan = plan;
         plan.image = "nfslab-io:test".to_owned();
-        let rendered = render_plan(&plan, &RunId::parse("20261123-150000-abcdef").unwrap());
+        let rendered = render_plan(&plan, &RunId::parse("20261123-150000-abcdef").unwrap(), &[]);
         assert_eq!(rendered.steps, 4);
         assert_eq!(rendered.pods, 4);
         assert_eq!(rendered.files.len(), 5);

@@ -5,6 +5,7 @@
 //! - [`matrix`]: cells (server x workload x profile x clients) with stable ids, run order.
 //! - [`manifests`]: the ConfigMap, PV, PVC and client pods of each cell repetition.
 //! - [`environment`]: the seam that provides the cluster and in-cluster servers.
+//! - [`storage_class`]: benchmarking through the user's StorageClass (a clone per profile).
 //! - [`runner`]: the matrix on a cluster (PV/PVC/pods per cell, barrier, collection,
 //!   cleanup, Ctrl-C); [`progress`]: its progress bar.
 //! - [`results`]: the results directory (`run.json`, raw per-pod JSON), written
@@ -21,6 +22,7 @@ pub mod plan;
 pub mod progress;
 pub mod results;
 pub mod runner;
+pub mod storage_class;
 
 /// An error and its causes on one line, joined by `: ` (what the CLI prints).
 #[must_use]

@@ -194,6 +194,7 @@ struct RawServer {
     name: Spanned<String>,
     in_cluster: Option<Spanned<ServerFlavor>>,
     external: Option<Spanned<String>>,
+    storage_class: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -295,6 +296,12 @@ pub enum ServerKind {
         host: String,
         /// Exported path.
         export: String,
+    },
+    /// Volumes a StorageClass of the cluster provisions, one clone of the class per
+    /// profile ([`super::storage_class`]).
+    StorageClass {
+        /// The class's name.
+        class: String,
     },
 }
 
@@ -464,17 +471,46 @@ impl Plan {
                 kind: ServerKind::External { host, export },
             });
         }
-        if !overrides.external.is_empty() && overrides.servers.is_none() {
-            // `--server` alone means: benchmark that server.
+        for class in &overrides.storage_classes {
+            let bad = |reason: String| PlanError::Flag {
+                flag: "--storage-class",
+                value: class.clone(),
+                reason,
+            };
+            crate::names::dns_subdomain("StorageClass name", class).map_err(|e| bad(e.rule))?;
+            check_name(class).map_err(|r| {
+                bad(format!(
+                    "{r} (the class's name names its cells; rename a longer class's clone in \
+                     a plan: `servers: [{{name: short, storage_class: {class}}}]`)"
+                ))
+            })?;
+            if self.server(class).is_some() {
+                return Err(bad(format!(
+                    "the plan already has a server `{class}` (hint: give the class a server \
+                     of another name in the plan)"
+                )));
+            }
+            self.servers.push(ServerSpec {
+                name: class.clone(),
+                kind: ServerKind::StorageClass {
+                    class: class.clone(),
+                },
+            });
+        }
+        let named_on_the_command_line =
+            !overrides.external.is_empty() || !overrides.storage_classes.is_empty();
+        if named_on_the_command_line && overrides.servers.is_none() {
+            // `--server` or `--storage-class` alone means: benchmark that.
             self.selected_servers = self
                 .servers
                 .iter()
-                .filter(|s| matches!(s.kind, ServerKind::External { .. }))
-                .filter(|s| {
-                    overrides
+                .filter(|s| match &s.kind {
+                    ServerKind::External { .. } => overrides
                         .external
                         .iter()
-                        .any(|e| e.split_once('=').map_or("external", |(n, _)| n) == s.name)
+                        .any(|e| e.split_once('=').map_or("external", |(n, _)| n) == s.name),
+                    ServerKind::StorageClass { class } => overrides.storage_classes.contains(class),
+                    ServerKind::InCluster(_) => false,
                 })
                 .map(|s| s.name.clone())
                 .collect();
@@ -564,6 +600,9 @@ pub struct Overrides {
     /// External servers to add, `host:/export` or `NAME=host:/export`. Without `servers`,
     /// only these are run.
     pub external: Vec<String>,
+    /// StorageClasses of the cluster to benchmark through (each becomes a server of its
+    /// name). Without `servers`, only these (and `external`) are run.
+    pub storage_classes: Vec<String>,
     /// Repetitions.
     pub repetitions: Option<u32>,
     /// Client counts.
@@ -767,8 +806,8 @@ pub fn parse_plan(text: &str, file: &str, includes: &dyn Includes) -> Result<Pla
             )
         })?;
         duplicate(&servers, &s.name.value, &name_at, "server", |x| &x.name)?;
-        let kind = match (s.in_cluster, s.external) {
-            (Some(flavor), None) => {
+        let kind = match (s.in_cluster, s.external, s.storage_class) {
+            (Some(flavor), None, None) => {
                 if flavor.value == ServerFlavor::External {
                     return Err(invalid(
                         at_of(file, &flavor),
@@ -779,7 +818,16 @@ pub fn parse_plan(text: &str, file: &str, includes: &dyn Includes) -> Result<Pla
                 }
                 ServerKind::InCluster(flavor.value)
             }
-            (None, Some(address)) => {
+            (None, None, Some(class)) => {
+                crate::names::dns_subdomain("StorageClass name", &class.value).map_err(|e| {
+                    invalid(
+                        at_of(file, &class),
+                        format!("storage_class `{}`: {}", class.value, e.rule),
+                    )
+                })?;
+                ServerKind::StorageClass { class: class.value }
+            }
+            (None, Some(address), None) => {
                 let (host, export) = parse_external(&address.value).map_err(|reason| {
                     invalid(
                         at_of(file, &address),
@@ -792,8 +840,8 @@ pub fn parse_plan(text: &str, file: &str, includes: &dyn Includes) -> Result<Pla
                 return Err(invalid(
                     name_at,
                     format!(
-                        "server `{}` needs exactly one of `in_cluster: ganesha|kernel` or \
-                         `external: host:/export`",
+                        "server `{}` needs exactly one of `in_cluster: ganesha|kernel`, \
+                         `external: host:/export` or `storage_class: NAME`",
                         s.name.value
                     ),
                 ));

@@ -2,14 +2,21 @@
 //!
 //! For each step (a repetition of a cell, in [`Matrix::schedule`] order):
 //! 1. apply the job ConfigMap, the PV (profile `mountOptions`, unique storage class), the
-//!    PVC and the K client pods ([`manifests::cell_objects`]);
-//! 2. wait for the PVC to bind and every pod to be Ready (their init containers created
-//!    the client directories and laid out the files, outside the measurement);
+//!    PVC and the K client pods ([`manifests::cell_objects`]); for a StorageClass server,
+//!    only the PVC, naming the profile's clone of the class ([`super::storage_class`]);
+//! 2. wait for the PVC to bind (a provisioned volume must carry the profile's options) and
+//!    every pod to be Ready (their init containers created the client directories and laid
+//!    out the files, outside the measurement);
 //! 3. release every client at once: write the barrier file into all pods concurrently;
 //! 4. wait for every client container to finish, then read each result through the
 //!    control container and store it as it arrives (`raw/…`, then `run.json`);
 //! 5. clean up: remove the repetition's files from the volume, delete pods, PVC, PV and
-//!    ConfigMap and wait until they are gone, whatever happened before.
+//!    ConfigMap and wait until they are gone (a provisioned PV until its provisioner removed
+//!    it), whatever happened before.
+//!
+//! StorageClass servers are checked before anything is created (the class exists, its
+//! provisioner does not ignore `mountOptions`); their clones are applied with the run's
+//! namespace and deleted after it.
 //!
 //! Ctrl-C (the `cancel` signal) stops the current step, cleans it up, deletes the run's
 //! namespace, marks the run interrupted and still writes the reports of what was measured.
@@ -32,11 +39,12 @@ use super::manifests::{
 };
 use super::matrix::{Cell, Matrix};
 use super::plan::{Plan, ServerKind};
-use super::progress::Progress;
+use super::progress::{CLUSTER_STEP_OVERHEAD, Eta, Progress, StepDone, figure_of};
 use super::results::{
     Attempt, AttemptStatus, Environment, NodeInfo, PodRecord, ResultsDir, ResultsError, RunRecord,
     RunStatus, ServerRecord, now_rfc3339,
 };
+use super::storage_class::{self, ClassError, SourceClass};
 use crate::bench::error_chain;
 use crate::config::Timeouts;
 use crate::exit::Outcome;
@@ -149,13 +157,49 @@ pub enum BenchError {
     /// The reports could not be written.
     #[error("cannot write the reports")]
     Report(#[from] ReportError),
+    /// A StorageClass to benchmark through is missing or unusable.
+    #[error(transparent)]
+    Class(#[from] ClassError),
+    /// A StorageClass's provisioner made a volume without the profile's mountOptions: it
+    /// ignores them, so its profiles cannot be compared (results so far are kept).
+    #[error(transparent)]
+    OptionsIgnored(Box<IgnoredOptions>),
+}
+
+/// What [`BenchError::OptionsIgnored`] says.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "StorageClass `{class}` cannot compare mount options: its provisioner `{provisioner}` \
+     made PV `{pv}` with {carried} where the class carried `{wanted}` (profile \
+     `{profile}`), so it ignores mountOptions (results so far are in `{dir}`; hint: \
+     benchmark the NFS server behind it with --server HOST:/EXPORT)"
+)]
+pub struct IgnoredOptions {
+    /// The user's class.
+    pub class: String,
+    /// Its provisioner.
+    pub provisioner: String,
+    /// The volume it made.
+    pub pv: String,
+    /// What the volume carries.
+    pub carried: String,
+    /// What the clone carried.
+    pub wanted: String,
+    /// The profile.
+    pub profile: String,
+    /// The results directory.
+    pub dir: String,
 }
 
 impl BenchError {
-    /// Exit code: every variant is an environment problem.
+    /// Exit code: a StorageClass that cannot compare options is bad input (2); everything
+    /// else is an environment problem (3).
     #[must_use]
     pub fn outcome(&self) -> Outcome {
-        Outcome::Environment
+        match self {
+            Self::Class(_) | Self::OptionsIgnored(_) => Outcome::BadInput,
+            _ => Outcome::Environment,
+        }
     }
 }
 
@@ -255,6 +299,25 @@ pub enum StepError {
     /// A result could not be stored.
     #[error(transparent)]
     Results(#[from] ResultsError),
+    /// An object could not be read.
+    #[error("cannot read {object}")]
+    Read {
+        /// The object.
+        object: String,
+        /// Why.
+        #[source]
+        source: ClusterError,
+    },
+    /// The provisioned volume lacks the profile's options (its provisioner ignores them).
+    #[error("PV `{pv}` was provisioned with {carried}, not `{wanted}`")]
+    OptionsIgnored {
+        /// The volume.
+        pv: String,
+        /// What it carries.
+        carried: String,
+        /// What the class carried.
+        wanted: String,
+    },
 }
 
 impl StepError {
@@ -269,24 +332,41 @@ impl StepError {
             } | Self::Exec {
                 source: ClusterError::Unreachable { .. },
                 ..
+            } | Self::Read {
+                source: ClusterError::Unreachable { .. },
+                ..
             } | Self::Results(_)
+                | Self::OptionsIgnored { .. }
         )
     }
 }
 
-/// The server each selected plan server resolves to.
+/// The NFS server each selected plan server resolves to (StorageClass servers are
+/// [`resolve_classes`]').
 pub fn resolve_servers(
     plan: &Plan,
     deployed: &[NfsServer],
 ) -> Result<Vec<(String, NfsServer)>, BenchError> {
     plan.selected_servers
         .iter()
+        .filter(|name| {
+            !matches!(
+                plan.server(name).map(|s| &s.kind),
+                Some(ServerKind::StorageClass { .. })
+            )
+        })
         .map(|name| {
             let spec = plan.server(name).ok_or_else(|| BenchError::ServerMissing {
                 server: name.clone(),
                 flavor: "unknown".to_owned(),
             })?;
             let server = match &spec.kind {
+                ServerKind::StorageClass { class } => {
+                    return Err(BenchError::ServerMissing {
+                        server: name.clone(),
+                        flavor: format!("StorageClass {class}"),
+                    });
+                }
                 ServerKind::External { host, export } => NfsServer {
                     flavor: ServerFlavor::External,
                     address: host.clone(),
@@ -305,6 +385,53 @@ pub fn resolve_servers(
             Ok((name.clone(), server))
         })
         .collect()
+}
+
+/// The StorageClass of each selected StorageClass server, read from the cluster and
+/// checked ([`SourceClass::check`]): `(server name, class)`.
+///
+/// # Errors
+/// [`BenchError::Class`] when a class is missing or its provisioner ignores mountOptions;
+/// [`BenchError::Cluster`] when the cluster cannot be asked.
+pub async fn resolve_classes(
+    plan: &Plan,
+    cluster: &dyn Cluster,
+) -> Result<Vec<(String, SourceClass)>, BenchError> {
+    let mut out = Vec::new();
+    for name in &plan.selected_servers {
+        let Some(ServerKind::StorageClass { class }) = plan.server(name).map(|s| &s.kind) else {
+            continue;
+        };
+        let reference = storage_class::class_ref(class);
+        let found = cluster
+            .get(&reference)
+            .await
+            .map_err(|source| BenchError::Cluster {
+                step: format!("read StorageClass `{class}`"),
+                source: Box::new(source),
+            })?;
+        let Some(manifest) = found else {
+            let known: Vec<String> = cluster
+                .list("storage.k8s.io/v1", "StorageClass", None, None)
+                .await
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|c| c.pointer("/metadata/name").and_then(Value::as_str))
+                .map(|n| format!("`{n}`"))
+                .collect();
+            return Err(ClassError::Missing {
+                name: class.clone(),
+                known: if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                },
+            }
+            .into());
+        };
+        out.push((name.clone(), SourceClass::check(class, manifest)?));
+    }
+    Ok(out)
 }
 
 fn flavor_name(flavor: ServerFlavor) -> &'static str {
@@ -410,6 +537,10 @@ struct Step<'a> {
     repetition: u32,
     /// Longest wait for the clients to finish once released.
     measure_timeout: Duration,
+    /// For a provisioned volume: the options its PV must carry.
+    provisioned: Option<&'a [String]>,
+    /// The PV the provisioner made for the claim, once bound.
+    volume: std::sync::Mutex<Option<String>>,
 }
 
 impl Step<'_> {
@@ -475,13 +606,29 @@ impl Step<'_> {
                     source,
                 })?;
         }
-        self.progress.phase("waiting for the volume to bind");
-        self.wait(
-            &self.names.pvc_ref(),
-            &conditions::pvc_bound_to(&self.names.pv),
-            self.timeouts.bind,
-        )
-        .await?;
+        match self.provisioned {
+            None => {
+                self.progress.phase("waiting for the volume to bind");
+                self.wait(
+                    &self.names.pvc_ref(),
+                    &conditions::pvc_bound_to(&self.names.pv),
+                    self.timeouts.bind,
+                )
+                .await?;
+            }
+            Some(wanted) => {
+                self.progress
+                    .phase("waiting for the provisioner's volume to bind");
+                let claim = self
+                    .wait(
+                        &self.names.pvc_ref(),
+                        &conditions::pvc_phase("Bound"),
+                        self.timeouts.bind,
+                    )
+                    .await?;
+                self.check_volume(claim.as_ref(), wanted).await?;
+            }
+        }
 
         self.progress.phase("waiting for pods (file layout)");
         let pods = self.names.pod_refs();
@@ -573,6 +720,41 @@ impl Step<'_> {
         Ok(records)
     }
 
+    /// Records the PV the provisioner bound to the claim and checks it carries `wanted`.
+    async fn check_volume(
+        &self,
+        claim: Option<&Value>,
+        wanted: &[String],
+    ) -> Result<(), StepError> {
+        let Some(pv) = claim
+            .and_then(|c| c.pointer("/spec/volumeName"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            return Ok(());
+        };
+        if let Ok(mut slot) = self.volume.lock() {
+            *slot = Some(pv.clone());
+        }
+        let reference = ObjectRef::pv(&pv);
+        let state = self
+            .cluster
+            .get(&reference)
+            .await
+            .map_err(|source| StepError::Read {
+                object: reference.to_string(),
+                source,
+            })?;
+        match state.as_ref().map(|s| storage_class::pv_carries(s, wanted)) {
+            Some(Err(carried)) => Err(StepError::OptionsIgnored {
+                pv,
+                carried,
+                wanted: wanted.join(","),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Removes everything of the repetition; returns what could not be removed.
     async fn cleanup(&self) -> Vec<String> {
         self.progress.phase("cleaning up");
@@ -624,6 +806,20 @@ impl Step<'_> {
         ] {
             leftovers.extend(delete(object).await);
         }
+        // A provisioned volume is the provisioner's to delete (with its directory on the
+        // server); it goes once its claim is gone, as the clone's reclaim policy says.
+        let provisioned = self.volume.lock().ok().and_then(|v| v.clone());
+        if let Some(pv) = provisioned {
+            let reference = ObjectRef::pv(&pv);
+            if let Err(e) =
+                wait::until_within(self.cluster, &reference, &gone, self.timeouts.delete).await
+            {
+                leftovers.push(format!(
+                    "{reference} (its provisioner did not remove it): {}",
+                    error_chain(&e)
+                ));
+            }
+        }
         leftovers
     }
 }
@@ -647,15 +843,29 @@ pub async fn run_bench(
     let matrix = Matrix::expand(plan);
     let cluster = target.cluster.as_ref();
     let run = &options.run_id;
+    let classes = resolve_classes(plan, cluster).await?;
 
     let mut environment = describe_cluster(cluster, &target.description).await;
-    environment.servers = servers
+    environment.servers = plan
+        .selected_servers
         .iter()
-        .map(|(name, s)| ServerRecord {
-            name: name.clone(),
-            flavor: flavor_name(s.flavor).to_owned(),
-            address: s.address.clone(),
-            export: s.export.clone(),
+        .filter_map(|name| {
+            if let Some((_, s)) = servers.iter().find(|(n, _)| n == name) {
+                return Some(ServerRecord {
+                    name: name.clone(),
+                    flavor: flavor_name(s.flavor).to_owned(),
+                    address: s.address.clone(),
+                    export: s.export.clone(),
+                });
+            }
+            let (_, c) = classes.iter().find(|(n, _)| n == name)?;
+            let (address, export) = c.target();
+            Some(ServerRecord {
+                name: name.clone(),
+                flavor: format!("StorageClass `{}` ({})", c.name, c.provisioner),
+                address,
+                export,
+            })
         })
         .collect();
     let results = ResultsDir::create(
@@ -674,9 +884,33 @@ pub async fn run_bench(
             step: format!("create namespace `{}`", manifests::namespace_name(run)),
             source: Box::new(source),
         })?;
+    let mut clones: Vec<ObjectRef> = Vec::new();
+    for (server, class) in &classes {
+        for profile in &plan.selected_profiles {
+            let options = plan
+                .profile(profile)
+                .map(|p| p.options.clone())
+                .unwrap_or_default();
+            let name = storage_class::clone_name(run, server, profile);
+            let reference = storage_class::class_ref(&name);
+            cluster
+                .apply(&storage_class::clone_class(class, run, &name, &options))
+                .await
+                .map_err(|source| BenchError::Cluster {
+                    step: format!("create StorageClass `{name}` (a clone of `{}`)", class.name),
+                    source: Box::new(source),
+                })?;
+            clones.push(reference);
+        }
+    }
 
     let schedule = matrix.schedule();
-    progress.start(schedule.len());
+    progress.start(&Eta::for_matrix(plan, &matrix, CLUSTER_STEP_OVERHEAD));
+    for (_, class) in &classes {
+        for warning in class.warnings() {
+            progress.note(&warning);
+        }
+    }
     let mut status = RunStatus::Complete;
     let mut failed_steps = 0;
     let mut leftovers = Vec::new();
@@ -687,15 +921,28 @@ pub async fn run_bench(
             break;
         }
         let cell = &matrix.cells[step.cell];
-        let server = servers
+        let cell_record = &record.cells[step.cell];
+        let class = classes
             .iter()
             .find(|(n, _)| *n == cell.server)
-            .map(|(_, s)| s)
-            .ok_or_else(|| BenchError::ServerMissing {
-                server: cell.server.clone(),
-                flavor: "unknown".to_owned(),
-            })?;
-        let cell_record = &record.cells[step.cell];
+            .map(|(_, c)| c);
+        let clone = storage_class::clone_name(run, &cell.server, &cell.profile);
+        let volume = match (class, servers.iter().find(|(n, _)| *n == cell.server)) {
+            (Some(_), _) => manifests::Volume::Provisioned {
+                storage_class: &clone,
+            },
+            (None, Some((_, server))) => manifests::Volume::Nfs {
+                server_address: &server.address,
+                export: &server.export,
+                mount_options: &cell_record.requested_options,
+            },
+            (None, None) => {
+                return Err(BenchError::ServerMissing {
+                    server: cell.server.clone(),
+                    flavor: "unknown".to_owned(),
+                });
+            }
+        };
         let job = cell_record.job.clone();
         let resolved = job.resolve().ok();
         let measure_timeout = resolved
@@ -708,9 +955,7 @@ pub async fn run_bench(
             run,
             cell,
             repetition: step.repetition,
-            server_address: &server.address,
-            export: &server.export,
-            mount_options: &cell_record.requested_options,
+            volume,
             job: &job,
             image: &plan.image,
             volume_size: &plan.volume_size,
@@ -726,6 +971,8 @@ pub async fn run_bench(
             cell,
             repetition: step.repetition,
             measure_timeout,
+            provisioned: class.map(|_| cell_record.requested_options.as_slice()),
+            volume: std::sync::Mutex::new(None),
         };
         progress.step(index, cell, step.repetition, matrix.repetitions);
         let outcome = tokio::select! {
@@ -748,11 +995,30 @@ pub async fn run_bench(
                 failed_steps += 1;
                 let message = error_chain(&e);
                 if e.is_fatal() {
-                    fatal = Some(BenchError::Aborted {
-                        cell: cell.id.clone(),
-                        repetition: step.repetition,
-                        dir: results.path().display().to_string(),
-                        source: Box::new(e),
+                    let dir = results.path().display().to_string();
+                    fatal = Some(match (e, class) {
+                        (
+                            StepError::OptionsIgnored {
+                                pv,
+                                carried,
+                                wanted,
+                            },
+                            Some(class),
+                        ) => BenchError::OptionsIgnored(Box::new(IgnoredOptions {
+                            class: class.name.clone(),
+                            provisioner: class.provisioner.clone(),
+                            pv,
+                            carried,
+                            wanted,
+                            profile: cell.profile.clone(),
+                            dir,
+                        })),
+                        (e, _) => BenchError::Aborted {
+                            cell: cell.id.clone(),
+                            repetition: step.repetition,
+                            dir,
+                            source: Box::new(e),
+                        },
                     });
                 }
                 (AttemptStatus::Failed, Some(message), Vec::new())
@@ -795,6 +1061,28 @@ pub async fn run_bench(
         }
         Err(e) if e.is_not_found() => {}
         Err(e) => leftovers.push(format!("{ns_ref}: {}", error_chain(&e))),
+    }
+    // The clones go last: a provisioner may read a volume's class to delete it.
+    if !clones.is_empty() {
+        progress.phase("removing the StorageClass clones");
+    }
+    for reference in &clones {
+        let removed = match cluster.delete(reference, Propagation::Background).await {
+            Ok(_) => wait::until_within(
+                cluster,
+                reference,
+                &conditions::is_gone(),
+                options.timeouts.delete,
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| error_chain(&e)),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(error_chain(&e)),
+        };
+        if let Err(why) = removed {
+            leftovers.push(format!("{reference}: {why}"));
+        }
     }
     if fatal.is_some() {
         status = RunStatus::Failed;
@@ -842,10 +1130,23 @@ pub(crate) fn record_attempt(
     attempt: Attempt,
     cleanup: Vec<String>,
 ) -> Result<(), ResultsError> {
-    progress.step_done(
-        attempt.status == AttemptStatus::Ok,
-        attempt.message.as_deref(),
-    );
+    let ok = attempt.status == AttemptStatus::Ok;
+    let figure = if ok {
+        let measured: Vec<RunResult> = attempt
+            .pods
+            .iter()
+            .filter_map(|p| p.result.as_deref())
+            .filter_map(|r| results.read_raw(r).ok())
+            .collect();
+        figure_of(&measured)
+    } else {
+        None
+    };
+    progress.step_done(&StepDone {
+        ok,
+        message: attempt.message.as_deref(),
+        figure,
+    });
     for l in &cleanup {
         progress.note(&format!("could not remove {l}"));
     }

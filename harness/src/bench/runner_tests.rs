@@ -47,11 +47,16 @@ fn run_id() -> RunId {
 struct Harness {
     fake: FakeCluster,
     dir: tempfile::TempDir,
+    plan: Plan,
     cells: Vec<Cell>,
 }
 
 impl Harness {
     fn new() -> Self {
+        Self::with_plan(plan())
+    }
+
+    fn with_plan(plan: Plan) -> Self {
         let fake = FakeCluster::new();
         for k in 0..2 {
             fake.set(
@@ -71,7 +76,8 @@ impl Harness {
         Self {
             fake,
             dir: tempfile::tempdir().unwrap(),
-            cells: Matrix::expand(&plan()).cells,
+            cells: Matrix::expand(&plan).cells,
+            plan,
         }
     }
 
@@ -150,7 +156,7 @@ impl Harness {
             dir_name: None,
             timeouts: Config::default().timeouts,
         };
-        run_bench(&plan(), &target, &options, progress, cancel).await
+        run_bench(&self.plan, &target, &options, progress, cancel).await
     }
 
     /// Objects left in the fake cluster besides the nodes.
@@ -441,4 +447,268 @@ async fn an_in_cluster_server_must_be_deployed_before_anything_is_created() {
         "{err}"
     );
     assert!(h.fake.calls().is_empty());
+}
+
+/// A plan benchmarking the user's StorageClass `nfs-csi` with one profile.
+const CLASS_PLAN: &str = "\
+servers:
+  - name: nas
+    storage_class: nfs-csi
+profiles:
+  - name: doc-v3
+    options: [vers=3, nolock, hard]
+workloads:
+  - name: rr
+    job: {pattern: randread, bs: 4k, size: 1m, runtime: 10s}
+repetitions: 2
+clients: 2
+";
+
+/// The user's class, as the API server returns it (k8s-openapi's type).
+fn user_class(provisioner: &str) -> Value {
+    use k8s_openapi::api::storage::v1::StorageClass;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    serde_json::to_value(StorageClass {
+        metadata: ObjectMeta {
+            name: Some("nfs-csi".to_owned()),
+            annotations: Some(
+                [(
+                    storage_class::DEFAULT_CLASS_ANNOTATION.to_owned(),
+                    "true".to_owned(),
+                )]
+                .into(),
+            ),
+            ..ObjectMeta::default()
+        },
+        provisioner: provisioner.to_owned(),
+        parameters: Some(
+            [
+                ("server".to_owned(), "10.0.0.5".to_owned()),
+                ("share".to_owned(), "/vol".to_owned()),
+            ]
+            .into(),
+        ),
+        mount_options: Some(vec!["nfsvers=4.1".to_owned()]),
+        reclaim_policy: Some("Retain".to_owned()),
+        volume_binding_mode: Some("Immediate".to_owned()),
+        ..StorageClass::default()
+    })
+    .unwrap()
+}
+
+/// The PV a provisioner makes for repetition `rep`'s claim through `class`, carrying
+/// `options` (k8s-openapi's type, as external-provisioner builds it).
+fn provisioned_pv(name: &str, class: &str, claim: &ObjectRef, options: &[&str]) -> Value {
+    use k8s_openapi::api::core::v1::{
+        CSIPersistentVolumeSource, ObjectReference, PersistentVolume, PersistentVolumeSpec,
+    };
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    serde_json::to_value(PersistentVolume {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PersistentVolumeSpec {
+            access_modes: Some(vec!["ReadWriteMany".to_owned()]),
+            mount_options: (!options.is_empty())
+                .then(|| options.iter().map(|o| (*o).to_owned()).collect()),
+            storage_class_name: Some(class.to_owned()),
+            persistent_volume_reclaim_policy: Some("Delete".to_owned()),
+            claim_ref: Some(ObjectReference {
+                name: Some(claim.name.clone()),
+                namespace: claim.namespace.clone(),
+                ..ObjectReference::default()
+            }),
+            csi: Some(CSIPersistentVolumeSource {
+                driver: storage_class::CSI_DRIVER_NFS.to_owned(),
+                volume_handle: format!("10.0.0.5#vol#{name}##"),
+                ..CSIPersistentVolumeSource::default()
+            }),
+            ..PersistentVolumeSpec::default()
+        }),
+        status: None,
+    })
+    .unwrap()
+}
+
+impl Harness {
+    /// Scripts the provisioner for repetition `rep`: a second after the claim is applied it
+    /// is bound to a PV carrying `options`; the PV goes two seconds after the claim is
+    /// deleted (reclaim policy Delete).
+    fn provision(&self, rep: u32, options: &[&str]) {
+        let names = self.names(rep);
+        let claim = names.pvc_ref();
+        let pv_name = format!("pvc-0000-{rep}");
+        let pv = ObjectRef::pv(&pv_name);
+        let class = storage_class::clone_name(&run_id(), "nas", "doc-v3");
+        self.fake
+            .on_apply(&claim)
+            .after(Duration::from_secs(1))
+            .set(&pv, provisioned_pv(&pv_name, &class, &claim, options))
+            .merge(
+                &claim,
+                json!({"spec": {"volumeName": pv_name}, "status": {"phase": "Bound"}}),
+            );
+        self.fake
+            .on_delete(&claim)
+            .after(Duration::from_secs(2))
+            .remove(&pv);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_storage_class_is_cloned_per_profile_and_its_claims_are_provisioned() {
+    use k8s_openapi::api::core::v1::PersistentVolumeClaim;
+    use k8s_openapi::api::storage::v1::StorageClass;
+    let h = Harness::with_plan(parse_plan(CLASS_PLAN, "plan.yaml", &BuiltInIncludes).unwrap());
+    h.fake.set(
+        &storage_class::class_ref("nfs-csi"),
+        user_class(storage_class::CSI_DRIVER_NFS),
+    );
+    for rep in 1..=2 {
+        h.provision(rep, &["vers=3", "nolock", "hard"]);
+        h.pods_ready(rep);
+        h.clients_finish(rep, 0);
+        h.results_readable(rep);
+    }
+    let outcome = h.run(&NoProgress, no_cancel()).await.unwrap();
+    assert_eq!(
+        outcome.outcome(),
+        Outcome::Success,
+        "{:?}",
+        outcome.leftovers
+    );
+    assert_eq!(outcome.summary.cells[0].repetitions_ok, 2);
+    assert_eq!(
+        outcome.summary.cells[0].options.requested,
+        ["vers=3", "nolock", "hard"]
+    );
+    let server = &outcome.summary.environment.servers[0];
+    assert_eq!(server.address, "10.0.0.5");
+    assert!(
+        server.flavor.contains("nfs.csi.k8s.io"),
+        "{}",
+        server.flavor
+    );
+
+    // The clone: the user's provisioner and parameters, the profile's options, never the
+    // default class, reclaim policy Delete, the run's labels.
+    let clone_name = storage_class::clone_name(&run_id(), "nas", "doc-v3");
+    let calls = h.fake.calls();
+    let applied: Vec<Value> = calls
+        .iter()
+        .filter_map(|c| match c {
+            Call::Apply(o) if o.kind == "StorageClass" => h.fake.applied(o),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(applied.len(), 1, "one clone for one profile");
+    let clone: StorageClass = serde_json::from_value(applied[0].clone()).unwrap();
+    assert_eq!(clone.metadata.name.as_deref(), Some(clone_name.as_str()));
+    assert_eq!(clone.provisioner, storage_class::CSI_DRIVER_NFS);
+    assert_eq!(
+        clone.mount_options,
+        Some(vec!["vers=3".into(), "nolock".into(), "hard".into()])
+    );
+    assert_eq!(clone.reclaim_policy.as_deref(), Some("Delete"));
+    assert!(
+        !clone
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .contains_key(storage_class::DEFAULT_CLASS_ANNOTATION)
+    );
+    assert_eq!(
+        clone
+            .metadata
+            .labels
+            .unwrap_or_default()
+            .get(crate::k8s::ownership::RUN_ID_LABEL)
+            .map(String::as_str),
+        Some(run_id().as_str())
+    );
+
+    // Claims name the clone and no volume; nfslab makes no PV of its own.
+    let claims: Vec<PersistentVolumeClaim> = calls
+        .iter()
+        .filter_map(|c| match c {
+            Call::Apply(o) if o.kind == "PersistentVolumeClaim" => h.fake.applied(o),
+            _ => None,
+        })
+        .map(|v| serde_json::from_value(v).unwrap())
+        .collect();
+    assert_eq!(claims.len(), 2);
+    for claim in &claims {
+        let spec = claim.spec.as_ref().unwrap();
+        assert_eq!(
+            spec.storage_class_name.as_deref(),
+            Some(clone_name.as_str())
+        );
+        assert_eq!(spec.volume_name, None);
+    }
+    assert!(
+        !calls
+            .iter()
+            .any(|c| matches!(c, Call::Apply(o) if o.kind == "PersistentVolume")),
+        "the provisioner makes the volumes"
+    );
+    // The clone goes last, after the provisioner removed the last volume it made.
+    let clone_deleted = position(
+        &calls,
+        |c| matches!(c, Call::Delete(o) if o.kind == "StorageClass" && o.name == clone_name),
+    );
+    let last_claim_deleted = calls
+        .iter()
+        .rposition(|c| matches!(c, Call::Delete(o) if o.kind == "PersistentVolumeClaim"))
+        .unwrap();
+    assert!(clone_deleted > last_claim_deleted);
+    // The user's class is untouched; nothing else is left.
+    assert_eq!(
+        h.left(),
+        vec![storage_class::class_ref("nfs-csi")],
+        "only the user's class stays"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_class_whose_provisioner_ignores_mount_options_is_refused_before_anything_is_made() {
+    let h = Harness::with_plan(parse_plan(CLASS_PLAN, "plan.yaml", &BuiltInIncludes).unwrap());
+    h.fake.set(
+        &storage_class::class_ref("nfs-csi"),
+        user_class("rancher.io/local-path"),
+    );
+    let error = h.run(&NoProgress, no_cancel()).await.unwrap_err();
+    assert_eq!(error.outcome(), Outcome::BadInput);
+    let text = error.to_string();
+    assert!(
+        text.contains("StorageClass `nfs-csi` cannot compare mount options"),
+        "{text}"
+    );
+    assert!(text.contains("not NFS mounts"), "{text}");
+    assert!(
+        !h.fake.calls().iter().any(|c| matches!(c, Call::Apply(_))),
+        "nothing created"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_provisioner_that_drops_the_options_stops_the_run_with_the_reason() {
+    let h = Harness::with_plan(parse_plan(CLASS_PLAN, "plan.yaml", &BuiltInIncludes).unwrap());
+    h.fake.set(
+        &storage_class::class_ref("nfs-csi"),
+        user_class("example.com/nas"),
+    );
+    // Its PV carries none of the clone's mountOptions.
+    h.provision(1, &[]);
+    let error = h.run(&NoProgress, no_cancel()).await.unwrap_err();
+    assert_eq!(error.outcome(), Outcome::BadInput);
+    let text = error.to_string();
+    assert!(
+        text.contains(
+            "made PV `pvc-0000-1` with no mountOptions where the class carried `vers=3,nolock,hard`"
+        ),
+        "{text}"
+    );
+    // Everything made is removed: the claim, the clone, the namespace.
+    assert_eq!(h.left(), vec![storage_class::class_ref("nfs-csi")]);
 }

@@ -1,5 +1,6 @@
 //! `nfslab bench`: options and dispatch (the cluster runner, or `--host` for the host
-//! runner of [`nfslab::bench::host`]).
+//! runner of [`nfslab::bench::host`]), the estimate before the run, and the answer after it
+//! (the table of [`nfslab::report::terminal`], the report's path, `--junit`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,25 +10,32 @@ use nfslab::bench::environment::{EnvironmentRequest, bring_up_bench_environment}
 use nfslab::bench::error_chain;
 use nfslab::bench::host::clients::find_engine;
 use nfslab::bench::host::mount::{self, MountSupport};
+use nfslab::bench::host::protocol::map_profile;
 use nfslab::bench::host::{DEFAULT_CONNECT_TIMEOUT, HostError, HostOptions, run_host_bench};
 use nfslab::bench::manifests::{PLACEHOLDER_ADDRESS, render_plan};
 use nfslab::bench::matrix::AccessPath;
 use nfslab::bench::matrix::Matrix;
-use nfslab::bench::plan::{DEFAULT_PLAN_PATH, Overrides, Plan, builtin_plan, load_plan};
-use nfslab::bench::progress::BarProgress;
+use nfslab::bench::plan::{
+    DEFAULT_PLAN_PATH, Overrides, Plan, ServerKind, builtin_plan, load_plan,
+};
+use nfslab::bench::progress::{
+    CLUSTER_STEP_OVERHEAD, Eta, HOST_STEP_OVERHEAD, for_stderr, format_eta,
+};
 use nfslab::bench::runner::{BenchError, BenchOutcome, RunnerOptions, run_bench};
+use nfslab::bench::storage_class::SourceClass;
 use nfslab::config::Config;
 use nfslab::exit::Outcome;
 use nfslab::k8s::ownership::RunId;
+use nfslab::report::HTML_FILE;
 
 const EXAMPLES: &str = "\
 Examples:
   # the default plan (workloads/plans/default.yaml) against the in-cluster server
   nfslab bench
 
-  # check a plan and print every manifest it would apply, without a cluster
+  # check a plan, see its estimated duration and every manifest it would apply, no cluster
   nfslab bench --dry-run
-  nfslab bench --plan my-plan.yaml --dry-run --output manifests/
+  nfslab bench --plan my-plan.yaml --dry-run --render-to manifests/
 
   # two profiles, one workload, 5 repetitions, 1 and 4 client pods
   nfslab bench --profiles doc-v3,doc-v4.1 --workloads seq-read-1m --repetitions 5 --clients 1,4
@@ -36,38 +44,51 @@ Examples:
   nfslab bench --server 192.168.1.20:/vol1
   nfslab bench --server nas=192.168.1.20:/vol1 --servers in-cluster,nas
 
+  # the StorageClass you run (csi-driver-nfs, nfs-subdir-external-provisioner): one clone
+  # of it per profile, carrying the profile's mountOptions
+  nfslab bench --existing --storage-class nfs-csi --profiles k8s-default,doc-v4.1
+  kubectl get storageclass nfs-csi -o yaml > nfs-csi.yaml
+  nfslab bench --storage-class nfs-csi --storage-class-file nfs-csi.yaml --dry-run
+
   # from this host, no Kubernetes: every cell through the user-space NFSv3 client, and
   # through a kernel mount too when the host can mount (root, kernel NFS, mount.nfs)
   nfslab bench --host --server 192.168.1.20:/vol1
-  nfslab bench --host --server nas=192.168.1.20:/vol1 --server lab=10.0.0.7:/export \
+  nfslab bench --host --server 192.168.1.20:/vol1 --dry-run    # what would run, how long
+  nfslab bench --host --server nas=192.168.1.20:/vol1 --server lab=10.0.0.7:/export \\
       --profiles doc-v3,v4.1-nconnect4 --workloads seq-read-1m,rand-read-4k --repetitions 5
   nfslab bench --host --no-mount --server 10.0.0.7:/export --connect-timeout 5s
 
 What a run does: for every cell (server x workload x profile x clients) and repetition it
-creates a PV carrying the profile's mountOptions, a PVC and the client pods (spread over
-nodes), lays the files out, starts every client at once, collects each pod's JSON result,
-the effective mount options and the kernel's RPC statistics, and deletes it all before the
-next. Results go to results/<run-id>/ as they come (plan, raw JSON per pod, summary.json,
-summary.csv, report.md, report.html). Ctrl-C stops cleanly and keeps what was measured;
-`nfslab report DIR` re-renders the reports, `nfslab compare OLD NEW` compares two runs.
+creates a PV carrying the profile's mountOptions (or, for a StorageClass, a claim of the
+profile's clone of the class), a PVC and the client pods (spread over nodes), lays the
+files out, starts every client at once, collects each pod's JSON result, the effective
+mount options and the kernel's RPC statistics, and deletes it all before the next. Results
+go to results/<run-id>/ as they come (plan, raw JSON per pod, summary.json, summary.csv,
+report.md, report.html). Progress goes to stderr: a live bar on a terminal, one line per
+step, phase and finished cell otherwise, with an ETA from the plan and the steps measured
+so far. At the end a table gives the best profile per workload, the runner-up and the
+verdict, then the failures and the report's path. Ctrl-C stops cleanly and keeps what was
+measured; `nfslab report DIR` re-renders the reports, `nfslab compare OLD NEW` compares
+two runs.
 
-With --host, clients are nfslab-io processes on this machine (--engine, else NFSLAB_IO,
-else the one next to nfslab, else PATH). Protocol cells (ids ending in /protocol) map each
-profile's options to the user-space client (rsize, wsize, nconnect, hard/soft, timeo,
-retrans, ac/noac/actimeo, sync...) and list the others as not applicable (vers=4.x: the
-client speaks NFSv3). Mount cells mount the export per repetition with the profile's options
-and always unmount; when the host cannot mount, one line says why and only protocol cells
-run. With both, the report shows the mount efficiency (mount / protocol) per cell. Each
-repetition works in <export>/nfslab-bench/<run-id>/ and removes its files afterwards
-(--keep-files keeps them). A server that does not answer within --connect-timeout stops the
-run before anything is measured.
+With --host, clients are engine processes on this machine: the engine built into nfslab
+(`nfslab io`), or the nfslab-io binary given with --engine or NFSLAB_IO. Protocol cells
+(ids ending in /protocol) map each profile's options to the user-space client (rsize,
+wsize, nconnect, hard/soft, timeo, retrans, ac/noac/actimeo, sync...) and list the others
+as not applicable (vers=4.x: the client speaks NFSv3). Mount cells mount the export per
+repetition with the profile's options and always unmount; when the host cannot mount, one
+line says why and only protocol cells run. With both, the report shows the mount efficiency
+(mount / protocol) per cell. Each repetition works in <export>/nfslab-bench/<run-id>/ and
+removes its files afterwards (--keep-files keeps them). A server that does not answer
+within --connect-timeout stops the run before anything is measured.
 
 Profiles live in the plan and in profiles.yaml next to it: add your own there. Bad options
 (rsize=1M, hard+soft, unknown keys) are reported with file:line:column before anything is
-created.
+created. Figures: bandwidth in MB/s (10^6 bytes/s), as in every report.
 
-Exit codes: 0 every repetition measured, 1 some repetitions failed, 2 bad plan or flags,
-3 environment (cluster, server), 130 interrupted.";
+Exit codes: 0 every repetition measured, 1 some repetitions failed, 2 bad plan or flags (a
+StorageClass whose provisioner ignores mountOptions included), 3 environment (cluster,
+server), 130 interrupted.";
 
 /// Benchmark NFS mount options from pods (the matrix in a plan) and write the reports.
 #[derive(Debug, Args)]
@@ -105,6 +126,20 @@ pub struct BenchArgs {
     /// (repeatable). Without --servers, only the servers given here run.
     #[arg(long = "server", value_name = "HOST:/EXPORT", help_heading = "Plan")]
     pub external: Vec<String>,
+    /// Benchmark through this StorageClass of the cluster (repeatable): each profile through
+    /// a clone of the class carrying the profile's mountOptions (labelled, removed
+    /// afterwards). Classes whose provisioner ignores mountOptions are refused.
+    #[arg(
+        long = "storage-class",
+        value_name = "NAME",
+        conflicts_with = "host",
+        help_heading = "Plan"
+    )]
+    pub storage_classes: Vec<String>,
+    /// With --dry-run: the StorageClass to clone, as `kubectl get storageclass NAME -o yaml`
+    /// prints it (a dry run reads no cluster).
+    #[arg(long, value_name = "FILE", requires = "dry_run", help_heading = "Plan")]
+    pub storage_class_file: Vec<PathBuf>,
     /// Repetitions of every cell (default: the plan's, usually 3).
     #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = super::repetitions_arg, help_heading = "Plan")]
     pub repetitions: Option<u32>,
@@ -118,12 +153,13 @@ pub struct BenchArgs {
         help_heading = "Plan"
     )]
     pub clients: Option<Vec<u32>>,
-    /// Check the plan and print every manifest a run would apply; no cluster needed.
+    /// Check the plan, print its estimated duration and every manifest a run would apply
+    /// (with --host: every client command); no cluster or server is contacted.
     #[arg(long, help_heading = "Mode")]
     pub dry_run: bool,
     /// Run from this host against the servers given with --server, without Kubernetes:
     /// through the user-space NFSv3 client, and through a kernel mount when the host can.
-    #[arg(long, conflicts_with = "dry_run", help_heading = "Host")]
+    #[arg(long, help_heading = "Host")]
     pub host: bool,
     /// With --host: only protocol cells, even when the host could mount.
     #[arg(long, requires = "host", help_heading = "Host")]
@@ -138,8 +174,8 @@ pub struct BenchArgs {
         help_heading = "Host"
     )]
     pub connect_timeout: Option<Duration>,
-    /// With --host: the nfslab-io binary the clients run (default: $NFSLAB_IO, then the one
-    /// next to nfslab, then PATH).
+    /// With --host: an nfslab-io binary for the clients to run (default: $NFSLAB_IO, else
+    /// the engine built into nfslab, `nfslab io`).
     #[arg(long, value_name = "PATH", requires = "host", help_heading = "Host")]
     pub engine: Option<PathBuf>,
     /// With --host: keep every repetition's files on the servers (in
@@ -148,7 +184,7 @@ pub struct BenchArgs {
     pub keep_files: bool,
     /// With --dry-run: write one YAML file per step into this directory instead of stdout.
     #[arg(long, value_name = "DIR", requires = "dry_run", help_heading = "Mode")]
-    pub output: Option<PathBuf>,
+    pub render_to: Option<PathBuf>,
     /// Where run directories are created.
     #[arg(
         long,
@@ -160,6 +196,10 @@ pub struct BenchArgs {
     /// Run id (lowercase letters, digits and `-`; default: time and a random suffix).
     #[arg(long, value_name = "ID", help_heading = "Results")]
     pub run_id: Option<String>,
+    /// Also write the results as JUnit XML to FILE (one test case per cell: failed when a
+    /// repetition failed).
+    #[arg(long, value_name = "FILE", help_heading = "Results")]
+    pub junit: Option<PathBuf>,
     /// The cluster.
     #[command(flatten)]
     pub cluster: super::ClusterSelection,
@@ -175,11 +215,13 @@ pub(super) fn plan_or_default(path: Option<&Path>) -> Result<Plan, String> {
     .map_err(|e| error_chain(&e))
 }
 
-/// Prints a finished run (directory and files on stdout, failures on stderr) and returns
-/// its exit code.
+/// Prints a finished run: on stdout the directory and its files (for scripts); on stderr
+/// the table of [`nfslab::report::terminal`] and the report's path. Writes the JUnit report
+/// when asked. Returns the exit code.
 fn conclude<E: std::error::Error>(
     result: Result<BenchOutcome, E>,
     outcome_of: impl Fn(&E) -> Outcome,
+    junit: Option<&Path>,
 ) -> Outcome {
     match result {
         Ok(outcome) => {
@@ -187,19 +229,41 @@ fn conclude<E: std::error::Error>(
             for f in &outcome.files {
                 println!("{}", f.display());
             }
-            if outcome.failed_steps > 0 {
-                eprintln!(
-                    "{} repetition(s) failed; see the Failures section of the report",
-                    outcome.failed_steps
-                );
+            eprint!(
+                "\n{}",
+                nfslab::report::terminal::bench_table(&outcome.summary)
+            );
+            eprintln!("Report: {}", outcome.dir.join(HTML_FILE).display());
+            let mut code = outcome.outcome();
+            if let Some(path) = junit {
+                match write_junit(path, &outcome.summary) {
+                    Ok(()) => eprintln!("JUnit: {}", path.display()),
+                    Err(line) => {
+                        eprintln!("error: {line}");
+                        if code == Outcome::Success {
+                            code = Outcome::Environment;
+                        }
+                    }
+                }
             }
-            outcome.outcome()
+            code
         }
         Err(e) => {
             eprintln!("error: {}", error_chain(&e));
             outcome_of(&e)
         }
     }
+}
+
+fn write_junit(path: &Path, summary: &nfslab::report::summary::Summary) -> Result<(), String> {
+    let xml = nfslab::report::junit::render(summary)
+        .map_err(|e| format!("cannot render the JUnit report: {e}"))?;
+    std::fs::write(path, xml).map_err(|e| {
+        format!(
+            "cannot write the JUnit report `{}`: {e} (hint: check the directory exists)",
+            path.display()
+        )
+    })
 }
 
 fn load(args: &BenchArgs) -> Result<Plan, String> {
@@ -209,6 +273,7 @@ fn load(args: &BenchArgs) -> Result<Plan, String> {
         profiles: args.profiles.clone(),
         workloads: args.workloads.clone(),
         external: args.external.clone(),
+        storage_classes: args.storage_classes.clone(),
         repetitions: args.repetitions,
         clients: args.clients.clone(),
     })
@@ -243,19 +308,60 @@ fn plan_size(plan: &Plan, matrix: &Matrix, access: Option<&str>, client: (&str, 
     )
 }
 
-fn describe(plan: &Plan, measured: Option<Duration>) -> String {
+/// The plan on a cluster in one line, with its estimated duration.
+fn describe(plan: &Plan) -> String {
     let m = Matrix::expand(plan);
-    let time = measured.map_or_else(String::new, |d| {
-        format!(
-            ", at least {} of measurement",
-            humantime::format_duration(d)
-        )
-    });
+    let eta = Eta::for_matrix(plan, &m, CLUSTER_STEP_OVERHEAD);
     format!(
-        "plan `{}`: {}{time}",
+        "plan `{}`: {}; estimated {}",
         plan.name,
-        plan_size(plan, &m, None, ("client pod", "client pods"))
+        plan_size(plan, &m, None, ("client pod", "client pods")),
+        format_eta(eta.total())
     )
+}
+
+/// The StorageClasses given with `--storage-class-file`, checked.
+fn class_files(files: &[PathBuf]) -> Result<Vec<SourceClass>, (String, Outcome)> {
+    let mut out = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            (
+                format!(
+                    "--storage-class-file: cannot read `{}`: {e}",
+                    path.display()
+                ),
+                Outcome::BadInput,
+            )
+        })?;
+        let value: serde_json::Value = serde_saphyr::from_str(&text).map_err(|e| {
+            (
+                format!(
+                    "--storage-class-file `{}` is not YAML: {e} (hint: `kubectl get \
+                     storageclass NAME -o yaml > FILE`)",
+                    path.display()
+                ),
+                Outcome::BadInput,
+            )
+        })?;
+        let name = value
+            .pointer("/metadata/name")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| {
+                (
+                    format!(
+                        "--storage-class-file `{}` has no metadata.name (hint: `kubectl get \
+                         storageclass NAME -o yaml > FILE`)",
+                        path.display()
+                    ),
+                    Outcome::BadInput,
+                )
+            })?
+            .to_owned();
+        let class =
+            SourceClass::check(&name, value).map_err(|e| (error_chain(&e), Outcome::BadInput))?;
+        out.push(class);
+    }
+    Ok(out)
 }
 
 /// Runs `nfslab bench`.
@@ -267,11 +373,17 @@ pub fn run(args: &BenchArgs, mut config: Config) -> Outcome {
             return Outcome::BadInput;
         }
     };
-    let checked = super::check_output_dir("--results", &args.results).and_then(|()| {
-        args.output
-            .as_deref()
-            .map_or(Ok(()), |dir| super::check_output_dir("--output", dir))
-    });
+    let checked = super::check_output_dir("--results", &args.results)
+        .and_then(|()| {
+            args.render_to
+                .as_deref()
+                .map_or(Ok(()), |dir| super::check_output_dir("--render-to", dir))
+        })
+        .and_then(|()| {
+            args.junit
+                .as_deref()
+                .map_or(Ok(()), |f| super::check_output_file("--junit", f))
+        });
     if let Err(line) = checked {
         eprintln!("error: {line}");
         return Outcome::BadInput;
@@ -286,11 +398,11 @@ pub fn run(args: &BenchArgs, mut config: Config) -> Outcome {
             return Outcome::BadInput;
         }
     };
-    if args.dry_run {
-        return dry_run(args, &plan, &run_id);
-    }
     if args.host {
         return host_run(args, &plan, run_id);
+    }
+    if args.dry_run {
+        return dry_run(args, &plan, &run_id);
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -299,7 +411,7 @@ pub fn run(args: &BenchArgs, mut config: Config) -> Outcome {
             return Outcome::Environment;
         }
     };
-    eprintln!("{}", describe(&plan, render_plan(&plan, &run_id).measured));
+    eprintln!("{}", describe(&plan));
     let choice = args.cluster.apply(&mut config);
     runtime.block_on(async {
         let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
@@ -327,6 +439,9 @@ pub fn run(args: &BenchArgs, mut config: Config) -> Outcome {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("error: {}", error_chain(&e));
+                if let Some(line) = nfslab::advice::instead_of_kind(&e, &args.external) {
+                    eprintln!("{line}");
+                }
                 return e.outcome();
             }
         };
@@ -336,10 +451,11 @@ pub fn run(args: &BenchArgs, mut config: Config) -> Outcome {
             dir_name: None,
             timeouts: config.timeouts.clone(),
         };
-        let bar = BarProgress::stderr();
+        let view = for_stderr();
         let outcome = conclude(
-            run_bench(&plan, &prepared.target, &options, &bar, cancel_rx).await,
+            run_bench(&plan, &prepared.target, &options, view.as_ref(), cancel_rx).await,
             BenchError::outcome,
+            args.junit.as_deref(),
         );
         match prepared.tear_down(&options.run_id, &progress).await {
             Ok(()) => outcome,
@@ -355,7 +471,23 @@ pub fn run(args: &BenchArgs, mut config: Config) -> Outcome {
     })
 }
 
-/// `nfslab bench --host`: the plan from this host against its external servers.
+/// The access paths a host run measures, and why mount cells are skipped when they are.
+fn host_paths(args: &BenchArgs) -> (MountSupport, Vec<AccessPath>) {
+    let mount = if args.no_mount {
+        MountSupport::Unavailable("--no-mount was given".to_owned())
+    } else {
+        mount::decide(&mount::probe())
+    };
+    let paths = if mount.is_available() {
+        vec![AccessPath::Mount, AccessPath::Protocol]
+    } else {
+        vec![AccessPath::Protocol]
+    };
+    (mount, paths)
+}
+
+/// `nfslab bench --host`: the plan from this host against its external servers (with
+/// `--dry-run`: what would run and how long, contacting nothing).
 fn host_run(args: &BenchArgs, plan: &Plan, run_id: RunId) -> Outcome {
     if args.external.is_empty() && args.servers.is_none() {
         eprintln!(
@@ -364,42 +496,47 @@ fn host_run(args: &BenchArgs, plan: &Plan, run_id: RunId) -> Outcome {
         );
         return Outcome::BadInput;
     }
-    let engine = match find_engine(args.engine.as_deref()) {
-        Ok(e) => e,
-        Err(line) => {
-            eprintln!("error: {line}");
-            return Outcome::Environment;
-        }
-    };
-    let mount = if args.no_mount {
-        MountSupport::Unavailable("--no-mount was given".to_owned())
-    } else {
-        mount::decide(&mount::probe())
-    };
+    let (mount, paths) = host_paths(args);
     if let MountSupport::Unavailable(reason) = &mount {
         eprintln!("note: mount cells skipped: {reason}");
     }
-    let paths = if mount.is_available() {
-        vec![AccessPath::Mount, AccessPath::Protocol]
-    } else {
-        vec![AccessPath::Protocol]
-    };
     let matrix = Matrix::expand_access(plan, &paths);
     let access = if paths.len() == 2 {
         "mount and protocol"
     } else {
         "protocol"
     };
+    let eta = Eta::for_matrix(plan, &matrix, HOST_STEP_OVERHEAD);
     eprintln!(
-        "plan `{}` from this host: {}",
+        "plan `{}` from this host: {}; estimated {}",
         plan.name,
         plan_size(
             plan,
             &matrix,
             Some(access),
             ("client process", "client processes")
-        )
+        ),
+        format_eta(eta.total())
     );
+    if args.dry_run {
+        return host_dry_run(plan, &matrix);
+    }
+    let this_program = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!(
+                "error: cannot find the running nfslab program: {e} (hint: give --engine PATH)"
+            );
+            return Outcome::Environment;
+        }
+    };
+    let engine = match find_engine(args.engine.as_deref(), &this_program) {
+        Ok(e) => e,
+        Err(line) => {
+            eprintln!("error: {line}");
+            return Outcome::Environment;
+        }
+    };
     let runtime = match super::runtime() {
         Ok(r) => r,
         Err(outcome) => return outcome,
@@ -430,24 +567,112 @@ fn host_run(args: &BenchArgs, plan: &Plan, run_id: RunId) -> Outcome {
                 }
             }
         });
-        let bar = BarProgress::stderr();
+        let view = for_stderr();
         conclude(
-            run_host_bench(plan, &options, &bar, cancel_rx).await,
+            run_host_bench(plan, &options, view.as_ref(), cancel_rx).await,
             HostError::outcome,
+            args.junit.as_deref(),
         )
     })
 }
 
+/// `nfslab bench --host --dry-run`: every cell's client command on stdout, with the
+/// profile options the protocol client cannot apply; nothing is contacted.
+fn host_dry_run(plan: &Plan, matrix: &Matrix) -> Outcome {
+    for cell in &matrix.cells {
+        let Some(ServerKind::External { host, export }) =
+            plan.server(&cell.server).map(|s| &s.kind)
+        else {
+            eprintln!(
+                "error: server `{}` is not given as host:/export; --host measures only such \
+                 servers (hint: --server HOST:/EXPORT)",
+                cell.server
+            );
+            return Outcome::BadInput;
+        };
+        let Some(workload) = plan.workload(&cell.workload) else {
+            continue;
+        };
+        let options = plan
+            .profile(&cell.profile)
+            .map(|p| p.options.clone())
+            .unwrap_or_default();
+        let flags = workload.job.command_flags().join(" ");
+        let clients = if cell.clients == 1 {
+            String::new()
+        } else {
+            format!(" (x{} clients)", cell.clients)
+        };
+        println!("# {}{clients}", cell.id);
+        match cell.access {
+            Some(AccessPath::Protocol) => {
+                let mapped = match map_profile(&options) {
+                    Ok(m) => m,
+                    Err(reason) => {
+                        eprintln!("error: profile `{}`: {reason}", cell.profile);
+                        return Outcome::BadInput;
+                    }
+                };
+                let nfs_options = if mapped.options.is_empty() {
+                    String::new()
+                } else {
+                    format!(" --nfs-options {}", mapped.options.join(","))
+                };
+                println!("nfslab io run --target nfs://{host}{export}{nfs_options} {flags}");
+                for n in &mapped.not_applicable {
+                    println!("#   not applicable: {} ({})", n.option, n.reason);
+                }
+            }
+            _ => {
+                let o = if options.is_empty() {
+                    String::new()
+                } else {
+                    format!(" -o {}", options.join(","))
+                };
+                println!(
+                    "mount -t nfs{o} {host}:{export} MOUNTPOINT && nfslab io run --dir \
+                     MOUNTPOINT {flags}"
+                );
+            }
+        }
+    }
+    Outcome::Success
+}
+
 fn dry_run(args: &BenchArgs, plan: &Plan, run_id: &RunId) -> Outcome {
-    let rendered = render_plan(plan, run_id);
-    eprintln!("{}", describe(plan, rendered.measured));
+    let classes = match class_files(&args.storage_class_file) {
+        Ok(c) => c,
+        Err((line, outcome)) => {
+            eprintln!("error: {line}");
+            return outcome;
+        }
+    };
+    for server in &plan.selected_servers {
+        if let Some(ServerKind::StorageClass { class }) = plan.server(server).map(|s| &s.kind)
+            && !classes.iter().any(|c| &c.name == class)
+        {
+            eprintln!(
+                "error: --dry-run reads no cluster, so it needs StorageClass `{class}` as a \
+                 file (hint: `kubectl get storageclass {class} -o yaml > {class}.yaml`, then \
+                 --storage-class-file {class}.yaml)"
+            );
+            return Outcome::BadInput;
+        }
+    }
+    for c in &classes {
+        for w in c.warnings() {
+            eprintln!("warning: {w}");
+        }
+    }
+    let rendered = render_plan(plan, run_id, &classes);
+    eprintln!("{}", describe(plan));
     if !plan.in_cluster_flavors().is_empty() {
         eprintln!(
             "note: in-cluster servers get their address when deployed; manifests use \
              {PLACEHOLDER_ADDRESS} in its place"
         );
     }
-    match &args.output {
+    match &args.render_to {
         Some(dir) => {
             if let Err(e) = std::fs::create_dir_all(dir) {
                 eprintln!("error: cannot create `{}`: {e}", dir.display());

@@ -26,8 +26,9 @@ pub enum ClusterCommand {
     /// Delete the kind cluster nfslab created (clusters it did not create are only
     /// forgotten, never deleted).
     Down(NameArg),
-    /// Show what nfslab knows about the cluster and what its nodes report.
-    Status(NameArg),
+    /// Show what nfslab knows about the cluster and what its nodes report (exit 3 when the
+    /// API server does not answer or a node is not ready).
+    Status(StatusArgs),
     /// Print the path of the cluster's kubeconfig, e.g. for
     /// `export KUBECONFIG=$(nfslab cluster kubeconfig)`.
     Kubeconfig(NameArg),
@@ -39,6 +40,17 @@ pub struct NameArg {
     /// The cluster's name (default: cluster.name of the configuration).
     #[arg(long, value_parser = super::cluster_name_arg)]
     pub name: Option<String>,
+}
+
+/// Options of `nfslab cluster status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The cluster's name (default: cluster.name of the configuration).
+    #[arg(long, value_parser = super::cluster_name_arg)]
+    pub name: Option<String>,
+    /// Output format.
+    #[command(flatten)]
+    pub output: super::OutputArgs,
 }
 
 /// Options of `nfslab cluster up`.
@@ -121,7 +133,10 @@ pub async fn run(command: ClusterCommand, ctx: &Context) -> Outcome {
                 }
             }
         }
-        ClusterCommand::Status(a) => status(&default_name(a.name), ctx).await,
+        ClusterCommand::Status(a) => {
+            let format = a.output.format();
+            status(&default_name(a.name), format, ctx).await
+        }
         ClusterCommand::Kubeconfig(a) => match cluster::record(&ctx.store, &default_name(a.name)) {
             Ok(record) => {
                 println!("{}", record.kubeconfig.display());
@@ -183,17 +198,20 @@ async fn up(args: UpArgs, ctx: &Context) -> Outcome {
                     record.kubeconfig.display()
                 );
             }
-            println!("  next: nfslab nfs up --cluster {}", record.name);
+            println!("  next: nfslab nfs up --name {}", record.name);
             Outcome::Success
         }
         Err(e) => {
             report(&e);
+            if nfslab::advice::is_setup_refusal(&e) {
+                eprintln!("{}", nfslab::advice::instead_line(&[]));
+            }
             e.outcome()
         }
     }
 }
 
-async fn status(name: &str, ctx: &Context) -> Outcome {
+async fn status(name: &str, format: nfslab::output::Format, ctx: &Context) -> Outcome {
     let status = match cluster::status(&ctx.host(), &ctx.config, name).await {
         Ok(s) => s,
         Err(e) => {
@@ -201,6 +219,14 @@ async fn status(name: &str, ctx: &Context) -> Outcome {
             return e.outcome();
         }
     };
+    let document = nfslab::output::ClusterStatus::from(&status);
+    if format != nfslab::output::Format::Text {
+        return match super::print_document(&document, format) {
+            Ok(_) if document.healthy => Outcome::Success,
+            Ok(_) => Outcome::Environment,
+            Err(outcome) => outcome,
+        };
+    }
     let r = &status.record;
     println!("cluster:     {}", r.name);
     println!(

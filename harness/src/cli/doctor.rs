@@ -7,6 +7,7 @@ use nfslab::cluster::state::StateStore;
 use nfslab::cluster::tools::SystemTools;
 use nfslab::config::Config;
 use nfslab::exit::Outcome;
+use nfslab::output::{DoctorReport, Format};
 
 /// Options of `nfslab doctor`.
 #[derive(Debug, Args)]
@@ -16,12 +17,19 @@ kind and its version, the host kernel's NFS client and nfsd, the API server port
 cluster of the same name nfslab did not create), then notes on the nfslab-io image, kubectl
 and nfslab's state directory. Nothing is created or changed.
 
+Paths to an answer that need no kind cluster are listed last: a benchmark of an NFS server
+from this machine (`nfslab bench --host --server HOST:/EXPORT`) and a cluster you already
+have (`nfslab run --existing`).
+
 Exit codes: 0 ready for a kind cluster, 3 something required is missing.")]
 pub struct DoctorArgs {
     /// Check for this in-cluster server flavor (default: nfs.flavor of the configuration);
     /// only `kernel` needs the host's nfsd.
     #[arg(long, value_enum, value_name = "FLAVOR")]
     pub nfs_flavor: Option<super::cluster::FlavorArg>,
+    /// Output format.
+    #[command(flatten)]
+    pub output: super::OutputArgs,
 }
 
 /// Runs `nfslab doctor`.
@@ -35,8 +43,20 @@ pub fn run(args: &DoctorArgs, config: &Config, kernel: &KernelProbe) -> Outcome 
     };
     let checks = runtime.block_on(examine(&tools, kernel, store.as_ref(), config, flavor));
     let (text, ready) = render(&checks);
-    println!("nfslab doctor: can this machine run `nfslab run` with a kind cluster?\n");
-    print!("{text}");
+    let format = args.output.format();
+    if format != Format::Text {
+        let report = DoctorReport::new(&checks);
+        if let Err(outcome) = super::print_document(&report, format) {
+            return outcome;
+        }
+    } else {
+        println!("nfslab doctor: can this machine run `nfslab run` with a kind cluster?\n");
+        print!("{text}");
+        println!("\nWithout a kind cluster:");
+        for a in nfslab::advice::without_kind(&[]) {
+            println!("  {}\n      {}", a.command, a.what);
+        }
+    }
     if ready {
         Outcome::Success
     } else {

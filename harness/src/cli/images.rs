@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use nfslab::cluster::images::{self, Freshness, Image};
 use nfslab::cluster::state::ProviderKind;
+use nfslab::cluster::tools::{CommandSpec, Tools};
 use nfslab::cluster::{kind, record};
 use nfslab::exit::Outcome;
+use nfslab::output::{Format, ImageEntry, ImageList, ImageState};
 
 use super::{Context, progress, report};
 
@@ -18,8 +20,9 @@ use super::{Context, progress, report};
     nfslab images save nfslab-images.tar   # carry this file over\n  \
     nfslab images load nfslab-images.tar   # into Docker and the kind cluster's nodes")]
 pub enum ImagesCommand {
-    /// List the images nfslab uses and whether the local Docker has them.
-    List(Selection),
+    /// List the images nfslab uses and whether the local Docker has them (exit 3 when
+    /// Docker does not answer).
+    List(ListArgs),
     /// Build nfslab's own images: nfslab-io (workloads/image/build.sh) and the ganesha NFS
     /// server (harness/src/nfs/image/build.sh; debootstrap as root without registry access,
     /// else docker build from debian:bookworm-slim).
@@ -41,6 +44,17 @@ pub struct Selection {
     pub kubernetes: Option<String>,
 }
 
+/// Options of `nfslab images list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Which images.
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Output format.
+    #[command(flatten)]
+    pub output: super::OutputArgs,
+}
+
 /// Options of `nfslab images save`.
 #[derive(Debug, Args)]
 pub struct SaveArgs {
@@ -57,7 +71,7 @@ pub struct LoadArgs {
     /// A tarball made by `nfslab images save`.
     pub file: Option<PathBuf>,
     /// The kind cluster to side-load into (default: cluster.name).
-    #[arg(long = "cluster", value_name = "NAME", value_parser = super::cluster_name_arg)]
+    #[arg(long = "name", alias = "cluster", value_name = "NAME", value_parser = super::cluster_name_arg)]
     pub cluster: Option<String>,
 }
 
@@ -71,35 +85,7 @@ pub async fn run(command: ImagesCommand, ctx: &Context) -> Outcome {
     let config = &ctx.config;
     let catalog = |s: &Selection| images::catalog(&config.images, s.kubernetes.as_deref());
     match command {
-        ImagesCommand::List(s) => {
-            for image in catalog(&s) {
-                let here = match image.recipe() {
-                    Some(recipe) => {
-                        let source = images::source_dir();
-                        match images::freshness_of(&ctx.tools, &source, recipe, &image.reference)
-                            .await
-                        {
-                            Ok(Freshness::Missing) => "missing (nfslab images build)",
-                            Ok(Freshness::Stale { .. }) => "stale (built from other sources)",
-                            Ok(Freshness::Unlabelled) => "present (no source label)",
-                            Ok(Freshness::Current | Freshness::Unchecked) => "present",
-                            Err(_) => "unknown (docker unavailable)",
-                        }
-                    }
-                    None => match images::present(&ctx.tools, &image.reference).await {
-                        Ok(true) => "present",
-                        Ok(false) => "missing",
-                        Err(_) => "unknown (docker unavailable)",
-                    },
-                };
-                println!(
-                    "{:<75} {:<34} {here}",
-                    image.reference,
-                    image.role.to_string()
-                );
-            }
-            Outcome::Success
-        }
+        ImagesCommand::List(args) => list(&args, ctx).await,
         ImagesCommand::Build => {
             let own: Vec<Image> = images::catalog(&config.images, None)
                 .into_iter()
@@ -153,6 +139,98 @@ pub async fn run(command: ImagesCommand, ctx: &Context) -> Outcome {
             }
         }
         ImagesCommand::Load(args) => load(args, ctx).await,
+    }
+}
+
+/// Whether the Docker daemon answers; `Err` says why not.
+async fn docker_answers(tools: &dyn Tools) -> Result<(), String> {
+    let command = CommandSpec::new(
+        "docker",
+        &["version", "--format", "{{.Server.Version}}"],
+        std::time::Duration::from_secs(10),
+    );
+    match tools.run(&command).await {
+        Ok(out) if out.success() && !out.stdout.trim().is_empty() => Ok(()),
+        Ok(out) => Err(format!(
+            "the Docker daemon does not answer ({})",
+            out.last_line()
+        )),
+        Err(e) => Err(format!("docker: {}", nfslab::bench::error_chain(&e))),
+    }
+}
+
+/// `nfslab images list`: what the local Docker has of each image; exit 3 when Docker did
+/// not answer (the list is still printed, every image `unknown`).
+async fn list(args: &ListArgs, ctx: &Context) -> Outcome {
+    let config = &ctx.config;
+    let source = images::source_dir();
+    let mut entries = Vec::new();
+    // A daemon that does not answer makes every `docker image inspect` fail as if the image
+    // were missing: ask the daemon first.
+    let mut docker_error: Option<String> = docker_answers(&ctx.tools).await.err();
+    for image in images::catalog(&config.images, args.selection.kubernetes.as_deref()) {
+        let state = match image.recipe() {
+            _ if docker_error.is_some() => ImageState::Unknown,
+            Some(recipe) => {
+                match images::freshness_of(&ctx.tools, &source, recipe, &image.reference).await {
+                    Ok(Freshness::Missing) => ImageState::Missing,
+                    Ok(Freshness::Stale { .. }) => ImageState::Stale,
+                    Ok(Freshness::Unlabelled) => ImageState::Unlabelled,
+                    Ok(Freshness::Current | Freshness::Unchecked) => ImageState::Present,
+                    Err(e) => {
+                        docker_error.get_or_insert_with(|| nfslab::bench::error_chain(&e));
+                        ImageState::Unknown
+                    }
+                }
+            }
+            None => match images::present(&ctx.tools, &image.reference).await {
+                Ok(true) => ImageState::Present,
+                Ok(false) => ImageState::Missing,
+                Err(e) => {
+                    docker_error.get_or_insert_with(|| nfslab::bench::error_chain(&e));
+                    ImageState::Unknown
+                }
+            },
+        };
+        entries.push(ImageEntry {
+            reference: image.reference.clone(),
+            role: image.role.to_string(),
+            built_by_nfslab: image.built_locally(),
+            state,
+        });
+    }
+    let document = ImageList::new(entries, docker_error);
+    match args.output.format() {
+        Format::Text => {
+            for e in &document.images {
+                let hint = match e.state {
+                    ImageState::Missing if e.built_by_nfslab => " (nfslab images build)",
+                    ImageState::Missing => " (nfslab images pull)",
+                    _ => "",
+                };
+                println!(
+                    "{:<75} {:<34} {}{hint}",
+                    e.reference,
+                    e.role,
+                    e.state.text()
+                );
+            }
+        }
+        format => {
+            if let Err(outcome) = super::print_document(&document, format) {
+                return outcome;
+            }
+        }
+    }
+    match &document.docker_error {
+        Some(why) => {
+            eprintln!(
+                "error: cannot tell which images the local Docker has: {why} (hint: start \
+                 Docker and check `docker info` works for your user)"
+            );
+            Outcome::Environment
+        }
+        None => Outcome::Success,
     }
 }
 

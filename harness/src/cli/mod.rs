@@ -43,6 +43,12 @@ use nfslab::exit::Outcome;
       nfslab cluster up        # kind cluster, 1 control plane + 2 workers, private kubeconfig\n  \
       nfslab nfs up            # NFS server in the cluster, checked with a real client\n  \
       nfslab cluster down      # remove the cluster again\n\n\
+      Without kind (or without the kernel's NFS client) on this machine:\n  \
+      nfslab bench --host --server HOST:/EXPORT   # benchmark an NFS server from here, no Kubernetes\n  \
+      nfslab run --existing                       # your cluster (--kubeconfig FILE --context NAME)\n  \
+      nfslab bench --dry-run                      # check a plan, its duration and its manifests\n\n\
+      Listings and status take -o json|yaml (scenarios list|show, cluster status, nfs status,\n\
+      images list, doctor). Bandwidth is in MB/s (10^6 bytes/s) everywhere.\n\n\
       Exit codes: 0 ok, 1 test failure, 2 bad input, 3 environment not ready, 130 interrupted."
 )]
 pub struct Cli {
@@ -96,6 +102,26 @@ pub enum Command {
     Compare(compare::CompareArgs),
     /// List, show, validate and run the scenario catalog.
     Scenarios(scenarios::ScenariosArgs),
+    /// The IO engine `nfslab-io`, built in: `nfslab io run --dir DIR --pattern read ...`
+    /// (`nfslab io --help` lists its commands).
+    #[command(disable_help_flag = true)]
+    Io(IoArgs),
+}
+
+/// The first argument that hands the rest of the command line to the built-in engine.
+pub const ENGINE_SUBCOMMAND: &str = "io";
+
+/// `nfslab io ...`: everything after `io` goes to the engine's own parser (`main` hands it
+/// over before nfslab parses; this entry only lists it in `nfslab --help`).
+#[derive(Debug, Args)]
+pub struct IoArgs {
+    /// The engine's arguments (`run --dir DIR ...`, `--help`).
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    pub args: Vec<std::ffi::OsString>,
 }
 
 /// How a command picks its cluster: one nfslab knows by name, or a kubeconfig directly.
@@ -104,7 +130,7 @@ pub enum Command {
 pub struct TargetArgs {
     /// The cluster nfslab knows by this name (`nfslab cluster up --name`); default:
     /// cluster.name of the configuration.
-    #[arg(long = "cluster", value_name = "NAME", value_parser = cluster_name_arg)]
+    #[arg(long = "name", alias = "cluster", value_name = "NAME", value_parser = cluster_name_arg)]
     pub cluster: Option<String>,
     /// Use this kubeconfig directly instead of a known cluster.
     #[arg(long, value_name = "FILE")]
@@ -135,7 +161,7 @@ pub struct ClusterSelection {
     /// nfslab's kind cluster to use, or to create when it does not exist (default:
     /// cluster.name of the configuration). A cluster this command creates is deleted
     /// afterwards unless --keep-cluster; one that already existed is left alone.
-    #[arg(long = "cluster", value_name = "NAME", value_parser = cluster_name_arg)]
+    #[arg(long = "name", alias = "cluster", value_name = "NAME", value_parser = cluster_name_arg)]
     pub name: Option<String>,
     /// Keep a kind cluster this command creates (to inspect it, or to run again sooner).
     #[arg(long)]
@@ -204,6 +230,55 @@ impl ClusterSelection {
                 keep: self.keep_cluster,
                 install: !self.no_install,
             }
+        }
+    }
+}
+
+/// `-o json|yaml`: one machine-readable document instead of text (kubectl's `-o`).
+#[derive(Debug, Args, Clone, Copy)]
+pub struct OutputArgs {
+    /// Print one JSON or YAML document on stdout instead of text (the exit code is the
+    /// same); the documents are described in the `nfslab::output` module.
+    #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+}
+
+/// A machine-readable format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// One pretty-printed JSON document.
+    Json,
+    /// One YAML document.
+    Yaml,
+}
+
+impl OutputArgs {
+    /// The library's format.
+    #[must_use]
+    pub fn format(self) -> nfslab::output::Format {
+        match self.output {
+            None => nfslab::output::Format::Text,
+            Some(OutputFormat::Json) => nfslab::output::Format::Json,
+            Some(OutputFormat::Yaml) => nfslab::output::Format::Yaml,
+        }
+    }
+}
+
+/// Prints `document` in `format` on stdout; `Ok(Success)` when printed, `Err` (after saying
+/// why) when it could not be serialised.
+pub fn print_document<T: serde::Serialize>(
+    document: &T,
+    format: nfslab::output::Format,
+) -> Result<Outcome, Outcome> {
+    match nfslab::output::render(document, format) {
+        Ok(Some(text)) => {
+            print!("{text}");
+            Ok(Outcome::Success)
+        }
+        Ok(None) => Ok(Outcome::Success),
+        Err(e) => {
+            report(&e);
+            Err(Outcome::Environment)
         }
     }
 }
@@ -382,7 +457,7 @@ pub fn kubernetes_minor_arg(text: &str) -> Result<String, String> {
         .map_err(|e| e.rule)
 }
 
-/// Parses a cluster name flag (`--name`, `--cluster`) with the cluster-name grammar.
+/// Parses a cluster name flag (`--name`) with the cluster-name grammar.
 pub fn cluster_name_arg(text: &str) -> Result<String, String> {
     nfslab::names::cluster_name(text)
         .map(|()| text.to_owned())
@@ -445,6 +520,13 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Scenarios(args) => return scenarios::run(args, config),
         Command::Run(args) => return run::run(args, config),
         Command::Doctor(args) => return doctor::run(args, &config, &host_kernel()),
+        Command::Io(_) => {
+            eprintln!(
+                "error: `io` must come first: `nfslab io ARGS` (nfslab's own options do not \
+                 apply to the engine)"
+            );
+            return Outcome::BadInput;
+        }
         _ => {}
     }
     let store = match StateStore::from_env() {
@@ -477,7 +559,8 @@ pub fn run(cli: Cli) -> Outcome {
             | Command::Bench(_)
             | Command::Scenarios(_)
             | Command::Run(_)
-            | Command::Doctor(_) => Outcome::Success,
+            | Command::Doctor(_)
+            | Command::Io(_) => Outcome::Success,
         }
     })
 }

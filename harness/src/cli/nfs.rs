@@ -23,8 +23,8 @@ pub enum NfsCommand {
     Up(UpArgs),
     /// Remove the NFS server's objects (the exported files stay on the node).
     Down(TargetOnly),
-    /// Show the server's address, export and readiness.
-    Status(TargetOnly),
+    /// Show the server's address, export and readiness (exit 3 when it is not ready).
+    Status(StatusArgs),
 }
 
 /// Options of `nfslab nfs up`.
@@ -39,6 +39,17 @@ pub struct UpArgs {
     /// The cluster.
     #[command(flatten)]
     pub target: TargetArgs,
+}
+
+/// Options of `nfslab nfs status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The cluster.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Output format.
+    #[command(flatten)]
+    pub output: super::OutputArgs,
 }
 
 /// Options of commands that only need the cluster.
@@ -149,6 +160,14 @@ pub async fn run(command: NfsCommand, ctx: &Context) -> Outcome {
                 Err(o) => return o,
             };
             match server::status(&cluster, &namespace).await {
+                Ok(status) if args.output.format() != nfslab::output::Format::Text => {
+                    let document = nfslab::output::NfsStatus::from(&status);
+                    match super::print_document(&document, args.output.format()) {
+                        Ok(_) if document.ready => Outcome::Success,
+                        Ok(_) => Outcome::Environment,
+                        Err(outcome) => outcome,
+                    }
+                }
                 Ok(status) => {
                     print_server(&status.server);
                     if let Some(node) = &status.node {

@@ -11,7 +11,7 @@ use std::time::Instant;
 use clap::Args;
 use nfslab::bench::error_chain;
 use nfslab::bench::plan::{Overrides, Plan, load_plan};
-use nfslab::bench::progress::{BarProgress, Progress};
+use nfslab::bench::progress::Progress;
 use nfslab::config::Config;
 use nfslab::exit::Outcome;
 use nfslab::run::{
@@ -227,7 +227,7 @@ impl View for TerminalView {
     }
 
     fn bench(&self) -> Arc<dyn Progress> {
-        Arc::new(BarProgress::stderr())
+        nfslab::bench::progress::for_stderr()
     }
 }
 
@@ -286,6 +286,15 @@ fn finish(report: &job::JobReport, kind: bool) {
             s.to_owned()
         }
     };
+    if report.scenarios.is_some() || report.bench.is_some() {
+        eprintln!();
+    }
+    if let Some(results) = &report.scenarios {
+        eprint!("{}", nfslab::report::terminal::scenario_lines(results));
+    }
+    if let Some(summary) = &report.bench {
+        eprint!("{}", nfslab::report::terminal::bench_table(summary));
+    }
     if !report.failures.is_empty() {
         eprintln!("\n{}", bold("What failed:"));
         for f in &report.failures {
@@ -318,6 +327,9 @@ fn finish(report: &job::JobReport, kind: bool) {
             report.outcome.code()
         ))
     );
+    if let Some(line) = &report.instead {
+        eprintln!("{line}");
+    }
 }
 
 #[cfg(test)]

@@ -41,12 +41,19 @@ pub struct ScenariosArgs {
 #[derive(Debug, Subcommand)]
 pub enum ScenariosCommand {
     /// List the catalog: code, id, title.
-    List,
+    List {
+        /// Output format.
+        #[command(flatten)]
+        output: super::OutputArgs,
+    },
     /// Show a scenario: what it asserts, its notes, and its steps with their time limits.
     Show {
         /// A scenario id, its code (`S1`, as `scenarios list` prints) or a file.
         #[arg(value_name = "ID|CODE|FILE")]
         scenario: String,
+        /// Output format.
+        #[command(flatten)]
+        output: super::OutputArgs,
     },
     /// Run scenarios (all when none is named), or validate and render them with --dry-run.
     Run(RunArgs),
@@ -59,7 +66,7 @@ pub struct RunArgs {
     #[arg(value_name = "ID|FILE")]
     pub scenarios: Vec<String>,
     /// Validate and print the manifests that would be applied; needs no cluster. With
-    /// --cluster, --existing, --kubeconfig or --context, the API server also checks every
+    /// --name, --existing, --kubeconfig or --context, the API server also checks every
     /// manifest (server-side dry run, strict field validation; nothing is stored).
     #[arg(long, help_heading = "Dry run")]
     pub dry_run: bool,
@@ -84,6 +91,9 @@ pub struct RunArgs {
     /// Where the JSON results go.
     #[arg(long, value_name = "FILE", default_value = "results/scenarios.json")]
     pub results: PathBuf,
+    /// Also write the results as JUnit XML (one test case per scenario) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 /// With `--dry-run` and a named cluster: the API server dry-runs every manifest with strict
@@ -156,10 +166,28 @@ pub fn run(args: &ScenariosArgs, mut config: Config) -> Outcome {
     };
     let mut stdout = std::io::stdout();
     let written = match &args.command {
-        ScenariosCommand::List => commands::list(&catalog, &mut stdout),
-        ScenariosCommand::Show { scenario } => {
-            commands::show(&catalog, scenario, &mut stdout, &mut std::io::stderr())
-        }
+        ScenariosCommand::List { output } => match output.format() {
+            nfslab::output::Format::Text => commands::list(&catalog, &mut stdout),
+            format => {
+                let list = commands::list_document(&catalog);
+                Ok(match super::print_document(&list, format) {
+                    Ok(_) => commands::list_outcome(&list),
+                    Err(o) => o,
+                })
+            }
+        },
+        ScenariosCommand::Show { scenario, output } => match output.format() {
+            nfslab::output::Format::Text => {
+                commands::show(&catalog, scenario, &mut stdout, &mut std::io::stderr())
+            }
+            format => match commands::show_document(&catalog, scenario) {
+                Ok(doc) => Ok(super::print_document(&doc, format).unwrap_or_else(|o| o)),
+                Err(text) => {
+                    eprintln!("error: {text}");
+                    Ok(Outcome::BadInput)
+                }
+            },
+        },
         ScenariosCommand::Run(run) => {
             let selected = match commands::select(&catalog, &run.scenarios) {
                 Ok(s) => s,
@@ -170,7 +198,11 @@ pub fn run(args: &ScenariosArgs, mut config: Config) -> Outcome {
             };
             let checked = match &run.render_to {
                 Some(dir) => super::check_output_dir("--render-to", dir),
-                None => super::check_output_file("--results", &run.results),
+                None => super::check_output_file("--results", &run.results).and_then(|()| {
+                    run.junit
+                        .as_deref()
+                        .map_or(Ok(()), |f| super::check_output_file("--junit", f))
+                }),
             };
             if let Err(line) = checked {
                 eprintln!("error: {line}");
@@ -196,6 +228,7 @@ pub fn run(args: &ScenariosArgs, mut config: Config) -> Outcome {
                     config,
                     parallel: run.parallel.map(usize::from),
                     results: run.results.clone(),
+                    junit: run.junit.clone(),
                 };
                 let runtime = match super::runtime() {
                     Ok(r) => r,

@@ -317,8 +317,7 @@ pub fn render(checks: &[Check]) -> (String, bool) {
         let _ = writeln!(
             out,
             "{missing} missing: `nfslab run` would stop at preflight (exit 3) and create \
-             nothing. Without kind or Docker, run against a cluster you have: `nfslab run \
-             --existing [--kubeconfig FILE] [--context NAME]`."
+             nothing."
         );
     }
     (out, missing == 0)

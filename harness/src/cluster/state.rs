@@ -27,7 +27,7 @@ pub enum ProviderKind {
 /// One cluster nfslab knows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterRecord {
-    /// The name commands refer to it by (`--cluster`).
+    /// The name commands refer to it by (`--name`).
     pub name: String,
     /// The provider.
     pub provider: ProviderKind,

@@ -164,6 +164,8 @@ struct State {
     logs: BTreeMap<(ObjectRef, Option<String>), String>,
     /// Each delete asked for, with the objects that existed at that moment.
     deletes: Vec<(ObjectRef, Vec<ObjectRef>)>,
+    /// The last manifest applied for each object, as the caller sent it.
+    applied: BTreeMap<ObjectRef, Value>,
     next_uid: u64,
     stand_in: Option<super::stand_in::StandIn>,
     denied: Vec<(String, String, String)>,
@@ -443,6 +445,13 @@ impl FakeCluster {
                 remaining: None,
             }),
         }
+    }
+
+    /// The last manifest applied for `object`, as the caller sent it (also after the object
+    /// was deleted).
+    #[must_use]
+    pub fn applied(&self, object: &ObjectRef) -> Option<Value> {
+        self.lock().applied.get(object).cloned()
     }
 
     /// A rule for what happens after `object` is applied.
@@ -756,6 +765,7 @@ impl Cluster for FakeCluster {
             return Err(error);
         }
         let mut state = self.lock();
+        state.applied.insert(object.clone(), manifest.clone());
         if !replaced {
             let mut stored = manifest.clone();
             if let Some(status) = state

@@ -6,8 +6,15 @@
 //!   hatched lighter and starred), and the latency percentile curves of the workload's main
 //!   operation (x: p0 to p99.99 on a "nines" scale, y: log latency).
 //! - [`change_chart`]: relative change per cell between two runs, with the threshold.
+//!
+//! Layout choices, each fixing what a browser showed: bars sit on a plain numeric axis with
+//! one label per bar ([`bar_axis`]; plotters' segmented axis keeps an empty segment above
+//! the last bar); the latency axis gets its own labels, powers of ten, or 1-2-5 steps over a
+//! narrow range, with units (`500 µs`, `2 ms`) ([`log_ticks`]; plotters' own crowd one
+//! decade and leave others bare); the legend goes below the curves, never over them.
 
-use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::combinators::{BindKeyPoints as _, WithKeyPoints};
+use plotters::coord::types::RangedCoordi32;
 use plotters::prelude::*;
 
 use crate::report::summary::CellSummary;
@@ -15,6 +22,8 @@ use crate::report::summary::CellSummary;
 /// Width of a workload figure, pixels.
 pub const WIDTH: u32 = 1000;
 const BAR_HEIGHT: u32 = 26;
+/// Height of a legend row under the latency curves, pixels.
+const LEGEND_ROW: u32 = 17;
 
 /// A chart that could not be drawn.
 #[derive(Debug, thiserror::Error)]
@@ -61,16 +70,95 @@ fn nines_label(x: f64) -> String {
     }
 }
 
-/// The label of a horizontal bar's segment. Bars run top to bottom in list order: bar `i`
-/// of `n` sits in segment `n - 1 - i` (segment 0 is at the bottom).
-fn segment_label(labels: &[String], v: &SegmentValue<usize>) -> String {
-    match v {
-        SegmentValue::CenterOf(j) => labels
-            .len()
-            .checked_sub(j + 1)
-            .and_then(|i| labels.get(i).cloned())
-            .unwrap_or_default(),
-        _ => String::new(),
+/// The vertical axis of a horizontal bar chart of `n` bars: `0..2n`, bar `i` (in list
+/// order, top to bottom) from `2(n - 1 - i)` to two above, one key point at each bar's
+/// centre, so there is exactly one label per bar and no empty slot. (Whole numbers, as
+/// plotters formats mesh labels of integer axes only.)
+fn bar_axis(n: usize) -> WithKeyPoints<RangedCoordi32> {
+    let n = i32::try_from(n).unwrap_or(i32::MAX / 2);
+    let points = (0..n).map(|j| 2 * j + 1).collect();
+    (0..2 * n).with_key_points(points)
+}
+
+/// The bottom of bar `i` of `n` (list order, top to bottom) on [`bar_axis`]; its centre
+/// is one above, its top two above.
+fn bar_slot(i: usize, n: usize) -> i32 {
+    i32::try_from(2 * (n - 1 - i)).unwrap_or(0)
+}
+
+/// The label at key point `y` of [`bar_axis`].
+fn bar_label(labels: &[String], y: i32) -> String {
+    let Ok(slot) = usize::try_from(y / 2) else {
+        return String::new();
+    };
+    labels
+        .len()
+        .checked_sub(slot + 1)
+        .and_then(|i| labels.get(i).cloned())
+        .unwrap_or_default()
+}
+
+/// Labelled ticks of a log axis from `lo` to `hi` (µs): powers of ten when the range spans
+/// three decades or more, else 1-2-5 steps, else (under a decade) 1-1.5-2-3-5-7 steps; at
+/// most eight labels, and at least two when the range allows.
+#[must_use]
+pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if !(lo > 0.0 && hi > lo) {
+        return Vec::new();
+    }
+    let ticks = |mantissas: &[f64]| -> Vec<f64> {
+        let first = lo.log10().floor() as i32 - 1;
+        let last = hi.log10().ceil() as i32 + 1;
+        (first..=last)
+            .flat_map(|e| mantissas.iter().map(move |m| m * 10f64.powi(e)))
+            .filter(|v| *v >= lo * 0.999_999 && *v <= hi * 1.000_001)
+            .collect()
+    };
+    for mantissas in [
+        &[1.0][..],
+        &[1.0, 2.0, 5.0],
+        &[1.0, 1.5, 2.0, 3.0, 5.0, 7.0],
+    ] {
+        let t = ticks(mantissas);
+        if t.len() >= 3 || mantissas.len() == 6 {
+            if t.len() > 8 {
+                let step = t.len().div_ceil(8);
+                return t.into_iter().step_by(step).collect();
+            }
+            return t;
+        }
+    }
+    Vec::new()
+}
+
+/// Minor grid lines of a log axis: every whole multiple of each decade in range.
+fn log_minor(lo: f64, hi: f64) -> Vec<f64> {
+    if !(lo > 0.0 && hi > lo) {
+        return Vec::new();
+    }
+    let first = lo.log10().floor() as i32;
+    let last = hi.log10().ceil() as i32;
+    (first..=last)
+        .flat_map(|e| (1..10).map(move |m| f64::from(m) * 10f64.powi(e)))
+        .filter(|v| *v >= lo && *v <= hi)
+        .collect()
+}
+
+/// A latency in µs as an axis label: `0.5 µs`, `500 µs`, `2 ms`, `1.5 s`.
+#[must_use]
+pub fn latency_label(us: f64) -> String {
+    let trim = |v: f64| {
+        let text = format!("{v:.1}");
+        text.strip_suffix(".0").map_or(text.clone(), str::to_owned)
+    };
+    if us >= 1e6 {
+        format!("{} s", trim(us / 1e6))
+    } else if us >= 1e3 {
+        format!("{} ms", trim(us / 1e3))
+    } else if us >= 1.0 {
+        format!("{} µs", trim(us))
+    } else {
+        format!("{} µs", crate::report::format::number(us))
     }
 }
 
@@ -92,7 +180,10 @@ pub fn workload_chart(workload: &str, bars: &[Bar<'_>], op: &str) -> Result<Stri
         detail: e.to_string(),
     };
     let n = bars.len().max(1);
-    let height = (n as u32 * BAR_HEIGHT + 110).max(300);
+    // The legend goes under the latency curves, two entries per row.
+    let legend_rows = u32::try_from(bars.len().div_ceil(2)).unwrap_or(u32::MAX);
+    let legend_height = legend_rows * LEGEND_ROW + 16;
+    let height = (n as u32 * BAR_HEIGHT + 110).max(300 + legend_height);
     let headline = bars.first().map_or("value", |b| b.cell.headline.label());
     let values: Vec<Option<crate::report::summary::Spread>> =
         bars.iter().map(|b| b.cell.headline_display()).collect();
@@ -115,13 +206,12 @@ pub fn workload_chart(workload: &str, bars: &[Bar<'_>], op: &str) -> Result<Stri
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(150)
-            .build_cartesian_2d(0.0..top, (0..n).into_segmented())
+            .build_cartesian_2d(0.0..top, bar_axis(n))
             .map_err(|e| err(&e))?;
-        let label_of = |v: &SegmentValue<usize>| segment_label(&labels, v);
+        let label_of = |y: &i32| bar_label(&labels, *y);
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .y_labels(n)
             .y_label_formatter(&label_of)
             .x_desc(headline)
             .x_label_formatter(&|v| crate::report::format::number(*v))
@@ -129,28 +219,22 @@ pub fn workload_chart(workload: &str, bars: &[Bar<'_>], op: &str) -> Result<Stri
             .map_err(|e| err(&e))?;
         for (i, (bar, value)) in bars.iter().zip(&values).enumerate() {
             let Some(s) = value else { continue };
-            let i = n - 1 - i;
+            let bottom = bar_slot(i, n);
+            let centre = bottom + 1;
             let base = colour(bar.colour);
             let fill = if bar.cell.unstable {
                 base.mix(0.35).filled()
             } else {
                 base.filled()
             };
-            let mut rect = Rectangle::new(
-                [
-                    (0.0, SegmentValue::Exact(i)),
-                    (s.median, SegmentValue::Exact(i + 1)),
-                ],
-                fill,
-            );
+            let mut rect = Rectangle::new([(0.0, bottom), (s.median, bottom + 2)], fill);
             rect.set_margin(4, 4, 0, 0);
             chart
                 .draw_series(std::iter::once(rect))
                 .map_err(|e| err(&e))?;
-            let centre = SegmentValue::CenterOf(i);
             chart
                 .draw_series(std::iter::once(PathElement::new(
-                    vec![(s.min, centre.clone()), (s.max, centre)],
+                    vec![(s.min, centre), (s.max, centre)],
                     BLACK.stroke_width(2),
                 )))
                 .map_err(|e| err(&e))?;
@@ -158,7 +242,7 @@ pub fn workload_chart(workload: &str, bars: &[Bar<'_>], op: &str) -> Result<Stri
                 chart
                     .draw_series(std::iter::once(Text::new(
                         "* unstable",
-                        (s.max, SegmentValue::CenterOf(i)),
+                        (s.max, centre),
                         ("sans-serif", 11).into_font().color(&RED),
                     )))
                     .map_err(|e| err(&e))?;
@@ -191,39 +275,56 @@ pub fn workload_chart(workload: &str, bars: &[Bar<'_>], op: &str) -> Result<Stri
         } else {
             (lo * 0.8, hi * 1.25)
         };
-        let mut lat = ChartBuilder::on(&right)
+        let (plot_area, legend_area) = right.split_vertically(height - legend_height);
+        let ticks = log_ticks(lo, hi);
+        let mut lat = ChartBuilder::on(&plot_area)
             .caption(
-                format!("{op} latency percentiles (µs, log)"),
+                format!("{op} latency percentiles (log scale)"),
                 ("sans-serif", 16),
             )
             .margin(12)
             .x_label_area_size(36)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..4.2, (lo..hi).log_scale())
+            .y_label_area_size(64)
+            .build_cartesian_2d(
+                0.0..4.2,
+                (lo..hi)
+                    .log_scale()
+                    .with_key_points(ticks)
+                    .with_light_points(log_minor(lo, hi)),
+            )
             .map_err(|e| err(&e))?;
         lat.configure_mesh()
             .x_labels(5)
             .x_label_formatter(&|x| nines_label(*x))
-            .y_label_formatter(&|y| crate::report::format::number(*y))
+            .y_label_formatter(&|y| latency_label(*y))
             .x_desc("percentile")
             .draw()
             .map_err(|e| err(&e))?;
         for (bar, points) in &curves {
             let c = colour(bar.colour);
             lat.draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
-                .map_err(|e| err(&e))?
-                .label(bar.label.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
-                });
+                .map_err(|e| err(&e))?;
         }
-        if !curves.is_empty() {
-            lat.configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .label_font(("sans-serif", 11))
-                .draw()
+        // The legend, below the plot: two columns of a line in the curve's colour and the
+        // label.
+        let column = (WIDTH / 2 - 90) / 2;
+        for (k, (bar, _)) in curves.iter().enumerate() {
+            let k = u32::try_from(k).unwrap_or(u32::MAX);
+            let x = 76 + i32::try_from((k % 2) * column).unwrap_or(0);
+            let y = 6 + i32::try_from((k / 2) * LEGEND_ROW).unwrap_or(0);
+            let c = colour(bar.colour);
+            legend_area
+                .draw(&PathElement::new(
+                    vec![(x, y + 7), (x + 18, y + 7)],
+                    c.stroke_width(3),
+                ))
+                .map_err(|e| err(&e))?;
+            legend_area
+                .draw(&Text::new(
+                    bar.label.clone(),
+                    (x + 24, y),
+                    ("sans-serif", 12).into_font(),
+                ))
                 .map_err(|e| err(&e))?;
         }
         root.present().map_err(|e| err(&e))?;
@@ -263,20 +364,19 @@ pub fn change_chart(title: &str, rows: &[Change], threshold: f64) -> Result<Stri
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(360)
-            .build_cartesian_2d(-extent..extent, (0..n).into_segmented())
+            .build_cartesian_2d(-extent..extent, bar_axis(n))
             .map_err(|e| err(&e))?;
-        let label_of = |v: &SegmentValue<usize>| segment_label(&labels, v);
+        let label_of = |y: &i32| bar_label(&labels, *y);
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .y_labels(n)
             .y_label_formatter(&label_of)
             .x_desc("change (%), negative is worse")
             .x_label_formatter(&|v| format!("{v:+.0}%"))
             .draw()
             .map_err(|e| err(&e))?;
         for (i, row) in rows.iter().enumerate() {
-            let i = n - 1 - i;
+            let bottom = bar_slot(i, n);
             let pct = row.ratio * 100.0;
             let colour = if row.ratio < -threshold {
                 RGBColor(213, 94, 0)
@@ -285,13 +385,7 @@ pub fn change_chart(title: &str, rows: &[Change], threshold: f64) -> Result<Stri
             } else {
                 RGBColor(150, 150, 150)
             };
-            let mut rect = Rectangle::new(
-                [
-                    (0.0, SegmentValue::Exact(i)),
-                    (pct, SegmentValue::Exact(i + 1)),
-                ],
-                colour.filled(),
-            );
+            let mut rect = Rectangle::new([(0.0, bottom), (pct, bottom + 2)], colour.filled());
             rect.set_margin(4, 4, 0, 0);
             chart
                 .draw_series(std::iter::once(rect))
@@ -300,7 +394,7 @@ pub fn change_chart(title: &str, rows: &[Change], threshold: f64) -> Result<Stri
         for t in [-threshold * 100.0, threshold * 100.0] {
             chart
                 .draw_series(std::iter::once(PathElement::new(
-                    vec![(t, SegmentValue::Exact(0)), (t, SegmentValue::Last)],
+                    vec![(t, 0), (t, bar_slot(0, n) + 2)],
                     RED.mix(0.6).stroke_width(1),
                 )))
                 .map_err(|e| err(&e))?;
@@ -321,6 +415,48 @@ mod tests {
         assert!((nines(99.0) - 2.0).abs() < 1e-9);
         assert!((nines(99.99) - 4.0).abs() < 1e-6);
         assert_eq!(nines_label(3.0), "p99.9");
+    }
+
+    #[test]
+    fn log_axis_labels_are_spread_over_the_range_with_units() {
+        // Three decades or more: powers of ten only.
+        assert_eq!(log_ticks(80.0, 120_000.0), vec![100.0, 1e3, 1e4, 1e5]);
+        // 300 µs to 2 ms (the range that crowded 500..1000 and left 300..500 bare).
+        assert_eq!(log_ticks(300.0, 2_000.0), vec![500.0, 1_000.0, 2_000.0]);
+        // Under a decade: finer steps, still at least two labels.
+        let narrow = log_ticks(160.0, 420.0);
+        assert_eq!(narrow, vec![200.0, 300.0]);
+        // Never more than eight.
+        assert!(log_ticks(0.01, 1e9).len() <= 8);
+        assert_eq!(latency_label(500.0), "500 µs");
+        assert_eq!(latency_label(2_000.0), "2 ms");
+        assert_eq!(latency_label(1_500_000.0), "1.5 s");
+        assert_eq!(latency_label(0.5), "0.50 µs");
+    }
+
+    #[test]
+    fn one_label_per_bar_and_no_empty_slot() {
+        let labels: Vec<String> = ["top", "middle", "bottom"].map(str::to_owned).to_vec();
+        assert_eq!(bar_slot(0, 3), 4);
+        assert_eq!(bar_label(&labels, 5), "top");
+        assert_eq!(bar_label(&labels, 1), "bottom");
+        assert_eq!(bar_label(&labels, 7), "");
+        let svg = change_chart(
+            "t",
+            &labels
+                .iter()
+                .map(|l| Change {
+                    label: l.clone(),
+                    ratio: 0.05,
+                })
+                .collect::<Vec<_>>(),
+            0.1,
+        )
+        .unwrap();
+        // Each label once, and no tick label for a slot without a bar.
+        for l in &labels {
+            assert_eq!(svg.matches(&format!(">\n{l}\n<")).count(), 1, "{l}");
+        }
     }
 
     #[test]

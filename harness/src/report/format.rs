@@ -249,6 +249,17 @@ pub fn percent(ratio: f64) -> String {
     }
 }
 
+/// A figure with its unit: `812 MB/s`, `12345 IOPS`, `530 ops/s`, from summary units
+/// (bytes/s for bandwidth).
+#[must_use]
+pub fn headline_with_unit(headline: Headline, value: f64) -> String {
+    match headline {
+        Headline::Bandwidth => format!("{} MB/s", number(value * 1e-6)),
+        Headline::Iops => format!("{} IOPS", number(value)),
+        Headline::OpsPerSec => format!("{} ops/s", number(value)),
+    }
+}
+
 /// A figure in a headline's display units (MB/s for bandwidth given in bytes/s).
 #[must_use]
 pub fn headline_value(headline: Headline, value: f64) -> String {
@@ -268,6 +279,35 @@ pub fn not_applicable(cell: &CellSummary) -> Option<String> {
             .collect::<Vec<_>>()
             .join("; ")
     })
+}
+
+/// What the reports say of a cell's mount options in one phrase, and whether it is all
+/// good: `as requested` only when every requested option took effect, a client reported
+/// the mount, and the clients agree; otherwise what differs (`1 not as requested`, `1 not
+/// applicable`, `not reported`, `clients differ`). The HTML and the Markdown both use it,
+/// so they never disagree.
+#[must_use]
+pub fn options_verdict(cell: &CellSummary) -> (String, bool) {
+    let mut parts = Vec::new();
+    let flagged = cell.options.flagged().len();
+    if flagged > 0 {
+        parts.push(format!("{flagged} not as requested"));
+    }
+    let na = cell.options.not_applicable.len();
+    if na > 0 {
+        parts.push(format!("{na} not applicable"));
+    }
+    if cell.options.effective.is_none() {
+        parts.push("not reported".to_owned());
+    }
+    if !cell.options.consistent {
+        parts.push("clients differ".to_owned());
+    }
+    if parts.is_empty() {
+        ("as requested".to_owned(), true)
+    } else {
+        (parts.join(", "), false)
+    }
 }
 
 #[cfg(test)]

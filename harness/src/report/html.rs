@@ -89,7 +89,8 @@ fn header(out: &mut String, s: &Summary) {
     out.push_str("<ul class=\"meta\">\n");
     let _ = writeln!(
         out,
-        "<li>Status <strong>{}</strong>, started {}, finished {}, nfslab {}</li>",
+        "<li>Status <strong class=\"{}\">{}</strong>, started {}, finished {}, nfslab {}</li>",
+        if s.all_measured() { "ok" } else { "flag" },
         escape(&status),
         escape(&s.started),
         escape(s.finished.as_deref().unwrap_or("-")),
@@ -444,18 +445,15 @@ fn options(out: &mut String, s: &Summary) {
             continue;
         }
         seen.push((&c.server, &c.profile, c.access));
-        let flagged = c.options.flagged().len();
+        let (verdict, as_requested) = format::options_verdict(c);
         let _ = writeln!(
             out,
-            "<details{}><summary><strong>{}</strong> on {}: {}</summary>",
-            if flagged > 0 { " open" } else { "" },
+            "<details{}><summary><strong>{}</strong> on {}: <span class=\"{}\">{}</span></summary>",
+            if as_requested { "" } else { " open" },
             escape(&c.profile),
             escape(&server_label(&c.server, c.access)),
-            if flagged > 0 {
-                format!("<span class=\"flag\">{flagged} not as requested</span>")
-            } else {
-                "<span class=\"ok\">as requested</span>".to_owned()
-            }
+            if as_requested { "ok" } else { "flag" },
+            escape(&verdict)
         );
         table_head(out, &["option", "requested", "effective", "", "why"]);
         for d in &c.options.diff {

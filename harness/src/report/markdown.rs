@@ -282,7 +282,7 @@ fn options(out: &mut String, s: &Summary) {
     }
     let _ = writeln!(
         out,
-        "| server | profile | requested | effective | differences |"
+        "| server | profile | requested | effective | verdict |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|");
     let mut seen = Vec::new();
@@ -321,10 +321,14 @@ fn options(out: &mut String, s: &Summary) {
             "| {} | {} | {requested} | {effective} | {} |",
             server_label(&c.server, c.access),
             c.profile,
-            if diffs.is_empty() {
-                "none".to_owned()
-            } else {
-                diffs.join("; ")
+            {
+                // The same verdict as the HTML report's, then the details.
+                let (verdict, _) = format::options_verdict(c);
+                if diffs.is_empty() {
+                    verdict
+                } else {
+                    format!("{verdict}: {}", diffs.join("; "))
+                }
             }
         );
     }

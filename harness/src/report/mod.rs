@@ -10,6 +10,8 @@
 //! - [`markdown`], [`csv`], [`html`]: the renderings; [`charts`]: SVG charts (plotters);
 //!   [`format`](mod@format): number formatting they share.
 //! - [`compare`]: two runs side by side, regressions beyond a threshold.
+//! - [`terminal`]: the compact table `bench` and `run` print when they end; [`junit`]: a
+//!   benchmark as JUnit XML.
 //! - [`nas`]: NAS service tiers and measured-vs-advertised figures.
 //! - [`combined`]: the one report of `nfslab run` (scenarios and benchmark together).
 
@@ -19,9 +21,11 @@ pub mod compare;
 pub mod csv;
 pub mod format;
 pub mod html;
+pub mod junit;
 pub mod markdown;
 pub mod nas;
 pub mod summary;
+pub mod terminal;
 
 use std::path::PathBuf;
 

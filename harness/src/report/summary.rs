@@ -565,9 +565,10 @@ impl Summary {
             .collect()
     }
 
-    /// The run's status as reports state it: `complete`, or `complete, 2 repetition(s)
-    /// failed in `a/b/c/k1`` when repetitions failed (their reasons are in
-    /// [`Summary::failures`]).
+    /// The run's status as reports state it: `complete` only when every repetition of
+    /// every cell gave a result; `finished with failures: 2 repetition(s) failed in
+    /// `a/b/c/k1`` when repetitions failed (their reasons are in [`Summary::failures`]);
+    /// `interrupted, ...` or `failed, ...` when the run stopped early.
     #[must_use]
     pub fn status_text(&self) -> String {
         let failures = self.failures();
@@ -576,9 +577,12 @@ impl Summary {
         }
         let mut cells: Vec<&str> = failures.iter().map(|(id, _)| *id).collect();
         cells.dedup();
+        let head = match self.status {
+            RunStatus::Complete => "finished with failures:".to_owned(),
+            other => format!("{},", name_of(&other)),
+        };
         format!(
-            "{}, {} repetition(s) failed in {}",
-            name_of(&self.status),
+            "{head} {} repetition(s) failed in {}",
             failures.len(),
             cells
                 .iter()
@@ -586,6 +590,12 @@ impl Summary {
                 .collect::<Vec<_>>()
                 .join(", ")
         )
+    }
+
+    /// Whether the run measured everything it planned: complete, and no repetition failed.
+    #[must_use]
+    pub fn all_measured(&self) -> bool {
+        self.status == RunStatus::Complete && self.failures().is_empty()
     }
 
     /// Mount cells with a mount efficiency, in matrix order.

@@ -23,6 +23,7 @@ use crate::environment::ClusterChoice;
 use crate::exit::Outcome;
 use crate::k8s::manifest::to_yaml;
 use crate::k8s::ownership::RunId;
+use crate::output::{ScenarioEntry, ScenarioList, ScenarioNote, ScenarioShow, ScenarioStep};
 
 /// The scenarios a `run` selects: validated, or every problem found.
 ///
@@ -49,50 +50,142 @@ pub fn select(catalog: &Catalog, args: &[String]) -> Result<Vec<Scenario>, Strin
     }
 }
 
+/// What `nfslab scenarios list` reports: one entry per catalog file.
+#[must_use]
+pub fn list_document(catalog: &Catalog) -> ScenarioList {
+    let entries = catalog
+        .entries
+        .iter()
+        .map(|e| match &e.scenario {
+            Ok(s) => ScenarioEntry {
+                code: s.code.clone(),
+                id: e.id.clone(),
+                title: Some(s.title.clone()),
+                valid: true,
+                problems: Vec::new(),
+            },
+            Err(errors) => ScenarioEntry {
+                code: None,
+                id: e.id.clone(),
+                title: None,
+                valid: false,
+                problems: errors.0.iter().map(ToString::to_string).collect(),
+            },
+        })
+        .collect();
+    ScenarioList::new(catalog.dir.clone(), entries)
+}
+
+/// The exit code of a listing: bad input when a file is invalid.
+#[must_use]
+pub fn list_outcome(list: &ScenarioList) -> Outcome {
+    if list.scenarios.iter().all(|s| s.valid) {
+        Outcome::Success
+    } else {
+        Outcome::BadInput
+    }
+}
+
 /// `nfslab scenarios list`: one line per catalog file.
 ///
 /// # Errors
 /// Writing to `out` failed.
 pub fn list(catalog: &Catalog, out: &mut dyn Write) -> std::io::Result<Outcome> {
-    let width = catalog
-        .entries
-        .iter()
-        .map(|e| e.id.len())
-        .max()
-        .unwrap_or(0);
-    let mut invalid = 0;
-    for e in &catalog.entries {
-        match &e.scenario {
-            Ok(s) => writeln!(
+    let list = list_document(catalog);
+    let width = list.scenarios.iter().map(|e| e.id.len()).max().unwrap_or(0);
+    for e in &list.scenarios {
+        match &e.title {
+            Some(title) if e.valid => writeln!(
                 out,
-                "{:<3} {:<width$}  {}",
-                s.code.as_deref().unwrap_or("-"),
+                "{:<3} {:<width$}  {title}",
+                e.code.as_deref().unwrap_or("-"),
                 e.id,
-                s.title
             )?,
-            Err(errors) => {
-                invalid += 1;
-                writeln!(
-                    out,
-                    "{:<3} {:<width$}  INVALID ({} problem(s); `nfslab scenarios show {}`)",
-                    "!",
-                    e.id,
-                    errors.0.len(),
-                    e.id
-                )?;
-            }
+            _ => writeln!(
+                out,
+                "{:<3} {:<width$}  INVALID ({} problem(s); `nfslab scenarios show {}`)",
+                "!",
+                e.id,
+                e.problems.len(),
+                e.id
+            )?,
         }
     }
     writeln!(
         out,
         "\n{} scenarios in {}",
-        catalog.entries.len(),
-        catalog.dir.display()
+        list.scenarios.len(),
+        list.dir.display()
     )?;
-    Ok(if invalid == 0 {
-        Outcome::Success
-    } else {
-        Outcome::BadInput
+    Ok(list_outcome(&list))
+}
+
+/// What `nfslab scenarios show ID|CODE|FILE` reports.
+///
+/// # Errors
+/// The scenario is unknown or invalid: the text to print.
+pub fn show_document(catalog: &Catalog, arg: &str) -> Result<ScenarioShow, String> {
+    let scenario = match select(catalog, &[arg.to_owned()]) {
+        Ok(mut s) if s.len() == 1 => s.remove(0),
+        Ok(_) => return Err(format!("`{arg}` names more than one scenario")),
+        Err(text) => return Err(text),
+    };
+    let config = Config::default();
+    let notes = scenario
+        .notes
+        .iter()
+        .map(|note| ScenarioNote {
+            kind: serde_json::to_value(note.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            text: note.text.clone(),
+        })
+        .collect();
+    let steps = scenario
+        .steps
+        .iter()
+        .map(|step| {
+            let timeout = match step.timeout {
+                StepTimeout::Fixed(d) => humantime::format_duration(d).to_string(),
+                StepTimeout::Configured(k) => {
+                    let name = super::plan::TimeoutKind::NAMES
+                        .iter()
+                        .find(|(_, kind)| *kind == k)
+                        .map_or("", |(n, _)| n);
+                    format!(
+                        "{} ({name})",
+                        humantime::format_duration(step.timeout.resolve(&config.timeouts))
+                    )
+                }
+            };
+            let limit = match &step.action {
+                Action::Stays { duration, .. } => format!(
+                    "for {}",
+                    humantime::format_duration(duration.unwrap_or(config.timeouts.observe))
+                ),
+                _ => format!("within {timeout}"),
+            };
+            ScenarioStep {
+                index: step.index,
+                label: step.label(),
+                limit,
+                line: step.pos.line,
+            }
+        })
+        .collect();
+    Ok(ScenarioShow {
+        kind: ScenarioShow::KIND.to_owned(),
+        schema_version: crate::output::SCHEMA_VERSION,
+        code: scenario.code.clone(),
+        id: scenario.id.clone(),
+        title: scenario.title.clone(),
+        file: scenario.file.clone(),
+        sources: scenario.sources.clone(),
+        description: scenario.description.clone(),
+        exclusive: scenario.exclusive,
+        notes,
+        steps,
     })
 }
 
@@ -107,67 +200,39 @@ pub fn show(
     out: &mut dyn Write,
     errors: &mut dyn Write,
 ) -> std::io::Result<Outcome> {
-    let scenario = match select(catalog, &[arg.to_owned()]) {
-        Ok(mut s) if s.len() == 1 => s.remove(0),
-        Ok(_) => return Ok(Outcome::BadInput),
+    let doc = match show_document(catalog, arg) {
+        Ok(doc) => doc,
         Err(text) => {
             writeln!(errors, "error: {text}")?;
             return Ok(Outcome::BadInput);
         }
     };
-    let config = Config::default();
-    let code = scenario
+    let code = doc
         .code
         .as_deref()
         .map(|c| format!("{c} "))
         .unwrap_or_default();
-    writeln!(out, "{code}{}: {}", scenario.id, scenario.title)?;
-    writeln!(out, "file: {}", scenario.file.display())?;
-    if !scenario.sources.is_empty() {
-        writeln!(out, "sources: {}", scenario.sources.join(", "))?;
+    writeln!(out, "{code}{}: {}", doc.id, doc.title)?;
+    writeln!(out, "file: {}", doc.file.display())?;
+    if !doc.sources.is_empty() {
+        writeln!(out, "sources: {}", doc.sources.join(", "))?;
     }
-    if scenario.exclusive {
+    if doc.exclusive {
         writeln!(
             out,
             "runs alone: after every other scenario of the run has ended, none beside it"
         )?;
     }
-    writeln!(out, "\n{}", scenario.description)?;
-    for note in &scenario.notes {
-        let kind = serde_json::to_value(note.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        writeln!(out, "\n[{kind}] {}", note.text)?;
+    writeln!(out, "\n{}", doc.description)?;
+    for note in &doc.notes {
+        writeln!(out, "\n[{}] {}", note.kind, note.text)?;
     }
     writeln!(out, "\nsteps:")?;
-    for step in &scenario.steps {
-        let timeout = match step.timeout {
-            StepTimeout::Fixed(d) => humantime::format_duration(d).to_string(),
-            StepTimeout::Configured(k) => {
-                let name = super::plan::TimeoutKind::NAMES
-                    .iter()
-                    .find(|(_, kind)| *kind == k)
-                    .map_or("", |(n, _)| n);
-                format!(
-                    "{} ({name})",
-                    humantime::format_duration(step.timeout.resolve(&config.timeouts))
-                )
-            }
-        };
-        let limit = match &step.action {
-            Action::Stays { duration, .. } => format!(
-                "for {}",
-                humantime::format_duration(duration.unwrap_or(config.timeouts.observe))
-            ),
-            _ => format!("within {timeout}"),
-        };
+    for step in &doc.steps {
         writeln!(
             out,
-            "  {:>2}. {:<60} {limit}  [line {}]",
-            step.index,
-            step.label(),
-            step.pos.line
+            "  {:>2}. {:<60} {}  [line {}]",
+            step.index, step.label, step.limit, step.line
         )?;
     }
     Ok(Outcome::Success)
@@ -318,6 +383,41 @@ pub struct RunRequest {
     pub parallel: Option<usize>,
     /// Where the JSON results go.
     pub results: PathBuf,
+    /// Where a JUnit XML report goes too, when asked for (`--junit FILE`).
+    pub junit: Option<PathBuf>,
+}
+
+/// Writes the JUnit report of `results` for `selected` to `path`, when one was asked for;
+/// a selected scenario without a result is reported as `not_run` says.
+///
+/// # Errors
+/// The line to print: the report could not be rendered or written.
+pub fn write_junit(
+    path: Option<&Path>,
+    results: &RunResults,
+    selected: &[String],
+    not_run: super::junit::NotRun<'_>,
+) -> Result<(), String> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    let xml = super::junit::render(
+        results,
+        selected,
+        &std::collections::BTreeMap::new(),
+        not_run,
+    )
+    .map_err(|e| format!("cannot render the JUnit report: {e}"))?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
+    }
+    std::fs::write(path, xml).map_err(|e| {
+        format!(
+            "cannot write the JUnit report `{}`: {e} (hint: check the directory is writable)",
+            path.display()
+        )
+    })
 }
 
 /// The outcome of a finished run, as an exit code: interrupted, then failed scenarios,
@@ -346,6 +446,7 @@ pub async fn run(
     observer: Arc<dyn Observer>,
     out: &mut (dyn Write + Send),
 ) -> std::io::Result<Outcome> {
+    let selected: Vec<String> = scenarios.iter().map(|s| s.id.clone()).collect();
     let run_id = RunId::generate();
     let (tx, rx) = tokio::sync::watch::channel(false);
     let watcher = tokio::spawn(async move {
@@ -370,7 +471,26 @@ pub async fn run(
         Ok(p) => p,
         Err(e) => {
             watcher.abort();
-            writeln!(out, "error: {}", crate::bench::error_chain(&e))?;
+            let line = crate::bench::error_chain(&e);
+            writeln!(out, "error: {line}")?;
+            let reason = format!("not run: the cluster could not be prepared: {line}");
+            let empty = RunResults {
+                schema_version: super::results::SCHEMA_VERSION,
+                kind: super::results::KIND.to_owned(),
+                run_id: run_id.to_string(),
+                started_at: super::results::now_rfc3339(),
+                duration_ms: 0,
+                environment: super::results::EnvironmentInfo::default(),
+                summary: super::results::Summary::default(),
+                scenarios: Vec::new(),
+            };
+            let not_run = super::junit::NotRun::Error(&reason);
+            if let Err(e) = write_junit(request.junit.as_deref(), &empty, &selected, not_run) {
+                writeln!(out, "error: {e}")?;
+            }
+            if let Some(line) = crate::advice::instead_of_kind(&e, &[]) {
+                writeln!(out, "{line}")?;
+            }
             return Ok(e.outcome());
         }
     };
@@ -389,6 +509,19 @@ pub async fn run(
         outcome = Outcome::Environment;
     } else {
         writeln!(out, "results: {}", request.results.display())?;
+    }
+    let not_run =
+        super::junit::NotRun::Skipped("not run: the run was interrupted before it started");
+    match write_junit(request.junit.as_deref(), &results, &selected, not_run) {
+        Ok(()) => {
+            if let Some(path) = &request.junit {
+                writeln!(out, "junit: {}", path.display())?;
+            }
+        }
+        Err(e) => {
+            writeln!(out, "error: {e}")?;
+            outcome = Outcome::Environment;
+        }
     }
     if let Err(e) = env::tear_down(&prepared, &progress).await {
         writeln!(out, "error: {}", crate::bench::error_chain(&e))?;

@@ -1,5 +1,5 @@
-//! The clients of a host run: `nfslab-io` processes, one per client of a cell, run the
-//! way client pods run them.
+//! The clients of a host run: engine processes (`nfslab io`, or an `nfslab-io` binary), one
+//! per client of a cell, run the way client pods run them.
 //!
 //! Per repetition: every client lays its files out first (`nfslab-io run --layout-only`,
 //! not measured, all clients at once); then every client is started with
@@ -9,8 +9,9 @@
 //! clients' stderr goes to files in the scratch directory, quoted when a client fails.
 //!
 //! Children are killed and reaped when the run is interrupted or a client overruns its
-//! time, so no process outlives the step. The binary is the real engine built from this
-//! workspace ([`find_engine`]), so results are produced by the same code as in pods.
+//! time, so no process outlives the step. The engine is the real one built from this
+//! workspace ([`find_engine`]: by default the one built into `nfslab`), so results are
+//! produced by the same code as in pods.
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -24,52 +25,93 @@ use tokio::sync::watch;
 
 /// Environment variable naming the `nfslab-io` binary.
 pub const ENGINE_ENV: &str = "NFSLAB_IO";
-/// The engine binary's name.
-pub const ENGINE_NAME: &str = "nfslab-io";
 /// Pause between starting the last client and releasing the barrier.
 pub const BARRIER_SETTLE: Duration = Duration::from_millis(500);
 
-/// Finds the `nfslab-io` binary: `explicit` (a flag), else `$NFSLAB_IO`, else next to the
-/// running `nfslab` (or one directory up, for test binaries in `deps/`), else on `PATH`.
+/// The engine the clients run: a program and the arguments that select the engine in it
+/// (`nfslab io` for the engine built into `nfslab`, nothing for an `nfslab-io` binary).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Engine {
+    /// The executable.
+    pub program: PathBuf,
+    /// Arguments before the engine's own (`["io"]` for `nfslab io`).
+    pub prefix: Vec<String>,
+}
+
+impl Engine {
+    /// An `nfslab-io` binary.
+    #[must_use]
+    pub fn binary(path: &Path) -> Self {
+        Self {
+            program: path.to_path_buf(),
+            prefix: Vec::new(),
+        }
+    }
+
+    /// The engine built into the `nfslab` program at `nfslab` (`nfslab io ...`): the same
+    /// library code as `nfslab-io`, in the profile and version `nfslab` was built with.
+    #[must_use]
+    pub fn built_into(nfslab: &Path) -> Self {
+        Self {
+            program: nfslab.to_path_buf(),
+            prefix: vec!["io".to_owned()],
+        }
+    }
+
+    /// A command running the engine, to which the engine's arguments are added.
+    #[must_use]
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(&self.program);
+        command.args(&self.prefix);
+        command
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.program.display())?;
+        for a in &self.prefix {
+            write!(f, " {a}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The engine the clients run: `explicit` (a flag), else `$NFSLAB_IO`, else the engine
+/// built into the running `nfslab` (`this_program io`).
+///
+/// `nfslab` carries the engine's whole command line (`nfslab io`), so `cargo run`, a release
+/// build and `cargo install --path harness` all measure with the engine of their own build:
+/// no second binary has to be built in the same profile, installed next to it, or kept in
+/// step with it. An `nfslab-io` binary is used only when named.
 ///
 /// # Errors
-/// One line saying where it looked and how to build it.
-pub fn find_engine(explicit: Option<&Path>) -> Result<PathBuf, String> {
-    let usable = |p: &Path| p.is_file();
+/// One line naming the flag or variable whose path is not a file.
+pub fn find_engine(explicit: Option<&Path>, this_program: &Path) -> Result<Engine, String> {
     if let Some(p) = explicit {
-        return if usable(p) {
-            Ok(p.to_path_buf())
+        return if p.is_file() {
+            Ok(Engine::binary(p))
         } else {
-            Err(format!("--engine `{}` is not a file", p.display()))
+            Err(format!(
+                "--engine `{}` is not a file (hint: leave --engine out to use the engine built \
+                 into nfslab)",
+                p.display()
+            ))
         };
     }
     if let Some(p) = std::env::var_os(ENGINE_ENV).filter(|v| !v.is_empty()) {
         let p = PathBuf::from(p);
-        return if usable(&p) {
-            Ok(p)
+        return if p.is_file() {
+            Ok(Engine::binary(&p))
         } else {
-            Err(format!("{ENGINE_ENV}=`{}` is not a file", p.display()))
+            Err(format!(
+                "{ENGINE_ENV}=`{}` is not a file (hint: unset {ENGINE_ENV} to use the engine \
+                 built into nfslab)",
+                p.display()
+            ))
         };
     }
-    if let Ok(exe) = std::env::current_exe() {
-        for dir in exe.ancestors().skip(1).take(2) {
-            let candidate = dir.join(ENGINE_NAME);
-            if usable(&candidate) {
-                return Ok(candidate);
-            }
-        }
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(ENGINE_NAME))
-        .find(|p| usable(p))
-        .ok_or_else(|| {
-            format!(
-                "cannot find the `{ENGINE_NAME}` engine next to nfslab or on PATH (hint: \
-                 `cargo build -p nfslab-workload --bin {ENGINE_NAME}`, or give --engine PATH \
-                 or {ENGINE_ENV}=PATH)"
-            )
-        })
+    Ok(Engine::built_into(this_program))
 }
 
 /// Why the clients of a step did not all produce a result.
@@ -151,8 +193,8 @@ pub struct ClientRun {
 /// How to run the clients of one step.
 #[derive(Clone, Debug)]
 pub struct Clients<'a> {
-    /// The `nfslab-io` binary.
-    pub engine: &'a Path,
+    /// The engine.
+    pub engine: &'a Engine,
     /// The job file.
     pub job_file: &'a Path,
     /// Where barrier, results and logs go (local, not on the server).
@@ -242,7 +284,7 @@ impl Clients<'_> {
             path: log.display().to_string(),
             source,
         })?;
-        let mut command = Command::new(self.engine);
+        let mut command = self.engine.command();
         command
             .arg("run")
             .args(&self.targets[client as usize])
@@ -255,7 +297,7 @@ impl Clients<'_> {
             .kill_on_drop(true);
         command.spawn().map_err(|source| ClientError::Spawn {
             client,
-            engine: self.engine.display().to_string(),
+            engine: self.engine.to_string(),
             source,
         })
     }

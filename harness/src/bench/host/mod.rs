@@ -70,8 +70,8 @@ pub struct HostOptions {
     pub results_parent: PathBuf,
     /// Name of the results directory under `results_parent` (`None`: the run id).
     pub dir_name: Option<String>,
-    /// The `nfslab-io` binary ([`clients::find_engine`]).
-    pub engine: PathBuf,
+    /// The engine the clients run ([`clients::find_engine`]).
+    pub engine: clients::Engine,
     /// Bound on reaching a server and on every setup call of the protocol client.
     pub connect_timeout: Duration,
     /// Whether mount cells run ([`mount::decide`]).
@@ -85,12 +85,14 @@ pub struct HostOptions {
 pub enum HostError {
     /// A selected server is not reachable from the host by address.
     #[error(
-        "server `{server}` is an in-cluster server; --host measures servers given as \
-         host:/export (hint: --server HOST:/EXPORT, or --servers with external servers only)"
+        "server `{server}` is {what}; --host measures servers given as host:/export (hint: \
+         --server HOST:/EXPORT, or --servers with external servers only)"
     )]
     NotExternal {
         /// The plan's server name.
         server: String,
+        /// What it is instead (`an in-cluster server`, `a StorageClass`).
+        what: &'static str,
     },
     /// A profile's options do not map to the protocol client.
     #[error("profile `{profile}`: {reason}")]
@@ -171,7 +173,7 @@ fn measure_timeout(plan: &Plan, job: &nfslab_workload::job::Job) -> Duration {
 }
 
 /// The host for the report.
-fn describe_host(engine: &Path) -> (String, NodeInfo) {
+fn describe_host(engine: &clients::Engine) -> (String, NodeInfo) {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
     let hostname = read("/proc/sys/kernel/hostname").trim().to_owned();
     let hostname = if hostname.is_empty() {
@@ -189,7 +191,7 @@ fn describe_host(engine: &Path) -> (String, NodeInfo) {
             .filter(|k| !k.is_empty()),
         os_image,
         kubelet: None,
-        container_runtime: Some(format!("nfslab-io processes ({})", engine.display())),
+        container_runtime: Some(format!("nfslab-io processes ({engine})")),
     };
     (hostname, node)
 }
@@ -465,9 +467,16 @@ async fn reach_servers(
             Some(ServerKind::External { host, export }) => {
                 addresses.push((name.clone(), host.clone(), export.clone()));
             }
+            Some(ServerKind::StorageClass { .. }) => {
+                return Err(HostError::NotExternal {
+                    server: name.clone(),
+                    what: "a StorageClass (its volumes are mounted by the cluster's nodes)",
+                });
+            }
             _ => {
                 return Err(HostError::NotExternal {
                     server: name.clone(),
+                    what: "an in-cluster server",
                 });
             }
         }
@@ -565,7 +574,11 @@ pub async fn run_host_bench(
     };
 
     let schedule = matrix.schedule();
-    progress.start(schedule.len());
+    progress.start(&super::progress::Eta::for_matrix(
+        plan,
+        &matrix,
+        super::progress::HOST_STEP_OVERHEAD,
+    ));
     let mut status = RunStatus::Complete;
     let mut failed_steps = 0;
     let mut leftovers = Vec::new();
