@@ -40,7 +40,8 @@ pub fn without_kind(servers: &[String]) -> Vec<Alternative> {
                 .to_owned(),
         },
         Alternative {
-            command: "nfslab run --existing [--kubeconfig FILE] [--context NAME]".to_owned(),
+            command: "nfslab run --context NAME [--kubeconfig FILE] [--image-registry REGISTRY]"
+                .to_owned(),
             what: "scenarios and benchmark on a cluster you already have, whose nodes mount NFS"
                 .to_owned(),
         },
@@ -99,7 +100,7 @@ mod tests {
             line.contains("`nfslab bench --host --server HOST:/EXPORT`"),
             "{line}"
         );
-        assert!(line.contains("`nfslab run --existing"), "{line}");
+        assert!(line.contains("`nfslab run --context NAME"), "{line}");
     }
 
     #[test]

@@ -187,7 +187,7 @@ fn assert_last_line_offers_other_paths(run: &Run, server: &str) {
         last.contains(&format!("`nfslab bench --host {server}`")),
         "{last}"
     );
-    assert!(last.contains("`nfslab run --existing"), "{last}");
+    assert!(last.contains("`nfslab run --context NAME"), "{last}");
 }
 
 #[test]

@@ -19,7 +19,7 @@ and nfslab's state directory. Nothing is created or changed.
 
 Paths to an answer that need no kind cluster are listed last: a benchmark of an NFS server
 from this machine (`nfslab bench --host --server HOST:/EXPORT`) and a cluster you already
-have (`nfslab run --existing`).
+have (`nfslab run --context NAME`).
 
 Exit codes: 0 ready for a kind cluster, 3 something required is missing.")]
 pub struct DoctorArgs {

@@ -45,7 +45,7 @@ use nfslab::exit::Outcome;
       nfslab cluster down      # remove the cluster again\n\n\
       Without kind (or without the kernel's NFS client) on this machine:\n  \
       nfslab bench --host --server HOST:/EXPORT   # benchmark an NFS server from here, no Kubernetes\n  \
-      nfslab run --existing                       # your cluster (--kubeconfig FILE --context NAME)\n  \
+      nfslab run --context NAME                   # your cluster (--kubeconfig FILE, --image-registry R)\n  \
       nfslab bench --dry-run                      # check a plan, its duration and its manifests\n\n\
       Listings and status take -o json|yaml (scenarios list|show, cluster status, nfs status,\n\
       images list, doctor). Bandwidth is in MB/s (10^6 bytes/s) everywhere.\n\n\

@@ -32,7 +32,7 @@ Examples:
   nfslab run --quick
 
   # your cluster and your NAS; the cluster is never deleted
-  nfslab run --existing --server nas.example.com:/vol1
+  nfslab run --context my-lab --server nas.example.com:/vol1
 
   # two scenarios only, keep the kind cluster for the next run
   nfslab run pvc-protection recycle-wipes-volume --skip-bench --keep-cluster
