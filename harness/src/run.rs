@@ -737,19 +737,7 @@ fn verdict(
 ) -> String {
     let mut parts = Vec::new();
     if let Part::Ran { results } = scenarios {
-        let s = results.summary;
-        parts.push(format!(
-            "scenarios: {} passed, {} failed, {} errors, {} skipped{}",
-            s.passed,
-            s.failed,
-            s.errors,
-            s.skipped,
-            if s.interrupted > 0 {
-                format!(", {} interrupted", s.interrupted)
-            } else {
-                String::new()
-            }
-        ));
+        parts.push(format!("scenarios: {}", results.summary.counts()));
     }
     if let Part::Ran { results } = bench {
         parts.push(format!("benchmark: {} cells", results.cells.len()));

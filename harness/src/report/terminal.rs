@@ -150,18 +150,7 @@ pub fn bench_table(s: &Summary) -> String {
 #[must_use]
 pub fn scenario_lines(results: &RunResults) -> String {
     let s = results.summary;
-    let mut out = format!(
-        "Scenarios: {} passed, {} failed, {} errors, {} skipped{}.\n",
-        s.passed,
-        s.failed,
-        s.errors,
-        s.skipped,
-        if s.interrupted > 0 {
-            format!(", {} interrupted", s.interrupted)
-        } else {
-            String::new()
-        }
-    );
+    let mut out = format!("Scenarios: {}.\n", s.counts());
     for r in &results.scenarios {
         let word = match r.outcome {
             Outcome::Passed | Outcome::Skipped => continue,

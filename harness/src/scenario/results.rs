@@ -272,6 +272,21 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// `3 passed, 1 failed, 0 errors, 2 skipped` (`, 1 interrupted` when any were).
+    #[must_use]
+    pub fn counts(&self) -> String {
+        let mut text = format!(
+            "{} passed, {} failed, {} errors, {} skipped",
+            self.passed, self.failed, self.errors, self.skipped
+        );
+        if self.interrupted > 0 {
+            text.push_str(&format!(", {} interrupted", self.interrupted));
+        }
+        text
+    }
+}
+
+impl Summary {
     /// Counts of `results`.
     #[must_use]
     pub fn of(results: &[ScenarioResult]) -> Self {
