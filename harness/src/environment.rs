@@ -1049,6 +1049,46 @@ mod tests {
     }
 
     #[test]
+    fn the_existing_preflight_probes_the_images_and_the_server_pod_the_run_uses() {
+        let target = cluster::existing::Target {
+            kubeconfig: None,
+            context: Some("c".into()),
+            server: "https://10.0.0.1:6443/".into(),
+        };
+        let config = Config::default();
+        let plan = existing_plan(&config, &[ServerFlavor::Ganesha], &target, Some("1.35"));
+        let images: Vec<&str> = plan.own_images.iter().map(|(i, _)| i.as_str()).collect();
+        assert_eq!(
+            images,
+            [
+                config.images.nfslab_io(),
+                config.images.ganesha_nfs_server()
+            ]
+        );
+        assert_eq!(
+            plan.recycler_image.as_deref(),
+            config.images.recycler.get("1.35").map(String::as_str)
+        );
+        // The server pod is the StatefulSet's own template, privileged as deployed.
+        let spec = ServerSpec::from_config(&config, Some(ServerFlavor::Ganesha), "preflight");
+        let template = server::manifests(&spec)
+            .into_iter()
+            .find(|m| m["kind"] == "StatefulSet")
+            .and_then(|s| s.pointer("/spec/template/spec").cloned())
+            .expect("a template");
+        let pod = plan.server_pod.expect("a server pod");
+        assert_eq!(pod["spec"], template);
+        let kernel = existing_plan(&config, &[ServerFlavor::Kernel], &target, None);
+        assert_eq!(kernel.own_images.len(), 1, "only nfslab-io is nfslab's own");
+        assert_eq!(kernel.recycler_image, None);
+        let external = existing_plan(&config, &[ServerFlavor::External], &target, None);
+        assert!(
+            external.server_pod.is_none(),
+            "no server is deployed for an external one"
+        );
+    }
+
+    #[test]
     fn a_registry_points_only_the_own_images_there() {
         let choice = ClusterChoice::Existing {
             kubeconfig: None,
