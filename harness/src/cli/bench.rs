@@ -93,7 +93,7 @@ server), 130 interrupted.";
 /// Benchmark NFS mount options from pods (the matrix in a plan) and write the reports.
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
-pub struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// Benchmark plan (default: workloads/plans/default.yaml when present, else the copy
     /// built into nfslab).
     #[arg(long, value_name = "FILE", help_heading = "Plan")]
@@ -365,7 +365,7 @@ fn class_files(files: &[PathBuf]) -> Result<Vec<SourceClass>, (String, Outcome)>
 }
 
 /// Runs `nfslab bench`.
-pub fn run(args: &BenchArgs, mut config: Config) -> Outcome {
+pub(crate) fn run(args: &BenchArgs, mut config: Config) -> Outcome {
     let plan = match load(args) {
         Ok(p) => p,
         Err(line) => {

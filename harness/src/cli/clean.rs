@@ -14,7 +14,7 @@ use super::{Context, TargetArgs, report};
     nfslab clean --dry-run                       # list what earlier runs left\n  \
     nfslab clean --run 20261123-144302-a1b2c3    # remove one run's objects\n  \
     nfslab clean --all                           # everything, the NFS server included")]
-pub struct CleanArgs {
+pub(crate) struct CleanArgs {
     /// Only this run's objects (the id in reports and in the label nfslab.io/run-id).
     #[arg(long, value_name = "ID", conflicts_with = "all")]
     pub run: Option<String>,
@@ -30,7 +30,7 @@ pub struct CleanArgs {
 }
 
 /// Finds and (unless `--dry-run`) removes nfslab's leftovers; exits 3 when some stay.
-pub async fn run(args: CleanArgs, ctx: &Context) -> Outcome {
+pub(super) async fn run(args: CleanArgs, ctx: &Context) -> Outcome {
     let scope = match (&args.run, args.all) {
         (Some(id), _) => match RunId::parse(id) {
             Some(run) => Scope::Run(run),

@@ -12,7 +12,7 @@ use super::{Context, interrupted, progress, report};
 
 /// `nfslab cluster ...`
 #[derive(Debug, Subcommand)]
-pub enum ClusterCommand {
+pub(crate) enum ClusterCommand {
     /// Create a kind cluster (or adopt yours with --kubeconfig/--context) for nfslab.
     #[command(after_help = "Examples:\n  \
         nfslab cluster up                         # kind: 1 control plane + 2 workers\n  \
@@ -36,7 +36,7 @@ pub enum ClusterCommand {
 
 /// Selects a cluster nfslab knows.
 #[derive(Debug, Args)]
-pub struct NameArg {
+pub(crate) struct NameArg {
     /// The cluster's name (default: cluster.name of the configuration).
     #[arg(long, value_parser = super::cluster_name_arg)]
     pub name: Option<String>,
@@ -44,7 +44,7 @@ pub struct NameArg {
 
 /// Options of `nfslab cluster status`.
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// The cluster's name (default: cluster.name of the configuration).
     #[arg(long, value_parser = super::cluster_name_arg)]
     pub name: Option<String>,
@@ -55,7 +55,7 @@ pub struct StatusArgs {
 
 /// Options of `nfslab cluster up`.
 #[derive(Debug, Args)]
-pub struct UpArgs {
+pub(crate) struct UpArgs {
     /// Name to create (kind) or to remember your cluster by (default: cluster.name, or the
     /// context's name for --kubeconfig/--context).
     #[arg(long, value_parser = super::cluster_name_arg)]
@@ -108,7 +108,7 @@ impl From<FlavorArg> for ServerFlavor {
 }
 
 /// Runs one `cluster` subcommand.
-pub async fn run(command: ClusterCommand, ctx: &Context) -> Outcome {
+pub(super) async fn run(command: ClusterCommand, ctx: &Context) -> Outcome {
     let default_name = |n: Option<String>| n.unwrap_or_else(|| ctx.config.cluster.name.clone());
     match command {
         ClusterCommand::Up(args) => up(args, ctx).await,

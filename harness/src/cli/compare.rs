@@ -30,7 +30,7 @@ twice).";
 /// Compare two benchmark runs; exit 1 when a figure regressed beyond the threshold.
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
-pub struct CompareArgs {
+pub(crate) struct CompareArgs {
     /// The reference run (results directory or its summary.json).
     #[arg(value_name = "OLD")]
     pub old: PathBuf,
@@ -49,7 +49,7 @@ pub struct CompareArgs {
 }
 
 /// Runs `nfslab compare`.
-pub fn run(args: &CompareArgs) -> Outcome {
+pub(crate) fn run(args: &CompareArgs) -> Outcome {
     for (flag, file) in [("--html", &args.html), ("--json", &args.json)] {
         if let Some(file) = file
             && let Err(line) = super::check_output_file(flag, file)

@@ -9,14 +9,14 @@ use nfslab::exit::Outcome;
 #[command(after_help = "Examples:\n  \
     nfslab config --defaults > my.yaml   # every tunable with its meaning; edit what you need\n  \
     nfslab --config my.yaml config       # what nfslab will use with your file")]
-pub struct ConfigArgs {
+pub(crate) struct ConfigArgs {
     /// Print the commented defaults instead of the effective values.
     #[arg(long)]
     pub defaults: bool,
 }
 
 /// Prints the defaults (with comments) or the effective configuration.
-pub fn run(args: &ConfigArgs, user_file: bool, config: &Config) -> Outcome {
+pub(super) fn run(args: &ConfigArgs, user_file: bool, config: &Config) -> Outcome {
     if args.defaults || !user_file {
         print!("{DEFAULT_CONFIG_YAML}");
     } else {

@@ -22,7 +22,7 @@ from this machine (`nfslab bench --host --server HOST:/EXPORT`) and a cluster yo
 have (`nfslab run --context NAME`).
 
 Exit codes: 0 ready for a kind cluster, 3 something required is missing.")]
-pub struct DoctorArgs {
+pub(crate) struct DoctorArgs {
     /// Check for this in-cluster server flavor (default: nfs.flavor of the configuration);
     /// only `kernel` needs the host's nfsd.
     #[arg(long, value_enum, value_name = "FLAVOR")]
@@ -33,7 +33,7 @@ pub struct DoctorArgs {
 }
 
 /// Runs `nfslab doctor`.
-pub fn run(args: &DoctorArgs, config: &Config, kernel: &KernelProbe) -> Outcome {
+pub(super) fn run(args: &DoctorArgs, config: &Config, kernel: &KernelProbe) -> Outcome {
     let flavor = args.nfs_flavor.map_or(config.nfs.flavor, Into::into);
     let store = StateStore::from_env().ok();
     let tools = SystemTools::quiet();

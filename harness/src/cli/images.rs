@@ -19,7 +19,7 @@ use super::{Context, progress, report};
     nfslab images pull                     # where a registry is reachable\n  \
     nfslab images save nfslab-images.tar   # carry this file over\n  \
     nfslab images load nfslab-images.tar   # into Docker and the kind cluster's nodes")]
-pub enum ImagesCommand {
+pub(crate) enum ImagesCommand {
     /// List the images nfslab uses and whether the local Docker has them (exit 3 when
     /// Docker does not answer).
     List(ListArgs),
@@ -38,7 +38,7 @@ pub enum ImagesCommand {
 
 /// Which images.
 #[derive(Debug, Args)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// Only the recycler image of this Kubernetes version (`1.33`); default: all.
     #[arg(long, value_name = "MAJOR.MINOR", value_parser = super::kubernetes_minor_arg)]
     pub kubernetes: Option<String>,
@@ -46,7 +46,7 @@ pub struct Selection {
 
 /// Options of `nfslab images list`.
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// Which images.
     #[command(flatten)]
     pub selection: Selection,
@@ -57,7 +57,7 @@ pub struct ListArgs {
 
 /// Options of `nfslab images save`.
 #[derive(Debug, Args)]
-pub struct SaveArgs {
+pub(crate) struct SaveArgs {
     /// The tarball to write.
     pub file: PathBuf,
     /// Which images.
@@ -67,7 +67,7 @@ pub struct SaveArgs {
 
 /// Options of `nfslab images load`.
 #[derive(Debug, Args)]
-pub struct LoadArgs {
+pub(crate) struct LoadArgs {
     /// A tarball made by `nfslab images save`.
     pub file: Option<PathBuf>,
     /// The kind cluster to side-load into (default: cluster.name).
@@ -81,7 +81,7 @@ fn fail(e: &(dyn std::error::Error + 'static)) -> Outcome {
 }
 
 /// Runs one `images` subcommand.
-pub async fn run(command: ImagesCommand, ctx: &Context) -> Outcome {
+pub(super) async fn run(command: ImagesCommand, ctx: &Context) -> Outcome {
     let config = &ctx.config;
     let catalog = |s: &Selection| images::catalog(&config.images, s.kubernetes.as_deref());
     match command {

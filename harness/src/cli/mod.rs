@@ -1,18 +1,18 @@
 //! Command-line definitions. Option structs only parse; each subcommand turns them into
 //! library calls, so the engine never sees clap.
 
-pub mod bench;
+pub(crate) mod bench;
 mod clean;
 mod cluster;
-pub mod compare;
+pub(crate) mod compare;
 mod config;
 mod doctor;
 mod images;
 mod nfs;
 mod render;
-pub mod report;
-pub mod run;
-pub mod scenarios;
+pub(crate) mod report;
+pub(crate) mod run;
+pub(crate) mod scenarios;
 
 use std::path::PathBuf;
 
@@ -51,7 +51,7 @@ use nfslab::exit::Outcome;
       images list, doctor). Bandwidth is in MB/s (10^6 bytes/s) everywhere.\n\n\
       Exit codes: 0 ok, 1 test failure, 2 bad input, 3 environment not ready, 130 interrupted."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Options every subcommand accepts.
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -62,7 +62,7 @@ pub struct Cli {
 
 /// Options every subcommand accepts.
 #[derive(Debug, Args)]
-pub struct GlobalArgs {
+pub(crate) struct GlobalArgs {
     /// Tunables file overriding the defaults (see `nfslab config --defaults`).
     #[arg(long, global = true, env = "NFSLAB_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -73,7 +73,7 @@ pub struct GlobalArgs {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// The main job: cluster, NFS server, scenario catalog, benchmark, one report.
     Run(run::RunArgs),
     /// Check this machine for what `nfslab run` needs (nothing is created).
@@ -109,12 +109,12 @@ pub enum Command {
 }
 
 /// The first argument that hands the rest of the command line to the built-in engine.
-pub const ENGINE_SUBCOMMAND: &str = "io";
+pub(crate) const ENGINE_SUBCOMMAND: &str = "io";
 
 /// `nfslab io ...`: everything after `io` goes to the engine's own parser (`main` hands it
 /// over before nfslab parses; this entry only lists it in `nfslab --help`).
 #[derive(Debug, Args)]
-pub struct IoArgs {
+pub(crate) struct IoArgs {
     /// The engine's arguments (`run --dir DIR ...`, `--help`).
     #[arg(
         trailing_var_arg = true,
@@ -127,7 +127,7 @@ pub struct IoArgs {
 /// How a command picks its cluster: one nfslab knows by name, or a kubeconfig directly.
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Cluster")]
-pub struct TargetArgs {
+pub(crate) struct TargetArgs {
     /// The cluster nfslab knows by this name (`nfslab cluster up --name`); default:
     /// cluster.name of the configuration.
     #[arg(long = "name", alias = "cluster", value_name = "NAME", value_parser = cluster_name_arg)]
@@ -157,7 +157,7 @@ impl TargetArgs {
 /// already has.
 #[derive(Debug, Args, Clone)]
 #[command(next_help_heading = "Cluster")]
-pub struct ClusterSelection {
+pub(crate) struct ClusterSelection {
     /// nfslab's kind cluster to use, or to create when it does not exist (default:
     /// cluster.name of the configuration). A cluster this command creates is deleted
     /// afterwards unless --keep-cluster; one that already existed is left alone.
@@ -198,7 +198,7 @@ pub struct ClusterSelection {
 impl ClusterSelection {
     /// Whether a cluster was named on the command line (not just the configured default).
     #[must_use]
-    pub fn names_a_cluster(&self) -> bool {
+    pub(crate) fn names_a_cluster(&self) -> bool {
         self.existing
             || self.kubeconfig.is_some()
             || self.context.is_some()
@@ -207,7 +207,7 @@ impl ClusterSelection {
     }
 
     /// The library's choice these options make; a kind cluster name goes into `config`.
-    pub fn apply(&self, config: &mut Config) -> nfslab::environment::ClusterChoice {
+    pub(crate) fn apply(&self, config: &mut Config) -> nfslab::environment::ClusterChoice {
         use nfslab::environment::ClusterChoice;
         if self.existing
             || self.kubeconfig.is_some()
@@ -236,7 +236,7 @@ impl ClusterSelection {
 
 /// `-o json|yaml`: one machine-readable document instead of text (kubectl's `-o`).
 #[derive(Debug, Args, Clone, Copy)]
-pub struct OutputArgs {
+pub(crate) struct OutputArgs {
     /// Print one JSON or YAML document on stdout instead of text (the exit code is the
     /// same); the documents are described in the `nfslab::output` module.
     #[arg(short = 'o', long = "output", value_enum, value_name = "FORMAT")]
@@ -245,7 +245,7 @@ pub struct OutputArgs {
 
 /// A machine-readable format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     /// One pretty-printed JSON document.
     Json,
     /// One YAML document.
@@ -255,7 +255,7 @@ pub enum OutputFormat {
 impl OutputArgs {
     /// The library's format.
     #[must_use]
-    pub fn format(self) -> nfslab::output::Format {
+    pub(crate) fn format(self) -> nfslab::output::Format {
         match self.output {
             None => nfslab::output::Format::Text,
             Some(OutputFormat::Json) => nfslab::output::Format::Json,
@@ -266,7 +266,7 @@ impl OutputArgs {
 
 /// Prints `document` in `format` on stdout; `Ok(Success)` when printed, `Err` (after saying
 /// why) when it could not be serialised.
-pub fn print_document<T: serde::Serialize>(
+pub(crate) fn print_document<T: serde::Serialize>(
     document: &T,
     format: nfslab::output::Format,
 ) -> Result<Outcome, Outcome> {
@@ -285,7 +285,7 @@ pub fn print_document<T: serde::Serialize>(
 
 /// Where the host's `/proc` and `/lib/modules` are, when nfslab runs in a container with
 /// them mounted elsewhere (default `/`).
-pub const HOST_ROOT_ENV: &str = "NFSLAB_HOST_ROOT";
+pub(crate) const HOST_ROOT_ENV: &str = "NFSLAB_HOST_ROOT";
 
 /// The host kernel's facts, under `NFSLAB_HOST_ROOT` when set.
 fn host_kernel() -> KernelProbe {
@@ -297,7 +297,7 @@ fn host_kernel() -> KernelProbe {
 }
 
 /// What every command works with.
-pub struct Context {
+pub(crate) struct Context {
     /// The effective configuration.
     pub config: Config,
     /// Cluster records.
@@ -321,19 +321,19 @@ impl Context {
 
 /// Prints an error and its causes on one line (`error: what: because`), without a
 /// backtrace; multi-line reports (preflight's list of problems) keep their lines.
-pub fn report(error: &(dyn std::error::Error + 'static)) {
+pub(crate) fn report(error: &(dyn std::error::Error + 'static)) {
     eprintln!("error: {}", nfslab::bench::error_chain(error));
 }
 
 /// Resolves when the user presses Ctrl-C (never, if the handler cannot be installed).
-pub async fn interrupted() {
+pub(crate) async fn interrupted() {
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
     }
 }
 
 /// The async runtime commands run on; `Err` (after printing why) when it cannot start.
-pub fn runtime() -> Result<tokio::runtime::Runtime, Outcome> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Outcome> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -345,7 +345,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Outcome> {
 
 /// clap's rendered error on one line: its first line, with its `tip:` lines appended in
 /// parentheses; the usage and "for more information" lines are dropped (`--help` has them).
-pub fn one_line_usage_error(rendered: &str) -> String {
+pub(crate) fn one_line_usage_error(rendered: &str) -> String {
     let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
     let mut out = lines
         .next()
@@ -377,30 +377,30 @@ fn whole_number(text: &str, min: u64, max: u64) -> Result<u64, String> {
 }
 
 /// `--repetitions`: 1 to 1000.
-pub fn repetitions_arg(text: &str) -> Result<u32, String> {
+pub(crate) fn repetitions_arg(text: &str) -> Result<u32, String> {
     whole_number(text, 1, 1000).map(|n| u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// One value of `--clients`: 1 to the plan limit.
-pub fn clients_arg(text: &str) -> Result<u32, String> {
+pub(crate) fn clients_arg(text: &str) -> Result<u32, String> {
     let max = nfslab::bench::plan::MAX_CLIENTS;
     whole_number(text, 1, u64::from(max)).map(|n| u32::try_from(n).unwrap_or(max))
 }
 
 /// `--workers`: 1 to the configuration's limit.
-pub fn workers_arg(text: &str) -> Result<u8, String> {
+pub(crate) fn workers_arg(text: &str) -> Result<u8, String> {
     let max = nfslab::config::MAX_WORKERS;
     whole_number(text, 1, u64::from(max)).map(|n| u8::try_from(n).unwrap_or(max))
 }
 
 /// `--parallel`: 1 to 64 scenarios at once.
-pub fn parallel_arg(text: &str) -> Result<u16, String> {
+pub(crate) fn parallel_arg(text: &str) -> Result<u16, String> {
     whole_number(text, 1, 64).map(|n| u16::try_from(n).unwrap_or(64))
 }
 
 /// A duration flag in the one duration grammar of [`nfslab_workload::units`], between
 /// 1 ms and 1 h (connection and polling bounds).
-pub fn short_duration_arg(text: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn short_duration_arg(text: &str) -> Result<std::time::Duration, String> {
     use nfslab_workload::units::{DurationRange, parse_duration};
     let d = parse_duration(text).map_err(|e| e.to_string())?;
     DurationRange::new(
@@ -414,7 +414,7 @@ pub fn short_duration_arg(text: &str) -> Result<std::time::Duration, String> {
 
 /// An output directory flag (`--output`, `--render-to`, `--results`): refused when it names
 /// an existing file, before anything runs.
-pub fn check_output_dir(flag: &str, dir: &std::path::Path) -> Result<(), String> {
+pub(crate) fn check_output_dir(flag: &str, dir: &std::path::Path) -> Result<(), String> {
     if dir.exists() && !dir.is_dir() {
         return Err(format!(
             "{flag}: `{}` is an existing file; name a directory (it is created when missing)",
@@ -426,7 +426,7 @@ pub fn check_output_dir(flag: &str, dir: &std::path::Path) -> Result<(), String>
 
 /// An output file flag (`--html`, `--json`, `--results FILE`): refused when it names a
 /// directory or its directory does not exist, before anything runs.
-pub fn check_output_file(flag: &str, file: &std::path::Path) -> Result<(), String> {
+pub(crate) fn check_output_file(flag: &str, file: &std::path::Path) -> Result<(), String> {
     if file.is_dir() {
         return Err(format!(
             "{flag}: `{}` is a directory; name the file to write",
@@ -437,35 +437,35 @@ pub fn check_output_file(flag: &str, file: &std::path::Path) -> Result<(), Strin
 }
 
 /// A Kubernetes node name flag (`--node`).
-pub fn node_name_arg(text: &str) -> Result<String, String> {
+pub(crate) fn node_name_arg(text: &str) -> Result<String, String> {
     nfslab::names::dns_subdomain("node name", text)
         .map(|()| text.to_owned())
         .map_err(|e| e.rule)
 }
 
 /// A namespace flag (`--namespace`).
-pub fn namespace_arg(text: &str) -> Result<String, String> {
+pub(crate) fn namespace_arg(text: &str) -> Result<String, String> {
     nfslab::names::dns_label("namespace", text, nfslab::names::MAX_LABEL_LEN)
         .map(|()| text.to_owned())
         .map_err(|e| e.rule)
 }
 
 /// A Kubernetes minor version flag (`--kubernetes 1.33`).
-pub fn kubernetes_minor_arg(text: &str) -> Result<String, String> {
+pub(crate) fn kubernetes_minor_arg(text: &str) -> Result<String, String> {
     nfslab::names::kubernetes_minor("Kubernetes version", text)
         .map(|_| text.to_owned())
         .map_err(|e| e.rule)
 }
 
 /// Parses a cluster name flag (`--name`) with the cluster-name grammar.
-pub fn cluster_name_arg(text: &str) -> Result<String, String> {
+pub(crate) fn cluster_name_arg(text: &str) -> Result<String, String> {
     nfslab::names::cluster_name(text)
         .map(|()| text.to_owned())
         .map_err(|e| e.rule)
 }
 
 /// `--run-id`, or a new id; `Err` is the bad-input message.
-pub fn run_id(given: Option<&str>) -> Result<nfslab::k8s::ownership::RunId, String> {
+pub(crate) fn run_id(given: Option<&str>) -> Result<nfslab::k8s::ownership::RunId, String> {
     use nfslab::k8s::ownership::RunId;
     match given {
         Some(text) => RunId::parse(text).ok_or_else(|| {
@@ -479,7 +479,7 @@ pub fn run_id(given: Option<&str>) -> Result<nfslab::k8s::ownership::RunId, Stri
 }
 
 /// Progress lines go to stderr so stdout stays machine-readable.
-pub fn progress(line: &str) {
+pub(crate) fn progress(line: &str) {
     eprintln!("nfslab: {line}");
 }
 
@@ -500,7 +500,7 @@ fn init_tracing(verbose: u8) {
 }
 
 /// Runs the parsed command line and returns how it ended.
-pub fn run(cli: Cli) -> Outcome {
+pub(crate) fn run(cli: Cli) -> Outcome {
     init_tracing(cli.global.verbose);
     let config = match Config::load(cli.global.config.as_deref()) {
         Ok(c) => c,

@@ -12,7 +12,7 @@ use super::{Context, TargetArgs, interrupted, progress, report};
 
 /// `nfslab nfs ...`
 #[derive(Debug, Subcommand)]
-pub enum NfsCommand {
+pub(crate) enum NfsCommand {
     /// Deploy the NFS server and wait until a real client can write to its export.
     #[command(after_help = "Examples:\n  \
         nfslab nfs up                      # kernel nfsd (needs the host's nfsd module)\n  \
@@ -29,7 +29,7 @@ pub enum NfsCommand {
 
 /// Options of `nfslab nfs up`.
 #[derive(Debug, Args)]
-pub struct UpArgs {
+pub(crate) struct UpArgs {
     /// Server flavor (default: nfs.flavor).
     #[arg(long, value_enum)]
     pub flavor: Option<FlavorArg>,
@@ -43,7 +43,7 @@ pub struct UpArgs {
 
 /// Options of `nfslab nfs status`.
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// The cluster.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -54,7 +54,7 @@ pub struct StatusArgs {
 
 /// Options of commands that only need the cluster.
 #[derive(Debug, Args)]
-pub struct TargetOnly {
+pub(crate) struct TargetOnly {
     /// The cluster.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -81,7 +81,7 @@ fn print_server(server: &NfsServer) {
 }
 
 /// Runs one `nfs` subcommand.
-pub async fn run(command: NfsCommand, ctx: &Context) -> Outcome {
+pub(super) async fn run(command: NfsCommand, ctx: &Context) -> Outcome {
     let namespace = ctx.config.nfs.namespace.clone();
     match command {
         NfsCommand::Up(args) => {

@@ -13,7 +13,7 @@ use super::cluster::FlavorArg;
 #[command(after_help = "Examples:\n  \
     nfslab render nfs-server --flavor ganesha | kubectl apply --dry-run=server -f -\n  \
     nfslab render provisioner --server 10.96.0.20 > provisioner.yaml")]
-pub enum RenderCommand {
+pub(crate) enum RenderCommand {
     /// The kind configuration `nfslab cluster up` uses (not a Kubernetes object).
     ClusterConfig,
     /// The NFS server's objects.
@@ -31,7 +31,7 @@ pub enum RenderCommand {
 
 /// Options of `nfslab render preflight`.
 #[derive(Debug, Args)]
-pub struct PreflightArgs {
+pub(crate) struct PreflightArgs {
     /// Server flavor (default: nfs.flavor).
     #[arg(long, value_enum)]
     pub flavor: Option<FlavorArg>,
@@ -42,7 +42,7 @@ pub struct PreflightArgs {
 
 /// Options of `nfslab render nfs-client-check`.
 #[derive(Debug, Args)]
-pub struct ClientCheckArgs {
+pub(crate) struct ClientCheckArgs {
     /// NFS server address (an IP).
     #[arg(long, default_value = "10.96.0.20")]
     pub server: String,
@@ -50,7 +50,7 @@ pub struct ClientCheckArgs {
 
 /// Options of `nfslab render nfs-server`.
 #[derive(Debug, Args)]
-pub struct NfsServerArgs {
+pub(crate) struct NfsServerArgs {
     /// Server flavor (default: nfs.flavor).
     #[arg(long, value_enum)]
     pub flavor: Option<FlavorArg>,
@@ -58,7 +58,7 @@ pub struct NfsServerArgs {
 
 /// Options of `nfslab render provisioner`.
 #[derive(Debug, Args)]
-pub struct ProvisionerArgs {
+pub(crate) struct ProvisionerArgs {
     /// Namespace for the provisioner.
     #[arg(long, default_value = "nfslab-provisioner", value_parser = super::namespace_arg)]
     pub namespace: String,
@@ -74,7 +74,7 @@ pub struct ProvisionerArgs {
 }
 
 /// Prints the requested YAML.
-pub fn run(command: &RenderCommand, config: &Config) -> Outcome {
+pub(super) fn run(command: &RenderCommand, config: &Config) -> Outcome {
     match command {
         RenderCommand::ClusterConfig => print!("{}", render::cluster_config(config)),
         RenderCommand::NfsServer(args) => {

@@ -22,14 +22,14 @@ can be regenerated at any time, also by a newer nfslab.";
 /// Re-render the summary and reports of a benchmark run from its JSON files.
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     /// Results directory of one run (`results/<run-id>`).
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 }
 
 /// Runs `nfslab report`.
-pub fn run(args: &ReportArgs) -> Outcome {
+pub(crate) fn run(args: &ReportArgs) -> Outcome {
     let written = ResultsDir::open(&args.dir)
         .map_err(ReportError::from)
         .and_then(|dir| write_reports(&dir));

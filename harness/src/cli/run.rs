@@ -56,7 +56,7 @@ Exit codes: 0 everything passed; 1 a scenario failed or benchmark repetitions fa
 /// Options of `nfslab run`.
 #[derive(Debug, Args)]
 #[command(after_help = EXAMPLES)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Scenario ids or files to run (default: the whole catalog; with --quick, its core).
     #[arg(value_name = "SCENARIO", help_heading = "What to run")]
     pub scenarios: Vec<String>,
@@ -232,7 +232,7 @@ impl View for TerminalView {
 }
 
 /// Runs `nfslab run`.
-pub fn run(args: &RunArgs, config: Config) -> Outcome {
+pub(crate) fn run(args: &RunArgs, config: Config) -> Outcome {
     let job = match build(args, config) {
         Ok(j) => j,
         Err(message) => {

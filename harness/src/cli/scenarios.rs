@@ -22,7 +22,7 @@ Examples:
   nfslab scenarios run my-scenario.yaml --parallel 2 --results results/mine.json
 
 Scenario files are documented in scenarios/README.md.")]
-pub struct ScenariosArgs {
+pub(crate) struct ScenariosArgs {
     /// The catalog directory (default: ./scenarios, else the one nfslab was built from).
     #[arg(
         long = "scenarios",
@@ -39,7 +39,7 @@ pub struct ScenariosArgs {
 
 /// The `scenarios` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum ScenariosCommand {
+pub(crate) enum ScenariosCommand {
     /// List the catalog: code, id, title.
     List {
         /// Output format.
@@ -61,7 +61,7 @@ pub enum ScenariosCommand {
 
 /// Options of `nfslab scenarios run`.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Scenario ids or files (default: the whole catalog).
     #[arg(value_name = "ID|FILE")]
     pub scenarios: Vec<String>,
@@ -155,7 +155,7 @@ fn server_dry_run(
 }
 
 /// Runs `nfslab scenarios ...` and returns how it ended.
-pub fn run(args: &ScenariosArgs, mut config: Config) -> Outcome {
+pub(crate) fn run(args: &ScenariosArgs, mut config: Config) -> Outcome {
     let dir = args.catalog.clone().unwrap_or_else(catalog::default_dir);
     let catalog = match Catalog::load(&dir) {
         Ok(c) => c,

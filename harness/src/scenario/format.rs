@@ -107,7 +107,7 @@ pub(super) enum StepDef {
 
 impl StepDef {
     /// The step kind as written.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::Apply(_) => "apply",
             Self::Delete(_) => "delete",
@@ -134,7 +134,7 @@ impl StepDef {
     }
 
     /// The fields every step has.
-    pub fn common(&self) -> &dyn Common {
+    pub(crate) fn common(&self) -> &dyn Common {
         match self {
             Self::Apply(b) => b.as_ref(),
             Self::Delete(b) => b.as_ref(),

@@ -14,7 +14,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 /// The server does not serve the COMPOUND's minor version.
-pub const NFS4ERR_MINOR_VERS_MISMATCH: u32 = 10021;
+pub(crate) const NFS4ERR_MINOR_VERS_MISMATCH: u32 = 10021;
 
 const OP_CLOSE: u32 = 4;
 const OP_GETFH: u32 = 10;
@@ -33,7 +33,7 @@ const OP_RECLAIM_COMPLETE: u32 = 58;
 
 /// What went wrong: an NFS status (`Status`) or anything else (`Other`).
 #[derive(Debug)]
-pub enum Error {
+pub(crate) enum Error {
     /// An operation failed with this NFSv4 status.
     Status {
         /// The operation.
@@ -135,13 +135,13 @@ impl<'a> Reader<'a> {
 }
 
 /// An open file: its handle and open stateid.
-pub struct Open {
+pub(crate) struct Open {
     fh: Vec<u8>,
     stateid: Vec<u8>,
 }
 
 /// One client with one session.
-pub struct Client {
+pub(crate) struct Client {
     stream: TcpStream,
     xid: u32,
     minor: u32,
@@ -165,7 +165,7 @@ fn channel(x: &mut Xdr) {
 impl Client {
     /// Connects to `port` on 127.0.0.1 and opens a session at minor version `minor`
     /// (EXCHANGE_ID, CREATE_SESSION, RECLAIM_COMPLETE).
-    pub fn connect(port: u16, minor: u32, owner: &str) -> Result<Client> {
+    pub(crate) fn connect(port: u16, minor: u32, owner: &str) -> Result<Client> {
         let stream = TcpStream::connect(("127.0.0.1", port)).map_err(other)?;
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
@@ -231,12 +231,12 @@ impl Client {
     }
 
     /// Creates (or truncates) `dir/name` for writing and reading.
-    pub fn create(&mut self, dir: &str, name: &str) -> Result<Open> {
+    pub(crate) fn create(&mut self, dir: &str, name: &str) -> Result<Open> {
         self.open(dir, name, true)
     }
 
     /// Opens `dir/name` for reading.
-    pub fn open_read(&mut self, dir: &str, name: &str) -> Result<Open> {
+    pub(crate) fn open_read(&mut self, dir: &str, name: &str) -> Result<Open> {
         self.open(dir, name, false)
     }
 
@@ -297,7 +297,7 @@ impl Client {
     }
 
     /// Writes `data` at `offset`, stable (FILE_SYNC4); returns the bytes written.
-    pub fn write(&mut self, open: &Open, offset: u64, data: &[u8]) -> Result<u32> {
+    pub(crate) fn write(&mut self, open: &Open, offset: u64, data: &[u8]) -> Result<u32> {
         let mut x = Xdr::default();
         x.u32(OP_PUTFH).opaque(&open.fh);
         x.u32(OP_WRITE)
@@ -323,7 +323,7 @@ impl Client {
     }
 
     /// Reads at most `count` bytes at `offset`.
-    pub fn read(&mut self, open: &Open, offset: u64, count: u32) -> Result<Vec<u8>> {
+    pub(crate) fn read(&mut self, open: &Open, offset: u64, count: u32) -> Result<Vec<u8>> {
         let mut x = Xdr::default();
         x.u32(OP_PUTFH).opaque(&open.fh);
         x.u32(OP_READ).fixed(&open.stateid).u64(offset).u32(count);
@@ -339,7 +339,7 @@ impl Client {
     }
 
     /// Closes an open file.
-    pub fn close(&mut self, open: Open) -> Result<()> {
+    pub(crate) fn close(&mut self, open: Open) -> Result<()> {
         let mut x = Xdr::default();
         x.u32(OP_PUTFH).opaque(&open.fh);
         x.u32(OP_CLOSE).u32(0).fixed(&open.stateid);
@@ -354,7 +354,7 @@ impl Client {
     }
 
     /// Destroys the session and the client id.
-    pub fn shutdown(mut self) -> Result<()> {
+    pub(crate) fn shutdown(mut self) -> Result<()> {
         let mut x = Xdr::default();
         x.u32(OP_DESTROY_SESSION).fixed(&self.session);
         self.compound(&x.0, 1, false)?;

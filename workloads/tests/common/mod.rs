@@ -9,12 +9,12 @@ use std::process::{Command, Output};
 use nfslab_workload::result::RunResult;
 
 /// Path of the binary under test.
-pub fn bin() -> PathBuf {
+pub(crate) fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_nfslab-io"))
 }
 
 /// One finished invocation.
-pub struct Run {
+pub(crate) struct Run {
     /// Arguments given.
     pub args: Vec<String>,
     /// Exit code (-1 when killed by a signal).
@@ -29,7 +29,7 @@ pub struct Run {
 
 impl Run {
     /// Everything needed to understand a failure.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let listing = self.dir.as_ref().map(|d| listing(d)).unwrap_or_default();
         format!(
             "command: nfslab-io {}\nexit: {}\nstderr:\n{}\nstdout (first 2000 bytes):\n{}\ndir listing:\n{}",
@@ -42,20 +42,20 @@ impl Run {
     }
 
     /// The JSON result on stdout.
-    pub fn result(&self) -> RunResult {
+    pub(crate) fn result(&self) -> RunResult {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not a result document: {e}\n{}", self.describe()))
     }
 
     /// Asserts the exit code.
-    pub fn expect_code(&self, code: i32) -> &Self {
+    pub(crate) fn expect_code(&self, code: i32) -> &Self {
         assert_eq!(self.code, code, "unexpected exit code\n{}", self.describe());
         self
     }
 }
 
 /// Names in `dir`, dotfiles included.
-pub fn listing(dir: &Path) -> String {
+pub(crate) fn listing(dir: &Path) -> String {
     match std::fs::read_dir(dir) {
         Ok(entries) => {
             let mut names: Vec<String> = entries
@@ -70,7 +70,7 @@ pub fn listing(dir: &Path) -> String {
 }
 
 /// Entries of `dir`.
-pub fn entries(dir: &Path) -> Vec<String> {
+pub(crate) fn entries(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|it| {
             it.filter_map(Result::ok)
@@ -83,12 +83,12 @@ pub fn entries(dir: &Path) -> Vec<String> {
 }
 
 /// Runs `nfslab-io ARGS`.
-pub fn io(args: &[&str]) -> Run {
+pub(crate) fn io(args: &[&str]) -> Run {
     io_in(None, args)
 }
 
 /// Runs `nfslab-io run --dir DIR ARGS`.
-pub fn run_in(dir: &Path, args: &[&str]) -> Run {
+pub(crate) fn run_in(dir: &Path, args: &[&str]) -> Run {
     let mut full = vec![
         "run",
         "--dir",
@@ -114,7 +114,7 @@ fn io_in(dir: Option<&Path>, args: &[&str]) -> Run {
 }
 
 /// Relative difference of two figures.
-pub fn rel_diff(a: f64, b: f64) -> f64 {
+pub(crate) fn rel_diff(a: f64, b: f64) -> f64 {
     if a == b {
         0.0
     } else {
@@ -123,7 +123,7 @@ pub fn rel_diff(a: f64, b: f64) -> f64 {
 }
 
 /// Checks the internal consistency every result must have.
-pub fn check_consistency(r: &RunResult, context: &str) {
+pub(crate) fn check_consistency(r: &RunResult, context: &str) {
     let t = &r.totals;
     let w = r.window.seconds;
     assert!(w > 0.0, "{context}: empty window");
@@ -179,7 +179,7 @@ pub fn check_consistency(r: &RunResult, context: &str) {
 
 /// Whether `NFSLAB_REQUIRE` (comma list) names `service`: then a missing service is a
 /// failure, not a reason to skip.
-pub fn required(service: &str) -> bool {
+pub(crate) fn required(service: &str) -> bool {
     std::env::var("NFSLAB_REQUIRE")
         .unwrap_or_default()
         .split(',')
@@ -187,11 +187,11 @@ pub fn required(service: &str) -> bool {
 }
 
 /// A libtest-mimic test body.
-pub type Body = Box<dyn FnOnce() -> Result<(), libtest_mimic::Failed> + Send>;
+pub(crate) type Body = Box<dyn FnOnce() -> Result<(), libtest_mimic::Failed> + Send>;
 
 /// Turns `tests` into trials gated on `availability` of `service`: run when available;
 /// otherwise ignored with the reason printed once, or failed when the service is required.
-pub fn gated_trials(
+pub(crate) fn gated_trials(
     service: &str,
     availability: Result<(), String>,
     tests: Vec<(&'static str, Body)>,

@@ -56,13 +56,13 @@ fn rpc_call(port: u16, prog: u32, vers: u32, proc: u32, args: &[u8]) -> Option<V
 /// are put back afterwards (another server on this machine, e.g. one CI started, stays
 /// reachable through the portmapper).
 #[derive(Debug, Default)]
-pub struct PortmapBackup {
+pub(crate) struct PortmapBackup {
     mappings: Vec<[u32; 4]>,
 }
 
 impl PortmapBackup {
     /// Reads the current registrations of NFS and MOUNT (PMAPPROC_DUMP).
-    pub fn save() -> PortmapBackup {
+    pub(crate) fn save() -> PortmapBackup {
         let mut mappings = Vec::new();
         if let Some(list) = pmap_call(4, &[]) {
             let mut at = 0;
@@ -83,7 +83,7 @@ impl PortmapBackup {
     }
 
     /// Removes what the tests' server left and registers the saved mappings again.
-    pub fn restore(&self) {
+    pub(crate) fn restore(&self) {
         let mut pairs: Vec<(u32, u32)> = self.mappings.iter().map(|m| (m[0], m[1])).collect();
         pairs.sort_unstable();
         pairs.dedup();
@@ -116,7 +116,7 @@ fn free_ports() -> Result<(u16, u16), String> {
 /// An nfs-ganesha server on 127.0.0.1 with three VFS exports in a temporary directory:
 /// `export` (read-write), `restricted` (only for client 192.0.2.1) and `readonly`. It
 /// registers with the local rpcbind, listens on free ports, and is stopped on drop.
-pub struct Ganesha {
+pub(crate) struct Ganesha {
     root: tempfile::TempDir,
     /// Local path of the read-write export.
     pub export: PathBuf,
@@ -136,7 +136,7 @@ pub struct Ganesha {
 
 impl Ganesha {
     /// Writes a configuration and starts the server; `Err` says why it cannot run here.
-    pub fn start() -> Result<Ganesha, String> {
+    pub(crate) fn start() -> Result<Ganesha, String> {
         for (tool, arg) in [("ganesha.nfsd", "-v"), ("rpcinfo", "-p")] {
             let probe = Command::new(tool)
                 .arg(arg)
@@ -239,12 +239,12 @@ impl Ganesha {
     }
 
     /// Whether NFS v3 and MOUNT v3 answer a NULL call on their ports.
-    pub fn answers(&self) -> bool {
+    pub(crate) fn answers(&self) -> bool {
         rpc_null(self.nfs_port, 100_003, 3) && rpc_null(self.mount_port, 100_005, 3)
     }
 
     /// Stops the server abruptly (SIGKILL), as a crash would.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -252,13 +252,13 @@ impl Ganesha {
     }
 
     /// Starts the server again on the same ports and exports.
-    pub fn restart(&mut self) -> Result<(), String> {
+    pub(crate) fn restart(&mut self) -> Result<(), String> {
         self.kill();
         self.launch()
     }
 
     /// Makes sure the server runs (after a test that stopped it).
-    pub fn ensure_running(&mut self) -> Result<(), String> {
+    pub(crate) fn ensure_running(&mut self) -> Result<(), String> {
         if self.child.is_some() && self.answers() {
             return Ok(());
         }
@@ -266,7 +266,7 @@ impl Ganesha {
     }
 
     /// `nfs://127.0.0.1/<local path>?nfsport=..&mountport=..` plus `extra` query options.
-    pub fn url(&self, path: &Path, extra: &str) -> String {
+    pub(crate) fn url(&self, path: &Path, extra: &str) -> String {
         let mut url = format!(
             "nfs://127.0.0.1{}?nfsport={}&mountport={}",
             path.display(),
@@ -281,14 +281,14 @@ impl Ganesha {
     }
 
     /// The last lines of the server's log.
-    pub fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
     /// A fresh directory in the read-write export.
-    pub fn subdir(&self, name: &str) -> PathBuf {
+    pub(crate) fn subdir(&self, name: &str) -> PathBuf {
         let dir = self.export.join(name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("subdirectory in the export");
@@ -323,7 +323,7 @@ impl Drop for Ganesha {
 
 /// Checks that `file` holds, block by block, the verification pattern of `file_id` at
 /// `generation` for `seed`.
-pub fn check_pattern(
+pub(crate) fn check_pattern(
     file: &Path,
     bs: u64,
     seed: u64,
@@ -365,7 +365,7 @@ pub fn check_pattern(
 
 /// What a fake RPC server answers.
 #[derive(Debug, Clone)]
-pub enum Fake {
+pub(crate) enum Fake {
     /// A portmapper that knows MOUNT v3 (at `mount_port`) but not NFS v3.
     PortmapWithoutNfs {
         /// Port answered for program 100005.
@@ -392,7 +392,7 @@ pub enum Fake {
 }
 
 /// A fake RPC server on 127.0.0.1 (a thread per connection), stopped on drop.
-pub struct FakeRpc {
+pub(crate) struct FakeRpc {
     /// Its port.
     pub port: u16,
     stop: Arc<AtomicBool>,
@@ -504,7 +504,7 @@ fn answer(kind: &Fake, record: &[u8]) -> Option<Vec<u8>> {
 
 impl FakeRpc {
     /// Starts a fake server of `kind`.
-    pub fn start(kind: Fake) -> FakeRpc {
+    pub(crate) fn start(kind: Fake) -> FakeRpc {
         let listener = TcpListener::bind("127.0.0.1:0").expect("fake server binds");
         let port = listener.local_addr().expect("address").port();
         listener
