@@ -135,7 +135,9 @@ impl<'a> Scheduler<'a> {
             return None;
         }
         if stop.load(Ordering::Relaxed) || self.clock.over(Instant::now()) {
+            // An operation parked behind a barrier or a busy block is dropped with the rest.
             self.issuing = false;
+            self.next = None;
             return None;
         }
         let Some(op) = self.next.take().or_else(|| self.stream.next_op()) else {
@@ -170,7 +172,7 @@ impl<'a> Scheduler<'a> {
     /// Whether the worker is done: nothing in flight and nothing more to start.
     #[must_use]
     pub fn finished(&self) -> bool {
-        self.in_flight == 0 && !self.issuing && self.next.is_none()
+        self.in_flight == 0 && !self.issuing
     }
 
     /// Records one completion. Returns `false` when the operation failed (the worker and,

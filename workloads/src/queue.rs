@@ -298,6 +298,9 @@ mod tests {
         max_in_flight: usize,
         syncs: u64,
         fail_write_at: Option<u64>,
+        /// After this many completions, the flag is set (a window ending mid-run).
+        end_after: Option<(u64, std::sync::Arc<AtomicBool>)>,
+        completed: u64,
     }
 
     impl MemQueue {
@@ -310,6 +313,8 @@ mod tests {
                 max_in_flight: 0,
                 syncs: 0,
                 fail_write_at: None,
+                end_after: None,
+                completed: 0,
             }
         }
     }
@@ -356,6 +361,12 @@ mod tests {
                     }
                 };
                 out.push(Completion { slot, result });
+                self.completed += 1;
+                if let Some((n, flag)) = &self.end_after
+                    && self.completed == *n
+                {
+                    flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
             }
             Ok(())
         }
@@ -425,6 +436,33 @@ mod tests {
             matches!(bad.kind, MismatchKind::Checksum | MismatchKind::Payload),
             "{bad:?}"
         );
+    }
+
+    /// The window ends while a flush waits behind its barrier: the parked flush is dropped
+    /// and the worker ends, instead of waiting forever for a flush that may not start.
+    #[test]
+    fn a_window_ending_while_a_flush_waits_ends_the_worker() {
+        let fsync = job(Pattern::Write, |j| j.fsync = Some(FsyncPolicy::Every(4)));
+        let ended = std::sync::Arc::new(AtomicBool::new(false));
+        let mut q = MemQueue::new(2, 4096 * 64, 8, 4096, 2);
+        // Four writes are in flight and the flush is parked; the window ends as they finish.
+        q.end_after = Some((4, std::sync::Arc::clone(&ended)));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut gens = vec![Generations::unknown(0), Generations::unknown(0)];
+            let stop = AtomicBool::new(false);
+            let clock = PhaseClock {
+                ended: Some(&ended),
+                ..now()
+            };
+            let out = drive(&mut q, &fsync, &mut gens, &stop, clock);
+            let _ = tx.send((out.recorder.counters(OpKind::Write).ops, q.syncs));
+        });
+        let (writes, syncs) = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the worker ends once the window is over");
+        assert_eq!(syncs, 0, "the parked flush never ran");
+        assert!(writes < 128, "the window ended early: {writes} writes");
     }
 
     #[test]
