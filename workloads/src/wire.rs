@@ -158,7 +158,10 @@ fn findings(s: &WireSection) -> Vec<Finding> {
         for o in &c.cache_options {
             if o == "nocto" {
                 causes.push("`nocto`: files are not revalidated when opened".to_owned());
-            } else if o.starts_with("actimeo=") || o.starts_with("acregmax=") {
+            } else if ["actimeo=", "acregmin=", "acregmax="]
+                .iter()
+                .any(|k| o.starts_with(k))
+            {
                 causes.push(format!(
                     "`{o}`: cached attributes, and so cached data, are trusted longer"
                 ));
@@ -234,8 +237,8 @@ pub fn app_bytes(r: &RunResult) -> (u64, u64) {
 }
 
 /// Options among mount options that let the client trust its cache longer than the
-/// defaults (`nocto`, `fsc`, `actimeo=`, `lookupcache=`, `acregmin`/`acregmax` above the
-/// kernel's 3 s and 60 s).
+/// defaults (`nocto`, `fsc`, and `actimeo`/`acregmin` above the kernel's 3 s or `acregmax`
+/// above its 60 s; `actimeo=0` turns attribute caching off and is not one of them).
 #[must_use]
 pub fn cache_options<'a>(options: impl IntoIterator<Item = &'a String>) -> Vec<String> {
     options
@@ -244,8 +247,8 @@ pub fn cache_options<'a>(options: impl IntoIterator<Item = &'a String>) -> Vec<S
             let (key, value) = o.split_once('=').unwrap_or((o.as_str(), ""));
             let above = |default: u64| value.parse::<u64>().is_ok_and(|v| v > default);
             match key {
-                "nocto" | "fsc" | "actimeo" | "lookupcache" => true,
-                "acregmin" => above(3),
+                "nocto" | "fsc" => true,
+                "actimeo" | "acregmin" => above(3),
                 "acregmax" => above(60),
                 _ => false,
             }
@@ -444,6 +447,24 @@ mod tests {
             "actimeo=600".to_owned(),
         ]);
         assert_eq!(c.cache_options, ["nocto", "actimeo=600"]);
+        // Options that cache less, or only name lookups, are no cause.
+        let less = [
+            "actimeo=0",
+            "acregmin=1",
+            "acregmax=30",
+            "lookupcache=none",
+            "noac",
+        ]
+        .map(str::to_owned);
+        assert!(
+            cache_options(&less).is_empty(),
+            "{:?}",
+            cache_options(&less)
+        );
+        assert_eq!(
+            cache_options(&["acregmin=10".to_owned(), "acregmax=120".to_owned()]),
+            ["acregmin=10", "acregmax=120"]
+        );
         let s = WireSection::assess(SOURCE_MOUNTSTATS, (100, 0), (0, 0), c);
         assert!(
             s.findings[0].message.contains("`nocto`")
