@@ -1273,44 +1273,9 @@ fn has_location(text: &str, file: &str) -> bool {
     })
 }
 
-/// The `nfslab-io` binary of this build (another package's binary), built with cargo when
-/// missing.
+/// The `nfslab-io` binary of this build (built by cargo when its sources changed).
 fn engine() -> Result<PathBuf, String> {
-    static ENGINE: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
-    ENGINE
-        .get_or_init(|| {
-            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-            // <target>/<profile>/deps/bad_input-HASH
-            let profile_dir = exe
-                .parent()
-                .and_then(Path::parent)
-                .ok_or("unexpected test binary location")?;
-            let binary = profile_dir.join("nfslab-io");
-            let target_dir = profile_dir.parent().ok_or("unexpected build directory")?;
-            let mut build = Command::new(env!("CARGO"));
-            build
-                .args([
-                    "build",
-                    "-p",
-                    "nfslab-workload",
-                    "--bin",
-                    "nfslab-io",
-                    "--target-dir",
-                ])
-                .arg(target_dir);
-            if profile_dir.file_name().is_some_and(|n| n == "release") {
-                build.arg("--release");
-            }
-            // Always asked for: cargo rebuilds only when the engine's sources changed.
-            let status = build
-                .status()
-                .map_err(|e| format!("cannot run cargo to build nfslab-io: {e}"))?;
-            if !status.success() || !binary.is_file() {
-                return Err(format!("building nfslab-io failed ({status})"));
-            }
-            Ok(binary)
-        })
-        .clone()
+    nfslab::k8s::stand_in::test_binary()
 }
 
 fn path_without_kind() -> String {

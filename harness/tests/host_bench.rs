@@ -77,40 +77,9 @@ fn required() -> bool {
         .any(|s| s.trim() == "ganesha")
 }
 
-/// The `nfslab-io` binary of this build, built with cargo when missing.
+/// The `nfslab-io` binary of this build (built by cargo when its sources changed).
 fn engine() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    // <target>/<profile>/deps/host_bench-HASH
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or("unexpected test binary location")?;
-    let binary = profile_dir.join("nfslab-io");
-    if binary.is_file() {
-        return Ok(binary);
-    }
-    let target_dir = profile_dir.parent().ok_or("unexpected build directory")?;
-    let mut build = Command::new(env!("CARGO"));
-    build
-        .args([
-            "build",
-            "-p",
-            "nfslab-workload",
-            "--bin",
-            "nfslab-io",
-            "--target-dir",
-        ])
-        .arg(target_dir);
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        build.arg("--release");
-    }
-    let status = build
-        .status()
-        .map_err(|e| format!("cannot run cargo to build nfslab-io: {e}"))?;
-    if !status.success() || !binary.is_file() {
-        return Err(format!("building nfslab-io failed ({status})"));
-    }
-    Ok(binary)
+    nfslab::k8s::stand_in::test_binary()
 }
 
 fn nfslab(args: &[&str]) -> Output {

@@ -812,12 +812,19 @@ fn selector_matches(object: &Value, selector: &str) -> bool {
     })
 }
 
-/// The `nfslab-io` binary of this build for tests: `$NFSLAB_IO`, else next to the running
-/// test binary (`target/<profile>/`), built with cargo when missing.
+/// The `nfslab-io` binary of this build for tests: `$NFSLAB_IO`, else the one next to the
+/// running test binary (`target/<profile>/`). Cargo is asked to build it once per process
+/// (it rebuilds only when the engine's sources changed), so a test never talks to a stale
+/// engine left by an older build.
 ///
 /// # Errors
-/// A description when it is missing and cannot be built.
+/// A description when it cannot be built.
 pub fn test_binary() -> Result<PathBuf, String> {
+    static BINARY: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    BINARY.get_or_init(build_test_binary).clone()
+}
+
+fn build_test_binary() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("NFSLAB_IO").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(p));
     }
@@ -828,9 +835,6 @@ pub fn test_binary() -> Result<PathBuf, String> {
         .and_then(Path::parent)
         .ok_or("unexpected test binary location")?;
     let binary = profile_dir.join("nfslab-io");
-    if binary.is_file() {
-        return Ok(binary);
-    }
     let target_dir = profile_dir.parent().ok_or("unexpected build directory")?;
     let mut build = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     build
