@@ -26,14 +26,13 @@ use nix::unistd::{UnlinkatFlags, fdatasync, fsync, mkdir, unlink, unlinkat};
 use super::submitters::Submitters;
 use super::uring::{self, UringQueue};
 use super::{AlignedBuf, Backend, IoFault, Mechanism, PrepareError, Prepared, WorkerIo};
-use crate::driver::{MeasuredOutcome, PhaseClock, kinds_for};
+use crate::driver::{MeasuredOutcome, PhaseClock};
 use crate::job::{DirectMode, IoEngine, Pattern, ResolvedJob, SyncCall};
 use crate::mount::{MountSection, MountStats, mount_section, read_mountstats};
 use crate::pipeline::CpuWindow;
 use crate::queue::run_queued;
 use crate::result::BackendInfo;
-use crate::stats::Recorder;
-use crate::verify::{Generations, VerifyTally};
+use crate::verify::Generations;
 
 /// How a worker thread keeps its requests in flight on a directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -596,40 +595,38 @@ impl WorkerIo for PosixWorker {
         }
         let (depth, bs) = (self.depth as usize, job.bs as usize);
         let (files, names, cpu) = (&self.files, &self.names, &*self.cpu);
-        Some(match self.queue {
-            QueueMechanism::IoUring => {
-                let fds: Vec<BorrowedFd<'_>> = files.iter().map(AsFd::as_fd).collect();
-                match UringQueue::new(depth, bs, &fds, self.sync_call) {
-                    Ok(mut q) => {
-                        run_queued(&mut q, names, job, worker, clock, stop, generations, cpu)
-                    }
-                    Err(errno) => {
-                        // The probe passed but this worker's ring cannot be set up (memory
-                        // locked for rings is limited on older kernels): stop honestly.
-                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-                        MeasuredOutcome {
-                            recorder: Recorder::new(clock.window_start, &kinds_for(job)),
-                            fault: Some(IoFault::errno(
-                                "io_uring_setup",
-                                names.first().map_or("", String::as_str),
-                                None,
-                                errno,
-                            )),
-                            tally: VerifyTally::default(),
-                            cpu: cpu.close(),
-                            max_in_flight: 0,
-                        }
-                    }
+        let fds: Vec<BorrowedFd<'_>> = files.iter().map(AsFd::as_fd).collect();
+        if self.queue == QueueMechanism::IoUring {
+            match UringQueue::new(depth, bs, &fds, self.sync_call) {
+                Ok(mut q) => {
+                    return Some(run_queued(
+                        &mut q,
+                        names,
+                        job,
+                        worker,
+                        clock,
+                        stop,
+                        generations,
+                        cpu,
+                    ));
                 }
+                // The probe passed but this worker's ring cannot be set up (memory locked
+                // for rings is limited on older kernels): the same fallback as a refused
+                // probe, at the same depth.
+                Err(errno) => eprintln!(
+                    "note: worker {worker}: io_uring_setup failed ({errno:?}: raise the \
+                     locked-memory limit, `ulimit -l`, to give every worker a ring); {depth} \
+                     submitter thread(s) keep the depth"
+                ),
             }
-            _ => std::thread::scope(|scope| {
-                let mut q = Submitters::start(scope, depth, bs, files, self.sync_call);
-                let mut out = run_queued(&mut q, names, job, worker, clock, stop, generations, cpu);
-                // What was inside the kernel at once, counted around the calls.
-                out.max_in_flight = u32::try_from(q.peak()).unwrap_or(u32::MAX);
-                out
-            }),
-        })
+        }
+        Some(std::thread::scope(|scope| {
+            let mut q = Submitters::start(scope, depth, bs, files, self.sync_call);
+            let mut out = run_queued(&mut q, names, job, worker, clock, stop, generations, cpu);
+            // What was inside the kernel at once, counted around the calls.
+            out.max_in_flight = u32::try_from(q.peak()).unwrap_or(u32::MAX);
+            out
+        }))
     }
 
     fn cleanup(&mut self) -> Result<(), IoFault> {
