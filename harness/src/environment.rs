@@ -601,6 +601,11 @@ pub async fn prepare(
                 return Err(ExistingError::Unconfirmed { target }.into());
             }
             progress(&format!("using {target}"));
+            // Rights first: nothing is pushed for an account that could not use it.
+            if let Some(warning) = cluster::existing::check_rights(&kube, &target, progress).await?
+            {
+                progress(&format!("warning: {warning}"));
+            }
             if let Some(registry) = image_registry {
                 tokio::select! {
                     r = publish(parts, request, registry, progress) => r?,

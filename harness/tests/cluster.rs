@@ -378,6 +378,12 @@ async fn preflight_passes(
     let target = nfslab::cluster::existing::Target::describe(None, None, cluster.api_server());
     let plan = nfslab::environment::existing_plan(config, &[flavor], &target, version.as_deref());
     let namespace = ObjectRef::cluster("v1", "Namespace", &plan.namespace());
+    let rights = nfslab::cluster::existing::check_rights(cluster, &target, &|_| {})
+        .await
+        .map_err(|e| fail("rights")(nfslab::bench::error_chain(&e)))?;
+    if let Some(warning) = rights {
+        return Err(format!("the rights could not be reviewed: {warning}").into());
+    }
     let warnings = nfslab::cluster::existing::preflight(cluster, &plan, &|line| {
         eprintln!("preflight: {line}");
     })

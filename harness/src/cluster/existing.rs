@@ -131,11 +131,6 @@ pub fn needed_rights() -> Vec<Right> {
         ("rbac.authorization.k8s.io", "clusterrolebindings", MANAGE),
         ("rbac.authorization.k8s.io", "roles", MANAGE),
         ("rbac.authorization.k8s.io", "rolebindings", MANAGE),
-        (
-            "authorization.k8s.io",
-            "selfsubjectaccessreviews",
-            &["create"],
-        ),
     ];
     table
         .iter()
@@ -146,7 +141,6 @@ pub fn needed_rights() -> Vec<Right> {
                 verb,
             })
         })
-        .filter(|r| r.resource != "selfsubjectaccessreviews")
         .collect()
 }
 
@@ -285,6 +279,19 @@ pub enum ExistingError {
     /// A probe pod did not start.
     #[error("the image probe pod did not start")]
     Probe(#[source] WaitError),
+    /// The probe namespace never got its `default` ServiceAccount, without which every
+    /// pod is refused.
+    #[error(
+        "namespace `{namespace}` got no `default` ServiceAccount (hint: the cluster's \
+         service-account controller in kube-controller-manager makes it; check that it runs)"
+    )]
+    NoServiceAccount {
+        /// The probe namespace.
+        namespace: String,
+        /// The wait's failure.
+        #[source]
+        source: WaitError,
+    },
 }
 
 /// A pod that runs `image` with `command` once, as restricted Pod Security allows, so that
@@ -458,6 +465,30 @@ impl Plan<'_> {
     }
 }
 
+/// Asks the authorizer for every right nfslab uses ([`needed_rights`]); run first, before
+/// anything is pushed or created. Returns a warning when reviews cannot be made.
+///
+/// # Errors
+/// [`ExistingError::Rights`] listing every denied right.
+pub async fn check_rights(
+    cluster: &dyn Cluster,
+    target: &Target,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Option<String>, ExistingError> {
+    progress("checking the account's rights (SelfSubjectAccessReview)");
+    match missing_rights(cluster, &needed_rights()).await {
+        Ok(missing) if missing.is_empty() => Ok(None),
+        Ok(missing) => Err(ExistingError::Rights {
+            target: target.clone(),
+            missing,
+        }),
+        Err(e) => Ok(Some(format!(
+            "could not review the account's rights ({e}); continuing, a missing right will \
+             show as a refusal later"
+        ))),
+    }
+}
+
 /// Runs the preflight; returns warnings (things that will make some scenarios fail) or the
 /// reason the cluster cannot be used. Everything it creates lives in a probe namespace
 /// labelled as nfslab's (so `nfslab clean` finds it if interrupted) and is deleted before
@@ -471,20 +502,6 @@ pub async fn preflight(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Vec<String>, ExistingError> {
     let mut warnings = Vec::new();
-    progress("checking the account's rights (SelfSubjectAccessReview)");
-    match missing_rights(cluster, &needed_rights()).await {
-        Ok(missing) if missing.is_empty() => {}
-        Ok(missing) => {
-            return Err(ExistingError::Rights {
-                target: plan.target.clone(),
-                missing,
-            });
-        }
-        Err(e) => warnings.push(format!(
-            "could not review the account's rights ({e}); continuing, a missing right will \
-             show as a refusal later"
-        )),
-    }
     let pods = plan.pods();
     let named = |name: &str| {
         pods.iter()
@@ -544,7 +561,10 @@ async fn probe(
     let account = ObjectRef::namespaced("v1", "ServiceAccount", &namespace, "default");
     wait::until_within(cluster, &account, &conditions::exists(), plan.request)
         .await
-        .map_err(ExistingError::Probe)?;
+        .map_err(|source| ExistingError::NoServiceAccount {
+            namespace: namespace.clone(),
+            source,
+        })?;
     if let Some(plain) = named("nfslab-preflight-scenario")
         && let Err(e) = cluster.dry_run_apply(&plain).await
     {
@@ -702,9 +722,7 @@ mod tests {
         fake.deny("get", "", "pods/exec");
         fake.deny("delete", "storage.k8s.io", "storageclasses");
         let t = target();
-        let err = preflight(&fake, &plan(&t), &|_| {})
-            .await
-            .expect_err("refused");
+        let err = check_rights(&fake, &t, &|_| {}).await.expect_err("refused");
         assert_eq!(
             err.to_string(),
             "the account of context `prod-eu` (API server https://10.1.2.3:6443, kubeconfig \
@@ -827,11 +845,15 @@ mod tests {
             fake.deleted().contains(&ns),
             "the probe namespace is removed"
         );
-        let labels = fake
-            .calls()
-            .iter()
-            .any(|c| matches!(c, Call::Apply(o) if *o == ns));
-        assert!(labels);
+        // Labelled with its run, so `nfslab clean` finds it if the preflight is interrupted.
+        let applied = fake.applied(&ns).expect("the probe namespace was applied");
+        assert_eq!(
+            applied.pointer(&format!(
+                "/metadata/labels/{}",
+                RUN_ID_LABEL.replace('/', "~1")
+            )),
+            Some(&json!(plan.run.as_str()))
+        );
     }
 
     #[tokio::test(start_paused = true)]
