@@ -907,14 +907,11 @@ impl Cluster for FakeCluster {
                     detail,
                 });
         }
-        fired
-            .iter()
-            .find_map(|r| r.reply.clone())
-            .ok_or_else(|| ClusterError::Exec {
-                pod: format!("{}/{}", pod.namespace.as_deref().unwrap_or(""), pod.name),
-                command: command.join(" "),
-                detail: "the fake cluster has no scripted reply for this command".to_owned(),
-            })
+        Err(ClusterError::Exec {
+            pod: format!("{}/{}", pod.namespace.as_deref().unwrap_or(""), pod.name),
+            command: command.join(" "),
+            detail: "the fake cluster has no scripted reply for this command".to_owned(),
+        })
     }
 
     async fn logs(
