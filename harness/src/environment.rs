@@ -541,6 +541,7 @@ pub async fn prepare(
                 server_image: request.flavors.contains(&ServerFlavor::Ganesha),
                 install_kind: *install,
                 keep_on_failure: request.keep_on_failure,
+                debug_dir: request.debug_dir.clone(),
             };
             // A cluster that exists before this run is someone's: use it, never delete it.
             let existed = host.tools.find("kind").is_some()
@@ -551,10 +552,15 @@ pub async fn prepare(
                 Ok(record) => record,
                 Err(e) => {
                     // Evidence of a failed creation: kind's own logs, when the cluster is
-                    // still there (kept, or half-made) to export them from.
+                    // still there to export them from. A cluster that failed its own checks
+                    // had its logs collected by `cluster::up` before it was removed.
                     if let Some(dir) = &request.debug_dir
-                        && !matches!(e, cluster::ClusterSetupError::Interrupted { .. })
-                        && !matches!(e, cluster::ClusterSetupError::Preflight { .. })
+                        && !matches!(
+                            e,
+                            cluster::ClusterSetupError::Interrupted { .. }
+                                | cluster::ClusterSetupError::Preflight { .. }
+                                | cluster::ClusterSetupError::Kind { .. }
+                        )
                     {
                         let failure = crate::bench::error_chain(&e);
                         let evidence = crate::debug::Evidence {

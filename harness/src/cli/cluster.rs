@@ -184,6 +184,7 @@ async fn up(args: UpArgs, ctx: &Context) -> Outcome {
         server_image: nfs_flavor == ServerFlavor::Ganesha,
         install_kind: !args.no_install,
         keep_on_failure: args.keep_on_failure,
+        debug_dir: None,
     };
     match cluster::up(&ctx.host(), &ctx.config, &request, interrupted(), &progress).await {
         Ok(record) => {

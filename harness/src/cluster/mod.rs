@@ -77,6 +77,9 @@ pub struct UpRequest {
     pub install_kind: bool,
     /// Keep a kind cluster whose nodes fail the mount-helper check (to fix by hand).
     pub keep_on_failure: bool,
+    /// Where to write the debug bundle (`kind export logs`) when the kind cluster is
+    /// created but fails its checks, before it is removed.
+    pub debug_dir: Option<PathBuf>,
 }
 
 /// What is left after an interrupted or failed `cluster up`, and how to remove it.
@@ -406,6 +409,35 @@ async fn ensure_kind(
     Ok(())
 }
 
+/// A kind cluster that was made but failed its checks: its logs go into the debug bundle
+/// (while it still exists), then it is removed, unless the request keeps it.
+async fn abandon_kind(
+    host: &Host<'_>,
+    request: &UpRequest,
+    name: &str,
+    failure: &kind::KindError,
+) -> Option<Leftover> {
+    if let Some(dir) = &request.debug_dir {
+        let failure = crate::bench::error_chain(failure);
+        let evidence = crate::debug::Evidence {
+            cluster: None,
+            kind: Some(name),
+            tools: host.tools,
+            failure: &failure,
+            manifests: Vec::new(),
+        };
+        crate::debug::collect(&evidence, dir).await;
+    }
+    if request.keep_on_failure {
+        Some(Leftover {
+            what: format!("kind cluster `{name}` (kept as asked)"),
+            remove_with: format!("nfslab cluster down --name {name}"),
+        })
+    } else {
+        remove_kind(host, name).await
+    }
+}
+
 /// Deletes a kind cluster and nfslab's record of it; on failure, says what is left.
 async fn remove_kind(host: &Host<'_>, name: &str) -> Option<Leftover> {
     let kubeconfig = host.store.kubeconfig_path(name);
@@ -499,14 +531,7 @@ async fn create_kind(
         )
         .await
         {
-            let leftover = if request.keep_on_failure {
-                Some(Leftover {
-                    what: format!("kind cluster `{}` (kept as asked)", spec.name),
-                    remove_with: format!("nfslab cluster down --name {}", spec.name),
-                })
-            } else {
-                remove_kind(host, &spec.name).await
-            };
+            let leftover = abandon_kind(host, request, &spec.name, &source).await;
             return Err(ClusterSetupError::Kind {
                 source: Box::new(source),
                 leftover,
@@ -515,14 +540,7 @@ async fn create_kind(
     }
     progress(&format!("checking every node for {}", kind::MOUNT_HELPER));
     if let Err(source) = kind::check_mount_helpers(host.tools, &spec.name).await {
-        let leftover = if request.keep_on_failure {
-            Some(Leftover {
-                what: format!("kind cluster `{}` (kept as asked)", spec.name),
-                remove_with: format!("nfslab cluster down --name {}", spec.name),
-            })
-        } else {
-            remove_kind(host, &spec.name).await
-        };
+        let leftover = abandon_kind(host, request, &spec.name, &source).await;
         return Err(ClusterSetupError::Kind {
             source: Box::new(source),
             leftover,
@@ -1055,6 +1073,7 @@ mod tests {
             server_image: false,
             install_kind: false,
             keep_on_failure: false,
+            debug_dir: None,
         }
     }
 
@@ -1453,6 +1472,44 @@ mod tests {
                 .any(|l| l.starts_with("kind delete cluster --name nfslab"))
         );
         assert_eq!(f.store.load("nfslab").expect("load"), None);
+    }
+
+    /// With a debug directory, kind's logs are exported while the failed cluster still
+    /// exists, then it is deleted.
+    #[tokio::test]
+    async fn a_failed_cluster_leaves_its_kind_logs_before_it_is_deleted() {
+        let f = fixture();
+        let tools = healthy_tools();
+        tools.reply(
+            &["docker", "exec", "nfslab-worker2", "test"],
+            CommandOutput::failed(1, ""),
+        );
+        let dir = tempfile::tempdir().expect("tmp");
+        let request = UpRequest {
+            debug_dir: Some(dir.path().join("debug")),
+            ..kind_request()
+        };
+        let never = std::future::pending::<()>();
+        up(
+            &host(&f, &tools),
+            &Config::default(),
+            &request,
+            never,
+            &silent,
+        )
+        .await
+        .expect_err("helper missing");
+        let lines = tools.lines();
+        let export = lines
+            .iter()
+            .position(|l| l.starts_with("kind export logs"))
+            .expect("kind export logs ran");
+        let delete = lines
+            .iter()
+            .position(|l| l.starts_with("kind delete cluster --name nfslab"))
+            .expect("the cluster was deleted");
+        assert!(export < delete, "{lines:?}");
+        assert!(dir.path().join("debug").join("failure.txt").is_file());
     }
 
     #[tokio::test(start_paused = true)]
