@@ -1197,7 +1197,7 @@ mod tests {
         let script = docs[1]["data"]["start.sh"].as_str().expect("script");
         for export in [
             "$PSEUDO_ROOT *(ro,fsid=0,crossmnt,insecure,no_subtree_check)",
-            "$PSEUDO_ROOT/exports *($options,fsid=1)",
+            "$PSEUDO_ROOT$EXPORT_DIR *($options,fsid=1)",
             "$EXPORT_DIR *($options,fsid=2)",
         ] {
             assert!(

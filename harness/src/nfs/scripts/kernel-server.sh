@@ -9,7 +9,7 @@
 #            filesystem or fsid= required"; v4 mounts then fail with ENOENT and unversioned
 #            ones silently fall back to v3). So the pseudo-root is a small tmpfs at
 #            PSEUDO_ROOT holding a bind mount of EXPORT_DIR at the same relative path
-#            (PSEUDO_ROOT/exports, fsid=1): v4 clients see /exports under the root.
+#            (PSEUDO_ROOT$EXPORT_DIR, fsid=1): v4 clients see EXPORT_DIR under the root.
 #
 # Every RPC service gets a fixed port so NFSv3 works through a Service: rpcbind 111, nfsd
 # 2049, mountd MOUNTD_PORT, statd STATD_PORT, lockd LOCKD_PORT (TCP and UDP). NFSv4 lease
@@ -65,7 +65,7 @@ stop() {
     if [ -n "$pid" ]; then kill "$pid" || true; fi
   done
   restore_params
-  umount "$PSEUDO_ROOT/exports" "$PSEUDO_ROOT" /proc/fs/nfsd 2>/dev/null || true
+  umount "$PSEUDO_ROOT$EXPORT_DIR" "$PSEUDO_ROOT" /proc/fs/nfsd 2>/dev/null || true
   log "NFS stopped"
   exit 0
 }
@@ -75,14 +75,14 @@ mkdir -p "$EXPORT_DIR" "$PSEUDO_ROOT"
 if ! grep -q " $PSEUDO_ROOT " /proc/mounts; then
   mount -t tmpfs -o size=1m,mode=0755 nfsroot "$PSEUDO_ROOT"
 fi
-mkdir -p "$PSEUDO_ROOT/exports"
-if ! grep -q " $PSEUDO_ROOT/exports " /proc/mounts; then
-  mount --bind "$EXPORT_DIR" "$PSEUDO_ROOT/exports"
+mkdir -p "$PSEUDO_ROOT$EXPORT_DIR"
+if ! grep -q " $PSEUDO_ROOT$EXPORT_DIR " /proc/mounts; then
+  mount --bind "$EXPORT_DIR" "$PSEUDO_ROOT$EXPORT_DIR"
 fi
 options="rw,sync,insecure,no_root_squash,no_subtree_check"
 cat >/etc/exports <<EOF
 $PSEUDO_ROOT *(ro,fsid=0,crossmnt,insecure,no_subtree_check)
-$PSEUDO_ROOT/exports *($options,fsid=1)
+$PSEUDO_ROOT$EXPORT_DIR *($options,fsid=1)
 $EXPORT_DIR *($options,fsid=2)
 EOF
 
