@@ -20,7 +20,7 @@ use nfslab::bench::matrix::Matrix;
 use nfslab::bench::plan::{ServerKind, load_plan};
 use nfslab::bench::results::{
     Attempt, AttemptStatus, Environment, NodeInfo, PodRecord, ResultsDir, RunRecord, RunStatus,
-    ServerRecord, now_rfc3339,
+    ServerRecord,
 };
 use nfslab::k8s::ownership::RunId;
 
@@ -167,7 +167,7 @@ fn main() -> anyhow::Result<()> {
         dir.write_record(&record)?;
     }
     record.status = RunStatus::Complete;
-    record.finished = Some(now_rfc3339());
+    record.finished = Some(nfslab::errors::now_rfc3339());
     dir.write_record(&record)?;
     println!("{}", dir.path().display());
     Ok(())

@@ -562,7 +562,7 @@ pub async fn prepare(
                                 | cluster::ClusterSetupError::Kind { .. }
                         )
                     {
-                        let failure = crate::bench::error_chain(&e);
+                        let failure = crate::errors::error_chain(&e);
                         let evidence = crate::debug::Evidence {
                             cluster: None,
                             kind: Some(&name),
@@ -856,7 +856,7 @@ async fn bundle(
     let Some(dir) = &request.debug_dir else {
         return;
     };
-    let failure = crate::bench::error_chain(error);
+    let failure = crate::errors::error_chain(error);
     let kind = match &request.cluster {
         ClusterChoice::Kind { .. } => Some(request.config.cluster.name.as_str()),
         ClusterChoice::Existing { .. } => None,

@@ -26,6 +26,7 @@ pub mod cluster;
 pub mod config;
 pub mod debug;
 pub mod environment;
+pub mod errors;
 pub mod exit;
 pub mod k8s;
 pub mod names;

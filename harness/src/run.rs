@@ -26,7 +26,6 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::{Mutex, watch};
 
-use crate::bench::error_chain;
 use crate::bench::plan::{BuiltInIncludes, Plan, PlanError, ServerKind, parse_plan};
 use crate::bench::progress::Progress;
 use crate::bench::runner::{RunnerOptions, Target, run_bench};
@@ -34,6 +33,8 @@ use crate::config::Config;
 use crate::environment::{
     self, ClusterChoice, Environment, EnvironmentError, EnvironmentInfo, HostParts,
 };
+use crate::errors::error_chain;
+use crate::errors::now_rfc3339;
 use crate::exit::Outcome;
 use crate::k8s::Cluster;
 use crate::k8s::ownership::RunId;
@@ -45,7 +46,7 @@ use crate::scenario::engine::{Observer, RunOptions, run_all};
 use crate::scenario::env::ScenarioEnv;
 use crate::scenario::junit::{self, JUNIT_FILE};
 use crate::scenario::plan::Scenario;
-use crate::scenario::results::{Outcome as ScenarioOutcome, RunResults, now_rfc3339};
+use crate::scenario::results::{Outcome as ScenarioOutcome, RunResults};
 
 /// The scenarios of `--quick`: one or two of each family, none of the slow ones (the
 /// recycler's failure deadline, server restarts).

@@ -12,13 +12,13 @@ use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use nfslab::bench::environment::{EnvironmentRequest, bring_up_bench_environment};
-use nfslab::bench::error_chain;
 use nfslab::bench::plan::load_plan;
 use nfslab::bench::progress::NoProgress;
 use nfslab::bench::results::RunStatus;
 use nfslab::bench::runner::{RunnerOptions, run_bench};
 use nfslab::config::Config;
 use nfslab::environment::ClusterChoice;
+use nfslab::errors::error_chain;
 use nfslab::k8s::ownership::{RunId, selector};
 
 const TRIAL: &str = "bench_smoke_plan_on_a_cluster";

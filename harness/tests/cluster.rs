@@ -380,7 +380,7 @@ async fn preflight_passes(
     let namespace = ObjectRef::cluster("v1", "Namespace", &plan.namespace());
     let rights = nfslab::cluster::existing::check_rights(cluster, &target, &|_| {})
         .await
-        .map_err(|e| fail("rights")(nfslab::bench::error_chain(&e)))?;
+        .map_err(|e| fail("rights")(nfslab::errors::error_chain(&e)))?;
     if let Some(warning) = rights {
         return Err(format!("the rights could not be reviewed: {warning}").into());
     }
@@ -388,7 +388,7 @@ async fn preflight_passes(
         eprintln!("preflight: {line}");
     })
     .await
-    .map_err(|e| fail("preflight")(nfslab::bench::error_chain(&e)))?;
+    .map_err(|e| fail("preflight")(nfslab::errors::error_chain(&e)))?;
     if kind && !warnings.is_empty() {
         return Err(format!("preflight warned on kind: {warnings:?}").into());
     }

@@ -43,7 +43,7 @@ use nfslab::scenario::catalog::{self, Catalog};
 use nfslab::scenario::env::{self, Prepared, ScenarioEnv};
 use nfslab::scenario::junit;
 use nfslab::scenario::results::{
-    EnvironmentInfo, KIND, Outcome, RunResults, SCHEMA_VERSION, StepOutcome, Summary, now_rfc3339,
+    EnvironmentInfo, KIND, Outcome, RunResults, SCHEMA_VERSION, StepOutcome, Summary,
 };
 use nfslab::scenario::{Gate, Observer, Progress, Quiet, Scenario, ScenarioResult, run_scenario};
 use tokio::sync::{OnceCell, watch};
@@ -86,7 +86,7 @@ impl Shared {
             };
             env::prepare(&choice, &self.config, &self.run, interrupt, &progress)
                 .await
-                .map_err(|e| nfslab::bench::error_chain(&e))
+                .map_err(|e| nfslab::errors::error_chain(&e))
         }));
         match prepared {
             Ok(p) => Ok(Arc::new(p.env.clone())),
@@ -291,7 +291,7 @@ fn main() -> ExitCode {
         }
     }
 
-    let started_at = now_rfc3339();
+    let started_at = nfslab::errors::now_rfc3339();
     let start = std::time::Instant::now();
     let conclusion = libtest_mimic::run(&args, trials);
 

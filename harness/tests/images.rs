@@ -298,7 +298,7 @@ fn pushed_to_a_registry_the_nodes_pull_from() -> Result<(), Failed> {
             Duration::from_secs(1800),
             Duration::from_secs(300),
         ))
-        .map_err(|e| format!("publish: {}", nfslab::bench::error_chain(&e)))?;
+        .map_err(|e| format!("publish: {}", nfslab::errors::error_chain(&e)))?;
     let (status, body) = http_get(port, "/v2/lab/nfslab-io/tags/list")?;
     let tag = format!("{}-{hash}", env!("CARGO_PKG_VERSION"));
     if !status.contains(" 200") || !body.contains(&format!("\"{tag}\"")) {
@@ -336,7 +336,7 @@ fn pushed_to_a_registry_the_nodes_pull_from() -> Result<(), Failed> {
         ))
         .err()
         .ok_or("a push to a stopped registry succeeded")?;
-    let text = nfslab::bench::error_chain(&err);
+    let text = nfslab::errors::error_chain(&err);
     let _ = docker(&[
         "image",
         "rm",

@@ -23,19 +23,3 @@ pub mod progress;
 pub mod results;
 pub mod runner;
 pub mod storage_class;
-
-/// An error and its causes on one line, joined by `: ` (what the CLI prints).
-#[must_use]
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
-    text
-}

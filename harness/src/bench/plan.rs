@@ -1302,7 +1302,7 @@ mod tests {
     }
 
     fn chain(err: &PlanError) -> String {
-        crate::bench::error_chain(err)
+        crate::errors::error_chain(err)
     }
 
     const MINIMAL: &str = "\
@@ -1427,7 +1427,7 @@ workloads:
                 continue;
             }
             let plan =
-                load_plan(&path).unwrap_or_else(|e| panic!("{}", crate::bench::error_chain(&e)));
+                load_plan(&path).unwrap_or_else(|e| panic!("{}", crate::errors::error_chain(&e)));
             assert!(!plan.selected_workloads.is_empty(), "{name}");
             plans += 1;
         }

@@ -210,7 +210,7 @@ impl RunRecord {
             run_id: run_id.to_owned(),
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             plan: plan.name.clone(),
-            started: now_rfc3339(),
+            started: crate::errors::now_rfc3339(),
             finished: None,
             status: RunStatus::Running,
             environment,
@@ -219,12 +219,6 @@ impl RunRecord {
             attempts: Vec::new(),
         }
     }
-}
-
-/// The current time, RFC 3339 (seconds).
-#[must_use]
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
 /// A results directory problem.

@@ -42,11 +42,11 @@ use super::plan::{Plan, ServerKind};
 use super::progress::{CLUSTER_STEP_OVERHEAD, Eta, Progress, StepDone, figure_of};
 use super::results::{
     Attempt, AttemptStatus, Environment, NodeInfo, PodRecord, ResultsDir, ResultsError, RunRecord,
-    RunStatus, ServerRecord, now_rfc3339,
+    RunStatus, ServerRecord,
 };
 use super::storage_class::{self, ClassError, SourceClass};
-use crate::bench::error_chain;
 use crate::config::Timeouts;
+use crate::errors::error_chain;
 use crate::exit::Outcome;
 use crate::k8s::conditions::{self, Condition};
 use crate::k8s::ownership::RunId;
@@ -1167,7 +1167,7 @@ pub(crate) fn conclude(
     progress: &dyn Progress,
 ) -> Result<BenchOutcome, ReportError> {
     record.status = ending.status;
-    record.finished = Some(now_rfc3339());
+    record.finished = Some(crate::errors::now_rfc3339());
     if !ending.leftovers.is_empty() {
         record.environment.notes.push(format!(
             "{}: {}",

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use clap::Args;
 use nfslab::bench::environment::{EnvironmentRequest, bring_up_bench_environment};
-use nfslab::bench::error_chain;
 use nfslab::bench::host::clients::find_engine;
 use nfslab::bench::host::mount::{self, MountSupport};
 use nfslab::bench::host::protocol::map_profile;
@@ -24,6 +23,7 @@ use nfslab::bench::progress::{
 use nfslab::bench::runner::{BenchError, BenchOutcome, RunnerOptions, run_bench};
 use nfslab::bench::storage_class::SourceClass;
 use nfslab::config::Config;
+use nfslab::errors::error_chain;
 use nfslab::exit::Outcome;
 use nfslab::k8s::ownership::RunId;
 use nfslab::report::HTML_FILE;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use nfslab::bench::error_chain;
+use nfslab::errors::error_chain;
 use nfslab::exit::Outcome;
 use nfslab::report::compare::{
     compare, load_summary, parse_threshold, render_html, render_markdown,

@@ -155,7 +155,7 @@ async fn docker_answers(tools: &dyn Tools) -> Result<(), String> {
             "the Docker daemon does not answer ({})",
             out.last_line()
         )),
-        Err(e) => Err(format!("docker: {}", nfslab::bench::error_chain(&e))),
+        Err(e) => Err(format!("docker: {}", nfslab::errors::error_chain(&e))),
     }
 }
 
@@ -178,7 +178,7 @@ async fn list(args: &ListArgs, ctx: &Context) -> Outcome {
                     Ok(Freshness::Unlabelled) => ImageState::Unlabelled,
                     Ok(Freshness::Current | Freshness::Unchecked) => ImageState::Present,
                     Err(e) => {
-                        docker_error.get_or_insert_with(|| nfslab::bench::error_chain(&e));
+                        docker_error.get_or_insert_with(|| nfslab::errors::error_chain(&e));
                         ImageState::Unknown
                     }
                 }
@@ -187,7 +187,7 @@ async fn list(args: &ListArgs, ctx: &Context) -> Outcome {
                 Ok(true) => ImageState::Present,
                 Ok(false) => ImageState::Missing,
                 Err(e) => {
-                    docker_error.get_or_insert_with(|| nfslab::bench::error_chain(&e));
+                    docker_error.get_or_insert_with(|| nfslab::errors::error_chain(&e));
                     ImageState::Unknown
                 }
             },

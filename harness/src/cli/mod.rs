@@ -322,7 +322,7 @@ impl Context {
 /// Prints an error and its causes on one line (`error: what: because`), without a
 /// backtrace; multi-line reports (preflight's list of problems) keep their lines.
 pub(crate) fn report(error: &(dyn std::error::Error + 'static)) {
-    eprintln!("error: {}", nfslab::bench::error_chain(error));
+    eprintln!("error: {}", nfslab::errors::error_chain(error));
 }
 
 /// Resolves when the user presses Ctrl-C (never, if the handler cannot be installed).

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use nfslab::bench::error_chain;
 use nfslab::bench::results::{ResultsDir, ResultsError};
+use nfslab::errors::error_chain;
 use nfslab::exit::Outcome;
 use nfslab::report::{ReportError, write_reports};
 

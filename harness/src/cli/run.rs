@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use clap::Args;
-use nfslab::bench::error_chain;
 use nfslab::bench::plan::{Overrides, Plan, load_plan};
 use nfslab::bench::progress::Progress;
 use nfslab::config::Config;
+use nfslab::errors::error_chain;
 use nfslab::exit::Outcome;
 use nfslab::run::{
     self as job, Job, Phase, QUICK_PLAN_PATH, QUICK_SCENARIOS, SystemProvider, View,

@@ -128,9 +128,9 @@ fn server_dry_run(
                     };
                     nfslab::cluster::connect(&store, &target, &config)
                         .await
-                        .map_err(|e| (nfslab::bench::error_chain(&e), e.outcome()))
+                        .map_err(|e| (nfslab::errors::error_chain(&e), e.outcome()))
                 }
-                Err(e) => Err((nfslab::bench::error_chain(&e), Outcome::Environment)),
+                Err(e) => Err((nfslab::errors::error_chain(&e), Outcome::Environment)),
             },
             None => nfslab::k8s::kube_cluster::KubeCluster::connect(
                 kubeconfig.as_deref(),
@@ -138,7 +138,7 @@ fn server_dry_run(
                 config.timeouts.exec,
             )
             .await
-            .map_err(|e| (nfslab::bench::error_chain(&e), Outcome::Environment)),
+            .map_err(|e| (nfslab::errors::error_chain(&e), Outcome::Environment)),
         };
         let cluster = match connected {
             Ok(c) => c,

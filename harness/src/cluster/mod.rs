@@ -25,7 +25,6 @@ pub mod tools;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use serde_json::Value;
 
@@ -223,10 +222,6 @@ pub struct Host<'a> {
     pub source_dir: PathBuf,
 }
 
-fn now() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
-}
-
 /// Creates (or, for an existing cluster, adopts for use) the cluster `request` describes.
 /// `progress` receives one line per step. When `interrupt` completes first, the half-made
 /// kind cluster is deleted and [`ClusterSetupError::Interrupted`] returned.
@@ -418,7 +413,7 @@ async fn abandon_kind(
     failure: &kind::KindError,
 ) -> Option<Leftover> {
     if let Some(dir) = &request.debug_dir {
-        let failure = crate::bench::error_chain(failure);
+        let failure = crate::errors::error_chain(failure);
         let evidence = crate::debug::Evidence {
             cluster: None,
             kind: Some(name),
@@ -486,7 +481,7 @@ async fn create_kind(
         context: Some(format!("kind-{}", spec.name)),
         node_image: Some(spec.node_image.clone()),
         workers: Some(spec.workers),
-        recorded_at: now(),
+        recorded_at: crate::errors::now_rfc3339(),
     };
     if exists {
         progress(&format!(
@@ -740,7 +735,7 @@ async fn adopt(
         context,
         node_image: None,
         workers: None,
-        recorded_at: now(),
+        recorded_at: crate::errors::now_rfc3339(),
     };
     host.store.save(&record)?;
     Ok(record)
@@ -1575,7 +1570,7 @@ mod tests {
                 context: Some("prod".to_owned()),
                 node_image: None,
                 workers: None,
-                recorded_at: now(),
+                recorded_at: crate::errors::now_rfc3339(),
             })
             .expect("save");
         let before = tools.lines().len();

@@ -471,14 +471,14 @@ pub async fn run(
         Ok(p) => p,
         Err(e) => {
             watcher.abort();
-            let line = crate::bench::error_chain(&e);
+            let line = crate::errors::error_chain(&e);
             writeln!(out, "error: {line}")?;
             let reason = format!("not run: the cluster could not be prepared: {line}");
             let empty = RunResults {
                 schema_version: super::results::SCHEMA_VERSION,
                 kind: super::results::KIND.to_owned(),
                 run_id: run_id.to_string(),
-                started_at: super::results::now_rfc3339(),
+                started_at: crate::errors::now_rfc3339(),
                 duration_ms: 0,
                 environment: super::results::EnvironmentInfo::default(),
                 summary: super::results::Summary::default(),
@@ -524,7 +524,7 @@ pub async fn run(
         }
     }
     if let Err(e) = env::tear_down(&prepared, &progress).await {
-        writeln!(out, "error: {}", crate::bench::error_chain(&e))?;
+        writeln!(out, "error: {}", crate::errors::error_chain(&e))?;
         outcome = Outcome::Environment;
     }
     let s = results.summary;

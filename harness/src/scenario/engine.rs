@@ -26,7 +26,7 @@ use super::env::ScenarioEnv;
 use super::plan::{Requirements, Scenario, Step};
 use super::results::{
     KIND, MountRecord, Outcome, RunResults, SCHEMA_VERSION, ScenarioResult, StepOutcome,
-    StepResult, Summary, now_rfc3339,
+    StepResult, Summary,
 };
 use super::steps::{self, StepCtx, StepError};
 use super::template::{Templates, Vars};
@@ -192,7 +192,7 @@ pub async fn run_scenario(
     interrupt: Option<watch::Receiver<bool>>,
 ) -> ScenarioResult {
     let started = Instant::now();
-    let started_at = now_rfc3339();
+    let started_at = crate::errors::now_rfc3339();
     let vars = Vars::new(&env.run, &scenario.id, &env.server, &env.images);
     let namespace = vars.namespace.clone();
     observer.progress(Progress::ScenarioStarted {
@@ -492,7 +492,7 @@ pub async fn run_all(
     observer: Arc<dyn Observer>,
 ) -> RunResults {
     let started = Instant::now();
-    let started_at = now_rfc3339();
+    let started_at = crate::errors::now_rfc3339();
     let parallel = options.parallel.max(1);
     let gate = Arc::new(Gate::new());
     let mut order: Vec<(usize, Arc<Scenario>)> = scenarios.into_iter().enumerate().collect();

@@ -11,7 +11,6 @@
 //! fields they do not know. Durations are whole milliseconds; times are RFC 3339 UTC.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -344,12 +343,6 @@ impl RunResults {
     pub fn all_passed(&self) -> bool {
         self.summary.failed == 0 && self.summary.errors == 0 && self.summary.interrupted == 0
     }
-}
-
-/// The current time as RFC 3339 (seconds, UTC).
-#[must_use]
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
 #[cfg(test)]

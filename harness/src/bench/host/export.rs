@@ -18,7 +18,7 @@ use nfslab_workload::backend::nfs::setup::{self, Mounted};
 use nfslab_workload::backend::nfs::stats::RpcStats;
 use nfslab_workload::backend::nfs::target::NfsTarget;
 
-use crate::bench::error_chain;
+use crate::errors::error_chain;
 
 /// Directories the run creates are made with this mode (other clients and users of the
 /// export can clean up after an interrupted run).

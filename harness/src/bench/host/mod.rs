@@ -41,7 +41,6 @@ use self::clients::{ClientError, ClientRun, Clients};
 use self::export::{ExportError, ExportTree};
 use self::mount::{HostMount, MountSupport};
 use self::protocol::map_profile;
-use super::error_chain;
 use super::matrix::{AccessPath, Cell, Matrix};
 use super::plan::{Plan, ServerKind};
 use super::progress::Progress;
@@ -50,6 +49,7 @@ use super::results::{
     RunStatus, ServerRecord,
 };
 use super::runner::{BenchOutcome, Ending, conclude, record_attempt};
+use crate::errors::error_chain;
 use crate::exit::Outcome;
 use crate::k8s::ownership::RunId;
 use crate::report::ReportError;
