@@ -17,7 +17,17 @@ use std::time::Duration;
 use nfslab_workload::units::DurationRange;
 use serde::{Deserialize, Serialize};
 
-use crate::nfs::ServerFlavor;
+/// Which server implementation serves the export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerFlavor {
+    /// The Linux kernel nfsd in a privileged pod (what Kubernetes' own e2e tests use).
+    Kernel,
+    /// nfs-ganesha, a userspace server, in a pod: for hosts without the nfsd module.
+    Ganesha,
+    /// A server outside the cluster (`host:/export`), e.g. the user's NAS.
+    External,
+}
 
 /// Most kind worker nodes nfslab creates.
 pub const MAX_WORKERS: u8 = 16;

@@ -18,6 +18,7 @@ pub mod diagnose;
 pub mod fake;
 pub mod kube_cluster;
 pub mod manifest;
+pub mod nodes;
 pub mod ownership;
 pub mod schema;
 pub mod stand_in;

@@ -22,19 +22,8 @@ pub mod mount_options;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::config::ServerFlavor;
 use crate::k8s::ObjectRef;
-
-/// Which server implementation serves the export.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ServerFlavor {
-    /// The Linux kernel nfsd in a privileged pod (what Kubernetes' own e2e tests use).
-    Kernel,
-    /// nfs-ganesha, a userspace server, in a pod: for hosts without the nfsd module.
-    Ganesha,
-    /// A server outside the cluster (`host:/export`), e.g. the user's NAS.
-    External,
-}
 
 /// Where a server's files can be reached directly: a container that mounts the exported
 /// directory and runs the `nfslab-io` helper commands.

@@ -512,7 +512,7 @@ fn cluster_err(verb: &'static str, object: &ObjectRef) -> impl FnOnce(ClusterErr
 /// # Errors
 /// [`NfsError::Node`] when the configured node does not exist or no node is Ready.
 pub async fn choose_node(cluster: &dyn Cluster, configured: &str) -> Result<String, NfsError> {
-    let nodes = crate::cluster::node_statuses(cluster)
+    let nodes = crate::k8s::nodes::node_statuses(cluster)
         .await
         .map_err(|source| NfsError::Cluster {
             verb: "list",
@@ -548,7 +548,7 @@ pub async fn choose_node(cluster: &dyn Cluster, configured: &str) -> Result<Stri
             }),
         };
     }
-    let usable = |n: &&crate::cluster::NodeStatus| n.ready && n.blocked().is_none();
+    let usable = |n: &&crate::k8s::nodes::NodeStatus| n.ready && n.blocked().is_none();
     nodes
         .iter()
         .filter(usable)
