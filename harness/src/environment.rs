@@ -254,7 +254,7 @@ pub struct Request {
     pub external: Vec<String>,
     /// Tunables, images, cluster and server settings.
     pub config: Config,
-    /// Where a failed preparation writes its debug bundle ([`crate::debug`]), before it
+    /// Where a failed preparation writes its debug bundle ([`crate::cluster::debug`]), before it
     /// removes anything.
     pub debug_dir: Option<PathBuf>,
     /// On failure, keep what was made (the kind cluster, the servers) for inspection.
@@ -563,14 +563,14 @@ pub async fn prepare(
                         )
                     {
                         let failure = crate::errors::error_chain(&e);
-                        let evidence = crate::debug::Evidence {
+                        let evidence = crate::cluster::debug::Evidence {
                             cluster: None,
                             kind: Some(&name),
                             tools: host.tools,
                             failure: &failure,
                             manifests: Vec::new(),
                         };
-                        crate::debug::collect(&evidence, dir).await;
+                        crate::cluster::debug::collect(&evidence, dir).await;
                     }
                     return Err(e.into());
                 }
@@ -867,19 +867,19 @@ async fn bundle(
         .map(|f| {
             (
                 format!("nfs-server-{}.yaml", flavor_name(*f)),
-                crate::render::nfs_server(&request.config, Some(*f)),
+                crate::nfs::server::manifests_without_cluster(&request.config, Some(*f)),
             )
         })
         .collect();
     progress(&format!("writing the debug bundle to {}", dir.display()));
-    let evidence = crate::debug::Evidence {
+    let evidence = crate::cluster::debug::Evidence {
         cluster: Some(env.cluster.as_ref()),
         kind,
         tools: &parts.tools,
         failure: &failure,
         manifests,
     };
-    for missing in crate::debug::collect(&evidence, dir).await {
+    for missing in crate::cluster::debug::collect(&evidence, dir).await {
         progress(&format!("debug bundle: {missing}"));
     }
 }

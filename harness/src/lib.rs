@@ -1,7 +1,8 @@
 //! nfslab: end-to-end tests and benchmarks for Kubernetes storage on NFS.
 //!
 //! # Layout
-//! - [`cluster`]: the kind or existing cluster (preflight, kind driver, images, state).
+//! - [`cluster`]: the kind or existing cluster (preflight, kind driver, images, state), and
+//!   the debug bundle a failed run leaves before anything is torn down ([`cluster::debug`]).
 //! - [`k8s`]: the narrow [`k8s::Cluster`] interface scenarios and benchmarks use, readiness
 //!   [`k8s::conditions`], watch-based [`k8s::wait`]s, run [`k8s::ownership`] labels, and the
 //!   scripted [`k8s::fake`] cluster for engine tests.
@@ -13,7 +14,6 @@
 //! - [`run`](mod@run): the main job `nfslab run` (environment, scenarios, benchmark, tear-down,
 //!   one combined report).
 //! - [`environment`]: brings up the cluster and NFS servers every run needs, and removes them.
-//! - [`debug`]: the debug bundle a failed run leaves before anything is torn down.
 //! - [`config`]: timeouts and other tunables, with commented defaults.
 //! - [`exit`]: the documented process exit codes.
 //! - [`names`]: the grammar of user-given names that become paths or object names.
@@ -24,7 +24,6 @@ pub mod advice;
 pub mod bench;
 pub mod cluster;
 pub mod config;
-pub mod debug;
 pub mod environment;
 pub mod errors;
 pub mod exit;

@@ -10,14 +10,8 @@ use crate::nfs::ServerFlavor;
 use crate::nfs::provisioner;
 use crate::nfs::server::{self, ServerSpec};
 
-/// Manifests as a multi-document YAML stream (`---` before each document).
-#[must_use]
-pub fn yaml_documents(documents: &[Value]) -> String {
-    documents
-        .iter()
-        .map(|d| format!("---\n{}", serde_saphyr::to_string(d).unwrap_or_default()))
-        .collect()
-}
+pub use crate::k8s::manifest::yaml_documents;
+pub use crate::nfs::server::manifests_without_cluster as nfs_server;
 
 /// The kind configuration `nfslab cluster up` would use.
 #[must_use]
@@ -29,14 +23,6 @@ pub fn cluster_config(config: &Config) -> String {
         api_server_port: config.cluster.api_server_port,
     }
     .config_yaml()
-}
-
-/// The NFS server objects `nfslab nfs up` would apply. Without a cluster the node is the
-/// configured one or kind's first worker.
-#[must_use]
-pub fn nfs_server(config: &Config, flavor: Option<ServerFlavor>) -> Vec<Value> {
-    let spec = ServerSpec::from_config(config, flavor, &server::default_kind_node(config));
-    server::manifests(&spec)
 }
 
 /// What the preflight of an existing cluster creates or dry-runs for a server of `flavor`

@@ -137,7 +137,7 @@ impl Job {
             flavors,
             external: self.external.iter().cloned().collect(),
             config: self.config.clone(),
-            debug_dir: Some(crate::debug::dir_of(&self.dir())),
+            debug_dir: Some(crate::cluster::debug::dir_of(&self.dir())),
             keep_on_failure: self.keep_on_failure,
         }
     }
@@ -232,7 +232,7 @@ pub trait Provider: Send + Sync {
     async fn tear_down(&self, run: &RunId, progress: &Lines<'_>) -> Result<(), EnvironmentError>;
 
     /// Writes the debug bundle of what [`Provider::bring_up`] made into `dir`
-    /// ([`crate::debug`]); returns what could not be collected, or `None` when nothing was
+    /// ([`crate::cluster::debug`]); returns what could not be collected, or `None` when nothing was
     /// brought up.
     async fn evidence(&self, dir: &Path, failure: &str) -> Option<Vec<String>>;
 
@@ -276,7 +276,7 @@ impl Provider for SystemProvider {
     async fn evidence(&self, dir: &Path, failure: &str) -> Option<Vec<String>> {
         let guard = self.prepared.lock().await;
         let (parts, env, config) = guard.as_ref()?;
-        let evidence = crate::debug::Evidence {
+        let evidence = crate::cluster::debug::Evidence {
             cluster: Some(env.cluster.as_ref()),
             kind: env.kind_name(),
             tools: parts.tools(),
@@ -291,12 +291,12 @@ impl Provider for SystemProvider {
                             "nfs-server-{}.yaml",
                             format!("{:?}", s.flavor).to_lowercase()
                         ),
-                        crate::render::nfs_server(config, Some(s.flavor)),
+                        crate::nfs::server::manifests_without_cluster(config, Some(s.flavor)),
                     )
                 })
                 .collect(),
         };
-        Some(crate::debug::collect(&evidence, dir).await)
+        Some(crate::cluster::debug::collect(&evidence, dir).await)
     }
 
     async fn keep(&self) -> Vec<String> {
@@ -413,7 +413,7 @@ pub async fn execute(
             let servers: Vec<String> = job.external.iter().cloned().collect();
             let mut failures = vec![error_chain(&e)];
             // A failed preparation wrote its bundle into the run directory.
-            let debug = crate::debug::dir_of(&job.dir());
+            let debug = crate::cluster::debug::dir_of(&job.dir());
             let dir = debug.is_dir().then(|| {
                 failures.push(format!("debug bundle: {}", debug.display()));
                 if job.keep_on_failure {
@@ -509,7 +509,7 @@ pub async fn execute(
     // Evidence first, while everything is still there.
     let failed = matches!(outcome, Outcome::Failed | Outcome::Environment) && !interrupted(&cancel);
     if failed {
-        let debug = crate::debug::dir_of(&dir);
+        let debug = crate::cluster::debug::dir_of(&dir);
         progress(&format!("writing the debug bundle to {}", debug.display()));
         if let Some(missing) = provider.evidence(&debug, &failures.join("\n")).await {
             for m in missing {
@@ -517,7 +517,7 @@ pub async fn execute(
             }
             problems.push(format!(
                 "debug bundle: {}/ holds the pods, logs and events of the failure",
-                crate::debug::DEBUG_DIR
+                crate::cluster::debug::DEBUG_DIR
             ));
             failures.push(format!("debug bundle: {}", debug.display()));
         }

@@ -150,14 +150,14 @@ impl Provider for FakeProvider {
         }
         // The real collector, on the fake cluster as the run left it.
         let tools = crate::cluster::tools::scripted::ScriptedTools::with(&[]);
-        let evidence = crate::debug::Evidence {
+        let evidence = crate::cluster::debug::Evidence {
             cluster: Some(&self.fake),
             kind: None,
             tools: &tools,
             failure,
             manifests: Vec::new(),
         };
-        Some(crate::debug::collect(&evidence, dir).await)
+        Some(crate::cluster::debug::collect(&evidence, dir).await)
     }
 
     async fn keep(&self) -> Vec<String> {

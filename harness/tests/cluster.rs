@@ -453,14 +453,14 @@ async fn the_debug_bundle_holds_the_server(
 ) -> Result<(), Failed> {
     let dir = tempfile::tempdir().map_err(|e| fail("temporary directory")(e.to_string()))?;
     let tools = nfslab::cluster::tools::SystemTools::new();
-    let evidence = nfslab::debug::Evidence {
+    let evidence = nfslab::cluster::debug::Evidence {
         cluster: Some(cluster),
         kind: kind.then_some(CLUSTER_NAME),
         tools: &tools,
         failure: "the cluster lane asked for a bundle",
         manifests: Vec::new(),
     };
-    let missing = nfslab::debug::collect(&evidence, dir.path()).await;
+    let missing = nfslab::cluster::debug::collect(&evidence, dir.path()).await;
     let pods = dir.path().join("pods").join(&config.nfs.namespace);
     let pod_json = pods.join(format!("{}-0.json", server::SERVER_NAME));
     if !pod_json.is_file() {

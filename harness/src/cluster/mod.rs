@@ -11,9 +11,12 @@
 //! - [`connect`] gives the [`KubeCluster`] other commands work with.
 //!
 //! - [`doctor`]: the preflight checks on their own, with advice (`nfslab doctor`).
+//! - [`debug`]: the debug bundle a failed run (or a failed `cluster up`) leaves before
+//!   anything is torn down.
 //!
 //! Host tools run through [`tools::Tools`], so all of this is tested without kind.
 
+pub mod debug;
 pub mod doctor;
 pub mod existing;
 pub mod images;
@@ -26,12 +29,11 @@ pub mod tools;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
-
 use crate::config::Config;
 use crate::exit::Outcome;
+use crate::k8s::ClusterError;
 use crate::k8s::kube_cluster::{ConnectError, KubeCluster};
 use crate::k8s::nodes::NodeStatus;
-use crate::k8s::ClusterError;
 use crate::nfs::ServerFlavor;
 use kind::{KindError, KindSpec};
 use preflight::{KernelProbe, Problem};
@@ -414,14 +416,14 @@ async fn abandon_kind(
 ) -> Option<Leftover> {
     if let Some(dir) = &request.debug_dir {
         let failure = crate::errors::error_chain(failure);
-        let evidence = crate::debug::Evidence {
+        let evidence = crate::cluster::debug::Evidence {
             cluster: None,
             kind: Some(name),
             tools: host.tools,
             failure: &failure,
             manifests: Vec::new(),
         };
-        crate::debug::collect(&evidence, dir).await;
+        crate::cluster::debug::collect(&evidence, dir).await;
     }
     if request.keep_on_failure {
         Some(Leftover {

@@ -408,6 +408,15 @@ pub fn to_yaml(values: &[Value]) -> Result<String, ToYamlError> {
     Ok(out)
 }
 
+/// Manifests as a multi-document YAML stream (`---` before each document).
+#[must_use]
+pub fn yaml_documents(documents: &[Value]) -> String {
+    documents
+        .iter()
+        .map(|d| format!("---\n{}", serde_saphyr::to_string(d).unwrap_or_default()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1116,6 +1116,14 @@ pub async fn down(
     Ok(existed)
 }
 
+/// The NFS server objects `nfslab nfs up` would apply. Without a cluster the node is the
+/// configured one or kind's first worker.
+#[must_use]
+pub fn manifests_without_cluster(config: &Config, flavor: Option<ServerFlavor>) -> Vec<Value> {
+    let spec = ServerSpec::from_config(config, flavor, &default_kind_node(config));
+    manifests(&spec)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

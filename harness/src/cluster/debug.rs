@@ -63,7 +63,7 @@ pub async fn collect(evidence: &Evidence<'_>, dir: &Path) -> Vec<String> {
         &mut missing,
     );
     for (name, objects) in &evidence.manifests {
-        let text = crate::render::yaml_documents(objects);
+        let text = crate::k8s::manifest::yaml_documents(objects);
         write(&dir.join("manifests"), name, &text, &mut missing);
     }
     if let Some(cluster) = evidence.cluster {
