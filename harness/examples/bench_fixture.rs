@@ -16,13 +16,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nfslab::bench::matrix::Matrix;
-use nfslab::bench::plan::{ServerKind, load_plan};
-use nfslab::bench::results::{
+use nfslab::k8s::ownership::RunId;
+use nfslab::model::matrix::Matrix;
+use nfslab::model::plan::{ServerKind, load_plan};
+use nfslab::model::results::{
     Attempt, AttemptStatus, Environment, NodeInfo, PodRecord, ResultsDir, RunRecord, RunStatus,
     ServerRecord,
 };
-use nfslab::k8s::ownership::RunId;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();

@@ -21,8 +21,6 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use crate::cluster::existing::ExistingError;
 use crate::cluster::preflight::KernelProbe;
 use crate::cluster::state::{StateError, StateStore};
@@ -261,31 +259,7 @@ pub struct Request {
     pub keep_on_failure: bool,
 }
 
-/// What the reports record about an environment.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EnvironmentInfo {
-    /// `kind <name>` or `existing cluster (context x)`.
-    pub cluster: String,
-    /// Kubernetes version of the API server (`1.33`), when it answered.
-    pub kubernetes_version: Option<String>,
-    /// Node names with their kernel and kubelet versions.
-    pub nodes: Vec<NodeInfo>,
-    /// The servers: flavor, address and export.
-    pub servers: Vec<String>,
-}
-
-/// One node as reports show it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeInfo {
-    /// Node name.
-    pub name: String,
-    /// `status.nodeInfo.kernelVersion`.
-    pub kernel: String,
-    /// `status.nodeInfo.kubeletVersion`.
-    pub kubelet: String,
-    /// `status.nodeInfo.osImage`.
-    pub os_image: String,
-}
+pub use crate::model::environment::{EnvironmentInfo, NodeInfo};
 
 /// A prepared environment.
 pub struct Environment {

@@ -28,6 +28,7 @@ pub mod environment;
 pub mod errors;
 pub mod exit;
 pub mod k8s;
+pub mod model;
 pub mod names;
 pub mod nfs;
 pub mod output;

@@ -26,7 +26,6 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::{Mutex, watch};
 
-use crate::bench::plan::{BuiltInIncludes, Plan, PlanError, ServerKind, parse_plan};
 use crate::bench::progress::Progress;
 use crate::bench::runner::{RunnerOptions, Target, run_bench};
 use crate::config::Config;
@@ -38,6 +37,8 @@ use crate::errors::now_rfc3339;
 use crate::exit::Outcome;
 use crate::k8s::Cluster;
 use crate::k8s::ownership::RunId;
+use crate::model::plan::{BuiltInIncludes, Plan, PlanError, ServerKind, parse_plan};
+use crate::model::scenarios::{Outcome as ScenarioOutcome, RunResults};
 use crate::nfs::{NfsServer, ServerFlavor};
 use crate::report::combined::{self, CombinedInput, JOB_FILE, Part};
 use crate::report::{HTML_FILE, MARKDOWN_FILE};
@@ -46,7 +47,6 @@ use crate::scenario::engine::{Observer, RunOptions, run_all};
 use crate::scenario::env::ScenarioEnv;
 use crate::scenario::junit::{self, JUNIT_FILE};
 use crate::scenario::plan::Scenario;
-use crate::scenario::results::{Outcome as ScenarioOutcome, RunResults};
 
 /// The scenarios of `--quick`: one or two of each family, none of the slow ones (the
 /// recycler's failure deadline, server restarts).
@@ -340,7 +340,7 @@ pub struct JobReport {
     /// The scenario results, when the scenario phase ran.
     pub scenarios: Option<RunResults>,
     /// The benchmark's summary, when the benchmark phase ran.
-    pub bench: Option<crate::report::summary::Summary>,
+    pub bench: Option<crate::model::summary::Summary>,
 }
 
 /// Orders outcomes by what the exit code should say first: an interruption, then a
@@ -668,7 +668,7 @@ async fn bench_phase(
     cancel: &watch::Receiver<bool>,
     dir: &Path,
 ) -> (
-    Part<crate::report::summary::Summary>,
+    Part<crate::model::summary::Summary>,
     Option<crate::bench::runner::BenchOutcome>,
 ) {
     let Some(plan) = &job.bench else {
@@ -682,7 +682,7 @@ async fn bench_phase(
         let reason = "interrupted before it started".to_owned();
         return (Part::NotRun { reason }, None);
     }
-    let matrix = crate::bench::matrix::Matrix::expand(plan);
+    let matrix = crate::model::matrix::Matrix::expand(plan);
     let eta = crate::bench::progress::Eta::for_matrix(
         plan,
         &matrix,
@@ -734,7 +734,7 @@ async fn bench_phase(
 fn verdict(
     outcome: Outcome,
     scenarios: &Part<RunResults>,
-    bench: &Part<crate::report::summary::Summary>,
+    bench: &Part<crate::model::summary::Summary>,
 ) -> String {
     let mut parts = Vec::new();
     if let Part::Ran { results } = scenarios {

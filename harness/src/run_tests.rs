@@ -17,7 +17,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::bench::plan::parse_plan;
 use crate::bench::progress::NoProgress;
 use crate::cluster::ClusterSetupError;
 use crate::cluster::preflight::Problem;
@@ -25,6 +24,7 @@ use crate::k8s::clean::{self, Scope};
 use crate::k8s::fake::{Call, FakeCluster};
 use crate::k8s::ownership::{MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL};
 use crate::k8s::{ClusterError, ObjectRef};
+use crate::model::plan::parse_plan;
 use crate::scenario::Quiet;
 use crate::scenario::validate::parse;
 

@@ -12,14 +12,14 @@ use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use nfslab::bench::environment::{EnvironmentRequest, bring_up_bench_environment};
-use nfslab::bench::plan::load_plan;
 use nfslab::bench::progress::NoProgress;
-use nfslab::bench::results::RunStatus;
 use nfslab::bench::runner::{RunnerOptions, run_bench};
 use nfslab::config::Config;
 use nfslab::environment::ClusterChoice;
 use nfslab::errors::error_chain;
 use nfslab::k8s::ownership::{RunId, selector};
+use nfslab::model::plan::load_plan;
+use nfslab::model::results::RunStatus;
 
 const TRIAL: &str = "bench_smoke_plan_on_a_cluster";
 
@@ -49,7 +49,7 @@ async fn smoke(choice: ClusterChoice) -> Result<(), Failed> {
 }
 
 async fn check_smoke(
-    plan: &nfslab::bench::plan::Plan,
+    plan: &nfslab::model::plan::Plan,
     target: &nfslab::bench::runner::Target,
     run_id: &RunId,
     config: &Config,

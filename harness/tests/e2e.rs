@@ -39,12 +39,12 @@ use nfslab::config::Config;
 use nfslab::environment::{ClusterChoice, flavor_from_env};
 use nfslab::k8s::clean::{self, Scope};
 use nfslab::k8s::ownership::RunId;
+use nfslab::model::scenarios::{
+    EnvironmentInfo, KIND, Outcome, RunResults, SCHEMA_VERSION, StepOutcome, Summary,
+};
 use nfslab::scenario::catalog::{self, Catalog};
 use nfslab::scenario::env::{self, Prepared, ScenarioEnv};
 use nfslab::scenario::junit;
-use nfslab::scenario::results::{
-    EnvironmentInfo, KIND, Outcome, RunResults, SCHEMA_VERSION, StepOutcome, Summary,
-};
 use nfslab::scenario::{Gate, Observer, Progress, Quiet, Scenario, ScenarioResult, run_scenario};
 use tokio::sync::{OnceCell, watch};
 

@@ -15,12 +15,12 @@ use nfslab::bench::manifests::{
     BARRIER_FILE, CLIENT_CONTAINER, CONTROL_CONTAINER, CellSpec, ENGINE, LAYOUT_CONTAINER, Names,
     RESULT_FILE, Volume, cell_objects,
 };
-use nfslab::bench::matrix::Matrix;
-use nfslab::bench::plan::{BuiltInIncludes, parse_plan};
 use nfslab::k8s::fake::FakeCluster;
 use nfslab::k8s::ownership::RunId;
 use nfslab::k8s::stand_in::{self, StandIn};
 use nfslab::k8s::{Cluster, ObjectRef};
+use nfslab::model::matrix::Matrix;
+use nfslab::model::plan::{BuiltInIncludes, parse_plan};
 use nfslab::nfs::files::ServerFiles;
 use nfslab::nfs::helper;
 use nfslab::nfs::{FileAccess, NfsServer, ServerFlavor};

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
 
-use nfslab::bench::aggregate::summarize_dir;
-use nfslab::bench::results::ResultsDir;
-use nfslab::report::summary::Summary;
+use nfslab::model::aggregate::summarize_dir;
+use nfslab::model::results::ResultsDir;
+use nfslab::model::summary::Summary;
 use nfslab::report::{self, write_reports};
 use nfslab_workload::result::{RunResult, Totals};
 use nfslab_workload::units::Size;
@@ -589,12 +589,12 @@ fn nas_tier_section_compares_the_best_profiles() {
     copy_dir(&fixture("run-a"), &dir);
     let results = ResultsDir::open(&dir).unwrap();
     let mut plan = results.read_plan().unwrap();
-    let table = nfslab::report::nas::parse_tiers(
-        nfslab::bench::plan::DEFAULT_NAS_TIERS_YAML,
+    let table = nfslab::model::nas::parse_tiers(
+        nfslab::model::plan::DEFAULT_NAS_TIERS_YAML,
         "nas-tiers.yaml",
     )
     .unwrap();
-    plan.nas = Some(nfslab::report::nas::NasReference {
+    plan.nas = Some(nfslab::model::nas::NasReference {
         tier: table
             .tiers
             .into_iter()
@@ -636,9 +636,9 @@ fn nas_tier_section_compares_the_best_profiles() {
 /// A host run's summary: run A's first cell as the mount cell, and a protocol cell of the
 /// same job made from it with 25% more throughput and half the latency.
 fn host_summary() -> Summary {
-    use nfslab::bench::aggregate::mount_efficiency;
-    use nfslab::bench::host::protocol::NotApplicable;
-    use nfslab::bench::matrix::AccessPath;
+    use nfslab::model::aggregate::mount_efficiency;
+    use nfslab::model::matrix::AccessPath;
+    use nfslab::nfs::protocol::NotApplicable;
     let mut s = summary_of("run-a");
     s.cells.truncate(1);
     let mut mount = s.cells.remove(0);
@@ -646,9 +646,9 @@ fn host_summary() -> Summary {
     let mut protocol = mount.clone();
     protocol.id.push_str("/protocol");
     protocol.access = Some(AccessPath::Protocol);
-    let faster = |spread: &mut Option<nfslab::report::summary::Spread>| {
+    let faster = |spread: &mut Option<nfslab::model::summary::Spread>| {
         if let Some(sp) = spread.as_mut() {
-            *sp = nfslab::report::summary::scale(*sp, 1.25);
+            *sp = nfslab::model::summary::scale(*sp, 1.25);
         }
     };
     faster(&mut protocol.bandwidth_bytes_per_sec);

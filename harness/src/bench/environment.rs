@@ -21,7 +21,7 @@ use super::runner::Target;
 pub struct EnvironmentRequest {
     /// The cluster.
     pub cluster: ClusterChoice,
-    /// In-cluster server flavors to deploy ([`super::plan::Plan::in_cluster_flavors`]).
+    /// In-cluster server flavors to deploy ([`crate::model::plan::Plan::in_cluster_flavors`]).
     pub flavors: Vec<ServerFlavor>,
     /// The nfslab-io image the client pods use (built and side-loaded into kind clusters).
     pub image: String,

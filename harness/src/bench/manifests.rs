@@ -24,9 +24,9 @@
 use nfslab_workload::job::Job;
 use serde_json::{Value, json};
 
-use super::matrix::Cell;
 use crate::k8s::ObjectRef;
 use crate::k8s::ownership::{RunId, stamp};
+use crate::model::matrix::Cell;
 
 /// Scenario label value of benchmark objects.
 pub const SCENARIO: &str = "bench";
@@ -368,13 +368,13 @@ pub struct RenderedPlan {
 /// class missing there is named in a comment instead.
 #[must_use]
 pub fn render_plan(
-    plan: &super::plan::Plan,
+    plan: &crate::model::plan::Plan,
     run: &RunId,
     classes: &[super::storage_class::SourceClass],
 ) -> RenderedPlan {
-    use super::plan::ServerKind;
     use super::storage_class::{clone_class, clone_name};
-    let matrix = super::matrix::Matrix::expand(plan);
+    use crate::model::plan::ServerKind;
+    let matrix = crate::model::matrix::Matrix::expand(plan);
     let mut files = vec![(
         "000-namespace.yaml".to_owned(),
         to_yaml_documents(&[namespace(run)]),
@@ -641,7 +641,7 @@ mod tests {
 
     #[test]
     fn rendered_smoke_plan_step() {
-        let plan = crate::bench::plan::load_plan(
+        let plan = crate::model::plan::load_plan(
             &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../workloads/plans/smoke.yaml"),
         )
         .unwrap();

@@ -13,13 +13,11 @@
 //! - [`aggregate`]: raw results to the versioned summary (medians, CV, exact histogram
 //!   merges, options diff).
 
-pub mod aggregate;
 pub mod environment;
 pub mod host;
 pub mod manifests;
-pub mod matrix;
-pub mod plan;
 pub mod progress;
-pub mod results;
 pub mod runner;
 pub mod storage_class;
+
+pub use crate::model::{aggregate, matrix, plan, results};

@@ -28,11 +28,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use nfslab_workload::result::RunResult;
 use tokio::time::Instant;
 
-use super::aggregate::headline_of;
-use super::matrix::{Cell, Matrix};
-use super::plan::Plan;
+use crate::model::aggregate::headline_of;
+use crate::model::matrix::{Cell, Matrix};
+use crate::model::plan::Plan;
+use crate::model::summary::Headline;
 use crate::report::format::headline_with_unit;
-use crate::report::summary::Headline;
 
 /// What surrounds the measured window of a step on a cluster, until measured: the volume
 /// bound, the client pods scheduled and started, the files laid out, everything deleted.

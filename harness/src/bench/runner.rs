@@ -37,13 +37,7 @@ use super::manifests::{
     self, BARRIER_FILE, CLIENT_CONTAINER, CONTROL_CONTAINER, CellSpec, ENGINE, LAYOUT_CONTAINER,
     Names, RESULT_FILE,
 };
-use super::matrix::{Cell, Matrix};
-use super::plan::{Plan, ServerKind};
 use super::progress::{CLUSTER_STEP_OVERHEAD, Eta, Progress, StepDone, figure_of};
-use super::results::{
-    Attempt, AttemptStatus, Environment, NodeInfo, PodRecord, ResultsDir, ResultsError, RunRecord,
-    RunStatus, ServerRecord,
-};
 use super::storage_class::{self, ClassError, SourceClass};
 use crate::config::Timeouts;
 use crate::errors::error_chain;
@@ -52,8 +46,14 @@ use crate::k8s::conditions::{self, Condition};
 use crate::k8s::ownership::RunId;
 use crate::k8s::wait::{self, WaitError};
 use crate::k8s::{Cluster, ClusterError, ObjectRef, Propagation};
+use crate::model::matrix::{Cell, Matrix};
+use crate::model::plan::{Plan, ServerKind};
+use crate::model::results::{
+    Attempt, AttemptStatus, Environment, NodeInfo, PodRecord, ResultsDir, ResultsError, RunRecord,
+    RunStatus, ServerRecord,
+};
+use crate::model::summary::Summary;
 use crate::nfs::{NfsServer, ServerFlavor};
-use crate::report::summary::Summary;
 use crate::report::{ReportError, write_reports};
 
 /// What the runner needs from the environment: a cluster and the in-cluster servers the

@@ -10,12 +10,12 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::*;
-use crate::bench::matrix::Matrix;
-use crate::bench::plan::{BuiltInIncludes, parse_plan};
 use crate::bench::progress::{NoProgress, RecordedProgress};
 use crate::config::Config;
 use crate::k8s::ExecOutput;
 use crate::k8s::fake::{Call, FakeCluster};
+use crate::model::matrix::Matrix;
+use crate::model::plan::{BuiltInIncludes, parse_plan};
 
 /// A real nfslab-io result of a 4 KiB random-read client.
 const RESULT: &str = include_str!(

@@ -9,14 +9,8 @@ use clap::Args;
 use nfslab::bench::environment::{EnvironmentRequest, bring_up_bench_environment};
 use nfslab::bench::host::clients::find_engine;
 use nfslab::bench::host::mount::{self, MountSupport};
-use nfslab::bench::host::protocol::map_profile;
 use nfslab::bench::host::{DEFAULT_CONNECT_TIMEOUT, HostError, HostOptions, run_host_bench};
 use nfslab::bench::manifests::{PLACEHOLDER_ADDRESS, render_plan};
-use nfslab::bench::matrix::AccessPath;
-use nfslab::bench::matrix::Matrix;
-use nfslab::bench::plan::{
-    DEFAULT_PLAN_PATH, Overrides, Plan, ServerKind, builtin_plan, load_plan,
-};
 use nfslab::bench::progress::{
     CLUSTER_STEP_OVERHEAD, Eta, HOST_STEP_OVERHEAD, for_stderr, format_eta,
 };
@@ -26,6 +20,12 @@ use nfslab::config::Config;
 use nfslab::errors::error_chain;
 use nfslab::exit::Outcome;
 use nfslab::k8s::ownership::RunId;
+use nfslab::model::matrix::AccessPath;
+use nfslab::model::matrix::Matrix;
+use nfslab::model::plan::{
+    DEFAULT_PLAN_PATH, Overrides, Plan, ServerKind, builtin_plan, load_plan,
+};
+use nfslab::nfs::protocol::map_profile;
 use nfslab::report::HTML_FILE;
 
 const EXAMPLES: &str = "\
@@ -255,7 +255,7 @@ fn conclude<E: std::error::Error>(
     }
 }
 
-fn write_junit(path: &Path, summary: &nfslab::report::summary::Summary) -> Result<(), String> {
+fn write_junit(path: &Path, summary: &nfslab::model::summary::Summary) -> Result<(), String> {
     let xml = nfslab::report::junit::render(summary)
         .map_err(|e| format!("cannot render the JUnit report: {e}"))?;
     std::fs::write(path, xml).map_err(|e| {

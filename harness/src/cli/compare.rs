@@ -61,7 +61,7 @@ pub(crate) fn run(args: &CompareArgs) -> Outcome {
     let same_file = |a: &std::path::Path, b: &std::path::Path| {
         let summary = |p: &std::path::Path| {
             let file = if p.is_dir() {
-                p.join(nfslab::report::summary::SUMMARY_FILE)
+                p.join(nfslab::model::summary::SUMMARY_FILE)
             } else {
                 p.to_path_buf()
             };

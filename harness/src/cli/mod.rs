@@ -383,7 +383,7 @@ pub(crate) fn repetitions_arg(text: &str) -> Result<u32, String> {
 
 /// One value of `--clients`: 1 to the plan limit.
 pub(crate) fn clients_arg(text: &str) -> Result<u32, String> {
-    let max = nfslab::bench::plan::MAX_CLIENTS;
+    let max = nfslab::model::plan::MAX_CLIENTS;
     whole_number(text, 1, u64::from(max)).map(|n| u32::try_from(n).unwrap_or(max))
 }
 

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use nfslab::bench::results::{ResultsDir, ResultsError};
 use nfslab::errors::error_chain;
 use nfslab::exit::Outcome;
+use nfslab::model::results::{ResultsDir, ResultsError};
 use nfslab::report::{ReportError, write_reports};
 
 const EXAMPLES: &str = "\

@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use clap::Args;
-use nfslab::bench::plan::{Overrides, Plan, load_plan};
 use nfslab::bench::progress::Progress;
 use nfslab::config::Config;
 use nfslab::errors::error_chain;
 use nfslab::exit::Outcome;
+use nfslab::model::plan::{Overrides, Plan, load_plan};
 use nfslab::run::{
     self as job, Job, Phase, QUICK_PLAN_PATH, QUICK_SCENARIOS, SystemProvider, View,
     builtin_quick_plan, set_in_cluster_flavor,

@@ -15,6 +15,7 @@
 
 pub mod files;
 pub mod helper;
+pub mod protocol;
 pub mod provisioner;
 pub mod server;
 

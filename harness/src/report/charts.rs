@@ -17,7 +17,7 @@ use plotters::coord::combinators::{BindKeyPoints as _, WithKeyPoints};
 use plotters::coord::types::RangedCoordi32;
 use plotters::prelude::*;
 
-use crate::report::summary::CellSummary;
+use crate::model::summary::CellSummary;
 
 /// Width of a workload figure, pixels.
 pub const WIDTH: u32 = 1000;
@@ -185,7 +185,7 @@ pub fn workload_chart(workload: &str, bars: &[Bar<'_>], op: &str) -> Result<Stri
     let legend_height = legend_rows * LEGEND_ROW + 16;
     let height = (n as u32 * BAR_HEIGHT + 110).max(300 + legend_height);
     let headline = bars.first().map_or("value", |b| b.cell.headline.label());
-    let values: Vec<Option<crate::report::summary::Spread>> =
+    let values: Vec<Option<crate::model::summary::Spread>> =
         bars.iter().map(|b| b.cell.headline_display()).collect();
     let top = values
         .iter()

@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use super::charts::ChartError;
 use super::html::{STYLE, escape};
-use super::summary::Summary;
-use crate::environment::EnvironmentInfo;
-use crate::scenario::plan::NoteKind;
-use crate::scenario::results::{Outcome, RunResults, ScenarioResult};
+use crate::model::environment::EnvironmentInfo;
+use crate::model::scenarios::NoteKind;
+use crate::model::scenarios::{Outcome, RunResults, ScenarioResult};
+use crate::model::summary::Summary;
 
 /// Name of the file recording the run's phases and environment (`run.json` belongs to the
 /// benchmark).
@@ -437,9 +437,9 @@ fn scenarios_html(out: &mut String, results: &RunResults) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::environment::NodeInfo;
-    use crate::scenario::plan::Note;
-    use crate::scenario::results::{EnvironmentInfo as ScenarioEnvInfo, KIND, SCHEMA_VERSION};
+    use crate::model::environment::NodeInfo;
+    use crate::model::scenarios::Note;
+    use crate::model::scenarios::{EnvironmentInfo as ScenarioEnvInfo, KIND, SCHEMA_VERSION};
 
     fn scenario(code: &str, id: &str, outcome: Outcome, notes: Vec<Note>) -> ScenarioResult {
         ScenarioResult {
@@ -466,8 +466,8 @@ mod tests {
     fn bench_summary() -> Summary {
         let dir =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bench/run-a");
-        let results = crate::bench::results::ResultsDir::open(&dir).expect("the fixture run");
-        crate::bench::aggregate::summarize_dir(&results).expect("the fixture run aggregates")
+        let results = crate::model::results::ResultsDir::open(&dir).expect("the fixture run");
+        crate::model::aggregate::summarize_dir(&results).expect("the fixture run aggregates")
     }
 
     fn input(bench: Part<Summary>) -> CombinedInput {
@@ -490,7 +490,7 @@ mod tests {
                 Vec::new(),
             ),
         ];
-        let summary = crate::scenario::results::Summary::of(&scenarios);
+        let summary = crate::model::scenarios::Summary::of(&scenarios);
         CombinedInput {
             run_id: "20261123-150000-abcdef".to_owned(),
             tool_version: "0.1.0".to_owned(),

@@ -21,13 +21,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::bench::results::{ResultsError, read_versioned};
+use crate::model::results::{ResultsError, read_versioned};
+use crate::model::summary::{
+    CellSummary, Headline, MIN_REPETITIONS, SUMMARY_FILE, SUMMARY_SCHEMA_VERSION, Spread, Summary,
+};
 use crate::report::charts::{self, Change, ChartError};
 use crate::report::format::{change, number};
 use crate::report::html::{STYLE, escape};
-use crate::report::summary::{
-    CellSummary, Headline, MIN_REPETITIONS, SUMMARY_FILE, SUMMARY_SCHEMA_VERSION, Spread, Summary,
-};
 
 /// Threshold when none is given: 10%.
 pub const DEFAULT_THRESHOLD: f64 = 0.10;
@@ -278,7 +278,7 @@ pub fn compare(old: &Summary, new: &Summary, threshold: f64) -> Comparison {
             if a.ops < MIN_LATENCY_OPS || b.ops < MIN_LATENCY_OPS {
                 continue;
             }
-            let p99 = |l: &crate::report::summary::OpLatency| {
+            let p99 = |l: &crate::model::summary::OpLatency| {
                 let (range, n) = range_of(l.p99_spread.as_ref(), 1e-3);
                 (l.latency_ns.p99 as f64 / 1e3, range, n)
             };

@@ -13,8 +13,8 @@
 
 use std::fmt::Write as _;
 
-use crate::bench::matrix::AccessPath;
-use crate::report::summary::{Spread, Summary, name_of};
+use crate::model::matrix::AccessPath;
+use crate::model::summary::{Spread, Summary, name_of};
 
 fn field(text: &str) -> String {
     if text.contains([',', '"', '\n']) {

@@ -7,22 +7,11 @@
 
 use nfslab_workload::wire::FindingKind;
 
-use crate::bench::matrix::AccessPath;
+use crate::model::matrix::AccessPath;
+use crate::model::summary::{Best, CellSummary, Headline, MIN_REPETITIONS, Spread};
 use crate::nfs::mount_options::DiffKind;
-use crate::report::summary::{Best, CellSummary, Headline, MIN_REPETITIONS, Spread};
 
-/// A figure with a precision that suits its size: `1234`, `56.7`, `0.89`.
-#[must_use]
-pub fn number(value: f64) -> String {
-    let magnitude = value.abs();
-    if magnitude >= 100.0 {
-        format!("{value:.0}")
-    } else if magnitude >= 10.0 {
-        format!("{value:.1}")
-    } else {
-        format!("{value:.2}")
-    }
-}
+pub use crate::model::summary::number;
 
 /// A latency in nanoseconds with an adaptive unit.
 #[must_use]

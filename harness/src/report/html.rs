@@ -9,6 +9,7 @@
 
 use std::fmt::Write as _;
 
+use crate::model::summary::{CellSummary, MIN_REPETITIONS, Summary, UNSTABLE_CV, rpc_origin};
 use crate::report::charts::{self, Bar, ChartError};
 use crate::report::format::{
     self, cell_label, clear_win, cpu_per_gib, flags, headline_median, headline_value,
@@ -16,7 +17,6 @@ use crate::report::format::{
     wire_ratios,
 };
 use crate::report::markdown::workload_cells;
-use crate::report::summary::{CellSummary, MIN_REPETITIONS, Summary, UNSTABLE_CV, rpc_origin};
 
 /// Escapes text for HTML element content and attribute values.
 #[must_use]

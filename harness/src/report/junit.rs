@@ -12,7 +12,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::format::{headline_median, server_label};
-use super::summary::{CellSummary, Summary};
+use crate::model::summary::{CellSummary, Summary};
 
 /// Renders the JUnit XML of a benchmark summary.
 ///
@@ -72,8 +72,8 @@ fn case(cell: &CellSummary) -> TestCase {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::aggregate::summarize_dir;
-    use crate::bench::results::ResultsDir;
+    use crate::model::aggregate::summarize_dir;
+    use crate::model::results::ResultsDir;
 
     fn run_a() -> Summary {
         let dir =

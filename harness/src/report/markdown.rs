@@ -2,12 +2,12 @@
 
 use std::fmt::Write as _;
 
+use crate::model::summary::{CellSummary, MIN_REPETITIONS, Summary, UNSTABLE_CV, rpc_origin};
 use crate::report::format::{
     self, cell_label, clear_win, cpu_per_gib, flags, headline_median, headline_value,
     histogram_precision, latency, number, p99_range, percent, range, server_label, settings,
     wire_ratios,
 };
-use crate::report::summary::{CellSummary, MIN_REPETITIONS, Summary, UNSTABLE_CV, rpc_origin};
 
 /// Renders the whole Markdown report.
 #[must_use]

@@ -23,14 +23,14 @@ pub mod format;
 pub mod html;
 pub mod junit;
 pub mod markdown;
-pub mod nas;
-pub mod summary;
 pub mod terminal;
+
+pub use crate::model::{nas, summary};
 
 use std::path::PathBuf;
 
-use crate::bench::aggregate::{AggregateError, summarize_dir};
-use crate::bench::results::{ResultsDir, ResultsError};
+use crate::model::aggregate::{AggregateError, summarize_dir};
+use crate::model::results::{ResultsDir, ResultsError};
 use summary::{SUMMARY_FILE, Summary};
 
 /// CSV file name.

@@ -2,16 +2,16 @@
 //! stderr when they end, the way fio and kubestr users expect one.
 //!
 //! Per (server, workload, clients) the best profile with its median figure, the runner-up
-//! with its figure, and the verdict ([`crate::report::summary::Best`]: a clear win needs at
+//! with its figure, and the verdict ([`crate::model::summary::Best`]: a clear win needs at
 //! least three repetitions on both sides and ranges that do not overlap); then every failed
 //! repetition with its reason. The callers add the report's path last. Figures carry their
 //! unit (`MB/s` = 10^6 bytes/s, the unit of every report).
 
 use std::fmt::Write as _;
 
+use crate::model::scenarios::{Outcome, RunResults};
+use crate::model::summary::{Best, Headline, Summary, name_of};
 use crate::report::format::number;
-use crate::report::summary::{Best, Headline, Summary, name_of};
-use crate::scenario::results::{Outcome, RunResults};
 
 /// A figure in display units with its unit (`812 MB/s`, `12345 IOPS`).
 fn figure(headline: Headline, value: f64) -> String {
@@ -175,7 +175,7 @@ pub fn scenario_lines(results: &RunResults) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::results::{
+    use crate::model::scenarios::{
         EnvironmentInfo, KIND, SCHEMA_VERSION, ScenarioResult, Summary as Counts,
     };
 

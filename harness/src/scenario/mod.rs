@@ -37,7 +37,7 @@ pub mod live;
 pub mod plan;
 pub mod provisioner;
 pub mod render;
-pub mod results;
+pub use crate::model::scenarios as results;
 pub mod steps;
 pub mod template;
 pub mod validate;

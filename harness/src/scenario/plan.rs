@@ -9,8 +9,6 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::Timeouts;
 use crate::k8s::manifest::{Located, Node, Pos};
 use crate::k8s::{ObjectRef, Propagation};
@@ -575,28 +573,7 @@ impl fmt::Display for ObjRef {
     }
 }
 
-/// What a note in the report is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum NoteKind {
-    /// Something that can lose data or surprise an operator.
-    Hazard,
-    /// The documents and real Kubernetes disagree; the scenario asserts Kubernetes.
-    Disagreement,
-    /// How to fix what the scenario shows.
-    Fix,
-    /// Background.
-    Info,
-}
-
-/// A note the scenario declares for the report.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Note {
-    /// What it is about.
-    pub kind: NoteKind,
-    /// The text.
-    pub text: String,
-}
+pub use crate::model::scenarios::{Note, NoteKind};
 
 /// What a scenario needs from the environment beyond a cluster.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -16,7 +16,7 @@
 //! one directory per client, created before and removed after (unless `keep_files`). The
 //! clients are `nfslab-io` processes ([`clients`]) with the plan's job, ramp, runtime and
 //! start barrier, as client pods. Results go to the same directory layout and schema as the
-//! cluster runner's ([`crate::bench::results`]: `run.json`, raw JSON per client,
+//! cluster runner's ([`crate::model::results`]: `run.json`, raw JSON per client,
 //! `summary.json`, `summary.csv`, `report.md`, `report.html`), so `nfslab report` and
 //! `nfslab compare` work unchanged; with both paths measured, the summary holds each mount
 //! cell's mount efficiency.
@@ -29,7 +29,7 @@
 pub mod clients;
 pub mod export;
 pub mod mount;
-pub mod protocol;
+pub use crate::nfs::protocol;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -40,18 +40,18 @@ use tokio::sync::watch;
 use self::clients::{ClientError, ClientRun, Clients};
 use self::export::{ExportError, ExportTree};
 use self::mount::{HostMount, MountSupport};
-use self::protocol::map_profile;
-use super::matrix::{AccessPath, Cell, Matrix};
-use super::plan::{Plan, ServerKind};
 use super::progress::Progress;
-use super::results::{
-    Attempt, AttemptStatus, Environment, NodeInfo, PodRecord, ResultsDir, ResultsError, RunRecord,
-    RunStatus, ServerRecord,
-};
 use super::runner::{BenchOutcome, Ending, conclude, record_attempt};
 use crate::errors::error_chain;
 use crate::exit::Outcome;
 use crate::k8s::ownership::RunId;
+use crate::model::matrix::{AccessPath, Cell, Matrix};
+use crate::model::plan::{Plan, ServerKind};
+use crate::model::results::{
+    Attempt, AttemptStatus, Environment, NodeInfo, PodRecord, ResultsDir, ResultsError, RunRecord,
+    RunStatus, ServerRecord,
+};
+use crate::nfs::protocol::map_profile;
 use crate::report::ReportError;
 
 /// Directory of benchmark runs inside an export.
@@ -703,7 +703,7 @@ pub async fn run_host_bench(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::plan::{Overrides, builtin_plan};
+    use crate::model::plan::{Overrides, builtin_plan};
 
     #[test]
     fn steps_are_named_like_cluster_objects() {

@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::plan::Note;
 use crate::k8s::diagnose::Diagnosis;
 use crate::k8s::tracker::CleanupReport;
 
@@ -343,6 +342,29 @@ impl RunResults {
     pub fn all_passed(&self) -> bool {
         self.summary.failed == 0 && self.summary.errors == 0 && self.summary.interrupted == 0
     }
+}
+
+/// What a note in the report is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoteKind {
+    /// Something that can lose data or surprise an operator.
+    Hazard,
+    /// The documents and real Kubernetes disagree; the scenario asserts Kubernetes.
+    Disagreement,
+    /// How to fix what the scenario shows.
+    Fix,
+    /// Background.
+    Info,
+}
+
+/// A note the scenario declares for the report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    /// What it is about.
+    pub kind: NoteKind,
+    /// The text.
+    pub text: String,
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //! | `units` | `bandwidth: bytes/s`, `latency: ns` |
 //! | `cells[]` | one [`CellSummary`] per cell, in matrix order |
 //! | `best[]` | per (server, workload, clients): the profile with the best headline median |
-//! | `nas` | `null` or the measured-vs-advertised comparison ([`crate::report::nas`]) |
+//! | `nas` | `null` or the measured-vs-advertised comparison ([`crate::model::nas`]) |
 //!
 //! Fields added after the first release are optional: readers treat them as absent in older
 //! files, writers omit them when they do not apply, and `schema_version` stays `1`.
@@ -49,11 +49,11 @@ use nfslab_workload::result::LatencySummary;
 use nfslab_workload::wire::WireSection;
 use serde::{Deserialize, Serialize};
 
-use crate::bench::host::protocol::NotApplicable;
-use crate::bench::matrix::AccessPath;
-use crate::bench::results::{Environment, RunStatus};
+use crate::model::matrix::AccessPath;
+use crate::model::nas::NasComparison;
+use crate::model::results::{Environment, RunStatus};
 use crate::nfs::mount_options::OptionDiff;
-use crate::report::nas::NasComparison;
+use crate::nfs::protocol::NotApplicable;
 
 /// Version of the summary schema.
 pub const SUMMARY_SCHEMA_VERSION: u32 = 1;
@@ -624,4 +624,17 @@ pub fn name_of<T: Serialize>(value: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
+}
+
+/// A figure with a precision that suits its size: `1234`, `56.7`, `0.89`.
+#[must_use]
+pub fn number(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude >= 100.0 {
+        format!("{value:.0}")
+    } else if magnitude >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
 }

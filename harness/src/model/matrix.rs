@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::plan::Plan;
+use crate::model::plan::Plan;
 
 /// How a cell's clients reach the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -174,7 +174,7 @@ impl Matrix {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::plan::{Overrides, builtin_plan};
+    use crate::model::plan::{Overrides, builtin_plan};
 
     #[test]
     fn expansion_is_the_product_in_a_fixed_order() {

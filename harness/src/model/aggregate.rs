@@ -17,17 +17,19 @@ use nfslab_workload::result::{
 };
 use nfslab_workload::wire::{self, WireSection};
 
-use super::host::protocol::ProtocolOptions;
-use super::matrix::AccessPath;
-use super::plan::Plan;
-use super::results::{AttemptStatus, CellRecord, PodRecord, ResultsDir, ResultsError, RunRecord};
-use crate::nfs::mount_options::{MountOptions, diff};
-use crate::report::nas::{self, Measured};
-use crate::report::summary::{
+use crate::model::matrix::AccessPath;
+use crate::model::nas::{self, Measured};
+use crate::model::plan::Plan;
+use crate::model::results::{
+    AttemptStatus, CellRecord, PodRecord, ResultsDir, ResultsError, RunRecord,
+};
+use crate::model::summary::{
     Best, CellSummary, ClientFigures, ClientRun, Headline, MIN_REPETITIONS, MountEfficiency,
     OpLatency, OptionsSummary, RepetitionFigures, RpcOp, RpcSource, RpcSummary,
     SUMMARY_SCHEMA_VERSION, Spread, Summary, UNSTABLE_CV, Units,
 };
+use crate::nfs::mount_options::{MountOptions, diff};
+use crate::nfs::protocol::ProtocolOptions;
 
 /// `options.fstype` of protocol cells: no mount, the user-space NFSv3 client.
 pub const PROTOCOL_FSTYPE: &str = "nfs3-protocol";
@@ -777,10 +779,10 @@ pub fn best_profiles(cells: &[CellSummary]) -> Vec<Best> {
                 )),
                 Some((_, s)) if ws.min <= s.max => Some(format!(
                     "ranges overlap ({}–{} vs {}–{})",
-                    crate::report::format::number(ws.min),
-                    crate::report::format::number(ws.max),
-                    crate::report::format::number(s.min),
-                    crate::report::format::number(s.max)
+                    crate::model::summary::number(ws.min),
+                    crate::model::summary::number(ws.max),
+                    crate::model::summary::number(s.min),
+                    crate::model::summary::number(s.max)
                 )),
                 Some(_) => None,
             };
@@ -812,8 +814,8 @@ mod tests {
     };
     use nfslab_workload::stats::new_histogram;
 
-    use crate::bench::matrix::Cell;
-    use crate::bench::results::{Attempt, Environment, RunStatus};
+    use crate::model::matrix::Cell;
+    use crate::model::results::{Attempt, Environment, RunStatus};
     use crate::nfs::mount_options::DiffKind;
 
     /// A result document with `ops` reads of `latency_ns` each over `seconds`, as one pod
@@ -1148,8 +1150,7 @@ mod tests {
         ];
         rec.cells[0].requested_options.clone_from(&requested);
         rec.cells[0].cell.access = Some(AccessPath::Protocol);
-        rec.cells[0].protocol =
-            Some(crate::bench::host::protocol::map_profile(&requested).unwrap());
+        rec.cells[0].protocol = Some(crate::nfs::protocol::map_profile(&requested).unwrap());
         let id = rec.cells[0].cell.id.clone();
         let results =
             BTreeMap::from([((id, 1), vec![(pod(0), protocol_result(100, 1000, 262_144))])]);

@@ -23,9 +23,9 @@ use nfslab_workload::job::Job;
 use nfslab_workload::result::RunResult;
 use serde::{Deserialize, Serialize};
 
-use super::host::protocol::{ProtocolOptions, map_profile};
-use super::matrix::{AccessPath, Cell};
-use super::plan::Plan;
+use crate::model::matrix::{AccessPath, Cell};
+use crate::model::plan::Plan;
+use crate::nfs::protocol::{ProtocolOptions, map_profile};
 
 /// Version of `run.json`.
 pub const RUN_SCHEMA_VERSION: u32 = 1;
@@ -550,8 +550,8 @@ impl ResultsDir {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::matrix::Matrix;
-    use crate::bench::plan::{Overrides, builtin_plan};
+    use crate::model::matrix::Matrix;
+    use crate::model::plan::{Overrides, builtin_plan};
 
     #[test]
     fn record_round_trips_and_schema_is_checked() {

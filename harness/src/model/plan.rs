@@ -25,9 +25,9 @@ use serde::de::{self, IgnoredAny, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_saphyr::Spanned;
 
+use crate::model::nas::{NasReference, TierError, parse_tiers};
 use crate::nfs::ServerFlavor;
 use crate::nfs::mount_options::{MountOptions, OptionError};
-use crate::report::nas::{NasReference, TierError, parse_tiers};
 
 /// The shipped default plan.
 pub const DEFAULT_PLAN_YAML: &str = include_str!("../../../workloads/plans/default.yaml");
