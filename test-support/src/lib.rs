@@ -1,0 +1,11 @@
+//! What nfslab's test suites share, written once.
+//!
+//! - [`gate`]: the rule that turns tests needing a service (Docker, nfs-ganesha, a mount,
+//!   Chromium...) into trials that run, are reported ignored with the reason, or fail when
+//!   `NFSLAB_REQUIRE` names the service (CI names every service it installs, so nothing it
+//!   provides is ever skipped silently).
+//! - [`layers`]: the import graph between a crate's modules, read from its sources, and the
+//!   check that it has no cycle (the layering is a checked fact, not a convention).
+
+pub mod gate;
+pub mod layers;
