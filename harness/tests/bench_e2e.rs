@@ -20,6 +20,7 @@ use nfslab::errors::error_chain;
 use nfslab::k8s::ownership::{RunId, selector};
 use nfslab::model::plan::load_plan;
 use nfslab::model::results::RunStatus;
+use nfslab_test_support::gate;
 
 const TRIAL: &str = "bench_smoke_plan_on_a_cluster";
 
@@ -138,27 +139,18 @@ async fn check_smoke(
 
 fn main() {
     let args = Arguments::from_args();
-    let required = std::env::var("NFSLAB_REQUIRE")
-        .unwrap_or_default()
-        .split(',')
-        .any(|s| s.trim() == "cluster");
     let trial = match ClusterChoice::from_env() {
         Ok(Some(choice)) => Trial::test(TRIAL, move || {
             eprintln!("benchmark e2e on {choice}");
             let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
             runtime.block_on(smoke(choice))
         }),
-        Ok(None) if required => Trial::test(TRIAL, || {
-            Err(format!(
-                "NFSLAB_REQUIRE names the cluster: {}",
-                ClusterChoice::unset_reason()
-            )
-            .into())
-        }),
-        Ok(None) => {
-            eprintln!("ignored: {}", ClusterChoice::unset_reason());
-            Trial::test(TRIAL, || Ok(())).with_ignored_flag(true)
-        }
+        Ok(None) => gate::trial(
+            "cluster",
+            TRIAL,
+            Some(ClusterChoice::unset_reason()),
+            || Ok(()),
+        ),
         Err(e) => Trial::test(TRIAL, move || Err(e.to_string().into())),
     };
     libtest_mimic::run(&args, vec![trial]).exit();

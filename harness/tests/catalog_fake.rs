@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use libtest_mimic::{Arguments, Failed};
 use nfslab::config::Config;
 use nfslab::k8s::fake::{Call, FakeCluster};
 use nfslab::k8s::ownership::RunId;
@@ -27,6 +27,7 @@ use nfslab::scenario::catalog::Catalog;
 use nfslab::scenario::engine::{Quiet, run_scenario};
 use nfslab::scenario::env::ScenarioEnv;
 use nfslab::scenario::template::{namespace_for, prefix_for};
+use nfslab_test_support::gate;
 use nfslab_workload::result::{RunResult, Status};
 use serde_json::{Value, json};
 
@@ -687,13 +688,8 @@ fn main() {
     let args = Arguments::from_args();
     // Trials that need root say why when they are ignored.
     let trial = |name: &'static str, f: fn() -> Result<(), Failed>, root: Option<&'static str>| {
-        match root {
-            Some(why) if !is_root() => {
-                eprintln!("{name} ignored: {why}");
-                Trial::ignorable_test(name, move || Ok(Completion::ignored_with(why)))
-            }
-            _ => Trial::test(name, f),
-        }
+        let missing = root.filter(|_| !is_root()).map(str::to_owned);
+        gate::trial("root", name, missing, f)
     };
     let owner = Some("`mkdir --owner` on the stand-in server needs root");
     let read_only = Some("a read-only bind mount for the stand-in needs root");

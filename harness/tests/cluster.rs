@@ -25,7 +25,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use libtest_mimic::{Arguments, Failed, Trial};
 use nfslab::cluster::state::StateStore;
 use nfslab::config::Config;
 use nfslab::environment::ClusterChoice;
@@ -35,17 +35,11 @@ use nfslab::k8s::ownership::{RunId, stamp};
 use nfslab::k8s::{Cluster, ObjectRef, Propagation, wait};
 use nfslab::nfs::files::ServerFiles;
 use nfslab::nfs::{NfsServer, server};
+use nfslab_test_support::gate;
 use serde_json::{Value, json};
 
 const CLUSTER_NAME: &str = "nfslab-e2e";
 const TEST_NAME: &str = "cluster_up_nfs_up_v3_and_v41_roundtrip";
-
-fn required() -> bool {
-    std::env::var("NFSLAB_REQUIRE")
-        .unwrap_or_default()
-        .split(',')
-        .any(|s| s.trim() == "cluster")
-}
 
 /// Runs the nfslab binary like a user would; returns its stdout or a message with all output.
 fn nfslab(state: &Path, args: &[&str]) -> Result<String, Failed> {
@@ -490,17 +484,12 @@ fn main() {
     let args = Arguments::from_args();
     let trial = match ClusterChoice::from_env() {
         Ok(Some(choice)) => Trial::test(TEST_NAME, move || end_to_end(&choice)),
-        Ok(None) if required() => {
-            let reason = ClusterChoice::unset_reason();
-            Trial::test(TEST_NAME, move || {
-                Err(format!("NFSLAB_REQUIRE names `cluster` but {reason}").into())
-            })
-        }
-        Ok(None) => {
-            let reason = ClusterChoice::unset_reason();
-            eprintln!("cluster e2e ignored: {reason}");
-            Trial::ignorable_test(TEST_NAME, move || Ok(Completion::ignored_with(reason)))
-        }
+        Ok(None) => gate::trial(
+            "cluster",
+            TEST_NAME,
+            Some(ClusterChoice::unset_reason()),
+            || Ok(()),
+        ),
         // A misspelt value must not pass for "no cluster asked for".
         Err(e) => {
             let message = e.to_string();

@@ -46,15 +46,12 @@ use nfslab::scenario::catalog::{self, Catalog};
 use nfslab::scenario::env::{self, Prepared, ScenarioEnv};
 use nfslab::scenario::junit;
 use nfslab::scenario::{Gate, Observer, Progress, Quiet, Scenario, ScenarioResult, run_scenario};
+use nfslab_test_support::gate;
 use tokio::sync::{OnceCell, watch};
 
-/// Whether `NFSLAB_REQUIRE` makes a missing cluster a failure.
+/// Whether `NFSLAB_REQUIRE` makes a missing cluster a failure (it names `cluster`, or `kind`).
 fn cluster_required() -> bool {
-    std::env::var("NFSLAB_REQUIRE").is_ok_and(|v| {
-        v.split(',')
-            .map(str::trim)
-            .any(|s| s == "cluster" || s == "kind")
-    })
+    gate::required("cluster") || gate::required("kind")
 }
 
 /// What the trials share: one runtime, one environment (prepared by the first trial that

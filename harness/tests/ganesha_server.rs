@@ -12,8 +12,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use libtest_mimic::{Arguments, Failed};
 use nfslab::nfs::server::{LOCKD_PORT, MOUNTD_PORT, ganesha_config};
+use nfslab_test_support::gate;
 
 const TOOLS: [&str; 8] = [
     "timeout",
@@ -41,13 +42,6 @@ fn missing() -> Option<String> {
     let uid = Command::new("id").arg("-u").output().ok()?;
     (String::from_utf8_lossy(&uid.stdout).trim() != "0")
         .then(|| "needs root for private network and mount namespaces".to_owned())
-}
-
-fn required() -> bool {
-    std::env::var("NFSLAB_REQUIRE")
-        .unwrap_or_default()
-        .split(',')
-        .any(|s| s.trim() == "ganesha")
 }
 
 /// How long each NFS call is retried while the server still refuses it as in grace.
@@ -189,15 +183,6 @@ fn run_server() -> Result<(), Failed> {
 fn main() {
     let args = Arguments::from_args();
     let name = "ganesha_config_serves_v3_and_v4_on_fixed_ports";
-    let trial = match missing() {
-        None => Trial::test(name, run_server),
-        Some(reason) if required() => Trial::test(name, move || {
-            Err(format!("NFSLAB_REQUIRE names `ganesha` but {reason}").into())
-        }),
-        Some(reason) => {
-            eprintln!("ganesha server test ignored: {reason}");
-            Trial::ignorable_test(name, move || Ok(Completion::ignored_with(reason)))
-        }
-    };
+    let trial = gate::trial("ganesha", name, missing(), run_server);
     libtest_mimic::run(&args, vec![trial]).exit();
 }

@@ -27,8 +27,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use libtest_mimic::{Arguments, Failed};
 use nfs_support::Ganesha;
+use nfslab_test_support::gate;
 use serde_json::Value;
 
 type Shared = Arc<Mutex<Option<Ganesha>>>;
@@ -68,13 +69,6 @@ macro_rules! ensure {
             return Err(format!($($msg)+).into());
         }
     };
-}
-
-fn required() -> bool {
-    std::env::var("NFSLAB_REQUIRE")
-        .unwrap_or_default()
-        .split(',')
-        .any(|s| s.trim() == "ganesha")
 }
 
 /// The `nfslab-io` binary of this build (built by cargo when its sources changed).
@@ -810,21 +804,13 @@ fn main() {
         .map(|(name, test, needs_ganesha, skip)| {
             let shared = Arc::clone(&shared);
             if let Some(reason) = skip {
-                return Trial::ignorable_test(name, move || Ok(Completion::ignored_with(reason)));
+                return gate::trial("kernel-nfs", name, Some(reason.to_owned()), || Ok(()));
             }
-            match (&availability, needs_ganesha) {
-                (Err(reason), true) if required() => {
-                    let reason = reason.clone();
-                    Trial::test(name, move || {
-                        Err(format!("NFSLAB_REQUIRE names `ganesha` but {reason}").into())
-                    })
-                }
-                (Err(reason), true) => {
-                    let reason = format!("ganesha unavailable: {reason}");
-                    Trial::ignorable_test(name, move || Ok(Completion::ignored_with(reason)))
-                }
-                _ => Trial::test(name, move || test(&shared)),
-            }
+            let missing = match (&availability, needs_ganesha) {
+                (Err(reason), true) => Some(reason.clone()),
+                _ => None,
+            };
+            gate::trial("ganesha", name, missing, move || test(&shared))
         })
         .collect();
     let conclusion = libtest_mimic::run(&args, trials);

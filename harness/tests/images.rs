@@ -14,9 +14,10 @@
 use std::process::Command;
 use std::time::Duration;
 
-use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use libtest_mimic::{Arguments, Failed};
 use nfslab::cluster::images::{self, Image, Role};
 use nfslab::cluster::tools::SystemTools;
+use nfslab_test_support::gate;
 
 fn docker_missing() -> Option<String> {
     match Command::new("docker").arg("info").output() {
@@ -30,13 +31,6 @@ fn docker_missing() -> Option<String> {
         )),
         Err(e) => Some(format!("docker cannot be run: {e}")),
     }
-}
-
-fn required() -> bool {
-    std::env::var("NFSLAB_REQUIRE")
-        .unwrap_or_default()
-        .split(',')
-        .any(|s| s.trim() == "docker")
 }
 
 fn docker(args: &[&str]) -> Result<String, Failed> {
@@ -378,16 +372,7 @@ fn main() {
             });
             (name, f, docker_missing().or(registry))
         })
-        .map(|(name, f, missing)| match missing {
-            None => Trial::test(name, f),
-            Some(reason) if required() => Trial::test(name, move || {
-                Err(format!("NFSLAB_REQUIRE names `docker` but {reason}").into())
-            }),
-            Some(reason) => {
-                eprintln!("image test ignored: {reason}");
-                Trial::ignorable_test(name, move || Ok(Completion::ignored_with(reason)))
-            }
-        })
+        .map(|(name, f, missing)| gate::trial("docker", name, missing, f))
         .collect();
     libtest_mimic::run(&args, trials).exit();
 }

@@ -33,6 +33,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
+use nfslab_test_support::gate;
 
 mod nfs4_client;
 use nfslab::cluster::images;
@@ -50,13 +51,6 @@ macro_rules! ensure {
             return Err(Failed::from(format!($($msg)+)));
         }
     };
-}
-
-fn required() -> bool {
-    std::env::var("NFSLAB_REQUIRE")
-        .unwrap_or_default()
-        .split(',')
-        .any(|s| s.trim() == "docker")
 }
 
 fn missing() -> Option<String> {
@@ -1082,37 +1076,16 @@ fn main() {
         ),
     ];
     let reason = missing();
-    if let Some(why) = &reason {
-        eprintln!("nfs_server_image: {why}");
-    }
-    let trials: Vec<Trial> = tests
+    let mut trials: Vec<Trial> = tests
         .into_iter()
-        .map(|(name, f)| match &reason {
-            Some(why) if required() => {
-                let why = why.clone();
-                Trial::test(name, move || {
-                    Err(Failed::from(format!("required but {why}")))
-                })
-            }
-            Some(_) => Trial::test(name, f).with_ignored_flag(true),
-            None => Trial::test(name, f),
-        })
+        .map(|(name, f)| gate::trial("docker", name, reason.clone(), f))
         .collect();
-    let kernel = Trial::test(
+    trials.push(gate::trial(
+        "nfsd",
         "kernel_flavor_serves_one_path_to_v3_and_v4",
+        kernel_flavor_missing(&Config::default()),
         kernel_flavor_serves_one_path_to_v3_and_v4,
-    );
-    let trials = {
-        let mut trials = trials;
-        trials.push(match kernel_flavor_missing(&Config::default()) {
-            Some(why) => {
-                eprintln!("kernel_flavor_serves_one_path_to_v3_and_v4 ignored: {why}");
-                kernel.with_ignored_flag(true)
-            }
-            None => kernel,
-        });
-        trials
-    };
+    ));
     // One server for all tests, which restart it: one at a time.
     let mut args = args;
     args.test_threads = Some(1);

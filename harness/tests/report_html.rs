@@ -15,6 +15,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use nfslab::model::aggregate::summarize_dir;
 use nfslab::model::results::ResultsDir;
 use nfslab::report;
+use nfslab_test_support::gate;
 
 fn find_chromium() -> Option<PathBuf> {
     if let Ok(path) = std::env::var("NFSLAB_CHROMIUM") {
@@ -179,24 +180,19 @@ fn report_opens_cleanly(chromium: &Path) -> Result<(), Failed> {
 
 fn main() {
     let args = Arguments::from_args();
-    let required = std::env::var("NFSLAB_REQUIRE")
-        .unwrap_or_default()
-        .split(',')
-        .any(|s| s.trim() == "chromium");
+    let name = "html_report_opens_in_headless_chromium";
     let trial = match find_chromium() {
-        Some(chromium) => Trial::test("html_report_opens_in_headless_chromium", move || {
-            report_opens_cleanly(&chromium)
-        }),
-        None if required => Trial::test("html_report_opens_in_headless_chromium", || {
-            Err("chromium is required (NFSLAB_REQUIRE) but was not found".into())
-        }),
-        None => {
-            eprintln!(
-                "ignored: no chromium, chromium-browser or google-chrome on PATH \
+        Some(chromium) => Trial::test(name, move || report_opens_cleanly(&chromium)),
+        None => gate::trial(
+            "chromium",
+            name,
+            Some(
+                "no chromium, chromium-browser or google-chrome on PATH \
                  (set NFSLAB_CHROMIUM=/path/to/chrome)"
-            );
-            Trial::test("html_report_opens_in_headless_chromium", || Ok(())).with_ignored_flag(true)
-        }
+                    .to_owned(),
+            ),
+            || Ok(()),
+        ),
     };
     libtest_mimic::run(&args, vec![trial]).exit();
 }

@@ -13,6 +13,25 @@ pub fn required(service: &str) -> bool {
         .any(|s| s.trim() == service)
 }
 
+/// One trial of a test that needs `service`: run when `missing` is `None`; otherwise reported
+/// ignored with the reason (`missing`), or failed with it when `NFSLAB_REQUIRE` names the
+/// service.
+pub fn trial<F>(service: &str, name: &str, missing: Option<String>, body: F) -> libtest_mimic::Trial
+where
+    F: FnOnce() -> Result<(), libtest_mimic::Failed> + Send + 'static,
+{
+    match missing {
+        None => libtest_mimic::Trial::test(name, body),
+        Some(reason) if required(service) => {
+            let message = unavailable(service, &reason);
+            libtest_mimic::Trial::test(name, move || Err(message.into()))
+        }
+        Some(reason) => libtest_mimic::Trial::ignorable_test(name, move || {
+            Ok(libtest_mimic::Completion::ignored_with(reason))
+        }),
+    }
+}
+
 /// A libtest-mimic test body.
 pub type Body = Box<dyn FnOnce() -> Result<(), libtest_mimic::Failed> + Send>;
 
@@ -55,5 +74,42 @@ pub fn gated_trials(
 /// The failure of a test whose required service is missing.
 #[must_use]
 pub fn unavailable(service: &str, reason: &str) -> String {
-    format!("NFSLAB_REQUIRE names `{service}` but it is unavailable: {reason}")
+    format!("NFSLAB_REQUIRE names `{service}`, but it is unavailable: {reason}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(t: libtest_mimic::Trial) -> libtest_mimic::Conclusion {
+        let args = libtest_mimic::Arguments {
+            quiet: true,
+            test_threads: Some(1),
+            ..libtest_mimic::Arguments::default()
+        };
+        libtest_mimic::run(&args, vec![t])
+    }
+
+    // One test changes the process environment; the others must not read it meanwhile.
+    #[test]
+    fn a_trial_runs_is_ignored_or_fails_as_the_service_and_nfslab_require_say() {
+        // SAFETY: the only test of this binary that touches the environment, and no thread
+        // of it reads the environment concurrently.
+        unsafe { std::env::remove_var("NFSLAB_REQUIRE") };
+        let ran = outcome(trial("svc", "t", None, || Ok(())));
+        assert_eq!((ran.num_passed, ran.num_ignored), (1, 0));
+        let ignored = outcome(trial("svc", "t", Some("not here".into()), || Ok(())));
+        assert_eq!((ignored.num_passed, ignored.num_ignored), (0, 1));
+        // SAFETY: as above.
+        unsafe { std::env::set_var("NFSLAB_REQUIRE", "other, svc") };
+        assert!(required("svc") && !required("sv"));
+        let failed = outcome(trial("svc", "t", Some("not here".into()), || Ok(())));
+        assert_eq!(failed.num_failed, 1);
+        // SAFETY: as above.
+        unsafe { std::env::remove_var("NFSLAB_REQUIRE") };
+        assert_eq!(
+            unavailable("svc", "not here"),
+            "NFSLAB_REQUIRE names `svc`, but it is unavailable: not here"
+        );
+    }
 }
