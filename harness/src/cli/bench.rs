@@ -414,16 +414,13 @@ pub(crate) fn run(args: &BenchArgs, mut config: Config) -> Outcome {
     eprintln!("{}", describe(&plan));
     let choice = args.cluster.apply(&mut config);
     runtime.block_on(async {
-        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nstopping: cleaning up and writing the report of what was measured (Ctrl-C again to quit at once)");
-                let _ = cancel_tx.send(true);
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(i32::from(Outcome::Interrupted.code()));
-                }
-            }
-        });
+        let cancel_rx = super::on_interrupt(
+            Some(
+                "\nstopping: cleaning up and writing the report of what was measured (Ctrl-C \
+                 again to quit at once)",
+            ),
+            Some(|| ()),
+        );
         let request = EnvironmentRequest {
             cluster: choice,
             flavors: plan.in_cluster_flavors(),
@@ -551,22 +548,17 @@ fn host_run(args: &BenchArgs, plan: &Plan, run_id: RunId) -> Outcome {
         keep_files: args.keep_files,
     };
     runtime.block_on(async {
-        let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "\nstopping: stopping the clients, removing their files, unmounting and \
-                     writing the report of what was measured (Ctrl-C again to quit at once)"
-                );
-                let _ = cancel_tx.send(true);
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    for left in mount::unmount_all() {
-                        eprintln!("error: could not unmount {left}");
-                    }
-                    std::process::exit(i32::from(Outcome::Interrupted.code()));
+        let cancel_rx = super::on_interrupt(
+            Some(
+                "\nstopping: stopping the clients, removing their files, unmounting and \
+                 writing the report of what was measured (Ctrl-C again to quit at once)",
+            ),
+            Some(|| {
+                for left in mount::unmount_all() {
+                    eprintln!("error: could not unmount {left}");
                 }
-            }
-        });
+            }),
+        );
         let view = for_stderr();
         conclude(
             run_host_bench(plan, &options, view.as_ref(), cancel_rx).await,

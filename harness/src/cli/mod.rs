@@ -325,11 +325,42 @@ pub(crate) fn report(error: &(dyn std::error::Error + 'static)) {
     eprintln!("error: {}", nfslab::errors::error_chain(error));
 }
 
+/// Installs the command's Ctrl-C handler, the only one in the process (the library installs
+/// none: it takes the returned channel). Call it once, inside the runtime.
+///
+/// The first Ctrl-C prints `stopping` (when given) and sets the channel to `true`: the work
+/// watching it stops and cleans up. When `quit` is given, a second Ctrl-C runs it and exits
+/// at once with [`Outcome::Interrupted`]'s code; otherwise later presses change nothing. If
+/// the handler cannot be installed, the channel never changes.
+pub(crate) fn on_interrupt(
+    stopping: Option<&'static str>,
+    quit: Option<fn()>,
+) -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            if let Some(message) = stopping {
+                eprintln!("{message}");
+            }
+            let _ = tx.send(true);
+            if let Some(quit) = quit
+                && tokio::signal::ctrl_c().await.is_ok()
+            {
+                quit();
+                std::process::exit(i32::from(Outcome::Interrupted.code()));
+            }
+        }
+        // Receivers must never see a closed channel, which `wait_for` reports as an error.
+        std::future::pending::<()>().await;
+        drop(tx);
+    });
+    rx
+}
+
 /// Resolves when the user presses Ctrl-C (never, if the handler cannot be installed).
 pub(crate) async fn interrupted() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
-    }
+    let mut interrupt = on_interrupt(None, None);
+    let _ = interrupt.wait_for(|stop| *stop).await;
 }
 
 /// The async runtime commands run on; `Err` (after printing why) when it cannot start.

@@ -254,19 +254,13 @@ pub(crate) fn run(args: &RunArgs, config: Config) -> Outcome {
         live: Mutex::new(None),
     };
     let report = runtime.block_on(async {
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "\nnfslab: stopping: removing what this run created and writing the report \
-                     of what ran (Ctrl-C again to quit at once)"
-                );
-                let _ = tx.send(true);
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(i32::from(Outcome::Interrupted.code()));
-                }
-            }
-        });
+        let rx = super::on_interrupt(
+            Some(
+                "\nnfslab: stopping: removing what this run created and writing the report of \
+                 what ran (Ctrl-C again to quit at once)",
+            ),
+            Some(|| ()),
+        );
         job::execute(&job, &SystemProvider::default(), &view, rx).await
     });
     let kind = matches!(job.cluster, nfslab::environment::ClusterChoice::Kind { .. });

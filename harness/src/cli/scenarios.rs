@@ -236,12 +236,16 @@ pub(crate) fn run(args: &ScenariosArgs, mut config: Config) -> Outcome {
                 };
                 let view = Arc::new(LiveView::new(selected.len()));
                 let mut stderr = std::io::stderr();
-                let outcome = runtime.block_on(commands::run(
-                    selected,
-                    &request,
-                    Arc::clone(&view) as Arc<dyn nfslab::scenario::Observer>,
-                    &mut stderr,
-                ));
+                let outcome = runtime.block_on(async {
+                    commands::run(
+                        selected,
+                        &request,
+                        Arc::clone(&view) as Arc<dyn nfslab::scenario::Observer>,
+                        super::on_interrupt(None, None),
+                        &mut stderr,
+                    )
+                    .await
+                });
                 view.finish();
                 outcome
             }

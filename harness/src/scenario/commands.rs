@@ -435,8 +435,9 @@ pub fn outcome_of(results: &RunResults) -> Outcome {
     }
 }
 
-/// `nfslab scenarios run`: prepare the environment, run the scenarios with `observer`
-/// (Ctrl-C stops and cleans up), write the JSON results, tear down.
+/// `nfslab scenarios run`: prepare the environment, run the scenarios with `observer`, write
+/// the JSON results, tear down. When `rx` turns `true` (the command's Ctrl-C), the run
+/// stops, cleans up and reports what ran; this library installs no signal handler.
 ///
 /// # Errors
 /// Writing to `out` failed.
@@ -444,16 +445,11 @@ pub async fn run(
     scenarios: Vec<Scenario>,
     request: &RunRequest,
     observer: Arc<dyn Observer>,
+    rx: tokio::sync::watch::Receiver<bool>,
     out: &mut (dyn Write + Send),
 ) -> std::io::Result<Outcome> {
     let selected: Vec<String> = scenarios.iter().map(|s| s.id.clone()).collect();
     let run_id = RunId::generate();
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let watcher = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            let _ = tx.send(true);
-        }
-    });
     let mut interrupted = rx.clone();
     let interrupt = async move {
         let _ = interrupted.wait_for(|stop| *stop).await;
@@ -470,7 +466,6 @@ pub async fn run(
     {
         Ok(p) => p,
         Err(e) => {
-            watcher.abort();
             let line = crate::errors::error_chain(&e);
             writeln!(out, "error: {line}")?;
             let reason = format!("not run: the cluster could not be prepared: {line}");
@@ -502,7 +497,6 @@ pub async fn run(
     };
     let scenarios = scenarios.into_iter().map(Arc::new).collect();
     let results = run_all(Arc::new(prepared.env.clone()), scenarios, options, observer).await;
-    watcher.abort();
     let mut outcome = outcome_of(&results);
     if let Err(e) = write_results(&request.results, &results) {
         writeln!(out, "{e}")?;
