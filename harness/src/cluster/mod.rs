@@ -107,21 +107,20 @@ pub enum ClusterSetupError {
         /// One line each.
         problems: Vec<Problem>,
     },
-    /// A kind step failed.
-    #[error("{source}{}", leftover_text(.leftover.as_ref()))]
+    /// A kind step failed. The message is the failure's whole chain (no source follows it,
+    /// so nothing is said twice), then what remains.
+    #[error("{}{}", crate::errors::error_chain(.failure.as_ref()), leftover_text(.leftover.as_ref()))]
     Kind {
         /// The failure.
-        #[source]
-        source: Box<KindError>,
+        failure: Box<KindError>,
         /// What remains, when cleanup was not possible.
         leftover: Option<Leftover>,
     },
-    /// An image could not be built or loaded.
-    #[error("{source}{}", leftover_text(.leftover.as_ref()))]
+    /// An image could not be built or loaded (the message as for [`Self::Kind`]).
+    #[error("{}{}", crate::errors::error_chain(.failure.as_ref()), leftover_text(.leftover.as_ref()))]
     Image {
         /// The failure.
-        #[source]
-        source: Box<images::ImageError>,
+        failure: Box<images::ImageError>,
         /// What remains, when cleanup was not possible.
         leftover: Option<Leftover>,
     },
@@ -238,7 +237,7 @@ pub async fn up(
     interrupt: impl Future<Output = ()>,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<ClusterRecord, ClusterSetupError> {
-    crate::names::cluster_name(&request.name).map_err(StateError::from)?;
+    crate::names::cluster_name(&request.name).map_err(StateError::BadName)?;
     match &request.provider {
         Provider::Existing {
             kubeconfig,
@@ -347,7 +346,7 @@ async fn prepare_images(
         build_if_needed(host, config, request, recipe, &image, progress)
             .await
             .map_err(|source| ClusterSetupError::Image {
-                source: Box::new(source),
+                failure: Box::new(source),
                 leftover: None,
             })?;
     }
@@ -467,7 +466,7 @@ async fn create_kind(
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<ClusterRecord, ClusterSetupError> {
     let kind_err = |source| ClusterSetupError::Kind {
-        source: Box::new(source),
+        failure: Box::new(source),
         leftover: None,
     };
     let exists = reuse
@@ -530,7 +529,7 @@ async fn create_kind(
         {
             let leftover = abandon_kind(host, request, &spec.name, &source).await;
             return Err(ClusterSetupError::Kind {
-                source: Box::new(source),
+                failure: Box::new(source),
                 leftover,
             });
         }
@@ -539,14 +538,14 @@ async fn create_kind(
     if let Err(source) = kind::check_mount_helpers(host.tools, &spec.name).await {
         let leftover = abandon_kind(host, request, &spec.name, &source).await;
         return Err(ClusterSetupError::Kind {
-            source: Box::new(source),
+            failure: Box::new(source),
             leftover,
         });
     }
     if let Err(source) = load_images(host, config, spec, request.server_image, progress).await {
         // The cluster itself is fine; images can be loaded again with `nfslab images load`.
         return Err(ClusterSetupError::Image {
-            source: Box::new(source),
+            failure: Box::new(source),
             leftover: Some(Leftover {
                 what: format!("kind cluster `{}` without all images", spec.name),
                 remove_with: format!(
@@ -779,7 +778,7 @@ pub async fn down(host: &Host<'_>, name: &str) -> Result<DownOutcome, ClusterSet
             kind::delete(host.tools, name, &record.kubeconfig)
                 .await
                 .map_err(|source| ClusterSetupError::Kind {
-                    source: Box::new(source),
+                    failure: Box::new(source),
                     leftover: None,
                 })?;
             host.store.forget(name)?;

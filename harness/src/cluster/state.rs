@@ -67,7 +67,7 @@ pub enum StateError {
     },
     /// A cluster name that cannot be a directory name of the store.
     #[error("{0} (hint: cluster names are DNS labels such as `nfslab` or `lab-2`)")]
-    BadName(#[from] crate::names::NameError),
+    BadName(crate::names::NameError),
     /// A record is not valid JSON of the expected shape.
     #[error(
         "the cluster record `{}` is damaged (hint: remove that directory and run `nfslab \
@@ -143,7 +143,7 @@ impl StateStore {
     /// The directory of one cluster, after checking the name: the only way the store turns a
     /// name into a path it reads, writes or removes.
     fn checked_dir(&self, name: &str) -> Result<PathBuf, StateError> {
-        crate::names::cluster_name(name)?;
+        crate::names::cluster_name(name).map_err(StateError::BadName)?;
         let dir = self.cluster_dir(name);
         // A valid name cannot leave the store; a `clusters` directory that is a symbolic
         // link elsewhere could. Judged on the resolved paths once they exist.
