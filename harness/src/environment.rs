@@ -497,66 +497,12 @@ pub async fn prepare(
         .iter()
         .map(|spec| nfs::external(spec))
         .collect::<Result<Vec<_>, _>>()?;
-    let host = parts.host();
     let config = &request.config;
     let mut interrupt = std::pin::pin!(interrupt);
     let mut existing = None;
     let (kube, delete_cluster, description) = match &request.cluster {
         ClusterChoice::Kind { keep, install } => {
-            let name = config.cluster.name.clone();
-            let up = UpRequest {
-                name: name.clone(),
-                provider: Provider::Kind {
-                    workers: None,
-                    node_image: None,
-                },
-                nfs_flavor: preflight_flavor(&request.flavors),
-                rebuild_image: false,
-                server_image: request.flavors.contains(&ServerFlavor::Ganesha),
-                install_kind: *install,
-                keep_on_failure: request.keep_on_failure,
-                debug_dir: request.debug_dir.clone(),
-            };
-            // A cluster that exists before this run is someone's: use it, never delete it.
-            let existed = host.tools.find("kind").is_some()
-                && cluster::kind::clusters(host.tools)
-                    .await
-                    .is_ok_and(|names| names.contains(&name));
-            let record = match cluster::up(&host, config, &up, &mut interrupt, progress).await {
-                Ok(record) => record,
-                Err(e) => {
-                    // Evidence of a failed creation: kind's own logs, when the cluster is
-                    // still there to export them from. A cluster that failed its own checks
-                    // had its logs collected by `cluster::up` before it was removed.
-                    if let Some(dir) = &request.debug_dir
-                        && !matches!(
-                            e,
-                            cluster::ClusterSetupError::Interrupted { .. }
-                                | cluster::ClusterSetupError::Preflight { .. }
-                                | cluster::ClusterSetupError::Kind { .. }
-                        )
-                    {
-                        let failure = crate::errors::error_chain(&e);
-                        let evidence = crate::cluster::debug::Evidence {
-                            cluster: None,
-                            kind: Some(&name),
-                            tools: host.tools,
-                            failure: &failure,
-                            manifests: Vec::new(),
-                        };
-                        crate::cluster::debug::collect(&evidence, dir).await;
-                    }
-                    return Err(e.into());
-                }
-            };
-            let kube = KubeCluster::connect(
-                Some(&record.kubeconfig),
-                record.context.as_deref(),
-                config.timeouts.exec,
-            )
-            .await?;
-            let delete = (!keep && !existed).then(|| name.clone());
-            (kube, delete, format!("kind {name}"))
+            kind_cluster(parts, request, *keep, *install, &mut interrupt, progress).await?
         }
         ClusterChoice::Existing {
             kubeconfig,
@@ -564,36 +510,17 @@ pub async fn prepare(
             confirmed,
             image_registry,
         } => {
-            progress(&format!("connecting to {}", request.cluster));
-            let kube = KubeCluster::connect(
+            let (kube, target) = existing_cluster(
+                parts,
+                request,
                 kubeconfig.as_deref(),
                 context.as_deref(),
-                config.timeouts.exec,
+                *confirmed,
+                image_registry.as_deref(),
+                &mut interrupt,
+                progress,
             )
             .await?;
-            let target = cluster::existing::Target::describe(
-                kubeconfig.as_deref(),
-                context.as_deref(),
-                kube.api_server(),
-            );
-            // Nothing is created, pushed or even asked of a cluster nobody named.
-            if !confirmed {
-                return Err(ExistingError::Unconfirmed { target }.into());
-            }
-            progress(&format!("using {target}"));
-            // Rights first: nothing is pushed for an account that could not use it.
-            if let Some(warning) = cluster::existing::check_rights(&kube, &target, progress).await?
-            {
-                progress(&format!("warning: {warning}"));
-            }
-            if let Some(registry) = image_registry {
-                tokio::select! {
-                    r = publish(parts, request, registry, progress) => r?,
-                    () = &mut interrupt => {
-                        return Err(EnvironmentError::Interrupted { left: Vec::new() });
-                    }
-                }
-            }
             let description = match context {
                 Some(c) => format!("existing cluster (context {c})"),
                 None => "existing cluster (current context)".to_owned(),
@@ -610,22 +537,15 @@ pub async fn prepare(
         Err(_) => None,
     };
     if let Some(target) = &existing {
-        let plan = existing_plan(config, &request.flavors, target, version.as_deref());
-        let probe = ObjectRef::cluster("v1", "Namespace", &plan.namespace());
-        let warnings = tokio::select! {
-            r = cluster::existing::preflight(&kube, &plan, progress) => r?,
-            () = &mut interrupt => {
-                // The probe namespace is the only thing made so far.
-                let left = match kube.delete(&probe, crate::k8s::Propagation::Background).await {
-                    Ok(_) => Vec::new(),
-                    Err(e) => vec![format!("namespace `{}` ({e})", probe.name)],
-                };
-                return Err(EnvironmentError::Interrupted { left });
-            }
-        };
-        for warning in warnings {
-            progress(&format!("warning: {warning}"));
-        }
+        preflight_existing(
+            &kube,
+            request,
+            target,
+            version.as_deref(),
+            &mut interrupt,
+            progress,
+        )
+        .await?;
     }
     let cluster: Arc<dyn Cluster> = Arc::new(kube);
     let nodes = node_infos(cluster.as_ref()).await;
@@ -646,37 +566,7 @@ pub async fn prepare(
             ClusterChoice::Existing { .. } => None,
         },
     };
-    let several = request.flavors.len() > 1;
-    for &flavor in &request.flavors {
-        let step = deploy_server(
-            cluster.as_ref(),
-            config,
-            flavor,
-            several,
-            progress,
-            &mut env,
-        );
-        let outcome = tokio::select! {
-            r = step => r,
-            () = &mut interrupt => Err(EnvironmentError::Interrupted { left: Vec::new() }),
-        };
-        if let Err(e) = outcome {
-            if !matches!(e, EnvironmentError::Interrupted { .. }) {
-                bundle(parts, &env, request, &e, progress).await;
-                if request.keep_on_failure {
-                    progress(&format!("kept for inspection: {}", env.owned().join(", ")));
-                    return Err(e);
-                }
-            }
-            let cleanup = tear_down(parts, &env, config, None, progress).await;
-            return Err(match (e, cleanup) {
-                (EnvironmentError::Interrupted { .. }, Err(te)) => EnvironmentError::Interrupted {
-                    left: vec![te.to_string()],
-                },
-                (e, _) => e,
-            });
-        }
-    }
+    deploy_servers(parts, request, &mut env, &mut interrupt, progress).await?;
     env.servers.extend(externals);
     env.info.servers = env
         .servers
@@ -690,6 +580,179 @@ pub async fn prepare(
         })
         .collect();
     Ok(env)
+}
+
+/// The kind cluster of the configuration, created unless it exists: its connection, its
+/// name when this run deletes it at the end, and its description.
+async fn kind_cluster(
+    parts: &HostParts,
+    request: &Request,
+    keep: bool,
+    install: bool,
+    interrupt: &mut (impl Future<Output = ()> + Unpin),
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(KubeCluster, Option<String>, String), EnvironmentError> {
+    let host = parts.host();
+    let config = &request.config;
+    let name = config.cluster.name.clone();
+    let up = UpRequest {
+        name: name.clone(),
+        provider: Provider::Kind {
+            workers: None,
+            node_image: None,
+        },
+        nfs_flavor: preflight_flavor(&request.flavors),
+        rebuild_image: false,
+        server_image: request.flavors.contains(&ServerFlavor::Ganesha),
+        install_kind: install,
+        keep_on_failure: request.keep_on_failure,
+        debug_dir: request.debug_dir.clone(),
+    };
+    // A cluster that exists before this run is someone's: use it, never delete it.
+    let existed = host.tools.find("kind").is_some()
+        && cluster::kind::clusters(host.tools)
+            .await
+            .is_ok_and(|names| names.contains(&name));
+    let record = match cluster::up(&host, config, &up, &mut *interrupt, progress).await {
+        Ok(record) => record,
+        Err(e) => {
+            // Evidence of a failed creation: kind's own logs, when the cluster is
+            // still there to export them from. A cluster that failed its own checks
+            // had its logs collected by `cluster::up` before it was removed.
+            if let Some(dir) = &request.debug_dir
+                && !matches!(
+                    e,
+                    cluster::ClusterSetupError::Interrupted { .. }
+                        | cluster::ClusterSetupError::Preflight { .. }
+                        | cluster::ClusterSetupError::Kind { .. }
+                )
+            {
+                let failure = crate::errors::error_chain(&e);
+                let evidence = crate::cluster::debug::Evidence {
+                    cluster: None,
+                    kind: Some(&name),
+                    tools: host.tools,
+                    failure: &failure,
+                    manifests: Vec::new(),
+                };
+                crate::cluster::debug::collect(&evidence, dir).await;
+            }
+            return Err(e.into());
+        }
+    };
+    let kube = KubeCluster::connect(
+        Some(&record.kubeconfig),
+        record.context.as_deref(),
+        config.timeouts.exec,
+    )
+    .await?;
+    let delete = (!keep && !existed).then(|| name.clone());
+    Ok((kube, delete, format!("kind {name}")))
+}
+
+/// Connects to an existing cluster the user confirmed, checks the account's rights and
+/// publishes the images to its registry when asked to.
+#[allow(clippy::too_many_arguments)]
+async fn existing_cluster(
+    parts: &HostParts,
+    request: &Request,
+    kubeconfig: Option<&std::path::Path>,
+    context: Option<&str>,
+    confirmed: bool,
+    image_registry: Option<&str>,
+    interrupt: &mut (impl Future<Output = ()> + Unpin),
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(KubeCluster, cluster::existing::Target), EnvironmentError> {
+    let config = &request.config;
+    progress(&format!("connecting to {}", request.cluster));
+    let kube = KubeCluster::connect(kubeconfig, context, config.timeouts.exec).await?;
+    let target = cluster::existing::Target::describe(kubeconfig, context, kube.api_server());
+    // Nothing is created, pushed or even asked of a cluster nobody named.
+    if !confirmed {
+        return Err(ExistingError::Unconfirmed { target }.into());
+    }
+    progress(&format!("using {target}"));
+    // Rights first: nothing is pushed for an account that could not use it.
+    if let Some(warning) = cluster::existing::check_rights(&kube, &target, progress).await? {
+        progress(&format!("warning: {warning}"));
+    }
+    if let Some(registry) = image_registry {
+        tokio::select! {
+            r = publish(parts, request, registry, progress) => r?,
+            () = &mut *interrupt => {
+                return Err(EnvironmentError::Interrupted { left: Vec::new() });
+            }
+        }
+    }
+    Ok((kube, target))
+}
+
+/// The preflight of an existing cluster (its warnings printed); interrupted, the probe
+/// namespace is removed.
+async fn preflight_existing(
+    kube: &KubeCluster,
+    request: &Request,
+    target: &cluster::existing::Target,
+    version: Option<&str>,
+    interrupt: &mut (impl Future<Output = ()> + Unpin),
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), EnvironmentError> {
+    let config = &request.config;
+    let plan = existing_plan(config, &request.flavors, target, version);
+    let probe = ObjectRef::cluster("v1", "Namespace", &plan.namespace());
+    let warnings = tokio::select! {
+        r = cluster::existing::preflight(kube, &plan, progress) => r?,
+        () = &mut *interrupt => {
+            // The probe namespace is the only thing made so far.
+            let left = match kube.delete(&probe, crate::k8s::Propagation::Background).await {
+                Ok(_) => Vec::new(),
+                Err(e) => vec![format!("namespace `{}` ({e})", probe.name)],
+            };
+            return Err(EnvironmentError::Interrupted { left });
+        }
+    };
+    for warning in warnings {
+        progress(&format!("warning: {warning}"));
+    }
+    Ok(())
+}
+
+/// Deploys the in-cluster servers asked for, one flavor after the other. A failure writes
+/// the debug bundle and removes what was made (unless kept for inspection).
+async fn deploy_servers(
+    parts: &HostParts,
+    request: &Request,
+    env: &mut Environment,
+    interrupt: &mut (impl Future<Output = ()> + Unpin),
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), EnvironmentError> {
+    let config = &request.config;
+    let cluster = Arc::clone(&env.cluster);
+    let several = request.flavors.len() > 1;
+    for &flavor in &request.flavors {
+        let step = deploy_server(cluster.as_ref(), config, flavor, several, progress, env);
+        let outcome = tokio::select! {
+            r = step => r,
+            () = &mut *interrupt => Err(EnvironmentError::Interrupted { left: Vec::new() }),
+        };
+        if let Err(e) = outcome {
+            if !matches!(e, EnvironmentError::Interrupted { .. }) {
+                bundle(parts, env, request, &e, progress).await;
+                if request.keep_on_failure {
+                    progress(&format!("kept for inspection: {}", env.owned().join(", ")));
+                    return Err(e);
+                }
+            }
+            let cleanup = tear_down(parts, env, config, None, progress).await;
+            return Err(match (e, cleanup) {
+                (EnvironmentError::Interrupted { .. }, Err(te)) => EnvironmentError::Interrupted {
+                    left: vec![te.to_string()],
+                },
+                (e, _) => e,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Pushes nfslab's own images to `registry` under the references the configuration now

@@ -382,6 +382,89 @@ pub async fn execute(
     let started_at = now_rfc3339();
     let progress = |line: &str| view.line(line);
     let request = job.request();
+    announce_environment(job, &request, view);
+    let staged = match provider
+        .bring_up(&request, interrupt_future(&cancel), &progress)
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => return environment_failed(job, &e),
+    };
+
+    let dir = job.dir();
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        let line = format!(
+            "cannot create the run directory `{}`: {e} (hint: check --results is writable)",
+            dir.display()
+        );
+        let _ = provider.tear_down(&job.run_id, &progress).await;
+        return JobReport {
+            outcome: Outcome::Environment,
+            dir: None,
+            reports: Vec::new(),
+            failures: vec![line],
+            instead: None,
+            scenarios: None,
+            bench: None,
+        };
+    }
+
+    let mut tally = Tally {
+        outcome: Outcome::Success,
+        failures: Vec::new(),
+        problems: Vec::new(),
+    };
+    let scenarios = scenario_phase(job, &staged, view, &cancel, &dir).await;
+    tally.scenarios(&scenarios);
+    let bench = bench_phase(job, &staged, view, &cancel, &dir).await;
+    tally.bench(&bench, &dir);
+
+    tear_down_phase(job, provider, view, &cancel, &dir, &mut tally).await;
+    if interrupted(&cancel) {
+        tally.outcome = Outcome::Interrupted;
+    }
+
+    view.phase(Phase::Report, &dir.display().to_string());
+    let scenario_results = match &scenarios {
+        Part::Ran { results } => Some(results.clone()),
+        _ => None,
+    };
+    let bench_summary = match &bench.0 {
+        Part::Ran { results } => Some(results.clone()),
+        _ => None,
+    };
+    let input = CombinedInput {
+        run_id: job.run_id.to_string(),
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        verdict: verdict(tally.outcome, &scenarios, &bench.0),
+        started: started_at,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        environment: staged.info.clone(),
+        scenarios,
+        bench: bench.0,
+        problems: tally.problems,
+    };
+    let reports = match write_report(&dir, &input) {
+        Ok(files) => files,
+        Err(e) => {
+            tally.failures.push(e);
+            tally.outcome = worst(tally.outcome, Outcome::Environment);
+            Vec::new()
+        }
+    };
+    JobReport {
+        outcome: tally.outcome,
+        dir: Some(dir),
+        reports,
+        failures: tally.failures,
+        instead: None,
+        scenarios: scenario_results,
+        bench: bench_summary,
+    }
+}
+
+/// The environment phase's line: the cluster and the NFS servers asked for.
+fn announce_environment(job: &Job, request: &environment::Request, view: &dyn View) {
     let flavors: Vec<String> = request
         .flavors
         .iter()
@@ -404,122 +487,131 @@ pub async fn execute(
             }
         ),
     );
-    let staged = match provider
-        .bring_up(&request, interrupt_future(&cancel), &progress)
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => {
-            let servers: Vec<String> = job.external.iter().cloned().collect();
-            let mut failures = vec![error_chain(&e)];
-            // A failed preparation wrote its bundle into the run directory.
-            let debug = crate::cluster::debug::dir_of(&job.dir());
-            let dir = debug.is_dir().then(|| {
-                failures.push(format!("debug bundle: {}", debug.display()));
-                if job.keep_on_failure {
-                    failures.push(
-                        "kept for inspection (--keep-cluster-on-failure): the cluster and \
-                         servers made so far"
-                            .to_owned(),
-                    );
-                }
-                job.dir()
-            });
-            return JobReport {
-                outcome: e.outcome(),
-                dir,
-                reports: Vec::new(),
-                failures,
-                instead: crate::advice::instead_of_kind(&e, &servers),
-                scenarios: None,
-                bench: None,
-            };
-        }
-    };
+}
 
-    let mut outcome = Outcome::Success;
-    let mut failures = Vec::new();
-    let mut problems = Vec::new();
-    let dir = job.dir();
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        let line = format!(
-            "cannot create the run directory `{}`: {e} (hint: check --results is writable)",
-            dir.display()
-        );
-        failures.push(line);
-        let _ = provider.tear_down(&job.run_id, &progress).await;
-        return JobReport {
-            outcome: Outcome::Environment,
-            dir: None,
-            reports: Vec::new(),
-            failures,
-            instead: None,
-            scenarios: None,
-            bench: None,
-        };
+/// The report of a job whose environment could not be brought up (with the debug bundle
+/// its preparation wrote, if any).
+fn environment_failed(job: &Job, e: &EnvironmentError) -> JobReport {
+    let servers: Vec<String> = job.external.iter().cloned().collect();
+    let mut failures = vec![error_chain(e)];
+    // A failed preparation wrote its bundle into the run directory.
+    let debug = crate::cluster::debug::dir_of(&job.dir());
+    let dir = debug.is_dir().then(|| {
+        failures.push(format!("debug bundle: {}", debug.display()));
+        if job.keep_on_failure {
+            failures.push(
+                "kept for inspection (--keep-cluster-on-failure): the cluster and \
+                 servers made so far"
+                    .to_owned(),
+            );
+        }
+        job.dir()
+    });
+    JobReport {
+        outcome: e.outcome(),
+        dir,
+        reports: Vec::new(),
+        failures,
+        instead: crate::advice::instead_of_kind(e, &servers),
+        scenarios: None,
+        bench: None,
+    }
+}
+
+/// The job's outcome so far, its failures (for the CLI) and problems (for the report).
+struct Tally {
+    outcome: Outcome,
+    failures: Vec<String>,
+    problems: Vec<String>,
+}
+
+impl Tally {
+    /// Counts the scenarios: each failed one is a failure line.
+    fn scenarios(&mut self, scenarios: &Part<RunResults>) {
+        match scenarios {
+            Part::Ran { results } => {
+                self.outcome = worst(self.outcome, outcome_of(results));
+                for r in &results.scenarios {
+                    if matches!(r.outcome, ScenarioOutcome::Failed | ScenarioOutcome::Error) {
+                        let why = r.reason.as_deref().unwrap_or("see the report");
+                        self.failures.push(format!(
+                            "scenario {}{}: {why}",
+                            r.code
+                                .as_deref()
+                                .map(|c| format!("{c} "))
+                                .unwrap_or_default(),
+                            r.id
+                        ));
+                    }
+                }
+            }
+            Part::Broken { error } => {
+                self.outcome = worst(self.outcome, Outcome::Environment);
+                self.failures.push(format!("scenarios: {error}"));
+            }
+            Part::NotRun { .. } => {}
+        }
     }
 
-    let scenarios = scenario_phase(job, &staged, view, &cancel, &dir).await;
-    match &scenarios {
-        Part::Ran { results } => {
-            outcome = worst(outcome, outcome_of(results));
-            for r in &results.scenarios {
-                if matches!(r.outcome, ScenarioOutcome::Failed | ScenarioOutcome::Error) {
-                    let why = r.reason.as_deref().unwrap_or("see the report");
-                    failures.push(format!(
-                        "scenario {}{}: {why}",
-                        r.code
-                            .as_deref()
-                            .map(|c| format!("{c} "))
-                            .unwrap_or_default(),
-                        r.id
+    /// Counts the benchmark: failed repetitions, and what it left behind.
+    fn bench(
+        &mut self,
+        bench: &(
+            Part<crate::report::summary::Summary>,
+            Option<crate::bench::runner::BenchOutcome>,
+        ),
+        dir: &Path,
+    ) {
+        match bench {
+            (Part::Ran { .. }, Some(o)) => {
+                self.outcome = worst(self.outcome, o.outcome());
+                if o.failed_steps > 0 {
+                    self.failures.push(format!(
+                        "benchmark: {} repetition(s) failed (see the Failures section of {})",
+                        o.failed_steps,
+                        dir.join(BENCH_DIR).join(MARKDOWN_FILE).display()
                     ));
                 }
+                for l in &o.leftovers {
+                    self.problems.push(format!("benchmark left behind {l}"));
+                }
             }
+            (Part::Broken { error }, _) => {
+                self.outcome = worst(self.outcome, Outcome::Environment);
+                self.failures.push(format!("benchmark: {error}"));
+            }
+            _ => {}
         }
-        Part::Broken { error } => {
-            outcome = worst(outcome, Outcome::Environment);
-            failures.push(format!("scenarios: {error}"));
-        }
-        Part::NotRun { .. } => {}
     }
+}
 
-    let bench = bench_phase(job, &staged, view, &cancel, &dir).await;
-    match &bench {
-        (Part::Ran { .. }, Some(o)) => {
-            outcome = worst(outcome, o.outcome());
-            if o.failed_steps > 0 {
-                failures.push(format!(
-                    "benchmark: {} repetition(s) failed (see the Failures section of {})",
-                    o.failed_steps,
-                    dir.join(BENCH_DIR).join(MARKDOWN_FILE).display()
-                ));
-            }
-            for l in &o.leftovers {
-                problems.push(format!("benchmark left behind {l}"));
-            }
-        }
-        (Part::Broken { error }, _) => {
-            outcome = worst(outcome, Outcome::Environment);
-            failures.push(format!("benchmark: {error}"));
-        }
-        _ => {}
-    }
-
-    // Evidence first, while everything is still there.
-    let failed = matches!(outcome, Outcome::Failed | Outcome::Environment) && !interrupted(&cancel);
+/// Tear-down: on a failure, the debug bundle first (while everything is still there), then
+/// everything removed, or kept for inspection when asked to.
+async fn tear_down_phase(
+    job: &Job,
+    provider: &dyn Provider,
+    view: &dyn View,
+    cancel: &watch::Receiver<bool>,
+    dir: &Path,
+    tally: &mut Tally,
+) {
+    let progress = |line: &str| view.line(line);
+    let failed =
+        matches!(tally.outcome, Outcome::Failed | Outcome::Environment) && !interrupted(cancel);
     if failed {
-        let debug = crate::cluster::debug::dir_of(&dir);
+        let debug = crate::cluster::debug::dir_of(dir);
         progress(&format!("writing the debug bundle to {}", debug.display()));
-        if let Some(missing) = provider.evidence(&debug, &failures.join("\n")).await {
+        if let Some(missing) = provider.evidence(&debug, &tally.failures.join("\n")).await {
             for m in missing {
                 progress(&format!("debug bundle: {m}"));
             }
-            problems.push(format!(
+            tally.problems.push(format!(
                 "debug bundle: {}/ holds the pods, logs and events of the failure",
                 crate::cluster::debug::DEBUG_DIR
             ));
-            failures.push(format!("debug bundle: {}", debug.display()));
+            tally
+                .failures
+                .push(format!("debug bundle: {}", debug.display()));
         }
     }
     if failed && job.keep_on_failure {
@@ -528,57 +620,16 @@ pub async fn execute(
             "kept for inspection (--keep-cluster-on-failure)",
         );
         for kept in provider.keep().await {
-            failures.push(format!("kept for inspection: {kept}"));
+            tally.failures.push(format!("kept for inspection: {kept}"));
         }
     } else {
         view.phase(Phase::TearDown, "removing what this run created");
         if let Err(e) = provider.tear_down(&job.run_id, &progress).await {
             let line = error_chain(&e);
-            problems.push(line.clone());
-            failures.push(format!("tear down: {line}"));
-            outcome = worst(outcome, Outcome::Environment);
+            tally.problems.push(line.clone());
+            tally.failures.push(format!("tear down: {line}"));
+            tally.outcome = worst(tally.outcome, Outcome::Environment);
         }
-    }
-    if interrupted(&cancel) {
-        outcome = Outcome::Interrupted;
-    }
-
-    view.phase(Phase::Report, &dir.display().to_string());
-    let scenario_results = match &scenarios {
-        Part::Ran { results } => Some(results.clone()),
-        _ => None,
-    };
-    let bench_summary = match &bench.0 {
-        Part::Ran { results } => Some(results.clone()),
-        _ => None,
-    };
-    let input = CombinedInput {
-        run_id: job.run_id.to_string(),
-        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        verdict: verdict(outcome, &scenarios, &bench.0),
-        started: started_at,
-        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        environment: staged.info.clone(),
-        scenarios,
-        bench: bench.0,
-        problems,
-    };
-    let reports = match write_report(&dir, &input) {
-        Ok(files) => files,
-        Err(e) => {
-            failures.push(e);
-            outcome = worst(outcome, Outcome::Environment);
-            Vec::new()
-        }
-    };
-    JobReport {
-        outcome,
-        dir: Some(dir),
-        reports,
-        failures,
-        instead: None,
-        scenarios: scenario_results,
-        bench: bench_summary,
     }
 }
 

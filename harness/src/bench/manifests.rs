@@ -217,6 +217,24 @@ pub fn cell_objects(spec: &CellSpec<'_>) -> Vec<Value> {
         "data": {"job.yaml": job_text}
     }))];
 
+    out.extend(volume_objects(spec, &names).into_iter().map(label));
+    let selector = json!({
+        "matchLabels": {
+            crate::k8s::ownership::RUN_ID_LABEL: spec.run.as_str(),
+            CELL_LABEL: format!("c{:02}", spec.cell.index),
+            REPETITION_LABEL: spec.repetition.to_string(),
+        }
+    });
+    for (k, pod) in names.pods.iter().enumerate() {
+        out.push(label(client_pod(spec, &names, k, pod, &selector)));
+    }
+    out
+}
+
+/// The repetition's volume: an NFS PV with the profile's options and its claim, or a
+/// claim on the profile's StorageClass clone.
+fn volume_objects(spec: &CellSpec<'_>, names: &Names) -> Vec<Value> {
+    let mut out = Vec::new();
     match spec.volume {
         Volume::Nfs {
             server_address,
@@ -234,13 +252,13 @@ pub fn cell_objects(spec: &CellSpec<'_>) -> Vec<Value> {
             if !mount_options.is_empty() {
                 pv_spec["mountOptions"] = json!(mount_options);
             }
-            out.push(label(json!({
+            out.push(json!({
                 "apiVersion": "v1",
                 "kind": "PersistentVolume",
                 "metadata": {"name": names.pv},
                 "spec": pv_spec
-            })));
-            out.push(label(json!({
+            }));
+            out.push(json!({
                 "apiVersion": "v1",
                 "kind": "PersistentVolumeClaim",
                 "metadata": {"name": names.pvc, "namespace": names.namespace},
@@ -250,10 +268,10 @@ pub fn cell_objects(spec: &CellSpec<'_>) -> Vec<Value> {
                     "volumeName": names.pv,
                     "resources": {"requests": {"storage": spec.volume_size}}
                 }
-            })));
+            }));
         }
         Volume::Provisioned { storage_class } => {
-            out.push(label(json!({
+            out.push(json!({
                 "apiVersion": "v1",
                 "kind": "PersistentVolumeClaim",
                 "metadata": {"name": names.pvc, "namespace": names.namespace},
@@ -262,85 +280,81 @@ pub fn cell_objects(spec: &CellSpec<'_>) -> Vec<Value> {
                     "storageClassName": storage_class,
                     "resources": {"requests": {"storage": spec.volume_size}}
                 }
-            })));
+            }));
         }
-    }
-
-    let selector = json!({
-        "matchLabels": {
-            crate::k8s::ownership::RUN_ID_LABEL: spec.run.as_str(),
-            CELL_LABEL: format!("c{:02}", spec.cell.index),
-            REPETITION_LABEL: spec.repetition.to_string(),
-        }
-    });
-    let job_file = format!("{JOB_MOUNT}/job.yaml");
-    for (k, pod) in names.pods.iter().enumerate() {
-        let dir = names.client_dir(k);
-        let data = json!({"name": "data", "mountPath": DATA_MOUNT});
-        let job = json!({"name": "job", "mountPath": JOB_MOUNT, "readOnly": true});
-        let control = json!({"name": "control", "mountPath": CONTROL_MOUNT});
-        let container = |name: &str, args: Vec<String>, mounts: Vec<&Value>| {
-            json!({
-                "name": name,
-                "image": spec.image,
-                "imagePullPolicy": "IfNotPresent",
-                "args": args,
-                "volumeMounts": mounts,
-            })
-        };
-        let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<String>>();
-        let run_args = |extra: &[&str]| {
-            let mut a = s(&["run", "--dir", &dir, "--job", &job_file]);
-            a.extend(s(extra));
-            a
-        };
-        out.push(label(json!({
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": pod, "namespace": names.namespace},
-            "spec": {
-                "restartPolicy": "Never",
-                "terminationGracePeriodSeconds": 5,
-                "topologySpreadConstraints": [{
-                    "maxSkew": 1,
-                    "topologyKey": "kubernetes.io/hostname",
-                    "whenUnsatisfiable": "ScheduleAnyway",
-                    "labelSelector": selector,
-                }],
-                "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
-                    "weight": 100,
-                    "podAffinityTerm": {
-                        "topologyKey": "kubernetes.io/hostname",
-                        "labelSelector": selector,
-                    }
-                }]}},
-                "initContainers": [
-                    container("prepare", s(&["mkdir", "--parents", &dir]), vec![&data]),
-                    container(LAYOUT_CONTAINER, run_args(&["--layout-only"]), vec![&data, &job]),
-                ],
-                "containers": [
-                    container(
-                        CLIENT_CONTAINER,
-                        run_args(&[
-                            "--start-barrier", BARRIER_FILE,
-                            "--barrier-timeout", spec.barrier_timeout,
-                            "--output", RESULT_FILE,
-                            "--compact",
-                            "--reuse-layout",
-                        ]),
-                        vec![&data, &job, &control],
-                    ),
-                    container(CONTROL_CONTAINER, s(&["sleep"]), vec![&data, &control]),
-                ],
-                "volumes": [
-                    {"name": "data", "persistentVolumeClaim": {"claimName": names.pvc}},
-                    {"name": "job", "configMap": {"name": names.config_map}},
-                    {"name": "control", "emptyDir": {}},
-                ],
-            }
-        })));
     }
     out
+}
+
+/// Client pod `k`: it creates its directory and lays out its files (init containers),
+/// then runs the job once released by the barrier file; a control container stays for
+/// the runner's commands. Pods of a repetition prefer distinct nodes.
+fn client_pod(spec: &CellSpec<'_>, names: &Names, k: usize, pod: &str, selector: &Value) -> Value {
+    let job_file = format!("{JOB_MOUNT}/job.yaml");
+    let dir = names.client_dir(k);
+    let data = json!({"name": "data", "mountPath": DATA_MOUNT});
+    let job = json!({"name": "job", "mountPath": JOB_MOUNT, "readOnly": true});
+    let control = json!({"name": "control", "mountPath": CONTROL_MOUNT});
+    let container = |name: &str, args: Vec<String>, mounts: Vec<&Value>| {
+        json!({
+            "name": name,
+            "image": spec.image,
+            "imagePullPolicy": "IfNotPresent",
+            "args": args,
+            "volumeMounts": mounts,
+        })
+    };
+    let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<String>>();
+    let run_args = |extra: &[&str]| {
+        let mut a = s(&["run", "--dir", &dir, "--job", &job_file]);
+        a.extend(s(extra));
+        a
+    };
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": pod, "namespace": names.namespace},
+        "spec": {
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 5,
+            "topologySpreadConstraints": [{
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": selector,
+            }],
+            "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
+                "weight": 100,
+                "podAffinityTerm": {
+                    "topologyKey": "kubernetes.io/hostname",
+                    "labelSelector": selector,
+                }
+            }]}},
+            "initContainers": [
+                container("prepare", s(&["mkdir", "--parents", &dir]), vec![&data]),
+                container(LAYOUT_CONTAINER, run_args(&["--layout-only"]), vec![&data, &job]),
+            ],
+            "containers": [
+                container(
+                    CLIENT_CONTAINER,
+                    run_args(&[
+                        "--start-barrier", BARRIER_FILE,
+                        "--barrier-timeout", spec.barrier_timeout,
+                        "--output", RESULT_FILE,
+                        "--compact",
+                        "--reuse-layout",
+                    ]),
+                    vec![&data, &job, &control],
+                ),
+                container(CONTROL_CONTAINER, s(&["sleep"]), vec![&data, &control]),
+            ],
+            "volumes": [
+                {"name": "data", "persistentVolumeClaim": {"claimName": names.pvc}},
+                {"name": "job", "configMap": {"name": names.config_map}},
+                {"name": "control", "emptyDir": {}},
+            ],
+        }
+    })
 }
 
 /// The server address dry runs use for in-cluster servers, whose IP is only known once the

@@ -8,11 +8,13 @@
 //! - [`storage_class`]: benchmarking through the user's StorageClass (a clone per profile).
 //! - [`runner`]: the matrix on a cluster (PV/PVC/pods per cell, barrier, collection,
 //!   cleanup, Ctrl-C); [`progress`]: its progress bar.
+//! - `cells`: the cell loop the cluster runner and the host runner ([`host`]) share.
 //! - [`results`]: the results directory (`run.json`, raw per-pod JSON), written
 //!   incrementally.
 //! - [`aggregate`]: raw results to the versioned summary (medians, CV, exact histogram
 //!   merges, options diff).
 
+mod cells;
 pub mod environment;
 pub mod host;
 pub mod manifests;

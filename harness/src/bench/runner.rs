@@ -33,11 +33,12 @@ use nfslab_workload::units::format_duration;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use super::cells::{CellExecutor, OpenRun, Repetition, StepEnd, drive, open_run};
 use super::manifests::{
     self, BARRIER_FILE, CLIENT_CONTAINER, CONTROL_CONTAINER, CellSpec, ENGINE, LAYOUT_CONTAINER,
     Names, RESULT_FILE,
 };
-use super::progress::{CLUSTER_STEP_OVERHEAD, Eta, Progress, StepDone, figure_of};
+use super::progress::{CLUSTER_STEP_OVERHEAD, Progress};
 use super::storage_class::{self, ClassError, SourceClass};
 use crate::config::Timeouts;
 use crate::errors::error_chain;
@@ -49,12 +50,10 @@ use crate::k8s::{Cluster, ClusterError, ObjectRef, Propagation};
 use crate::model::matrix::{Cell, Matrix};
 use crate::model::plan::{Plan, ServerKind};
 use crate::model::results::{
-    Attempt, AttemptStatus, Environment, NodeInfo, PodRecord, ResultsDir, ResultsError, RunRecord,
-    RunStatus, ServerRecord,
+    CellRecord, Environment, NodeInfo, PodRecord, ResultsDir, ResultsError, ServerRecord,
 };
-use crate::model::summary::Summary;
 use crate::nfs::{NfsServer, ServerFlavor};
-use crate::report::{ReportError, write_reports};
+use crate::report::ReportError;
 
 /// What the runner needs from the environment: a cluster and the in-cluster servers the
 /// caller deployed (external servers come from the plan).
@@ -82,35 +81,7 @@ pub struct RunnerOptions {
     pub timeouts: Timeouts,
 }
 
-/// How a run ended.
-#[derive(Clone, Debug)]
-pub struct BenchOutcome {
-    /// Complete or interrupted.
-    pub status: RunStatus,
-    /// The results directory.
-    pub dir: PathBuf,
-    /// The summary the reports were rendered from.
-    pub summary: Summary,
-    /// Files written (summary, CSV, Markdown, HTML).
-    pub files: Vec<PathBuf>,
-    /// Repetitions that failed.
-    pub failed_steps: usize,
-    /// Objects that could not be removed.
-    pub leftovers: Vec<String>,
-}
-
-impl BenchOutcome {
-    /// The exit code: 0 all measured, 1 some repetitions failed, 130 interrupted.
-    #[must_use]
-    pub fn outcome(&self) -> Outcome {
-        match self.status {
-            RunStatus::Interrupted => Outcome::Interrupted,
-            RunStatus::Failed => Outcome::Environment,
-            RunStatus::Complete | RunStatus::Running if self.failed_steps > 0 => Outcome::Failed,
-            RunStatus::Complete | RunStatus::Running => Outcome::Success,
-        }
-    }
-}
+pub use super::cells::BenchOutcome;
 
 /// Why a run could not run (or continue).
 #[derive(Debug, thiserror::Error)]
@@ -837,7 +808,7 @@ pub async fn run_bench(
     target: &Target,
     options: &RunnerOptions,
     progress: &dyn Progress,
-    mut cancel: watch::Receiver<bool>,
+    cancel: watch::Receiver<bool>,
 ) -> Result<BenchOutcome, BenchError> {
     let servers = resolve_servers(plan, &target.servers)?;
     let matrix = Matrix::expand(plan);
@@ -846,8 +817,44 @@ pub async fn run_bench(
     let classes = resolve_classes(plan, cluster).await?;
 
     let mut environment = describe_cluster(cluster, &target.description).await;
-    environment.servers = plan
-        .selected_servers
+    environment.servers = server_records(plan, &servers, &classes);
+    let (results, record) = open_run(
+        plan,
+        &matrix,
+        run.as_str(),
+        &options.results_parent,
+        options.dir_name.as_deref(),
+        environment,
+    )?;
+    let clones = create_namespace_and_clones(plan, cluster, run, &classes).await?;
+    let executor = ClusterCells {
+        plan,
+        cluster,
+        options,
+        progress,
+        results: &results,
+        servers: &servers,
+        classes: &classes,
+        clones,
+    };
+    let opened = OpenRun {
+        plan,
+        matrix: &matrix,
+        results: &results,
+        record,
+        progress,
+    };
+    drive(opened, executor, cancel).await
+}
+
+/// What the report says of each selected server: the resolved NFS server, or the
+/// StorageClass and the server behind it.
+fn server_records(
+    plan: &Plan,
+    servers: &[(String, NfsServer)],
+    classes: &[(String, SourceClass)],
+) -> Vec<ServerRecord> {
+    plan.selected_servers
         .iter()
         .filter_map(|name| {
             if let Some((_, s)) = servers.iter().find(|(n, _)| n == name) {
@@ -867,15 +874,17 @@ pub async fn run_bench(
                 export,
             })
         })
-        .collect();
-    let results = ResultsDir::create(
-        &options.results_parent,
-        options.dir_name.as_deref().unwrap_or(run.as_str()),
-    )?;
-    results.write_plan(plan)?;
-    let mut record = RunRecord::new(run.as_str(), plan, &matrix.cells, environment);
-    results.write_record(&record)?;
+        .collect()
+}
 
+/// Creates the run's namespace, then one clone of each StorageClass per selected profile
+/// (carrying the profile's options); returns the clones, for the tear-down.
+async fn create_namespace_and_clones(
+    plan: &Plan,
+    cluster: &dyn Cluster,
+    run: &RunId,
+    classes: &[(String, SourceClass)],
+) -> Result<Vec<ObjectRef>, BenchError> {
     let namespace = manifests::namespace(run);
     cluster
         .apply(&namespace)
@@ -885,7 +894,7 @@ pub async fn run_bench(
             source: Box::new(source),
         })?;
     let mut clones: Vec<ObjectRef> = Vec::new();
-    for (server, class) in &classes {
+    for (server, class) in classes {
         for profile in &plan.selected_profiles {
             let options = plan
                 .profile(profile)
@@ -903,45 +912,171 @@ pub async fn run_bench(
             clones.push(reference);
         }
     }
+    Ok(clones)
+}
 
-    let schedule = matrix.schedule();
-    progress.start(&Eta::for_matrix(plan, &matrix, CLUSTER_STEP_OVERHEAD));
-    for (_, class) in &classes {
-        for warning in class.warnings() {
-            progress.note(&warning);
-        }
-    }
-    let mut status = RunStatus::Complete;
-    let mut failed_steps = 0;
-    let mut leftovers = Vec::new();
-    let mut fatal: Option<BenchError> = None;
-    for (index, step) in schedule.iter().enumerate() {
-        if *cancel.borrow() {
-            status = RunStatus::Interrupted;
-            break;
-        }
-        let cell = &matrix.cells[step.cell];
-        let cell_record = &record.cells[step.cell];
-        let class = classes
+/// What a cell's volume comes from.
+enum Backing<'a> {
+    /// A clone of the server's StorageClass provisions it.
+    Class,
+    /// An NFS PV of this server.
+    Server(&'a NfsServer),
+}
+
+/// The cluster runner's cells: a [`Step`] per repetition, in the run's namespace.
+struct ClusterCells<'a> {
+    plan: &'a Plan,
+    cluster: &'a dyn Cluster,
+    options: &'a RunnerOptions,
+    progress: &'a dyn Progress,
+    results: &'a ResultsDir,
+    servers: &'a [(String, NfsServer)],
+    classes: &'a [(String, SourceClass)],
+    /// The StorageClass clones, removed last.
+    clones: Vec<ObjectRef>,
+}
+
+impl<'a> ClusterCells<'a> {
+    /// The StorageClass a cell's server benchmarks through, if it is one.
+    fn class(&self, cell: &Cell) -> Option<&'a SourceClass> {
+        self.classes
             .iter()
             .find(|(n, _)| *n == cell.server)
-            .map(|(_, c)| c);
+            .map(|(_, c)| c)
+    }
+
+    /// What a cell's volume comes from: its server's StorageClass, or the NFS server.
+    fn backing(&self, cell: &Cell) -> Result<Backing<'a>, BenchError> {
+        match (
+            self.class(cell),
+            self.servers.iter().find(|(n, _)| *n == cell.server),
+        ) {
+            (Some(_), _) => Ok(Backing::Class),
+            (None, Some((_, server))) => Ok(Backing::Server(server)),
+            (None, None) => Err(BenchError::ServerMissing {
+                server: cell.server.clone(),
+                flavor: "unknown".to_owned(),
+            }),
+        }
+    }
+
+    /// The error that ends the run after a fatal step error.
+    fn fatal_error(&self, error: StepError, cell: &Cell, repetition: u32) -> BenchError {
+        let dir = self.results.path().display().to_string();
+        match (error, self.class(cell)) {
+            (
+                StepError::OptionsIgnored {
+                    pv,
+                    carried,
+                    wanted,
+                },
+                Some(class),
+            ) => BenchError::OptionsIgnored(Box::new(IgnoredOptions {
+                class: class.name.clone(),
+                provisioner: class.provisioner.clone(),
+                pv,
+                carried,
+                wanted,
+                profile: cell.profile.clone(),
+                dir,
+            })),
+            (e, _) => BenchError::Aborted {
+                cell: cell.id.clone(),
+                repetition,
+                dir,
+                source: Box::new(e),
+            },
+        }
+    }
+
+    /// Deletes the run's namespace and waits until it is gone.
+    async fn remove_namespace(&self, leftovers: &mut Vec<String>) {
+        let run = &self.options.run_id;
+        let cluster = self.cluster;
+        self.progress.phase("removing the run's namespace");
+        let ns_ref = ObjectRef::cluster("v1", "Namespace", &manifests::namespace_name(run));
+        match cluster.delete(&ns_ref, Propagation::Background).await {
+            Ok(_) => {
+                if let Err(e) = wait::until_within(
+                    cluster,
+                    &ns_ref,
+                    &conditions::is_gone(),
+                    self.options.timeouts.cleanup,
+                )
+                .await
+                {
+                    leftovers.push(format!("{ns_ref}: {}", error_chain(&e)));
+                }
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(e) => leftovers.push(format!("{ns_ref}: {}", error_chain(&e))),
+        }
+    }
+
+    /// Deletes the StorageClass clones and waits until they are gone.
+    async fn remove_clones(&self, leftovers: &mut Vec<String>) {
+        let cluster = self.cluster;
+        if !self.clones.is_empty() {
+            self.progress.phase("removing the StorageClass clones");
+        }
+        for reference in &self.clones {
+            let removed = match cluster.delete(reference, Propagation::Background).await {
+                Ok(_) => wait::until_within(
+                    cluster,
+                    reference,
+                    &conditions::is_gone(),
+                    self.options.timeouts.delete,
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| error_chain(&e)),
+                Err(e) if e.is_not_found() => Ok(()),
+                Err(e) => Err(error_chain(&e)),
+            };
+            if let Err(why) = removed {
+                leftovers.push(format!("{reference}: {why}"));
+            }
+        }
+    }
+}
+
+impl<'a> CellExecutor for ClusterCells<'a> {
+    type Error = BenchError;
+    type Admitted = Backing<'a>;
+    const STEP_OVERHEAD: Duration = CLUSTER_STEP_OVERHEAD;
+    const WHAT_IS_LEFT: &'static str = "objects left behind (remove them with `nfslab clean`)";
+
+    fn notes(&self) -> Vec<String> {
+        self.classes
+            .iter()
+            .flat_map(|(_, class)| class.warnings())
+            .collect()
+    }
+
+    fn admit(&self, cell: &Cell) -> Result<Option<Backing<'a>>, BenchError> {
+        self.backing(cell).map(Some)
+    }
+
+    async fn repetition(
+        &mut self,
+        backing: Backing<'a>,
+        cell: &Cell,
+        cell_record: &CellRecord,
+        repetition: u32,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Repetition<BenchError> {
+        let run = &self.options.run_id;
+        let plan = self.plan;
         let clone = storage_class::clone_name(run, &cell.server, &cell.profile);
-        let volume = match (class, servers.iter().find(|(n, _)| *n == cell.server)) {
-            (Some(_), _) => manifests::Volume::Provisioned {
+        let volume = match backing {
+            Backing::Class => manifests::Volume::Provisioned {
                 storage_class: &clone,
             },
-            (None, Some((_, server))) => manifests::Volume::Nfs {
+            Backing::Server(server) => manifests::Volume::Nfs {
                 server_address: &server.address,
                 export: &server.export,
                 mount_options: &cell_record.requested_options,
             },
-            (None, None) => {
-                return Err(BenchError::ServerMissing {
-                    server: cell.server.clone(),
-                    flavor: "unknown".to_owned(),
-                });
-            }
         };
         let job = cell_record.job.clone();
         let resolved = job.resolve().ok();
@@ -954,7 +1089,7 @@ pub async fn run_bench(
         let spec = CellSpec {
             run,
             cell,
-            repetition: step.repetition,
+            repetition,
             volume,
             job: &job,
             image: &plan.image,
@@ -962,230 +1097,46 @@ pub async fn run_bench(
             barrier_timeout: &barrier_timeout,
         };
         let work = Step {
-            cluster,
-            timeouts: &options.timeouts,
-            progress,
-            results: &results,
-            names: Names::new(run, cell, step.repetition),
+            cluster: self.cluster,
+            timeouts: &self.options.timeouts,
+            progress: self.progress,
+            results: self.results,
+            names: Names::new(run, cell, repetition),
             objects: manifests::cell_objects(&spec),
             cell,
-            repetition: step.repetition,
+            repetition,
             measure_timeout,
-            provisioned: class.map(|_| cell_record.requested_options.as_slice()),
+            provisioned: matches!(backing, Backing::Class)
+                .then_some(cell_record.requested_options.as_slice()),
             volume: std::sync::Mutex::new(None),
         };
-        progress.step(index, cell, step.repetition, matrix.repetitions);
         let outcome = tokio::select! {
             biased;
-            () = cancelled(&mut cancel) => None,
+            () = cancelled(cancel) => None,
             r = work.run() => Some(r),
         };
         let cleanup = work.cleanup().await;
-        let (attempt_status, message, pods) = match outcome {
-            None => {
-                status = RunStatus::Interrupted;
-                (
-                    AttemptStatus::Interrupted,
-                    Some("interrupted by the user".to_owned()),
-                    Vec::new(),
-                )
-            }
-            Some(Ok(pods)) => (AttemptStatus::Ok, None, pods),
+        let (end, fatal) = match outcome {
+            None => (StepEnd::Interrupted, None),
+            Some(Ok(pods)) => (StepEnd::Ok(pods), None),
             Some(Err(e)) => {
-                failed_steps += 1;
                 let message = error_chain(&e);
-                if e.is_fatal() {
-                    let dir = results.path().display().to_string();
-                    fatal = Some(match (e, class) {
-                        (
-                            StepError::OptionsIgnored {
-                                pv,
-                                carried,
-                                wanted,
-                            },
-                            Some(class),
-                        ) => BenchError::OptionsIgnored(Box::new(IgnoredOptions {
-                            class: class.name.clone(),
-                            provisioner: class.provisioner.clone(),
-                            pv,
-                            carried,
-                            wanted,
-                            profile: cell.profile.clone(),
-                            dir,
-                        })),
-                        (e, _) => BenchError::Aborted {
-                            cell: cell.id.clone(),
-                            repetition: step.repetition,
-                            dir,
-                            source: Box::new(e),
-                        },
-                    });
-                }
-                (AttemptStatus::Failed, Some(message), Vec::new())
+                let fatal = e.is_fatal().then(|| self.fatal_error(e, cell, repetition));
+                (StepEnd::Failed(message), fatal)
             }
         };
-        let attempt = Attempt {
-            cell: cell.id.clone(),
-            repetition: step.repetition,
-            status: attempt_status,
-            message,
-            pods,
-        };
-        record_attempt(
-            progress,
-            &results,
-            &mut record,
-            &mut leftovers,
-            attempt,
+        Repetition::Ran {
+            end,
             cleanup,
-        )?;
-        if status == RunStatus::Interrupted || fatal.is_some() {
-            break;
+            fatal,
         }
     }
 
-    progress.phase("removing the run's namespace");
-    let ns_ref = ObjectRef::cluster("v1", "Namespace", &manifests::namespace_name(run));
-    match cluster.delete(&ns_ref, Propagation::Background).await {
-        Ok(_) => {
-            if let Err(e) = wait::until_within(
-                cluster,
-                &ns_ref,
-                &conditions::is_gone(),
-                options.timeouts.cleanup,
-            )
-            .await
-            {
-                leftovers.push(format!("{ns_ref}: {}", error_chain(&e)));
-            }
-        }
-        Err(e) if e.is_not_found() => {}
-        Err(e) => leftovers.push(format!("{ns_ref}: {}", error_chain(&e))),
+    async fn finish(self, leftovers: &mut Vec<String>) {
+        self.remove_namespace(leftovers).await;
+        // The clones go last: a provisioner may read a volume's class to delete it.
+        self.remove_clones(leftovers).await;
     }
-    // The clones go last: a provisioner may read a volume's class to delete it.
-    if !clones.is_empty() {
-        progress.phase("removing the StorageClass clones");
-    }
-    for reference in &clones {
-        let removed = match cluster.delete(reference, Propagation::Background).await {
-            Ok(_) => wait::until_within(
-                cluster,
-                reference,
-                &conditions::is_gone(),
-                options.timeouts.delete,
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| error_chain(&e)),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(error_chain(&e)),
-        };
-        if let Err(why) = removed {
-            leftovers.push(format!("{reference}: {why}"));
-        }
-    }
-    if fatal.is_some() {
-        status = RunStatus::Failed;
-    }
-    let outcome = conclude(
-        &results,
-        &mut record,
-        Ending {
-            status,
-            failed_steps,
-            leftovers,
-            what_is_left: "objects left behind (remove them with `nfslab clean`)",
-        },
-        progress,
-    )?;
-    match fatal {
-        Some(error) => Err(error),
-        None => Ok(outcome),
-    }
-}
-
-/// How a run ended, for [`conclude`].
-pub(crate) struct Ending<'a> {
-    /// Complete, interrupted or failed.
-    pub status: RunStatus,
-    /// Repetitions that failed.
-    pub failed_steps: usize,
-    /// What could not be removed.
-    pub leftovers: Vec<String>,
-    /// How the report introduces the leftovers (and says how to remove them).
-    pub what_is_left: &'a str,
-}
-
-/// Records one finished step: its progress line, what its cleanup could not remove (kept in
-/// `leftovers` for the run's final list), and the attempt, written to `run.json` at once so
-/// that an interrupted run still holds it.
-///
-/// # Errors
-/// `run.json` could not be written.
-pub(crate) fn record_attempt(
-    progress: &dyn Progress,
-    results: &ResultsDir,
-    record: &mut RunRecord,
-    leftovers: &mut Vec<String>,
-    attempt: Attempt,
-    cleanup: Vec<String>,
-) -> Result<(), ResultsError> {
-    let ok = attempt.status == AttemptStatus::Ok;
-    let figure = if ok {
-        let measured: Vec<RunResult> = attempt
-            .pods
-            .iter()
-            .filter_map(|p| p.result.as_deref())
-            .filter_map(|r| results.read_raw(r).ok())
-            .collect();
-        figure_of(&measured)
-    } else {
-        None
-    };
-    progress.step_done(&StepDone {
-        ok,
-        message: attempt.message.as_deref(),
-        figure,
-    });
-    for l in &cleanup {
-        progress.note(&format!("could not remove {l}"));
-    }
-    leftovers.extend(cleanup);
-    record.attempts.push(attempt);
-    results.write_record(record)
-}
-
-/// Ends a run, on a cluster or from the host: records its status, end time and leftovers,
-/// writes the record and renders the reports from it.
-///
-/// # Errors
-/// The record or the reports could not be written.
-pub(crate) fn conclude(
-    results: &ResultsDir,
-    record: &mut RunRecord,
-    ending: Ending<'_>,
-    progress: &dyn Progress,
-) -> Result<BenchOutcome, ReportError> {
-    record.status = ending.status;
-    record.finished = Some(crate::errors::now_rfc3339());
-    if !ending.leftovers.is_empty() {
-        record.environment.notes.push(format!(
-            "{}: {}",
-            ending.what_is_left,
-            ending.leftovers.join("; ")
-        ));
-    }
-    results.write_record(record)?;
-    let written = write_reports(results)?;
-    progress.finish();
-    Ok(BenchOutcome {
-        status: ending.status,
-        dir: results.path().to_path_buf(),
-        summary: written.summary,
-        files: written.files,
-        failed_steps: ending.failed_steps,
-        leftovers: ending.leftovers,
-    })
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use crate::k8s::ExecOutput;
 use crate::k8s::fake::{Call, FakeCluster};
 use crate::model::matrix::Matrix;
 use crate::model::plan::{BuiltInIncludes, parse_plan};
+use crate::model::results::{AttemptStatus, RunRecord, RunStatus};
 
 /// A real nfslab-io result of a 4 KiB random-read client.
 const RESULT: &str = include_str!(

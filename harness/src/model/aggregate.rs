@@ -214,6 +214,96 @@ fn summarize_cell(
     results: &BTreeMap<(String, u32), AttemptResults>,
 ) -> Result<CellSummary, AggregateError> {
     let id = &cell.cell.id;
+    let (counted, failures) = count_repetitions(record, cell, results)?;
+
+    let pattern = cell.job.pattern;
+    let headline = headline_of(pattern);
+    let figures = |f: &dyn Fn(&MergedResult) -> f64| -> Vec<f64> {
+        counted.iter().map(|c| f(&c.merged)).collect()
+    };
+    let bandwidth = spread_nonzero(&figures(&|m| m.totals.bandwidth_bytes_per_sec));
+    let iops = spread_nonzero(&figures(&|m| m.totals.iops));
+    let ops_per_sec = spread_nonzero(&figures(&|m| m.totals.all_ops_per_sec));
+    let headline_cv = match headline {
+        Headline::Bandwidth => bandwidth.and_then(|s| s.cv),
+        Headline::Iops => iops.and_then(|s| s.cv),
+        Headline::OpsPerSec => ops_per_sec.and_then(|s| s.cv),
+    };
+
+    let repetitions: Vec<RepetitionFigures> = counted.iter().map(repetition_figures).collect();
+    let per_client = client_figures(&repetitions, cell.cell.clients);
+    let latency = latency(id, &counted)?;
+    let all: Vec<&RunResult> = counted
+        .iter()
+        .flat_map(|c| c.pods.iter().map(|(_, r)| r))
+        .collect();
+
+    let Observed {
+        notes,
+        errors,
+        cache,
+        mechanism,
+    } = observed(&all);
+    let cpu: Vec<f64> = counted
+        .iter()
+        .filter_map(|c| c.merged.cpu.seconds_per_gib)
+        .collect();
+    let wires: Vec<&WireSection> = all.iter().filter_map(|r| r.wire.as_ref()).collect();
+
+    Ok(CellSummary {
+        id: id.clone(),
+        server: cell.cell.server.clone(),
+        workload: cell.cell.workload.clone(),
+        profile: cell.cell.profile.clone(),
+        clients: cell.cell.clients,
+        pattern: pattern.name().to_owned(),
+        block_size: cell.job.resolve().map_or(0, |j| j.bs),
+        headline,
+        repetitions_planned: record.repetitions,
+        repetitions_ok: u32::try_from(counted.len()).unwrap_or(u32::MAX),
+        failures,
+        bandwidth_bytes_per_sec: bandwidth,
+        iops,
+        ops_per_sec,
+        headline_cv,
+        unstable: headline_cv.is_some_and(|cv| cv > UNSTABLE_CV),
+        latency,
+        repetitions,
+        per_client,
+        options: match &cell.protocol {
+            Some(protocol) => protocol_options_summary(&cell.requested_options, protocol, &all),
+            None => options_summary(&cell.requested_options, &all),
+        },
+        rpc: rpc_summary(&counted),
+        cache,
+        cpu_seconds_per_gib: spread(&cpu).map(|s| s.median),
+        errors,
+        notes,
+        access: cell.cell.access,
+        mount_efficiency: None,
+        // What the clients ran, as they report it (the record's job when none reported).
+        job: all
+            .first()
+            .map(|r| r.effective.job.clone())
+            .or_else(|| cell.job.resolve().ok()),
+        command: Some(command_line(
+            record,
+            cell,
+            all.first().map_or(&cell.job, |r| &r.job),
+        )),
+        mechanism,
+        wire: wire::merge(&wires),
+    })
+}
+
+/// The repetitions of a cell that count (measured, every client `ok`), in repetition
+/// order, each with its clients' results merged; and a line for each that does not.
+fn count_repetitions<'a>(
+    record: &RunRecord,
+    cell: &CellRecord,
+    results: &'a BTreeMap<(String, u32), AttemptResults>,
+) -> Result<(Vec<Counted<'a>>, Vec<String>), AggregateError> {
+    let id = &cell.cell.id;
     let mut failures = Vec::new();
     let mut counted: Vec<Counted<'_>> = Vec::new();
     for attempt in record.attempts.iter().filter(|a| &a.cell == id) {
@@ -268,33 +358,27 @@ fn summarize_cell(
         });
     }
     counted.sort_by_key(|c| c.repetition);
+    Ok((counted, failures))
+}
 
-    let pattern = cell.job.pattern;
-    let headline = headline_of(pattern);
-    let figures = |f: &dyn Fn(&MergedResult) -> f64| -> Vec<f64> {
-        counted.iter().map(|c| f(&c.merged)).collect()
-    };
-    let bandwidth = spread_nonzero(&figures(&|m| m.totals.bandwidth_bytes_per_sec));
-    let iops = spread_nonzero(&figures(&|m| m.totals.iops));
-    let ops_per_sec = spread_nonzero(&figures(&|m| m.totals.all_ops_per_sec));
-    let headline_cv = match headline {
-        Headline::Bandwidth => bandwidth.and_then(|s| s.cv),
-        Headline::Iops => iops.and_then(|s| s.cv),
-        Headline::OpsPerSec => ops_per_sec.and_then(|s| s.cv),
-    };
+/// What the clients of a cell's counted repetitions report beyond their figures.
+struct Observed {
+    /// Their notes, each once, in order.
+    notes: Vec<String>,
+    /// Their error counts, summed by name.
+    errors: BTreeMap<String, u64>,
+    /// The cache mode they ran with (`mixed` when they differ).
+    cache: Option<String>,
+    /// The IO mechanism they used (`mixed` when they differ).
+    mechanism: Option<String>,
+}
 
-    let repetitions: Vec<RepetitionFigures> = counted.iter().map(repetition_figures).collect();
-    let per_client = client_figures(&repetitions, cell.cell.clients);
-    let latency = latency(id, &counted)?;
-    let all: Vec<&RunResult> = counted
-        .iter()
-        .flat_map(|c| c.pods.iter().map(|(_, r)| r))
-        .collect();
-
+/// What the clients in `all` report beyond their figures.
+fn observed(all: &[&RunResult]) -> Observed {
     let mut notes: Vec<String> = Vec::new();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
     let mut caches: Vec<&str> = Vec::new();
-    for r in &all {
+    for r in all {
         for n in &r.notes {
             if !notes.contains(n) {
                 notes.push(n.clone());
@@ -312,12 +396,8 @@ fn summarize_cell(
         [one] => Some((*one).to_owned()),
         _ => Some("mixed".to_owned()),
     };
-    let cpu: Vec<f64> = counted
-        .iter()
-        .filter_map(|c| c.merged.cpu.seconds_per_gib)
-        .collect();
     let mut mechanisms: Vec<&str> = Vec::new();
-    for r in &all {
+    for r in all {
         if let Some(io) = &r.io
             && !mechanisms.contains(&io.mechanism.as_str())
         {
@@ -329,52 +409,12 @@ fn summarize_cell(
         [one] => Some((*one).to_owned()),
         _ => Some("mixed".to_owned()),
     };
-    let wires: Vec<&WireSection> = all.iter().filter_map(|r| r.wire.as_ref()).collect();
-
-    Ok(CellSummary {
-        id: id.clone(),
-        server: cell.cell.server.clone(),
-        workload: cell.cell.workload.clone(),
-        profile: cell.cell.profile.clone(),
-        clients: cell.cell.clients,
-        pattern: pattern.name().to_owned(),
-        block_size: cell.job.resolve().map_or(0, |j| j.bs),
-        headline,
-        repetitions_planned: record.repetitions,
-        repetitions_ok: u32::try_from(counted.len()).unwrap_or(u32::MAX),
-        failures,
-        bandwidth_bytes_per_sec: bandwidth,
-        iops,
-        ops_per_sec,
-        headline_cv,
-        unstable: headline_cv.is_some_and(|cv| cv > UNSTABLE_CV),
-        latency,
-        repetitions,
-        per_client,
-        options: match &cell.protocol {
-            Some(protocol) => protocol_options_summary(&cell.requested_options, protocol, &all),
-            None => options_summary(&cell.requested_options, &all),
-        },
-        rpc: rpc_summary(&counted),
-        cache,
-        cpu_seconds_per_gib: spread(&cpu).map(|s| s.median),
-        errors,
+    Observed {
         notes,
-        access: cell.cell.access,
-        mount_efficiency: None,
-        // What the clients ran, as they report it (the record's job when none reported).
-        job: all
-            .first()
-            .map(|r| r.effective.job.clone())
-            .or_else(|| cell.job.resolve().ok()),
-        command: Some(command_line(
-            record,
-            cell,
-            all.first().map_or(&cell.job, |r| &r.job),
-        )),
+        errors,
+        cache,
         mechanism,
-        wire: wire::merge(&wires),
-    })
+    }
 }
 
 /// The line that reproduces one client of `cell` running `job` outside Kubernetes: the

@@ -766,16 +766,64 @@ struct Checked<T> {
 /// Parses and checks a plan text; `file` names it in messages; includes resolve through
 /// `includes`.
 pub fn parse_plan(text: &str, file: &str, includes: &dyn Includes) -> Result<Plan, PlanError> {
-    let raw: RawPlan = nfslab_workload::yaml::from_str(text).map_err(|e| syntax(file, &e))?;
+    let mut raw: RawPlan = nfslab_workload::yaml::from_str(text).map_err(|e| syntax(file, &e))?;
     let mut sources = vec![SourceFile {
         path: file.to_owned(),
         text: text.to_owned(),
     }];
     let mut warnings = Vec::new();
+    let profiles = parse_profiles(&mut raw, file, includes, &mut sources, &mut warnings)?;
+    let servers = parse_servers(std::mem::take(&mut raw.servers), file)?;
+    let settings = parse_settings(&raw, file)?;
+    let workloads = parse_workloads(
+        std::mem::take(&mut raw.workloads),
+        text,
+        file,
+        includes,
+        &settings,
+        &mut sources,
+    )?;
+    let selection = parse_selection(raw.run.take(), file, &servers, &profiles, &workloads)?;
+    let nas = match raw.nas.take() {
+        None => None,
+        Some(n) => Some(parse_nas(n, file, includes, &mut sources)?),
+    };
 
-    // Profiles: the plan's, then each profile file's.
+    Ok(Plan {
+        name: raw.name.unwrap_or_else(|| "unnamed".to_owned()),
+        description: raw.description,
+        servers: servers.into_iter().map(|s| s.value).collect(),
+        profiles: profiles.into_iter().map(|p| p.value).collect(),
+        workloads: workloads.into_iter().map(|w| w.value).collect(),
+        selected_servers: selection.servers,
+        selected_profiles: selection.profiles,
+        selected_workloads: selection.workloads,
+        repetitions: settings.repetitions,
+        clients: settings.clients,
+        volume_size: settings.volume_size,
+        image: settings.image,
+        cell_timeout: settings.cell_timeout,
+        nas,
+        warnings,
+        sources,
+    })
+}
+
+/// Profiles: the plan's, then each profile file's (each file joins `sources`).
+fn parse_profiles(
+    raw: &mut RawPlan,
+    file: &str,
+    includes: &dyn Includes,
+    sources: &mut Vec<SourceFile>,
+    warnings: &mut Vec<PlanWarning>,
+) -> Result<Vec<Checked<Profile>>, PlanError> {
     let mut profiles: Vec<Checked<Profile>> = Vec::new();
-    check_profiles(raw.profiles, file, &mut profiles, &mut warnings)?;
+    check_profiles(
+        std::mem::take(&mut raw.profiles),
+        file,
+        &mut profiles,
+        warnings,
+    )?;
     for include in &raw.profile_files {
         let (name, content) = includes.read(&include.value).map_err(|e| {
             invalid(
@@ -788,16 +836,19 @@ pub fn parse_plan(text: &str, file: &str, includes: &dyn Includes) -> Result<Pla
         })?;
         let parsed: RawProfileFile =
             nfslab_workload::yaml::from_str(&content).map_err(|e| syntax(&name, &e))?;
-        check_profiles(parsed.profiles, &name, &mut profiles, &mut warnings)?;
+        check_profiles(parsed.profiles, &name, &mut profiles, warnings)?;
         sources.push(SourceFile {
             path: name,
             text: content,
         });
     }
+    Ok(profiles)
+}
 
-    // Servers.
+/// Servers, checked in order; none defined means the in-cluster Ganesha server.
+fn parse_servers(raw: Vec<RawServer>, file: &str) -> Result<Vec<Checked<ServerSpec>>, PlanError> {
     let mut servers: Vec<Checked<ServerSpec>> = Vec::new();
-    for s in raw.servers {
+    for s in raw {
         let name_at = at_of(file, &s.name);
         check_name(&s.name.value).map_err(|r| {
             invalid(
@@ -806,47 +857,7 @@ pub fn parse_plan(text: &str, file: &str, includes: &dyn Includes) -> Result<Pla
             )
         })?;
         duplicate(&servers, &s.name.value, &name_at, "server", |x| &x.name)?;
-        let kind = match (s.in_cluster, s.external, s.storage_class) {
-            (Some(flavor), None, None) => {
-                if flavor.value == ServerFlavor::External {
-                    return Err(invalid(
-                        at_of(file, &flavor),
-                        "`in_cluster` is `kernel` or `ganesha` (hint: write an outside \
-                         server as `external: host:/export`)"
-                            .to_owned(),
-                    ));
-                }
-                ServerKind::InCluster(flavor.value)
-            }
-            (None, None, Some(class)) => {
-                crate::names::dns_subdomain("StorageClass name", &class.value).map_err(|e| {
-                    invalid(
-                        at_of(file, &class),
-                        format!("storage_class `{}`: {}", class.value, e.rule),
-                    )
-                })?;
-                ServerKind::StorageClass { class: class.value }
-            }
-            (None, Some(address), None) => {
-                let (host, export) = parse_external(&address.value).map_err(|reason| {
-                    invalid(
-                        at_of(file, &address),
-                        format!("external server `{}`: {reason}", address.value),
-                    )
-                })?;
-                ServerKind::External { host, export }
-            }
-            _ => {
-                return Err(invalid(
-                    name_at,
-                    format!(
-                        "server `{}` needs exactly one of `in_cluster: ganesha|kernel`, \
-                         `external: host:/export` or `storage_class: NAME`",
-                        s.name.value
-                    ),
-                ));
-            }
-        };
+        let kind = server_kind(file, &name_at, &s)?;
         servers.push(Checked {
             value: ServerSpec {
                 name: s.name.value,
@@ -864,8 +875,70 @@ pub fn parse_plan(text: &str, file: &str, includes: &dyn Includes) -> Result<Pla
             at: at(file, 0, 0),
         });
     }
+    Ok(servers)
+}
 
-    // Durations and numbers.
+/// Where a server is: exactly one of `in_cluster`, `external` or `storage_class`.
+fn server_kind(file: &str, name_at: &At, s: &RawServer) -> Result<ServerKind, PlanError> {
+    Ok(match (&s.in_cluster, &s.external, &s.storage_class) {
+        (Some(flavor), None, None) => {
+            if flavor.value == ServerFlavor::External {
+                return Err(invalid(
+                    at_of(file, flavor),
+                    "`in_cluster` is `kernel` or `ganesha` (hint: write an outside \
+                         server as `external: host:/export`)"
+                        .to_owned(),
+                ));
+            }
+            ServerKind::InCluster(flavor.value)
+        }
+        (None, None, Some(class)) => {
+            crate::names::dns_subdomain("StorageClass name", &class.value).map_err(|e| {
+                invalid(
+                    at_of(file, class),
+                    format!("storage_class `{}`: {}", class.value, e.rule),
+                )
+            })?;
+            ServerKind::StorageClass {
+                class: class.value.clone(),
+            }
+        }
+        (None, Some(address), None) => {
+            let (host, export) = parse_external(&address.value).map_err(|reason| {
+                invalid(
+                    at_of(file, address),
+                    format!("external server `{}`: {reason}", address.value),
+                )
+            })?;
+            ServerKind::External { host, export }
+        }
+        _ => {
+            return Err(invalid(
+                name_at.clone(),
+                format!(
+                    "server `{}` needs exactly one of `in_cluster: ganesha|kernel`, \
+                         `external: host:/export` or `storage_class: NAME`",
+                    s.name.value
+                ),
+            ));
+        }
+    })
+}
+
+/// The plan's run-wide settings, checked, with their defaults.
+struct Settings {
+    runtime: Option<Span>,
+    ramp_time: Option<Span>,
+    cell_timeout: Duration,
+    repetitions: u32,
+    clients: Vec<u32>,
+    volume_size: String,
+    image: String,
+}
+
+/// Durations and numbers: runtime, ramp time, cell timeout, repetitions, clients, volume
+/// size and image.
+fn parse_settings(raw: &RawPlan, file: &str) -> Result<Settings, PlanError> {
     let ranged = |s: &Option<Spanned<Span>>,
                   what: &str,
                   range: DurationRange|
@@ -934,12 +1007,32 @@ pub fn parse_plan(text: &str, file: &str, includes: &dyn Includes) -> Result<Pla
         None => default_image(),
     };
 
-    // Workloads.
+    Ok(Settings {
+        runtime,
+        ramp_time,
+        cell_timeout,
+        repetitions,
+        clients,
+        volume_size,
+        image,
+    })
+}
+
+/// Workloads, each with its job inline or from an fio job file, the plan's runtime and
+/// ramp time applied and the job checked; at least one.
+fn parse_workloads(
+    raw: Vec<RawWorkload>,
+    text: &str,
+    file: &str,
+    includes: &dyn Includes,
+    settings: &Settings,
+    sources: &mut Vec<SourceFile>,
+) -> Result<Vec<Checked<Workload>>, PlanError> {
     let locations: JobLocations = serde_saphyr::from_str(text).unwrap_or(JobLocations {
         workloads: Vec::new(),
     });
     let mut workloads: Vec<Checked<Workload>> = Vec::new();
-    for (index, w) in raw.workloads.into_iter().enumerate() {
+    for (index, w) in raw.into_iter().enumerate() {
         let name_at = at_of(file, &w.name);
         check_name(&w.name.value).map_err(|r| {
             invalid(
@@ -948,68 +1041,12 @@ pub fn parse_plan(text: &str, file: &str, includes: &dyn Includes) -> Result<Pla
             )
         })?;
         duplicate(&workloads, &w.name.value, &name_at, "workload", |x| &x.name)?;
-        let (mut job, job_at) = match (w.job, w.fio) {
-            (Some(job), None) => {
-                let job_at = at_of(file, &job);
-                (job.value, job_at)
-            }
-            (None, Some(fio)) => {
-                let fio_at = at_of(file, &fio);
-                let (name, content) = includes.read(&fio.value).map_err(|e| {
-                    invalid(
-                        fio_at.clone(),
-                        format!(
-                            "cannot read fio job file `{}`: {e} (hint: paths are relative to the plan)",
-                            fio.value
-                        ),
-                    )
-                })?;
-                let parsed = job_from_fio(&content, &name).map_err(|e| match e {
-                    FioError::At {
-                        path,
-                        line,
-                        what,
-                        message,
-                    } => invalid(
-                        At {
-                            file: path,
-                            line: line as u64,
-                            column: 1,
-                        },
-                        format!("workload `{}`: {what}: {message}", w.name.value),
-                    ),
-                    FioError::Read { .. } => invalid(fio_at.clone(), e.to_string()),
-                })?;
-                sources.push(SourceFile {
-                    path: name,
-                    text: content,
-                });
-                (parsed.job, fio_at)
-            }
-            (Some(_), Some(fio)) => {
-                return Err(invalid(
-                    at_of(file, &fio),
-                    format!(
-                        "workload `{}` has both `job` and `fio` (hint: keep one)",
-                        w.name.value
-                    ),
-                ));
-            }
-            (None, None) => {
-                return Err(invalid(
-                    name_at,
-                    format!(
-                        "workload `{}` has no job (hint: `job:` with nfslab-io fields, or `fio: FILE`)",
-                        w.name.value
-                    ),
-                ));
-            }
-        };
+        let (mut job, job_at) = workload_job(&w, file, &name_at, includes, sources)?;
         if job.runtime.is_none() && job.io_size.is_none() {
-            job.runtime = runtime;
+            job.runtime = settings.runtime;
         }
         if job.ramp_time.is_none() {
-            job.ramp_time = ramp_time;
+            job.ramp_time = settings.ramp_time;
         }
         if let Err(source) = job.resolve() {
             let field_at = locations
@@ -1038,17 +1075,97 @@ pub fn parse_plan(text: &str, file: &str, includes: &dyn Includes) -> Result<Pla
             "the plan defines no workloads (hint: see workloads/plans/default.yaml)".to_owned(),
         ));
     }
+    Ok(workloads)
+}
 
-    // Selection.
-    let selection = raw.run.unwrap_or(RawSelection {
+/// A workload's job and where it is: `job:` inline, or `fio:` a job file (which joins
+/// `sources`).
+fn workload_job(
+    w: &RawWorkload,
+    file: &str,
+    name_at: &At,
+    includes: &dyn Includes,
+    sources: &mut Vec<SourceFile>,
+) -> Result<(Job, At), PlanError> {
+    match (&w.job, &w.fio) {
+        (Some(job), None) => {
+            let job_at = at_of(file, job);
+            Ok((job.value.clone(), job_at))
+        }
+        (None, Some(fio)) => {
+            let fio_at = at_of(file, fio);
+            let (name, content) = includes.read(&fio.value).map_err(|e| {
+                invalid(
+                    fio_at.clone(),
+                    format!(
+                        "cannot read fio job file `{}`: {e} (hint: paths are relative to the plan)",
+                        fio.value
+                    ),
+                )
+            })?;
+            let parsed = job_from_fio(&content, &name).map_err(|e| match e {
+                FioError::At {
+                    path,
+                    line,
+                    what,
+                    message,
+                } => invalid(
+                    At {
+                        file: path,
+                        line: line as u64,
+                        column: 1,
+                    },
+                    format!("workload `{}`: {what}: {message}", w.name.value),
+                ),
+                FioError::Read { .. } => invalid(fio_at.clone(), e.to_string()),
+            })?;
+            sources.push(SourceFile {
+                path: name,
+                text: content,
+            });
+            Ok((parsed.job, fio_at))
+        }
+        (Some(_), Some(fio)) => Err(invalid(
+            at_of(file, fio),
+            format!(
+                "workload `{}` has both `job` and `fio` (hint: keep one)",
+                w.name.value
+            ),
+        )),
+        (None, None) => Err(invalid(
+            name_at.clone(),
+            format!(
+                "workload `{}` has no job (hint: `job:` with nfslab-io fields, or `fio: FILE`)",
+                w.name.value
+            ),
+        )),
+    }
+}
+
+/// What `run:` selects (every server and workload, the default profiles, unless listed).
+struct Selection {
+    servers: Vec<String>,
+    profiles: Vec<String>,
+    workloads: Vec<String>,
+}
+
+/// The `run:` selection, each name checked against the defined ones; at least one profile.
+fn parse_selection(
+    run: Option<RawSelection>,
+    file: &str,
+    servers: &[Checked<ServerSpec>],
+    profiles: &[Checked<Profile>],
+    workloads: &[Checked<Workload>],
+) -> Result<Selection, PlanError> {
+    let selection = run.unwrap_or(RawSelection {
         servers: None,
         profiles: None,
         workloads: None,
     });
-    let selected_servers = resolve_refs(file, selection.servers, &servers, "server", |s| &s.name)?
+    let selected_servers = resolve_refs(file, selection.servers, servers, "server", |s| &s.name)?
         .unwrap_or_else(|| servers.iter().map(|s| s.value.name.clone()).collect());
     let selected_profiles =
-        resolve_refs(file, selection.profiles, &profiles, "profile", |p| &p.name)?.unwrap_or_else(
+        resolve_refs(file, selection.profiles, profiles, "profile", |p| &p.name)?.unwrap_or_else(
             || {
                 profiles
                     .iter()
@@ -1057,11 +1174,10 @@ pub fn parse_plan(text: &str, file: &str, includes: &dyn Includes) -> Result<Pla
                     .collect()
             },
         );
-    let selected_workloads =
-        resolve_refs(file, selection.workloads, &workloads, "workload", |w| {
-            &w.name
-        })?
-        .unwrap_or_else(|| workloads.iter().map(|w| w.value.name.clone()).collect());
+    let selected_workloads = resolve_refs(file, selection.workloads, workloads, "workload", |w| {
+        &w.name
+    })?
+    .unwrap_or_else(|| workloads.iter().map(|w| w.value.name.clone()).collect());
     if selected_profiles.is_empty() {
         return Err(invalid(
             at(file, 1, 1),
@@ -1069,84 +1185,72 @@ pub fn parse_plan(text: &str, file: &str, includes: &dyn Includes) -> Result<Pla
                 .to_owned(),
         ));
     }
+    Ok(Selection {
+        servers: selected_servers,
+        profiles: selected_profiles,
+        workloads: selected_workloads,
+    })
+}
 
-    // NAS reference.
-    let nas = match raw.nas {
-        None => None,
-        Some(n) => {
-            let tiers_name = n
-                .tiers_file
-                .as_ref()
-                .map_or_else(|| "nas-tiers.yaml".to_owned(), |s| s.value.clone());
-            let reference_at = n
-                .tiers_file
-                .as_ref()
-                .map_or_else(|| at_of(file, &n.tier), |s| at_of(file, s));
-            let (tiers_path, tiers_text) = includes.read(&tiers_name).map_err(|e| {
-                invalid(
-                    reference_at.clone(),
-                    format!(
-                        "cannot read NAS tier file `{tiers_name}`: {e} (hint: paths are \
-                         relative to the plan)"
-                    ),
-                )
-            })?;
-            let table =
-                parse_tiers(&tiers_text, &tiers_path).map_err(|source| PlanError::Tiers {
-                    at: reference_at,
-                    source: Box::new(source),
-                })?;
-            let defined: Vec<&str> = table.tiers.iter().map(|t| t.name.as_str()).collect();
-            let tier = table
-                .tiers
-                .iter()
-                .find(|t| t.name == n.tier.value)
-                .cloned()
-                .ok_or_else(|| {
-                    invalid(
-                        at_of(file, &n.tier),
-                        format!(
-                            "unknown NAS tier `{}` (hint: defined in {tiers_path}: {})",
-                            n.tier.value,
-                            defined.join(", ")
-                        ),
-                    )
-                })?;
-            if n.provisioned.value.0 == 0 {
-                return Err(invalid(
-                    at_of(file, &n.provisioned),
-                    "provisioned size must be larger than zero (hint: e.g. `1t`)".to_owned(),
-                ));
-            }
-            sources.push(SourceFile {
-                path: tiers_path,
-                text: tiers_text,
-            });
-            Some(NasReference {
-                tier,
-                currency: table.currency,
-                provisioned_bytes: n.provisioned.value.0,
-            })
-        }
-    };
-
-    Ok(Plan {
-        name: raw.name.unwrap_or_else(|| "unnamed".to_owned()),
-        description: raw.description,
-        servers: servers.into_iter().map(|s| s.value).collect(),
-        profiles: profiles.into_iter().map(|p| p.value).collect(),
-        workloads: workloads.into_iter().map(|w| w.value).collect(),
-        selected_servers,
-        selected_profiles,
-        selected_workloads,
-        repetitions,
-        clients,
-        volume_size,
-        image,
-        cell_timeout,
-        nas,
-        warnings,
-        sources,
+/// The NAS reference: a tier of the tier file (which joins `sources`) and the provisioned
+/// size.
+fn parse_nas(
+    n: RawNas,
+    file: &str,
+    includes: &dyn Includes,
+    sources: &mut Vec<SourceFile>,
+) -> Result<NasReference, PlanError> {
+    let tiers_name = n
+        .tiers_file
+        .as_ref()
+        .map_or_else(|| "nas-tiers.yaml".to_owned(), |s| s.value.clone());
+    let reference_at = n
+        .tiers_file
+        .as_ref()
+        .map_or_else(|| at_of(file, &n.tier), |s| at_of(file, s));
+    let (tiers_path, tiers_text) = includes.read(&tiers_name).map_err(|e| {
+        invalid(
+            reference_at.clone(),
+            format!(
+                "cannot read NAS tier file `{tiers_name}`: {e} (hint: paths are \
+                 relative to the plan)"
+            ),
+        )
+    })?;
+    let table = parse_tiers(&tiers_text, &tiers_path).map_err(|source| PlanError::Tiers {
+        at: reference_at,
+        source: Box::new(source),
+    })?;
+    let defined: Vec<&str> = table.tiers.iter().map(|t| t.name.as_str()).collect();
+    let tier = table
+        .tiers
+        .iter()
+        .find(|t| t.name == n.tier.value)
+        .cloned()
+        .ok_or_else(|| {
+            invalid(
+                at_of(file, &n.tier),
+                format!(
+                    "unknown NAS tier `{}` (hint: defined in {tiers_path}: {})",
+                    n.tier.value,
+                    defined.join(", ")
+                ),
+            )
+        })?;
+    if n.provisioned.value.0 == 0 {
+        return Err(invalid(
+            at_of(file, &n.provisioned),
+            "provisioned size must be larger than zero (hint: e.g. `1t`)".to_owned(),
+        ));
+    }
+    sources.push(SourceFile {
+        path: tiers_path,
+        text: tiers_text,
+    });
+    Ok(NasReference {
+        tier,
+        currency: table.currency,
+        provisioned_bytes: n.provisioned.value.0,
     })
 }
 

@@ -1053,20 +1053,29 @@ impl MountOptions {
     /// Conflicts (errors) and doubtful choices (warnings) across options.
     fn check(&self) -> Result<Vec<OptionWarning>, ItemError> {
         let mut warnings = Vec::new();
-        let warn = |warnings: &mut Vec<OptionWarning>, e: &Entry, message: String| {
-            warnings.push(OptionWarning {
-                item: e.item,
-                option: e.raw.clone(),
-                message,
-            });
-        };
+        self.check_repeats(&mut warnings)?;
+        self.check_minorversion(&mut warnings)?;
+        self.check_transport(&mut warnings)?;
+        self.warn_v4_switches(&mut warnings);
+        self.warn_doubtful(&mut warnings);
+        self.warn_attribute_cache(&mut warnings);
+        Ok(warnings)
+    }
+
+    /// The first option `pred` holds for.
+    fn first_where(&self, pred: &dyn Fn(&MountOption) -> bool) -> Option<&Entry> {
+        self.entries.iter().find(|e| pred(&e.option))
+    }
+
+    /// An option given twice: a warning with the same value, a conflict with another.
+    fn check_repeats(&self, warnings: &mut Vec<OptionWarning>) -> Result<(), ItemError> {
         for (i, e) in self.entries.iter().enumerate() {
             if let Some(earlier) = self.entries[..i]
                 .iter()
                 .find(|o| o.option.key() == e.option.key())
             {
                 if earlier.option == e.option {
-                    warn(&mut warnings, e, "given twice".to_owned());
+                    warn(warnings, e, "given twice".to_owned());
                 } else {
                     return Err(ItemError {
                         item: e.item,
@@ -1078,44 +1087,53 @@ impl MountOptions {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// `minorversion`: NFSv4 only, agreeing with `vers=4.N`, and deprecated.
+    fn check_minorversion(&self, warnings: &mut Vec<OptionWarning>) -> Result<(), ItemError> {
         let version = self.version();
-        let find =
-            |pred: &dyn Fn(&MountOption) -> bool| self.entries.iter().find(|e| pred(&e.option));
-        if let Some(minor_entry) =
-            find(&|o| matches!(o, MountOption::Number(Number::Minorversion, _)))
-        {
-            let minor = self.number(Number::Minorversion);
-            match version {
-                Some(NfsVersion::V3) | None => {
-                    return Err(ItemError {
-                        item: minor_entry.item,
-                        error: OptionError::Unsupported {
-                            option: minor_entry.raw.clone(),
-                            reason: "`minorversion` needs `vers=4` (hint: write `vers=4.N` \
-                                     instead)"
-                                .to_owned(),
-                        },
-                    });
-                }
-                Some(v) if v.minor().is_some() && v.minor().map(u64::from) != minor => {
-                    let vers = find(&|o| matches!(o, MountOption::Version(_)));
-                    return Err(ItemError {
-                        item: minor_entry.item,
-                        error: OptionError::Conflict {
-                            option: minor_entry.raw.clone(),
-                            other: vers.map_or_else(|| format!("vers={v}"), |e| e.raw.clone()),
-                        },
-                    });
-                }
-                Some(_) => warn(
-                    &mut warnings,
-                    minor_entry,
-                    "deprecated; write `vers=4.N`".to_owned(),
-                ),
+        let Some(minor_entry) =
+            self.first_where(&|o| matches!(o, MountOption::Number(Number::Minorversion, _)))
+        else {
+            return Ok(());
+        };
+        let minor = self.number(Number::Minorversion);
+        match version {
+            Some(NfsVersion::V3) | None => {
+                return Err(ItemError {
+                    item: minor_entry.item,
+                    error: OptionError::Unsupported {
+                        option: minor_entry.raw.clone(),
+                        reason: "`minorversion` needs `vers=4` (hint: write `vers=4.N` \
+                                 instead)"
+                            .to_owned(),
+                    },
+                });
             }
+            Some(v) if v.minor().is_some() && v.minor().map(u64::from) != minor => {
+                let vers = self.first_where(&|o| matches!(o, MountOption::Version(_)));
+                return Err(ItemError {
+                    item: minor_entry.item,
+                    error: OptionError::Conflict {
+                        option: minor_entry.raw.clone(),
+                        other: vers.map_or_else(|| format!("vers={v}"), |e| e.raw.clone()),
+                    },
+                });
+            }
+            Some(_) => warn(
+                warnings,
+                minor_entry,
+                "deprecated; write `vers=4.N`".to_owned(),
+            ),
         }
-        let is_v4 = version.is_some_and(NfsVersion::is_v4);
-        if let Some(e) = find(&|o| matches!(o, MountOption::Proto(t) if t.is_udp())) {
+        Ok(())
+    }
+
+    /// UDP: refused with NFSv4, and `nconnect` has no effect over it.
+    fn check_transport(&self, warnings: &mut Vec<OptionWarning>) -> Result<(), ItemError> {
+        let is_v4 = self.version().is_some_and(NfsVersion::is_v4);
+        if let Some(e) = self.first_where(&|o| matches!(o, MountOption::Proto(t) if t.is_udp())) {
             if is_v4 {
                 return Err(ItemError {
                     item: e.item,
@@ -1127,39 +1145,51 @@ impl MountOptions {
                     },
                 });
             }
-            if let Some(n) =
-                find(&|o| matches!(o, MountOption::Number(Number::Nconnect, v) if *v > 1))
+            if let Some(n) = self
+                .first_where(&|o| matches!(o, MountOption::Number(Number::Nconnect, v) if *v > 1))
             {
                 warn(
-                    &mut warnings,
+                    warnings,
                     n,
                     "has no effect over UDP (one socket serves every request)".to_owned(),
                 );
             }
         }
-        if is_v4 {
-            if let Some(e) = find(&|o| matches!(o, MountOption::Switch(Switch::Lock, false))) {
-                warn(
-                    &mut warnings,
-                    e,
-                    "is meaningless with NFSv4, whose locking is part of the protocol (the \
-                     kernel does not report it)"
-                        .to_owned(),
-                );
-            }
-            if let Some(e) = find(&|o| matches!(o, MountOption::Switch(Switch::Acl, _))) {
-                warn(
-                    &mut warnings,
-                    e,
-                    "applies to the NFSv3 NFSACL protocol only".to_owned(),
-                );
-            }
+        Ok(())
+    }
+
+    /// NFSv3 switches that mean nothing with NFSv4 (`nolock`, `acl`).
+    fn warn_v4_switches(&self, warnings: &mut Vec<OptionWarning>) {
+        if !self.version().is_some_and(NfsVersion::is_v4) {
+            return;
         }
         if let Some(e) =
-            find(&|o| matches!(o, MountOption::Recovery(Recovery::Soft | Recovery::SoftErr)))
+            self.first_where(&|o| matches!(o, MountOption::Switch(Switch::Lock, false)))
         {
             warn(
-                &mut warnings,
+                warnings,
+                e,
+                "is meaningless with NFSv4, whose locking is part of the protocol (the \
+                 kernel does not report it)"
+                    .to_owned(),
+            );
+        }
+        if let Some(e) = self.first_where(&|o| matches!(o, MountOption::Switch(Switch::Acl, _))) {
+            warn(
+                warnings,
+                e,
+                "applies to the NFSv3 NFSACL protocol only".to_owned(),
+            );
+        }
+    }
+
+    /// Soft mounts, sizes the kernel rounds, and `intr`.
+    fn warn_doubtful(&self, warnings: &mut Vec<OptionWarning>) {
+        if let Some(e) = self.first_where(&|o| {
+            matches!(o, MountOption::Recovery(Recovery::Soft | Recovery::SoftErr))
+        }) {
+            warn(
+                warnings,
                 e,
                 "returns errors to applications when the server is slow or away, which can \
                  lose written data; use it only for fault experiments"
@@ -1171,7 +1201,7 @@ impl MountOptions {
                 && (!v.is_power_of_two() || !(4096..=1_048_576).contains(&v))
             {
                 warn(
-                    &mut warnings,
+                    warnings,
                     e,
                     format!(
                         "the kernel rounds {} to what it supports (powers of two from 4096 \
@@ -1181,11 +1211,15 @@ impl MountOptions {
                 );
             }
             if matches!(e.option, MountOption::Switch(Switch::Intr, _)) {
-                warn(&mut warnings, e, "ignored by Linux since 2.6.25".to_owned());
+                warn(warnings, e, "ignored by Linux since 2.6.25".to_owned());
             }
         }
-        let actimeo = find(&|o| matches!(o, MountOption::Number(Number::Actimeo, _)));
-        let per_kind = find(&|o| {
+    }
+
+    /// Attribute cache times that override `actimeo`, or that `noac` makes pointless.
+    fn warn_attribute_cache(&self, warnings: &mut Vec<OptionWarning>) {
+        let actimeo = self.first_where(&|o| matches!(o, MountOption::Number(Number::Actimeo, _)));
+        let per_kind = self.first_where(&|o| {
             matches!(
                 o,
                 MountOption::Number(
@@ -1196,7 +1230,7 @@ impl MountOptions {
         });
         if let (Some(a), Some(p)) = (actimeo, per_kind) {
             warn(
-                &mut warnings,
+                warnings,
                 p,
                 format!(
                     "overrides part of `{}`, which sets all four attribute cache times",
@@ -1204,16 +1238,24 @@ impl MountOptions {
                 ),
             );
         }
-        let noac = find(&|o| matches!(o, MountOption::Switch(Switch::Ac, false)));
+        let noac = self.first_where(&|o| matches!(o, MountOption::Switch(Switch::Ac, false)));
         if let (Some(n), Some(a)) = (noac, actimeo.or(per_kind)) {
             warn(
-                &mut warnings,
+                warnings,
                 a,
                 format!("has no effect together with `{}`", n.raw),
             );
         }
-        Ok(warnings)
     }
+}
+
+/// Records a doubtful choice of option `e`.
+fn warn(warnings: &mut Vec<OptionWarning>, e: &Entry, message: String) {
+    warnings.push(OptionWarning {
+        item: e.item,
+        option: e.raw.clone(),
+        message,
+    });
 }
 
 /// How one option differs between the request and what the kernel reports.

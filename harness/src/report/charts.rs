@@ -184,6 +184,36 @@ pub fn workload_chart(workload: &str, bars: &[Bar<'_>], op: &str) -> Result<Stri
     let legend_rows = u32::try_from(bars.len().div_ceil(2)).unwrap_or(u32::MAX);
     let legend_height = legend_rows * LEGEND_ROW + 16;
     let height = (n as u32 * BAR_HEIGHT + 110).max(300 + legend_height);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let (left, right) = root.split_horizontally(WIDTH / 2);
+        draw_headline_bars(&left, workload, bars, &err)?;
+        let curves = latency_curves(bars, op);
+        let (plot_area, legend_area) = right.split_vertically(height - legend_height);
+        draw_latency_curves(&plot_area, op, &curves, &err)?;
+        draw_legend(&legend_area, &curves, &err)?;
+        root.present().map_err(|e| err(&e))?;
+    }
+    Ok(svg)
+}
+
+/// A drawing area of a chart.
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+/// How a drawing error becomes the chart's error.
+type ErrorOf<'e> = dyn Fn(&dyn std::fmt::Display) -> ChartError + 'e;
+
+/// Left half: one bar per cell, the median with the min-max range, unstable cells paler
+/// and marked.
+fn draw_headline_bars(
+    area: &Area<'_>,
+    workload: &str,
+    bars: &[Bar<'_>],
+    err: &ErrorOf<'_>,
+) -> Result<(), ChartError> {
+    let n = bars.len().max(1);
     let headline = bars.first().map_or("value", |b| b.cell.headline.label());
     let values: Vec<Option<crate::model::summary::Spread>> =
         bars.iter().map(|b| b.cell.headline_display()).collect();
@@ -194,142 +224,151 @@ pub fn workload_chart(workload: &str, bars: &[Bar<'_>], op: &str) -> Result<Stri
         .fold(0.0_f64, f64::max)
         .max(1e-9)
         * 1.12;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| err(&e))?;
-        let (left, right) = root.split_horizontally(WIDTH / 2);
-
-        let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
-        let mut chart = ChartBuilder::on(&left)
-            .caption(format!("{workload}: {headline}"), ("sans-serif", 16))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(150)
-            .build_cartesian_2d(0.0..top, bar_axis(n))
-            .map_err(|e| err(&e))?;
-        let label_of = |y: &i32| bar_label(&labels, *y);
+    let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
+    let mut chart = ChartBuilder::on(area)
+        .caption(format!("{workload}: {headline}"), ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(150)
+        .build_cartesian_2d(0.0..top, bar_axis(n))
+        .map_err(|e| err(&e))?;
+    let label_of = |y: &i32| bar_label(&labels, *y);
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_label_formatter(&label_of)
+        .x_desc(headline)
+        .x_label_formatter(&|v| crate::report::format::number(*v))
+        .draw()
+        .map_err(|e| err(&e))?;
+    for (i, (bar, value)) in bars.iter().zip(&values).enumerate() {
+        let Some(s) = value else { continue };
+        let bottom = bar_slot(i, n);
+        let centre = bottom + 1;
+        let base = colour(bar.colour);
+        let fill = if bar.cell.unstable {
+            base.mix(0.35).filled()
+        } else {
+            base.filled()
+        };
+        let mut rect = Rectangle::new([(0.0, bottom), (s.median, bottom + 2)], fill);
+        rect.set_margin(4, 4, 0, 0);
         chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_label_formatter(&label_of)
-            .x_desc(headline)
-            .x_label_formatter(&|v| crate::report::format::number(*v))
-            .draw()
+            .draw_series(std::iter::once(rect))
             .map_err(|e| err(&e))?;
-        for (i, (bar, value)) in bars.iter().zip(&values).enumerate() {
-            let Some(s) = value else { continue };
-            let bottom = bar_slot(i, n);
-            let centre = bottom + 1;
-            let base = colour(bar.colour);
-            let fill = if bar.cell.unstable {
-                base.mix(0.35).filled()
-            } else {
-                base.filled()
-            };
-            let mut rect = Rectangle::new([(0.0, bottom), (s.median, bottom + 2)], fill);
-            rect.set_margin(4, 4, 0, 0);
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(s.min, centre), (s.max, centre)],
+                BLACK.stroke_width(2),
+            )))
+            .map_err(|e| err(&e))?;
+        if bar.cell.unstable {
             chart
-                .draw_series(std::iter::once(rect))
-                .map_err(|e| err(&e))?;
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(s.min, centre), (s.max, centre)],
-                    BLACK.stroke_width(2),
+                .draw_series(std::iter::once(Text::new(
+                    "* unstable",
+                    (s.max, centre),
+                    ("sans-serif", 11).into_font().color(&RED),
                 )))
                 .map_err(|e| err(&e))?;
-            if bar.cell.unstable {
-                chart
-                    .draw_series(std::iter::once(Text::new(
-                        "* unstable",
-                        (s.max, centre),
-                        ("sans-serif", 11).into_font().color(&RED),
-                    )))
-                    .map_err(|e| err(&e))?;
-            }
         }
-
-        let curves: Vec<(&Bar<'_>, Vec<(f64, f64)>)> = bars
-            .iter()
-            .filter_map(|b| {
-                let l = b.cell.latency.get(op)?;
-                let points: Vec<(f64, f64)> = l
-                    .curve
-                    .iter()
-                    .filter(|(_, ns)| *ns > 0)
-                    .map(|(p, ns)| (nines(*p), *ns as f64 / 1e3))
-                    .collect();
-                (!points.is_empty()).then_some((b, points))
-            })
-            .collect();
-        let lo = curves
-            .iter()
-            .flat_map(|(_, p)| p.iter().map(|(_, y)| *y))
-            .fold(f64::INFINITY, f64::min);
-        let hi = curves
-            .iter()
-            .flat_map(|(_, p)| p.iter().map(|(_, y)| *y))
-            .fold(0.0_f64, f64::max);
-        let (lo, hi) = if curves.is_empty() || lo <= 0.0 {
-            (1.0, 10.0)
-        } else {
-            (lo * 0.8, hi * 1.25)
-        };
-        let (plot_area, legend_area) = right.split_vertically(height - legend_height);
-        let ticks = log_ticks(lo, hi);
-        let mut lat = ChartBuilder::on(&plot_area)
-            .caption(
-                format!("{op} latency percentiles (log scale)"),
-                ("sans-serif", 16),
-            )
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(64)
-            .build_cartesian_2d(
-                0.0..4.2,
-                (lo..hi)
-                    .log_scale()
-                    .with_key_points(ticks)
-                    .with_light_points(log_minor(lo, hi)),
-            )
-            .map_err(|e| err(&e))?;
-        lat.configure_mesh()
-            .x_labels(5)
-            .x_label_formatter(&|x| nines_label(*x))
-            .y_label_formatter(&|y| latency_label(*y))
-            .x_desc("percentile")
-            .draw()
-            .map_err(|e| err(&e))?;
-        for (bar, points) in &curves {
-            let c = colour(bar.colour);
-            lat.draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
-                .map_err(|e| err(&e))?;
-        }
-        // The legend, below the plot: two columns of a line in the curve's colour and the
-        // label.
-        let column = (WIDTH / 2 - 90) / 2;
-        for (k, (bar, _)) in curves.iter().enumerate() {
-            let k = u32::try_from(k).unwrap_or(u32::MAX);
-            let x = 76 + i32::try_from((k % 2) * column).unwrap_or(0);
-            let y = 6 + i32::try_from((k / 2) * LEGEND_ROW).unwrap_or(0);
-            let c = colour(bar.colour);
-            legend_area
-                .draw(&PathElement::new(
-                    vec![(x, y + 7), (x + 18, y + 7)],
-                    c.stroke_width(3),
-                ))
-                .map_err(|e| err(&e))?;
-            legend_area
-                .draw(&Text::new(
-                    bar.label.clone(),
-                    (x + 24, y),
-                    ("sans-serif", 12).into_font(),
-                ))
-                .map_err(|e| err(&e))?;
-        }
-        root.present().map_err(|e| err(&e))?;
     }
-    Ok(svg)
+    Ok(())
+}
+
+/// Each cell's latency percentiles of `op` in µs, against the number of nines (cells
+/// without any are left out).
+fn latency_curves<'b, 'a>(bars: &'b [Bar<'a>], op: &str) -> Vec<(&'b Bar<'a>, Vec<(f64, f64)>)> {
+    bars.iter()
+        .filter_map(|b| {
+            let l = b.cell.latency.get(op)?;
+            let points: Vec<(f64, f64)> = l
+                .curve
+                .iter()
+                .filter(|(_, ns)| *ns > 0)
+                .map(|(p, ns)| (nines(*p), *ns as f64 / 1e3))
+                .collect();
+            (!points.is_empty()).then_some((b, points))
+        })
+        .collect()
+}
+
+/// Right half, top: the latency curves on a log scale.
+fn draw_latency_curves(
+    area: &Area<'_>,
+    op: &str,
+    curves: &[(&Bar<'_>, Vec<(f64, f64)>)],
+    err: &ErrorOf<'_>,
+) -> Result<(), ChartError> {
+    let lo = curves
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|(_, y)| *y))
+        .fold(f64::INFINITY, f64::min);
+    let hi = curves
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|(_, y)| *y))
+        .fold(0.0_f64, f64::max);
+    let (lo, hi) = if curves.is_empty() || lo <= 0.0 {
+        (1.0, 10.0)
+    } else {
+        (lo * 0.8, hi * 1.25)
+    };
+    let ticks = log_ticks(lo, hi);
+    let mut lat = ChartBuilder::on(area)
+        .caption(
+            format!("{op} latency percentiles (log scale)"),
+            ("sans-serif", 16),
+        )
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(64)
+        .build_cartesian_2d(
+            0.0..4.2,
+            (lo..hi)
+                .log_scale()
+                .with_key_points(ticks)
+                .with_light_points(log_minor(lo, hi)),
+        )
+        .map_err(|e| err(&e))?;
+    lat.configure_mesh()
+        .x_labels(5)
+        .x_label_formatter(&|x| nines_label(*x))
+        .y_label_formatter(&|y| latency_label(*y))
+        .x_desc("percentile")
+        .draw()
+        .map_err(|e| err(&e))?;
+    for (bar, points) in curves {
+        let c = colour(bar.colour);
+        lat.draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))
+            .map_err(|e| err(&e))?;
+    }
+    Ok(())
+}
+
+/// Right half, below the plot: two columns of a line in the curve's colour and the label.
+fn draw_legend(
+    area: &Area<'_>,
+    curves: &[(&Bar<'_>, Vec<(f64, f64)>)],
+    err: &ErrorOf<'_>,
+) -> Result<(), ChartError> {
+    let column = (WIDTH / 2 - 90) / 2;
+    for (k, (bar, _)) in curves.iter().enumerate() {
+        let k = u32::try_from(k).unwrap_or(u32::MAX);
+        let x = 76 + i32::try_from((k % 2) * column).unwrap_or(0);
+        let y = 6 + i32::try_from((k / 2) * LEGEND_ROW).unwrap_or(0);
+        let c = colour(bar.colour);
+        area.draw(&PathElement::new(
+            vec![(x, y + 7), (x + 18, y + 7)],
+            c.stroke_width(3),
+        ))
+        .map_err(|e| err(&e))?;
+        area.draw(&Text::new(
+            bar.label.clone(),
+            (x + 24, y),
+            ("sans-serif", 12).into_font(),
+        ))
+        .map_err(|e| err(&e))?;
+    }
+    Ok(())
 }
 
 /// One row of a change chart.

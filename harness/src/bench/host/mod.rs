@@ -40,16 +40,16 @@ use tokio::sync::watch;
 use self::clients::{ClientError, ClientRun, Clients};
 use self::export::{ExportError, ExportTree};
 use self::mount::{HostMount, MountSupport};
+use super::cells::{CellExecutor, OpenRun, Repetition, StepEnd, drive, open_run};
 use super::progress::Progress;
-use super::runner::{BenchOutcome, Ending, conclude, record_attempt};
+use super::runner::BenchOutcome;
 use crate::errors::error_chain;
 use crate::exit::Outcome;
 use crate::k8s::ownership::RunId;
 use crate::model::matrix::{AccessPath, Cell, Matrix};
 use crate::model::plan::{Plan, ServerKind};
 use crate::model::results::{
-    Attempt, AttemptStatus, Environment, NodeInfo, PodRecord, ResultsDir, ResultsError, RunRecord,
-    RunStatus, ServerRecord,
+    CellRecord, Environment, NodeInfo, PodRecord, ResultsDir, ResultsError, ServerRecord,
 };
 use crate::nfs::protocol::map_profile;
 use crate::report::ReportError;
@@ -143,13 +143,6 @@ struct Server {
     host: String,
     export: String,
     tree: ExportTree,
-}
-
-/// How one step ended.
-enum StepEnd {
-    Ok(Vec<PodRecord>),
-    Failed(String),
-    Interrupted,
 }
 
 /// Everything a step needs.
@@ -520,12 +513,59 @@ pub async fn run_host_bench(
     let matrix = Matrix::expand_access(plan, paths);
 
     let (hostname, node) = describe_host(&options.engine);
+    let environment = host_environment(&hostname, node, &options.mount, &servers);
+    let (results, record) = open_run(
+        plan,
+        &matrix,
+        run.as_str(),
+        &options.results_parent,
+        options.dir_name.as_deref(),
+        environment,
+    )?;
+
+    let temp = std::env::temp_dir();
+    let scratch = temp.join(format!("nfslab-host-{run}"));
+    std::fs::create_dir_all(&scratch).map_err(|source| HostError::Scratch {
+        path: scratch.display().to_string(),
+        source,
+    })?;
+    let mount_parent = temp.join(format!("nfslab-mnt-{run}"));
+    let executor = HostCells {
+        context: StepContext {
+            plan,
+            options,
+            results: &results,
+            progress,
+            scratch: &scratch,
+            mount_parent: &mount_parent,
+            hostname: &hostname,
+        },
+        servers,
+    };
+    let opened = OpenRun {
+        plan,
+        matrix: &matrix,
+        results: &results,
+        record,
+        progress,
+    };
+    drive(opened, executor, cancel).await
+}
+
+/// The environment record of a run from the host: the host as its one node, the servers,
+/// and notes on how cells run (and why mount cells were skipped).
+fn host_environment(
+    hostname: &str,
+    node: NodeInfo,
+    mount: &MountSupport,
+    servers: &[Server],
+) -> Environment {
     let mut notes = vec![format!(
         "run from host `{hostname}` without Kubernetes: each client is an nfslab-io process; \
          protocol cells use its user-space NFSv3 client with the profile's options mapped to \
          its parameters"
     )];
-    notes.push(match &options.mount {
+    notes.push(match mount {
         MountSupport::Available => {
             "mount cells: the export mounted on the host per repetition with the profile's \
              options (mount -t nfs), the same job through the POSIX backend"
@@ -533,7 +573,7 @@ pub async fn run_host_bench(
         }
         MountSupport::Unavailable(reason) => format!("mount cells skipped: {reason}"),
     });
-    let environment = Environment {
+    Environment {
         cluster: format!("host `{hostname}` (no Kubernetes)"),
         kubernetes_version: None,
         nodes: vec![node],
@@ -547,156 +587,93 @@ pub async fn run_host_bench(
             })
             .collect(),
         notes,
-    };
-    let results = ResultsDir::create(
-        &options.results_parent,
-        options.dir_name.as_deref().unwrap_or(run.as_str()),
-    )?;
-    results.write_plan(plan)?;
-    let mut record = RunRecord::new(run.as_str(), plan, &matrix.cells, environment);
-    results.write_record(&record)?;
+    }
+}
 
-    let temp = std::env::temp_dir();
-    let scratch = temp.join(format!("nfslab-host-{run}"));
-    std::fs::create_dir_all(&scratch).map_err(|source| HostError::Scratch {
-        path: scratch.display().to_string(),
-        source,
-    })?;
-    let mount_parent = temp.join(format!("nfslab-mnt-{run}"));
-    let context = StepContext {
-        plan,
-        options,
-        results: &results,
-        progress,
-        scratch: &scratch,
-        mount_parent: &mount_parent,
-        hostname: &hostname,
-    };
+/// The host runner's cells: processes on this host against the reached servers.
+struct HostCells<'a> {
+    context: StepContext<'a>,
+    servers: Vec<Server>,
+}
 
-    let schedule = matrix.schedule();
-    progress.start(&super::progress::Eta::for_matrix(
-        plan,
-        &matrix,
-        super::progress::HOST_STEP_OVERHEAD,
-    ));
-    let mut status = RunStatus::Complete;
-    let mut failed_steps = 0;
-    let mut leftovers = Vec::new();
-    let mut fatal = None;
-    for (index, step) in schedule.iter().enumerate() {
-        if *cancel.borrow() {
-            status = RunStatus::Interrupted;
-            break;
-        }
-        let cell = &matrix.cells[step.cell];
-        let Some(server) = servers.iter().find(|s| s.name == cell.server) else {
-            continue;
-        };
-        progress.step(index, cell, step.repetition, matrix.repetitions);
-        let job_file = scratch.join(format!("job-c{:02}.json", cell.index));
+impl CellExecutor for HostCells<'_> {
+    type Error = HostError;
+    /// The index of the cell's server.
+    type Admitted = usize;
+    const STEP_OVERHEAD: Duration = super::progress::HOST_STEP_OVERHEAD;
+    const WHAT_IS_LEFT: &'static str = "left behind (remove by hand)";
+
+    fn admit(&self, cell: &Cell) -> Result<Option<usize>, HostError> {
+        Ok(self.servers.iter().position(|s| s.name == cell.server))
+    }
+
+    async fn repetition(
+        &mut self,
+        server: usize,
+        cell: &Cell,
+        cell_record: &CellRecord,
+        repetition: u32,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Repetition<HostError> {
+        let context = &self.context;
+        let server = &self.servers[server];
+        let job_file = context.scratch.join(format!("job-c{:02}.json", cell.index));
         if !job_file.is_file() {
-            let job = &record.cells[step.cell].job;
-            let text = serde_json::to_vec_pretty(job).unwrap_or_default();
+            let text = serde_json::to_vec_pretty(&cell_record.job).unwrap_or_default();
             if let Err(source) = std::fs::write(&job_file, text) {
-                fatal = Some(HostError::Scratch {
+                return Repetition::Stopped(HostError::Scratch {
                     path: job_file.display().to_string(),
                     source,
                 });
-                break;
             }
         }
         let done = match cell.access {
             Some(AccessPath::Mount) => {
                 context
-                    .mount_step(server, cell, step.repetition, &job_file, &mut cancel)
+                    .mount_step(server, cell, repetition, &job_file, cancel)
                     .await
             }
             _ => {
                 context
-                    .protocol_step(server, cell, step.repetition, &job_file, &mut cancel)
+                    .protocol_step(server, cell, repetition, &job_file, cancel)
                     .await
             }
         };
-        let (end, cleanup) = match done {
-            Ok(d) => d,
-            Err(e) => {
-                fatal = Some(HostError::Results(e));
-                (
-                    StepEnd::Failed("results could not be written".to_owned()),
-                    Vec::new(),
-                )
-            }
-        };
-        let (attempt_status, message, pods) = match end {
-            StepEnd::Ok(pods) => (AttemptStatus::Ok, None, pods),
-            StepEnd::Failed(message) => {
-                failed_steps += 1;
-                (AttemptStatus::Failed, Some(message), Vec::new())
-            }
-            StepEnd::Interrupted => {
-                status = RunStatus::Interrupted;
-                (
-                    AttemptStatus::Interrupted,
-                    Some("interrupted by the user".to_owned()),
-                    Vec::new(),
-                )
-            }
-        };
-        let attempt = Attempt {
-            cell: cell.id.clone(),
-            repetition: step.repetition,
-            status: attempt_status,
-            message,
-            pods,
-        };
-        record_attempt(
-            progress,
-            &results,
-            &mut record,
-            &mut leftovers,
-            attempt,
-            cleanup,
-        )?;
-        if status == RunStatus::Interrupted || fatal.is_some() {
-            break;
+        match done {
+            Ok((end, cleanup)) => Repetition::Ran {
+                end,
+                cleanup,
+                fatal: None,
+            },
+            Err(e) => Repetition::Ran {
+                end: StepEnd::Failed("results could not be written".to_owned()),
+                cleanup: Vec::new(),
+                fatal: Some(HostError::Results(e)),
+            },
         }
     }
 
-    progress.phase("removing the run's directories");
-    for server in servers {
-        if options.keep_files {
-            progress.note(&format!(
-                "files kept on `{}:{}` in `{BENCH_DIR}/{run}`",
-                server.host, server.export
-            ));
-        } else {
-            for dir in [format!("{BENCH_DIR}/{run}"), BENCH_DIR.to_owned()] {
-                if let Err(e) = server.tree.remove_if_empty(&dir).await {
-                    leftovers.push(error_chain(&e));
+    async fn finish(self, leftovers: &mut Vec<String>) {
+        let context = self.context;
+        let run = &context.options.run_id;
+        context.progress.phase("removing the run's directories");
+        for server in self.servers {
+            if context.options.keep_files {
+                context.progress.note(&format!(
+                    "files kept on `{}:{}` in `{BENCH_DIR}/{run}`",
+                    server.host, server.export
+                ));
+            } else {
+                for dir in [format!("{BENCH_DIR}/{run}"), BENCH_DIR.to_owned()] {
+                    if let Err(e) = server.tree.remove_if_empty(&dir).await {
+                        leftovers.push(error_chain(&e));
+                    }
                 }
             }
+            server.tree.close().await;
         }
-        server.tree.close().await;
-    }
-    let _ = std::fs::remove_dir_all(&scratch);
-    let _ = std::fs::remove_dir(&mount_parent);
-    if fatal.is_some() {
-        status = RunStatus::Failed;
-    }
-    let outcome = conclude(
-        &results,
-        &mut record,
-        Ending {
-            status,
-            failed_steps,
-            leftovers,
-            what_is_left: "left behind (remove by hand)",
-        },
-        progress,
-    )?;
-    match fatal {
-        Some(error) => Err(error),
-        None => Ok(outcome),
+        let _ = std::fs::remove_dir_all(context.scratch);
+        let _ = std::fs::remove_dir(context.mount_parent);
     }
 }
 
