@@ -1,24 +1,43 @@
 //! nfslab: end-to-end tests and benchmarks for Kubernetes storage on NFS.
 //!
 //! # Layout
-//! - [`cluster`]: the kind or existing cluster (preflight, kind driver, images, state), and
-//!   the debug bundle a failed run leaves before anything is torn down ([`cluster::debug`]).
-//! - [`k8s`]: the narrow [`k8s::Cluster`] interface scenarios and benchmarks use, readiness
-//!   [`k8s::conditions`], watch-based [`k8s::wait`]s, run [`k8s::ownership`] labels, and the
-//!   scripted [`k8s::fake`] cluster for engine tests.
-//! - [`nfs`]: the NFS server under test, how to reach its files, and the mount-option model.
-//! - [`bench`](mod@bench): benchmark plans, the cell matrix, the runner and result aggregation.
-//! - [`report`]: result summaries, Markdown/CSV/HTML reports and run comparison.
-//! - [`render`]: the manifests and kind configuration as YAML, without a cluster.
-//! - [`scenario`]: the scenario format, validation, engine, catalog and results.
-//! - [`run`](mod@run): the main job `nfslab run` (environment, scenarios, benchmark, tear-down,
-//!   one combined report).
-//! - [`environment`]: brings up the cluster and NFS servers every run needs, and removes them.
-//! - [`config`]: timeouts and other tunables, with commented defaults.
-//! - [`exit`]: the documented process exit codes.
-//! - [`names`]: the grammar of user-given names that become paths or object names.
-//! - [`advice`]: what a user can do on this machine when preflight refuses a kind run.
-//! - [`output`]: the documents `-o json|yaml` prints for listing and status commands.
+//!
+//! Modules in layers, bottom up: each uses only modules in the layers below it (and never a
+//! sibling that uses it back: `test-support/tests/layers.rs` checks every level of the tree).
+//!
+//! 1. Foundations, which use nothing of the crate above them:
+//!    - [`errors`]: an error and its causes on one line; the wall clock as results record it.
+//!    - [`exit`]: the documented process exit codes.
+//!    - [`k8s`]: the narrow [`k8s::Cluster`] interface scenarios and benchmarks use, readiness
+//!      [`k8s::conditions`], watch-based [`k8s::wait`]s, run [`k8s::ownership`] labels, node
+//!      facts ([`k8s::nodes`]) and the scripted [`k8s::fake`] cluster for engine tests.
+//!    - [`names`]: the grammar of user-given names that become paths or object names.
+//! 2. [`config`]: timeouts and other tunables, with commented defaults; the server flavor.
+//! 3. [`nfs`]: the NFS server under test, how to reach its files, the mount-option model and
+//!    its mapping onto the user-space client ([`nfs::protocol`]).
+//! 4. The run's data and the cluster:
+//!    - [`model`]: every document a run plans, records and concludes (benchmark plans and
+//!      their matrix, NAS tiers, the results directory, summaries, scenario results, the
+//!      environment record); pure data, read and written by everything above.
+//!    - [`cluster`]: the kind or existing cluster (preflight, kind driver, images, state), and
+//!      the debug bundle a failed run leaves before anything is torn down ([`cluster::debug`]).
+//! 5. - [`environment`]: brings up the cluster and NFS servers every run needs, and removes
+//!      them.
+//!    - [`report`]: Markdown/CSV/HTML/terminal reports and run comparison, rendered from
+//!      [`model`] documents only.
+//! 6. What the CLI shows around the work:
+//!    - [`advice`]: what a user can do on this machine when preflight refuses a kind run.
+//!    - [`render`]: the manifests and kind configuration as YAML, without a cluster.
+//!    - [`output`]: the documents `-o json|yaml` prints for listing and status commands.
+//! 7. The work:
+//!    - [`scenario`]: the scenario format, validation, engine and catalog.
+//!    - [`bench`](mod@bench): the benchmark runner on a cluster or from this host, its cell
+//!      loop, manifests and progress.
+//! 8. [`run`](mod@run): the main job `nfslab run` (environment, scenarios, benchmark,
+//!    tear-down, one combined report).
+//!
+//! The `nfslab` binary (`src/main.rs`, `src/cli/`) sits on top: it parses flags into library
+//! values, owns the process's one Ctrl-C handler and maps failures to exit codes.
 
 pub mod advice;
 pub mod bench;
