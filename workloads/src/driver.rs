@@ -12,14 +12,14 @@
 //! non-verified runs is random bytes generated once, so nothing compressible or zero is
 //! written.
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
-use crate::backend::{AlignedBuf, FaultCode, IoFault, WorkerIo};
+use crate::io::{
+    AlignedBuf, FaultCode, IoFault, MeasuredOutcome, PhaseClock, ProgressFile, WorkerIo,
+};
 use crate::job::{FsyncPolicy, Pattern, ResolvedJob};
 use crate::ops::{OpKind, OpStream, Rng, mix_seed};
 use crate::stats::Recorder;
@@ -166,102 +166,6 @@ pub fn layout(
     Ok(out)
 }
 
-/// When the measured phase of every worker starts and ends, and where workers announce
-/// their first completed operation.
-#[derive(Debug, Clone, Copy)]
-pub struct PhaseClock<'a> {
-    /// End of the ramp, start of the measured window.
-    pub window_start: Instant,
-    /// End of the window for time-based runs.
-    pub deadline: Option<Instant>,
-    /// Written once every worker has completed an operation (`--progress-file`).
-    pub progress: Option<&'a ProgressFile>,
-    /// Set when the window ends early (`--stop-file` appeared).
-    pub ended: Option<&'a AtomicBool>,
-}
-
-impl PhaseClock<'_> {
-    /// Whether the window is over at `now`: its deadline passed, or it was ended early.
-    #[inline]
-    #[must_use]
-    pub fn over(&self, now: Instant) -> bool {
-        self.deadline.is_some_and(|d| now >= d)
-            || self.ended.is_some_and(|e| e.load(Ordering::Relaxed))
-    }
-}
-
-/// A file written once every worker has completed an operation of the measured phase
-/// (ramp included), so that another process knows IO is under way: a scenario restarts
-/// the NFS server only once every writer is writing. It is written next to its final name
-/// and renamed, so whoever sees it sees it whole; its content is for people, not a format.
-#[derive(Debug)]
-pub struct ProgressFile {
-    path: PathBuf,
-    workers: u32,
-    pending: AtomicU32,
-    started: Instant,
-    failure: Mutex<Option<String>>,
-}
-
-impl ProgressFile {
-    /// The file at `path`, written when all `workers` have reported.
-    #[must_use]
-    pub fn new(path: &Path, workers: u32) -> Self {
-        Self {
-            path: path.to_owned(),
-            workers,
-            pending: AtomicU32::new(workers),
-            started: Instant::now(),
-            failure: Mutex::new(None),
-        }
-    }
-
-    /// One worker completed its first operation; the last of them writes the file.
-    pub fn worker_progressed(&self) {
-        if self.pending.fetch_sub(1, Ordering::AcqRel) != 1 {
-            return;
-        }
-        let text = format!(
-            "every worker ({}) completed an operation, {:.3} s into the measured phase\n",
-            self.workers,
-            self.started.elapsed().as_secs_f64()
-        );
-        if let Err(e) = write_whole(&self.path, &text) {
-            let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
-            *failure = Some(format!(
-                "cannot write the progress file `{}`: {e}",
-                self.path.display()
-            ));
-        }
-    }
-
-    /// Whether every worker has reported (and the file was attempted).
-    #[must_use]
-    pub fn reached(&self) -> bool {
-        self.pending.load(Ordering::Acquire) == 0
-    }
-
-    /// Why the file could not be written, if it could not.
-    #[must_use]
-    pub fn failure(&self) -> Option<String> {
-        self.failure
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
-/// Writes `text` beside `path` and renames it there, so a reader sees all or nothing.
-fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut staging = path.as_os_str().to_owned();
-    staging.push(format!(".{}.tmp", std::process::id()));
-    let staging = PathBuf::from(staging);
-    std::fs::write(&staging, text)?;
-    std::fs::rename(&staging, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&staging);
-    })
-}
-
 /// A worker's side of [`ProgressFile`]: reports its first completed operation, once.
 #[derive(Debug)]
 pub struct Progress<'a> {
@@ -289,21 +193,6 @@ impl<'a> Progress<'a> {
             }
         }
     }
-}
-
-/// One worker's measured phase.
-#[derive(Debug)]
-pub struct MeasuredOutcome {
-    /// Its statistics.
-    pub recorder: Recorder,
-    /// The failure that stopped it, if any.
-    pub fault: Option<IoFault>,
-    /// Blocks verified by measured reads.
-    pub tally: VerifyTally,
-    /// Thread CPU (user, sys) seconds within the window.
-    pub cpu: (f64, f64),
-    /// Most requests this worker had in flight at once.
-    pub max_in_flight: u32,
 }
 
 fn thread_cpu() -> (f64, f64) {

@@ -18,17 +18,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Barrier, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::backend::{Backend, IoFault, PrepareError, Prepared, WorkerIo};
+use crate::backend::nfs::{InputError, NfsBackend};
+use crate::backend::{Backend, PrepareError, Prepared};
 use crate::driver::{
-    LayoutOutcome, MeasuredOutcome, PhaseClock, ProgressFile, kinds_for, layout, run_data,
-    run_metadata, verify_written, wait_for_file,
+    LayoutOutcome, kinds_for, layout, run_data, run_metadata, verify_written, wait_for_file,
 };
 use crate::exit::ExitCode;
+use crate::io::{IoFault, MeasuredOutcome, PhaseClock, ProgressFile, WorkerIo};
 use crate::job::{Job, JobError, Pattern, ResolvedJob};
 use crate::mount::mountstats_delta;
 use crate::result::{
-    Cpu, Effective, ErrorRecord, IoSection, Measures, Phases, RunResult, SCHEMA_VERSION, Status,
-    Tool, Totals, VerifySummary, Window, op_stats_map,
+    Cpu, Effective, ErrorRecord, IoSection, Measures, Phases, ProtocolSection, RunResult,
+    SCHEMA_VERSION, Status, Tool, Totals, VerifySummary, Window, op_stats_map, wire,
 };
 use crate::stats::Recorder;
 use crate::verify::{Generations, VerifyTally};
@@ -218,11 +219,11 @@ pub fn run<B: Backend>(
         }
     }
 
-    let mut nfs = None;
+    let mut protocol = None;
     let mut progress_notes = Vec::new();
     if error.is_none() && !options.layout_only {
         let stats_before = backend.mount_stats();
-        let nfs_before = backend.nfs_snapshot();
+        let protocol_before = backend.protocol_counters();
         let progress = options
             .progress_file
             .as_deref()
@@ -246,7 +247,7 @@ pub fn run<B: Backend>(
             note(&failure);
             progress_notes.push(failure);
         }
-        nfs = backend.nfs_section(nfs_before.as_ref());
+        protocol = backend.protocol_section(protocol_before.as_ref());
         outcomes = measured;
         if let (Some(before), Some(after), Some(section)) =
             (stats_before, backend.mount_stats(), mount.as_mut())
@@ -318,7 +319,7 @@ pub fn run<B: Backend>(
         notes.push(text);
     }
 
-    let nfs = nfs.or_else(|| backend.nfs_section(None));
+    let protocol = protocol.or_else(|| backend.protocol_section(None));
     let result = assemble(AssembleInput {
         job,
         resolved: &resolved,
@@ -332,7 +333,7 @@ pub fn run<B: Backend>(
         tally,
         error,
         mount,
-        nfs,
+        protocol,
         notes,
     });
     let exit = match result.status {
@@ -341,6 +342,57 @@ pub fn run<B: Backend>(
         Status::VerifyFailed => ExitCode::VerifyFailed,
     };
     Ok(RunOutcome { result, exit })
+}
+
+/// What [`run_nfs`] can fail with before any IO.
+#[derive(Debug, thiserror::Error)]
+pub enum NfsRunError {
+    /// Bad URL or options (exit code 2).
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The job or the target was refused (see [`StartError::exit_code`]).
+    #[error(transparent)]
+    Start(#[from] StartError),
+}
+
+/// Runs `job` against the `nfs://` URL `target` with client options `mount_options`
+/// (`mount -o` syntax, may be empty) and file name prefix `prefix`; `note` receives human
+/// notes as they arise.
+///
+/// This blocks until the run ends and drives its own tokio runtime: from async code, call
+/// it on a blocking thread (`tokio::task::spawn_blocking`). The outcome carries the result
+/// document and the exit code the CLI would use; errors are bad input or a target that
+/// cannot be used (see [`StartError::exit_code`]).
+///
+/// ```no_run
+/// use nfslab_workload::engine::{RunOptions, run_nfs};
+/// use nfslab_workload::job::{Job, Pattern};
+///
+/// let mut job = Job::new(Pattern::Randread);
+/// job.iodepth = 16;
+/// let outcome = run_nfs(
+///     &job,
+///     "nfs://10.0.0.5/export/bench",
+///     "vers=3,rsize=1048576,nconnect=4,hard,timeo=600,retrans=2",
+///     "nfslab",
+///     &RunOptions::default(),
+///     &mut |note| eprintln!("note: {note}"),
+/// );
+/// match outcome {
+///     Ok(o) => println!("{} bytes/s", o.result.totals.bandwidth_bytes_per_sec),
+///     Err(e) => eprintln!("{e}"),
+/// }
+/// ```
+pub fn run_nfs(
+    job: &Job,
+    target: &str,
+    mount_options: &str,
+    prefix: &str,
+    options: &RunOptions,
+    note: &mut dyn FnMut(&str),
+) -> Result<RunOutcome, NfsRunError> {
+    let mut backend = NfsBackend::new(target, mount_options, prefix)?;
+    Ok(run(job, &mut backend, options, note)?)
 }
 
 /// Runs the measured phase on every worker; returns the per-worker outcomes, the wall
@@ -476,12 +528,16 @@ struct AssembleInput<'a> {
     tally: VerifyTally,
     error: Option<ErrorRecord>,
     mount: Option<crate::mount::MountSection>,
-    nfs: Option<crate::backend::nfs::report::NfsSection>,
+    protocol: Option<ProtocolSection>,
     notes: Vec<String>,
 }
 
 fn assemble(input: AssembleInput<'_>) -> RunResult {
     let seconds = input.window.seconds;
+    let nfs = match input.protocol {
+        Some(ProtocolSection::Nfs(section)) => Some(section),
+        None => None,
+    };
     let (ops, errors, ramp_ops, cpu) = match &input.outcome {
         Some(o) => (
             op_stats_map(&o.recorder, seconds),
@@ -550,10 +606,10 @@ fn assemble(input: AssembleInput<'_>) -> RunResult {
             verify,
         },
         mount: input.mount,
-        nfs: input.nfs,
+        nfs,
         wire: None,
         notes: input.notes,
     };
-    result.wire = crate::wire::of_result(&result, crate::wire::client_memory());
+    result.wire = wire::of_result(&result, wire::client_memory());
     result
 }

@@ -22,8 +22,8 @@ use std::time::Instant;
 
 use nix::errno::Errno;
 
-use crate::backend::{FaultCode, IoFault};
-use crate::driver::{MeasuredOutcome, PhaseClock, Progress, file_id, kinds_for};
+use crate::driver::{Progress, file_id, kinds_for};
+use crate::io::{FaultCode, IoFault, MeasuredOutcome, PhaseClock};
 use crate::job::{FsyncPolicy, ResolvedJob};
 use crate::ops::{DataOp, OpKind, OpStream};
 use crate::stats::Recorder;

@@ -73,6 +73,7 @@ pub mod engine;
 pub mod exit;
 pub mod fio;
 pub mod inflight;
+pub mod io;
 pub mod job;
 pub mod mount;
 pub mod names;
@@ -85,5 +86,5 @@ pub mod summary;
 pub mod tools;
 pub mod units;
 pub mod verify;
-pub mod wire;
+
 pub mod yaml;

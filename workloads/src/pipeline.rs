@@ -24,71 +24,14 @@ use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use nix::errno::Errno;
 
-use crate::driver::{MeasuredOutcome, PhaseClock};
 use crate::inflight::{Finished, Scheduler, fsync_op};
+use crate::io::{MeasuredOutcome, PhaseClock, SharedBuf};
 use crate::job::ResolvedJob;
 use crate::ops::{DataOp, OpKind, Rng, mix_seed};
 use crate::verify::{Generations, fill_block};
 
 /// An operation in flight.
 pub type IoFuture<T> = Pin<Box<dyn Future<Output = Result<T, Errno>> + Send + 'static>>;
-
-/// A range of a shared buffer: data handed to a backend without copying it (the backend
-/// may keep it, e.g. until the server commits it).
-#[derive(Debug, Clone, Default)]
-pub struct SharedBuf {
-    data: Arc<Vec<u8>>,
-    range: Range<usize>,
-}
-
-impl SharedBuf {
-    /// `data[range]` (clamped to the data).
-    #[must_use]
-    pub fn new(data: Arc<Vec<u8>>, range: Range<usize>) -> SharedBuf {
-        let end = range.end.min(data.len());
-        let start = range.start.min(end);
-        SharedBuf {
-            data,
-            range: start..end,
-        }
-    }
-
-    /// All of `bytes` (moved, not copied).
-    #[must_use]
-    pub fn from_vec(bytes: Vec<u8>) -> SharedBuf {
-        let len = bytes.len();
-        SharedBuf::new(Arc::new(bytes), 0..len)
-    }
-
-    /// Length in bytes.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.range.len()
-    }
-
-    /// Whether it is empty.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.range.is_empty()
-    }
-
-    /// The bytes.
-    #[must_use]
-    pub fn as_slice(&self) -> &[u8] {
-        &self.data[self.range.clone()]
-    }
-
-    /// A part of it, `sub` relative to its start (clamped).
-    #[must_use]
-    pub fn slice(&self, sub: Range<usize>) -> SharedBuf {
-        let start = (self.range.start + sub.start).min(self.range.end);
-        let end = (self.range.start + sub.end).clamp(start, self.range.end);
-        SharedBuf {
-            data: Arc::clone(&self.data),
-            range: start..end,
-        }
-    }
-}
 
 /// Write buffers of a worker: one shared random block when not verifying; otherwise a
 /// rotation of blocks, each reused once the backend no longer holds it.
@@ -375,7 +318,7 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    use crate::backend::FaultCode;
+    use crate::io::FaultCode;
     use crate::job::FsyncPolicy;
     use crate::ops::OpKind;
     use std::time::Duration;

@@ -19,8 +19,8 @@ use std::time::Instant;
 
 use nix::errno::Errno;
 
-use crate::driver::{MeasuredOutcome, PhaseClock};
 use crate::inflight::{Finished, Scheduler, fsync_op};
+use crate::io::{MeasuredOutcome, PhaseClock};
 use crate::job::ResolvedJob;
 use crate::ops::{DataOp, OpKind, Rng, mix_seed};
 use crate::pipeline::CpuWindow;
@@ -282,7 +282,7 @@ mod tests {
     use std::collections::VecDeque;
     use std::time::Duration;
 
-    use crate::backend::AlignedBuf;
+    use crate::io::AlignedBuf;
     use crate::job::{FsyncPolicy, Job, Pattern};
     use crate::units::Size;
     use crate::verify::MismatchKind;
@@ -481,7 +481,7 @@ mod tests {
         let write = job(Pattern::Write, |_| {});
         let out = drive(&mut q, &write, &mut gens, &stop, now());
         let fault = out.fault.expect("a fault");
-        assert_eq!(fault.code, crate::backend::FaultCode::Errno(Errno::ENOSPC));
+        assert_eq!(fault.code, crate::io::FaultCode::Errno(Errno::ENOSPC));
         assert_eq!(fault.offset, Some(4096 * 10));
         assert!(["m0", "m1"].contains(&fault.file.as_str()), "{fault}");
         assert!(stop.load(std::sync::atomic::Ordering::Relaxed));

@@ -74,7 +74,7 @@ pub fn summary(r: &RunResult) -> String {
         );
     }
     if let Some(n) = &r.nfs {
-        out.push_str(&crate::backend::nfs::report::summary_lines(n));
+        out.push_str(&crate::result::nfs::summary_lines(n));
     }
     let t = &r.totals;
     let _ = writeln!(

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use nfslab_workload::backend::{Backend, IoFault, PrepareError, Prepared, WorkerIo};
+use nfslab_workload::backend::{Backend, PrepareError, Prepared};
 use nfslab_workload::engine::{RunOptions, run};
 use nfslab_workload::exit::ExitCode;
+use nfslab_workload::io::{IoFault, WorkerIo};
 use nfslab_workload::job::{Job, Pattern, ResolvedJob};
 use nfslab_workload::mount::{MountSection, MountStats};
 use nfslab_workload::result::{BackendInfo, Status};
@@ -61,6 +62,7 @@ impl MemWorker {
 
 impl Backend for MemBackend {
     type Worker = MemWorker;
+    type Counters = ();
 
     fn info(&self) -> BackendInfo {
         BackendInfo {

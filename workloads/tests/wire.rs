@@ -11,7 +11,7 @@ use std::path::Path;
 use common::run_in;
 use nfslab_workload::mount::{MountStats, mountstats_delta, parse_mountstats};
 use nfslab_workload::result::RunResult;
-use nfslab_workload::wire::{FindingKind, client_memory, from_mountstats};
+use nfslab_workload::result::wire::{FindingKind, client_memory, from_mountstats};
 
 fn nfs_block(name: &str) -> MountStats {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -10,12 +10,12 @@
 
 use std::collections::BTreeMap;
 
-use nfslab_workload::backend::nfs::options::Stability;
 use nfslab_workload::job::{Job, Pattern};
+use nfslab_workload::result::nfs::Stability;
+use nfslab_workload::result::wire::{self, WireSection};
 use nfslab_workload::result::{
     MergeError, MergedResult, RunResult, Status, decode_histogram, merge_results,
 };
-use nfslab_workload::wire::{self, WireSection};
 
 use super::host::protocol::ProtocolOptions;
 use super::matrix::AccessPath;
@@ -1107,8 +1107,8 @@ mod tests {
     /// whose client used `rsize`.
     fn protocol_result(ops: u64, latency_ns: u64, rsize: u32) -> RunResult {
         use nfslab_workload::backend::nfs::options::NfsOptions;
-        use nfslab_workload::backend::nfs::report::{EffectiveOptions, FsInfo, NfsSection};
-        use nfslab_workload::backend::nfs::setup::PortSource;
+        use nfslab_workload::result::nfs::PortSource;
+        use nfslab_workload::result::nfs::{EffectiveOptions, FsInfo, NfsSection};
         let mut r = result(0, 1.0, ops, &[latency_ns]);
         r.mount = None;
         let options = NfsOptions::default();

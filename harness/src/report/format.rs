@@ -5,7 +5,7 @@
 //! adaptive unit (`850 ns`, `12.3 µs`, `4.56 ms`), counts with three significant digits at
 //! most after the point.
 
-use nfslab_workload::wire::FindingKind;
+use nfslab_workload::result::wire::FindingKind;
 
 use crate::bench::matrix::AccessPath;
 use crate::nfs::mount_options::DiffKind;

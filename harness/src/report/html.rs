@@ -331,7 +331,7 @@ fn wire(out: &mut String, s: &Summary) {
          user-space client's own READ and WRITE traffic for protocol cells (RPC headers \
          included). Below {}%, part of the figure came from a client cache or never reached \
          the server.</p>",
-        number((1.0 - nfslab_workload::wire::MEANINGFUL_SHARE) * 100.0)
+        number((1.0 - nfslab_workload::result::wire::MEANINGFUL_SHARE) * 100.0)
     );
     table_head(out, &["cell", "source", "wire / job", "finding"]);
     for c in cells {

@@ -25,8 +25,8 @@ use nix::unistd::{UnlinkatFlags, fdatasync, fsync, mkdir, unlink, unlinkat};
 
 use super::submitters::Submitters;
 use super::uring::{self, UringQueue};
-use super::{AlignedBuf, Backend, IoFault, Mechanism, PrepareError, Prepared, WorkerIo};
-use crate::driver::{MeasuredOutcome, PhaseClock};
+use super::{Backend, Mechanism, PrepareError, Prepared};
+use crate::io::{AlignedBuf, IoFault, MeasuredOutcome, PhaseClock, WorkerIo};
 use crate::job::{DirectMode, IoEngine, Pattern, ResolvedJob, SyncCall};
 use crate::mount::{MountSection, MountStats, mount_section, read_mountstats};
 use crate::pipeline::CpuWindow;
@@ -304,6 +304,7 @@ impl PosixBackend {
 
 impl Backend for PosixBackend {
     type Worker = PosixWorker;
+    type Counters = ();
 
     fn info(&self) -> BackendInfo {
         BackendInfo {

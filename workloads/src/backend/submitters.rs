@@ -20,7 +20,7 @@ use nix::errno::Errno;
 use nix::sys::uio::{pread, pwrite};
 use nix::unistd::{fdatasync, fsync};
 
-use super::AlignedBuf;
+use crate::io::AlignedBuf;
 use crate::job::SyncCall;
 use crate::ops::OpKind;
 use crate::queue::{Completion, Request, SubmitQueue};

@@ -13,7 +13,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use io_uring::{IoUring, opcode, types};
 use nix::errno::Errno;
 
-use super::AlignedBuf;
+use crate::io::AlignedBuf;
 use crate::job::SyncCall;
 use crate::ops::OpKind;
 use crate::queue::{Completion, Request, SubmitQueue};

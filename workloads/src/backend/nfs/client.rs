@@ -28,7 +28,7 @@ use nix::errno::Errno;
 
 use super::rpc::{CallError, Reply, Request, RetryPolicy, RpcClient, decode};
 use super::stats::Event;
-use crate::pipeline::SharedBuf;
+use crate::io::SharedBuf;
 
 /// An NFS call that failed.
 #[derive(Debug, thiserror::Error)]

@@ -43,7 +43,7 @@ use tokio::task::JoinHandle;
 
 use super::options::MAX_TIMEO;
 use super::stats::{Event, RpcStats};
-use crate::pipeline::SharedBuf;
+use crate::io::SharedBuf;
 
 /// Largest reply record accepted (a READ of 1 MiB is about 1 MiB + 200 bytes).
 pub const MAX_RECORD: usize = 64 << 20;

@@ -30,10 +30,10 @@ use super::client::{Nfs, NfsError, ReadReply};
 use super::commit::{Kept, Retained, waves};
 use super::rpc::Request;
 use super::stats::Event;
-use crate::backend::{IoFault, WorkerIo};
-use crate::driver::{MeasuredOutcome, PhaseClock, run_metadata};
+use crate::driver::run_metadata;
+use crate::io::{IoFault, MeasuredOutcome, PhaseClock, SharedBuf, WorkerIo};
 use crate::job::{Pattern, ResolvedJob};
-use crate::pipeline::{CpuWindow, IoFuture, PipelinedIo, ReadData, SharedBuf, run_data};
+use crate::pipeline::{CpuWindow, IoFuture, PipelinedIo, ReadData, run_data};
 use crate::verify::Generations;
 
 /// COMMIT rounds before a changing write verifier is an error.

@@ -16,11 +16,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::nfs::options::Stability;
-use crate::backend::nfs::report::NfsSection;
+use super::RunResult;
+use super::nfs::{NfsSection, Stability};
 use crate::job::FsyncPolicy;
 use crate::mount::MountStatsDelta;
-use crate::result::RunResult;
 use crate::units::format_size;
 
 /// Share of the application's bytes that may be missing on the wire before a cell is
