@@ -26,17 +26,17 @@ use crate::stats::Recorder;
 use crate::verify::{BlockId, Generations, VerifyTally, check_block, fill_block, short_read};
 
 /// Largest single write or read of the layout and read-back phases.
-pub const CHUNK_BYTES: u64 = 1 << 20;
+pub(crate) const CHUNK_BYTES: u64 = 1 << 20;
 
 /// Global id of a worker's file (`worker * nrfiles + file`), as stored in block headers.
 #[must_use]
-pub fn file_id(job: &ResolvedJob, worker: u32, file: u32) -> u64 {
+pub(crate) fn file_id(job: &ResolvedJob, worker: u32, file: u32) -> u64 {
     u64::from(worker) * u64::from(job.nrfiles) + u64::from(file)
 }
 
 /// Operation kinds a pattern records (their histograms are prepared up front).
 #[must_use]
-pub fn kinds_for(job: &ResolvedJob) -> Vec<OpKind> {
+pub(crate) fn kinds_for(job: &ResolvedJob) -> Vec<OpKind> {
     match job.pattern {
         Pattern::Metadata => vec![
             OpKind::Mkdir,
@@ -70,7 +70,7 @@ fn chunk_blocks(job: &ResolvedJob) -> u64 {
 
 /// What the layout phase found and did for one worker.
 #[derive(Debug, Clone, Default)]
-pub struct LayoutOutcome {
+pub(crate) struct LayoutOutcome {
     /// Files that already had the right size (content unknown: verify trusts their headers).
     pub reused: u64,
     /// Files written in full.
@@ -101,7 +101,7 @@ fn io_name(io: &impl WorkerIo, file: u32) -> String {
 
 /// Lays out worker `worker`'s files for patterns that need them at full size; files that
 /// already have the job's size are reused as they are (like fio).
-pub fn layout(
+pub(crate) fn layout(
     io: &mut impl WorkerIo,
     job: &ResolvedJob,
     worker: u32,
@@ -168,7 +168,7 @@ pub fn layout(
 
 /// A worker's side of [`ProgressFile`]: reports its first completed operation, once.
 #[derive(Debug)]
-pub struct Progress<'a> {
+pub(crate) struct Progress<'a> {
     file: Option<&'a ProgressFile>,
     reported: bool,
 }
@@ -176,7 +176,7 @@ pub struct Progress<'a> {
 impl<'a> Progress<'a> {
     /// The reporter of one worker under `clock`.
     #[must_use]
-    pub fn new(clock: &PhaseClock<'a>) -> Self {
+    pub(crate) fn new(clock: &PhaseClock<'a>) -> Self {
         Self {
             file: clock.progress,
             reported: clock.progress.is_none(),
@@ -185,7 +185,7 @@ impl<'a> Progress<'a> {
 
     /// An operation completed.
     #[inline]
-    pub fn completed(&mut self) {
+    pub(crate) fn completed(&mut self) {
         if !self.reported {
             self.reported = true;
             if let Some(file) = self.file {
@@ -249,7 +249,7 @@ impl RampTracker {
 
 /// Runs worker `worker`'s data operations until its budget, the deadline, a failure or
 /// another worker's failure (`stop`).
-pub fn run_data(
+pub(crate) fn run_data(
     io: &mut impl WorkerIo,
     job: &ResolvedJob,
     worker: u32,
@@ -377,7 +377,7 @@ pub fn run_data(
 /// Runs the metadata pattern for one worker: per iteration, in a fresh subdirectory,
 /// mkdir, create `nrfiles` files of `size` bytes, stat each, list the directory, rename
 /// each, unlink each, rmdir. Time-based runs loop; otherwise one iteration after the ramp.
-pub fn run_metadata(
+pub(crate) fn run_metadata(
     io: &mut impl WorkerIo,
     job: &ResolvedJob,
     worker: u32,
@@ -473,7 +473,7 @@ pub fn run_metadata(
 }
 
 /// Reads back every block the worker wrote (known generation) and checks it.
-pub fn verify_written(
+pub(crate) fn verify_written(
     io: &mut impl WorkerIo,
     job: &ResolvedJob,
     worker: u32,
@@ -536,7 +536,7 @@ pub fn verify_written(
 /// Waits until `path` exists, polling every 10 ms, for at most `timeout`. Returns the time
 /// waited, or `None` on timeout.
 #[must_use]
-pub fn wait_for_file(path: &std::path::Path, timeout: Duration) -> Option<Duration> {
+pub(crate) fn wait_for_file(path: &std::path::Path, timeout: Duration) -> Option<Duration> {
     let start = Instant::now();
     loop {
         if path.exists() {

@@ -365,8 +365,7 @@ pub enum NfsRunError {
 /// cannot be used (see [`StartError::exit_code`]).
 ///
 /// ```no_run
-/// use nfslab_workload::engine::{RunOptions, run_nfs};
-/// use nfslab_workload::job::{Job, Pattern};
+/// use nfslab_workload::{Job, Pattern, RunOptions, run_nfs};
 ///
 /// let mut job = Job::new(Pattern::Randread);
 /// job.iodepth = 16;
@@ -534,10 +533,10 @@ struct AssembleInput<'a> {
 
 fn assemble(input: AssembleInput<'_>) -> RunResult {
     let seconds = input.window.seconds;
-    let nfs = match input.protocol {
-        Some(ProtocolSection::Nfs(section)) => Some(section),
-        None => None,
-    };
+    // Each protocol backend's section has its own field of the document.
+    let nfs = input.protocol.map(|section| match section {
+        ProtocolSection::Nfs(nfs) => nfs,
+    });
     let (ops, errors, ramp_ops, cpu) = match &input.outcome {
         Some(o) => (
             op_stats_map(&o.recorder, seconds),

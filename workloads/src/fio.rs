@@ -111,7 +111,7 @@ struct Entry {
 }
 
 /// Reads a fio job file.
-pub fn load_fio_file(path: &Path) -> Result<FioJob, FioError> {
+pub(crate) fn load_fio_file(path: &Path) -> Result<FioJob, FioError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| FioError::Read {
         path: name.clone(),

@@ -144,19 +144,19 @@ pub trait WorkerIo: Send {
 /// A buffer aligned for direct IO (4096 bytes, enough for every common device), made
 /// without `unsafe` by over-allocating and slicing at the aligned offset.
 #[derive(Debug, Clone)]
-pub struct AlignedBuf {
+pub(crate) struct AlignedBuf {
     storage: Vec<u8>,
     start: usize,
     len: usize,
 }
 
 /// Alignment of [`AlignedBuf`].
-pub const BUF_ALIGN: usize = 4096;
+pub(crate) const BUF_ALIGN: usize = 4096;
 
 impl AlignedBuf {
     /// A zeroed buffer of `len` bytes.
     #[must_use]
-    pub fn new(len: usize) -> AlignedBuf {
+    pub(crate) fn new(len: usize) -> AlignedBuf {
         let storage = vec![0u8; len + BUF_ALIGN];
         let start = storage.as_ptr().align_offset(BUF_ALIGN).min(BUF_ALIGN);
         AlignedBuf {
@@ -168,12 +168,12 @@ impl AlignedBuf {
 
     /// The bytes.
     #[must_use]
-    pub fn as_slice(&self) -> &[u8] {
+    pub(crate) fn as_slice(&self) -> &[u8] {
         &self.storage[self.start..self.start + self.len]
     }
 
     /// The bytes, mutable.
-    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
         &mut self.storage[self.start..self.start + self.len]
     }
 }

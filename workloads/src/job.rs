@@ -18,21 +18,21 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::units::{DurationRange, RangeError, Size, Span, format_duration, format_size};
 
 /// Default block size when the job gives none.
-pub const DEFAULT_BS: u64 = 4096;
+pub(crate) const DEFAULT_BS: u64 = 4096;
 /// Default file size for data patterns.
-pub const DEFAULT_DATA_FILE_SIZE: u64 = 64 << 20;
+pub(crate) const DEFAULT_DATA_FILE_SIZE: u64 = 64 << 20;
 /// Default file size for the metadata pattern (small files).
-pub const DEFAULT_METADATA_FILE_SIZE: u64 = 4096;
+pub(crate) const DEFAULT_METADATA_FILE_SIZE: u64 = 4096;
 /// Default number of files per thread for the metadata pattern.
-pub const DEFAULT_METADATA_FILES: u32 = 256;
+pub(crate) const DEFAULT_METADATA_FILES: u32 = 256;
 /// Default read share of `randrw`, in percent (fio's default).
-pub const DEFAULT_RWMIXREAD: u8 = 50;
+pub(crate) const DEFAULT_RWMIXREAD: u8 = 50;
 /// Default seed: every run with the same job does the same IO in the same order.
 pub const DEFAULT_SEED: u64 = 0x6e66_736c_6162;
 /// Upper bound on `threads` (a typo guard, not a machine limit).
-pub const MAX_THREADS: u32 = 4096;
+pub(crate) const MAX_THREADS: u32 = 4096;
 /// Upper bound on `iodepth`.
-pub const MAX_IODEPTH: u32 = 4096;
+pub(crate) const MAX_IODEPTH: u32 = 4096;
 /// Accepted `runtime`: a measured window from 1 ms to a day.
 pub const RUNTIME_RANGE: DurationRange =
     DurationRange::new(Duration::from_millis(1), Duration::from_secs(24 * 3600));
@@ -40,9 +40,9 @@ pub const RUNTIME_RANGE: DurationRange =
 pub const RAMP_TIME_RANGE: DurationRange =
     DurationRange::new(Duration::ZERO, Duration::from_secs(3600));
 /// Smallest block size that holds a verification header.
-pub const MIN_VERIFY_BS: u64 = 64;
+pub(crate) const MIN_VERIFY_BS: u64 = 64;
 /// Alignment required of `bs` for direct IO.
-pub const DIRECT_ALIGN: u64 = 512;
+pub(crate) const DIRECT_ALIGN: u64 = 512;
 
 /// What the job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1040,7 +1040,7 @@ impl JobError {
 
 /// A job file that could not be read as a job.
 #[derive(Debug, thiserror::Error)]
-pub enum JobFileError {
+pub(crate) enum JobFileError {
     /// The file could not be read.
     #[error("cannot read job file `{path}`")]
     Read {
@@ -1079,7 +1079,7 @@ pub enum JobFileError {
 
 /// Reads a job from YAML text; `path` names the source in errors. Semantic checks are
 /// left to [`Job::resolve`]; use [`locate_field`] to point such errors at the file.
-pub fn job_from_yaml(text: &str, path: &str) -> Result<Job, JobFileError> {
+pub(crate) fn job_from_yaml(text: &str, path: &str) -> Result<Job, JobFileError> {
     crate::yaml::from_str::<Job>(text).map_err(|err| parse_error(path, &err))
 }
 
@@ -1097,7 +1097,7 @@ fn parse_error(path: &str, err: &crate::yaml::YamlError) -> JobFileError {
 
 /// Where the top-level key `field` sits in a YAML job text: `(line, column)`, 1-based.
 #[must_use]
-pub fn locate_field(text: &str, field: &str) -> Option<(u64, u64)> {
+pub(crate) fn locate_field(text: &str, field: &str) -> Option<(u64, u64)> {
     #[derive(Deserialize)]
     struct Keys(std::collections::BTreeMap<String, serde_saphyr::Spanned<serde::de::IgnoredAny>>);
     let keys: Keys = serde_saphyr::from_str(text).ok()?;
@@ -1107,7 +1107,7 @@ pub fn locate_field(text: &str, field: &str) -> Option<(u64, u64)> {
 }
 
 /// Reads and checks a job file.
-pub fn load_job_file(path: &std::path::Path) -> Result<Job, JobFileError> {
+pub(crate) fn load_job_file(path: &std::path::Path) -> Result<Job, JobFileError> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|source| JobFileError::Read {
         path: name.clone(),

@@ -28,7 +28,7 @@ use crate::verify::{Generations, fill_block};
 
 /// One request handed to a queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Request {
+pub(crate) struct Request {
     /// `Read`, `Write` or `Fsync`.
     pub kind: OpKind,
     /// Index of the file among the worker's files.
@@ -52,7 +52,7 @@ impl Request {
 
 /// A request that finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Completion {
+pub(crate) struct Completion {
     /// The slot it ran in.
     pub slot: usize,
     /// Bytes moved (0 for a flush), or the error.
@@ -60,7 +60,7 @@ pub struct Completion {
 }
 
 /// A submission queue with a fixed number of slots, one request in flight per slot.
-pub trait SubmitQueue {
+pub(crate) trait SubmitQueue {
     /// Slots: requests that can be in flight at once.
     fn slots(&self) -> usize;
     /// The buffer of `slot` (aligned for direct IO, the job's block size), or `None` while
@@ -126,7 +126,7 @@ fn settle(
 /// failure (`stop`). `names` are the worker's file names (for reports); `cpu` is the run's
 /// shared CPU window.
 #[allow(clippy::too_many_arguments)]
-pub fn run_queued(
+pub(crate) fn run_queued(
     queue: &mut impl SubmitQueue,
     names: &[String],
     job: &ResolvedJob,

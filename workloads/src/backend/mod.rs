@@ -51,10 +51,10 @@
 //! [`Backend::protocol_section`] fill the result's `nfs` section
 //! ([`ProtocolSection::Nfs`]).
 
-pub mod nfs;
-pub mod posix;
-pub mod submitters;
-pub mod uring;
+pub(crate) mod nfs;
+pub(crate) mod posix;
+pub(crate) mod submitters;
+pub(crate) mod uring;
 
 use nix::errno::Errno;
 

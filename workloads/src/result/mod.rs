@@ -9,8 +9,8 @@
 //! percentiles of the aggregate come from the summed histograms, never from averaging
 //! percentiles.
 
-pub mod nfs;
-pub mod wire;
+pub(crate) mod nfs;
+pub(crate) mod wire;
 
 use std::collections::BTreeMap;
 
@@ -392,7 +392,7 @@ pub struct RunResult {
 
 /// Per-kind statistics of a merged recorder over a window.
 #[must_use]
-pub fn op_stats_map(recorder: &Recorder, window_seconds: f64) -> BTreeMap<String, OpStats> {
+pub(crate) fn op_stats_map(recorder: &Recorder, window_seconds: f64) -> BTreeMap<String, OpStats> {
     recorder
         .kinds()
         .filter_map(|kind| {
@@ -410,7 +410,7 @@ pub fn op_stats_map(recorder: &Recorder, window_seconds: f64) -> BTreeMap<String
 /// Encodes a histogram as base64 of its V2 serialization (empty text if it cannot be
 /// serialized, which only happens for counts beyond `i64::MAX`).
 #[must_use]
-pub fn encode_histogram(h: &Histogram<u64>) -> String {
+pub(crate) fn encode_histogram(h: &Histogram<u64>) -> String {
     let mut bytes = Vec::new();
     match V2Serializer::new().serialize(h, &mut bytes) {
         Ok(_) => base64::engine::general_purpose::STANDARD.encode(bytes),

@@ -127,7 +127,7 @@ pub struct NfsSection {
 
 /// The summary lines of an NFS section (for the human summary on stderr).
 #[must_use]
-pub fn summary_lines(section: &NfsSection) -> String {
+pub(crate) fn summary_lines(section: &NfsSection) -> String {
     let mut out = format!(
         "  nfs: {} export {} ({})\n",
         section.address, section.export, section.options_effective

@@ -31,16 +31,16 @@
 //!
 //! [`crate::engine::run_nfs`] runs a job against a target from a program.
 
-pub mod client;
-pub mod commit;
-pub mod error;
-pub mod options;
-pub mod report;
-pub mod rpc;
-pub mod setup;
-pub mod stats;
-pub mod target;
-pub mod worker;
+pub(crate) mod client;
+pub(crate) mod commit;
+pub(crate) mod error;
+pub(crate) mod options;
+pub(crate) mod report;
+pub(crate) mod rpc;
+pub(crate) mod setup;
+pub(crate) mod stats;
+pub(crate) mod target;
+pub(crate) mod worker;
 
 use std::sync::Arc;
 
@@ -84,7 +84,7 @@ struct Connected {
 
 /// The protocol backend for one `nfs://` target.
 #[derive(Debug)]
-pub struct NfsBackend {
+pub(crate) struct NfsBackend {
     target: NfsTarget,
     options: NfsOptions,
     prefix: String,
@@ -94,7 +94,11 @@ pub struct NfsBackend {
 impl NfsBackend {
     /// A backend for `url` with extra client options `mount_options` (override the URL's
     /// query). Nothing is contacted before [`Backend::prepare`].
-    pub fn new(url: &str, mount_options: &str, prefix: &str) -> Result<NfsBackend, InputError> {
+    pub(crate) fn new(
+        url: &str,
+        mount_options: &str,
+        prefix: &str,
+    ) -> Result<NfsBackend, InputError> {
         let target = NfsTarget::parse(url)?;
         let mut options = target.options(NfsOptions::default())?;
         options.apply_mount_options(mount_options)?;
@@ -104,18 +108,6 @@ impl NfsBackend {
             prefix: prefix.to_owned(),
             connected: None,
         })
-    }
-
-    /// The parsed target.
-    #[must_use]
-    pub const fn target(&self) -> &NfsTarget {
-        &self.target
-    }
-
-    /// The client options.
-    #[must_use]
-    pub const fn options(&self) -> &NfsOptions {
-        &self.options
     }
 
     fn refuse(&self, e: SetupError) -> PrepareError {

@@ -37,7 +37,7 @@ impl EffectiveOptions {
 
 /// Requested sizes the negotiation changed, described for people.
 #[must_use]
-pub fn differences(
+pub(crate) fn differences(
     options: &NfsOptions,
     effective: &EffectiveOptions,
     fsinfo: &FsInfo,

@@ -401,7 +401,7 @@ fn path_error(
 
 /// The run's retry policy from the options.
 #[must_use]
-pub fn run_policy(options: &NfsOptions) -> RetryPolicy {
+pub(crate) fn run_policy(options: &NfsOptions) -> RetryPolicy {
     RetryPolicy {
         timeo: options.timeo,
         retrans: options.retrans,
@@ -553,7 +553,7 @@ pub async fn connect(
 }
 
 /// Checks that the credentials may create files in the target directory (ACCESS).
-pub async fn check_writable(
+pub(crate) async fn check_writable(
     target: &NfsTarget,
     mounted: &Mounted,
     setup: &Nfs,

@@ -18,7 +18,7 @@ use crate::result::nfs::{ProcReport, RpcReport};
 
 /// Counters of one procedure.
 #[derive(Debug, Default)]
-pub struct ProcCounters {
+pub(crate) struct ProcCounters {
     calls: AtomicU64,
     errors: AtomicU64,
     transmissions: AtomicU64,
@@ -237,7 +237,7 @@ impl RpcStats {
 
 /// Plain copy of one procedure's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ProcSnapshot {
+pub(crate) struct ProcSnapshot {
     calls: u64,
     errors: u64,
     transmissions: u64,

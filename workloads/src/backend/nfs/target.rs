@@ -48,11 +48,11 @@ pub enum TargetError {
 }
 
 /// URL scheme of the protocol backend.
-pub const SCHEME: &str = "nfs://";
+pub(crate) const SCHEME: &str = "nfs://";
 
 /// Whether `text` names an NFS URL (and not a POSIX path).
 #[must_use]
-pub fn is_nfs_url(text: &str) -> bool {
+pub(crate) fn is_nfs_url(text: &str) -> bool {
     text.get(..SCHEME.len())
         .is_some_and(|s| s.eq_ignore_ascii_case(SCHEME))
 }
