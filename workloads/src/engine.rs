@@ -148,48 +148,7 @@ pub fn run<B: Backend>(
 
     // Layout, one thread per worker.
     let layout_start = Instant::now();
-    let mut workers: Vec<Worker<B::Worker>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|w| {
-                let resolved = &resolved;
-                let direct = prepared.direct;
-                scope.spawn(
-                    move || -> Result<Worker<B::Worker>, FailedWorker<B::Worker>> {
-                        let mut io = backend.open_worker(w).map_err(|f| (None, f))?;
-                        match layout(&mut io, resolved, w, direct) {
-                            Ok(outcome) => Ok(Worker {
-                                generations: outcome.generations.clone(),
-                                layout: outcome,
-                                io: Some(io),
-                            }),
-                            Err(f) => Err((Some(io), f)),
-                        }
-                    },
-                )
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| match h.join() {
-                Ok(r) => r,
-                Err(_) => Err((
-                    None,
-                    IoFault::errno("layout", "worker thread", None, nix::errno::Errno::EIO),
-                )),
-            })
-            .map(|r| match r {
-                Ok(w) => w,
-                Err((io, fault)) => {
-                    error.get_or_insert_with(|| record("layout", &fault));
-                    Worker {
-                        io,
-                        generations: Vec::new(),
-                        layout: LayoutOutcome::default(),
-                    }
-                }
-            })
-            .collect()
-    });
+    let mut workers = layout_phase(backend, &resolved, prepared.direct, &mut error);
     phases.layout_seconds = layout_start.elapsed().as_secs_f64();
     let reused: u64 = workers.iter().map(|w| w.layout.reused).sum();
 
@@ -202,20 +161,9 @@ pub fn run<B: Backend>(
         && !options.layout_only
         && let Some(path) = &options.start_barrier
     {
-        match wait_for_file(path, options.barrier_timeout) {
-            Some(waited) => phases.barrier_wait_seconds = waited.as_secs_f64(),
-            None => {
-                error = Some(ErrorRecord {
-                    phase: "barrier".to_owned(),
-                    errno: None,
-                    file: Some(path.display().to_string()),
-                    message: format!(
-                        "start barrier `{}` did not appear within {} (hint: create it when every client is ready, or raise --barrier-timeout)",
-                        path.display(),
-                        crate::units::format_duration(options.barrier_timeout)
-                    ),
-                });
-            }
+        match wait_barrier(path, options.barrier_timeout) {
+            Ok(waited) => phases.barrier_wait_seconds = waited,
+            Err(e) => error = Some(e),
         }
     }
 
@@ -260,28 +208,11 @@ pub fn run<B: Backend>(
         if let Some(fault) = outcomes.iter().find_map(|o| o.fault.as_ref()) {
             error = Some(record("measured", fault));
         }
-        let mut merged = Recorder::new(window_start, &[]);
-        for o in &outcomes {
-            merged.merge(&o.recorder);
-        }
-        window = Window {
-            start_unix_ns: start_wall
-                .checked_add(resolved.ramp_time)
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
-            seconds: merged.busy_window().as_secs_f64(),
-        };
+        let merged;
+        (merged, window) = merge_measured(&outcomes, window_start, start_wall, &resolved);
         phases.ramp_seconds = resolved.ramp_time.as_secs_f64();
         phases.measured_seconds = window.seconds;
-        outcomes = vec![MeasuredOutcome {
-            cpu: outcomes
-                .iter()
-                .fold((0.0, 0.0), |a, o| (a.0 + o.cpu.0, a.1 + o.cpu.1)),
-            recorder: merged,
-            fault: None,
-            tally: VerifyTally::default(),
-            max_in_flight: outcomes.iter().map(|o| o.max_in_flight).max().unwrap_or(0),
-        }];
+        outcomes = vec![merged];
 
         if error.is_none() && resolved.verify && resolved.pattern.writes() {
             let verify_start = Instant::now();
@@ -342,6 +273,103 @@ pub fn run<B: Backend>(
         Status::VerifyFailed => ExitCode::VerifyFailed,
     };
     Ok(RunOutcome { result, exit })
+}
+
+/// Opens every worker and lays out its files, one thread per worker; the first failure
+/// goes to `error` and its worker is kept (without IO when it did not open) for cleanup.
+fn layout_phase<B: Backend>(
+    backend: &B,
+    resolved: &ResolvedJob,
+    direct: bool,
+    error: &mut Option<ErrorRecord>,
+) -> Vec<Worker<B::Worker>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..resolved.threads)
+            .map(|w| {
+                scope.spawn(
+                    move || -> Result<Worker<B::Worker>, FailedWorker<B::Worker>> {
+                        let mut io = backend.open_worker(w).map_err(|f| (None, f))?;
+                        match layout(&mut io, resolved, w, direct) {
+                            Ok(outcome) => Ok(Worker {
+                                generations: outcome.generations.clone(),
+                                layout: outcome,
+                                io: Some(io),
+                            }),
+                            Err(f) => Err((Some(io), f)),
+                        }
+                    },
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(r) => r,
+                Err(_) => Err((
+                    None,
+                    IoFault::errno("layout", "worker thread", None, nix::errno::Errno::EIO),
+                )),
+            })
+            .map(|r| match r {
+                Ok(w) => w,
+                Err((io, fault)) => {
+                    error.get_or_insert_with(|| record("layout", &fault));
+                    Worker {
+                        io,
+                        generations: Vec::new(),
+                        layout: LayoutOutcome::default(),
+                    }
+                }
+            })
+            .collect()
+    })
+}
+
+/// Waits for the start barrier file; returns the seconds waited.
+fn wait_barrier(path: &Path, timeout: Duration) -> Result<f64, ErrorRecord> {
+    wait_for_file(path, timeout)
+        .map(|waited| waited.as_secs_f64())
+        .ok_or_else(|| ErrorRecord {
+            phase: "barrier".to_owned(),
+            errno: None,
+            file: Some(path.display().to_string()),
+            message: format!(
+                "start barrier `{}` did not appear within {} (hint: create it when every client is ready, or raise --barrier-timeout)",
+                path.display(),
+                crate::units::format_duration(timeout)
+            ),
+        })
+}
+
+/// The workers' measured phases as one (recorders, CPU and depth summed; faults and
+/// tallies are taken before), and the measured window they span.
+fn merge_measured(
+    outcomes: &[MeasuredOutcome],
+    window_start: Instant,
+    start_wall: SystemTime,
+    resolved: &ResolvedJob,
+) -> (MeasuredOutcome, Window) {
+    let mut merged = Recorder::new(window_start, &[]);
+    for o in outcomes {
+        merged.merge(&o.recorder);
+    }
+    let window = Window {
+        start_unix_ns: start_wall
+            .checked_add(resolved.ramp_time)
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+        seconds: merged.busy_window().as_secs_f64(),
+    };
+    let outcome = MeasuredOutcome {
+        cpu: outcomes
+            .iter()
+            .fold((0.0, 0.0), |a, o| (a.0 + o.cpu.0, a.1 + o.cpu.1)),
+        recorder: merged,
+        fault: None,
+        tally: VerifyTally::default(),
+        max_in_flight: outcomes.iter().map(|o| o.max_in_flight).max().unwrap_or(0),
+    };
+    (outcome, window)
 }
 
 /// What [`run_nfs`] can fail with before any IO.
