@@ -594,7 +594,58 @@ impl Job {
             });
         }
 
-        let rwmixread = match (pattern, self.rwmixread) {
+        let rwmixread = self.resolve_rwmixread()?;
+
+        let (runtime, ramp_time) = self.resolve_times()?;
+
+        let pass_bytes =
+            size.checked_mul(u64::from(nrfiles))
+                .ok_or_else(|| JobError::TooLarge {
+                    field: "nrfiles",
+                    value: nrfiles.to_string(),
+                })?;
+        let io_size = self.resolve_io_size(bs)?;
+        // Time-based runs loop until the runtime ends (or io_size, whichever comes first);
+        // otherwise one pass over the files.
+        let io_limit = match (io_size, runtime) {
+            (Some(bytes), _) => Some(bytes),
+            (None, Some(_)) => None,
+            (None, None) => Some(pass_bytes),
+        };
+
+        let direct = self.resolve_direct(bs)?;
+
+        let fsync = self.resolve_fsync()?;
+
+        self.check_verify_and_sync(bs)?;
+
+        let blocks_per_file = size / bs;
+        Ok(ResolvedJob {
+            pattern,
+            bs,
+            size,
+            nrfiles,
+            threads: self.threads,
+            iodepth: self.iodepth,
+            ioengine: self.ioengine.unwrap_or_default(),
+            rwmixread,
+            runtime,
+            io_limit,
+            ramp_time,
+            direct,
+            fsync,
+            sync_call: self.sync_call,
+            o_sync: self.o_sync,
+            verify: self.verify,
+            seed: self.seed,
+            blocks_per_file,
+        })
+    }
+
+    /// `rwmixread`: given for `randrw` only; otherwise what the pattern reads.
+    fn resolve_rwmixread(&self) -> Result<u8, JobError> {
+        let pattern = self.pattern;
+        Ok(match (pattern, self.rwmixread) {
             (Pattern::Randrw, Some(pct)) => {
                 in_range("rwmixread", u64::from(pct), 0, 100)?;
                 pct
@@ -608,8 +659,11 @@ impl Job {
                     0
                 }
             }
-        };
+        })
+    }
 
+    /// `runtime` (none: one pass) and `ramp_time` (none: zero), within their ranges.
+    fn resolve_times(&self) -> Result<(Option<Duration>, Duration), JobError> {
         let runtime = match self.runtime {
             Some(span) if span.0.is_zero() => {
                 return Err(JobError::Zero {
@@ -637,14 +691,13 @@ impl Job {
                     range: Box::new(range),
                 })
         })?;
+        Ok((runtime, ramp_time))
+    }
 
-        let pass_bytes =
-            size.checked_mul(u64::from(nrfiles))
-                .ok_or_else(|| JobError::TooLarge {
-                    field: "nrfiles",
-                    value: nrfiles.to_string(),
-                })?;
-        let io_size = match self.io_size {
+    /// `io_size`: a multiple of `bs`, not for the metadata pattern.
+    fn resolve_io_size(&self, bs: u64) -> Result<Option<u64>, JobError> {
+        let (pattern, metadata) = (self.pattern, self.pattern == Pattern::Metadata);
+        Ok(match self.io_size {
             Some(_) if metadata => {
                 return Err(not_applicable(
                     "io_size",
@@ -665,15 +718,13 @@ impl Job {
                 Some(bytes)
             }
             None => None,
-        };
-        // Time-based runs loop until the runtime ends (or io_size, whichever comes first);
-        // otherwise one pass over the files.
-        let io_limit = match (io_size, runtime) {
-            (Some(bytes), _) => Some(bytes),
-            (None, Some(_)) => None,
-            (None, None) => Some(pass_bytes),
-        };
+        })
+    }
 
+    /// Direct IO: by default for reading patterns, never for metadata; required direct IO
+    /// needs aligned blocks.
+    fn resolve_direct(&self, bs: u64) -> Result<DirectMode, JobError> {
+        let pattern = self.pattern;
         let direct = match (self.direct, pattern) {
             (Some(DirectMode::Off) | None, Pattern::Metadata) => DirectMode::Off,
             (Some(mode), Pattern::Metadata) => {
@@ -683,7 +734,7 @@ impl Job {
             (None, p) if p.reads() => DirectMode::On,
             (None, _) => DirectMode::Off,
         };
-        if direct == DirectMode::Required && bs % DIRECT_ALIGN != 0 {
+        if direct == DirectMode::Required && !bs.is_multiple_of(DIRECT_ALIGN) {
             return Err(JobError::NotMultiple {
                 field: "bs",
                 value: format_size(bs),
@@ -691,8 +742,13 @@ impl Job {
                 of_value: DIRECT_ALIGN.to_string(),
             });
         }
+        Ok(direct)
+    }
 
-        let fsync = match (self.fsync, pattern) {
+    /// The fsync cadence: after every write for `fsync-latency`, at the end by default for
+    /// writing patterns, none for the others.
+    fn resolve_fsync(&self) -> Result<FsyncPolicy, JobError> {
+        Ok(match (self.fsync, self.pattern) {
             (Some(FsyncPolicy::Every(0)), _) => {
                 return Err(JobError::Zero {
                     field: "fsync",
@@ -713,8 +769,12 @@ impl Job {
             }
             (Some(policy), _) => policy,
             (None, _) => FsyncPolicy::End,
-        };
+        })
+    }
 
+    /// `verify` needs data blocks large enough for a header; `o_sync` needs files.
+    fn check_verify_and_sync(&self, bs: u64) -> Result<(), JobError> {
+        let (pattern, metadata) = (self.pattern, self.pattern == Pattern::Metadata);
         if self.verify {
             if metadata {
                 return Err(not_applicable("verify", "true".to_owned(), pattern));
@@ -730,28 +790,7 @@ impl Job {
         if self.o_sync && metadata {
             return Err(not_applicable("o_sync", "true".to_owned(), pattern));
         }
-
-        let blocks_per_file = size / bs;
-        Ok(ResolvedJob {
-            pattern,
-            bs,
-            size,
-            nrfiles,
-            threads: self.threads,
-            iodepth: self.iodepth,
-            ioengine: self.ioengine.unwrap_or_default(),
-            rwmixread,
-            runtime,
-            io_limit,
-            ramp_time,
-            direct,
-            fsync,
-            sync_call: self.sync_call,
-            o_sync: self.o_sync,
-            verify: self.verify,
-            seed: self.seed,
-            blocks_per_file,
-        })
+        Ok(())
     }
 }
 
