@@ -3,7 +3,7 @@
 //!
 //! serde-saphyr reports failures as data ([`serde_saphyr::Error`] variants: an unknown
 //! field with the expected ones, a missing field, a duplicate key, a budget breach...).
-//! [`translate`] matches those variants, never the text the library renders, and turns each
+//! [`translate_in`] matches those variants, never the text the library renders, and turns each
 //! into a [`YamlError`]: `line:column`, the field path (`timeouts.bind`, `steps[2].wait`),
 //! what is wrong and what to write instead. The path comes from `serde_path_to_error`,
 //! which follows the deserializer through the document.
@@ -285,8 +285,8 @@ fn found_at(text: &str, line: u64, column: u64) -> Option<&'static str> {
     })
 }
 
-/// [`translate`] with the document's text, to say what was found where something else
-/// belongs.
+/// One serde-saphyr error in nfslab's words: `path` is where in the document it happened,
+/// `source` the document's text (to say what was found where something else belongs).
 #[must_use]
 pub(crate) fn translate_in(
     error: &serde_saphyr::Error,
