@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nfslab_workload::units::DurationRange;
+use nfslab_workload::DurationRange;
 use serde::{Deserialize, Serialize};
 
 /// Which server implementation serves the export.
@@ -73,7 +73,7 @@ pub struct ScenarioSettings {
     /// Log lines kept per container in a failure's diagnosis.
     pub log_tail_lines: i64,
     /// Longest pause between two looks at what cannot be watched (events, pod lists).
-    #[serde(with = "nfslab_workload::units::duration_text")]
+    #[serde(with = "nfslab_workload::duration_text")]
     pub poll_max_interval: Duration,
 }
 
@@ -92,49 +92,49 @@ impl Default for ScenarioSettings {
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Timeouts {
     /// A single API request (apply, delete, get, exec start).
-    #[serde(with = "nfslab_workload::units::duration_text")]
+    #[serde(with = "nfslab_workload::duration_text")]
     pub request: Duration,
     /// A PVC binding or a PV changing phase.
-    #[serde(with = "nfslab_workload::units::duration_text")]
+    #[serde(with = "nfslab_workload::duration_text")]
     pub bind: Duration,
     /// A pod (or every pod of a workload) becoming Ready, images already loaded.
-    #[serde(with = "nfslab_workload::units::duration_text")]
+    #[serde(with = "nfslab_workload::duration_text")]
     pub pod_ready: Duration,
     /// A deleted object disappearing (finalizers included).
-    #[serde(with = "nfslab_workload::units::duration_text")]
+    #[serde(with = "nfslab_workload::duration_text")]
     pub delete: Duration,
     /// A Recycle-policy PV returning to Available (a successful recycler pod takes seconds
     /// once scheduled and its image pulled; a failing NFS one runs until its deadline of
     /// max(300 s, 30 s per GiB)).
-    #[serde(with = "nfslab_workload::units::duration_text")]
+    #[serde(with = "nfslab_workload::duration_text")]
     pub recycle: Duration,
     /// A dynamic provisioner creating or deleting a volume.
-    #[serde(with = "nfslab_workload::units::duration_text")]
+    #[serde(with = "nfslab_workload::duration_text")]
     pub provision: Duration,
     /// A command run in a container.
-    #[serde(with = "nfslab_workload::units::duration_text")]
+    #[serde(with = "nfslab_workload::duration_text")]
     pub exec: Duration,
     /// Default window for "stays true" checks (a PVC stays Pending, stays Terminating).
-    #[serde(with = "nfslab_workload::units::duration_text")]
+    #[serde(with = "nfslab_workload::duration_text")]
     pub observe: Duration,
     /// Removing everything a scenario or run created.
-    #[serde(with = "nfslab_workload::units::duration_text")]
+    #[serde(with = "nfslab_workload::duration_text")]
     pub cleanup: Duration,
     /// The in-cluster NFS server becoming usable by a client.
-    #[serde(with = "nfslab_workload::units::duration_text")]
+    #[serde(with = "nfslab_workload::duration_text")]
     pub server_ready: Duration,
     /// Creating a kind cluster.
-    #[serde(with = "nfslab_workload::units::duration_text")]
+    #[serde(with = "nfslab_workload::duration_text")]
     pub cluster_create: Duration,
     /// Building the `nfslab-io` image (compiling the static binary included).
-    #[serde(with = "nfslab_workload::units::duration_text")]
+    #[serde(with = "nfslab_workload::duration_text")]
     pub image_build: Duration,
     /// Pulling, saving, loading or side-loading one image.
-    #[serde(with = "nfslab_workload::units::duration_text")]
+    #[serde(with = "nfslab_workload::duration_text")]
     pub image_transfer: Duration,
     /// Added once to a wait while a node pulls an image (first runs pull the node image and
     /// third-party images inside cluster-create, server-ready and other waits).
-    #[serde(with = "nfslab_workload::units::duration_text")]
+    #[serde(with = "nfslab_workload::duration_text")]
     pub image_pull: Duration,
 }
 
@@ -302,7 +302,7 @@ pub struct NfsConfig {
     pub host_path: String,
     /// NFSv4 lease time and grace period after a restart (short: restarts are part of the
     /// fault scenarios).
-    #[serde(with = "nfslab_workload::units::duration_text")]
+    #[serde(with = "nfslab_workload::duration_text")]
     pub grace_period: Duration,
 }
 
@@ -383,7 +383,7 @@ impl Config {
             file: file.to_owned(),
             source,
         })?;
-        let text = nfslab_workload::yaml::text_of(&bytes).map_err(|e| ConfigError::Parse {
+        let text = nfslab_workload::yaml_text_of(&bytes).map_err(|e| ConfigError::Parse {
             file: file.to_owned(),
             line: e.line,
             column: e.column,
@@ -398,7 +398,7 @@ impl Config {
     /// # Errors
     /// As [`Config::load`].
     pub fn from_yaml(text: &str, file: &Path) -> Result<Self, ConfigError> {
-        let config: Self = nfslab_workload::yaml::from_str(text).map_err(|e| {
+        let config: Self = nfslab_workload::yaml_from_str(text).map_err(|e| {
             let (line, column) = if e.line == 0 {
                 (1, 1)
             } else {

@@ -1,7 +1,7 @@
 //! `nfslab`: command-line entry; parses arguments and calls the library.
 //!
 //! `nfslab io ...` is the IO engine's own command line (`nfslab-io ...`), built in: it is
-//! handed to [`nfslab_workload::cli::main_with`] before nfslab parses anything, so the
+//! handed to [`nfslab_workload::main_with`] before nfslab parses anything, so the
 //! engine's flags, help and exit codes are exactly those of `nfslab-io`.
 
 mod cli;
@@ -15,7 +15,7 @@ fn main() -> ExitCode {
     if args.get(1).is_some_and(|a| a == cli::ENGINE_SUBCOMMAND) {
         let engine_args =
             std::iter::once(std::ffi::OsString::from("nfslab io")).chain(args.into_iter().skip(2));
-        return nfslab_workload::cli::main_with(engine_args, "nfslab io");
+        return nfslab_workload::main_with(engine_args, "nfslab io");
     }
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,

@@ -15,7 +15,7 @@
 
 use std::path::Path;
 
-pub use nfslab_workload::names::{NameError, check_component, join_under, printable};
+pub use nfslab_workload::{NameError, check_component, join_under, printable};
 
 use crate::k8s::ownership::RunId;
 

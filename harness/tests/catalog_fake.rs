@@ -28,7 +28,7 @@ use nfslab::scenario::engine::{Quiet, run_scenario};
 use nfslab::scenario::env::ScenarioEnv;
 use nfslab::scenario::template::{namespace_for, prefix_for};
 use nfslab_test_support::gate;
-use nfslab_workload::result::{RunResult, Status};
+use nfslab_workload::{RunResult, Status};
 use serde_json::{Value, json};
 
 const ADDRESS: &str = "10.96.0.20";

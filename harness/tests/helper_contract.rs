@@ -25,7 +25,7 @@ use nfslab::nfs::files::ServerFiles;
 use nfslab::nfs::helper;
 use nfslab::nfs::{FileAccess, NfsServer, ServerFlavor};
 use nfslab::scenario::files::{ExecFiles, ServerFiles as _};
-use nfslab_workload::result::{RunResult, Status};
+use nfslab_workload::{RunResult, Status};
 use serde_json::json;
 
 const ADDRESS: &str = "10.96.0.20";

@@ -41,7 +41,7 @@ use nfslab::cluster::tools::SystemTools;
 use nfslab::config::Config;
 use nfslab::nfs::ServerFlavor;
 use nfslab::nfs::server::{SERVER_CONTAINER, SERVER_NAME};
-use nfslab_workload::result::{RunResult, Status};
+use nfslab_workload::{RunResult, Status};
 
 type Outcome = Result<(), Failed>;
 

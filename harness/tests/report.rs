@@ -16,8 +16,7 @@ use nfslab::model::aggregate::summarize_dir;
 use nfslab::model::results::ResultsDir;
 use nfslab::model::summary::Summary;
 use nfslab::report::{self, write_reports};
-use nfslab_workload::result::{RunResult, Totals};
-use nfslab_workload::units::Size;
+use nfslab_workload::{RunResult, Size, Totals};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -44,3 +44,10 @@ fn the_harness_has_no_import_cycle() {
         ],
     );
 }
+#[test]
+fn the_workload_crate_has_no_import_cycle() {
+    check(
+        "workloads",
+        &[("cli", "engine"), ("engine", "job"), ("fio", "job")],
+    );
+}

@@ -11,10 +11,7 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
-use nfslab_workload::job::{Job, Pattern};
-use nfslab_workload::ops::{OpKind, OpStream};
-use nfslab_workload::stats::Recorder;
-use nfslab_workload::units::{Size, Span};
+use nfslab_workload::{Job, OpKind, OpStream, Pattern, Recorder, Size, Span};
 use nix::time::{ClockId, clock_gettime};
 
 /// CPU time of the calling thread, in nanoseconds.
@@ -66,7 +63,7 @@ impl ValueFormatter for ThreadCpuTime {
     }
 }
 
-fn resolved_randrw() -> nfslab_workload::job::ResolvedJob {
+fn resolved_randrw() -> nfslab_workload::ResolvedJob {
     let mut job = Job::new(Pattern::Randrw);
     job.size = Some(Size(1 << 30));
     job.runtime = Some(Span(Duration::from_secs(60)));

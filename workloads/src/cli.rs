@@ -91,7 +91,7 @@ Exit codes: 0 ok, 1 check failed, 2 bad input, 3 IO error, 4 verification failed
 /// inside pods.
 #[derive(Debug, Parser)]
 #[command(name = "nfslab-io", version, long_about = None, propagate_version = true, after_help = TOP_EXAMPLES)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -99,7 +99,7 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run a workload on a directory or an nfs:// target and print its JSON result.
     #[command(after_long_help = RUN_EXAMPLES)]
     Run(Box<RunArgs>),
@@ -194,7 +194,7 @@ pub enum Command {
 
 /// `file` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum FileCommand {
+pub(crate) enum FileCommand {
     /// Write CONTENT to PATH (replacing it) and flush it.
     Write(FileWriteArgs),
     /// Append CONTENT to PATH (creating it) and flush it.
@@ -208,7 +208,7 @@ pub enum FileCommand {
 
 /// Arguments of `file write` and `file append`.
 #[derive(Debug, Args)]
-pub struct FileWriteArgs {
+pub(crate) struct FileWriteArgs {
     /// The file.
     pub path: PathBuf,
     /// Text to write.
@@ -224,7 +224,7 @@ pub struct FileWriteArgs {
 
 /// Arguments of `run`.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Directory to run in (a mounted volume or a local directory).
     #[arg(long, env = "NFSLAB_DIR", help_heading = "Target")]
     pub dir: Option<PathBuf>,
@@ -299,7 +299,7 @@ pub struct RunArgs {
 /// `--io_size`, `--ramp_time`, `--ioengine=libaio`...), with our meanings: `--size` is per
 /// file, as fio's `filesize`.
 #[derive(Debug, Args, Default)]
-pub struct JobArgs {
+pub(crate) struct JobArgs {
     /// read, write, randread, randwrite, randrw, metadata, fsync-latency (fio: --rw).
     #[arg(long, visible_alias = "rw", alias = "readwrite", help_heading = "Job")]
     pub pattern: Option<Pattern>,
@@ -378,7 +378,7 @@ pub struct JobArgs {
 
 impl JobArgs {
     /// Overrides `job`'s fields with the flags given; returns the fields set.
-    pub fn apply(&self, job: &mut Job) -> Vec<&'static str> {
+    pub(crate) fn apply(&self, job: &mut Job) -> Vec<&'static str> {
         let mut set = Vec::new();
         macro_rules! take {
             ($field:ident, $value:expr) => {
@@ -479,7 +479,7 @@ fn error_line(text: &str) {
 }
 
 /// Runs a parsed command; returns the exit code.
-pub fn dispatch(cli: Cli) -> ExitCode {
+pub(crate) fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Run(args) => run_command(&args),
         Command::File(FileCommand::Write(a)) => file_write(&a, false),

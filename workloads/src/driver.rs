@@ -12,31 +12,31 @@
 //! non-verified runs is random bytes generated once, so nothing compressible or zero is
 //! written.
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 
-use crate::backend::{AlignedBuf, FaultCode, IoFault, WorkerIo};
+use crate::io::{
+    AlignedBuf, FaultCode, IoFault, MeasuredOutcome, PhaseClock, ProgressFile, WorkerIo,
+};
 use crate::job::{FsyncPolicy, Pattern, ResolvedJob};
 use crate::ops::{OpKind, OpStream, Rng, mix_seed};
 use crate::stats::Recorder;
 use crate::verify::{BlockId, Generations, VerifyTally, check_block, fill_block, short_read};
 
 /// Largest single write or read of the layout and read-back phases.
-pub const CHUNK_BYTES: u64 = 1 << 20;
+pub(crate) const CHUNK_BYTES: u64 = 1 << 20;
 
 /// Global id of a worker's file (`worker * nrfiles + file`), as stored in block headers.
 #[must_use]
-pub fn file_id(job: &ResolvedJob, worker: u32, file: u32) -> u64 {
+pub(crate) fn file_id(job: &ResolvedJob, worker: u32, file: u32) -> u64 {
     u64::from(worker) * u64::from(job.nrfiles) + u64::from(file)
 }
 
 /// Operation kinds a pattern records (their histograms are prepared up front).
 #[must_use]
-pub fn kinds_for(job: &ResolvedJob) -> Vec<OpKind> {
+pub(crate) fn kinds_for(job: &ResolvedJob) -> Vec<OpKind> {
     match job.pattern {
         Pattern::Metadata => vec![
             OpKind::Mkdir,
@@ -70,7 +70,7 @@ fn chunk_blocks(job: &ResolvedJob) -> u64 {
 
 /// What the layout phase found and did for one worker.
 #[derive(Debug, Clone, Default)]
-pub struct LayoutOutcome {
+pub(crate) struct LayoutOutcome {
     /// Files that already had the right size (content unknown: verify trusts their headers).
     pub reused: u64,
     /// Files written in full.
@@ -101,7 +101,7 @@ fn io_name(io: &impl WorkerIo, file: u32) -> String {
 
 /// Lays out worker `worker`'s files for patterns that need them at full size; files that
 /// already have the job's size are reused as they are (like fio).
-pub fn layout(
+pub(crate) fn layout(
     io: &mut impl WorkerIo,
     job: &ResolvedJob,
     worker: u32,
@@ -166,105 +166,9 @@ pub fn layout(
     Ok(out)
 }
 
-/// When the measured phase of every worker starts and ends, and where workers announce
-/// their first completed operation.
-#[derive(Debug, Clone, Copy)]
-pub struct PhaseClock<'a> {
-    /// End of the ramp, start of the measured window.
-    pub window_start: Instant,
-    /// End of the window for time-based runs.
-    pub deadline: Option<Instant>,
-    /// Written once every worker has completed an operation (`--progress-file`).
-    pub progress: Option<&'a ProgressFile>,
-    /// Set when the window ends early (`--stop-file` appeared).
-    pub ended: Option<&'a AtomicBool>,
-}
-
-impl PhaseClock<'_> {
-    /// Whether the window is over at `now`: its deadline passed, or it was ended early.
-    #[inline]
-    #[must_use]
-    pub fn over(&self, now: Instant) -> bool {
-        self.deadline.is_some_and(|d| now >= d)
-            || self.ended.is_some_and(|e| e.load(Ordering::Relaxed))
-    }
-}
-
-/// A file written once every worker has completed an operation of the measured phase
-/// (ramp included), so that another process knows IO is under way: a scenario restarts
-/// the NFS server only once every writer is writing. It is written next to its final name
-/// and renamed, so whoever sees it sees it whole; its content is for people, not a format.
-#[derive(Debug)]
-pub struct ProgressFile {
-    path: PathBuf,
-    workers: u32,
-    pending: AtomicU32,
-    started: Instant,
-    failure: Mutex<Option<String>>,
-}
-
-impl ProgressFile {
-    /// The file at `path`, written when all `workers` have reported.
-    #[must_use]
-    pub fn new(path: &Path, workers: u32) -> Self {
-        Self {
-            path: path.to_owned(),
-            workers,
-            pending: AtomicU32::new(workers),
-            started: Instant::now(),
-            failure: Mutex::new(None),
-        }
-    }
-
-    /// One worker completed its first operation; the last of them writes the file.
-    pub fn worker_progressed(&self) {
-        if self.pending.fetch_sub(1, Ordering::AcqRel) != 1 {
-            return;
-        }
-        let text = format!(
-            "every worker ({}) completed an operation, {:.3} s into the measured phase\n",
-            self.workers,
-            self.started.elapsed().as_secs_f64()
-        );
-        if let Err(e) = write_whole(&self.path, &text) {
-            let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
-            *failure = Some(format!(
-                "cannot write the progress file `{}`: {e}",
-                self.path.display()
-            ));
-        }
-    }
-
-    /// Whether every worker has reported (and the file was attempted).
-    #[must_use]
-    pub fn reached(&self) -> bool {
-        self.pending.load(Ordering::Acquire) == 0
-    }
-
-    /// Why the file could not be written, if it could not.
-    #[must_use]
-    pub fn failure(&self) -> Option<String> {
-        self.failure
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
-/// Writes `text` beside `path` and renames it there, so a reader sees all or nothing.
-fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut staging = path.as_os_str().to_owned();
-    staging.push(format!(".{}.tmp", std::process::id()));
-    let staging = PathBuf::from(staging);
-    std::fs::write(&staging, text)?;
-    std::fs::rename(&staging, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&staging);
-    })
-}
-
 /// A worker's side of [`ProgressFile`]: reports its first completed operation, once.
 #[derive(Debug)]
-pub struct Progress<'a> {
+pub(crate) struct Progress<'a> {
     file: Option<&'a ProgressFile>,
     reported: bool,
 }
@@ -272,7 +176,7 @@ pub struct Progress<'a> {
 impl<'a> Progress<'a> {
     /// The reporter of one worker under `clock`.
     #[must_use]
-    pub fn new(clock: &PhaseClock<'a>) -> Self {
+    pub(crate) fn new(clock: &PhaseClock<'a>) -> Self {
         Self {
             file: clock.progress,
             reported: clock.progress.is_none(),
@@ -281,7 +185,7 @@ impl<'a> Progress<'a> {
 
     /// An operation completed.
     #[inline]
-    pub fn completed(&mut self) {
+    pub(crate) fn completed(&mut self) {
         if !self.reported {
             self.reported = true;
             if let Some(file) = self.file {
@@ -289,21 +193,6 @@ impl<'a> Progress<'a> {
             }
         }
     }
-}
-
-/// One worker's measured phase.
-#[derive(Debug)]
-pub struct MeasuredOutcome {
-    /// Its statistics.
-    pub recorder: Recorder,
-    /// The failure that stopped it, if any.
-    pub fault: Option<IoFault>,
-    /// Blocks verified by measured reads.
-    pub tally: VerifyTally,
-    /// Thread CPU (user, sys) seconds within the window.
-    pub cpu: (f64, f64),
-    /// Most requests this worker had in flight at once.
-    pub max_in_flight: u32,
 }
 
 fn thread_cpu() -> (f64, f64) {
@@ -360,7 +249,7 @@ impl RampTracker {
 
 /// Runs worker `worker`'s data operations until its budget, the deadline, a failure or
 /// another worker's failure (`stop`).
-pub fn run_data(
+pub(crate) fn run_data(
     io: &mut impl WorkerIo,
     job: &ResolvedJob,
     worker: u32,
@@ -488,7 +377,7 @@ pub fn run_data(
 /// Runs the metadata pattern for one worker: per iteration, in a fresh subdirectory,
 /// mkdir, create `nrfiles` files of `size` bytes, stat each, list the directory, rename
 /// each, unlink each, rmdir. Time-based runs loop; otherwise one iteration after the ramp.
-pub fn run_metadata(
+pub(crate) fn run_metadata(
     io: &mut impl WorkerIo,
     job: &ResolvedJob,
     worker: u32,
@@ -584,7 +473,7 @@ pub fn run_metadata(
 }
 
 /// Reads back every block the worker wrote (known generation) and checks it.
-pub fn verify_written(
+pub(crate) fn verify_written(
     io: &mut impl WorkerIo,
     job: &ResolvedJob,
     worker: u32,
@@ -647,7 +536,7 @@ pub fn verify_written(
 /// Waits until `path` exists, polling every 10 ms, for at most `timeout`. Returns the time
 /// waited, or `None` on timeout.
 #[must_use]
-pub fn wait_for_file(path: &std::path::Path, timeout: Duration) -> Option<Duration> {
+pub(crate) fn wait_for_file(path: &std::path::Path, timeout: Duration) -> Option<Duration> {
     let start = Instant::now();
     loop {
         if path.exists() {

@@ -18,17 +18,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Barrier, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::backend::{Backend, IoFault, PrepareError, Prepared, WorkerIo};
+use crate::backend::nfs::{InputError, NfsBackend};
+use crate::backend::{Backend, PrepareError, Prepared};
 use crate::driver::{
-    LayoutOutcome, MeasuredOutcome, PhaseClock, ProgressFile, kinds_for, layout, run_data,
-    run_metadata, verify_written, wait_for_file,
+    LayoutOutcome, kinds_for, layout, run_data, run_metadata, verify_written, wait_for_file,
 };
 use crate::exit::ExitCode;
+use crate::io::{IoFault, MeasuredOutcome, PhaseClock, ProgressFile, WorkerIo};
 use crate::job::{Job, JobError, Pattern, ResolvedJob};
 use crate::mount::mountstats_delta;
 use crate::result::{
-    Cpu, Effective, ErrorRecord, IoSection, Measures, Phases, RunResult, SCHEMA_VERSION, Status,
-    Tool, Totals, VerifySummary, Window, op_stats_map,
+    Cpu, Effective, ErrorRecord, IoSection, Measures, Phases, ProtocolSection, RunResult,
+    SCHEMA_VERSION, Status, Tool, Totals, VerifySummary, Window, op_stats_map, wire,
 };
 use crate::stats::Recorder;
 use crate::verify::{Generations, VerifyTally};
@@ -147,48 +148,7 @@ pub fn run<B: Backend>(
 
     // Layout, one thread per worker.
     let layout_start = Instant::now();
-    let mut workers: Vec<Worker<B::Worker>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|w| {
-                let resolved = &resolved;
-                let direct = prepared.direct;
-                scope.spawn(
-                    move || -> Result<Worker<B::Worker>, FailedWorker<B::Worker>> {
-                        let mut io = backend.open_worker(w).map_err(|f| (None, f))?;
-                        match layout(&mut io, resolved, w, direct) {
-                            Ok(outcome) => Ok(Worker {
-                                generations: outcome.generations.clone(),
-                                layout: outcome,
-                                io: Some(io),
-                            }),
-                            Err(f) => Err((Some(io), f)),
-                        }
-                    },
-                )
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| match h.join() {
-                Ok(r) => r,
-                Err(_) => Err((
-                    None,
-                    IoFault::errno("layout", "worker thread", None, nix::errno::Errno::EIO),
-                )),
-            })
-            .map(|r| match r {
-                Ok(w) => w,
-                Err((io, fault)) => {
-                    error.get_or_insert_with(|| record("layout", &fault));
-                    Worker {
-                        io,
-                        generations: Vec::new(),
-                        layout: LayoutOutcome::default(),
-                    }
-                }
-            })
-            .collect()
-    });
+    let mut workers = layout_phase(backend, &resolved, prepared.direct, &mut error);
     phases.layout_seconds = layout_start.elapsed().as_secs_f64();
     let reused: u64 = workers.iter().map(|w| w.layout.reused).sum();
 
@@ -201,28 +161,17 @@ pub fn run<B: Backend>(
         && !options.layout_only
         && let Some(path) = &options.start_barrier
     {
-        match wait_for_file(path, options.barrier_timeout) {
-            Some(waited) => phases.barrier_wait_seconds = waited.as_secs_f64(),
-            None => {
-                error = Some(ErrorRecord {
-                    phase: "barrier".to_owned(),
-                    errno: None,
-                    file: Some(path.display().to_string()),
-                    message: format!(
-                        "start barrier `{}` did not appear within {} (hint: create it when every client is ready, or raise --barrier-timeout)",
-                        path.display(),
-                        crate::units::format_duration(options.barrier_timeout)
-                    ),
-                });
-            }
+        match wait_barrier(path, options.barrier_timeout) {
+            Ok(waited) => phases.barrier_wait_seconds = waited,
+            Err(e) => error = Some(e),
         }
     }
 
-    let mut nfs = None;
+    let mut protocol = None;
     let mut progress_notes = Vec::new();
     if error.is_none() && !options.layout_only {
         let stats_before = backend.mount_stats();
-        let nfs_before = backend.nfs_snapshot();
+        let protocol_before = backend.protocol_counters();
         let progress = options
             .progress_file
             .as_deref()
@@ -246,7 +195,7 @@ pub fn run<B: Backend>(
             note(&failure);
             progress_notes.push(failure);
         }
-        nfs = backend.nfs_section(nfs_before.as_ref());
+        protocol = backend.protocol_section(protocol_before.as_ref());
         outcomes = measured;
         if let (Some(before), Some(after), Some(section)) =
             (stats_before, backend.mount_stats(), mount.as_mut())
@@ -259,28 +208,11 @@ pub fn run<B: Backend>(
         if let Some(fault) = outcomes.iter().find_map(|o| o.fault.as_ref()) {
             error = Some(record("measured", fault));
         }
-        let mut merged = Recorder::new(window_start, &[]);
-        for o in &outcomes {
-            merged.merge(&o.recorder);
-        }
-        window = Window {
-            start_unix_ns: start_wall
-                .checked_add(resolved.ramp_time)
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
-            seconds: merged.busy_window().as_secs_f64(),
-        };
+        let merged;
+        (merged, window) = merge_measured(&outcomes, window_start, start_wall, &resolved);
         phases.ramp_seconds = resolved.ramp_time.as_secs_f64();
         phases.measured_seconds = window.seconds;
-        outcomes = vec![MeasuredOutcome {
-            cpu: outcomes
-                .iter()
-                .fold((0.0, 0.0), |a, o| (a.0 + o.cpu.0, a.1 + o.cpu.1)),
-            recorder: merged,
-            fault: None,
-            tally: VerifyTally::default(),
-            max_in_flight: outcomes.iter().map(|o| o.max_in_flight).max().unwrap_or(0),
-        }];
+        outcomes = vec![merged];
 
         if error.is_none() && resolved.verify && resolved.pattern.writes() {
             let verify_start = Instant::now();
@@ -318,7 +250,7 @@ pub fn run<B: Backend>(
         notes.push(text);
     }
 
-    let nfs = nfs.or_else(|| backend.nfs_section(None));
+    let protocol = protocol.or_else(|| backend.protocol_section(None));
     let result = assemble(AssembleInput {
         job,
         resolved: &resolved,
@@ -332,7 +264,7 @@ pub fn run<B: Backend>(
         tally,
         error,
         mount,
-        nfs,
+        protocol,
         notes,
     });
     let exit = match result.status {
@@ -341,6 +273,153 @@ pub fn run<B: Backend>(
         Status::VerifyFailed => ExitCode::VerifyFailed,
     };
     Ok(RunOutcome { result, exit })
+}
+
+/// Opens every worker and lays out its files, one thread per worker; the first failure
+/// goes to `error` and its worker is kept (without IO when it did not open) for cleanup.
+fn layout_phase<B: Backend>(
+    backend: &B,
+    resolved: &ResolvedJob,
+    direct: bool,
+    error: &mut Option<ErrorRecord>,
+) -> Vec<Worker<B::Worker>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..resolved.threads)
+            .map(|w| {
+                scope.spawn(
+                    move || -> Result<Worker<B::Worker>, FailedWorker<B::Worker>> {
+                        let mut io = backend.open_worker(w).map_err(|f| (None, f))?;
+                        match layout(&mut io, resolved, w, direct) {
+                            Ok(outcome) => Ok(Worker {
+                                generations: outcome.generations.clone(),
+                                layout: outcome,
+                                io: Some(io),
+                            }),
+                            Err(f) => Err((Some(io), f)),
+                        }
+                    },
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| match h.join() {
+                Ok(r) => r,
+                Err(_) => Err((
+                    None,
+                    IoFault::errno("layout", "worker thread", None, nix::errno::Errno::EIO),
+                )),
+            })
+            .map(|r| match r {
+                Ok(w) => w,
+                Err((io, fault)) => {
+                    error.get_or_insert_with(|| record("layout", &fault));
+                    Worker {
+                        io,
+                        generations: Vec::new(),
+                        layout: LayoutOutcome::default(),
+                    }
+                }
+            })
+            .collect()
+    })
+}
+
+/// Waits for the start barrier file; returns the seconds waited.
+fn wait_barrier(path: &Path, timeout: Duration) -> Result<f64, ErrorRecord> {
+    wait_for_file(path, timeout)
+        .map(|waited| waited.as_secs_f64())
+        .ok_or_else(|| ErrorRecord {
+            phase: "barrier".to_owned(),
+            errno: None,
+            file: Some(path.display().to_string()),
+            message: format!(
+                "start barrier `{}` did not appear within {} (hint: create it when every client is ready, or raise --barrier-timeout)",
+                path.display(),
+                crate::units::format_duration(timeout)
+            ),
+        })
+}
+
+/// The workers' measured phases as one (recorders, CPU and depth summed; faults and
+/// tallies are taken before), and the measured window they span.
+fn merge_measured(
+    outcomes: &[MeasuredOutcome],
+    window_start: Instant,
+    start_wall: SystemTime,
+    resolved: &ResolvedJob,
+) -> (MeasuredOutcome, Window) {
+    let mut merged = Recorder::new(window_start, &[]);
+    for o in outcomes {
+        merged.merge(&o.recorder);
+    }
+    let window = Window {
+        start_unix_ns: start_wall
+            .checked_add(resolved.ramp_time)
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+        seconds: merged.busy_window().as_secs_f64(),
+    };
+    let outcome = MeasuredOutcome {
+        cpu: outcomes
+            .iter()
+            .fold((0.0, 0.0), |a, o| (a.0 + o.cpu.0, a.1 + o.cpu.1)),
+        recorder: merged,
+        fault: None,
+        tally: VerifyTally::default(),
+        max_in_flight: outcomes.iter().map(|o| o.max_in_flight).max().unwrap_or(0),
+    };
+    (outcome, window)
+}
+
+/// What [`run_nfs`] can fail with before any IO.
+#[derive(Debug, thiserror::Error)]
+pub enum NfsRunError {
+    /// Bad URL or options (exit code 2).
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The job or the target was refused (see [`StartError::exit_code`]).
+    #[error(transparent)]
+    Start(#[from] StartError),
+}
+
+/// Runs `job` against the `nfs://` URL `target` with client options `mount_options`
+/// (`mount -o` syntax, may be empty) and file name prefix `prefix`; `note` receives human
+/// notes as they arise.
+///
+/// This blocks until the run ends and drives its own tokio runtime: from async code, call
+/// it on a blocking thread (`tokio::task::spawn_blocking`). The outcome carries the result
+/// document and the exit code the CLI would use; errors are bad input or a target that
+/// cannot be used (see [`StartError::exit_code`]).
+///
+/// ```no_run
+/// use nfslab_workload::{Job, Pattern, RunOptions, run_nfs};
+///
+/// let mut job = Job::new(Pattern::Randread);
+/// job.iodepth = 16;
+/// let outcome = run_nfs(
+///     &job,
+///     "nfs://10.0.0.5/export/bench",
+///     "vers=3,rsize=1048576,nconnect=4,hard,timeo=600,retrans=2",
+///     "nfslab",
+///     &RunOptions::default(),
+///     &mut |note| eprintln!("note: {note}"),
+/// );
+/// match outcome {
+///     Ok(o) => println!("{} bytes/s", o.result.totals.bandwidth_bytes_per_sec),
+///     Err(e) => eprintln!("{e}"),
+/// }
+/// ```
+pub fn run_nfs(
+    job: &Job,
+    target: &str,
+    mount_options: &str,
+    prefix: &str,
+    options: &RunOptions,
+    note: &mut dyn FnMut(&str),
+) -> Result<RunOutcome, NfsRunError> {
+    let mut backend = NfsBackend::new(target, mount_options, prefix)?;
+    Ok(run(job, &mut backend, options, note)?)
 }
 
 /// Runs the measured phase on every worker; returns the per-worker outcomes, the wall
@@ -476,12 +555,16 @@ struct AssembleInput<'a> {
     tally: VerifyTally,
     error: Option<ErrorRecord>,
     mount: Option<crate::mount::MountSection>,
-    nfs: Option<crate::backend::nfs::report::NfsSection>,
+    protocol: Option<ProtocolSection>,
     notes: Vec<String>,
 }
 
 fn assemble(input: AssembleInput<'_>) -> RunResult {
     let seconds = input.window.seconds;
+    // Each protocol backend's section has its own field of the document.
+    let nfs = input.protocol.map(|section| match section {
+        ProtocolSection::Nfs(nfs) => nfs,
+    });
     let (ops, errors, ramp_ops, cpu) = match &input.outcome {
         Some(o) => (
             op_stats_map(&o.recorder, seconds),
@@ -550,10 +633,10 @@ fn assemble(input: AssembleInput<'_>) -> RunResult {
             verify,
         },
         mount: input.mount,
-        nfs: input.nfs,
+        nfs,
         wire: None,
         notes: input.notes,
     };
-    result.wire = crate::wire::of_result(&result, crate::wire::client_memory());
+    result.wire = wire::of_result(&result, wire::client_memory());
     result
 }

@@ -111,7 +111,7 @@ struct Entry {
 }
 
 /// Reads a fio job file.
-pub fn load_fio_file(path: &Path) -> Result<FioJob, FioError> {
+pub(crate) fn load_fio_file(path: &Path) -> Result<FioJob, FioError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| FioError::Read {
         path: name.clone(),
@@ -220,47 +220,137 @@ fn flag_value(e: &Entry) -> Option<bool> {
     }
 }
 
-fn build(
-    options: &[Entry],
-    name: String,
-    at: &dyn Fn(usize, String, String) -> FioError,
-) -> Result<FioJob, FioError> {
-    let opt = |e: &Entry| format!("option `{}`", e.key);
-    let need = |e: &Entry| -> Result<String, FioError> {
+/// Reads option values, reporting failures at the option's line.
+struct Values<'a> {
+    at: &'a dyn Fn(usize, String, String) -> FioError,
+}
+
+impl Values<'_> {
+    fn bad(&self, e: &Entry, why: String) -> FioError {
+        (self.at)(e.line, format!("option `{}`", e.key), why)
+    }
+
+    fn need(&self, e: &Entry) -> Result<String, FioError> {
         e.value
             .clone()
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| at(e.line, opt(e), "needs a value (`option=value`)".to_owned()))
-    };
-    let bad = |e: &Entry, why: String| at(e.line, opt(e), why);
-    let size_of = |e: &Entry| -> Result<Size, FioError> {
-        let v = need(e)?;
-        v.parse::<Size>().map_err(|m| bad(e, m.to_string()))
-    };
-    let count = |e: &Entry| -> Result<u32, FioError> {
-        let v = need(e)?;
+            .ok_or_else(|| self.bad(e, "needs a value (`option=value`)".to_owned()))
+    }
+
+    fn size(&self, e: &Entry) -> Result<Size, FioError> {
+        let v = self.need(e)?;
+        v.parse::<Size>().map_err(|m| self.bad(e, m.to_string()))
+    }
+
+    fn count(&self, e: &Entry) -> Result<u32, FioError> {
+        let v = self.need(e)?;
         v.parse::<u32>()
-            .map_err(|_| bad(e, format!("`{v}` is not a whole number")))
-    };
-    // fio reads a bare number of `runtime` or `ramp_time` as seconds (its time options
-    // default to seconds); nfslab's own grammar always wants the unit.
-    let time = |e: &Entry| -> Result<Span, FioError> {
-        let v = need(e)?;
+            .map_err(|_| self.bad(e, format!("`{v}` is not a whole number")))
+    }
+
+    /// fio reads a bare number of `runtime` or `ramp_time` as seconds (its time options
+    /// default to seconds); nfslab's own grammar always wants the unit.
+    fn time(&self, e: &Entry) -> Result<Span, FioError> {
+        let v = self.need(e)?;
         let with_unit = if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
             format!("{v}s")
         } else {
             v.to_owned()
         };
-        with_unit.parse::<Span>().map_err(|m| bad(e, m.to_string()))
-    };
-    let boolean = |e: &Entry| -> Result<bool, FioError> {
+        with_unit
+            .parse::<Span>()
+            .map_err(|m| self.bad(e, m.to_string()))
+    }
+
+    fn boolean(&self, e: &Entry) -> Result<bool, FioError> {
         flag_value(e).ok_or_else(|| {
-            bad(
+            self.bad(
                 e,
                 format!("`{}` is not 0 or 1", e.value.clone().unwrap_or_default()),
             )
         })
-    };
+    }
+
+    fn percent(&self, e: &Entry) -> Result<u8, FioError> {
+        let n = self.count(e)?;
+        u8::try_from(n)
+            .ok()
+            .filter(|n| *n <= 100)
+            .ok_or_else(|| self.bad(e, format!("`{n}` is not a percentage")))
+    }
+
+    /// `rw`: the pattern (without fio's `:N` offset modifier).
+    fn pattern(&self, e: &Entry) -> Result<Pattern, FioError> {
+        let v = self.need(e)?;
+        let (kind, modifier) = v.split_once(':').unwrap_or((&v, ""));
+        if !modifier.is_empty() {
+            return Err(self.bad(
+                e,
+                format!("`{v}`: the `:N` offset modifier has no equivalent"),
+            ));
+        }
+        Ok(match kind {
+            "read" => Pattern::Read,
+            "write" => Pattern::Write,
+            "randread" => Pattern::Randread,
+            "randwrite" => Pattern::Randwrite,
+            "randrw" => Pattern::Randrw,
+            other => {
+                return Err(self.bad(
+                    e,
+                    format!(
+                        "`{other}` has no equivalent (hint: read, write, randread, randwrite or randrw; sequential mixes and trims are not run)"
+                    ),
+                ));
+            }
+        })
+    }
+
+    /// `ioengine`, with a note where fio's engine runs as another one.
+    fn ioengine(&self, e: &Entry, notes: &mut Vec<String>) -> Result<IoEngine, FioError> {
+        let v = self.need(e)?;
+        let engine = IoEngine::from_fio(&v.to_ascii_lowercase()).ok_or_else(|| {
+            self.bad(
+                e,
+                format!(
+                    "`{v}` has no equivalent (hint: libaio or io_uring for queue depth, psync for one request at a time)"
+                ),
+            )
+        })?;
+        if v == "libaio" {
+            notes.push(
+                "fio's libaio engine runs as io_uring (or submitter threads where io_uring is refused), with the same depth".to_owned(),
+            );
+        }
+        Ok(engine)
+    }
+
+    /// `sync`: whether files open with O_SYNC.
+    fn o_sync(&self, e: &Entry) -> Result<bool, FioError> {
+        let v = e.value.clone().unwrap_or_else(|| "1".to_owned());
+        match v.as_str() {
+            "1" | "sync" => Ok(true),
+            "0" | "none" => Ok(false),
+            other => Err(self.bad(
+                e,
+                format!("`{other}` has no equivalent (hint: sync=1 opens with O_SYNC)"),
+            )),
+        }
+    }
+}
+
+fn build(
+    options: &[Entry],
+    name: String,
+    at: &dyn Fn(usize, String, String) -> FioError,
+) -> Result<FioJob, FioError> {
+    let values = Values { at };
+    let need = |e: &Entry| values.need(e);
+    let bad = |e: &Entry, why: String| values.bad(e, why);
+    let size_of = |e: &Entry| values.size(e);
+    let count = |e: &Entry| values.count(e);
+    let time = |e: &Entry| values.time(e);
+    let boolean = |e: &Entry| values.boolean(e);
 
     let mut pattern: Option<Pattern> = None;
     let mut job = Job::new(Pattern::Read);
@@ -272,48 +362,9 @@ fn build(
     let mut rwmixwrite: Option<(u8, usize)> = None;
     for e in options {
         match e.key.as_str() {
-            "rw" | "readwrite" => {
-                let v = need(e)?;
-                let (kind, modifier) = v.split_once(':').unwrap_or((&v, ""));
-                if !modifier.is_empty() {
-                    return Err(bad(
-                        e,
-                        format!("`{v}`: the `:N` offset modifier has no equivalent"),
-                    ));
-                }
-                pattern = Some(match kind {
-                    "read" => Pattern::Read,
-                    "write" => Pattern::Write,
-                    "randread" => Pattern::Randread,
-                    "randwrite" => Pattern::Randwrite,
-                    "randrw" => Pattern::Randrw,
-                    other => {
-                        return Err(bad(
-                            e,
-                            format!(
-                                "`{other}` has no equivalent (hint: read, write, randread, randwrite or randrw; sequential mixes and trims are not run)"
-                            ),
-                        ));
-                    }
-                });
-            }
-            "rwmixread" => {
-                let n = count(e)?;
-                job.rwmixread = Some(
-                    u8::try_from(n)
-                        .ok()
-                        .filter(|n| *n <= 100)
-                        .ok_or_else(|| bad(e, format!("`{n}` is not a percentage")))?,
-                );
-            }
-            "rwmixwrite" => {
-                let n = count(e)?;
-                let n = u8::try_from(n)
-                    .ok()
-                    .filter(|n| *n <= 100)
-                    .ok_or_else(|| bad(e, format!("`{n}` is not a percentage")))?;
-                rwmixwrite = Some((n, e.line));
-            }
+            "rw" | "readwrite" => pattern = Some(values.pattern(e)?),
+            "rwmixread" => job.rwmixread = Some(values.percent(e)?),
+            "rwmixwrite" => rwmixwrite = Some((values.percent(e)?, e.line)),
             "bs" | "blocksize" => {
                 let v = need(e)?;
                 if v.contains([',', ':']) || v.contains('-') {
@@ -337,23 +388,7 @@ fn build(
             "nrfiles" => job.nrfiles = Some(count(e)?),
             "numjobs" => job.threads = count(e)?,
             "iodepth" => job.iodepth = count(e)?,
-            "ioengine" => {
-                let v = need(e)?;
-                let engine = IoEngine::from_fio(&v.to_ascii_lowercase()).ok_or_else(|| {
-                    bad(
-                        e,
-                        format!(
-                            "`{v}` has no equivalent (hint: libaio or io_uring for queue depth, psync for one request at a time)"
-                        ),
-                    )
-                })?;
-                if v == "libaio" {
-                    notes.push(
-                        "fio's libaio engine runs as io_uring (or submitter threads where io_uring is refused), with the same depth".to_owned(),
-                    );
-                }
-                job.ioengine = Some(engine);
-            }
+            "ioengine" => job.ioengine = Some(values.ioengine(e, &mut notes)?),
             "runtime" | "timeout" => job.runtime = Some(time(e)?),
             "time_based" => time_based = boolean(e)?,
             "io_size" | "io_limit" => job.io_size = Some(size_of(e)?),
@@ -382,19 +417,7 @@ fn build(
                 }
             }
             "end_fsync" => end_fsync = boolean(e)?,
-            "sync" => {
-                let v = e.value.clone().unwrap_or_else(|| "1".to_owned());
-                job.o_sync = match v.as_str() {
-                    "1" | "sync" => true,
-                    "0" | "none" => false,
-                    other => {
-                        return Err(bad(
-                            e,
-                            format!("`{other}` has no equivalent (hint: sync=1 opens with O_SYNC)"),
-                        ));
-                    }
-                };
-            }
+            "sync" => job.o_sync = values.o_sync(e)?,
             "randseed" => {
                 let v = need(e)?;
                 job.seed = v

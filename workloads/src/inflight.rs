@@ -22,8 +22,8 @@ use std::time::Instant;
 
 use nix::errno::Errno;
 
-use crate::backend::{FaultCode, IoFault};
-use crate::driver::{MeasuredOutcome, PhaseClock, Progress, file_id, kinds_for};
+use crate::driver::{Progress, file_id, kinds_for};
+use crate::io::{FaultCode, IoFault, MeasuredOutcome, PhaseClock};
 use crate::job::{FsyncPolicy, ResolvedJob};
 use crate::ops::{DataOp, OpKind, OpStream};
 use crate::stats::Recorder;
@@ -31,7 +31,7 @@ use crate::verify::{BlockId, Generations, VerifyTally, check_block};
 
 /// An operation the scheduler let start.
 #[derive(Debug, Clone, Copy)]
-pub struct Issue {
+pub(crate) struct Issue {
     /// The operation.
     pub op: DataOp,
     /// For writes of verified runs: the header the block must carry (its generation was
@@ -41,7 +41,7 @@ pub struct Issue {
 
 /// A finished operation as a driver reports it.
 #[derive(Debug)]
-pub struct Finished<'a> {
+pub(crate) struct Finished<'a> {
     /// What it was.
     pub op: DataOp,
     /// When it was submitted.
@@ -55,7 +55,7 @@ pub struct Finished<'a> {
 }
 
 /// One worker's state while several of its requests are in flight.
-pub struct Scheduler<'a> {
+pub(crate) struct Scheduler<'a> {
     job: &'a ResolvedJob,
     worker: u32,
     stream: OpStream,
@@ -80,7 +80,7 @@ pub struct Scheduler<'a> {
 impl<'a> Scheduler<'a> {
     /// A scheduler for worker `worker` of `job`, whose window is given by `clock`.
     #[must_use]
-    pub fn new(job: &'a ResolvedJob, worker: u32, clock: PhaseClock<'a>) -> Scheduler<'a> {
+    pub(crate) fn new(job: &'a ResolvedJob, worker: u32, clock: PhaseClock<'a>) -> Scheduler<'a> {
         let in_ramp = Instant::now() < clock.window_start;
         let mut stream = OpStream::new(job, worker);
         if in_ramp {
@@ -112,20 +112,20 @@ impl<'a> Scheduler<'a> {
 
     /// Whether the window has not started yet (no completion inside it so far).
     #[must_use]
-    pub const fn in_ramp(&self) -> bool {
+    pub(crate) const fn in_ramp(&self) -> bool {
         self.in_ramp
     }
 
     /// Requests in flight now.
     #[must_use]
-    pub const fn in_flight(&self) -> usize {
+    pub(crate) const fn in_flight(&self) -> usize {
         self.in_flight
     }
 
     /// The next operation to start while fewer than `depth` are in flight; `None` when
     /// nothing may start now (depth reached, a barrier or a busy block waits for
     /// completions, or the stream, the deadline or `stop` ended the issuing).
-    pub fn next(
+    pub(crate) fn next(
         &mut self,
         depth: usize,
         stop: &AtomicBool,
@@ -171,13 +171,13 @@ impl<'a> Scheduler<'a> {
 
     /// Whether the worker is done: nothing in flight and nothing more to start.
     #[must_use]
-    pub fn finished(&self) -> bool {
+    pub(crate) fn finished(&self) -> bool {
         self.in_flight == 0 && !self.issuing
     }
 
     /// Records one completion. Returns `false` when the operation failed (the worker and,
     /// through `stop`, every other worker stop issuing).
-    pub fn complete(
+    pub(crate) fn complete(
         &mut self,
         done: &Finished<'_>,
         name: &str,
@@ -256,7 +256,7 @@ impl<'a> Scheduler<'a> {
     /// The files to flush once the loop ended (`fsync: end`): those written, unless the
     /// run failed or was stopped.
     #[must_use]
-    pub fn end_syncs(&self, stop: &AtomicBool) -> Vec<u32> {
+    pub(crate) fn end_syncs(&self, stop: &AtomicBool) -> Vec<u32> {
         if self.fault.is_some()
             || self.job.fsync != FsyncPolicy::End
             || stop.load(Ordering::Relaxed)
@@ -269,13 +269,13 @@ impl<'a> Scheduler<'a> {
     }
 
     /// Counts a flush of the end the driver starts (see [`Scheduler::end_syncs`]).
-    pub fn start_end_sync(&mut self) {
+    pub(crate) fn start_end_sync(&mut self) {
         self.started(OpKind::Fsync);
     }
 
     /// The worker's outcome, with `cpu` (user, sys) seconds.
     #[must_use]
-    pub fn finish(self, cpu: (f64, f64)) -> MeasuredOutcome {
+    pub(crate) fn finish(self, cpu: (f64, f64)) -> MeasuredOutcome {
         MeasuredOutcome {
             recorder: self.rec,
             fault: self.fault,
@@ -288,7 +288,7 @@ impl<'a> Scheduler<'a> {
 
 /// A flush operation of `file` (for the end-of-run syncs).
 #[must_use]
-pub fn fsync_op(file: u32) -> DataOp {
+pub(crate) fn fsync_op(file: u32) -> DataOp {
     DataOp {
         kind: OpKind::Fsync,
         file,

@@ -18,21 +18,21 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::units::{DurationRange, RangeError, Size, Span, format_duration, format_size};
 
 /// Default block size when the job gives none.
-pub const DEFAULT_BS: u64 = 4096;
+pub(crate) const DEFAULT_BS: u64 = 4096;
 /// Default file size for data patterns.
-pub const DEFAULT_DATA_FILE_SIZE: u64 = 64 << 20;
+pub(crate) const DEFAULT_DATA_FILE_SIZE: u64 = 64 << 20;
 /// Default file size for the metadata pattern (small files).
-pub const DEFAULT_METADATA_FILE_SIZE: u64 = 4096;
+pub(crate) const DEFAULT_METADATA_FILE_SIZE: u64 = 4096;
 /// Default number of files per thread for the metadata pattern.
-pub const DEFAULT_METADATA_FILES: u32 = 256;
+pub(crate) const DEFAULT_METADATA_FILES: u32 = 256;
 /// Default read share of `randrw`, in percent (fio's default).
-pub const DEFAULT_RWMIXREAD: u8 = 50;
+pub(crate) const DEFAULT_RWMIXREAD: u8 = 50;
 /// Default seed: every run with the same job does the same IO in the same order.
 pub const DEFAULT_SEED: u64 = 0x6e66_736c_6162;
 /// Upper bound on `threads` (a typo guard, not a machine limit).
-pub const MAX_THREADS: u32 = 4096;
+pub(crate) const MAX_THREADS: u32 = 4096;
 /// Upper bound on `iodepth`.
-pub const MAX_IODEPTH: u32 = 4096;
+pub(crate) const MAX_IODEPTH: u32 = 4096;
 /// Accepted `runtime`: a measured window from 1 ms to a day.
 pub const RUNTIME_RANGE: DurationRange =
     DurationRange::new(Duration::from_millis(1), Duration::from_secs(24 * 3600));
@@ -40,9 +40,9 @@ pub const RUNTIME_RANGE: DurationRange =
 pub const RAMP_TIME_RANGE: DurationRange =
     DurationRange::new(Duration::ZERO, Duration::from_secs(3600));
 /// Smallest block size that holds a verification header.
-pub const MIN_VERIFY_BS: u64 = 64;
+pub(crate) const MIN_VERIFY_BS: u64 = 64;
 /// Alignment required of `bs` for direct IO.
-pub const DIRECT_ALIGN: u64 = 512;
+pub(crate) const DIRECT_ALIGN: u64 = 512;
 
 /// What the job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -594,7 +594,58 @@ impl Job {
             });
         }
 
-        let rwmixread = match (pattern, self.rwmixread) {
+        let rwmixread = self.resolve_rwmixread()?;
+
+        let (runtime, ramp_time) = self.resolve_times()?;
+
+        let pass_bytes =
+            size.checked_mul(u64::from(nrfiles))
+                .ok_or_else(|| JobError::TooLarge {
+                    field: "nrfiles",
+                    value: nrfiles.to_string(),
+                })?;
+        let io_size = self.resolve_io_size(bs)?;
+        // Time-based runs loop until the runtime ends (or io_size, whichever comes first);
+        // otherwise one pass over the files.
+        let io_limit = match (io_size, runtime) {
+            (Some(bytes), _) => Some(bytes),
+            (None, Some(_)) => None,
+            (None, None) => Some(pass_bytes),
+        };
+
+        let direct = self.resolve_direct(bs)?;
+
+        let fsync = self.resolve_fsync()?;
+
+        self.check_verify_and_sync(bs)?;
+
+        let blocks_per_file = size / bs;
+        Ok(ResolvedJob {
+            pattern,
+            bs,
+            size,
+            nrfiles,
+            threads: self.threads,
+            iodepth: self.iodepth,
+            ioengine: self.ioengine.unwrap_or_default(),
+            rwmixread,
+            runtime,
+            io_limit,
+            ramp_time,
+            direct,
+            fsync,
+            sync_call: self.sync_call,
+            o_sync: self.o_sync,
+            verify: self.verify,
+            seed: self.seed,
+            blocks_per_file,
+        })
+    }
+
+    /// `rwmixread`: given for `randrw` only; otherwise what the pattern reads.
+    fn resolve_rwmixread(&self) -> Result<u8, JobError> {
+        let pattern = self.pattern;
+        Ok(match (pattern, self.rwmixread) {
             (Pattern::Randrw, Some(pct)) => {
                 in_range("rwmixread", u64::from(pct), 0, 100)?;
                 pct
@@ -608,8 +659,11 @@ impl Job {
                     0
                 }
             }
-        };
+        })
+    }
 
+    /// `runtime` (none: one pass) and `ramp_time` (none: zero), within their ranges.
+    fn resolve_times(&self) -> Result<(Option<Duration>, Duration), JobError> {
         let runtime = match self.runtime {
             Some(span) if span.0.is_zero() => {
                 return Err(JobError::Zero {
@@ -637,14 +691,13 @@ impl Job {
                     range: Box::new(range),
                 })
         })?;
+        Ok((runtime, ramp_time))
+    }
 
-        let pass_bytes =
-            size.checked_mul(u64::from(nrfiles))
-                .ok_or_else(|| JobError::TooLarge {
-                    field: "nrfiles",
-                    value: nrfiles.to_string(),
-                })?;
-        let io_size = match self.io_size {
+    /// `io_size`: a multiple of `bs`, not for the metadata pattern.
+    fn resolve_io_size(&self, bs: u64) -> Result<Option<u64>, JobError> {
+        let (pattern, metadata) = (self.pattern, self.pattern == Pattern::Metadata);
+        Ok(match self.io_size {
             Some(_) if metadata => {
                 return Err(not_applicable(
                     "io_size",
@@ -665,15 +718,13 @@ impl Job {
                 Some(bytes)
             }
             None => None,
-        };
-        // Time-based runs loop until the runtime ends (or io_size, whichever comes first);
-        // otherwise one pass over the files.
-        let io_limit = match (io_size, runtime) {
-            (Some(bytes), _) => Some(bytes),
-            (None, Some(_)) => None,
-            (None, None) => Some(pass_bytes),
-        };
+        })
+    }
 
+    /// Direct IO: by default for reading patterns, never for metadata; required direct IO
+    /// needs aligned blocks.
+    fn resolve_direct(&self, bs: u64) -> Result<DirectMode, JobError> {
+        let pattern = self.pattern;
         let direct = match (self.direct, pattern) {
             (Some(DirectMode::Off) | None, Pattern::Metadata) => DirectMode::Off,
             (Some(mode), Pattern::Metadata) => {
@@ -683,7 +734,7 @@ impl Job {
             (None, p) if p.reads() => DirectMode::On,
             (None, _) => DirectMode::Off,
         };
-        if direct == DirectMode::Required && bs % DIRECT_ALIGN != 0 {
+        if direct == DirectMode::Required && !bs.is_multiple_of(DIRECT_ALIGN) {
             return Err(JobError::NotMultiple {
                 field: "bs",
                 value: format_size(bs),
@@ -691,8 +742,13 @@ impl Job {
                 of_value: DIRECT_ALIGN.to_string(),
             });
         }
+        Ok(direct)
+    }
 
-        let fsync = match (self.fsync, pattern) {
+    /// The fsync cadence: after every write for `fsync-latency`, at the end by default for
+    /// writing patterns, none for the others.
+    fn resolve_fsync(&self) -> Result<FsyncPolicy, JobError> {
+        Ok(match (self.fsync, self.pattern) {
             (Some(FsyncPolicy::Every(0)), _) => {
                 return Err(JobError::Zero {
                     field: "fsync",
@@ -713,8 +769,12 @@ impl Job {
             }
             (Some(policy), _) => policy,
             (None, _) => FsyncPolicy::End,
-        };
+        })
+    }
 
+    /// `verify` needs data blocks large enough for a header; `o_sync` needs files.
+    fn check_verify_and_sync(&self, bs: u64) -> Result<(), JobError> {
+        let (pattern, metadata) = (self.pattern, self.pattern == Pattern::Metadata);
         if self.verify {
             if metadata {
                 return Err(not_applicable("verify", "true".to_owned(), pattern));
@@ -730,28 +790,7 @@ impl Job {
         if self.o_sync && metadata {
             return Err(not_applicable("o_sync", "true".to_owned(), pattern));
         }
-
-        let blocks_per_file = size / bs;
-        Ok(ResolvedJob {
-            pattern,
-            bs,
-            size,
-            nrfiles,
-            threads: self.threads,
-            iodepth: self.iodepth,
-            ioengine: self.ioengine.unwrap_or_default(),
-            rwmixread,
-            runtime,
-            io_limit,
-            ramp_time,
-            direct,
-            fsync,
-            sync_call: self.sync_call,
-            o_sync: self.o_sync,
-            verify: self.verify,
-            seed: self.seed,
-            blocks_per_file,
-        })
+        Ok(())
     }
 }
 
@@ -1040,7 +1079,7 @@ impl JobError {
 
 /// A job file that could not be read as a job.
 #[derive(Debug, thiserror::Error)]
-pub enum JobFileError {
+pub(crate) enum JobFileError {
     /// The file could not be read.
     #[error("cannot read job file `{path}`")]
     Read {
@@ -1079,7 +1118,7 @@ pub enum JobFileError {
 
 /// Reads a job from YAML text; `path` names the source in errors. Semantic checks are
 /// left to [`Job::resolve`]; use [`locate_field`] to point such errors at the file.
-pub fn job_from_yaml(text: &str, path: &str) -> Result<Job, JobFileError> {
+pub(crate) fn job_from_yaml(text: &str, path: &str) -> Result<Job, JobFileError> {
     crate::yaml::from_str::<Job>(text).map_err(|err| parse_error(path, &err))
 }
 
@@ -1097,7 +1136,7 @@ fn parse_error(path: &str, err: &crate::yaml::YamlError) -> JobFileError {
 
 /// Where the top-level key `field` sits in a YAML job text: `(line, column)`, 1-based.
 #[must_use]
-pub fn locate_field(text: &str, field: &str) -> Option<(u64, u64)> {
+pub(crate) fn locate_field(text: &str, field: &str) -> Option<(u64, u64)> {
     #[derive(Deserialize)]
     struct Keys(std::collections::BTreeMap<String, serde_saphyr::Spanned<serde::de::IgnoredAny>>);
     let keys: Keys = serde_saphyr::from_str(text).ok()?;
@@ -1107,7 +1146,7 @@ pub fn locate_field(text: &str, field: &str) -> Option<(u64, u64)> {
 }
 
 /// Reads and checks a job file.
-pub fn load_job_file(path: &std::path::Path) -> Result<Job, JobFileError> {
+pub(crate) fn load_job_file(path: &std::path::Path) -> Result<Job, JobFileError> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|source| JobFileError::Read {
         path: name.clone(),

@@ -4,37 +4,41 @@
 //! the same static binary measures a mounted NFS volume inside a pod or a local directory on
 //! a host. The library holds everything; the binary only parses arguments. The same jobs
 //! also run against `nfs://host/export/path` over NFSv3 from user space, without a mount
-//! ([`backend::nfs`]), to measure a server independent of the kernel client.
+//! ([`run_nfs`]), to measure a server independent of the kernel client.
 //!
 //! # Layout
 //!
+//! Every module is private; what other crates use is re-exported below, at the root, so the
+//! layers inside can move without breaking a caller. From the bottom up (a module uses only
+//! modules above it in this table, never one below):
+//!
 //! | module | what lives there |
 //! |---|---|
-//! | [`units`] | sizes (`4k`, `1GiB`) and the one duration grammar (`30s`, `1m30s`) with ranges, shared with the harness |
-//! | [`names`] | the grammar of user-given names that become file names (`--prefix`) |
-//! | [`yaml`] | reading user YAML: the parser's failures in the project's words, with the field path |
-//! | [`job`] | the job model ([`job::Job`]), its validation and YAML loading |
-//! | [`fio`] | fio job files: the common subset read into a job, the rest refused with file:line |
-//! | [`ops`] | operation streams: sequential/random offsets, mixes, fsync cadence, budget |
-//! | [`verify`] | the self-describing block pattern and its checker |
-//! | [`stats`] | per-worker recorders (hdrhistogram, counters, series, errno counts) |
-//! | [`backend`] | the backend seam ([`backend::Backend`], [`backend::WorkerIo`]), the POSIX backend and the NFSv3 protocol backend ([`backend::nfs`]) |
-//! | [`driver`] | backend-neutral phases: layout, measured loop, metadata loop, read-back |
-//! | [`inflight`] | the rules of a worker with several requests in flight (next operation, barriers, completions) |
-//! | [`pipeline`] | the measured data phase with `iodepth` requests in flight, for asynchronous backends |
-//! | [`queue`] | the measured data phase with `iodepth` requests in flight on directories (io_uring, submitter threads) |
-//! | [`engine`] | orchestration of a run and assembly of its result |
-//! | [`result`] | the result document, histogram encoding, exact merging of results |
-//! | [`mount`] | `/proc/self/mountinfo` and `/proc/self/mountstats` parsing |
-//! | [`wire`] | cache honesty: bytes the job moved against bytes on the wire, with findings |
-//! | [`summary`] | the human summary (stderr) |
-//! | [`tools`] | helper subcommands for pods: files, directory checks, HTTP, waiting |
-//! | [`cli`] | the command line of `nfslab-io` (also `nfslab io`): argument structs and their dispatch |
-//! | [`exit`] | exit codes |
+//! | `units` | sizes (`4k`, `1GiB`) and the one duration grammar (`30s`, `1m30s`) with ranges, shared with the harness |
+//! | `names` | the grammar of user-given names that become file names (`--prefix`) |
+//! | `yaml` | reading user YAML: the parser's failures in the project's words, with the field path |
+//! | `exit` | exit codes |
+//! | `mount` | `/proc/self/mountinfo` and `/proc/self/mountstats` parsing |
+//! | `job` | the job model ([`Job`]), its validation and YAML loading |
+//! | `fio` | fio job files: the common subset read into a job, the rest refused with file:line |
+//! | `ops` | operation streams: sequential/random offsets, mixes, fsync cadence, budget |
+//! | `verify` | the self-describing block pattern and its checker |
+//! | `stats` | per-worker recorders (hdrhistogram, counters, series, errno counts) |
+//! | `result` | the result document ([`RunResult`]), histogram encoding, exact merging of results; its `nfs` section (`result::nfs`) and cache honesty, bytes the job moved against bytes on the wire (`result::wire`) |
+//! | `io` | data-path primitives shared by drivers and backends: faults, buffers, one worker's synchronous IO ([`WorkerIo`]), the measured phase's clock and outcome |
+//! | `driver` | backend-neutral phases: layout, measured loop, metadata loop, read-back |
+//! | `inflight` | the rules of a worker with several requests in flight (next operation, barriers, completions) |
+//! | `pipeline` | the measured data phase with `iodepth` requests in flight, for asynchronous backends |
+//! | `queue` | the measured data phase with `iodepth` requests in flight on directories (io_uring, submitter threads) |
+//! | `backend` | the backend seam ([`Backend`]), the POSIX backend and the NFSv3 protocol backend (`backend::nfs`) |
+//! | `engine` | orchestration of a run and assembly of its result ([`run`], [`run_nfs`]) |
+//! | `summary` | the human summary (stderr) |
+//! | `tools` | helper subcommands for pods: files, directory checks, HTTP, waiting |
+//! | `cli` | the command line of `nfslab-io` (also `nfslab io`): argument structs and their dispatch ([`main_with`]) |
 //!
 //! # Result document (`schema_version` 1)
 //!
-//! `nfslab-io run` prints one JSON object ([`result::RunResult`]) on stdout:
+//! `nfslab-io run` prints one JSON object ([`RunResult`]) on stdout:
 //!
 //! | field | content |
 //! |---|---|
@@ -59,31 +63,89 @@
 //! | `wire` | NFS mounts and `nfs://` targets only: `source` (`mountstats` or `client`), `app_read_bytes`, `app_write_bytes` (ramp included), `wire_read_bytes`, `wire_write_bytes`, `read_ratio`, `write_ratio` (wire / app), `context` (`direct`, `fsync`, `rewrites`, `data_set_bytes`, `client_memory_bytes`, `cache_options`, `uncommitted`), `findings` (`[{kind: reads_cached / writes_not_sent / writes_uncommitted, share, message}]`: a meaningful share of the bytes never crossed the wire, with the likely cause) |
 //! | `notes` | human notes (direct IO fallback, iodepth, reused files) |
 //!
-//! Results of several runs merge exactly with [`result::merge_results`].
+//! Results of several runs merge exactly with [`merge_results`].
 //!
 //! # Exit codes
 //!
 //! 0 ok; 1 a helper's check failed; 2 bad input (nothing done); 3 IO error (partial result
 //! printed, created files removed); 4 verification failed (takes precedence over 3).
 
-pub mod backend;
-pub mod cli;
-pub mod driver;
-pub mod engine;
-pub mod exit;
-pub mod fio;
-pub mod inflight;
-pub mod job;
-pub mod mount;
-pub mod names;
-pub mod ops;
-pub mod pipeline;
-pub mod queue;
-pub mod result;
-pub mod stats;
-pub mod summary;
-pub mod tools;
-pub mod units;
-pub mod verify;
-pub mod wire;
-pub mod yaml;
+mod backend;
+mod cli;
+mod driver;
+mod engine;
+mod exit;
+mod fio;
+mod inflight;
+mod io;
+mod job;
+mod mount;
+mod names;
+mod ops;
+mod pipeline;
+mod queue;
+mod result;
+mod stats;
+mod summary;
+mod tools;
+mod units;
+mod verify;
+mod yaml;
+
+// The command line and running jobs.
+pub use crate::cli::main_with;
+pub use crate::engine::{NfsRunError, RunOptions, RunOutcome, StartError, run, run_nfs};
+pub use crate::exit::ExitCode;
+
+// The backend seam, for backends outside this crate (and tests that script one).
+pub use crate::backend::uring::probe as probe_io_uring;
+pub use crate::backend::{Backend, Mechanism, PrepareError, Prepared};
+pub use crate::io::{IoFault, WorkerIo};
+
+// Jobs and their inputs: the job model, fio job files, sizes and durations, names, YAML.
+pub use crate::fio::{FioError, job_from_fio};
+pub use crate::job::{
+    DEFAULT_SEED, Job, JobError, Pattern, RAMP_TIME_RANGE, RUNTIME_RANGE, ResolvedJob,
+};
+pub use crate::names::{NameError, check_component, join_under, printable};
+pub use crate::units::{DurationRange, Size, Span, duration_text, format_duration, parse_duration};
+pub use crate::yaml::{
+    YamlError, did_you_mean, from_str as yaml_from_str, serde_words, text_of as yaml_text_of,
+};
+
+// Operation streams, recorders and the verification pattern (benchmarks, tests).
+pub use crate::ops::{OpKind, OpStream};
+pub use crate::stats::{Recorder, SIGNIFICANT_DIGITS, new_histogram};
+pub use crate::verify::{BlockId, MismatchKind, fill_block};
+
+// The result document and what reads it.
+pub use crate::mount::{
+    MOUNTINFO_PATH, MOUNTSTATS_PATH, MountInfo, MountSection, MountStats, MountStatsDelta,
+    PROC_ENV, RpcOpCounters, RpcOpDelta, mountstats_delta, parse_mountinfo, parse_mountstats,
+};
+pub use crate::result::nfs::{
+    EffectiveOptions, FsInfo, NfsSection, PortSource, RetryMode, Stability,
+};
+pub use crate::result::wire::{
+    FindingKind, MEANINGFUL_SHARE, WireSection, client_memory,
+    from_mountstats as wire_from_mountstats, merge as merge_wire,
+};
+pub use crate::result::{
+    BackendInfo, Cpu, Effective, LatencySummary, Measures, MergeError, MergedResult, OpStats,
+    Phases, RunResult, SCHEMA_VERSION, Status, Tool, Totals, Window, decode_histogram,
+    merge_results,
+};
+
+// The NFSv3 client from user space, as the harness's host benchmark reaches an export.
+pub use crate::backend::nfs::client::Nfs;
+pub use crate::backend::nfs::options::NfsOptions;
+pub use crate::backend::nfs::rpc::RetryPolicy;
+pub use crate::backend::nfs::setup::{
+    Mounted as NfsMounted, connect as connect_nfs, unmount as unmount_nfs,
+};
+pub use crate::backend::nfs::stats::RpcStats;
+pub use crate::backend::nfs::target::NfsTarget;
+
+// What the pod helper subcommands report.
+pub use crate::tools::files::{Entry as FileEntry, parse_owner};
+pub use crate::tools::kernel::KernelFacts;

@@ -30,7 +30,7 @@ pub const PROC_ENV: &str = "NFSLAB_IO_PROC";
 
 /// Where a `/proc/...` file is read from: under `$NFSLAB_IO_PROC` when it is set.
 #[must_use]
-pub fn proc_file(path: &'static str) -> std::path::PathBuf {
+pub(crate) fn proc_file(path: &'static str) -> std::path::PathBuf {
     match std::env::var_os(PROC_ENV).filter(|v| !v.is_empty()) {
         Some(root) => std::path::PathBuf::from(root).join(path.trim_start_matches("/proc/")),
         None => std::path::PathBuf::from(path),
@@ -96,7 +96,7 @@ pub struct MountInfoError {
 
 /// Decodes the kernel's octal escapes (`\040` space, `\011` tab, `\012` newline, `\134`).
 #[must_use]
-pub fn unescape(field: &str) -> String {
+pub(crate) fn unescape(field: &str) -> String {
     let bytes = field.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -176,7 +176,7 @@ pub fn parse_mountinfo(text: &str) -> Result<Vec<MountInfo>, MountInfoError> {
 /// The mount containing `path` (which should be absolute and canonical): the entry with the
 /// longest mount point that is a path prefix, the last one listed when stacked.
 #[must_use]
-pub fn find_mount<'a>(mounts: &'a [MountInfo], path: &Path) -> Option<&'a MountInfo> {
+pub(crate) fn find_mount<'a>(mounts: &'a [MountInfo], path: &Path) -> Option<&'a MountInfo> {
     let mut best: Option<&MountInfo> = None;
     for mount in mounts {
         if path.starts_with(Path::new(&mount.mount_point)) {
@@ -498,7 +498,7 @@ pub struct MountSection {
 
 /// Why the mount section could not be made.
 #[derive(Debug, thiserror::Error)]
-pub enum MountError {
+pub(crate) enum MountError {
     /// A proc file could not be read.
     #[error("cannot read `{path}`")]
     Read {
@@ -529,7 +529,7 @@ pub enum MountError {
 }
 
 /// Reads the live mount section for `path`, without statistics.
-pub fn mount_section(path: &Path) -> Result<MountSection, MountError> {
+pub(crate) fn mount_section(path: &Path) -> Result<MountSection, MountError> {
     let canonical = path.canonicalize().map_err(|source| MountError::Resolve {
         path: path.display().to_string(),
         source,
@@ -556,7 +556,7 @@ pub fn mount_section(path: &Path) -> Result<MountSection, MountError> {
 
 /// Reads the live mountstats block of the mount at `mount_point`, if the kernel lists one.
 #[must_use]
-pub fn read_mountstats(mount_point: &str) -> Option<MountStats> {
+pub(crate) fn read_mountstats(mount_point: &str) -> Option<MountStats> {
     let text = std::fs::read_to_string(proc_file(MOUNTSTATS_PATH)).ok()?;
     parse_mountstats(&text)
         .into_iter()

@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 
 /// Longest file-name component accepted (POSIX `NAME_MAX` is 255; files get suffixes).
-pub const MAX_COMPONENT_LEN: usize = 200;
+pub(crate) const MAX_COMPONENT_LEN: usize = 200;
 
 /// Why a name cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

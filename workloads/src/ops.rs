@@ -13,20 +13,20 @@ use crate::job::{FsyncPolicy, Pattern, ResolvedJob};
 
 /// A small, fast, seedable generator (wyrand). Not for cryptography.
 #[derive(Debug, Clone)]
-pub struct Rng {
+pub(crate) struct Rng {
     state: u64,
 }
 
 impl Rng {
     /// A generator whose output depends only on `seed`.
     #[must_use]
-    pub const fn new(seed: u64) -> Rng {
+    pub(crate) const fn new(seed: u64) -> Rng {
         Rng { state: seed }
     }
 
     /// The next 64 random bits.
     #[inline]
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0xa076_1d64_78bd_642f);
         let t = u128::from(self.state) * u128::from(self.state ^ 0xe703_7ed1_a0b4_28db);
         ((t >> 64) as u64) ^ (t as u64)
@@ -34,12 +34,12 @@ impl Rng {
 
     /// A number in `0..n` (Lemire's multiply-shift; `n` must be positive).
     #[inline]
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
 
     /// Fills `buf` with random bytes.
-    pub fn fill(&mut self, buf: &mut [u8]) {
+    pub(crate) fn fill(&mut self, buf: &mut [u8]) {
         let mut chunks = buf.chunks_exact_mut(8);
         for chunk in &mut chunks {
             chunk.copy_from_slice(&self.next_u64().to_le_bytes());
@@ -52,7 +52,7 @@ impl Rng {
 
 /// Mixes several values into one well-spread 64-bit seed (splitmix64 finaliser per step).
 #[must_use]
-pub fn mix_seed(parts: &[u64]) -> u64 {
+pub(crate) fn mix_seed(parts: &[u64]) -> u64 {
     let mut h: u64 = 0x9e37_79b9_7f4a_7c15;
     for &p in parts {
         h ^= p;
@@ -67,7 +67,7 @@ pub fn mix_seed(parts: &[u64]) -> u64 {
 /// A seeded bijection of `0..n`: a 4-round Feistel network on the smallest even bit width
 /// covering `n`, with cycle walking to stay below `n`.
 #[derive(Debug, Clone)]
-pub struct BlockPermutation {
+pub(crate) struct BlockPermutation {
     n: u64,
     half_bits: u32,
     half_mask: u64,
@@ -77,7 +77,7 @@ pub struct BlockPermutation {
 impl BlockPermutation {
     /// The permutation of `0..n` chosen by `seed`.
     #[must_use]
-    pub fn new(n: u64, seed: u64) -> BlockPermutation {
+    pub(crate) fn new(n: u64, seed: u64) -> BlockPermutation {
         let bits = 64 - n.saturating_sub(1).leading_zeros();
         let half_bits = bits.div_ceil(2).max(1);
         let half_mask = (1u64 << half_bits) - 1;
@@ -94,18 +94,6 @@ impl BlockPermutation {
             half_mask,
             keys,
         }
-    }
-
-    /// Size of the permuted range.
-    #[must_use]
-    pub const fn len(&self) -> u64 {
-        self.n
-    }
-
-    /// Whether the range is empty.
-    #[must_use]
-    pub const fn is_empty(&self) -> bool {
-        self.n == 0
     }
 
     #[inline]
@@ -129,7 +117,7 @@ impl BlockPermutation {
     /// The element at position `index` (`index < len`).
     #[inline]
     #[must_use]
-    pub fn get(&self, index: u64) -> u64 {
+    pub(crate) fn get(&self, index: u64) -> u64 {
         if self.n <= 1 {
             return 0;
         }

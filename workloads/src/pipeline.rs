@@ -24,71 +24,14 @@ use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use nix::errno::Errno;
 
-use crate::driver::{MeasuredOutcome, PhaseClock};
 use crate::inflight::{Finished, Scheduler, fsync_op};
+use crate::io::{MeasuredOutcome, PhaseClock, SharedBuf};
 use crate::job::ResolvedJob;
 use crate::ops::{DataOp, OpKind, Rng, mix_seed};
 use crate::verify::{Generations, fill_block};
 
 /// An operation in flight.
-pub type IoFuture<T> = Pin<Box<dyn Future<Output = Result<T, Errno>> + Send + 'static>>;
-
-/// A range of a shared buffer: data handed to a backend without copying it (the backend
-/// may keep it, e.g. until the server commits it).
-#[derive(Debug, Clone, Default)]
-pub struct SharedBuf {
-    data: Arc<Vec<u8>>,
-    range: Range<usize>,
-}
-
-impl SharedBuf {
-    /// `data[range]` (clamped to the data).
-    #[must_use]
-    pub fn new(data: Arc<Vec<u8>>, range: Range<usize>) -> SharedBuf {
-        let end = range.end.min(data.len());
-        let start = range.start.min(end);
-        SharedBuf {
-            data,
-            range: start..end,
-        }
-    }
-
-    /// All of `bytes` (moved, not copied).
-    #[must_use]
-    pub fn from_vec(bytes: Vec<u8>) -> SharedBuf {
-        let len = bytes.len();
-        SharedBuf::new(Arc::new(bytes), 0..len)
-    }
-
-    /// Length in bytes.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.range.len()
-    }
-
-    /// Whether it is empty.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.range.is_empty()
-    }
-
-    /// The bytes.
-    #[must_use]
-    pub fn as_slice(&self) -> &[u8] {
-        &self.data[self.range.clone()]
-    }
-
-    /// A part of it, `sub` relative to its start (clamped).
-    #[must_use]
-    pub fn slice(&self, sub: Range<usize>) -> SharedBuf {
-        let start = (self.range.start + sub.start).min(self.range.end);
-        let end = (self.range.start + sub.end).clamp(start, self.range.end);
-        SharedBuf {
-            data: Arc::clone(&self.data),
-            range: start..end,
-        }
-    }
-}
+pub(crate) type IoFuture<T> = Pin<Box<dyn Future<Output = Result<T, Errno>> + Send + 'static>>;
 
 /// Write buffers of a worker: one shared random block when not verifying; otherwise a
 /// rotation of blocks, each reused once the backend no longer holds it.
@@ -113,7 +56,7 @@ impl WriteBuffers {
 
 /// Bytes read, owned by the future that read them (often a whole RPC reply).
 #[derive(Debug, Clone, Default)]
-pub struct ReadData {
+pub(crate) struct ReadData {
     buf: Vec<u8>,
     range: Range<usize>,
 }
@@ -121,20 +64,20 @@ pub struct ReadData {
 impl ReadData {
     /// The bytes `buf[range]`.
     #[must_use]
-    pub fn new(buf: Vec<u8>, range: Range<usize>) -> ReadData {
+    pub(crate) fn new(buf: Vec<u8>, range: Range<usize>) -> ReadData {
         let range = range.start.min(buf.len())..range.end.min(buf.len());
         ReadData { buf, range }
     }
 
     /// The bytes read.
     #[must_use]
-    pub fn as_slice(&self) -> &[u8] {
+    pub(crate) fn as_slice(&self) -> &[u8] {
         &self.buf[self.range.clone()]
     }
 }
 
 /// A worker's asynchronous IO: each call starts an operation and returns its future.
-pub trait PipelinedIo {
+pub(crate) trait PipelinedIo {
     /// Name of file `file` for reports.
     fn file_name(&self, file: u32) -> &str;
     /// Starts a read of `len` bytes at `offset`.
@@ -167,14 +110,14 @@ struct CpuState {
 
 /// Process CPU time over the measured window, shared by a run's workers.
 #[derive(Debug, Default)]
-pub struct CpuWindow {
+pub(crate) struct CpuWindow {
     state: Arc<Mutex<CpuState>>,
 }
 
 impl CpuWindow {
     /// A window for `workers` workers.
     #[must_use]
-    pub fn new(workers: u32) -> CpuWindow {
+    pub(crate) fn new(workers: u32) -> CpuWindow {
         CpuWindow {
             state: Arc::new(Mutex::new(CpuState {
                 start: None,
@@ -189,7 +132,7 @@ impl CpuWindow {
 
     /// Reads the process CPU at `window_start` (now if it has passed; otherwise from a
     /// task on `runtime` that waits for it). The first worker to call this sets it.
-    pub fn open_at(&self, window_start: Instant, runtime: &tokio::runtime::Handle) {
+    pub(crate) fn open_at(&self, window_start: Instant, runtime: &tokio::runtime::Handle) {
         let state = Arc::clone(&self.state);
         let mark = move || {
             let mut s = CpuWindow::lock(&state);
@@ -210,7 +153,7 @@ impl CpuWindow {
 
     /// Reads the process CPU now unless a worker did already (drivers without a runtime
     /// call this at their first completion inside the window).
-    pub fn open_now(&self) {
+    pub(crate) fn open_now(&self) {
         let mut s = CpuWindow::lock(&self.state);
         if s.start.is_none() {
             s.start = Some(process_cpu());
@@ -219,7 +162,7 @@ impl CpuWindow {
 
     /// A worker is done; the last one gets the process CPU (user, sys) since the window
     /// start, the others zero, so the engine's sum is the process figure.
-    pub fn close(&self) -> (f64, f64) {
+    pub(crate) fn close(&self) -> (f64, f64) {
         let mut s = CpuWindow::lock(&self.state);
         s.remaining = s.remaining.saturating_sub(1);
         match (s.remaining, s.start) {
@@ -310,7 +253,7 @@ fn settle(
 /// Runs worker `worker`'s data operations with `iodepth` in flight until its budget, the
 /// deadline, a failure or another worker's failure (`stop`). `cpu` is the run's shared
 /// CPU window.
-pub fn run_data(
+pub(crate) fn run_data(
     io: &mut impl PipelinedIo,
     job: &ResolvedJob,
     worker: u32,
@@ -375,7 +318,7 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    use crate::backend::FaultCode;
+    use crate::io::FaultCode;
     use crate::job::FsyncPolicy;
     use crate::ops::OpKind;
     use std::time::Duration;

@@ -19,8 +19,8 @@ use std::time::Instant;
 
 use nix::errno::Errno;
 
-use crate::driver::{MeasuredOutcome, PhaseClock};
 use crate::inflight::{Finished, Scheduler, fsync_op};
+use crate::io::{MeasuredOutcome, PhaseClock};
 use crate::job::ResolvedJob;
 use crate::ops::{DataOp, OpKind, Rng, mix_seed};
 use crate::pipeline::CpuWindow;
@@ -28,7 +28,7 @@ use crate::verify::{Generations, fill_block};
 
 /// One request handed to a queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Request {
+pub(crate) struct Request {
     /// `Read`, `Write` or `Fsync`.
     pub kind: OpKind,
     /// Index of the file among the worker's files.
@@ -52,7 +52,7 @@ impl Request {
 
 /// A request that finished.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Completion {
+pub(crate) struct Completion {
     /// The slot it ran in.
     pub slot: usize,
     /// Bytes moved (0 for a flush), or the error.
@@ -60,7 +60,7 @@ pub struct Completion {
 }
 
 /// A submission queue with a fixed number of slots, one request in flight per slot.
-pub trait SubmitQueue {
+pub(crate) trait SubmitQueue {
     /// Slots: requests that can be in flight at once.
     fn slots(&self) -> usize;
     /// The buffer of `slot` (aligned for direct IO, the job's block size), or `None` while
@@ -126,7 +126,7 @@ fn settle(
 /// failure (`stop`). `names` are the worker's file names (for reports); `cpu` is the run's
 /// shared CPU window.
 #[allow(clippy::too_many_arguments)]
-pub fn run_queued(
+pub(crate) fn run_queued(
     queue: &mut impl SubmitQueue,
     names: &[String],
     job: &ResolvedJob,
@@ -282,7 +282,7 @@ mod tests {
     use std::collections::VecDeque;
     use std::time::Duration;
 
-    use crate::backend::AlignedBuf;
+    use crate::io::AlignedBuf;
     use crate::job::{FsyncPolicy, Job, Pattern};
     use crate::units::Size;
     use crate::verify::MismatchKind;
@@ -481,7 +481,7 @@ mod tests {
         let write = job(Pattern::Write, |_| {});
         let out = drive(&mut q, &write, &mut gens, &stop, now());
         let fault = out.fault.expect("a fault");
-        assert_eq!(fault.code, crate::backend::FaultCode::Errno(Errno::ENOSPC));
+        assert_eq!(fault.code, crate::io::FaultCode::Errno(Errno::ENOSPC));
         assert_eq!(fault.offset, Some(4096 * 10));
         assert!(["m0", "m1"].contains(&fault.file.as_str()), "{fault}");
         assert!(stop.load(std::sync::atomic::Ordering::Relaxed));

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::ops::OpKind;
 
 /// Highest latency a histogram holds; longer operations are recorded as this value.
-pub const MAX_LATENCY_NS: u64 = 3_600_000_000_000;
+pub(crate) const MAX_LATENCY_NS: u64 = 3_600_000_000_000;
 /// Significant digits kept by the histograms.
 pub const SIGNIFICANT_DIGITS: u8 = 3;
 
@@ -49,7 +49,7 @@ pub struct SeriesPoint {
 }
 
 /// Adds `from` into `into` second by second (by each point's `second`), growing `into`.
-pub fn add_series(into: &mut Vec<SeriesPoint>, from: &[SeriesPoint]) {
+pub(crate) fn add_series(into: &mut Vec<SeriesPoint>, from: &[SeriesPoint]) {
     for point in from {
         let i = point.second as usize;
         if i >= into.len() {

@@ -11,7 +11,7 @@ use crate::units::format_size;
 
 /// Formats nanoseconds with a readable unit (`812ns`, `9.3µs`, `1.20ms`, `2.5s`).
 #[must_use]
-pub fn format_ns(ns: u64) -> String {
+pub(crate) fn format_ns(ns: u64) -> String {
     match ns {
         0..1_000 => format!("{ns}ns"),
         1_000..1_000_000 => format!("{:.1}µs", ns as f64 / 1e3),
@@ -34,7 +34,7 @@ fn latency_line(l: &LatencySummary) -> String {
 
 /// Bandwidth as the reports show it: MB/s, 10^6 bytes per second (`812 MB/s`, `3.4 MB/s`).
 #[must_use]
-pub fn format_bandwidth(bytes_per_sec: f64) -> String {
+pub(crate) fn format_bandwidth(bytes_per_sec: f64) -> String {
     let mb = bytes_per_sec / 1e6;
     if mb >= 100.0 {
         format!("{mb:.0} MB/s")
@@ -47,7 +47,7 @@ pub fn format_bandwidth(bytes_per_sec: f64) -> String {
 
 /// A few lines describing the run for people.
 #[must_use]
-pub fn summary(r: &RunResult) -> String {
+pub(crate) fn summary(r: &RunResult) -> String {
     let e = &r.effective;
     let mut out = String::new();
     let _ = writeln!(
@@ -74,7 +74,7 @@ pub fn summary(r: &RunResult) -> String {
         );
     }
     if let Some(n) = &r.nfs {
-        out.push_str(&crate::backend::nfs::report::summary_lines(n));
+        out.push_str(&crate::result::nfs::summary_lines(n));
     }
     let t = &r.totals;
     let _ = writeln!(

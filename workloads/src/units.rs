@@ -111,7 +111,7 @@ fn split_number(text: &str) -> Result<(u64, &str), UnitError> {
 ///
 /// Zero is returned as zero; callers that need a positive size check that themselves so
 /// their message can name the field.
-pub fn parse_size(text: &str) -> Result<u64, UnitError> {
+pub(crate) fn parse_size(text: &str) -> Result<u64, UnitError> {
     let (number, unit) = split_number(text)?;
     let shift = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 0,
@@ -253,7 +253,7 @@ impl DurationRange {
     }
 }
 
-/// `#[serde(with = "nfslab_workload::units::duration_text")]` for `Duration` fields written
+/// `#[serde(with = "nfslab_workload::duration_text")]` for `Duration` fields written
 /// in the duration grammar (the configuration file).
 pub mod duration_text {
     use std::time::Duration;
@@ -281,7 +281,7 @@ pub mod duration_text {
 
 /// Formats a byte count in the shortest exact form this module parses back (`4k`, `1g`,
 /// `1536`), so error messages show values the way users write them.
-pub fn format_size(bytes: u64) -> String {
+pub(crate) fn format_size(bytes: u64) -> String {
     const UNITS: [(u32, &str); 4] = [(40, "t"), (30, "g"), (20, "m"), (10, "k")];
     for (shift, unit) in UNITS {
         let scale = 1u64 << shift;
@@ -290,22 +290,6 @@ pub fn format_size(bytes: u64) -> String {
         }
     }
     bytes.to_string()
-}
-
-/// Formats a byte count for people, rounded: `3.2 GiB`, `512 B`.
-pub fn format_bytes_human(bytes: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{value:.0} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 /// Formats a duration in the shortest exact form [`parse_duration`] reads back.
@@ -608,6 +592,5 @@ mod tests {
             assert_eq!(parse_duration(&format_duration(d)), Ok(d));
         }
         assert_eq!(format_size(4096), "4k");
-        assert_eq!(format_bytes_human(1536.0 * 1024.0 * 1024.0), "1.5 GiB");
     }
 }

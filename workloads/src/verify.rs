@@ -21,9 +21,9 @@ use serde::{Deserialize, Serialize};
 use crate::ops::{Rng, mix_seed};
 
 /// Magic at the start of every verified block.
-pub const MAGIC: [u8; 8] = *b"NFSLABv1";
+pub(crate) const MAGIC: [u8; 8] = *b"NFSLABv1";
 /// Header length in bytes.
-pub const HEADER_LEN: usize = 48;
+pub(crate) const HEADER_LEN: usize = 48;
 const CHECKSUM_AT: usize = 40;
 
 /// Where a block sits and which version of it is expected.
@@ -86,7 +86,7 @@ fn read_u64(buf: &[u8], at: usize) -> u64 {
 
 /// Reads the header fields of a block (`buf.len() >= HEADER_LEN`).
 #[must_use]
-pub fn read_header(buf: &[u8]) -> HeaderFields {
+pub(crate) fn read_header(buf: &[u8]) -> HeaderFields {
     let mut magic = [0u8; 8];
     magic.copy_from_slice(&buf[..8]);
     HeaderFields {
@@ -101,7 +101,7 @@ pub fn read_header(buf: &[u8]) -> HeaderFields {
 
 /// Checksum of a block: every 8-byte word except the checksum field, mixed in order.
 #[must_use]
-pub fn checksum(buf: &[u8]) -> u64 {
+pub(crate) fn checksum(buf: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut words = buf.chunks_exact(8);
     for (i, word) in (&mut words).enumerate() {
@@ -173,7 +173,7 @@ pub struct Mismatch {
 
 /// Checks one block read back against `id`. `scratch` must be a block-sized buffer the
 /// function may overwrite (it receives the expected content). Returns the problem, if any.
-pub fn check_block(
+pub(crate) fn check_block(
     buf: &[u8],
     scratch: &mut [u8],
     seed: u64,
@@ -220,7 +220,7 @@ pub fn check_block(
 
 /// A mismatch for a block that came back short.
 #[must_use]
-pub fn short_read(file: &str, id: BlockId, got: usize) -> Mismatch {
+pub(crate) fn short_read(file: &str, id: BlockId, got: usize) -> Mismatch {
     let zero = HeaderFields {
         magic: String8([0; 8]),
         file_id: 0,
@@ -308,7 +308,7 @@ pub struct VerifyTally {
 }
 
 /// How many mismatches are listed in full.
-pub const MAX_REPORTED_MISMATCHES: usize = 100;
+pub(crate) const MAX_REPORTED_MISMATCHES: usize = 100;
 
 impl VerifyTally {
     /// Counts a checked block and its problem, if any.

@@ -3,7 +3,7 @@
 //!
 //! serde-saphyr reports failures as data ([`serde_saphyr::Error`] variants: an unknown
 //! field with the expected ones, a missing field, a duplicate key, a budget breach...).
-//! [`translate`] matches those variants, never the text the library renders, and turns each
+//! [`translate_in`] matches those variants, never the text the library renders, and turns each
 //! into a [`YamlError`]: `line:column`, the field path (`timeouts.bind`, `steps[2].wait`),
 //! what is wrong and what to write instead. The path comes from `serde_path_to_error`,
 //! which follows the deserializer through the document.
@@ -18,13 +18,13 @@ use serde::de::DeserializeOwned;
 use serde_saphyr::budget::BudgetBreach;
 
 /// Largest YAML file read, in bytes.
-pub const MAX_BYTES: usize = 4 << 20;
+pub(crate) const MAX_BYTES: usize = 4 << 20;
 /// Deepest nesting of mappings and sequences.
-pub const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 /// Most values (mappings, sequences and scalars) in one document.
-pub const MAX_NODES: usize = 250_000;
+pub(crate) const MAX_NODES: usize = 250_000;
 /// Most documents in one stream (multi-document manifest files).
-pub const MAX_DOCUMENTS: usize = 1_000;
+pub(crate) const MAX_DOCUMENTS: usize = 1_000;
 
 /// One YAML failure in nfslab's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +70,7 @@ impl YamlError {
 /// The parser options nfslab reads user YAML with: no source snippets (positions are
 /// reported as `file:line:column`), duplicate keys refused, and the limits of this module.
 #[must_use]
-pub fn options() -> serde_saphyr::Options {
+pub(crate) fn options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         with_snippet: false,
         budget: serde_saphyr::budget! {
@@ -137,7 +137,7 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
 ///
 /// # Errors
 /// As [`from_str`].
-pub fn from_str_with<T: DeserializeOwned>(
+pub(crate) fn from_str_with<T: DeserializeOwned>(
     text: &str,
     options: serde_saphyr::Options,
 ) -> Result<T, YamlError> {
@@ -216,7 +216,7 @@ fn scalar_words(ty: &str) -> String {
 /// serde's names of what it found or expected (`map`, `string "x"`, `integer `5``) said as
 /// users write them.
 #[must_use]
-pub fn yaml_words(serde_text: &str) -> String {
+pub(crate) fn yaml_words(serde_text: &str) -> String {
     let strip = |prefix: &str| serde_text.strip_prefix(prefix);
     if let Some(text) = strip("string ") {
         return format!("the text `{}`", text.trim_matches('"'));
@@ -261,12 +261,6 @@ pub fn serde_words(message: &str) -> String {
     message.to_owned()
 }
 
-/// One serde-saphyr error in nfslab's words; `path` is where in the document it happened.
-#[must_use]
-pub fn translate(error: &serde_saphyr::Error, path: Option<String>) -> YamlError {
-    translate_in(error, path, None)
-}
-
 /// What the YAML at `line`:`column` of `text` starts: a mapping, a list or a single value.
 fn found_at(text: &str, line: u64, column: u64) -> Option<&'static str> {
     let l = text
@@ -291,10 +285,10 @@ fn found_at(text: &str, line: u64, column: u64) -> Option<&'static str> {
     })
 }
 
-/// [`translate`] with the document's text, to say what was found where something else
-/// belongs.
+/// One serde-saphyr error in nfslab's words: `path` is where in the document it happened,
+/// `source` the document's text (to say what was found where something else belongs).
 #[must_use]
-pub fn translate_in(
+pub(crate) fn translate_in(
     error: &serde_saphyr::Error,
     path: Option<String>,
     source: Option<&str>,

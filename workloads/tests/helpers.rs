@@ -127,7 +127,7 @@ fn wait_file_and_mountinfo() {
 
     let run = io(&["mountinfo", "/dev/shm"]);
     run.expect_code(0);
-    let section: nfslab_workload::mount::MountSection = serde_json::from_str(&run.stdout).unwrap();
+    let section: nfslab_workload::MountSection = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(section.mount.fstype, "tmpfs");
     assert_eq!(section.mount.mount_point, "/dev/shm");
 }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use common::{Body, gated_trials};
-use nfslab_workload::result::{RunResult, Status};
+use nfslab_workload::{RunResult, Status};
 use testcontainers::core::wait::ExitWaitStrategy;
 use testcontainers::core::{Mount, WaitFor};
 use testcontainers::runners::SyncRunner as _;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{Body, entries, gated_trials, run_in};
-use nfslab_workload::result::Status;
+use nfslab_workload::Status;
 
 /// A filesystem mounted for one test, unmounted on drop.
 struct Mounted {

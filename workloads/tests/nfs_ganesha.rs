@@ -23,8 +23,7 @@ use std::time::{Duration, Instant};
 
 use common::{Body, Run, check_consistency, entries, gated_trials, io};
 use nfs_support::{Ganesha, check_pattern};
-use nfslab_workload::job::DEFAULT_SEED;
-use nfslab_workload::result::{RunResult, Status};
+use nfslab_workload::{DEFAULT_SEED, RunResult, Status};
 
 type Shared = Arc<Mutex<Option<Ganesha>>>;
 type Outcome = Result<(), libtest_mimic::Failed>;

@@ -6,9 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{check_consistency, entries, io, run_in};
-use nfslab_workload::job::Pattern;
-use nfslab_workload::result::{Status, decode_histogram, merge_results};
-use nfslab_workload::verify::MismatchKind;
+use nfslab_workload::{MismatchKind, Pattern, Status, decode_histogram, merge_results};
 
 fn tmpfs_dir() -> tempfile::TempDir {
     tempfile::Builder::new()
@@ -247,7 +245,7 @@ fn queued_on_disk(ioengine: &str) {
 
 #[test]
 fn io_uring_keeps_the_requested_depth() {
-    let probe = nfslab_workload::backend::uring::probe();
+    let probe = nfslab_workload::probe_io_uring();
     if common::required("io_uring") {
         assert_eq!(probe, Ok(()), "NFSLAB_REQUIRE names io_uring");
     }
@@ -1026,7 +1024,7 @@ fn a_seccomp_profile_blocking_io_uring_gets_the_thread_fallback_at_the_same_dept
     let out = out.expect("ran");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let r: nfslab_workload::result::RunResult =
+    let r: nfslab_workload::RunResult =
         serde_json::from_slice(&out.stdout).expect("a result on stdout");
     let io = r.io.as_ref().expect("io section");
     assert_eq!(io.mechanism, "threads", "{io:?}");

@@ -7,14 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use nfslab_workload::backend::{Backend, IoFault, PrepareError, Prepared, WorkerIo};
-use nfslab_workload::engine::{RunOptions, run};
-use nfslab_workload::exit::ExitCode;
-use nfslab_workload::job::{Job, Pattern, ResolvedJob};
-use nfslab_workload::mount::{MountSection, MountStats};
-use nfslab_workload::result::{BackendInfo, Status};
-use nfslab_workload::units::Size;
-use nfslab_workload::verify::MismatchKind;
+use nfslab_workload::{
+    Backend, BackendInfo, ExitCode, IoFault, Job, MismatchKind, MountSection, MountStats, Pattern,
+    PrepareError, Prepared, ResolvedJob, RunOptions, Size, Status, WorkerIo, run,
+};
 use nix::errno::Errno;
 
 type Files = Arc<Mutex<BTreeMap<String, Vec<u8>>>>;
@@ -61,6 +57,7 @@ impl MemWorker {
 
 impl Backend for MemBackend {
     type Worker = MemWorker;
+    type Counters = ();
 
     fn info(&self) -> BackendInfo {
         BackendInfo {
@@ -75,7 +72,7 @@ impl Backend for MemBackend {
             direct: true,
             direct_note: None,
             iodepth: 1,
-            mechanism: nfslab_workload::backend::Mechanism {
+            mechanism: nfslab_workload::Mechanism {
                 name: "sync",
                 reason: "the in-memory test backend answers one call at a time".to_owned(),
             },

@@ -9,9 +9,10 @@ mod common;
 use std::path::Path;
 
 use common::run_in;
-use nfslab_workload::mount::{MountStats, mountstats_delta, parse_mountstats};
-use nfslab_workload::result::RunResult;
-use nfslab_workload::wire::{FindingKind, client_memory, from_mountstats};
+use nfslab_workload::{
+    FindingKind, MountStats, RunResult, client_memory, mountstats_delta, parse_mountstats,
+    wire_from_mountstats,
+};
 
 fn nfs_block(name: &str) -> MountStats {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -56,7 +57,7 @@ fn a_buffered_reread_of_a_small_file_is_flagged() {
     assert_eq!(r.ops["read"].bytes, 8 << 20);
     let before = nfs_block("before.txt");
     let after = nfs_block("after-buffered-reread.txt");
-    let w = from_mountstats(
+    let w = wire_from_mountstats(
         &r,
         &mountstats_delta(&before, &after),
         &after.opts,
@@ -96,7 +97,7 @@ fn an_o_direct_read_is_not_flagged() {
     assert!(r.effective.direct_used);
     let before = nfs_block("before.txt");
     let after = nfs_block("after-direct-read.txt");
-    let w = from_mountstats(
+    let w = wire_from_mountstats(
         &r,
         &mountstats_delta(&before, &after),
         &after.opts,
@@ -120,7 +121,7 @@ fn an_o_direct_read_is_not_flagged() {
         "--direct",
         "required",
     ]);
-    let w = from_mountstats(
+    let w = wire_from_mountstats(
         &twice,
         &mountstats_delta(&before, &after),
         &after.opts,

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use nfslab_workload::result::RunResult;
+use nfslab_workload::RunResult;
 
 use tokio::sync::watch;
 

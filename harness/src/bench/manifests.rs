@@ -21,7 +21,7 @@
 //! `acdirmax` seconds (negative lookup caching), which would skew the start by the very
 //! option being measured.
 
-use nfslab_workload::job::Job;
+use nfslab_workload::Job;
 use serde_json::{Value, json};
 
 use crate::k8s::ObjectRef;
@@ -420,7 +420,7 @@ pub fn render_plan(
             missing + &to_yaml_documents(&clones),
         ));
     }
-    let barrier = nfslab_workload::units::format_duration(plan.cell_timeout);
+    let barrier = nfslab_workload::format_duration(plan.cell_timeout);
     let mut measured = Some(std::time::Duration::ZERO);
     let schedule = matrix.schedule();
     for (i, step) in schedule.iter().enumerate() {
@@ -509,7 +509,7 @@ pub fn to_yaml_documents(manifests: &[Value]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nfslab_workload::job::Pattern;
+    use nfslab_workload::Pattern;
 
     fn cell(clients: u32) -> Cell {
         Cell {

@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
-use nfslab_workload::result::RunResult;
+use nfslab_workload::RunResult;
 use tokio::time::Instant;
 
 use crate::model::aggregate::headline_of;
@@ -236,7 +236,7 @@ impl std::fmt::Display for Figure {
 pub fn figure_of(results: &[RunResult]) -> Option<Figure> {
     let first = results.first()?;
     let headline = headline_of(first.effective.job.pattern);
-    let merged = nfslab_workload::result::merge_results(results).ok()?;
+    let merged = nfslab_workload::merge_results(results).ok()?;
     let t = &merged.totals;
     let value = match headline {
         Headline::Bandwidth => t.bandwidth_bytes_per_sec,

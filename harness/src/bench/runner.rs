@@ -28,8 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
-use nfslab_workload::result::RunResult;
-use nfslab_workload::units::format_duration;
+use nfslab_workload::{RunResult, format_duration};
 use serde_json::Value;
 use tokio::sync::watch;
 

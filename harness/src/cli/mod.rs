@@ -429,10 +429,10 @@ pub(crate) fn parallel_arg(text: &str) -> Result<u16, String> {
     whole_number(text, 1, 64).map(|n| u16::try_from(n).unwrap_or(64))
 }
 
-/// A duration flag in the one duration grammar of [`nfslab_workload::units`], between
-/// 1 ms and 1 h (connection and polling bounds).
+/// A duration flag in the one duration grammar ([`nfslab_workload::parse_duration`]),
+/// between 1 ms and 1 h (connection and polling bounds).
 pub(crate) fn short_duration_arg(text: &str) -> Result<std::time::Duration, String> {
-    use nfslab_workload::units::{DurationRange, parse_duration};
+    use nfslab_workload::{DurationRange, parse_duration};
     let d = parse_duration(text).map_err(|e| e.to_string())?;
     DurationRange::new(
         std::time::Duration::from_millis(1),

@@ -1114,7 +1114,7 @@ mod tests {
 
     /// What `nfslab-io kernel` prints for `facts`, made by the producer's own serializer.
     fn kernel_reply(filesystems: &[&str]) -> CommandOutput {
-        let facts = nfslab_workload::tools::kernel::KernelFacts {
+        let facts = nfslab_workload::KernelFacts {
             release: "6.10.14-linuxkit".to_owned(),
             filesystems: filesystems.iter().map(|f| (*f).to_owned()).collect(),
             nfs_modules: Vec::new(),

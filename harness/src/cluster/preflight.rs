@@ -98,7 +98,7 @@ pub struct KernelProbe {
 #[derive(Clone, Debug)]
 enum KernelSource {
     Files(PathBuf),
-    Daemon(nfslab_workload::tools::kernel::KernelFacts),
+    Daemon(nfslab_workload::KernelFacts),
 }
 
 impl Default for KernelProbe {
@@ -129,7 +129,7 @@ impl KernelProbe {
 
     /// The facts `nfslab-io kernel` reported from a container of the Docker daemon.
     #[must_use]
-    pub fn from_daemon(facts: nfslab_workload::tools::kernel::KernelFacts) -> Self {
+    pub fn from_daemon(facts: nfslab_workload::KernelFacts) -> Self {
         Self {
             source: KernelSource::Daemon(facts),
         }
@@ -437,11 +437,9 @@ pub async fn daemon_kernel(tools: &dyn Tools, image: &str) -> Result<KernelProbe
     for mount in [true, false] {
         match tools.run(&run(mount)).await {
             Ok(out) if out.success() => {
-                return serde_json::from_str::<nfslab_workload::tools::kernel::KernelFacts>(
-                    out.stdout.trim(),
-                )
-                .map(KernelProbe::from_daemon)
-                .map_err(|e| format!("`nfslab-io kernel` printed something else: {e}"));
+                return serde_json::from_str::<nfslab_workload::KernelFacts>(out.stdout.trim())
+                    .map(KernelProbe::from_daemon)
+                    .map_err(|e| format!("`nfslab-io kernel` printed something else: {e}"));
             }
             Ok(out) => last = out.last_line(),
             Err(e) => last = e.to_string(),

@@ -106,7 +106,7 @@ pub fn check<K: DeserializeOwned>(value: &Value) -> Vec<SchemaProblem> {
                 _ => (FieldPath::default(), path.to_string()),
             };
             let known = record.fields.get(&parent).copied().unwrap_or_default();
-            let hint = match nfslab_workload::yaml::did_you_mean(&name, known.iter().copied()) {
+            let hint = match nfslab_workload::did_you_mean(&name, known.iter().copied()) {
                 Some(close) => format!("did you mean `{close}`?"),
                 None if known.is_empty() => "remove it".to_owned(),
                 None => format!("remove it; known here: {}", known.join(", ")),
@@ -189,7 +189,7 @@ impl de::Error for ProbeError {
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
-        let hint = nfslab_workload::yaml::did_you_mean(variant, expected.iter().copied())
+        let hint = nfslab_workload::did_you_mean(variant, expected.iter().copied())
             .map(|c| format!("; did you mean `{c}`?"))
             .unwrap_or_default();
         Self::custom(format!(

@@ -304,7 +304,7 @@ impl StandIn {
         let mut child = self
             .command(&read_only)
             .args(&args)
-            .env(nfslab_workload::mount::PROC_ENV, &proc_dir)
+            .env(nfslab_workload::PROC_ENV, &proc_dir)
             .current_dir(&self.inner.root)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -714,10 +714,10 @@ impl StandIn {
         let self_dir = dir.join("self");
         std::fs::create_dir_all(&self_dir)
             .map_err(|e| format!("cannot create `{}`: {e}", self_dir.display()))?;
-        let mut mountinfo = std::fs::read_to_string(nfslab_workload::mount::MOUNTINFO_PATH)
+        let mut mountinfo = std::fs::read_to_string(nfslab_workload::MOUNTINFO_PATH)
             .map_err(|e| format!("cannot read this host's mountinfo: {e}"))?;
         let mountstats =
-            std::fs::read_to_string(nfslab_workload::mount::MOUNTSTATS_PATH).unwrap_or_default();
+            std::fs::read_to_string(nfslab_workload::MOUNTSTATS_PATH).unwrap_or_default();
         let kernel = lock(&self.inner.kernel).clone();
         for (i, m) in mappings.iter().enumerate() {
             let Some(source) = &m.nfs_source else {

@@ -1,7 +1,7 @@
 //! Aggregation: from the raw per-pod results of a run to its [`Summary`].
 //!
 //! Per repetition, the clients' results are merged exactly
-//! ([`nfslab_workload::result::merge_results`]: counts add, histograms add, throughput is
+//! ([`nfslab_workload::merge_results`]: counts add, histograms add, throughput is
 //! total work over the union of the windows the start barrier aligned). Per cell, figures
 //! are summarised over repetitions ([`spread`]: median, min, max, mean, sample stdev, CV)
 //! and latency percentiles come from the histograms of every pod of every repetition merged
@@ -10,12 +10,10 @@
 
 use std::collections::BTreeMap;
 
-use nfslab_workload::backend::nfs::options::Stability;
-use nfslab_workload::job::{Job, Pattern};
-use nfslab_workload::result::{
-    MergeError, MergedResult, RunResult, Status, decode_histogram, merge_results,
+use nfslab_workload::{
+    Job, MergeError, MergedResult, Pattern, RunResult, Stability, Status, WireSection,
+    decode_histogram, merge_results, merge_wire,
 };
-use nfslab_workload::wire::{self, WireSection};
 
 use crate::model::matrix::AccessPath;
 use crate::model::nas::{self, Measured};
@@ -292,7 +290,7 @@ fn summarize_cell(
             all.first().map_or(&cell.job, |r| &r.job),
         )),
         mechanism,
-        wire: wire::merge(&wires),
+        wire: merge_wire(&wires),
     })
 }
 
@@ -846,13 +844,10 @@ pub fn best_profiles(cells: &[CellSummary]) -> Vec<Best> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nfslab_workload::mount::{
-        MountInfo, MountSection, MountStatsDelta, RpcOpCounters, RpcOpDelta,
+    use nfslab_workload::{
+        BackendInfo, Cpu, Effective, Measures, MountInfo, MountSection, MountStatsDelta, OpStats,
+        Phases, RpcOpCounters, RpcOpDelta, Tool, Totals, Window, new_histogram,
     };
-    use nfslab_workload::result::{
-        BackendInfo, Cpu, Effective, Measures, OpStats, Phases, Tool, Totals, Window,
-    };
-    use nfslab_workload::stats::new_histogram;
 
     use crate::model::matrix::Cell;
     use crate::model::results::{Attempt, Environment, RunStatus};
@@ -875,7 +870,7 @@ mod tests {
         );
         let job = Job::new(Pattern::Randread);
         RunResult {
-            schema_version: nfslab_workload::result::SCHEMA_VERSION,
+            schema_version: nfslab_workload::SCHEMA_VERSION,
             tool: Tool::current(),
             status: Status::Ok,
             error: None,
@@ -1148,9 +1143,7 @@ mod tests {
     /// A protocol client's result: the pod result without a mount, with an `nfs` section
     /// whose client used `rsize`.
     fn protocol_result(ops: u64, latency_ns: u64, rsize: u32) -> RunResult {
-        use nfslab_workload::backend::nfs::options::NfsOptions;
-        use nfslab_workload::backend::nfs::report::{EffectiveOptions, FsInfo, NfsSection};
-        use nfslab_workload::backend::nfs::setup::PortSource;
+        use nfslab_workload::{EffectiveOptions, FsInfo, NfsOptions, NfsSection, PortSource};
         let mut r = result(0, 1.0, ops, &[latency_ns]);
         r.mount = None;
         let options = NfsOptions::default();

@@ -249,7 +249,7 @@ pub enum TierError {
 
 /// Parses a tier table.
 pub fn parse_tiers(text: &str, path: &str) -> Result<TierTable, TierError> {
-    nfslab_workload::yaml::from_str(text).map_err(|err| TierError::Parse {
+    nfslab_workload::yaml_from_str(text).map_err(|err| TierError::Parse {
         path: path.to_owned(),
         line: err.line,
         column: err.column,

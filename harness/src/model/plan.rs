@@ -1,9 +1,9 @@
 //! Benchmark plans: the YAML model, loading with `file:line:column` errors, and selection.
 //!
 //! A plan names servers, mount-option profiles, workloads (nfslab-io jobs, the
-//! [`nfslab_workload::job::Job`] model embedded as is, or `fio:` a fio job file relative to
-//! the plan, read by [`nfslab_workload::fio`]; its `directory` does not apply, since a cell
-//! runs on its own volume), repetitions and clients per cell.
+//! [`nfslab_workload::Job`] model embedded as is, or `fio:` a fio job file relative to
+//! the plan, read by [`nfslab_workload::job_from_fio`]; its `directory` does not apply,
+//! since a cell runs on its own volume), repetitions and clients per cell.
 //! Profiles can also come from separate files (`profile_files`, relative to the plan) so
 //! users extend the shipped set without editing the plan. Everything is checked before any
 //! cluster work: YAML syntax and unknown fields, every profile's mount options
@@ -18,9 +18,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nfslab_workload::fio::{FioError, job_from_fio};
-use nfslab_workload::job::{Job, JobError};
-use nfslab_workload::units::{DurationRange, Size, Span};
+use nfslab_workload::{DurationRange, FioError, Job, JobError, Size, Span, job_from_fio};
 use serde::de::{self, IgnoredAny, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_saphyr::Spanned;
@@ -716,7 +714,7 @@ pub fn load_plan(path: &Path) -> Result<Plan, PlanError> {
         path: name.clone(),
         source,
     })?;
-    let text = nfslab_workload::yaml::text_of(&bytes).map_err(|e| syntax(&name, &e))?;
+    let text = nfslab_workload::yaml_text_of(&bytes).map_err(|e| syntax(&name, &e))?;
     let dir = path
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
@@ -744,7 +742,7 @@ fn at_of<T>(file: &str, s: &Spanned<T>) -> At {
     at(file, s.referenced.line(), s.referenced.column())
 }
 
-fn syntax(file: &str, err: &nfslab_workload::yaml::YamlError) -> PlanError {
+fn syntax(file: &str, err: &nfslab_workload::YamlError) -> PlanError {
     PlanError::Syntax {
         at: at(file, err.line, err.column),
         message: match &err.path {
@@ -766,7 +764,7 @@ struct Checked<T> {
 /// Parses and checks a plan text; `file` names it in messages; includes resolve through
 /// `includes`.
 pub fn parse_plan(text: &str, file: &str, includes: &dyn Includes) -> Result<Plan, PlanError> {
-    let mut raw: RawPlan = nfslab_workload::yaml::from_str(text).map_err(|e| syntax(file, &e))?;
+    let mut raw: RawPlan = nfslab_workload::yaml_from_str(text).map_err(|e| syntax(file, &e))?;
     let mut sources = vec![SourceFile {
         path: file.to_owned(),
         text: text.to_owned(),
@@ -835,7 +833,7 @@ fn parse_profiles(
             )
         })?;
         let parsed: RawProfileFile =
-            nfslab_workload::yaml::from_str(&content).map_err(|e| syntax(&name, &e))?;
+            nfslab_workload::yaml_from_str(&content).map_err(|e| syntax(&name, &e))?;
         check_profiles(parsed.profiles, &name, &mut profiles, warnings)?;
         sources.push(SourceFile {
             path: name,
@@ -951,11 +949,11 @@ fn parse_settings(raw: &RawPlan, file: &str) -> Result<Settings, PlanError> {
             None => Ok(None),
         }
     };
-    let runtime = ranged(&raw.runtime, "runtime", nfslab_workload::job::RUNTIME_RANGE)?;
+    let runtime = ranged(&raw.runtime, "runtime", nfslab_workload::RUNTIME_RANGE)?;
     let ramp_time = ranged(
         &raw.ramp_time,
         "ramp_time",
-        nfslab_workload::job::RAMP_TIME_RANGE,
+        nfslab_workload::RAMP_TIME_RANGE,
     )?;
     let cell_timeout = ranged(&raw.cell_timeout, "cell_timeout", CELL_TIMEOUT_RANGE)?
         .map_or(DEFAULT_CELL_TIMEOUT, Span::duration);
@@ -1426,7 +1424,7 @@ workloads:
         )
         .unwrap();
         let job = &plan.workload("w").unwrap().job;
-        assert_eq!(job.pattern, nfslab_workload::job::Pattern::Randread);
+        assert_eq!(job.pattern, nfslab_workload::Pattern::Randread);
         assert_eq!((job.iodepth, job.threads), (32, 2));
         assert_eq!(job.size, Some(Size(1 << 30)));
         assert_eq!(

@@ -19,8 +19,7 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use nfslab_workload::job::Job;
-use nfslab_workload::result::RunResult;
+use nfslab_workload::{Job, RunResult};
 use serde::{Deserialize, Serialize};
 
 use crate::model::matrix::{AccessPath, Cell};
@@ -201,7 +200,7 @@ impl RunRecord {
                     job: plan
                         .workload(&cell.workload)
                         .map(|w| w.job.clone())
-                        .unwrap_or_else(|| Job::new(nfslab_workload::job::Pattern::Read)),
+                        .unwrap_or_else(|| Job::new(nfslab_workload::Pattern::Read)),
                 }
             })
             .collect();
@@ -336,7 +335,7 @@ fn json_error(
         Category::Data => (
             format!(
                 "not the shape of a {what}: {}",
-                nfslab_workload::yaml::serde_words(&message)
+                nfslab_workload::serde_words(&message)
             ),
             "the file was edited or written by something else than nfslab".to_owned(),
         ),
@@ -534,7 +533,7 @@ impl ResultsDir {
     pub fn read_raw(&self, relative: &str) -> Result<RunResult, ResultsError> {
         read_versioned(
             &self.root.join(relative),
-            nfslab_workload::result::SCHEMA_VERSION,
+            nfslab_workload::SCHEMA_VERSION,
             "nfslab-io result",
         )
     }

@@ -27,7 +27,7 @@
 //! | `cells[].job` | the job every client ran, every value decided (`pattern`, `bs`, `size`, `nrfiles`, `threads`, `iodepth`, `ioengine`, `runtime`, `io_limit`, `ramp_time`, `direct`, `fsync`...) |
 //! | `cells[].command` | the `nfslab-io run ...` line (with the mount it needs) that reproduces one client of the cell outside Kubernetes |
 //! | `cells[].mechanism` | how the clients kept requests in flight (`sync`, `io_uring`, `threads`, `rpc-pipeline`; `mixed` when they differ) |
-//! | `cells[].wire` | bytes the job moved against bytes on the wire, summed over clients and repetitions ([`nfslab_workload::wire::WireSection`]): ratios and findings (reads that never reached the server, writes not on it at the end) with the likely cause |
+//! | `cells[].wire` | bytes the job moved against bytes on the wire, summed over clients and repetitions ([`nfslab_workload::WireSection`]): ratios and findings (reads that never reached the server, writes not on it at the end) with the likely cause |
 //! | `best[].n` | the fewest repetitions of the winner and the runner-up |
 //! | `best[].why_not_clear` | why the win is not clear: fewer than [`MIN_REPETITIONS`] repetitions, ranges that overlap, no runner-up |
 //!
@@ -44,9 +44,7 @@
 
 use std::collections::BTreeMap;
 
-use nfslab_workload::job::ResolvedJob;
-use nfslab_workload::result::LatencySummary;
-use nfslab_workload::wire::WireSection;
+use nfslab_workload::{LatencySummary, ResolvedJob, WireSection};
 use serde::{Deserialize, Serialize};
 
 use crate::model::matrix::AccessPath;

@@ -9,14 +9,12 @@
 //! | the mount a path lives on | `mountinfo PATH` | [`MountSection`] |
 //! | wait for a path | `wait-file PATH --timeout T` | exit [`ExitCode::Ok`] / [`ExitCode::CheckFailed`] |
 //! | HTTP GET | `get URL` | body on stdout; exit [`ExitCode::CheckFailed`] on a non-2xx |
-//! | a benchmark client | `run ...` | [`nfslab_workload::result::RunResult`] |
+//! | a benchmark client | `run ...` | [`nfslab_workload::RunResult`] |
 //!
 //! `file write|append|cat`, `mkdir`, `rm` and `rename` report through their exit code
 //! (0 or [`ExitCode::BadInput`]/[`ExitCode::IoError`] with one line on stderr).
 
-pub use nfslab_workload::exit::ExitCode;
-pub use nfslab_workload::mount::MountSection;
-pub use nfslab_workload::tools::files::Entry;
+pub use nfslab_workload::{ExitCode, FileEntry as Entry, MountSection};
 
 /// The arguments that list `dir` in the form [`decode_listing`] reads.
 #[must_use]

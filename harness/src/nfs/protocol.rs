@@ -204,7 +204,7 @@ pub fn map_profile(requested: &[String]) -> Result<ProtocolOptions, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nfslab_workload::backend::nfs::options::{NfsOptions, RetryMode, Stability};
+    use nfslab_workload::{NfsOptions, RetryMode, Stability};
     use std::time::Duration;
 
     fn strings(items: &[&str]) -> Vec<String> {

@@ -138,8 +138,8 @@ impl Comparison {
 /// data, so it is not a difference).
 #[must_use]
 pub fn job_differences(
-    old: &nfslab_workload::job::ResolvedJob,
-    new: &nfslab_workload::job::ResolvedJob,
+    old: &nfslab_workload::ResolvedJob,
+    new: &nfslab_workload::ResolvedJob,
 ) -> Vec<String> {
     let fields = |job| match serde_json::to_value(job) {
         Ok(serde_json::Value::Object(map)) => map,

@@ -5,7 +5,7 @@
 //! adaptive unit (`850 ns`, `12.3 µs`, `4.56 ms`), counts with three significant digits at
 //! most after the point.
 
-use nfslab_workload::wire::FindingKind;
+use nfslab_workload::FindingKind;
 
 use crate::model::matrix::AccessPath;
 use crate::model::summary::{Best, CellSummary, Headline, MIN_REPETITIONS, Spread};
@@ -127,7 +127,7 @@ pub fn flags(cell: &CellSummary) -> Vec<String> {
 /// The precision behind "merged exactly": what the latency histograms keep.
 #[must_use]
 pub fn histogram_precision() -> String {
-    let digits = nfslab_workload::stats::SIGNIFICANT_DIGITS;
+    let digits = nfslab_workload::SIGNIFICANT_DIGITS;
     format!(
         "HdrHistogram with {digits} significant digits (every latency kept within {}% of its \
          value, 1 ns to 1 hour)",

@@ -264,7 +264,7 @@ fn workload_section(out: &mut String, s: &Summary, workload: &str) -> Result<(),
     );
     for (c, bar) in cells.iter().zip(&bars) {
         let l = c.latency.get(&op);
-        let pct = |f: fn(&nfslab_workload::result::LatencySummary) -> u64| {
+        let pct = |f: fn(&nfslab_workload::LatencySummary) -> u64| {
             l.map_or_else(
                 || "-".to_owned(),
                 |l| escape(&latency(f(&l.latency_ns) as f64)),
@@ -331,7 +331,7 @@ fn wire(out: &mut String, s: &Summary) {
          user-space client's own READ and WRITE traffic for protocol cells (RPC headers \
          included). Below {}%, part of the figure came from a client cache or never reached \
          the server.</p>",
-        number((1.0 - nfslab_workload::wire::MEANINGFUL_SHARE) * 100.0)
+        number((1.0 - nfslab_workload::MEANINGFUL_SHARE) * 100.0)
     );
     table_head(out, &["cell", "source", "wire / job", "finding"]);
     for c in cells {

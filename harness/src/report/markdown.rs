@@ -138,7 +138,7 @@ fn workload_section(out: &mut String, s: &Summary, workload: &str) {
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|");
     for c in &cells {
         let l = c.latency.get(&op);
-        let pct = |f: fn(&nfslab_workload::result::LatencySummary) -> u64| {
+        let pct = |f: fn(&nfslab_workload::LatencySummary) -> u64| {
             l.map_or_else(|| "-".to_owned(), |l| latency(f(&l.latency_ns) as f64))
         };
         let _ = writeln!(
@@ -195,7 +195,7 @@ fn wire(out: &mut String, s: &Summary) {
          with the server: the kernel's `/proc/self/mountstats` for mounts, the user-space \
          client's own READ and WRITE traffic for protocol cells (RPC headers included). Below \
          {}%, part of the figure came from a client cache or never reached the server.\n",
-        number((1.0 - nfslab_workload::wire::MEANINGFUL_SHARE) * 100.0)
+        number((1.0 - nfslab_workload::MEANINGFUL_SHARE) * 100.0)
     );
     let _ = writeln!(out, "| cell | source | wire / job | finding |");
     let _ = writeln!(out, "|---|---|---|---|");

@@ -1376,10 +1376,10 @@ async fn capture(
 }
 
 /// Reads `nfslab-io mountinfo` output with the producer's own type
-/// ([`nfslab_workload::mount::MountSection`]), so a change of its shape fails to decode here
+/// ([`nfslab_workload::MountSection`]), so a change of its shape fails to decode here
 /// instead of reading as an empty mount.
 pub(crate) fn parse_mountinfo(pod: &str, path: &str, stdout: &str) -> Result<MountRecord, String> {
-    let section: nfslab_workload::mount::MountSection =
+    let section: nfslab_workload::MountSection =
         serde_json::from_str(stdout.trim()).map_err(|e| format!("not a mount section: {e}"))?;
     let mount = section.mount;
     Ok(MountRecord {
@@ -1546,8 +1546,8 @@ mod tests {
         // What `nfslab-io mountinfo` prints, made by the producer's own serializer.
         let text = "812 27 0:52 / /usr/share/nginx/html rw,relatime shared:401 - nfs4 \
                     10.96.0.20:/exports/s4/pv1 rw,vers=4.1,rsize=1048576,hard,proto=tcp\n";
-        let mounts = nfslab_workload::mount::parse_mountinfo(text).expect("mountinfo");
-        let section = nfslab_workload::mount::MountSection {
+        let mounts = nfslab_workload::parse_mountinfo(text).expect("mountinfo");
+        let section = nfslab_workload::MountSection {
             path: "/usr/share/nginx/html".to_owned(),
             mount: mounts[0].clone(),
             nfs_options: Some(mounts[0].super_option_map()),

@@ -89,7 +89,7 @@ impl fmt::Display for ValidationErrors {
 /// The file cannot be read, or every problem found in it.
 pub fn load_file(path: &Path) -> Result<Scenario, ValidationErrors> {
     match std::fs::read(path) {
-        Ok(bytes) => match nfslab_workload::yaml::text_of(&bytes) {
+        Ok(bytes) => match nfslab_workload::yaml_text_of(&bytes) {
             Ok(text) => parse(text, path),
             Err(e) => Err(ValidationErrors(vec![serde_error(path, &e)])),
         },
@@ -109,7 +109,7 @@ pub fn load_file(path: &Path) -> Result<Scenario, ValidationErrors> {
 /// # Errors
 /// Every problem found.
 pub fn parse(text: &str, path: &Path) -> Result<Scenario, ValidationErrors> {
-    let def: f::FileDef = nfslab_workload::yaml::from_str(text)
+    let def: f::FileDef = nfslab_workload::yaml_from_str(text)
         .map_err(|e| ValidationErrors(vec![serde_error(path, &e)]))?;
     let mut v = Validator::new(path);
     let scenario = v.scenario(&def);
@@ -120,7 +120,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Scenario, ValidationErrors> {
     }
 }
 
-fn serde_error(path: &Path, error: &nfslab_workload::yaml::YamlError) -> ScenarioError {
+fn serde_error(path: &Path, error: &nfslab_workload::YamlError) -> ScenarioError {
     let field = error
         .path
         .as_deref()
@@ -171,11 +171,8 @@ fn split_hint(message: &str) -> (String, String) {
 
 /// Accepted durations in scenario files (timeouts, observation windows, pauses): from 1 ms
 /// to a day.
-pub const STEP_DURATION_RANGE: nfslab_workload::units::DurationRange =
-    nfslab_workload::units::DurationRange::new(
-        Duration::from_millis(1),
-        Duration::from_secs(24 * 3600),
-    );
+pub const STEP_DURATION_RANGE: nfslab_workload::DurationRange =
+    nfslab_workload::DurationRange::new(Duration::from_millis(1), Duration::from_secs(24 * 3600));
 
 /// The address validation and dry runs render PVs with (TEST-NET-1, never routed).
 pub const PLACEHOLDER_SERVER: &str = "192.0.2.10";
@@ -362,7 +359,7 @@ impl<'a> Validator<'a> {
     // ---- small values ----------------------------------------------------------------
 
     fn duration(&mut self, s: &S, field: &str) -> Option<Duration> {
-        let parsed = nfslab_workload::units::parse_duration(&s.value)
+        let parsed = nfslab_workload::parse_duration(&s.value)
             .map_err(|e| e.to_string())
             .and_then(|d| STEP_DURATION_RANGE.check(d).map_err(|e| e.to_string()));
         match parsed {
@@ -385,7 +382,7 @@ impl<'a> Validator<'a> {
         {
             return StepTimeout::Configured(*kind);
         }
-        let parsed = nfslab_workload::units::parse_duration(&s.value)
+        let parsed = nfslab_workload::parse_duration(&s.value)
             .map_err(|e| e.to_string())
             .and_then(|d| STEP_DURATION_RANGE.check(d).map_err(|e| e.to_string()));
         match parsed {
@@ -1350,7 +1347,7 @@ impl<'a> Validator<'a> {
                 let owner = b.owner.as_ref().map(|o| {
                     let name = format!("{field}.owner");
                     let (tpl, rendered) = self.tpl_rendered(o, &name);
-                    if nfslab_workload::tools::files::parse_owner(&rendered).is_err() {
+                    if nfslab_workload::parse_owner(&rendered).is_err() {
                         self.err(
                             pos_of(o),
                             &name,

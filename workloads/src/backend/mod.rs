@@ -47,23 +47,21 @@
 //!    a section to the result next to `mount`.
 //!
 //! The NFSv3 backend ([`nfs`]) is built this way: [`WorkerIo::run_measured`] hands its
-//! data patterns to [`crate::pipeline`], and [`Backend::nfs_snapshot`] /
-//! [`Backend::nfs_section`] fill the result's `nfs` section.
+//! data patterns to [`crate::pipeline`], and [`Backend::protocol_counters`] /
+//! [`Backend::protocol_section`] fill the result's `nfs` section
+//! ([`ProtocolSection::Nfs`]).
 
-pub mod nfs;
-pub mod posix;
-pub mod submitters;
-pub mod uring;
-
-use std::sync::atomic::AtomicBool;
+pub(crate) mod nfs;
+pub(crate) mod posix;
+pub(crate) mod submitters;
+pub(crate) mod uring;
 
 use nix::errno::Errno;
 
-use crate::driver::{MeasuredOutcome, PhaseClock};
+use crate::io::{IoFault, WorkerIo};
 use crate::job::ResolvedJob;
 use crate::mount::{MountSection, MountStats};
-use crate::result::BackendInfo;
-use crate::verify::Generations;
+use crate::result::{BackendInfo, ProtocolSection};
 
 /// How a backend keeps requests in flight, and why that way (the result's `io` section).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,76 +86,6 @@ pub struct Prepared {
     pub mechanism: Mechanism,
     /// Notes for people (printed on stderr and kept in the result).
     pub notes: Vec<String>,
-}
-
-/// What went wrong with one operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultCode {
-    /// The call failed with this errno.
-    Errno(Errno),
-    /// A read returned fewer bytes than asked (the file is shorter than the job's size).
-    ShortRead {
-        /// Bytes returned.
-        got: u64,
-        /// Bytes asked.
-        want: u64,
-    },
-    /// A write stored fewer bytes than asked (usually the filesystem filled up).
-    ShortWrite {
-        /// Bytes stored.
-        got: u64,
-        /// Bytes asked.
-        want: u64,
-    },
-}
-
-impl FaultCode {
-    /// Name used as the key of the result's `errors` map.
-    #[must_use]
-    pub fn name(&self) -> String {
-        match self {
-            FaultCode::Errno(e) => format!("{e:?}"),
-            FaultCode::ShortRead { .. } => "short_read".to_owned(),
-            FaultCode::ShortWrite { .. } => "short_write".to_owned(),
-        }
-    }
-}
-
-impl std::fmt::Display for FaultCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            FaultCode::Errno(e) => write!(f, "{e:?} ({})", e.desc()),
-            FaultCode::ShortRead { got, want } => write!(f, "short read: {got} of {want} bytes"),
-            FaultCode::ShortWrite { got, want } => write!(f, "short write: {got} of {want} bytes"),
-        }
-    }
-}
-
-/// One failed operation, with where it happened.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{op} of `{file}`{} failed: {code}", offset.map(|o| format!(" at offset {o}")).unwrap_or_default())]
-pub struct IoFault {
-    /// Operation (`read`, `write`, `open`, `fsync`, `create`...).
-    pub op: &'static str,
-    /// File or directory.
-    pub file: String,
-    /// Byte offset, for data operations.
-    pub offset: Option<u64>,
-    /// What failed.
-    pub code: FaultCode,
-}
-
-impl IoFault {
-    /// A fault from an errno.
-    #[must_use]
-    pub fn errno(op: &'static str, file: &str, offset: Option<u64>, errno: Errno) -> IoFault {
-        IoFault {
-            op,
-            file: file.to_owned(),
-            offset,
-            code: FaultCode::Errno(errno),
-        }
-    }
 }
 
 /// Why a backend refuses to start (before any IO).
@@ -228,57 +156,6 @@ impl PrepareError {
     }
 }
 
-/// One worker's IO: its own files (data patterns) or its own directory (metadata).
-///
-/// File indexes are `0..nrfiles`; metadata paths are relative to the worker's directory.
-pub trait WorkerIo: Send {
-    /// Name of file `file` for reports (a path).
-    fn file_name(&self, file: u32) -> &str;
-    /// Current length of file `file`.
-    fn file_len(&mut self, file: u32) -> Result<u64, Errno>;
-    /// Reads into `buf` at `offset`; returns the bytes read.
-    fn read_at(&mut self, file: u32, buf: &mut [u8], offset: u64) -> Result<usize, Errno>;
-    /// Writes `buf` at `offset`; returns the bytes written.
-    fn write_at(&mut self, file: u32, buf: &[u8], offset: u64) -> Result<usize, Errno>;
-    /// Flushes file `file` (fsync or fdatasync as the job says).
-    fn sync(&mut self, file: u32) -> Result<(), Errno>;
-    /// Asks the client to forget cached pages of `file` (after layout, before buffered reads).
-    fn drop_cache(&mut self, _file: u32) -> Result<(), Errno> {
-        Ok(())
-    }
-    /// Creates directory `path`.
-    fn mkdir(&mut self, path: &str) -> Result<(), Errno>;
-    /// Creates file `path` (must not exist) holding `content`.
-    fn create(&mut self, path: &str, content: &[u8]) -> Result<(), Errno>;
-    /// Returns the size of `path`.
-    fn stat(&mut self, path: &str) -> Result<u64, Errno>;
-    /// Lists directory `path`; returns the number of entries (without `.` and `..`).
-    fn readdir(&mut self, path: &str) -> Result<u64, Errno>;
-    /// Renames `from` to `to`.
-    fn rename(&mut self, from: &str, to: &str) -> Result<(), Errno>;
-    /// Removes file `path`.
-    fn unlink(&mut self, path: &str) -> Result<(), Errno>;
-    /// Removes empty directory `path`.
-    fn rmdir(&mut self, path: &str) -> Result<(), Errno>;
-    /// Files the worker created and still exist (reported in the result).
-    fn created_files(&self) -> u64;
-    /// Removes every file and directory this worker created.
-    fn cleanup(&mut self) -> Result<(), IoFault>;
-    /// Runs this worker's measured phase with the backend's own driver (several requests
-    /// in flight, see [`crate::pipeline`]); `None` lets the engine's synchronous driver
-    /// run it.
-    fn run_measured(
-        &mut self,
-        _job: &ResolvedJob,
-        _worker: u32,
-        _clock: PhaseClock<'_>,
-        _stop: &AtomicBool,
-        _generations: &mut [Generations],
-    ) -> Option<MeasuredOutcome> {
-        None
-    }
-}
-
 /// A place IO goes to.
 pub trait Backend: Sync {
     /// The worker handle type.
@@ -293,80 +170,16 @@ pub trait Backend: Sync {
     fn mount_section(&self) -> Option<MountSection>;
     /// A snapshot of the kernel's statistics for that mount, where it keeps them.
     fn mount_stats(&self) -> Option<MountStats>;
-    /// A snapshot of the backend's own RPC counters (protocol backends).
-    fn nfs_snapshot(&self) -> Option<nfs::stats::RpcSnapshot> {
+    /// The backend's own protocol counters at one instant (`()` for a backend without a
+    /// protocol of its own); the engine only hands them back to [`Backend::protocol_section`].
+    type Counters;
+    /// A snapshot of the backend's own protocol counters (protocol backends).
+    fn protocol_counters(&self) -> Option<Self::Counters> {
         None
     }
-    /// The result's `nfs` section, with the RPCs since `before` (the measured phase).
-    fn nfs_section(
-        &self,
-        _before: Option<&nfs::stats::RpcSnapshot>,
-    ) -> Option<nfs::report::NfsSection> {
+    /// The backend's own section of the result (protocol backends), with the protocol's
+    /// counters since `before` (the measured phase; `None` when it did not run).
+    fn protocol_section(&self, _before: Option<&Self::Counters>) -> Option<ProtocolSection> {
         None
-    }
-}
-
-/// A buffer aligned for direct IO (4096 bytes, enough for every common device), made
-/// without `unsafe` by over-allocating and slicing at the aligned offset.
-#[derive(Debug, Clone)]
-pub struct AlignedBuf {
-    storage: Vec<u8>,
-    start: usize,
-    len: usize,
-}
-
-/// Alignment of [`AlignedBuf`].
-pub const BUF_ALIGN: usize = 4096;
-
-impl AlignedBuf {
-    /// A zeroed buffer of `len` bytes.
-    #[must_use]
-    pub fn new(len: usize) -> AlignedBuf {
-        let storage = vec![0u8; len + BUF_ALIGN];
-        let start = storage.as_ptr().align_offset(BUF_ALIGN).min(BUF_ALIGN);
-        AlignedBuf {
-            storage,
-            start,
-            len,
-        }
-    }
-
-    /// The bytes.
-    #[must_use]
-    pub fn as_slice(&self) -> &[u8] {
-        &self.storage[self.start..self.start + self.len]
-    }
-
-    /// The bytes, mutable.
-    pub fn as_mut_slice(&mut self) -> &mut [u8] {
-        &mut self.storage[self.start..self.start + self.len]
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn aligned_buffers_are_aligned() {
-        for len in [1usize, 512, 4096, 65_536, 1 << 20] {
-            let mut b = AlignedBuf::new(len);
-            assert_eq!(b.as_slice().as_ptr() as usize % BUF_ALIGN, 0);
-            assert_eq!(b.as_mut_slice().len(), len);
-        }
-    }
-
-    #[test]
-    fn fault_names() {
-        assert_eq!(FaultCode::Errno(Errno::ENOSPC).name(), "ENOSPC");
-        assert_eq!(
-            FaultCode::ShortWrite { got: 1, want: 2 }.name(),
-            "short_write"
-        );
-        let f = IoFault::errno("write", "/d/f", Some(4096), Errno::EIO);
-        assert_eq!(
-            f.to_string(),
-            "write of `/d/f` at offset 4096 failed: EIO (I/O error)"
-        );
     }
 }

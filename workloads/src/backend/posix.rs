@@ -25,8 +25,8 @@ use nix::unistd::{UnlinkatFlags, fdatasync, fsync, mkdir, unlink, unlinkat};
 
 use super::submitters::Submitters;
 use super::uring::{self, UringQueue};
-use super::{AlignedBuf, Backend, IoFault, Mechanism, PrepareError, Prepared, WorkerIo};
-use crate::driver::{MeasuredOutcome, PhaseClock};
+use super::{Backend, Mechanism, PrepareError, Prepared};
+use crate::io::{AlignedBuf, IoFault, MeasuredOutcome, PhaseClock, WorkerIo};
 use crate::job::{DirectMode, IoEngine, Pattern, ResolvedJob, SyncCall};
 use crate::mount::{MountSection, MountStats, mount_section, read_mountstats};
 use crate::pipeline::CpuWindow;
@@ -36,7 +36,7 @@ use crate::verify::Generations;
 
 /// How a worker thread keeps its requests in flight on a directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum QueueMechanism {
+pub(crate) enum QueueMechanism {
     /// `pread`/`pwrite` from the worker thread, one at a time.
     Sync,
     /// io_uring, `iodepth` entries per worker.
@@ -48,7 +48,7 @@ pub enum QueueMechanism {
 impl QueueMechanism {
     /// The name in results (`sync`, `io_uring`, `threads`).
     #[must_use]
-    pub const fn name(self) -> &'static str {
+    pub(crate) const fn name(self) -> &'static str {
         match self {
             QueueMechanism::Sync => "sync",
             QueueMechanism::IoUring => "io_uring",
@@ -59,7 +59,7 @@ impl QueueMechanism {
 
 /// What [`choose_mechanism`] decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueChoice {
+pub(crate) struct QueueChoice {
     /// The mechanism.
     pub mechanism: QueueMechanism,
     /// Requests in flight per worker thread.
@@ -72,7 +72,7 @@ pub struct QueueChoice {
 
 /// Decides how `job` keeps its requests in flight on a directory; `uring` probes whether
 /// io_uring may be used (it is only called when io_uring would be).
-pub fn choose_mechanism(
+pub(crate) fn choose_mechanism(
     job: &ResolvedJob,
     uring: impl FnOnce() -> Result<(), Errno>,
 ) -> QueueChoice {
@@ -146,7 +146,7 @@ pub fn choose_mechanism(
 
 /// Kernel filesystem IO on a directory.
 #[derive(Debug, Clone)]
-pub struct PosixBackend {
+pub(crate) struct PosixBackend {
     dir: PathBuf,
     prefix: String,
     job: Option<ResolvedJob>,
@@ -166,7 +166,7 @@ impl PosixBackend {
     /// A backend for `dir`; file names start with `prefix` (so several clients can share a
     /// directory with different prefixes).
     #[must_use]
-    pub fn new(dir: &Path, prefix: &str) -> PosixBackend {
+    pub(crate) fn new(dir: &Path, prefix: &str) -> PosixBackend {
         PosixBackend {
             dir: dir.to_path_buf(),
             prefix: prefix.to_owned(),
@@ -181,13 +181,13 @@ impl PosixBackend {
 
     /// Path of worker `worker`'s file `file`.
     #[must_use]
-    pub fn data_path(&self, worker: u32, file: u32) -> PathBuf {
+    pub(crate) fn data_path(&self, worker: u32, file: u32) -> PathBuf {
         self.dir.join(format!("{}.t{worker}.f{file}", self.prefix))
     }
 
     /// Directory of worker `worker` for the metadata pattern.
     #[must_use]
-    pub fn metadata_dir(&self, worker: u32) -> PathBuf {
+    pub(crate) fn metadata_dir(&self, worker: u32) -> PathBuf {
         self.dir.join(format!("{}.md.t{worker}", self.prefix))
     }
 
@@ -304,6 +304,7 @@ impl PosixBackend {
 
 impl Backend for PosixBackend {
     type Worker = PosixWorker;
+    type Counters = ();
 
     fn info(&self) -> BackendInfo {
         BackendInfo {
@@ -459,7 +460,7 @@ impl Backend for PosixBackend {
 
 /// One worker's open files (or metadata directory) on a POSIX filesystem.
 #[derive(Debug)]
-pub struct PosixWorker {
+pub(crate) struct PosixWorker {
     files: Vec<OwnedFd>,
     names: Vec<String>,
     created: Vec<PathBuf>,

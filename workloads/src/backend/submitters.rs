@@ -20,7 +20,7 @@ use nix::errno::Errno;
 use nix::sys::uio::{pread, pwrite};
 use nix::unistd::{fdatasync, fsync};
 
-use super::AlignedBuf;
+use crate::io::AlignedBuf;
 use crate::job::SyncCall;
 use crate::ops::OpKind;
 use crate::queue::{Completion, Request, SubmitQueue};
@@ -38,7 +38,7 @@ struct Gauge {
 }
 
 /// One worker's submitter threads.
-pub struct Submitters {
+pub(crate) struct Submitters {
     senders: Vec<Sender<Work>>,
     back: Receiver<Back>,
     bufs: Vec<Option<AlignedBuf>>,
@@ -48,7 +48,7 @@ pub struct Submitters {
 impl Submitters {
     /// Starts `slots` threads in `scope` for the worker's files `files`, each slot with a
     /// `bs`-byte buffer aligned for direct IO.
-    pub fn start<'scope>(
+    pub(crate) fn start<'scope>(
         scope: &'scope Scope<'scope, '_>,
         slots: usize,
         bs: usize,
@@ -87,7 +87,7 @@ impl Submitters {
 
     /// The most calls that were inside the kernel at once so far.
     #[must_use]
-    pub fn peak(&self) -> usize {
+    pub(crate) fn peak(&self) -> usize {
         self.gauge.peak.load(Ordering::SeqCst)
     }
 }

@@ -13,7 +13,7 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use io_uring::{IoUring, opcode, types};
 use nix::errno::Errno;
 
-use super::AlignedBuf;
+use crate::io::AlignedBuf;
 use crate::job::SyncCall;
 use crate::ops::OpKind;
 use crate::queue::{Completion, Request, SubmitQueue};
@@ -30,7 +30,7 @@ fn errno_of(e: &std::io::Error) -> Errno {
 }
 
 /// One worker's io_uring with its slots, for files borrowed for `'fd`.
-pub struct UringQueue<'fd> {
+pub(crate) struct UringQueue<'fd> {
     ring: IoUring,
     bufs: Vec<AlignedBuf>,
     busy: Vec<bool>,
@@ -42,7 +42,7 @@ pub struct UringQueue<'fd> {
 impl<'fd> UringQueue<'fd> {
     /// A ring of `slots` entries with a `bs`-byte buffer per slot, for the worker's files
     /// `fds` (borrowed for as long as the queue lives).
-    pub fn new(
+    pub(crate) fn new(
         slots: usize,
         bs: usize,
         fds: &[BorrowedFd<'fd>],

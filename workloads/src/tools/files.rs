@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// A file operation that failed.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot {op} `{path}`")]
-pub struct FileError {
+pub(crate) struct FileError {
     /// What was attempted (`write`, `read`, `list`...).
     pub op: &'static str,
     /// On which path.
@@ -37,7 +37,7 @@ fn ensure_parent(path: &Path, parents: bool) -> Result<(), FileError> {
 
 /// Writes `content` to `path` (replacing it), creating parent directories if `parents`.
 /// The data is flushed to stable storage before returning.
-pub fn write_file(path: &Path, content: &[u8], parents: bool) -> Result<(), FileError> {
+pub(crate) fn write_file(path: &Path, content: &[u8], parents: bool) -> Result<(), FileError> {
     ensure_parent(path, parents)?;
     let mut file = fs::File::create(path).map_err(fail("write", path))?;
     file.write_all(content).map_err(fail("write", path))?;
@@ -45,7 +45,7 @@ pub fn write_file(path: &Path, content: &[u8], parents: bool) -> Result<(), File
 }
 
 /// Appends `content` to `path`, creating it (and parents if `parents`) when missing.
-pub fn append_file(path: &Path, content: &[u8], parents: bool) -> Result<(), FileError> {
+pub(crate) fn append_file(path: &Path, content: &[u8], parents: bool) -> Result<(), FileError> {
     ensure_parent(path, parents)?;
     let mut file = fs::OpenOptions::new()
         .append(true)
@@ -58,7 +58,7 @@ pub fn append_file(path: &Path, content: &[u8], parents: bool) -> Result<(), Fil
 }
 
 /// Reads `path`.
-pub fn read_file(path: &Path) -> Result<Vec<u8>, FileError> {
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, FileError> {
     fs::read(path).map_err(fail("read", path))
 }
 
@@ -97,7 +97,7 @@ impl Entry {
 }
 
 /// Lists `dir`, dotfiles included, sorted by name.
-pub fn list_dir(dir: &Path) -> Result<Vec<Entry>, FileError> {
+pub(crate) fn list_dir(dir: &Path) -> Result<Vec<Entry>, FileError> {
     let mut entries = Vec::new();
     for item in fs::read_dir(dir).map_err(fail("list", dir))? {
         let item = item.map_err(fail("list", dir))?;
@@ -129,7 +129,7 @@ pub fn list_dir(dir: &Path) -> Result<Vec<Entry>, FileError> {
 }
 
 /// Creates `path` with `mode`, optionally its parents, optionally owned by `owner`.
-pub fn make_dir(
+pub(crate) fn make_dir(
     path: &Path,
     mode: u32,
     owner: Option<(u32, u32)>,
@@ -148,7 +148,7 @@ pub fn make_dir(
 }
 
 /// Removes `path`: a file or empty directory, or anything with `recursive`.
-pub fn remove(path: &Path, recursive: bool) -> Result<(), FileError> {
+pub(crate) fn remove(path: &Path, recursive: bool) -> Result<(), FileError> {
     let meta = path.symlink_metadata().map_err(fail("remove", path))?;
     let result = if meta.is_dir() {
         if recursive {
@@ -163,7 +163,7 @@ pub fn remove(path: &Path, recursive: bool) -> Result<(), FileError> {
 }
 
 /// Renames `from` to `to`.
-pub fn rename(from: &Path, to: &Path) -> Result<(), FileError> {
+pub(crate) fn rename(from: &Path, to: &Path) -> Result<(), FileError> {
     fs::rename(from, to).map_err(fail("rename", from))
 }
 
@@ -186,10 +186,10 @@ pub fn parse_owner(text: &str) -> Result<(u32, u32), OwnerError> {
 /// Why a mode text is not octal permission bits.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid mode `{0}` (hint: octal permission bits, e.g. 755 or 0777)")]
-pub struct ModeError(pub String);
+pub(crate) struct ModeError(pub String);
 
 /// Parses octal permission bits (`755`, `0777`, `1777`).
-pub fn parse_mode(text: &str) -> Result<u32, ModeError> {
+pub(crate) fn parse_mode(text: &str) -> Result<u32, ModeError> {
     u32::from_str_radix(text, 8)
         .ok()
         .filter(|m| *m <= 0o7777)

@@ -15,7 +15,7 @@ const MAX_HEAD: usize = 16 * 1024;
 
 /// Serves files under `root` on `listener` until the process ends. One thread per
 /// connection; `log` receives one line per request.
-pub fn serve(listener: &TcpListener, root: &Path, log: &(dyn Fn(&str) + Sync)) {
+pub(crate) fn serve(listener: &TcpListener, root: &Path, log: &(dyn Fn(&str) + Sync)) {
     std::thread::scope(|scope| {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
@@ -94,7 +94,7 @@ fn resolve(root: &Path, target: &str) -> Result<PathBuf, u16> {
 }
 
 /// Answers one request on `stream`; returns a log line.
-pub fn handle_connection(mut stream: TcpStream, root: &Path) -> Option<String> {
+pub(crate) fn handle_connection(mut stream: TcpStream, root: &Path) -> Option<String> {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut request_line = String::new();
@@ -151,7 +151,7 @@ pub fn handle_connection(mut stream: TcpStream, root: &Path) -> Option<String> {
 
 /// An HTTP response.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
+pub(crate) struct Response {
     /// Status code.
     pub status: u16,
     /// Header lines as `(name lowercased, value)`.
@@ -162,7 +162,7 @@ pub struct Response {
 
 /// Why a GET failed (no response, or an unreadable one).
 #[derive(Debug, thiserror::Error)]
-pub enum GetError {
+pub(crate) enum GetError {
     /// Not an `http://host[:port]/path` URL.
     #[error("unsupported URL `{url}`: {reason} (hint: plain http://host[:port]/path)")]
     Url {
@@ -260,7 +260,7 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Sends `GET url` and reads the whole response, each network step bounded by `timeout`.
-pub fn get(url: &str, timeout: Duration) -> Result<Response, GetError> {
+pub(crate) fn get(url: &str, timeout: Duration) -> Result<Response, GetError> {
     let (authority, path) = split_url(url).map_err(|reason| GetError::Url {
         url: url.to_owned(),
         reason,
@@ -303,7 +303,7 @@ pub fn get(url: &str, timeout: Duration) -> Result<Response, GetError> {
 }
 
 /// Parses a complete HTTP/1.x response; `has_body` is false for answers to HEAD.
-pub fn parse_response(raw: &[u8], has_body: bool) -> Result<Response, &'static str> {
+pub(crate) fn parse_response(raw: &[u8], has_body: bool) -> Result<Response, &'static str> {
     let head_end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

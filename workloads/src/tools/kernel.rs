@@ -29,7 +29,7 @@ pub struct KernelFacts {
 
 /// Reads the facts under `root` (`/` normally).
 #[must_use]
-pub fn collect(root: &Path) -> KernelFacts {
+pub(crate) fn collect(root: &Path) -> KernelFacts {
     let read = |p: &Path| std::fs::read_to_string(root.join(p)).unwrap_or_default();
     let release = read(Path::new("proc/sys/kernel/osrelease"))
         .trim()

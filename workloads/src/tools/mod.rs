@@ -3,7 +3,7 @@
 //! waiting for termination signals ([`signals`]), and what the running kernel offers NFS
 //! ([`kernel`], for preflight from a container of the Docker daemon).
 
-pub mod files;
-pub mod http;
-pub mod kernel;
-pub mod signals;
+pub(crate) mod files;
+pub(crate) mod http;
+pub(crate) mod kernel;
+pub(crate) mod signals;

@@ -5,7 +5,7 @@ use nix::sys::signal::{SigSet, Signal};
 
 /// Blocks SIGTERM and SIGINT in the calling thread (and threads it spawns afterwards) so
 /// they can be taken with [`wait_for_termination`]. Call before spawning threads.
-pub fn block_termination_signals() -> Result<SigSet, nix::errno::Errno> {
+pub(crate) fn block_termination_signals() -> Result<SigSet, nix::errno::Errno> {
     let mut set = SigSet::empty();
     set.add(Signal::SIGTERM);
     set.add(Signal::SIGINT);
@@ -14,6 +14,6 @@ pub fn block_termination_signals() -> Result<SigSet, nix::errno::Errno> {
 }
 
 /// Waits until SIGTERM or SIGINT arrives; returns it.
-pub fn wait_for_termination(set: &SigSet) -> Result<Signal, nix::errno::Errno> {
+pub(crate) fn wait_for_termination(set: &SigSet) -> Result<Signal, nix::errno::Errno> {
     set.wait()
 }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use nfslab_workload::result::RunResult;
+use nfslab_workload::RunResult;
 
 /// Path of the binary under test.
 pub(crate) fn bin() -> PathBuf {
@@ -144,7 +144,7 @@ pub(crate) fn check_consistency(r: &RunResult, context: &str) {
     }
     let mut all = 0;
     for (kind, s) in &r.ops {
-        let h = nfslab_workload::result::decode_histogram(&s.histogram).expect("histogram decodes");
+        let h = nfslab_workload::decode_histogram(&s.histogram).expect("histogram decodes");
         assert_eq!(
             h.len(),
             s.ops,

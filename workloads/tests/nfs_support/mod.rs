@@ -16,7 +16,7 @@ use nfs3_types::rpc::{
     accept_stat_data, accepted_reply, msg_body, opaque_auth, reply_body, rpc_msg,
 };
 use nfs3_types::xdr_codec::Pack;
-use nfslab_workload::verify::{BlockId, fill_block};
+use nfslab_workload::{BlockId, fill_block};
 
 /// Programs a ganesha instance registers with rpcbind: NFS and MOUNT.
 const GANESHA_PROGRAMS: [u32; 2] = [100_003, 100_005];

@@ -18,8 +18,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use futures::future::join_all;
-use nfslab_workload::result::RunResult;
-use nfslab_workload::units::format_duration;
+use nfslab_workload::{RunResult, format_duration};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
 

@@ -3,7 +3,7 @@
 //! and their removal afterwards.
 //!
 //! [`ExportTree::connect`] goes through the portmapper, MOUNT and NFS exactly as the
-//! benchmark clients do (`nfslab_workload::backend::nfs::setup`), every call bounded by the
+//! benchmark clients do ([`nfslab_workload::connect_nfs`]), every call bounded by the
 //! connect timeout, so an unreachable or misconfigured server is reported in one line before
 //! anything runs. Paths are relative to the export, `/`-separated.
 
@@ -11,12 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nfs3_types::nfs3::{nfs_fh3, nfsstat3};
-use nfslab_workload::backend::nfs::client::Nfs;
-use nfslab_workload::backend::nfs::options::NfsOptions;
-use nfslab_workload::backend::nfs::rpc::RetryPolicy;
-use nfslab_workload::backend::nfs::setup::{self, Mounted};
-use nfslab_workload::backend::nfs::stats::RpcStats;
-use nfslab_workload::backend::nfs::target::NfsTarget;
+use nfslab_workload::{
+    Nfs, NfsMounted, NfsOptions, NfsTarget, RetryPolicy, RpcStats, connect_nfs, unmount_nfs,
+};
 
 use crate::errors::error_chain;
 
@@ -101,7 +98,7 @@ pub enum ExportError {
 pub struct ExportTree {
     host: String,
     export: String,
-    mounted: Mounted,
+    mounted: NfsMounted,
     nfs: Nfs,
     timeout: Duration,
 }
@@ -126,13 +123,13 @@ impl ExportTree {
         let stats = Arc::new(RpcStats::nfs3(1));
         let mounted = tokio::time::timeout(
             timeout.saturating_mul(4),
-            setup::connect(&target, &options, stats),
+            connect_nfs(&target, &options, stats),
         )
         .await
         .map_err(|_| {
             connect_error(format!(
                 "no answer within {}",
-                nfslab_workload::units::format_duration(timeout.saturating_mul(4))
+                nfslab_workload::format_duration(timeout.saturating_mul(4))
             ))
         })?
         .map_err(|e| connect_error(error_chain(&e)))?;
@@ -319,7 +316,7 @@ impl ExportTree {
     /// Tells the server the export is no longer used (UMNT), best effort.
     pub async fn close(self) {
         let addr = std::net::SocketAddr::new(self.mounted.nfs_addr.ip(), self.mounted.mount_port);
-        setup::unmount(addr, &self.mounted.export, &self.mounted.cred, self.timeout).await;
+        unmount_nfs(addr, &self.mounted.export, &self.mounted.cred, self.timeout).await;
     }
 }
 

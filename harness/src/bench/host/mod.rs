@@ -34,7 +34,7 @@ pub use crate::nfs::protocol;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nfslab_workload::units::format_duration;
+use nfslab_workload::format_duration;
 use tokio::sync::watch;
 
 use self::clients::{ClientError, ClientRun, Clients};
@@ -157,7 +157,7 @@ struct StepContext<'a> {
 }
 
 /// The measured window of a job plus the plan's allowance, like the cluster runner.
-fn measure_timeout(plan: &Plan, job: &nfslab_workload::job::Job) -> Duration {
+fn measure_timeout(plan: &Plan, job: &nfslab_workload::Job) -> Duration {
     job.resolve()
         .ok()
         .map(|j| j.runtime.unwrap_or_default() + j.ramp_time)
@@ -211,7 +211,7 @@ impl StepContext<'_> {
             .plan
             .workload(&cell.workload)
             .map(|w| w.job.clone())
-            .unwrap_or_else(|| nfslab_workload::job::Job::new(nfslab_workload::job::Pattern::Read));
+            .unwrap_or_else(|| nfslab_workload::Job::new(nfslab_workload::Pattern::Read));
         self.progress.phase("laying out files");
         if let Err(e) = clients.layout(self.plan.cell_timeout, cancel).await {
             return Ok(client_end(&e));
@@ -383,7 +383,7 @@ impl StepContext<'_> {
 /// Why a client's run does not count as a measurement: a non-zero exit, or a result whose
 /// status is not `ok` (an IO error or a verification failure), with the error it reports.
 fn client_failure(run: &ClientRun) -> Option<String> {
-    use nfslab_workload::result::{RunResult, Status};
+    use nfslab_workload::{RunResult, Status};
     let result = serde_json::from_str::<RunResult>(&run.text).ok();
     let status_ok = result.as_ref().is_some_and(|r| r.status == Status::Ok);
     if run.exit_code == Some(0) && status_ok {

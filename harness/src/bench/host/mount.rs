@@ -357,7 +357,7 @@ impl HostMount {
                 let _ = child.wait().await;
                 format!(
                     "`mount` did not finish within {}",
-                    nfslab_workload::units::format_duration(timeout)
+                    nfslab_workload::format_duration(timeout)
                 )
             }
         };

@@ -28,7 +28,7 @@ use nix::errno::Errno;
 
 use super::rpc::{CallError, Reply, Request, RetryPolicy, RpcClient, decode};
 use super::stats::Event;
-use crate::pipeline::SharedBuf;
+use crate::io::SharedBuf;
 
 /// An NFS call that failed.
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +77,7 @@ impl NfsError {
 /// errno for an NFS status, as the Linux client's `nfs_stat_to_errno`; statuses with a
 /// kernel-internal errno (no userspace name) map to the nearest userspace one.
 #[must_use]
-pub const fn status_errno(status: nfsstat3) -> Errno {
+pub(crate) const fn status_errno(status: nfsstat3) -> Errno {
     match status {
         nfsstat3::NFS3_OK => Errno::UnknownErrno,
         nfsstat3::NFS3ERR_PERM => Errno::EPERM,
@@ -112,7 +112,7 @@ pub const fn status_errno(status: nfsstat3) -> Errno {
 
 /// errno for an RPC-level failure, as the Linux RPC client returns them.
 #[must_use]
-pub const fn call_errno(error: &CallError, timeout: Errno) -> Errno {
+pub(crate) const fn call_errno(error: &CallError, timeout: Errno) -> Errno {
     match error {
         CallError::TimedOut { .. } => timeout,
         CallError::Connect { .. } => Errno::ECONNREFUSED,
@@ -596,7 +596,7 @@ fn option<T: Pack + Unpack>(value: Nfs3Option<T>) -> Option<T> {
 
 /// Name of an NFSv3 procedure.
 #[must_use]
-pub fn proc_name(proc: u32) -> &'static str {
+pub(crate) fn proc_name(proc: u32) -> &'static str {
     const NAMES: [&str; 22] = [
         "NULL",
         "GETATTR",

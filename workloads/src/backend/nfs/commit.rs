@@ -15,7 +15,7 @@ use super::rpc::Request;
 
 /// A write the server has not committed yet.
 #[derive(Debug, Clone)]
-pub struct Kept {
+pub(crate) struct Kept {
     /// Byte offset.
     pub offset: u64,
     /// Issue order within the file.
@@ -36,7 +36,7 @@ impl Kept {
 
 /// A file's kept writes.
 #[derive(Debug, Default)]
-pub struct Retained {
+pub(crate) struct Retained {
     writes: BTreeMap<(u64, u64), Kept>,
     bytes: u64,
 }
@@ -44,18 +44,19 @@ pub struct Retained {
 impl Retained {
     /// Bytes kept.
     #[must_use]
-    pub const fn bytes(&self) -> u64 {
+    pub(crate) const fn bytes(&self) -> u64 {
         self.bytes
     }
 
     /// Whether nothing is kept.
+    #[cfg(test)]
     #[must_use]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.writes.is_empty()
     }
 
     /// Keeps `write`, dropping older writes it covers; returns the change of kept bytes.
-    pub fn keep(&mut self, write: Kept) -> i64 {
+    pub(crate) fn keep(&mut self, write: Kept) -> i64 {
         let before = self.bytes;
         let covered: Vec<(u64, u64)> = self
             .writes
@@ -76,13 +77,13 @@ impl Retained {
     }
 
     /// Takes every kept write (for a COMMIT).
-    pub fn take(&mut self) -> Vec<Kept> {
+    pub(crate) fn take(&mut self) -> Vec<Kept> {
         self.bytes = 0;
         std::mem::take(&mut self.writes).into_values().collect()
     }
 
     /// Puts writes back (a COMMIT failed); returns the bytes added.
-    pub fn restore(&mut self, writes: Vec<Kept>) -> u64 {
+    pub(crate) fn restore(&mut self, writes: Vec<Kept>) -> u64 {
         let mut added = 0;
         for w in writes {
             let before = self.bytes;
@@ -96,7 +97,7 @@ impl Retained {
 /// Splits `stale` writes into groups to resend one after the other: issue order, and no
 /// two overlapping writes in one group (writes within a group may go out together).
 #[must_use]
-pub fn waves(mut stale: Vec<Kept>) -> Vec<Vec<Kept>> {
+pub(crate) fn waves(mut stale: Vec<Kept>) -> Vec<Vec<Kept>> {
     stale.sort_by_key(|w| w.seq);
     let mut out: Vec<Vec<Kept>> = Vec::new();
     let mut current: Vec<Kept> = Vec::new();

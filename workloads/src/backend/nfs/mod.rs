@@ -29,36 +29,37 @@
 //! every read reaches the server, so results are labelled `direct`. Metadata runs
 //! through the engine's metadata loop, one operation at a time per worker.
 //!
-//! Use [`run`] to run a [`Job`] against a target from a program.
+//! [`crate::engine::run_nfs`] runs a job against a target from a program.
 
-pub mod client;
-pub mod commit;
-pub mod error;
-pub mod options;
-pub mod report;
-pub mod rpc;
-pub mod setup;
-pub mod stats;
-pub mod target;
-pub mod worker;
+pub(crate) mod client;
+pub(crate) mod commit;
+pub(crate) mod error;
+pub(crate) mod options;
+pub(crate) mod report;
+pub(crate) mod rpc;
+pub(crate) mod setup;
+pub(crate) mod stats;
+pub(crate) mod target;
+pub(crate) mod worker;
 
 use std::sync::Arc;
 
 use nfs3_types::nfs3::{nfsstat3, stable_how};
 
 use self::error::SetupError;
-use self::options::{NfsOptions, OptionError, Stability, effective_io_size};
-use self::report::{EffectiveOptions, FsInfo, NfsSection, differences};
+use self::options::{NfsOptions, OptionError, effective_io_size};
+use self::report::differences;
 use self::setup::{Mounted, check_writable, connect, unmount};
 use self::stats::{RpcSnapshot, RpcStats};
 use self::target::{NfsTarget, TargetError};
 use self::worker::{NfsWorker, Session};
-use crate::backend::{Backend, IoFault, PrepareError, Prepared};
-use crate::engine::{RunOptions, RunOutcome, StartError};
-use crate::job::{DirectMode, Job, Pattern, ResolvedJob};
+use crate::backend::{Backend, PrepareError, Prepared};
+use crate::io::IoFault;
+use crate::job::{DirectMode, Pattern, ResolvedJob};
 use crate::mount::{MountSection, MountStats};
 use crate::pipeline::CpuWindow;
-use crate::result::BackendInfo;
+use crate::result::nfs::{EffectiveOptions, FsInfo, NfsSection, Stability};
+use crate::result::{BackendInfo, ProtocolSection};
 
 /// Bad `nfs://` input: the URL or the client options.
 #[derive(Debug, thiserror::Error)]
@@ -69,58 +70,6 @@ pub enum InputError {
     /// `--nfs-options` holds a bad option.
     #[error(transparent)]
     Options(#[from] OptionError),
-}
-
-/// What [`run`] can fail with before any IO.
-#[derive(Debug, thiserror::Error)]
-pub enum NfsRunError {
-    /// Bad URL or options (exit code 2).
-    #[error(transparent)]
-    Input(#[from] InputError),
-    /// The job or the target was refused (see [`StartError::exit_code`]).
-    #[error(transparent)]
-    Start(#[from] StartError),
-}
-
-/// Runs `job` against the `nfs://` URL `target` with client options `mount_options`
-/// (`mount -o` syntax, may be empty) and file name prefix `prefix`; `note` receives human
-/// notes as they arise.
-///
-/// This blocks until the run ends and drives its own tokio runtime: from async code, call
-/// it on a blocking thread (`tokio::task::spawn_blocking`). The outcome carries the result
-/// document and the exit code the CLI would use; errors are bad input or a target that
-/// cannot be used (see [`crate::engine::StartError::exit_code`]).
-///
-/// ```no_run
-/// use nfslab_workload::backend::nfs;
-/// use nfslab_workload::engine::RunOptions;
-/// use nfslab_workload::job::{Job, Pattern};
-///
-/// let mut job = Job::new(Pattern::Randread);
-/// job.iodepth = 16;
-/// let outcome = nfs::run(
-///     &job,
-///     "nfs://10.0.0.5/export/bench",
-///     "vers=3,rsize=1048576,nconnect=4,hard,timeo=600,retrans=2",
-///     "nfslab",
-///     &RunOptions::default(),
-///     &mut |note| eprintln!("note: {note}"),
-/// );
-/// match outcome {
-///     Ok(o) => println!("{} bytes/s", o.result.totals.bandwidth_bytes_per_sec),
-///     Err(e) => eprintln!("{e}"),
-/// }
-/// ```
-pub fn run(
-    job: &Job,
-    target: &str,
-    mount_options: &str,
-    prefix: &str,
-    options: &RunOptions,
-    note: &mut dyn FnMut(&str),
-) -> Result<RunOutcome, NfsRunError> {
-    let mut backend = NfsBackend::new(target, mount_options, prefix)?;
-    Ok(crate::engine::run(job, &mut backend, options, note)?)
 }
 
 /// What the backend holds once connected.
@@ -135,7 +84,7 @@ struct Connected {
 
 /// The protocol backend for one `nfs://` target.
 #[derive(Debug)]
-pub struct NfsBackend {
+pub(crate) struct NfsBackend {
     target: NfsTarget,
     options: NfsOptions,
     prefix: String,
@@ -145,7 +94,11 @@ pub struct NfsBackend {
 impl NfsBackend {
     /// A backend for `url` with extra client options `mount_options` (override the URL's
     /// query). Nothing is contacted before [`Backend::prepare`].
-    pub fn new(url: &str, mount_options: &str, prefix: &str) -> Result<NfsBackend, InputError> {
+    pub(crate) fn new(
+        url: &str,
+        mount_options: &str,
+        prefix: &str,
+    ) -> Result<NfsBackend, InputError> {
         let target = NfsTarget::parse(url)?;
         let mut options = target.options(NfsOptions::default())?;
         options.apply_mount_options(mount_options)?;
@@ -155,18 +108,6 @@ impl NfsBackend {
             prefix: prefix.to_owned(),
             connected: None,
         })
-    }
-
-    /// The parsed target.
-    #[must_use]
-    pub const fn target(&self) -> &NfsTarget {
-        &self.target
-    }
-
-    /// The client options.
-    #[must_use]
-    pub const fn options(&self) -> &NfsOptions {
-        &self.options
     }
 
     fn refuse(&self, e: SetupError) -> PrepareError {
@@ -291,6 +232,7 @@ impl Drop for NfsBackend {
 
 impl Backend for NfsBackend {
     type Worker = NfsWorker;
+    type Counters = RpcSnapshot;
 
     fn info(&self) -> BackendInfo {
         BackendInfo {
@@ -367,14 +309,14 @@ impl Backend for NfsBackend {
         None
     }
 
-    fn nfs_snapshot(&self) -> Option<RpcSnapshot> {
+    fn protocol_counters(&self) -> Option<RpcSnapshot> {
         self.connected.as_ref().map(|c| c.stats.snapshot())
     }
 
-    fn nfs_section(&self, before: Option<&RpcSnapshot>) -> Option<NfsSection> {
+    fn protocol_section(&self, before: Option<&RpcSnapshot>) -> Option<ProtocolSection> {
         let c = self.connected.as_ref()?;
         let mut section = c.section.clone();
         section.rpc = before.map(|b| c.stats.snapshot().since(b));
-        Some(section)
+        Some(ProtocolSection::Nfs(section))
     }
 }

@@ -32,64 +32,17 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::result::nfs::{RetryMode, Stability};
 use crate::units::{format_duration, format_size, parse_duration, parse_size};
 
 /// Largest READ/WRITE size the client uses, as the Linux client (`NFS_MAX_FILE_IO_SIZE`).
-pub const CLIENT_MAX_IO: u32 = 1 << 20;
+pub(crate) const CLIENT_MAX_IO: u32 = 1 << 20;
 /// Smallest READ/WRITE size.
-pub const CLIENT_MIN_IO: u32 = 4096;
+pub(crate) const CLIENT_MIN_IO: u32 = 4096;
 /// Most connections per client (the Linux `nconnect` limit).
-pub const MAX_NCONNECT: u32 = 16;
+pub(crate) const MAX_NCONNECT: u32 = 16;
 /// Longest retransmission timeout (the Linux client's 600 s).
-pub const MAX_TIMEO: Duration = Duration::from_secs(600);
-
-/// How a call that gets no reply ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RetryMode {
-    /// Retry until the server answers (reconnecting with capped exponential backoff).
-    Hard,
-    /// Fail after `timeo` x (`retrans` + 1) with EIO.
-    Soft,
-    /// Fail after `timeo` x (`retrans` + 1) with ETIMEDOUT.
-    Softerr,
-}
-
-impl RetryMode {
-    /// The mount option naming the mode.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            RetryMode::Hard => "hard",
-            RetryMode::Soft => "soft",
-            RetryMode::Softerr => "softerr",
-        }
-    }
-}
-
-/// WRITE stability requested.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stability {
-    /// UNSTABLE writes, then COMMIT (checking the write verifier) at fsync points.
-    Unstable,
-    /// DATA_SYNC writes.
-    DataSync,
-    /// FILE_SYNC writes (like the `sync` mount option).
-    FileSync,
-}
-
-impl Stability {
-    /// The option value.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Stability::Unstable => "unstable",
-            Stability::DataSync => "data_sync",
-            Stability::FileSync => "file_sync",
-        }
-    }
-}
+pub(crate) const MAX_TIMEO: Duration = Duration::from_secs(600);
 
 /// Every client parameter, after defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -495,7 +448,7 @@ impl NfsOptions {
 /// Effective READ/WRITE size: the request (or the client maximum) capped by the server's
 /// maximum, rounded down to a multiple of 4 KiB, as the Linux client does.
 #[must_use]
-pub fn effective_io_size(requested: Option<u32>, server_max: u32) -> u32 {
+pub(crate) fn effective_io_size(requested: Option<u32>, server_max: u32) -> u32 {
     let want = requested.unwrap_or(CLIENT_MAX_IO).min(CLIENT_MAX_IO);
     let capped = if server_max > 0 {
         want.min(server_max)

@@ -1,48 +1,9 @@
-//! The `nfs` section of a result: where the run went, the client parameters requested
-//! and used, the server's FSINFO, and the RPC view of the measured phase.
+//! Filling the result's `nfs` section: the client parameters in effect after negotiation,
+//! and the requested values the negotiation changed. The section's types live with the
+//! result document ([`crate::result::nfs`]).
 
-use serde::{Deserialize, Serialize};
-
-use super::options::{NfsOptions, RetryMode, Stability};
-use super::setup::PortSource;
-use super::stats::RpcReport;
-
-/// Client parameters in effect.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EffectiveOptions {
-    /// Bytes per READ.
-    pub rsize: u32,
-    /// Bytes per WRITE.
-    pub wsize: u32,
-    /// TCP connections.
-    pub nconnect: u32,
-    /// Requests in flight per connection at most.
-    pub max_inflight: u32,
-    /// `hard`, `soft` or `softerr`.
-    pub retry: RetryMode,
-    /// Retransmission timeout, deciseconds.
-    pub timeo: u64,
-    /// Retransmissions before a soft call fails.
-    pub retrans: u32,
-    /// Attribute and name caching.
-    pub attr_cache: bool,
-    /// File attribute lifetime, seconds.
-    pub acregmin: u64,
-    /// Directory attribute lifetime, seconds.
-    pub acdirmin: u64,
-    /// READDIRPLUS for listings.
-    pub rdirplus: bool,
-    /// WRITE stability.
-    pub stable: Stability,
-    /// AUTH_SYS uid.
-    pub uid: u32,
-    /// AUTH_SYS gid.
-    pub gid: u32,
-    /// Privileged source ports.
-    pub resvport: bool,
-    /// Uncommitted bytes per worker before a COMMIT.
-    pub dirty_limit: u64,
-}
+use super::options::NfsOptions;
+use crate::result::nfs::{EffectiveOptions, FsInfo};
 
 impl EffectiveOptions {
     /// The effective values of `options` with the negotiated sizes and credentials.
@@ -72,111 +33,11 @@ impl EffectiveOptions {
             dirty_limit: options.dirty_limit,
         }
     }
-
-    /// In `mount -o` syntax.
-    #[must_use]
-    pub fn to_mount_options(&self) -> String {
-        format!(
-            "vers=3,proto=tcp,rsize={},wsize={},nconnect={},max_inflight={},{},timeo={},retrans={},{},acregmin={},acdirmin={},{},stable={},uid={},gid={},{}",
-            self.rsize,
-            self.wsize,
-            self.nconnect,
-            self.max_inflight,
-            self.retry.name(),
-            self.timeo,
-            self.retrans,
-            if self.attr_cache { "ac" } else { "noac" },
-            self.acregmin,
-            self.acdirmin,
-            if self.rdirplus {
-                "rdirplus"
-            } else {
-                "nordirplus"
-            },
-            self.stable.name(),
-            self.uid,
-            self.gid,
-            if self.resvport {
-                "resvport"
-            } else {
-                "noresvport"
-            },
-        )
-    }
-}
-
-/// The server's FSINFO reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FsInfo {
-    /// Largest READ.
-    pub rtmax: u32,
-    /// Preferred READ.
-    pub rtpref: u32,
-    /// Largest WRITE.
-    pub wtmax: u32,
-    /// Preferred WRITE.
-    pub wtpref: u32,
-    /// Preferred READDIR.
-    pub dtpref: u32,
-    /// Largest file size.
-    pub maxfilesize: u64,
-}
-
-/// Where an NFS run went and how the protocol saw it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NfsSection {
-    /// Server as given in the URL.
-    pub server: String,
-    /// NFS service address used.
-    pub address: String,
-    /// MOUNT port used.
-    pub mount_port: u16,
-    /// `portmapper`, `explicit` or `mixed`.
-    pub ports: PortSource,
-    /// The export mounted.
-    pub export: String,
-    /// The directory the run used.
-    pub path: String,
-    /// Options as given (URL query and `--nfs-options`), in `mount -o` syntax.
-    pub options_requested: String,
-    /// Every value in effect, in `mount -o` syntax.
-    pub options_effective: String,
-    /// The same, as fields.
-    pub effective: EffectiveOptions,
-    /// Requested values the client or server changed (`rsize 4194304 -> 1048576 ...`).
-    pub differences: Vec<String>,
-    /// Options accepted without effect at protocol level.
-    pub ignored: Vec<String>,
-    /// The server's limits.
-    pub fsinfo: FsInfo,
-    /// RPCs of the measured phase; `null` when it did not run.
-    pub rpc: Option<RpcReport>,
-}
-
-/// The summary lines of an NFS section (for the human summary on stderr).
-#[must_use]
-pub fn summary_lines(section: &NfsSection) -> String {
-    let mut out = format!(
-        "  nfs: {} export {} ({})\n",
-        section.address, section.export, section.options_effective
-    );
-    if let Some(rpc) = &section.rpc {
-        let event = |name: &str| rpc.events.get(name).copied().unwrap_or(0);
-        out.push_str(&format!(
-            "  rpc: {} calls, {} retransmissions, {} reconnects, {} write verifier changes, avg rtt {:.3} ms\n",
-            rpc.totals.calls,
-            rpc.totals.retransmissions,
-            event("reconnects"),
-            event("write_verifier_changes"),
-            rpc.totals.avg_rtt_ms
-        ));
-    }
-    out
 }
 
 /// Requested sizes the negotiation changed, described for people.
 #[must_use]
-pub fn differences(
+pub(crate) fn differences(
     options: &NfsOptions,
     effective: &EffectiveOptions,
     fsinfo: &FsInfo,

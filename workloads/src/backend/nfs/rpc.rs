@@ -43,10 +43,10 @@ use tokio::task::JoinHandle;
 
 use super::options::MAX_TIMEO;
 use super::stats::{Event, RpcStats};
-use crate::pipeline::SharedBuf;
+use crate::io::SharedBuf;
 
 /// Largest reply record accepted (a READ of 1 MiB is about 1 MiB + 200 bytes).
-pub const MAX_RECORD: usize = 64 << 20;
+pub(crate) const MAX_RECORD: usize = 64 << 20;
 /// Most queued requests the writer sends with one vectored write.
 const WRITE_BATCH: usize = 64;
 /// Buffer of the reader (small replies are read in bulk; large ones bypass it).
@@ -279,7 +279,11 @@ impl Reply {
 }
 
 /// AUTH_SYS credentials as sent with every call.
-pub fn auth_sys(uid: u32, gid: u32, machine: &str) -> Result<opaque_auth<'static>, CallError> {
+pub(crate) fn auth_sys(
+    uid: u32,
+    gid: u32,
+    machine: &str,
+) -> Result<opaque_auth<'static>, CallError> {
     let body = auth_unix {
         stamp: std::process::id(),
         machinename: Opaque::owned(machine.as_bytes().iter().copied().take(255).collect()),
@@ -500,7 +504,7 @@ struct ConnState {
 
 /// One of a client's connections: re-established when it breaks.
 #[derive(Debug)]
-pub struct Connection {
+pub(crate) struct Connection {
     index: usize,
     addr: SocketAddr,
     resvport: bool,
@@ -545,7 +549,7 @@ async fn connect_reserved(addr: SocketAddr) -> std::io::Result<TcpStream> {
 }
 
 /// Opens a TCP connection to `addr` within `timeout`.
-pub async fn connect_tcp(
+pub(crate) async fn connect_tcp(
     addr: SocketAddr,
     resvport: bool,
     timeout: Duration,
@@ -1021,7 +1025,7 @@ fn parse_reply(
 }
 
 /// Decodes an XDR value from the start of `bytes`; returns it and the bytes it used.
-pub fn decode<T: Unpack>(bytes: &[u8]) -> Result<(T, usize), CallError> {
+pub(crate) fn decode<T: Unpack>(bytes: &[u8]) -> Result<(T, usize), CallError> {
     let mut cursor = Cursor::new(bytes);
     let (value, _) = T::unpack(&mut cursor).map_err(|e| CallError::BadReply {
         detail: e.to_string(),

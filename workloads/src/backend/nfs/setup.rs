@@ -28,27 +28,16 @@ use nix::errno::Errno;
 
 use super::client::{Nfs, NfsError};
 use super::error::SetupError;
-use super::options::{NfsOptions, RetryMode};
+use super::options::NfsOptions;
 use super::rpc::{CallError, ClientConfig, RetryPolicy, RpcClient, auth_sys, connect_tcp};
 use super::stats::RpcStats;
 use super::target::NfsTarget;
+use crate::result::nfs::{PortSource, RetryMode};
 
 const PORTMAP_HINT: &str =
     "start rpcbind on the server, or give both ports: ?nfsport=N&mountport=N";
 const MOUNT_HINT: &str = "check that the server runs and exports over NFSv3, or give mountport=N";
 const NFS_HINT: &str = "check that the server runs and serves NFSv3 over TCP, or give nfsport=N";
-
-/// Where the ports came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PortSource {
-    /// Both asked from the portmapper.
-    Portmapper,
-    /// Both given.
-    Explicit,
-    /// One given, one asked.
-    Mixed,
-}
 
 /// A reachable export and the NFS client for it.
 #[derive(Debug)]
@@ -412,7 +401,7 @@ fn path_error(
 
 /// The run's retry policy from the options.
 #[must_use]
-pub fn run_policy(options: &NfsOptions) -> RetryPolicy {
+pub(crate) fn run_policy(options: &NfsOptions) -> RetryPolicy {
     RetryPolicy {
         timeo: options.timeo,
         retrans: options.retrans,
@@ -564,7 +553,7 @@ pub async fn connect(
 }
 
 /// Checks that the credentials may create files in the target directory (ACCESS).
-pub async fn check_writable(
+pub(crate) async fn check_writable(
     target: &NfsTarget,
     mounted: &Mounted,
     setup: &Nfs,

@@ -14,11 +14,11 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use crate::result::nfs::{ProcReport, RpcReport};
 
 /// Counters of one procedure.
 #[derive(Debug, Default)]
-pub struct ProcCounters {
+pub(crate) struct ProcCounters {
     calls: AtomicU64,
     errors: AtomicU64,
     transmissions: AtomicU64,
@@ -237,7 +237,7 @@ impl RpcStats {
 
 /// Plain copy of one procedure's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ProcSnapshot {
+pub(crate) struct ProcSnapshot {
     calls: u64,
     errors: u64,
     transmissions: u64,
@@ -256,51 +256,6 @@ pub struct RpcSnapshot {
     procs: BTreeMap<String, ProcSnapshot>,
     events: BTreeMap<String, u64>,
     max_in_flight: Vec<u64>,
-}
-
-/// One procedure over an interval, as reported.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ProcReport {
-    /// Replies received.
-    pub calls: u64,
-    /// Replies with an NFS status other than OK.
-    pub errors: u64,
-    /// Requests sent, retransmissions included.
-    pub transmissions: u64,
-    /// Requests sent again (after a timeout or a lost connection).
-    pub retransmissions: u64,
-    /// Transmissions that got no reply in time.
-    pub timeouts: u64,
-    /// Bytes sent (record marks included).
-    pub bytes_sent: u64,
-    /// Bytes received (record marks included).
-    pub bytes_received: u64,
-    /// Mean time from transmission to reply, ms.
-    pub avg_rtt_ms: f64,
-    /// Mean time from the call's start to its end, ms (slot waits and retries included).
-    pub avg_exe_ms: f64,
-}
-
-impl ProcReport {
-    /// Requests made: transmissions less retransmissions.
-    #[must_use]
-    pub fn requests(&self) -> u64 {
-        self.transmissions.saturating_sub(self.retransmissions)
-    }
-}
-
-/// The RPC section of a result: the measured phase's calls.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct RpcReport {
-    /// Per procedure (`READ`, `WRITE`, `COMMIT`, `LOOKUP`...), procedures with traffic only.
-    pub procedures: BTreeMap<String, ProcReport>,
-    /// Every procedure together.
-    pub totals: ProcReport,
-    /// Client events: `reconnects`, `connect_failures`, `major_timeouts`, `late_replies`,
-    /// `write_verifier_changes`, `writes_redone`, `jukebox_retries`, `soft_failures`.
-    pub events: BTreeMap<String, u64>,
-    /// Most requests in flight at once, per connection.
-    pub max_in_flight_per_connection: Vec<u64>,
 }
 
 fn avg_ms(sum_ns: u64, count: u64) -> f64 {

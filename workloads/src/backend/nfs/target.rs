@@ -48,11 +48,11 @@ pub enum TargetError {
 }
 
 /// URL scheme of the protocol backend.
-pub const SCHEME: &str = "nfs://";
+pub(crate) const SCHEME: &str = "nfs://";
 
 /// Whether `text` names an NFS URL (and not a POSIX path).
 #[must_use]
-pub fn is_nfs_url(text: &str) -> bool {
+pub(crate) fn is_nfs_url(text: &str) -> bool {
     text.get(..SCHEME.len())
         .is_some_and(|s| s.eq_ignore_ascii_case(SCHEME))
 }
@@ -215,7 +215,7 @@ mod tests {
         let t = NfsTarget::parse("nfs://h:3049/e?mountport=20048&soft&timeo=10").unwrap();
         let o = t.options(NfsOptions::default()).unwrap();
         assert_eq!((o.nfs_port, o.mount_port), (Some(3049), Some(20_048)));
-        assert_eq!(o.retry, super::super::options::RetryMode::Soft);
+        assert_eq!(o.retry, crate::result::nfs::RetryMode::Soft);
         let t = NfsTarget::parse("nfs://h/e?rsize=x").unwrap();
         let e = t.options(NfsOptions::default()).unwrap_err();
         assert_eq!(e.to_string(), "NFS URL `nfs://h/e` has an unusable option");

@@ -30,10 +30,10 @@ use super::client::{Nfs, NfsError, ReadReply};
 use super::commit::{Kept, Retained, waves};
 use super::rpc::Request;
 use super::stats::Event;
-use crate::backend::{IoFault, WorkerIo};
-use crate::driver::{MeasuredOutcome, PhaseClock, run_metadata};
+use crate::driver::run_metadata;
+use crate::io::{IoFault, MeasuredOutcome, PhaseClock, SharedBuf, WorkerIo};
 use crate::job::{Pattern, ResolvedJob};
-use crate::pipeline::{CpuWindow, IoFuture, PipelinedIo, ReadData, SharedBuf, run_data};
+use crate::pipeline::{CpuWindow, IoFuture, PipelinedIo, ReadData, run_data};
 use crate::verify::Generations;
 
 /// COMMIT rounds before a changing write verifier is an error.
@@ -41,7 +41,7 @@ const MAX_COMMIT_ROUNDS: u32 = 8;
 
 /// What every worker of a run shares.
 #[derive(Debug)]
-pub struct Session {
+pub(crate) struct Session {
     /// The runtime that drives the client.
     pub rt: tokio::runtime::Handle,
     /// Calls under the run's retry policy.
@@ -79,19 +79,19 @@ pub struct Session {
 impl Session {
     /// Server path of `leaf` in the target directory.
     #[must_use]
-    pub fn path_of(&self, leaf: &str) -> String {
+    pub(crate) fn path_of(&self, leaf: &str) -> String {
         format!("{}/{leaf}", self.dir_path.trim_end_matches('/'))
     }
 
     /// Name of worker `worker`'s data file `file`.
     #[must_use]
-    pub fn data_leaf(&self, worker: u32, file: u32) -> String {
+    pub(crate) fn data_leaf(&self, worker: u32, file: u32) -> String {
         format!("{}.t{worker}.f{file}", self.prefix)
     }
 
     /// Name of worker `worker`'s metadata directory.
     #[must_use]
-    pub fn metadata_leaf(&self, worker: u32) -> String {
+    pub(crate) fn metadata_leaf(&self, worker: u32) -> String {
         format!("{}.md.t{worker}", self.prefix)
     }
 }
@@ -380,7 +380,7 @@ struct MetaDir {
 
 /// One worker's files or metadata directory on the server.
 #[derive(Debug)]
-pub struct NfsWorker {
+pub(crate) struct NfsWorker {
     s: Arc<Session>,
     files: Vec<FileCtx>,
     names: Vec<String>,
@@ -422,7 +422,7 @@ fn split(path: &str) -> (Option<&str>, &str) {
 impl NfsWorker {
     /// Opens (creating where the job writes or lays out) worker `worker`'s files, or its
     /// metadata directory.
-    pub fn open(s: &Arc<Session>, worker: u32) -> Result<NfsWorker, IoFault> {
+    pub(crate) fn open(s: &Arc<Session>, worker: u32) -> Result<NfsWorker, IoFault> {
         let mut w = NfsWorker {
             s: Arc::clone(s),
             files: Vec::new(),

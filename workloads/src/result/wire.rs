@@ -16,11 +16,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::nfs::options::Stability;
-use crate::backend::nfs::report::NfsSection;
+use super::RunResult;
+use super::nfs::{NfsSection, Stability};
 use crate::job::FsyncPolicy;
 use crate::mount::MountStatsDelta;
-use crate::result::RunResult;
 use crate::units::format_size;
 
 /// Share of the application's bytes that may be missing on the wire before a cell is
@@ -28,9 +27,9 @@ use crate::units::format_size;
 pub const MEANINGFUL_SHARE: f64 = 0.10;
 
 /// Where the wire figures come from.
-pub const SOURCE_MOUNTSTATS: &str = "mountstats";
+pub(crate) const SOURCE_MOUNTSTATS: &str = "mountstats";
 /// The user-space client's own counters.
-pub const SOURCE_CLIENT: &str = "client";
+pub(crate) const SOURCE_CLIENT: &str = "client";
 
 /// What a finding is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,7 +227,7 @@ fn findings(s: &WireSection) -> Vec<Finding> {
 
 /// Bytes the job read and wrote, the ramp included (the kernel and the client count it).
 #[must_use]
-pub fn app_bytes(r: &RunResult) -> (u64, u64) {
+pub(crate) fn app_bytes(r: &RunResult) -> (u64, u64) {
     let bytes = |kind: &str| r.ops.get(kind).map_or(0, |s| s.bytes);
     (
         bytes("read") + r.totals.ramp_read_bytes,
@@ -240,7 +239,7 @@ pub fn app_bytes(r: &RunResult) -> (u64, u64) {
 /// defaults (`nocto`, `fsc`, and `actimeo`/`acregmin` above the kernel's 3 s or `acregmax`
 /// above its 60 s; `actimeo=0` turns attribute caching off and is not one of them).
 #[must_use]
-pub fn cache_options<'a>(options: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+pub(crate) fn cache_options<'a>(options: impl IntoIterator<Item = &'a String>) -> Vec<String> {
     options
         .into_iter()
         .filter(|o| {
@@ -311,7 +310,7 @@ pub fn from_mountstats(
 
 /// The section of a run of the user-space NFSv3 client from its own RPC counters.
 #[must_use]
-pub fn from_client(r: &RunResult, nfs: &NfsSection) -> Option<WireSection> {
+pub(crate) fn from_client(r: &RunResult, nfs: &NfsSection) -> Option<WireSection> {
     let rpc = nfs.rpc.as_ref()?;
     let proc_bytes = |name: &str, sent: bool| {
         rpc.procedures
@@ -334,7 +333,7 @@ pub fn from_client(r: &RunResult, nfs: &NfsSection) -> Option<WireSection> {
 /// The wire section of a finished run: from the kernel's counters on an NFS mount, from the
 /// client's own on `nfs://` targets; `None` elsewhere (local filesystems have no wire).
 #[must_use]
-pub fn of_result(r: &RunResult, client_memory: Option<u64>) -> Option<WireSection> {
+pub(crate) fn of_result(r: &RunResult, client_memory: Option<u64>) -> Option<WireSection> {
     if let Some(nfs) = &r.nfs {
         return from_client(r, nfs);
     }

@@ -9,6 +9,9 @@
 //! percentiles of the aggregate come from the summed histograms, never from averaging
 //! percentiles.
 
+pub(crate) mod nfs;
+pub(crate) mod wire;
+
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
@@ -26,6 +29,14 @@ use crate::verify::Mismatch;
 
 /// Version of the result schema.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// A protocol backend's own section of the result, next to `mount`: one variant per
+/// protocol backend, each kept in its own field of [`RunResult`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProtocolSection {
+    /// The NFSv3 client's view of an `nfs://` run (the result's `nfs` field).
+    Nfs(nfs::NfsSection),
+}
 
 /// How the run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -370,18 +381,18 @@ pub struct RunResult {
     /// The protocol backend's view: server, options requested and used, RPC statistics
     /// of the measured phase (`null` for other backends).
     #[serde(default)]
-    pub nfs: Option<crate::backend::nfs::report::NfsSection>,
+    pub nfs: Option<nfs::NfsSection>,
     /// Bytes the job moved against bytes on the wire, for NFS mounts and `nfs://` targets
     /// (absent elsewhere and in older results).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wire: Option<crate::wire::WireSection>,
+    pub wire: Option<wire::WireSection>,
     /// Notes for people (fallbacks, adjustments).
     pub notes: Vec<String>,
 }
 
 /// Per-kind statistics of a merged recorder over a window.
 #[must_use]
-pub fn op_stats_map(recorder: &Recorder, window_seconds: f64) -> BTreeMap<String, OpStats> {
+pub(crate) fn op_stats_map(recorder: &Recorder, window_seconds: f64) -> BTreeMap<String, OpStats> {
     recorder
         .kinds()
         .filter_map(|kind| {
@@ -399,7 +410,7 @@ pub fn op_stats_map(recorder: &Recorder, window_seconds: f64) -> BTreeMap<String
 /// Encodes a histogram as base64 of its V2 serialization (empty text if it cannot be
 /// serialized, which only happens for counts beyond `i64::MAX`).
 #[must_use]
-pub fn encode_histogram(h: &Histogram<u64>) -> String {
+pub(crate) fn encode_histogram(h: &Histogram<u64>) -> String {
     let mut bytes = Vec::new();
     match V2Serializer::new().serialize(h, &mut bytes) {
         Ok(_) => base64::engine::general_purpose::STANDARD.encode(bytes),
