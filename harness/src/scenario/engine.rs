@@ -434,8 +434,8 @@ async fn run_steps(
         });
         let timeout = step.timeout.resolve(&env.config.timeouts);
         let window = match &step.action {
-            super::plan::Action::Stays { duration, .. } => {
-                duration.unwrap_or(env.config.timeouts.observe)
+            super::plan::Action::Stays(stays) => {
+                stays.duration.unwrap_or(env.config.timeouts.observe)
             }
             _ => Duration::ZERO,
         };

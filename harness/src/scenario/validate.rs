@@ -24,9 +24,12 @@ use serde_saphyr::Spanned;
 
 use super::format::{self as f, S};
 use super::plan::{
-    Action, CaptureSource, EventSource, ExecExpect, ExitExpect, KINDS, KindInfo, Manifest,
-    MountExpect, Note, NoteKind, ObjRef, PodTarget, Pred, ProvisionerStep, Requirements, Scenario,
-    Step, StepTimeout, TimeoutKind, Tpl,
+    Action, CaptureSource, CaptureStep, DeletePodsStep, DeleteStep, EventSource, ExecExpect,
+    ExecStep, ExitExpect, ExpectEventStep, HttpGetStep, KINDS, KindInfo, LogsStep, Manifest,
+    MountExpect, MountOptionsStep, Note, NoteKind, ObjRef, PatchStep, PodTarget, Pred,
+    ProvisionerStep, Requirements, ScaleStep, Scenario, ServerExpectStep, ServerMkdirStep,
+    ServerRemoveStep, ServerRenameStep, ServerWaitStep, ServerWriteStep, StaysStep, Step,
+    StepTimeout, TimeoutKind, Tpl, WaitStep,
 };
 use super::provisioner;
 use super::template::{Images, Templates, Vars};
@@ -1096,11 +1099,11 @@ impl<'a> Validator<'a> {
                     }
                 };
                 (
-                    Action::Delete {
+                    Action::Delete(DeleteStep {
                         objects,
                         wait: b.wait.as_ref().is_none_or(|w| w.value),
                         propagation,
-                    },
+                    }),
                     TimeoutKind::Delete,
                 )
             }
@@ -1155,13 +1158,13 @@ impl<'a> Validator<'a> {
                     _ => TimeoutKind::PodReady,
                 };
                 (
-                    Action::Wait {
+                    Action::Wait(WaitStep {
                         objects,
                         selector,
                         count: b.count.as_ref().map_or(1, |c| c.value),
                         pred,
                         meanwhile,
-                    },
+                    }),
                     default,
                 )
             }
@@ -1177,11 +1180,11 @@ impl<'a> Validator<'a> {
                     .as_ref()
                     .and_then(|d| self.duration(d, &format!("{field}.for")));
                 (
-                    Action::Stays {
+                    Action::Stays(StaysStep {
                         objects,
                         pred,
                         duration,
-                    },
+                    }),
                     TimeoutKind::Observe,
                 )
             }
@@ -1268,14 +1271,14 @@ impl<'a> Validator<'a> {
                     None => ExecExpect::default(),
                 };
                 (
-                    Action::Exec {
+                    Action::Exec(ExecStep {
                         target,
                         all,
                         container: self
                             .opt_tpl(b.container.as_ref(), &format!("{field}.container")),
                         command,
                         expect,
-                    },
+                    }),
                     TimeoutKind::Exec,
                 )
             }
@@ -1291,7 +1294,7 @@ impl<'a> Validator<'a> {
                     );
                 }
                 (
-                    Action::HttpGet {
+                    Action::HttpGet(HttpGetStep {
                         target,
                         container: self
                             .opt_tpl(b.container.as_ref(), &format!("{field}.container")),
@@ -1301,38 +1304,38 @@ impl<'a> Validator<'a> {
                             e.body_contains.as_ref(),
                             &format!("{field}.expect.body-contains"),
                         ),
-                    },
+                    }),
                     TimeoutKind::Exec,
                 )
             }
             f::StepDef::ServerMkdir(b) => (
-                Action::ServerMkdir {
+                Action::ServerMkdir(ServerMkdirStep {
                     path: self.server_path(&b.path, &format!("{field}.path")),
                     mode: self.opt_tpl(b.mode.as_ref(), &format!("{field}.mode")),
                     owner: self.opt_tpl(b.owner.as_ref(), &format!("{field}.owner")),
-                },
+                }),
                 TimeoutKind::Exec,
             ),
             f::StepDef::ServerWrite(b) => (
-                Action::ServerWrite {
+                Action::ServerWrite(ServerWriteStep {
                     path: self.server_path(&b.path, &format!("{field}.path")),
                     content: self.tpl(&b.content, &format!("{field}.content")),
                     append: b.append.as_ref().is_some_and(|a| a.value),
-                },
+                }),
                 TimeoutKind::Exec,
             ),
             f::StepDef::ServerRemove(b) => (
-                Action::ServerRemove {
+                Action::ServerRemove(ServerRemoveStep {
                     path: self.server_path(&b.path, &format!("{field}.path")),
                     recursive: b.recursive.as_ref().is_some_and(|r| r.value),
-                },
+                }),
                 TimeoutKind::Exec,
             ),
             f::StepDef::ServerRename(b) => (
-                Action::ServerRename {
+                Action::ServerRename(ServerRenameStep {
                     from: self.server_path(&b.from, &format!("{field}.from")),
                     to: self.server_path(&b.to, &format!("{field}.to")),
-                },
+                }),
                 TimeoutKind::Exec,
             ),
             f::StepDef::ServerExpect(b) => {
@@ -1387,21 +1390,21 @@ impl<'a> Validator<'a> {
                     );
                 }
                 (
-                    Action::ServerExpect {
+                    Action::ServerExpect(ServerExpectStep {
                         path: self.server_path(&b.path, &format!("{field}.path")),
                         exists: b.exists.as_ref().map(|e| e.value),
                         content: self.opt_tpl(b.content.as_ref(), &format!("{field}.content")),
                         empty: b.empty.as_ref().map(|e| e.value),
                         entries,
                         owner,
-                    },
+                    }),
                     TimeoutKind::Exec,
                 )
             }
             f::StepDef::ServerWait(b) => (
-                Action::ServerWait {
+                Action::ServerWait(ServerWaitStep {
                     path: self.server_path(&b.path, &format!("{field}.path")),
-                },
+                }),
                 TimeoutKind::Provision,
             ),
             f::StepDef::ExpectEvent(b) => {
@@ -1440,12 +1443,12 @@ impl<'a> Validator<'a> {
                     );
                 }
                 (
-                    Action::ExpectEvent {
+                    Action::ExpectEvent(ExpectEventStep {
                         source,
                         reason: self.tpl(&b.reason, &format!("{field}.reason")),
                         message: self.opt_tpl(b.message.as_ref(), &format!("{field}.message")),
                         event_type,
-                    },
+                    }),
                     TimeoutKind::PodReady,
                 )
             }
@@ -1475,18 +1478,18 @@ impl<'a> Validator<'a> {
                     self.statefulset_replicas(&name, i64::from(b.replicas.value));
                 }
                 (
-                    Action::Scale {
+                    Action::Scale(ScaleStep {
                         object,
                         replicas: b.replicas.value,
-                    },
+                    }),
                     TimeoutKind::Request,
                 )
             }
             f::StepDef::DeletePods(b) => (
-                Action::DeletePods {
+                Action::DeletePods(DeletePodsStep {
                     selector: self.selector(&b.selector, &format!("{field}.selector")),
                     replaced: b.replaced.as_ref().is_none_or(|r| r.value),
-                },
+                }),
                 TimeoutKind::PodReady,
             ),
             f::StepDef::Capture(b) => {
@@ -1529,11 +1532,11 @@ impl<'a> Validator<'a> {
                 }
                 self.captures.insert(name.clone());
                 (
-                    Action::Capture {
+                    Action::Capture(CaptureStep {
                         source,
                         pointer: b.field.value.clone(),
                         name,
-                    },
+                    }),
                     TimeoutKind::Request,
                 )
             }
@@ -1549,7 +1552,10 @@ impl<'a> Validator<'a> {
                     );
                 }
                 self.node_templates(&patch, &format!("{field}.merge"), None);
-                (Action::Patch { object, patch }, TimeoutKind::Request)
+                (
+                    Action::Patch(PatchStep { object, patch }),
+                    TimeoutKind::Request,
+                )
             }
             f::StepDef::MountOptions(b) => {
                 let target = self.pod_target(b.pod.as_ref(), b.selector.as_ref(), pos, field)?;
@@ -1578,7 +1584,7 @@ impl<'a> Validator<'a> {
                     None => MountExpect::default(),
                 };
                 (
-                    Action::MountOptions {
+                    Action::MountOptions(MountOptionsStep {
                         target,
                         container: self
                             .opt_tpl(b.container.as_ref(), &format!("{field}.container")),
@@ -1586,7 +1592,7 @@ impl<'a> Validator<'a> {
                         requested: self
                             .opt_tpl(b.requested.as_ref(), &format!("{field}.requested")),
                         expect,
-                    },
+                    }),
                     TimeoutKind::Exec,
                 )
             }
@@ -1603,13 +1609,13 @@ impl<'a> Validator<'a> {
                     );
                 }
                 (
-                    Action::Logs {
+                    Action::Logs(LogsStep {
                         target,
                         container: self
                             .opt_tpl(b.container.as_ref(), &format!("{field}.container")),
                         tail,
                         contains: self.opt_tpl(b.contains.as_ref(), &format!("{field}.contains")),
-                    },
+                    }),
                     TimeoutKind::Exec,
                 )
             }
