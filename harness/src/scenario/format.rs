@@ -4,12 +4,25 @@
 //! `scenario` module: [`super::validate`] turns them into the engine's
 //! [`super::plan::Scenario`]. Every field a validation message may point at is a
 //! `Spanned<T>`; unknown fields are rejected by serde with their position.
+//!
+//! This file holds the file's frame (id, notes, the [`StepDef`] enum of every step kind)
+//! and the condition language `wait` and `stays` share ([`PredicateDef`]); each step
+//! kind's body (`ApplyDef`, `ExecDef`...) is declared with [`step_body!`] in its family's
+//! file under `steps/`, beside its validation and execution.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::steps::cluster::{DeployProvisionerDef, ExpectEventDef};
+use super::steps::objects::{ApplyDef, CaptureDef, DeleteDef, DeletePodsDef, PatchDef, ScaleDef};
+use super::steps::pods::{ExecDef, HttpGetDef, LogsDef, MountOptionsDef};
+use super::steps::server::{
+    RestartNfsServerDef, ServerExpectDef, ServerMkdirDef, ServerRemoveDef, ServerRenameDef,
+    ServerWaitDef, ServerWriteDef,
+};
+use super::steps::waits::{StaysDef, WaitDef};
 use crate::k8s::manifest::SourceNode;
 
 /// A string with its position.
@@ -50,27 +63,30 @@ pub(super) enum NoteKindDef {
     Info,
 }
 
-/// Declares a step body: every body also takes `title` and `timeout`.
+/// Declares a step body: every body also takes `title` and `timeout`. Used by the step
+/// families' files (`steps/*.rs`), where each kind's body is defined beside its validation
+/// and execution.
 macro_rules! step_body {
     ($name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
-        #[derive(Debug, Deserialize)]
+        #[derive(Debug, ::serde::Deserialize)]
         #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-        pub(super) struct $name {
-            pub title: Option<S>,
-            pub timeout: Option<S>,
+        pub(in crate::scenario) struct $name {
+            pub title: Option<$crate::scenario::format::S>,
+            pub timeout: Option<$crate::scenario::format::S>,
             $($(#[$fm])* pub $field: $ty,)*
         }
 
-        impl Common for $name {
-            fn title(&self) -> Option<&S> {
+        impl $crate::scenario::format::Common for $name {
+            fn title(&self) -> Option<&$crate::scenario::format::S> {
                 self.title.as_ref()
             }
-            fn timeout(&self) -> Option<&S> {
+            fn timeout(&self) -> Option<&$crate::scenario::format::S> {
                 self.timeout.as_ref()
             }
         }
     };
 }
+pub(super) use step_body;
 
 /// Fields every step body has.
 pub(super) trait Common {
@@ -160,177 +176,6 @@ impl StepDef {
         }
     }
 }
-
-step_body!(ApplyDef {
-    manifests: Option<Spanned<Vec<SourceNode>>>,
-    file: Option<S>,
-});
-
-step_body!(DeleteDef {
-    object: Option<S>,
-    objects: Option<Spanned<Vec<S>>>,
-    wait: Option<Spanned<bool>>,
-    propagation: Option<S>,
-});
-
-step_body!(WaitDef {
-    object: Option<S>,
-    objects: Option<Spanned<Vec<S>>>,
-    selector: Option<S>,
-    count: Option<Spanned<u32>>,
-    #[serde(rename = "for")]
-    condition: Spanned<PredicateDef>,
-    meanwhile: Option<Spanned<MeanwhileDef>>,
-});
-
-/// A condition that must keep holding on another object while a wait runs.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub(super) struct MeanwhileDef {
-    pub object: S,
-    pub stays: Spanned<PredicateDef>,
-}
-
-step_body!(StaysDef {
-    object: Option<S>,
-    objects: Option<Spanned<Vec<S>>>,
-    is: Spanned<PredicateDef>,
-    #[serde(default, rename = "for")]
-    duration: Option<S>,
-});
-
-/// Which pod a command runs in.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
-pub(super) struct ExpectDef {
-    pub exit_code: Option<Spanned<i32>>,
-    pub fails: Option<Spanned<bool>>,
-    pub stdout: Option<S>,
-    pub stdout_contains: Option<S>,
-    pub stderr_contains: Option<S>,
-}
-
-step_body!(ExecDef {
-    pod: Option<S>,
-    selector: Option<S>,
-    all: Option<Spanned<bool>>,
-    container: Option<S>,
-    command: Option<Spanned<Vec<S>>>,
-    io: Option<Spanned<Vec<S>>>,
-    expect: Option<Spanned<ExpectDef>>,
-});
-
-/// What an HTTP body must be.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
-pub(super) struct BodyExpectDef {
-    pub body: Option<S>,
-    pub body_contains: Option<S>,
-}
-
-step_body!(HttpGetDef {
-    pod: Option<S>,
-    selector: Option<S>,
-    container: Option<S>,
-    url: S,
-    expect: Spanned<BodyExpectDef>,
-});
-
-step_body!(ServerMkdirDef {
-    path: S,
-    mode: Option<S>,
-    owner: Option<S>,
-});
-
-step_body!(ServerWriteDef {
-    path: S,
-    content: S,
-    append: Option<Spanned<bool>>,
-});
-
-step_body!(ServerRemoveDef {
-    path: S,
-    recursive: Option<Spanned<bool>>,
-});
-
-step_body!(ServerRenameDef { from: S, to: S });
-
-step_body!(ServerExpectDef {
-    path: S,
-    exists: Option<Spanned<bool>>,
-    content: Option<S>,
-    empty: Option<Spanned<bool>>,
-    entries: Option<Spanned<Vec<S>>>,
-    owner: Option<S>,
-});
-
-step_body!(ServerWaitDef { path: S });
-
-step_body!(ExpectEventDef {
-    object: Option<S>,
-    namespace: Option<S>,
-    reason: S,
-    message: Option<S>,
-    #[serde(default, rename = "type")]
-    event_type: Option<S>,
-});
-
-step_body!(ScaleDef {
-    object: S,
-    replicas: Spanned<i32>,
-});
-
-step_body!(DeletePodsDef {
-    selector: S,
-    replaced: Option<Spanned<bool>>,
-});
-
-step_body!(CaptureDef {
-    object: Option<S>,
-    selector: Option<S>,
-    field: S,
-    #[serde(rename = "as")]
-    name: S,
-});
-
-step_body!(PatchDef {
-    object: S,
-    merge: SourceNode,
-});
-
-/// What mount options must (not) be in effect.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
-pub(super) struct MountExpectDef {
-    pub nfs: Option<Spanned<bool>>,
-    pub contains: Option<Spanned<Vec<S>>>,
-    pub absent: Option<Spanned<Vec<S>>>,
-}
-
-step_body!(MountOptionsDef {
-    pod: Option<S>,
-    selector: Option<S>,
-    container: Option<S>,
-    path: S,
-    requested: Option<S>,
-    expect: Option<Spanned<MountExpectDef>>,
-});
-
-step_body!(LogsDef {
-    pod: Option<S>,
-    selector: Option<S>,
-    container: Option<S>,
-    tail: Option<Spanned<i64>>,
-    contains: Option<S>,
-});
-
-step_body!(DeployProvisionerDef {
-    provisioner: S,
-    name: Option<S>,
-    path: Option<S>,
-});
-
-step_body!(RestartNfsServerDef {});
 
 /// A condition on an object's state; several keys must all hold.
 #[derive(Debug, Default, Deserialize)]

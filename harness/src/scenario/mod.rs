@@ -15,7 +15,9 @@
 //! - [`live`]: the live terminal view of running scenarios;
 //! - [`engine`]: running scenarios (one namespace each, bounded parallelism, diagnosis,
 //!   cleanup on success, failure, panic and Ctrl-C) with progress for a live view;
-//! - [`steps`]: what each step does against the cluster and the NFS server;
+//! - [`steps`]: the step kinds, one file per family (`objects`, `waits`, `pods`, `server`,
+//!   `cluster`), each holding its kinds' file format, validation and what they do against
+//!   the cluster and the NFS server; the shared step context in `steps/mod.rs`;
 //! - [`files`]: the NFS server's files and restarts ([`files::ServerFiles`],
 //!   [`files::ServerControl`]);
 //! - [`provisioner`]: the nfs-subdir-external-provisioner objects;

@@ -13,6 +13,11 @@
 //!   the kind (field types);
 //! - server paths relative to the scenario's directory;
 //! - predicates that apply to the object's kind (`bound-to` on a PVC, `ready` on a pod...).
+//!
+//! This file holds the validator and what every step kind's checks share (durations,
+//! timeouts, templates, references, pod targets, predicates, manifests), and the one match
+//! over the step kinds; each kind's own checks live with its definition and execution in
+//! its family's file under [`super::steps`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -24,16 +29,11 @@ use serde_saphyr::Spanned;
 
 use super::format::{self as f, S};
 use super::plan::{
-    Action, CaptureSource, CaptureStep, DeletePodsStep, DeleteStep, EventSource, ExecExpect,
-    ExecStep, ExitExpect, ExpectEventStep, HttpGetStep, KINDS, KindInfo, LogsStep, Manifest,
-    MountExpect, MountOptionsStep, Note, NoteKind, ObjRef, PatchStep, PodTarget, Pred,
-    ProvisionerStep, Requirements, ScaleStep, Scenario, ServerExpectStep, ServerMkdirStep,
-    ServerRemoveStep, ServerRenameStep, ServerWaitStep, ServerWriteStep, StaysStep, Step,
-    StepTimeout, TimeoutKind, Tpl, WaitStep,
+    KINDS, KindInfo, Manifest, Note, NoteKind, ObjRef, PodTarget, Pred, Requirements, Scenario,
+    Step, StepTimeout, TimeoutKind, Tpl,
 };
-use super::provisioner;
+use super::steps::{cluster, objects, pods, server, waits};
 use super::template::{Images, Templates, Vars};
-use crate::k8s::Propagation;
 use crate::k8s::manifest::{self, Located, Node, Pos};
 use crate::k8s::ownership::RunId;
 use crate::nfs::{NfsServer, ServerFlavor};
@@ -200,21 +200,21 @@ pub fn placeholder_capture(name: &str) -> String {
     format!("captured-{}", name.to_ascii_lowercase().replace('_', "-"))
 }
 
-fn pos_of<T>(s: &Spanned<T>) -> Pos {
+pub(super) fn pos_of<T>(s: &Spanned<T>) -> Pos {
     Pos::from_location(s.referenced)
 }
 
-struct Validator<'a> {
-    file: &'a Path,
-    errors: Vec<ScenarioError>,
-    templates: Templates,
-    vars: Vars,
-    captures: BTreeSet<String>,
+pub(super) struct Validator<'a> {
+    pub(super) file: &'a Path,
+    pub(super) errors: Vec<ScenarioError>,
+    pub(super) templates: Templates,
+    pub(super) vars: Vars,
+    pub(super) captures: BTreeSet<String>,
     /// Objects that exist when a step runs: `(kind, rendered name)`.
-    known: BTreeSet<(&'static str, String)>,
+    pub(super) known: BTreeSet<(&'static str, String)>,
     /// StatefulSets: claim template names and the most replicas asked so far.
-    sets: BTreeMap<String, (Vec<String>, i64)>,
-    requires: Requirements,
+    pub(super) sets: BTreeMap<String, (Vec<String>, i64)>,
+    pub(super) requires: Requirements,
 }
 
 impl<'a> Validator<'a> {
@@ -233,11 +233,17 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn err(&mut self, pos: Pos, field: &str, message: impl Into<String>, hint: impl Into<String>) {
+    pub(super) fn err(
+        &mut self,
+        pos: Pos,
+        field: &str,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
         self.err_in(self.file.to_owned(), pos, field, message, hint);
     }
 
-    fn err_in(
+    pub(super) fn err_in(
         &mut self,
         file: PathBuf,
         pos: Pos,
@@ -364,7 +370,7 @@ impl<'a> Validator<'a> {
 
     // ---- small values ----------------------------------------------------------------
 
-    fn duration(&mut self, s: &S, field: &str) -> Option<Duration> {
+    pub(super) fn duration(&mut self, s: &S, field: &str) -> Option<Duration> {
         let parsed = nfslab_workload::units::parse_duration(&s.value)
             .map_err(|e| e.to_string())
             .and_then(|d| STEP_DURATION_RANGE.check(d).map_err(|e| e.to_string()));
@@ -378,7 +384,12 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn timeout(&mut self, s: Option<&S>, field: &str, default: TimeoutKind) -> StepTimeout {
+    pub(super) fn timeout(
+        &mut self,
+        s: Option<&S>,
+        field: &str,
+        default: TimeoutKind,
+    ) -> StepTimeout {
         let Some(s) = s else {
             return StepTimeout::Configured(default);
         };
@@ -408,7 +419,13 @@ impl<'a> Validator<'a> {
     }
 
     /// Checks a template and returns it with its rendering under placeholder values.
-    fn tpl_at(&mut self, text: &str, pos: Pos, field: &str, file: Option<&Path>) -> (Tpl, String) {
+    pub(super) fn tpl_at(
+        &mut self,
+        text: &str,
+        pos: Pos,
+        field: &str,
+        file: Option<&Path>,
+    ) -> (Tpl, String) {
         if text.contains("nfs.dir") {
             self.requires.server_files = true;
         }
@@ -443,19 +460,19 @@ impl<'a> Validator<'a> {
         )
     }
 
-    fn tpl(&mut self, s: &S, field: &str) -> Tpl {
+    pub(super) fn tpl(&mut self, s: &S, field: &str) -> Tpl {
         self.tpl_at(&s.value, pos_of(s), field, None).0
     }
 
-    fn tpl_rendered(&mut self, s: &S, field: &str) -> (Tpl, String) {
+    pub(super) fn tpl_rendered(&mut self, s: &S, field: &str) -> (Tpl, String) {
         self.tpl_at(&s.value, pos_of(s), field, None)
     }
 
-    fn opt_tpl(&mut self, s: Option<&S>, field: &str) -> Option<Tpl> {
+    pub(super) fn opt_tpl(&mut self, s: Option<&S>, field: &str) -> Option<Tpl> {
         s.map(|s| self.tpl(s, field))
     }
 
-    fn server_path(&mut self, s: &S, field: &str) -> Tpl {
+    pub(super) fn server_path(&mut self, s: &S, field: &str) -> Tpl {
         self.requires.server_files = true;
         let (tpl, rendered) = self.tpl_rendered(s, field);
         let bad = rendered.starts_with('/')
@@ -479,7 +496,7 @@ impl<'a> Validator<'a> {
     // ---- object references -------------------------------------------------------------
 
     /// Parses `kind/name`; with `must_exist`, the object must be applied by an earlier step.
-    fn objref(&mut self, s: &S, field: &str, must_exist: bool) -> Option<ObjRef> {
+    pub(super) fn objref(&mut self, s: &S, field: &str, must_exist: bool) -> Option<ObjRef> {
         let pos = pos_of(s);
         let Some((kind, name)) = s.value.split_once('/') else {
             self.err(
@@ -517,7 +534,7 @@ impl<'a> Validator<'a> {
         Some(ObjRef { kind: info, name })
     }
 
-    fn objrefs(
+    pub(super) fn objrefs(
         &mut self,
         one: Option<&S>,
         many: Option<&Spanned<Vec<S>>>,
@@ -556,7 +573,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn pod_target(
+    pub(super) fn pod_target(
         &mut self,
         pod: Option<&S>,
         selector: Option<&S>,
@@ -602,7 +619,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn selector(&mut self, s: &S, field: &str) -> Tpl {
+    pub(super) fn selector(&mut self, s: &S, field: &str) -> Tpl {
         let (tpl, rendered) = self.tpl_rendered(s, field);
         let ok = !rendered.trim().is_empty()
             && rendered.split(',').all(|term| {
@@ -622,7 +639,7 @@ impl<'a> Validator<'a> {
 
     // ---- predicates ----------------------------------------------------------------------
 
-    fn pred(
+    pub(super) fn pred(
         &mut self,
         def: &Spanned<f::PredicateDef>,
         field: &str,
@@ -778,7 +795,7 @@ impl<'a> Validator<'a> {
 
     /// Checks every string of a tree as a template; returns the tree rendered with
     /// placeholder values.
-    fn node_templates(
+    pub(super) fn node_templates(
         &mut self,
         node: &Located<Node>,
         field: &str,
@@ -795,7 +812,12 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn manifests(&mut self, def: &f::ApplyDef, pos: Pos, field: &str) -> Vec<Manifest> {
+    pub(super) fn manifests(
+        &mut self,
+        def: &objects::ApplyDef,
+        pos: Pos,
+        field: &str,
+    ) -> Vec<Manifest> {
         let (nodes, file): (Vec<Located<Node>>, PathBuf) = match (&def.manifests, &def.file) {
             (Some(list), None) => (
                 list.value.iter().map(|n| n.locate()).collect(),
@@ -875,7 +897,13 @@ impl<'a> Validator<'a> {
     }
 
     /// Static checks of one rendered manifest; registers the objects it creates.
-    fn check_manifest(&mut self, m: &Located<Node>, field: &str, file: &Path, strict: bool) {
+    pub(super) fn check_manifest(
+        &mut self,
+        m: &Located<Node>,
+        field: &str,
+        file: &Path,
+        strict: bool,
+    ) {
         let file = file.to_owned();
         let text = |n: Option<&Located<Node>>| n.and_then(|n| n.value.as_str().map(str::to_owned));
         let metadata = m.value.get("metadata");
@@ -1053,7 +1081,7 @@ impl<'a> Validator<'a> {
     }
 
     /// Registers the pods and claims a StatefulSet has with `replicas` replicas.
-    fn statefulset_replicas(&mut self, set: &str, replicas: i64) {
+    pub(super) fn statefulset_replicas(&mut self, set: &str, replicas: i64) {
         let Some((templates, known)) = self.sets.get_mut(set) else {
             return;
         };
@@ -1077,614 +1105,30 @@ impl<'a> Validator<'a> {
         let title = common.title().map(|t| t.value.trim().to_owned());
         let kind = def.kind();
         let (action, default_timeout) = match def {
-            f::StepDef::Apply(b) => (
-                Action::Apply(self.manifests(b, pos, field)),
-                TimeoutKind::Request,
-            ),
-            f::StepDef::Delete(b) => {
-                let objects = self.objrefs(b.object.as_ref(), b.objects.as_ref(), pos, field);
-                let propagation = match b.propagation.as_ref().map(|p| p.value.as_str()) {
-                    None | Some("background") => Propagation::Background,
-                    Some("foreground") => Propagation::Foreground,
-                    Some("orphan") => Propagation::Orphan,
-                    Some(other) => {
-                        let p = b.propagation.as_ref().map_or(pos, pos_of);
-                        self.err(
-                            p,
-                            &format!("{field}.propagation"),
-                            format!("unknown propagation `{other}`"),
-                            "use background, foreground or orphan",
-                        );
-                        Propagation::Background
-                    }
-                };
-                (
-                    Action::Delete(DeleteStep {
-                        objects,
-                        wait: b.wait.as_ref().is_none_or(|w| w.value),
-                        propagation,
-                    }),
-                    TimeoutKind::Delete,
-                )
-            }
-            f::StepDef::Wait(b) => {
-                let (objects, selector) =
-                    match (&b.selector, b.object.is_some() || b.objects.is_some()) {
-                        (Some(s), false) => (
-                            Vec::new(),
-                            Some(self.selector(s, &format!("{field}.selector"))),
-                        ),
-                        (Some(_), true) => {
-                            self.err(
-                                pos,
-                                field,
-                                "both a selector and objects are given",
-                                "keep one",
-                            );
-                            (Vec::new(), None)
-                        }
-                        (None, _) => (
-                            self.objrefs(b.object.as_ref(), b.objects.as_ref(), pos, field),
-                            None,
-                        ),
-                    };
-                if b.count.is_some() && selector.is_none() {
-                    self.err(
-                        pos,
-                        &format!("{field}.count"),
-                        "`count` needs a `selector`",
-                        "remove `count` or wait on pods by selector",
-                    );
-                }
-                let kind_info = if selector.is_some() {
-                    KindInfo::by_name("pod")
-                } else {
-                    objects.first().map(|o| o.kind)
-                };
-                let pred = self.pred(&b.condition, &format!("{field}.for"), kind_info);
-                let meanwhile = b.meanwhile.as_ref().and_then(|m| {
-                    let object =
-                        self.objref(&m.value.object, &format!("{field}.meanwhile.object"), false)?;
-                    let p = self.pred(
-                        &m.value.stays,
-                        &format!("{field}.meanwhile.stays"),
-                        Some(object.kind),
-                    );
-                    Some((object, p))
-                });
-                let default = match (&pred, kind_info.map(|k| k.short)) {
-                    (Pred::Exists(false), _) => TimeoutKind::Delete,
-                    (_, Some("pvc" | "pv")) => TimeoutKind::Bind,
-                    _ => TimeoutKind::PodReady,
-                };
-                (
-                    Action::Wait(WaitStep {
-                        objects,
-                        selector,
-                        count: b.count.as_ref().map_or(1, |c| c.value),
-                        pred,
-                        meanwhile,
-                    }),
-                    default,
-                )
-            }
-            f::StepDef::Stays(b) => {
-                let objects = self.objrefs(b.object.as_ref(), b.objects.as_ref(), pos, field);
-                let pred = self.pred(
-                    &b.is,
-                    &format!("{field}.is"),
-                    objects.first().map(|o| o.kind),
-                );
-                let duration = b
-                    .duration
-                    .as_ref()
-                    .and_then(|d| self.duration(d, &format!("{field}.for")));
-                (
-                    Action::Stays(StaysStep {
-                        objects,
-                        pred,
-                        duration,
-                    }),
-                    TimeoutKind::Observe,
-                )
-            }
-            f::StepDef::Exec(b) => {
-                let target = self.pod_target(b.pod.as_ref(), b.selector.as_ref(), pos, field)?;
-                let all = b.all.as_ref().is_some_and(|a| a.value);
-                if all && !matches!(target, PodTarget::Selector(_)) {
-                    self.err(
-                        pos,
-                        &format!("{field}.all"),
-                        "`all` needs a `selector`",
-                        "select the pods with `selector:`",
-                    );
-                }
-                let command = match (&b.command, &b.io) {
-                    (Some(c), None) => c
-                        .value
-                        .iter()
-                        .enumerate()
-                        .map(|(i, s)| self.tpl(s, &format!("{field}.command[{i}]")))
-                        .collect(),
-                    (None, Some(io)) => {
-                        let mut cmd = vec![Tpl {
-                            text: "{{ io }}".to_owned(),
-                            pos: pos_of(io),
-                        }];
-                        cmd.extend(
-                            io.value
-                                .iter()
-                                .enumerate()
-                                .map(|(i, s)| self.tpl(s, &format!("{field}.io[{i}]"))),
-                        );
-                        cmd
-                    }
-                    (Some(_), Some(_)) => {
-                        self.err(pos, field, "both `command` and `io` are given", "keep one");
-                        Vec::new()
-                    }
-                    (None, None) => {
-                        self.err(
-                            pos,
-                            field,
-                            "no command given",
-                            "add `command: [...]`, or `io: [...]` for an `nfslab-io` helper",
-                        );
-                        Vec::new()
-                    }
-                };
-                if command.is_empty() && (b.command.is_some() || b.io.is_some()) {
-                    self.err(
-                        pos,
-                        field,
-                        "the command is empty",
-                        "give the program and its arguments",
-                    );
-                }
-                let expect = match &b.expect {
-                    Some(e) => ExecExpect {
-                        exit: match (&e.value.exit_code, &e.value.fails) {
-                            (Some(_), Some(_)) => {
-                                self.err(
-                                    pos_of(e),
-                                    &format!("{field}.expect"),
-                                    "both `exit-code` and `fails` are given",
-                                    "keep one",
-                                );
-                                ExitExpect::default()
-                            }
-                            (Some(c), None) => ExitExpect::Code(c.value),
-                            (None, Some(f)) if f.value => ExitExpect::Fails,
-                            _ => ExitExpect::default(),
-                        },
-                        stdout: self
-                            .opt_tpl(e.value.stdout.as_ref(), &format!("{field}.expect.stdout")),
-                        stdout_contains: self.opt_tpl(
-                            e.value.stdout_contains.as_ref(),
-                            &format!("{field}.expect.stdout-contains"),
-                        ),
-                        stderr_contains: self.opt_tpl(
-                            e.value.stderr_contains.as_ref(),
-                            &format!("{field}.expect.stderr-contains"),
-                        ),
-                    },
-                    None => ExecExpect::default(),
-                };
-                (
-                    Action::Exec(ExecStep {
-                        target,
-                        all,
-                        container: self
-                            .opt_tpl(b.container.as_ref(), &format!("{field}.container")),
-                        command,
-                        expect,
-                    }),
-                    TimeoutKind::Exec,
-                )
-            }
-            f::StepDef::HttpGet(b) => {
-                let target = self.pod_target(b.pod.as_ref(), b.selector.as_ref(), pos, field)?;
-                let e = &b.expect.value;
-                if e.body.is_none() && e.body_contains.is_none() {
-                    self.err(
-                        pos_of(&b.expect),
-                        &format!("{field}.expect"),
-                        "nothing to expect",
-                        "add `body:` or `body-contains:`",
-                    );
-                }
-                (
-                    Action::HttpGet(HttpGetStep {
-                        target,
-                        container: self
-                            .opt_tpl(b.container.as_ref(), &format!("{field}.container")),
-                        url: self.tpl(&b.url, &format!("{field}.url")),
-                        body: self.opt_tpl(e.body.as_ref(), &format!("{field}.expect.body")),
-                        body_contains: self.opt_tpl(
-                            e.body_contains.as_ref(),
-                            &format!("{field}.expect.body-contains"),
-                        ),
-                    }),
-                    TimeoutKind::Exec,
-                )
-            }
-            f::StepDef::ServerMkdir(b) => (
-                Action::ServerMkdir(ServerMkdirStep {
-                    path: self.server_path(&b.path, &format!("{field}.path")),
-                    mode: self.opt_tpl(b.mode.as_ref(), &format!("{field}.mode")),
-                    owner: self.opt_tpl(b.owner.as_ref(), &format!("{field}.owner")),
-                }),
-                TimeoutKind::Exec,
-            ),
-            f::StepDef::ServerWrite(b) => (
-                Action::ServerWrite(ServerWriteStep {
-                    path: self.server_path(&b.path, &format!("{field}.path")),
-                    content: self.tpl(&b.content, &format!("{field}.content")),
-                    append: b.append.as_ref().is_some_and(|a| a.value),
-                }),
-                TimeoutKind::Exec,
-            ),
-            f::StepDef::ServerRemove(b) => (
-                Action::ServerRemove(ServerRemoveStep {
-                    path: self.server_path(&b.path, &format!("{field}.path")),
-                    recursive: b.recursive.as_ref().is_some_and(|r| r.value),
-                }),
-                TimeoutKind::Exec,
-            ),
-            f::StepDef::ServerRename(b) => (
-                Action::ServerRename(ServerRenameStep {
-                    from: self.server_path(&b.from, &format!("{field}.from")),
-                    to: self.server_path(&b.to, &format!("{field}.to")),
-                }),
-                TimeoutKind::Exec,
-            ),
-            f::StepDef::ServerExpect(b) => {
-                let entries: Vec<Tpl> = b
-                    .entries
-                    .as_ref()
-                    .map(|e| {
-                        e.value
-                            .iter()
-                            .enumerate()
-                            .map(|(i, s)| self.tpl(s, &format!("{field}.entries[{i}]")))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let owner = b.owner.as_ref().map(|o| {
-                    let name = format!("{field}.owner");
-                    let (tpl, rendered) = self.tpl_rendered(o, &name);
-                    if nfslab_workload::tools::files::parse_owner(&rendered).is_err() {
-                        self.err(
-                            pos_of(o),
-                            &name,
-                            format!("`{rendered}` is not a numeric owner"),
-                            "write `UID:GID`, such as \"0:0\" or \"65534:65534\"",
-                        );
-                    }
-                    tpl
-                });
-                if b.exists.is_none()
-                    && b.content.is_none()
-                    && b.empty.is_none()
-                    && entries.is_empty()
-                    && owner.is_none()
-                {
-                    self.err(
-                        pos,
-                        field,
-                        "nothing to check",
-                        "add `exists`, `content`, `empty`, `entries` or `owner`",
-                    );
-                }
-                if b.exists.as_ref().is_some_and(|e| !e.value)
-                    && (b.content.is_some()
-                        || b.empty.is_some()
-                        || !entries.is_empty()
-                        || owner.is_some())
-                {
-                    self.err(
-                        pos,
-                        field,
-                        "`exists: false` with checks of the content",
-                        "keep `exists: false` alone",
-                    );
-                }
-                (
-                    Action::ServerExpect(ServerExpectStep {
-                        path: self.server_path(&b.path, &format!("{field}.path")),
-                        exists: b.exists.as_ref().map(|e| e.value),
-                        content: self.opt_tpl(b.content.as_ref(), &format!("{field}.content")),
-                        empty: b.empty.as_ref().map(|e| e.value),
-                        entries,
-                        owner,
-                    }),
-                    TimeoutKind::Exec,
-                )
-            }
-            f::StepDef::ServerWait(b) => (
-                Action::ServerWait(ServerWaitStep {
-                    path: self.server_path(&b.path, &format!("{field}.path")),
-                }),
-                TimeoutKind::Provision,
-            ),
-            f::StepDef::ExpectEvent(b) => {
-                let source = match (&b.object, &b.namespace) {
-                    (Some(o), None) => {
-                        EventSource::Object(self.objref(o, &format!("{field}.object"), true)?)
-                    }
-                    (None, Some(n)) => {
-                        EventSource::Namespace(self.tpl(n, &format!("{field}.namespace")))
-                    }
-                    (Some(_), Some(_)) => {
-                        self.err(
-                            pos,
-                            field,
-                            "both `object` and `namespace` are given",
-                            "keep one",
-                        );
-                        return None;
-                    }
-                    (None, None) => {
-                        self.err(pos, field, "no event source given", "add `object: kind/name`, or `namespace: default` for the recycler's pods");
-                        return None;
-                    }
-                };
-                let event_type = b.event_type.as_ref().map(|t| t.value.clone());
-                if let Some(t) = &event_type
-                    && t != "Normal"
-                    && t != "Warning"
-                {
-                    let p = b.event_type.as_ref().map_or(pos, pos_of);
-                    self.err(
-                        p,
-                        &format!("{field}.type"),
-                        format!("unknown event type `{t}`"),
-                        "use Normal or Warning",
-                    );
-                }
-                (
-                    Action::ExpectEvent(ExpectEventStep {
-                        source,
-                        reason: self.tpl(&b.reason, &format!("{field}.reason")),
-                        message: self.opt_tpl(b.message.as_ref(), &format!("{field}.message")),
-                        event_type,
-                    }),
-                    TimeoutKind::PodReady,
-                )
-            }
-            f::StepDef::Scale(b) => {
-                let object = self.objref(&b.object, &format!("{field}.object"), true)?;
-                if !matches!(
-                    object.kind.short,
-                    "deployment" | "statefulset" | "replicaset"
-                ) {
-                    self.err(
-                        pos_of(&b.object),
-                        &format!("{field}.object"),
-                        format!("a {} cannot be scaled", object.kind.kind),
-                        "scale a deployment, statefulset or replicaset",
-                    );
-                }
-                if b.replicas.value < 0 {
-                    self.err(
-                        pos_of(&b.replicas),
-                        &format!("{field}.replicas"),
-                        "negative replicas",
-                        "give 0 or more",
-                    );
-                }
-                if object.kind.short == "statefulset" {
-                    let (_, name) = self.tpl_at(&object.name.text, object.name.pos, field, None);
-                    self.statefulset_replicas(&name, i64::from(b.replicas.value));
-                }
-                (
-                    Action::Scale(ScaleStep {
-                        object,
-                        replicas: b.replicas.value,
-                    }),
-                    TimeoutKind::Request,
-                )
-            }
-            f::StepDef::DeletePods(b) => (
-                Action::DeletePods(DeletePodsStep {
-                    selector: self.selector(&b.selector, &format!("{field}.selector")),
-                    replaced: b.replaced.as_ref().is_none_or(|r| r.value),
-                }),
-                TimeoutKind::PodReady,
-            ),
-            f::StepDef::Capture(b) => {
-                let source = match (&b.object, &b.selector) {
-                    (Some(o), None) => {
-                        CaptureSource::Object(self.objref(o, &format!("{field}.object"), true)?)
-                    }
-                    (None, Some(s)) => {
-                        CaptureSource::Selector(self.selector(s, &format!("{field}.selector")))
-                    }
-                    _ => {
-                        self.err(
-                            pos,
-                            field,
-                            "give exactly one of `object` and `selector`",
-                            "capture from `object: kind/name` or the only pod matching `selector:`",
-                        );
-                        return None;
-                    }
-                };
-                if !b.field.value.starts_with('/') {
-                    self.err(
-                        pos_of(&b.field),
-                        &format!("{field}.field"),
-                        format!("`{}` is not a JSON pointer", b.field.value),
-                        "write a JSON pointer such as `/metadata/uid`",
-                    );
-                }
-                let name = b.name.value.clone();
-                let ok = !name.is_empty()
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    && !name.starts_with(|c: char| c.is_ascii_digit());
-                if !ok {
-                    self.err(
-                        pos_of(&b.name),
-                        &format!("{field}.as"),
-                        format!("`{name}` is not a usable name"),
-                        "use letters, digits and `_`, such as `claim_uid`",
-                    );
-                }
-                self.captures.insert(name.clone());
-                (
-                    Action::Capture(CaptureStep {
-                        source,
-                        pointer: b.field.value.clone(),
-                        name,
-                    }),
-                    TimeoutKind::Request,
-                )
-            }
-            f::StepDef::Patch(b) => {
-                let object = self.objref(&b.object, &format!("{field}.object"), true)?;
-                let patch = b.merge.locate();
-                if !matches!(patch.value, Node::Map(_)) {
-                    self.err(
-                        patch.pos,
-                        &format!("{field}.merge"),
-                        "a merge patch must be a mapping",
-                        "write the fields to change, `null` to remove one",
-                    );
-                }
-                self.node_templates(&patch, &format!("{field}.merge"), None);
-                (
-                    Action::Patch(PatchStep { object, patch }),
-                    TimeoutKind::Request,
-                )
-            }
-            f::StepDef::MountOptions(b) => {
-                let target = self.pod_target(b.pod.as_ref(), b.selector.as_ref(), pos, field)?;
-                let expect = match &b.expect {
-                    Some(e) => {
-                        let list =
-                            |v: &mut Self, l: &Option<Spanned<Vec<S>>>, name: &str| -> Vec<Tpl> {
-                                l.as_ref()
-                                    .map(|l| {
-                                        l.value
-                                            .iter()
-                                            .enumerate()
-                                            .map(|(i, s)| {
-                                                v.tpl(s, &format!("{field}.expect.{name}[{i}]"))
-                                            })
-                                            .collect()
-                                    })
-                                    .unwrap_or_default()
-                            };
-                        MountExpect {
-                            nfs: e.value.nfs.as_ref().map(|n| n.value),
-                            contains: list(self, &e.value.contains, "contains"),
-                            absent: list(self, &e.value.absent, "absent"),
-                        }
-                    }
-                    None => MountExpect::default(),
-                };
-                (
-                    Action::MountOptions(MountOptionsStep {
-                        target,
-                        container: self
-                            .opt_tpl(b.container.as_ref(), &format!("{field}.container")),
-                        path: self.tpl(&b.path, &format!("{field}.path")),
-                        requested: self
-                            .opt_tpl(b.requested.as_ref(), &format!("{field}.requested")),
-                        expect,
-                    }),
-                    TimeoutKind::Exec,
-                )
-            }
-            f::StepDef::Logs(b) => {
-                let target = self.pod_target(b.pod.as_ref(), b.selector.as_ref(), pos, field)?;
-                let tail = b.tail.as_ref().map_or(50, |t| t.value);
-                if tail <= 0 {
-                    let p = b.tail.as_ref().map_or(pos, pos_of);
-                    self.err(
-                        p,
-                        &format!("{field}.tail"),
-                        "a tail of no lines",
-                        "give a positive number of lines",
-                    );
-                }
-                (
-                    Action::Logs(LogsStep {
-                        target,
-                        container: self
-                            .opt_tpl(b.container.as_ref(), &format!("{field}.container")),
-                        tail,
-                        contains: self.opt_tpl(b.contains.as_ref(), &format!("{field}.contains")),
-                    }),
-                    TimeoutKind::Exec,
-                )
-            }
+            f::StepDef::Apply(b) => objects::validate_apply(self, b, pos, field),
+            f::StepDef::Delete(b) => objects::validate_delete(self, b, pos, field),
+            f::StepDef::Wait(b) => waits::validate_wait(self, b, pos, field),
+            f::StepDef::Stays(b) => waits::validate_stays(self, b, pos, field),
+            f::StepDef::Exec(b) => pods::validate_exec(self, b, pos, field),
+            f::StepDef::HttpGet(b) => pods::validate_http_get(self, b, pos, field),
+            f::StepDef::ServerMkdir(b) => server::validate_mkdir(self, b, field),
+            f::StepDef::ServerWrite(b) => server::validate_write(self, b, field),
+            f::StepDef::ServerRemove(b) => server::validate_remove(self, b, field),
+            f::StepDef::ServerRename(b) => server::validate_rename(self, b, field),
+            f::StepDef::ServerExpect(b) => server::validate_expect(self, b, pos, field),
+            f::StepDef::ServerWait(b) => server::validate_wait(self, b, field),
+            f::StepDef::ExpectEvent(b) => cluster::validate_expect_event(self, b, pos, field),
+            f::StepDef::Scale(b) => objects::validate_scale(self, b, field),
+            f::StepDef::DeletePods(b) => objects::validate_delete_pods(self, b, field),
+            f::StepDef::Capture(b) => objects::validate_capture(self, b, pos, field),
+            f::StepDef::Patch(b) => objects::validate_patch(self, b, field),
+            f::StepDef::MountOptions(b) => pods::validate_mount_options(self, b, pos, field),
+            f::StepDef::Logs(b) => pods::validate_logs(self, b, pos, field),
             f::StepDef::DeployProvisioner(b) => {
-                let default_name = S::new(
-                    "nfs-client-provisioner".to_owned(),
-                    b.provisioner.referenced,
-                    b.provisioner.defined,
-                );
-                let default_path = S::new(
-                    "{{ nfs.dir }}".to_owned(),
-                    b.provisioner.referenced,
-                    b.provisioner.defined,
-                );
-                let name_def = b.name.as_ref().unwrap_or(&default_name);
-                let path_def = b.path.as_ref().unwrap_or(&default_path);
-                let (name, name_r) = self.tpl_rendered(name_def, &format!("{field}.name"));
-                let (provisioner, prov_r) =
-                    self.tpl_rendered(&b.provisioner, &format!("{field}.provisioner"));
-                let (path, path_r) = self.tpl_rendered(path_def, &format!("{field}.path"));
-                if !prov_r.starts_with(&self.vars.prefix) {
-                    self.err(
-                        pos_of(&b.provisioner),
-                        &format!("{field}.provisioner"),
-                        format!("provisioner name `{prov_r}` lacks the run prefix"),
-                        "write `provisioner: \"{{ prefix }}/nfs-subdir-external-provisioner\"` so \
-                         each scenario's claims reach only its own provisioner",
-                    );
-                }
-                let params = provisioner::Params {
-                    name: name_r,
-                    namespace: self.vars.namespace.clone(),
-                    prefix: self.vars.prefix.clone(),
-                    provisioner: prov_r,
-                    server: self.vars.nfs_server.clone(),
-                    path: path_r,
-                    image: self.vars.images.provisioner.clone(),
-                };
-                match provisioner::manifests(&params) {
-                    Ok(values) => {
-                        for v in values {
-                            if let Some(r) = crate::k8s::ObjectRef::from_manifest(&v)
-                                && let Some(info) = KindInfo::by_manifest(&r.api_version, &r.kind)
-                            {
-                                self.known.insert((info.kind, r.name));
-                            }
-                        }
-                    }
-                    Err(e) => self.err(
-                        pos,
-                        field,
-                        e.to_string(),
-                        "the provisioner template is part of nfslab; report this",
-                    ),
-                }
-                (
-                    Action::DeployProvisioner(ProvisionerStep {
-                        name,
-                        provisioner,
-                        path,
-                    }),
-                    TimeoutKind::PodReady,
-                )
+                cluster::validate_deploy_provisioner(self, b, pos, field)
             }
-            f::StepDef::RestartNfsServer(_) => {
-                self.requires.server_restart = true;
-                (Action::RestartNfsServer, TimeoutKind::ServerReady)
-            }
-        };
+            f::StepDef::RestartNfsServer(_) => server::validate_restart(self),
+        }?;
         let timeout = self.timeout(common.timeout(), field, default_timeout);
         Some(Step {
             index,

@@ -1,6 +1,12 @@
 //! Steps about the cluster around the scenario's objects: `expect-event` (an event about an
 //! object, or any in a namespace) and `deploy-provisioner` (nfs-subdir-external-provisioner
 //! in the scenario's namespace).
+//!
+//! Each kind, side by side: its body as written in the file (`...Def`, named in
+//! [`crate::scenario::format`]'s `StepDef`), its validation into a plan step
+//! (`validate_*`, called from the validator's one match over `StepDef`), and what it does
+//! when it runs (called from [`super::run`]'s one match over [`crate::scenario::plan::Action`]).
+//! Both matches are exhaustive, so a new kind cannot be half added.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,10 +14,152 @@ use std::time::Duration;
 use super::{StepCtx, StepError, cluster_error, event_observation, poll};
 use crate::k8s::ObjectRef;
 use crate::k8s::conditions as c;
+use crate::k8s::manifest::Pos;
 use crate::k8s::tracker::CleanupStage;
 use crate::k8s::wait;
-use crate::scenario::plan::{EventSource, ExpectEventStep, ProvisionerStep};
+use crate::scenario::format::{S, step_body};
+use crate::scenario::plan::{
+    Action, EventSource, ExpectEventStep, KindInfo, ProvisionerStep, TimeoutKind,
+};
 use crate::scenario::provisioner;
+use crate::scenario::validate::{Validator, pos_of};
+
+// ---- definition ------------------------------------------------------------------------
+
+step_body!(ExpectEventDef {
+    object: Option<S>,
+    namespace: Option<S>,
+    reason: S,
+    message: Option<S>,
+    #[serde(default, rename = "type")]
+    event_type: Option<S>,
+});
+
+step_body!(DeployProvisionerDef {
+    provisioner: S,
+    name: Option<S>,
+    path: Option<S>,
+});
+
+// ---- validation ------------------------------------------------------------------------
+
+pub(in crate::scenario) fn validate_expect_event(
+    v: &mut Validator<'_>,
+    def: &ExpectEventDef,
+    pos: Pos,
+    field: &str,
+) -> Option<(Action, TimeoutKind)> {
+    let source = match (&def.object, &def.namespace) {
+        (Some(o), None) => EventSource::Object(v.objref(o, &format!("{field}.object"), true)?),
+        (None, Some(n)) => EventSource::Namespace(v.tpl(n, &format!("{field}.namespace"))),
+        (Some(_), Some(_)) => {
+            v.err(
+                pos,
+                field,
+                "both `object` and `namespace` are given",
+                "keep one",
+            );
+            return None;
+        }
+        (None, None) => {
+            v.err(
+                pos,
+                field,
+                "no event source given",
+                "add `object: kind/name`, or `namespace: default` for the recycler's pods",
+            );
+            return None;
+        }
+    };
+    let event_type = def.event_type.as_ref().map(|t| t.value.clone());
+    if let Some(t) = &event_type
+        && t != "Normal"
+        && t != "Warning"
+    {
+        let p = def.event_type.as_ref().map_or(pos, pos_of);
+        v.err(
+            p,
+            &format!("{field}.type"),
+            format!("unknown event type `{t}`"),
+            "use Normal or Warning",
+        );
+    }
+    Some((
+        Action::ExpectEvent(ExpectEventStep {
+            source,
+            reason: v.tpl(&def.reason, &format!("{field}.reason")),
+            message: v.opt_tpl(def.message.as_ref(), &format!("{field}.message")),
+            event_type,
+        }),
+        TimeoutKind::PodReady,
+    ))
+}
+
+pub(in crate::scenario) fn validate_deploy_provisioner(
+    v: &mut Validator<'_>,
+    def: &DeployProvisionerDef,
+    pos: Pos,
+    field: &str,
+) -> Option<(Action, TimeoutKind)> {
+    let default_name = S::new(
+        "nfs-client-provisioner".to_owned(),
+        def.provisioner.referenced,
+        def.provisioner.defined,
+    );
+    let default_path = S::new(
+        "{{ nfs.dir }}".to_owned(),
+        def.provisioner.referenced,
+        def.provisioner.defined,
+    );
+    let name_def = def.name.as_ref().unwrap_or(&default_name);
+    let path_def = def.path.as_ref().unwrap_or(&default_path);
+    let (name, name_r) = v.tpl_rendered(name_def, &format!("{field}.name"));
+    let (provisioner, prov_r) = v.tpl_rendered(&def.provisioner, &format!("{field}.provisioner"));
+    let (path, path_r) = v.tpl_rendered(path_def, &format!("{field}.path"));
+    if !prov_r.starts_with(&v.vars.prefix) {
+        v.err(
+            pos_of(&def.provisioner),
+            &format!("{field}.provisioner"),
+            format!("provisioner name `{prov_r}` lacks the run prefix"),
+            "write `provisioner: \"{{ prefix }}/nfs-subdir-external-provisioner\"` so \
+             each scenario's claims reach only its own provisioner",
+        );
+    }
+    let params = provisioner::Params {
+        name: name_r,
+        namespace: v.vars.namespace.clone(),
+        prefix: v.vars.prefix.clone(),
+        provisioner: prov_r,
+        server: v.vars.nfs_server.clone(),
+        path: path_r,
+        image: v.vars.images.provisioner.clone(),
+    };
+    match provisioner::manifests(&params) {
+        Ok(values) => {
+            for value in values {
+                if let Some(r) = crate::k8s::ObjectRef::from_manifest(&value)
+                    && let Some(info) = KindInfo::by_manifest(&r.api_version, &r.kind)
+                {
+                    v.known.insert((info.kind, r.name));
+                }
+            }
+        }
+        Err(e) => v.err(
+            pos,
+            field,
+            e.to_string(),
+            "the provisioner template is part of nfslab; report this",
+        ),
+    }
+    Some((
+        Action::DeployProvisioner(ProvisionerStep {
+            name,
+            provisioner,
+            path,
+        }),
+        TimeoutKind::PodReady,
+    ))
+}
 
 // ---- execution --------------------------------------------------------------------------
 

@@ -7,16 +7,19 @@
 //! only what cannot be watched through a single object (events, pod lists) is re-read
 //! with a growing pause ([`poll`]).
 //!
-//! One file per family of step kinds, each holding what its kinds do:
+//! One file per family of step kinds, each holding its kinds' file format, validation and
+//! execution side by side:
 //! - `objects`: `apply`, `delete`, `patch`, `scale`, `delete-pods`, `capture`;
 //! - `waits`: `wait` and `stays`, conditions on objects over time;
 //! - `pods`: `exec`, `http-get`, `mount-options`, `logs`;
 //! - `server`: the `server-*` steps and `restart-nfs-server`;
 //! - `cluster`: `expect-event` and `deploy-provisioner`.
 //!
-//! This file holds what they share: the step's context ([`StepCtx`]: rendering, object
-//! references, pod selection, exec), the error type, bounded calls, [`poll`], and [`run`],
-//! one arm per kind, which the compiler checks covers every [`Action`].
+//! This file holds what their execution shares: the step's context (`StepCtx`: rendering,
+//! object references, pod selection, exec), the error type, bounded calls, `poll`, and
+//! `run`, one arm per kind, which the compiler checks covers every [`Action`]. What their
+//! validation shares (references, templates, manifests) is the validator's, in
+//! [`super::validate`].
 
 use std::future::Future;
 use std::sync::Arc;

@@ -1,5 +1,11 @@
 //! Steps on the scenario's own objects: `apply`, `delete`, `patch`, `scale`, `delete-pods`
 //! and `capture`.
+//!
+//! Each kind, side by side: its body as written in the file (`...Def`, named in
+//! [`crate::scenario::format`]'s `StepDef`), its validation into a plan step
+//! (`validate_*`, called from the validator's one match over `StepDef`), and what it does
+//! when it runs (called from [`super::run`]'s one match over [`crate::scenario::plan::Action`]).
+//! Both matches are exhaustive, so a new kind cannot be half added.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -7,15 +13,227 @@ use std::time::Duration;
 
 use futures::future::try_join_all;
 use serde_json::Value;
+use serde_saphyr::Spanned;
 
 use super::{StepCtx, StepError, bounded_cluster, cluster_error, list_pods, name_of, poll, uid_of};
 use crate::k8s::conditions as c;
+use crate::k8s::manifest::{Node, Pos, SourceNode};
 use crate::k8s::wait;
 use crate::k8s::{ObjectRef, Propagation};
+use crate::scenario::format::{S, step_body};
 use crate::scenario::plan::{
-    CaptureSource, CaptureStep, DeletePodsStep, DeleteStep, Manifest, PatchStep, ScaleStep,
+    Action, CaptureSource, CaptureStep, DeletePodsStep, DeleteStep, Manifest, PatchStep, ScaleStep,
+    TimeoutKind,
 };
 use crate::scenario::results::Observation;
+use crate::scenario::validate::{Validator, pos_of};
+
+// ---- definition ------------------------------------------------------------------------
+
+step_body!(ApplyDef {
+    manifests: Option<Spanned<Vec<SourceNode>>>,
+    file: Option<S>,
+});
+
+step_body!(DeleteDef {
+    object: Option<S>,
+    objects: Option<Spanned<Vec<S>>>,
+    wait: Option<Spanned<bool>>,
+    propagation: Option<S>,
+});
+
+step_body!(ScaleDef {
+    object: S,
+    replicas: Spanned<i32>,
+});
+
+step_body!(DeletePodsDef {
+    selector: S,
+    replaced: Option<Spanned<bool>>,
+});
+
+step_body!(CaptureDef {
+    object: Option<S>,
+    selector: Option<S>,
+    field: S,
+    #[serde(rename = "as")]
+    name: S,
+});
+
+step_body!(PatchDef {
+    object: S,
+    merge: SourceNode,
+});
+
+// ---- validation ------------------------------------------------------------------------
+
+pub(in crate::scenario) fn validate_apply(
+    v: &mut Validator<'_>,
+    def: &ApplyDef,
+    pos: Pos,
+    field: &str,
+) -> Option<(Action, TimeoutKind)> {
+    Some((
+        Action::Apply(v.manifests(def, pos, field)),
+        TimeoutKind::Request,
+    ))
+}
+
+pub(in crate::scenario) fn validate_delete(
+    v: &mut Validator<'_>,
+    def: &DeleteDef,
+    pos: Pos,
+    field: &str,
+) -> Option<(Action, TimeoutKind)> {
+    let objects = v.objrefs(def.object.as_ref(), def.objects.as_ref(), pos, field);
+    let propagation = match def.propagation.as_ref().map(|p| p.value.as_str()) {
+        None | Some("background") => Propagation::Background,
+        Some("foreground") => Propagation::Foreground,
+        Some("orphan") => Propagation::Orphan,
+        Some(other) => {
+            let p = def.propagation.as_ref().map_or(pos, pos_of);
+            v.err(
+                p,
+                &format!("{field}.propagation"),
+                format!("unknown propagation `{other}`"),
+                "use background, foreground or orphan",
+            );
+            Propagation::Background
+        }
+    };
+    Some((
+        Action::Delete(DeleteStep {
+            objects,
+            wait: def.wait.as_ref().is_none_or(|w| w.value),
+            propagation,
+        }),
+        TimeoutKind::Delete,
+    ))
+}
+
+pub(in crate::scenario) fn validate_scale(
+    v: &mut Validator<'_>,
+    def: &ScaleDef,
+    field: &str,
+) -> Option<(Action, TimeoutKind)> {
+    let object = v.objref(&def.object, &format!("{field}.object"), true)?;
+    if !matches!(
+        object.kind.short,
+        "deployment" | "statefulset" | "replicaset"
+    ) {
+        v.err(
+            pos_of(&def.object),
+            &format!("{field}.object"),
+            format!("a {} cannot be scaled", object.kind.kind),
+            "scale a deployment, statefulset or replicaset",
+        );
+    }
+    if def.replicas.value < 0 {
+        v.err(
+            pos_of(&def.replicas),
+            &format!("{field}.replicas"),
+            "negative replicas",
+            "give 0 or more",
+        );
+    }
+    if object.kind.short == "statefulset" {
+        let (_, name) = v.tpl_at(&object.name.text, object.name.pos, field, None);
+        v.statefulset_replicas(&name, i64::from(def.replicas.value));
+    }
+    Some((
+        Action::Scale(ScaleStep {
+            object,
+            replicas: def.replicas.value,
+        }),
+        TimeoutKind::Request,
+    ))
+}
+
+pub(in crate::scenario) fn validate_delete_pods(
+    v: &mut Validator<'_>,
+    def: &DeletePodsDef,
+    field: &str,
+) -> Option<(Action, TimeoutKind)> {
+    Some((
+        Action::DeletePods(DeletePodsStep {
+            selector: v.selector(&def.selector, &format!("{field}.selector")),
+            replaced: def.replaced.as_ref().is_none_or(|r| r.value),
+        }),
+        TimeoutKind::PodReady,
+    ))
+}
+
+pub(in crate::scenario) fn validate_capture(
+    v: &mut Validator<'_>,
+    def: &CaptureDef,
+    pos: Pos,
+    field: &str,
+) -> Option<(Action, TimeoutKind)> {
+    let source = match (&def.object, &def.selector) {
+        (Some(o), None) => CaptureSource::Object(v.objref(o, &format!("{field}.object"), true)?),
+        (None, Some(s)) => CaptureSource::Selector(v.selector(s, &format!("{field}.selector"))),
+        _ => {
+            v.err(
+                pos,
+                field,
+                "give exactly one of `object` and `selector`",
+                "capture from `object: kind/name` or the only pod matching `selector:`",
+            );
+            return None;
+        }
+    };
+    if !def.field.value.starts_with('/') {
+        v.err(
+            pos_of(&def.field),
+            &format!("{field}.field"),
+            format!("`{}` is not a JSON pointer", def.field.value),
+            "write a JSON pointer such as `/metadata/uid`",
+        );
+    }
+    let name = def.name.value.clone();
+    let ok = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if !ok {
+        v.err(
+            pos_of(&def.name),
+            &format!("{field}.as"),
+            format!("`{name}` is not a usable name"),
+            "use letters, digits and `_`, such as `claim_uid`",
+        );
+    }
+    v.captures.insert(name.clone());
+    Some((
+        Action::Capture(CaptureStep {
+            source,
+            pointer: def.field.value.clone(),
+            name,
+        }),
+        TimeoutKind::Request,
+    ))
+}
+
+pub(in crate::scenario) fn validate_patch(
+    v: &mut Validator<'_>,
+    def: &PatchDef,
+    field: &str,
+) -> Option<(Action, TimeoutKind)> {
+    let object = v.objref(&def.object, &format!("{field}.object"), true)?;
+    let patch = def.merge.locate();
+    if !matches!(patch.value, Node::Map(_)) {
+        v.err(
+            patch.pos,
+            &format!("{field}.merge"),
+            "a merge patch must be a mapping",
+            "write the fields to change, `null` to remove one",
+        );
+    }
+    v.node_templates(&patch, &format!("{field}.merge"), None);
+    Some((
+        Action::Patch(PatchStep { object, patch }),
+        TimeoutKind::Request,
+    ))
+}
 
 // ---- execution --------------------------------------------------------------------------
 

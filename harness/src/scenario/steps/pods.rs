@@ -1,18 +1,295 @@
 //! Steps inside pods: `exec` (a command, with its expected output), `http-get` (from a
 //! client pod, retried while endpoints settle), `mount-options` (what `nfslab-io mountinfo`
 //! reports for a path) and `logs`.
+//!
+//! Each kind, side by side: its body as written in the file (`...Def`, named in
+//! [`crate::scenario::format`]'s `StepDef`), its validation into a plan step
+//! (`validate_*`, called from the validator's one match over `StepDef`), and what it does
+//! when it runs (called from [`super::run`]'s one match over [`crate::scenario::plan::Action`]).
+//! Both matches are exhaustive, so a new kind cannot be half added.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use serde::Deserialize;
+use serde_saphyr::Spanned;
 use tokio::time::Instant;
 
 use super::{StepCtx, StepError, bounded_cluster, shorten};
 use crate::k8s::ExecOutput;
+use crate::k8s::manifest::Pos;
+use crate::scenario::format::{S, step_body};
 use crate::scenario::plan::{
-    ExecExpect, ExecStep, ExitExpect, HttpGetStep, LogsStep, MountOptionsStep,
+    Action, ExecExpect, ExecStep, ExitExpect, HttpGetStep, LogsStep, MountExpect, MountOptionsStep,
+    PodTarget, TimeoutKind, Tpl,
 };
 use crate::scenario::results::{MountRecord, Observation};
+use crate::scenario::validate::{Validator, pos_of};
+
+// ---- definition ------------------------------------------------------------------------
+
+/// What an `exec` command must end with and print.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub(in crate::scenario) struct ExpectDef {
+    pub exit_code: Option<Spanned<i32>>,
+    pub fails: Option<Spanned<bool>>,
+    pub stdout: Option<S>,
+    pub stdout_contains: Option<S>,
+    pub stderr_contains: Option<S>,
+}
+
+step_body!(ExecDef {
+    pod: Option<S>,
+    selector: Option<S>,
+    all: Option<Spanned<bool>>,
+    container: Option<S>,
+    command: Option<Spanned<Vec<S>>>,
+    io: Option<Spanned<Vec<S>>>,
+    expect: Option<Spanned<ExpectDef>>,
+});
+
+/// What an HTTP body must be.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub(in crate::scenario) struct BodyExpectDef {
+    pub body: Option<S>,
+    pub body_contains: Option<S>,
+}
+
+step_body!(HttpGetDef {
+    pod: Option<S>,
+    selector: Option<S>,
+    container: Option<S>,
+    url: S,
+    expect: Spanned<BodyExpectDef>,
+});
+
+/// What mount options must (not) be in effect.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub(in crate::scenario) struct MountExpectDef {
+    pub nfs: Option<Spanned<bool>>,
+    pub contains: Option<Spanned<Vec<S>>>,
+    pub absent: Option<Spanned<Vec<S>>>,
+}
+
+step_body!(MountOptionsDef {
+    pod: Option<S>,
+    selector: Option<S>,
+    container: Option<S>,
+    path: S,
+    requested: Option<S>,
+    expect: Option<Spanned<MountExpectDef>>,
+});
+
+step_body!(LogsDef {
+    pod: Option<S>,
+    selector: Option<S>,
+    container: Option<S>,
+    tail: Option<Spanned<i64>>,
+    contains: Option<S>,
+});
+
+// ---- validation ------------------------------------------------------------------------
+
+pub(in crate::scenario) fn validate_exec(
+    v: &mut Validator<'_>,
+    def: &ExecDef,
+    pos: Pos,
+    field: &str,
+) -> Option<(Action, TimeoutKind)> {
+    let target = v.pod_target(def.pod.as_ref(), def.selector.as_ref(), pos, field)?;
+    let all = def.all.as_ref().is_some_and(|a| a.value);
+    if all && !matches!(target, PodTarget::Selector(_)) {
+        v.err(
+            pos,
+            &format!("{field}.all"),
+            "`all` needs a `selector`",
+            "select the pods with `selector:`",
+        );
+    }
+    let command = match (&def.command, &def.io) {
+        (Some(c), None) => c
+            .value
+            .iter()
+            .enumerate()
+            .map(|(i, s)| v.tpl(s, &format!("{field}.command[{i}]")))
+            .collect(),
+        (None, Some(io)) => {
+            let mut cmd = vec![Tpl {
+                text: "{{ io }}".to_owned(),
+                pos: pos_of(io),
+            }];
+            cmd.extend(
+                io.value
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| v.tpl(s, &format!("{field}.io[{i}]"))),
+            );
+            cmd
+        }
+        (Some(_), Some(_)) => {
+            v.err(pos, field, "both `command` and `io` are given", "keep one");
+            Vec::new()
+        }
+        (None, None) => {
+            v.err(
+                pos,
+                field,
+                "no command given",
+                "add `command: [...]`, or `io: [...]` for an `nfslab-io` helper",
+            );
+            Vec::new()
+        }
+    };
+    if command.is_empty() && (def.command.is_some() || def.io.is_some()) {
+        v.err(
+            pos,
+            field,
+            "the command is empty",
+            "give the program and its arguments",
+        );
+    }
+    let expect = match &def.expect {
+        Some(e) => ExecExpect {
+            exit: match (&e.value.exit_code, &e.value.fails) {
+                (Some(_), Some(_)) => {
+                    v.err(
+                        pos_of(e),
+                        &format!("{field}.expect"),
+                        "both `exit-code` and `fails` are given",
+                        "keep one",
+                    );
+                    ExitExpect::default()
+                }
+                (Some(c), None) => ExitExpect::Code(c.value),
+                (None, Some(f)) if f.value => ExitExpect::Fails,
+                _ => ExitExpect::default(),
+            },
+            stdout: v.opt_tpl(e.value.stdout.as_ref(), &format!("{field}.expect.stdout")),
+            stdout_contains: v.opt_tpl(
+                e.value.stdout_contains.as_ref(),
+                &format!("{field}.expect.stdout-contains"),
+            ),
+            stderr_contains: v.opt_tpl(
+                e.value.stderr_contains.as_ref(),
+                &format!("{field}.expect.stderr-contains"),
+            ),
+        },
+        None => ExecExpect::default(),
+    };
+    Some((
+        Action::Exec(ExecStep {
+            target,
+            all,
+            container: v.opt_tpl(def.container.as_ref(), &format!("{field}.container")),
+            command,
+            expect,
+        }),
+        TimeoutKind::Exec,
+    ))
+}
+
+pub(in crate::scenario) fn validate_http_get(
+    v: &mut Validator<'_>,
+    def: &HttpGetDef,
+    pos: Pos,
+    field: &str,
+) -> Option<(Action, TimeoutKind)> {
+    let target = v.pod_target(def.pod.as_ref(), def.selector.as_ref(), pos, field)?;
+    let e = &def.expect.value;
+    if e.body.is_none() && e.body_contains.is_none() {
+        v.err(
+            pos_of(&def.expect),
+            &format!("{field}.expect"),
+            "nothing to expect",
+            "add `body:` or `body-contains:`",
+        );
+    }
+    Some((
+        Action::HttpGet(HttpGetStep {
+            target,
+            container: v.opt_tpl(def.container.as_ref(), &format!("{field}.container")),
+            url: v.tpl(&def.url, &format!("{field}.url")),
+            body: v.opt_tpl(e.body.as_ref(), &format!("{field}.expect.body")),
+            body_contains: v.opt_tpl(
+                e.body_contains.as_ref(),
+                &format!("{field}.expect.body-contains"),
+            ),
+        }),
+        TimeoutKind::Exec,
+    ))
+}
+
+pub(in crate::scenario) fn validate_mount_options(
+    v: &mut Validator<'_>,
+    def: &MountOptionsDef,
+    pos: Pos,
+    field: &str,
+) -> Option<(Action, TimeoutKind)> {
+    let target = v.pod_target(def.pod.as_ref(), def.selector.as_ref(), pos, field)?;
+    let expect = match &def.expect {
+        Some(e) => {
+            let list =
+                |v: &mut Validator<'_>, l: &Option<Spanned<Vec<S>>>, name: &str| -> Vec<Tpl> {
+                    l.as_ref()
+                        .map(|l| {
+                            l.value
+                                .iter()
+                                .enumerate()
+                                .map(|(i, s)| v.tpl(s, &format!("{field}.expect.{name}[{i}]")))
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+            MountExpect {
+                nfs: e.value.nfs.as_ref().map(|n| n.value),
+                contains: list(v, &e.value.contains, "contains"),
+                absent: list(v, &e.value.absent, "absent"),
+            }
+        }
+        None => MountExpect::default(),
+    };
+    Some((
+        Action::MountOptions(MountOptionsStep {
+            target,
+            container: v.opt_tpl(def.container.as_ref(), &format!("{field}.container")),
+            path: v.tpl(&def.path, &format!("{field}.path")),
+            requested: v.opt_tpl(def.requested.as_ref(), &format!("{field}.requested")),
+            expect,
+        }),
+        TimeoutKind::Exec,
+    ))
+}
+
+pub(in crate::scenario) fn validate_logs(
+    v: &mut Validator<'_>,
+    def: &LogsDef,
+    pos: Pos,
+    field: &str,
+) -> Option<(Action, TimeoutKind)> {
+    let target = v.pod_target(def.pod.as_ref(), def.selector.as_ref(), pos, field)?;
+    let tail = def.tail.as_ref().map_or(50, |t| t.value);
+    if tail <= 0 {
+        let p = def.tail.as_ref().map_or(pos, pos_of);
+        v.err(
+            p,
+            &format!("{field}.tail"),
+            "a tail of no lines",
+            "give a positive number of lines",
+        );
+    }
+    Some((
+        Action::Logs(LogsStep {
+            target,
+            container: v.opt_tpl(def.container.as_ref(), &format!("{field}.container")),
+            tail,
+            contains: v.opt_tpl(def.contains.as_ref(), &format!("{field}.contains")),
+        }),
+        TimeoutKind::Exec,
+    ))
+}
 
 // ---- execution --------------------------------------------------------------------------
 

@@ -1,17 +1,208 @@
 //! Steps on the NFS server: its files (`server-mkdir`, `server-write`, `server-remove`,
 //! `server-rename`, `server-expect`, `server-wait`, paths relative to the scenario's
 //! directory on the export) and its restart (`restart-nfs-server`).
+//!
+//! Each kind, side by side: its body as written in the file (`...Def`, named in
+//! [`crate::scenario::format`]'s `StepDef`), its validation into a plan step
+//! (`validate_*`, called from the validator's one match over `StepDef`), and what it does
+//! when it runs (called from [`super::run`]'s one match over [`crate::scenario::plan::Action`]).
+//! Both matches are exhaustive, so a new kind cannot be half added.
 
 use std::future::Future;
 use std::time::Duration;
 
+use serde_saphyr::Spanned;
+
 use super::{StepCtx, StepError, error_chain, shorten};
+use crate::k8s::manifest::Pos;
 use crate::scenario::files::FilesError;
+use crate::scenario::format::{S, step_body};
 use crate::scenario::plan::{
-    ServerExpectStep, ServerMkdirStep, ServerRemoveStep, ServerRenameStep, ServerWaitStep,
-    ServerWriteStep, Tpl,
+    Action, ServerExpectStep, ServerMkdirStep, ServerRemoveStep, ServerRenameStep, ServerWaitStep,
+    ServerWriteStep, TimeoutKind, Tpl,
 };
 use crate::scenario::results::Observation;
+use crate::scenario::validate::{Validator, pos_of};
+
+// ---- definition ------------------------------------------------------------------------
+
+step_body!(ServerMkdirDef {
+    path: S,
+    mode: Option<S>,
+    owner: Option<S>,
+});
+
+step_body!(ServerWriteDef {
+    path: S,
+    content: S,
+    append: Option<Spanned<bool>>,
+});
+
+step_body!(ServerRemoveDef {
+    path: S,
+    recursive: Option<Spanned<bool>>,
+});
+
+step_body!(ServerRenameDef { from: S, to: S });
+
+step_body!(ServerExpectDef {
+    path: S,
+    exists: Option<Spanned<bool>>,
+    content: Option<S>,
+    empty: Option<Spanned<bool>>,
+    entries: Option<Spanned<Vec<S>>>,
+    owner: Option<S>,
+});
+
+step_body!(ServerWaitDef { path: S });
+
+step_body!(RestartNfsServerDef {});
+
+// ---- validation ------------------------------------------------------------------------
+
+pub(in crate::scenario) fn validate_mkdir(
+    v: &mut Validator<'_>,
+    def: &ServerMkdirDef,
+    field: &str,
+) -> Option<(Action, TimeoutKind)> {
+    Some((
+        Action::ServerMkdir(ServerMkdirStep {
+            path: v.server_path(&def.path, &format!("{field}.path")),
+            mode: v.opt_tpl(def.mode.as_ref(), &format!("{field}.mode")),
+            owner: v.opt_tpl(def.owner.as_ref(), &format!("{field}.owner")),
+        }),
+        TimeoutKind::Exec,
+    ))
+}
+
+pub(in crate::scenario) fn validate_write(
+    v: &mut Validator<'_>,
+    def: &ServerWriteDef,
+    field: &str,
+) -> Option<(Action, TimeoutKind)> {
+    Some((
+        Action::ServerWrite(ServerWriteStep {
+            path: v.server_path(&def.path, &format!("{field}.path")),
+            content: v.tpl(&def.content, &format!("{field}.content")),
+            append: def.append.as_ref().is_some_and(|a| a.value),
+        }),
+        TimeoutKind::Exec,
+    ))
+}
+
+pub(in crate::scenario) fn validate_remove(
+    v: &mut Validator<'_>,
+    def: &ServerRemoveDef,
+    field: &str,
+) -> Option<(Action, TimeoutKind)> {
+    Some((
+        Action::ServerRemove(ServerRemoveStep {
+            path: v.server_path(&def.path, &format!("{field}.path")),
+            recursive: def.recursive.as_ref().is_some_and(|r| r.value),
+        }),
+        TimeoutKind::Exec,
+    ))
+}
+
+pub(in crate::scenario) fn validate_rename(
+    v: &mut Validator<'_>,
+    def: &ServerRenameDef,
+    field: &str,
+) -> Option<(Action, TimeoutKind)> {
+    Some((
+        Action::ServerRename(ServerRenameStep {
+            from: v.server_path(&def.from, &format!("{field}.from")),
+            to: v.server_path(&def.to, &format!("{field}.to")),
+        }),
+        TimeoutKind::Exec,
+    ))
+}
+
+pub(in crate::scenario) fn validate_expect(
+    v: &mut Validator<'_>,
+    def: &ServerExpectDef,
+    pos: Pos,
+    field: &str,
+) -> Option<(Action, TimeoutKind)> {
+    let entries: Vec<Tpl> = def
+        .entries
+        .as_ref()
+        .map(|e| {
+            e.value
+                .iter()
+                .enumerate()
+                .map(|(i, s)| v.tpl(s, &format!("{field}.entries[{i}]")))
+                .collect()
+        })
+        .unwrap_or_default();
+    let owner = def.owner.as_ref().map(|o| {
+        let name = format!("{field}.owner");
+        let (tpl, rendered) = v.tpl_rendered(o, &name);
+        if nfslab_workload::tools::files::parse_owner(&rendered).is_err() {
+            v.err(
+                pos_of(o),
+                &name,
+                format!("`{rendered}` is not a numeric owner"),
+                "write `UID:GID`, such as \"0:0\" or \"65534:65534\"",
+            );
+        }
+        tpl
+    });
+    if def.exists.is_none()
+        && def.content.is_none()
+        && def.empty.is_none()
+        && entries.is_empty()
+        && owner.is_none()
+    {
+        v.err(
+            pos,
+            field,
+            "nothing to check",
+            "add `exists`, `content`, `empty`, `entries` or `owner`",
+        );
+    }
+    if def.exists.as_ref().is_some_and(|e| !e.value)
+        && (def.content.is_some() || def.empty.is_some() || !entries.is_empty() || owner.is_some())
+    {
+        v.err(
+            pos,
+            field,
+            "`exists: false` with checks of the content",
+            "keep `exists: false` alone",
+        );
+    }
+    Some((
+        Action::ServerExpect(ServerExpectStep {
+            path: v.server_path(&def.path, &format!("{field}.path")),
+            exists: def.exists.as_ref().map(|e| e.value),
+            content: v.opt_tpl(def.content.as_ref(), &format!("{field}.content")),
+            empty: def.empty.as_ref().map(|e| e.value),
+            entries,
+            owner,
+        }),
+        TimeoutKind::Exec,
+    ))
+}
+
+pub(in crate::scenario) fn validate_wait(
+    v: &mut Validator<'_>,
+    def: &ServerWaitDef,
+    field: &str,
+) -> Option<(Action, TimeoutKind)> {
+    Some((
+        Action::ServerWait(ServerWaitStep {
+            path: v.server_path(&def.path, &format!("{field}.path")),
+        }),
+        TimeoutKind::Provision,
+    ))
+}
+
+pub(in crate::scenario) fn validate_restart(
+    v: &mut Validator<'_>,
+) -> Option<(Action, TimeoutKind)> {
+    v.requires.server_restart = true;
+    Some((Action::RestartNfsServer, TimeoutKind::ServerReady))
+}
 
 // ---- execution --------------------------------------------------------------------------
 

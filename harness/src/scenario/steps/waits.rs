@@ -1,17 +1,151 @@
 //! Steps that watch conditions on objects: `wait` (until a condition holds, optionally while
 //! another object keeps one) and `stays` (a condition keeps holding for a while).
+//!
+//! Each kind, side by side: its body as written in the file (`...Def`, named in
+//! [`crate::scenario::format`]'s `StepDef`), its validation into a plan step
+//! (`validate_*`, called from the validator's one match over `StepDef`), and what it does
+//! when it runs (called from [`super::run`]'s one match over [`crate::scenario::plan::Action`]).
+//! Both matches are exhaustive, so a new kind cannot be half added.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::try_join_all;
+use serde::Deserialize;
 use serde_json::Value;
+use serde_saphyr::Spanned;
 
 use super::{StepCtx, StepError, event_observation, list_pods, name_of, poll};
 use crate::k8s::ObjectRef;
 use crate::k8s::conditions::Condition;
+use crate::k8s::manifest::Pos;
 use crate::k8s::wait::{self, WaitError};
-use crate::scenario::plan::{KindInfo, ObjRef, Pred, StaysStep, Tpl, WaitStep};
+use crate::scenario::format::{PredicateDef, S, step_body};
+use crate::scenario::plan::{
+    Action, KindInfo, ObjRef, Pred, StaysStep, TimeoutKind, Tpl, WaitStep,
+};
+use crate::scenario::validate::Validator;
+
+// ---- definition ------------------------------------------------------------------------
+
+step_body!(WaitDef {
+    object: Option<S>,
+    objects: Option<Spanned<Vec<S>>>,
+    selector: Option<S>,
+    count: Option<Spanned<u32>>,
+    #[serde(rename = "for")]
+    condition: Spanned<PredicateDef>,
+    meanwhile: Option<Spanned<MeanwhileDef>>,
+});
+
+/// A condition that must keep holding on another object while a wait runs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(in crate::scenario) struct MeanwhileDef {
+    pub object: S,
+    pub stays: Spanned<PredicateDef>,
+}
+
+step_body!(StaysDef {
+    object: Option<S>,
+    objects: Option<Spanned<Vec<S>>>,
+    is: Spanned<PredicateDef>,
+    #[serde(default, rename = "for")]
+    duration: Option<S>,
+});
+
+// ---- validation ------------------------------------------------------------------------
+
+pub(in crate::scenario) fn validate_wait(
+    v: &mut Validator<'_>,
+    def: &WaitDef,
+    pos: Pos,
+    field: &str,
+) -> Option<(Action, TimeoutKind)> {
+    let (objects, selector) = match (&def.selector, def.object.is_some() || def.objects.is_some()) {
+        (Some(s), false) => (
+            Vec::new(),
+            Some(v.selector(s, &format!("{field}.selector"))),
+        ),
+        (Some(_), true) => {
+            v.err(
+                pos,
+                field,
+                "both a selector and objects are given",
+                "keep one",
+            );
+            (Vec::new(), None)
+        }
+        (None, _) => (
+            v.objrefs(def.object.as_ref(), def.objects.as_ref(), pos, field),
+            None,
+        ),
+    };
+    if def.count.is_some() && selector.is_none() {
+        v.err(
+            pos,
+            &format!("{field}.count"),
+            "`count` needs a `selector`",
+            "remove `count` or wait on pods by selector",
+        );
+    }
+    let kind_info = if selector.is_some() {
+        KindInfo::by_name("pod")
+    } else {
+        objects.first().map(|o| o.kind)
+    };
+    let pred = v.pred(&def.condition, &format!("{field}.for"), kind_info);
+    let meanwhile = def.meanwhile.as_ref().and_then(|m| {
+        let object = v.objref(&m.value.object, &format!("{field}.meanwhile.object"), false)?;
+        let p = v.pred(
+            &m.value.stays,
+            &format!("{field}.meanwhile.stays"),
+            Some(object.kind),
+        );
+        Some((object, p))
+    });
+    let default = match (&pred, kind_info.map(|k| k.short)) {
+        (Pred::Exists(false), _) => TimeoutKind::Delete,
+        (_, Some("pvc" | "pv")) => TimeoutKind::Bind,
+        _ => TimeoutKind::PodReady,
+    };
+    Some((
+        Action::Wait(WaitStep {
+            objects,
+            selector,
+            count: def.count.as_ref().map_or(1, |c| c.value),
+            pred,
+            meanwhile,
+        }),
+        default,
+    ))
+}
+
+pub(in crate::scenario) fn validate_stays(
+    v: &mut Validator<'_>,
+    def: &StaysDef,
+    pos: Pos,
+    field: &str,
+) -> Option<(Action, TimeoutKind)> {
+    let objects = v.objrefs(def.object.as_ref(), def.objects.as_ref(), pos, field);
+    let pred = v.pred(
+        &def.is,
+        &format!("{field}.is"),
+        objects.first().map(|o| o.kind),
+    );
+    let duration = def
+        .duration
+        .as_ref()
+        .and_then(|d| v.duration(d, &format!("{field}.for")));
+    Some((
+        Action::Stays(StaysStep {
+            objects,
+            pred,
+            duration,
+        }),
+        TimeoutKind::Observe,
+    ))
+}
 
 // ---- execution --------------------------------------------------------------------------
 
