@@ -205,15 +205,15 @@ pub(super) fn pos_of<T>(s: &Spanned<T>) -> Pos {
 }
 
 pub(super) struct Validator<'a> {
-    pub(super) file: &'a Path,
-    pub(super) errors: Vec<ScenarioError>,
-    pub(super) templates: Templates,
+    file: &'a Path,
+    errors: Vec<ScenarioError>,
+    templates: Templates,
     pub(super) vars: Vars,
     pub(super) captures: BTreeSet<String>,
     /// Objects that exist when a step runs: `(kind, rendered name)`.
     pub(super) known: BTreeSet<(&'static str, String)>,
     /// StatefulSets: claim template names and the most replicas asked so far.
-    pub(super) sets: BTreeMap<String, (Vec<String>, i64)>,
+    sets: BTreeMap<String, (Vec<String>, i64)>,
     pub(super) requires: Requirements,
 }
 
@@ -243,7 +243,7 @@ impl<'a> Validator<'a> {
         self.err_in(self.file.to_owned(), pos, field, message, hint);
     }
 
-    pub(super) fn err_in(
+    fn err_in(
         &mut self,
         file: PathBuf,
         pos: Pos,
@@ -384,12 +384,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    pub(super) fn timeout(
-        &mut self,
-        s: Option<&S>,
-        field: &str,
-        default: TimeoutKind,
-    ) -> StepTimeout {
+    fn timeout(&mut self, s: Option<&S>, field: &str, default: TimeoutKind) -> StepTimeout {
         let Some(s) = s else {
             return StepTimeout::Configured(default);
         };
@@ -639,6 +634,8 @@ impl<'a> Validator<'a> {
 
     // ---- predicates ----------------------------------------------------------------------
 
+    /// A predicate: every key written, in the order of [`f::PredicateDef`], all of which
+    /// must hold; keys are checked against the object's `kind` when it is known.
     pub(super) fn pred(
         &mut self,
         def: &Spanned<f::PredicateDef>,
@@ -646,56 +643,95 @@ impl<'a> Validator<'a> {
         kind: Option<&KindInfo>,
     ) -> Pred {
         let d = &def.value;
-        let pos = pos_of(def);
         let mut all = Vec::new();
-        let applies = |v: &mut Self, key: &str, pos: Pos, kinds: &[&str]| {
-            if let Some(k) = kind
-                && !kinds.contains(&k.short)
-            {
-                v.err(
-                    pos,
-                    &format!("{field}.{key}"),
-                    format!("`{key}` does not apply to a {}", k.kind),
-                    format!("`{key}` applies to: {}", kinds.join(", ")),
-                );
-            }
-        };
+        self.status_preds(d, field, kind, &mut all);
+        self.metadata_preds(d, field, &mut all);
+        self.value_preds(d, field, kind, &mut all);
+        self.nested_preds(d, field, kind, &mut all);
+        if all.is_empty() {
+            self.err(
+                pos_of(def),
+                field,
+                "no condition given",
+                "add a condition such as `phase: Bound`, `ready: true` or `exists: false`",
+            );
+        }
+        if all.len() == 1 {
+            all.remove(0)
+        } else {
+            Pred::All(all)
+        }
+    }
+
+    /// Reports `key` written for an object of a `kind` it does not apply to.
+    fn key_applies(
+        &mut self,
+        kind: Option<&KindInfo>,
+        field: &str,
+        key: &str,
+        pos: Pos,
+        kinds: &[&str],
+    ) {
+        if let Some(k) = kind
+            && !kinds.contains(&k.short)
+        {
+            self.err(
+                pos,
+                &format!("{field}.{key}"),
+                format!("`{key}` does not apply to a {}", k.kind),
+                format!("`{key}` applies to: {}", kinds.join(", ")),
+            );
+        }
+    }
+
+    /// Keys on the status of one kind: `phase` to `failed`.
+    fn status_preds(
+        &mut self,
+        d: &f::PredicateDef,
+        field: &str,
+        kind: Option<&KindInfo>,
+        all: &mut Vec<Pred>,
+    ) {
         if let Some(s) = &d.phase {
-            applies(self, "phase", pos_of(s), &["pvc", "pv", "pod"]);
+            self.key_applies(kind, field, "phase", pos_of(s), &["pvc", "pv", "pod"]);
             all.push(Pred::Phase(self.tpl(s, &format!("{field}.phase"))));
         }
         if let Some(s) = &d.bound_to {
-            applies(self, "bound-to", pos_of(s), &["pvc"]);
+            self.key_applies(kind, field, "bound-to", pos_of(s), &["pvc"]);
             all.push(Pred::BoundTo(self.tpl(s, &format!("{field}.bound-to"))));
         }
         if let Some(s) = &d.claimed_by {
-            applies(self, "claimed-by", pos_of(s), &["pv"]);
+            self.key_applies(kind, field, "claimed-by", pos_of(s), &["pv"]);
             all.push(Pred::ClaimedBy(self.tpl(s, &format!("{field}.claimed-by"))));
         }
         if let Some(b) = &d.unclaimed {
-            applies(self, "unclaimed", pos_of(b), &["pv"]);
+            self.key_applies(kind, field, "unclaimed", pos_of(b), &["pv"]);
             all.push(Pred::Unclaimed(b.value));
         }
         if let Some(b) = &d.ready {
-            applies(self, "ready", pos_of(b), &["pod"]);
+            self.key_applies(kind, field, "ready", pos_of(b), &["pod"]);
             all.push(Pred::Ready(b.value));
         }
         if let Some(n) = &d.available {
-            applies(self, "available", pos_of(n), &["deployment"]);
+            self.key_applies(kind, field, "available", pos_of(n), &["deployment"]);
             all.push(Pred::Available(n.value));
         }
         if let Some(n) = &d.ready_replicas {
-            applies(self, "ready-replicas", pos_of(n), &["statefulset"]);
+            self.key_applies(kind, field, "ready-replicas", pos_of(n), &["statefulset"]);
             all.push(Pred::ReadyReplicas(n.value));
         }
         if let Some(b) = &d.complete {
-            applies(self, "complete", pos_of(b), &["job"]);
+            self.key_applies(kind, field, "complete", pos_of(b), &["job"]);
             all.push(Pred::Complete(b.value));
         }
         if let Some(b) = &d.failed {
-            applies(self, "failed", pos_of(b), &["job"]);
+            self.key_applies(kind, field, "failed", pos_of(b), &["job"]);
             all.push(Pred::Failed(b.value));
         }
+    }
+
+    /// Keys any object has: `exists` to `annotations`.
+    fn metadata_preds(&mut self, d: &f::PredicateDef, field: &str, all: &mut Vec<Pred>) {
         if let Some(b) = &d.exists {
             all.push(Pred::Exists(b.value));
         }
@@ -721,8 +757,18 @@ impl<'a> Validator<'a> {
                 .collect();
             all.push(Pred::Annotations(entries));
         }
+    }
+
+    /// Keys comparing a value: `capacity`, `field`, `uid-differs`, `restarts`.
+    fn value_preds(
+        &mut self,
+        d: &f::PredicateDef,
+        field: &str,
+        kind: Option<&KindInfo>,
+        all: &mut Vec<Pred>,
+    ) {
         if let Some(s) = &d.capacity {
-            applies(self, "capacity", pos_of(s), &["pvc"]);
+            self.key_applies(kind, field, "capacity", pos_of(s), &["pvc"]);
             all.push(Pred::Capacity(self.tpl(s, &format!("{field}.capacity"))));
         }
         if let Some(fd) = &d.field {
@@ -740,18 +786,28 @@ impl<'a> Validator<'a> {
             all.push(Pred::Field(path.value.clone(), node));
         }
         if let Some(s) = &d.uid_differs {
-            applies(self, "uid-differs", pos_of(s), &["pod"]);
+            self.key_applies(kind, field, "uid-differs", pos_of(s), &["pod"]);
             all.push(Pred::UidDiffers(
                 self.tpl(s, &format!("{field}.uid-differs")),
             ));
         }
         if let Some(r) = &d.restarts {
-            applies(self, "restarts", pos_of(r), &["pod"]);
+            self.key_applies(kind, field, "restarts", pos_of(r), &["pod"]);
             all.push(Pred::Restarts(
                 r.value.container.value.clone(),
                 r.value.at_least.value,
             ));
         }
+    }
+
+    /// Keys holding predicates: `not` and `any-of`.
+    fn nested_preds(
+        &mut self,
+        d: &f::PredicateDef,
+        field: &str,
+        kind: Option<&KindInfo>,
+        all: &mut Vec<Pred>,
+    ) {
         if let Some(inner) = &d.not {
             all.push(Pred::Not(Box::new(self.pred(
                 inner,
@@ -775,19 +831,6 @@ impl<'a> Validator<'a> {
                 .map(|(i, p)| self.pred(p, &format!("{field}.any-of[{i}]"), kind))
                 .collect();
             all.push(Pred::Any(preds));
-        }
-        if all.is_empty() {
-            self.err(
-                pos,
-                field,
-                "no condition given",
-                "add a condition such as `phase: Bound`, `ready: true` or `exists: false`",
-            );
-        }
-        if all.len() == 1 {
-            all.remove(0)
-        } else {
-            Pred::All(all)
         }
     }
 
@@ -897,17 +940,32 @@ impl<'a> Validator<'a> {
     }
 
     /// Static checks of one rendered manifest; registers the objects it creates.
-    pub(super) fn check_manifest(
+    /// Static checks of one rendered manifest; registers the objects it creates.
+    fn check_manifest(&mut self, m: &Located<Node>, field: &str, file: &Path, strict: bool) {
+        let Some((info, name)) = self.manifest_kind(m, field, file) else {
+            return;
+        };
+        if !strict {
+            self.known.insert((info.kind, name));
+            return;
+        }
+        self.check_placement(m, field, file, info, &name);
+        self.check_classes(m, field, file, info.kind);
+        self.check_object_name(m, field, file, info.kind, &name);
+        self.check_schema(m, field, file, info, &name);
+        self.register_objects(m, info, name);
+    }
+
+    /// The manifest's supported kind and its name, or why there is none.
+    fn manifest_kind(
         &mut self,
         m: &Located<Node>,
         field: &str,
         file: &Path,
-        strict: bool,
-    ) {
+    ) -> Option<(&'static KindInfo, String)> {
         let file = file.to_owned();
         let text = |n: Option<&Located<Node>>| n.and_then(|n| n.value.as_str().map(str::to_owned));
-        let metadata = m.value.get("metadata");
-        let name_node = metadata.and_then(|md| md.value.get("name"));
+        let name_node = m.value.get("metadata").and_then(|md| md.value.get("name"));
         let (Some(api_version), Some(kind), Some(name)) = (
             text(m.value.get("apiVersion")),
             text(m.value.get("kind")),
@@ -920,7 +978,7 @@ impl<'a> Validator<'a> {
                 "a manifest needs `apiVersion`, `kind` and `metadata.name`",
                 "write a complete Kubernetes object",
             );
-            return;
+            return None;
         };
         if kind == "Namespace" {
             self.err_in(
@@ -931,7 +989,7 @@ impl<'a> Validator<'a> {
                 "the engine runs each scenario in its own namespace, `{{ namespace }}`; \
                  leave `metadata.namespace` out",
             );
-            return;
+            return None;
         }
         let Some(info) = KindInfo::by_manifest(&api_version, &kind) else {
             let kinds: Vec<String> = KINDS
@@ -945,17 +1003,28 @@ impl<'a> Validator<'a> {
                 format!("unsupported kind `{api_version} {kind}`"),
                 format!("supported: {}", kinds.join(", ")),
             );
-            return;
+            return None;
         };
-        if !strict {
-            self.known.insert((info.kind, name));
-            return;
-        }
+        Some((info, name))
+    }
+
+    /// Where the object lives: only in the scenario's namespace, and a cluster-scoped name
+    /// carries the run prefix.
+    fn check_placement(
+        &mut self,
+        m: &Located<Node>,
+        field: &str,
+        file: &Path,
+        info: &KindInfo,
+        name: &str,
+    ) {
+        let metadata = m.value.get("metadata");
+        let name_node = metadata.and_then(|md| md.value.get("name"));
         if let Some(ns) = metadata.and_then(|md| md.value.get("namespace")) {
             let ok = info.namespaced && ns.value.as_str() == Some(self.vars.namespace.as_str());
             if !ok {
                 self.err_in(
-                    file.clone(),
+                    file.to_owned(),
                     ns.pos,
                     &format!("{field}.metadata.namespace"),
                     "objects live in the scenario's own namespace",
@@ -966,10 +1035,13 @@ impl<'a> Validator<'a> {
         let prefix = self.vars.prefix.clone();
         if !info.namespaced && !name.starts_with(&prefix) {
             self.err_in(
-                file.clone(),
+                file.to_owned(),
                 name_node.map_or(m.pos, |n| n.pos),
                 &format!("{field}.metadata.name"),
-                format!("cluster-scoped {kind} name `{name}` lacks the run prefix"),
+                format!(
+                    "cluster-scoped {} name `{name}` lacks the run prefix",
+                    info.kind
+                ),
                 format!(
                     "write `name: \"{{{{ prefix }}}}-{}\"` so concurrent scenarios and runs never \
                      share it",
@@ -977,12 +1049,17 @@ impl<'a> Validator<'a> {
                 ),
             );
         }
-        let class_nodes = storage_class_nodes(m, &kind);
-        for (path, node) in class_nodes {
+    }
+
+    /// Storage classes and provisioners carry the run prefix, so no other scenario or run
+    /// can bind this scenario's volumes.
+    fn check_classes(&mut self, m: &Located<Node>, field: &str, file: &Path, kind: &str) {
+        let prefix = self.vars.prefix.clone();
+        for (path, node) in storage_class_nodes(m, kind) {
             match node {
                 Some(n) if n.value.as_str().is_some_and(|c| c.starts_with(&prefix)) => {}
                 Some(n) => self.err_in(
-                    file.clone(),
+                    file.to_owned(),
                     n.pos,
                     &format!("{field}.{path}"),
                     format!(
@@ -993,7 +1070,7 @@ impl<'a> Validator<'a> {
                      scenarios or runs lets their claims bind this scenario's volumes",
                 ),
                 None => self.err_in(
-                    file.clone(),
+                    file.to_owned(),
                     m.pos,
                     &format!("{field}.{path}"),
                     "storageClassName is not set",
@@ -1009,7 +1086,7 @@ impl<'a> Validator<'a> {
             let value = p.value.as_str().unwrap_or_default();
             if !value.starts_with(&prefix) && value != "kubernetes.io/no-provisioner" {
                 self.err_in(
-                    file.clone(),
+                    file.to_owned(),
                     p.pos,
                     &format!("{field}.provisioner"),
                     format!("provisioner `{value}` lacks the run prefix"),
@@ -1018,10 +1095,22 @@ impl<'a> Validator<'a> {
                 );
             }
         }
-        if let Err(e) = crate::names::dns_subdomain("object name", &name) {
+    }
+
+    /// The name is a valid Kubernetes object name.
+    fn check_object_name(
+        &mut self,
+        m: &Located<Node>,
+        field: &str,
+        file: &Path,
+        kind: &str,
+        name: &str,
+    ) {
+        if let Err(e) = crate::names::dns_subdomain("object name", name) {
+            let name_node = m.value.get("metadata").and_then(|md| md.value.get("name"));
             let (rule, _) = split_hint(&e.rule);
             self.err_in(
-                file.clone(),
+                file.to_owned(),
                 name_node.map_or(m.pos, |n| n.pos),
                 &format!("{field}.metadata.name"),
                 format!(
@@ -1032,23 +1121,38 @@ impl<'a> Validator<'a> {
                  characters, starting and ending with a letter or digit",
             );
         }
+    }
+
+    /// The manifest against the Kubernetes schema of its kind.
+    fn check_schema(
+        &mut self,
+        m: &Located<Node>,
+        field: &str,
+        file: &Path,
+        info: &KindInfo,
+        name: &str,
+    ) {
         for problem in schema_check(info, &m.value.to_json()) {
             let at = crate::k8s::schema::locate(m, &problem.path);
             let path = problem.path.to_string();
             self.err_in(
-                file.clone(),
+                file.to_owned(),
                 at,
                 &if path.is_empty() {
                     field.to_owned()
                 } else {
                     format!("{field}.{path}")
                 },
-                format!("{kind} `{name}`: {}", problem.message),
+                format!("{} `{name}`: {}", info.kind, problem.message),
                 problem.hint,
             );
         }
+    }
+
+    /// Notes the object as applied, and for a StatefulSet the pods and claims it creates.
+    fn register_objects(&mut self, m: &Located<Node>, info: &'static KindInfo, name: String) {
         self.known.insert((info.kind, name.clone()));
-        if kind == "StatefulSet" {
+        if info.kind == "StatefulSet" {
             let replicas = m
                 .value
                 .get("spec")
