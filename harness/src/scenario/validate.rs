@@ -1203,7 +1203,6 @@ impl<'a> Validator<'a> {
 
     // ---- steps ---------------------------------------------------------------------------
 
-    #[allow(clippy::too_many_lines)]
     fn step(&mut self, index: usize, pos: Pos, field: &str, def: &f::StepDef) -> Option<Step> {
         let common = def.common();
         let title = common.title().map(|t| t.value.trim().to_owned());
