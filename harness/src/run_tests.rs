@@ -26,7 +26,7 @@ use crate::k8s::ownership::{MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL};
 use crate::k8s::{ClusterError, ObjectRef};
 use crate::model::plan::parse_plan;
 use crate::scenario::Quiet;
-use crate::scenario::validate::parse;
+use crate::scenario::load::parse;
 
 const RUN: &str = "20261123-160000-c0ffee";
 

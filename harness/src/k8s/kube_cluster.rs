@@ -1007,7 +1007,7 @@ mod tests {
 
     #[tokio::test]
     async fn scenario_dry_runs_name_the_manifest_the_server_refuses() {
-        let scenario = crate::scenario::validate::parse(
+        let scenario = crate::scenario::load::parse(
             "id: t\ntitle: test\nsources: [unit]\ndescription: x\nsteps:\n  - apply:\n      \
              manifests:\n        - apiVersion: v1\n          kind: PersistentVolumeClaim\n          \
              metadata: {name: pvc1}\n          spec:\n            accessModes: [ReadWriteOnce]\n            \

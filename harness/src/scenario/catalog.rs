@@ -7,8 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::load;
 use super::plan::Scenario;
-use super::validate::{self, ValidationErrors};
+use super::validate::ValidationErrors;
 
 /// Variable naming the catalog directory.
 pub const DIR_VARIABLE: &str = "NFSLAB_SCENARIOS";
@@ -109,7 +110,7 @@ impl Catalog {
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default(),
-                scenario: validate::load_file(&file),
+                scenario: load::load_file(&file),
                 file,
             })
             .collect();
@@ -155,7 +156,7 @@ impl Catalog {
             .map(|arg| {
                 let path = Path::new(arg);
                 if arg.ends_with(".yaml") || path.is_file() {
-                    Ok((path.to_owned(), validate::load_file(path)))
+                    Ok((path.to_owned(), load::load_file(path)))
                 } else {
                     self.get(arg)
                         .map(|e| (e.file.clone(), e.scenario.clone()))
@@ -260,9 +261,8 @@ mod tests {
         .expect("README");
         let start = readme.find("```yaml\n").expect("an example") + "```yaml\n".len();
         let end = start + readme[start..].find("```").expect("closed");
-        let scenario =
-            validate::parse(&readme[start..end], Path::new("readme/pvc-protection.yaml"))
-                .unwrap_or_else(|e| panic!("{e}"));
+        let scenario = load::parse(&readme[start..end], Path::new("readme/pvc-protection.yaml"))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(scenario.steps.len(), 9);
         assert_eq!(scenario.timeout, Some(std::time::Duration::from_secs(900)));
         assert!(!scenario.exclusive);

@@ -160,9 +160,9 @@ pub fn show_document(catalog: &Catalog, arg: &str) -> Result<ScenarioShow, Strin
                 }
             };
             let limit = match &step.action {
-                Action::Stays { duration, .. } => format!(
+                Action::Stays(stays) => format!(
                     "for {}",
-                    humantime::format_duration(duration.unwrap_or(config.timeouts.observe))
+                    humantime::format_duration(stays.duration.unwrap_or(config.timeouts.observe))
                 ),
                 _ => format!("within {timeout}"),
             };
@@ -361,9 +361,9 @@ pub async fn server_dry_run(
                         }
                     }
                 }
-                Action::Capture { name, .. } => {
+                Action::Capture(capture) => {
                     vars.captured
-                        .insert(name.clone(), placeholder_capture(name));
+                        .insert(capture.name.clone(), placeholder_capture(&capture.name));
                 }
                 _ => {}
             }

@@ -299,7 +299,7 @@ pub async fn run_scenario(
         .await;
         let problem = match removal {
             Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(steps::error_chain(&e)),
+            Ok(Err(e)) => Some(crate::errors::error_chain(&e)),
             Err(_) => Some("the NFS server did not answer".to_owned()),
         };
         if let Some(reason) = problem {
@@ -391,7 +391,7 @@ async fn run_steps(
         StepError::broken(format!(
             "could not create namespace `{}`: {}",
             vars.namespace,
-            steps::error_chain(&e)
+            crate::errors::error_chain(&e)
         ))
     })?;
     if let Some(files) = &env.files {
@@ -406,7 +406,7 @@ async fn run_steps(
             Ok(Err(e)) => {
                 return Err(StepError::broken(format!(
                     "could not create the scenario's directory on the NFS server: {}",
-                    steps::error_chain(&e)
+                    crate::errors::error_chain(&e)
                 )));
             }
             Err(_) => {
@@ -434,8 +434,8 @@ async fn run_steps(
         });
         let timeout = step.timeout.resolve(&env.config.timeouts);
         let window = match &step.action {
-            super::plan::Action::Stays { duration, .. } => {
-                duration.unwrap_or(env.config.timeouts.observe)
+            super::plan::Action::Stays(stays) => {
+                stays.duration.unwrap_or(env.config.timeouts.observe)
             }
             _ => Duration::ZERO,
         };

@@ -16,9 +16,9 @@ use tokio::time::Instant;
 
 use super::engine::{Observer, Progress, RunOptions, run_all, run_scenario};
 use super::env::ScenarioEnv;
+use super::load::parse;
 use super::plan::Scenario;
 use super::results::{Observation, Outcome, ScenarioResult, StepOutcome};
-use super::validate::parse;
 use crate::config::Config;
 use crate::k8s::fake::{Call, FakeCluster};
 use crate::k8s::ownership::RunId;

@@ -1,9 +1,16 @@
 //! The scenario file as written: serde definitions with source positions.
 //!
 //! These types mirror the YAML one to one (see `scenarios/README.md`) and never leave the
-//! `scenario` module: [`super::validate`] turns them into the engine's
-//! [`super::plan::Scenario`]. Every field a validation message may point at is a
-//! `Spanned<T>`; unknown fields are rejected by serde with their position.
+//! `scenario` module: the validator turns them into the engine's [`super::plan::Scenario`].
+//! Every field a validation message may point at is a `Spanned<T>`; unknown fields are
+//! rejected by serde with their position.
+//!
+//! This file holds the pieces every step kind shares: the spanned string [`S`], the
+//! [`step_body!`] macro that declares a kind's body (`ApplyDef`, `ExecDef`...) in its
+//! family's file under `steps/`, beside its validation and execution, the fields every body
+//! has ([`Common`]), and the condition language `wait` and `stays` share ([`PredicateDef`]).
+//! The enum of every kind is `steps::StepDef`; the file's frame (id, notes, steps) is
+//! `load::FileDef`. Both sit above the families, so this file depends on none of them.
 
 use std::collections::BTreeMap;
 
@@ -15,322 +22,36 @@ use crate::k8s::manifest::SourceNode;
 /// A string with its position.
 pub(super) type S = Spanned<String>;
 
-/// The whole file.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub(super) struct FileDef {
-    pub id: S,
-    pub code: Option<S>,
-    pub title: S,
-    #[serde(default)]
-    pub sources: Vec<S>,
-    pub description: Option<S>,
-    #[serde(default)]
-    pub notes: Vec<NoteDef>,
-    pub timeout: Option<S>,
-    pub exclusive: Option<Spanned<bool>>,
-    pub steps: Spanned<Vec<Spanned<StepDef>>>,
-}
-
-/// A note for the report.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub(super) struct NoteDef {
-    pub kind: Spanned<NoteKindDef>,
-    pub text: S,
-}
-
-/// What a note is about.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub(super) enum NoteKindDef {
-    Hazard,
-    Disagreement,
-    Fix,
-    Info,
-}
-
-/// Declares a step body: every body also takes `title` and `timeout`.
+/// Declares a step body: every body also takes `title` and `timeout`. Used by the step
+/// families' files (`steps/*.rs`), where each kind's body is defined beside its validation
+/// and execution.
 macro_rules! step_body {
     ($name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
-        #[derive(Debug, Deserialize)]
+        #[derive(Debug, ::serde::Deserialize)]
         #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-        pub(super) struct $name {
-            pub title: Option<S>,
-            pub timeout: Option<S>,
+        pub(in crate::scenario) struct $name {
+            pub title: Option<$crate::scenario::format::S>,
+            pub timeout: Option<$crate::scenario::format::S>,
             $($(#[$fm])* pub $field: $ty,)*
         }
 
-        impl Common for $name {
-            fn title(&self) -> Option<&S> {
+        impl $crate::scenario::format::Common for $name {
+            fn title(&self) -> Option<&$crate::scenario::format::S> {
                 self.title.as_ref()
             }
-            fn timeout(&self) -> Option<&S> {
+            fn timeout(&self) -> Option<&$crate::scenario::format::S> {
                 self.timeout.as_ref()
             }
         }
     };
 }
+pub(super) use step_body;
 
 /// Fields every step body has.
 pub(super) trait Common {
     fn title(&self) -> Option<&S>;
     fn timeout(&self) -> Option<&S>;
 }
-
-/// One step: a map with exactly one key naming its kind.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub(super) enum StepDef {
-    Apply(Box<ApplyDef>),
-    Delete(Box<DeleteDef>),
-    Wait(Box<WaitDef>),
-    Stays(Box<StaysDef>),
-    Exec(Box<ExecDef>),
-    HttpGet(Box<HttpGetDef>),
-    ServerMkdir(Box<ServerMkdirDef>),
-    ServerWrite(Box<ServerWriteDef>),
-    ServerRemove(Box<ServerRemoveDef>),
-    ServerRename(Box<ServerRenameDef>),
-    ServerExpect(Box<ServerExpectDef>),
-    ServerWait(Box<ServerWaitDef>),
-    ExpectEvent(Box<ExpectEventDef>),
-    Scale(Box<ScaleDef>),
-    DeletePods(Box<DeletePodsDef>),
-    Capture(Box<CaptureDef>),
-    Patch(Box<PatchDef>),
-    MountOptions(Box<MountOptionsDef>),
-    Logs(Box<LogsDef>),
-    DeployProvisioner(Box<DeployProvisionerDef>),
-    RestartNfsServer(Box<RestartNfsServerDef>),
-}
-
-impl StepDef {
-    /// The step kind as written.
-    pub(crate) fn kind(&self) -> &'static str {
-        match self {
-            Self::Apply(_) => "apply",
-            Self::Delete(_) => "delete",
-            Self::Wait(_) => "wait",
-            Self::Stays(_) => "stays",
-            Self::Exec(_) => "exec",
-            Self::HttpGet(_) => "http-get",
-            Self::ServerMkdir(_) => "server-mkdir",
-            Self::ServerWrite(_) => "server-write",
-            Self::ServerRemove(_) => "server-remove",
-            Self::ServerRename(_) => "server-rename",
-            Self::ServerExpect(_) => "server-expect",
-            Self::ServerWait(_) => "server-wait",
-            Self::ExpectEvent(_) => "expect-event",
-            Self::Scale(_) => "scale",
-            Self::DeletePods(_) => "delete-pods",
-            Self::Capture(_) => "capture",
-            Self::Patch(_) => "patch",
-            Self::MountOptions(_) => "mount-options",
-            Self::Logs(_) => "logs",
-            Self::DeployProvisioner(_) => "deploy-provisioner",
-            Self::RestartNfsServer(_) => "restart-nfs-server",
-        }
-    }
-
-    /// The fields every step has.
-    pub(crate) fn common(&self) -> &dyn Common {
-        match self {
-            Self::Apply(b) => b.as_ref(),
-            Self::Delete(b) => b.as_ref(),
-            Self::Wait(b) => b.as_ref(),
-            Self::Stays(b) => b.as_ref(),
-            Self::Exec(b) => b.as_ref(),
-            Self::HttpGet(b) => b.as_ref(),
-            Self::ServerMkdir(b) => b.as_ref(),
-            Self::ServerWrite(b) => b.as_ref(),
-            Self::ServerRemove(b) => b.as_ref(),
-            Self::ServerRename(b) => b.as_ref(),
-            Self::ServerExpect(b) => b.as_ref(),
-            Self::ServerWait(b) => b.as_ref(),
-            Self::ExpectEvent(b) => b.as_ref(),
-            Self::Scale(b) => b.as_ref(),
-            Self::DeletePods(b) => b.as_ref(),
-            Self::Capture(b) => b.as_ref(),
-            Self::Patch(b) => b.as_ref(),
-            Self::MountOptions(b) => b.as_ref(),
-            Self::Logs(b) => b.as_ref(),
-            Self::DeployProvisioner(b) => b.as_ref(),
-            Self::RestartNfsServer(b) => b.as_ref(),
-        }
-    }
-}
-
-step_body!(ApplyDef {
-    manifests: Option<Spanned<Vec<SourceNode>>>,
-    file: Option<S>,
-});
-
-step_body!(DeleteDef {
-    object: Option<S>,
-    objects: Option<Spanned<Vec<S>>>,
-    wait: Option<Spanned<bool>>,
-    propagation: Option<S>,
-});
-
-step_body!(WaitDef {
-    object: Option<S>,
-    objects: Option<Spanned<Vec<S>>>,
-    selector: Option<S>,
-    count: Option<Spanned<u32>>,
-    #[serde(rename = "for")]
-    condition: Spanned<PredicateDef>,
-    meanwhile: Option<Spanned<MeanwhileDef>>,
-});
-
-/// A condition that must keep holding on another object while a wait runs.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub(super) struct MeanwhileDef {
-    pub object: S,
-    pub stays: Spanned<PredicateDef>,
-}
-
-step_body!(StaysDef {
-    object: Option<S>,
-    objects: Option<Spanned<Vec<S>>>,
-    is: Spanned<PredicateDef>,
-    #[serde(default, rename = "for")]
-    duration: Option<S>,
-});
-
-/// Which pod a command runs in.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
-pub(super) struct ExpectDef {
-    pub exit_code: Option<Spanned<i32>>,
-    pub fails: Option<Spanned<bool>>,
-    pub stdout: Option<S>,
-    pub stdout_contains: Option<S>,
-    pub stderr_contains: Option<S>,
-}
-
-step_body!(ExecDef {
-    pod: Option<S>,
-    selector: Option<S>,
-    all: Option<Spanned<bool>>,
-    container: Option<S>,
-    command: Option<Spanned<Vec<S>>>,
-    io: Option<Spanned<Vec<S>>>,
-    expect: Option<Spanned<ExpectDef>>,
-});
-
-/// What an HTTP body must be.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
-pub(super) struct BodyExpectDef {
-    pub body: Option<S>,
-    pub body_contains: Option<S>,
-}
-
-step_body!(HttpGetDef {
-    pod: Option<S>,
-    selector: Option<S>,
-    container: Option<S>,
-    url: S,
-    expect: Spanned<BodyExpectDef>,
-});
-
-step_body!(ServerMkdirDef {
-    path: S,
-    mode: Option<S>,
-    owner: Option<S>,
-});
-
-step_body!(ServerWriteDef {
-    path: S,
-    content: S,
-    append: Option<Spanned<bool>>,
-});
-
-step_body!(ServerRemoveDef {
-    path: S,
-    recursive: Option<Spanned<bool>>,
-});
-
-step_body!(ServerRenameDef { from: S, to: S });
-
-step_body!(ServerExpectDef {
-    path: S,
-    exists: Option<Spanned<bool>>,
-    content: Option<S>,
-    empty: Option<Spanned<bool>>,
-    entries: Option<Spanned<Vec<S>>>,
-    owner: Option<S>,
-});
-
-step_body!(ServerWaitDef { path: S });
-
-step_body!(ExpectEventDef {
-    object: Option<S>,
-    namespace: Option<S>,
-    reason: S,
-    message: Option<S>,
-    #[serde(default, rename = "type")]
-    event_type: Option<S>,
-});
-
-step_body!(ScaleDef {
-    object: S,
-    replicas: Spanned<i32>,
-});
-
-step_body!(DeletePodsDef {
-    selector: S,
-    replaced: Option<Spanned<bool>>,
-});
-
-step_body!(CaptureDef {
-    object: Option<S>,
-    selector: Option<S>,
-    field: S,
-    #[serde(rename = "as")]
-    name: S,
-});
-
-step_body!(PatchDef {
-    object: S,
-    merge: SourceNode,
-});
-
-/// What mount options must (not) be in effect.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
-pub(super) struct MountExpectDef {
-    pub nfs: Option<Spanned<bool>>,
-    pub contains: Option<Spanned<Vec<S>>>,
-    pub absent: Option<Spanned<Vec<S>>>,
-}
-
-step_body!(MountOptionsDef {
-    pod: Option<S>,
-    selector: Option<S>,
-    container: Option<S>,
-    path: S,
-    requested: Option<S>,
-    expect: Option<Spanned<MountExpectDef>>,
-});
-
-step_body!(LogsDef {
-    pod: Option<S>,
-    selector: Option<S>,
-    container: Option<S>,
-    tail: Option<Spanned<i64>>,
-    contains: Option<S>,
-});
-
-step_body!(DeployProvisionerDef {
-    provisioner: S,
-    name: Option<S>,
-    path: Option<S>,
-});
-
-step_body!(RestartNfsServerDef {});
 
 /// A condition on an object's state; several keys must all hold.
 #[derive(Debug, Default, Deserialize)]

@@ -15,7 +15,9 @@
 //! - [`live`]: the live terminal view of running scenarios;
 //! - [`engine`]: running scenarios (one namespace each, bounded parallelism, diagnosis,
 //!   cleanup on success, failure, panic and Ctrl-C) with progress for a live view;
-//! - [`steps`]: what each step does against the cluster and the NFS server;
+//! - [`steps`]: the step kinds, one file per family (`objects`, `waits`, `pods`, `server`,
+//!   `cluster`), each holding its kinds' file format, validation and what they do against
+//!   the cluster and the NFS server; the shared step context in `steps/mod.rs`;
 //! - [`files`]: the NFS server's files and restarts ([`files::ServerFiles`],
 //!   [`files::ServerControl`]);
 //! - [`provisioner`]: the nfs-subdir-external-provisioner objects;
@@ -34,6 +36,7 @@ pub mod files;
 mod format;
 pub mod junit;
 pub mod live;
+pub mod load;
 pub mod plan;
 pub mod provisioner;
 pub mod render;
@@ -45,6 +48,7 @@ pub mod validate;
 pub use catalog::Catalog;
 pub use engine::{Gate, GatePass, Observer, Progress, Quiet, RunOptions, run_all, run_scenario};
 pub use env::ScenarioEnv;
+pub use load::{load_file, parse};
 pub use plan::Scenario;
 pub use results::{Outcome, RunResults, ScenarioResult};
-pub use validate::{ScenarioError, ValidationErrors, load_file, parse};
+pub use validate::{ScenarioError, ValidationErrors};

@@ -262,183 +262,255 @@ pub enum Action {
     /// Server-side apply manifests in order.
     Apply(Vec<Manifest>),
     /// Delete objects, optionally waiting until they are gone.
-    Delete {
-        /// What.
-        objects: Vec<ObjRef>,
-        /// Wait until gone.
-        wait: bool,
-        /// How dependents go.
-        propagation: Propagation,
-    },
+    Delete(DeleteStep),
     /// Wait until a condition holds.
-    Wait {
-        /// Objects (all must satisfy it).
-        objects: Vec<ObjRef>,
-        /// Or pods by selector.
-        selector: Option<Tpl>,
-        /// How many selected pods must satisfy it.
-        count: u32,
-        /// The condition.
-        pred: Pred,
-        /// A condition another object must keep while waiting.
-        meanwhile: Option<(ObjRef, Pred)>,
-    },
+    Wait(WaitStep),
     /// A condition must keep holding for a duration.
-    Stays {
-        /// Objects.
-        objects: Vec<ObjRef>,
-        /// The condition.
-        pred: Pred,
-        /// How long (default: the `observe` timeout).
-        duration: Option<Duration>,
-    },
+    Stays(StaysStep),
     /// Run a command in pods.
-    Exec {
-        /// Where.
-        target: PodTarget,
-        /// In all selected pods.
-        all: bool,
-        /// Container (first when absent).
-        container: Option<Tpl>,
-        /// The command.
-        command: Vec<Tpl>,
-        /// Expectations.
-        expect: ExecExpect,
-    },
+    Exec(ExecStep),
     /// HTTP GET from inside a pod.
-    HttpGet {
-        /// Client pod.
-        target: PodTarget,
-        /// Container.
-        container: Option<Tpl>,
-        /// URL.
-        url: Tpl,
-        /// Exact body.
-        body: Option<Tpl>,
-        /// Substring of the body.
-        body_contains: Option<Tpl>,
-    },
+    HttpGet(HttpGetStep),
     /// Create a directory on the server.
-    ServerMkdir {
-        /// Path under the scenario's directory.
-        path: Tpl,
-        /// Octal mode.
-        mode: Option<Tpl>,
-        /// `uid:gid`.
-        owner: Option<Tpl>,
-    },
+    ServerMkdir(ServerMkdirStep),
     /// Write (or append to) a file on the server.
-    ServerWrite {
-        /// Path.
-        path: Tpl,
-        /// Content.
-        content: Tpl,
-        /// Append instead of replacing.
-        append: bool,
-    },
+    ServerWrite(ServerWriteStep),
     /// Remove a path on the server.
-    ServerRemove {
-        /// Path.
-        path: Tpl,
-        /// Recursively.
-        recursive: bool,
-    },
+    ServerRemove(ServerRemoveStep),
     /// Rename on the server.
-    ServerRename {
-        /// From.
-        from: Tpl,
-        /// To.
-        to: Tpl,
-    },
+    ServerRename(ServerRenameStep),
     /// Check a path on the server.
-    ServerExpect {
-        /// Path.
-        path: Tpl,
-        /// Exists or not.
-        exists: Option<bool>,
-        /// Exact file content.
-        content: Option<Tpl>,
-        /// Directory empty (dotfiles count) or not.
-        empty: Option<bool>,
-        /// Entries the directory must contain.
-        entries: Vec<Tpl>,
-        /// Numeric owner `UID:GID` the path must have.
-        owner: Option<Tpl>,
-    },
+    ServerExpect(ServerExpectStep),
     /// Wait until a path exists on the server.
-    ServerWait {
-        /// Path.
-        path: Tpl,
-    },
+    ServerWait(ServerWaitStep),
     /// Wait for an event.
-    ExpectEvent {
-        /// Where.
-        source: EventSource,
-        /// Reason.
-        reason: Tpl,
-        /// Substring of the message.
-        message: Option<Tpl>,
-        /// `Normal` or `Warning`.
-        event_type: Option<String>,
-    },
+    ExpectEvent(ExpectEventStep),
     /// Change a workload's replicas.
-    Scale {
-        /// The workload.
-        object: ObjRef,
-        /// Replicas.
-        replicas: i32,
-    },
+    Scale(ScaleStep),
     /// Delete pods by label and (optionally) wait for their replacements.
-    DeletePods {
-        /// Selector.
-        selector: Tpl,
-        /// Wait until as many new pods are Ready.
-        replaced: bool,
-    },
+    DeletePods(DeletePodsStep),
     /// Remember a value for later templates (`{{ captured.NAME }}`).
-    Capture {
-        /// Where from.
-        source: CaptureSource,
-        /// JSON pointer.
-        pointer: String,
-        /// Name.
-        name: String,
-    },
+    Capture(CaptureStep),
     /// JSON merge patch.
-    Patch {
-        /// The object.
-        object: ObjRef,
-        /// The patch.
-        patch: Located<Node>,
-    },
+    Patch(PatchStep),
     /// Record (and check) effective mount options.
-    MountOptions {
-        /// Pod.
-        target: PodTarget,
-        /// Container.
-        container: Option<Tpl>,
-        /// Mounted path in the container.
-        path: Tpl,
-        /// Requested options, for the report.
-        requested: Option<Tpl>,
-        /// Expectations.
-        expect: MountExpect,
-    },
+    MountOptions(MountOptionsStep),
     /// Record a pod's last log lines.
-    Logs {
-        /// Pod.
-        target: PodTarget,
-        /// Container.
-        container: Option<Tpl>,
-        /// Lines.
-        tail: i64,
-        /// Substring the log must contain.
-        contains: Option<Tpl>,
-    },
+    Logs(LogsStep),
     /// Deploy nfs-subdir-external-provisioner into the scenario namespace.
     DeployProvisioner(ProvisionerStep),
     /// Restart the NFS server pod and wait until it serves again.
     RestartNfsServer,
+}
+
+/// Delete objects, optionally waiting until they are gone.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeleteStep {
+    /// What.
+    pub objects: Vec<ObjRef>,
+    /// Wait until gone.
+    pub wait: bool,
+    /// How dependents go.
+    pub propagation: Propagation,
+}
+
+/// Wait until a condition holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WaitStep {
+    /// Objects (all must satisfy it).
+    pub objects: Vec<ObjRef>,
+    /// Or pods by selector.
+    pub selector: Option<Tpl>,
+    /// How many selected pods must satisfy it.
+    pub count: u32,
+    /// The condition.
+    pub pred: Pred,
+    /// A condition another object must keep while waiting.
+    pub meanwhile: Option<(ObjRef, Pred)>,
+}
+
+/// A condition must keep holding for a duration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StaysStep {
+    /// Objects.
+    pub objects: Vec<ObjRef>,
+    /// The condition.
+    pub pred: Pred,
+    /// How long (default: the `observe` timeout).
+    pub duration: Option<Duration>,
+}
+
+/// Run a command in pods.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecStep {
+    /// Where.
+    pub target: PodTarget,
+    /// In all selected pods.
+    pub all: bool,
+    /// Container (first when absent).
+    pub container: Option<Tpl>,
+    /// The command.
+    pub command: Vec<Tpl>,
+    /// Expectations.
+    pub expect: ExecExpect,
+}
+
+/// HTTP GET from inside a pod.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpGetStep {
+    /// Client pod.
+    pub target: PodTarget,
+    /// Container.
+    pub container: Option<Tpl>,
+    /// URL.
+    pub url: Tpl,
+    /// Exact body.
+    pub body: Option<Tpl>,
+    /// Substring of the body.
+    pub body_contains: Option<Tpl>,
+}
+
+/// Create a directory on the server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerMkdirStep {
+    /// Path under the scenario's directory.
+    pub path: Tpl,
+    /// Octal mode.
+    pub mode: Option<Tpl>,
+    /// `uid:gid`.
+    pub owner: Option<Tpl>,
+}
+
+/// Write (or append to) a file on the server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerWriteStep {
+    /// Path.
+    pub path: Tpl,
+    /// Content.
+    pub content: Tpl,
+    /// Append instead of replacing.
+    pub append: bool,
+}
+
+/// Remove a path on the server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerRemoveStep {
+    /// Path.
+    pub path: Tpl,
+    /// Recursively.
+    pub recursive: bool,
+}
+
+/// Rename on the server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerRenameStep {
+    /// From.
+    pub from: Tpl,
+    /// To.
+    pub to: Tpl,
+}
+
+/// Check a path on the server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerExpectStep {
+    /// Path.
+    pub path: Tpl,
+    /// Exists or not.
+    pub exists: Option<bool>,
+    /// Exact file content.
+    pub content: Option<Tpl>,
+    /// Directory empty (dotfiles count) or not.
+    pub empty: Option<bool>,
+    /// Entries the directory must contain.
+    pub entries: Vec<Tpl>,
+    /// Numeric owner `UID:GID` the path must have.
+    pub owner: Option<Tpl>,
+}
+
+/// Wait until a path exists on the server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerWaitStep {
+    /// Path.
+    pub path: Tpl,
+}
+
+/// Wait for an event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExpectEventStep {
+    /// Where.
+    pub source: EventSource,
+    /// Reason.
+    pub reason: Tpl,
+    /// Substring of the message.
+    pub message: Option<Tpl>,
+    /// `Normal` or `Warning`.
+    pub event_type: Option<String>,
+}
+
+/// Change a workload's replicas.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScaleStep {
+    /// The workload.
+    pub object: ObjRef,
+    /// Replicas.
+    pub replicas: i32,
+}
+
+/// Delete pods by label and (optionally) wait for their replacements.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeletePodsStep {
+    /// Selector.
+    pub selector: Tpl,
+    /// Wait until as many new pods are Ready.
+    pub replaced: bool,
+}
+
+/// Remember a value for later templates (`{{ captured.NAME }}`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CaptureStep {
+    /// Where from.
+    pub source: CaptureSource,
+    /// JSON pointer.
+    pub pointer: String,
+    /// Name.
+    pub name: String,
+}
+
+/// JSON merge patch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PatchStep {
+    /// The object.
+    pub object: ObjRef,
+    /// The patch.
+    pub patch: Located<Node>,
+}
+
+/// Record (and check) effective mount options.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MountOptionsStep {
+    /// Pod.
+    pub target: PodTarget,
+    /// Container.
+    pub container: Option<Tpl>,
+    /// Mounted path in the container.
+    pub path: Tpl,
+    /// Requested options, for the report.
+    pub requested: Option<Tpl>,
+    /// Expectations.
+    pub expect: MountExpect,
+}
+
+/// Record a pod's last log lines.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogsStep {
+    /// Pod.
+    pub target: PodTarget,
+    /// Container.
+    pub container: Option<Tpl>,
+    /// Lines.
+    pub tail: i64,
+    /// Substring the log must contain.
+    pub contains: Option<Tpl>,
 }
 
 /// Which configured timeout a step uses when it names none.
@@ -541,22 +613,22 @@ impl Step {
         }
         let subject = match &self.action {
             Action::Apply(m) => format!("{} manifest(s)", m.len()),
-            Action::Delete { objects, .. }
-            | Action::Wait { objects, .. }
-            | Action::Stays { objects, .. } => objects
+            Action::Delete(DeleteStep { objects, .. })
+            | Action::Wait(WaitStep { objects, .. })
+            | Action::Stays(StaysStep { objects, .. }) => objects
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", "),
-            Action::Scale { object, replicas } => format!("{object} to {replicas}"),
-            Action::DeletePods { selector, .. } => format!("-l {}", selector.text),
-            Action::ServerMkdir { path, .. }
-            | Action::ServerWrite { path, .. }
-            | Action::ServerRemove { path, .. }
-            | Action::ServerExpect { path, .. }
-            | Action::ServerWait { path } => path.text.clone(),
-            Action::HttpGet { url, .. } => url.text.clone(),
-            Action::ExpectEvent { reason, .. } => reason.text.clone(),
+            Action::Scale(ScaleStep { object, replicas }) => format!("{object} to {replicas}"),
+            Action::DeletePods(DeletePodsStep { selector, .. }) => format!("-l {}", selector.text),
+            Action::ServerMkdir(ServerMkdirStep { path, .. })
+            | Action::ServerWrite(ServerWriteStep { path, .. })
+            | Action::ServerRemove(ServerRemoveStep { path, .. })
+            | Action::ServerExpect(ServerExpectStep { path, .. })
+            | Action::ServerWait(ServerWaitStep { path }) => path.text.clone(),
+            Action::HttpGet(HttpGetStep { url, .. }) => url.text.clone(),
+            Action::ExpectEvent(ExpectEventStep { reason, .. }) => reason.text.clone(),
             _ => String::new(),
         };
         if subject.is_empty() {

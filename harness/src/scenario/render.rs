@@ -89,9 +89,9 @@ pub fn render(
                     out.push(prepare_manifest(m, &vars.namespace, run, &scenario.id));
                 }
             }
-            Action::Capture { name, .. } => {
+            Action::Capture(capture) => {
                 vars.captured
-                    .insert(name.clone(), placeholder_capture(name));
+                    .insert(capture.name.clone(), placeholder_capture(&capture.name));
             }
             _ => {}
         }

@@ -1,7 +1,7 @@
 //! Reading and validating scenario files, before anything touches a cluster.
 //!
-//! [`parse`] turns a file's text into a [`Scenario`] or into every problem found, each as
-//! `file:line:column: field: message (hint: ...)`. Beyond what serde rejects (unknown step
+//! [`super::load::parse`] turns a file's text into a [`super::plan::Scenario`] or into every
+//! problem found, each as `file:line:column: field: message (hint: ...)`. Beyond what serde rejects (unknown step
 //! or field, wrong type, missing field), it checks:
 //! - durations and timeout names;
 //! - templates: syntax, and only known variables (`captured.X` only after a `capture` of X);
@@ -13,6 +13,12 @@
 //!   the kind (field types);
 //! - server paths relative to the scenario's directory;
 //! - predicates that apply to the object's kind (`bound-to` on a PVC, `ready` on a pod...).
+//!
+//! This file holds the validator's core: what every step kind's checks share (durations,
+//! timeouts, templates, references, pod targets, predicates, manifests). It knows no step
+//! kind: each kind's own checks live with its definition and execution in its family's
+//! file under [`super::steps`], which calls this core; the one match over the kinds is
+//! `steps::validate_step`, and reading a whole file is [`super::load`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -24,14 +30,10 @@ use serde_saphyr::Spanned;
 
 use super::format::{self as f, S};
 use super::plan::{
-    Action, CaptureSource, EventSource, ExecExpect, ExitExpect, KINDS, KindInfo, Manifest,
-    MountExpect, Note, NoteKind, ObjRef, PodTarget, Pred, ProvisionerStep, Requirements, Scenario,
-    Step, StepTimeout, TimeoutKind, Tpl,
+    KINDS, KindInfo, Manifest, ObjRef, PodTarget, Pred, Requirements, StepTimeout, TimeoutKind, Tpl,
 };
-use super::provisioner;
 use super::template::{Images, Templates, Vars};
-use crate::k8s::Propagation;
-use crate::k8s::manifest::{self, Located, Node, Pos};
+use crate::k8s::manifest::{self, Located, Node, Pos, SourceNode};
 use crate::k8s::ownership::RunId;
 use crate::nfs::{NfsServer, ServerFlavor};
 
@@ -83,81 +85,6 @@ impl fmt::Display for ValidationErrors {
     }
 }
 
-/// Reads and validates a scenario file.
-///
-/// # Errors
-/// The file cannot be read, or every problem found in it.
-pub fn load_file(path: &Path) -> Result<Scenario, ValidationErrors> {
-    match std::fs::read(path) {
-        Ok(bytes) => match nfslab_workload::yaml_text_of(&bytes) {
-            Ok(text) => parse(text, path),
-            Err(e) => Err(ValidationErrors(vec![serde_error(path, &e)])),
-        },
-        Err(e) => Err(ValidationErrors(vec![ScenarioError {
-            file: path.to_owned(),
-            pos: Pos::default(),
-            field: "file".to_owned(),
-            message: format!("cannot be read: {e}"),
-            hint: Some("check the path and its permissions".to_owned()),
-        }])),
-    }
-}
-
-/// Validates a scenario file's text (`path` names it in messages and locates the manifest
-/// files it refers to).
-///
-/// # Errors
-/// Every problem found.
-pub fn parse(text: &str, path: &Path) -> Result<Scenario, ValidationErrors> {
-    let def: f::FileDef = nfslab_workload::yaml_from_str(text)
-        .map_err(|e| ValidationErrors(vec![serde_error(path, &e)]))?;
-    let mut v = Validator::new(path);
-    let scenario = v.scenario(&def);
-    if v.errors.is_empty() {
-        Ok(scenario)
-    } else {
-        Err(ValidationErrors(v.errors))
-    }
-}
-
-fn serde_error(path: &Path, error: &nfslab_workload::YamlError) -> ScenarioError {
-    let field = error
-        .path
-        .as_deref()
-        .map_or_else(|| "file".to_owned(), one_based_step);
-    let hint = error.hint.clone().or_else(|| {
-        Some(if error.message.starts_with("YAML syntax") {
-            "check the indentation, quotes and brackets around here".to_owned()
-        } else {
-            "scenarios/README.md lists every field and what it takes; quote strings that start \
-             with `{{` or look like numbers"
-                .to_owned()
-        })
-    });
-    ScenarioError {
-        file: path.to_owned(),
-        pos: Pos::new(
-            u32::try_from(error.line).unwrap_or(u32::MAX),
-            u32::try_from(error.column).unwrap_or(u32::MAX),
-        ),
-        field,
-        message: error.message.clone(),
-        hint,
-    }
-}
-
-/// Steps are numbered from 1 in scenario messages (`steps[1]` is the first step), as the
-/// validator and the run's report number them; the parser's paths count from 0.
-fn one_based_step(path: &str) -> String {
-    if let Some(rest) = path.strip_prefix("steps[")
-        && let Some((index, tail)) = rest.split_once(']')
-        && let Ok(n) = index.parse::<usize>()
-    {
-        return format!("steps[{}]{tail}", n + 1);
-    }
-    path.to_owned()
-}
-
 /// A message's `(hint: ...)` part apart, so it is printed once, after the field.
 fn split_hint(message: &str) -> (String, String) {
     match message.split_once(" (hint: ") {
@@ -194,25 +121,25 @@ pub fn placeholder_capture(name: &str) -> String {
     format!("captured-{}", name.to_ascii_lowercase().replace('_', "-"))
 }
 
-fn pos_of<T>(s: &Spanned<T>) -> Pos {
+pub(super) fn pos_of<T>(s: &Spanned<T>) -> Pos {
     Pos::from_location(s.referenced)
 }
 
-struct Validator<'a> {
-    file: &'a Path,
-    errors: Vec<ScenarioError>,
+pub(super) struct Validator<'a> {
+    pub(super) file: &'a Path,
+    pub(super) errors: Vec<ScenarioError>,
     templates: Templates,
-    vars: Vars,
-    captures: BTreeSet<String>,
+    pub(super) vars: Vars,
+    pub(super) captures: BTreeSet<String>,
     /// Objects that exist when a step runs: `(kind, rendered name)`.
-    known: BTreeSet<(&'static str, String)>,
+    pub(super) known: BTreeSet<(&'static str, String)>,
     /// StatefulSets: claim template names and the most replicas asked so far.
     sets: BTreeMap<String, (Vec<String>, i64)>,
-    requires: Requirements,
+    pub(super) requires: Requirements,
 }
 
 impl<'a> Validator<'a> {
-    fn new(file: &'a Path) -> Self {
+    pub(super) fn new(file: &'a Path) -> Self {
         // A fixed run id: validation only needs valid-looking names.
         let run = RunId::parse("00000000-000000-000000").unwrap_or_else(RunId::generate);
         Self {
@@ -227,7 +154,13 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn err(&mut self, pos: Pos, field: &str, message: impl Into<String>, hint: impl Into<String>) {
+    pub(super) fn err(
+        &mut self,
+        pos: Pos,
+        field: &str,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
         self.err_in(self.file.to_owned(), pos, field, message, hint);
     }
 
@@ -249,116 +182,9 @@ impl<'a> Validator<'a> {
         });
     }
 
-    fn scenario(&mut self, def: &f::FileDef) -> Scenario {
-        let id = def.id.value.clone();
-        let stem = self
-            .file
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        let valid_id = !id.is_empty()
-            && id.len() <= 40
-            && id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            && !id.starts_with('-')
-            && !id.ends_with('-');
-        if !valid_id {
-            self.err(
-                pos_of(&def.id),
-                "id",
-                format!("`{id}` is not a valid scenario id"),
-                "use lowercase letters, digits and `-`, at most 40 characters",
-            );
-        } else if id != stem {
-            self.err(
-                pos_of(&def.id),
-                "id",
-                format!("`{id}` differs from the file name `{stem}`"),
-                format!("name the file `{id}.yaml` or set `id: {stem}`"),
-            );
-        }
-        if valid_id {
-            let server = placeholder_server();
-            let run = RunId::parse("00000000-000000-000000").unwrap_or_else(RunId::generate);
-            self.vars = Vars::new(&run, &id, &server, &Images::default());
-        }
-        let timeout = def
-            .timeout
-            .as_ref()
-            .and_then(|t| self.duration(t, "timeout"));
-        let notes = def
-            .notes
-            .iter()
-            .map(|n| Note {
-                kind: match n.kind.value {
-                    f::NoteKindDef::Hazard => NoteKind::Hazard,
-                    f::NoteKindDef::Disagreement => NoteKind::Disagreement,
-                    f::NoteKindDef::Fix => NoteKind::Fix,
-                    f::NoteKindDef::Info => NoteKind::Info,
-                },
-                text: n.text.value.trim().to_owned(),
-            })
-            .collect();
-        if def.steps.value.is_empty() {
-            self.err(
-                pos_of(&def.steps),
-                "steps",
-                "a scenario needs at least one step",
-                "see the annotated example in scenarios/README.md",
-            );
-        }
-        let mut steps = Vec::new();
-        for (i, step) in def.steps.value.iter().enumerate() {
-            let field = format!("steps[{}].{}", i + 1, step.value.kind());
-            if let Some(s) = self.step(i + 1, pos_of(step), &field, &step.value) {
-                steps.push(s);
-            }
-        }
-        let exclusive = self.exclusive(def);
-        Scenario {
-            id,
-            code: def.code.as_ref().map(|c| c.value.clone()),
-            title: def.title.value.trim().to_owned(),
-            sources: def.sources.iter().map(|s| s.value.clone()).collect(),
-            description: def
-                .description
-                .as_ref()
-                .map(|d| d.value.trim().to_owned())
-                .unwrap_or_default(),
-            notes,
-            file: self.file.to_owned(),
-            timeout,
-            requires: self.requires,
-            exclusive,
-            steps,
-        }
-    }
-
-    /// Whether the scenario runs alone: as written, and always when it restarts the NFS
-    /// server (which breaks the IO and the server-side steps of every other scenario).
-    fn exclusive(&mut self, def: &f::FileDef) -> bool {
-        let restarts = self.requires.server_restart;
-        match &def.exclusive {
-            Some(written) if !written.value && restarts => {
-                self.err(
-                    pos_of(written),
-                    "exclusive",
-                    "`false` contradicts the `restart-nfs-server` step: a restart breaks the \
-                     IO and server-side steps of every scenario running beside it",
-                    "remove `exclusive: false`; the scenario runs alone after the others",
-                );
-                true
-            }
-            Some(written) => written.value || restarts,
-            None => restarts,
-        }
-    }
-
     // ---- small values ----------------------------------------------------------------
 
-    fn duration(&mut self, s: &S, field: &str) -> Option<Duration> {
+    pub(super) fn duration(&mut self, s: &S, field: &str) -> Option<Duration> {
         let parsed = nfslab_workload::parse_duration(&s.value)
             .map_err(|e| e.to_string())
             .and_then(|d| STEP_DURATION_RANGE.check(d).map_err(|e| e.to_string()));
@@ -372,7 +198,12 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn timeout(&mut self, s: Option<&S>, field: &str, default: TimeoutKind) -> StepTimeout {
+    pub(super) fn timeout(
+        &mut self,
+        s: Option<&S>,
+        field: &str,
+        default: TimeoutKind,
+    ) -> StepTimeout {
         let Some(s) = s else {
             return StepTimeout::Configured(default);
         };
@@ -402,7 +233,13 @@ impl<'a> Validator<'a> {
     }
 
     /// Checks a template and returns it with its rendering under placeholder values.
-    fn tpl_at(&mut self, text: &str, pos: Pos, field: &str, file: Option<&Path>) -> (Tpl, String) {
+    pub(super) fn tpl_at(
+        &mut self,
+        text: &str,
+        pos: Pos,
+        field: &str,
+        file: Option<&Path>,
+    ) -> (Tpl, String) {
         if text.contains("nfs.dir") {
             self.requires.server_files = true;
         }
@@ -437,19 +274,19 @@ impl<'a> Validator<'a> {
         )
     }
 
-    fn tpl(&mut self, s: &S, field: &str) -> Tpl {
+    pub(super) fn tpl(&mut self, s: &S, field: &str) -> Tpl {
         self.tpl_at(&s.value, pos_of(s), field, None).0
     }
 
-    fn tpl_rendered(&mut self, s: &S, field: &str) -> (Tpl, String) {
+    pub(super) fn tpl_rendered(&mut self, s: &S, field: &str) -> (Tpl, String) {
         self.tpl_at(&s.value, pos_of(s), field, None)
     }
 
-    fn opt_tpl(&mut self, s: Option<&S>, field: &str) -> Option<Tpl> {
+    pub(super) fn opt_tpl(&mut self, s: Option<&S>, field: &str) -> Option<Tpl> {
         s.map(|s| self.tpl(s, field))
     }
 
-    fn server_path(&mut self, s: &S, field: &str) -> Tpl {
+    pub(super) fn server_path(&mut self, s: &S, field: &str) -> Tpl {
         self.requires.server_files = true;
         let (tpl, rendered) = self.tpl_rendered(s, field);
         let bad = rendered.starts_with('/')
@@ -473,7 +310,7 @@ impl<'a> Validator<'a> {
     // ---- object references -------------------------------------------------------------
 
     /// Parses `kind/name`; with `must_exist`, the object must be applied by an earlier step.
-    fn objref(&mut self, s: &S, field: &str, must_exist: bool) -> Option<ObjRef> {
+    pub(super) fn objref(&mut self, s: &S, field: &str, must_exist: bool) -> Option<ObjRef> {
         let pos = pos_of(s);
         let Some((kind, name)) = s.value.split_once('/') else {
             self.err(
@@ -511,7 +348,7 @@ impl<'a> Validator<'a> {
         Some(ObjRef { kind: info, name })
     }
 
-    fn objrefs(
+    pub(super) fn objrefs(
         &mut self,
         one: Option<&S>,
         many: Option<&Spanned<Vec<S>>>,
@@ -550,7 +387,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn pod_target(
+    pub(super) fn pod_target(
         &mut self,
         pod: Option<&S>,
         selector: Option<&S>,
@@ -596,7 +433,7 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn selector(&mut self, s: &S, field: &str) -> Tpl {
+    pub(super) fn selector(&mut self, s: &S, field: &str) -> Tpl {
         let (tpl, rendered) = self.tpl_rendered(s, field);
         let ok = !rendered.trim().is_empty()
             && rendered.split(',').all(|term| {
@@ -616,63 +453,104 @@ impl<'a> Validator<'a> {
 
     // ---- predicates ----------------------------------------------------------------------
 
-    fn pred(
+    /// A predicate: every key written, in the order of [`f::PredicateDef`], all of which
+    /// must hold; keys are checked against the object's `kind` when it is known.
+    pub(super) fn pred(
         &mut self,
         def: &Spanned<f::PredicateDef>,
         field: &str,
         kind: Option<&KindInfo>,
     ) -> Pred {
         let d = &def.value;
-        let pos = pos_of(def);
         let mut all = Vec::new();
-        let applies = |v: &mut Self, key: &str, pos: Pos, kinds: &[&str]| {
-            if let Some(k) = kind
-                && !kinds.contains(&k.short)
-            {
-                v.err(
-                    pos,
-                    &format!("{field}.{key}"),
-                    format!("`{key}` does not apply to a {}", k.kind),
-                    format!("`{key}` applies to: {}", kinds.join(", ")),
-                );
-            }
-        };
+        self.status_preds(d, field, kind, &mut all);
+        self.metadata_preds(d, field, &mut all);
+        self.value_preds(d, field, kind, &mut all);
+        self.nested_preds(d, field, kind, &mut all);
+        if all.is_empty() {
+            self.err(
+                pos_of(def),
+                field,
+                "no condition given",
+                "add a condition such as `phase: Bound`, `ready: true` or `exists: false`",
+            );
+        }
+        if all.len() == 1 {
+            all.remove(0)
+        } else {
+            Pred::All(all)
+        }
+    }
+
+    /// Reports `key` written for an object of a `kind` it does not apply to.
+    fn key_applies(
+        &mut self,
+        kind: Option<&KindInfo>,
+        field: &str,
+        key: &str,
+        pos: Pos,
+        kinds: &[&str],
+    ) {
+        if let Some(k) = kind
+            && !kinds.contains(&k.short)
+        {
+            self.err(
+                pos,
+                &format!("{field}.{key}"),
+                format!("`{key}` does not apply to a {}", k.kind),
+                format!("`{key}` applies to: {}", kinds.join(", ")),
+            );
+        }
+    }
+
+    /// Keys on the status of one kind: `phase` to `failed`.
+    fn status_preds(
+        &mut self,
+        d: &f::PredicateDef,
+        field: &str,
+        kind: Option<&KindInfo>,
+        all: &mut Vec<Pred>,
+    ) {
         if let Some(s) = &d.phase {
-            applies(self, "phase", pos_of(s), &["pvc", "pv", "pod"]);
+            self.key_applies(kind, field, "phase", pos_of(s), &["pvc", "pv", "pod"]);
             all.push(Pred::Phase(self.tpl(s, &format!("{field}.phase"))));
         }
         if let Some(s) = &d.bound_to {
-            applies(self, "bound-to", pos_of(s), &["pvc"]);
+            self.key_applies(kind, field, "bound-to", pos_of(s), &["pvc"]);
             all.push(Pred::BoundTo(self.tpl(s, &format!("{field}.bound-to"))));
         }
         if let Some(s) = &d.claimed_by {
-            applies(self, "claimed-by", pos_of(s), &["pv"]);
+            self.key_applies(kind, field, "claimed-by", pos_of(s), &["pv"]);
             all.push(Pred::ClaimedBy(self.tpl(s, &format!("{field}.claimed-by"))));
         }
         if let Some(b) = &d.unclaimed {
-            applies(self, "unclaimed", pos_of(b), &["pv"]);
+            self.key_applies(kind, field, "unclaimed", pos_of(b), &["pv"]);
             all.push(Pred::Unclaimed(b.value));
         }
         if let Some(b) = &d.ready {
-            applies(self, "ready", pos_of(b), &["pod"]);
+            self.key_applies(kind, field, "ready", pos_of(b), &["pod"]);
             all.push(Pred::Ready(b.value));
         }
         if let Some(n) = &d.available {
-            applies(self, "available", pos_of(n), &["deployment"]);
+            self.key_applies(kind, field, "available", pos_of(n), &["deployment"]);
             all.push(Pred::Available(n.value));
         }
         if let Some(n) = &d.ready_replicas {
-            applies(self, "ready-replicas", pos_of(n), &["statefulset"]);
+            self.key_applies(kind, field, "ready-replicas", pos_of(n), &["statefulset"]);
             all.push(Pred::ReadyReplicas(n.value));
         }
         if let Some(b) = &d.complete {
-            applies(self, "complete", pos_of(b), &["job"]);
+            self.key_applies(kind, field, "complete", pos_of(b), &["job"]);
             all.push(Pred::Complete(b.value));
         }
         if let Some(b) = &d.failed {
-            applies(self, "failed", pos_of(b), &["job"]);
+            self.key_applies(kind, field, "failed", pos_of(b), &["job"]);
             all.push(Pred::Failed(b.value));
         }
+    }
+
+    /// Keys any object has: `exists` to `annotations`.
+    fn metadata_preds(&mut self, d: &f::PredicateDef, field: &str, all: &mut Vec<Pred>) {
         if let Some(b) = &d.exists {
             all.push(Pred::Exists(b.value));
         }
@@ -698,8 +576,18 @@ impl<'a> Validator<'a> {
                 .collect();
             all.push(Pred::Annotations(entries));
         }
+    }
+
+    /// Keys comparing a value: `capacity`, `field`, `uid-differs`, `restarts`.
+    fn value_preds(
+        &mut self,
+        d: &f::PredicateDef,
+        field: &str,
+        kind: Option<&KindInfo>,
+        all: &mut Vec<Pred>,
+    ) {
         if let Some(s) = &d.capacity {
-            applies(self, "capacity", pos_of(s), &["pvc"]);
+            self.key_applies(kind, field, "capacity", pos_of(s), &["pvc"]);
             all.push(Pred::Capacity(self.tpl(s, &format!("{field}.capacity"))));
         }
         if let Some(fd) = &d.field {
@@ -717,18 +605,28 @@ impl<'a> Validator<'a> {
             all.push(Pred::Field(path.value.clone(), node));
         }
         if let Some(s) = &d.uid_differs {
-            applies(self, "uid-differs", pos_of(s), &["pod"]);
+            self.key_applies(kind, field, "uid-differs", pos_of(s), &["pod"]);
             all.push(Pred::UidDiffers(
                 self.tpl(s, &format!("{field}.uid-differs")),
             ));
         }
         if let Some(r) = &d.restarts {
-            applies(self, "restarts", pos_of(r), &["pod"]);
+            self.key_applies(kind, field, "restarts", pos_of(r), &["pod"]);
             all.push(Pred::Restarts(
                 r.value.container.value.clone(),
                 r.value.at_least.value,
             ));
         }
+    }
+
+    /// Keys holding predicates: `not` and `any-of`.
+    fn nested_preds(
+        &mut self,
+        d: &f::PredicateDef,
+        field: &str,
+        kind: Option<&KindInfo>,
+        all: &mut Vec<Pred>,
+    ) {
         if let Some(inner) = &d.not {
             all.push(Pred::Not(Box::new(self.pred(
                 inner,
@@ -753,26 +651,13 @@ impl<'a> Validator<'a> {
                 .collect();
             all.push(Pred::Any(preds));
         }
-        if all.is_empty() {
-            self.err(
-                pos,
-                field,
-                "no condition given",
-                "add a condition such as `phase: Bound`, `ready: true` or `exists: false`",
-            );
-        }
-        if all.len() == 1 {
-            all.remove(0)
-        } else {
-            Pred::All(all)
-        }
     }
 
     // ---- manifests -----------------------------------------------------------------------
 
     /// Checks every string of a tree as a template; returns the tree rendered with
     /// placeholder values.
-    fn node_templates(
+    pub(super) fn node_templates(
         &mut self,
         node: &Located<Node>,
         field: &str,
@@ -789,8 +674,15 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn manifests(&mut self, def: &f::ApplyDef, pos: Pos, field: &str) -> Vec<Manifest> {
-        let (nodes, file): (Vec<Located<Node>>, PathBuf) = match (&def.manifests, &def.file) {
+    /// The manifests an `apply` step gives inline (`manifests`) or in a file (`file`).
+    pub(super) fn manifests(
+        &mut self,
+        inline: &Option<Spanned<Vec<SourceNode>>>,
+        in_file: &Option<S>,
+        pos: Pos,
+        field: &str,
+    ) -> Vec<Manifest> {
+        let (nodes, file): (Vec<Located<Node>>, PathBuf) = match (inline, in_file) {
             (Some(list), None) => (
                 list.value.iter().map(|n| n.locate()).collect(),
                 self.file.to_owned(),
@@ -869,11 +761,32 @@ impl<'a> Validator<'a> {
     }
 
     /// Static checks of one rendered manifest; registers the objects it creates.
+    /// Static checks of one rendered manifest; registers the objects it creates.
     fn check_manifest(&mut self, m: &Located<Node>, field: &str, file: &Path, strict: bool) {
+        let Some((info, name)) = self.manifest_kind(m, field, file) else {
+            return;
+        };
+        if !strict {
+            self.known.insert((info.kind, name));
+            return;
+        }
+        self.check_placement(m, field, file, info, &name);
+        self.check_classes(m, field, file, info.kind);
+        self.check_object_name(m, field, file, info.kind, &name);
+        self.check_schema(m, field, file, info, &name);
+        self.register_objects(m, info, name);
+    }
+
+    /// The manifest's supported kind and its name, or why there is none.
+    fn manifest_kind(
+        &mut self,
+        m: &Located<Node>,
+        field: &str,
+        file: &Path,
+    ) -> Option<(&'static KindInfo, String)> {
         let file = file.to_owned();
         let text = |n: Option<&Located<Node>>| n.and_then(|n| n.value.as_str().map(str::to_owned));
-        let metadata = m.value.get("metadata");
-        let name_node = metadata.and_then(|md| md.value.get("name"));
+        let name_node = m.value.get("metadata").and_then(|md| md.value.get("name"));
         let (Some(api_version), Some(kind), Some(name)) = (
             text(m.value.get("apiVersion")),
             text(m.value.get("kind")),
@@ -886,7 +799,7 @@ impl<'a> Validator<'a> {
                 "a manifest needs `apiVersion`, `kind` and `metadata.name`",
                 "write a complete Kubernetes object",
             );
-            return;
+            return None;
         };
         if kind == "Namespace" {
             self.err_in(
@@ -897,7 +810,7 @@ impl<'a> Validator<'a> {
                 "the engine runs each scenario in its own namespace, `{{ namespace }}`; \
                  leave `metadata.namespace` out",
             );
-            return;
+            return None;
         }
         let Some(info) = KindInfo::by_manifest(&api_version, &kind) else {
             let kinds: Vec<String> = KINDS
@@ -911,17 +824,28 @@ impl<'a> Validator<'a> {
                 format!("unsupported kind `{api_version} {kind}`"),
                 format!("supported: {}", kinds.join(", ")),
             );
-            return;
+            return None;
         };
-        if !strict {
-            self.known.insert((info.kind, name));
-            return;
-        }
+        Some((info, name))
+    }
+
+    /// Where the object lives: only in the scenario's namespace, and a cluster-scoped name
+    /// carries the run prefix.
+    fn check_placement(
+        &mut self,
+        m: &Located<Node>,
+        field: &str,
+        file: &Path,
+        info: &KindInfo,
+        name: &str,
+    ) {
+        let metadata = m.value.get("metadata");
+        let name_node = metadata.and_then(|md| md.value.get("name"));
         if let Some(ns) = metadata.and_then(|md| md.value.get("namespace")) {
             let ok = info.namespaced && ns.value.as_str() == Some(self.vars.namespace.as_str());
             if !ok {
                 self.err_in(
-                    file.clone(),
+                    file.to_owned(),
                     ns.pos,
                     &format!("{field}.metadata.namespace"),
                     "objects live in the scenario's own namespace",
@@ -932,10 +856,13 @@ impl<'a> Validator<'a> {
         let prefix = self.vars.prefix.clone();
         if !info.namespaced && !name.starts_with(&prefix) {
             self.err_in(
-                file.clone(),
+                file.to_owned(),
                 name_node.map_or(m.pos, |n| n.pos),
                 &format!("{field}.metadata.name"),
-                format!("cluster-scoped {kind} name `{name}` lacks the run prefix"),
+                format!(
+                    "cluster-scoped {} name `{name}` lacks the run prefix",
+                    info.kind
+                ),
                 format!(
                     "write `name: \"{{{{ prefix }}}}-{}\"` so concurrent scenarios and runs never \
                      share it",
@@ -943,12 +870,17 @@ impl<'a> Validator<'a> {
                 ),
             );
         }
-        let class_nodes = storage_class_nodes(m, &kind);
-        for (path, node) in class_nodes {
+    }
+
+    /// Storage classes and provisioners carry the run prefix, so no other scenario or run
+    /// can bind this scenario's volumes.
+    fn check_classes(&mut self, m: &Located<Node>, field: &str, file: &Path, kind: &str) {
+        let prefix = self.vars.prefix.clone();
+        for (path, node) in storage_class_nodes(m, kind) {
             match node {
                 Some(n) if n.value.as_str().is_some_and(|c| c.starts_with(&prefix)) => {}
                 Some(n) => self.err_in(
-                    file.clone(),
+                    file.to_owned(),
                     n.pos,
                     &format!("{field}.{path}"),
                     format!(
@@ -959,7 +891,7 @@ impl<'a> Validator<'a> {
                      scenarios or runs lets their claims bind this scenario's volumes",
                 ),
                 None => self.err_in(
-                    file.clone(),
+                    file.to_owned(),
                     m.pos,
                     &format!("{field}.{path}"),
                     "storageClassName is not set",
@@ -975,7 +907,7 @@ impl<'a> Validator<'a> {
             let value = p.value.as_str().unwrap_or_default();
             if !value.starts_with(&prefix) && value != "kubernetes.io/no-provisioner" {
                 self.err_in(
-                    file.clone(),
+                    file.to_owned(),
                     p.pos,
                     &format!("{field}.provisioner"),
                     format!("provisioner `{value}` lacks the run prefix"),
@@ -984,10 +916,22 @@ impl<'a> Validator<'a> {
                 );
             }
         }
-        if let Err(e) = crate::names::dns_subdomain("object name", &name) {
+    }
+
+    /// The name is a valid Kubernetes object name.
+    fn check_object_name(
+        &mut self,
+        m: &Located<Node>,
+        field: &str,
+        file: &Path,
+        kind: &str,
+        name: &str,
+    ) {
+        if let Err(e) = crate::names::dns_subdomain("object name", name) {
+            let name_node = m.value.get("metadata").and_then(|md| md.value.get("name"));
             let (rule, _) = split_hint(&e.rule);
             self.err_in(
-                file.clone(),
+                file.to_owned(),
                 name_node.map_or(m.pos, |n| n.pos),
                 &format!("{field}.metadata.name"),
                 format!(
@@ -998,23 +942,38 @@ impl<'a> Validator<'a> {
                  characters, starting and ending with a letter or digit",
             );
         }
+    }
+
+    /// The manifest against the Kubernetes schema of its kind.
+    fn check_schema(
+        &mut self,
+        m: &Located<Node>,
+        field: &str,
+        file: &Path,
+        info: &KindInfo,
+        name: &str,
+    ) {
         for problem in schema_check(info, &m.value.to_json()) {
             let at = crate::k8s::schema::locate(m, &problem.path);
             let path = problem.path.to_string();
             self.err_in(
-                file.clone(),
+                file.to_owned(),
                 at,
                 &if path.is_empty() {
                     field.to_owned()
                 } else {
                     format!("{field}.{path}")
                 },
-                format!("{kind} `{name}`: {}", problem.message),
+                format!("{} `{name}`: {}", info.kind, problem.message),
                 problem.hint,
             );
         }
+    }
+
+    /// Notes the object as applied, and for a StatefulSet the pods and claims it creates.
+    fn register_objects(&mut self, m: &Located<Node>, info: &'static KindInfo, name: String) {
         self.known.insert((info.kind, name.clone()));
-        if kind == "StatefulSet" {
+        if info.kind == "StatefulSet" {
             let replicas = m
                 .value
                 .get("spec")
@@ -1047,7 +1006,7 @@ impl<'a> Validator<'a> {
     }
 
     /// Registers the pods and claims a StatefulSet has with `replicas` replicas.
-    fn statefulset_replicas(&mut self, set: &str, replicas: i64) {
+    pub(super) fn statefulset_replicas(&mut self, set: &str, replicas: i64) {
         let Some((templates, known)) = self.sets.get_mut(set) else {
             return;
         };
@@ -1061,630 +1020,6 @@ impl<'a> Validator<'a> {
                     .insert(("PersistentVolumeClaim", format!("{t}-{set}-{i}")));
             }
         }
-    }
-
-    // ---- steps ---------------------------------------------------------------------------
-
-    #[allow(clippy::too_many_lines)]
-    fn step(&mut self, index: usize, pos: Pos, field: &str, def: &f::StepDef) -> Option<Step> {
-        let common = def.common();
-        let title = common.title().map(|t| t.value.trim().to_owned());
-        let kind = def.kind();
-        let (action, default_timeout) = match def {
-            f::StepDef::Apply(b) => (
-                Action::Apply(self.manifests(b, pos, field)),
-                TimeoutKind::Request,
-            ),
-            f::StepDef::Delete(b) => {
-                let objects = self.objrefs(b.object.as_ref(), b.objects.as_ref(), pos, field);
-                let propagation = match b.propagation.as_ref().map(|p| p.value.as_str()) {
-                    None | Some("background") => Propagation::Background,
-                    Some("foreground") => Propagation::Foreground,
-                    Some("orphan") => Propagation::Orphan,
-                    Some(other) => {
-                        let p = b.propagation.as_ref().map_or(pos, pos_of);
-                        self.err(
-                            p,
-                            &format!("{field}.propagation"),
-                            format!("unknown propagation `{other}`"),
-                            "use background, foreground or orphan",
-                        );
-                        Propagation::Background
-                    }
-                };
-                (
-                    Action::Delete {
-                        objects,
-                        wait: b.wait.as_ref().is_none_or(|w| w.value),
-                        propagation,
-                    },
-                    TimeoutKind::Delete,
-                )
-            }
-            f::StepDef::Wait(b) => {
-                let (objects, selector) =
-                    match (&b.selector, b.object.is_some() || b.objects.is_some()) {
-                        (Some(s), false) => (
-                            Vec::new(),
-                            Some(self.selector(s, &format!("{field}.selector"))),
-                        ),
-                        (Some(_), true) => {
-                            self.err(
-                                pos,
-                                field,
-                                "both a selector and objects are given",
-                                "keep one",
-                            );
-                            (Vec::new(), None)
-                        }
-                        (None, _) => (
-                            self.objrefs(b.object.as_ref(), b.objects.as_ref(), pos, field),
-                            None,
-                        ),
-                    };
-                if b.count.is_some() && selector.is_none() {
-                    self.err(
-                        pos,
-                        &format!("{field}.count"),
-                        "`count` needs a `selector`",
-                        "remove `count` or wait on pods by selector",
-                    );
-                }
-                let kind_info = if selector.is_some() {
-                    KindInfo::by_name("pod")
-                } else {
-                    objects.first().map(|o| o.kind)
-                };
-                let pred = self.pred(&b.condition, &format!("{field}.for"), kind_info);
-                let meanwhile = b.meanwhile.as_ref().and_then(|m| {
-                    let object =
-                        self.objref(&m.value.object, &format!("{field}.meanwhile.object"), false)?;
-                    let p = self.pred(
-                        &m.value.stays,
-                        &format!("{field}.meanwhile.stays"),
-                        Some(object.kind),
-                    );
-                    Some((object, p))
-                });
-                let default = match (&pred, kind_info.map(|k| k.short)) {
-                    (Pred::Exists(false), _) => TimeoutKind::Delete,
-                    (_, Some("pvc" | "pv")) => TimeoutKind::Bind,
-                    _ => TimeoutKind::PodReady,
-                };
-                (
-                    Action::Wait {
-                        objects,
-                        selector,
-                        count: b.count.as_ref().map_or(1, |c| c.value),
-                        pred,
-                        meanwhile,
-                    },
-                    default,
-                )
-            }
-            f::StepDef::Stays(b) => {
-                let objects = self.objrefs(b.object.as_ref(), b.objects.as_ref(), pos, field);
-                let pred = self.pred(
-                    &b.is,
-                    &format!("{field}.is"),
-                    objects.first().map(|o| o.kind),
-                );
-                let duration = b
-                    .duration
-                    .as_ref()
-                    .and_then(|d| self.duration(d, &format!("{field}.for")));
-                (
-                    Action::Stays {
-                        objects,
-                        pred,
-                        duration,
-                    },
-                    TimeoutKind::Observe,
-                )
-            }
-            f::StepDef::Exec(b) => {
-                let target = self.pod_target(b.pod.as_ref(), b.selector.as_ref(), pos, field)?;
-                let all = b.all.as_ref().is_some_and(|a| a.value);
-                if all && !matches!(target, PodTarget::Selector(_)) {
-                    self.err(
-                        pos,
-                        &format!("{field}.all"),
-                        "`all` needs a `selector`",
-                        "select the pods with `selector:`",
-                    );
-                }
-                let command = match (&b.command, &b.io) {
-                    (Some(c), None) => c
-                        .value
-                        .iter()
-                        .enumerate()
-                        .map(|(i, s)| self.tpl(s, &format!("{field}.command[{i}]")))
-                        .collect(),
-                    (None, Some(io)) => {
-                        let mut cmd = vec![Tpl {
-                            text: "{{ io }}".to_owned(),
-                            pos: pos_of(io),
-                        }];
-                        cmd.extend(
-                            io.value
-                                .iter()
-                                .enumerate()
-                                .map(|(i, s)| self.tpl(s, &format!("{field}.io[{i}]"))),
-                        );
-                        cmd
-                    }
-                    (Some(_), Some(_)) => {
-                        self.err(pos, field, "both `command` and `io` are given", "keep one");
-                        Vec::new()
-                    }
-                    (None, None) => {
-                        self.err(
-                            pos,
-                            field,
-                            "no command given",
-                            "add `command: [...]`, or `io: [...]` for an `nfslab-io` helper",
-                        );
-                        Vec::new()
-                    }
-                };
-                if command.is_empty() && (b.command.is_some() || b.io.is_some()) {
-                    self.err(
-                        pos,
-                        field,
-                        "the command is empty",
-                        "give the program and its arguments",
-                    );
-                }
-                let expect = match &b.expect {
-                    Some(e) => ExecExpect {
-                        exit: match (&e.value.exit_code, &e.value.fails) {
-                            (Some(_), Some(_)) => {
-                                self.err(
-                                    pos_of(e),
-                                    &format!("{field}.expect"),
-                                    "both `exit-code` and `fails` are given",
-                                    "keep one",
-                                );
-                                ExitExpect::default()
-                            }
-                            (Some(c), None) => ExitExpect::Code(c.value),
-                            (None, Some(f)) if f.value => ExitExpect::Fails,
-                            _ => ExitExpect::default(),
-                        },
-                        stdout: self
-                            .opt_tpl(e.value.stdout.as_ref(), &format!("{field}.expect.stdout")),
-                        stdout_contains: self.opt_tpl(
-                            e.value.stdout_contains.as_ref(),
-                            &format!("{field}.expect.stdout-contains"),
-                        ),
-                        stderr_contains: self.opt_tpl(
-                            e.value.stderr_contains.as_ref(),
-                            &format!("{field}.expect.stderr-contains"),
-                        ),
-                    },
-                    None => ExecExpect::default(),
-                };
-                (
-                    Action::Exec {
-                        target,
-                        all,
-                        container: self
-                            .opt_tpl(b.container.as_ref(), &format!("{field}.container")),
-                        command,
-                        expect,
-                    },
-                    TimeoutKind::Exec,
-                )
-            }
-            f::StepDef::HttpGet(b) => {
-                let target = self.pod_target(b.pod.as_ref(), b.selector.as_ref(), pos, field)?;
-                let e = &b.expect.value;
-                if e.body.is_none() && e.body_contains.is_none() {
-                    self.err(
-                        pos_of(&b.expect),
-                        &format!("{field}.expect"),
-                        "nothing to expect",
-                        "add `body:` or `body-contains:`",
-                    );
-                }
-                (
-                    Action::HttpGet {
-                        target,
-                        container: self
-                            .opt_tpl(b.container.as_ref(), &format!("{field}.container")),
-                        url: self.tpl(&b.url, &format!("{field}.url")),
-                        body: self.opt_tpl(e.body.as_ref(), &format!("{field}.expect.body")),
-                        body_contains: self.opt_tpl(
-                            e.body_contains.as_ref(),
-                            &format!("{field}.expect.body-contains"),
-                        ),
-                    },
-                    TimeoutKind::Exec,
-                )
-            }
-            f::StepDef::ServerMkdir(b) => (
-                Action::ServerMkdir {
-                    path: self.server_path(&b.path, &format!("{field}.path")),
-                    mode: self.opt_tpl(b.mode.as_ref(), &format!("{field}.mode")),
-                    owner: self.opt_tpl(b.owner.as_ref(), &format!("{field}.owner")),
-                },
-                TimeoutKind::Exec,
-            ),
-            f::StepDef::ServerWrite(b) => (
-                Action::ServerWrite {
-                    path: self.server_path(&b.path, &format!("{field}.path")),
-                    content: self.tpl(&b.content, &format!("{field}.content")),
-                    append: b.append.as_ref().is_some_and(|a| a.value),
-                },
-                TimeoutKind::Exec,
-            ),
-            f::StepDef::ServerRemove(b) => (
-                Action::ServerRemove {
-                    path: self.server_path(&b.path, &format!("{field}.path")),
-                    recursive: b.recursive.as_ref().is_some_and(|r| r.value),
-                },
-                TimeoutKind::Exec,
-            ),
-            f::StepDef::ServerRename(b) => (
-                Action::ServerRename {
-                    from: self.server_path(&b.from, &format!("{field}.from")),
-                    to: self.server_path(&b.to, &format!("{field}.to")),
-                },
-                TimeoutKind::Exec,
-            ),
-            f::StepDef::ServerExpect(b) => {
-                let entries: Vec<Tpl> = b
-                    .entries
-                    .as_ref()
-                    .map(|e| {
-                        e.value
-                            .iter()
-                            .enumerate()
-                            .map(|(i, s)| self.tpl(s, &format!("{field}.entries[{i}]")))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let owner = b.owner.as_ref().map(|o| {
-                    let name = format!("{field}.owner");
-                    let (tpl, rendered) = self.tpl_rendered(o, &name);
-                    if nfslab_workload::parse_owner(&rendered).is_err() {
-                        self.err(
-                            pos_of(o),
-                            &name,
-                            format!("`{rendered}` is not a numeric owner"),
-                            "write `UID:GID`, such as \"0:0\" or \"65534:65534\"",
-                        );
-                    }
-                    tpl
-                });
-                if b.exists.is_none()
-                    && b.content.is_none()
-                    && b.empty.is_none()
-                    && entries.is_empty()
-                    && owner.is_none()
-                {
-                    self.err(
-                        pos,
-                        field,
-                        "nothing to check",
-                        "add `exists`, `content`, `empty`, `entries` or `owner`",
-                    );
-                }
-                if b.exists.as_ref().is_some_and(|e| !e.value)
-                    && (b.content.is_some()
-                        || b.empty.is_some()
-                        || !entries.is_empty()
-                        || owner.is_some())
-                {
-                    self.err(
-                        pos,
-                        field,
-                        "`exists: false` with checks of the content",
-                        "keep `exists: false` alone",
-                    );
-                }
-                (
-                    Action::ServerExpect {
-                        path: self.server_path(&b.path, &format!("{field}.path")),
-                        exists: b.exists.as_ref().map(|e| e.value),
-                        content: self.opt_tpl(b.content.as_ref(), &format!("{field}.content")),
-                        empty: b.empty.as_ref().map(|e| e.value),
-                        entries,
-                        owner,
-                    },
-                    TimeoutKind::Exec,
-                )
-            }
-            f::StepDef::ServerWait(b) => (
-                Action::ServerWait {
-                    path: self.server_path(&b.path, &format!("{field}.path")),
-                },
-                TimeoutKind::Provision,
-            ),
-            f::StepDef::ExpectEvent(b) => {
-                let source = match (&b.object, &b.namespace) {
-                    (Some(o), None) => {
-                        EventSource::Object(self.objref(o, &format!("{field}.object"), true)?)
-                    }
-                    (None, Some(n)) => {
-                        EventSource::Namespace(self.tpl(n, &format!("{field}.namespace")))
-                    }
-                    (Some(_), Some(_)) => {
-                        self.err(
-                            pos,
-                            field,
-                            "both `object` and `namespace` are given",
-                            "keep one",
-                        );
-                        return None;
-                    }
-                    (None, None) => {
-                        self.err(pos, field, "no event source given", "add `object: kind/name`, or `namespace: default` for the recycler's pods");
-                        return None;
-                    }
-                };
-                let event_type = b.event_type.as_ref().map(|t| t.value.clone());
-                if let Some(t) = &event_type
-                    && t != "Normal"
-                    && t != "Warning"
-                {
-                    let p = b.event_type.as_ref().map_or(pos, pos_of);
-                    self.err(
-                        p,
-                        &format!("{field}.type"),
-                        format!("unknown event type `{t}`"),
-                        "use Normal or Warning",
-                    );
-                }
-                (
-                    Action::ExpectEvent {
-                        source,
-                        reason: self.tpl(&b.reason, &format!("{field}.reason")),
-                        message: self.opt_tpl(b.message.as_ref(), &format!("{field}.message")),
-                        event_type,
-                    },
-                    TimeoutKind::PodReady,
-                )
-            }
-            f::StepDef::Scale(b) => {
-                let object = self.objref(&b.object, &format!("{field}.object"), true)?;
-                if !matches!(
-                    object.kind.short,
-                    "deployment" | "statefulset" | "replicaset"
-                ) {
-                    self.err(
-                        pos_of(&b.object),
-                        &format!("{field}.object"),
-                        format!("a {} cannot be scaled", object.kind.kind),
-                        "scale a deployment, statefulset or replicaset",
-                    );
-                }
-                if b.replicas.value < 0 {
-                    self.err(
-                        pos_of(&b.replicas),
-                        &format!("{field}.replicas"),
-                        "negative replicas",
-                        "give 0 or more",
-                    );
-                }
-                if object.kind.short == "statefulset" {
-                    let (_, name) = self.tpl_at(&object.name.text, object.name.pos, field, None);
-                    self.statefulset_replicas(&name, i64::from(b.replicas.value));
-                }
-                (
-                    Action::Scale {
-                        object,
-                        replicas: b.replicas.value,
-                    },
-                    TimeoutKind::Request,
-                )
-            }
-            f::StepDef::DeletePods(b) => (
-                Action::DeletePods {
-                    selector: self.selector(&b.selector, &format!("{field}.selector")),
-                    replaced: b.replaced.as_ref().is_none_or(|r| r.value),
-                },
-                TimeoutKind::PodReady,
-            ),
-            f::StepDef::Capture(b) => {
-                let source = match (&b.object, &b.selector) {
-                    (Some(o), None) => {
-                        CaptureSource::Object(self.objref(o, &format!("{field}.object"), true)?)
-                    }
-                    (None, Some(s)) => {
-                        CaptureSource::Selector(self.selector(s, &format!("{field}.selector")))
-                    }
-                    _ => {
-                        self.err(
-                            pos,
-                            field,
-                            "give exactly one of `object` and `selector`",
-                            "capture from `object: kind/name` or the only pod matching `selector:`",
-                        );
-                        return None;
-                    }
-                };
-                if !b.field.value.starts_with('/') {
-                    self.err(
-                        pos_of(&b.field),
-                        &format!("{field}.field"),
-                        format!("`{}` is not a JSON pointer", b.field.value),
-                        "write a JSON pointer such as `/metadata/uid`",
-                    );
-                }
-                let name = b.name.value.clone();
-                let ok = !name.is_empty()
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    && !name.starts_with(|c: char| c.is_ascii_digit());
-                if !ok {
-                    self.err(
-                        pos_of(&b.name),
-                        &format!("{field}.as"),
-                        format!("`{name}` is not a usable name"),
-                        "use letters, digits and `_`, such as `claim_uid`",
-                    );
-                }
-                self.captures.insert(name.clone());
-                (
-                    Action::Capture {
-                        source,
-                        pointer: b.field.value.clone(),
-                        name,
-                    },
-                    TimeoutKind::Request,
-                )
-            }
-            f::StepDef::Patch(b) => {
-                let object = self.objref(&b.object, &format!("{field}.object"), true)?;
-                let patch = b.merge.locate();
-                if !matches!(patch.value, Node::Map(_)) {
-                    self.err(
-                        patch.pos,
-                        &format!("{field}.merge"),
-                        "a merge patch must be a mapping",
-                        "write the fields to change, `null` to remove one",
-                    );
-                }
-                self.node_templates(&patch, &format!("{field}.merge"), None);
-                (Action::Patch { object, patch }, TimeoutKind::Request)
-            }
-            f::StepDef::MountOptions(b) => {
-                let target = self.pod_target(b.pod.as_ref(), b.selector.as_ref(), pos, field)?;
-                let expect = match &b.expect {
-                    Some(e) => {
-                        let list =
-                            |v: &mut Self, l: &Option<Spanned<Vec<S>>>, name: &str| -> Vec<Tpl> {
-                                l.as_ref()
-                                    .map(|l| {
-                                        l.value
-                                            .iter()
-                                            .enumerate()
-                                            .map(|(i, s)| {
-                                                v.tpl(s, &format!("{field}.expect.{name}[{i}]"))
-                                            })
-                                            .collect()
-                                    })
-                                    .unwrap_or_default()
-                            };
-                        MountExpect {
-                            nfs: e.value.nfs.as_ref().map(|n| n.value),
-                            contains: list(self, &e.value.contains, "contains"),
-                            absent: list(self, &e.value.absent, "absent"),
-                        }
-                    }
-                    None => MountExpect::default(),
-                };
-                (
-                    Action::MountOptions {
-                        target,
-                        container: self
-                            .opt_tpl(b.container.as_ref(), &format!("{field}.container")),
-                        path: self.tpl(&b.path, &format!("{field}.path")),
-                        requested: self
-                            .opt_tpl(b.requested.as_ref(), &format!("{field}.requested")),
-                        expect,
-                    },
-                    TimeoutKind::Exec,
-                )
-            }
-            f::StepDef::Logs(b) => {
-                let target = self.pod_target(b.pod.as_ref(), b.selector.as_ref(), pos, field)?;
-                let tail = b.tail.as_ref().map_or(50, |t| t.value);
-                if tail <= 0 {
-                    let p = b.tail.as_ref().map_or(pos, pos_of);
-                    self.err(
-                        p,
-                        &format!("{field}.tail"),
-                        "a tail of no lines",
-                        "give a positive number of lines",
-                    );
-                }
-                (
-                    Action::Logs {
-                        target,
-                        container: self
-                            .opt_tpl(b.container.as_ref(), &format!("{field}.container")),
-                        tail,
-                        contains: self.opt_tpl(b.contains.as_ref(), &format!("{field}.contains")),
-                    },
-                    TimeoutKind::Exec,
-                )
-            }
-            f::StepDef::DeployProvisioner(b) => {
-                let default_name = S::new(
-                    "nfs-client-provisioner".to_owned(),
-                    b.provisioner.referenced,
-                    b.provisioner.defined,
-                );
-                let default_path = S::new(
-                    "{{ nfs.dir }}".to_owned(),
-                    b.provisioner.referenced,
-                    b.provisioner.defined,
-                );
-                let name_def = b.name.as_ref().unwrap_or(&default_name);
-                let path_def = b.path.as_ref().unwrap_or(&default_path);
-                let (name, name_r) = self.tpl_rendered(name_def, &format!("{field}.name"));
-                let (provisioner, prov_r) =
-                    self.tpl_rendered(&b.provisioner, &format!("{field}.provisioner"));
-                let (path, path_r) = self.tpl_rendered(path_def, &format!("{field}.path"));
-                if !prov_r.starts_with(&self.vars.prefix) {
-                    self.err(
-                        pos_of(&b.provisioner),
-                        &format!("{field}.provisioner"),
-                        format!("provisioner name `{prov_r}` lacks the run prefix"),
-                        "write `provisioner: \"{{ prefix }}/nfs-subdir-external-provisioner\"` so \
-                         each scenario's claims reach only its own provisioner",
-                    );
-                }
-                let params = provisioner::Params {
-                    name: name_r,
-                    namespace: self.vars.namespace.clone(),
-                    prefix: self.vars.prefix.clone(),
-                    provisioner: prov_r,
-                    server: self.vars.nfs_server.clone(),
-                    path: path_r,
-                    image: self.vars.images.provisioner.clone(),
-                };
-                match provisioner::manifests(&params) {
-                    Ok(values) => {
-                        for v in values {
-                            if let Some(r) = crate::k8s::ObjectRef::from_manifest(&v)
-                                && let Some(info) = KindInfo::by_manifest(&r.api_version, &r.kind)
-                            {
-                                self.known.insert((info.kind, r.name));
-                            }
-                        }
-                    }
-                    Err(e) => self.err(
-                        pos,
-                        field,
-                        e.to_string(),
-                        "the provisioner template is part of nfslab; report this",
-                    ),
-                }
-                (
-                    Action::DeployProvisioner(ProvisionerStep {
-                        name,
-                        provisioner,
-                        path,
-                    }),
-                    TimeoutKind::PodReady,
-                )
-            }
-            f::StepDef::RestartNfsServer(_) => {
-                self.requires.server_restart = true;
-                (Action::RestartNfsServer, TimeoutKind::ServerReady)
-            }
-        };
-        let timeout = self.timeout(common.timeout(), field, default_timeout);
-        Some(Step {
-            index,
-            pos,
-            kind,
-            title,
-            timeout,
-            action,
-        })
     }
 }
 
@@ -1754,6 +1089,7 @@ fn schema_check(info: &KindInfo, value: &Value) -> Vec<crate::k8s::schema::Schem
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::load::parse;
 
     const HEAD: &str = "id: t\ntitle: test\nsources: [unit]\ndescription: x\nsteps:\n";
 
