@@ -933,23 +933,57 @@ async fn abandon(
     error
 }
 
-async fn node_infos(cluster: &dyn Cluster) -> Vec<NodeInfo> {
-    let Ok(nodes) = cluster.list("v1", "Node", None, None).await else {
-        return Vec::new();
-    };
-    let text = |v: &serde_json::Value, p: &str| {
-        v.pointer(p)
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let mut infos: Vec<NodeInfo> = nodes
+/// Reads the cluster's nodes (kernel, OS, kubelet, container runtime) as results record
+/// them: the one place nodes are read for a report.
+pub async fn describe_cluster(
+    cluster: &dyn Cluster,
+    description: &str,
+) -> crate::model::results::Environment {
+    let nodes: Vec<crate::model::results::NodeInfo> = cluster
+        .list("v1", "Node", None, None)
+        .await
+        .unwrap_or_default()
         .iter()
+        .map(|n| {
+            let info = |field: &str| {
+                n.pointer(&format!("/status/nodeInfo/{field}"))
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+            };
+            crate::model::results::NodeInfo {
+                name: n
+                    .pointer("/metadata/name")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                kernel: info("kernelVersion"),
+                os_image: info("osImage"),
+                kubelet: info("kubeletVersion"),
+                container_runtime: info("containerRuntimeVersion"),
+            }
+        })
+        .collect();
+    crate::model::results::Environment {
+        cluster: description.to_owned(),
+        kubernetes_version: nodes.iter().find_map(|n| n.kubelet.clone()),
+        nodes,
+        servers: Vec::new(),
+        notes: Vec::new(),
+    }
+}
+
+/// The nodes as the combined report shows them (absent facts as empty text), from
+/// [`describe_cluster`].
+async fn node_infos(cluster: &dyn Cluster) -> Vec<NodeInfo> {
+    let mut infos: Vec<NodeInfo> = describe_cluster(cluster, "")
+        .await
+        .nodes
+        .into_iter()
         .map(|n| NodeInfo {
-            name: text(n, "/metadata/name"),
-            kernel: text(n, "/status/nodeInfo/kernelVersion"),
-            kubelet: text(n, "/status/nodeInfo/kubeletVersion"),
-            os_image: text(n, "/status/nodeInfo/osImage"),
+            name: n.name,
+            kernel: n.kernel.unwrap_or_default(),
+            kubelet: n.kubelet.unwrap_or_default(),
+            os_image: n.os_image.unwrap_or_default(),
         })
         .collect();
     infos.sort_by(|a, b| a.name.cmp(&b.name));

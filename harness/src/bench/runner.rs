@@ -48,9 +48,7 @@ use crate::k8s::wait::{self, WaitError};
 use crate::k8s::{Cluster, ClusterError, ObjectRef, Propagation};
 use crate::model::matrix::{Cell, Matrix};
 use crate::model::plan::{Plan, ServerKind};
-use crate::model::results::{
-    CellRecord, Environment, NodeInfo, PodRecord, ResultsDir, ResultsError, ServerRecord,
-};
+use crate::model::results::{CellRecord, PodRecord, ResultsDir, ResultsError, ServerRecord};
 use crate::nfs::{NfsServer, ServerFlavor};
 use crate::report::ReportError;
 
@@ -409,41 +407,6 @@ fn flavor_name(flavor: ServerFlavor) -> &'static str {
         ServerFlavor::Kernel => "kernel",
         ServerFlavor::Ganesha => "ganesha",
         ServerFlavor::External => "external",
-    }
-}
-
-/// Reads the nodes (kernel, OS, kubelet) for the report.
-pub async fn describe_cluster(cluster: &dyn Cluster, description: &str) -> Environment {
-    let nodes: Vec<NodeInfo> = cluster
-        .list("v1", "Node", None, None)
-        .await
-        .unwrap_or_default()
-        .iter()
-        .map(|n| {
-            let info = |field: &str| {
-                n.pointer(&format!("/status/nodeInfo/{field}"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            };
-            NodeInfo {
-                name: n
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-                kernel: info("kernelVersion"),
-                os_image: info("osImage"),
-                kubelet: info("kubeletVersion"),
-                container_runtime: info("containerRuntimeVersion"),
-            }
-        })
-        .collect();
-    Environment {
-        cluster: description.to_owned(),
-        kubernetes_version: nodes.iter().find_map(|n| n.kubelet.clone()),
-        nodes,
-        servers: Vec::new(),
-        notes: Vec::new(),
     }
 }
 
@@ -815,7 +778,7 @@ pub async fn run_bench(
     let run = &options.run_id;
     let classes = resolve_classes(plan, cluster).await?;
 
-    let mut environment = describe_cluster(cluster, &target.description).await;
+    let mut environment = crate::environment::describe_cluster(cluster, &target.description).await;
     environment.servers = server_records(plan, &servers, &classes);
     let (results, record) = open_run(
         plan,
