@@ -7,6 +7,10 @@
 //! | 2 | bad input: flags, scenario, plan or config file |
 //! | 3 | the environment is not ready: preflight, Docker, kind, cluster, NFS server |
 //! | 130 | interrupted (Ctrl-C), after cleanup |
+//!
+//! The `nfslab` command maps each failure it reports to one of these in a single `match`
+//! (`CliError::outcome` in its `cli::errors` module); library errors that know their class
+//! say it with their own `outcome()` methods, which that `match` calls.
 
 /// How a command ended, mapped to a documented exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 //!
 //! `nfslab io ...` is the IO engine's own command line (`nfslab-io ...`), built in: it is
 //! handed to [`nfslab_workload::main_with`] before nfslab parses anything, so the
-//! engine's flags, help and exit codes are exactly those of `nfslab-io`.
+//! engine's flags, help and exit codes are exactly those of `nfslab-io`. Every other
+//! command's failure is printed and mapped to its exit code by [`cli::errors`].
 
 mod cli;
 
@@ -17,8 +18,8 @@ fn main() -> ExitCode {
             std::iter::once(std::ffi::OsString::from("nfslab io")).chain(args.into_iter().skip(2));
         return nfslab_workload::main_with(engine_args, "nfslab io");
     }
-    let cli = match cli::Cli::try_parse_from(args) {
-        Ok(cli) => cli,
+    let result = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli::run(cli),
         Err(e) => {
             use clap::error::ErrorKind;
             if matches!(
@@ -29,9 +30,10 @@ fn main() -> ExitCode {
             ) {
                 e.exit();
             }
-            eprintln!("{}", cli::one_line_usage_error(&e.render().to_string()));
-            return nfslab::exit::Outcome::BadInput.into();
+            Err(cli::errors::CliError::Usage(cli::one_line_usage_error(
+                &e.render().to_string(),
+            )))
         }
     };
-    cli::run(cli).into()
+    cli::errors::exit(result)
 }

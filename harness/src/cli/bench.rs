@@ -9,15 +9,14 @@ use clap::Args;
 use nfslab::bench::environment::{EnvironmentRequest, bring_up_bench_environment};
 use nfslab::bench::host::clients::find_engine;
 use nfslab::bench::host::mount::{self, MountSupport};
-use nfslab::bench::host::{DEFAULT_CONNECT_TIMEOUT, HostError, HostOptions, run_host_bench};
+use nfslab::bench::host::{DEFAULT_CONNECT_TIMEOUT, HostOptions, run_host_bench};
 use nfslab::bench::manifests::{PLACEHOLDER_ADDRESS, render_plan};
 use nfslab::bench::progress::{
     CLUSTER_STEP_OVERHEAD, Eta, HOST_STEP_OVERHEAD, for_stderr, format_eta,
 };
-use nfslab::bench::runner::{BenchError, BenchOutcome, RunnerOptions, run_bench};
+use nfslab::bench::runner::{BenchOutcome, RunnerOptions, run_bench};
 use nfslab::bench::storage_class::SourceClass;
 use nfslab::config::Config;
-use nfslab::errors::error_chain;
 use nfslab::exit::Outcome;
 use nfslab::k8s::ownership::RunId;
 use nfslab::model::matrix::AccessPath;
@@ -27,6 +26,8 @@ use nfslab::model::plan::{
 };
 use nfslab::nfs::protocol::map_profile;
 use nfslab::report::HTML_FILE;
+
+use super::errors::CliError;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -206,69 +207,58 @@ pub(crate) struct BenchArgs {
 }
 
 /// The plan at `path`, else the default plan of the source tree, else the built-in copy.
-pub(super) fn plan_or_default(path: Option<&Path>) -> Result<Plan, String> {
-    match path {
+pub(super) fn plan_or_default(path: Option<&Path>) -> Result<Plan, CliError> {
+    Ok(match path {
         Some(path) => load_plan(path),
         None if Path::new(DEFAULT_PLAN_PATH).is_file() => load_plan(Path::new(DEFAULT_PLAN_PATH)),
         None => builtin_plan(),
-    }
-    .map_err(|e| error_chain(&e))
+    }?)
 }
 
 /// Prints a finished run: on stdout the directory and its files (for scripts); on stderr
 /// the table of [`nfslab::report::terminal`] and the report's path. Writes the JUnit report
-/// when asked. Returns the exit code.
-fn conclude<E: std::error::Error>(
-    result: Result<BenchOutcome, E>,
-    outcome_of: impl Fn(&E) -> Outcome,
-    junit: Option<&Path>,
-) -> Outcome {
-    match result {
-        Ok(outcome) => {
-            println!("{}", outcome.dir.display());
-            for f in &outcome.files {
-                println!("{}", f.display());
-            }
-            eprint!(
-                "\n{}",
-                nfslab::report::terminal::bench_table(&outcome.summary)
-            );
-            eprintln!("Report: {}", outcome.dir.join(HTML_FILE).display());
-            let mut code = outcome.outcome();
-            if let Some(path) = junit {
-                match write_junit(path, &outcome.summary) {
-                    Ok(()) => eprintln!("JUnit: {}", path.display()),
-                    Err(line) => {
-                        eprintln!("error: {line}");
-                        if code == Outcome::Success {
-                            code = Outcome::Environment;
-                        }
-                    }
-                }
-            }
+/// when asked (a JUnit file that cannot be written is said at once). Returns the exit code.
+fn conclude<E>(result: Result<BenchOutcome, E>, junit: Option<&Path>) -> Result<Outcome, CliError>
+where
+    CliError: From<E>,
+{
+    let outcome = result?;
+    println!("{}", outcome.dir.display());
+    for f in &outcome.files {
+        println!("{}", f.display());
+    }
+    eprint!(
+        "\n{}",
+        nfslab::report::terminal::bench_table(&outcome.summary)
+    );
+    eprintln!("Report: {}", outcome.dir.join(HTML_FILE).display());
+    let code = Ok(outcome.outcome());
+    let Some(path) = junit else {
+        return code;
+    };
+    match write_junit(path, &outcome.summary) {
+        Ok(()) => {
+            eprintln!("JUnit: {}", path.display());
             code
         }
-        Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
-            outcome_of(&e)
-        }
+        Err(e) => e.report_after(code),
     }
 }
 
-fn write_junit(path: &Path, summary: &nfslab::model::summary::Summary) -> Result<(), String> {
+fn write_junit(path: &Path, summary: &nfslab::model::summary::Summary) -> Result<(), CliError> {
     let xml = nfslab::report::junit::render(summary)
-        .map_err(|e| format!("cannot render the JUnit report: {e}"))?;
+        .map_err(|e| CliError::Environment(format!("cannot render the JUnit report: {e}")))?;
     std::fs::write(path, xml).map_err(|e| {
-        format!(
+        CliError::Environment(format!(
             "cannot write the JUnit report `{}`: {e} (hint: check the directory exists)",
             path.display()
-        )
+        ))
     })
 }
 
-fn load(args: &BenchArgs) -> Result<Plan, String> {
+fn load(args: &BenchArgs) -> Result<Plan, CliError> {
     let plan = plan_or_default(args.plan.as_deref())?;
-    plan.apply(&Overrides {
+    Ok(plan.apply(&Overrides {
         servers: args.servers.clone(),
         profiles: args.profiles.clone(),
         workloads: args.workloads.clone(),
@@ -276,8 +266,7 @@ fn load(args: &BenchArgs) -> Result<Plan, String> {
         storage_classes: args.storage_classes.clone(),
         repetitions: args.repetitions,
         clients: args.clients.clone(),
-    })
-    .map_err(|e| error_chain(&e))
+    })?)
 }
 
 /// `n` and the noun in the number it takes: `1 server`, `2 servers`.
@@ -321,58 +310,41 @@ fn describe(plan: &Plan) -> String {
 }
 
 /// The StorageClasses given with `--storage-class-file`, checked.
-fn class_files(files: &[PathBuf]) -> Result<Vec<SourceClass>, (String, Outcome)> {
+fn class_files(files: &[PathBuf]) -> Result<Vec<SourceClass>, CliError> {
     let mut out = Vec::new();
     for path in files {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            (
-                format!(
-                    "--storage-class-file: cannot read `{}`: {e}",
-                    path.display()
-                ),
-                Outcome::BadInput,
-            )
+            CliError::BadInput(format!(
+                "--storage-class-file: cannot read `{}`: {e}",
+                path.display()
+            ))
         })?;
         let value: serde_json::Value = serde_saphyr::from_str(&text).map_err(|e| {
-            (
-                format!(
-                    "--storage-class-file `{}` is not YAML: {e} (hint: `kubectl get \
-                     storageclass NAME -o yaml > FILE`)",
-                    path.display()
-                ),
-                Outcome::BadInput,
-            )
+            CliError::BadInput(format!(
+                "--storage-class-file `{}` is not YAML: {e} (hint: `kubectl get storageclass \
+                 NAME -o yaml > FILE`)",
+                path.display()
+            ))
         })?;
         let name = value
             .pointer("/metadata/name")
             .and_then(serde_json::Value::as_str)
             .ok_or_else(|| {
-                (
-                    format!(
-                        "--storage-class-file `{}` has no metadata.name (hint: `kubectl get \
-                         storageclass NAME -o yaml > FILE`)",
-                        path.display()
-                    ),
-                    Outcome::BadInput,
-                )
+                CliError::BadInput(format!(
+                    "--storage-class-file `{}` has no metadata.name (hint: `kubectl get \
+                     storageclass NAME -o yaml > FILE`)",
+                    path.display()
+                ))
             })?
             .to_owned();
-        let class =
-            SourceClass::check(&name, value).map_err(|e| (error_chain(&e), Outcome::BadInput))?;
-        out.push(class);
+        out.push(SourceClass::check(&name, value)?);
     }
     Ok(out)
 }
 
 /// Runs `nfslab bench`.
-pub(crate) fn run(args: &BenchArgs, mut config: Config) -> Outcome {
-    let plan = match load(args) {
-        Ok(p) => p,
-        Err(line) => {
-            eprintln!("error: {line}");
-            return Outcome::BadInput;
-        }
-    };
+pub(crate) fn run(args: &BenchArgs, mut config: Config) -> Result<Outcome, CliError> {
+    let plan = load(args)?;
     let checked = super::check_output_dir("--results", &args.results)
         .and_then(|()| {
             args.render_to
@@ -384,33 +356,18 @@ pub(crate) fn run(args: &BenchArgs, mut config: Config) -> Outcome {
                 .as_deref()
                 .map_or(Ok(()), |f| super::check_output_file("--junit", f))
         });
-    if let Err(line) = checked {
-        eprintln!("error: {line}");
-        return Outcome::BadInput;
-    }
+    checked.map_err(CliError::BadInput)?;
     for w in &plan.active_warnings() {
         eprintln!("warning: {w}");
     }
-    let run_id = match super::run_id(args.run_id.as_deref()) {
-        Ok(id) => id,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Outcome::BadInput;
-        }
-    };
+    let run_id = super::run_id(args.run_id.as_deref()).map_err(CliError::BadInput)?;
     if args.host {
         return host_run(args, &plan, run_id);
     }
     if args.dry_run {
         return dry_run(args, &plan, &run_id);
     }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return Outcome::Environment;
-        }
-    };
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     eprintln!("{}", describe(&plan));
     let choice = args.cluster.apply(&mut config);
     runtime.block_on(async {
@@ -435,11 +392,13 @@ pub(crate) fn run(args: &BenchArgs, mut config: Config) -> Outcome {
         let prepared = match bring_up_bench_environment(&request, interrupt, &progress).await {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("error: {}", error_chain(&e));
-                if let Some(line) = nfslab::advice::instead_of_kind(&e, &args.external) {
-                    eprintln!("{line}");
-                }
-                return e.outcome();
+                return Err(match nfslab::advice::instead_of_kind(&e, &args.external) {
+                    Some(advice) => CliError::Advised {
+                        error: Box::new(e.into()),
+                        advice,
+                    },
+                    None => e.into(),
+                });
             }
         };
         let options = RunnerOptions {
@@ -449,21 +408,15 @@ pub(crate) fn run(args: &BenchArgs, mut config: Config) -> Outcome {
             timeouts: config.timeouts.clone(),
         };
         let view = for_stderr();
+        // Said before the tear-down's own lines.
         let outcome = conclude(
             run_bench(&plan, &prepared.target, &options, view.as_ref(), cancel_rx).await,
-            BenchError::outcome,
             args.junit.as_deref(),
-        );
+        )
+        .map_err(CliError::report_now);
         match prepared.tear_down(&options.run_id, &progress).await {
             Ok(()) => outcome,
-            Err(e) => {
-                eprintln!("error: {}", error_chain(&e));
-                if outcome == Outcome::Success {
-                    Outcome::Environment
-                } else {
-                    outcome
-                }
-            }
+            Err(e) => CliError::TearDown(Box::new(e)).report_after(outcome),
         }
     })
 }
@@ -485,13 +438,13 @@ fn host_paths(args: &BenchArgs) -> (MountSupport, Vec<AccessPath>) {
 
 /// `nfslab bench --host`: the plan from this host against its external servers (with
 /// `--dry-run`: what would run and how long, contacting nothing).
-fn host_run(args: &BenchArgs, plan: &Plan, run_id: RunId) -> Outcome {
+fn host_run(args: &BenchArgs, plan: &Plan, run_id: RunId) -> Result<Outcome, CliError> {
     if args.external.is_empty() && args.servers.is_none() {
-        eprintln!(
-            "error: --host needs the server to measure: --server HOST:/EXPORT (or \
-             NAME=HOST:/EXPORT, repeatable)"
-        );
-        return Outcome::BadInput;
+        return Err(CliError::BadInput(
+            "--host needs the server to measure: --server HOST:/EXPORT (or NAME=HOST:/EXPORT, \
+             repeatable)"
+                .to_owned(),
+        ));
     }
     let (mount, paths) = host_paths(args);
     if let MountSupport::Unavailable(reason) = &mount {
@@ -518,26 +471,14 @@ fn host_run(args: &BenchArgs, plan: &Plan, run_id: RunId) -> Outcome {
     if args.dry_run {
         return host_dry_run(plan, &matrix);
     }
-    let this_program = match std::env::current_exe() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!(
-                "error: cannot find the running nfslab program: {e} (hint: give --engine PATH)"
-            );
-            return Outcome::Environment;
-        }
-    };
-    let engine = match find_engine(args.engine.as_deref(), &this_program) {
-        Ok(e) => e,
-        Err(line) => {
-            eprintln!("error: {line}");
-            return Outcome::Environment;
-        }
-    };
-    let runtime = match super::runtime() {
-        Ok(r) => r,
-        Err(outcome) => return outcome,
-    };
+    let this_program = std::env::current_exe().map_err(|e| {
+        CliError::Environment(format!(
+            "cannot find the running nfslab program: {e} (hint: give --engine PATH)"
+        ))
+    })?;
+    let engine =
+        find_engine(args.engine.as_deref(), &this_program).map_err(CliError::Environment)?;
+    let runtime = super::runtime()?;
     let options = HostOptions {
         run_id,
         results_parent: args.results.clone(),
@@ -562,7 +503,6 @@ fn host_run(args: &BenchArgs, plan: &Plan, run_id: RunId) -> Outcome {
         let view = for_stderr();
         conclude(
             run_host_bench(plan, &options, view.as_ref(), cancel_rx).await,
-            HostError::outcome,
             args.junit.as_deref(),
         )
     })
@@ -570,17 +510,16 @@ fn host_run(args: &BenchArgs, plan: &Plan, run_id: RunId) -> Outcome {
 
 /// `nfslab bench --host --dry-run`: every cell's client command on stdout, with the
 /// profile options the protocol client cannot apply; nothing is contacted.
-fn host_dry_run(plan: &Plan, matrix: &Matrix) -> Outcome {
+fn host_dry_run(plan: &Plan, matrix: &Matrix) -> Result<Outcome, CliError> {
     for cell in &matrix.cells {
         let Some(ServerKind::External { host, export }) =
             plan.server(&cell.server).map(|s| &s.kind)
         else {
-            eprintln!(
-                "error: server `{}` is not given as host:/export; --host measures only such \
-                 servers (hint: --server HOST:/EXPORT)",
+            return Err(CliError::BadInput(format!(
+                "server `{}` is not given as host:/export; --host measures only such servers \
+                 (hint: --server HOST:/EXPORT)",
                 cell.server
-            );
-            return Outcome::BadInput;
+            )));
         };
         let Some(workload) = plan.workload(&cell.workload) else {
             continue;
@@ -598,13 +537,9 @@ fn host_dry_run(plan: &Plan, matrix: &Matrix) -> Outcome {
         println!("# {}{clients}", cell.id);
         match cell.access {
             Some(AccessPath::Protocol) => {
-                let mapped = match map_profile(&options) {
-                    Ok(m) => m,
-                    Err(reason) => {
-                        eprintln!("error: profile `{}`: {reason}", cell.profile);
-                        return Outcome::BadInput;
-                    }
-                };
+                let mapped = map_profile(&options).map_err(|reason| {
+                    CliError::BadInput(format!("profile `{}`: {reason}", cell.profile))
+                })?;
                 let nfs_options = if mapped.options.is_empty() {
                     String::new()
                 } else {
@@ -628,27 +563,20 @@ fn host_dry_run(plan: &Plan, matrix: &Matrix) -> Outcome {
             }
         }
     }
-    Outcome::Success
+    Ok(Outcome::Success)
 }
 
-fn dry_run(args: &BenchArgs, plan: &Plan, run_id: &RunId) -> Outcome {
-    let classes = match class_files(&args.storage_class_file) {
-        Ok(c) => c,
-        Err((line, outcome)) => {
-            eprintln!("error: {line}");
-            return outcome;
-        }
-    };
+fn dry_run(args: &BenchArgs, plan: &Plan, run_id: &RunId) -> Result<Outcome, CliError> {
+    let classes = class_files(&args.storage_class_file)?;
     for server in &plan.selected_servers {
         if let Some(ServerKind::StorageClass { class }) = plan.server(server).map(|s| &s.kind)
             && !classes.iter().any(|c| &c.name == class)
         {
-            eprintln!(
-                "error: --dry-run reads no cluster, so it needs StorageClass `{class}` as a \
-                 file (hint: `kubectl get storageclass {class} -o yaml > {class}.yaml`, then \
+            return Err(CliError::BadInput(format!(
+                "--dry-run reads no cluster, so it needs StorageClass `{class}` as a file (hint: \
+                 `kubectl get storageclass {class} -o yaml > {class}.yaml`, then \
                  --storage-class-file {class}.yaml)"
-            );
-            return Outcome::BadInput;
+            )));
         }
     }
     for c in &classes {
@@ -666,16 +594,14 @@ fn dry_run(args: &BenchArgs, plan: &Plan, run_id: &RunId) -> Outcome {
     }
     match &args.render_to {
         Some(dir) => {
-            if let Err(e) = std::fs::create_dir_all(dir) {
-                eprintln!("error: cannot create `{}`: {e}", dir.display());
-                return Outcome::Environment;
-            }
+            std::fs::create_dir_all(dir).map_err(|e| {
+                CliError::Environment(format!("cannot create `{}`: {e}", dir.display()))
+            })?;
             for (name, text) in &rendered.files {
                 let path = dir.join(name);
-                if let Err(e) = std::fs::write(&path, text) {
-                    eprintln!("error: cannot write `{}`: {e}", path.display());
-                    return Outcome::Environment;
-                }
+                std::fs::write(&path, text).map_err(|e| {
+                    CliError::Environment(format!("cannot write `{}`: {e}", path.display()))
+                })?;
             }
             eprintln!("wrote {} files to {}", rendered.files.len(), dir.display());
         }
@@ -685,7 +611,7 @@ fn dry_run(args: &BenchArgs, plan: &Plan, run_id: &RunId) -> Outcome {
             }
         }
     }
-    Outcome::Success
+    Ok(Outcome::Success)
 }
 
 #[cfg(test)]

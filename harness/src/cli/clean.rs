@@ -6,7 +6,8 @@ use nfslab::exit::Outcome;
 use nfslab::k8s::clean::{self, Scope};
 use nfslab::k8s::ownership::RunId;
 
-use super::{Context, TargetArgs, report};
+use super::errors::CliError;
+use super::{Context, TargetArgs};
 
 /// Options of `nfslab clean`.
 #[derive(Debug, Args)]
@@ -30,46 +31,32 @@ pub(crate) struct CleanArgs {
 }
 
 /// Finds and (unless `--dry-run`) removes nfslab's leftovers; exits 3 when some stay.
-pub(super) async fn run(args: CleanArgs, ctx: &Context) -> Outcome {
+pub(super) async fn run(args: CleanArgs, ctx: &Context) -> Result<Outcome, CliError> {
     let scope = match (&args.run, args.all) {
         (Some(id), _) => match RunId::parse(id) {
             Some(run) => Scope::Run(run),
             None => {
-                eprintln!(
-                    "error: --run `{id}` is not a run id (hint: lowercase letters, digits and \
-                     `-`, e.g. 20261123-144302-a1b2c3)"
-                );
-                return Outcome::BadInput;
+                return Err(CliError::BadInput(format!(
+                    "--run `{id}` is not a run id (hint: lowercase letters, digits and `-`, \
+                     e.g. 20261123-144302-a1b2c3)"
+                )));
             }
         },
         (None, true) => Scope::Everything,
         (None, false) => Scope::AllRuns,
     };
     let cluster =
-        match cluster::connect(&ctx.store, &args.target.target(&ctx.config), &ctx.config).await {
-            Ok(c) => c,
-            Err(e) => {
-                report(&e);
-                return e.outcome();
-            }
-        };
-    let report_ =
-        match clean::clean(&cluster, &scope, ctx.config.timeouts.cleanup, args.dry_run).await {
-            Ok(r) => r,
-            Err(e) => {
-                report(&e);
-                return Outcome::Environment;
-            }
-        };
+        cluster::connect(&ctx.store, &args.target.target(&ctx.config), &ctx.config).await?;
+    let report_ = clean::clean(&cluster, &scope, ctx.config.timeouts.cleanup, args.dry_run).await?;
     if report_.found.is_empty() {
         println!("nothing of nfslab's found (selector {})", scope.selector());
-        return Outcome::Success;
+        return Ok(Outcome::Success);
     }
     if args.dry_run {
         for object in &report_.found {
             println!("would remove {object}");
         }
-        return Outcome::Success;
+        return Ok(Outcome::Success);
     }
     for object in &report_.removed {
         println!("removed {object}");
@@ -78,13 +65,12 @@ pub(super) async fn run(args: CleanArgs, ctx: &Context) -> Outcome {
         println!("LEFT    {}: {}", left.object, left.reason);
     }
     if report_.left.is_empty() {
-        Outcome::Success
+        Ok(Outcome::Success)
     } else {
-        eprintln!(
-            "error: {} object(s) could not be removed; see the reasons above, fix them and run \
+        Err(CliError::Environment(format!(
+            "{} object(s) could not be removed; see the reasons above, fix them and run \
              `nfslab clean` again",
             report_.left.len()
-        );
-        Outcome::Environment
+        )))
     }
 }

@@ -8,7 +8,8 @@ use nfslab::cluster::{self, DownOutcome, Provider, UpRequest};
 use nfslab::exit::Outcome;
 use nfslab::nfs::ServerFlavor;
 
-use super::{Context, interrupted, progress, report};
+use super::errors::CliError;
+use super::{Context, interrupted, progress};
 
 /// `nfslab cluster ...`
 #[derive(Debug, Subcommand)]
@@ -108,49 +109,36 @@ impl From<FlavorArg> for ServerFlavor {
 }
 
 /// Runs one `cluster` subcommand.
-pub(super) async fn run(command: ClusterCommand, ctx: &Context) -> Outcome {
+pub(super) async fn run(command: ClusterCommand, ctx: &Context) -> Result<Outcome, CliError> {
     let default_name = |n: Option<String>| n.unwrap_or_else(|| ctx.config.cluster.name.clone());
     match command {
         ClusterCommand::Up(args) => up(args, ctx).await,
         ClusterCommand::Down(a) => {
             let name = default_name(a.name);
-            match cluster::down(&ctx.host(), &name).await {
-                Ok(DownOutcome::Deleted) => {
-                    println!("deleted kind cluster `{name}`");
-                    Outcome::Success
-                }
-                Ok(DownOutcome::Forgotten) => {
+            match cluster::down(&ctx.host(), &name).await? {
+                DownOutcome::Deleted => println!("deleted kind cluster `{name}`"),
+                DownOutcome::Forgotten => {
                     println!("forgot cluster `{name}`; the cluster itself was not touched");
-                    Outcome::Success
                 }
-                Ok(DownOutcome::NothingKnown) => {
+                DownOutcome::NothingKnown => {
                     println!("nfslab knows no cluster `{name}`; nothing to do");
-                    Outcome::Success
-                }
-                Err(e) => {
-                    report(&e);
-                    e.outcome()
                 }
             }
+            Ok(Outcome::Success)
         }
         ClusterCommand::Status(a) => {
             let format = a.output.format();
             status(&default_name(a.name), format, ctx).await
         }
-        ClusterCommand::Kubeconfig(a) => match cluster::record(&ctx.store, &default_name(a.name)) {
-            Ok(record) => {
-                println!("{}", record.kubeconfig.display());
-                Outcome::Success
-            }
-            Err(e) => {
-                report(&e);
-                e.outcome()
-            }
-        },
+        ClusterCommand::Kubeconfig(a) => {
+            let record = cluster::record(&ctx.store, &default_name(a.name))?;
+            println!("{}", record.kubeconfig.display());
+            Ok(Outcome::Success)
+        }
     }
 }
 
-async fn up(args: UpArgs, ctx: &Context) -> Outcome {
+async fn up(args: UpArgs, ctx: &Context) -> Result<Outcome, CliError> {
     let existing = args.kubeconfig.is_some() || args.context.is_some();
     let name = args.name.clone().unwrap_or_else(|| {
         if existing {
@@ -200,32 +188,29 @@ async fn up(args: UpArgs, ctx: &Context) -> Outcome {
                 );
             }
             println!("  next: nfslab nfs up --name {}", record.name);
-            Outcome::Success
+            Ok(Outcome::Success)
         }
-        Err(e) => {
-            report(&e);
-            if nfslab::advice::is_setup_refusal(&e) {
-                eprintln!("{}", nfslab::advice::instead_line(&[]));
-            }
-            e.outcome()
-        }
+        Err(e) if nfslab::advice::is_setup_refusal(&e) => Err(CliError::Advised {
+            error: Box::new(e.into()),
+            advice: nfslab::advice::instead_line(&[]),
+        }),
+        Err(e) => Err(e.into()),
     }
 }
 
-async fn status(name: &str, format: nfslab::output::Format, ctx: &Context) -> Outcome {
-    let status = match cluster::status(&ctx.host(), &ctx.config, name).await {
-        Ok(s) => s,
-        Err(e) => {
-            report(&e);
-            return e.outcome();
-        }
-    };
+async fn status(
+    name: &str,
+    format: nfslab::output::Format,
+    ctx: &Context,
+) -> Result<Outcome, CliError> {
+    let status = cluster::status(&ctx.host(), &ctx.config, name).await?;
     let document = nfslab::output::ClusterStatus::from(&status);
     if format != nfslab::output::Format::Text {
-        return match super::print_document(&document, format) {
-            Ok(_) if document.healthy => Outcome::Success,
-            Ok(_) => Outcome::Environment,
-            Err(outcome) => outcome,
+        super::print_document(&document, format)?;
+        return if document.healthy {
+            Ok(Outcome::Success)
+        } else {
+            Err(CliError::NotReady)
         };
     }
     let r = &status.record;
@@ -248,7 +233,7 @@ async fn status(name: &str, format: nfslab::output::Format, ctx: &Context) -> Ou
         (Some(v), _) => println!("kubernetes:  {v}"),
         (None, Some(why)) => {
             println!("api server:  not answering: {why}");
-            return Outcome::Environment;
+            return Err(CliError::NotReady);
         }
         (None, None) => {}
     }
@@ -275,8 +260,8 @@ async fn status(name: &str, format: nfslab::output::Format, ctx: &Context) -> Ou
         );
     }
     if healthy {
-        Outcome::Success
+        Ok(Outcome::Success)
     } else {
-        Outcome::Environment
+        Err(CliError::NotReady)
     }
 }

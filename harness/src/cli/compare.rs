@@ -9,6 +9,8 @@ use nfslab::report::compare::{
     compare, load_summary, parse_threshold, render_html, render_markdown,
 };
 
+use super::errors::CliError;
+
 const EXAMPLES: &str = "\
 Examples:
   # did last night's run regress against the committed baseline?
@@ -49,13 +51,10 @@ pub(crate) struct CompareArgs {
 }
 
 /// Runs `nfslab compare`.
-pub(crate) fn run(args: &CompareArgs) -> Outcome {
+pub(crate) fn run(args: &CompareArgs) -> Result<Outcome, CliError> {
     for (flag, file) in [("--html", &args.html), ("--json", &args.json)] {
-        if let Some(file) = file
-            && let Err(line) = super::check_output_file(flag, file)
-        {
-            eprintln!("error: {line}");
-            return Outcome::BadInput;
+        if let Some(file) = file {
+            super::check_output_file(flag, file).map_err(CliError::BadInput)?;
         }
     }
     let same_file = |a: &std::path::Path, b: &std::path::Path| {
@@ -70,21 +69,14 @@ pub(crate) fn run(args: &CompareArgs) -> Outcome {
         summary(a).is_some() && summary(a) == summary(b)
     };
     if same_file(&args.old, &args.new) {
-        eprintln!(
-            "error: OLD and NEW are the same run (`{}`): every figure would compare equal \
-             (hint: compare two different runs, e.g. a baseline and a new run)",
+        return Err(CliError::BadInput(format!(
+            "OLD and NEW are the same run (`{}`): every figure would compare equal (hint: \
+             compare two different runs, e.g. a baseline and a new run)",
             args.old.display()
-        );
-        return Outcome::BadInput;
+        )));
     }
-    let loaded = load_summary(&args.old).and_then(|old| Ok((old, load_summary(&args.new)?)));
-    let (old, new) = match loaded {
-        Ok(pair) => pair,
-        Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
-            return Outcome::BadInput;
-        }
-    };
+    let old = load_summary(&args.old)?;
+    let new = load_summary(&args.new)?;
     if old.run_id == new.run_id {
         eprintln!(
             "note: both summaries are of run `{}` (copies of one run compare equal)",
@@ -109,23 +101,21 @@ pub(crate) fn run(args: &CompareArgs) -> Outcome {
         let written = render_html(&comparison)
             .map_err(|e| error_chain(&e))
             .and_then(|html| std::fs::write(path, html).map_err(|e| e.to_string()));
-        if let Err(e) = written {
-            eprintln!("error: cannot write `{}`: {e}", path.display());
-            return Outcome::Environment;
-        }
+        written.map_err(|e| {
+            CliError::Environment(format!("cannot write `{}`: {e}", path.display()))
+        })?;
     }
     if let Some(path) = &args.json {
         let written = serde_json::to_string_pretty(&comparison)
             .map_err(|e| e.to_string())
             .and_then(|json| std::fs::write(path, json).map_err(|e| e.to_string()));
-        if let Err(e) = written {
-            eprintln!("error: cannot write `{}`: {e}", path.display());
-            return Outcome::Environment;
-        }
+        written.map_err(|e| {
+            CliError::Environment(format!("cannot write `{}`: {e}", path.display()))
+        })?;
     }
     if comparison.regressions().is_empty() {
-        Outcome::Success
+        Ok(Outcome::Success)
     } else {
-        Outcome::Failed
+        Ok(Outcome::Failed)
     }
 }

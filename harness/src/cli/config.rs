@@ -4,6 +4,8 @@ use clap::Args;
 use nfslab::config::{Config, DEFAULT_CONFIG_YAML};
 use nfslab::exit::Outcome;
 
+use super::errors::CliError;
+
 /// Options of `nfslab config`.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
@@ -16,11 +18,15 @@ pub(crate) struct ConfigArgs {
 }
 
 /// Prints the defaults (with comments) or the effective configuration.
-pub(super) fn run(args: &ConfigArgs, user_file: bool, config: &Config) -> Outcome {
+pub(super) fn run(
+    args: &ConfigArgs,
+    user_file: bool,
+    config: &Config,
+) -> Result<Outcome, CliError> {
     if args.defaults || !user_file {
         print!("{DEFAULT_CONFIG_YAML}");
     } else {
         print!("{}", config.to_yaml());
     }
-    Outcome::Success
+    Ok(Outcome::Success)
 }

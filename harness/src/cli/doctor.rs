@@ -9,6 +9,8 @@ use nfslab::config::Config;
 use nfslab::exit::Outcome;
 use nfslab::output::{DoctorReport, Format};
 
+use super::errors::CliError;
+
 /// Options of `nfslab doctor`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -33,22 +35,21 @@ pub(crate) struct DoctorArgs {
 }
 
 /// Runs `nfslab doctor`.
-pub(super) fn run(args: &DoctorArgs, config: &Config, kernel: &KernelProbe) -> Outcome {
+pub(super) fn run(
+    args: &DoctorArgs,
+    config: &Config,
+    kernel: &KernelProbe,
+) -> Result<Outcome, CliError> {
     let flavor = args.nfs_flavor.map_or(config.nfs.flavor, Into::into);
     let store = StateStore::from_env().ok();
     let tools = SystemTools::quiet();
-    let runtime = match super::runtime() {
-        Ok(r) => r,
-        Err(outcome) => return outcome,
-    };
+    let runtime = super::runtime()?;
     let checks = runtime.block_on(examine(&tools, kernel, store.as_ref(), config, flavor));
     let (text, ready) = render(&checks);
     let format = args.output.format();
     if format != Format::Text {
         let report = DoctorReport::new(&checks);
-        if let Err(outcome) = super::print_document(&report, format) {
-            return outcome;
-        }
+        super::print_document(&report, format)?;
     } else {
         println!("nfslab doctor: can this machine run `nfslab run` with a kind cluster?\n");
         print!("{text}");
@@ -58,8 +59,8 @@ pub(super) fn run(args: &DoctorArgs, config: &Config, kernel: &KernelProbe) -> O
         }
     }
     if ready {
-        Outcome::Success
+        Ok(Outcome::Success)
     } else {
-        Outcome::Environment
+        Err(CliError::NotReady)
     }
 }

@@ -10,7 +10,8 @@ use nfslab::cluster::{kind, record};
 use nfslab::exit::Outcome;
 use nfslab::output::{Format, ImageEntry, ImageList, ImageState};
 
-use super::{Context, progress, report};
+use super::errors::CliError;
+use super::{Context, progress};
 
 /// `nfslab images ...`
 #[derive(Debug, Subcommand)]
@@ -75,13 +76,8 @@ pub(crate) struct LoadArgs {
     pub cluster: Option<String>,
 }
 
-fn fail(e: &(dyn std::error::Error + 'static)) -> Outcome {
-    report(e);
-    Outcome::Environment
-}
-
 /// Runs one `images` subcommand.
-pub(super) async fn run(command: ImagesCommand, ctx: &Context) -> Outcome {
+pub(super) async fn run(command: ImagesCommand, ctx: &Context) -> Result<Outcome, CliError> {
     let config = &ctx.config;
     let catalog = |s: &Selection| images::catalog(&config.images, s.kubernetes.as_deref());
     match command {
@@ -96,47 +92,37 @@ pub(super) async fn run(command: ImagesCommand, ctx: &Context) -> Outcome {
                     continue;
                 };
                 progress(&format!("building `{}`", image.reference));
-                if let Err(e) = images::build(
+                images::build(
                     &ctx.tools,
                     &images::source_dir(),
                     recipe,
                     &image.reference,
                     config.timeouts.image_build,
                 )
-                .await
-                {
-                    return fail(&e);
-                }
+                .await?;
                 println!("built `{}`", image.reference);
             }
-            Outcome::Success
+            Ok(Outcome::Success)
         }
         ImagesCommand::Pull(s) => {
-            match images::pull(&ctx.tools, &catalog(&s), config.timeouts.image_transfer).await {
-                Ok(()) => Outcome::Success,
-                Err(e) => fail(&e),
-            }
+            images::pull(&ctx.tools, &catalog(&s), config.timeouts.image_transfer).await?;
+            Ok(Outcome::Success)
         }
         ImagesCommand::Save(args) => {
             let list = catalog(&args.selection);
             let missing = missing(ctx, &list).await;
             if !missing.is_empty() {
-                eprintln!(
-                    "error: the local Docker lacks {} (hint: `nfslab images build` and `nfslab \
-                     images pull` first)",
+                return Err(CliError::Environment(format!(
+                    "the local Docker lacks {} (hint: `nfslab images build` and `nfslab images \
+                     pull` first)",
                     missing.join(", ")
-                );
-                return Outcome::Environment;
+                )));
             }
             // Saving many images takes about as long as moving each of them once.
             let timeout = config.timeouts.image_transfer * u32::try_from(list.len()).unwrap_or(1);
-            match images::save(&ctx.tools, &list, &args.file, timeout).await {
-                Ok(()) => {
-                    println!("saved {} image(s) to {}", list.len(), args.file.display());
-                    Outcome::Success
-                }
-                Err(e) => fail(&e),
-            }
+            images::save(&ctx.tools, &list, &args.file, timeout).await?;
+            println!("saved {} image(s) to {}", list.len(), args.file.display());
+            Ok(Outcome::Success)
         }
         ImagesCommand::Load(args) => load(args, ctx).await,
     }
@@ -161,7 +147,7 @@ async fn docker_answers(tools: &dyn Tools) -> Result<(), String> {
 
 /// `nfslab images list`: what the local Docker has of each image; exit 3 when Docker did
 /// not answer (the list is still printed, every image `unknown`).
-async fn list(args: &ListArgs, ctx: &Context) -> Outcome {
+async fn list(args: &ListArgs, ctx: &Context) -> Result<Outcome, CliError> {
     let config = &ctx.config;
     let source = images::source_dir();
     let mut entries = Vec::new();
@@ -216,21 +202,14 @@ async fn list(args: &ListArgs, ctx: &Context) -> Outcome {
                 );
             }
         }
-        format => {
-            if let Err(outcome) = super::print_document(&document, format) {
-                return outcome;
-            }
-        }
+        format => super::print_document(&document, format)?,
     }
     match &document.docker_error {
-        Some(why) => {
-            eprintln!(
-                "error: cannot tell which images the local Docker has: {why} (hint: start \
-                 Docker and check `docker info` works for your user)"
-            );
-            Outcome::Environment
-        }
-        None => Outcome::Success,
+        Some(why) => Err(CliError::Environment(format!(
+            "cannot tell which images the local Docker has: {why} (hint: start Docker and \
+             check `docker info` works for your user)"
+        ))),
+        None => Ok(Outcome::Success),
     }
 }
 
@@ -247,50 +226,37 @@ async fn missing(ctx: &Context, list: &[Image]) -> Vec<String> {
     missing
 }
 
-async fn load(args: LoadArgs, ctx: &Context) -> Outcome {
+async fn load(args: LoadArgs, ctx: &Context) -> Result<Outcome, CliError> {
     let config = &ctx.config;
     if let Some(file) = &args.file {
-        match images::load(&ctx.tools, file, config.timeouts.image_transfer * 4).await {
-            Ok(loaded) => progress(&format!("loaded into Docker: {}", loaded.join(", "))),
-            Err(e) => return fail(&e),
-        }
+        let loaded = images::load(&ctx.tools, file, config.timeouts.image_transfer * 4).await?;
+        progress(&format!("loaded into Docker: {}", loaded.join(", ")));
     }
     let name = args.cluster.unwrap_or_else(|| config.cluster.name.clone());
-    let record = match record(&ctx.store, &name) {
-        Ok(r) => r,
-        Err(e) => {
-            report(&e);
-            return e.outcome();
-        }
-    };
+    let record = record(&ctx.store, &name)?;
     if record.provider != ProviderKind::Kind {
         println!(
             "cluster `{name}` is not a kind cluster: nfslab cannot side-load into its nodes. \
              Push the images to a registry the nodes can reach, or import the tarball on each \
              node (containerd: `ctr -n k8s.io images import FILE`)."
         );
-        return Outcome::Success;
+        return Ok(Outcome::Success);
     }
     let mut loaded = 0;
     for image in images::catalog(&config.images, None) {
-        match images::present(&ctx.tools, &image.reference).await {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(e) => return fail(&e),
+        if !images::present(&ctx.tools, &image.reference).await? {
+            continue;
         }
         progress(&format!("loading `{}` into `{name}`", image.reference));
-        if let Err(e) = kind::load_image(
+        kind::load_image(
             &ctx.tools,
             &name,
             &image.reference,
             config.timeouts.image_transfer,
         )
-        .await
-        {
-            return fail(&e);
-        }
+        .await?;
         loaded += 1;
     }
     println!("side-loaded {loaded} image(s) into kind cluster `{name}`");
-    Outcome::Success
+    Ok(Outcome::Success)
 }

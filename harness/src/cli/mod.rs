@@ -1,5 +1,10 @@
 //! Command-line definitions. Option structs only parse; each subcommand turns them into
 //! library calls, so the engine never sees clap.
+//!
+//! Every command returns `Result<Outcome, CliError>`: `Ok` says how finished work ended,
+//! `Err` is a failure that stopped it. `main` prints the error and exits with the code of
+//! [`errors::CliError::outcome`], the one place a failure becomes an exit code; a failure
+//! while work goes on is printed where it happens ([`errors::CliError::report_after`]).
 
 pub(crate) mod bench;
 mod clean;
@@ -7,6 +12,7 @@ mod cluster;
 pub(crate) mod compare;
 mod config;
 mod doctor;
+pub(crate) mod errors;
 mod images;
 mod nfs;
 mod render;
@@ -24,6 +30,8 @@ use nfslab::cluster::state::StateStore;
 use nfslab::cluster::tools::SystemTools;
 use nfslab::config::Config;
 use nfslab::exit::Outcome;
+
+use self::errors::CliError;
 
 /// End-to-end tests and benchmarks for Kubernetes storage on NFS.
 ///
@@ -264,23 +272,15 @@ impl OutputArgs {
     }
 }
 
-/// Prints `document` in `format` on stdout; `Ok(Success)` when printed, `Err` (after saying
-/// why) when it could not be serialised.
+/// Prints `document` in `format` on stdout; `Err` when it could not be serialised.
 pub(crate) fn print_document<T: serde::Serialize>(
     document: &T,
     format: nfslab::output::Format,
-) -> Result<Outcome, Outcome> {
-    match nfslab::output::render(document, format) {
-        Ok(Some(text)) => {
-            print!("{text}");
-            Ok(Outcome::Success)
-        }
-        Ok(None) => Ok(Outcome::Success),
-        Err(e) => {
-            report(&e);
-            Err(Outcome::Environment)
-        }
+) -> Result<(), CliError> {
+    if let Some(text) = nfslab::output::render(document, format)? {
+        print!("{text}");
     }
+    Ok(())
 }
 
 /// Where the host's `/proc` and `/lib/modules` are, when nfslab runs in a container with
@@ -317,12 +317,6 @@ impl Context {
             source_dir: source_dir(),
         }
     }
-}
-
-/// Prints an error and its causes on one line (`error: what: because`), without a
-/// backtrace; multi-line reports (preflight's list of problems) keep their lines.
-pub(crate) fn report(error: &(dyn std::error::Error + 'static)) {
-    eprintln!("error: {}", nfslab::errors::error_chain(error));
 }
 
 /// Installs the command's Ctrl-C handler, the only one in the process (the library installs
@@ -363,15 +357,12 @@ pub(crate) async fn interrupted() {
     let _ = interrupt.wait_for(|stop| *stop).await;
 }
 
-/// The async runtime commands run on; `Err` (after printing why) when it cannot start.
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Outcome> {
+/// The async runtime commands run on; `Err` when it cannot start.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| {
-            eprintln!("error: cannot start the async runtime: {e}");
-            Outcome::Environment
-        })
+        .map_err(CliError::Runtime)
 }
 
 /// clap's rendered error on one line: its first line, with its `tip:` lines appended in
@@ -531,15 +522,9 @@ fn init_tracing(verbose: u8) {
 }
 
 /// Runs the parsed command line and returns how it ended.
-pub(crate) fn run(cli: Cli) -> Outcome {
+pub(crate) fn run(cli: Cli) -> Result<Outcome, CliError> {
     init_tracing(cli.global.verbose);
-    let config = match Config::load(cli.global.config.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            report(&e);
-            return Outcome::BadInput;
-        }
-    };
+    let config = Config::load(cli.global.config.as_deref())?;
     if let Command::Config(args) = &cli.command {
         return config::run(args, cli.global.config.is_some(), &config);
     }
@@ -552,31 +537,22 @@ pub(crate) fn run(cli: Cli) -> Outcome {
         Command::Run(args) => return run::run(args, config),
         Command::Doctor(args) => return doctor::run(args, &config, &host_kernel()),
         Command::Io(_) => {
-            eprintln!(
-                "error: `io` must come first: `nfslab io ARGS` (nfslab's own options do not \
-                 apply to the engine)"
-            );
-            return Outcome::BadInput;
+            return Err(CliError::BadInput(
+                "`io` must come first: `nfslab io ARGS` (nfslab's own options do not apply to \
+                 the engine)"
+                    .to_owned(),
+            ));
         }
         _ => {}
     }
-    let store = match StateStore::from_env() {
-        Ok(s) => s,
-        Err(e) => {
-            report(&e);
-            return Outcome::Environment;
-        }
-    };
+    let store = StateStore::from_env()?;
     let context = Context {
         config,
         store,
         tools: SystemTools::new(),
         kernel: host_kernel(),
     };
-    let runtime = match runtime() {
-        Ok(r) => r,
-        Err(outcome) => return outcome,
-    };
+    let runtime = runtime()?;
     runtime.block_on(async {
         match cli.command {
             Command::Cluster(c) => cluster::run(c, &context).await,
@@ -591,7 +567,7 @@ pub(crate) fn run(cli: Cli) -> Outcome {
             | Command::Scenarios(_)
             | Command::Run(_)
             | Command::Doctor(_)
-            | Command::Io(_) => Outcome::Success,
+            | Command::Io(_) => Ok(Outcome::Success),
         }
     })
 }

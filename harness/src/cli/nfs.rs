@@ -8,7 +8,8 @@ use nfslab::nfs::NfsServer;
 use nfslab::nfs::server::{self, ServerSpec};
 
 use super::cluster::FlavorArg;
-use super::{Context, TargetArgs, interrupted, progress, report};
+use super::errors::CliError;
+use super::{Context, TargetArgs, interrupted, progress};
 
 /// `nfslab nfs ...`
 #[derive(Debug, Subcommand)]
@@ -60,13 +61,8 @@ pub(crate) struct TargetOnly {
     pub target: TargetArgs,
 }
 
-async fn connect(target: &TargetArgs, ctx: &Context) -> Result<KubeCluster, Outcome> {
-    cluster::connect(&ctx.store, &target.target(&ctx.config), &ctx.config)
-        .await
-        .map_err(|e| {
-            report(&e);
-            e.outcome()
-        })
+async fn connect(target: &TargetArgs, ctx: &Context) -> Result<KubeCluster, CliError> {
+    Ok(cluster::connect(&ctx.store, &target.target(&ctx.config), &ctx.config).await?)
 }
 
 fn print_server(server: &NfsServer) {
@@ -81,112 +77,79 @@ fn print_server(server: &NfsServer) {
 }
 
 /// Runs one `nfs` subcommand.
-pub(super) async fn run(command: NfsCommand, ctx: &Context) -> Outcome {
+pub(super) async fn run(command: NfsCommand, ctx: &Context) -> Result<Outcome, CliError> {
     let namespace = ctx.config.nfs.namespace.clone();
     match command {
         NfsCommand::Up(args) => {
-            let cluster = match connect(&args.target, ctx).await {
-                Ok(c) => c,
-                Err(o) => return o,
-            };
+            let cluster = connect(&args.target, ctx).await?;
             let configured = args.node.unwrap_or_else(|| ctx.config.nfs.node.clone());
-            let node = match server::choose_node(&cluster, &configured).await {
-                Ok(n) => n,
-                Err(e) => {
-                    report(&e);
-                    return Outcome::Environment;
-                }
-            };
+            let node = server::choose_node(&cluster, &configured).await?;
             let spec = ServerSpec::from_config(&ctx.config, args.flavor.map(Into::into), &node);
             tokio::select! {
                 result = server::up(&cluster, &spec, &ctx.config.timeouts, &progress) => match result {
                     Ok(ready) => {
                         print_server(&ready.server);
                         println!("clients: {}", server::describe_checked(&ready.mounts));
-                        Outcome::Success
+                        Ok(Outcome::Success)
                     }
-                    Err(e) => {
-                        report(&e);
-                        eprintln!(
-                            "the server's objects are still there for inspection; remove them \
-                             with: nfslab nfs down"
-                        );
-                        Outcome::Environment
-                    }
+                    Err(e) => Err(CliError::Advised {
+                        error: Box::new(e.into()),
+                        advice: "the server's objects are still there for inspection; remove \
+                                 them with: nfslab nfs down"
+                            .to_owned(),
+                    }),
                 },
                 () = interrupted() => {
                     progress("interrupted: removing the NFS server's objects");
                     match server::down(&cluster, &namespace, &ctx.config.timeouts).await {
                         Ok(_) => eprintln!("interrupted; the NFS server's objects were removed"),
                         Err(e) => {
-                            report(&e);
+                            CliError::from(e).print();
                             eprintln!(
                                 "interrupted; left behind: namespace `{namespace}` (remove it \
                                  with: nfslab nfs down)"
                             );
                         }
                     }
-                    Outcome::Interrupted
+                    Ok(Outcome::Interrupted)
                 }
             }
         }
         NfsCommand::Down(args) => {
-            let cluster = match connect(&args.target, ctx).await {
-                Ok(c) => c,
-                Err(o) => return o,
-            };
-            match server::down(&cluster, &namespace, &ctx.config.timeouts).await {
-                Ok(true) => {
-                    println!(
-                        "removed the NFS server (namespace `{namespace}`); its files stay in \
-                         {} on its node",
-                        ctx.config.nfs.host_path
-                    );
-                    Outcome::Success
-                }
-                Ok(false) => {
-                    println!("no NFS server in namespace `{namespace}`; nothing to do");
-                    Outcome::Success
-                }
-                Err(e) => {
-                    report(&e);
-                    Outcome::Environment
-                }
+            let cluster = connect(&args.target, ctx).await?;
+            if server::down(&cluster, &namespace, &ctx.config.timeouts).await? {
+                println!(
+                    "removed the NFS server (namespace `{namespace}`); its files stay in {} on \
+                     its node",
+                    ctx.config.nfs.host_path
+                );
+            } else {
+                println!("no NFS server in namespace `{namespace}`; nothing to do");
             }
+            Ok(Outcome::Success)
         }
         NfsCommand::Status(args) => {
-            let cluster = match connect(&args.target, ctx).await {
-                Ok(c) => c,
-                Err(o) => return o,
+            let cluster = connect(&args.target, ctx).await?;
+            let status = server::status(&cluster, &namespace).await?;
+            let ready = if args.output.format() == nfslab::output::Format::Text {
+                print_server(&status.server);
+                if let Some(node) = &status.node {
+                    println!("node:    {node}");
+                }
+                println!("ready:   {}", if status.ready { "yes" } else { "no" });
+                if let Some(why) = &status.diagnosis {
+                    println!("why:     {why}");
+                }
+                status.ready
+            } else {
+                let document = nfslab::output::NfsStatus::from(&status);
+                super::print_document(&document, args.output.format())?;
+                document.ready
             };
-            match server::status(&cluster, &namespace).await {
-                Ok(status) if args.output.format() != nfslab::output::Format::Text => {
-                    let document = nfslab::output::NfsStatus::from(&status);
-                    match super::print_document(&document, args.output.format()) {
-                        Ok(_) if document.ready => Outcome::Success,
-                        Ok(_) => Outcome::Environment,
-                        Err(outcome) => outcome,
-                    }
-                }
-                Ok(status) => {
-                    print_server(&status.server);
-                    if let Some(node) = &status.node {
-                        println!("node:    {node}");
-                    }
-                    println!("ready:   {}", if status.ready { "yes" } else { "no" });
-                    if let Some(why) = &status.diagnosis {
-                        println!("why:     {why}");
-                    }
-                    if status.ready {
-                        Outcome::Success
-                    } else {
-                        Outcome::Environment
-                    }
-                }
-                Err(e) => {
-                    report(&e);
-                    Outcome::Environment
-                }
+            if ready {
+                Ok(Outcome::Success)
+            } else {
+                Err(CliError::NotReady)
             }
         }
     }

@@ -7,6 +7,7 @@ use nfslab::k8s::ownership::RunId;
 use nfslab::render;
 
 use super::cluster::FlavorArg;
+use super::errors::CliError;
 
 /// `nfslab render ...`
 #[derive(Debug, Subcommand)]
@@ -74,7 +75,7 @@ pub(crate) struct ProvisionerArgs {
 }
 
 /// Prints the requested YAML.
-pub(super) fn run(command: &RenderCommand, config: &Config) -> Outcome {
+pub(super) fn run(command: &RenderCommand, config: &Config) -> Result<Outcome, CliError> {
     match command {
         RenderCommand::ClusterConfig => print!("{}", render::cluster_config(config)),
         RenderCommand::NfsServer(args) => {
@@ -90,29 +91,27 @@ pub(super) fn run(command: &RenderCommand, config: &Config) -> Outcome {
         RenderCommand::Preflight(args) => {
             if !config.images.recycler.contains_key(&args.kubernetes) {
                 let known: Vec<&str> = config.images.recycler.keys().map(String::as_str).collect();
-                eprintln!(
-                    "error: --kubernetes `{}` has no recycler image (hint: images.recycler in \
-                     the configuration knows {})",
+                return Err(CliError::BadInput(format!(
+                    "--kubernetes `{}` has no recycler image (hint: images.recycler in the \
+                     configuration knows {})",
                     args.kubernetes,
                     known.join(", ")
-                );
-                return Outcome::BadInput;
+                )));
             }
             let docs = render::preflight(config, args.flavor.map(Into::into), &args.kubernetes);
             print!("{}", render::yaml_documents(&docs));
         }
         RenderCommand::Provisioner(args) => {
             let Some(run) = RunId::parse(&args.run_id) else {
-                eprintln!(
-                    "error: --run-id `{}` is not a run id (hint: lowercase letters, digits and \
-                     `-`, e.g. 20260101-000000-a1b2c3)",
+                return Err(CliError::BadInput(format!(
+                    "--run-id `{}` is not a run id (hint: lowercase letters, digits and `-`, \
+                     e.g. 20260101-000000-a1b2c3)",
                     args.run_id
-                );
-                return Outcome::BadInput;
+                )));
             };
             let docs = render::provisioner(config, &run, &args.namespace, &args.server, &args.path);
             print!("{}", render::yaml_documents(&docs));
         }
     }
-    Outcome::Success
+    Ok(Outcome::Success)
 }

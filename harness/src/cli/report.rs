@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use nfslab::errors::error_chain;
 use nfslab::exit::Outcome;
-use nfslab::model::results::{ResultsDir, ResultsError};
+use nfslab::model::results::ResultsDir;
 use nfslab::report::{ReportError, write_reports};
+
+use super::errors::CliError;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -29,23 +30,12 @@ pub(crate) struct ReportArgs {
 }
 
 /// Runs `nfslab report`.
-pub(crate) fn run(args: &ReportArgs) -> Outcome {
+pub(crate) fn run(args: &ReportArgs) -> Result<Outcome, CliError> {
     let written = ResultsDir::open(&args.dir)
         .map_err(ReportError::from)
-        .and_then(|dir| write_reports(&dir));
-    match written {
-        Ok(w) => {
-            for f in &w.files {
-                println!("{}", f.display());
-            }
-            Outcome::Success
-        }
-        Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
-            match e {
-                ReportError::Results(ResultsError::Write { .. }) => Outcome::Environment,
-                _ => Outcome::BadInput,
-            }
-        }
+        .and_then(|dir| write_reports(&dir))?;
+    for f in &written.files {
+        println!("{}", f.display());
     }
+    Ok(Outcome::Success)
 }

@@ -11,7 +11,6 @@ use std::time::Instant;
 use clap::Args;
 use nfslab::bench::progress::Progress;
 use nfslab::config::Config;
-use nfslab::errors::error_chain;
 use nfslab::exit::Outcome;
 use nfslab::model::plan::{Overrides, Plan, load_plan};
 use nfslab::run::{
@@ -22,6 +21,8 @@ use nfslab::scenario::catalog::{self, Catalog};
 use nfslab::scenario::commands;
 use nfslab::scenario::engine::Observer;
 use nfslab::scenario::live::LiveView;
+
+use super::errors::CliError;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -109,22 +110,26 @@ pub(crate) struct RunArgs {
     pub cluster: super::ClusterSelection,
 }
 
-/// Resolves the options into a job; `Err` is the bad-input message.
-fn build(args: &RunArgs, mut config: Config) -> Result<Job, String> {
-    let run_id = super::run_id(args.run_id.as_deref())?;
-    super::check_output_dir("--results", &args.results)?;
+/// Resolves the options into a job; `Err` is bad input.
+fn build(args: &RunArgs, mut config: Config) -> Result<Job, CliError> {
+    let run_id = super::run_id(args.run_id.as_deref()).map_err(CliError::BadInput)?;
+    super::check_output_dir("--results", &args.results).map_err(CliError::BadInput)?;
     if args.skip_scenarios && !args.scenarios.is_empty() {
-        return Err("scenarios were named together with --skip-scenarios".to_owned());
+        return Err(CliError::BadInput(
+            "scenarios were named together with --skip-scenarios".to_owned(),
+        ));
     }
     if args.skip_scenarios && args.skip_bench {
-        return Err(
+        return Err(CliError::BadInput(
             "--skip-scenarios and --skip-bench together leave nothing to run (hint: drop one; \
              `nfslab cluster up` and `nfslab nfs up` prepare an environment on their own)"
                 .to_owned(),
-        );
+        ));
     }
     if let Some(server) = &args.server {
-        nfslab::nfs::external(server).map_err(|e| format!("--server: {}", error_chain(&e)))?;
+        nfslab::nfs::external(server).map_err(|e| {
+            CliError::BadInput(format!("--server: {}", nfslab::errors::error_chain(&e)))
+        })?;
     }
     if let Some(f) = args.nfs_flavor {
         config.nfs.flavor = f.into();
@@ -133,13 +138,13 @@ fn build(args: &RunArgs, mut config: Config) -> Result<Job, String> {
         Vec::new()
     } else {
         let dir = args.catalog.clone().unwrap_or_else(catalog::default_dir);
-        let catalog = Catalog::load(&dir).map_err(|e| e.to_string())?;
+        let catalog = Catalog::load(&dir).map_err(|e| CliError::BadInput(e.to_string()))?;
         let names: Vec<String> = if args.scenarios.is_empty() && args.quick {
             QUICK_SCENARIOS.iter().map(|s| (*s).to_owned()).collect()
         } else {
             args.scenarios.clone()
         };
-        commands::select(&catalog, &names)?
+        commands::select(&catalog, &names).map_err(CliError::BadInput)?
     };
     let bench = if args.skip_bench {
         None
@@ -152,8 +157,7 @@ fn build(args: &RunArgs, mut config: Config) -> Result<Job, String> {
             plan.apply(&Overrides {
                 external: vec![format!("nas={server}")],
                 ..Overrides::default()
-            })
-            .map_err(|e| error_chain(&e))?
+            })?
         } else {
             plan
         };
@@ -180,16 +184,15 @@ fn build(args: &RunArgs, mut config: Config) -> Result<Job, String> {
     })
 }
 
-fn load(args: &RunArgs) -> Result<Plan, String> {
+fn load(args: &RunArgs) -> Result<Plan, CliError> {
     if args.plan.is_some() || !args.quick {
         return super::bench::plan_or_default(args.plan.as_deref());
     }
-    if Path::new(QUICK_PLAN_PATH).is_file() {
+    Ok(if Path::new(QUICK_PLAN_PATH).is_file() {
         load_plan(Path::new(QUICK_PLAN_PATH))
     } else {
         builtin_quick_plan()
-    }
-    .map_err(|e| error_chain(&e))
+    }?)
 }
 
 /// The terminal view: a numbered header per phase with the elapsed time, progress lines,
@@ -232,23 +235,14 @@ impl View for TerminalView {
 }
 
 /// Runs `nfslab run`.
-pub(crate) fn run(args: &RunArgs, config: Config) -> Outcome {
-    let job = match build(args, config) {
-        Ok(j) => j,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Outcome::BadInput;
-        }
-    };
+pub(crate) fn run(args: &RunArgs, config: Config) -> Result<Outcome, CliError> {
+    let job = build(args, config)?;
     if let Some(plan) = &job.bench {
         for w in plan.active_warnings() {
             eprintln!("warning: {w}");
         }
     }
-    let runtime = match super::runtime() {
-        Ok(r) => r,
-        Err(outcome) => return outcome,
-    };
+    let runtime = super::runtime()?;
     let view = TerminalView {
         started: Instant::now(),
         live: Mutex::new(None),
@@ -265,7 +259,7 @@ pub(crate) fn run(args: &RunArgs, config: Config) -> Outcome {
     });
     let kind = matches!(job.cluster, nfslab::environment::ClusterChoice::Kind { .. });
     finish(&report, kind);
-    report.outcome
+    Ok(report.outcome)
 }
 
 fn finish(report: &job::JobReport, kind: bool) {
@@ -392,25 +386,23 @@ mod tests {
     #[test]
     fn bad_input_is_one_line_naming_what_to_fix() {
         let dir = catalog_dir();
-        let err = build(
-            &args(&["--scenarios", &dir, "no-such-scenario"]),
-            Config::default(),
-        )
-        .expect_err("unknown scenario");
-        assert!(err.contains("no-such-scenario"), "{err}");
-        let err = build(
-            &args(&["--server", "nas-without-export"]),
-            Config::default(),
-        )
-        .expect_err("malformed server");
-        assert!(err.contains("nas-without-export"), "{err}");
-        let err = build(&args(&["--run-id", "Bad Id"]), Config::default()).expect_err("id");
-        assert!(err.contains("--run-id"), "{err}");
-        let err = build(
-            &args(&["--plan", "/nonexistent/plan.yaml"]),
-            Config::default(),
-        )
-        .expect_err("plan");
-        assert!(err.contains("/nonexistent/plan.yaml"), "{err}");
+        let refused = |extra: &[&str], needle: &str| {
+            let err = build(&args(extra), Config::default()).expect_err(needle);
+            let text = err.to_stderr();
+            assert_eq!(err.outcome(), Outcome::BadInput, "{text}");
+            assert!(text.starts_with("error: "), "{text}");
+            assert_eq!(text.lines().count(), 1, "{text}");
+            assert!(text.contains(needle), "{text}");
+        };
+        refused(
+            &["--scenarios", &dir, "no-such-scenario"],
+            "no-such-scenario",
+        );
+        refused(&["--server", "nas-without-export"], "nas-without-export");
+        refused(&["--run-id", "Bad Id"], "--run-id");
+        refused(
+            &["--plan", "/nonexistent/plan.yaml"],
+            "/nonexistent/plan.yaml",
+        );
     }
 }

@@ -10,6 +10,8 @@ use nfslab::scenario::catalog::{self, Catalog};
 use nfslab::scenario::commands::{self, RenderTarget, RunRequest};
 use nfslab::scenario::live::LiveView;
 
+use super::errors::CliError;
+
 /// Options of `nfslab scenarios`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -102,12 +104,9 @@ fn server_dry_run(
     scenarios: &[nfslab::scenario::plan::Scenario],
     selection: &super::ClusterSelection,
     config: &Config,
-) -> Outcome {
+) -> Result<Outcome, CliError> {
     use nfslab::environment::ClusterChoice;
-    let runtime = match super::runtime() {
-        Ok(r) => r,
-        Err(outcome) => return outcome,
-    };
+    let runtime = super::runtime()?;
     let mut config = config.clone();
     let (kubeconfig, context, name) = match selection.apply(&mut config) {
         ClusterChoice::Existing {
@@ -118,7 +117,7 @@ fn server_dry_run(
         ClusterChoice::Kind { .. } => (None, None, Some(config.cluster.name.clone())),
     };
     runtime.block_on(async {
-        let connected = match name {
+        let connected: Result<_, CliError> = match name {
             Some(name) => match nfslab::cluster::state::StateStore::from_env() {
                 Ok(store) => {
                     let target = nfslab::cluster::Target {
@@ -128,9 +127,9 @@ fn server_dry_run(
                     };
                     nfslab::cluster::connect(&store, &target, &config)
                         .await
-                        .map_err(|e| (nfslab::errors::error_chain(&e), e.outcome()))
+                        .map_err(Into::into)
                 }
-                Err(e) => Err((nfslab::errors::error_chain(&e), Outcome::Environment)),
+                Err(e) => Err(e.into()),
             },
             None => nfslab::k8s::kube_cluster::KubeCluster::connect(
                 kubeconfig.as_deref(),
@@ -138,64 +137,47 @@ fn server_dry_run(
                 config.timeouts.exec,
             )
             .await
-            .map_err(|e| (nfslab::errors::error_chain(&e), Outcome::Environment)),
+            .map_err(Into::into),
         };
-        let cluster = match connected {
-            Ok(c) => c,
-            Err((line, outcome)) => {
-                eprintln!("error: cannot reach the cluster for a server-side dry run: {line}");
-                return outcome;
-            }
-        };
+        let cluster = connected.map_err(|e| CliError::DryRunUnreachable(Box::new(e)))?;
         super::progress("the API server checks every manifest (dry run, strict fields)");
         commands::server_dry_run(scenarios, &cluster, &mut std::io::stderr())
             .await
-            .unwrap_or(Outcome::Environment)
+            .map_err(CliError::Stderr)
     })
 }
 
 /// Runs `nfslab scenarios ...` and returns how it ended.
-pub(crate) fn run(args: &ScenariosArgs, mut config: Config) -> Outcome {
+pub(crate) fn run(args: &ScenariosArgs, mut config: Config) -> Result<Outcome, CliError> {
     let dir = args.catalog.clone().unwrap_or_else(catalog::default_dir);
-    let catalog = match Catalog::load(&dir) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return Outcome::BadInput;
-        }
-    };
+    let catalog = Catalog::load(&dir).map_err(|e| CliError::Problems(e.to_string()))?;
     let mut stdout = std::io::stdout();
-    let written = match &args.command {
+    match &args.command {
         ScenariosCommand::List { output } => match output.format() {
-            nfslab::output::Format::Text => commands::list(&catalog, &mut stdout),
+            nfslab::output::Format::Text => {
+                commands::list(&catalog, &mut stdout).map_err(CliError::Write)
+            }
             format => {
                 let list = commands::list_document(&catalog);
-                Ok(match super::print_document(&list, format) {
-                    Ok(_) => commands::list_outcome(&list),
-                    Err(o) => o,
-                })
+                super::print_document(&list, format)?;
+                Ok(commands::list_outcome(&list))
             }
         },
         ScenariosCommand::Show { scenario, output } => match output.format() {
             nfslab::output::Format::Text => {
                 commands::show(&catalog, scenario, &mut stdout, &mut std::io::stderr())
+                    .map_err(CliError::Write)
             }
-            format => match commands::show_document(&catalog, scenario) {
-                Ok(doc) => Ok(super::print_document(&doc, format).unwrap_or_else(|o| o)),
-                Err(text) => {
-                    eprintln!("error: {text}");
-                    Ok(Outcome::BadInput)
-                }
-            },
+            format => {
+                let doc =
+                    commands::show_document(&catalog, scenario).map_err(CliError::BadInput)?;
+                super::print_document(&doc, format)?;
+                Ok(Outcome::Success)
+            }
         },
         ScenariosCommand::Run(run) => {
-            let selected = match commands::select(&catalog, &run.scenarios) {
-                Ok(s) => s,
-                Err(problems) => {
-                    eprintln!("{problems}");
-                    return Outcome::BadInput;
-                }
-            };
+            let selected =
+                commands::select(&catalog, &run.scenarios).map_err(CliError::Problems)?;
             let checked = match &run.render_to {
                 Some(dir) => super::check_output_dir("--render-to", dir),
                 None => super::check_output_file("--results", &run.results).and_then(|()| {
@@ -204,10 +186,7 @@ pub(crate) fn run(args: &ScenariosArgs, mut config: Config) -> Outcome {
                         .map_or(Ok(()), |f| super::check_output_file("--junit", f))
                 }),
             };
-            if let Err(line) = checked {
-                eprintln!("error: {line}");
-                return Outcome::BadInput;
-            }
+            checked.map_err(CliError::BadInput)?;
             if run.dry_run {
                 let target = run
                     .render_to
@@ -215,9 +194,9 @@ pub(crate) fn run(args: &ScenariosArgs, mut config: Config) -> Outcome {
                     .map_or(RenderTarget::Stdout, RenderTarget::Dir);
                 match commands::dry_run(&selected, &target, &mut stdout) {
                     Ok(Outcome::Success) if run.cluster.names_a_cluster() => {
-                        Ok(server_dry_run(&selected, &run.cluster, &config))
+                        server_dry_run(&selected, &run.cluster, &config)
                     }
-                    other => other,
+                    other => other.map_err(CliError::Write),
                 }
             } else {
                 if let Some(flavor) = run.nfs_flavor {
@@ -230,10 +209,7 @@ pub(crate) fn run(args: &ScenariosArgs, mut config: Config) -> Outcome {
                     results: run.results.clone(),
                     junit: run.junit.clone(),
                 };
-                let runtime = match super::runtime() {
-                    Ok(r) => r,
-                    Err(outcome) => return outcome,
-                };
+                let runtime = super::runtime()?;
                 let view = Arc::new(LiveView::new(selected.len()));
                 let mut stderr = std::io::stderr();
                 let outcome = runtime.block_on(async {
@@ -247,12 +223,8 @@ pub(crate) fn run(args: &ScenariosArgs, mut config: Config) -> Outcome {
                     .await
                 });
                 view.finish();
-                outcome
+                outcome.map_err(CliError::Write)
             }
         }
-    };
-    written.unwrap_or_else(|e| {
-        eprintln!("cannot write the output: {e}");
-        Outcome::Environment
-    })
+    }
 }
