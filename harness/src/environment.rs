@@ -32,6 +32,7 @@ use crate::k8s::clean::{self, Scope};
 use crate::k8s::kube_cluster::{ConnectError, KubeCluster};
 use crate::k8s::ownership::RunId;
 use crate::k8s::{Cluster, ClusterError, ObjectRef};
+use crate::model::environment::{EnvironmentInfo, NodeInfo};
 use crate::nfs::server::{self, NfsError, ServerSpec};
 use crate::nfs::{self, ExternalServerError, NfsServer, ServerFlavor};
 
@@ -258,8 +259,6 @@ pub struct Request {
     /// On failure, keep what was made (the kind cluster, the servers) for inspection.
     pub keep_on_failure: bool,
 }
-
-pub use crate::model::environment::{EnvironmentInfo, NodeInfo};
 
 /// A prepared environment.
 pub struct Environment {

@@ -29,14 +29,13 @@ use tokio::sync::{Mutex, watch};
 use crate::bench::progress::Progress;
 use crate::bench::runner::{RunnerOptions, Target, run_bench};
 use crate::config::Config;
-use crate::environment::{
-    self, ClusterChoice, Environment, EnvironmentError, EnvironmentInfo, HostParts,
-};
+use crate::environment::{self, ClusterChoice, Environment, EnvironmentError, HostParts};
 use crate::errors::error_chain;
 use crate::errors::now_rfc3339;
 use crate::exit::Outcome;
 use crate::k8s::Cluster;
 use crate::k8s::ownership::RunId;
+use crate::model::environment::EnvironmentInfo;
 use crate::model::plan::{BuiltInIncludes, Plan, PlanError, ServerKind, parse_plan};
 use crate::model::scenarios::{Outcome as ScenarioOutcome, RunResults};
 use crate::nfs::{NfsServer, ServerFlavor};
@@ -557,7 +556,7 @@ impl Tally {
     fn bench(
         &mut self,
         bench: &(
-            Part<crate::report::summary::Summary>,
+            Part<crate::model::summary::Summary>,
             Option<crate::bench::runner::BenchOutcome>,
         ),
         dir: &Path,

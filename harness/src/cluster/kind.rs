@@ -5,7 +5,7 @@
 //! directory, so neither `~/.kube/config` nor the user's current context change. After
 //! creation every node container is checked for the NFS mount helper: the kubelet mounts
 //! NFS volumes from the node, and without `/sbin/mount.nfs` every NFS pod fails with the
-//! documents' "bad option ... need a /sbin/mount.<type> helper program".
+//! documents' "bad option ... need a `/sbin/mount.<type>` helper program".
 
 use std::path::Path;
 use std::time::Duration;

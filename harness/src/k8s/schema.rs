@@ -3,7 +3,7 @@
 //! field path that [`locate`] turns into the manifest's line and column.
 //!
 //! The `k8s-openapi` types accept and drop unknown fields, as the API server does without
-//! strict field validation. To see them, the manifest is decoded through [`Probe`], a
+//! strict field validation. To see them, the manifest is decoded through `Probe`, a
 //! deserializer over the JSON value that records two things while the real type decodes:
 //! the field names each struct asks for (`deserialize_struct`'s list) and every key the type
 //! skips (`deserialize_ignored_any`). A skipped key is an unknown field; the struct's list at

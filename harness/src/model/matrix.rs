@@ -4,7 +4,7 @@
 //! `server/workload/profile/kN`, depends only on those four names, never on what else the
 //! plan selects, so `nfslab compare` can match cells across runs of different plans.
 //!
-//! Runs from the host (`nfslab bench --host`, [`super::host`]) measure each combination
+//! Runs from the host (`nfslab bench --host`, [`crate::bench::host`]) measure each combination
 //! along two access paths ([`AccessPath`]): through a kernel mount, under the id above, and
 //! through the user-space NFSv3 client, under `server/workload/profile/kN/protocol`.
 //!

@@ -8,7 +8,7 @@
 //! - [`change_chart`]: relative change per cell between two runs, with the threshold.
 //!
 //! Layout choices, each fixing what a browser showed: bars sit on a plain numeric axis with
-//! one label per bar ([`bar_axis`]; plotters' segmented axis keeps an empty segment above
+//! one label per bar (`bar_axis`; plotters' segmented axis keeps an empty segment above
 //! the last bar); the latency axis gets its own labels, powers of ten, or 1-2-5 steps over a
 //! narrow range, with units (`500 µs`, `2 ms`) ([`log_ticks`]; plotters' own crowd one
 //! decade and leave others bare); the legend goes below the curves, never over them.

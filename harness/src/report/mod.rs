@@ -6,13 +6,13 @@
 //! reports can be regenerated (after an interrupted run, or by a newer nfslab) at any time.
 //!
 //! # Layout
-//! - [`summary`]: the versioned `summary.json` schema every report is rendered from.
+//! - The versioned `summary.json` every report is rendered from, and the NAS tiers, are
+//!   documents of the run: [`crate::model::summary`], [`crate::model::nas`].
 //! - [`markdown`], [`csv`], [`html`]: the renderings; [`charts`]: SVG charts (plotters);
 //!   [`format`](mod@format): number formatting they share.
 //! - [`compare`]: two runs side by side, regressions beyond a threshold.
 //! - [`terminal`]: the compact table `bench` and `run` print when they end; [`junit`]: a
 //!   benchmark as JUnit XML.
-//! - [`nas`]: NAS service tiers and measured-vs-advertised figures.
 //! - [`combined`]: the one report of `nfslab run` (scenarios and benchmark together).
 
 pub mod charts;
@@ -25,13 +25,11 @@ pub mod junit;
 pub mod markdown;
 pub mod terminal;
 
-pub use crate::model::{nas, summary};
-
 use std::path::PathBuf;
 
 use crate::model::aggregate::{AggregateError, summarize_dir};
 use crate::model::results::{ResultsDir, ResultsError};
-use summary::{SUMMARY_FILE, Summary};
+use crate::model::summary::{SUMMARY_FILE, Summary};
 
 /// CSV file name.
 pub const CSV_FILE: &str = "summary.csv";

@@ -1,7 +1,7 @@
 //! What `nfslab scenarios list | show | run` do, as library calls the CLI makes.
 //!
 //! Each command writes its human output to a writer and returns the documented
-//! [`Outcome`](crate::exit::Outcome) (exit code): bad scenario files are bad input (2),
+//! [`crate::exit::Outcome`] (exit code): bad scenario files are bad input (2),
 //! a cluster that cannot be prepared is the environment (3), a failed scenario is 1, an
 //! interruption 130.
 
@@ -15,7 +15,6 @@ use super::engine::{Observer, RunOptions, run_all};
 use super::env;
 use super::plan::{Action, Scenario, StepTimeout};
 use super::render;
-use super::results::RunResults;
 use super::template::{Images, Vars};
 use super::validate::placeholder_server;
 use crate::config::Config;
@@ -23,6 +22,7 @@ use crate::environment::ClusterChoice;
 use crate::exit::Outcome;
 use crate::k8s::manifest::to_yaml;
 use crate::k8s::ownership::RunId;
+use crate::model::scenarios::RunResults;
 use crate::output::{ScenarioEntry, ScenarioList, ScenarioNote, ScenarioShow, ScenarioStep};
 
 /// The scenarios a `run` selects: validated, or every problem found.
@@ -470,13 +470,13 @@ pub async fn run(
             writeln!(out, "error: {line}")?;
             let reason = format!("not run: the cluster could not be prepared: {line}");
             let empty = RunResults {
-                schema_version: super::results::SCHEMA_VERSION,
-                kind: super::results::KIND.to_owned(),
+                schema_version: crate::model::scenarios::SCHEMA_VERSION,
+                kind: crate::model::scenarios::KIND.to_owned(),
                 run_id: run_id.to_string(),
                 started_at: crate::errors::now_rfc3339(),
                 duration_ms: 0,
-                environment: super::results::EnvironmentInfo::default(),
-                summary: super::results::Summary::default(),
+                environment: crate::model::scenarios::EnvironmentInfo::default(),
+                summary: crate::model::scenarios::Summary::default(),
                 scenarios: Vec::new(),
             };
             let not_run = super::junit::NotRun::Error(&reason);
@@ -719,8 +719,8 @@ mod tests {
             run_id: "r".into(),
             started_at: "t".into(),
             duration_ms: 0,
-            environment: super::super::results::EnvironmentInfo::default(),
-            summary: super::super::results::Summary {
+            environment: crate::model::scenarios::EnvironmentInfo::default(),
+            summary: crate::model::scenarios::Summary {
                 passed: 3,
                 ..Default::default()
             },
@@ -745,8 +745,8 @@ mod tests {
             run_id: "r".into(),
             started_at: "t".into(),
             duration_ms: 0,
-            environment: super::super::results::EnvironmentInfo::default(),
-            summary: super::super::results::Summary::default(),
+            environment: crate::model::scenarios::EnvironmentInfo::default(),
+            summary: crate::model::scenarios::Summary::default(),
             scenarios: Vec::new(),
         };
         write_results(&path, &results).expect("written");

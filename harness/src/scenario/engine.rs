@@ -24,16 +24,16 @@ use tokio::time::Instant;
 
 use super::env::ScenarioEnv;
 use super::plan::{Requirements, Scenario, Step};
-use super::results::{
-    KIND, MountRecord, Outcome, RunResults, SCHEMA_VERSION, ScenarioResult, StepOutcome,
-    StepResult, Summary,
-};
 use super::steps::{self, StepCtx, StepError};
 use super::template::{Templates, Vars};
 use crate::k8s::ObjectRef;
 use crate::k8s::diagnose::{self, Diagnosis, Scope};
 use crate::k8s::ownership;
 use crate::k8s::tracker::{CleanupReport, Leftover, Tracker, millis};
+use crate::model::scenarios::{
+    KIND, MountRecord, Outcome, RunResults, SCHEMA_VERSION, ScenarioResult, StepOutcome,
+    StepResult, Summary,
+};
 
 /// Something that happened while scenarios run.
 #[derive(Debug)]

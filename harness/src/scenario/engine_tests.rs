@@ -18,7 +18,6 @@ use super::engine::{Observer, Progress, RunOptions, run_all, run_scenario};
 use super::env::ScenarioEnv;
 use super::load::parse;
 use super::plan::Scenario;
-use super::results::{Observation, Outcome, ScenarioResult, StepOutcome};
 use crate::config::Config;
 use crate::k8s::fake::{Call, FakeCluster};
 use crate::k8s::ownership::RunId;
@@ -26,6 +25,7 @@ use crate::k8s::stand_in::StandIn;
 use crate::k8s::{
     Cluster, ClusterResult, EventRecord, ExecOutput, ObjectRef, Propagation, StateStream,
 };
+use crate::model::scenarios::{Observation, Outcome, ScenarioResult, StepOutcome};
 use crate::nfs::{FileAccess, NfsServer, ServerFlavor};
 
 const NS: &str = "nfslab-t-a1b2c3";
@@ -170,7 +170,7 @@ fn server_commands(fake: &FakeCluster) -> Vec<String> {
         .collect()
 }
 
-fn step(result: &ScenarioResult, index: usize) -> &super::results::StepResult {
+fn step(result: &ScenarioResult, index: usize) -> &crate::model::scenarios::StepResult {
     &result.steps[index - 1]
 }
 

@@ -11,12 +11,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::files::{ExecFiles, PodRestart, ServerControl, ServerFiles};
-use super::results::EnvironmentInfo;
 use super::template::{IO_BINARY, Images};
 use crate::config::Config;
 use crate::environment::{self, ClusterChoice, Environment, EnvironmentError, HostParts};
 use crate::k8s::Cluster;
 use crate::k8s::ownership::RunId;
+use crate::model::scenarios::EnvironmentInfo;
 use crate::nfs::{NfsServer, ServerFlavor};
 
 /// Everything the engine needs to run scenarios.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::results::{Outcome, RunResults};
+use crate::model::scenarios::{Outcome, RunResults};
 
 /// Name of the JUnit file next to `scenarios.json`.
 pub const JUNIT_FILE: &str = "junit.xml";
@@ -98,9 +98,7 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::results::{
-        EnvironmentInfo, KIND, SCHEMA_VERSION, ScenarioResult, Summary,
-    };
+    use crate::model::scenarios::{EnvironmentInfo, KIND, SCHEMA_VERSION, ScenarioResult, Summary};
 
     fn result(id: &str, outcome: Outcome, reason: Option<&str>) -> ScenarioResult {
         ScenarioResult {

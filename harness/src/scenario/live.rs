@@ -13,7 +13,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::engine::{Observer, Progress};
-use super::results::{Outcome, StepOutcome};
+use crate::model::scenarios::{Outcome, StepOutcome};
 
 /// A live terminal view; build it with the number of scenarios to run.
 pub struct LiveView {

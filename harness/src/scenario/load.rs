@@ -3,7 +3,7 @@
 //!
 //! This is the top of the scenario's file handling: it uses the validator's core
 //! ([`super::validate`]) and the step kinds' own checks ([`super::steps`]), which in turn
-//! use only the shared file-format pieces ([`super::format`]) and the validator's core, so
+//! use only the shared file-format pieces (`format`) and the validator's core, so
 //! none of them depends back on this file.
 
 use std::path::Path;
@@ -12,12 +12,13 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::format::S;
-use super::plan::{Note, NoteKind, Scenario};
+use super::plan::Scenario;
 use super::steps::{StepDef, validate_step};
 use super::template::{Images, Vars};
 use super::validate::{ScenarioError, ValidationErrors, Validator, placeholder_server, pos_of};
 use crate::k8s::manifest::Pos;
 use crate::k8s::ownership::RunId;
+use crate::model::scenarios::{Note, NoteKind};
 
 /// The whole file.
 #[derive(Debug, Deserialize)]

@@ -5,9 +5,10 @@
 //! claim stays Pending, exec in a pod, check files on the NFS server, expect an event...).
 //!
 //! # Layout
-//! - [`validate`]: reading a file into a [`plan::Scenario`], rejecting every problem with
-//!   `file:line:column` and a hint before anything touches a cluster (the file's serde
-//!   model lives privately in `format`);
+//! - [`load`]: reading a file into a [`plan::Scenario`], rejecting every problem with
+//!   `file:line:column` and a hint before anything touches a cluster; [`validate`]: the
+//!   validator's core every step kind's checks use (the file's shared serde pieces live
+//!   privately in `format`);
 //! - [`plan`]: the validated model the engine runs;
 //! - [`template`]: `{{ variable }}` templating of strings, and the run's values;
 //! - [`catalog`]: the `scenarios/` directory;
@@ -21,9 +22,10 @@
 //! - [`files`]: the NFS server's files and restarts ([`files::ServerFiles`],
 //!   [`files::ServerControl`]);
 //! - [`provisioner`]: the nfs-subdir-external-provisioner objects;
-//! - [`env`]: the environment scenarios run in, and the one place it is prepared;
+//! - [`env`](mod@env): the environment scenarios run in, and the one place it is prepared;
 //! - [`render`]: what a scenario would apply, for dry runs;
-//! - [`results`]: versioned JSON results that reports are rendered from;
+//! - the versioned JSON results that reports are rendered from are
+//!   [`crate::model::scenarios`], with the run's other documents;
 //! - [`junit`]: the same results as a JUnit XML report for CI.
 
 pub mod catalog;
@@ -40,15 +42,14 @@ pub mod load;
 pub mod plan;
 pub mod provisioner;
 pub mod render;
-pub use crate::model::scenarios as results;
 pub mod steps;
 pub mod template;
 pub mod validate;
 
+pub use crate::model::scenarios::{Outcome, RunResults, ScenarioResult};
 pub use catalog::Catalog;
 pub use engine::{Gate, GatePass, Observer, Progress, Quiet, RunOptions, run_all, run_scenario};
 pub use env::ScenarioEnv;
 pub use load::{load_file, parse};
 pub use plan::Scenario;
-pub use results::{Outcome, RunResults, ScenarioResult};
 pub use validate::{ScenarioError, ValidationErrors};

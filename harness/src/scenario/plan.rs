@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::config::Timeouts;
 use crate::k8s::manifest::{Located, Node, Pos};
 use crate::k8s::{ObjectRef, Propagation};
+use crate::model::scenarios::Note;
 
 /// A string that may contain template expressions, and where it was written.
 #[derive(Clone, Debug, PartialEq)]
@@ -644,8 +645,6 @@ impl fmt::Display for ObjRef {
         write!(f, "{}/{}", self.kind.short, self.name.text)
     }
 }
-
-pub use crate::model::scenarios::{Note, NoteKind};
 
 /// What a scenario needs from the environment beyond a cluster.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

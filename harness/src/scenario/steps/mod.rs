@@ -5,7 +5,7 @@
 //! what it saw as [`Observation`]s, and fails with a [`StepError`] that says what was
 //! expected and what happened. Waiting on objects uses watches ([`crate::k8s::wait`]);
 //! only what cannot be watched through a single object (events, pod lists) is re-read
-//! with a growing pause ([`poll`]).
+//! with a growing pause (`poll`).
 //!
 //! One file per family of step kinds, each holding its kinds' file format, validation and
 //! execution side by side:
@@ -43,7 +43,6 @@ use super::env::ScenarioEnv;
 use super::files::FilesError;
 use super::plan::Step;
 use super::plan::{Action, KindInfo, ObjRef, PodTarget, Pred, Tpl};
-use super::results::{MountRecord, Observation};
 use super::template::{Templates, Vars};
 use super::validate::Validator;
 use crate::errors::error_chain;
@@ -54,6 +53,7 @@ use crate::k8s::ownership;
 use crate::k8s::tracker::{CleanupStage, Tracker};
 use crate::k8s::wait::{self, WaitError};
 use crate::k8s::{ClusterError, EventRecord, ExecOutput, ObjectRef};
+use crate::model::scenarios::{MountRecord, Observation};
 
 pub(super) mod cluster;
 pub(super) mod objects;

@@ -20,12 +20,12 @@ use crate::k8s::conditions as c;
 use crate::k8s::manifest::{Node, Pos, SourceNode};
 use crate::k8s::wait;
 use crate::k8s::{ObjectRef, Propagation};
+use crate::model::scenarios::Observation;
 use crate::scenario::format::{S, step_body};
 use crate::scenario::plan::{
     Action, CaptureSource, CaptureStep, DeletePodsStep, DeleteStep, Manifest, PatchStep, ScaleStep,
     TimeoutKind,
 };
-use crate::scenario::results::Observation;
 use crate::scenario::validate::{Validator, pos_of};
 
 // ---- definition ------------------------------------------------------------------------

@@ -18,12 +18,12 @@ use tokio::time::Instant;
 use super::{StepCtx, StepError, bounded_cluster, shorten};
 use crate::k8s::ExecOutput;
 use crate::k8s::manifest::Pos;
+use crate::model::scenarios::{MountRecord, Observation};
 use crate::scenario::format::{S, step_body};
 use crate::scenario::plan::{
     Action, ExecExpect, ExecStep, ExitExpect, HttpGetStep, LogsStep, MountExpect, MountOptionsStep,
     PodTarget, TimeoutKind, Tpl,
 };
-use crate::scenario::results::{MountRecord, Observation};
 use crate::scenario::validate::{Validator, pos_of};
 
 // ---- definition ------------------------------------------------------------------------

@@ -16,13 +16,13 @@ use serde_saphyr::Spanned;
 use super::{StepCtx, StepError, shorten};
 use crate::errors::error_chain;
 use crate::k8s::manifest::Pos;
+use crate::model::scenarios::Observation;
 use crate::scenario::files::FilesError;
 use crate::scenario::format::{S, step_body};
 use crate::scenario::plan::{
     Action, ServerExpectStep, ServerMkdirStep, ServerRemoveStep, ServerRenameStep, ServerWaitStep,
     ServerWriteStep, TimeoutKind, Tpl,
 };
-use crate::scenario::results::Observation;
 use crate::scenario::validate::{Validator, pos_of};
 
 // ---- definition ------------------------------------------------------------------------
