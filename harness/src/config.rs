@@ -29,6 +29,19 @@ pub enum ServerFlavor {
     External,
 }
 
+impl ServerFlavor {
+    /// The flavor as configuration files, results and reports write it (`kernel`,
+    /// `ganesha`, `external`).
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Kernel => "kernel",
+            Self::Ganesha => "ganesha",
+            Self::External => "external",
+        }
+    }
+}
+
 /// Most kind worker nodes nfslab creates.
 pub const MAX_WORKERS: u8 = 16;
 /// Most scenarios run at once.

@@ -446,25 +446,13 @@ impl HostParts {
     }
 }
 
-fn flavor_name(flavor: ServerFlavor) -> &'static str {
-    match flavor {
-        ServerFlavor::Kernel => "kernel",
-        ServerFlavor::Ganesha => "ganesha",
-        ServerFlavor::External => "external",
-    }
-}
-
 /// The server spec for `flavor`: the configured namespace and node directory, suffixed with
 /// the flavor when several flavors share the cluster.
 fn server_spec(config: &Config, flavor: ServerFlavor, node: &str, several: bool) -> ServerSpec {
     let mut spec = ServerSpec::from_config(config, Some(flavor), node);
     if several {
-        spec.namespace = format!("{}-{}", spec.namespace, flavor_name(flavor));
-        spec.host_path = format!(
-            "{}/{}",
-            spec.host_path.trim_end_matches('/'),
-            flavor_name(flavor)
-        );
+        spec.namespace = format!("{}-{}", spec.namespace, flavor.name());
+        spec.host_path = format!("{}/{}", spec.host_path.trim_end_matches('/'), flavor.name());
     }
     spec
 }
@@ -571,7 +559,7 @@ pub async fn prepare(
         .servers
         .iter()
         .map(|s| {
-            let line = format!("{} {}:{}", flavor_name(s.flavor), s.address, s.export);
+            let line = format!("{} {}:{}", s.flavor.name(), s.address, s.export);
             match env.checked.iter().find(|(a, _)| *a == s.address) {
                 Some((_, seen)) => format!("{line} (clients mounted {seen})"),
                 None => line,
@@ -844,7 +832,7 @@ async fn deploy_server(
     env: &mut Environment,
 ) -> Result<(), EnvironmentError> {
     let server_err = |source: NfsError| EnvironmentError::Server {
-        flavor: flavor_name(flavor).to_owned(),
+        flavor: flavor.name().to_owned(),
         source: Box::new(source),
     };
     let node = server::choose_node(cluster, &config.nfs.node)
@@ -858,7 +846,7 @@ async fn deploy_server(
     {
         progress(&format!(
             "using the {} NFS server already running in namespace `{}`",
-            flavor_name(flavor),
+            flavor.name(),
             spec.namespace
         ));
         env.servers.push(found);
@@ -866,7 +854,7 @@ async fn deploy_server(
     }
     progress(&format!(
         "deploying the {} NFS server on node `{node}` (namespace `{}`)",
-        flavor_name(flavor),
+        flavor.name(),
         spec.namespace
     ));
     env.deployed.push(spec.namespace.clone());
@@ -902,7 +890,7 @@ async fn bundle(
         .iter()
         .map(|f| {
             (
-                format!("nfs-server-{}.yaml", flavor_name(*f)),
+                format!("nfs-server-{}.yaml", f.name()),
                 crate::nfs::server::manifests_without_cluster(&request.config, Some(*f)),
             )
         })

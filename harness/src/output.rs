@@ -283,7 +283,7 @@ impl From<&crate::nfs::server::ServerStatus> for NfsStatus {
         Self {
             kind: "NfsStatus".to_owned(),
             schema_version: SCHEMA_VERSION,
-            flavor: format!("{:?}", s.server.flavor).to_lowercase(),
+            flavor: s.server.flavor.name().to_owned(),
             address: s.server.address.clone(),
             export: s.server.export.clone(),
             files: s.server.files.as_ref().map(|f| NfsFiles {

@@ -286,10 +286,7 @@ impl Provider for SystemProvider {
                 .filter(|s| s.flavor != ServerFlavor::External)
                 .map(|s| {
                     (
-                        format!(
-                            "nfs-server-{}.yaml",
-                            format!("{:?}", s.flavor).to_lowercase()
-                        ),
+                        format!("nfs-server-{}.yaml", s.flavor.name().to_owned()),
                         crate::nfs::server::manifests_without_cluster(config, Some(s.flavor)),
                     )
                 })
@@ -663,7 +660,7 @@ async fn scenario_phase(
         return Part::Broken {
             error: format!(
                 "no {} NFS server was prepared for the scenarios",
-                format!("{:?}", job.flavor).to_lowercase()
+                job.flavor.name().to_owned()
             ),
         };
     };

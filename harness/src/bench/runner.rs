@@ -347,7 +347,7 @@ pub fn resolve_servers(
                     .cloned()
                     .ok_or_else(|| BenchError::ServerMissing {
                         server: name.clone(),
-                        flavor: flavor_name(*flavor).to_owned(),
+                        flavor: flavor.name().to_owned(),
                     })?,
             };
             Ok((name.clone(), server))
@@ -400,14 +400,6 @@ pub async fn resolve_classes(
         out.push((name.clone(), SourceClass::check(class, manifest)?));
     }
     Ok(out)
-}
-
-fn flavor_name(flavor: ServerFlavor) -> &'static str {
-    match flavor {
-        ServerFlavor::Kernel => "kernel",
-        ServerFlavor::Ganesha => "ganesha",
-        ServerFlavor::External => "external",
-    }
 }
 
 /// The client container has terminated.
@@ -822,7 +814,7 @@ fn server_records(
             if let Some((_, s)) = servers.iter().find(|(n, _)| n == name) {
                 return Some(ServerRecord {
                     name: name.clone(),
-                    flavor: flavor_name(s.flavor).to_owned(),
+                    flavor: s.flavor.name().to_owned(),
                     address: s.address.clone(),
                     export: s.export.clone(),
                 });

@@ -247,9 +247,9 @@ pub fn manifests(spec: &ServerSpec) -> Vec<Value> {
         .collect();
     let command = json!(["/bin/bash", "/nfslab/start.sh"]);
     let mut template_labels = labels.clone();
-    template_labels[FLAVOR_LABEL] = json!(flavor_name(spec.flavor));
+    template_labels[FLAVOR_LABEL] = json!(spec.flavor.name());
     let mut set_labels = labels.clone();
-    set_labels[FLAVOR_LABEL] = json!(flavor_name(spec.flavor));
+    set_labels[FLAVOR_LABEL] = json!(spec.flavor.name());
     let statefulset = json!({
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
@@ -329,14 +329,6 @@ pub fn ganesha_config(export_dir: &str, grace: Duration) -> String {
         .replace("@LOCKD_PORT@", &LOCKD_PORT.to_string())
         .replace("@GRACE_SECONDS@", &grace.as_secs().to_string())
         .replace("@EXPORT_DIR@", export_dir)
-}
-
-fn flavor_name(flavor: ServerFlavor) -> &'static str {
-    match flavor {
-        ServerFlavor::Kernel => "kernel",
-        ServerFlavor::Ganesha => "ganesha",
-        ServerFlavor::External => "external",
-    }
 }
 
 /// One mount of the client check: how it is made and what the kernel used.
@@ -618,7 +610,7 @@ pub async fn up(
     }
     progress(&format!(
         "applied the {} NFS server on node `{}`; waiting for it to be ready",
-        flavor_name(spec.flavor),
+        spec.flavor.name(),
         spec.node
     ));
     let pod = spec.pod();

@@ -17,7 +17,7 @@ use crate::environment::{self, ClusterChoice, Environment, EnvironmentError, Hos
 use crate::k8s::Cluster;
 use crate::k8s::ownership::RunId;
 use crate::model::scenarios::EnvironmentInfo;
-use crate::nfs::{NfsServer, ServerFlavor};
+use crate::nfs::NfsServer;
 
 /// Everything the engine needs to run scenarios.
 #[derive(Clone)]
@@ -82,11 +82,7 @@ impl ScenarioEnv {
     /// What the results record about this environment.
     #[must_use]
     pub fn info(&self) -> EnvironmentInfo {
-        let flavor = match self.server.flavor {
-            ServerFlavor::Kernel => "kernel",
-            ServerFlavor::Ganesha => "ganesha",
-            ServerFlavor::External => "external",
-        };
+        let flavor = self.server.flavor.name();
         EnvironmentInfo {
             nfs_flavor: flavor.to_owned(),
             nfs_address: self.server.address.clone(),
