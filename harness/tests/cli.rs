@@ -2,8 +2,10 @@
 //! that need no cluster.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+use nfslab_test_support::run::Run;
 
 /// The PATH entries that hold no `kind`, so the binary sees a host without kind.
 fn path_without_kind() -> String {
@@ -15,35 +17,6 @@ fn path_without_kind() -> String {
         .expect("joinable")
         .to_string_lossy()
         .into_owned()
-}
-
-struct Run {
-    output: Output,
-    took: Duration,
-    command: String,
-}
-
-impl Run {
-    fn code(&self) -> Option<i32> {
-        self.output.status.code()
-    }
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.output.stderr).into_owned()
-    }
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.output.stdout).into_owned()
-    }
-    /// Everything needed to understand a failed assertion.
-    fn explain(&self) -> String {
-        format!(
-            "command: {}\nstatus: {:?}\ntook: {:?}\nstdout:\n{}\nstderr:\n{}",
-            self.command,
-            self.output.status,
-            self.took,
-            self.stdout(),
-            self.stderr()
-        )
-    }
 }
 
 fn nfslab(args: &[&str], state: &Path, extra_env: &[(&str, &str)]) -> Run {
@@ -60,12 +33,11 @@ fn nfslab(args: &[&str], state: &Path, extra_env: &[(&str, &str)]) -> Run {
     for (k, v) in extra_env {
         command.env(k, v);
     }
-    let started = Instant::now();
-    let output = command.output().expect("the nfslab binary runs");
-    Run {
-        output,
-        took: started.elapsed(),
-        command: format!("nfslab {}", args.join(" ")),
+    // The test's directory: where state, cache and results would appear.
+    let run = Run::of(&mut command);
+    match state.parent() {
+        Some(dir) => run.in_dir(dir),
+        None => run,
     }
 }
 
@@ -95,25 +67,25 @@ fn cluster_up_without_kind_fails_fast_with_preflight_lines_and_creates_nothing()
         &state,
         &[],
     );
-    assert_eq!(run.code(), Some(3), "{}", run.explain());
-    let stderr = run.stderr();
+    assert_eq!(run.code(), Some(3), "{}", run.describe());
+    let stderr = &run.stderr;
     assert!(
         stderr.contains("(nothing was created)"),
         "{}",
-        run.explain()
+        run.describe()
     );
     let kind_line = stderr
         .lines()
         .find(|l| l.contains("kind: not found on PATH"))
-        .unwrap_or_else(|| panic!("no kind line\n{}", run.explain()));
+        .unwrap_or_else(|| panic!("no kind line\n{}", run.describe()));
     assert!(kind_line.contains("needed because") && kind_line.contains("fix: install kind"));
     assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"));
     assert!(
         run.took < Duration::from_secs(1),
         "preflight must answer within a second\n{}",
-        run.explain()
+        run.describe()
     );
-    assert!(!state.exists(), "no state was written\n{}", run.explain());
+    assert!(!state.exists(), "no state was written\n{}", run.describe());
     assert_last_line_offers_other_paths(&run, "--server HOST:/EXPORT");
     if let Some(containers) = docker_containers_of(name) {
         assert_eq!(containers, "", "no node containers were created");
@@ -139,31 +111,35 @@ fn run_without_kind_fails_fast_with_preflight_lines_and_creates_nothing() {
         &state,
         &[],
     );
-    assert_eq!(run.code(), Some(3), "{}", run.explain());
-    let stderr = run.stderr();
+    assert_eq!(run.code(), Some(3), "{}", run.describe());
+    let stderr = &run.stderr;
     assert!(
         stderr.contains("(nothing was created)"),
         "{}",
-        run.explain()
+        run.describe()
     );
     assert!(
         stderr.contains("kind: not found on PATH"),
         "{}",
-        run.explain()
+        run.describe()
     );
     assert!(
         stderr.contains("nfslab doctor"),
         "points at doctor\n{}",
-        run.explain()
+        run.describe()
     );
     assert_eq!(
-        run.stdout(),
+        run.stdout,
         "",
         "no run directory to report\n{}",
-        run.explain()
+        run.describe()
     );
-    assert!(!results.exists(), "no results directory\n{}", run.explain());
-    assert!(!state.exists(), "no state was written\n{}", run.explain());
+    assert!(
+        !results.exists(),
+        "no results directory\n{}",
+        run.describe()
+    );
+    assert!(!state.exists(), "no state was written\n{}", run.describe());
     assert_last_line_offers_other_paths(&run, "--server HOST:/EXPORT");
     if let Some(containers) = docker_containers_of("nfslab-cli-run") {
         assert_eq!(containers, "", "no node containers were created");
@@ -172,7 +148,7 @@ fn run_without_kind_fails_fast_with_preflight_lines_and_creates_nothing() {
 
 /// The last line after a refused kind run names what works on this machine instead.
 fn assert_last_line_offers_other_paths(run: &Run, server: &str) {
-    let stderr = run.stderr();
+    let stderr = &run.stderr;
     let last = stderr
         .lines()
         .rev()
@@ -181,7 +157,7 @@ fn assert_last_line_offers_other_paths(run: &Run, server: &str) {
     assert!(
         last.starts_with("instead, on this machine: "),
         "last line: {last}\n{}",
-        run.explain()
+        run.describe()
     );
     assert!(
         last.contains(&format!("`nfslab bench --host {server}`")),
@@ -209,10 +185,10 @@ fn a_refused_benchmark_against_a_named_server_suggests_measuring_it_from_here() 
         &state,
         &[],
     );
-    assert_eq!(run.code(), Some(3), "{}", run.explain());
+    assert_eq!(run.code(), Some(3), "{}", run.describe());
     assert_last_line_offers_other_paths(&run, "--server nas=192.168.1.20:/vol1");
     // An outside server only: preflight asks for no NFS server module of the host.
-    assert!(!run.stderr().contains("no NFS server"), "{}", run.explain());
+    assert!(!run.stderr.contains("no NFS server"), "{}", run.describe());
 }
 
 #[test]
@@ -235,8 +211,8 @@ fn scenarios_run_writes_junit_even_when_the_cluster_is_refused() {
         &state,
         &[],
     );
-    assert_eq!(run.code(), Some(3), "{}", run.explain());
-    let xml = std::fs::read_to_string(&junit).unwrap_or_else(|e| panic!("{e}\n{}", run.explain()));
+    assert_eq!(run.code(), Some(3), "{}", run.describe());
+    let xml = std::fs::read_to_string(&junit).unwrap_or_else(|e| panic!("{e}\n{}", run.describe()));
     assert!(
         xml.contains("<testcase name=\"static-binding-selector\""),
         "{xml}"
@@ -261,8 +237,8 @@ fn listings_print_documents_that_read_back_into_their_types() {
         .count();
 
     let json = nfslab(&["scenarios", "list", "-o", "json"], &state, &[]);
-    assert_eq!(json.code(), Some(0), "{}", json.explain());
-    let list: ScenarioList = serde_json::from_str(&json.stdout()).expect("ScenarioList JSON");
+    assert_eq!(json.code(), Some(0), "{}", json.describe());
+    let list: ScenarioList = serde_json::from_str(&json.stdout).expect("ScenarioList JSON");
     assert_eq!(list.kind, "ScenarioList");
     assert_eq!(list.scenarios.len(), files, "one entry per file");
     assert!(
@@ -276,27 +252,27 @@ fn listings_print_documents_that_read_back_into_their_types() {
             .any(|s| s.code.as_deref() == Some("S1") && s.id == "static-binding-selector")
     );
     let yaml = nfslab(&["scenarios", "list", "--output", "yaml"], &state, &[]);
-    assert_eq!(yaml.code(), Some(0), "{}", yaml.explain());
-    let from_yaml: ScenarioList = serde_saphyr::from_str(&yaml.stdout()).expect("YAML");
+    assert_eq!(yaml.code(), Some(0), "{}", yaml.describe());
+    let from_yaml: ScenarioList = serde_saphyr::from_str(&yaml.stdout).expect("YAML");
     assert_eq!(from_yaml, list, "JSON and YAML carry the same document");
 
     let show = nfslab(&["scenarios", "show", "S1", "-o", "json"], &state, &[]);
-    assert_eq!(show.code(), Some(0), "{}", show.explain());
-    let s1: ScenarioShow = serde_json::from_str(&show.stdout()).expect("ScenarioShow");
+    assert_eq!(show.code(), Some(0), "{}", show.describe());
+    let s1: ScenarioShow = serde_json::from_str(&show.stdout).expect("ScenarioShow");
     assert_eq!(s1.id, "static-binding-selector");
     assert!(!s1.steps.is_empty());
     let missing = nfslab(&["scenarios", "show", "nope", "-o", "json"], &state, &[]);
-    assert_eq!(missing.code(), Some(2), "{}", missing.explain());
-    assert_eq!(missing.stdout(), "", "no document for a missing scenario");
+    assert_eq!(missing.code(), Some(2), "{}", missing.describe());
+    assert_eq!(missing.stdout, "", "no document for a missing scenario");
 
     // doctor: the same exit code as the text, here without kind (3).
     let doctor = nfslab(&["doctor", "-o", "json"], &state, &[]);
-    let report: DoctorReport = serde_json::from_str(&doctor.stdout()).expect("DoctorReport");
+    let report: DoctorReport = serde_json::from_str(&doctor.stdout).expect("DoctorReport");
     assert_eq!(doctor.code(), Some(if report.ready { 0 } else { 3 }));
     assert!(
         !report.ready,
         "kind is not on this PATH\n{}",
-        doctor.explain()
+        doctor.describe()
     );
     assert_eq!(report.without_kind.len(), 2);
     let text = nfslab(&["doctor"], &state, &[]);
@@ -305,14 +281,14 @@ fn listings_print_documents_that_read_back_into_their_types() {
     // Docker down: every image unknown, and exit 3 (never 0) in both formats.
     let down = [("DOCKER_HOST", "unix:///nonexistent/nfslab-test.sock")];
     let images = nfslab(&["images", "list", "-o", "json"], &state, &down);
-    assert_eq!(images.code(), Some(3), "{}", images.explain());
-    let list: ImageList = serde_json::from_str(&images.stdout()).expect("ImageList");
+    assert_eq!(images.code(), Some(3), "{}", images.describe());
+    let list: ImageList = serde_json::from_str(&images.stdout).expect("ImageList");
     assert!(list.docker_error.is_some());
     assert!(!list.images.is_empty());
     assert!(list.images.iter().all(|i| i.state == ImageState::Unknown));
     let text = nfslab(&["images", "list"], &state, &down);
-    assert_eq!(text.code(), Some(3), "{}", text.explain());
-    assert!(text.stderr().contains("start Docker"), "{}", text.explain());
+    assert_eq!(text.code(), Some(3), "{}", text.describe());
+    assert!(text.stderr.contains("start Docker"), "{}", text.describe());
 }
 
 #[test]
@@ -339,8 +315,8 @@ fn run_rejects_bad_input_before_touching_anything() {
         ),
     ] {
         let run = nfslab(args, &state, &[]);
-        assert_eq!(run.code(), Some(2), "{}", run.explain());
-        assert!(run.stderr().contains(needle), "{}", run.explain());
+        assert_eq!(run.code(), Some(2), "{}", run.describe());
+        assert!(run.stderr.contains(needle), "{}", run.describe());
     }
     assert!(!state.exists());
 }
@@ -385,30 +361,26 @@ fn existing_without_a_named_context_names_it_and_waits_for_yes() {
         ),
     ] {
         let run = nfslab(&args, &state, &env);
-        assert_eq!(run.code(), Some(2), "{}", run.explain());
+        assert_eq!(run.code(), Some(2), "{}", run.describe());
         let expected = format!(
             "--existing would act on context `lab-prod` (API server https://127.0.0.1:9/, \
              kubeconfig {file_arg}): nfslab creates namespaces"
         );
-        assert!(run.stderr().contains(&expected), "{}", run.explain());
+        assert!(run.stderr.contains(&expected), "{}", run.describe());
         assert!(
-            run.stderr().contains("--context NAME, or pass --yes"),
+            run.stderr.contains("--context NAME, or pass --yes"),
             "{}",
-            run.explain()
+            run.describe()
         );
-        assert!(
-            !run.stderr().contains("did not answer"),
-            "{}",
-            run.explain()
-        );
+        assert!(!run.stderr.contains("did not answer"), "{}", run.describe());
     }
     // Named context or --yes: past the gate, to the first request, which fails.
     for extra in [["--context", "lab-prod"], ["--yes", "--skip-bench"]] {
         let mut args = vec!["run", "--kubeconfig", &file_arg, "--skip-bench"];
         args.extend(extra.iter().filter(|a| **a != "--skip-bench"));
         let run = nfslab(&args, &state, &[]);
-        assert_eq!(run.code(), Some(3), "{}", run.explain());
-        assert!(run.stderr().contains("did not answer"), "{}", run.explain());
+        assert_eq!(run.code(), Some(3), "{}", run.describe());
+        assert!(run.stderr.contains("did not answer"), "{}", run.describe());
     }
 }
 
@@ -417,25 +389,29 @@ fn doctor_lists_what_is_missing_and_why() {
     let dir = tempfile::tempdir().expect("tmp");
     let state = dir.path().join("state");
     let run = nfslab(&["doctor"], &state, &[]);
-    let stdout = run.stdout();
+    let stdout = &run.stdout;
     let kind = stdout
         .lines()
         .position(|l| l.contains("MISSING  kind: not found on PATH"))
-        .unwrap_or_else(|| panic!("no kind line\n{}", run.explain()));
+        .unwrap_or_else(|| panic!("no kind line\n{}", run.describe()));
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[kind + 1].contains("why: nfslab creates its cluster with the kind CLI"));
     assert!(
         lines[kind + 2].contains("fix: nfslab installs kind v0.30.0 into its cache itself"),
         "{}",
-        run.explain()
+        run.describe()
     );
-    assert_eq!(run.code(), Some(3), "{}", run.explain());
+    assert_eq!(run.code(), Some(3), "{}", run.describe());
     assert!(
         stdout.contains("would stop at preflight (exit 3)"),
         "{}",
-        run.explain()
+        run.describe()
     );
-    assert!(!state.exists(), "doctor creates nothing\n{}", run.explain());
+    assert!(
+        !state.exists(),
+        "doctor creates nothing\n{}",
+        run.describe()
+    );
 }
 
 #[test]
@@ -448,14 +424,14 @@ fn a_bad_config_file_is_bad_input_with_its_location() {
         &dir.path().join("state"),
         &[],
     );
-    assert_eq!(run.code(), Some(2), "{}", run.explain());
+    assert_eq!(run.code(), Some(2), "{}", run.describe());
     assert!(
-        run.stderr().starts_with(&format!(
+        run.stderr.starts_with(&format!(
             "error: {}:2:12: field `cluster.workers`",
             file.display()
         )),
         "{}",
-        run.explain()
+        run.describe()
     );
 }
 
@@ -464,10 +440,10 @@ fn config_shows_the_commented_defaults_or_the_merged_file() {
     let dir = tempfile::tempdir().expect("tmp");
     let state = dir.path().join("state");
     let defaults = nfslab(&["config"], &state, &[]);
-    assert_eq!(defaults.code(), Some(0), "{}", defaults.explain());
+    assert_eq!(defaults.code(), Some(0), "{}", defaults.describe());
     assert!(
         defaults
-            .stdout()
+            .stdout
             .contains("# Worker nodes next to the single control-plane node")
     );
     let file = dir.path().join("nfslab.yaml");
@@ -477,16 +453,16 @@ fn config_shows_the_commented_defaults_or_the_merged_file() {
         &state,
         &[],
     );
-    assert_eq!(merged.code(), Some(0), "{}", merged.explain());
+    assert_eq!(merged.code(), Some(0), "{}", merged.describe());
     assert!(
-        merged.stdout().contains("workers: 4"),
+        merged.stdout.contains("workers: 4"),
         "{}",
-        merged.explain()
+        merged.describe()
     );
     assert!(
-        merged.stdout().contains("pod-ready: 3m"),
+        merged.stdout.contains("pod-ready: 3m"),
         "{}",
-        merged.explain()
+        merged.describe()
     );
 }
 
@@ -494,11 +470,11 @@ fn config_shows_the_commented_defaults_or_the_merged_file() {
 fn commands_needing_a_cluster_explain_how_to_get_one() {
     let dir = tempfile::tempdir().expect("tmp");
     let run = nfslab(&["nfs", "status"], &dir.path().join("state"), &[]);
-    assert_eq!(run.code(), Some(2), "{}", run.explain());
+    assert_eq!(run.code(), Some(2), "{}", run.describe());
     assert!(
-        run.stderr().contains("`nfslab cluster up` creates one"),
+        run.stderr.contains("`nfslab cluster up` creates one"),
         "{}",
-        run.explain()
+        run.describe()
     );
 }
 
@@ -511,17 +487,17 @@ fn render_prints_yaml_and_refuses_bad_run_ids() {
         &state,
         &[],
     );
-    assert_eq!(run.code(), Some(0), "{}", run.explain());
+    assert_eq!(run.code(), Some(0), "{}", run.describe());
     assert!(
-        run.stdout()
+        run.stdout
             .starts_with("---\napiVersion: v1\nkind: Namespace\n")
     );
     let bad = nfslab(&["render", "provisioner", "--run-id", "Run_1"], &state, &[]);
-    assert_eq!(bad.code(), Some(2), "{}", bad.explain());
+    assert_eq!(bad.code(), Some(2), "{}", bad.describe());
     assert!(
-        bad.stderr().contains("--run-id `Run_1`"),
+        bad.stderr.contains("--run-id `Run_1`"),
         "{}",
-        bad.explain()
+        bad.describe()
     );
 }
 
@@ -562,15 +538,16 @@ fn ctrl_c_during_cluster_up_deletes_the_half_made_cluster() {
     std::fs::write(host.join("proc/sys/kernel/osrelease"), "6.18.0\n").expect("w");
     std::fs::write(host.join("proc/filesystems"), "nodev\tnfs\nnodev\tnfsd\n").expect("w");
     let state = dir.path().join("state");
-    let child = Command::new(env!("CARGO_BIN_EXE_nfslab"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nfslab"));
+    command
         .args(["cluster", "up", "--name", "lab"])
         .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
         .env("NFSLAB_STATE_DIR", &state)
         .env("NFSLAB_HOST_ROOT", &host)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
+        .stderr(std::process::Stdio::piped());
+    let started = Instant::now();
+    let child = command.spawn().expect("spawn");
     // Wait until kind is creating, then press Ctrl-C.
     let deadline = Instant::now() + Duration::from_secs(20);
     while !std::fs::read_to_string(&log)
@@ -587,17 +564,13 @@ fn ctrl_c_during_cluster_up_deletes_the_half_made_cluster() {
         .expect("kill");
     assert!(status.success());
     let output = child.wait_with_output().expect("wait");
-    let run = Run {
-        output,
-        took: Duration::ZERO,
-        command: "nfslab cluster up --name lab (then SIGINT)".to_owned(),
-    };
-    assert_eq!(run.code(), Some(130), "{}", run.explain());
+    let run = Run::finished(&command, output, started.elapsed()).in_dir(dir.path());
+    assert_eq!(run.code(), Some(130), "{}", run.describe());
     assert!(
-        run.stderr()
+        run.stderr
             .contains("interrupted; the half-made cluster was deleted"),
         "{}",
-        run.explain()
+        run.describe()
     );
     let calls = std::fs::read_to_string(&log).expect("log");
     assert!(

@@ -1,6 +1,6 @@
 //! `nfslab bench --host` for real: the `nfslab` binary runs a tiny plan from this host
 //! against an nfs-ganesha this test starts (free ports, registered with the local rpcbind;
-//! see `workloads/tests/nfs_support`), with the real `nfslab-io` engine as clients.
+//! see `nfslab_test_support::nfs`), with the real `nfslab-io` engine as clients.
 //!
 //! - protocol cells: every cell measured, bytes and operations non-zero, the profile's
 //!   options mapped (and `vers=4.1` listed as not applicable), the files on the server's
@@ -19,17 +19,14 @@
 //! instead when `NFSLAB_REQUIRE` names `ganesha`. The engine is taken from the build
 //! directory, built there with cargo when missing.
 
-#[path = "../../workloads/tests/nfs_support/mod.rs"]
-mod nfs_support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed};
-use nfs_support::Ganesha;
 use nfslab_test_support::gate;
+use nfslab_test_support::nfs::Ganesha;
 use serde_json::Value;
 
 type Shared = Arc<Mutex<Option<Ganesha>>>;

@@ -35,40 +35,20 @@ where
 /// A libtest-mimic test body.
 pub type Body = Box<dyn FnOnce() -> Result<(), libtest_mimic::Failed> + Send>;
 
-/// Turns `tests` into trials gated on `availability` of `service`: run when available;
-/// otherwise ignored with the reason printed once, or failed when the service is required.
+/// Turns `tests` into trials gated on `availability` of `service`, each one a [`trial`]: run
+/// when available; otherwise reported ignored with the reason, or failed with it when
+/// `NFSLAB_REQUIRE` names the service.
 #[must_use]
 pub fn gated_trials(
     service: &str,
     availability: Result<(), String>,
     tests: Vec<(&'static str, Body)>,
 ) -> Vec<libtest_mimic::Trial> {
-    match availability {
-        Ok(()) => tests
-            .into_iter()
-            .map(|(name, body)| libtest_mimic::Trial::test(name, body))
-            .collect(),
-        Err(reason) if required(service) => tests
-            .into_iter()
-            .map(|(name, _)| {
-                let reason = reason.clone();
-                let service = service.to_owned();
-                libtest_mimic::Trial::test(name, move || Err(unavailable(&service, &reason).into()))
-            })
-            .collect(),
-        Err(reason) => {
-            eprintln!(
-                "ignoring {} test(s): {service} unavailable: {reason}",
-                tests.len()
-            );
-            tests
-                .into_iter()
-                .map(|(name, _)| {
-                    libtest_mimic::Trial::test(name, || Ok(())).with_ignored_flag(true)
-                })
-                .collect()
-        }
-    }
+    let missing = availability.err();
+    tests
+        .into_iter()
+        .map(|(name, body)| trial(service, name, missing.clone(), body))
+        .collect()
 }
 
 /// The failure of a test whose required service is missing.
@@ -82,12 +62,17 @@ mod tests {
     use super::*;
 
     fn outcome(t: libtest_mimic::Trial) -> libtest_mimic::Conclusion {
+        outcomes(vec![t])
+    }
+
+    fn outcomes(trials: Vec<libtest_mimic::Trial>) -> libtest_mimic::Conclusion {
         let args = libtest_mimic::Arguments {
             quiet: true,
+            include_ignored: true,
             test_threads: Some(1),
             ..libtest_mimic::Arguments::default()
         };
-        libtest_mimic::run(&args, vec![t])
+        libtest_mimic::run(&args, trials)
     }
 
     // One test changes the process environment; the others must not read it meanwhile.
@@ -100,11 +85,31 @@ mod tests {
         assert_eq!((ran.num_passed, ran.num_ignored), (1, 0));
         let ignored = outcome(trial("svc", "t", Some("not here".into()), || Ok(())));
         assert_eq!((ignored.num_passed, ignored.num_ignored), (0, 1));
+        let gated = |availability: Result<(), String>| {
+            let tests: Vec<(&'static str, Body)> = vec![
+                ("a", Box::new(|| Ok(()))),
+                ("b", Box::new(|| Err("ran".into()))),
+            ];
+            outcomes(gated_trials("svc", availability, tests))
+        };
+        let run = gated(Ok(()));
+        assert_eq!((run.num_passed, run.num_failed, run.num_ignored), (1, 1, 0));
+        // Ignored at run time with the reason, so `--include-ignored` cannot pass them.
+        let skipped = gated(Err("not here".into()));
+        assert_eq!(
+            (skipped.num_passed, skipped.num_failed, skipped.num_ignored),
+            (0, 0, 2)
+        );
         // SAFETY: as above.
         unsafe { std::env::set_var("NFSLAB_REQUIRE", "other, svc") };
         assert!(required("svc") && !required("sv"));
         let failed = outcome(trial("svc", "t", Some("not here".into()), || Ok(())));
         assert_eq!(failed.num_failed, 1);
+        let bodies = || -> Vec<(&'static str, Body)> {
+            vec![("a", Box::new(|| Ok(()))), ("b", Box::new(|| Ok(())))]
+        };
+        let all_failed = outcomes(gated_trials("svc", Err("not here".into()), bodies()));
+        assert_eq!((all_failed.num_passed, all_failed.num_failed), (0, 2));
         // SAFETY: as above.
         unsafe { std::env::remove_var("NFSLAB_REQUIRE") };
         assert_eq!(

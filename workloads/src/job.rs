@@ -1102,7 +1102,7 @@ pub(crate) enum JobFileError {
         message: String,
     },
     /// The values parse but do not make a valid job.
-    #[error("{path}:{line}:{column}: {source}")]
+    #[error("{path}:{line}:{column}: {problem}")]
     Invalid {
         /// The file.
         path: String,
@@ -1110,9 +1110,9 @@ pub(crate) enum JobFileError {
         line: u64,
         /// 1-based column of the field (0 if unknown).
         column: u64,
-        /// The field problem.
-        #[source]
-        source: JobError,
+        /// The field problem: said in the message, so not a source (no printer of the
+        /// error chain may show it twice).
+        problem: JobError,
     },
 }
 
@@ -1154,13 +1154,13 @@ pub(crate) fn load_job_file(path: &std::path::Path) -> Result<Job, JobFileError>
     })?;
     let text = crate::yaml::text_of(&bytes).map_err(|e| parse_error(&name, &e))?;
     let job = job_from_yaml(text, &name)?;
-    if let Err(source) = job.validate() {
-        let (line, column) = locate_field(text, source.field()).unwrap_or((0, 0));
+    if let Err(problem) = job.validate() {
+        let (line, column) = locate_field(text, problem.field()).unwrap_or((0, 0));
         return Err(JobFileError::Invalid {
             path: name,
             line,
             column,
-            source,
+            problem,
         });
     }
     Ok(job)
@@ -1261,6 +1261,24 @@ mod tests {
             Some((3, 5)),
             "points at the value"
         );
+    }
+
+    #[test]
+    fn an_invalid_job_file_says_the_problem_once_with_no_source_behind_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("job.yaml");
+        std::fs::write(&path, "pattern: read\nsize: 4k\nbs: 8k\n").unwrap();
+        let err = load_job_file(&path).unwrap_err();
+        assert!(matches!(err, JobFileError::Invalid { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}:3:5: invalid bs `8k`: larger than the file size `4k` (hint: lower bs or \
+                 raise size)",
+                path.display()
+            )
+        );
+        assert!(std::error::Error::source(&err).is_none(), "{err:?}");
     }
 
     #[test]

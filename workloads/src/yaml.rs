@@ -293,56 +293,93 @@ pub(crate) fn translate_in(
     path: Option<String>,
     source: Option<&str>,
 ) -> YamlError {
-    use serde_saphyr::Error as E;
     let error = error.without_snippet();
+    if let serde_saphyr::Error::AliasError { error, .. } = error {
+        return translate_in(error, path, source);
+    }
     let (line, column) = error.location().map_or((0, 0), |l| (l.line(), l.column()));
-    let at = |message: String, hint: Option<String>| YamlError {
+    let words = schema_words(error, path.as_deref())
+        .unwrap_or_else(|| document_words(error, source, line, column));
+    YamlError {
         line,
         column,
-        path: path.clone(),
-        message,
-        hint,
-    };
-    let list = |items: &[&str]| {
-        items
-            .iter()
-            .map(|i| format!("`{i}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match error {
-        E::AliasError { error, .. } => translate_in(error, path, source),
+        path: if words.with_path { path } else { None },
+        message: words.message,
+        hint: words.hint,
+    }
+}
+
+/// What one error says: the message, a hint, and whether the field path still helps.
+struct Words {
+    message: String,
+    hint: Option<String>,
+    with_path: bool,
+}
+
+impl Words {
+    /// `message` and `hint`, after the field path.
+    fn at(message: String, hint: Option<String>) -> Words {
+        Words {
+            message,
+            hint,
+            with_path: true,
+        }
+    }
+
+    /// The same words, without the field path (it says nothing more, or nothing useful).
+    fn without_path(self) -> Words {
+        Words {
+            with_path: false,
+            ..self
+        }
+    }
+}
+
+/// `items` in backticks, separated by commas.
+fn backticked(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Errors about the document's content against the type it is read into (serde's data
+/// model: unknown, missing or mistyped fields and values, enum tags); `None` for the
+/// others.
+fn schema_words(error: &serde_saphyr::Error, path: Option<&str>) -> Option<Words> {
+    use serde_saphyr::Error as E;
+    Some(match error {
         E::SerdeUnknownField {
             field, expected, ..
         } => {
             // The path ends at the unknown key itself.
             let hint = match did_you_mean(field, expected.iter().copied()) {
-                Some(close) => format!("did you mean `{close}`? known fields: {}", list(expected)),
+                Some(close) => format!(
+                    "did you mean `{close}`? known fields: {}",
+                    backticked(expected)
+                ),
                 None if expected.is_empty() => "remove it".to_owned(),
-                None => format!("remove it; known fields: {}", list(expected)),
+                None => format!("remove it; known fields: {}", backticked(expected)),
             };
+            let words = Words::at(format!("unknown field `{field}`"), Some(hint));
             // At the top level the path is the unknown key itself: say it once.
-            if path.as_deref() == Some(field.as_str()) {
-                return YamlError {
-                    line,
-                    column,
-                    path: None,
-                    message: format!("unknown field `{field}`"),
-                    hint: Some(hint),
-                };
+            if path == Some(field.as_str()) {
+                words.without_path()
+            } else {
+                words
             }
-            at(format!("unknown field `{field}`"), Some(hint))
         }
         E::SerdeUnknownVariant {
             variant, expected, ..
         } => {
             let hint = match did_you_mean(variant, expected.iter().copied()) {
-                Some(close) => format!("did you mean `{close}`? one of {}", list(expected)),
-                None => format!("one of {}", list(expected)),
+                Some(close) => format!("did you mean `{close}`? one of {}", backticked(expected)),
+                None => format!("one of {}", backticked(expected)),
             };
-            at(format!("unknown value `{variant}`"), Some(hint))
+            Words::at(format!("unknown value `{variant}`"), Some(hint))
         }
-        E::SerdeMissingField { field, .. } => at(
+        E::SerdeMissingField { field, .. } => Words::at(
             format!("missing field `{field}`"),
             Some(format!("add `{field}:` here")),
         ),
@@ -350,7 +387,7 @@ pub(crate) fn translate_in(
             unexpected,
             expected,
             ..
-        } => at(
+        } => Words::at(
             format!(
                 "found {} where {} belongs",
                 yaml_words(unexpected),
@@ -362,89 +399,101 @@ pub(crate) fn translate_in(
             unexpected,
             expected,
             ..
-        } => at(
+        } => Words::at(
             format!("{} is not {}", yaml_words(unexpected), yaml_words(expected)),
             None,
         ),
         E::SerdeInvalidLength { len, expected, .. } => {
-            at(format!("{len} items where {expected} belong"), None)
+            Words::at(format!("{len} items where {expected} belong"), None)
         }
-        E::Unexpected { expected, .. } => at(
+        E::Message { msg, .. } => Words::at(serde_words(&strip_location(msg)), None),
+        E::TaggedEnumMismatch { tagged, target, .. } => Words::at(
+            format!("the tag `!{tagged}` does not name a {target}"),
+            Some("remove the tag".to_owned()),
+        ),
+        E::ExpectedMappingEndAfterEnumVariantValue { .. } => Words::at(
+            "a mapping with one key was expected here, but it has more".to_owned(),
+            Some("keep one key; other fields belong inside its value".to_owned()),
+        ),
+        E::ExternallyTaggedEnumExpectedScalarOrMapping { .. }
+        | E::ExpectedStringKeyForExternallyTaggedEnum { .. } => Words::at(
+            "expected a name, or a mapping with one key naming the kind".to_owned(),
+            None,
+        ),
+        E::UnexpectedValueForUnit { .. } | E::UnexpectedValueForUnitEnumVariant { .. } => {
+            Words::at(
+                "this takes no value".to_owned(),
+                Some("write the name alone".to_owned()),
+            )
+        }
+        _ => return None,
+    })
+}
+
+/// Errors about the YAML document itself (its values, keys, anchors, tags, size, encoding
+/// and syntax) at `line`:`column` of `source`.
+fn document_words(
+    error: &serde_saphyr::Error,
+    source: Option<&str>,
+    line: u64,
+    column: u64,
+) -> Words {
+    use serde_saphyr::Error as E;
+    match error {
+        E::Unexpected { expected, .. } => Words::at(
             match source.and_then(|t| found_at(t, line, column)) {
                 Some(found) => format!("found {found} where {} belongs", expected_words(expected)),
                 None => format!("expected {} here", expected_words(expected)),
             },
             None,
         ),
-        E::InvalidScalar { ty, .. } => at(format!("expected {}", scalar_words(ty)), None),
-        E::NonFiniteFloat { value, .. } => at(
+        E::InvalidScalar { ty, .. } => Words::at(format!("expected {}", scalar_words(ty)), None),
+        E::NonFiniteFloat { value, .. } => Words::at(
             format!("`{value}` is not a finite number"),
             Some("write a plain number".to_owned()),
         ),
-        E::NullIntoString { .. } => at(
+        E::NullIntoString { .. } => Words::at(
             "the value is empty".to_owned(),
             Some("write a value after the `:`, or remove the key".to_owned()),
         ),
-        E::DuplicateMappingKey { key, .. } => at(
+        E::DuplicateMappingKey { key, .. } => Words::at(
             match key {
                 Some(k) => format!("the key `{k}` appears twice in the same mapping"),
                 None => "a key appears twice in the same mapping".to_owned(),
             },
             Some("keep one of them".to_owned()),
         ),
-        E::MultipleDocuments { .. } => YamlError {
-            path: None,
-            ..at(
-                "the file holds more than one YAML document (a second `---`)".to_owned(),
-                Some("keep one document in this file; remove the extra `---`".to_owned()),
-            )
-        },
-        E::Eof { .. } => at(
+        E::MultipleDocuments { .. } => Words::at(
+            "the file holds more than one YAML document (a second `---`)".to_owned(),
+            Some("keep one document in this file; remove the extra `---`".to_owned()),
+        )
+        .without_path(),
+        E::Eof { .. } => Words::at(
             "the document ends before it says anything".to_owned(),
             Some("the file is empty or only comments; write the fields it needs".to_owned()),
         ),
-        E::UnknownAnchor { .. } => at(
+        E::UnknownAnchor { .. } => Words::at(
             "an alias (`*name`) refers to an anchor (`&name`) that is not defined above it"
                 .to_owned(),
             None,
         ),
         // The path inside a document too large or too deep is no help; the position is.
-        E::Budget { breach, .. } => YamlError {
-            path: None,
-            ..at(
-                budget_words(breach),
-                Some(
-                    "no nfslab file needs this much; check the brackets and indentation \
-                     around here"
-                        .to_owned(),
-                ),
-            )
-        },
-        E::InvalidUtf8Input => at(
+        E::Budget { breach, .. } => Words::at(
+            budget_words(breach),
+            Some(
+                "no nfslab file needs this much; check the brackets and indentation \
+                 around here"
+                    .to_owned(),
+            ),
+        )
+        .without_path(),
+        E::InvalidUtf8Input => Words::at(
             "the file is not UTF-8 text".to_owned(),
             Some("save it as UTF-8".to_owned()),
         ),
-        E::Message { msg, .. } => at(serde_words(&strip_location(msg)), None),
-        E::TaggedEnumMismatch { tagged, target, .. } => at(
-            format!("the tag `!{tagged}` does not name a {target}"),
-            Some("remove the tag".to_owned()),
-        ),
-        E::UnsupportedTag { tag, .. } => at(
+        E::UnsupportedTag { tag, .. } => Words::at(
             format!("the YAML tag `{tag}` is not supported here"),
             Some("remove the tag".to_owned()),
-        ),
-        E::ExpectedMappingEndAfterEnumVariantValue { .. } => at(
-            "a mapping with one key was expected here, but it has more".to_owned(),
-            Some("keep one key; other fields belong inside its value".to_owned()),
-        ),
-        E::ExternallyTaggedEnumExpectedScalarOrMapping { .. }
-        | E::ExpectedStringKeyForExternallyTaggedEnum { .. } => at(
-            "expected a name, or a mapping with one key naming the kind".to_owned(),
-            None,
-        ),
-        E::UnexpectedValueForUnit { .. } | E::UnexpectedValueForUnitEnumVariant { .. } => at(
-            "this takes no value".to_owned(),
-            Some("write the name alone".to_owned()),
         ),
         other => {
             // Scanner and structure errors (bad indentation, an unclosed quote or bracket):
@@ -458,7 +507,7 @@ pub(crate) fn translate_in(
                 .filter(|l| !l.is_empty())
                 .collect::<Vec<_>>()
                 .join(" ");
-            at(
+            Words::at(
                 format!("YAML syntax: {}", strip_location(&one_line)),
                 Some("check the indentation, quotes and brackets around here".to_owned()),
             )

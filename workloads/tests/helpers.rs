@@ -163,7 +163,7 @@ fn serve_get_and_sigterm() {
     let deadline = Instant::now() + Duration::from_secs(10);
     let body = loop {
         let run = io(&["get", &url, "--timeout", "1s"]);
-        if run.code == 0 {
+        if run.code() == Some(0) {
             break run.stdout;
         }
         assert!(

@@ -10,7 +10,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{Body, gated_trials};
+use nfslab_test_support::gate::{Body, gated_trials};
 use nfslab_workload::{RunResult, Status};
 use testcontainers::core::wait::ExitWaitStrategy;
 use testcontainers::core::{Mount, WaitFor};

@@ -8,7 +8,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Body, entries, gated_trials, run_in};
+use common::{ResultDocument as _, entries, run_in};
+use nfslab_test_support::gate::{Body, gated_trials};
 use nfslab_workload::Status;
 
 /// A filesystem mounted for one test, unmounted on drop.
@@ -54,9 +55,9 @@ fn enospc_mid_run() -> Result<(), libtest_mimic::Failed> {
         &["--pattern", "write", "--bs", "64k", "--size", "4m"],
     );
     ensure!(
-        run.code == 3,
+        run.code() == Some(3),
         "exit {} (want 3)\n{}",
-        run.code,
+        run.code().unwrap_or(-1),
         run.describe()
     );
     let r = run.result();
@@ -95,7 +96,7 @@ fn enospc_mid_run() -> Result<(), libtest_mimic::Failed> {
             "--keep",
         ],
     );
-    ensure!(run.code == 3, "{}", run.describe());
+    ensure!(run.code() == Some(3), "{}", run.describe());
     ensure!(
         entries(m.path()) == vec!["nfslab.t0.f0".to_owned()],
         "--keep keeps the file\n{}",
@@ -109,9 +110,9 @@ fn read_only_directory() -> Result<(), libtest_mimic::Failed> {
     for pattern in ["write", "read", "metadata"] {
         let run = run_in(m.path(), &["--pattern", pattern, "--size", "64k"]);
         ensure!(
-            run.code == 2,
+            run.code() == Some(2),
             "{pattern}: exit {}\n{}",
-            run.code,
+            run.code().unwrap_or(-1),
             run.describe()
         );
         let line = run.stderr.trim_end();
@@ -144,7 +145,7 @@ fn read_only_volume_with_files_in_place() -> Result<(), libtest_mimic::Failed> {
             "--layout-only",
         ],
     );
-    ensure!(run.code == 0, "{}", run.describe());
+    ensure!(run.code() == Some(0), "{}", run.describe());
     let status = Command::new("mount")
         .args(["-o", "remount,ro"])
         .arg(m.path())
@@ -154,7 +155,7 @@ fn read_only_volume_with_files_in_place() -> Result<(), libtest_mimic::Failed> {
         m.path(),
         &["--pattern", "randread", "--size", "256k", "--verify"],
     );
-    ensure!(run.code == 0, "{}", run.describe());
+    ensure!(run.code() == Some(0), "{}", run.describe());
     let r = run.result();
     ensure!(
         r.effective.files_reused == 1 && r.effective.files_created == 0,
@@ -177,7 +178,12 @@ fn direct_required_refused() -> Result<(), libtest_mimic::Failed> {
         m.path(),
         &["--pattern", "read", "--size", "64k", "--direct=required"],
     );
-    ensure!(run.code == 2, "exit {}\n{}", run.code, run.describe());
+    ensure!(
+        run.code() == Some(2),
+        "exit {}\n{}",
+        run.code().unwrap_or(-1),
+        run.describe()
+    );
     let line = run.stderr.trim_end();
     ensure!(!line.contains('\n'), "one line\n{}", run.describe());
     ensure!(
@@ -202,7 +208,7 @@ fn direct_required_refused() -> Result<(), libtest_mimic::Failed> {
     std::fs::write(&job, "pattern: read\nsize: 64k\ndirect: required\n")?;
     let run = run_in(m.path(), &["--job", job.to_str().unwrap_or_default()]);
     let _ = std::fs::remove_file(&job);
-    ensure!(run.code == 2, "{}", run.describe());
+    ensure!(run.code() == Some(2), "{}", run.describe());
     ensure!(
         run.stderr.contains(".yaml:3:") && run.stderr.contains("field `direct`"),
         "{}",
@@ -224,7 +230,7 @@ fn direct_on_falls_back_with_a_note() -> Result<(), libtest_mimic::Failed> {
             "--verify",
         ],
     );
-    ensure!(run.code == 0, "{}", run.describe());
+    ensure!(run.code() == Some(0), "{}", run.describe());
     let r = run.result();
     ensure!(!r.effective.direct_used, "direct must not be used");
     ensure!(
@@ -274,9 +280,9 @@ fn enospc_at_depth() -> Result<(), libtest_mimic::Failed> {
             ],
         );
         ensure!(
-            run.code == 3,
+            run.code() == Some(3),
             "{ioengine}: exit {}\n{}",
-            run.code,
+            run.code().unwrap_or(-1),
             run.describe()
         );
         let r = run.result();

@@ -5,12 +5,12 @@
 //! The servers are small fakes in this process; no nfs-ganesha is needed.
 
 mod common;
-mod nfs_support;
 
 use std::time::{Duration, Instant};
 
-use common::{Run, io};
-use nfs_support::{Fake, FakeRpc};
+use common::io;
+use nfslab_test_support::nfs::{Fake, FakeRpc};
+use nfslab_test_support::run::Run;
 
 /// Runs a write job against `url` (extra flags after); returns the run and its duration.
 fn try_target(url: &str, extra: &[&str]) -> (Run, Duration) {

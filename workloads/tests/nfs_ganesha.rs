@@ -1,5 +1,5 @@
 //! The NFSv3 protocol backend against a real nfs-ganesha, started by this test binary on
-//! free ports with its own exports (see `nfs_support::Ganesha`), through the real
+//! free ports with its own exports (see `nfslab_test_support::nfs::Ganesha`), through the real
 //! `nfslab-io` binary: data patterns with verification for several rsize/wsize, connection
 //! and depth settings (the files on the server hold exactly the data written), metadata
 //! operations with and without attribute caching, COMMIT and stable writes, the
@@ -12,17 +12,18 @@
 //! `NFSLAB_REQUIRE` names `ganesha`. Tests share one server and run one at a time.
 
 mod common;
-mod nfs_support;
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Body, Run, check_consistency, entries, gated_trials, io};
-use nfs_support::{Ganesha, check_pattern};
+use common::{ResultDocument as _, check_consistency, check_pattern, entries, io};
+use nfslab_test_support::gate::{Body, gated_trials};
+use nfslab_test_support::nfs::Ganesha;
+use nfslab_test_support::run::Run;
 use nfslab_workload::{DEFAULT_SEED, RunResult, Status};
 
 type Shared = Arc<Mutex<Option<Ganesha>>>;
@@ -138,7 +139,7 @@ fn data_matrix(shared: &Shared) -> Outcome {
                 ],
             );
             let context = format!("setting {i} ({}) {step}\n{}", s.options, run.describe());
-            ensure!(run.code == 0, "{context}");
+            ensure!(run.code() == Some(0), "{context}");
             let r = run.result();
             ensure!(r.status == Status::Ok, "{context}");
             check_consistency(&r, &context);
@@ -243,7 +244,7 @@ fn metadata_with_and_without_attribute_cache(shared: &Shared) -> Outcome {
             &["--pattern", "metadata", "--nrfiles", "40", "--threads", "2"],
         );
         let context = format!("{cache}\n{}", run.describe());
-        ensure!(run.code == 0, "{context}");
+        ensure!(run.code() == Some(0), "{context}");
         let r = run.result();
         check_consistency(&r, &context);
         for (kind, per_thread) in [
@@ -307,7 +308,7 @@ fn metadata_with_and_without_attribute_cache(shared: &Shared) -> Outcome {
         &g.url(&dir, "nordirplus"),
         &["--pattern", "metadata", "--nrfiles", "10"],
     );
-    ensure!(run.code == 0, "{}", run.describe());
+    ensure!(run.code() == Some(0), "{}", run.describe());
     let r = run.result();
     ensure!(
         rpc_calls(&r, "READDIR") == 1 && rpc_calls(&r, "READDIRPLUS") == 0,
@@ -327,7 +328,7 @@ fn fsync_latency_commits_every_write(shared: &Shared) -> Outcome {
             &["--pattern", "fsync-latency", "--bs", "4k", "--size", "256k"],
         );
         let context = format!("{options}\n{}", run.describe());
-        ensure!(run.code == 0, "{context}");
+        ensure!(run.code() == Some(0), "{context}");
         let r = run.result();
         check_consistency(&r, &context);
         ensure!(
@@ -391,7 +392,7 @@ fn wire_bytes_back_the_protocol_figures(shared: &Shared) -> Outcome {
     for (name, args) in cases {
         let run = run_nfs(&url, args);
         let context = format!("{name}\n{}", run.describe());
-        ensure!(run.code == 0, "{context}");
+        ensure!(run.code() == Some(0), "{context}");
         let r = run.result();
         let w = r
             .wire
@@ -440,7 +441,7 @@ fn portmapper_finds_the_server(shared: &Shared) -> Outcome {
             "--verify",
         ],
     );
-    ensure!(run.code == 0, "{}", run.describe());
+    ensure!(run.code() == Some(0), "{}", run.describe());
     let r = run.result();
     let nfs = r.nfs.as_ref().ok_or("an nfs section")?;
     ensure!(
@@ -467,9 +468,9 @@ fn refused_exports_and_directories(shared: &Shared) -> Outcome {
     let g = guard.as_ref().ok_or("no server")?;
     let one_line = |run: &Run, code: i32, needles: &[&str]| -> Outcome {
         ensure!(
-            run.code == code,
+            run.code() == Some(code),
             "exit {} (want {code})\n{}",
-            run.code,
+            run.code().unwrap_or(-1),
             run.describe()
         );
         let line = run.stderr.trim_end();
@@ -537,12 +538,12 @@ fn refused_exports_and_directories(shared: &Shared) -> Outcome {
         &g.url(&shared_dir, ""),
         &["--pattern", "write", "--size", "64k", "--keep"],
     );
-    ensure!(first.code == 0, "{}", first.describe());
+    ensure!(first.code() == Some(0), "{}", first.describe());
     let run = run_nfs(
         &g.url(&shared_dir, "uid=1000&gid=1000"),
         &["--pattern", "write", "--size", "64k"],
     );
-    ensure!(run.code == 3, "{}", run.describe());
+    ensure!(run.code() == Some(3), "{}", run.describe());
     let r = run.result();
     let error = r.error.as_ref().ok_or("an error record")?;
     ensure!(
@@ -577,14 +578,21 @@ fn refused_exports_and_directories(shared: &Shared) -> Outcome {
     Ok(())
 }
 
+/// An `nfslab-io` run in the background: its command, its process and when it started.
+struct Background {
+    command: Command,
+    child: std::process::Child,
+    started: Instant,
+}
+
 /// Starts a verified sequential write in the background; waits until its file on the
-/// server grows (the measured phase runs) and returns the child and when it was seen.
+/// server grows (the measured phase runs) and returns it.
 fn start_write(
     g: &Ganesha,
     dir: &Path,
     options: &str,
     args: &[&str],
-) -> Result<(std::process::Child, Instant), String> {
+) -> Result<Background, String> {
     let url = g.url(dir, "");
     let mut full = vec![
         "run",
@@ -595,10 +603,13 @@ fn start_write(
         options,
     ];
     full.extend_from_slice(args);
-    let child = Command::new(common::bin())
+    let mut command = Command::new(common::bin());
+    command
         .args(&full)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::piped());
+    let started = Instant::now();
+    let child = command
         .spawn()
         .map_err(|e| format!("cannot start nfslab-io: {e}"))?;
     let file = dir.join("nfslab.t0.f0");
@@ -609,15 +620,20 @@ fn start_write(
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    Ok((child, Instant::now()))
+    Ok(Background {
+        command,
+        child,
+        started,
+    })
 }
 
-/// Waits for `child` (at most `limit`); returns the run and when it ended.
-fn finish(
-    mut child: std::process::Child,
-    args: &str,
-    limit: Duration,
-) -> Result<(Run, Instant), String> {
+/// Waits for the run (at most `limit`); returns it and when it ended.
+fn finish(run: Background, limit: Duration) -> Result<(Run, Instant), String> {
+    let Background {
+        command,
+        mut child,
+        started,
+    } = run;
     let start = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
@@ -630,24 +646,20 @@ fn finish(
         std::thread::sleep(Duration::from_millis(10));
     };
     let ended = Instant::now();
-    let mut stdout = String::new();
-    let mut stderr = String::new();
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
     if let Some(mut o) = child.stdout.take() {
-        let _ = o.read_to_string(&mut stdout);
+        let _ = o.read_to_end(&mut stdout);
     }
     if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut stderr);
+        let _ = e.read_to_end(&mut stderr);
     }
-    Ok((
-        Run {
-            args: vec![args.to_owned()],
-            code: status.code().unwrap_or(-1),
-            stdout,
-            stderr,
-            dir: None,
-        },
-        ended,
-    ))
+    let output = Output {
+        status,
+        stdout,
+        stderr,
+    };
+    Ok((Run::finished(&command, output, ended - started), ended))
 }
 
 fn soft_mounts_fail_within_timeo_times_retrans(shared: &Shared) -> Outcome {
@@ -658,7 +670,7 @@ fn soft_mounts_fail_within_timeo_times_retrans(shared: &Shared) -> Outcome {
         g.ensure_running()?;
         let dir = g.subdir(&format!("fault-{mode}"));
         let options = format!("{mode},timeo=10,retrans=2");
-        let (child, _) = start_write(
+        let write = start_write(
             g,
             &dir,
             &options,
@@ -679,13 +691,13 @@ fn soft_mounts_fail_within_timeo_times_retrans(shared: &Shared) -> Outcome {
         )?;
         g.kill();
         let killed = Instant::now();
-        let (run, ended) = finish(child, &options, Duration::from_secs(30))?;
+        let (run, ended) = finish(write, Duration::from_secs(30))?;
         let took = ended - killed;
         let context = format!(
             "{mode}: ended {took:?} after the server stopped\n{}",
             run.describe()
         );
-        ensure!(run.code == 3, "{context}");
+        ensure!(run.code() == Some(3), "{context}");
         ensure!(
             took >= Duration::from_millis(2500) && took <= Duration::from_secs(6),
             "errors come after about timeo x (retrans + 1) = 3 s: {context}"
@@ -736,15 +748,19 @@ fn hard_mounts_ride_out_a_server_restart(shared: &Shared) -> Outcome {
         "--verify",
         "--keep",
     ];
-    let (child, _) = start_write(g, &dir, "hard,timeo=10,retrans=2", &args)?;
+    let write = start_write(g, &dir, "hard,timeo=10,retrans=2", &args)?;
     g.kill();
     let killed = Instant::now();
     std::thread::sleep(Duration::from_secs(2));
     g.restart()?;
     let back = killed.elapsed();
-    let (run, _) = finish(child, "hard", Duration::from_secs(120))?;
+    let (run, _) = finish(write, Duration::from_secs(120))?;
     let context = format!("server back after {back:?}\n{}", run.describe());
-    ensure!(run.code == 0, "exit {}: {context}", run.code);
+    ensure!(
+        run.code() == Some(0),
+        "exit {}: {context}",
+        run.code().unwrap_or(-1)
+    );
     let r = run.result();
     check_consistency(&r, &context);
     ensure!(

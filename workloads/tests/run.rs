@@ -5,7 +5,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{check_consistency, entries, io, run_in};
+use common::{ResultDocument as _, check_consistency, entries, io, run_in};
+use nfslab_test_support::gate;
 use nfslab_workload::{MismatchKind, Pattern, Status, decode_histogram, merge_results};
 
 fn tmpfs_dir() -> tempfile::TempDir {
@@ -246,7 +247,7 @@ fn queued_on_disk(ioengine: &str) {
 #[test]
 fn io_uring_keeps_the_requested_depth() {
     let probe = nfslab_workload::probe_io_uring();
-    if common::required("io_uring") {
+    if gate::required("io_uring") {
         assert_eq!(probe, Ok(()), "NFSLAB_REQUIRE names io_uring");
     }
     if let Err(e) = probe {
@@ -1015,7 +1016,7 @@ fn a_seccomp_profile_blocking_io_uring_gets_the_thread_fallback_at_the_same_dept
     };
     if !available {
         assert!(
-            !common::required("seccomp"),
+            !gate::required("seccomp"),
             "NFSLAB_REQUIRE names seccomp, but python3 or libseccomp is missing: {out:?}"
         );
         eprintln!("python3 with libseccomp is not available here: nothing to check");

@@ -8,7 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use common::run_in;
+use common::{ResultDocument as _, run_in};
 use nfslab_workload::{
     FindingKind, MountStats, RunResult, client_memory, mountstats_delta, parse_mountstats,
     wire_from_mountstats,

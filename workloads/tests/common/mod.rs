@@ -1,71 +1,31 @@
-//! Shared helpers of the integration tests: run the real `nfslab-io` binary, parse its
-//! JSON, and on failure show the command, its output and the directory listing.
+//! Shared helpers of the integration tests: run the real `nfslab-io` binary (a
+//! [`Run`] of the test-support crate, whose failure dump shows the command, its output and
+//! the directory listing), parse its JSON, and check what a result and the files it wrote
+//! must hold.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use nfslab_workload::RunResult;
+use nfslab_test_support::run::Run;
+use nfslab_workload::{BlockId, RunResult, fill_block};
 
 /// Path of the binary under test.
 pub(crate) fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_nfslab-io"))
 }
 
-/// One finished invocation.
-pub(crate) struct Run {
-    /// Arguments given.
-    pub args: Vec<String>,
-    /// Exit code (-1 when killed by a signal).
-    pub code: i32,
-    /// Standard output.
-    pub stdout: String,
-    /// Standard error.
-    pub stderr: String,
-    /// Directory the run targeted, for diagnostics.
-    pub dir: Option<PathBuf>,
+/// The result document a run printed.
+pub(crate) trait ResultDocument {
+    /// The JSON result on stdout.
+    fn result(&self) -> RunResult;
 }
 
-impl Run {
-    /// Everything needed to understand a failure.
-    pub(crate) fn describe(&self) -> String {
-        let listing = self.dir.as_ref().map(|d| listing(d)).unwrap_or_default();
-        format!(
-            "command: nfslab-io {}\nexit: {}\nstderr:\n{}\nstdout (first 2000 bytes):\n{}\ndir listing:\n{}",
-            self.args.join(" "),
-            self.code,
-            self.stderr,
-            &self.stdout[..self.stdout.len().min(2000)],
-            listing
-        )
-    }
-
-    /// The JSON result on stdout.
-    pub(crate) fn result(&self) -> RunResult {
+impl ResultDocument for Run {
+    fn result(&self) -> RunResult {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not a result document: {e}\n{}", self.describe()))
-    }
-
-    /// Asserts the exit code.
-    pub(crate) fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, code, "unexpected exit code\n{}", self.describe());
-        self
-    }
-}
-
-/// Names in `dir`, dotfiles included.
-pub(crate) fn listing(dir: &Path) -> String {
-    match std::fs::read_dir(dir) {
-        Ok(entries) => {
-            let mut names: Vec<String> = entries
-                .filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect();
-            names.sort();
-            names.join("\n")
-        }
-        Err(e) => format!("(cannot list: {e})"),
     }
 }
 
@@ -84,7 +44,7 @@ pub(crate) fn entries(dir: &Path) -> Vec<String> {
 
 /// Runs `nfslab-io ARGS`.
 pub(crate) fn io(args: &[&str]) -> Run {
-    io_in(None, args)
+    Run::of(Command::new(bin()).args(args))
 }
 
 /// Runs `nfslab-io run --dir DIR ARGS`.
@@ -96,21 +56,7 @@ pub(crate) fn run_in(dir: &Path, args: &[&str]) -> Run {
         "--compact",
     ];
     full.extend_from_slice(args);
-    io_in(Some(dir), &full)
-}
-
-fn io_in(dir: Option<&Path>, args: &[&str]) -> Run {
-    let output: Output = Command::new(bin())
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin().display()));
-    Run {
-        args: args.iter().map(|s| (*s).to_owned()).collect(),
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        dir: dir.map(Path::to_path_buf),
-    }
+    io(&full).in_dir(dir)
 }
 
 /// Relative difference of two figures.
@@ -177,56 +123,46 @@ pub(crate) fn check_consistency(r: &RunResult, context: &str) {
     );
 }
 
-/// Whether `NFSLAB_REQUIRE` (comma list) names `service`: then a missing service is a
-/// failure, not a reason to skip.
-pub(crate) fn required(service: &str) -> bool {
-    std::env::var("NFSLAB_REQUIRE")
-        .unwrap_or_default()
-        .split(',')
-        .any(|s| s.trim() == service)
-}
-
-/// A libtest-mimic test body.
-pub(crate) type Body = Box<dyn FnOnce() -> Result<(), libtest_mimic::Failed> + Send>;
-
-/// Turns `tests` into trials gated on `availability` of `service`: run when available;
-/// otherwise ignored with the reason printed once, or failed when the service is required.
-pub(crate) fn gated_trials(
-    service: &str,
-    availability: Result<(), String>,
-    tests: Vec<(&'static str, Body)>,
-) -> Vec<libtest_mimic::Trial> {
-    match availability {
-        Ok(()) => tests
-            .into_iter()
-            .map(|(name, body)| libtest_mimic::Trial::test(name, body))
-            .collect(),
-        Err(reason) if required(service) => tests
-            .into_iter()
-            .map(|(name, _)| {
-                let reason = reason.clone();
-                let service = service.to_owned();
-                libtest_mimic::Trial::test(name, move || {
-                    Err(
-                        format!("NFSLAB_REQUIRE names `{service}` but it is unavailable: {reason}")
-                            .into(),
-                    )
-                })
-            })
-            .collect(),
-        Err(reason) => {
-            eprintln!(
-                "ignoring {} test(s): {service} unavailable: {reason}",
-                tests.len()
-            );
-            tests
-                .into_iter()
-                .map(|(name, _)| {
-                    libtest_mimic::Trial::test(name, || Ok(())).with_ignored_flag(true)
-                })
-                .collect()
+/// Checks that `file` holds, block by block, the verification pattern of `file_id` at
+/// `generation` for `seed`.
+pub(crate) fn check_pattern(
+    file: &Path,
+    bs: u64,
+    seed: u64,
+    file_id: u64,
+    generation: u64,
+) -> Result<u64, String> {
+    let data = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    if !(data.len() as u64).is_multiple_of(bs) {
+        return Err(format!(
+            "{} has {} bytes, not whole blocks of {bs}",
+            file.display(),
+            data.len()
+        ));
+    }
+    let mut expected = vec![0u8; bs as usize];
+    for (block, got) in data.chunks(bs as usize).enumerate() {
+        let id = BlockId {
+            file_id,
+            block: block as u64,
+            offset: block as u64 * bs,
+            generation,
+        };
+        fill_block(&mut expected, seed, id);
+        if got != expected.as_slice() {
+            let at = got
+                .iter()
+                .zip(&expected)
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
+            return Err(format!(
+                "{} block {block} differs from generation {generation} at byte {}",
+                file.display(),
+                block as u64 * bs + at as u64
+            ));
         }
     }
+    Ok(data.len() as u64 / bs)
 }
 
 /// Fails a libtest-mimic test with a message unless `cond`.

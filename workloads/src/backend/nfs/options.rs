@@ -234,6 +234,171 @@ fn seconds(key: &str, value: &str) -> Result<Duration, OptionError> {
     number::<u64>(key, value, 0, 86_400 * 365).map(Duration::from_secs)
 }
 
+/// What the flag `key` (an option without a value: `hard`, `noac`, `sync`...) sets; `None`
+/// when `key` is no flag.
+fn flag_setter(key: &str) -> Option<fn(&mut NfsOptions)> {
+    let set: fn(&mut NfsOptions) = match key {
+        "hard" => |o| o.retry = RetryMode::Hard,
+        "soft" => |o| o.retry = RetryMode::Soft,
+        "softerr" => |o| o.retry = RetryMode::Softerr,
+        "ac" => |o| o.attr_cache = true,
+        "noac" => |o| o.attr_cache = false,
+        "rdirplus" => |o| o.rdirplus = true,
+        "nordirplus" => |o| o.rdirplus = false,
+        "sync" => |o| o.stable = Stability::FileSync,
+        "async" => |o| o.stable = Stability::Unstable,
+        "resvport" => |o| o.resvport = true,
+        "noresvport" => |o| o.resvport = false,
+        _ => return None,
+    };
+    Some(set)
+}
+
+/// Applies an option's value to the options (given its key, for messages).
+type ValueSetter = fn(&mut NfsOptions, &str, &str) -> Result<(), OptionError>;
+
+/// What the option `key=value` checks and sets; `None` when `key` takes no value or is
+/// unknown.
+fn value_setter(key: &str) -> Option<ValueSetter> {
+    let set: ValueSetter = match key {
+        "vers" | "nfsvers" => |_, k, v| {
+            only(
+                k,
+                v,
+                &["3", "3.0"],
+                "the protocol backend speaks NFSv3 only (hint: vers=3)",
+            )
+        },
+        "proto" | "mountproto" => |_, k, v| {
+            only(
+                k,
+                v,
+                &["tcp"],
+                "the protocol backend uses TCP only (hint: proto=tcp)",
+            )
+        },
+        "sec" => |_, k, v| only(k, v, &["sys"], "only AUTH_SYS is supported (hint: sec=sys)"),
+        "port" | "nfsport" => |o, k, v| {
+            o.nfs_port = Some(number(k, v, 1, 65_535)?);
+            Ok(())
+        },
+        "mountport" => |o, k, v| {
+            o.mount_port = Some(number(k, v, 1, 65_535)?);
+            Ok(())
+        },
+        "pmapport" => |o, k, v| {
+            o.portmapper_port = number(k, v, 1, 65_535)?;
+            Ok(())
+        },
+        "rsize" => |o, k, v| {
+            o.rsize = Some(number(k, v, 1, u64::from(u32::MAX))?);
+            Ok(())
+        },
+        "wsize" => |o, k, v| {
+            o.wsize = Some(number(k, v, 1, u64::from(u32::MAX))?);
+            Ok(())
+        },
+        "nconnect" => |o, k, v| {
+            o.nconnect = number(k, v, 1, u64::from(MAX_NCONNECT))?;
+            Ok(())
+        },
+        "max_inflight" => |o, k, v| {
+            o.max_inflight = number(k, v, 1, 65_536)?;
+            Ok(())
+        },
+        "timeo" => |o, k, v| {
+            let deciseconds: u64 = number(k, v, 1, 6000)?;
+            o.timeo = Duration::from_millis(deciseconds * 100);
+            Ok(())
+        },
+        "retrans" => |o, k, v| {
+            o.retrans = number(k, v, 0, 1000)?;
+            Ok(())
+        },
+        "actimeo" => |o, k, v| {
+            let d = seconds(k, v)?;
+            o.acregmin = d;
+            o.acdirmin = d;
+            Ok(())
+        },
+        "acregmin" => |o, k, v| {
+            o.acregmin = seconds(k, v)?;
+            Ok(())
+        },
+        "acdirmin" => |o, k, v| {
+            o.acdirmin = seconds(k, v)?;
+            Ok(())
+        },
+        "stable" => |o, k, v| {
+            o.stable = stability(k, v)?;
+            Ok(())
+        },
+        "uid" => |o, k, v| {
+            o.uid = Some(number(k, v, 0, u64::from(u32::MAX))?);
+            Ok(())
+        },
+        "gid" => |o, k, v| {
+            o.gid = Some(number(k, v, 0, u64::from(u32::MAX))?);
+            Ok(())
+        },
+        "connect_timeout" => |o, k, v| {
+            o.connect_timeout = connect_timeout(k, v)?;
+            Ok(())
+        },
+        "dirty_limit" => |o, k, v| {
+            o.dirty_limit = parse_size(v).map_err(|e| OptionError::Value {
+                key: k.to_owned(),
+                value: v.to_owned(),
+                reason: e.to_string(),
+            })?;
+            Ok(())
+        },
+        _ => return None,
+    };
+    Some(set)
+}
+
+/// Accepts `value` of `key` when it is one of `allowed` (any case); otherwise `reason`.
+fn only(key: &str, value: &str, allowed: &[&str], reason: &str) -> Result<(), OptionError> {
+    if allowed.contains(&value.to_ascii_lowercase().as_str()) {
+        Ok(())
+    } else {
+        Err(OptionError::Value {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            reason: reason.to_owned(),
+        })
+    }
+}
+
+/// `stable=unstable|data_sync|file_sync` (any case, `-` for `_`).
+fn stability(key: &str, value: &str) -> Result<Stability, OptionError> {
+    match value.to_ascii_lowercase().replace('-', "_").as_str() {
+        "unstable" => Ok(Stability::Unstable),
+        "data_sync" => Ok(Stability::DataSync),
+        "file_sync" => Ok(Stability::FileSync),
+        _ => Err(OptionError::Value {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            reason: "one of unstable, data_sync, file_sync".to_owned(),
+        }),
+    }
+}
+
+/// `connect_timeout=D`: a duration greater than zero.
+fn connect_timeout(key: &str, value: &str) -> Result<Duration, OptionError> {
+    let bad = |reason: String| OptionError::Value {
+        key: key.to_owned(),
+        value: value.to_owned(),
+        reason,
+    };
+    let d = parse_duration(value).map_err(|e| bad(e.to_string()))?;
+    if d.is_zero() {
+        return Err(bad("must be greater than zero".to_owned()));
+    }
+    Ok(d)
+}
+
 impl NfsOptions {
     /// Applies a `mount -o` style list (`,` separated).
     pub fn apply_mount_options(&mut self, text: &str) -> Result<(), OptionError> {
@@ -272,168 +437,37 @@ impl NfsOptions {
         Ok(())
     }
 
-    fn apply_one<'a>(
+    /// Applies one option (`key`, its value if any, and the option as `given`): a flag, an
+    /// option with a value, one accepted and ignored, or an unknown key.
+    fn apply_one(
         &mut self,
         key: &str,
-        value: Option<&'a str>,
+        value: Option<&str>,
         given: &str,
     ) -> Result<(), OptionError> {
-        let need = |v: Option<&'a str>| -> Result<&'a str, OptionError> {
-            v.ok_or(OptionError::Form {
-                given: given.to_owned(),
-                reason: "this option takes a value (key=value)",
-            })
+        let form = |reason| OptionError::Form {
+            given: given.to_owned(),
+            reason,
         };
-        let flag = |v: Option<&str>| match v {
-            None => Ok(()),
-            Some(_) => Err(OptionError::Form {
-                given: given.to_owned(),
-                reason: "this option takes no value",
-            }),
-        };
-        let only = |v: &str, allowed: &[&str], reason: &str| -> Result<(), OptionError> {
-            if allowed.contains(&v.to_ascii_lowercase().as_str()) {
-                Ok(())
-            } else {
-                Err(OptionError::Value {
-                    key: key.to_owned(),
-                    value: v.to_owned(),
-                    reason: reason.to_owned(),
-                })
+        if let Some(set) = flag_setter(key) {
+            if value.is_some() {
+                return Err(form("this option takes no value"));
             }
-        };
-        match key {
-            "vers" | "nfsvers" => only(
-                need(value)?,
-                &["3", "3.0"],
-                "the protocol backend speaks NFSv3 only (hint: vers=3)",
-            )?,
-            "proto" | "mountproto" => only(
-                need(value)?,
-                &["tcp"],
-                "the protocol backend uses TCP only (hint: proto=tcp)",
-            )?,
-            "sec" => only(
-                need(value)?,
-                &["sys"],
-                "only AUTH_SYS is supported (hint: sec=sys)",
-            )?,
-            "port" | "nfsport" => self.nfs_port = Some(number(key, need(value)?, 1, 65_535)?),
-            "mountport" => self.mount_port = Some(number(key, need(value)?, 1, 65_535)?),
-            "pmapport" => self.portmapper_port = number(key, need(value)?, 1, 65_535)?,
-            "rsize" => self.rsize = Some(number(key, need(value)?, 1, u64::from(u32::MAX))?),
-            "wsize" => self.wsize = Some(number(key, need(value)?, 1, u64::from(u32::MAX))?),
-            "nconnect" => {
-                self.nconnect = number(key, need(value)?, 1, u64::from(MAX_NCONNECT))?;
+            set(self);
+        } else if let Some(set) = value_setter(key) {
+            set(
+                self,
+                key,
+                value.ok_or_else(|| form("this option takes a value (key=value)"))?,
+            )?;
+        } else if IGNORED.contains(&key) {
+            if !self.ignored.iter().any(|i| i == given) {
+                self.ignored.push(given.to_owned());
             }
-            "max_inflight" => self.max_inflight = number(key, need(value)?, 1, 65_536)?,
-            "hard" => {
-                flag(value)?;
-                self.retry = RetryMode::Hard;
-            }
-            "soft" => {
-                flag(value)?;
-                self.retry = RetryMode::Soft;
-            }
-            "softerr" => {
-                flag(value)?;
-                self.retry = RetryMode::Softerr;
-            }
-            "timeo" => {
-                let deciseconds: u64 = number(key, need(value)?, 1, 6000)?;
-                self.timeo = Duration::from_millis(deciseconds * 100);
-            }
-            "retrans" => self.retrans = number(key, need(value)?, 0, 1000)?,
-            "ac" => {
-                flag(value)?;
-                self.attr_cache = true;
-            }
-            "noac" => {
-                flag(value)?;
-                self.attr_cache = false;
-            }
-            "actimeo" => {
-                let d = seconds(key, need(value)?)?;
-                self.acregmin = d;
-                self.acdirmin = d;
-            }
-            "acregmin" => self.acregmin = seconds(key, need(value)?)?,
-            "acdirmin" => self.acdirmin = seconds(key, need(value)?)?,
-            "rdirplus" => {
-                flag(value)?;
-                self.rdirplus = true;
-            }
-            "nordirplus" => {
-                flag(value)?;
-                self.rdirplus = false;
-            }
-            "sync" => {
-                flag(value)?;
-                self.stable = Stability::FileSync;
-            }
-            "async" => {
-                flag(value)?;
-                self.stable = Stability::Unstable;
-            }
-            "stable" => {
-                let v = need(value)?;
-                self.stable = match v.to_ascii_lowercase().replace('-', "_").as_str() {
-                    "unstable" => Stability::Unstable,
-                    "data_sync" => Stability::DataSync,
-                    "file_sync" => Stability::FileSync,
-                    _ => {
-                        return Err(OptionError::Value {
-                            key: key.to_owned(),
-                            value: v.to_owned(),
-                            reason: "one of unstable, data_sync, file_sync".to_owned(),
-                        });
-                    }
-                };
-            }
-            "uid" => self.uid = Some(number(key, need(value)?, 0, u64::from(u32::MAX))?),
-            "gid" => self.gid = Some(number(key, need(value)?, 0, u64::from(u32::MAX))?),
-            "resvport" => {
-                flag(value)?;
-                self.resvport = true;
-            }
-            "noresvport" => {
-                flag(value)?;
-                self.resvport = false;
-            }
-            "connect_timeout" => {
-                let v = need(value)?;
-                let d = parse_duration(v).map_err(|e| OptionError::Value {
-                    key: key.to_owned(),
-                    value: v.to_owned(),
-                    reason: e.to_string(),
-                })?;
-                if d.is_zero() {
-                    return Err(OptionError::Value {
-                        key: key.to_owned(),
-                        value: v.to_owned(),
-                        reason: "must be greater than zero".to_owned(),
-                    });
-                }
-                self.connect_timeout = d;
-            }
-            "dirty_limit" => {
-                let v = need(value)?;
-                self.dirty_limit = parse_size(v).map_err(|e| OptionError::Value {
-                    key: key.to_owned(),
-                    value: v.to_owned(),
-                    reason: e.to_string(),
-                })?;
-            }
-            k if IGNORED.contains(&k) => {
-                if !self.ignored.iter().any(|i| i == given) {
-                    self.ignored.push(given.to_owned());
-                }
-            }
-            _ => {
-                return Err(OptionError::Unknown {
-                    key: key.to_owned(),
-                });
-            }
+        } else {
+            return Err(OptionError::Unknown {
+                key: key.to_owned(),
+            });
         }
         Ok(())
     }

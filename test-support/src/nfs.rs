@@ -1,8 +1,8 @@
-//! Support for the NFS protocol backend's tests: a real nfs-ganesha instance started and
-//! stopped by the tests ([`Ganesha`]), small fake RPC servers for the failure cases
-//! ([`FakeRpc`]), and the check that files on the server hold exactly the data written.
-
-#![allow(dead_code)]
+//! NFS servers for tests: a real nfs-ganesha started and stopped by the test on free ports
+//! with its own exports ([`Ganesha`]; it registers with the local rpcbind and puts back the
+//! registrations it replaced, [`PortmapBackup`]), and small fake RPC servers that script
+//! *when* a server misbehaves for the failure cases ([`FakeRpc`], [`Fake`]). Used by the IO
+//! engine's NFS tests and by `nfslab bench --host`'s end-to-end test.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -16,7 +16,6 @@ use nfs3_types::rpc::{
     accept_stat_data, accepted_reply, msg_body, opaque_auth, reply_body, rpc_msg,
 };
 use nfs3_types::xdr_codec::Pack;
-use nfslab_workload::{BlockId, fill_block};
 
 /// Programs a ganesha instance registers with rpcbind: NFS and MOUNT.
 const GANESHA_PROGRAMS: [u32; 2] = [100_003, 100_005];
@@ -56,13 +55,13 @@ fn rpc_call(port: u16, prog: u32, vers: u32, proc: u32, args: &[u8]) -> Option<V
 /// are put back afterwards (another server on this machine, e.g. one CI started, stays
 /// reachable through the portmapper).
 #[derive(Debug, Default)]
-pub(crate) struct PortmapBackup {
+pub struct PortmapBackup {
     mappings: Vec<[u32; 4]>,
 }
 
 impl PortmapBackup {
     /// Reads the current registrations of NFS and MOUNT (PMAPPROC_DUMP).
-    pub(crate) fn save() -> PortmapBackup {
+    pub fn save() -> PortmapBackup {
         let mut mappings = Vec::new();
         if let Some(list) = pmap_call(4, &[]) {
             let mut at = 0;
@@ -83,7 +82,7 @@ impl PortmapBackup {
     }
 
     /// Removes what the tests' server left and registers the saved mappings again.
-    pub(crate) fn restore(&self) {
+    pub fn restore(&self) {
         let mut pairs: Vec<(u32, u32)> = self.mappings.iter().map(|m| (m[0], m[1])).collect();
         pairs.sort_unstable();
         pairs.dedup();
@@ -116,7 +115,7 @@ fn free_ports() -> Result<(u16, u16), String> {
 /// An nfs-ganesha server on 127.0.0.1 with three VFS exports in a temporary directory:
 /// `export` (read-write), `restricted` (only for client 192.0.2.1) and `readonly`. It
 /// registers with the local rpcbind, listens on free ports, and is stopped on drop.
-pub(crate) struct Ganesha {
+pub struct Ganesha {
     root: tempfile::TempDir,
     /// Local path of the read-write export.
     pub export: PathBuf,
@@ -136,7 +135,7 @@ pub(crate) struct Ganesha {
 
 impl Ganesha {
     /// Writes a configuration and starts the server; `Err` says why it cannot run here.
-    pub(crate) fn start() -> Result<Ganesha, String> {
+    pub fn start() -> Result<Ganesha, String> {
         for (tool, arg) in [("ganesha.nfsd", "-v"), ("rpcinfo", "-p")] {
             let probe = Command::new(tool)
                 .arg(arg)
@@ -239,12 +238,12 @@ impl Ganesha {
     }
 
     /// Whether NFS v3 and MOUNT v3 answer a NULL call on their ports.
-    pub(crate) fn answers(&self) -> bool {
+    pub fn answers(&self) -> bool {
         rpc_null(self.nfs_port, 100_003, 3) && rpc_null(self.mount_port, 100_005, 3)
     }
 
     /// Stops the server abruptly (SIGKILL), as a crash would.
-    pub(crate) fn kill(&mut self) {
+    pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -252,13 +251,13 @@ impl Ganesha {
     }
 
     /// Starts the server again on the same ports and exports.
-    pub(crate) fn restart(&mut self) -> Result<(), String> {
+    pub fn restart(&mut self) -> Result<(), String> {
         self.kill();
         self.launch()
     }
 
     /// Makes sure the server runs (after a test that stopped it).
-    pub(crate) fn ensure_running(&mut self) -> Result<(), String> {
+    pub fn ensure_running(&mut self) -> Result<(), String> {
         if self.child.is_some() && self.answers() {
             return Ok(());
         }
@@ -266,7 +265,7 @@ impl Ganesha {
     }
 
     /// `nfs://127.0.0.1/<local path>?nfsport=..&mountport=..` plus `extra` query options.
-    pub(crate) fn url(&self, path: &Path, extra: &str) -> String {
+    pub fn url(&self, path: &Path, extra: &str) -> String {
         let mut url = format!(
             "nfs://127.0.0.1{}?nfsport={}&mountport={}",
             path.display(),
@@ -281,14 +280,14 @@ impl Ganesha {
     }
 
     /// The last lines of the server's log.
-    pub(crate) fn log_tail(&self) -> String {
+    pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
     /// A fresh directory in the read-write export.
-    pub(crate) fn subdir(&self, name: &str) -> PathBuf {
+    pub fn subdir(&self, name: &str) -> PathBuf {
         let dir = self.export.join(name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("subdirectory in the export");
@@ -321,51 +320,9 @@ impl Drop for Ganesha {
     }
 }
 
-/// Checks that `file` holds, block by block, the verification pattern of `file_id` at
-/// `generation` for `seed`.
-pub(crate) fn check_pattern(
-    file: &Path,
-    bs: u64,
-    seed: u64,
-    file_id: u64,
-    generation: u64,
-) -> Result<u64, String> {
-    let data = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    if !(data.len() as u64).is_multiple_of(bs) {
-        return Err(format!(
-            "{} has {} bytes, not whole blocks of {bs}",
-            file.display(),
-            data.len()
-        ));
-    }
-    let mut expected = vec![0u8; bs as usize];
-    for (block, got) in data.chunks(bs as usize).enumerate() {
-        let id = BlockId {
-            file_id,
-            block: block as u64,
-            offset: block as u64 * bs,
-            generation,
-        };
-        fill_block(&mut expected, seed, id);
-        if got != expected.as_slice() {
-            let at = got
-                .iter()
-                .zip(&expected)
-                .position(|(a, b)| a != b)
-                .unwrap_or(0);
-            return Err(format!(
-                "{} block {block} differs from generation {generation} at byte {}",
-                file.display(),
-                block as u64 * bs + at as u64
-            ));
-        }
-    }
-    Ok(data.len() as u64 / bs)
-}
-
 /// What a fake RPC server answers.
 #[derive(Debug, Clone)]
-pub(crate) enum Fake {
+pub enum Fake {
     /// A portmapper that knows MOUNT v3 (at `mount_port`) but not NFS v3.
     PortmapWithoutNfs {
         /// Port answered for program 100005.
@@ -392,7 +349,7 @@ pub(crate) enum Fake {
 }
 
 /// A fake RPC server on 127.0.0.1 (a thread per connection), stopped on drop.
-pub(crate) struct FakeRpc {
+pub struct FakeRpc {
     /// Its port.
     pub port: u16,
     stop: Arc<AtomicBool>,
@@ -504,7 +461,7 @@ fn answer(kind: &Fake, record: &[u8]) -> Option<Vec<u8>> {
 
 impl FakeRpc {
     /// Starts a fake server of `kind`.
-    pub(crate) fn start(kind: Fake) -> FakeRpc {
+    pub fn start(kind: Fake) -> FakeRpc {
         let listener = TcpListener::bind("127.0.0.1:0").expect("fake server binds");
         let port = listener.local_addr().expect("address").port();
         listener
