@@ -3,7 +3,7 @@
 //! # Layout
 //!
 //! Modules in layers, bottom up: each uses only modules in the layers below it (and never a
-//! sibling that uses it back: `test-support/tests/layers.rs` checks every level of the tree).
+//! sibling that uses it back: `test-support/tests/structure.rs` checks every level of the tree).
 //!
 //! 1. Foundations, which use nothing of the crate above them:
 //!    - [`errors`]: an error and its causes on one line; the wall clock as results record it.

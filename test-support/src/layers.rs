@@ -40,6 +40,7 @@ struct Reference {
 pub struct Graph {
     modules: BTreeSet<ModPath>,
     references: Vec<Reference>,
+    files: Vec<PathBuf>,
 }
 
 /// An edge between two sibling modules, with the places that make it.
@@ -99,6 +100,7 @@ impl Graph {
 
     fn read_file(&mut self, file: &Path, child_dir: &Path, path: ModPath) -> Result<(), String> {
         let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        self.files.push(file.to_path_buf());
         let parsed = syn::parse_file(&text).map_err(|e| {
             let at = e.span().start();
             format!("{}:{}:{}: {e}", file.display(), at.line, at.column + 1)
@@ -276,6 +278,14 @@ fn strongly_connected(edges: &[Edge]) -> Vec<BTreeSet<String>> {
     state.found
 }
 
+/// Every file of the crate's non-test module tree, the root first.
+///
+/// # Errors
+/// As [`Graph::read`].
+pub fn module_files(lib: &Path) -> Result<Vec<PathBuf>, String> {
+    Ok(Graph::read(lib)?.files)
+}
+
 /// The file of an out-of-line module and the directory its own children live in.
 fn module_file(
     dir: &Path,
@@ -302,7 +312,7 @@ fn module_file(
     ))
 }
 
-fn item_attrs(item: &syn::Item) -> &[syn::Attribute] {
+pub(crate) fn item_attrs(item: &syn::Item) -> &[syn::Attribute] {
     match item {
         syn::Item::Const(i) => &i.attrs,
         syn::Item::Enum(i) => &i.attrs,
@@ -324,7 +334,7 @@ fn item_attrs(item: &syn::Item) -> &[syn::Attribute] {
 }
 
 /// Whether the attributes make an item exist only in test builds (`#[cfg(test)]`).
-fn is_test_only(attrs: &[syn::Attribute]) -> bool {
+pub(crate) fn is_test_only(attrs: &[syn::Attribute]) -> bool {
     attrs.iter().any(|a| {
         a.path().is_ident("cfg")
             && a.parse_args::<syn::Ident>()

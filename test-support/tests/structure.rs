@@ -1,6 +1,9 @@
-//! The layering of nfslab's crates is a checked fact: no module of the harness or of the
-//! workload crate uses a sibling that (directly or through others) uses it back, at any
-//! level of the module tree. A failure lists each cycle with the `file:line` of every edge.
+//! The structure of nfslab's crates as checked facts, read from their sources:
+//! - no module of the harness library, the `nfslab` binary or the workload crate uses a
+//!   sibling that (directly or through others) uses it back, at any level of the module
+//!   tree; a failure lists each cycle with the `file:line` of every edge;
+//! - no function outside tests is longer than 150 lines; a failure lists each with its
+//!   length and place.
 
 use std::path::Path;
 
@@ -62,4 +65,37 @@ fn the_nfslab_binary_has_no_import_cycle() {
     // The CLI's modules (`src/main.rs`, `src/cli/`): commands use the errors module and the
     // shared helpers of `cli`, never each other in a circle.
     check("harness", "main.rs", &[], 10);
+}
+
+/// No function outside tests is longer than this many lines (`fn` to closing brace).
+const MAX_FUNCTION_LINES: usize = 150;
+
+#[test]
+fn no_function_outside_tests_is_over_150_lines() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new(".."));
+    let mut long = Vec::new();
+    let mut seen = 0;
+    for root in [
+        "harness/src/lib.rs",
+        "harness/src/main.rs",
+        "workloads/src/lib.rs",
+    ] {
+        let functions = nfslab_test_support::functions::functions(&workspace.join(root))
+            .unwrap_or_else(|e| panic!("{e}"));
+        seen += functions.len();
+        long.extend(
+            functions
+                .into_iter()
+                .filter(|f| f.lines > MAX_FUNCTION_LINES)
+                .map(|f| format!("  {} lines: {} ({})", f.lines, f.name, f.at)),
+        );
+    }
+    assert!(seen > 1000, "only {seen} functions found");
+    assert!(
+        long.is_empty(),
+        "functions over {MAX_FUNCTION_LINES} lines (split them into named steps):\n{}",
+        long.join("\n")
+    );
 }
