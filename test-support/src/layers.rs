@@ -9,7 +9,7 @@
 //! reference becomes an edge between the two siblings under their closest common ancestor
 //! (`crate::bench::runner` naming `crate::model::plan` is `bench -> model` at the root;
 //! `crate::bench::runner` naming `crate::bench::progress` is `runner -> progress` inside
-//! `bench`); a module naming its own ancestor or descendant is no edge. [`cycles`] then lists
+//! `bench`); a module naming its own ancestor or descendant is no edge. [`Graph::cycles`] then lists
 //! every strongly connected set of siblings, with where each edge comes from.
 //!
 //! Written here rather than taken from `cargo modules`: that tool needs a nightly-sized

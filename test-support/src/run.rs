@@ -157,7 +157,7 @@ fn quote(word: &OsStr) -> String {
 
 /// Every entry under `dir`, one per line as a path relative to it (directories end with
 /// `/`), sorted, dotfiles included; symbolic links are not followed. At most
-/// [`LISTING_SHOWN`] entries are shown, then how many more there are.
+/// `LISTING_SHOWN` entries are shown, then how many more there are.
 #[must_use]
 pub fn dir_list(dir: &Path) -> String {
     if let Err(e) = std::fs::symlink_metadata(dir) {

@@ -127,7 +127,7 @@ pub trait WorkerIo: Send {
     /// Removes every file and directory this worker created.
     fn cleanup(&mut self) -> Result<(), IoFault>;
     /// Runs this worker's measured phase with the backend's own driver (several requests
-    /// in flight, see [`crate::pipeline`]); `None` lets the engine's synchronous driver
+    /// in flight, see the `pipeline` module); `None` lets the engine's synchronous driver
     /// run it.
     fn run_measured(
         &mut self,

@@ -47,7 +47,7 @@ pub fn printable(value: &str) -> String {
     value.chars().flat_map(char::escape_debug).collect()
 }
 
-/// Checks that `name` is one safe path component: 1 to [`MAX_COMPONENT_LEN`] bytes of
+/// Checks that `name` is one safe path component: 1 to `MAX_COMPONENT_LEN` (200) bytes of
 /// letters, digits, `-`, `_` and `.`, not starting with `.` or `-`.
 ///
 /// # Errors

@@ -236,7 +236,7 @@ impl DurationRange {
     /// Whether `value` is within the range.
     ///
     /// # Errors
-    /// [`RangeError`] naming the bound broken.
+    /// `RangeError` naming the bound broken.
     pub fn check(self, value: Duration) -> Result<Duration, RangeError> {
         let problem = if value < self.min {
             if value.is_zero() { "zero" } else { "too short" }

@@ -82,7 +82,7 @@ pub(crate) fn options() -> serde_saphyr::Options {
 }
 
 /// The text of a file's bytes; invalid UTF-8 is an error at the first bad byte's line and
-/// column, with a hint about the encoding; a file over [`MAX_BYTES`] is refused.
+/// column, with a hint about the encoding; a file over `MAX_BYTES` (4 MiB) is refused.
 ///
 /// # Errors
 /// [`YamlError`] for a file too large or not UTF-8.

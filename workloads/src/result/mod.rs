@@ -418,7 +418,7 @@ pub(crate) fn encode_histogram(h: &Histogram<u64>) -> String {
     }
 }
 
-/// Decodes [`encode_histogram`]'s text.
+/// Decodes `encode_histogram`'s text.
 pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, HistogramDecodeError> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text)
