@@ -10,7 +10,7 @@
 //!    - [`exit`]: the documented process exit codes.
 //!    - [`k8s`]: the narrow [`k8s::Cluster`] interface scenarios and benchmarks use, readiness
 //!      [`k8s::conditions`], watch-based [`k8s::wait`]s, run [`k8s::ownership`] labels, node
-//!      facts ([`k8s::nodes`]) and the scripted [`k8s::fake`] cluster for engine tests.
+//!      facts (`k8s::nodes`) and the scripted [`k8s::fake`] cluster for engine tests.
 //!    - [`names`]: the grammar of user-given names that become paths or object names.
 //! 2. [`config`]: timeouts and other tunables, with commented defaults; the server flavor.
 //! 3. [`nfs`]: the NFS server under test, how to reach its files, the mount-option model and

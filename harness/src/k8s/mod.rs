@@ -14,15 +14,15 @@
 
 pub mod clean;
 pub mod conditions;
-pub mod diagnose;
+pub(crate) mod diagnose;
 pub mod fake;
 pub mod kube_cluster;
-pub mod manifest;
-pub mod nodes;
+pub(crate) mod manifest;
+pub(crate) mod nodes;
 pub mod ownership;
-pub mod schema;
+pub(crate) mod schema;
 pub mod stand_in;
-pub mod tracker;
+pub(crate) mod tracker;
 pub mod wait;
 
 use std::fmt;

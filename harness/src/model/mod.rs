@@ -17,10 +17,10 @@
 //!   merges, options diff).
 //! - [`summary`]: the versioned summary document reports are rendered from.
 //! - [`scenarios`]: the versioned scenario results (`scenarios.json`).
-//! - [`environment`]: the environment a run ran in, as results record it.
+//! - `environment`: the environment a run ran in, as results record it.
 
 pub mod aggregate;
-pub mod environment;
+pub(crate) mod environment;
 pub mod matrix;
 pub mod nas;
 pub mod plan;

@@ -10,16 +10,16 @@
 //!   status, and the client check that proves it serves.
 //! - [`files`]: server-side file operations through the server's file-access container.
 //! - [`helper`]: the `nfslab-io` helper commands run in pods, read with the producer's types.
-//! - [`provisioner`]: the objects of nfs-subdir-external-provisioner.
+//! - `provisioner`: the objects of nfs-subdir-external-provisioner.
 //! - [`external`]: a server outside the cluster (`host:/export`).
 
 pub mod files;
 pub mod helper;
 pub mod protocol;
-pub mod provisioner;
+pub(crate) mod provisioner;
 pub mod server;
 
-pub mod mount_options;
+pub(crate) mod mount_options;
 
 use serde::{Deserialize, Serialize};
 

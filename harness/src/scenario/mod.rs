@@ -5,8 +5,8 @@
 //! claim stays Pending, exec in a pod, check files on the NFS server, expect an event...).
 //!
 //! # Layout
-//! - [`load`]: reading a file into a [`plan::Scenario`], rejecting every problem with
-//!   `file:line:column` and a hint before anything touches a cluster; [`validate`]: the
+//! - `load`: reading a file into a [`plan::Scenario`], rejecting every problem with
+//!   `file:line:column` and a hint before anything touches a cluster; `validate`: the
 //!   validator's core every step kind's checks use (the file's shared serde pieces live
 //!   privately in `format`);
 //! - [`plan`]: the validated model the engine runs;
@@ -16,14 +16,14 @@
 //! - [`live`]: the live terminal view of running scenarios;
 //! - [`engine`]: running scenarios (one namespace each, bounded parallelism, diagnosis,
 //!   cleanup on success, failure, panic and Ctrl-C) with progress for a live view;
-//! - [`steps`]: the step kinds, one file per family (`objects`, `waits`, `pods`, `server`,
+//! - `steps`: the step kinds, one file per family (`objects`, `waits`, `pods`, `server`,
 //!   `cluster`), each holding its kinds' file format, validation and what they do against
 //!   the cluster and the NFS server; the shared step context in `steps/mod.rs`;
 //! - [`files`]: the NFS server's files and restarts ([`files::ServerFiles`],
 //!   [`files::ServerControl`]);
-//! - [`provisioner`]: the nfs-subdir-external-provisioner objects;
+//! - `provisioner`: the nfs-subdir-external-provisioner objects;
 //! - [`env`](mod@env): the environment scenarios run in, and the one place it is prepared;
-//! - [`render`]: what a scenario would apply, for dry runs;
+//! - `render`: what a scenario would apply, for dry runs;
 //! - the versioned JSON results that reports are rendered from are
 //!   [`crate::model::scenarios`], with the run's other documents;
 //! - [`junit`]: the same results as a JUnit XML report for CI.
@@ -38,13 +38,13 @@ pub mod files;
 mod format;
 pub mod junit;
 pub mod live;
-pub mod load;
+pub(crate) mod load;
 pub mod plan;
-pub mod provisioner;
-pub mod render;
-pub mod steps;
+mod provisioner;
+mod render;
+mod steps;
 pub mod template;
-pub mod validate;
+mod validate;
 
 pub use crate::model::scenarios::{Outcome, RunResults, ScenarioResult};
 pub use catalog::Catalog;
