@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nfslab::k8s::ownership::RunId;
-use nfslab::model::matrix::Matrix;
+use nfslab::model::Matrix;
 use nfslab::model::plan::{ServerKind, load_plan};
 use nfslab::model::results::{
     Attempt, AttemptStatus, Environment, NodeInfo, PodRecord, ResultsDir, RunRecord, RunStatus,

@@ -19,12 +19,12 @@ use nfslab::k8s::fake::FakeCluster;
 use nfslab::k8s::ownership::RunId;
 use nfslab::k8s::stand_in::{self, StandIn};
 use nfslab::k8s::{Cluster, ObjectRef};
-use nfslab::model::matrix::Matrix;
+use nfslab::model::Matrix;
 use nfslab::model::plan::{BuiltInIncludes, parse_plan};
-use nfslab::nfs::files::ServerFiles;
+use nfslab::nfs::ServerFiles;
 use nfslab::nfs::helper;
 use nfslab::nfs::{FileAccess, NfsServer, ServerFlavor};
-use nfslab::scenario::files::{ExecFiles, ServerFiles as _};
+use nfslab::scenario::{ExecFiles, ServerFiles as _};
 use nfslab_workload::{RunResult, Status};
 use serde_json::json;
 

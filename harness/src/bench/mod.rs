@@ -2,8 +2,8 @@
 //!
 //! # Layout
 //! - [`manifests`]: the ConfigMap, PV, PVC and client pods of each cell repetition.
-//! - [`environment`]: the seam that provides the cluster and in-cluster servers.
-//! - [`storage_class`]: benchmarking through the user's StorageClass (a clone per profile).
+//! - `environment`: the seam that provides the cluster and in-cluster servers.
+//! - `storage_class`: benchmarking through the user's StorageClass (a clone per profile).
 //! - [`runner`]: the matrix on a cluster (PV/PVC/pods per cell, barrier, collection,
 //!   cleanup, Ctrl-C); [`host`]: the matrix from this host; `cells`: the cell loop both
 //!   share; [`progress`]: their progress bar.
@@ -12,9 +12,12 @@
 //! directory, aggregation) are documents of the run, in [`crate::model`].
 
 mod cells;
-pub mod environment;
+mod environment;
 pub mod host;
 pub mod manifests;
 pub mod progress;
 pub mod runner;
-pub mod storage_class;
+pub(crate) mod storage_class;
+
+pub use environment::{EnvironmentRequest, bring_up_bench_environment};
+pub use storage_class::{ClassError, SourceClass};

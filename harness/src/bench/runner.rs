@@ -3,7 +3,7 @@
 //! For each step (a repetition of a cell, in [`Matrix::schedule`] order):
 //! 1. apply the job ConfigMap, the PV (profile `mountOptions`, unique storage class), the
 //!    PVC and the K client pods ([`manifests::cell_objects`]); for a StorageClass server,
-//!    only the PVC, naming the profile's clone of the class ([`super::storage_class`]);
+//!    only the PVC, naming the profile's clone of the class (`super::storage_class`);
 //! 2. wait for the PVC to bind (a provisioned volume must carry the profile's options) and
 //!    every pod to be Ready (their init containers created the client directories and laid
 //!    out the files, outside the measurement);

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
-use nfslab::bench::environment::{EnvironmentRequest, bring_up_bench_environment};
+use nfslab::bench::SourceClass;
 use nfslab::bench::host::clients::find_engine;
 use nfslab::bench::host::mount::{self, MountSupport};
 use nfslab::bench::host::{DEFAULT_CONNECT_TIMEOUT, HostOptions, run_host_bench};
@@ -15,16 +15,16 @@ use nfslab::bench::progress::{
     CLUSTER_STEP_OVERHEAD, Eta, HOST_STEP_OVERHEAD, for_stderr, format_eta,
 };
 use nfslab::bench::runner::{BenchOutcome, RunnerOptions, run_bench};
-use nfslab::bench::storage_class::SourceClass;
+use nfslab::bench::{EnvironmentRequest, bring_up_bench_environment};
 use nfslab::config::Config;
 use nfslab::exit::Outcome;
 use nfslab::k8s::ownership::RunId;
-use nfslab::model::matrix::AccessPath;
-use nfslab::model::matrix::Matrix;
+use nfslab::model::AccessPath;
+use nfslab::model::Matrix;
 use nfslab::model::plan::{
     DEFAULT_PLAN_PATH, Overrides, Plan, ServerKind, builtin_plan, load_plan,
 };
-use nfslab::nfs::protocol::map_profile;
+use nfslab::nfs::map_profile;
 use nfslab::report::HTML_FILE;
 
 use super::errors::CliError;

@@ -16,9 +16,9 @@
 
 use std::process::ExitCode;
 
+use nfslab::bench::ClassError;
 use nfslab::bench::host::HostError;
 use nfslab::bench::runner::BenchError;
-use nfslab::bench::storage_class::ClassError;
 use nfslab::cluster::ClusterSetupError;
 use nfslab::cluster::images::ImageError;
 use nfslab::cluster::kind::KindError;
@@ -27,8 +27,8 @@ use nfslab::config::ConfigError;
 use nfslab::environment::EnvironmentError;
 use nfslab::errors::error_chain;
 use nfslab::exit::Outcome;
+use nfslab::k8s::ConnectError;
 use nfslab::k8s::clean::CleanError;
-use nfslab::k8s::kube_cluster::ConnectError;
 use nfslab::model::plan::PlanError;
 use nfslab::model::results::ResultsError;
 use nfslab::nfs::server::NfsError;

@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 use nfslab::cluster;
 use nfslab::exit::Outcome;
-use nfslab::k8s::kube_cluster::KubeCluster;
+use nfslab::k8s::KubeCluster;
 use nfslab::nfs::NfsServer;
 use nfslab::nfs::server::{self, ServerSpec};
 

@@ -17,10 +17,10 @@ use nfslab::run::{
     self as job, Job, Phase, QUICK_PLAN_PATH, QUICK_SCENARIOS, SystemProvider, View,
     builtin_quick_plan, set_in_cluster_flavor,
 };
+use nfslab::scenario::LiveView;
+use nfslab::scenario::Observer;
 use nfslab::scenario::catalog::{self, Catalog};
 use nfslab::scenario::commands;
-use nfslab::scenario::engine::Observer;
-use nfslab::scenario::live::LiveView;
 
 use super::errors::CliError;
 

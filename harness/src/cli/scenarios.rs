@@ -6,9 +6,9 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use nfslab::config::Config;
 use nfslab::exit::Outcome;
+use nfslab::scenario::LiveView;
 use nfslab::scenario::catalog::{self, Catalog};
 use nfslab::scenario::commands::{self, RenderTarget, RunRequest};
-use nfslab::scenario::live::LiveView;
 
 use super::errors::CliError;
 
@@ -101,7 +101,7 @@ pub(crate) struct RunArgs {
 /// With `--dry-run` and a named cluster: the API server dry-runs every manifest with strict
 /// field validation (nothing is stored).
 fn server_dry_run(
-    scenarios: &[nfslab::scenario::plan::Scenario],
+    scenarios: &[nfslab::scenario::Scenario],
     selection: &super::ClusterSelection,
     config: &Config,
 ) -> Result<Outcome, CliError> {
@@ -131,7 +131,7 @@ fn server_dry_run(
                 }
                 Err(e) => Err(e.into()),
             },
-            None => nfslab::k8s::kube_cluster::KubeCluster::connect(
+            None => nfslab::k8s::KubeCluster::connect(
                 kubeconfig.as_deref(),
                 context.as_deref(),
                 config.timeouts.exec,

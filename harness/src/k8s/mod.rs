@@ -16,7 +16,7 @@ pub mod clean;
 pub mod conditions;
 pub(crate) mod diagnose;
 pub mod fake;
-pub mod kube_cluster;
+pub(crate) mod kube_cluster;
 pub(crate) mod manifest;
 pub(crate) mod nodes;
 pub mod ownership;
@@ -24,6 +24,8 @@ pub(crate) mod schema;
 pub mod stand_in;
 pub(crate) mod tracker;
 pub mod wait;
+
+pub use kube_cluster::{ConnectError, KubeCluster};
 
 use std::fmt;
 use std::sync::Arc;

@@ -296,7 +296,7 @@ pub enum ServerKind {
         export: String,
     },
     /// Volumes a StorageClass of the cluster provisions, one clone of the class per
-    /// profile ([`crate::bench::storage_class`]).
+    /// profile (`crate::bench::storage_class`).
     StorageClass {
         /// The class's name.
         class: String,

@@ -37,7 +37,7 @@ pub struct KindInfo {
 }
 
 /// Every kind scenarios can apply and refer to.
-pub const KINDS: &[KindInfo] = &[
+pub(crate) const KINDS: &[KindInfo] = &[
     kind("pod", "v1", "Pod", true),
     kind("pvc", "v1", "PersistentVolumeClaim", true),
     kind("pv", "v1", "PersistentVolume", false),

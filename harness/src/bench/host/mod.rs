@@ -4,7 +4,7 @@
 //! Every combination of the plan (server x workload x profile x clients) is measured along
 //! two access paths ([`AccessPath`]):
 //! - **protocol**, always: the user-space NFSv3 client of `nfslab-io` (no mount, no root),
-//!   with the profile's mount options mapped to its parameters ([`crate::nfs::protocol`]; options
+//!   with the profile's mount options mapped to its parameters (`crate::nfs::protocol`; options
 //!   without an equivalent are recorded as not applicable);
 //! - **mount**, when the host can mount NFS ([`mount::probe`], [`mount::decide`]): the
 //!   export mounted per repetition with the profile's options on a temporary directory,
