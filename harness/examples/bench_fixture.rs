@@ -167,7 +167,7 @@ fn main() -> anyhow::Result<()> {
         dir.write_record(&record)?;
     }
     record.status = RunStatus::Complete;
-    record.finished = Some(nfslab::errors::now_rfc3339());
+    record.finished = Some(nfslab::now_rfc3339());
     dir.write_record(&record)?;
     println!("{}", dir.path().display());
     Ok(())

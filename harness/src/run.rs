@@ -2,7 +2,7 @@
 //! tear-down, and one combined report in `results/<run-id>/`.
 //!
 //! Phases, in order: **environment** (preflight, the kind or existing cluster, images, the
-//! NFS servers: [`crate::environment`]), **scenarios** ([`crate::scenario::run_all`]),
+//! NFS servers: `crate::environment`), **scenarios** ([`crate::scenario::run_all`]),
 //! **benchmark** ([`crate::bench::runner::run_bench`] into `<run-dir>/bench/`), **tear
 //! down** (what the environment phase made), **report** (`report.md`, `report.html`,
 //! `junit.xml`, `scenarios.json`, `job.json`). A failed or interrupted phase never skips
@@ -240,7 +240,7 @@ pub trait Provider: Send + Sync {
     async fn keep(&self) -> Vec<String>;
 }
 
-/// The real environment: [`environment::prepare`] and [`environment::tear_down`].
+/// The real environment: `environment::prepare` and `environment::tear_down`.
 #[derive(Default)]
 pub struct SystemProvider {
     prepared: Mutex<Option<(HostParts, Environment, Config)>>,

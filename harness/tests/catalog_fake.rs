@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use libtest_mimic::{Arguments, Failed};
-use nfslab::config::Config;
+use nfslab::Config;
 use nfslab::k8s::fake::{Call, FakeCluster};
 use nfslab::k8s::ownership::RunId;
 use nfslab::k8s::stand_in::{self, StandIn};

@@ -36,9 +36,9 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use nfslab_test_support::gate;
 
 mod nfs4_client;
+use nfslab::Config;
 use nfslab::cluster::images;
 use nfslab::cluster::tools::SystemTools;
-use nfslab::config::Config;
 use nfslab::nfs::ServerFlavor;
 use nfslab::nfs::server::{SERVER_CONTAINER, SERVER_NAME};
 use nfslab_workload::{RunResult, Status};

@@ -21,7 +21,7 @@
 //! Ctrl-C (the `cancel` signal) stops the current step, cleans it up, deletes the run's
 //! namespace, marks the run interrupted and still writes the reports of what was measured.
 //! A failed step is recorded and the run goes on; a cluster that stops answering ends the
-//! run. Every wait uses [`crate::config::Timeouts`].
+//! run. Every wait uses `crate::config::Timeouts`.
 
 use std::path::PathBuf;
 use std::sync::Arc;

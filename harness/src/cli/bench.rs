@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
+use nfslab::Config;
+use nfslab::Outcome;
 use nfslab::bench::SourceClass;
 use nfslab::bench::host::clients::find_engine;
 use nfslab::bench::host::mount::{self, MountSupport};
@@ -16,8 +18,6 @@ use nfslab::bench::progress::{
 };
 use nfslab::bench::runner::{BenchOutcome, RunnerOptions, run_bench};
 use nfslab::bench::{EnvironmentRequest, bring_up_bench_environment};
-use nfslab::config::Config;
-use nfslab::exit::Outcome;
 use nfslab::k8s::ownership::RunId;
 use nfslab::model::AccessPath;
 use nfslab::model::Matrix;

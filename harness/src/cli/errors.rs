@@ -16,6 +16,9 @@
 
 use std::process::ExitCode;
 
+use nfslab::ConfigError;
+use nfslab::EnvironmentError;
+use nfslab::Outcome;
 use nfslab::bench::ClassError;
 use nfslab::bench::host::HostError;
 use nfslab::bench::runner::BenchError;
@@ -23,10 +26,7 @@ use nfslab::cluster::ClusterSetupError;
 use nfslab::cluster::images::ImageError;
 use nfslab::cluster::kind::KindError;
 use nfslab::cluster::state::StateError;
-use nfslab::config::ConfigError;
-use nfslab::environment::EnvironmentError;
-use nfslab::errors::error_chain;
-use nfslab::exit::Outcome;
+use nfslab::error_chain;
 use nfslab::k8s::ConnectError;
 use nfslab::k8s::clean::CleanError;
 use nfslab::model::plan::PlanError;

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use nfslab::config::Config;
-use nfslab::exit::Outcome;
+use nfslab::Config;
+use nfslab::Outcome;
 use nfslab::scenario::LiveView;
 use nfslab::scenario::catalog::{self, Catalog};
 use nfslab::scenario::commands::{self, RenderTarget, RunRequest};
@@ -105,7 +105,7 @@ fn server_dry_run(
     selection: &super::ClusterSelection,
     config: &Config,
 ) -> Result<Outcome, CliError> {
-    use nfslab::environment::ClusterChoice;
+    use nfslab::ClusterChoice;
     let runtime = super::runtime()?;
     let mut config = config.clone();
     let (kubeconfig, context, name) = match selection.apply(&mut config) {
