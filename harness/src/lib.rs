@@ -37,8 +37,8 @@
 //!    - [`scenario`]: the scenario format, validation, engine and catalog.
 //!    - [`bench`](mod@bench): the benchmark runner on a cluster or from this host, its cell
 //!      loop, manifests and progress.
-//! 8. [`run`](mod@run): the main job `nfslab run` (environment, scenarios, benchmark,
-//!    tear-down, one combined report).
+//! 8. `run`: the main job `nfslab run` (environment, scenarios, benchmark, tear-down, one
+//!    combined report): a [`Job`] and its [`execute`].
 //!
 //! The `nfslab` binary (`src/main.rs`, `src/cli/`) sits on top: it parses flags into library
 //! values, owns the process's one Ctrl-C handler and maps failures to exit codes.
@@ -57,7 +57,7 @@ pub mod nfs;
 pub mod output;
 pub mod render;
 pub mod report;
-pub mod run;
+pub(crate) mod run;
 pub mod scenario;
 
 // The process: errors on one line, the clock as results record it, exit codes.
@@ -70,4 +70,10 @@ pub use crate::config::{Config, ConfigError, DEFAULT_CONFIG_YAML, MAX_WORKERS};
 // The environment every run needs: which cluster, its NFS servers, their removal.
 pub use crate::environment::{
     ChoiceError, ClusterChoice, EnvironmentError, existing_plan, flavor_from_env,
+};
+
+// The main job, `nfslab run`: environment, scenarios, benchmark, tear-down, one report.
+pub use crate::run::{
+    Job, JobReport, Phase, Provider, QUICK_PLAN_PATH, QUICK_SCENARIOS, SystemProvider, View,
+    builtin_quick_plan, execute, set_in_cluster_flavor,
 };

@@ -78,10 +78,10 @@ pub fn builtin_quick_plan() -> Result<Plan, PlanError> {
 }
 
 /// Name of the scenario results file in the run directory.
-pub const SCENARIOS_FILE: &str = "scenarios.json";
+pub(crate) const SCENARIOS_FILE: &str = "scenarios.json";
 
 /// Name of the benchmark's directory in the run directory.
-pub const BENCH_DIR: &str = "bench";
+pub(crate) const BENCH_DIR: &str = "bench";
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -201,7 +201,7 @@ impl fmt::Display for Phase {
 }
 
 /// A receiver of progress lines.
-pub type Lines<'a> = dyn Fn(&str) + Sync + 'a;
+pub(crate) type Lines<'a> = dyn Fn(&str) + Sync + 'a;
 
 /// What the environment phase hands the others.
 #[derive(Clone)]

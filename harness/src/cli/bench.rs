@@ -620,7 +620,7 @@ mod tests {
 
     #[test]
     fn plan_sizes_are_said_in_the_right_number() {
-        let plan = nfslab::run::builtin_quick_plan().expect("smoke plan");
+        let plan = nfslab::builtin_quick_plan().expect("smoke plan");
         let m = Matrix::expand(&plan);
         assert_eq!(
             plan_size(&plan, &m, None, ("client pod", "client pods")),

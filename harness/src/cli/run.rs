@@ -13,14 +13,14 @@ use nfslab::Config;
 use nfslab::Outcome;
 use nfslab::bench::progress::Progress;
 use nfslab::model::plan::{Overrides, Plan, load_plan};
-use nfslab::run::{
-    self as job, Job, Phase, QUICK_PLAN_PATH, QUICK_SCENARIOS, SystemProvider, View,
-    builtin_quick_plan, set_in_cluster_flavor,
-};
 use nfslab::scenario::LiveView;
 use nfslab::scenario::Observer;
 use nfslab::scenario::catalog::{self, Catalog};
 use nfslab::scenario::commands;
+use nfslab::{
+    Job, JobReport, Phase, QUICK_PLAN_PATH, QUICK_SCENARIOS, SystemProvider, View,
+    builtin_quick_plan, execute, set_in_cluster_flavor,
+};
 
 use super::errors::CliError;
 
@@ -254,14 +254,14 @@ pub(crate) fn run(args: &RunArgs, config: Config) -> Result<Outcome, CliError> {
             ),
             Some(|| ()),
         );
-        job::execute(&job, &SystemProvider::default(), &view, rx).await
+        execute(&job, &SystemProvider::default(), &view, rx).await
     });
     let kind = matches!(job.cluster, nfslab::ClusterChoice::Kind { .. });
     finish(&report, kind);
     Ok(report.outcome)
 }
 
-fn finish(report: &job::JobReport, kind: bool) {
+fn finish(report: &JobReport, kind: bool) {
     if let Some(dir) = &report.dir {
         println!("{}", dir.display());
     }
