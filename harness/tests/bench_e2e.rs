@@ -14,8 +14,8 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use nfslab::ClusterChoice;
 use nfslab::Config;
 use nfslab::bench::progress::NoProgress;
-use nfslab::bench::runner::{RunnerOptions, run_bench};
 use nfslab::bench::{EnvironmentRequest, bring_up_bench_environment};
+use nfslab::bench::{RunnerOptions, run_bench};
 use nfslab::error_chain;
 use nfslab::k8s::ownership::{RunId, selector};
 use nfslab::model::plan::load_plan;
@@ -51,7 +51,7 @@ async fn smoke(choice: ClusterChoice) -> Result<(), Failed> {
 
 async fn check_smoke(
     plan: &nfslab::model::plan::Plan,
-    target: &nfslab::bench::runner::Target,
+    target: &nfslab::bench::Target,
     run_id: &RunId,
     config: &Config,
 ) -> Result<(), Failed> {

@@ -28,7 +28,7 @@ use std::process::Command;
 use libtest_mimic::{Arguments, Failed, Trial};
 use nfslab::ClusterChoice;
 use nfslab::Config;
-use nfslab::cluster::state::StateStore;
+use nfslab::cluster::StateStore;
 use nfslab::k8s::KubeCluster;
 use nfslab::k8s::conditions;
 use nfslab::k8s::ownership::{RunId, stamp};
@@ -446,7 +446,7 @@ async fn the_debug_bundle_holds_the_server(
     kind: bool,
 ) -> Result<(), Failed> {
     let dir = tempfile::tempdir().map_err(|e| fail("temporary directory")(e.to_string()))?;
-    let tools = nfslab::cluster::tools::SystemTools::new();
+    let tools = nfslab::cluster::SystemTools::new();
     let evidence = nfslab::cluster::debug::Evidence {
         cluster: Some(cluster),
         kind: kind.then_some(CLUSTER_NAME),

@@ -131,7 +131,7 @@ fn lock(shared: &Shared) -> Result<std::sync::MutexGuard<'_, Option<Ganesha>>, S
 /// Removes `nfslab-bench` from the export through the server (removing it behind the
 /// server's back would leave ganesha with stale cached handles).
 fn clean_export(g: &Ganesha) -> Result<(), String> {
-    use nfslab::bench::host::export::ExportTree;
+    use nfslab::bench::host::ExportTree;
     if !g.export.join("nfslab-bench").exists() {
         return Ok(());
     }

@@ -15,8 +15,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use libtest_mimic::{Arguments, Failed};
+use nfslab::cluster::SystemTools;
 use nfslab::cluster::images::{self, Image, Role};
-use nfslab::cluster::tools::SystemTools;
 use nfslab_test_support::gate;
 
 fn docker_missing() -> Option<String> {
@@ -150,7 +150,7 @@ fn the_daemons_kernel_from_a_container() -> Result<(), Failed> {
             .await
             .map_err(|e| Failed::from(e.to_string()))?;
         }
-        nfslab::cluster::preflight::daemon_kernel(&tools, &image)
+        nfslab::cluster::daemon_kernel(&tools, &image)
             .await
             .map_err(Failed::from)
     })?;
@@ -159,7 +159,7 @@ fn the_daemons_kernel_from_a_container() -> Result<(), Failed> {
     if probe.release().as_deref() != Some(release.trim()) {
         return Err(format!("release {:?}, this kernel {release:?}", probe.release()).into());
     }
-    let host = nfslab::cluster::preflight::KernelProbe::default();
+    let host = nfslab::cluster::KernelProbe::default();
     for (fs, module) in [
         ("nfs", "kernel/fs/nfs/nfs.ko"),
         ("nfsd", "kernel/fs/nfsd/nfsd.ko"),

@@ -37,8 +37,8 @@ use nfslab_test_support::gate;
 
 mod nfs4_client;
 use nfslab::Config;
+use nfslab::cluster::SystemTools;
 use nfslab::cluster::images;
-use nfslab::cluster::tools::SystemTools;
 use nfslab::nfs::ServerFlavor;
 use nfslab::nfs::server::{SERVER_CONTAINER, SERVER_NAME};
 use nfslab_workload::{RunResult, Status};

@@ -311,7 +311,7 @@ impl StepError {
 
 /// The NFS server each selected plan server resolves to (StorageClass servers are
 /// [`resolve_classes`]').
-pub fn resolve_servers(
+pub(crate) fn resolve_servers(
     plan: &Plan,
     deployed: &[NfsServer],
 ) -> Result<Vec<(String, NfsServer)>, BenchError> {
@@ -361,7 +361,7 @@ pub fn resolve_servers(
 /// # Errors
 /// [`BenchError::Class`] when a class is missing or its provisioner ignores mountOptions;
 /// [`BenchError::Cluster`] when the cluster cannot be asked.
-pub async fn resolve_classes(
+pub(crate) async fn resolve_classes(
     plan: &Plan,
     cluster: &dyn Cluster,
 ) -> Result<Vec<(String, SourceClass)>, BenchError> {

@@ -9,14 +9,14 @@ use clap::Args;
 use nfslab::Config;
 use nfslab::Outcome;
 use nfslab::bench::SourceClass;
-use nfslab::bench::host::clients::find_engine;
+use nfslab::bench::host::find_engine;
 use nfslab::bench::host::mount::{self, MountSupport};
 use nfslab::bench::host::{DEFAULT_CONNECT_TIMEOUT, HostOptions, run_host_bench};
 use nfslab::bench::manifests::{PLACEHOLDER_ADDRESS, render_plan};
 use nfslab::bench::progress::{
     CLUSTER_STEP_OVERHEAD, Eta, HOST_STEP_OVERHEAD, for_stderr, format_eta,
 };
-use nfslab::bench::runner::{BenchOutcome, RunnerOptions, run_bench};
+use nfslab::bench::{BenchOutcome, RunnerOptions, run_bench};
 use nfslab::bench::{EnvironmentRequest, bring_up_bench_environment};
 use nfslab::k8s::ownership::RunId;
 use nfslab::model::AccessPath;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use nfslab::Outcome;
-use nfslab::cluster::state::ProviderKind;
+use nfslab::cluster::ProviderKind;
 use nfslab::cluster::{self, DownOutcome, Provider, UpRequest};
 use nfslab::nfs::ServerFlavor;
 

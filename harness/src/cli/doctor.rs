@@ -3,10 +3,10 @@
 use clap::Args;
 use nfslab::Config;
 use nfslab::Outcome;
+use nfslab::cluster::KernelProbe;
+use nfslab::cluster::StateStore;
+use nfslab::cluster::SystemTools;
 use nfslab::cluster::doctor::{examine, render};
-use nfslab::cluster::preflight::KernelProbe;
-use nfslab::cluster::state::StateStore;
-use nfslab::cluster::tools::SystemTools;
 use nfslab::output::{DoctorReport, Format};
 
 use super::errors::CliError;

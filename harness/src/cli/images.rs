@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use nfslab::Outcome;
+use nfslab::cluster::ProviderKind;
 use nfslab::cluster::images::{self, Freshness, Image};
-use nfslab::cluster::state::ProviderKind;
-use nfslab::cluster::tools::{CommandSpec, Tools};
+use nfslab::cluster::{CommandSpec, Tools};
 use nfslab::cluster::{kind, record};
 use nfslab::output::{Format, ImageEntry, ImageList, ImageState};
 

@@ -25,11 +25,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use nfslab::Config;
 use nfslab::Outcome;
+use nfslab::cluster::KernelProbe;
+use nfslab::cluster::StateStore;
+use nfslab::cluster::SystemTools;
 use nfslab::cluster::Target;
 use nfslab::cluster::images::source_dir;
-use nfslab::cluster::preflight::KernelProbe;
-use nfslab::cluster::state::StateStore;
-use nfslab::cluster::tools::SystemTools;
 
 use self::errors::CliError;
 

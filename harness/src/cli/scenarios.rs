@@ -118,7 +118,7 @@ fn server_dry_run(
     };
     runtime.block_on(async {
         let connected: Result<_, CliError> = match name {
-            Some(name) => match nfslab::cluster::state::StateStore::from_env() {
+            Some(name) => match nfslab::cluster::StateStore::from_env() {
                 Ok(store) => {
                     let target = nfslab::cluster::Target {
                         name,
