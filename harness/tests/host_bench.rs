@@ -70,7 +70,7 @@ macro_rules! ensure {
 
 /// The `nfslab-io` binary of this build (built by cargo when its sources changed).
 fn engine() -> Result<PathBuf, String> {
-    nfslab::k8s::stand_in::test_binary()
+    nfslab::k8s::test_binary()
 }
 
 fn nfslab(args: &[&str]) -> Output {

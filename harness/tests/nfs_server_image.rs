@@ -495,7 +495,7 @@ fn in_grace<T>(
 }
 
 fn engine() -> Result<PathBuf, Failed> {
-    nfslab::k8s::stand_in::test_binary().map_err(Failed::from)
+    nfslab::k8s::test_binary().map_err(Failed::from)
 }
 
 fn io_run(args: &[String]) -> Result<(i32, Option<RunResult>, String), Failed> {

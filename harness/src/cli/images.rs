@@ -7,7 +7,7 @@ use nfslab::Outcome;
 use nfslab::cluster::ProviderKind;
 use nfslab::cluster::images::{self, Freshness, Image};
 use nfslab::cluster::{CommandSpec, Tools};
-use nfslab::cluster::{kind, record};
+use nfslab::cluster::{load_image, record};
 use nfslab::output::{Format, ImageEntry, ImageList, ImageState};
 
 use super::errors::CliError;
@@ -248,7 +248,7 @@ async fn load(args: LoadArgs, ctx: &Context) -> Result<Outcome, CliError> {
             continue;
         }
         progress(&format!("loading `{}` into `{name}`", image.reference));
-        kind::load_image(
+        load_image(
             &ctx.tools,
             &name,
             &image.reference,

@@ -21,11 +21,12 @@ pub(crate) mod manifest;
 pub(crate) mod nodes;
 pub mod ownership;
 pub(crate) mod schema;
-pub mod stand_in;
+pub(crate) mod stand_in;
 pub(crate) mod tracker;
 pub mod wait;
 
 pub use kube_cluster::{ConnectError, KubeCluster};
+pub use stand_in::{StandIn, test_binary};
 
 use std::fmt;
 use std::sync::Arc;
