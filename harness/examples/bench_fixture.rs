@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nfslab::k8s::ownership::RunId;
-use nfslab::model::matrix::Matrix;
+use nfslab::model::Matrix;
 use nfslab::model::plan::{ServerKind, load_plan};
 use nfslab::model::results::{
     Attempt, AttemptStatus, Environment, NodeInfo, PodRecord, ResultsDir, RunRecord, RunStatus,
@@ -167,7 +167,7 @@ fn main() -> anyhow::Result<()> {
         dir.write_record(&record)?;
     }
     record.status = RunStatus::Complete;
-    record.finished = Some(nfslab::errors::now_rfc3339());
+    record.finished = Some(nfslab::now_rfc3339());
     dir.write_record(&record)?;
     println!("{}", dir.path().display());
     Ok(())

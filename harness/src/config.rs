@@ -45,17 +45,17 @@ impl ServerFlavor {
 /// Most kind worker nodes nfslab creates.
 pub const MAX_WORKERS: u8 = 16;
 /// Most scenarios run at once.
-pub const MAX_PARALLEL: usize = 64;
+pub(crate) const MAX_PARALLEL: usize = 64;
 /// Most log lines kept per container in a diagnosis.
-pub const MAX_LOG_TAIL_LINES: i64 = 10_000;
+pub(crate) const MAX_LOG_TAIL_LINES: i64 = 10_000;
 /// Accepted timeouts: from a second to a day (`0s` would fail every wait at once).
-pub const TIMEOUT_RANGE: DurationRange =
+pub(crate) const TIMEOUT_RANGE: DurationRange =
     DurationRange::new(Duration::from_secs(1), Duration::from_secs(24 * 3600));
 /// Accepted `timeouts.request`: from a second to 10 minutes.
-pub const REQUEST_TIMEOUT_RANGE: DurationRange =
+pub(crate) const REQUEST_TIMEOUT_RANGE: DurationRange =
     DurationRange::new(Duration::from_secs(1), Duration::from_secs(600));
 /// Accepted `scenarios.poll-max-interval`: `0s` would poll the API server in a busy loop.
-pub const POLL_INTERVAL_RANGE: DurationRange =
+pub(crate) const POLL_INTERVAL_RANGE: DurationRange =
     DurationRange::new(Duration::from_millis(100), Duration::from_secs(60));
 
 /// The text of the default configuration, with comments explaining each value.

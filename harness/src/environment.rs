@@ -88,21 +88,21 @@ impl fmt::Display for ClusterChoice {
 }
 
 /// Variable naming the cluster the test binaries run against.
-pub const CLUSTER_ENV: &str = "NFSLAB_E2E_CLUSTER";
+pub(crate) const CLUSTER_ENV: &str = "NFSLAB_E2E_CLUSTER";
 /// Variable asking the test binaries to reuse and keep a kind cluster.
-pub const REUSE_ENV: &str = "NFSLAB_E2E_REUSE";
+pub(crate) const REUSE_ENV: &str = "NFSLAB_E2E_REUSE";
 /// Variable naming the kubeconfig of an existing cluster for the test binaries.
-pub const KUBECONFIG_ENV: &str = "NFSLAB_E2E_KUBECONFIG";
+pub(crate) const KUBECONFIG_ENV: &str = "NFSLAB_E2E_KUBECONFIG";
 /// Variable naming the context of an existing cluster for the test binaries.
-pub const CONTEXT_ENV: &str = "NFSLAB_E2E_CONTEXT";
+pub(crate) const CONTEXT_ENV: &str = "NFSLAB_E2E_CONTEXT";
 /// Variable choosing the in-cluster server flavor for the test binaries.
-pub const FLAVOR_ENV: &str = "NFSLAB_E2E_FLAVOR";
+pub(crate) const FLAVOR_ENV: &str = "NFSLAB_E2E_FLAVOR";
 /// Variable agreeing, for the test binaries, to act on the existing cluster's current
 /// context when [`CONTEXT_ENV`] names none (`1`).
-pub const YES_ENV: &str = "NFSLAB_E2E_YES";
+pub(crate) const YES_ENV: &str = "NFSLAB_E2E_YES";
 /// Variable naming the registry the test binaries push nfslab's images to for an existing
 /// cluster.
-pub const IMAGE_REGISTRY_ENV: &str = "NFSLAB_E2E_IMAGE_REGISTRY";
+pub(crate) const IMAGE_REGISTRY_ENV: &str = "NFSLAB_E2E_IMAGE_REGISTRY";
 
 /// Why the environment variables do not make a choice.
 #[derive(Debug, thiserror::Error)]
@@ -117,7 +117,7 @@ pub struct ChoiceError {
 }
 
 impl ClusterChoice {
-    /// The choice the test binaries' variables make: `None` when [`CLUSTER_ENV`] is unset or
+    /// The choice the test binaries' variables make: `None` when `CLUSTER_ENV` is unset or
     /// empty (the tests are then ignored with the reason).
     ///
     /// # Errors
@@ -224,7 +224,7 @@ impl ClusterChoice {
     }
 }
 
-/// The in-cluster flavor the test binaries' [`FLAVOR_ENV`] asks for (`None`: the
+/// The in-cluster flavor the test binaries' `FLAVOR_ENV` asks for (`None`: the
 /// configuration's).
 ///
 /// # Errors
@@ -403,7 +403,7 @@ impl EnvironmentError {
 }
 
 /// The host's tools, state store and kernel facts, as the cluster layer wants them.
-pub struct HostParts {
+pub(crate) struct HostParts {
     tools: SystemTools,
     store: StateStore,
     kernel: KernelProbe,
@@ -416,7 +416,7 @@ impl HostParts {
     ///
     /// # Errors
     /// [`StateError`] when no state directory can be determined.
-    pub fn system() -> Result<Self, StateError> {
+    pub(crate) fn system() -> Result<Self, StateError> {
         Ok(Self {
             tools: SystemTools::new(),
             store: StateStore::from_env()?,
@@ -430,13 +430,13 @@ impl HostParts {
 
     /// The host tools.
     #[must_use]
-    pub fn tools(&self) -> &SystemTools {
+    pub(crate) fn tools(&self) -> &SystemTools {
         &self.tools
     }
 
     /// The [`Host`] view of these parts.
     #[must_use]
-    pub fn host(&self) -> Host<'_> {
+    pub(crate) fn host(&self) -> Host<'_> {
         Host {
             tools: &self.tools,
             store: &self.store,
@@ -462,7 +462,7 @@ fn server_spec(config: &Config, flavor: ServerFlavor, node: &str, several: bool)
 /// needs the nodes' NFS client, never the in-cluster server's `nfsd`, whatever the
 /// configured default flavor).
 #[must_use]
-pub fn preflight_flavor(flavors: &[ServerFlavor]) -> ServerFlavor {
+pub(crate) fn preflight_flavor(flavors: &[ServerFlavor]) -> ServerFlavor {
     flavors.first().copied().unwrap_or(ServerFlavor::External)
 }
 
@@ -473,7 +473,7 @@ pub fn preflight_flavor(flavors: &[ServerFlavor]) -> ServerFlavor {
 /// # Errors
 /// [`EnvironmentError`]: preflight problems, kind or image failures, an unreachable
 /// cluster, a server that does not become ready, a malformed external server.
-pub async fn prepare(
+pub(crate) async fn prepare(
     parts: &HostParts,
     request: &Request,
     interrupt: impl Future<Output = ()>,
@@ -922,7 +922,7 @@ async fn abandon(
 
 /// Reads the cluster's nodes (kernel, OS, kubelet, container runtime) as results record
 /// them: the one place nodes are read for a report.
-pub async fn describe_cluster(
+pub(crate) async fn describe_cluster(
     cluster: &dyn Cluster,
     description: &str,
 ) -> crate::model::results::Environment {
@@ -984,7 +984,7 @@ async fn node_infos(cluster: &dyn Cluster) -> Vec<NodeInfo> {
 ///
 /// # Errors
 /// [`EnvironmentError::TearDown`] naming what stays.
-pub async fn tear_down(
+pub(crate) async fn tear_down(
     parts: &HostParts,
     env: &Environment,
     config: &Config,
@@ -1024,7 +1024,7 @@ pub async fn tear_down(
 ///
 /// # Errors
 /// [`EnvironmentError::TearDown`] naming the first thing that stays.
-pub async fn remove_run_then_servers(
+pub(crate) async fn remove_run_then_servers(
     cluster: &dyn Cluster,
     run: Option<&RunId>,
     servers: &[String],

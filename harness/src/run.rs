@@ -2,7 +2,7 @@
 //! tear-down, and one combined report in `results/<run-id>/`.
 //!
 //! Phases, in order: **environment** (preflight, the kind or existing cluster, images, the
-//! NFS servers: [`crate::environment`]), **scenarios** ([`crate::scenario::run_all`]),
+//! NFS servers: `crate::environment`), **scenarios** ([`crate::scenario::run_all`]),
 //! **benchmark** ([`crate::bench::runner::run_bench`] into `<run-dir>/bench/`), **tear
 //! down** (what the environment phase made), **report** (`report.md`, `report.html`,
 //! `junit.xml`, `scenarios.json`, `job.json`). A failed or interrupted phase never skips
@@ -78,10 +78,10 @@ pub fn builtin_quick_plan() -> Result<Plan, PlanError> {
 }
 
 /// Name of the scenario results file in the run directory.
-pub const SCENARIOS_FILE: &str = "scenarios.json";
+pub(crate) const SCENARIOS_FILE: &str = "scenarios.json";
 
 /// Name of the benchmark's directory in the run directory.
-pub const BENCH_DIR: &str = "bench";
+pub(crate) const BENCH_DIR: &str = "bench";
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -201,7 +201,7 @@ impl fmt::Display for Phase {
 }
 
 /// A receiver of progress lines.
-pub type Lines<'a> = dyn Fn(&str) + Sync + 'a;
+pub(crate) type Lines<'a> = dyn Fn(&str) + Sync + 'a;
 
 /// What the environment phase hands the others.
 #[derive(Clone)]
@@ -240,7 +240,7 @@ pub trait Provider: Send + Sync {
     async fn keep(&self) -> Vec<String>;
 }
 
-/// The real environment: [`environment::prepare`] and [`environment::tear_down`].
+/// The real environment: `environment::prepare` and `environment::tear_down`.
 #[derive(Default)]
 pub struct SystemProvider {
     prepared: Mutex<Option<(HostParts, Environment, Config)>>,

@@ -1275,7 +1275,7 @@ fn has_location(text: &str, file: &str) -> bool {
 
 /// The `nfslab-io` binary of this build (built by cargo when its sources changed).
 fn engine() -> Result<PathBuf, String> {
-    nfslab::k8s::stand_in::test_binary()
+    nfslab::k8s::test_binary()
 }
 
 fn path_without_kind() -> String {

@@ -2,8 +2,8 @@
 //! (PVs with mountOptions, client pods, barrier, collection, cleanup, reports).
 //!
 //! Runs only with `NFSLAB_E2E_CLUSTER` set (`kind` or `existing`, see
-//! `nfslab::environment`); the cluster and the in-cluster NFS server come from
-//! `nfslab::bench::environment::bring_up_bench_environment` and are removed afterwards.
+//! `nfslab::ClusterChoice::from_env`); the cluster and the in-cluster NFS server come from
+//! `nfslab::bench::bring_up_bench_environment` and are removed afterwards.
 //! Without it the trial is reported as ignored with the reason; with `NFSLAB_REQUIRE`
 //! naming `cluster` it fails instead.
 
@@ -11,12 +11,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use nfslab::bench::environment::{EnvironmentRequest, bring_up_bench_environment};
+use nfslab::ClusterChoice;
+use nfslab::Config;
 use nfslab::bench::progress::NoProgress;
-use nfslab::bench::runner::{RunnerOptions, run_bench};
-use nfslab::config::Config;
-use nfslab::environment::ClusterChoice;
-use nfslab::errors::error_chain;
+use nfslab::bench::{EnvironmentRequest, bring_up_bench_environment};
+use nfslab::bench::{RunnerOptions, run_bench};
+use nfslab::error_chain;
 use nfslab::k8s::ownership::{RunId, selector};
 use nfslab::model::plan::load_plan;
 use nfslab::model::results::RunStatus;
@@ -51,7 +51,7 @@ async fn smoke(choice: ClusterChoice) -> Result<(), Failed> {
 
 async fn check_smoke(
     plan: &nfslab::model::plan::Plan,
-    target: &nfslab::bench::runner::Target,
+    target: &nfslab::bench::Target,
     run_id: &RunId,
     config: &Config,
 ) -> Result<(), Failed> {

@@ -16,17 +16,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use libtest_mimic::{Arguments, Failed};
-use nfslab::config::Config;
+use nfslab::Config;
 use nfslab::k8s::fake::{Call, FakeCluster};
 use nfslab::k8s::ownership::RunId;
-use nfslab::k8s::stand_in::{self, StandIn};
 use nfslab::k8s::{Cluster as _, ObjectRef};
+use nfslab::k8s::{StandIn, test_binary};
 use nfslab::model::scenarios::{Outcome, ScenarioResult};
 use nfslab::nfs::{FileAccess, NfsServer, ServerFlavor};
 use nfslab::scenario::catalog::Catalog;
-use nfslab::scenario::engine::{Quiet, run_scenario};
 use nfslab::scenario::env::ScenarioEnv;
-use nfslab::scenario::template::{namespace_for, prefix_for};
+use nfslab::scenario::{Quiet, run_scenario};
+use nfslab::scenario::{namespace_for, prefix_for};
 use nfslab_test_support::gate;
 use nfslab_workload::{RunResult, Status};
 use serde_json::{Value, json};
@@ -67,7 +67,7 @@ struct World {
 
 impl World {
     fn new(id: &str) -> Result<Self, Failed> {
-        let binary = stand_in::test_binary().map_err(Failed::from)?;
+        let binary = test_binary().map_err(Failed::from)?;
         let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
         let stand_in = StandIn::new(&binary, dir.path());
         stand_in.server_files(&server_pod(), "/exports", "/exports");

@@ -10,7 +10,7 @@
 //!
 //! Runs only when asked, since it needs Docker + kind (or a cluster) and takes minutes. The
 //! variables are those of every cluster-gated test binary
-//! ([`ClusterChoice::from_env`](nfslab::environment::ClusterChoice::from_env)):
+//! ([`ClusterChoice::from_env`](nfslab::ClusterChoice::from_env)):
 //! - `NFSLAB_E2E_CLUSTER=kind`: nfslab creates a kind cluster `nfslab-e2e` and deletes it
 //!   (`NFSLAB_E2E_REUSE=1` keeps it for inspection; delete it before the next run).
 //! - `NFSLAB_E2E_CLUSTER=existing`: uses `NFSLAB_E2E_KUBECONFIG` (else `KUBECONFIG` or
@@ -26,14 +26,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use nfslab::cluster::state::StateStore;
-use nfslab::config::Config;
-use nfslab::environment::ClusterChoice;
+use nfslab::ClusterChoice;
+use nfslab::Config;
+use nfslab::cluster::StateStore;
+use nfslab::k8s::KubeCluster;
 use nfslab::k8s::conditions;
-use nfslab::k8s::kube_cluster::KubeCluster;
 use nfslab::k8s::ownership::{RunId, stamp};
 use nfslab::k8s::{Cluster, ObjectRef, Propagation, wait};
-use nfslab::nfs::files::ServerFiles;
+use nfslab::nfs::ServerFiles;
 use nfslab::nfs::{NfsServer, server};
 use nfslab_test_support::gate;
 use serde_json::{Value, json};
@@ -370,11 +370,11 @@ async fn preflight_passes(
     };
     let version = cluster.server_version().await.ok();
     let target = nfslab::cluster::existing::Target::describe(None, None, cluster.api_server());
-    let plan = nfslab::environment::existing_plan(config, &[flavor], &target, version.as_deref());
+    let plan = nfslab::existing_plan(config, &[flavor], &target, version.as_deref());
     let namespace = ObjectRef::cluster("v1", "Namespace", &plan.namespace());
     let rights = nfslab::cluster::existing::check_rights(cluster, &target, &|_| {})
         .await
-        .map_err(|e| fail("rights")(nfslab::errors::error_chain(&e)))?;
+        .map_err(|e| fail("rights")(nfslab::error_chain(&e)))?;
     if let Some(warning) = rights {
         return Err(format!("the rights could not be reviewed: {warning}").into());
     }
@@ -382,7 +382,7 @@ async fn preflight_passes(
         eprintln!("preflight: {line}");
     })
     .await
-    .map_err(|e| fail("preflight")(nfslab::errors::error_chain(&e)))?;
+    .map_err(|e| fail("preflight")(nfslab::error_chain(&e)))?;
     if kind && !warnings.is_empty() {
         return Err(format!("preflight warned on kind: {warnings:?}").into());
     }
@@ -446,7 +446,7 @@ async fn the_debug_bundle_holds_the_server(
     kind: bool,
 ) -> Result<(), Failed> {
     let dir = tempfile::tempdir().map_err(|e| fail("temporary directory")(e.to_string()))?;
-    let tools = nfslab::cluster::tools::SystemTools::new();
+    let tools = nfslab::cluster::SystemTools::new();
     let evidence = nfslab::cluster::debug::Evidence {
         cluster: Some(cluster),
         kind: kind.then_some(CLUSTER_NAME),

@@ -35,8 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
-use nfslab::config::Config;
-use nfslab::environment::{ClusterChoice, flavor_from_env};
+use nfslab::Config;
 use nfslab::k8s::clean::{self, Scope};
 use nfslab::k8s::ownership::RunId;
 use nfslab::model::scenarios::{
@@ -46,6 +45,7 @@ use nfslab::scenario::catalog::{self, Catalog};
 use nfslab::scenario::env::{self, Prepared, ScenarioEnv};
 use nfslab::scenario::junit;
 use nfslab::scenario::{Gate, Observer, Progress, Quiet, Scenario, ScenarioResult, run_scenario};
+use nfslab::{ClusterChoice, flavor_from_env};
 use nfslab_test_support::gate;
 use tokio::sync::{OnceCell, watch};
 
@@ -83,7 +83,7 @@ impl Shared {
             };
             env::prepare(&choice, &self.config, &self.run, interrupt, &progress)
                 .await
-                .map_err(|e| nfslab::errors::error_chain(&e))
+                .map_err(|e| nfslab::error_chain(&e))
         }));
         match prepared {
             Ok(p) => Ok(Arc::new(p.env.clone())),
@@ -288,7 +288,7 @@ fn main() -> ExitCode {
         }
     }
 
-    let started_at = nfslab::errors::now_rfc3339();
+    let started_at = nfslab::now_rfc3339();
     let start = std::time::Instant::now();
     let conclusion = libtest_mimic::run(&args, trials);
 

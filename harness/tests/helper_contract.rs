@@ -17,14 +17,14 @@ use nfslab::bench::manifests::{
 };
 use nfslab::k8s::fake::FakeCluster;
 use nfslab::k8s::ownership::RunId;
-use nfslab::k8s::stand_in::{self, StandIn};
 use nfslab::k8s::{Cluster, ObjectRef};
-use nfslab::model::matrix::Matrix;
+use nfslab::k8s::{StandIn, test_binary};
+use nfslab::model::Matrix;
 use nfslab::model::plan::{BuiltInIncludes, parse_plan};
-use nfslab::nfs::files::ServerFiles;
+use nfslab::nfs::ServerFiles;
 use nfslab::nfs::helper;
 use nfslab::nfs::{FileAccess, NfsServer, ServerFlavor};
-use nfslab::scenario::files::{ExecFiles, ServerFiles as _};
+use nfslab::scenario::{ExecFiles, ServerFiles as _};
 use nfslab_workload::{RunResult, Status};
 use serde_json::json;
 
@@ -54,7 +54,7 @@ fn server() -> NfsServer {
 /// A fake whose helper execs run the real binary; the guard keeps its directory.
 fn world() -> (FakeCluster, StandIn, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let binary = stand_in::test_binary().expect("nfslab-io");
+    let binary = test_binary().expect("nfslab-io");
     let stand_in = StandIn::new(&binary, dir.path());
     stand_in.server_files(&server_pod(), "/exports", "/exports");
     let fake = FakeCluster::new();

@@ -70,7 +70,7 @@ macro_rules! ensure {
 
 /// The `nfslab-io` binary of this build (built by cargo when its sources changed).
 fn engine() -> Result<PathBuf, String> {
-    nfslab::k8s::stand_in::test_binary()
+    nfslab::k8s::test_binary()
 }
 
 fn nfslab(args: &[&str]) -> Output {
@@ -131,7 +131,7 @@ fn lock(shared: &Shared) -> Result<std::sync::MutexGuard<'_, Option<Ganesha>>, S
 /// Removes `nfslab-bench` from the export through the server (removing it behind the
 /// server's back would leave ganesha with stale cached handles).
 fn clean_export(g: &Ganesha) -> Result<(), String> {
-    use nfslab::bench::host::export::ExportTree;
+    use nfslab::bench::host::ExportTree;
     if !g.export.join("nfslab-bench").exists() {
         return Ok(());
     }

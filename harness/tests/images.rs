@@ -15,8 +15,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use libtest_mimic::{Arguments, Failed};
+use nfslab::cluster::SystemTools;
 use nfslab::cluster::images::{self, Image, Role};
-use nfslab::cluster::tools::SystemTools;
 use nfslab_test_support::gate;
 
 fn docker_missing() -> Option<String> {
@@ -127,7 +127,7 @@ fn round_trip() -> Result<(), Failed> {
 /// On this machine the daemon runs on this kernel, so what the container reports must be
 /// what this process reads itself.
 fn the_daemons_kernel_from_a_container() -> Result<(), Failed> {
-    let config = nfslab::config::Config::default();
+    let config = nfslab::Config::default();
     let image = config.images.nfslab_io();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -150,7 +150,7 @@ fn the_daemons_kernel_from_a_container() -> Result<(), Failed> {
             .await
             .map_err(|e| Failed::from(e.to_string()))?;
         }
-        nfslab::cluster::preflight::daemon_kernel(&tools, &image)
+        nfslab::cluster::daemon_kernel(&tools, &image)
             .await
             .map_err(Failed::from)
     })?;
@@ -159,7 +159,7 @@ fn the_daemons_kernel_from_a_container() -> Result<(), Failed> {
     if probe.release().as_deref() != Some(release.trim()) {
         return Err(format!("release {:?}, this kernel {release:?}", probe.release()).into());
     }
-    let host = nfslab::cluster::preflight::KernelProbe::default();
+    let host = nfslab::cluster::KernelProbe::default();
     for (fs, module) in [
         ("nfs", "kernel/fs/nfs/nfs.ko"),
         ("nfsd", "kernel/fs/nfsd/nfsd.ko"),
@@ -257,13 +257,13 @@ fn start_registry() -> Result<Registry, Failed> {
 fn pushed_to_a_registry_the_nodes_pull_from() -> Result<(), Failed> {
     let registry = start_registry()?;
     let port = registry.port;
-    let choice = nfslab::environment::ClusterChoice::Existing {
+    let choice = nfslab::ClusterChoice::Existing {
         kubeconfig: None,
         context: None,
         confirmed: true,
         image_registry: Some(format!("127.0.0.1:{port}/lab/")),
     };
-    let mut config = nfslab::config::Config::default();
+    let mut config = nfslab::Config::default();
     choice.use_registry(&mut config);
     let source = images::source_dir();
     let hash = images::source_hash(&source, images::IO_RECIPE).ok_or("no source hash")?;
@@ -292,7 +292,7 @@ fn pushed_to_a_registry_the_nodes_pull_from() -> Result<(), Failed> {
             Duration::from_secs(1800),
             Duration::from_secs(300),
         ))
-        .map_err(|e| format!("publish: {}", nfslab::errors::error_chain(&e)))?;
+        .map_err(|e| format!("publish: {}", nfslab::error_chain(&e)))?;
     let (status, body) = http_get(port, "/v2/lab/nfslab-io/tags/list")?;
     let tag = format!("{}-{hash}", env!("CARGO_PKG_VERSION"));
     if !status.contains(" 200") || !body.contains(&format!("\"{tag}\"")) {
@@ -330,7 +330,7 @@ fn pushed_to_a_registry_the_nodes_pull_from() -> Result<(), Failed> {
         ))
         .err()
         .ok_or("a push to a stopped registry succeeded")?;
-    let text = nfslab::errors::error_chain(&err);
+    let text = nfslab::error_chain(&err);
     let _ = docker(&[
         "image",
         "rm",

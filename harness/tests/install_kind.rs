@@ -36,7 +36,7 @@ fn release_page(arch: &str) -> Served {
         .and_then(|l| l.local_addr())
         .expect("port")
         .port();
-    let binary = nfslab::k8s::stand_in::test_binary().expect("nfslab-io");
+    let binary = nfslab::k8s::test_binary().expect("nfslab-io");
     let child = Command::new(binary)
         .args(["serve", "--dir"])
         .arg(dir.path())

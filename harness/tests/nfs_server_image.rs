@@ -36,9 +36,9 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use nfslab_test_support::gate;
 
 mod nfs4_client;
+use nfslab::Config;
+use nfslab::cluster::SystemTools;
 use nfslab::cluster::images;
-use nfslab::cluster::tools::SystemTools;
-use nfslab::config::Config;
 use nfslab::nfs::ServerFlavor;
 use nfslab::nfs::server::{SERVER_CONTAINER, SERVER_NAME};
 use nfslab_workload::{RunResult, Status};
@@ -495,7 +495,7 @@ fn in_grace<T>(
 }
 
 fn engine() -> Result<PathBuf, Failed> {
-    nfslab::k8s::stand_in::test_binary().map_err(Failed::from)
+    nfslab::k8s::test_binary().map_err(Failed::from)
 }
 
 fn io_run(args: &[String]) -> Result<(i32, Option<RunResult>, String), Failed> {

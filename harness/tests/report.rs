@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
 
-use nfslab::model::aggregate::summarize_dir;
 use nfslab::model::results::ResultsDir;
+use nfslab::model::summarize_dir;
 use nfslab::model::summary::Summary;
 use nfslab::report::{self, write_reports};
 use nfslab_workload::{RunResult, Size, Totals};
@@ -588,12 +588,12 @@ fn nas_tier_section_compares_the_best_profiles() {
     copy_dir(&fixture("run-a"), &dir);
     let results = ResultsDir::open(&dir).unwrap();
     let mut plan = results.read_plan().unwrap();
-    let table = nfslab::model::nas::parse_tiers(
+    let table = nfslab::model::parse_tiers(
         nfslab::model::plan::DEFAULT_NAS_TIERS_YAML,
         "nas-tiers.yaml",
     )
     .unwrap();
-    plan.nas = Some(nfslab::model::nas::NasReference {
+    plan.nas = Some(nfslab::model::NasReference {
         tier: table
             .tiers
             .into_iter()
@@ -635,9 +635,9 @@ fn nas_tier_section_compares_the_best_profiles() {
 /// A host run's summary: run A's first cell as the mount cell, and a protocol cell of the
 /// same job made from it with 25% more throughput and half the latency.
 fn host_summary() -> Summary {
-    use nfslab::model::aggregate::mount_efficiency;
-    use nfslab::model::matrix::AccessPath;
-    use nfslab::nfs::protocol::NotApplicable;
+    use nfslab::model::AccessPath;
+    use nfslab::model::mount_efficiency;
+    use nfslab::nfs::NotApplicable;
     let mut s = summary_of("run-a");
     s.cells.truncate(1);
     let mut mount = s.cells.remove(0);
@@ -749,7 +749,7 @@ fn html_and_markdown_give_each_profile_the_same_options_verdict() {
     let md = nfslab::report::markdown::render(&s);
     let html = nfslab::report::html::render(&s).unwrap();
     // The protocol cell's vers=4.1 did not apply: never "as requested" in either.
-    let (verdict, ok) = nfslab::report::format::options_verdict(&s.cells[1]);
+    let (verdict, ok) = nfslab::report::options_verdict(&s.cells[1]);
     assert!(!ok);
     assert_eq!(verdict, "1 not applicable");
     let md_row = md
@@ -761,9 +761,9 @@ fn html_and_markdown_give_each_profile_the_same_options_verdict() {
         html.contains("<span class=\"flag\">1 not applicable</span></summary>"),
         "the HTML says the same, flagged"
     );
-    let (mount_verdict, _) = nfslab::report::format::options_verdict(&s.cells[0]);
+    let (mount_verdict, _) = nfslab::report::options_verdict(&s.cells[0]);
     for c in &s.cells {
-        let (v, ok) = nfslab::report::format::options_verdict(c);
+        let (v, ok) = nfslab::report::options_verdict(c);
         let class = if ok { "ok" } else { "flag" };
         assert!(
             html.contains(&format!("<span class=\"{class}\">{v}</span></summary>")),

@@ -12,8 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use nfslab::model::aggregate::summarize_dir;
 use nfslab::model::results::ResultsDir;
+use nfslab::model::summarize_dir;
 use nfslab::report;
 use nfslab_test_support::gate;
 

@@ -168,7 +168,7 @@ pub enum Volume<'a> {
         mount_options: &'a [String],
     },
     /// A claim provisioned through a StorageClass: the profile's clone of the user's class
-    /// ([`super::storage_class`]), which carries the options.
+    /// (`super::storage_class`), which carries the options.
     Provisioned {
         /// The clone's name.
         storage_class: &'a str,

@@ -2,19 +2,25 @@
 //!
 //! # Layout
 //! - [`manifests`]: the ConfigMap, PV, PVC and client pods of each cell repetition.
-//! - [`environment`]: the seam that provides the cluster and in-cluster servers.
-//! - [`storage_class`]: benchmarking through the user's StorageClass (a clone per profile).
-//! - [`runner`]: the matrix on a cluster (PV/PVC/pods per cell, barrier, collection,
-//!   cleanup, Ctrl-C); [`host`]: the matrix from this host; `cells`: the cell loop both
+//! - `environment`: the seam that provides the cluster and in-cluster servers
+//!   ([`bring_up_bench_environment`]).
+//! - `storage_class`: benchmarking through the user's StorageClass (a clone per profile,
+//!   [`SourceClass`]).
+//! - `runner`: the matrix on a cluster ([`run_bench`]: PV/PVC/pods per cell, barrier,
+//!   collection, cleanup, Ctrl-C); [`host`]: the matrix from this host; `cells`: the cell loop both
 //!   share; [`progress`]: their progress bar.
 //!
 //! What a benchmark plans, records and concludes (plans, the matrix, the results
 //! directory, aggregation) are documents of the run, in [`crate::model`].
 
 mod cells;
-pub mod environment;
+mod environment;
 pub mod host;
 pub mod manifests;
 pub mod progress;
-pub mod runner;
-pub mod storage_class;
+pub(crate) mod runner;
+pub(crate) mod storage_class;
+
+pub use environment::{EnvironmentRequest, bring_up_bench_environment};
+pub use runner::{BenchError, BenchOutcome, RunnerOptions, Target, run_bench};
+pub use storage_class::{ClassError, SourceClass};

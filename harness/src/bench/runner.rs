@@ -3,7 +3,7 @@
 //! For each step (a repetition of a cell, in [`Matrix::schedule`] order):
 //! 1. apply the job ConfigMap, the PV (profile `mountOptions`, unique storage class), the
 //!    PVC and the K client pods ([`manifests::cell_objects`]); for a StorageClass server,
-//!    only the PVC, naming the profile's clone of the class ([`super::storage_class`]);
+//!    only the PVC, naming the profile's clone of the class (`super::storage_class`);
 //! 2. wait for the PVC to bind (a provisioned volume must carry the profile's options) and
 //!    every pod to be Ready (their init containers created the client directories and laid
 //!    out the files, outside the measurement);
@@ -21,7 +21,7 @@
 //! Ctrl-C (the `cancel` signal) stops the current step, cleans it up, deletes the run's
 //! namespace, marks the run interrupted and still writes the reports of what was measured.
 //! A failed step is recorded and the run goes on; a cluster that stops answering ends the
-//! run. Every wait uses [`crate::config::Timeouts`].
+//! run. Every wait uses `crate::config::Timeouts`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -311,7 +311,7 @@ impl StepError {
 
 /// The NFS server each selected plan server resolves to (StorageClass servers are
 /// [`resolve_classes`]').
-pub fn resolve_servers(
+pub(crate) fn resolve_servers(
     plan: &Plan,
     deployed: &[NfsServer],
 ) -> Result<Vec<(String, NfsServer)>, BenchError> {
@@ -361,7 +361,7 @@ pub fn resolve_servers(
 /// # Errors
 /// [`BenchError::Class`] when a class is missing or its provisioner ignores mountOptions;
 /// [`BenchError::Cluster`] when the cluster cannot be asked.
-pub async fn resolve_classes(
+pub(crate) async fn resolve_classes(
     plan: &Plan,
     cluster: &dyn Cluster,
 ) -> Result<Vec<(String, SourceClass)>, BenchError> {

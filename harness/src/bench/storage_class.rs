@@ -46,11 +46,12 @@ use crate::k8s::ObjectRef;
 use crate::k8s::ownership::{RunId, stamp};
 
 /// Scenario label value of the clones.
-pub const SCENARIO: &str = "bench";
+pub(crate) const SCENARIO: &str = "bench";
 /// The annotation that makes a class the cluster's default (never set on a clone).
-pub const DEFAULT_CLASS_ANNOTATION: &str = "storageclass.kubernetes.io/is-default-class";
+#[cfg(test)]
+pub(crate) const DEFAULT_CLASS_ANNOTATION: &str = "storageclass.kubernetes.io/is-default-class";
 /// Provisioner name of csi-driver-nfs.
-pub const CSI_DRIVER_NFS: &str = "nfs.csi.k8s.io";
+pub(crate) const CSI_DRIVER_NFS: &str = "nfs.csi.k8s.io";
 
 /// Whether a class's provisioner passes the profiles' options to the mounts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,7 +66,7 @@ pub enum Support {
 
 /// What `provisioner` does with a class's `mountOptions` ([module docs](self)).
 #[must_use]
-pub fn support(provisioner: &str) -> Support {
+pub(crate) fn support(provisioner: &str) -> Support {
     const LOCAL: [&str; 7] = [
         "rancher.io/local-path",
         "hostpath.csi.k8s.io",
@@ -215,13 +216,13 @@ impl SourceClass {
 
 /// The reference of a StorageClass.
 #[must_use]
-pub fn class_ref(name: &str) -> ObjectRef {
+pub(crate) fn class_ref(name: &str) -> ObjectRef {
     ObjectRef::cluster("storage.k8s.io/v1", "StorageClass", name)
 }
 
 /// The name of the clone of `server`'s class for `profile` in `run`.
 #[must_use]
-pub fn clone_name(run: &RunId, server: &str, profile: &str) -> String {
+pub(crate) fn clone_name(run: &RunId, server: &str, profile: &str) -> String {
     format!("{}-{server}-{profile}", run.prefix())
 }
 
@@ -230,7 +231,12 @@ pub fn clone_name(run: &RunId, server: &str, profile: &str) -> String {
 /// `reclaimPolicy: Delete`; the user's labels and annotations dropped (the default-class
 /// annotation above all), nfslab's run labels set.
 #[must_use]
-pub fn clone_class(source: &SourceClass, run: &RunId, name: &str, options: &[String]) -> Value {
+pub(crate) fn clone_class(
+    source: &SourceClass,
+    run: &RunId,
+    name: &str,
+    options: &[String],
+) -> Value {
     let mut clone = json!({
         "apiVersion": "storage.k8s.io/v1",
         "kind": "StorageClass",
@@ -265,7 +271,7 @@ pub fn clone_class(source: &SourceClass, run: &RunId, name: &str, options: &[Str
 ///
 /// # Errors
 /// The options the PV carries, when they are not the requested ones.
-pub fn pv_carries(pv: &Value, options: &[String]) -> Result<(), String> {
+pub(crate) fn pv_carries(pv: &Value, options: &[String]) -> Result<(), String> {
     let mut carried: Vec<String> = pv
         .pointer("/spec/mountOptions")
         .and_then(Value::as_array)

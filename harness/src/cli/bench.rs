@@ -6,25 +6,25 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
-use nfslab::bench::environment::{EnvironmentRequest, bring_up_bench_environment};
-use nfslab::bench::host::clients::find_engine;
+use nfslab::Config;
+use nfslab::Outcome;
+use nfslab::bench::SourceClass;
+use nfslab::bench::host::find_engine;
 use nfslab::bench::host::mount::{self, MountSupport};
 use nfslab::bench::host::{DEFAULT_CONNECT_TIMEOUT, HostOptions, run_host_bench};
 use nfslab::bench::manifests::{PLACEHOLDER_ADDRESS, render_plan};
 use nfslab::bench::progress::{
     CLUSTER_STEP_OVERHEAD, Eta, HOST_STEP_OVERHEAD, for_stderr, format_eta,
 };
-use nfslab::bench::runner::{BenchOutcome, RunnerOptions, run_bench};
-use nfslab::bench::storage_class::SourceClass;
-use nfslab::config::Config;
-use nfslab::exit::Outcome;
+use nfslab::bench::{BenchOutcome, RunnerOptions, run_bench};
+use nfslab::bench::{EnvironmentRequest, bring_up_bench_environment};
 use nfslab::k8s::ownership::RunId;
-use nfslab::model::matrix::AccessPath;
-use nfslab::model::matrix::Matrix;
+use nfslab::model::AccessPath;
+use nfslab::model::Matrix;
 use nfslab::model::plan::{
     DEFAULT_PLAN_PATH, Overrides, Plan, ServerKind, builtin_plan, load_plan,
 };
-use nfslab::nfs::protocol::map_profile;
+use nfslab::nfs::map_profile;
 use nfslab::report::HTML_FILE;
 
 use super::errors::CliError;
@@ -620,7 +620,7 @@ mod tests {
 
     #[test]
     fn plan_sizes_are_said_in_the_right_number() {
-        let plan = nfslab::run::builtin_quick_plan().expect("smoke plan");
+        let plan = nfslab::builtin_quick_plan().expect("smoke plan");
         let m = Matrix::expand(&plan);
         assert_eq!(
             plan_size(&plan, &m, None, ("client pod", "client pods")),

@@ -1,8 +1,8 @@
 //! `nfslab clean`: remove leftovers of earlier runs.
 
 use clap::Args;
+use nfslab::Outcome;
 use nfslab::cluster;
-use nfslab::exit::Outcome;
 use nfslab::k8s::clean::{self, Scope};
 use nfslab::k8s::ownership::RunId;
 

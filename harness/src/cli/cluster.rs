@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use nfslab::cluster::state::ProviderKind;
+use nfslab::Outcome;
+use nfslab::cluster::ProviderKind;
 use nfslab::cluster::{self, DownOutcome, Provider, UpRequest};
-use nfslab::exit::Outcome;
 use nfslab::nfs::ServerFlavor;
 
 use super::errors::CliError;

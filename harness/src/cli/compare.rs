@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use nfslab::errors::error_chain;
-use nfslab::exit::Outcome;
+use nfslab::Outcome;
+use nfslab::error_chain;
 use nfslab::report::compare::{
     compare, load_summary, parse_threshold, render_html, render_markdown,
 };

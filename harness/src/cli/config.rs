@@ -1,8 +1,8 @@
 //! `nfslab config`: show the effective configuration.
 
 use clap::Args;
-use nfslab::config::{Config, DEFAULT_CONFIG_YAML};
-use nfslab::exit::Outcome;
+use nfslab::Outcome;
+use nfslab::{Config, DEFAULT_CONFIG_YAML};
 
 use super::errors::CliError;
 

@@ -1,12 +1,12 @@
 //! `nfslab doctor`: what this machine has for `nfslab run`, what is missing, and why.
 
 use clap::Args;
+use nfslab::Config;
+use nfslab::Outcome;
+use nfslab::cluster::KernelProbe;
+use nfslab::cluster::StateStore;
+use nfslab::cluster::SystemTools;
 use nfslab::cluster::doctor::{examine, render};
-use nfslab::cluster::preflight::KernelProbe;
-use nfslab::cluster::state::StateStore;
-use nfslab::cluster::tools::SystemTools;
-use nfslab::config::Config;
-use nfslab::exit::Outcome;
 use nfslab::output::{DoctorReport, Format};
 
 use super::errors::CliError;

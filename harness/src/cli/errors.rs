@@ -16,19 +16,19 @@
 
 use std::process::ExitCode;
 
+use nfslab::ConfigError;
+use nfslab::EnvironmentError;
+use nfslab::Outcome;
+use nfslab::bench::BenchError;
+use nfslab::bench::ClassError;
 use nfslab::bench::host::HostError;
-use nfslab::bench::runner::BenchError;
-use nfslab::bench::storage_class::ClassError;
 use nfslab::cluster::ClusterSetupError;
+use nfslab::cluster::KindError;
+use nfslab::cluster::StateError;
 use nfslab::cluster::images::ImageError;
-use nfslab::cluster::kind::KindError;
-use nfslab::cluster::state::StateError;
-use nfslab::config::ConfigError;
-use nfslab::environment::EnvironmentError;
-use nfslab::errors::error_chain;
-use nfslab::exit::Outcome;
+use nfslab::error_chain;
+use nfslab::k8s::ConnectError;
 use nfslab::k8s::clean::CleanError;
-use nfslab::k8s::kube_cluster::ConnectError;
 use nfslab::model::plan::PlanError;
 use nfslab::model::results::ResultsError;
 use nfslab::nfs::server::NfsError;

@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use nfslab::Outcome;
+use nfslab::cluster::ProviderKind;
 use nfslab::cluster::images::{self, Freshness, Image};
-use nfslab::cluster::state::ProviderKind;
-use nfslab::cluster::tools::{CommandSpec, Tools};
-use nfslab::cluster::{kind, record};
-use nfslab::exit::Outcome;
+use nfslab::cluster::{CommandSpec, Tools};
+use nfslab::cluster::{load_image, record};
 use nfslab::output::{Format, ImageEntry, ImageList, ImageState};
 
 use super::errors::CliError;
@@ -141,7 +141,7 @@ async fn docker_answers(tools: &dyn Tools) -> Result<(), String> {
             "the Docker daemon does not answer ({})",
             out.last_line()
         )),
-        Err(e) => Err(format!("docker: {}", nfslab::errors::error_chain(&e))),
+        Err(e) => Err(format!("docker: {}", nfslab::error_chain(&e))),
     }
 }
 
@@ -164,7 +164,7 @@ async fn list(args: &ListArgs, ctx: &Context) -> Result<Outcome, CliError> {
                     Ok(Freshness::Unlabelled) => ImageState::Unlabelled,
                     Ok(Freshness::Current | Freshness::Unchecked) => ImageState::Present,
                     Err(e) => {
-                        docker_error.get_or_insert_with(|| nfslab::errors::error_chain(&e));
+                        docker_error.get_or_insert_with(|| nfslab::error_chain(&e));
                         ImageState::Unknown
                     }
                 }
@@ -173,7 +173,7 @@ async fn list(args: &ListArgs, ctx: &Context) -> Result<Outcome, CliError> {
                 Ok(true) => ImageState::Present,
                 Ok(false) => ImageState::Missing,
                 Err(e) => {
-                    docker_error.get_or_insert_with(|| nfslab::errors::error_chain(&e));
+                    docker_error.get_or_insert_with(|| nfslab::error_chain(&e));
                     ImageState::Unknown
                 }
             },
@@ -248,7 +248,7 @@ async fn load(args: LoadArgs, ctx: &Context) -> Result<Outcome, CliError> {
             continue;
         }
         progress(&format!("loading `{}` into `{name}`", image.reference));
-        kind::load_image(
+        load_image(
             &ctx.tools,
             &name,
             &image.reference,

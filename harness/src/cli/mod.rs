@@ -23,13 +23,13 @@ pub(crate) mod scenarios;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use nfslab::Config;
+use nfslab::Outcome;
+use nfslab::cluster::KernelProbe;
+use nfslab::cluster::StateStore;
+use nfslab::cluster::SystemTools;
 use nfslab::cluster::Target;
 use nfslab::cluster::images::source_dir;
-use nfslab::cluster::preflight::KernelProbe;
-use nfslab::cluster::state::StateStore;
-use nfslab::cluster::tools::SystemTools;
-use nfslab::config::Config;
-use nfslab::exit::Outcome;
 
 use self::errors::CliError;
 
@@ -215,8 +215,8 @@ impl ClusterSelection {
     }
 
     /// The library's choice these options make; a kind cluster name goes into `config`.
-    pub(crate) fn apply(&self, config: &mut Config) -> nfslab::environment::ClusterChoice {
-        use nfslab::environment::ClusterChoice;
+    pub(crate) fn apply(&self, config: &mut Config) -> nfslab::ClusterChoice {
+        use nfslab::ClusterChoice;
         if self.existing
             || self.kubeconfig.is_some()
             || self.context.is_some()
@@ -411,7 +411,7 @@ pub(crate) fn clients_arg(text: &str) -> Result<u32, String> {
 
 /// `--workers`: 1 to the configuration's limit.
 pub(crate) fn workers_arg(text: &str) -> Result<u8, String> {
-    let max = nfslab::config::MAX_WORKERS;
+    let max = nfslab::MAX_WORKERS;
     whole_number(text, 1, u64::from(max)).map(|n| u8::try_from(n).unwrap_or(max))
 }
 

@@ -1,9 +1,9 @@
 //! `nfslab nfs up|down|status`.
 
 use clap::{Args, Subcommand};
+use nfslab::Outcome;
 use nfslab::cluster;
-use nfslab::exit::Outcome;
-use nfslab::k8s::kube_cluster::KubeCluster;
+use nfslab::k8s::KubeCluster;
 use nfslab::nfs::NfsServer;
 use nfslab::nfs::server::{self, ServerSpec};
 

@@ -1,8 +1,8 @@
 //! `nfslab render cluster-config|nfs-server|provisioner`: YAML without a cluster.
 
 use clap::{Args, Subcommand};
-use nfslab::config::Config;
-use nfslab::exit::Outcome;
+use nfslab::Config;
+use nfslab::Outcome;
 use nfslab::k8s::ownership::RunId;
 use nfslab::render;
 

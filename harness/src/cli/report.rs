@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use nfslab::exit::Outcome;
+use nfslab::Outcome;
 use nfslab::model::results::ResultsDir;
 use nfslab::report::{ReportError, write_reports};
 

@@ -9,18 +9,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use clap::Args;
+use nfslab::Config;
+use nfslab::Outcome;
 use nfslab::bench::progress::Progress;
-use nfslab::config::Config;
-use nfslab::exit::Outcome;
 use nfslab::model::plan::{Overrides, Plan, load_plan};
-use nfslab::run::{
-    self as job, Job, Phase, QUICK_PLAN_PATH, QUICK_SCENARIOS, SystemProvider, View,
-    builtin_quick_plan, set_in_cluster_flavor,
-};
+use nfslab::scenario::LiveView;
+use nfslab::scenario::Observer;
 use nfslab::scenario::catalog::{self, Catalog};
 use nfslab::scenario::commands;
-use nfslab::scenario::engine::Observer;
-use nfslab::scenario::live::LiveView;
+use nfslab::{
+    Job, JobReport, Phase, QUICK_PLAN_PATH, QUICK_SCENARIOS, SystemProvider, View,
+    builtin_quick_plan, execute, set_in_cluster_flavor,
+};
 
 use super::errors::CliError;
 
@@ -127,9 +127,8 @@ fn build(args: &RunArgs, mut config: Config) -> Result<Job, CliError> {
         ));
     }
     if let Some(server) = &args.server {
-        nfslab::nfs::external(server).map_err(|e| {
-            CliError::BadInput(format!("--server: {}", nfslab::errors::error_chain(&e)))
-        })?;
+        nfslab::nfs::external(server)
+            .map_err(|e| CliError::BadInput(format!("--server: {}", nfslab::error_chain(&e))))?;
     }
     if let Some(f) = args.nfs_flavor {
         config.nfs.flavor = f.into();
@@ -255,14 +254,14 @@ pub(crate) fn run(args: &RunArgs, config: Config) -> Result<Outcome, CliError> {
             ),
             Some(|| ()),
         );
-        job::execute(&job, &SystemProvider::default(), &view, rx).await
+        execute(&job, &SystemProvider::default(), &view, rx).await
     });
-    let kind = matches!(job.cluster, nfslab::environment::ClusterChoice::Kind { .. });
+    let kind = matches!(job.cluster, nfslab::ClusterChoice::Kind { .. });
     finish(&report, kind);
     Ok(report.outcome)
 }
 
-fn finish(report: &job::JobReport, kind: bool) {
+fn finish(report: &JobReport, kind: bool) {
     if let Some(dir) = &report.dir {
         println!("{}", dir.display());
     }
@@ -379,7 +378,7 @@ mod tests {
         );
         assert!(matches!(
             job.cluster,
-            nfslab::environment::ClusterChoice::Existing { .. }
+            nfslab::ClusterChoice::Existing { .. }
         ));
     }
 

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use nfslab::config::Config;
-use nfslab::exit::Outcome;
+use nfslab::Config;
+use nfslab::Outcome;
+use nfslab::scenario::LiveView;
 use nfslab::scenario::catalog::{self, Catalog};
 use nfslab::scenario::commands::{self, RenderTarget, RunRequest};
-use nfslab::scenario::live::LiveView;
 
 use super::errors::CliError;
 
@@ -101,11 +101,11 @@ pub(crate) struct RunArgs {
 /// With `--dry-run` and a named cluster: the API server dry-runs every manifest with strict
 /// field validation (nothing is stored).
 fn server_dry_run(
-    scenarios: &[nfslab::scenario::plan::Scenario],
+    scenarios: &[nfslab::scenario::Scenario],
     selection: &super::ClusterSelection,
     config: &Config,
 ) -> Result<Outcome, CliError> {
-    use nfslab::environment::ClusterChoice;
+    use nfslab::ClusterChoice;
     let runtime = super::runtime()?;
     let mut config = config.clone();
     let (kubeconfig, context, name) = match selection.apply(&mut config) {
@@ -118,7 +118,7 @@ fn server_dry_run(
     };
     runtime.block_on(async {
         let connected: Result<_, CliError> = match name {
-            Some(name) => match nfslab::cluster::state::StateStore::from_env() {
+            Some(name) => match nfslab::cluster::StateStore::from_env() {
                 Ok(store) => {
                     let target = nfslab::cluster::Target {
                         name,
@@ -131,7 +131,7 @@ fn server_dry_run(
                 }
                 Err(e) => Err(e.into()),
             },
-            None => nfslab::k8s::kube_cluster::KubeCluster::connect(
+            None => nfslab::k8s::KubeCluster::connect(
                 kubeconfig.as_deref(),
                 context.as_deref(),
                 config.timeouts.exec,

@@ -2,7 +2,7 @@
 //! what was found, what is missing and why it matters.
 //!
 //! The required part is exactly what `nfslab run` checks before it creates anything
-//! ([`super::preflight::check_kind_host`]), so `doctor` and a failing `run` say the same
+//! (`super::preflight::check_kind_host`), so `doctor` and a failing `run` say the same
 //! lines. The rest is advice: the `nfslab-io` image (built on first use, which needs cargo
 //! and the musl target), kubectl (not needed, handy), the state directory and the clusters
 //! nfslab knows.

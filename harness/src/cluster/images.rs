@@ -8,7 +8,7 @@
 //! - `nfslab-ganesha:<version>` by `harness/src/nfs/image/build.sh`: Debian's nfs-ganesha,
 //!   rpcbind and rpc.statd, the default in-cluster NFS server.
 //!
-//! Third-party images come from the configuration ([`crate::config::Images`]): the kernel
+//! Third-party images come from the configuration (`crate::config::Images`): the kernel
 //! NFS server, the provisioner, the PV recycler's image for each supported Kubernetes version
 //! and nginx when configured (a configured ganesha image of another name is third-party too). Users behind registry blocks run `nfslab images pull` and
 //! `nfslab images save FILE` where a registry is reachable, carry the tarball over, and run

@@ -1,7 +1,7 @@
 //! The cluster nfslab runs against: a kind cluster it creates, or an existing one.
 //!
-//! - [`up`] checks the host ([`preflight`]), creates a kind cluster from a generated
-//!   configuration with a kubeconfig private to nfslab ([`kind`], [`state`]), checks every
+//! - [`up`] checks the host (`preflight`), creates a kind cluster from a generated
+//!   configuration with a kubeconfig private to nfslab (`kind`, `state`), checks every
 //!   node can mount NFS, builds and side-loads the images ([`images`]); or, for an existing
 //!   cluster (`--kubeconfig`/`--context`), checks the API server answers and remembers how
 //!   to reach it. Interrupting it (Ctrl-C) deletes the half-made cluster.
@@ -21,10 +21,15 @@ pub mod doctor;
 pub mod existing;
 pub mod images;
 pub mod install;
-pub mod kind;
-pub mod preflight;
-pub mod state;
-pub mod tools;
+pub(crate) mod kind;
+pub(crate) mod preflight;
+pub(crate) mod state;
+pub(crate) mod tools;
+
+pub use kind::{KindError, load_image};
+pub use preflight::{KernelProbe, daemon_kernel};
+pub use state::{ProviderKind, StateError, StateStore};
+pub use tools::{CommandSpec, SystemTools, Tools};
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -35,10 +40,9 @@ use crate::k8s::ClusterError;
 use crate::k8s::kube_cluster::{ConnectError, KubeCluster};
 use crate::k8s::nodes::NodeStatus;
 use crate::nfs::ServerFlavor;
-use kind::{KindError, KindSpec};
-use preflight::{KernelProbe, Problem};
-use state::{ClusterRecord, ProviderKind, StateError, StateStore};
-use tools::{CommandSpec, Tools};
+use kind::KindSpec;
+use preflight::Problem;
+use state::ClusterRecord;
 
 /// Where the cluster comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]

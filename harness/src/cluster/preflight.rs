@@ -49,7 +49,7 @@ impl fmt::Display for Problem {
 
 /// What preflight found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Report {
+pub(crate) struct Report {
     /// Everything missing.
     pub problems: Vec<Problem>,
     /// Facts found along the way (`docker 27.1.1`, `kind v0.29.0`).
@@ -59,14 +59,14 @@ pub struct Report {
 impl Report {
     /// Whether nothing is missing.
     #[must_use]
-    pub fn passed(&self) -> bool {
+    pub(crate) fn passed(&self) -> bool {
         self.problems.is_empty()
     }
 }
 
 /// What `cluster up` is about to do, as far as preflight cares.
 #[derive(Clone, Debug)]
-pub struct Request {
+pub(crate) struct Request {
     /// The kind cluster name.
     pub cluster_name: String,
     /// The oldest usable kind release.
@@ -210,7 +210,11 @@ impl KernelProbe {
 }
 
 /// Runs every check for creating a kind cluster and reports all problems at once.
-pub async fn check_kind_host(tools: &dyn Tools, kernel: &KernelProbe, request: &Request) -> Report {
+pub(crate) async fn check_kind_host(
+    tools: &dyn Tools,
+    kernel: &KernelProbe,
+    request: &Request,
+) -> Report {
     let mut report = Report::default();
     let (docker, kind) = tokio::join!(check_docker(tools), check_kind(tools, request));
     let both_work = docker.is_ok() && kind.is_ok();
@@ -376,7 +380,7 @@ async fn check_kind(tools: &dyn Tools, request: &Request) -> Result<String, Prob
 
 /// What the NFS server `flavor` and NFS mounts need from `kernel`, as problems.
 #[must_use]
-pub fn check_kernel(kernel: &KernelProbe, flavor: ServerFlavor) -> Vec<Problem> {
+pub(crate) fn check_kernel(kernel: &KernelProbe, flavor: ServerFlavor) -> Vec<Problem> {
     let release = kernel
         .release()
         .unwrap_or_else(|| "the running kernel".to_owned());
@@ -504,7 +508,7 @@ fn check_port(port: u16) -> Option<Problem> {
 
 /// The problem of a kind cluster with nfslab's cluster name that nfslab did not create.
 #[must_use]
-pub fn foreign_cluster(name: &str) -> Problem {
+pub(crate) fn foreign_cluster(name: &str) -> Problem {
     Problem {
         subject: format!("kind cluster `{name}`"),
         what: "already exists and was not created by nfslab".to_owned(),

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// Environment variable overriding the state directory.
-pub const STATE_DIR_ENV: &str = "NFSLAB_STATE_DIR";
+pub(crate) const STATE_DIR_ENV: &str = "NFSLAB_STATE_DIR";
 
 /// How a cluster is provided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -189,7 +189,7 @@ impl CommandError {
 ///
 /// # Errors
 /// [`CommandError::Tool`] when the tool cannot be run or times out.
-pub async fn run_for(
+pub(crate) async fn run_for(
     tools: &dyn Tools,
     action: &str,
     command: &CommandSpec,
@@ -208,7 +208,7 @@ pub async fn run_for(
 /// # Errors
 /// [`CommandError`] when the tool cannot be run or exits non-zero (quoting its last line and
 /// `hint`).
-pub async fn run_checked(
+pub(crate) async fn run_checked(
     tools: &dyn Tools,
     action: &str,
     command: &CommandSpec,
@@ -255,7 +255,7 @@ impl SystemTools {
 
 /// Finds an executable file named `program` in the directories of `path` (a PATH value).
 #[must_use]
-pub fn find_in_path(program: &str, path: &std::ffi::OsStr) -> Option<PathBuf> {
+pub(crate) fn find_in_path(program: &str, path: &std::ffi::OsStr) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     if program.contains('/') {
         return Some(PathBuf::from(program)).filter(|p| p.is_file());
@@ -348,7 +348,7 @@ fn file_name(path: &Path) -> String {
 /// A scripted [`Tools`] for tests: programs present on the fake PATH, replies by command
 /// prefix, and a record of every command run.
 #[cfg(test)]
-pub mod scripted {
+pub(crate) mod scripted {
     use std::sync::{Arc, Mutex};
 
     use super::*;
@@ -370,13 +370,13 @@ pub mod scripted {
 
     /// The scripted tools. Clones share state.
     #[derive(Clone, Default)]
-    pub struct ScriptedTools {
+    pub(crate) struct ScriptedTools {
         inner: Arc<Mutex<Inner>>,
     }
 
     impl ScriptedTools {
         /// Tools where `programs` are installed and nothing is scripted yet.
-        pub fn with(programs: &[&str]) -> Self {
+        pub(crate) fn with(programs: &[&str]) -> Self {
             let tools = Self::default();
             tools.lock().present = programs.iter().map(|p| (*p).to_owned()).collect();
             tools
@@ -388,7 +388,7 @@ pub mod scripted {
 
         /// Commands starting with `prefix` (program first) reply `output`. Rules added later
         /// take precedence, so a test overrides a general rule with a specific one.
-        pub fn reply(&self, prefix: &[&str], output: CommandOutput) -> &Self {
+        pub(crate) fn reply(&self, prefix: &[&str], output: CommandOutput) -> &Self {
             self.reply_limited(prefix, output, None)
         }
 
@@ -407,13 +407,8 @@ pub mod scripted {
             self
         }
 
-        /// Like [`reply`](Self::reply) for the next `n` matching commands only.
-        pub fn reply_times(&self, prefix: &[&str], output: CommandOutput, n: usize) -> &Self {
-            self.reply_limited(prefix, output, Some(n))
-        }
-
         /// Commands starting with `prefix` never finish (until dropped).
-        pub fn hang(&self, prefix: &[&str]) -> &Self {
+        pub(crate) fn hang(&self, prefix: &[&str]) -> &Self {
             self.lock()
                 .hang
                 .push(prefix.iter().map(|p| (*p).to_owned()).collect());
@@ -421,12 +416,12 @@ pub mod scripted {
         }
 
         /// Every command run so far, program first.
-        pub fn calls(&self) -> Vec<Vec<String>> {
+        pub(crate) fn calls(&self) -> Vec<Vec<String>> {
             self.lock().calls.clone()
         }
 
         /// The command lines run so far, joined by spaces.
-        pub fn lines(&self) -> Vec<String> {
+        pub(crate) fn lines(&self) -> Vec<String> {
             self.calls().iter().map(|c| c.join(" ")).collect()
         }
     }

@@ -90,7 +90,7 @@ pub struct Diagnosis {
 
 /// What to look at.
 #[derive(Clone, Debug, Default)]
-pub struct Scope {
+pub(crate) struct Scope {
     /// Namespace whose events and pods to include.
     pub namespace: Option<String>,
     /// Objects the failure is about (their state and their own events, also for
@@ -101,7 +101,7 @@ pub struct Scope {
 }
 
 /// Gathers the diagnosis for `scope`.
-pub async fn diagnose(cluster: &dyn Cluster, scope: &Scope) -> Diagnosis {
+pub(crate) async fn diagnose(cluster: &dyn Cluster, scope: &Scope) -> Diagnosis {
     let mut d = Diagnosis::default();
     for object in &scope.objects {
         match cluster.get(object).await {
@@ -204,7 +204,7 @@ async fn gather_logs(
 
 /// A pod's status from its state; `None` when it is not a pod.
 #[must_use]
-pub fn pod_status(state: &Value) -> Option<PodStatus> {
+pub(crate) fn pod_status(state: &Value) -> Option<PodStatus> {
     let pod: Pod = serde_json::from_value(state.clone()).ok()?;
     let name = pod.metadata.name.clone().unwrap_or_default();
     let ns = pod.metadata.namespace.clone().unwrap_or_default();

@@ -523,7 +523,7 @@ impl FakeCluster {
     }
 
     /// Execs of the `nfslab-io` helper without a scripted reply run the real binary on local
-    /// stand-in directories ([`super::stand_in`]): the fake then answers with what the
+    /// stand-in directories (`super::stand_in`): the fake then answers with what the
     /// producer prints.
     pub fn run_helpers(&self, stand_in: super::stand_in::StandIn) {
         self.lock().stand_in = Some(stand_in);

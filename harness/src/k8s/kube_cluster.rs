@@ -40,7 +40,7 @@ use super::{
 };
 
 /// The field manager nfslab's server-side applies use.
-pub const FIELD_MANAGER: &str = "nfslab";
+pub(crate) const FIELD_MANAGER: &str = "nfslab";
 
 /// Consecutive watch failures tolerated (the watcher backs off and retries in between)
 /// before a watch reports that it broke.

@@ -183,12 +183,12 @@ impl Node {
 /// deserialized structs (a scenario's inline manifests) and turn it into a [`Located`]
 /// [`Node`] with [`SourceNode::locate`].
 #[derive(Debug)]
-pub struct SourceNode(Spanned<RawNode>);
+pub(crate) struct SourceNode(Spanned<RawNode>);
 
 impl SourceNode {
     /// The tree with plain positions.
     #[must_use]
-    pub fn locate(&self) -> Located<Node> {
+    pub(crate) fn locate(&self) -> Located<Node> {
         locate(&self.0)
     }
 }
@@ -308,7 +308,7 @@ fn locate(raw: &Spanned<RawNode>) -> Located<Node> {
 /// A YAML text that could not be read, with where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}:{pos}: {message}", file.display())]
-pub struct ManifestError {
+pub(crate) struct ManifestError {
     /// The file (or a description of the source).
     pub file: PathBuf,
     /// Where the problem is.
@@ -343,7 +343,10 @@ pub(crate) fn parse_options() -> serde_saphyr::Options {
 ///
 /// # Errors
 /// The first syntax error, with its position in `file`.
-pub fn parse_documents(text: &str, file: &Path) -> Result<Vec<Located<Node>>, ManifestError> {
+pub(crate) fn parse_documents(
+    text: &str,
+    file: &Path,
+) -> Result<Vec<Located<Node>>, ManifestError> {
     let raw: Vec<Spanned<RawNode>> =
         serde_saphyr::from_multiple_with_options(text, parse_options()).map_err(|e| {
             let (message, pos) = split_parse_error(&e);
@@ -364,7 +367,8 @@ pub fn parse_documents(text: &str, file: &Path) -> Result<Vec<Located<Node>>, Ma
 ///
 /// # Errors
 /// A syntax error, or a document that is not a mapping, with its position in `file`.
-pub fn parse_values(text: &str, file: &Path) -> Result<Vec<Value>, ManifestError> {
+#[cfg(test)]
+pub(crate) fn parse_values(text: &str, file: &Path) -> Result<Vec<Value>, ManifestError> {
     parse_documents(text, file)?
         .into_iter()
         .map(|doc| match doc.value {
@@ -382,7 +386,7 @@ pub fn parse_values(text: &str, file: &Path) -> Result<Vec<Value>, ManifestError
 /// Why manifests could not be written as YAML.
 #[derive(Debug, thiserror::Error)]
 #[error("could not write manifest {index} as YAML")]
-pub struct ToYamlError {
+pub(crate) struct ToYamlError {
     /// 0-based index of the manifest.
     pub index: usize,
     /// The serializer's error.
@@ -394,7 +398,7 @@ pub struct ToYamlError {
 ///
 /// # Errors
 /// A value the YAML serializer refuses (not expected for JSON values).
-pub fn to_yaml(values: &[Value]) -> Result<String, ToYamlError> {
+pub(crate) fn to_yaml(values: &[Value]) -> Result<String, ToYamlError> {
     let mut out = String::new();
     for (index, value) in values.iter().enumerate() {
         let text =

@@ -14,16 +14,19 @@
 
 pub mod clean;
 pub mod conditions;
-pub mod diagnose;
+pub(crate) mod diagnose;
 pub mod fake;
-pub mod kube_cluster;
-pub mod manifest;
-pub mod nodes;
+pub(crate) mod kube_cluster;
+pub(crate) mod manifest;
+pub(crate) mod nodes;
 pub mod ownership;
-pub mod schema;
-pub mod stand_in;
-pub mod tracker;
+pub(crate) mod schema;
+pub(crate) mod stand_in;
+pub(crate) mod tracker;
 pub mod wait;
+
+pub use kube_cluster::{ConnectError, KubeCluster};
+pub use stand_in::{StandIn, test_binary};
 
 use std::fmt;
 use std::sync::Arc;

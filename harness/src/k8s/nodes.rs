@@ -45,7 +45,7 @@ impl NodeStatus {
 ///
 /// # Errors
 /// [`ClusterError`] when they cannot be listed.
-pub async fn node_statuses(cluster: &dyn Cluster) -> Result<Vec<NodeStatus>, ClusterError> {
+pub(crate) async fn node_statuses(cluster: &dyn Cluster) -> Result<Vec<NodeStatus>, ClusterError> {
     let nodes = cluster.list("v1", "Node", None, None).await?;
     let mut statuses: Vec<NodeStatus> = nodes.iter().map(node_status).collect();
     statuses.sort_by(|a, b| a.name.cmp(&b.name));

@@ -21,7 +21,7 @@ use super::manifest::{Located, Node, Pos};
 
 /// One step of a path into a manifest.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Segment {
+pub(crate) enum Segment {
     /// A mapping key.
     Key(String),
     /// A list index.
@@ -30,7 +30,7 @@ pub enum Segment {
 
 /// A path into a manifest, shown as `spec.accessModes[0]`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct FieldPath(pub Vec<Segment>);
+pub(crate) struct FieldPath(pub Vec<Segment>);
 
 impl fmt::Display for FieldPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -61,7 +61,7 @@ impl FieldPath {
 
 /// A problem found in a manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SchemaProblem {
+pub(crate) struct SchemaProblem {
     /// Where, inside the manifest.
     pub path: FieldPath,
     /// What is wrong.
@@ -81,7 +81,7 @@ struct Record {
 /// Decodes `value` as `K` and returns every problem: the type error (at its field), or
 /// every unknown field.
 #[must_use]
-pub fn check<K: DeserializeOwned>(value: &Value) -> Vec<SchemaProblem> {
+pub(crate) fn check<K: DeserializeOwned>(value: &Value) -> Vec<SchemaProblem> {
     let record = RefCell::new(Record::default());
     let probe = Probe {
         value,
@@ -122,7 +122,7 @@ pub fn check<K: DeserializeOwned>(value: &Value) -> Vec<SchemaProblem> {
 
 /// The position of `path` inside a manifest tree: the deepest node the path reaches.
 #[must_use]
-pub fn locate(root: &Located<Node>, path: &FieldPath) -> Pos {
+pub(crate) fn locate(root: &Located<Node>, path: &FieldPath) -> Pos {
     let mut node = root;
     let mut pos = root.pos;
     for segment in &path.0 {

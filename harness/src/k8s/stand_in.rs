@@ -35,7 +35,7 @@ use serde_json::Value;
 use super::{ExecOutput, ObjectRef};
 
 /// The helper binary's path inside its image.
-pub const IMAGE_BINARY: &str = "/nfslab-io";
+pub(crate) const IMAGE_BINARY: &str = "/nfslab-io";
 
 /// How long one helper run may take before it is killed.
 const RUN_LIMIT: Duration = Duration::from_secs(120);

@@ -50,7 +50,7 @@ use super::{Cluster, ObjectRef, Propagation};
 /// When an object is deleted during cleanup; stages run in declaration order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum CleanupStage {
+pub(crate) enum CleanupStage {
     /// Workloads and what they expose: they hold claims.
     Consumers,
     /// PersistentVolumeClaims.
@@ -65,7 +65,7 @@ pub enum CleanupStage {
 
 impl CleanupStage {
     /// All stages in cleanup order.
-    pub const ALL: [CleanupStage; 5] = [
+    pub(crate) const ALL: [CleanupStage; 5] = [
         Self::Consumers,
         Self::Claims,
         Self::Volumes,
@@ -75,7 +75,7 @@ impl CleanupStage {
 
     /// The default stage for a kind.
     #[must_use]
-    pub fn for_kind(kind: &str) -> Self {
+    pub(crate) fn for_kind(kind: &str) -> Self {
         match kind {
             "PersistentVolumeClaim" => Self::Claims,
             "PersistentVolume" => Self::Volumes,
@@ -127,7 +127,7 @@ struct Entry {
 
 /// Records created objects and removes them in dependency order. Cheap to share.
 #[derive(Clone)]
-pub struct Tracker {
+pub(crate) struct Tracker {
     cluster: Arc<dyn Cluster>,
     entries: Arc<Mutex<Vec<Entry>>>,
 }
@@ -143,7 +143,7 @@ impl std::fmt::Debug for Tracker {
 impl Tracker {
     /// An empty tracker for objects in `cluster`.
     #[must_use]
-    pub fn new(cluster: Arc<dyn Cluster>) -> Self {
+    pub(crate) fn new(cluster: Arc<dyn Cluster>) -> Self {
         Self {
             cluster,
             entries: Arc::new(Mutex::new(Vec::new())),
@@ -156,13 +156,13 @@ impl Tracker {
 
     /// Records an object in the default stage for its kind (once; later records of the
     /// same object are ignored).
-    pub fn record(&self, object: &ObjectRef) {
+    pub(crate) fn record(&self, object: &ObjectRef) {
         self.record_as(object, CleanupStage::for_kind(&object.kind));
     }
 
     /// Records an object in a given stage (a provisioner's Deployment is infrastructure,
     /// not a consumer).
-    pub fn record_as(&self, object: &ObjectRef, stage: CleanupStage) {
+    pub(crate) fn record_as(&self, object: &ObjectRef, stage: CleanupStage) {
         let mut entries = self.lock();
         if !entries.iter().any(|e| &e.object == object) {
             entries.push(Entry {
@@ -174,13 +174,13 @@ impl Tracker {
 
     /// Everything recorded, in creation order.
     #[must_use]
-    pub fn tracked(&self) -> Vec<ObjectRef> {
+    pub(crate) fn tracked(&self) -> Vec<ObjectRef> {
         self.lock().iter().map(|e| e.object.clone()).collect()
     }
 
     /// Deletes everything recorded, stage by stage, waiting for each stage to be gone, all
     /// within `timeout`. Never fails: problems become leftovers in the report.
-    pub async fn cleanup(&self, timeout: Duration) -> CleanupReport {
+    pub(crate) async fn cleanup(&self, timeout: Duration) -> CleanupReport {
         let start = Instant::now();
         let deadline = start + timeout;
         let entries = self.lock().clone();

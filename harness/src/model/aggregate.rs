@@ -30,10 +30,10 @@ use crate::nfs::mount_options::{MountOptions, diff};
 use crate::nfs::protocol::ProtocolOptions;
 
 /// `options.fstype` of protocol cells: no mount, the user-space NFSv3 client.
-pub const PROTOCOL_FSTYPE: &str = "nfs3-protocol";
+pub(crate) const PROTOCOL_FSTYPE: &str = "nfs3-protocol";
 
 /// Percentiles of the latency curves.
-pub const CURVE_PERCENTILES: [f64; 12] = [
+pub(crate) const CURVE_PERCENTILES: [f64; 12] = [
     1.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99,
 ];
 
@@ -57,12 +57,12 @@ pub enum AggregateError {
 }
 
 /// The results of one attempt: each pod with its parsed document.
-pub type AttemptResults = Vec<(PodRecord, RunResult)>;
+pub(crate) type AttemptResults = Vec<(PodRecord, RunResult)>;
 
 /// Median, extremes, mean, sample standard deviation and coefficient of variation of
 /// `values`; `None` when empty.
 #[must_use]
-pub fn spread(values: &[f64]) -> Option<Spread> {
+pub(crate) fn spread(values: &[f64]) -> Option<Spread> {
     if values.is_empty() {
         return None;
     }
@@ -104,7 +104,7 @@ fn spread_nonzero(values: &[f64]) -> Option<Spread> {
 
 /// The figure a pattern is judged by.
 #[must_use]
-pub fn headline_of(pattern: Pattern) -> Headline {
+pub(crate) fn headline_of(pattern: Pattern) -> Headline {
     match pattern {
         Pattern::Read | Pattern::Write => Headline::Bandwidth,
         Pattern::Randread | Pattern::Randwrite | Pattern::Randrw | Pattern::FsyncLatency => {
@@ -136,7 +136,7 @@ pub fn summarize_dir(dir: &ResultsDir) -> Result<Summary, AggregateError> {
 
 /// Aggregates a run from its record and the parsed results of its attempts, keyed by
 /// (cell id, repetition).
-pub fn summarize(
+pub(crate) fn summarize(
     record: &RunRecord,
     plan: Option<&Plan>,
     results: &BTreeMap<(String, u32), AttemptResults>,
@@ -420,7 +420,7 @@ fn observed(all: &[&RunResult]) -> Observed {
 /// run` of its job; for protocol cells the user-space client's target and options instead;
 /// for local directories (fixtures) the directory.
 #[must_use]
-pub fn command_line(record: &RunRecord, cell: &CellRecord, job: &Job) -> String {
+pub(crate) fn command_line(record: &RunRecord, cell: &CellRecord, job: &Job) -> String {
     let flags = job.command_flags().join(" ");
     let server = record
         .environment
@@ -785,7 +785,7 @@ fn rpc_summary(counted: &[Counted<'_>]) -> Option<RpcSummary> {
 
 /// The best profile of each (server, workload, clients, access path) by headline median.
 #[must_use]
-pub fn best_profiles(cells: &[CellSummary]) -> Vec<Best> {
+pub(crate) fn best_profiles(cells: &[CellSummary]) -> Vec<Best> {
     let mut groups: Vec<(&str, &str, u32, Option<AccessPath>)> = Vec::new();
     for c in cells {
         let key = (c.server.as_str(), c.workload.as_str(), c.clients, c.access);

@@ -61,14 +61,14 @@ pub struct Cell {
 
 /// The stable id of a combination.
 #[must_use]
-pub fn cell_id(server: &str, workload: &str, profile: &str, clients: u32) -> String {
+pub(crate) fn cell_id(server: &str, workload: &str, profile: &str, clients: u32) -> String {
     format!("{server}/{workload}/{profile}/k{clients}")
 }
 
 /// The stable id of a combination measured along `access`: the mount path keeps the plain
 /// id (what client pods measure), the protocol path appends `/protocol`.
 #[must_use]
-pub fn access_cell_id(
+pub(crate) fn access_cell_id(
     server: &str,
     workload: &str,
     profile: &str,

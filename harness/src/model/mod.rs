@@ -9,21 +9,25 @@
 //! # Layout
 //! - [`plan`]: benchmark plans (YAML) and their checks, with `file:line:column` errors; the
 //!   plan a run follows is also written to its results directory (`plan.json`).
-//! - [`matrix`]: cells (server x workload x profile x clients) with stable ids, run order.
-//! - [`nas`]: NAS reference tiers and how measured figures compare with them.
+//! - `matrix`: cells (server x workload x profile x clients) with stable ids, run order.
+//! - `nas`: NAS reference tiers and how measured figures compare with them.
 //! - [`results`]: the results directory (`run.json`, raw per-pod JSON, the plan), written
 //!   incrementally, read back version-checked.
-//! - [`aggregate`]: raw results to the versioned summary (medians, CV, exact histogram
+//! - `aggregate`: raw results to the versioned summary (medians, CV, exact histogram
 //!   merges, options diff).
 //! - [`summary`]: the versioned summary document reports are rendered from.
 //! - [`scenarios`]: the versioned scenario results (`scenarios.json`).
-//! - [`environment`]: the environment a run ran in, as results record it.
+//! - `environment`: the environment a run ran in, as results record it.
 
-pub mod aggregate;
-pub mod environment;
-pub mod matrix;
-pub mod nas;
+pub(crate) mod aggregate;
+pub(crate) mod environment;
+pub(crate) mod matrix;
+pub(crate) mod nas;
 pub mod plan;
 pub mod results;
 pub mod scenarios;
 pub mod summary;
+
+pub use aggregate::{mount_efficiency, summarize_dir};
+pub use matrix::{AccessPath, Matrix};
+pub use nas::{NasReference, parse_tiers};

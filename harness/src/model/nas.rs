@@ -8,12 +8,10 @@
 //!
 //! Bandwidth here is in MB/s of 10^6 bytes, the unit vendors advertise.
 
-use std::path::Path;
-
 use serde::{Deserialize, Serialize};
 
 /// Bytes in the MB vendors use.
-pub const MB: f64 = 1e6;
+pub(crate) const MB: f64 = 1e6;
 const GIB: f64 = 1_073_741_824.0;
 const TIB: f64 = 1_099_511_627_776.0;
 
@@ -161,7 +159,7 @@ pub struct NasComparison {
 
 /// Measured figures of one workload (its best profile) for [`compare`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct Measured {
+pub(crate) struct Measured {
     /// Workload.
     pub workload: String,
     /// Server.
@@ -178,7 +176,7 @@ pub struct Measured {
 
 /// Measured vs advertised, per workload.
 #[must_use]
-pub fn compare(reference: &NasReference, measured: &[Measured]) -> NasComparison {
+pub(crate) fn compare(reference: &NasReference, measured: &[Measured]) -> NasComparison {
     let tier = &reference.tier;
     let size = reference.provisioned_bytes;
     let advertised = tier.read_bandwidth(size);
@@ -224,15 +222,6 @@ fn percent(value: f64, of: f64) -> f64 {
 /// A tier table that could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum TierError {
-    /// The file could not be read.
-    #[error("cannot read NAS tier file `{path}`")]
-    Read {
-        /// The file.
-        path: String,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
     /// The YAML does not describe a tier table.
     #[error("{path}:{line}:{column}: {message}")]
     Parse {
@@ -258,16 +247,6 @@ pub fn parse_tiers(text: &str, path: &str) -> Result<TierTable, TierError> {
             None => err.what(),
         },
     })
-}
-
-/// Reads a tier table file.
-pub fn load_tiers(path: &Path) -> Result<TierTable, TierError> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| TierError::Read {
-        path: name.clone(),
-        source,
-    })?;
-    parse_tiers(&text, &name)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! Profiles can also come from separate files (`profile_files`, relative to the plan) so
 //! users extend the shipped set without editing the plan. Everything is checked before any
 //! cluster work: YAML syntax and unknown fields, every profile's mount options
-//! ([`crate::nfs::mount_options`]), every workload's job, references to profiles, workloads
+//! (`crate::nfs::mount_options`), every workload's job, references to profiles, workloads
 //! and servers, and durations; each error names the file, line and column.
 //!
 //! The YAML types (with `Spanned` locations) stay private; the engine gets a checked
@@ -296,7 +296,7 @@ pub enum ServerKind {
         export: String,
     },
     /// Volumes a StorageClass of the cluster provisions, one clone of the class per
-    /// profile ([`crate::bench::storage_class`]).
+    /// profile (`crate::bench::storage_class`).
     StorageClass {
         /// The class's name.
         class: String,

@@ -12,7 +12,7 @@
 //! | `units` | `bandwidth: bytes/s`, `latency: ns` |
 //! | `cells[]` | one [`CellSummary`] per cell, in matrix order |
 //! | `best[]` | per (server, workload, clients): the profile with the best headline median |
-//! | `nas` | `null` or the measured-vs-advertised comparison ([`crate::model::nas`]) |
+//! | `nas` | `null` or the measured-vs-advertised comparison (`crate::model::nas`) |
 //!
 //! Fields added after the first release are optional: readers treat them as absent in older
 //! files, writers omit them when they do not apply, and `schema_version` stays `1`.

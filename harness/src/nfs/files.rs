@@ -13,7 +13,7 @@ use super::{FileAccess, NfsServer};
 use crate::k8s::{Cluster, ClusterError, ExecOutput};
 
 /// The `nfslab-io` binary in its image.
-pub const HELPER: &str = "/nfslab-io";
+pub(super) const HELPER: &str = "/nfslab-io";
 
 /// Why a server-side file operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -8,18 +8,21 @@
 //!
 //! - [`server`]: the in-cluster server (kernel nfsd or nfs-ganesha): manifests, up, down,
 //!   status, and the client check that proves it serves.
-//! - [`files`]: server-side file operations through the server's file-access container.
+//! - `files`: server-side file operations through the server's file-access container.
 //! - [`helper`]: the `nfslab-io` helper commands run in pods, read with the producer's types.
-//! - [`provisioner`]: the objects of nfs-subdir-external-provisioner.
+//! - `provisioner`: the objects of nfs-subdir-external-provisioner.
 //! - [`external`]: a server outside the cluster (`host:/export`).
 
-pub mod files;
+mod files;
 pub mod helper;
-pub mod protocol;
-pub mod provisioner;
+pub(crate) mod protocol;
+pub(crate) mod provisioner;
 pub mod server;
 
-pub mod mount_options;
+pub(crate) mod mount_options;
+
+pub use files::{FilesError, ServerFiles};
+pub use protocol::{NotApplicable, map_profile};
 
 use serde::{Deserialize, Serialize};
 

@@ -1314,7 +1314,7 @@ const INFORMATIONAL_KEYS: [&str; 9] = [
 /// Compares requested options with the effective ones: requested keys first in request
 /// order, then options only the kernel reports, in its order.
 #[must_use]
-pub fn diff(requested: &MountOptions, effective: &MountOptions) -> Vec<OptionDiff> {
+pub(crate) fn diff(requested: &MountOptions, effective: &MountOptions) -> Vec<OptionDiff> {
     let mut requested_options: Vec<MountOption> = Vec::new();
     // `actimeo=N` is expanded into the four times it sets; a later option with the same key
     // replaces an earlier one, as in the kernel.

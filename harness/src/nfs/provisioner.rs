@@ -10,15 +10,15 @@ use serde_json::{Value, json};
 use crate::k8s::ownership::{MANAGED_BY, MANAGED_BY_LABEL};
 
 /// Name of the namespaced objects (ServiceAccount, Deployment), as upstream names them.
-pub const NAME: &str = "nfs-client-provisioner";
+pub(crate) const NAME: &str = "nfs-client-provisioner";
 /// Name of the leader-election Role and RoleBinding, as upstream names them.
-pub const LEADER_LOCKING: &str = "leader-locking-nfs-client-provisioner";
+pub(crate) const LEADER_LOCKING: &str = "leader-locking-nfs-client-provisioner";
 /// The provisioner name upstream's examples use (`StorageClass.provisioner`).
-pub const DEFAULT_PROVISIONER_NAME: &str = "k8s-sigs.io/nfs-subdir-external-provisioner";
+pub(crate) const DEFAULT_PROVISIONER_NAME: &str = "k8s-sigs.io/nfs-subdir-external-provisioner";
 
 /// What the provisioner's objects depend on.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Params {
+pub(crate) struct Params {
     /// Prefix for cluster-scoped names (`nfslab-a1b2c3`).
     pub run_prefix: String,
     /// Namespace of the ServiceAccount, Role, RoleBinding and Deployment.
@@ -36,20 +36,20 @@ pub struct Params {
 impl Params {
     /// The ClusterRole's name.
     #[must_use]
-    pub fn cluster_role(&self) -> String {
+    pub(crate) fn cluster_role(&self) -> String {
         format!("{}-nfs-client-provisioner-runner", self.run_prefix)
     }
 
     /// The ClusterRoleBinding's name.
     #[must_use]
-    pub fn cluster_role_binding(&self) -> String {
+    pub(crate) fn cluster_role_binding(&self) -> String {
         format!("{}-run-nfs-client-provisioner", self.run_prefix)
     }
 }
 
 /// The provisioner's objects in apply order (identity and permissions before the Deployment).
 #[must_use]
-pub fn manifests(params: &Params) -> Vec<Value> {
+pub(crate) fn manifests(params: &Params) -> Vec<Value> {
     let labels = json!({
         MANAGED_BY_LABEL: MANAGED_BY,
         "app.kubernetes.io/name": "nfs-subdir-external-provisioner",

@@ -18,7 +18,7 @@
 //!   as `fsid=0` needs a real file system (the pod's `/` is overlayfs).
 //!
 //! Next to the server runs a `files` container (the `nfslab-io` image, `sleep`) mounting the
-//! same directory: [`super::files`] uses it for server-side file operations.
+//! same directory: `super::files` uses it for server-side file operations.
 //!
 //! The server counts as up only when real clients can use it: a short-lived pod mounts the
 //! export three times, with `vers=4.2`, with `vers=3,nolock` (PVs with those mountOptions)

@@ -20,7 +20,7 @@ use plotters::prelude::*;
 use crate::model::summary::CellSummary;
 
 /// Width of a workload figure, pixels.
-pub const WIDTH: u32 = 1000;
+pub(super) const WIDTH: u32 = 1000;
 const BAR_HEIGHT: u32 = 26;
 /// Height of a legend row under the latency curves, pixels.
 const LEGEND_ROW: u32 = 17;
@@ -49,13 +49,13 @@ const PALETTE: [RGBColor; 8] = [
 
 /// The colour of the `i`th series.
 #[must_use]
-pub fn colour(i: usize) -> RGBColor {
+pub(super) fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
 /// x position of a percentile on the "nines" scale: p90 → 1, p99 → 2, p99.9 → 3.
 #[must_use]
-pub fn nines(percentile: f64) -> f64 {
+pub(super) fn nines(percentile: f64) -> f64 {
     -(1.0 - percentile / 100.0).max(1e-6).log10()
 }
 
@@ -102,7 +102,7 @@ fn bar_label(labels: &[String], y: i32) -> String {
 /// three decades or more, else 1-2-5 steps, else (under a decade) 1-1.5-2-3-5-7 steps; at
 /// most eight labels, and at least two when the range allows.
 #[must_use]
-pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+pub(super) fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     if !(lo > 0.0 && hi > lo) {
         return Vec::new();
     }
@@ -146,7 +146,7 @@ fn log_minor(lo: f64, hi: f64) -> Vec<f64> {
 
 /// A latency in µs as an axis label: `0.5 µs`, `500 µs`, `2 ms`, `1.5 s`.
 #[must_use]
-pub fn latency_label(us: f64) -> String {
+pub(super) fn latency_label(us: f64) -> String {
     let trim = |v: f64| {
         let text = format!("{v:.1}");
         text.strip_suffix(".0").map_or(text.clone(), str::to_owned)
@@ -163,7 +163,7 @@ pub fn latency_label(us: f64) -> String {
 }
 
 /// One bar of a workload chart.
-pub struct Bar<'a> {
+pub(super) struct Bar<'a> {
     /// Label.
     pub label: String,
     /// The cell.
@@ -174,7 +174,11 @@ pub struct Bar<'a> {
 
 /// The workload figure: headline bars and latency curves. `op` is the operation whose
 /// latency is drawn.
-pub fn workload_chart(workload: &str, bars: &[Bar<'_>], op: &str) -> Result<String, ChartError> {
+pub(super) fn workload_chart(
+    workload: &str,
+    bars: &[Bar<'_>],
+    op: &str,
+) -> Result<String, ChartError> {
     let err = |e: &dyn std::fmt::Display| ChartError {
         chart: workload.to_owned(),
         detail: e.to_string(),
@@ -372,7 +376,7 @@ fn draw_legend(
 }
 
 /// One row of a change chart.
-pub struct Change {
+pub(super) struct Change {
     /// Label.
     pub label: String,
     /// `new / old - 1`, oriented so that negative is worse.
@@ -380,7 +384,11 @@ pub struct Change {
 }
 
 /// Horizontal bars of relative change (negative = worse), with the threshold marked.
-pub fn change_chart(title: &str, rows: &[Change], threshold: f64) -> Result<String, ChartError> {
+pub(super) fn change_chart(
+    title: &str,
+    rows: &[Change],
+    threshold: f64,
+) -> Result<String, ChartError> {
     let err = |e: &dyn std::fmt::Display| ChartError {
         chart: title.to_owned(),
         detail: e.to_string(),

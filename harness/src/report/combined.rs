@@ -20,12 +20,12 @@ use crate::model::summary::Summary;
 
 /// Name of the file recording the run's phases and environment (`run.json` belongs to the
 /// benchmark).
-pub const JOB_FILE: &str = "job.json";
+pub(crate) const JOB_FILE: &str = "job.json";
 
 /// What a part of the run (scenarios, benchmark) came to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
-pub enum Part<T> {
+pub(crate) enum Part<T> {
     /// It ran (possibly with failures, or interrupted part-way).
     Ran {
         /// Its results.
@@ -63,7 +63,7 @@ impl<T> Part<T> {
 
 /// Everything the combined report shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CombinedInput {
+pub(crate) struct CombinedInput {
     /// The run id.
     pub run_id: String,
     /// nfslab's version.
@@ -172,7 +172,7 @@ fn demote(markdown: &str) -> String {
 
 /// Renders `report.md`.
 #[must_use]
-pub fn render_markdown(input: &CombinedInput) -> String {
+pub(crate) fn render_markdown(input: &CombinedInput) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# nfslab run `{}`\n", input.run_id);
     let _ = writeln!(out, "- result: **{}**", input.verdict);
@@ -307,7 +307,7 @@ fn scenarios_md(out: &mut String, results: &RunResults) {
 ///
 /// # Errors
 /// A benchmark chart could not be drawn.
-pub fn render_html(input: &CombinedInput) -> Result<String, ChartError> {
+pub(crate) fn render_html(input: &CombinedInput) -> Result<String, ChartError> {
     let mut out = String::new();
     let title = format!("nfslab run {}", input.run_id);
     let _ = write!(

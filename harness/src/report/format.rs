@@ -11,11 +11,11 @@ use crate::model::matrix::AccessPath;
 use crate::model::summary::{Best, CellSummary, Headline, MIN_REPETITIONS, Spread};
 use crate::nfs::mount_options::DiffKind;
 
-pub use crate::model::summary::number;
+pub(crate) use crate::model::summary::number;
 
 /// A latency in nanoseconds with an adaptive unit.
 #[must_use]
-pub fn latency(ns: f64) -> String {
+pub(crate) fn latency(ns: f64) -> String {
     if ns < 1e3 {
         format!("{ns:.0} ns")
     } else if ns < 1e6 {
@@ -29,41 +29,35 @@ pub fn latency(ns: f64) -> String {
 
 /// A coefficient of variation as a percentage (`4.2%`), `-` when absent.
 #[must_use]
-pub fn cv(value: Option<f64>) -> String {
+pub(crate) fn cv(value: Option<f64>) -> String {
     value.map_or_else(|| "-".to_owned(), |v| format!("{:.1}%", v * 100.0))
 }
 
 /// A relative change as a signed percentage (`-20.3%`).
 #[must_use]
-pub fn change(ratio: f64) -> String {
+pub(crate) fn change(ratio: f64) -> String {
     format!("{:+.1}%", ratio * 100.0)
 }
 
 /// The headline median of a cell in display units, `-` when nothing was measured.
 #[must_use]
-pub fn headline_median(cell: &CellSummary) -> String {
+pub(crate) fn headline_median(cell: &CellSummary) -> String {
     cell.headline_display()
         .map_or_else(|| "-".to_owned(), |s| number(s.median))
 }
 
 /// `min–max` of a spread in display units.
 #[must_use]
-pub fn range(spread: Option<Spread>) -> String {
+pub(crate) fn range(spread: Option<Spread>) -> String {
     spread.map_or_else(
         || "-".to_owned(),
         |s| format!("{}–{}", number(s.min), number(s.max)),
     )
 }
 
-/// What a headline's numbers are, for column headers.
-#[must_use]
-pub fn headline_unit(headline: Headline) -> &'static str {
-    headline.label()
-}
-
 /// Short label of a diff kind.
 #[must_use]
-pub fn diff_kind(kind: DiffKind) -> &'static str {
+pub(crate) fn diff_kind(kind: DiffKind) -> &'static str {
     match kind {
         DiffKind::Same => "kept",
         DiffKind::Changed => "changed",
@@ -75,7 +69,7 @@ pub fn diff_kind(kind: DiffKind) -> &'static str {
 
 /// Flags of a cell for tables: unstable, changed options, failures.
 #[must_use]
-pub fn flags(cell: &CellSummary) -> Vec<String> {
+pub(crate) fn flags(cell: &CellSummary) -> Vec<String> {
     let mut out = Vec::new();
     if cell.unstable {
         out.push(format!("unstable (CV {})", cv(cell.headline_cv)));
@@ -126,7 +120,7 @@ pub fn flags(cell: &CellSummary) -> Vec<String> {
 
 /// The precision behind "merged exactly": what the latency histograms keep.
 #[must_use]
-pub fn histogram_precision() -> String {
+pub(crate) fn histogram_precision() -> String {
     let digits = nfslab_workload::SIGNIFICANT_DIGITS;
     format!(
         "HdrHistogram with {digits} significant digits (every latency kept within {}% of its \
@@ -137,7 +131,7 @@ pub fn histogram_precision() -> String {
 
 /// The "clear win" column: `yes (n=3)`, or `no: ` and why.
 #[must_use]
-pub fn clear_win(b: &Best) -> String {
+pub(crate) fn clear_win(b: &Best) -> String {
     if b.clear {
         format!("yes (n={})", b.n)
     } else {
@@ -151,7 +145,7 @@ pub fn clear_win(b: &Best) -> String {
 /// The range of the per-repetition p99 of `op` (`120 µs–135 µs`), `-` without two
 /// repetitions.
 #[must_use]
-pub fn p99_range(cell: &CellSummary, op: &str) -> String {
+pub(crate) fn p99_range(cell: &CellSummary, op: &str) -> String {
     cell.latency
         .get(op)
         .and_then(|l| l.p99_spread)
@@ -164,14 +158,14 @@ pub fn p99_range(cell: &CellSummary, op: &str) -> String {
 
 /// CPU seconds per GiB moved (client side), `-` when unknown.
 #[must_use]
-pub fn cpu_per_gib(cell: &CellSummary) -> String {
+pub(crate) fn cpu_per_gib(cell: &CellSummary) -> String {
     cell.cpu_seconds_per_gib
         .map_or_else(|| "-".to_owned(), number)
 }
 
 /// Wire over application bytes of a cell: `read 100%, write 31%`, `-` without figures.
 #[must_use]
-pub fn wire_ratios(cell: &CellSummary) -> String {
+pub(crate) fn wire_ratios(cell: &CellSummary) -> String {
     let Some(w) = &cell.wire else {
         return "-".to_owned();
     };
@@ -191,7 +185,7 @@ pub fn wire_ratios(cell: &CellSummary) -> String {
 
 /// What a cell ran, in human units, with the mechanism that kept requests in flight.
 #[must_use]
-pub fn settings(cell: &CellSummary) -> Option<String> {
+pub(crate) fn settings(cell: &CellSummary) -> Option<String> {
     let job = cell.job.as_ref()?;
     let mut text = job.settings();
     if let Some(m) = cell.mechanism.as_deref().filter(|m| *m != "sync") {
@@ -203,7 +197,7 @@ pub fn settings(cell: &CellSummary) -> Option<String> {
 /// A cell's label inside one workload: the profile, plus the server and the clients when
 /// the workload has several of them, and the access path of host runs (`(protocol)`).
 #[must_use]
-pub fn cell_label(cell: &CellSummary, many_servers: bool, many_clients: bool) -> String {
+pub(crate) fn cell_label(cell: &CellSummary, many_servers: bool, many_clients: bool) -> String {
     let mut label = cell.profile.clone();
     if many_servers {
         label.push_str(" @ ");
@@ -220,7 +214,7 @@ pub fn cell_label(cell: &CellSummary, many_servers: bool, many_clients: bool) ->
 
 /// A server name with the access path of host runs: `nas`, `nas (protocol)`.
 #[must_use]
-pub fn server_label(server: &str, access: Option<AccessPath>) -> String {
+pub(crate) fn server_label(server: &str, access: Option<AccessPath>) -> String {
     match access {
         Some(a) => format!("{server} ({})", a.name()),
         None => server.to_owned(),
@@ -229,7 +223,7 @@ pub fn server_label(server: &str, access: Option<AccessPath>) -> String {
 
 /// A ratio as a percentage with no decimals below 10% and above (`87%`, `4.2%`).
 #[must_use]
-pub fn percent(ratio: f64) -> String {
+pub(crate) fn percent(ratio: f64) -> String {
     let p = ratio * 100.0;
     if p.abs() >= 10.0 {
         format!("{p:.0}%")
@@ -241,7 +235,7 @@ pub fn percent(ratio: f64) -> String {
 /// A figure with its unit: `812 MB/s`, `12345 IOPS`, `530 ops/s`, from summary units
 /// (bytes/s for bandwidth).
 #[must_use]
-pub fn headline_with_unit(headline: Headline, value: f64) -> String {
+pub(crate) fn headline_with_unit(headline: Headline, value: f64) -> String {
     match headline {
         Headline::Bandwidth => format!("{} MB/s", number(value * 1e-6)),
         Headline::Iops => format!("{} IOPS", number(value)),
@@ -251,7 +245,7 @@ pub fn headline_with_unit(headline: Headline, value: f64) -> String {
 
 /// A figure in a headline's display units (MB/s for bandwidth given in bytes/s).
 #[must_use]
-pub fn headline_value(headline: Headline, value: f64) -> String {
+pub(crate) fn headline_value(headline: Headline, value: f64) -> String {
     match headline {
         Headline::Bandwidth => number(value * 1e-6),
         Headline::Iops | Headline::OpsPerSec => number(value),
@@ -260,7 +254,7 @@ pub fn headline_value(headline: Headline, value: f64) -> String {
 
 /// The profile options a protocol cell could not apply, with the reasons, on one line.
 #[must_use]
-pub fn not_applicable(cell: &CellSummary) -> Option<String> {
+pub(crate) fn not_applicable(cell: &CellSummary) -> Option<String> {
     let list = &cell.options.not_applicable;
     (!list.is_empty()).then(|| {
         list.iter()

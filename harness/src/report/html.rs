@@ -2,7 +2,7 @@
 //! external resource), rendered from [`Summary`] only.
 //!
 //! Sections: run and environment; best profile per workload; one section per workload with
-//! its chart ([`charts::workload_chart`]) and table; mount efficiency (host runs with both
+//! its chart (`charts::workload_chart`) and table; mount efficiency (host runs with both
 //! access paths); requested vs effective mount options
 //! option by option; kernel RPC statistics; per-client figures; NAS tier comparison;
 //! failures and notes.

@@ -7,23 +7,25 @@
 //!
 //! # Layout
 //! - The versioned `summary.json` every report is rendered from, and the NAS tiers, are
-//!   documents of the run: [`crate::model::summary`], [`crate::model::nas`].
-//! - [`markdown`], [`csv`], [`html`]: the renderings; [`charts`]: SVG charts (plotters);
-//!   [`format`](mod@format): number formatting they share.
+//!   documents of the run: [`crate::model::summary`], `crate::model::nas`.
+//! - [`markdown`], [`csv`], [`html`]: the renderings; `charts`: SVG charts (plotters);
+//!   `format`(mod@format): number formatting they share.
 //! - [`compare`]: two runs side by side, regressions beyond a threshold.
 //! - [`terminal`]: the compact table `bench` and `run` print when they end; [`junit`]: a
 //!   benchmark as JUnit XML.
-//! - [`combined`]: the one report of `nfslab run` (scenarios and benchmark together).
+//! - `combined`: the one report of `nfslab run` (scenarios and benchmark together).
 
-pub mod charts;
-pub mod combined;
+mod charts;
+pub(crate) mod combined;
 pub mod compare;
 pub mod csv;
-pub mod format;
+pub(crate) mod format;
 pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod terminal;
+
+pub use format::options_verdict;
 
 use std::path::PathBuf;
 

@@ -4,7 +4,7 @@
 //! NFS export. Its steps run in order on a separate task; the first failing step stops it.
 //! Whatever happens to that task (pass, failure, panic, the scenario's time limit, Ctrl-C),
 //! the engine then diagnoses a failure (events, pod statuses, log tails), removes
-//! everything the scenario created ([`crate::k8s::tracker::Tracker`]), removes its server
+//! everything the scenario created (`crate::k8s::tracker::Tracker`), removes its server
 //! directory, and returns a [`ScenarioResult`] with every step's outcome.
 //!
 //! Progress is reported to an [`Observer`] (the CLI's live view; tests record it).

@@ -4,7 +4,7 @@
 //! export, direct file access), the images, the configuration and the run id. Tests build
 //! one around the scripted fake cluster; real runs get one from [`prepare`], which brings up
 //! (or connects to) a cluster, deploys the NFS server and loads the images through
-//! [`crate::environment`], and [`tear_down`] which undoes what [`prepare`] created.
+//! `crate::environment`, and [`tear_down`] which undoes what [`prepare`] created.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -302,7 +302,7 @@ pub trait ServerControl: Send + Sync {
 }
 
 /// Restarts a server pod that its controller recreates under the same name.
-pub struct PodRestart {
+pub(super) struct PodRestart {
     cluster: Arc<dyn Cluster>,
     pod: ObjectRef,
 }
@@ -310,7 +310,7 @@ pub struct PodRestart {
 impl PodRestart {
     /// Restarts `pod`.
     #[must_use]
-    pub fn new(cluster: Arc<dyn Cluster>, pod: ObjectRef) -> Self {
+    pub(super) fn new(cluster: Arc<dyn Cluster>, pod: ObjectRef) -> Self {
         Self { cluster, pod }
     }
 }

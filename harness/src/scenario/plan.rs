@@ -1,6 +1,6 @@
 //! A validated scenario, as the engine runs it.
 //!
-//! Everything here has passed [`super::validate`]: references point at objects the scenario
+//! Everything here has passed `super::validate`: references point at objects the scenario
 //! creates, durations parsed, templates use only known variables. Strings that may contain
 //! template expressions are kept as [`Tpl`] and rendered when the step runs (values
 //! captured by earlier steps, such as a PVC's uid, are only known then).
@@ -37,7 +37,7 @@ pub struct KindInfo {
 }
 
 /// Every kind scenarios can apply and refer to.
-pub const KINDS: &[KindInfo] = &[
+pub(crate) const KINDS: &[KindInfo] = &[
     kind("pod", "v1", "Pod", true),
     kind("pvc", "v1", "PersistentVolumeClaim", true),
     kind("pv", "v1", "PersistentVolume", false),

@@ -18,15 +18,15 @@ use super::template::{Known, Templates};
 use crate::k8s::manifest::{self, Node};
 
 /// The template, as shipped in `scenarios/manifests/`.
-pub const TEMPLATE: &str =
+pub(super) const TEMPLATE: &str =
     include_str!("../../../scenarios/manifests/nfs-subdir-external-provisioner.yaml");
 
 /// Where the template lives, for messages.
-pub const TEMPLATE_PATH: &str = "scenarios/manifests/nfs-subdir-external-provisioner.yaml";
+pub(super) const TEMPLATE_PATH: &str = "scenarios/manifests/nfs-subdir-external-provisioner.yaml";
 
 /// What varies between deployments of the provisioner.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Params {
+pub(super) struct Params {
     /// Deployment and ServiceAccount name (`nfs-client-provisioner`).
     pub name: String,
     /// Namespace it runs in.
@@ -46,7 +46,7 @@ pub struct Params {
 /// The template could not be turned into manifests.
 #[derive(Debug, thiserror::Error)]
 #[error("{TEMPLATE_PATH}:{pos}: {message}")]
-pub struct ProvisionerError {
+pub(super) struct ProvisionerError {
     /// Where in the template.
     pub pos: manifest::Pos,
     /// What went wrong.
@@ -57,7 +57,7 @@ pub struct ProvisionerError {
 ///
 /// # Errors
 /// The template is broken (a bug in the shipped file, caught by its unit test).
-pub fn manifests(params: &Params) -> Result<Vec<Value>, ProvisionerError> {
+pub(super) fn manifests(params: &Params) -> Result<Vec<Value>, ProvisionerError> {
     let docs = manifest::parse_documents(TEMPLATE, Path::new(TEMPLATE_PATH)).map_err(|e| {
         ProvisionerError {
             pos: e.pos,

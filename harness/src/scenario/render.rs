@@ -20,7 +20,7 @@ use crate::nfs::NfsServer;
 /// A scenario could not be rendered.
 #[derive(Debug, thiserror::Error)]
 #[error("{location}: {message}")]
-pub struct RenderError {
+pub(super) struct RenderError {
     /// `file:line:column`.
     pub location: String,
     /// What went wrong.
@@ -31,7 +31,7 @@ pub struct RenderError {
 ///
 /// # Errors
 /// A template that does not render (not expected after validation).
-pub fn render(
+pub(super) fn render(
     scenario: &Scenario,
     run: &RunId,
     server: &NfsServer,

@@ -38,11 +38,11 @@ impl Default for Images {
 }
 
 /// Path of the `nfslab-io` binary inside its image (the entrypoint).
-pub const IO_BINARY: &str = "/nfslab-io";
+pub(crate) const IO_BINARY: &str = "/nfslab-io";
 
 /// The values a scenario's templates see.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Vars {
+pub(crate) struct Vars {
     /// `{{ namespace }}`: the scenario's own namespace.
     pub namespace: String,
     /// `{{ prefix }}`: run and scenario prefix for cluster-scoped names.
@@ -85,7 +85,7 @@ pub fn prefix_for(run: &RunId, scenario_id: &str) -> String {
 impl Vars {
     /// The values for one scenario of a run against a server.
     #[must_use]
-    pub fn new(run: &RunId, scenario_id: &str, server: &NfsServer, images: &Images) -> Self {
+    pub(crate) fn new(run: &RunId, scenario_id: &str, server: &NfsServer, images: &Images) -> Self {
         let namespace = namespace_for(run, scenario_id);
         let export = server.export.trim_end_matches('/');
         Self {
@@ -109,13 +109,13 @@ impl Vars {
 
     /// The directory name of this scenario under the export (its namespace name).
     #[must_use]
-    pub fn dir_name(&self) -> &str {
+    pub(crate) fn dir_name(&self) -> &str {
         &self.namespace
     }
 
     /// The context templates render with.
     #[must_use]
-    pub fn context(&self) -> Value {
+    pub(crate) fn context(&self) -> Value {
         let map = |pairs: &[(&str, &str)]| {
             Value::from(
                 pairs
@@ -162,7 +162,7 @@ impl Vars {
 
     /// The variables these values define, with `captured` limited to `captures`.
     #[must_use]
-    pub fn known(captures: &BTreeSet<String>) -> Known {
+    pub(crate) fn known(captures: &BTreeSet<String>) -> Known {
         let mut maps = BTreeMap::new();
         maps.insert("run", strings(&["id", "prefix"]));
         maps.insert("scenario", strings(&["id"]));
@@ -182,7 +182,7 @@ fn strings(items: &[&str]) -> BTreeSet<String> {
 
 /// The variables a template may use: plain ones and maps with their keys.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Known {
+pub(crate) struct Known {
     /// `{{ name }}`.
     pub scalars: BTreeSet<String>,
     /// `{{ map.key }}`.
@@ -192,7 +192,7 @@ pub struct Known {
 impl Known {
     /// Every variable, as written in a template, for hints.
     #[must_use]
-    pub fn all(&self) -> Vec<String> {
+    pub(crate) fn all(&self) -> Vec<String> {
         let mut out: Vec<String> = self.scalars.iter().cloned().collect();
         for (map, keys) in &self.maps {
             for key in keys {
@@ -205,7 +205,7 @@ impl Known {
 
 /// A template that cannot be rendered.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TemplateIssue {
+pub(crate) struct TemplateIssue {
     /// What is wrong.
     pub message: String,
     /// What to do.
@@ -214,7 +214,7 @@ pub struct TemplateIssue {
 
 /// The template engine (strict about undefined values, keeps trailing newlines).
 #[derive(Debug)]
-pub struct Templates {
+pub(crate) struct Templates {
     env: Environment<'static>,
 }
 
@@ -231,7 +231,7 @@ fn is_template(text: &str) -> bool {
 impl Templates {
     /// An engine.
     #[must_use]
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
@@ -247,7 +247,7 @@ impl Templates {
     ///
     /// # Errors
     /// A syntax error or an unknown variable, with a hint.
-    pub fn check(&self, text: &str, known: &Known) -> Result<(), TemplateIssue> {
+    pub(crate) fn check(&self, text: &str, known: &Known) -> Result<(), TemplateIssue> {
         if !is_template(text) {
             return Ok(());
         }
@@ -274,7 +274,7 @@ impl Templates {
     ///
     /// # Errors
     /// A syntax error, an undefined value or a failing filter.
-    pub fn render(&self, text: &str, context: &Value) -> Result<String, TemplateIssue> {
+    pub(crate) fn render(&self, text: &str, context: &Value) -> Result<String, TemplateIssue> {
         if !is_template(text) {
             return Ok(text.to_owned());
         }

@@ -98,15 +98,15 @@ fn split_hint(message: &str) -> (String, String) {
 
 /// Accepted durations in scenario files (timeouts, observation windows, pauses): from 1 ms
 /// to a day.
-pub const STEP_DURATION_RANGE: nfslab_workload::DurationRange =
+pub(super) const STEP_DURATION_RANGE: nfslab_workload::DurationRange =
     nfslab_workload::DurationRange::new(Duration::from_millis(1), Duration::from_secs(24 * 3600));
 
 /// The address validation and dry runs render PVs with (TEST-NET-1, never routed).
-pub const PLACEHOLDER_SERVER: &str = "192.0.2.10";
+pub(super) const PLACEHOLDER_SERVER: &str = "192.0.2.10";
 
 /// The server validation and dry runs assume.
 #[must_use]
-pub fn placeholder_server() -> NfsServer {
+pub(super) fn placeholder_server() -> NfsServer {
     NfsServer {
         flavor: ServerFlavor::Kernel,
         address: PLACEHOLDER_SERVER.to_owned(),
@@ -117,7 +117,7 @@ pub fn placeholder_server() -> NfsServer {
 
 /// The value a capture stands for until the step runs (`captured-pv-name`).
 #[must_use]
-pub fn placeholder_capture(name: &str) -> String {
+pub(super) fn placeholder_capture(name: &str) -> String {
     format!("captured-{}", name.to_ascii_lowercase().replace('_', "-"))
 }
 

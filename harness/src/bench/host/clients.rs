@@ -23,9 +23,9 @@ use tokio::process::{Child, Command};
 use tokio::sync::watch;
 
 /// Environment variable naming the `nfslab-io` binary.
-pub const ENGINE_ENV: &str = "NFSLAB_IO";
+pub(super) const ENGINE_ENV: &str = "NFSLAB_IO";
 /// Pause between starting the last client and releasing the barrier.
-pub const BARRIER_SETTLE: Duration = Duration::from_millis(500);
+pub(super) const BARRIER_SETTLE: Duration = Duration::from_millis(500);
 
 /// The engine the clients run: a program and the arguments that select the engine in it
 /// (`nfslab io` for the engine built into `nfslab`, nothing for an `nfslab-io` binary).
@@ -115,7 +115,7 @@ pub fn find_engine(explicit: Option<&Path>, this_program: &Path) -> Result<Engin
 
 /// Why the clients of a step did not all produce a result.
 #[derive(Debug, thiserror::Error)]
-pub enum ClientError {
+pub(super) enum ClientError {
     /// A process could not be started.
     #[error("cannot start `{engine}` for client {client}")]
     Spawn {
@@ -180,7 +180,7 @@ pub enum ClientError {
 
 /// One client's measured run.
 #[derive(Clone, Debug)]
-pub struct ClientRun {
+pub(super) struct ClientRun {
     /// Client index.
     pub client: u32,
     /// Process exit code.
@@ -191,7 +191,7 @@ pub struct ClientRun {
 
 /// How to run the clients of one step.
 #[derive(Clone, Debug)]
-pub struct Clients<'a> {
+pub(super) struct Clients<'a> {
     /// The engine.
     pub engine: &'a Engine,
     /// The job file.
@@ -273,7 +273,7 @@ impl Clients<'_> {
 
     /// The barrier file of the step.
     #[must_use]
-    pub fn barrier(&self) -> PathBuf {
+    pub(super) fn barrier(&self) -> PathBuf {
         self.scratch.join(format!("{}-start", self.tag))
     }
 
@@ -309,7 +309,7 @@ impl Clients<'_> {
     ///
     /// # Errors
     /// [`ClientError`]: a client failed, overran `timeout`, or the run was interrupted.
-    pub async fn layout(
+    pub(super) async fn layout(
         &self,
         timeout: Duration,
         cancel: &mut watch::Receiver<bool>,
@@ -346,7 +346,7 @@ impl Clients<'_> {
     /// # Errors
     /// [`ClientError`]: a client left no usable result, the clients overran `timeout`, or
     /// the run was interrupted.
-    pub async fn measure(
+    pub(super) async fn measure(
         &self,
         barrier_timeout: Duration,
         timeout: Duration,

@@ -30,7 +30,7 @@ fn url_safe(c: char) -> bool {
 
 /// `%XX`-encodes what an `nfs://` URL path cannot hold as is.
 #[must_use]
-pub fn encode_path(path: &str) -> String {
+pub(super) fn encode_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for c in path.chars() {
         if url_safe(c) {
@@ -47,7 +47,7 @@ pub fn encode_path(path: &str) -> String {
 
 /// The `nfs://` URL of `relative` inside `export` on `host` (IPv6 in brackets).
 #[must_use]
-pub fn url(host: &str, export: &str, relative: &str) -> String {
+pub(super) fn url(host: &str, export: &str, relative: &str) -> String {
     let host = if host.contains(':') {
         format!("[{host}]")
     } else {

@@ -4,7 +4,7 @@
 //! Every combination of the plan (server x workload x profile x clients) is measured along
 //! two access paths ([`AccessPath`]):
 //! - **protocol**, always: the user-space NFSv3 client of `nfslab-io` (no mount, no root),
-//!   with the profile's mount options mapped to its parameters ([`crate::nfs::protocol`]; options
+//!   with the profile's mount options mapped to its parameters (`crate::nfs::protocol`; options
 //!   without an equivalent are recorded as not applicable);
 //! - **mount**, when the host can mount NFS ([`mount::probe`], [`mount::decide`]): the
 //!   export mounted per repetition with the profile's options on a temporary directory,
@@ -14,7 +14,7 @@
 //!
 //! Each repetition of a cell works in `<export>/nfslab-bench/<run-id>/<cNN-rM>/client-K`,
 //! one directory per client, created before and removed after (unless `keep_files`). The
-//! clients are `nfslab-io` processes ([`clients`]) with the plan's job, ramp, runtime and
+//! clients are `nfslab-io` processes (`clients`) with the plan's job, ramp, runtime and
 //! start barrier, as client pods. Results go to the same directory layout and schema as the
 //! cluster runner's ([`crate::model::results`]: `run.json`, raw JSON per client,
 //! `summary.json`, `summary.csv`, `report.md`, `report.html`), so `nfslab report` and
@@ -26,9 +26,12 @@
 //! Ctrl-C (the `cancel` signal) stops the clients (killed and reaped), removes the step's
 //! files, unmounts, and writes the reports of what was measured.
 
-pub mod clients;
-pub mod export;
+mod clients;
+mod export;
 pub mod mount;
+
+pub use clients::find_engine;
+pub use export::{ExportError, ExportTree};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -37,7 +40,6 @@ use nfslab_workload::format_duration;
 use tokio::sync::watch;
 
 use self::clients::{ClientError, ClientRun, Clients};
-use self::export::{ExportError, ExportTree};
 use self::mount::{HostMount, MountSupport};
 use super::cells::{CellExecutor, OpenRun, Repetition, StepEnd, drive, open_run};
 use super::progress::Progress;

@@ -63,7 +63,7 @@ pub(super) mod waits;
 
 /// Why a step did not pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepError {
+pub(super) struct StepError {
     /// Whether the cluster behaved differently than asserted (`false`: the harness or the
     /// environment broke).
     pub assertion: bool,
@@ -73,7 +73,7 @@ pub struct StepError {
 
 impl StepError {
     /// Kubernetes (or the server) did not do what the step asserts.
-    pub fn failed(message: impl Into<String>) -> Self {
+    pub(super) fn failed(message: impl Into<String>) -> Self {
         Self {
             assertion: true,
             message: message.into(),
@@ -81,7 +81,7 @@ impl StepError {
     }
 
     /// The harness or the environment broke.
-    pub fn broken(message: impl Into<String>) -> Self {
+    pub(super) fn broken(message: impl Into<String>) -> Self {
         Self {
             assertion: false,
             message: message.into(),
