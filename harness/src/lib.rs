@@ -65,7 +65,10 @@ pub use crate::errors::{error_chain, now_rfc3339};
 pub use crate::exit::Outcome;
 
 // Configuration: the tunables a run reads, with their commented defaults.
-pub use crate::config::{Config, ConfigError, DEFAULT_CONFIG_YAML, MAX_WORKERS};
+pub use crate::config::{
+    ClusterConfig, Config, ConfigError, DEFAULT_CONFIG_YAML, Images, MAX_WORKERS, NfsConfig,
+    ScenarioSettings, Timeouts,
+};
 
 // The environment every run needs: which cluster, its NFS servers, their removal.
 pub use crate::environment::{
