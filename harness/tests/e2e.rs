@@ -39,7 +39,7 @@ use nfslab::Config;
 use nfslab::k8s::clean::{self, Scope};
 use nfslab::k8s::ownership::RunId;
 use nfslab::model::scenarios::{
-    EnvironmentInfo, KIND, Outcome, RunResults, SCHEMA_VERSION, StepOutcome, Summary,
+    KIND, Outcome, RunResults, SCHEMA_VERSION, ScenarioTarget, StepOutcome, Summary,
 };
 use nfslab::scenario::catalog::{self, Catalog};
 use nfslab::scenario::env::{self, Prepared, ScenarioEnv};
@@ -368,7 +368,7 @@ fn collect(
     results.sort_by_key(|r| position(&r.id));
     let environment = match shared.prepared.get() {
         Some(Ok(p)) => p.env.info(),
-        _ => EnvironmentInfo::default(),
+        _ => ScenarioTarget::default(),
     };
     RunResults {
         schema_version: SCHEMA_VERSION,

@@ -302,9 +302,11 @@ impl Summary {
     }
 }
 
-/// The environment the scenarios ran against.
+/// What the scenarios ran against: the NFS server and the images (the `environment` field
+/// of `scenarios.json`). The cluster and its nodes are the run's environment record,
+/// `model::environment::EnvironmentInfo`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EnvironmentInfo {
+pub struct ScenarioTarget {
     /// NFS server flavor (`kernel`, `ganesha`, `external`).
     pub nfs_flavor: String,
     /// The address PVs named.
@@ -329,7 +331,7 @@ pub struct RunResults {
     /// How long it took.
     pub duration_ms: u64,
     /// What it ran against.
-    pub environment: EnvironmentInfo,
+    pub environment: ScenarioTarget,
     /// Counts.
     pub summary: Summary,
     /// Each scenario, in catalog order.
@@ -388,7 +390,7 @@ mod tests {
             run_id: "20261123-144302-a1b2c3".into(),
             started_at: "2026-11-23T14:43:02Z".into(),
             duration_ms: 1,
-            environment: EnvironmentInfo::default(),
+            environment: ScenarioTarget::default(),
             summary: Summary::default(),
             scenarios: Vec::new(),
         };

@@ -439,7 +439,7 @@ mod tests {
     use super::*;
     use crate::model::environment::NodeInfo;
     use crate::model::scenarios::Note;
-    use crate::model::scenarios::{EnvironmentInfo as ScenarioEnvInfo, KIND, SCHEMA_VERSION};
+    use crate::model::scenarios::{KIND, SCHEMA_VERSION, ScenarioTarget};
 
     fn scenario(code: &str, id: &str, outcome: Outcome, notes: Vec<Note>) -> ScenarioResult {
         ScenarioResult {
@@ -515,7 +515,7 @@ mod tests {
                     run_id: "20261123-150000-abcdef".to_owned(),
                     started_at: String::new(),
                     duration_ms: 300_000,
-                    environment: ScenarioEnvInfo::default(),
+                    environment: ScenarioTarget::default(),
                     summary,
                     scenarios,
                 },

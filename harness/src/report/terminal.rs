@@ -176,7 +176,7 @@ pub fn scenario_lines(results: &RunResults) -> String {
 mod tests {
     use super::*;
     use crate::model::scenarios::{
-        EnvironmentInfo, KIND, SCHEMA_VERSION, ScenarioResult, Summary as Counts,
+        KIND, SCHEMA_VERSION, ScenarioResult, ScenarioTarget, Summary as Counts,
     };
 
     fn scenario(code: &str, id: &str, outcome: Outcome, reason: Option<&str>) -> ScenarioResult {
@@ -227,7 +227,7 @@ mod tests {
             run_id: "20261123-150000-abcdef".to_owned(),
             started_at: String::new(),
             duration_ms: 0,
-            environment: EnvironmentInfo::default(),
+            environment: ScenarioTarget::default(),
             summary: Counts::of(&scenarios),
             scenarios,
         };

@@ -475,7 +475,7 @@ pub async fn run(
                 run_id: run_id.to_string(),
                 started_at: crate::errors::now_rfc3339(),
                 duration_ms: 0,
-                environment: crate::model::scenarios::EnvironmentInfo::default(),
+                environment: crate::model::scenarios::ScenarioTarget::default(),
                 summary: crate::model::scenarios::Summary::default(),
                 scenarios: Vec::new(),
             };
@@ -719,7 +719,7 @@ mod tests {
             run_id: "r".into(),
             started_at: "t".into(),
             duration_ms: 0,
-            environment: crate::model::scenarios::EnvironmentInfo::default(),
+            environment: crate::model::scenarios::ScenarioTarget::default(),
             summary: crate::model::scenarios::Summary {
                 passed: 3,
                 ..Default::default()
@@ -745,7 +745,7 @@ mod tests {
             run_id: "r".into(),
             started_at: "t".into(),
             duration_ms: 0,
-            environment: crate::model::scenarios::EnvironmentInfo::default(),
+            environment: crate::model::scenarios::ScenarioTarget::default(),
             summary: crate::model::scenarios::Summary::default(),
             scenarios: Vec::new(),
         };

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::environment::{self, ClusterChoice, Environment, EnvironmentError, HostParts};
 use crate::k8s::Cluster;
 use crate::k8s::ownership::RunId;
-use crate::model::scenarios::EnvironmentInfo;
+use crate::model::scenarios::ScenarioTarget;
 use crate::nfs::NfsServer;
 
 /// Everything the engine needs to run scenarios.
@@ -81,9 +81,9 @@ impl ScenarioEnv {
 
     /// What the results record about this environment.
     #[must_use]
-    pub fn info(&self) -> EnvironmentInfo {
+    pub fn info(&self) -> ScenarioTarget {
         let flavor = self.server.flavor.name();
-        EnvironmentInfo {
+        ScenarioTarget {
             nfs_flavor: flavor.to_owned(),
             nfs_address: self.server.address.clone(),
             nfs_export: self.server.export.clone(),

@@ -98,7 +98,7 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::scenarios::{EnvironmentInfo, KIND, SCHEMA_VERSION, ScenarioResult, Summary};
+    use crate::model::scenarios::{KIND, SCHEMA_VERSION, ScenarioResult, ScenarioTarget, Summary};
 
     fn result(id: &str, outcome: Outcome, reason: Option<&str>) -> ScenarioResult {
         ScenarioResult {
@@ -136,7 +136,7 @@ mod tests {
             run_id: "r".to_owned(),
             started_at: String::new(),
             duration_ms: 0,
-            environment: EnvironmentInfo::default(),
+            environment: ScenarioTarget::default(),
             summary: Summary::of(&scenarios),
             scenarios,
         };
