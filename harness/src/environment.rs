@@ -920,13 +920,26 @@ async fn abandon(
     error
 }
 
-/// Reads the cluster's nodes (kernel, OS, kubelet, container runtime) as results record
-/// them: the one place nodes are read for a report.
+/// The cluster as results record it: its nodes ([`read_nodes`]) and the Kubernetes version
+/// the first node's kubelet reports.
 pub(crate) async fn describe_cluster(
     cluster: &dyn Cluster,
     description: &str,
 ) -> crate::model::results::Environment {
-    let nodes: Vec<crate::model::results::NodeInfo> = cluster
+    let nodes = read_nodes(cluster).await;
+    crate::model::results::Environment {
+        cluster: description.to_owned(),
+        kubernetes_version: nodes.iter().find_map(|n| n.kubelet.clone()),
+        nodes,
+        servers: Vec::new(),
+        notes: Vec::new(),
+    }
+}
+
+/// Reads the cluster's nodes (kernel, OS, kubelet, container runtime), sorted by name: the
+/// one place nodes are read for a report (none when they cannot be listed).
+async fn read_nodes(cluster: &dyn Cluster) -> Vec<crate::model::results::NodeInfo> {
+    let mut nodes: Vec<crate::model::results::NodeInfo> = cluster
         .list("v1", "Node", None, None)
         .await
         .unwrap_or_default()
@@ -950,21 +963,15 @@ pub(crate) async fn describe_cluster(
             }
         })
         .collect();
-    crate::model::results::Environment {
-        cluster: description.to_owned(),
-        kubernetes_version: nodes.iter().find_map(|n| n.kubelet.clone()),
-        nodes,
-        servers: Vec::new(),
-        notes: Vec::new(),
-    }
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    nodes
 }
 
 /// The nodes as the combined report shows them (absent facts as empty text), from
-/// [`describe_cluster`].
+/// [`read_nodes`].
 async fn node_infos(cluster: &dyn Cluster) -> Vec<NodeInfo> {
-    let mut infos: Vec<NodeInfo> = describe_cluster(cluster, "")
+    read_nodes(cluster)
         .await
-        .nodes
         .into_iter()
         .map(|n| NodeInfo {
             name: n.name,
@@ -972,9 +979,7 @@ async fn node_infos(cluster: &dyn Cluster) -> Vec<NodeInfo> {
             kubelet: n.kubelet.unwrap_or_default(),
             os_image: n.os_image.unwrap_or_default(),
         })
-        .collect();
-    infos.sort_by(|a, b| a.name.cmp(&b.name));
-    infos
+        .collect()
 }
 
 /// Removes what [`prepare`] made: on a cluster that stays (kept or existing), what is left
