@@ -1,7 +1,7 @@
 //! Function lengths, read from a crate's sources with `syn`: every non-test function (free
-//! functions and methods, in every module reachable from the crate root, `#[cfg(test)]`
-//! items and modules left out), measured from its `fn` line to its closing brace, blank
-//! and comment lines included, as a reader scrolls it.
+//! functions, methods and provided trait methods, in every module reachable from the crate
+//! root, `#[cfg(test)]` items and modules left out), measured from its `fn` line to its
+//! closing brace, blank and comment lines included, as a reader scrolls it.
 
 use std::path::Path;
 
@@ -82,6 +82,17 @@ impl<'ast> Visit<'ast> for Lengths<'_> {
         let end = node.block.span().end().line;
         self.record(node.sig.ident.to_string(), start, end);
         syn::visit::visit_item_fn(self, node);
+    }
+
+    fn visit_trait_item_fn(&mut self, node: &'ast syn::TraitItemFn) {
+        // A provided method has a body to measure; a required one has none.
+        if let Some(block) = &node.default
+            && !is_test_only(&node.attrs)
+        {
+            let start = node.sig.fn_token.span.start().line;
+            self.record(node.sig.ident.to_string(), start, block.span().end().line);
+        }
+        syn::visit::visit_trait_item_fn(self, node);
     }
 
     fn visit_impl_item_fn(&mut self, node: &'ast syn::ImplItemFn) {

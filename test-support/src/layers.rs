@@ -438,7 +438,7 @@ impl Collector<'_> {
                     let line = id.span().start().line;
                     let mut segments = vec![id.to_string()];
                     let mut j = i + 1;
-                    while j + 2 < flat.len() + 1 {
+                    loop {
                         let colons = matches!(
                             (flat.get(j), flat.get(j + 1)),
                             (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b)))
