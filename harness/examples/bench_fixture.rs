@@ -17,12 +17,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nfslab::k8s::ownership::RunId;
-use nfslab::model::Matrix;
 use nfslab::model::plan::{ServerKind, load_plan};
-use nfslab::model::results::{
-    Attempt, AttemptStatus, Environment, NodeInfo, PodRecord, ResultsDir, RunRecord, RunStatus,
-    ServerRecord,
-};
+use nfslab::model::results::{Attempt, AttemptStatus, PodRecord, ResultsDir, RunRecord, RunStatus};
+use nfslab::model::{Environment, Matrix, NodeInfo, ServerRecord};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -46,6 +43,7 @@ fn main() -> anyhow::Result<()> {
             flavor: "local".to_owned(),
             address: host.clone(),
             export: export.clone(),
+            clients_mounted: None,
         });
     }
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();

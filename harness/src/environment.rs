@@ -32,7 +32,7 @@ use crate::k8s::clean::{self, Scope};
 use crate::k8s::kube_cluster::{ConnectError, KubeCluster};
 use crate::k8s::ownership::RunId;
 use crate::k8s::{Cluster, ClusterError, ObjectRef};
-use crate::model::environment::{EnvironmentInfo, NodeInfo};
+use crate::model::environment::{self as record, NodeInfo, ServerRecord};
 use crate::nfs::server::{self, NfsError, ServerSpec};
 use crate::nfs::{self, ExternalServerError, NfsServer, ServerFlavor};
 
@@ -267,7 +267,7 @@ pub struct Environment {
     /// The servers, in-cluster flavors first (in the requested order), then external ones.
     pub servers: Vec<NfsServer>,
     /// What reports record.
-    pub info: EnvironmentInfo,
+    pub info: record::Environment,
     /// Server namespaces this preparation deployed (and [`tear_down`] removes).
     deployed: Vec<String>,
     /// What the client check of each server deployed here saw: `(address, versions)`.
@@ -535,15 +535,16 @@ pub(crate) async fn prepare(
         .await?;
     }
     let cluster: Arc<dyn Cluster> = Arc::new(kube);
-    let nodes = node_infos(cluster.as_ref()).await;
+    let nodes = read_nodes(cluster.as_ref()).await;
     let mut env = Environment {
         cluster: Arc::clone(&cluster),
         servers: Vec::new(),
-        info: EnvironmentInfo {
+        info: record::Environment {
             cluster: description,
             kubernetes_version: version,
             nodes,
             servers: Vec::new(),
+            notes: Vec::new(),
         },
         deployed: Vec::new(),
         checked: Vec::new(),
@@ -558,12 +559,16 @@ pub(crate) async fn prepare(
     env.info.servers = env
         .servers
         .iter()
-        .map(|s| {
-            let line = format!("{} {}:{}", s.flavor.name(), s.address, s.export);
-            match env.checked.iter().find(|(a, _)| *a == s.address) {
-                Some((_, seen)) => format!("{line} (clients mounted {seen})"),
-                None => line,
-            }
+        .map(|s| ServerRecord {
+            name: s.flavor.name().to_owned(),
+            flavor: s.flavor.name().to_owned(),
+            address: s.address.clone(),
+            export: s.export.clone(),
+            clients_mounted: env
+                .checked
+                .iter()
+                .find(|(a, _)| *a == s.address)
+                .map(|(_, seen)| seen.clone()),
         })
         .collect();
     Ok(env)
@@ -925,9 +930,9 @@ async fn abandon(
 pub(crate) async fn describe_cluster(
     cluster: &dyn Cluster,
     description: &str,
-) -> crate::model::results::Environment {
+) -> record::Environment {
     let nodes = read_nodes(cluster).await;
-    crate::model::results::Environment {
+    record::Environment {
         cluster: description.to_owned(),
         kubernetes_version: nodes.iter().find_map(|n| n.kubelet.clone()),
         nodes,
@@ -938,8 +943,8 @@ pub(crate) async fn describe_cluster(
 
 /// Reads the cluster's nodes (kernel, OS, kubelet, container runtime), sorted by name: the
 /// one place nodes are read for a report (none when they cannot be listed).
-async fn read_nodes(cluster: &dyn Cluster) -> Vec<crate::model::results::NodeInfo> {
-    let mut nodes: Vec<crate::model::results::NodeInfo> = cluster
+async fn read_nodes(cluster: &dyn Cluster) -> Vec<NodeInfo> {
+    let mut nodes: Vec<NodeInfo> = cluster
         .list("v1", "Node", None, None)
         .await
         .unwrap_or_default()
@@ -950,7 +955,7 @@ async fn read_nodes(cluster: &dyn Cluster) -> Vec<crate::model::results::NodeInf
                     .and_then(serde_json::Value::as_str)
                     .map(str::to_owned)
             };
-            crate::model::results::NodeInfo {
+            NodeInfo {
                 name: n
                     .pointer("/metadata/name")
                     .and_then(serde_json::Value::as_str)
@@ -965,21 +970,6 @@ async fn read_nodes(cluster: &dyn Cluster) -> Vec<crate::model::results::NodeInf
         .collect();
     nodes.sort_by(|a, b| a.name.cmp(&b.name));
     nodes
-}
-
-/// The nodes as the combined report shows them (absent facts as empty text), from
-/// [`read_nodes`].
-async fn node_infos(cluster: &dyn Cluster) -> Vec<NodeInfo> {
-    read_nodes(cluster)
-        .await
-        .into_iter()
-        .map(|n| NodeInfo {
-            name: n.name,
-            kernel: n.kernel.unwrap_or_default(),
-            kubelet: n.kubelet.unwrap_or_default(),
-            os_image: n.os_image.unwrap_or_default(),
-        })
-        .collect()
 }
 
 /// Removes what [`prepare`] made: on a cluster that stays (kept or existing), what is left

@@ -35,7 +35,7 @@ use crate::errors::now_rfc3339;
 use crate::exit::Outcome;
 use crate::k8s::Cluster;
 use crate::k8s::ownership::RunId;
-use crate::model::environment::EnvironmentInfo;
+use crate::model::environment::Environment as EnvironmentRecord;
 use crate::model::plan::{BuiltInIncludes, Plan, PlanError, ServerKind, parse_plan};
 use crate::model::scenarios::{Outcome as ScenarioOutcome, RunResults};
 use crate::nfs::{NfsServer, ServerFlavor};
@@ -211,7 +211,7 @@ pub struct Staged {
     /// The servers: in-cluster flavors, then external ones.
     pub servers: Vec<NfsServer>,
     /// What reports record.
-    pub info: EnvironmentInfo,
+    pub info: EnvironmentRecord,
 }
 
 /// Where the job's cluster and NFS servers come from.

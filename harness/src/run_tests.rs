@@ -137,9 +137,9 @@ impl Provider for FakeProvider {
                 export: "/vol".to_owned(),
                 files: None,
             }],
-            info: EnvironmentInfo {
+            info: EnvironmentRecord {
                 cluster: "fake cluster".to_owned(),
-                ..EnvironmentInfo::default()
+                ..EnvironmentRecord::default()
             },
         })
     }

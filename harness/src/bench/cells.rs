@@ -17,11 +17,11 @@ use tokio::sync::watch;
 
 use super::progress::{Eta, Progress, StepDone, figure_of};
 use crate::exit::Outcome;
+use crate::model::environment::Environment;
 use crate::model::matrix::{Cell, Matrix};
 use crate::model::plan::Plan;
 use crate::model::results::{
-    Attempt, AttemptStatus, CellRecord, Environment, PodRecord, ResultsDir, ResultsError,
-    RunRecord, RunStatus,
+    Attempt, AttemptStatus, CellRecord, PodRecord, ResultsDir, ResultsError, RunRecord, RunStatus,
 };
 use crate::model::summary::Summary;
 use crate::report::{ReportError, write_reports};

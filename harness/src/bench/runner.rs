@@ -46,9 +46,10 @@ use crate::k8s::conditions::{self, Condition};
 use crate::k8s::ownership::RunId;
 use crate::k8s::wait::{self, WaitError};
 use crate::k8s::{Cluster, ClusterError, ObjectRef, Propagation};
+use crate::model::environment::ServerRecord;
 use crate::model::matrix::{Cell, Matrix};
 use crate::model::plan::{Plan, ServerKind};
-use crate::model::results::{CellRecord, PodRecord, ResultsDir, ResultsError, ServerRecord};
+use crate::model::results::{CellRecord, PodRecord, ResultsDir, ResultsError};
 use crate::nfs::{NfsServer, ServerFlavor};
 use crate::report::ReportError;
 
@@ -817,6 +818,7 @@ fn server_records(
                     flavor: s.flavor.name().to_owned(),
                     address: s.address.clone(),
                     export: s.export.clone(),
+                    clients_mounted: None,
                 });
             }
             let (_, c) = classes.iter().find(|(n, _)| n == name)?;
@@ -826,6 +828,7 @@ fn server_records(
                 flavor: format!("StorageClass `{}` ({})", c.name, c.provisioner),
                 address,
                 export,
+                clients_mounted: None,
             })
         })
         .collect()

@@ -849,8 +849,9 @@ mod tests {
         Phases, RpcOpCounters, RpcOpDelta, Tool, Totals, Window, new_histogram,
     };
 
+    use crate::model::environment::Environment;
     use crate::model::matrix::Cell;
-    use crate::model::results::{Attempt, Environment, RunStatus};
+    use crate::model::results::{Attempt, RunStatus};
     use crate::nfs::mount_options::DiffKind;
 
     /// A result document with `ops` reads of `latency_ns` each over `seconds`, as one pod

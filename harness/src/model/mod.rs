@@ -17,7 +17,8 @@
 //!   merges, options diff).
 //! - [`summary`]: the versioned summary document reports are rendered from.
 //! - [`scenarios`]: the versioned scenario results (`scenarios.json`).
-//! - `environment`: the environment a run ran in, as results record it.
+//! - `environment`: the one record of the environment a run ran in (cluster, nodes,
+//!   servers), kept by `run.json`, `summary.json` and `job.json` alike.
 
 pub(crate) mod aggregate;
 pub(crate) mod environment;
@@ -29,5 +30,6 @@ pub mod scenarios;
 pub mod summary;
 
 pub use aggregate::{mount_efficiency, summarize_dir};
+pub use environment::{Environment, NodeInfo, ServerRecord};
 pub use matrix::{AccessPath, Matrix};
 pub use nas::{NasReference, parse_tiers};

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use nfslab_workload::{Job, RunResult};
 use serde::{Deserialize, Serialize};
 
+use crate::model::environment::Environment;
 use crate::model::matrix::{AccessPath, Cell};
 use crate::model::plan::Plan;
 use crate::nfs::protocol::{ProtocolOptions, map_profile};
@@ -49,50 +50,6 @@ pub enum RunStatus {
     Interrupted,
     /// Stopped by an environment error.
     Failed,
-}
-
-/// A node of the cluster, as the benchmark saw it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeInfo {
-    /// Node name.
-    pub name: String,
-    /// `status.nodeInfo.kernelVersion`.
-    pub kernel: Option<String>,
-    /// `status.nodeInfo.osImage`.
-    pub os_image: Option<String>,
-    /// `status.nodeInfo.kubeletVersion`.
-    pub kubelet: Option<String>,
-    /// `status.nodeInfo.containerRuntimeVersion`.
-    pub container_runtime: Option<String>,
-}
-
-/// A server measured.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServerRecord {
-    /// Name in the plan.
-    pub name: String,
-    /// `kernel`, `ganesha` or `external`.
-    pub flavor: String,
-    /// Address PVs use.
-    pub address: String,
-    /// Export path.
-    pub export: String,
-}
-
-/// Where the run happened.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Environment {
-    /// The cluster, for people (`kind nfslab-a1b2c3`, `existing cluster (context x)`,
-    /// `local directories`).
-    pub cluster: String,
-    /// Kubernetes version (kubelet version of the first node), when known.
-    pub kubernetes_version: Option<String>,
-    /// Nodes.
-    pub nodes: Vec<NodeInfo>,
-    /// Servers measured.
-    pub servers: Vec<ServerRecord>,
-    /// Anything else worth knowing (how fixture data was made, for instance).
-    pub notes: Vec<String>,
 }
 
 /// A cell as recorded: the matrix cell plus what it asked for.

@@ -304,7 +304,7 @@ impl Summary {
 
 /// What the scenarios ran against: the NFS server and the images (the `environment` field
 /// of `scenarios.json`). The cluster and its nodes are the run's environment record,
-/// `model::environment::EnvironmentInfo`.
+/// `model::environment::Environment`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScenarioTarget {
     /// NFS server flavor (`kernel`, `ganesha`, `external`).

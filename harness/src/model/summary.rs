@@ -47,9 +47,10 @@ use std::collections::BTreeMap;
 use nfslab_workload::{LatencySummary, ResolvedJob, WireSection};
 use serde::{Deserialize, Serialize};
 
+use crate::model::environment::Environment;
 use crate::model::matrix::AccessPath;
 use crate::model::nas::NasComparison;
-use crate::model::results::{Environment, RunStatus};
+use crate::model::results::RunStatus;
 use crate::nfs::mount_options::OptionDiff;
 use crate::nfs::protocol::NotApplicable;
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::charts::ChartError;
 use super::html::{STYLE, escape};
-use crate::model::environment::EnvironmentInfo;
+use crate::model::environment::Environment;
 use crate::model::scenarios::NoteKind;
 use crate::model::scenarios::{Outcome, RunResults, ScenarioResult};
 use crate::model::summary::Summary;
@@ -75,7 +75,7 @@ pub(crate) struct CombinedInput {
     /// Wall time of the whole run.
     pub duration_ms: u64,
     /// Cluster, Kubernetes version, nodes, servers.
-    pub environment: EnvironmentInfo,
+    pub environment: Environment,
     /// The scenario catalog run.
     pub scenarios: Part<RunResults>,
     /// The benchmark, as its summary.
@@ -101,6 +101,11 @@ fn note_word(k: NoteKind) -> &'static str {
         NoteKind::Fix => "fix",
         NoteKind::Info => "note",
     }
+}
+
+/// A node's fact as the report prints it: empty when the node did not say.
+fn fact(value: Option<&String>) -> &str {
+    value.map_or("", String::as_str)
 }
 
 fn seconds(ms: u64) -> String {
@@ -218,7 +223,7 @@ pub(crate) fn render_markdown(input: &CombinedInput) -> String {
     out
 }
 
-fn environment_md(out: &mut String, env: &EnvironmentInfo) {
+fn environment_md(out: &mut String, env: &Environment) {
     let _ = writeln!(
         out,
         "- cluster: {}; Kubernetes {}",
@@ -233,11 +238,14 @@ fn environment_md(out: &mut String, env: &EnvironmentInfo) {
         let _ = writeln!(
             out,
             "- node `{}`: kernel {}, kubelet {}, {}",
-            n.name, n.kernel, n.kubelet, n.os_image
+            n.name,
+            fact(n.kernel.as_ref()),
+            fact(n.kubelet.as_ref()),
+            fact(n.os_image.as_ref())
         );
     }
     for s in &env.servers {
-        let _ = writeln!(out, "- NFS server: `{s}`");
+        let _ = writeln!(out, "- NFS server: `{}`", s.line());
     }
 }
 
@@ -339,13 +347,17 @@ pub(crate) fn render_html(input: &CombinedInput) -> Result<String, ChartError> {
             out,
             "<li>Node <code>{}</code>: kernel {}, kubelet {}, {}</li>",
             escape(&n.name),
-            escape(&n.kernel),
-            escape(&n.kubelet),
-            escape(&n.os_image)
+            escape(fact(n.kernel.as_ref())),
+            escape(fact(n.kubelet.as_ref())),
+            escape(fact(n.os_image.as_ref()))
         );
     }
     for s in &env.servers {
-        let _ = writeln!(out, "<li>NFS server <code>{}</code></li>", escape(s));
+        let _ = writeln!(
+            out,
+            "<li>NFS server <code>{}</code></li>",
+            escape(&s.line())
+        );
     }
     for p in &input.problems {
         let _ = writeln!(out, "<li class=\"flag\">Problem: {}</li>", escape(p));
@@ -437,7 +449,7 @@ fn scenarios_html(out: &mut String, results: &RunResults) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::environment::NodeInfo;
+    use crate::model::environment::{NodeInfo, ServerRecord};
     use crate::model::scenarios::Note;
     use crate::model::scenarios::{KIND, SCHEMA_VERSION, ScenarioTarget};
 
@@ -497,16 +509,24 @@ mod tests {
             verdict: "1 scenario failed".to_owned(),
             started: "2026-11-23T15:00:00Z".to_owned(),
             duration_ms: 600_000,
-            environment: EnvironmentInfo {
+            environment: Environment {
                 cluster: "kind nfslab".to_owned(),
                 kubernetes_version: Some("1.33".to_owned()),
                 nodes: vec![NodeInfo {
                     name: "nfslab-worker".to_owned(),
-                    kernel: "6.8.0".to_owned(),
-                    kubelet: "v1.33.1".to_owned(),
-                    os_image: "Debian GNU/Linux 12".to_owned(),
+                    kernel: Some("6.8.0".to_owned()),
+                    kubelet: Some("v1.33.1".to_owned()),
+                    os_image: Some("Debian GNU/Linux 12".to_owned()),
+                    container_runtime: Some("containerd://2.1.1".to_owned()),
                 }],
-                servers: vec!["ganesha 10.96.0.20:/exports".to_owned()],
+                servers: vec![ServerRecord {
+                    name: "ganesha".to_owned(),
+                    flavor: "ganesha".to_owned(),
+                    address: "10.96.0.20".to_owned(),
+                    export: "/exports".to_owned(),
+                    clients_mounted: None,
+                }],
+                notes: Vec::new(),
             },
             scenarios: Part::Ran {
                 results: RunResults {

@@ -47,11 +47,10 @@ use super::runner::BenchOutcome;
 use crate::errors::error_chain;
 use crate::exit::Outcome;
 use crate::k8s::ownership::RunId;
+use crate::model::environment::{Environment, NodeInfo, ServerRecord};
 use crate::model::matrix::{AccessPath, Cell, Matrix};
 use crate::model::plan::{Plan, ServerKind};
-use crate::model::results::{
-    CellRecord, Environment, NodeInfo, PodRecord, ResultsDir, ResultsError, ServerRecord,
-};
+use crate::model::results::{CellRecord, PodRecord, ResultsDir, ResultsError};
 use crate::nfs::protocol::map_profile;
 use crate::report::ReportError;
 
@@ -585,6 +584,7 @@ fn host_environment(
                 flavor: "external".to_owned(),
                 address: s.host.clone(),
                 export: s.export.clone(),
+                clients_mounted: None,
             })
             .collect(),
         notes,
