@@ -548,7 +548,7 @@ impl Config {
                 "nfs.grace-period",
                 format!(
                     "{} is outside what NFS servers accept (hint: 10s to 3m)",
-                    humantime::format_duration(self.nfs.grace_period)
+                    nfslab_workload::format_duration(self.nfs.grace_period)
                 ),
             ));
         }

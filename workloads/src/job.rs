@@ -1341,13 +1341,13 @@ mod tests {
         assert_eq!(
             flags.join(" "),
             "--pattern randrw --bs 8k --size 1g --threads 4 --iodepth 32 --ioengine threads \
-             --rwmixread 70 --runtime 90s --ramp-time 2s --direct required --fsync 16 \
+             --rwmixread 70 --runtime 1m30s --ramp-time 2s --direct required --fsync 16 \
              --sync-call fdatasync --verify"
         );
         assert_eq!(
             job.resolve().unwrap().settings(),
             "randrw, bs 8k, 1g per file x 1 file x 4 threads, iodepth 32, ioengine threads, \
-             70% reads, runtime 90s, ramp 2s, direct (required), fsync every 16 writes, verified"
+             70% reads, runtime 1m30s, ramp 2s, direct (required), fsync every 16 writes, verified"
         );
         let plain = Job::new(Pattern::Read);
         assert_eq!(plain.command_flags(), ["--pattern", "read"]);

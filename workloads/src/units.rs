@@ -292,25 +292,33 @@ pub(crate) fn format_size(bytes: u64) -> String {
     bytes.to_string()
 }
 
-/// Formats a duration in the shortest exact form [`parse_duration`] reads back.
+/// Formats a duration exactly, in the grammar [`parse_duration`] reads back: terms largest
+/// unit first, without spaces, zero terms left out (`30s`, `1m30s`, `2h`, `1s500ms`,
+/// `26h`; hours are the largest unit, as limits are said in hours). The one way nfslab shows a duration in messages, records and manifests, so
+/// what it prints can be pasted back into a flag or a file.
 pub fn format_duration(duration: Duration) -> String {
-    let nanos = duration.as_nanos();
-    const UNITS: [(u128, &str); 5] = [
+    const UNITS: [(u128, &str); 6] = [
         (3_600_000_000_000, "h"),
         (60_000_000_000, "m"),
         (1_000_000_000, "s"),
         (1_000_000, "ms"),
         (1_000, "us"),
+        (1, "ns"),
     ];
+    let mut nanos = duration.as_nanos();
     if nanos == 0 {
         return "0s".to_owned();
     }
+    let mut out = String::new();
     for (scale, unit) in UNITS {
-        if nanos.is_multiple_of(scale) {
-            return format!("{}{unit}", nanos / scale);
+        let whole = nanos / scale;
+        if whole > 0 {
+            out.push_str(&whole.to_string());
+            out.push_str(unit);
+            nanos %= scale;
         }
     }
-    format!("{nanos}ns")
+    out
 }
 
 /// A byte size read from a number or a unit string; serialized as a plain byte count.
@@ -592,5 +600,16 @@ mod tests {
             assert_eq!(parse_duration(&format_duration(d)), Ok(d));
         }
         assert_eq!(format_size(4096), "4k");
+        for (d, text) in [
+            (Duration::ZERO, "0s"),
+            (Duration::from_secs(90), "1m30s"),
+            (Duration::from_secs(7200), "2h"),
+            (Duration::from_millis(1500), "1s500ms"),
+            (Duration::from_secs(86_400 + 7_200), "26h"),
+            (Duration::from_micros(250), "250us"),
+            (Duration::from_nanos(90_000_000_017), "1m30s17ns"),
+        ] {
+            assert_eq!(format_duration(d), text, "{d:?}");
+        }
     }
 }

@@ -519,7 +519,7 @@ async fn create_kind(
             progress(&format!(
                 "the node image is not in the local Docker: kind pulls it first (allowing {} \
                  more)",
-                humantime::format_duration(config.timeouts.image_pull)
+                nfslab_workload::format_duration(config.timeouts.image_pull)
             ));
         }
         if let Err(source) = kind::create(
@@ -907,7 +907,7 @@ pub async fn status(
         Err(_) => {
             status.unreachable = Some(format!(
                 "no answer within {}",
-                humantime::format_duration(config.timeouts.request)
+                nfslab_workload::format_duration(config.timeouts.request)
             ));
         }
     }

@@ -119,7 +119,7 @@ pub enum ToolError {
         program: String,
     },
     /// The command ran longer than allowed and was killed.
-    #[error("`{command}` did not finish within {}", humantime::format_duration(*.after))]
+    #[error("`{command}` did not finish within {}", nfslab_workload::format_duration(*.after))]
     Timeout {
         /// The command line.
         command: String,

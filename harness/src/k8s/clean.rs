@@ -359,7 +359,7 @@ async fn remove(
                 object: object.clone(),
                 reason: format!(
                     "still there after {}: {}",
-                    humantime::format_duration(after),
+                    nfslab_workload::format_duration(after),
                     why_left(object, last.as_ref())
                 ),
             }),
@@ -574,7 +574,7 @@ mod tests {
         assert_eq!(report.left[0].object, pv);
         assert_eq!(
             report.left[0].reason,
-            "still there after 1m 40s: phase Bound, terminating; claimed by \
+            "still there after 1m40s: phase Bound, terminating; claimed by \
              `nfslab-s1-aaaaaa/pvc1`; finalizers: kubernetes.io/pv-protection"
         );
         let deletes: Vec<String> = fake

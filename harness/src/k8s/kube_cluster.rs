@@ -785,7 +785,7 @@ impl Cluster for KubeCluster {
                 detail: format!(
                     "it did not finish within {} (hint: raise timeouts.exec in the \
                      configuration)",
-                    humantime::format_duration(self.exec_timeout)
+                    nfslab_workload::format_duration(self.exec_timeout)
                 ),
             }),
         }

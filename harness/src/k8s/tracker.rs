@@ -415,7 +415,7 @@ fn leftover(object: &ObjectRef, error: &WaitError) -> Leftover {
         WaitError::Timeout { after, .. } => format!(
             "still there after cleanup's time ran out ({}) (hint: check its finalizers and \
              events; `nfslab clean` removes leftovers later)",
-            humantime::format_duration(*after)
+            nfslab_workload::format_duration(*after)
         ),
         other => other.to_string(),
     };

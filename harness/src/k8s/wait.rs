@@ -25,7 +25,7 @@ pub enum WaitError {
     /// The condition did not hold before the deadline.
     #[error(
         "timed out after {} waiting for {object}: {condition} (last seen: {})",
-        humantime::format_duration(*.after),
+        nfslab_workload::format_duration(*.after),
         summarize(.last.as_ref())
     )]
     Timeout {
@@ -41,7 +41,7 @@ pub enum WaitError {
     /// A condition that had to keep holding stopped holding.
     #[error(
         "{object} stopped satisfying `{condition}` after {} (now: {})",
-        humantime::format_duration(*.after),
+        nfslab_workload::format_duration(*.after),
         summarize(.state.as_ref())
     )]
     Broken {
@@ -305,7 +305,7 @@ pub async fn pod_minding_pulls(
                         progress(&format!(
                             "{pod}: {} (waiting up to {} more for the pull)",
                             events[at].message,
-                            humantime::format_duration(pull_allowance)
+                            nfslab_workload::format_duration(pull_allowance)
                         ));
                     }
                 }

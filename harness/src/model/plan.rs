@@ -389,7 +389,7 @@ pub struct Plan {
     /// The nfslab-io image.
     pub image: String,
     /// Time allowed per repetition beyond the job's own duration.
-    #[serde(with = "humantime_serde")]
+    #[serde(with = "cell_timeout_text")]
     pub cell_timeout: Duration,
     /// NAS tier to compare with.
     pub nas: Option<NasReference>,
@@ -1362,6 +1362,31 @@ fn resolve_refs<T>(
     Ok(Some(out))
 }
 
+/// `plan.json`'s `cell_timeout`: written in the duration grammar (`1m30s`), like every
+/// duration nfslab writes; read in it, or in the spaced form (`1m 30s`) that `plan.json`
+/// files written by earlier versions hold, so their runs still aggregate and report.
+mod cell_timeout_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer, de};
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Duration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&nfslab_workload::format_duration(*value))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        nfslab_workload::parse_duration(&text).or_else(|grammar| {
+            humantime::parse_duration(&text).map_err(|_| de::Error::custom(grammar))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1791,5 +1816,29 @@ workloads:
         );
         assert!(parse_external("nas:vol").is_err());
         assert!(parse_external(":/vol").is_err());
+    }
+
+    #[test]
+    fn cell_timeouts_are_written_in_the_grammar_and_earlier_spaced_ones_still_read() {
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Record {
+            #[serde(with = "cell_timeout_text")]
+            cell_timeout: Duration,
+        }
+        let record = Record {
+            cell_timeout: Duration::from_secs(90),
+        };
+        let json = serde_json::to_string(&record).expect("serializes");
+        assert_eq!(json, r#"{"cell_timeout":"1m30s"}"#);
+        assert_eq!(
+            serde_json::from_str::<Record>(&json).expect("reads"),
+            record
+        );
+        let earlier: Record =
+            serde_json::from_str(r#"{"cell_timeout":"1m 30s"}"#).expect("earlier form reads");
+        assert_eq!(earlier, record);
+        let wrong = serde_json::from_str::<Record>(r#"{"cell_timeout":"soon"}"#)
+            .expect_err("not a duration");
+        assert!(wrong.to_string().contains("soon"), "{wrong}");
     }
 }

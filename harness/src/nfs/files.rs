@@ -67,7 +67,7 @@ pub enum FilesError {
         source: Box<ClusterError>,
     },
     /// The command did not finish in time.
-    #[error("could not {op} `{path}` on the NFS server: no answer within {} (hint: raise timeouts.exec)", humantime::format_duration(*.after))]
+    #[error("could not {op} `{path}` on the NFS server: no answer within {} (hint: raise timeouts.exec)", nfslab_workload::format_duration(*.after))]
     Timeout {
         /// What was attempted.
         op: &'static str,

@@ -441,7 +441,7 @@ pub enum NfsError {
     /// The server pod did not become ready.
     #[error(
         "the NFS server pod {pod} was not ready within {}: {diagnosis}",
-        humantime::format_duration(*.after)
+        nfslab_workload::format_duration(*.after)
     )]
     NotReady {
         /// The pod.
@@ -852,7 +852,7 @@ async fn check_mounts(
             detail = format!(
                 "the client pod mounting the export with {} did not start within {}: {detail}",
                 describe_check_mounts(),
-                humantime::format_duration(after)
+                nfslab_workload::format_duration(after)
             );
         }
         return Err(fail(detail));
@@ -980,7 +980,7 @@ async fn exec_in(
         Err(_) => Err(format!(
             "`{}` in {pod} did not finish within {}",
             command.join(" "),
-            humantime::format_duration(timeouts.exec)
+            nfslab_workload::format_duration(timeouts.exec)
         )),
     }
 }

@@ -111,7 +111,7 @@ fn fact(value: Option<&String>) -> &str {
 fn seconds(ms: u64) -> String {
     let d = Duration::from_millis(ms);
     if d.as_secs() >= 120 {
-        humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+        nfslab_workload::format_duration(Duration::from_secs(d.as_secs()))
     } else {
         format!("{:.1}s", d.as_secs_f64())
     }

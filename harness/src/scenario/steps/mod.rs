@@ -172,7 +172,7 @@ where
         if now >= deadline {
             return Err(StepError::failed(format!(
                 "timed out after {} waiting for {what} (last seen: {seen})",
-                humantime::format_duration(timeout)
+                nfslab_workload::format_duration(timeout)
             )));
         }
         tokio::time::sleep(pause.min(deadline - now)).await;
@@ -357,7 +357,7 @@ impl StepCtx {
                 StepError::failed(format!(
                     "`{}` in {pod} did not finish within {}",
                     command.join(" "),
-                    humantime::format_duration(timeout)
+                    nfslab_workload::format_duration(timeout)
                 ))
             })?
             .map_err(|e| cluster_error(&format!("run `{}` in {pod}", command.join(" ")), &e))?;
@@ -506,7 +506,7 @@ async fn bounded_cluster<T>(
         Ok(r) => r.map_err(|e| cluster_error(what, &e)),
         Err(_) => Err(StepError::broken(format!(
             "could not {what}: no answer within {}",
-            humantime::format_duration(timeout)
+            nfslab_workload::format_duration(timeout)
         ))),
     }
 }

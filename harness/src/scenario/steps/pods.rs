@@ -455,7 +455,7 @@ pub(super) async fn http_get(
         if now + pause >= deadline {
             return Err(StepError::failed(format!(
                 "{why} (still after {})",
-                humantime::format_duration(timeout)
+                nfslab_workload::format_duration(timeout)
             )));
         }
         tokio::time::sleep(pause).await;

@@ -217,7 +217,7 @@ async fn bounded<T>(
         Ok(r) => r.map_err(StepError::from),
         Err(_) => Err(StepError::broken(format!(
             "{what} did not finish within {} on the NFS server",
-            humantime::format_duration(timeout)
+            nfslab_workload::format_duration(timeout)
         ))),
     }
 }
@@ -334,7 +334,7 @@ pub(super) async fn expect(
     tokio::time::timeout(timeout, check).await.map_err(|_| {
         StepError::broken(format!(
             "the NFS server did not answer within {}",
-            humantime::format_duration(timeout)
+            nfslab_workload::format_duration(timeout)
         ))
     })?
 }
@@ -445,7 +445,7 @@ pub(super) async fn wait(
         }
         Err(FilesError::Failed { .. }) => Err(StepError::failed(format!(
             "`{path}` did not appear on the NFS server within {}",
-            humantime::format_duration(timeout)
+            nfslab_workload::format_duration(timeout)
         ))),
         Err(e) => Err(e.into()),
     }
