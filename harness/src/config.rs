@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use nfslab_workload::DurationRange;
+use nfslab_workload::{At, DurationRange};
 use serde::{Deserialize, Serialize};
 
 /// Which server implementation serves the export.
@@ -345,8 +345,7 @@ pub enum ConfigError {
     },
     /// The file is not valid YAML or does not match the configuration's fields.
     #[error(
-        "{}:{line}:{column}: {}{message}{}",
-        .file.display(),
+        "{at}: {}{message}{}",
         .field.as_ref().map(|f| format!("field `{f}`: ")).unwrap_or_default(),
         if .message.contains("(hint: ") {
             ""
@@ -355,31 +354,33 @@ pub enum ConfigError {
         }
     )]
     Parse {
-        /// The file.
-        file: PathBuf,
-        /// 1-based line of the problem.
-        line: u64,
-        /// 1-based column of the problem.
-        column: u64,
+        /// Where.
+        at: At,
         /// Dotted path of the field at that position (`cluster.workers`), when known.
         field: Option<String>,
         /// What is wrong.
         message: String,
     },
     /// A value has the right type but cannot be used.
-    #[error("{}:{line}:{column}: field `{field}`: {message}", .file.display())]
+    #[error("{at}: field `{field}`: {message}")]
     Invalid {
-        /// The file (or `<defaults>`).
-        file: PathBuf,
-        /// 1-based line of the value (1 when the file does not write the field).
-        line: u64,
-        /// 1-based column of the value.
-        column: u64,
+        /// Where the value is written (the file or `<defaults>`; line 1 when the file does
+        /// not write the field).
+        at: At,
         /// Dotted path of the field.
         field: String,
         /// What is wrong and what to do.
         message: String,
     },
+}
+
+/// A place in the configuration file.
+fn at(file: &Path, line: u64, column: u64) -> At {
+    At {
+        file: file.display().to_string(),
+        line,
+        column,
+    }
 }
 
 impl Config {
@@ -397,9 +398,7 @@ impl Config {
             source,
         })?;
         let text = nfslab_workload::yaml_text_of(&bytes).map_err(|e| ConfigError::Parse {
-            file: file.to_owned(),
-            line: e.line,
-            column: e.column,
+            at: at(file, e.line, e.column),
             field: None,
             message: e.what(),
         })?;
@@ -433,9 +432,7 @@ impl Config {
                 _ => e.what(),
             };
             ConfigError::Parse {
-                file: file.to_owned(),
-                line,
-                column,
+                at: at(file, line, column),
                 field,
                 message,
             }
@@ -449,9 +446,7 @@ impl Config {
         let invalid = |field: &str, message: String| {
             let (line, column) = text.map_or((1, 1), |t| value_position(t, field));
             ConfigError::Invalid {
-                file: file.to_owned(),
-                line,
-                column,
+                at: at(file, line, column),
                 field: field.to_owned(),
                 message,
             }

@@ -16,6 +16,7 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::units::{DurationRange, RangeError, Size, Span, format_duration, format_size};
+use crate::yaml::{At, ParseError};
 
 /// Default block size when the job gives none.
 pub(crate) const DEFAULT_BS: u64 = 4096;
@@ -1090,26 +1091,13 @@ pub(crate) enum JobFileError {
         source: std::io::Error,
     },
     /// YAML syntax, unknown field or bad value type.
-    #[error("{path}:{line}:{column}: {message}")]
-    Parse {
-        /// The file.
-        path: String,
-        /// 1-based line (0 if unknown).
-        line: u64,
-        /// 1-based column (0 if unknown).
-        column: u64,
-        /// What is wrong, in one line.
-        message: String,
-    },
+    #[error(transparent)]
+    Parse(ParseError),
     /// The values parse but do not make a valid job.
-    #[error("{path}:{line}:{column}: {problem}")]
+    #[error("{at}: {problem}")]
     Invalid {
-        /// The file.
-        path: String,
-        /// 1-based line of the field (0 if unknown).
-        line: u64,
-        /// 1-based column of the field (0 if unknown).
-        column: u64,
+        /// Where the field is written.
+        at: At,
         /// The field problem: said in the message, so not a source (no printer of the
         /// error chain may show it twice).
         problem: JobError,
@@ -1123,15 +1111,7 @@ pub(crate) fn job_from_yaml(text: &str, path: &str) -> Result<Job, JobFileError>
 }
 
 fn parse_error(path: &str, err: &crate::yaml::YamlError) -> JobFileError {
-    JobFileError::Parse {
-        path: path.to_owned(),
-        line: err.line,
-        column: err.column,
-        message: match &err.path {
-            Some(field) => format!("field `{field}`: {}", err.what()),
-            None => err.what(),
-        },
-    }
+    JobFileError::Parse(err.in_file(path))
 }
 
 /// Where the top-level key `field` sits in a YAML job text: `(line, column)`, 1-based.
@@ -1157,9 +1137,11 @@ pub(crate) fn load_job_file(path: &std::path::Path) -> Result<Job, JobFileError>
     if let Err(problem) = job.validate() {
         let (line, column) = locate_field(text, problem.field()).unwrap_or((0, 0));
         return Err(JobFileError::Invalid {
-            path: name,
-            line,
-            column,
+            at: At {
+                file: name,
+                line,
+                column,
+            },
             problem,
         });
     }
@@ -1233,10 +1215,10 @@ mod tests {
     #[test]
     fn yaml_errors_carry_location_and_one_line() {
         let err = yaml("pattern: read\nbs: 1Gx\n").unwrap_err();
-        let JobFileError::Parse { line, message, .. } = &err else {
+        let JobFileError::Parse(ParseError { at, message }) = &err else {
             panic!("{err}")
         };
-        assert_eq!(*line, 2);
+        assert_eq!(at.line, 2);
         assert!(message.contains("`1Gx`"), "{message}");
         assert!(!err.to_string().contains('\n'), "{err}");
 

@@ -110,7 +110,8 @@ pub use crate::job::{
 pub use crate::names::{NameError, check_component, join_under, printable};
 pub use crate::units::{DurationRange, Size, Span, duration_text, format_duration, parse_duration};
 pub use crate::yaml::{
-    YamlError, did_you_mean, from_str as yaml_from_str, serde_words, text_of as yaml_text_of,
+    At, ParseError, YamlError, did_you_mean, from_str as yaml_from_str, serde_words,
+    text_of as yaml_text_of,
 };
 
 // Operation streams, recorders and the verification pattern (benchmarks, tests).

@@ -67,6 +67,54 @@ impl YamlError {
     }
 }
 
+impl YamlError {
+    /// The error at its place in `file`: `plan.yaml:7:14: field `runtime`: ...`, the one
+    /// form every file nfslab reads reports a parse failure in.
+    #[must_use]
+    pub fn in_file(&self, file: &str) -> ParseError {
+        ParseError {
+            at: At {
+                file: file.to_owned(),
+                line: self.line,
+                column: self.column,
+            },
+            message: match &self.path {
+                Some(field) => format!("field `{field}`: {}", self.what()),
+                None => self.what(),
+            },
+        }
+    }
+}
+
+/// A place in a file the user wrote, shown `file:line:column` (line and column 1-based, 0
+/// when unknown).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct At {
+    /// The file as named to the user.
+    pub file: String,
+    /// Line, 1-based (0: unknown).
+    pub line: u64,
+    /// Column, 1-based (0: unknown).
+    pub column: u64,
+}
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// A file that does not parse (YAML syntax, an unknown field, a value of the wrong type),
+/// at its place, in one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{at}: {message}")]
+pub struct ParseError {
+    /// Where.
+    pub at: At,
+    /// What is wrong, with the field path and a hint when there is one.
+    pub message: String,
+}
+
 /// The parser options nfslab reads user YAML with: no source snippets (positions are
 /// reported as `file:line:column`), duplicate keys refused, and the limits of this module.
 #[must_use]

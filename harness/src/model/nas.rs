@@ -223,30 +223,13 @@ fn percent(value: f64, of: f64) -> f64 {
 #[derive(Debug, thiserror::Error)]
 pub enum TierError {
     /// The YAML does not describe a tier table.
-    #[error("{path}:{line}:{column}: {message}")]
-    Parse {
-        /// The file.
-        path: String,
-        /// Line, 1-based.
-        line: u64,
-        /// Column, 1-based.
-        column: u64,
-        /// What is wrong.
-        message: String,
-    },
+    #[error(transparent)]
+    Parse(nfslab_workload::ParseError),
 }
 
 /// Parses a tier table.
 pub fn parse_tiers(text: &str, path: &str) -> Result<TierTable, TierError> {
-    nfslab_workload::yaml_from_str(text).map_err(|err| TierError::Parse {
-        path: path.to_owned(),
-        line: err.line,
-        column: err.column,
-        message: match &err.path {
-            Some(field) => format!("field `{field}`: {}", err.what()),
-            None => err.what(),
-        },
-    })
+    nfslab_workload::yaml_from_str(text).map_err(|err| TierError::Parse(err.in_file(path)))
 }
 
 #[cfg(test)]

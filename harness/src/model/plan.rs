@@ -49,22 +49,7 @@ pub const CELL_TIMEOUT_RANGE: DurationRange =
 /// Longest name of a server, profile or workload (they appear in object labels and paths).
 pub const MAX_NAME_LEN: usize = 40;
 
-/// A place in a plan file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct At {
-    /// File as named to the user.
-    pub file: String,
-    /// Line, 1-based (0: unknown).
-    pub line: u64,
-    /// Column, 1-based (0: unknown).
-    pub column: u64,
-}
-
-impl fmt::Display for At {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file, self.line, self.column)
-    }
-}
+pub use nfslab_workload::At;
 
 /// A plan that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -79,13 +64,8 @@ pub enum PlanError {
         source: std::io::Error,
     },
     /// YAML syntax, an unknown field or a value of the wrong type.
-    #[error("{at}: {message}")]
-    Syntax {
-        /// Where.
-        at: At,
-        /// What is wrong, on one line.
-        message: String,
-    },
+    #[error(transparent)]
+    Syntax(nfslab_workload::ParseError),
     /// A profile's mount option is invalid.
     #[error("{at}: profile `{profile}`")]
     MountOption {
@@ -142,7 +122,7 @@ impl PlanError {
     #[must_use]
     pub fn at(&self) -> Option<&At> {
         match self {
-            Self::Syntax { at, .. }
+            Self::Syntax(nfslab_workload::ParseError { at, .. })
             | Self::MountOption { at, .. }
             | Self::Job { at, .. }
             | Self::Tiers { at, .. }
@@ -743,13 +723,7 @@ fn at_of<T>(file: &str, s: &Spanned<T>) -> At {
 }
 
 fn syntax(file: &str, err: &nfslab_workload::YamlError) -> PlanError {
-    PlanError::Syntax {
-        at: at(file, err.line, err.column),
-        message: match &err.path {
-            Some(field) => format!("field `{field}`: {}", err.what()),
-            None => err.what(),
-        },
-    }
+    PlanError::Syntax(err.in_file(file))
 }
 
 fn invalid(at: At, message: String) -> PlanError {

@@ -19,7 +19,7 @@ use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use nfslab_workload::{Job, RunResult};
+use nfslab_workload::{At, Job, RunResult};
 use serde::{Deserialize, Serialize};
 
 use crate::model::environment::Environment;
@@ -201,16 +201,12 @@ pub enum ResultsError {
     /// A JSON file does not have the expected content: truncated, empty, not JSON, or of
     /// another shape.
     #[error(
-        "{path}:{line}:{column}: {}{problem} (hint: {hint})",
+        "{at}: {}{problem} (hint: {hint})",
         .field.as_ref().map(|f| format!("field `{f}`: ")).unwrap_or_default()
     )]
     Format {
-        /// The path.
-        path: String,
-        /// 1-based line of the problem.
-        line: usize,
-        /// 1-based column of the problem.
-        column: usize,
+        /// Where in the file.
+        at: At,
         /// The field path, when the problem is inside the document.
         field: Option<String>,
         /// What is wrong.
@@ -299,12 +295,23 @@ fn json_error(
         Category::Io => (message, "check the file".to_owned()),
     };
     ResultsError::Format {
-        path: path.to_owned(),
-        line: error.line().max(1),
-        column: error.column().max(1),
+        at: At {
+            file: path.to_owned(),
+            line: error.line().max(1) as u64,
+            column: error.column().max(1) as u64,
+        },
         field,
         problem,
         hint,
+    }
+}
+
+/// The first line and column of `file`, for a problem with the whole document.
+fn file_start(file: &str) -> At {
+    At {
+        file: file.to_owned(),
+        line: 1,
+        column: 1,
     }
 }
 
@@ -339,9 +346,7 @@ pub fn read_versioned<T: serde::de::DeserializeOwned>(
     })?;
     if text.trim().is_empty() {
         return Err(ResultsError::Format {
-            path: name,
-            line: 1,
-            column: 1,
+            at: file_start(&name),
             field: None,
             problem: format!("the file is empty; it should hold a {what}"),
             hint: "the run was stopped before writing it; `nfslab report DIR` rewrites the \
@@ -360,9 +365,7 @@ pub fn read_versioned<T: serde::de::DeserializeOwned>(
             _ => "null",
         };
         return Err(ResultsError::Format {
-            path: name,
-            line: 1,
-            column: 1,
+            at: file_start(&name),
             field: None,
             problem: format!("the file holds {found}, not a {what} (a JSON object)"),
             hint: "give the file nfslab wrote".to_owned(),
@@ -370,18 +373,14 @@ pub fn read_versioned<T: serde::de::DeserializeOwned>(
     };
     let found = match object.get("schema_version") {
         Some(v) => v.as_u64().ok_or_else(|| ResultsError::Format {
-            path: name.clone(),
-            line: 1,
-            column: 1,
+            at: file_start(&name),
             field: Some("schema_version".to_owned()),
             problem: format!("`{v}` is not a schema version number"),
             hint: "give the file nfslab wrote".to_owned(),
         })?,
         None => {
             return Err(ResultsError::Format {
-                path: name,
-                line: 1,
-                column: 1,
+                at: file_start(&name),
                 field: None,
                 problem: format!("no `schema_version` field: this is not a {what}"),
                 hint: "give the file nfslab wrote".to_owned(),
