@@ -27,9 +27,9 @@ pub(crate) mod state;
 pub(crate) mod tools;
 
 pub use kind::{KindError, load_image};
-pub use preflight::{KernelProbe, daemon_kernel};
-pub use state::{ProviderKind, StateError, StateStore};
-pub use tools::{CommandSpec, SystemTools, Tools};
+pub use preflight::{Availability, KernelProbe, Problem, daemon_kernel};
+pub use state::{ClusterRecord, ProviderKind, StateError, StateStore};
+pub use tools::{CommandError, CommandOutput, CommandSpec, SystemTools, ToolError, Tools};
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -41,8 +41,6 @@ use crate::k8s::kube_cluster::{ConnectError, KubeCluster};
 use crate::k8s::nodes::NodeStatus;
 use crate::nfs::ServerFlavor;
 use kind::KindSpec;
-use preflight::Problem;
-use state::ClusterRecord;
 
 /// Where the cluster comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]

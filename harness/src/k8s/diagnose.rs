@@ -1,6 +1,6 @@
 //! Why something did not happen: events, pod statuses and log tails, gathered as data.
 //!
-//! When a wait times out, "timed out" alone teaches nothing. [`diagnose`] collects what a
+//! When a wait times out, "timed out" alone teaches nothing. `diagnose` collects what a
 //! user would otherwise look up with `kubectl describe` and `kubectl logs`: the state of the
 //! objects involved, the events about them and in their namespace (FailedScheduling,
 //! FailedMount, ProvisioningFailed, RecyclerPod...), every pod's phase, conditions and

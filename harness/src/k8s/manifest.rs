@@ -4,7 +4,7 @@
 //! [`Node`] tree in which every value keeps its line and column ([`Located`]), so a bad value
 //! deep inside a manifest (an unknown template variable, a class name without the run
 //! prefix) is reported as `file:line:column`. A tree converts to the `serde_json::Value` the
-//! [`super::Cluster`] interface takes ([`Node::to_json`]); [`to_yaml`] writes values back as
+//! [`super::Cluster`] interface takes ([`Node::to_json`]); `to_yaml` writes values back as
 //! a multi-document YAML stream (for `--dry-run` renders and `kubectl`-style inspection).
 //!
 //! Parsing uses serde-saphyr; its types stay inside this module.

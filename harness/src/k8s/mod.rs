@@ -11,13 +11,15 @@
 //! scenarios use (PV, PVC, Pod, Deployment, StatefulSet, Service, StorageClass, RBAC...).
 //! Readiness checks parse them into `k8s-openapi` types ([`conditions`]); waiting is built on
 //! [`Cluster::watch`] ([`wait`]), with deadlines chosen by the caller.
+//! When a wait times out, [`diagnose`] gathers why (events, pod statuses, log tails);
+//! [`manifest`] reads manifests from YAML keeping every value's line and column.
 
 pub mod clean;
 pub mod conditions;
-pub(crate) mod diagnose;
+pub mod diagnose;
 pub mod fake;
 pub(crate) mod kube_cluster;
-pub(crate) mod manifest;
+pub mod manifest;
 pub(crate) mod nodes;
 pub mod ownership;
 pub(crate) mod schema;
@@ -26,6 +28,8 @@ pub(crate) mod tracker;
 pub mod wait;
 
 pub use kube_cluster::{ConnectError, KubeCluster};
+pub use nodes::NodeStatus;
+pub use tracker::{CleanupReport, Leftover};
 pub use stand_in::{StandIn, test_binary};
 
 use std::fmt;

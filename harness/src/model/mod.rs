@@ -9,8 +9,8 @@
 //! # Layout
 //! - [`plan`]: benchmark plans (YAML) and their checks, with `file:line:column` errors; the
 //!   plan a run follows is also written to its results directory (`plan.json`).
-//! - `matrix`: cells (server x workload x profile x clients) with stable ids, run order.
-//! - `nas`: NAS reference tiers and how measured figures compare with them.
+//! - [`matrix`]: cells (server x workload x profile x clients) with stable ids, run order.
+//! - [`nas`]: NAS reference tiers and how measured figures compare with them.
 //! - [`results`]: the results directory (`run.json`, raw per-pod JSON, the plan), written
 //!   incrementally, read back version-checked.
 //! - `aggregate`: raw results to the versioned summary (medians, CV, exact histogram
@@ -22,14 +22,14 @@
 
 pub(crate) mod aggregate;
 pub(crate) mod environment;
-pub(crate) mod matrix;
-pub(crate) mod nas;
+pub mod matrix;
+pub mod nas;
 pub mod plan;
 pub mod results;
 pub mod scenarios;
 pub mod summary;
 
-pub use aggregate::{mount_efficiency, summarize_dir};
+pub use aggregate::{AggregateError, mount_efficiency, summarize_dir};
 pub use environment::{Environment, NodeInfo, ServerRecord};
 pub use matrix::{AccessPath, Matrix};
 pub use nas::{NasReference, parse_tiers};

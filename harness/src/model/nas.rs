@@ -3,7 +3,7 @@
 //! A tier table (YAML, user-extendable; `workloads/plans/nas-tiers.yaml` ships the Alibaba
 //! Cloud NAS tiers quoted in the documents) lists what a service advertises: read bandwidth
 //! (per TiB provisioned, or a fixed range), maximum IOPS, latency and price. With a
-//! provisioned size, [`compare`] puts the best measured figures of each workload next to the
+//! provisioned size, `compare` puts the best measured figures of each workload next to the
 //! advertised ones and computes the cost per MB/s actually obtained.
 //!
 //! Bandwidth here is in MB/s of 10^6 bytes, the unit vendors advertise.

@@ -25,6 +25,7 @@ pub mod junit;
 pub mod markdown;
 pub mod terminal;
 
+pub use charts::ChartError;
 pub use format::options_verdict;
 
 use std::path::PathBuf;

@@ -9,7 +9,7 @@
 //!   `file:line:column` and a hint before anything touches a cluster; `validate`: the
 //!   validator's core every step kind's checks use (the file's shared serde pieces live
 //!   privately in `format`);
-//! - `plan`: the validated model the engine runs;
+//! - [`plan`]: the validated model the engine runs;
 //! - `template`: `{{ variable }}` templating of strings, and the run's values;
 //! - [`catalog`]: the `scenarios/` directory;
 //! - [`commands`]: what `nfslab scenarios list | show | run` do;
@@ -19,8 +19,8 @@
 //! - `steps`: the step kinds, one file per family (`objects`, `waits`, `pods`, `server`,
 //!   `cluster`), each holding its kinds' file format, validation and what they do against
 //!   the cluster and the NFS server; the shared step context in `steps/mod.rs`;
-//! - `files`: the NFS server's files and restarts ([`files::ServerFiles`],
-//!   `files::ServerControl`);
+//! - `files`: the NFS server's files and restarts ([`ServerFiles`],
+//!   [`ServerControl`]);
 //! - `provisioner`: the nfs-subdir-external-provisioner objects;
 //! - [`env`](mod@env): the environment scenarios run in, and the one place it is prepared;
 //! - `render`: what a scenario would apply, for dry runs;
@@ -39,7 +39,7 @@ mod format;
 pub mod junit;
 mod live;
 pub(crate) mod load;
-pub(crate) mod plan;
+pub mod plan;
 mod provisioner;
 mod render;
 mod steps;
@@ -50,9 +50,9 @@ pub use crate::model::scenarios::{Outcome, RunResults, ScenarioResult};
 pub use catalog::Catalog;
 pub use engine::{Gate, GatePass, Observer, Progress, Quiet, RunOptions, run_all, run_scenario};
 pub use env::ScenarioEnv;
-pub use files::{ExecFiles, ServerFiles};
+pub use files::{ControlError, ExecFiles, FilesError, ServerControl, ServerFiles};
 pub use live::LiveView;
 pub use load::{load_file, parse};
 pub use plan::Scenario;
-pub use template::{namespace_for, prefix_for};
+pub use template::{Images, namespace_for, prefix_for};
 pub use validate::{ScenarioError, ValidationErrors};
