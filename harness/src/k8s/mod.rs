@@ -29,8 +29,8 @@ pub mod wait;
 
 pub use kube_cluster::{ConnectError, KubeCluster};
 pub use nodes::NodeStatus;
-pub use tracker::{CleanupReport, Leftover};
 pub use stand_in::{StandIn, test_binary};
+pub use tracker::{CleanupReport, Leftover};
 
 use std::fmt;
 use std::sync::Arc;
