@@ -100,41 +100,50 @@ pub use crate::exit::ExitCode;
 // The backend seam, for backends outside this crate (and tests that script one).
 pub use crate::backend::uring::probe as probe_io_uring;
 pub use crate::backend::{Backend, Mechanism, PrepareError, Prepared};
-pub use crate::io::{IoFault, WorkerIo};
+pub use crate::io::{
+    FaultCode, IoFault, MeasuredOutcome, PhaseClock, ProgressFile, SharedBuf, WorkerIo,
+};
 
 // Jobs and their inputs: the job model, fio job files, sizes and durations, names, YAML.
-pub use crate::fio::{FioError, job_from_fio};
+pub use crate::fio::{FioError, FioJob, job_from_fio};
 pub use crate::job::{
-    DEFAULT_SEED, Job, JobError, Pattern, RAMP_TIME_RANGE, RUNTIME_RANGE, ResolvedJob,
+    DEFAULT_SEED, DirectMode, FsyncPolicy, IoEngine, Job, JobError, Pattern, RAMP_TIME_RANGE,
+    RUNTIME_RANGE, ResolvedJob, SyncCall,
 };
 pub use crate::names::{NameError, check_component, join_under, printable};
-pub use crate::units::{DurationRange, Size, Span, duration_text, format_duration, parse_duration};
+pub use crate::units::{
+    DurationRange, RangeError, Size, Span, UnitError, duration_text, format_duration,
+    parse_duration,
+};
 pub use crate::yaml::{
     At, ParseError, YamlError, did_you_mean, from_str as yaml_from_str, serde_words,
     text_of as yaml_text_of,
 };
 
 // Operation streams, recorders and the verification pattern (benchmarks, tests).
-pub use crate::ops::{OpKind, OpStream};
-pub use crate::stats::{Recorder, SIGNIFICANT_DIGITS, new_histogram};
-pub use crate::verify::{BlockId, MismatchKind, fill_block};
+pub use crate::ops::{DataOp, OpKind, OpStream};
+pub use crate::stats::{KindCounters, Recorder, SIGNIFICANT_DIGITS, SeriesPoint, new_histogram};
+pub use crate::verify::{
+    BlockId, Generations, HeaderFields, Mismatch, MismatchKind, String8, VerifyTally, fill_block,
+};
 
 // The result document and what reads it.
 pub use crate::mount::{
-    MOUNTINFO_PATH, MOUNTSTATS_PATH, MountInfo, MountSection, MountStats, MountStatsDelta,
-    PROC_ENV, RpcOpCounters, RpcOpDelta, mountstats_delta, parse_mountinfo, parse_mountstats,
+    MOUNTINFO_PATH, MOUNTSTATS_PATH, MountInfo, MountInfoError, MountSection, MountStats,
+    MountStatsDelta, NfsByteCounters, PROC_ENV, RpcOpCounters, RpcOpDelta, XprtCounters,
+    mountstats_delta, parse_mountinfo, parse_mountstats,
 };
 pub use crate::result::nfs::{
-    EffectiveOptions, FsInfo, NfsSection, PortSource, RetryMode, Stability,
+    EffectiveOptions, FsInfo, NfsSection, PortSource, ProcReport, RetryMode, RpcReport, Stability,
 };
 pub use crate::result::wire::{
-    FindingKind, MEANINGFUL_SHARE, WireSection, client_memory,
+    Finding, FindingKind, MEANINGFUL_SHARE, WireContext, WireSection, client_memory,
     from_mountstats as wire_from_mountstats, merge as merge_wire,
 };
 pub use crate::result::{
-    BackendInfo, Cpu, Effective, LatencySummary, Measures, MergeError, MergedResult, OpStats,
-    Phases, RunResult, SCHEMA_VERSION, Status, Tool, Totals, Window, decode_histogram,
-    merge_results,
+    BackendInfo, Cpu, Effective, ErrorRecord, HistogramDecodeError, IoSection, LatencySummary,
+    Measures, MergeError, MergedResult, OpStats, Phases, ProtocolSection, RunResult,
+    SCHEMA_VERSION, Status, Tool, Totals, VerifySummary, Window, decode_histogram, merge_results,
 };
 
 // The NFSv3 client from user space, as the harness's host benchmark reaches an export.
@@ -148,5 +157,5 @@ pub use crate::backend::nfs::stats::RpcStats;
 pub use crate::backend::nfs::target::NfsTarget;
 
 // What the pod helper subcommands report.
-pub use crate::tools::files::{Entry as FileEntry, parse_owner};
+pub use crate::tools::files::{Entry as FileEntry, OwnerError, parse_owner};
 pub use crate::tools::kernel::KernelFacts;

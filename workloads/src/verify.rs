@@ -303,7 +303,7 @@ pub struct VerifyTally {
     pub blocks_checked: u64,
     /// Bad blocks found (may exceed the list's length).
     pub mismatches: u64,
-    /// The first bad blocks, up to [`MAX_REPORTED_MISMATCHES`] per run.
+    /// The first bad blocks, up to 100 per run (`MAX_REPORTED_MISMATCHES`).
     pub list: Vec<Mismatch>,
 }
 
