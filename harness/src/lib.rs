@@ -54,6 +54,7 @@ pub mod k8s;
 pub mod model;
 pub mod names;
 pub mod nfs;
+pub(crate) mod orchestrate;
 pub mod output;
 pub mod render;
 pub mod report;
@@ -76,7 +77,12 @@ pub use crate::environment::{
 };
 
 // The main job, `nfslab run`: environment, scenarios, benchmark, tear-down, one report.
+pub use crate::orchestrate::{
+    Aftercare, ClusterProvider, Lines, Provider, Staged, SystemProvider, Verdict, Work,
+    orchestrate, worst,
+};
+
 pub use crate::run::{
-    Job, JobReport, Phase, Provider, QUICK_PLAN_PATH, QUICK_SCENARIOS, SystemProvider, View,
-    builtin_quick_plan, execute, set_in_cluster_flavor,
+    Job, JobReport, Phase, QUICK_PLAN_PATH, QUICK_SCENARIOS, View, builtin_quick_plan, execute,
+    set_in_cluster_flavor,
 };

@@ -29,9 +29,11 @@
 mod clients;
 mod export;
 pub mod mount;
+mod work;
 
 pub use clients::find_engine;
 pub use export::{ExportError, ExportTree};
+pub use work::{HostProvider, HostWork};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
