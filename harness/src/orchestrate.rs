@@ -40,8 +40,11 @@ use crate::k8s::Cluster;
 use crate::k8s::ownership::RunId;
 use crate::model::environment::EnvironmentInfo;
 use crate::nfs::{NfsServer, ServerFlavor};
+use crate::progress::{Event, Reporter};
 
-/// A receiver of progress lines.
+/// A receiver of progress lines: what the environment layer (`crate::environment`) and a
+/// [`Provider`] say while they bring up and tear down; [`orchestrate`] turns them into
+/// [`Event::Line`]s.
 pub type Lines<'a> = dyn Fn(&str) + Sync + 'a;
 
 /// Where a job's environment comes from.
@@ -279,17 +282,19 @@ pub(crate) fn interrupt_future(cancel: &watch::Receiver<bool>) -> BoxFuture<'sta
 /// Runs `work` in an environment from `provider`: bring-up, the work, tear-down whatever
 /// happened, then the work's conclusion with the outcome decided: the worst of what each
 /// part said ([`worst`]), an interruption at any point included.
-/// `progress` receives bring-up's and tear-down's lines; `cancel` is the CLI's interrupt.
+/// `reporter` receives bring-up's and tear-down's lines; `cancel` is the CLI's interrupt.
 pub async fn orchestrate<P, W>(
     work: &W,
     provider: &P,
-    progress: &Lines<'_>,
+    reporter: &dyn Reporter,
     cancel: watch::Receiver<bool>,
 ) -> W::Report
 where
     P: Provider + ?Sized,
     W: Work<P>,
 {
+    let progress = |line: &str| reporter.report(Event::Line(line));
+    let progress: &Lines<'_> = &progress;
     let request = work.request();
     work.announce(&request);
     let staged = match provider

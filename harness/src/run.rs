@@ -15,10 +15,9 @@
 //! The job is one kind of work of the orchestrator ([`crate::orchestrate`]), which brings
 //! the environment up from a provider ([`crate::orchestrate::SystemProvider`] on real
 //! hosts), tears it down whatever happened and decides the outcome; the progress goes to a
-//! [`View`], so the job's logic, interruption at every phase included, is tested against
+//! [`Reporter`] as [`Event`]s, so the job's logic, interruption at every phase included, is tested against
 //! the fake cluster.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,7 +25,6 @@ use std::time::Instant;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
-use crate::bench::progress::Progress;
 use crate::bench::runner::{RunnerOptions, Target, run_bench};
 use crate::config::Config;
 use crate::environment::{self, ClusterChoice, EnvironmentError};
@@ -41,10 +39,12 @@ use crate::nfs::ServerFlavor;
 use crate::orchestrate::{
     Aftercare, ClusterProvider, Staged, Verdict, Work, interrupted, orchestrate,
 };
+pub use crate::progress::Phase;
+use crate::progress::{Event, Reporter};
 use crate::report::combined::{self, CombinedInput, JOB_FILE, Part};
 use crate::report::{HTML_FILE, MARKDOWN_FILE};
 use crate::scenario::commands::{outcome_of, write_results};
-use crate::scenario::engine::{Observer, RunOptions, run_all};
+use crate::scenario::engine::{RunOptions, run_all};
 use crate::scenario::env::ScenarioEnv;
 use crate::scenario::junit::{self, JUNIT_FILE};
 use crate::scenario::plan::Scenario;
@@ -160,62 +160,6 @@ pub fn set_in_cluster_flavor(plan: &mut Plan, flavor: ServerFlavor) {
     }
 }
 
-/// A phase of the job.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
-    /// Preflight, cluster, images, NFS servers.
-    Environment,
-    /// The scenario catalog.
-    Scenarios,
-    /// The benchmark plan.
-    Benchmark,
-    /// Removing what the environment phase made.
-    TearDown,
-    /// Writing the report.
-    Report,
-}
-
-impl Phase {
-    /// 1-based position and the count, for `[2/5]`.
-    #[must_use]
-    pub fn position(self) -> (usize, usize) {
-        let i = match self {
-            Self::Environment => 1,
-            Self::Scenarios => 2,
-            Self::Benchmark => 3,
-            Self::TearDown => 4,
-            Self::Report => 5,
-        };
-        (i, 5)
-    }
-}
-
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Environment => "environment",
-            Self::Scenarios => "scenarios",
-            Self::Benchmark => "benchmark",
-            Self::TearDown => "tear down",
-            Self::Report => "report",
-        })
-    }
-}
-
-/// Where the job's progress goes.
-pub trait View: Send + Sync {
-    /// A phase begins; `detail` says what it will do.
-    fn phase(&self, phase: Phase, detail: &str);
-    /// A line for the user.
-    fn line(&self, text: &str);
-    /// The observer of the scenario phase (`count` scenarios).
-    fn scenarios(&self, count: usize) -> Arc<dyn Observer>;
-    /// The scenario phase ended.
-    fn scenarios_done(&self) {}
-    /// The progress of the benchmark phase.
-    fn bench(&self) -> Arc<dyn Progress>;
-}
-
 /// How the job ended.
 #[derive(Clone, Debug)]
 pub struct JobReport {
@@ -241,23 +185,22 @@ pub struct JobReport {
 pub async fn execute(
     job: &Job,
     provider: &ClusterProvider,
-    view: &dyn View,
+    reporter: Arc<dyn Reporter>,
     cancel: watch::Receiver<bool>,
 ) -> JobReport {
     let work = JobWork {
         job,
-        view,
+        reporter: &reporter,
         started: Instant::now(),
         started_at: now_rfc3339(),
     };
-    let progress = |line: &str| view.line(line);
-    orchestrate(&work, provider, &progress, cancel).await
+    orchestrate(&work, provider, reporter.as_ref(), cancel).await
 }
 
 /// The main job as a work of the orchestrator.
 struct JobWork<'a> {
     job: &'a Job,
-    view: &'a dyn View,
+    reporter: &'a Arc<dyn Reporter>,
     started: Instant,
     started_at: String,
 }
@@ -285,7 +228,7 @@ impl Work<ClusterProvider> for JobWork<'_> {
     }
 
     fn announce(&self, request: &environment::Request) {
-        announce_environment(self.job, request, self.view);
+        announce_environment(self.job, request, self.reporter.as_ref());
     }
 
     fn unprepared(&self, error: EnvironmentError) -> JobReport {
@@ -298,7 +241,7 @@ impl Work<ClusterProvider> for JobWork<'_> {
         cancel: &watch::Receiver<bool>,
         verdict: &mut Verdict,
     ) -> JobDone {
-        let (job, view) = (self.job, self.view);
+        let (job, reporter) = (self.job, self.reporter);
         let dir = job.dir();
         if let Err(e) = std::fs::create_dir_all(&dir) {
             verdict.fail(
@@ -319,9 +262,9 @@ impl Work<ClusterProvider> for JobWork<'_> {
                 info: staged.info.clone(),
             };
         }
-        let scenarios = scenario_phase(job, staged, view, cancel, &dir).await;
+        let scenarios = scenario_phase(job, staged, reporter, cancel, &dir).await;
         count_scenarios(verdict, &scenarios);
-        let (bench, outcome) = bench_phase(job, staged, view, cancel, &dir).await;
+        let (bench, outcome) = bench_phase(job, staged, reporter.as_ref(), cancel, &dir).await;
         count_bench(verdict, &bench, outcome.as_ref(), &dir);
         JobDone {
             dir: Some(dir),
@@ -350,7 +293,10 @@ impl Work<ClusterProvider> for JobWork<'_> {
         } else {
             "removing what this run created"
         };
-        self.view.phase(Phase::TearDown, detail);
+        self.reporter.report(Event::Phase {
+            phase: Phase::TearDown,
+            detail,
+        });
     }
 
     fn conclude(&self, done: JobDone, verdict: Verdict) -> JobReport {
@@ -376,7 +322,10 @@ impl Work<ClusterProvider> for JobWork<'_> {
             problems.push(line.clone());
             failures.push(format!("tear down: {line}"));
         }
-        self.view.phase(Phase::Report, &dir.display().to_string());
+        self.reporter.report(Event::Phase {
+            phase: Phase::Report,
+            detail: &dir.display().to_string(),
+        });
         let scenario_results = match &done.scenarios {
             Part::Ran { results } => Some(results.clone()),
             _ => None,
@@ -417,15 +366,15 @@ impl Work<ClusterProvider> for JobWork<'_> {
 }
 
 /// The environment phase's line: the cluster and the NFS servers asked for.
-fn announce_environment(job: &Job, request: &environment::Request, view: &dyn View) {
+fn announce_environment(job: &Job, request: &environment::Request, reporter: &dyn Reporter) {
     let flavors: Vec<String> = request
         .flavors
         .iter()
         .map(|f| format!("{f:?}").to_lowercase())
         .collect();
-    view.phase(
-        Phase::Environment,
-        &format!(
+    reporter.report(Event::Phase {
+        phase: Phase::Environment,
+        detail: &format!(
             "{}; NFS servers: {}",
             job.cluster,
             if flavors.is_empty() && job.external.is_none() {
@@ -439,7 +388,7 @@ fn announce_environment(job: &Job, request: &environment::Request, view: &dyn Vi
                     .join(", ")
             }
         ),
-    );
+    });
 }
 
 /// The report of a job whose environment could not be brought up (with the debug bundle
@@ -528,7 +477,7 @@ fn count_bench(
 async fn scenario_phase(
     job: &Job,
     staged: &Staged,
-    view: &dyn View,
+    reporter: &Arc<dyn Reporter>,
     cancel: &watch::Receiver<bool>,
     dir: &Path,
 ) -> Part<RunResults> {
@@ -560,23 +509,25 @@ async fn scenario_phase(
             ),
         };
     };
-    view.phase(
-        Phase::Scenarios,
-        &format!(
+    reporter.report(Event::Phase {
+        phase: Phase::Scenarios,
+        detail: &format!(
             "{} scenarios, {} at a time, against {}:{}",
             job.scenarios.len(),
             job.parallel.max(1),
             server.address,
             server.export
         ),
-    );
+    });
     let env = ScenarioEnv::new(
         Arc::clone(&staged.cluster),
         server,
         job.config.clone(),
         job.run_id.clone(),
     );
-    let observer = view.scenarios(job.scenarios.len());
+    reporter.report(Event::ScenariosStarting {
+        count: job.scenarios.len(),
+    });
     let results = run_all(
         Arc::new(env),
         job.scenarios.iter().cloned().map(Arc::new).collect(),
@@ -584,22 +535,22 @@ async fn scenario_phase(
             parallel: job.parallel.max(1),
             interrupt: Some(cancel.clone()),
         },
-        observer,
+        Arc::clone(reporter),
     )
     .await;
-    view.scenarios_done();
+    reporter.report(Event::ScenariosDone);
     if let Err(e) = write_results(&dir.join(SCENARIOS_FILE), &results) {
-        view.line(&error_chain(&e));
+        reporter.report(Event::Line(&error_chain(&e)));
     }
     let ids: Vec<String> = job.scenarios.iter().map(|s| s.id.clone()).collect();
     let not_run = junit::NotRun::Skipped("not run: the run was interrupted before it started");
     match junit::render(&results, &ids, &std::collections::BTreeMap::new(), not_run) {
         Ok(xml) => {
             if let Err(e) = std::fs::write(dir.join(JUNIT_FILE), xml) {
-                view.line(&format!("cannot write {JUNIT_FILE}: {e}"));
+                reporter.report(Event::Line(&format!("cannot write {JUNIT_FILE}: {e}")));
             }
         }
-        Err(e) => view.line(&format!("cannot render {JUNIT_FILE}: {e}")),
+        Err(e) => reporter.report(Event::Line(&format!("cannot render {JUNIT_FILE}: {e}"))),
     }
     Part::Ran { results }
 }
@@ -607,7 +558,7 @@ async fn scenario_phase(
 async fn bench_phase(
     job: &Job,
     staged: &Staged,
-    view: &dyn View,
+    reporter: &dyn Reporter,
     cancel: &watch::Receiver<bool>,
     dir: &Path,
 ) -> (
@@ -631,16 +582,16 @@ async fn bench_phase(
         &matrix,
         crate::bench::progress::CLUSTER_STEP_OVERHEAD,
     );
-    view.phase(
-        Phase::Benchmark,
-        &format!(
+    reporter.report(Event::Phase {
+        phase: Phase::Benchmark,
+        detail: &format!(
             "plan `{}`: {} cells x {} repetitions, estimated {}",
             plan.name,
             matrix.cells.len(),
             plan.repetitions,
             crate::bench::progress::format_eta(eta.total())
         ),
-    );
+    });
     let target = Target {
         cluster: Arc::clone(&staged.cluster),
         servers: staged
@@ -657,8 +608,7 @@ async fn bench_phase(
         dir_name: Some(BENCH_DIR.to_owned()),
         timeouts: job.config.timeouts.clone(),
     };
-    let progress = view.bench();
-    match run_bench(plan, &target, &options, progress.as_ref(), cancel.clone()).await {
+    match run_bench(plan, &target, &options, reporter, cancel.clone()).await {
         Ok(o) => (
             Part::Ran {
                 results: o.summary.clone(),

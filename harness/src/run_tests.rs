@@ -22,7 +22,6 @@ use serde_json::{Value, json};
 use super::*;
 use futures::future::BoxFuture;
 
-use crate::bench::progress::NoProgress;
 use crate::cluster::ClusterSetupError;
 use crate::cluster::preflight::Problem;
 use crate::k8s::Cluster;
@@ -33,6 +32,7 @@ use crate::k8s::{ClusterError, ObjectRef};
 use crate::model::plan::parse_plan;
 use crate::nfs::NfsServer;
 use crate::orchestrate::{Lines, Provider};
+use crate::progress::Quiet as NoProgress;
 use crate::scenario::Quiet;
 use crate::scenario::load::parse;
 
@@ -201,15 +201,38 @@ impl Provider for FakeProvider {
     }
 }
 
-/// Records phases; interrupts five (virtual) seconds into `interrupt_in`.
+/// Records phases and which kinds of event came; interrupts five (virtual) seconds into
+/// `interrupt_in`.
 struct TestView {
     phases: StdMutex<Vec<Phase>>,
+    kinds: StdMutex<Vec<&'static str>>,
     interrupt_in: Option<Phase>,
     tx: watch::Sender<bool>,
 }
 
-impl View for TestView {
-    fn phase(&self, phase: Phase, _detail: &str) {
+impl Reporter for TestView {
+    fn report(&self, event: Event<'_>) {
+        let kind = match event {
+            Event::Phase { phase, .. } => {
+                self.phase(phase);
+                return;
+            }
+            Event::Line(_) => "line",
+            Event::ScenariosStarting { .. } => "scenarios starting",
+            Event::Scenario(_) => "scenario",
+            Event::ScenariosDone => "scenarios done",
+            Event::Bench(_) => "bench",
+        };
+        if let Ok(mut k) = self.kinds.lock()
+            && k.last() != Some(&kind)
+        {
+            k.push(kind);
+        }
+    }
+}
+
+impl TestView {
+    fn phase(&self, phase: Phase) {
         if let Ok(mut p) = self.phases.lock() {
             p.push(phase);
         }
@@ -220,13 +243,6 @@ impl View for TestView {
                 let _ = tx.send(true);
             });
         }
-    }
-    fn line(&self, _text: &str) {}
-    fn scenarios(&self, _count: usize) -> Arc<dyn Observer> {
-        Arc::new(Quiet)
-    }
-    fn bench(&self) -> Arc<dyn Progress> {
-        Arc::new(NoProgress)
     }
 }
 
@@ -336,12 +352,13 @@ async fn execute_with(
     interrupt_in: Option<Phase>,
 ) -> (JobReport, Vec<Phase>) {
     let (tx, rx) = watch::channel(false);
-    let view = TestView {
+    let view = Arc::new(TestView {
         phases: StdMutex::new(Vec::new()),
+        kinds: StdMutex::new(Vec::new()),
         interrupt_in,
         tx,
-    };
-    let report = execute(job, provider, &view, rx).await;
+    });
+    let report = execute(job, provider, Arc::clone(&view) as Arc<dyn Reporter>, rx).await;
     let phases = view.phases.lock().map(|p| p.clone()).unwrap_or_default();
     (report, phases)
 }
@@ -1062,11 +1079,10 @@ async fn a_benchmark_goes_through_the_orchestrator() {
         progress: &NoProgress,
         write: &write,
     };
-    let progress = |_: &str| {};
     let end = orchestrate(
         &work,
         &provider as &ClusterProvider,
-        &progress,
+        &NoProgress,
         interrupt_soon(),
     )
     .await;
@@ -1089,4 +1105,34 @@ async fn a_benchmark_goes_through_the_orchestrator() {
     assert!(labelled(&fake).is_empty(), "{:?}", fake.objects());
     assert_eq!(*provider.after.lock().expect("lock"), vec!["tear-down"]);
     assert!(dir.path().join(RUN).join("run.json").is_file());
+}
+
+/// The job's progress is one stream: bring-up lines, the scenario phase's events between
+/// its start and end, then the benchmark's, then tear-down's lines.
+#[tokio::test(start_paused = true)]
+async fn the_job_reports_one_event_stream() {
+    let fake = FakeCluster::new();
+    let provider = FakeProvider::new(&fake, Bring::Ready);
+    let dir = tempfile::tempdir().expect("tmp");
+    let job = job(dir.path(), vec![scenario(PASSES)], true);
+    let (tx, rx) = watch::channel(false);
+    let view = Arc::new(TestView {
+        phases: StdMutex::new(Vec::new()),
+        kinds: StdMutex::new(Vec::new()),
+        interrupt_in: Some(Phase::Benchmark),
+        tx,
+    });
+    let report = execute(&job, &provider, Arc::clone(&view) as Arc<dyn Reporter>, rx).await;
+    assert_eq!(report.outcome, Outcome::Interrupted);
+    assert_eq!(
+        *view.kinds.lock().expect("lock"),
+        vec![
+            "line",
+            "scenarios starting",
+            "scenario",
+            "scenarios done",
+            "bench",
+            "line"
+        ]
+    );
 }

@@ -22,7 +22,7 @@ use crate::model::plan::Plan;
 use crate::nfs::ServerFlavor;
 use crate::orchestrate::{ClusterProvider, Staged, Verdict, Work};
 
-use super::progress::Progress;
+use super::progress::Reporter;
 use super::runner::{BenchError, BenchOutcome, RunnerOptions, Target, run_bench};
 
 /// What the benchmark needs from the environment.
@@ -144,7 +144,7 @@ pub struct BenchWork<'a> {
     /// run).
     pub external: &'a [String],
     /// The runner's progress.
-    pub progress: &'a dyn Progress,
+    pub progress: &'a dyn Reporter,
     /// The results writer.
     pub write: &'a Writer<'a, BenchError>,
 }

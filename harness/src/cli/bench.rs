@@ -24,6 +24,7 @@ use nfslab::model::plan::{
     DEFAULT_PLAN_PATH, Overrides, Plan, ServerKind, builtin_plan, load_plan,
 };
 use nfslab::nfs::map_profile;
+use nfslab::progress::StderrLines;
 use nfslab::report::HTML_FILE;
 use nfslab::{ClusterProvider, SystemProvider, orchestrate};
 
@@ -403,11 +404,10 @@ pub(crate) fn run(args: &BenchArgs, mut config: Config) -> Result<Outcome, CliEr
             ),
             Some(|| ()),
         );
-        let progress = |line: &str| eprintln!("nfslab: {line}");
         orchestrate(
             &work,
             &SystemProvider::default() as &ClusterProvider,
-            &progress,
+            &StderrLines,
             cancel_rx,
         )
         .await
@@ -526,8 +526,7 @@ fn host_run(args: &BenchArgs, plan: &Plan, run_id: RunId) -> Result<Outcome, Cli
                 }
             }),
         );
-        let progress = |line: &str| eprintln!("nfslab: {line}");
-        orchestrate(&work, &HostProvider, &progress, cancel_rx).await
+        orchestrate(&work, &HostProvider, &StderrLines, cancel_rx).await
     });
     ended(end)
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::catalog::{Catalog, CatalogError};
-use super::engine::{Observer, RunOptions, run_all};
+use super::engine::{RunOptions, run_all};
 use super::env;
 use super::plan::{Action, Scenario, StepTimeout};
 use super::render;
@@ -25,6 +25,7 @@ use crate::k8s::ownership::RunId;
 use crate::model::scenarios::RunResults;
 use crate::orchestrate::{ClusterProvider, Staged, SystemProvider, Verdict, Work, orchestrate};
 use crate::output::{ScenarioEntry, ScenarioList, ScenarioNote, ScenarioShow, ScenarioStep};
+use crate::progress::{Reporter, StderrLines};
 
 /// The scenarios a `run` selects: validated, or every problem found.
 ///
@@ -445,7 +446,7 @@ pub fn outcome_of(results: &RunResults) -> Outcome {
 pub async fn run(
     scenarios: Vec<Scenario>,
     request: &RunRequest,
-    observer: Arc<dyn Observer>,
+    observer: Arc<dyn Reporter>,
     rx: tokio::sync::watch::Receiver<bool>,
     out: &mut (dyn Write + Send),
 ) -> std::io::Result<Outcome> {
@@ -464,7 +465,7 @@ pub async fn run_on(
     run_id: RunId,
     scenarios: Vec<Scenario>,
     request: &RunRequest,
-    observer: Arc<dyn Observer>,
+    observer: Arc<dyn Reporter>,
     rx: tokio::sync::watch::Receiver<bool>,
     out: &mut (dyn Write + Send),
 ) -> std::io::Result<Outcome> {
@@ -476,8 +477,7 @@ pub async fn run_on(
         run_id,
         out: Mutex::new(Output { out, error: None }),
     };
-    let progress = |line: &str| eprintln!("nfslab: {line}");
-    orchestrate(&work, provider, &progress, rx).await
+    orchestrate(&work, provider, &StderrLines, rx).await
 }
 
 /// The writer of a scenario run's lines, and its first failure.
@@ -491,7 +491,7 @@ struct ScenariosWork<'a> {
     selected: Vec<String>,
     scenarios: Vec<Arc<Scenario>>,
     request: &'a RunRequest,
-    observer: Arc<dyn Observer>,
+    observer: Arc<dyn Reporter>,
     run_id: RunId,
     out: Mutex<Output<'a>>,
 }

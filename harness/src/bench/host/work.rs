@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use super::{HostError, HostOptions, run_host_bench};
 use crate::bench::environment::{BenchEnd, Writer};
-use crate::bench::progress::Progress;
+use crate::bench::progress::Reporter;
 use crate::environment::EnvironmentError;
 use crate::k8s::ownership::RunId;
 use crate::model::plan::Plan;
@@ -72,7 +72,7 @@ pub struct HostWork<'a> {
     /// The run's options.
     pub options: &'a HostOptions,
     /// The runner's progress.
-    pub progress: &'a dyn Progress,
+    pub progress: &'a dyn Reporter,
     /// The results writer.
     pub write: &'a Writer<'a, HostError>,
 }
