@@ -33,12 +33,19 @@
 //!    - [`advice`]: what a user can do on this machine when preflight refuses a kind run.
 //!    - [`render`]: the manifests and kind configuration as YAML, without a cluster.
 //!    - [`output`]: the documents `-o json|yaml` prints for listing and status commands.
+//!    - [`progress`]: the one progress event type ([`progress::Event`]: phases, lines,
+//!      scenario and benchmark step events) and the one trait its reporters implement
+//!      ([`progress::Reporter`]).
+//!    - `orchestrate`: the one skeleton every job runs in ([`orchestrate()`]): the
+//!      environment from a [`Provider`], the [`Work`], tear-down whatever happened, the
+//!      outcome decided in one place.
 //! 7. The work:
 //!    - [`scenario`]: the scenario format, validation, engine and catalog.
 //!    - [`bench`](mod@bench): the benchmark runner on a cluster or from this host, its cell
 //!      loop, manifests and progress.
 //! 8. `run`: the main job `nfslab run` (environment, scenarios, benchmark, tear-down, one
-//!    combined report): a [`Job`] and its [`execute`].
+//!    combined report): a [`Job`] and its [`execute`], a work of the orchestrator like
+//!    `scenarios run` and `bench`.
 //!
 //! The `nfslab` binary (`src/main.rs`, `src/cli/`) sits on top: it parses flags into library
 //! values, owns the process's one Ctrl-C handler and maps failures to exit codes.
@@ -54,7 +61,9 @@ pub mod k8s;
 pub mod model;
 pub mod names;
 pub mod nfs;
+pub(crate) mod orchestrate;
 pub mod output;
+pub mod progress;
 pub mod render;
 pub mod report;
 pub(crate) mod run;
@@ -76,7 +85,12 @@ pub use crate::environment::{
 };
 
 // The main job, `nfslab run`: environment, scenarios, benchmark, tear-down, one report.
+pub use crate::orchestrate::{
+    Aftercare, ClusterProvider, Lines, Provider, Staged, SystemProvider, Verdict, Work,
+    orchestrate, worst,
+};
+
 pub use crate::run::{
-    Job, JobReport, Phase, Provider, QUICK_PLAN_PATH, QUICK_SCENARIOS, SystemProvider, View,
-    builtin_quick_plan, execute, set_in_cluster_flavor,
+    Job, JobReport, Phase, QUICK_PLAN_PATH, QUICK_SCENARIOS, builtin_quick_plan, execute,
+    set_in_cluster_flavor,
 };

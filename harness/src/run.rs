@@ -12,37 +12,39 @@
 //! Nothing is created before the environment is ready: a host that fails preflight leaves
 //! no results directory, no cluster and no objects.
 //!
-//! The environment comes from a [`Provider`] ([`SystemProvider`] on real hosts) and the
-//! progress goes to a [`View`], so the job's logic, interruption at every phase included,
-//! is tested against the fake cluster.
+//! The job is one kind of work of the orchestrator ([`crate::orchestrate`]), which brings
+//! the environment up from a provider ([`crate::orchestrate::SystemProvider`] on real
+//! hosts), tears it down whatever happened and decides the outcome; the progress goes to a
+//! [`Reporter`] as [`Event`]s, so the job's logic, interruption at every phase included, is tested against
+//! the fake cluster.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
-use futures::FutureExt;
-use futures::future::BoxFuture;
-use tokio::sync::{Mutex, watch};
+use tokio::sync::watch;
 
-use crate::bench::progress::Progress;
 use crate::bench::runner::{RunnerOptions, Target, run_bench};
 use crate::config::Config;
-use crate::environment::{self, ClusterChoice, Environment, EnvironmentError, HostParts};
+use crate::environment::{self, ClusterChoice, EnvironmentError};
 use crate::errors::error_chain;
 use crate::errors::now_rfc3339;
 use crate::exit::Outcome;
-use crate::k8s::Cluster;
 use crate::k8s::ownership::RunId;
 use crate::model::environment::Environment as EnvironmentRecord;
 use crate::model::plan::{BuiltInIncludes, Plan, PlanError, ServerKind, parse_plan};
 use crate::model::scenarios::{Outcome as ScenarioOutcome, RunResults};
-use crate::nfs::{NfsServer, ServerFlavor};
+use crate::nfs::ServerFlavor;
+use crate::orchestrate::{
+    Aftercare, ClusterProvider, Staged, Verdict, Work, interrupted, orchestrate,
+};
+pub use crate::progress::Phase;
+use crate::progress::{Event, Reporter};
 use crate::report::combined::{self, CombinedInput, JOB_FILE, Part};
 use crate::report::{HTML_FILE, MARKDOWN_FILE};
 use crate::scenario::commands::{outcome_of, write_results};
-use crate::scenario::engine::{Observer, RunOptions, run_all};
+use crate::scenario::engine::{RunOptions, run_all};
 use crate::scenario::env::ScenarioEnv;
 use crate::scenario::junit::{self, JUNIT_FILE};
 use crate::scenario::plan::Scenario;
@@ -158,167 +160,6 @@ pub fn set_in_cluster_flavor(plan: &mut Plan, flavor: ServerFlavor) {
     }
 }
 
-/// A phase of the job.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
-    /// Preflight, cluster, images, NFS servers.
-    Environment,
-    /// The scenario catalog.
-    Scenarios,
-    /// The benchmark plan.
-    Benchmark,
-    /// Removing what the environment phase made.
-    TearDown,
-    /// Writing the report.
-    Report,
-}
-
-impl Phase {
-    /// 1-based position and the count, for `[2/5]`.
-    #[must_use]
-    pub fn position(self) -> (usize, usize) {
-        let i = match self {
-            Self::Environment => 1,
-            Self::Scenarios => 2,
-            Self::Benchmark => 3,
-            Self::TearDown => 4,
-            Self::Report => 5,
-        };
-        (i, 5)
-    }
-}
-
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Environment => "environment",
-            Self::Scenarios => "scenarios",
-            Self::Benchmark => "benchmark",
-            Self::TearDown => "tear down",
-            Self::Report => "report",
-        })
-    }
-}
-
-/// A receiver of progress lines.
-pub(crate) type Lines<'a> = dyn Fn(&str) + Sync + 'a;
-
-/// What the environment phase hands the others.
-#[derive(Clone)]
-pub struct Staged {
-    /// The cluster.
-    pub cluster: Arc<dyn Cluster>,
-    /// The servers: in-cluster flavors, then external ones.
-    pub servers: Vec<NfsServer>,
-    /// What reports record.
-    pub info: EnvironmentRecord,
-}
-
-/// Where the job's cluster and NFS servers come from.
-#[async_trait]
-pub trait Provider: Send + Sync {
-    /// Brings up what `request` asks for; when `interrupt` completes first, removes what
-    /// was made and returns [`EnvironmentError::Interrupted`].
-    async fn bring_up(
-        &self,
-        request: &environment::Request,
-        interrupt: BoxFuture<'static, ()>,
-        progress: &Lines<'_>,
-    ) -> Result<Staged, EnvironmentError>;
-
-    /// Removes what [`Provider::bring_up`] made (nothing when it failed); on a cluster that
-    /// stays, what `run` left behind goes first, the servers after it.
-    async fn tear_down(&self, run: &RunId, progress: &Lines<'_>) -> Result<(), EnvironmentError>;
-
-    /// Writes the debug bundle of what [`Provider::bring_up`] made into `dir`
-    /// ([`crate::cluster::debug`]); returns what could not be collected, or `None` when nothing was
-    /// brought up.
-    async fn evidence(&self, dir: &Path, failure: &str) -> Option<Vec<String>>;
-
-    /// Forgets what [`Provider::bring_up`] made without removing it (kept for inspection);
-    /// returns what stays, one line each.
-    async fn keep(&self) -> Vec<String>;
-}
-
-/// The real environment: `environment::prepare` and `environment::tear_down`.
-#[derive(Default)]
-pub struct SystemProvider {
-    prepared: Mutex<Option<(HostParts, Environment, Config)>>,
-}
-
-#[async_trait]
-impl Provider for SystemProvider {
-    async fn bring_up(
-        &self,
-        request: &environment::Request,
-        interrupt: BoxFuture<'static, ()>,
-        progress: &Lines<'_>,
-    ) -> Result<Staged, EnvironmentError> {
-        let parts = HostParts::system()?;
-        let env = environment::prepare(&parts, request, interrupt, progress).await?;
-        let staged = Staged {
-            cluster: Arc::clone(&env.cluster),
-            servers: env.servers.clone(),
-            info: env.info.clone(),
-        };
-        *self.prepared.lock().await = Some((parts, env, request.config.clone()));
-        Ok(staged)
-    }
-
-    async fn tear_down(&self, run: &RunId, progress: &Lines<'_>) -> Result<(), EnvironmentError> {
-        let Some((parts, env, config)) = self.prepared.lock().await.take() else {
-            return Ok(());
-        };
-        environment::tear_down(&parts, &env, &config, Some(run), progress).await
-    }
-
-    async fn evidence(&self, dir: &Path, failure: &str) -> Option<Vec<String>> {
-        let guard = self.prepared.lock().await;
-        let (parts, env, config) = guard.as_ref()?;
-        let evidence = crate::cluster::debug::Evidence {
-            cluster: Some(env.cluster.as_ref()),
-            kind: env.kind_name(),
-            tools: parts.tools(),
-            failure,
-            manifests: env
-                .servers
-                .iter()
-                .filter(|s| s.flavor != ServerFlavor::External)
-                .map(|s| {
-                    (
-                        format!("nfs-server-{}.yaml", s.flavor.name().to_owned()),
-                        crate::nfs::server::manifests_without_cluster(config, Some(s.flavor)),
-                    )
-                })
-                .collect(),
-        };
-        Some(crate::cluster::debug::collect(&evidence, dir).await)
-    }
-
-    async fn keep(&self) -> Vec<String> {
-        self.prepared
-            .lock()
-            .await
-            .take()
-            .map(|(_, env, _)| env.owned())
-            .unwrap_or_default()
-    }
-}
-
-/// Where the job's progress goes.
-pub trait View: Send + Sync {
-    /// A phase begins; `detail` says what it will do.
-    fn phase(&self, phase: Phase, detail: &str);
-    /// A line for the user.
-    fn line(&self, text: &str);
-    /// The observer of the scenario phase (`count` scenarios).
-    fn scenarios(&self, count: usize) -> Arc<dyn Observer>;
-    /// The scenario phase ended.
-    fn scenarios_done(&self) {}
-    /// The progress of the benchmark phase.
-    fn bench(&self) -> Arc<dyn Progress>;
-}
-
 /// How the job ended.
 #[derive(Clone, Debug)]
 pub struct JobReport {
@@ -339,136 +180,201 @@ pub struct JobReport {
     pub bench: Option<crate::model::summary::Summary>,
 }
 
-/// Orders outcomes by what the exit code should say first: an interruption, then a
-/// failure found, then a broken environment.
-fn worst(a: Outcome, b: Outcome) -> Outcome {
-    let rank = |o: Outcome| match o {
-        Outcome::Success => 0,
-        Outcome::Environment => 1,
-        Outcome::BadInput => 2,
-        Outcome::Failed => 3,
-        Outcome::Interrupted => 4,
-    };
-    if rank(b) > rank(a) { b } else { a }
-}
-
-fn interrupted(cancel: &watch::Receiver<bool>) -> bool {
-    *cancel.borrow()
-}
-
-fn interrupt_future(cancel: &watch::Receiver<bool>) -> BoxFuture<'static, ()> {
-    let mut rx = cancel.clone();
-    async move {
-        // A dropped sender means nobody can interrupt any more: wait forever.
-        if rx.wait_for(|stop| *stop).await.is_err() {
-            futures::future::pending::<()>().await;
-        }
-    }
-    .boxed()
-}
-
-/// Runs the job: every phase, tear-down whatever happened, then the report.
+/// Runs the job through [`orchestrate`]: every phase, tear-down whatever happened, then the
+/// report.
 pub async fn execute(
     job: &Job,
-    provider: &dyn Provider,
-    view: &dyn View,
+    provider: &ClusterProvider,
+    reporter: Arc<dyn Reporter>,
     cancel: watch::Receiver<bool>,
 ) -> JobReport {
-    let started = Instant::now();
-    let started_at = now_rfc3339();
-    let progress = |line: &str| view.line(line);
-    let request = job.request();
-    announce_environment(job, &request, view);
-    let staged = match provider
-        .bring_up(&request, interrupt_future(&cancel), &progress)
-        .await
-    {
-        Ok(s) => s,
-        Err(e) => return environment_failed(job, &e),
+    let work = JobWork {
+        job,
+        reporter: &reporter,
+        started: Instant::now(),
+        started_at: now_rfc3339(),
     };
+    orchestrate(&work, provider, reporter.as_ref(), cancel).await
+}
 
-    let dir = job.dir();
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        let line = format!(
-            "cannot create the run directory `{}`: {e} (hint: check --results is writable)",
-            dir.display()
-        );
-        let _ = provider.tear_down(&job.run_id, &progress).await;
-        return JobReport {
-            outcome: Outcome::Environment,
-            dir: None,
-            reports: Vec::new(),
-            failures: vec![line],
-            instead: None,
-            scenarios: None,
-            bench: None,
-        };
+/// The main job as a work of the orchestrator.
+struct JobWork<'a> {
+    job: &'a Job,
+    reporter: &'a Arc<dyn Reporter>,
+    started: Instant,
+    started_at: String,
+}
+
+/// What the job's phases produced.
+struct JobDone {
+    /// The run directory (`None`: it could not be created, nothing ran).
+    dir: Option<PathBuf>,
+    scenarios: Part<RunResults>,
+    bench: Part<crate::model::summary::Summary>,
+    info: EnvironmentRecord,
+}
+
+#[async_trait]
+impl Work<ClusterProvider> for JobWork<'_> {
+    type Done = JobDone;
+    type Report = JobReport;
+
+    fn run_id(&self) -> &RunId {
+        &self.job.run_id
     }
 
-    let mut tally = Tally {
-        outcome: Outcome::Success,
-        failures: Vec::new(),
-        problems: Vec::new(),
-    };
-    let scenarios = scenario_phase(job, &staged, view, &cancel, &dir).await;
-    tally.scenarios(&scenarios);
-    let bench = bench_phase(job, &staged, view, &cancel, &dir).await;
-    tally.bench(&bench, &dir);
-
-    tear_down_phase(job, provider, view, &cancel, &dir, &mut tally).await;
-    if interrupted(&cancel) {
-        tally.outcome = Outcome::Interrupted;
+    fn request(&self) -> environment::Request {
+        self.job.request()
     }
 
-    view.phase(Phase::Report, &dir.display().to_string());
-    let scenario_results = match &scenarios {
-        Part::Ran { results } => Some(results.clone()),
-        _ => None,
-    };
-    let bench_summary = match &bench.0 {
-        Part::Ran { results } => Some(results.clone()),
-        _ => None,
-    };
-    let input = CombinedInput {
-        run_id: job.run_id.to_string(),
-        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        verdict: verdict(tally.outcome, &scenarios, &bench.0),
-        started: started_at,
-        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        environment: staged.info.clone(),
-        scenarios,
-        bench: bench.0,
-        problems: tally.problems,
-    };
-    let reports = match write_report(&dir, &input) {
-        Ok(files) => files,
-        Err(e) => {
-            tally.failures.push(e);
-            tally.outcome = worst(tally.outcome, Outcome::Environment);
-            Vec::new()
+    fn announce(&self, request: &environment::Request) {
+        announce_environment(self.job, request, self.reporter.as_ref());
+    }
+
+    fn unprepared(&self, error: EnvironmentError) -> JobReport {
+        environment_failed(self.job, &error)
+    }
+
+    async fn run(
+        &self,
+        staged: &Staged,
+        cancel: &watch::Receiver<bool>,
+        verdict: &mut Verdict,
+    ) -> JobDone {
+        let (job, reporter) = (self.job, self.reporter);
+        let dir = job.dir();
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            verdict.fail(
+                format!(
+                    "cannot create the run directory `{}`: {e} (hint: check --results is \
+                     writable)",
+                    dir.display()
+                ),
+                Outcome::Environment,
+            );
+            let reason = "the run directory could not be created".to_owned();
+            return JobDone {
+                dir: None,
+                scenarios: Part::NotRun {
+                    reason: reason.clone(),
+                },
+                bench: Part::NotRun { reason },
+                info: staged.info.clone(),
+            };
         }
-    };
-    JobReport {
-        outcome: tally.outcome,
-        dir: Some(dir),
-        reports,
-        failures: tally.failures,
-        instead: None,
-        scenarios: scenario_results,
-        bench: bench_summary,
+        let scenarios = scenario_phase(job, staged, reporter, cancel, &dir).await;
+        count_scenarios(verdict, &scenarios);
+        let (bench, outcome) = bench_phase(job, staged, reporter.as_ref(), cancel, &dir).await;
+        count_bench(verdict, &bench, outcome.as_ref(), &dir);
+        JobDone {
+            dir: Some(dir),
+            scenarios,
+            bench,
+            info: staged.info.clone(),
+        }
+    }
+
+    fn aftercare(&self, done: &JobDone) -> Aftercare {
+        match &done.dir {
+            Some(dir) => Aftercare {
+                debug_dir: Some(crate::cluster::debug::dir_of(dir)),
+                keep_on_failure: self.job.keep_on_failure,
+            },
+            None => Aftercare::default(),
+        }
+    }
+
+    fn tearing_down(&self, done: &JobDone, kept: bool) {
+        if done.dir.is_none() {
+            return;
+        }
+        let detail = if kept {
+            "kept for inspection (--keep-cluster-on-failure)"
+        } else {
+            "removing what this run created"
+        };
+        self.reporter.report(Event::Phase {
+            phase: Phase::TearDown,
+            detail,
+        });
+    }
+
+    fn conclude(&self, done: JobDone, verdict: Verdict) -> JobReport {
+        let Verdict {
+            mut outcome,
+            mut failures,
+            mut problems,
+            tear_down,
+        } = verdict;
+        let Some(dir) = done.dir else {
+            return JobReport {
+                outcome,
+                dir: None,
+                reports: Vec::new(),
+                failures,
+                instead: None,
+                scenarios: None,
+                bench: None,
+            };
+        };
+        if let Some(e) = &tear_down {
+            let line = error_chain(e);
+            problems.push(line.clone());
+            failures.push(format!("tear down: {line}"));
+        }
+        self.reporter.report(Event::Phase {
+            phase: Phase::Report,
+            detail: &dir.display().to_string(),
+        });
+        let scenario_results = match &done.scenarios {
+            Part::Ran { results } => Some(results.clone()),
+            _ => None,
+        };
+        let bench_summary = match &done.bench {
+            Part::Ran { results } => Some(results.clone()),
+            _ => None,
+        };
+        let input = CombinedInput {
+            run_id: self.job.run_id.to_string(),
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            verdict: verdict_line(outcome, &done.scenarios, &done.bench),
+            started: self.started_at.clone(),
+            duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            environment: done.info,
+            scenarios: done.scenarios,
+            bench: done.bench,
+            problems,
+        };
+        let reports = match write_report(&dir, &input) {
+            Ok(files) => files,
+            Err(e) => {
+                failures.push(e);
+                outcome = crate::orchestrate::worst(outcome, Outcome::Environment);
+                Vec::new()
+            }
+        };
+        JobReport {
+            outcome,
+            dir: Some(dir),
+            reports,
+            failures,
+            instead: None,
+            scenarios: scenario_results,
+            bench: bench_summary,
+        }
     }
 }
 
 /// The environment phase's line: the cluster and the NFS servers asked for.
-fn announce_environment(job: &Job, request: &environment::Request, view: &dyn View) {
+fn announce_environment(job: &Job, request: &environment::Request, reporter: &dyn Reporter) {
     let flavors: Vec<String> = request
         .flavors
         .iter()
         .map(|f| format!("{f:?}").to_lowercase())
         .collect();
-    view.phase(
-        Phase::Environment,
-        &format!(
+    reporter.report(Event::Phase {
+        phase: Phase::Environment,
+        detail: &format!(
             "{}; NFS servers: {}",
             job.cluster,
             if flavors.is_empty() && job.external.is_none() {
@@ -482,7 +388,7 @@ fn announce_environment(job: &Job, request: &environment::Request, view: &dyn Vi
                     .join(", ")
             }
         ),
-    );
+    });
 }
 
 /// The report of a job whose environment could not be brought up (with the debug bundle
@@ -514,125 +420,64 @@ fn environment_failed(job: &Job, e: &EnvironmentError) -> JobReport {
     }
 }
 
-/// The job's outcome so far, its failures (for the CLI) and problems (for the report).
-struct Tally {
-    outcome: Outcome,
-    failures: Vec<String>,
-    problems: Vec<String>,
-}
-
-impl Tally {
-    /// Counts the scenarios: each failed one is a failure line.
-    fn scenarios(&mut self, scenarios: &Part<RunResults>) {
-        match scenarios {
-            Part::Ran { results } => {
-                self.outcome = worst(self.outcome, outcome_of(results));
-                for r in &results.scenarios {
-                    if matches!(r.outcome, ScenarioOutcome::Failed | ScenarioOutcome::Error) {
-                        let why = r.reason.as_deref().unwrap_or("see the report");
-                        self.failures.push(format!(
-                            "scenario {}{}: {why}",
-                            r.code
-                                .as_deref()
-                                .map(|c| format!("{c} "))
-                                .unwrap_or_default(),
-                            r.id
-                        ));
-                    }
-                }
-            }
-            Part::Broken { error } => {
-                self.outcome = worst(self.outcome, Outcome::Environment);
-                self.failures.push(format!("scenarios: {error}"));
-            }
-            Part::NotRun { .. } => {}
-        }
-    }
-
-    /// Counts the benchmark: failed repetitions, and what it left behind.
-    fn bench(
-        &mut self,
-        bench: &(
-            Part<crate::model::summary::Summary>,
-            Option<crate::bench::runner::BenchOutcome>,
-        ),
-        dir: &Path,
-    ) {
-        match bench {
-            (Part::Ran { .. }, Some(o)) => {
-                self.outcome = worst(self.outcome, o.outcome());
-                if o.failed_steps > 0 {
-                    self.failures.push(format!(
-                        "benchmark: {} repetition(s) failed (see the Failures section of {})",
-                        o.failed_steps,
-                        dir.join(BENCH_DIR).join(MARKDOWN_FILE).display()
+/// Counts the scenarios: each failed one is a failure line.
+fn count_scenarios(verdict: &mut Verdict, scenarios: &Part<RunResults>) {
+    match scenarios {
+        Part::Ran { results } => {
+            verdict.add(outcome_of(results));
+            for r in &results.scenarios {
+                if matches!(r.outcome, ScenarioOutcome::Failed | ScenarioOutcome::Error) {
+                    let why = r.reason.as_deref().unwrap_or("see the report");
+                    verdict.failures.push(format!(
+                        "scenario {}{}: {why}",
+                        r.code
+                            .as_deref()
+                            .map(|c| format!("{c} "))
+                            .unwrap_or_default(),
+                        r.id
                     ));
                 }
-                for l in &o.leftovers {
-                    self.problems.push(format!("benchmark left behind {l}"));
-                }
             }
-            (Part::Broken { error }, _) => {
-                self.outcome = worst(self.outcome, Outcome::Environment);
-                self.failures.push(format!("benchmark: {error}"));
-            }
-            _ => {}
         }
+        Part::Broken { error } => {
+            verdict.fail(format!("scenarios: {error}"), Outcome::Environment);
+        }
+        Part::NotRun { .. } => {}
     }
 }
 
-/// Tear-down: on a failure, the debug bundle first (while everything is still there), then
-/// everything removed, or kept for inspection when asked to.
-async fn tear_down_phase(
-    job: &Job,
-    provider: &dyn Provider,
-    view: &dyn View,
-    cancel: &watch::Receiver<bool>,
+/// Counts the benchmark: failed repetitions, and what it left behind.
+fn count_bench(
+    verdict: &mut Verdict,
+    bench: &Part<crate::model::summary::Summary>,
+    outcome: Option<&crate::bench::runner::BenchOutcome>,
     dir: &Path,
-    tally: &mut Tally,
 ) {
-    let progress = |line: &str| view.line(line);
-    let failed =
-        matches!(tally.outcome, Outcome::Failed | Outcome::Environment) && !interrupted(cancel);
-    if failed {
-        let debug = crate::cluster::debug::dir_of(dir);
-        progress(&format!("writing the debug bundle to {}", debug.display()));
-        if let Some(missing) = provider.evidence(&debug, &tally.failures.join("\n")).await {
-            for m in missing {
-                progress(&format!("debug bundle: {m}"));
+    match (bench, outcome) {
+        (Part::Ran { .. }, Some(o)) => {
+            verdict.add(o.outcome());
+            if o.failed_steps > 0 {
+                verdict.failures.push(format!(
+                    "benchmark: {} repetition(s) failed (see the Failures section of {})",
+                    o.failed_steps,
+                    dir.join(BENCH_DIR).join(MARKDOWN_FILE).display()
+                ));
             }
-            tally.problems.push(format!(
-                "debug bundle: {}/ holds the pods, logs and events of the failure",
-                crate::cluster::debug::DEBUG_DIR
-            ));
-            tally
-                .failures
-                .push(format!("debug bundle: {}", debug.display()));
+            for l in &o.leftovers {
+                verdict.problems.push(format!("benchmark left behind {l}"));
+            }
         }
-    }
-    if failed && job.keep_on_failure {
-        view.phase(
-            Phase::TearDown,
-            "kept for inspection (--keep-cluster-on-failure)",
-        );
-        for kept in provider.keep().await {
-            tally.failures.push(format!("kept for inspection: {kept}"));
+        (Part::Broken { error }, _) => {
+            verdict.fail(format!("benchmark: {error}"), Outcome::Environment);
         }
-    } else {
-        view.phase(Phase::TearDown, "removing what this run created");
-        if let Err(e) = provider.tear_down(&job.run_id, &progress).await {
-            let line = error_chain(&e);
-            tally.problems.push(line.clone());
-            tally.failures.push(format!("tear down: {line}"));
-            tally.outcome = worst(tally.outcome, Outcome::Environment);
-        }
+        _ => {}
     }
 }
 
 async fn scenario_phase(
     job: &Job,
     staged: &Staged,
-    view: &dyn View,
+    reporter: &Arc<dyn Reporter>,
     cancel: &watch::Receiver<bool>,
     dir: &Path,
 ) -> Part<RunResults> {
@@ -664,23 +509,25 @@ async fn scenario_phase(
             ),
         };
     };
-    view.phase(
-        Phase::Scenarios,
-        &format!(
+    reporter.report(Event::Phase {
+        phase: Phase::Scenarios,
+        detail: &format!(
             "{} scenarios, {} at a time, against {}:{}",
             job.scenarios.len(),
             job.parallel.max(1),
             server.address,
             server.export
         ),
-    );
+    });
     let env = ScenarioEnv::new(
         Arc::clone(&staged.cluster),
         server,
         job.config.clone(),
         job.run_id.clone(),
     );
-    let observer = view.scenarios(job.scenarios.len());
+    reporter.report(Event::ScenariosStarting {
+        count: job.scenarios.len(),
+    });
     let results = run_all(
         Arc::new(env),
         job.scenarios.iter().cloned().map(Arc::new).collect(),
@@ -688,22 +535,22 @@ async fn scenario_phase(
             parallel: job.parallel.max(1),
             interrupt: Some(cancel.clone()),
         },
-        observer,
+        Arc::clone(reporter),
     )
     .await;
-    view.scenarios_done();
+    reporter.report(Event::ScenariosDone);
     if let Err(e) = write_results(&dir.join(SCENARIOS_FILE), &results) {
-        view.line(&error_chain(&e));
+        reporter.report(Event::Line(&error_chain(&e)));
     }
     let ids: Vec<String> = job.scenarios.iter().map(|s| s.id.clone()).collect();
     let not_run = junit::NotRun::Skipped("not run: the run was interrupted before it started");
     match junit::render(&results, &ids, &std::collections::BTreeMap::new(), not_run) {
         Ok(xml) => {
             if let Err(e) = std::fs::write(dir.join(JUNIT_FILE), xml) {
-                view.line(&format!("cannot write {JUNIT_FILE}: {e}"));
+                reporter.report(Event::Line(&format!("cannot write {JUNIT_FILE}: {e}")));
             }
         }
-        Err(e) => view.line(&format!("cannot render {JUNIT_FILE}: {e}")),
+        Err(e) => reporter.report(Event::Line(&format!("cannot render {JUNIT_FILE}: {e}"))),
     }
     Part::Ran { results }
 }
@@ -711,7 +558,7 @@ async fn scenario_phase(
 async fn bench_phase(
     job: &Job,
     staged: &Staged,
-    view: &dyn View,
+    reporter: &dyn Reporter,
     cancel: &watch::Receiver<bool>,
     dir: &Path,
 ) -> (
@@ -735,16 +582,16 @@ async fn bench_phase(
         &matrix,
         crate::bench::progress::CLUSTER_STEP_OVERHEAD,
     );
-    view.phase(
-        Phase::Benchmark,
-        &format!(
+    reporter.report(Event::Phase {
+        phase: Phase::Benchmark,
+        detail: &format!(
             "plan `{}`: {} cells x {} repetitions, estimated {}",
             plan.name,
             matrix.cells.len(),
             plan.repetitions,
             crate::bench::progress::format_eta(eta.total())
         ),
-    );
+    });
     let target = Target {
         cluster: Arc::clone(&staged.cluster),
         servers: staged
@@ -761,8 +608,7 @@ async fn bench_phase(
         dir_name: Some(BENCH_DIR.to_owned()),
         timeouts: job.config.timeouts.clone(),
     };
-    let progress = view.bench();
-    match run_bench(plan, &target, &options, progress.as_ref(), cancel.clone()).await {
+    match run_bench(plan, &target, &options, reporter, cancel.clone()).await {
         Ok(o) => (
             Part::Ran {
                 results: o.summary.clone(),
@@ -778,7 +624,7 @@ async fn bench_phase(
     }
 }
 
-fn verdict(
+fn verdict_line(
     outcome: Outcome,
     scenarios: &Part<RunResults>,
     bench: &Part<crate::model::summary::Summary>,

@@ -9,6 +9,9 @@
 //! after `nfslab clean --all` nothing at all ([`leaves_nothing_unfindable`]). The provider's
 //! tear-down is the real order ([`environment::remove_run_then_servers`]): what the run
 //! left first, the NFS server once that is gone.
+//!
+//! `nfslab scenarios run` and `nfslab bench` go through the same orchestrator; their works
+//! are run here against the same fake provider.
 
 use std::path::Path;
 use std::sync::Mutex as StdMutex;
@@ -17,14 +20,19 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::bench::progress::NoProgress;
+use futures::future::BoxFuture;
+
 use crate::cluster::ClusterSetupError;
 use crate::cluster::preflight::Problem;
+use crate::k8s::Cluster;
 use crate::k8s::clean::{self, Scope};
 use crate::k8s::fake::{Call, FakeCluster};
 use crate::k8s::ownership::{MANAGED_BY, MANAGED_BY_LABEL, RUN_ID_LABEL};
 use crate::k8s::{ClusterError, ObjectRef};
 use crate::model::plan::parse_plan;
+use crate::nfs::NfsServer;
+use crate::orchestrate::{Lines, Provider};
+use crate::progress::Quiet as NoProgress;
 use crate::scenario::Quiet;
 use crate::scenario::load::parse;
 
@@ -89,6 +97,9 @@ impl FakeProvider {
 
 #[async_trait]
 impl Provider for FakeProvider {
+    type Request = environment::Request;
+    type Staged = Staged;
+
     async fn bring_up(
         &self,
         _request: &environment::Request,
@@ -190,15 +201,38 @@ impl Provider for FakeProvider {
     }
 }
 
-/// Records phases; interrupts five (virtual) seconds into `interrupt_in`.
+/// Records phases and which kinds of event came; interrupts five (virtual) seconds into
+/// `interrupt_in`.
 struct TestView {
     phases: StdMutex<Vec<Phase>>,
+    kinds: StdMutex<Vec<&'static str>>,
     interrupt_in: Option<Phase>,
     tx: watch::Sender<bool>,
 }
 
-impl View for TestView {
-    fn phase(&self, phase: Phase, _detail: &str) {
+impl Reporter for TestView {
+    fn report(&self, event: Event<'_>) {
+        let kind = match event {
+            Event::Phase { phase, .. } => {
+                self.phase(phase);
+                return;
+            }
+            Event::Line(_) => "line",
+            Event::ScenariosStarting { .. } => "scenarios starting",
+            Event::Scenario(_) => "scenario",
+            Event::ScenariosDone => "scenarios done",
+            Event::Bench(_) => "bench",
+        };
+        if let Ok(mut k) = self.kinds.lock()
+            && k.last() != Some(&kind)
+        {
+            k.push(kind);
+        }
+    }
+}
+
+impl TestView {
+    fn phase(&self, phase: Phase) {
         if let Ok(mut p) = self.phases.lock() {
             p.push(phase);
         }
@@ -209,13 +243,6 @@ impl View for TestView {
                 let _ = tx.send(true);
             });
         }
-    }
-    fn line(&self, _text: &str) {}
-    fn scenarios(&self, _count: usize) -> Arc<dyn Observer> {
-        Arc::new(Quiet)
-    }
-    fn bench(&self) -> Arc<dyn Progress> {
-        Arc::new(NoProgress)
     }
 }
 
@@ -325,12 +352,13 @@ async fn execute_with(
     interrupt_in: Option<Phase>,
 ) -> (JobReport, Vec<Phase>) {
     let (tx, rx) = watch::channel(false);
-    let view = TestView {
+    let view = Arc::new(TestView {
         phases: StdMutex::new(Vec::new()),
+        kinds: StdMutex::new(Vec::new()),
         interrupt_in,
         tx,
-    };
-    let report = execute(job, provider, &view, rx).await;
+    });
+    let report = execute(job, provider, Arc::clone(&view) as Arc<dyn Reporter>, rx).await;
     let phases = view.phases.lock().map(|p| p.clone()).unwrap_or_default();
     (report, phases)
 }
@@ -900,4 +928,211 @@ async fn what_the_run_left_goes_before_the_server() {
         report.failures
     );
     assert!(fake.state(&server_namespace()).is_some(), "kept");
+}
+
+/// Interrupts `cancel` five (virtual) seconds from now.
+fn interrupt_soon() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let _ = tx.send(true);
+        // Keep the sender: receivers must never see a closed channel.
+        std::future::pending::<()>().await;
+    });
+    rx
+}
+
+/// `nfslab scenarios run` runs through the same orchestrator: the scenarios against the
+/// staged server, the results written, everything removed, the summary line last.
+#[tokio::test(start_paused = true)]
+async fn scenarios_run_goes_through_the_orchestrator() {
+    let fake = FakeCluster::new();
+    let provider = FakeProvider::new(&fake, Bring::Ready);
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut config = Config::default();
+    config.nfs.flavor = ServerFlavor::External;
+    let request = crate::scenario::commands::RunRequest {
+        choice: job(dir.path(), Vec::new(), false).cluster,
+        config,
+        parallel: None,
+        results: dir.path().join("scenarios.json"),
+        junit: Some(dir.path().join("junit.xml")),
+    };
+    let (_tx, rx) = watch::channel(false);
+    let mut out = Vec::new();
+    let outcome = crate::scenario::commands::run_on(
+        &provider,
+        run_id(),
+        vec![scenario(PASSES)],
+        &request,
+        Arc::new(Quiet),
+        rx,
+        &mut out,
+    )
+    .await
+    .expect("writes");
+    let text = String::from_utf8(out).expect("utf-8");
+    assert_eq!(outcome, Outcome::Success, "{text}");
+    assert!(applied(&fake, "ConfigMap"), "the scenario ran");
+    assert!(labelled(&fake).is_empty(), "{:?}", fake.objects());
+    assert_eq!(*provider.after.lock().expect("lock"), vec!["tear-down"]);
+    assert!(request.results.is_file() && dir.path().join("junit.xml").is_file());
+    assert_eq!(
+        text.lines().last(),
+        Some("1 passed, 0 failed, 0 errors, 0 skipped, 0 interrupted"),
+        "{text}"
+    );
+    assert!(text.starts_with("results: "), "{text}");
+}
+
+/// A scenario run interrupted halfway stops, removes everything and exits 130; a server
+/// of the wrong flavor is an environment error, and what was brought up is removed too.
+#[tokio::test(start_paused = true)]
+async fn scenarios_run_interrupted_or_without_its_server() {
+    let fake = FakeCluster::new();
+    let provider = FakeProvider::new(&fake, Bring::Ready);
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut config = Config::default();
+    config.nfs.flavor = ServerFlavor::External;
+    config.timeouts.bind = Duration::from_secs(3600);
+    let mut request = crate::scenario::commands::RunRequest {
+        choice: job(dir.path(), Vec::new(), false).cluster,
+        config,
+        parallel: None,
+        results: dir.path().join("scenarios.json"),
+        junit: None,
+    };
+    let mut out = Vec::new();
+    let outcome = crate::scenario::commands::run_on(
+        &provider,
+        run_id(),
+        vec![scenario(WAITS_FOR_A_BINDING)],
+        &request,
+        Arc::new(Quiet),
+        interrupt_soon(),
+        &mut out,
+    )
+    .await
+    .expect("writes");
+    let text = String::from_utf8(out).expect("utf-8");
+    assert_eq!(outcome, Outcome::Interrupted, "{text}");
+    assert!(applied(&fake, "PersistentVolumeClaim"), "the scenario ran");
+    assert!(labelled(&fake).is_empty(), "{:?}", fake.objects());
+    assert_eq!(
+        text.lines().last(),
+        Some("0 passed, 0 failed, 0 errors, 0 skipped, 1 interrupted"),
+        "{text}"
+    );
+
+    request.config.nfs.flavor = ServerFlavor::Ganesha;
+    let (_tx, rx) = watch::channel(false);
+    let mut out = Vec::new();
+    let outcome = crate::scenario::commands::run_on(
+        &provider,
+        run_id(),
+        vec![scenario(PASSES)],
+        &request,
+        Arc::new(Quiet),
+        rx,
+        &mut out,
+    )
+    .await
+    .expect("writes");
+    let text = String::from_utf8(out).expect("utf-8");
+    assert_eq!(outcome, Outcome::Environment, "{text}");
+    assert!(text.starts_with("error: no Ganesha NFS server"), "{text}");
+    assert_eq!(provider.torn_down.lock().map(|n| *n).unwrap_or(0), 2);
+}
+
+/// `nfslab bench` runs through the same orchestrator: interrupted halfway, the results go
+/// to the writer before anything is removed, then everything is removed and it exits 130.
+#[tokio::test(start_paused = true)]
+async fn a_benchmark_goes_through_the_orchestrator() {
+    let fake = FakeCluster::new();
+    let provider = FakeProvider::new(&fake, Bring::Ready);
+    let dir = tempfile::tempdir().expect("tmp");
+    let plan = parse_plan(PLAN, "plan.yaml", &BuiltInIncludes).expect("plan");
+    let written = StdMutex::new(Vec::new());
+    let write = |result: Result<crate::bench::BenchOutcome, crate::bench::BenchError>| {
+        let before = provider.after.lock().map(|a| a.len()).unwrap_or(0);
+        let outcome = result.map_or_else(|e| e.outcome(), |o| o.outcome());
+        if let Ok(mut w) = written.lock() {
+            w.push((outcome, before));
+        }
+        outcome
+    };
+    let work = crate::bench::BenchWork {
+        plan: &plan,
+        request: crate::bench::EnvironmentRequest {
+            cluster: job(dir.path(), Vec::new(), false).cluster,
+            flavors: plan.in_cluster_flavors(),
+            image: plan.image.clone(),
+            config: Config::default(),
+        },
+        options: RunnerOptions {
+            run_id: run_id(),
+            results_parent: dir.path().to_path_buf(),
+            dir_name: None,
+            timeouts: Config::default().timeouts,
+        },
+        external: &[],
+        progress: &NoProgress,
+        write: &write,
+    };
+    let end = orchestrate(
+        &work,
+        &provider as &ClusterProvider,
+        &NoProgress,
+        interrupt_soon(),
+    )
+    .await;
+    assert!(
+        matches!(
+            end,
+            crate::bench::BenchEnd::Ran {
+                outcome: Outcome::Interrupted,
+                tear_down: None
+            }
+        ),
+        "{end:?}"
+    );
+    assert_eq!(
+        *written.lock().expect("lock"),
+        vec![(Outcome::Interrupted, 0)],
+        "written once, before tear-down"
+    );
+    assert!(applied(&fake, "PersistentVolume"), "the benchmark ran");
+    assert!(labelled(&fake).is_empty(), "{:?}", fake.objects());
+    assert_eq!(*provider.after.lock().expect("lock"), vec!["tear-down"]);
+    assert!(dir.path().join(RUN).join("run.json").is_file());
+}
+
+/// The job's progress is one stream: bring-up lines, the scenario phase's events between
+/// its start and end, then the benchmark's, then tear-down's lines.
+#[tokio::test(start_paused = true)]
+async fn the_job_reports_one_event_stream() {
+    let fake = FakeCluster::new();
+    let provider = FakeProvider::new(&fake, Bring::Ready);
+    let dir = tempfile::tempdir().expect("tmp");
+    let job = job(dir.path(), vec![scenario(PASSES)], true);
+    let (tx, rx) = watch::channel(false);
+    let view = Arc::new(TestView {
+        phases: StdMutex::new(Vec::new()),
+        kinds: StdMutex::new(Vec::new()),
+        interrupt_in: Some(Phase::Benchmark),
+        tx,
+    });
+    let report = execute(&job, &provider, Arc::clone(&view) as Arc<dyn Reporter>, rx).await;
+    assert_eq!(report.outcome, Outcome::Interrupted);
+    assert_eq!(
+        *view.kinds.lock().expect("lock"),
+        vec![
+            "line",
+            "scenarios starting",
+            "scenario",
+            "scenarios done",
+            "bench",
+            "line"
+        ]
+    );
 }

@@ -13,13 +13,13 @@ use std::sync::Arc;
 use libtest_mimic::{Arguments, Failed, Trial};
 use nfslab::ClusterChoice;
 use nfslab::Config;
-use nfslab::bench::progress::NoProgress;
 use nfslab::bench::{EnvironmentRequest, bring_up_bench_environment};
 use nfslab::bench::{RunnerOptions, run_bench};
 use nfslab::error_chain;
 use nfslab::k8s::ownership::{RunId, selector};
 use nfslab::model::plan::load_plan;
 use nfslab::model::results::RunStatus;
+use nfslab::progress::Quiet as NoProgress;
 use nfslab_test_support::gate;
 
 const TRIAL: &str = "bench_smoke_plan_on_a_cluster";

@@ -41,10 +41,11 @@ use nfslab::k8s::ownership::RunId;
 use nfslab::model::scenarios::{
     KIND, Outcome, RunResults, SCHEMA_VERSION, ScenarioTarget, StepOutcome, Summary,
 };
+use nfslab::progress::{Event, Reporter, ScenarioEvent};
 use nfslab::scenario::catalog::{self, Catalog};
 use nfslab::scenario::env::{self, Prepared, ScenarioEnv};
 use nfslab::scenario::junit;
-use nfslab::scenario::{Gate, Observer, Progress, Quiet, Scenario, ScenarioResult, run_scenario};
+use nfslab::scenario::{Gate, Quiet, Scenario, ScenarioResult, run_scenario};
 use nfslab::{ClusterChoice, flavor_from_env};
 use nfslab_test_support::gate;
 use tokio::sync::{OnceCell, watch};
@@ -93,7 +94,7 @@ impl Shared {
 
     fn run(&self, scenario: Scenario) -> Result<Completion, Failed> {
         let env = self.env().map_err(Failed::from)?;
-        let observer: Arc<dyn Observer> = if self.verbose {
+        let observer: Arc<dyn Reporter> = if self.verbose {
             Arc::new(Lines)
         } else {
             Arc::new(Quiet)
@@ -128,10 +129,13 @@ fn progress(line: &str) {
 /// Prints each step as it ends (`NFSLAB_E2E_VERBOSE=1`).
 struct Lines;
 
-impl Observer for Lines {
-    fn progress(&self, event: Progress<'_>) {
+impl Reporter for Lines {
+    fn report(&self, event: Event<'_>) {
+        let Event::Scenario(event) = event else {
+            return;
+        };
         match event {
-            Progress::StepFinished { id, result } => eprintln!(
+            ScenarioEvent::StepFinished { id, result } => eprintln!(
                 "[{id}] step {} {} ... {} ({} ms)",
                 result.index,
                 result.label,
@@ -142,10 +146,10 @@ impl Observer for Lines {
                 },
                 result.duration_ms
             ),
-            Progress::CleanupStarted { id } => eprintln!("[{id}] cleaning up"),
-            Progress::ScenarioStarted { .. }
-            | Progress::StepStarted { .. }
-            | Progress::ScenarioFinished { .. } => {}
+            ScenarioEvent::CleanupStarted { id } => eprintln!("[{id}] cleaning up"),
+            ScenarioEvent::ScenarioStarted { .. }
+            | ScenarioEvent::StepStarted { .. }
+            | ScenarioEvent::ScenarioFinished { .. } => {}
         }
     }
 }

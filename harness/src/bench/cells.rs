@@ -15,7 +15,7 @@ use nfslab_workload::RunResult;
 
 use tokio::sync::watch;
 
-use super::progress::{Eta, Progress, StepDone, figure_of};
+use super::progress::{BenchEvent, Eta, Event, Reporter, StepDone, figure_of};
 use crate::exit::Outcome;
 use crate::model::environment::Environment;
 use crate::model::matrix::{Cell, Matrix};
@@ -120,7 +120,7 @@ pub(crate) struct OpenRun<'a> {
     /// The run's record, as written by [`open_run`].
     pub record: RunRecord,
     /// Where progress goes.
-    pub progress: &'a dyn Progress,
+    pub progress: &'a dyn Reporter,
 }
 
 /// Runs the schedule with `executor`, then its tear-down, and writes the reports.
@@ -140,9 +140,13 @@ pub(crate) async fn drive<X: CellExecutor>(
         mut record,
         progress,
     } = run;
-    progress.start(&Eta::for_matrix(plan, matrix, X::STEP_OVERHEAD));
+    progress.report(Event::Bench(BenchEvent::Start(&Eta::for_matrix(
+        plan,
+        matrix,
+        X::STEP_OVERHEAD,
+    ))));
     for note in executor.notes() {
-        progress.note(&note);
+        progress.report(Event::Bench(BenchEvent::Note(&note)));
     }
     let mut status = RunStatus::Complete;
     let mut failed_steps = 0;
@@ -157,7 +161,12 @@ pub(crate) async fn drive<X: CellExecutor>(
         let Some(admitted) = executor.admit(cell)? else {
             continue;
         };
-        progress.step(index, cell, step.repetition, matrix.repetitions);
+        progress.report(Event::Bench(BenchEvent::Step {
+            index,
+            cell,
+            repetition: step.repetition,
+            of: matrix.repetitions,
+        }));
         let cell_record = &record.cells[step.cell];
         let (end, cleanup) = match executor
             .repetition(admitted, cell, cell_record, step.repetition, &mut cancel)
@@ -281,7 +290,7 @@ pub(crate) struct Ending<'a> {
 /// # Errors
 /// `run.json` could not be written.
 pub(crate) fn record_attempt(
-    progress: &dyn Progress,
+    progress: &dyn Reporter,
     results: &ResultsDir,
     record: &mut RunRecord,
     leftovers: &mut Vec<String>,
@@ -300,13 +309,15 @@ pub(crate) fn record_attempt(
     } else {
         None
     };
-    progress.step_done(&StepDone {
+    progress.report(Event::Bench(BenchEvent::StepDone(&StepDone {
         ok,
         message: attempt.message.as_deref(),
         figure,
-    });
+    })));
     for l in &cleanup {
-        progress.note(&format!("could not remove {l}"));
+        progress.report(Event::Bench(BenchEvent::Note(&format!(
+            "could not remove {l}"
+        ))));
     }
     leftovers.extend(cleanup);
     record.attempts.push(attempt);
@@ -322,7 +333,7 @@ pub(crate) fn conclude(
     results: &ResultsDir,
     record: &mut RunRecord,
     ending: Ending<'_>,
-    progress: &dyn Progress,
+    progress: &dyn Reporter,
 ) -> Result<BenchOutcome, ReportError> {
     record.status = ending.status;
     record.finished = Some(crate::errors::now_rfc3339());
@@ -335,7 +346,7 @@ pub(crate) fn conclude(
     }
     results.write_record(record)?;
     let written = write_reports(results)?;
-    progress.finish();
+    progress.report(Event::Bench(BenchEvent::Finish));
     Ok(BenchOutcome {
         status: ending.status,
         dir: results.path().to_path_buf(),

@@ -21,6 +21,8 @@ pub mod progress;
 pub(crate) mod runner;
 pub(crate) mod storage_class;
 
-pub use environment::{EnvironmentRequest, bring_up_bench_environment};
+pub use environment::{
+    BenchEnd, BenchWork, EnvironmentRequest, Writer, bring_up_bench_environment,
+};
 pub use runner::{BenchError, BenchOutcome, RunnerOptions, Target, run_bench};
 pub use storage_class::{ClassError, SourceClass};

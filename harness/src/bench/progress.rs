@@ -1,23 +1,14 @@
 //! Progress of a benchmark run: which cell and repetition, what it is doing, what it
 //! measured, and when the run will end.
 //!
-//! The runners report through [`Progress`]. [`for_stderr`] picks the view: on a terminal,
-//! [`BarProgress`] (an indicatif bar with the current step, its phase and the ETA; failures
-//! and finished cells are printed above it); otherwise [`LineProgress`], one plain line per
-//! step (start, end with its figure, failure with the reason), per phase and per finished
-//! cell, so CI logs and `2>file` follow the run as it goes. Tests use [`RecordedProgress`].
+//! The runners report [`BenchEvent`]s to a [`Reporter`]. [`for_stderr`] picks the view: on a
+//! terminal, [`BarProgress`] (an indicatif bar with the current step, its phase and the ETA;
+//! failures and finished cells are printed above it); otherwise [`LineProgress`], one plain
+//! line per step (start, end with its figure, failure with the reason), per phase and per
+//! finished cell, so CI logs and `2>file` follow the run as it goes. Tests use
+//! [`RecordedProgress`].
 //!
-//! # The ETA
-//! [`Eta`] estimates each step from the plan and corrects the estimate with what finished
-//! steps took, never from the rate of steps so far (steps differ by minutes: a rate swings
-//! with every short one). Before anything ran, a step takes its job's measured window (ramp
-//! plus runtime) plus a fixed allowance for what surrounds it ([`CLUSTER_STEP_OVERHEAD`]:
-//! volume, pods, file layout, cleanup; [`HOST_STEP_OVERHEAD`] from the host). Once a step of
-//! the same workload and access path finished, the others take its measured duration (the
-//! mean of those that finished); other steps take their window plus the mean overhead
-//! measured so far. The remaining time counts the current step's estimate minus its elapsed
-//! time, so the ETA only falls between steps, and changes at a step's end only by what that
-//! step taught. It is shown rounded (10 s under ten minutes, minutes above).
+//! The estimate ([`Eta`]) and the step events live in [`crate::progress`].
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -29,206 +20,14 @@ use nfslab_workload::RunResult;
 use tokio::time::Instant;
 
 use crate::model::aggregate::headline_of;
-use crate::model::matrix::{Cell, Matrix};
-use crate::model::plan::Plan;
+use crate::model::matrix::Cell;
 use crate::model::summary::Headline;
 use crate::report::format::headline_with_unit;
 
-/// What surrounds the measured window of a step on a cluster, until measured: the volume
-/// bound, the client pods scheduled and started, the files laid out, everything deleted.
-pub const CLUSTER_STEP_OVERHEAD: Duration = Duration::from_secs(30);
-/// The same from the host: directories made, files laid out, processes started, cleanup.
-pub const HOST_STEP_OVERHEAD: Duration = Duration::from_secs(3);
-/// The measured window assumed for a job without a runtime (a fixed amount of data), until
-/// a step of its workload finished.
-pub const UNTIMED_MEASURE: Duration = Duration::from_secs(30);
-
-/// One step as planned, for the ETA.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PlannedStep {
-    /// The cell's id.
-    pub cell: String,
-    /// Steps that take about as long: the workload and the access path.
-    pub group: String,
-    /// The job's measured window (ramp plus runtime), when the job is time-based.
-    pub measured: Option<Duration>,
-}
-
-/// The plan's estimate of a run and what finished steps took ([module docs](self)).
-#[derive(Clone, Debug)]
-pub struct Eta {
-    steps: Vec<PlannedStep>,
-    overhead: Duration,
-    took: Vec<Option<Duration>>,
-}
-
-fn mean(values: &[Duration]) -> Option<Duration> {
-    let n = u32::try_from(values.len()).ok().filter(|n| *n > 0)?;
-    Some(values.iter().sum::<Duration>() / n)
-}
-
-impl Eta {
-    /// An estimate of `steps` (in run order), each surrounded by `overhead` until measured.
-    #[must_use]
-    pub fn new(steps: Vec<PlannedStep>, overhead: Duration) -> Self {
-        let took = vec![None; steps.len()];
-        Self {
-            steps,
-            overhead,
-            took,
-        }
-    }
-
-    /// The steps of `matrix` in run order ([`Matrix::schedule`]), measured windows from the
-    /// plan's jobs.
-    #[must_use]
-    pub fn for_matrix(plan: &Plan, matrix: &Matrix, overhead: Duration) -> Self {
-        let steps = matrix
-            .schedule()
-            .iter()
-            .map(|step| {
-                let cell = &matrix.cells[step.cell];
-                let measured = plan
-                    .workload(&cell.workload)
-                    .and_then(|w| w.job.resolve().ok())
-                    .and_then(|j| j.runtime.map(|r| r + j.ramp_time));
-                PlannedStep {
-                    cell: cell.id.clone(),
-                    group: format!(
-                        "{}/{}",
-                        cell.workload,
-                        cell.access.map_or("pods", |a| a.name())
-                    ),
-                    measured,
-                }
-            })
-            .collect();
-        Self::new(steps, overhead)
-    }
-
-    /// Steps in the run.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.steps.len()
-    }
-
-    /// Whether the run has no step.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.steps.is_empty()
-    }
-
-    /// The planned steps.
-    #[must_use]
-    pub fn steps(&self) -> &[PlannedStep] {
-        &self.steps
-    }
-
-    /// Step `index` took `took`.
-    pub fn record(&mut self, index: usize, took: Duration) {
-        if let Some(slot) = self.took.get_mut(index) {
-            *slot = Some(took);
-        }
-    }
-
-    /// What surrounds a measured window, as measured so far (the planned allowance before
-    /// any time-based step finished).
-    fn overhead_now(&self) -> Duration {
-        let measured: Vec<Duration> = self
-            .steps
-            .iter()
-            .zip(&self.took)
-            .filter_map(|(s, t)| Some(t.as_ref()?.saturating_sub(s.measured?)))
-            .collect();
-        mean(&measured).unwrap_or(self.overhead)
-    }
-
-    /// How long step `index` takes: what it took, else what its group took, else its
-    /// window plus the overhead.
-    #[must_use]
-    pub fn estimate(&self, index: usize) -> Duration {
-        if let Some(Some(took)) = self.took.get(index) {
-            return *took;
-        }
-        let Some(step) = self.steps.get(index) else {
-            return Duration::ZERO;
-        };
-        let same: Vec<Duration> = self
-            .steps
-            .iter()
-            .zip(&self.took)
-            .filter(|(s, _)| s.group == step.group)
-            .filter_map(|(_, t)| *t)
-            .collect();
-        mean(&same)
-            .unwrap_or_else(|| step.measured.unwrap_or(UNTIMED_MEASURE) + self.overhead_now())
-    }
-
-    /// The whole run, before it starts.
-    #[must_use]
-    pub fn total(&self) -> Duration {
-        (0..self.steps.len()).map(|i| self.estimate(i)).sum()
-    }
-
-    /// What is left: the steps not finished, the current one (`index`, running for
-    /// `elapsed`) counted for what its estimate has left.
-    #[must_use]
-    pub fn remaining(&self, current: Option<(usize, Duration)>) -> Duration {
-        (0..self.steps.len())
-            .filter(|i| self.took[*i].is_none())
-            .map(|i| match current {
-                Some((c, elapsed)) if c == i => self.estimate(i).saturating_sub(elapsed),
-                _ => self.estimate(i),
-            })
-            .sum()
-    }
-}
-
-/// A duration as the ETA shows it: `under a minute`, `4m 30s` (10 s steps under ten
-/// minutes), `45m`, `2h 05m`.
-#[must_use]
-pub fn format_eta(d: Duration) -> String {
-    let s = d.as_secs();
-    if s < 60 {
-        "under a minute".to_owned()
-    } else if s < 600 {
-        let s = (s + 5) / 10 * 10;
-        format!("{}m {:02}s", s / 60, s % 60)
-    } else if s < 3600 {
-        format!("{}m", (s + 30) / 60)
-    } else {
-        let m = (s + 30) / 60;
-        format!("{}h {:02}m", m / 60, m % 60)
-    }
-}
-
-/// A step's duration in lines: `14s`, `2m 05s`, `1h 02m`.
-#[must_use]
-pub fn format_took(d: Duration) -> String {
-    let s = d.as_secs();
-    if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m {:02}s", s / 60, s % 60)
-    } else {
-        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
-    }
-}
-
-/// What one repetition measured: its headline figure over every client.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Figure {
-    /// The figure the workload is judged by.
-    pub headline: Headline,
-    /// Its value in summary units (bytes/s for bandwidth).
-    pub value: f64,
-}
-
-impl std::fmt::Display for Figure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&headline_with_unit(self.headline, self.value))
-    }
-}
+pub use crate::progress::{
+    BenchEvent, CLUSTER_STEP_OVERHEAD, Eta, Event, Figure, HOST_STEP_OVERHEAD, PlannedStep,
+    Reporter, StepDone, UNTIMED_MEASURE, format_eta, format_took,
+};
 
 /// The headline figure of one repetition from its clients' results, merged exactly (the
 /// same figure the report shows for the repetition); `None` without results.
@@ -246,49 +45,9 @@ pub fn figure_of(results: &[RunResult]) -> Option<Figure> {
     Some(Figure { headline, value })
 }
 
-/// How a step ended.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StepDone<'a> {
-    /// Every client produced a result.
-    pub ok: bool,
-    /// Why it failed.
-    pub message: Option<&'a str>,
-    /// What it measured.
-    pub figure: Option<Figure>,
-}
-
-/// Receives the runner's progress.
-pub trait Progress: Send + Sync {
-    /// The run begins: its steps in order, with the plan's estimate.
-    fn start(&self, eta: &Eta);
-    /// Step `index` (0-based) begins: repetition `repetition` of `of` for `cell`.
-    fn step(&self, index: usize, cell: &Cell, repetition: u32, of: u32);
-    /// The current step entered a phase (`waiting for pods`, `measuring`...); outside a
-    /// step, the run did (`removing the run's namespace`).
-    fn phase(&self, phase: &str);
-    /// The current step ended.
-    fn step_done(&self, done: &StepDone<'_>);
-    /// A line for the user (warnings, cleanup).
-    fn note(&self, text: &str);
-    /// The run ended.
-    fn finish(&self);
-}
-
-/// No output.
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn start(&self, _: &Eta) {}
-    fn step(&self, _: usize, _: &Cell, _: u32, _: u32) {}
-    fn phase(&self, _: &str) {}
-    fn step_done(&self, _: &StepDone<'_>) {}
-    fn note(&self, _: &str) {}
-    fn finish(&self) {}
-}
-
 /// The view on stderr: the live bar on a terminal, plain lines otherwise.
 #[must_use]
-pub fn for_stderr() -> Arc<dyn Progress> {
+pub fn for_stderr() -> Arc<dyn Reporter> {
     if std::io::stderr().is_terminal() {
         Arc::new(BarProgress::stderr())
     } else {
@@ -496,31 +255,30 @@ impl LineProgress {
     }
 }
 
-impl Progress for LineProgress {
-    fn start(&self, eta: &Eta) {
-        let line = lock(&self.tracker).start(eta);
-        (self.sink)(&line);
-    }
-    fn step(&self, index: usize, cell: &Cell, repetition: u32, of: u32) {
-        let line = lock(&self.tracker).step(index, cell, repetition, of);
-        (self.sink)(&line);
-    }
-    fn phase(&self, phase: &str) {
-        let line = lock(&self.tracker).phase(phase);
-        (self.sink)(&line);
-    }
-    fn step_done(&self, done: &StepDone<'_>) {
-        let (line, cell) = lock(&self.tracker).done(done);
-        (self.sink)(&line);
-        if let Some(cell) = cell {
-            (self.sink)(&cell);
-        }
-    }
-    fn note(&self, text: &str) {
-        (self.sink)(&format!("note: {text}"));
-    }
-    fn finish(&self) {
-        let line = lock(&self.tracker).finish();
+impl Reporter for LineProgress {
+    fn report(&self, event: Event<'_>) {
+        let line = match event {
+            Event::Bench(BenchEvent::Start(eta)) => lock(&self.tracker).start(eta),
+            Event::Bench(BenchEvent::Step {
+                index,
+                cell,
+                repetition,
+                of,
+            }) => lock(&self.tracker).step(index, cell, repetition, of),
+            Event::Bench(BenchEvent::Phase(phase)) => lock(&self.tracker).phase(phase),
+            Event::Bench(BenchEvent::StepDone(done)) => {
+                let (line, cell) = lock(&self.tracker).done(done);
+                (self.sink)(&line);
+                match cell {
+                    Some(cell) => cell,
+                    None => return,
+                }
+            }
+            Event::Bench(BenchEvent::Note(text)) => format!("note: {text}"),
+            Event::Bench(BenchEvent::Finish) => lock(&self.tracker).finish(),
+            Event::Line(text) => text.to_owned(),
+            _ => return,
+        };
         (self.sink)(&line);
     }
 }
@@ -565,50 +323,62 @@ impl BarProgress {
     }
 }
 
-impl Progress for BarProgress {
-    fn start(&self, eta: &Eta) {
-        let line = lock(&self.tracker).start(eta);
-        self.bar.set_length(eta.len() as u64);
-        self.bar.println(format!("nfslab: {line}"));
-    }
-
-    fn step(&self, index: usize, cell: &Cell, repetition: u32, of: u32) {
-        let _ = lock(&self.tracker).step(index, cell, repetition, of);
-        self.bar.set_message(self.label());
-    }
-
-    fn phase(&self, phase: &str) {
-        let label = self.label();
-        self.bar.set_message(if label.is_empty() {
-            phase.to_owned()
-        } else {
-            format!("{label} · {phase}")
-        });
-    }
-
-    fn step_done(&self, done: &StepDone<'_>) {
-        let (line, cell) = lock(&self.tracker).done(done);
-        if !done.ok {
-            self.bar.println(format!("nfslab: {line}"));
+impl BarProgress {
+    fn bench(&self, event: BenchEvent<'_>) {
+        match event {
+            BenchEvent::Start(eta) => {
+                let line = lock(&self.tracker).start(eta);
+                self.bar.set_length(eta.len() as u64);
+                self.bar.println(format!("nfslab: {line}"));
+            }
+            BenchEvent::Step {
+                index,
+                cell,
+                repetition,
+                of,
+            } => {
+                let _ = lock(&self.tracker).step(index, cell, repetition, of);
+                self.bar.set_message(self.label());
+            }
+            BenchEvent::Phase(phase) => {
+                let label = self.label();
+                self.bar.set_message(if label.is_empty() {
+                    phase.to_owned()
+                } else {
+                    format!("{label} · {phase}")
+                });
+            }
+            BenchEvent::StepDone(done) => {
+                let (line, cell) = lock(&self.tracker).done(done);
+                if !done.ok {
+                    self.bar.println(format!("nfslab: {line}"));
+                }
+                if let Some(cell) = cell {
+                    self.bar.println(format!("nfslab: {cell}"));
+                }
+                self.bar.inc(1);
+            }
+            BenchEvent::Note(text) => self.bar.println(format!("nfslab: note: {text}")),
+            BenchEvent::Finish => {
+                let line = lock(&self.tracker).finish();
+                self.bar.finish_and_clear();
+                eprintln!("nfslab: {line}");
+            }
         }
-        if let Some(cell) = cell {
-            self.bar.println(format!("nfslab: {cell}"));
-        }
-        self.bar.inc(1);
-    }
-
-    fn note(&self, text: &str) {
-        self.bar.println(format!("nfslab: note: {text}"));
-    }
-
-    fn finish(&self) {
-        let line = lock(&self.tracker).finish();
-        self.bar.finish_and_clear();
-        eprintln!("nfslab: {line}");
     }
 }
 
-/// Records every event as a line, for tests.
+impl Reporter for BarProgress {
+    fn report(&self, event: Event<'_>) {
+        match event {
+            Event::Bench(e) => self.bench(e),
+            Event::Line(text) => self.bar.println(format!("nfslab: {text}")),
+            _ => {}
+        }
+    }
+}
+
+/// Records every benchmark event as a line, for tests.
 #[derive(Default)]
 pub struct RecordedProgress {
     lines: Mutex<Vec<String>>,
@@ -628,24 +398,25 @@ impl RecordedProgress {
     }
 }
 
-impl Progress for RecordedProgress {
-    fn start(&self, eta: &Eta) {
-        self.push(format!("start {}", eta.len()));
-    }
-    fn step(&self, index: usize, cell: &Cell, repetition: u32, of: u32) {
-        self.push(format!("step {index} {} rep {repetition}/{of}", cell.id));
-    }
-    fn phase(&self, phase: &str) {
-        self.push(format!("phase {phase}"));
-    }
-    fn step_done(&self, done: &StepDone<'_>) {
-        self.push(format!("done {} {}", done.ok, done.message.unwrap_or("")));
-    }
-    fn note(&self, text: &str) {
-        self.push(format!("note {text}"));
-    }
-    fn finish(&self) {
-        self.push("finish".to_owned());
+impl Reporter for RecordedProgress {
+    fn report(&self, event: Event<'_>) {
+        let line = match event {
+            Event::Bench(BenchEvent::Start(eta)) => format!("start {}", eta.len()),
+            Event::Bench(BenchEvent::Step {
+                index,
+                cell,
+                repetition,
+                of,
+            }) => format!("step {index} {} rep {repetition}/{of}", cell.id),
+            Event::Bench(BenchEvent::Phase(phase)) => format!("phase {phase}"),
+            Event::Bench(BenchEvent::StepDone(done)) => {
+                format!("done {} {}", done.ok, done.message.unwrap_or(""))
+            }
+            Event::Bench(BenchEvent::Note(text)) => format!("note {text}"),
+            Event::Bench(BenchEvent::Finish) => "finish".to_owned(),
+            _ => return,
+        };
+        self.push(line);
     }
 }
 
@@ -755,7 +526,7 @@ mod tests {
             headline: Headline::Bandwidth,
             value: v * 1e6,
         };
-        view.start(&eta);
+        view.report(Event::Bench(BenchEvent::Start(&eta)));
         let steps = [
             (a, 1, Some(812.0)),
             (b, 1, None),
@@ -763,22 +534,33 @@ mod tests {
             (b, 2, Some(905.0)),
         ];
         for (index, (id, rep, figure)) in steps.into_iter().enumerate() {
-            view.step(index, &cell(id), rep, 2);
-            view.phase("waiting for pods (file layout)");
+            view.report(Event::Bench(BenchEvent::Step {
+                index,
+                cell: &cell(id),
+                repetition: rep,
+                of: 2,
+            }));
+            view.report(Event::Bench(BenchEvent::Phase(
+                "waiting for pods (file layout)",
+            )));
             tokio::time::advance(Duration::from_secs(20)).await;
-            view.phase("measuring");
+            view.report(Event::Bench(BenchEvent::Phase("measuring")));
             tokio::time::advance(Duration::from_secs(65)).await;
-            view.step_done(&StepDone {
+            view.report(Event::Bench(BenchEvent::StepDone(&StepDone {
                 ok: figure.is_some(),
                 message: figure
                     .is_none()
                     .then_some("pod nfslab-c1-r1-k0: ImagePullBackOff"),
                 figure: figure.map(mb),
-            });
+            })));
         }
-        view.note("could not remove PersistentVolume/nfslab-x: timed out");
-        view.phase("removing the run's namespace");
-        view.finish();
+        view.report(Event::Bench(BenchEvent::Note(
+            "could not remove PersistentVolume/nfslab-x: timed out",
+        )));
+        view.report(Event::Bench(BenchEvent::Phase(
+            "removing the run's namespace",
+        )));
+        view.report(Event::Bench(BenchEvent::Finish));
         let text = lines.lock().map(|l| l.join("\n")).unwrap_or_default();
         insta::assert_snapshot!(text);
     }

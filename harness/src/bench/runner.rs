@@ -37,7 +37,7 @@ use super::manifests::{
     self, BARRIER_FILE, CLIENT_CONTAINER, CONTROL_CONTAINER, CellSpec, ENGINE, LAYOUT_CONTAINER,
     Names, RESULT_FILE,
 };
-use super::progress::{CLUSTER_STEP_OVERHEAD, Progress};
+use super::progress::{BenchEvent, CLUSTER_STEP_OVERHEAD, Event, Reporter};
 use super::storage_class::{self, ClassError, SourceClass};
 use crate::config::Timeouts;
 use crate::errors::error_chain;
@@ -455,7 +455,7 @@ fn describe_containers(pod: Option<&Value>) -> String {
 struct Step<'a> {
     cluster: &'a dyn Cluster,
     timeouts: &'a Timeouts,
-    progress: &'a dyn Progress,
+    progress: &'a dyn Reporter,
     results: &'a ResultsDir,
     names: Names,
     objects: Vec<Value>,
@@ -521,7 +521,8 @@ impl Step<'_> {
 
     /// Runs the repetition up to collected results.
     async fn run(&self) -> Result<Vec<PodRecord>, StepError> {
-        self.progress.phase("creating volume and pods");
+        self.progress
+            .report(Event::Bench(BenchEvent::Phase("creating volume and pods")));
         for object in &self.objects {
             let name = ObjectRef::from_manifest(object).map_or_else(String::new, |o| o.to_string());
             self.cluster
@@ -534,7 +535,9 @@ impl Step<'_> {
         }
         match self.provisioned {
             None => {
-                self.progress.phase("waiting for the volume to bind");
+                self.progress.report(Event::Bench(BenchEvent::Phase(
+                    "waiting for the volume to bind",
+                )));
                 self.wait(
                     &self.names.pvc_ref(),
                     &conditions::pvc_bound_to(&self.names.pv),
@@ -543,8 +546,9 @@ impl Step<'_> {
                 .await?;
             }
             Some(wanted) => {
-                self.progress
-                    .phase("waiting for the provisioner's volume to bind");
+                self.progress.report(Event::Bench(BenchEvent::Phase(
+                    "waiting for the provisioner's volume to bind",
+                )));
                 let claim = self
                     .wait(
                         &self.names.pvc_ref(),
@@ -556,7 +560,9 @@ impl Step<'_> {
             }
         }
 
-        self.progress.phase("waiting for pods (file layout)");
+        self.progress.report(Event::Bench(BenchEvent::Phase(
+            "waiting for pods (file layout)",
+        )));
         let pods = self.names.pod_refs();
         let ready_or_failed = conditions::pod_ready().or(conditions::pod_phase("Failed"));
         let states = join_all(
@@ -573,7 +579,7 @@ impl Step<'_> {
                 }) => {
                     return Err(StepError::NotReady {
                         pod: pod.name.clone(),
-                        timeout: humantime::format_duration(after).to_string(),
+                        timeout: nfslab_workload::format_duration(after).to_string(),
                         detail: describe_containers(last.as_ref()),
                     });
                 }
@@ -595,7 +601,8 @@ impl Step<'_> {
             );
         }
 
-        self.progress.phase("measuring");
+        self.progress
+            .report(Event::Bench(BenchEvent::Phase("measuring")));
         let release = [ENGINE, "file", "write", BARRIER_FILE, "--content", "go"];
         for released in join_all(pods.iter().map(|p| self.exec(p, &release))).await {
             released?;
@@ -607,7 +614,8 @@ impl Step<'_> {
         )
         .await;
 
-        self.progress.phase("collecting results");
+        self.progress
+            .report(Event::Bench(BenchEvent::Phase("collecting results")));
         let mut records = Vec::new();
         for (k, ((pod, state), node)) in pods.iter().zip(finished).zip(nodes).enumerate() {
             let state = state?;
@@ -683,7 +691,8 @@ impl Step<'_> {
 
     /// Removes everything of the repetition; returns what could not be removed.
     async fn cleanup(&self) -> Vec<String> {
-        self.progress.phase("cleaning up");
+        self.progress
+            .report(Event::Bench(BenchEvent::Phase("cleaning up")));
         let mut leftovers = Vec::new();
         let pods = self.names.pod_refs();
         // The files first, while a pod still mounts the volume.
@@ -762,7 +771,7 @@ pub async fn run_bench(
     plan: &Plan,
     target: &Target,
     options: &RunnerOptions,
-    progress: &dyn Progress,
+    progress: &dyn Reporter,
     cancel: watch::Receiver<bool>,
 ) -> Result<BenchOutcome, BenchError> {
     let servers = resolve_servers(plan, &target.servers)?;
@@ -885,7 +894,7 @@ struct ClusterCells<'a> {
     plan: &'a Plan,
     cluster: &'a dyn Cluster,
     options: &'a RunnerOptions,
-    progress: &'a dyn Progress,
+    progress: &'a dyn Reporter,
     results: &'a ResultsDir,
     servers: &'a [(String, NfsServer)],
     classes: &'a [(String, SourceClass)],
@@ -950,7 +959,9 @@ impl<'a> ClusterCells<'a> {
     async fn remove_namespace(&self, leftovers: &mut Vec<String>) {
         let run = &self.options.run_id;
         let cluster = self.cluster;
-        self.progress.phase("removing the run's namespace");
+        self.progress.report(Event::Bench(BenchEvent::Phase(
+            "removing the run's namespace",
+        )));
         let ns_ref = ObjectRef::cluster("v1", "Namespace", &manifests::namespace_name(run));
         match cluster.delete(&ns_ref, Propagation::Background).await {
             Ok(_) => {
@@ -974,7 +985,9 @@ impl<'a> ClusterCells<'a> {
     async fn remove_clones(&self, leftovers: &mut Vec<String>) {
         let cluster = self.cluster;
         if !self.clones.is_empty() {
-            self.progress.phase("removing the StorageClass clones");
+            self.progress.report(Event::Bench(BenchEvent::Phase(
+                "removing the StorageClass clones",
+            )));
         }
         for reference in &self.clones {
             let removed = match cluster.delete(reference, Propagation::Background).await {

@@ -10,13 +10,14 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::*;
-use crate::bench::progress::{NoProgress, RecordedProgress};
+use crate::bench::progress::RecordedProgress;
 use crate::config::Config;
 use crate::k8s::ExecOutput;
 use crate::k8s::fake::{Call, FakeCluster};
 use crate::model::matrix::Matrix;
 use crate::model::plan::{BuiltInIncludes, parse_plan};
 use crate::model::results::{AttemptStatus, RunRecord, RunStatus};
+use crate::progress::Quiet as NoProgress;
 
 /// A real nfslab-io result of a 4 KiB random-read client.
 const RESULT: &str = include_str!(
@@ -143,7 +144,7 @@ impl Harness {
 
     async fn run(
         &self,
-        progress: &dyn Progress,
+        progress: &dyn Reporter,
         cancel: watch::Receiver<bool>,
     ) -> Result<BenchOutcome, BenchError> {
         let target = Target {

@@ -11,13 +11,12 @@ use nfslab::Outcome;
 use nfslab::bench::SourceClass;
 use nfslab::bench::host::find_engine;
 use nfslab::bench::host::mount::{self, MountSupport};
-use nfslab::bench::host::{DEFAULT_CONNECT_TIMEOUT, HostOptions, run_host_bench};
+use nfslab::bench::host::{DEFAULT_CONNECT_TIMEOUT, HostOptions, HostProvider, HostWork};
 use nfslab::bench::manifests::{PLACEHOLDER_ADDRESS, render_plan};
 use nfslab::bench::progress::{
     CLUSTER_STEP_OVERHEAD, Eta, HOST_STEP_OVERHEAD, for_stderr, format_eta,
 };
-use nfslab::bench::{BenchOutcome, RunnerOptions, run_bench};
-use nfslab::bench::{EnvironmentRequest, bring_up_bench_environment};
+use nfslab::bench::{BenchEnd, BenchOutcome, BenchWork, EnvironmentRequest, RunnerOptions};
 use nfslab::k8s::ownership::RunId;
 use nfslab::model::AccessPath;
 use nfslab::model::Matrix;
@@ -25,7 +24,9 @@ use nfslab::model::plan::{
     DEFAULT_PLAN_PATH, Overrides, Plan, ServerKind, builtin_plan, load_plan,
 };
 use nfslab::nfs::map_profile;
+use nfslab::progress::StderrLines;
 use nfslab::report::HTML_FILE;
+use nfslab::{ClusterProvider, SystemProvider, orchestrate};
 
 use super::errors::CliError;
 
@@ -370,7 +371,32 @@ pub(crate) fn run(args: &BenchArgs, mut config: Config) -> Result<Outcome, CliEr
     let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     eprintln!("{}", describe(&plan));
     let choice = args.cluster.apply(&mut config);
-    runtime.block_on(async {
+    let view = for_stderr();
+    let junit = args.junit.as_deref();
+    // Said before the tear-down's own lines.
+    let write = |result| match conclude(result, junit).map_err(CliError::report_now) {
+        Ok(outcome) => outcome,
+        Err(reported) => reported.outcome(),
+    };
+    let work = BenchWork {
+        plan: &plan,
+        request: EnvironmentRequest {
+            cluster: choice,
+            flavors: plan.in_cluster_flavors(),
+            image: plan.image.clone(),
+            config: config.clone(),
+        },
+        options: RunnerOptions {
+            run_id,
+            results_parent: args.results.clone(),
+            dir_name: None,
+            timeouts: config.timeouts.clone(),
+        },
+        external: &args.external,
+        progress: view.as_ref(),
+        write: &write,
+    };
+    let end = runtime.block_on(async {
         let cancel_rx = super::on_interrupt(
             Some(
                 "\nstopping: cleaning up and writing the report of what was measured (Ctrl-C \
@@ -378,47 +404,35 @@ pub(crate) fn run(args: &BenchArgs, mut config: Config) -> Result<Outcome, CliEr
             ),
             Some(|| ()),
         );
-        let request = EnvironmentRequest {
-            cluster: choice,
-            flavors: plan.in_cluster_flavors(),
-            image: plan.image.clone(),
-            config: config.clone(),
-        };
-        let mut stop = cancel_rx.clone();
-        let interrupt = async move {
-            let _ = stop.wait_for(|s| *s).await;
-        };
-        let progress = |line: &str| eprintln!("nfslab: {line}");
-        let prepared = match bring_up_bench_environment(&request, interrupt, &progress).await {
-            Ok(t) => t,
-            Err(e) => {
-                return Err(match nfslab::advice::instead_of_kind(&e, &args.external) {
-                    Some(advice) => CliError::Advised {
-                        error: Box::new(e.into()),
-                        advice,
-                    },
-                    None => e.into(),
-                });
-            }
-        };
-        let options = RunnerOptions {
-            run_id,
-            results_parent: args.results.clone(),
-            dir_name: None,
-            timeouts: config.timeouts.clone(),
-        };
-        let view = for_stderr();
-        // Said before the tear-down's own lines.
-        let outcome = conclude(
-            run_bench(&plan, &prepared.target, &options, view.as_ref(), cancel_rx).await,
-            args.junit.as_deref(),
+        orchestrate(
+            &work,
+            &SystemProvider::default() as &ClusterProvider,
+            &StderrLines,
+            cancel_rx,
         )
-        .map_err(CliError::report_now);
-        match prepared.tear_down(&options.run_id, &progress).await {
-            Ok(()) => outcome,
-            Err(e) => CliError::TearDown(Box::new(e)).report_after(outcome),
+        .await
+    });
+    ended(end)
+}
+
+/// The exit code of a benchmark job; a failed bring-up is the error (with the advice after
+/// a refused kind run), a failed tear-down is printed now.
+fn ended(end: BenchEnd) -> Result<Outcome, CliError> {
+    match end {
+        BenchEnd::Unprepared { error, instead } => Err(match instead {
+            Some(advice) => CliError::Advised {
+                error: Box::new(error.into()),
+                advice,
+            },
+            None => error.into(),
+        }),
+        BenchEnd::Ran { outcome, tear_down } => {
+            if let Some(e) = tear_down {
+                let _ = CliError::TearDown(Box::new(e)).report_now();
+            }
+            Ok(outcome)
         }
-    })
+    }
 }
 
 /// The access paths a host run measures, and why mount cells are skipped when they are.
@@ -488,7 +502,19 @@ fn host_run(args: &BenchArgs, plan: &Plan, run_id: RunId) -> Result<Outcome, Cli
         mount,
         keep_files: args.keep_files,
     };
-    runtime.block_on(async {
+    let view = for_stderr();
+    let junit = args.junit.as_deref();
+    let write = |result| match conclude(result, junit).map_err(CliError::report_now) {
+        Ok(outcome) => outcome,
+        Err(reported) => reported.outcome(),
+    };
+    let work = HostWork {
+        plan,
+        options: &options,
+        progress: view.as_ref(),
+        write: &write,
+    };
+    let end = runtime.block_on(async {
         let cancel_rx = super::on_interrupt(
             Some(
                 "\nstopping: stopping the clients, removing their files, unmounting and \
@@ -500,12 +526,9 @@ fn host_run(args: &BenchArgs, plan: &Plan, run_id: RunId) -> Result<Outcome, Cli
                 }
             }),
         );
-        let view = for_stderr();
-        conclude(
-            run_host_bench(plan, &options, view.as_ref(), cancel_rx).await,
-            args.junit.as_deref(),
-        )
-    })
+        orchestrate(&work, &HostProvider, &StderrLines, cancel_rx).await
+    });
+    ended(end)
 }
 
 /// `nfslab bench --host --dry-run`: every cell's client command on stdout, with the

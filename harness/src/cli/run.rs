@@ -11,15 +11,14 @@ use std::time::Instant;
 use clap::Args;
 use nfslab::Config;
 use nfslab::Outcome;
-use nfslab::bench::progress::Progress;
 use nfslab::model::plan::{Overrides, Plan, load_plan};
+use nfslab::progress::{Event, Reporter};
 use nfslab::scenario::LiveView;
-use nfslab::scenario::Observer;
 use nfslab::scenario::catalog::{self, Catalog};
 use nfslab::scenario::commands;
 use nfslab::{
-    Job, JobReport, Phase, QUICK_PLAN_PATH, QUICK_SCENARIOS, SystemProvider, View,
-    builtin_quick_plan, execute, set_in_cluster_flavor,
+    Job, JobReport, Phase, QUICK_PLAN_PATH, QUICK_SCENARIOS, SystemProvider, builtin_quick_plan,
+    execute, set_in_cluster_flavor,
 };
 
 use super::errors::CliError;
@@ -194,42 +193,56 @@ fn load(args: &RunArgs) -> Result<Plan, CliError> {
     }?)
 }
 
-/// The terminal view: a numbered header per phase with the elapsed time, progress lines,
-/// the scenarios' live view and the benchmark's bar.
-struct TerminalView {
+/// The terminal reporter: a numbered header per phase with the elapsed time, progress
+/// lines, the scenarios' live view and the benchmark's bar (each made when its phase
+/// starts).
+struct TerminalReporter {
     started: Instant,
     live: Mutex<Option<Arc<LiveView>>>,
+    bench: Mutex<Option<Arc<dyn Reporter>>>,
 }
 
-impl View for TerminalView {
+impl TerminalReporter {
     fn phase(&self, phase: Phase, detail: &str) {
         let (i, n) = phase.position();
-        let elapsed = humantime::format_duration(std::time::Duration::from_secs(
+        let elapsed = nfslab_workload::format_duration(std::time::Duration::from_secs(
             self.started.elapsed().as_secs(),
         ));
         eprintln!("nfslab: [{i}/{n}] {phase} (at {elapsed}): {detail}");
     }
 
-    fn line(&self, text: &str) {
-        eprintln!("nfslab: {text}");
+    fn live(&self) -> Option<Arc<LiveView>> {
+        self.live.lock().ok().and_then(|s| s.clone())
     }
 
-    fn scenarios(&self, count: usize) -> Arc<dyn Observer> {
-        let view = Arc::new(LiveView::new(count));
-        if let Ok(mut slot) = self.live.lock() {
-            *slot = Some(Arc::clone(&view));
+    fn bench(&self) -> Arc<dyn Reporter> {
+        let mut slot = self.bench.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(slot.get_or_insert_with(nfslab::bench::progress::for_stderr))
+    }
+}
+
+impl Reporter for TerminalReporter {
+    fn report(&self, event: Event<'_>) {
+        match event {
+            Event::Phase { phase, detail } => self.phase(phase, detail),
+            Event::Line(text) => eprintln!("nfslab: {text}"),
+            Event::ScenariosStarting { count } => {
+                if let Ok(mut slot) = self.live.lock() {
+                    *slot = Some(Arc::new(LiveView::new(count)));
+                }
+            }
+            Event::Scenario(_) => {
+                if let Some(live) = self.live() {
+                    live.report(event);
+                }
+            }
+            Event::ScenariosDone => {
+                if let Some(view) = self.live.lock().ok().and_then(|mut s| s.take()) {
+                    view.finish();
+                }
+            }
+            Event::Bench(_) => self.bench().report(event),
         }
-        view
-    }
-
-    fn scenarios_done(&self) {
-        if let Some(view) = self.live.lock().ok().and_then(|mut s| s.take()) {
-            view.finish();
-        }
-    }
-
-    fn bench(&self) -> Arc<dyn Progress> {
-        nfslab::bench::progress::for_stderr()
     }
 }
 
@@ -242,10 +255,11 @@ pub(crate) fn run(args: &RunArgs, config: Config) -> Result<Outcome, CliError> {
         }
     }
     let runtime = super::runtime()?;
-    let view = TerminalView {
+    let reporter = Arc::new(TerminalReporter {
         started: Instant::now(),
         live: Mutex::new(None),
-    };
+        bench: Mutex::new(None),
+    });
     let report = runtime.block_on(async {
         let rx = super::on_interrupt(
             Some(
@@ -254,7 +268,7 @@ pub(crate) fn run(args: &RunArgs, config: Config) -> Result<Outcome, CliError> {
             ),
             Some(|| ()),
         );
-        execute(&job, &SystemProvider::default(), &view, rx).await
+        execute(&job, &SystemProvider::default(), reporter, rx).await
     });
     let kind = matches!(job.cluster, nfslab::ClusterChoice::Kind { .. });
     finish(&report, kind);

@@ -216,7 +216,7 @@ pub(crate) fn run(args: &ScenariosArgs, mut config: Config) -> Result<Outcome, C
                     commands::run(
                         selected,
                         &request,
-                        Arc::clone(&view) as Arc<dyn nfslab::scenario::Observer>,
+                        Arc::clone(&view) as Arc<dyn nfslab::progress::Reporter>,
                         super::on_interrupt(None, None),
                         &mut stderr,
                     )

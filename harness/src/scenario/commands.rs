@@ -8,22 +8,24 @@
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::catalog::{Catalog, CatalogError};
-use super::engine::{Observer, RunOptions, run_all};
+use super::engine::{RunOptions, run_all};
 use super::env;
 use super::plan::{Action, Scenario, StepTimeout};
 use super::render;
 use super::template::{Images, Vars};
 use super::validate::placeholder_server;
 use crate::config::Config;
-use crate::environment::ClusterChoice;
+use crate::environment::{self, ClusterChoice, EnvironmentError};
 use crate::exit::Outcome;
 use crate::k8s::manifest::to_yaml;
 use crate::k8s::ownership::RunId;
 use crate::model::scenarios::RunResults;
+use crate::orchestrate::{ClusterProvider, Staged, SystemProvider, Verdict, Work, orchestrate};
 use crate::output::{ScenarioEntry, ScenarioList, ScenarioNote, ScenarioShow, ScenarioStep};
+use crate::progress::{Reporter, StderrLines};
 
 /// The scenarios a `run` selects: validated, or every problem found.
 ///
@@ -147,7 +149,7 @@ pub fn show_document(catalog: &Catalog, arg: &str) -> Result<ScenarioShow, Strin
         .iter()
         .map(|step| {
             let timeout = match step.timeout {
-                StepTimeout::Fixed(d) => humantime::format_duration(d).to_string(),
+                StepTimeout::Fixed(d) => nfslab_workload::format_duration(d).to_string(),
                 StepTimeout::Configured(k) => {
                     let name = super::plan::TimeoutKind::NAMES
                         .iter()
@@ -155,14 +157,16 @@ pub fn show_document(catalog: &Catalog, arg: &str) -> Result<ScenarioShow, Strin
                         .map_or("", |(n, _)| n);
                     format!(
                         "{} ({name})",
-                        humantime::format_duration(step.timeout.resolve(&config.timeouts))
+                        nfslab_workload::format_duration(step.timeout.resolve(&config.timeouts))
                     )
                 }
             };
             let limit = match &step.action {
                 Action::Stays(stays) => format!(
                     "for {}",
-                    humantime::format_duration(stays.duration.unwrap_or(config.timeouts.observe))
+                    nfslab_workload::format_duration(
+                        stays.duration.unwrap_or(config.timeouts.observe)
+                    )
                 ),
                 _ => format!("within {timeout}"),
             };
@@ -444,90 +448,211 @@ pub fn outcome_of(results: &RunResults) -> Outcome {
 pub async fn run(
     scenarios: Vec<Scenario>,
     request: &RunRequest,
-    observer: Arc<dyn Observer>,
+    observer: Arc<dyn Reporter>,
     rx: tokio::sync::watch::Receiver<bool>,
     out: &mut (dyn Write + Send),
 ) -> std::io::Result<Outcome> {
-    let selected: Vec<String> = scenarios.iter().map(|s| s.id.clone()).collect();
+    let provider = SystemProvider::default();
     let run_id = RunId::generate();
-    let mut interrupted = rx.clone();
-    let interrupt = async move {
-        let _ = interrupted.wait_for(|stop| *stop).await;
+    run_on(&provider, run_id, scenarios, request, observer, rx, out).await
+}
+
+/// [`run`] as run `run_id`, in the environment `provider` brings up, through
+/// [`orchestrate`]; bring-up and tear-down lines go to stderr.
+///
+/// # Errors
+/// Writing to `out` failed.
+pub async fn run_on(
+    provider: &ClusterProvider,
+    run_id: RunId,
+    scenarios: Vec<Scenario>,
+    request: &RunRequest,
+    observer: Arc<dyn Reporter>,
+    rx: tokio::sync::watch::Receiver<bool>,
+    out: &mut (dyn Write + Send),
+) -> std::io::Result<Outcome> {
+    let work = ScenariosWork {
+        selected: scenarios.iter().map(|s| s.id.clone()).collect(),
+        scenarios: scenarios.into_iter().map(Arc::new).collect(),
+        request,
+        observer,
+        run_id,
+        out: Mutex::new(Output { out, error: None }),
     };
-    let progress = |line: &str| eprintln!("nfslab: {line}");
-    let prepared = match env::prepare(
-        &request.choice,
-        &request.config,
-        &run_id,
-        interrupt,
-        &progress,
-    )
-    .await
-    {
-        Ok(p) => p,
-        Err(e) => {
-            let line = crate::errors::error_chain(&e);
-            writeln!(out, "error: {line}")?;
-            let reason = format!("not run: the cluster could not be prepared: {line}");
-            let empty = RunResults {
-                schema_version: crate::model::scenarios::SCHEMA_VERSION,
-                kind: crate::model::scenarios::KIND.to_owned(),
-                run_id: run_id.to_string(),
-                started_at: crate::errors::now_rfc3339(),
-                duration_ms: 0,
-                environment: crate::model::scenarios::ScenarioTarget::default(),
-                summary: crate::model::scenarios::Summary::default(),
-                scenarios: Vec::new(),
-            };
-            let not_run = super::junit::NotRun::Error(&reason);
-            if let Err(e) = write_junit(request.junit.as_deref(), &empty, &selected, not_run) {
-                writeln!(out, "error: {e}")?;
-            }
-            if let Some(line) = crate::advice::instead_of_kind(&e, &[]) {
-                writeln!(out, "{line}")?;
-            }
-            return Ok(e.outcome());
-        }
-    };
-    let options = RunOptions {
-        parallel: request
-            .parallel
-            .unwrap_or(request.config.scenarios.parallel),
-        interrupt: Some(rx),
-    };
-    let scenarios = scenarios.into_iter().map(Arc::new).collect();
-    let results = run_all(Arc::new(prepared.env.clone()), scenarios, options, observer).await;
-    let mut outcome = outcome_of(&results);
-    if let Err(e) = write_results(&request.results, &results) {
-        writeln!(out, "{e}")?;
-        outcome = Outcome::Environment;
-    } else {
-        writeln!(out, "results: {}", request.results.display())?;
-    }
-    let not_run =
-        super::junit::NotRun::Skipped("not run: the run was interrupted before it started");
-    match write_junit(request.junit.as_deref(), &results, &selected, not_run) {
-        Ok(()) => {
-            if let Some(path) = &request.junit {
-                writeln!(out, "junit: {}", path.display())?;
-            }
-        }
-        Err(e) => {
-            writeln!(out, "error: {e}")?;
-            outcome = Outcome::Environment;
+    orchestrate(&work, provider, &StderrLines, rx).await
+}
+
+/// The writer of a scenario run's lines, and its first failure.
+struct Output<'a> {
+    out: &'a mut (dyn Write + Send),
+    error: Option<std::io::Error>,
+}
+
+/// `nfslab scenarios run` as a work of the orchestrator.
+struct ScenariosWork<'a> {
+    selected: Vec<String>,
+    scenarios: Vec<Arc<Scenario>>,
+    request: &'a RunRequest,
+    observer: Arc<dyn Reporter>,
+    run_id: RunId,
+    out: Mutex<Output<'a>>,
+}
+
+impl ScenariosWork<'_> {
+    /// One line on the command's output (its first failure is kept for the end).
+    fn say(&self, line: &str) {
+        let mut output = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if output.error.is_none()
+            && let Err(e) = writeln!(output.out, "{line}")
+        {
+            output.error = Some(e);
         }
     }
-    if let Err(e) = env::tear_down(&prepared, &progress).await {
-        writeln!(out, "error: {}", crate::errors::error_chain(&e))?;
-        outcome = Outcome::Environment;
+
+    /// The results of a run in which no scenario ran: the JUnit report says why (`reason`).
+    fn none_ran(&self, reason: &str) {
+        let empty = RunResults {
+            schema_version: crate::model::scenarios::SCHEMA_VERSION,
+            kind: crate::model::scenarios::KIND.to_owned(),
+            run_id: self.run_id.to_string(),
+            started_at: crate::errors::now_rfc3339(),
+            duration_ms: 0,
+            environment: crate::model::scenarios::ScenarioTarget::default(),
+            summary: crate::model::scenarios::Summary::default(),
+            scenarios: Vec::new(),
+        };
+        let not_run = super::junit::NotRun::Error(reason);
+        if let Err(e) = write_junit(
+            self.request.junit.as_deref(),
+            &empty,
+            &self.selected,
+            not_run,
+        ) {
+            self.say(&format!("error: {e}"));
+        }
     }
-    let s = results.summary;
-    writeln!(
-        out,
-        "{} passed, {} failed, {} errors, {} skipped, {} interrupted",
-        s.passed, s.failed, s.errors, s.skipped, s.interrupted
-    )?;
-    Ok(outcome)
+}
+
+#[async_trait::async_trait]
+impl Work<ClusterProvider> for ScenariosWork<'_> {
+    type Done = Option<RunResults>;
+    type Report = std::io::Result<Outcome>;
+
+    fn run_id(&self) -> &RunId {
+        &self.run_id
+    }
+
+    fn request(&self) -> environment::Request {
+        let config = &self.request.config;
+        environment::Request {
+            cluster: self.request.choice.clone(),
+            flavors: vec![config.nfs.flavor],
+            external: Vec::new(),
+            config: config.clone(),
+            debug_dir: None,
+            keep_on_failure: false,
+        }
+    }
+
+    fn unprepared(&self, error: EnvironmentError) -> std::io::Result<Outcome> {
+        let line = crate::errors::error_chain(&error);
+        self.say(&format!("error: {line}"));
+        self.none_ran(&format!(
+            "not run: the cluster could not be prepared: {line}"
+        ));
+        if let Some(line) = crate::advice::instead_of_kind(&error, &[]) {
+            self.say(&line);
+        }
+        self.summarize(None, error.outcome())
+    }
+
+    async fn run(
+        &self,
+        staged: &Staged,
+        cancel: &tokio::sync::watch::Receiver<bool>,
+        verdict: &mut Verdict,
+    ) -> Option<RunResults> {
+        let config = &self.request.config;
+        let flavor = config.nfs.flavor;
+        let Some(server) = staged.servers.iter().find(|s| s.flavor == flavor).cloned() else {
+            let error = EnvironmentError::NoServer { flavor };
+            let line = crate::errors::error_chain(&error);
+            self.say(&format!("error: {line}"));
+            self.none_ran(&format!(
+                "not run: the cluster could not be prepared: {line}"
+            ));
+            verdict.add(error.outcome());
+            return None;
+        };
+        let env = env::ScenarioEnv::new(
+            Arc::clone(&staged.cluster),
+            server,
+            config.clone(),
+            self.run_id.clone(),
+        );
+        let options = RunOptions {
+            parallel: self.request.parallel.unwrap_or(config.scenarios.parallel),
+            interrupt: Some(cancel.clone()),
+        };
+        let results = run_all(
+            Arc::new(env),
+            self.scenarios.clone(),
+            options,
+            Arc::clone(&self.observer),
+        )
+        .await;
+        verdict.add(outcome_of(&results));
+        if let Err(e) = write_results(&self.request.results, &results) {
+            self.say(&e.to_string());
+            verdict.add(Outcome::Environment);
+        } else {
+            self.say(&format!("results: {}", self.request.results.display()));
+        }
+        let not_run =
+            super::junit::NotRun::Skipped("not run: the run was interrupted before it started");
+        match write_junit(
+            self.request.junit.as_deref(),
+            &results,
+            &self.selected,
+            not_run,
+        ) {
+            Ok(()) => {
+                if let Some(path) = &self.request.junit {
+                    self.say(&format!("junit: {}", path.display()));
+                }
+            }
+            Err(e) => {
+                self.say(&format!("error: {e}"));
+                verdict.add(Outcome::Environment);
+            }
+        }
+        Some(results)
+    }
+
+    fn conclude(&self, done: Option<RunResults>, verdict: Verdict) -> std::io::Result<Outcome> {
+        if let Some(e) = &verdict.tear_down {
+            self.say(&format!("error: {}", crate::errors::error_chain(e)));
+        }
+        self.summarize(done, verdict.outcome)
+    }
+}
+
+impl ScenariosWork<'_> {
+    /// The summary line of what ran, and the exit code (or the output's first failure).
+    fn summarize(&self, done: Option<RunResults>, outcome: Outcome) -> std::io::Result<Outcome> {
+        if let Some(results) = done {
+            let s = results.summary;
+            self.say(&format!(
+                "{} passed, {} failed, {} errors, {} skipped, {} interrupted",
+                s.passed, s.failed, s.errors, s.skipped, s.interrupted
+            ));
+        }
+        let mut output = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        match output.error.take() {
+            Some(e) => Err(e),
+            None => Ok(outcome),
+        }
+    }
 }
 
 /// The results could not be written.

@@ -7,7 +7,8 @@
 //! everything the scenario created (`crate::k8s::tracker::Tracker`), removes its server
 //! directory, and returns a [`ScenarioResult`] with every step's outcome.
 //!
-//! Progress is reported to an [`Observer`] (the CLI's live view; tests record it).
+//! Progress is reported to a [`Reporter`] as [`ScenarioEvent`]s (the CLI's live view; tests
+//! record them).
 //!
 //! A scenario that disturbs the others ([`Scenario::exclusive`]: one that restarts the NFS
 //! server) runs alone: [`run_all`] starts it after every other scenario has ended, through
@@ -23,7 +24,7 @@ use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard, watch};
 use tokio::time::Instant;
 
 use super::env::ScenarioEnv;
-use super::plan::{Requirements, Scenario, Step};
+use super::plan::{Requirements, Scenario};
 use super::steps::{self, StepCtx, StepError};
 use super::template::{Templates, Vars};
 use crate::k8s::ObjectRef;
@@ -34,56 +35,7 @@ use crate::model::scenarios::{
     KIND, MountRecord, Outcome, RunResults, SCHEMA_VERSION, ScenarioResult, StepOutcome,
     StepResult, Summary,
 };
-
-/// Something that happened while scenarios run.
-#[derive(Debug)]
-pub enum Progress<'a> {
-    /// A scenario started.
-    ScenarioStarted {
-        /// Its id.
-        id: &'a str,
-        /// How many steps it has.
-        steps: usize,
-    },
-    /// A step started.
-    StepStarted {
-        /// Scenario id.
-        id: &'a str,
-        /// The step.
-        step: &'a Step,
-    },
-    /// A step ended.
-    StepFinished {
-        /// Scenario id.
-        id: &'a str,
-        /// Its result.
-        result: &'a StepResult,
-    },
-    /// Cleanup of a scenario started.
-    CleanupStarted {
-        /// Scenario id.
-        id: &'a str,
-    },
-    /// A scenario ended (cleanup done).
-    ScenarioFinished {
-        /// Its result.
-        result: &'a ScenarioResult,
-    },
-}
-
-/// Receives progress; must be cheap (called from running scenarios).
-pub trait Observer: Send + Sync {
-    /// Something happened.
-    fn progress(&self, event: Progress<'_>);
-}
-
-/// An observer that ignores everything.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Quiet;
-
-impl Observer for Quiet {
-    fn progress(&self, _event: Progress<'_>) {}
-}
+use crate::progress::{Event, Reporter, ScenarioEvent};
 
 /// How [`run_all`] runs scenarios.
 #[derive(Clone, Debug)]
@@ -188,17 +140,17 @@ fn missing(env: &ScenarioEnv, requires: Requirements) -> Option<String> {
 pub async fn run_scenario(
     env: Arc<ScenarioEnv>,
     scenario: Arc<Scenario>,
-    observer: Arc<dyn Observer>,
+    observer: Arc<dyn Reporter>,
     interrupt: Option<watch::Receiver<bool>>,
 ) -> ScenarioResult {
     let started = Instant::now();
     let started_at = crate::errors::now_rfc3339();
     let vars = Vars::new(&env.run, &scenario.id, &env.server, &env.images);
     let namespace = vars.namespace.clone();
-    observer.progress(Progress::ScenarioStarted {
+    observer.report(Event::Scenario(ScenarioEvent::ScenarioStarted {
         id: &scenario.id,
         steps: scenario.steps.len(),
-    });
+    }));
     let skip = if is_interrupted(interrupt.as_ref()) {
         Some((
             Outcome::Interrupted,
@@ -219,7 +171,9 @@ pub async fn run_scenario(
             None,
             CleanupReport::default(),
         );
-        observer.progress(Progress::ScenarioFinished { result: &result });
+        observer.report(Event::Scenario(ScenarioEvent::ScenarioFinished {
+            result: &result,
+        }));
         return result;
     }
 
@@ -265,7 +219,7 @@ pub async fn run_scenario(
             let t = scenario.timeout.unwrap_or_default();
             (Outcome::Failed, Some(format!(
                 "the scenario exceeded its time limit of {}",
-                humantime::format_duration(t)
+                nfslab_workload::format_duration(t)
             )))
         },
     };
@@ -288,7 +242,9 @@ pub async fn run_scenario(
         Some(diagnose::diagnose(env.cluster.as_ref(), &scope).await)
     };
 
-    observer.progress(Progress::CleanupStarted { id: &scenario.id });
+    observer.report(Event::Scenario(ScenarioEvent::CleanupStarted {
+        id: &scenario.id,
+    }));
     let mut cleanup = tracker.cleanup(env.config.timeouts.cleanup).await;
     let dir_created = lock(&shared).dir_created;
     if dir_created && let Some(files) = &env.files {
@@ -315,7 +271,9 @@ pub async fn run_scenario(
     let result = finish(
         &scenario, &namespace, started_at, started, outcome, reason, shared, diagnosis, cleanup,
     );
-    observer.progress(Progress::ScenarioFinished { result: &result });
+    observer.report(Event::Scenario(ScenarioEvent::ScenarioFinished {
+        result: &result,
+    }));
     result
 }
 
@@ -380,7 +338,7 @@ async fn run_steps(
     vars: Vars,
     tracker: Tracker,
     shared: Arc<Mutex<Shared>>,
-    observer: Arc<dyn Observer>,
+    observer: Arc<dyn Reporter>,
 ) -> Result<(), StepError> {
     let mut ns = json!({"apiVersion": "v1", "kind": "Namespace",
                         "metadata": {"name": vars.namespace}});
@@ -428,10 +386,11 @@ async fn run_steps(
     };
     for step in &scenario.steps {
         lock(&shared).current = step.index;
-        observer.progress(Progress::StepStarted {
+        observer.report(Event::Scenario(ScenarioEvent::StepStarted {
             id: &scenario.id,
-            step,
-        });
+            index: step.index,
+            label: &step.label(),
+        }));
         let timeout = step.timeout.resolve(&env.config.timeouts);
         let window = match &step.action {
             super::plan::Action::Stays(stays) => {
@@ -449,7 +408,7 @@ async fn run_steps(
                 Ok(r) => r,
                 Err(_) => Err(StepError::failed(format!(
                     "the step did not finish within {}",
-                    humantime::format_duration(cap)
+                    nfslab_workload::format_duration(cap)
                 ))),
             };
         let result = StepResult {
@@ -473,10 +432,10 @@ async fn run_steps(
             s.captured = ctx.vars.captured.clone();
             s.subjects = ctx.subjects.clone();
         }
-        observer.progress(Progress::StepFinished {
+        observer.report(Event::Scenario(ScenarioEvent::StepFinished {
             id: &scenario.id,
             result: &result,
-        });
+        }));
         outcome?;
     }
     Ok(())
@@ -489,7 +448,7 @@ pub async fn run_all(
     env: Arc<ScenarioEnv>,
     scenarios: Vec<Arc<Scenario>>,
     options: RunOptions,
-    observer: Arc<dyn Observer>,
+    observer: Arc<dyn Reporter>,
 ) -> RunResults {
     let started = Instant::now();
     let started_at = crate::errors::now_rfc3339();

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::engine::{Observer, Progress, RunOptions, run_all, run_scenario};
+use super::engine::{RunOptions, run_all, run_scenario};
 use super::env::ScenarioEnv;
 use super::load::parse;
 use super::plan::Scenario;
@@ -27,6 +27,7 @@ use crate::k8s::{
 };
 use crate::model::scenarios::{Observation, Outcome, ScenarioResult, StepOutcome};
 use crate::nfs::{FileAccess, NfsServer, ServerFlavor};
+use crate::progress::{Event, Reporter, ScenarioEvent};
 
 const NS: &str = "nfslab-t-a1b2c3";
 const PREFIX: &str = "nfslab-a1b2c3-t";
@@ -1275,23 +1276,26 @@ struct Counting {
     steps: Mutex<Vec<String>>,
 }
 
-impl Observer for Counting {
-    fn progress(&self, event: Progress<'_>) {
+impl Reporter for Counting {
+    fn report(&self, event: Event<'_>) {
+        let Event::Scenario(event) = event else {
+            return;
+        };
         match event {
-            Progress::ScenarioStarted { .. } => {
+            ScenarioEvent::ScenarioStarted { .. } => {
                 let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
                 self.peak.fetch_max(now, Ordering::SeqCst);
             }
-            Progress::ScenarioFinished { .. } => {
+            ScenarioEvent::ScenarioFinished { .. } => {
                 self.running.fetch_sub(1, Ordering::SeqCst);
             }
-            Progress::StepFinished { id, result } => {
+            ScenarioEvent::StepFinished { id, result } => {
                 self.steps
                     .lock()
                     .expect("lock")
                     .push(format!("{id}:{}", result.index));
             }
-            Progress::StepStarted { .. } | Progress::CleanupStarted { .. } => {}
+            ScenarioEvent::StepStarted { .. } | ScenarioEvent::CleanupStarted { .. } => {}
         }
     }
 }
@@ -1349,16 +1353,19 @@ struct Timeline {
     events: Mutex<Vec<(String, &'static str, u64, usize)>>,
 }
 
-impl Observer for Timeline {
-    fn progress(&self, event: Progress<'_>) {
+impl Reporter for Timeline {
+    fn report(&self, event: Event<'_>) {
         let at = self.origin.elapsed().as_secs();
+        let Event::Scenario(event) = event else {
+            return;
+        };
         let (id, what, running) = match event {
-            Progress::ScenarioStarted { id, .. } => (
+            ScenarioEvent::ScenarioStarted { id, .. } => (
                 id.to_owned(),
                 "start",
                 self.running.fetch_add(1, Ordering::SeqCst) + 1,
             ),
-            Progress::ScenarioFinished { result } => (
+            ScenarioEvent::ScenarioFinished { result } => (
                 result.id.clone(),
                 "end",
                 self.running.fetch_sub(1, Ordering::SeqCst) - 1,

@@ -2,8 +2,10 @@
 //!
 //! [`ScenarioEnv`] bundles what the engine needs: the cluster, the NFS server (address,
 //! export, direct file access), the images, the configuration and the run id. Tests build
-//! one around the scripted fake cluster; real runs get one from [`prepare`], which brings up
-//! (or connects to) a cluster, deploys the NFS server and loads the images through
+//! one around the scripted fake cluster; the commands build one on the environment the
+//! orchestrator brought up ([`crate::orchestrate`]). The cluster-gated test entry, which
+//! holds one environment across its trials, gets one from [`prepare`], which brings up (or
+//! connects to) a cluster, deploys the NFS server and loads the images through
 //! `crate::environment`, and [`tear_down`] which undoes what [`prepare`] created.
 
 use std::collections::BTreeMap;

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::engine::{Observer, Progress};
 use crate::model::scenarios::{Outcome, StepOutcome};
+use crate::progress::{Event, Reporter, ScenarioEvent};
 
 /// A live terminal view; build it with the number of scenarios to run.
 pub struct LiveView {
@@ -62,11 +62,21 @@ impl LiveView {
     }
 }
 
-impl Observer for LiveView {
-    fn progress(&self, event: Progress<'_>) {
+impl Reporter for LiveView {
+    fn report(&self, event: Event<'_>) {
+        match event {
+            Event::Scenario(event) => self.scenario(event),
+            Event::Line(text) => self.line(text),
+            _ => {}
+        }
+    }
+}
+
+impl LiveView {
+    fn scenario(&self, event: ScenarioEvent<'_>) {
         let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
         match event {
-            Progress::ScenarioStarted { id, steps } => {
+            ScenarioEvent::ScenarioStarted { id, steps } => {
                 let bar = self
                     .multi
                     .insert_before(&self.overall, ProgressBar::new_spinner());
@@ -75,16 +85,12 @@ impl Observer for LiveView {
                 bar.set_message(format!("{id} · starting"));
                 bars.insert(id.to_owned(), (bar, steps));
             }
-            Progress::StepStarted { id, step } => {
+            ScenarioEvent::StepStarted { id, index, label } => {
                 if let Some((bar, total)) = bars.get(id) {
-                    bar.set_message(format!(
-                        "{id} · step {}/{total} · {}",
-                        step.index,
-                        step.label()
-                    ));
+                    bar.set_message(format!("{id} · step {index}/{total} · {label}"));
                 }
             }
-            Progress::StepFinished { id, result } => {
+            ScenarioEvent::StepFinished { id, result } => {
                 let mark = match result.outcome {
                     StepOutcome::Passed => "ok",
                     StepOutcome::Failed => "FAILED",
@@ -101,12 +107,12 @@ impl Observer for LiveView {
                     self.line(&format!("      {m}"));
                 }
             }
-            Progress::CleanupStarted { id } => {
+            ScenarioEvent::CleanupStarted { id } => {
                 if let Some((bar, _)) = bars.get(id) {
                     bar.set_message(format!("{id} · cleaning up"));
                 }
             }
-            Progress::ScenarioFinished { result } => {
+            ScenarioEvent::ScenarioFinished { result } => {
                 if let Some((bar, _)) = bars.remove(&result.id) {
                     bar.finish_and_clear();
                 }

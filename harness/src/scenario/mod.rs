@@ -47,8 +47,9 @@ pub(crate) mod template;
 mod validate;
 
 pub use crate::model::scenarios::{Outcome, RunResults, ScenarioResult};
+pub use crate::progress::{Quiet, Reporter, ScenarioEvent};
 pub use catalog::Catalog;
-pub use engine::{Gate, GatePass, Observer, Progress, Quiet, RunOptions, run_all, run_scenario};
+pub use engine::{Gate, GatePass, RunOptions, run_all, run_scenario};
 pub use env::ScenarioEnv;
 pub use files::{ControlError, ExecFiles, FilesError, ServerControl, ServerFiles};
 pub use live::LiveView;

@@ -29,9 +29,11 @@
 mod clients;
 mod export;
 pub mod mount;
+mod work;
 
 pub use clients::find_engine;
 pub use export::{ExportError, ExportTree};
+pub use work::{HostProvider, HostWork};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -42,7 +44,7 @@ use tokio::sync::watch;
 use self::clients::{ClientError, ClientRun, Clients};
 use self::mount::{HostMount, MountSupport};
 use super::cells::{CellExecutor, OpenRun, Repetition, StepEnd, drive, open_run};
-use super::progress::Progress;
+use super::progress::{BenchEvent, Event, Reporter};
 use super::runner::BenchOutcome;
 use crate::errors::error_chain;
 use crate::exit::Outcome;
@@ -150,7 +152,7 @@ struct StepContext<'a> {
     plan: &'a Plan,
     options: &'a HostOptions,
     results: &'a ResultsDir,
-    progress: &'a dyn Progress,
+    progress: &'a dyn Reporter,
     scratch: &'a Path,
     mount_parent: &'a Path,
     hostname: &'a str,
@@ -212,11 +214,13 @@ impl StepContext<'_> {
             .workload(&cell.workload)
             .map(|w| w.job.clone())
             .unwrap_or_else(|| nfslab_workload::Job::new(nfslab_workload::Pattern::Read));
-        self.progress.phase("laying out files");
+        self.progress
+            .report(Event::Bench(BenchEvent::Phase("laying out files")));
         if let Err(e) = clients.layout(self.plan.cell_timeout, cancel).await {
             return Ok(client_end(&e));
         }
-        self.progress.phase("measuring");
+        self.progress
+            .report(Event::Bench(BenchEvent::Phase("measuring")));
         let runs = match clients
             .measure(
                 self.plan.cell_timeout,
@@ -228,7 +232,8 @@ impl StepContext<'_> {
             Ok(runs) => runs,
             Err(e) => return Ok(client_end(&e)),
         };
-        self.progress.phase("collecting results");
+        self.progress
+            .report(Event::Bench(BenchEvent::Phase("collecting results")));
         let failures: Vec<String> = runs.iter().filter_map(client_failure).collect();
         let mut records = Vec::new();
         for run in runs {
@@ -273,7 +278,8 @@ impl StepContext<'_> {
             format_duration(self.options.connect_timeout)
         ));
         let nfs_options = nfs_options.join(",");
-        self.progress.phase("creating directories");
+        self.progress
+            .report(Event::Bench(BenchEvent::Phase("creating directories")));
         let mut targets = Vec::new();
         for k in 0..cell.clients {
             let client_dir = format!("{dir}/client-{k}");
@@ -299,7 +305,8 @@ impl StepContext<'_> {
         if self.options.keep_files {
             return Vec::new();
         }
-        self.progress.phase("removing files");
+        self.progress
+            .report(Event::Bench(BenchEvent::Phase("removing files")));
         match server.tree.remove_tree(dir).await {
             Ok(()) => Vec::new(),
             Err(e) => vec![error_chain(&e)],
@@ -321,7 +328,8 @@ impl StepContext<'_> {
             .profile(&cell.profile)
             .map(|p| p.options.clone())
             .unwrap_or_default();
-        self.progress.phase("mounting");
+        self.progress
+            .report(Event::Bench(BenchEvent::Phase("mounting")));
         let timeout = self
             .options
             .connect_timeout
@@ -365,14 +373,16 @@ impl StepContext<'_> {
         };
         let mut leftovers = Vec::new();
         if !self.options.keep_files {
-            self.progress.phase("removing files");
+            self.progress
+                .report(Event::Bench(BenchEvent::Phase("removing files")));
             if let Err(e) = std::fs::remove_dir_all(&dir)
                 && e.kind() != std::io::ErrorKind::NotFound
             {
                 leftovers.push(format!("`{}`: {e}", dir.display()));
             }
         }
-        self.progress.phase("unmounting");
+        self.progress
+            .report(Event::Bench(BenchEvent::Phase("unmounting")));
         if let Err(e) = mounted.unmount() {
             leftovers.push(e);
         }
@@ -500,7 +510,7 @@ async fn reach_servers(
 pub async fn run_host_bench(
     plan: &Plan,
     options: &HostOptions,
-    progress: &dyn Progress,
+    progress: &dyn Reporter,
     mut cancel: watch::Receiver<bool>,
 ) -> Result<BenchOutcome, HostError> {
     let servers = reach_servers(plan, options.connect_timeout, &mut cancel).await?;
@@ -657,13 +667,17 @@ impl CellExecutor for HostCells<'_> {
     async fn finish(self, leftovers: &mut Vec<String>) {
         let context = self.context;
         let run = &context.options.run_id;
-        context.progress.phase("removing the run's directories");
+        context.progress.report(Event::Bench(BenchEvent::Phase(
+            "removing the run's directories",
+        )));
         for server in self.servers {
             if context.options.keep_files {
-                context.progress.note(&format!(
-                    "files kept on `{}:{}` in `{BENCH_DIR}/{run}`",
-                    server.host, server.export
-                ));
+                context
+                    .progress
+                    .report(Event::Bench(BenchEvent::Note(&format!(
+                        "files kept on `{}:{}` in `{BENCH_DIR}/{run}`",
+                        server.host, server.export
+                    ))));
             } else {
                 for dir in [format!("{BENCH_DIR}/{run}"), BENCH_DIR.to_owned()] {
                     if let Err(e) = server.tree.remove_if_empty(&dir).await {
