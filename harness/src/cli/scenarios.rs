@@ -8,7 +8,7 @@ use nfslab::Config;
 use nfslab::Outcome;
 use nfslab::scenario::LiveView;
 use nfslab::scenario::catalog::{self, Catalog};
-use nfslab::scenario::commands::{self, RenderTarget, RunRequest};
+use nfslab::scenario::commands::{self, DryRunError, RenderTarget, RunRequest};
 
 use super::errors::CliError;
 
@@ -164,14 +164,15 @@ pub(crate) fn run(args: &ScenariosArgs, mut config: Config) -> Result<Outcome, C
             }
         },
         ScenariosCommand::Show { scenario, output } => match output.format() {
-            nfslab::output::Format::Text => {
-                commands::show(&catalog, scenario, &mut stdout, &mut std::io::stderr())
-                    .map_err(CliError::Write)
-            }
             format => {
                 let doc =
                     commands::show_document(&catalog, scenario).map_err(CliError::BadInput)?;
-                super::print_document(&doc, format)?;
+                match format {
+                    nfslab::output::Format::Text => {
+                        commands::show(&doc, &mut stdout).map_err(CliError::Write)?;
+                    }
+                    format => super::print_document(&doc, format)?,
+                }
                 Ok(Outcome::Success)
             }
         },
@@ -193,10 +194,12 @@ pub(crate) fn run(args: &ScenariosArgs, mut config: Config) -> Result<Outcome, C
                     .clone()
                     .map_or(RenderTarget::Stdout, RenderTarget::Dir);
                 match commands::dry_run(&selected, &target, &mut stdout) {
-                    Ok(Outcome::Success) if run.cluster.names_a_cluster() => {
+                    Ok(()) if run.cluster.names_a_cluster() => {
                         server_dry_run(&selected, &run.cluster, &config)
                     }
-                    other => other.map_err(CliError::Write),
+                    Ok(()) => Ok(Outcome::Success),
+                    Err(DryRunError::Render(e)) => Err(CliError::BadInput(e.to_string())),
+                    Err(DryRunError::Write(e)) => Err(CliError::Write(e)),
                 }
             } else {
                 if let Some(flavor) = run.nfs_flavor {

@@ -14,7 +14,7 @@ use super::catalog::{Catalog, CatalogError};
 use super::engine::{RunOptions, run_all};
 use super::env;
 use super::plan::{Action, Scenario, StepTimeout};
-use super::render;
+use super::render::{self, RenderError};
 use super::template::{Images, Vars};
 use super::validate::placeholder_server;
 use crate::config::Config;
@@ -193,24 +193,12 @@ pub fn show_document(catalog: &Catalog, arg: &str) -> Result<ScenarioShow, Strin
     })
 }
 
-/// `nfslab scenarios show ID|CODE|FILE`: what the scenario shows, its notes and its steps
-/// on `out`; problems on `errors`.
+/// `nfslab scenarios show ID|CODE|FILE` as text: what the scenario shows ([`show_document`]),
+/// its notes and its steps on `out`.
 ///
 /// # Errors
 /// Writing failed.
-pub fn show(
-    catalog: &Catalog,
-    arg: &str,
-    out: &mut dyn Write,
-    errors: &mut dyn Write,
-) -> std::io::Result<Outcome> {
-    let doc = match show_document(catalog, arg) {
-        Ok(doc) => doc,
-        Err(text) => {
-            writeln!(errors, "error: {text}")?;
-            return Ok(Outcome::BadInput);
-        }
-    };
+pub fn show(doc: &ScenarioShow, out: &mut dyn Write) -> std::io::Result<()> {
     let code = doc
         .code
         .as_deref()
@@ -239,7 +227,7 @@ pub fn show(
             step.index, step.label, step.limit, step.line
         )?;
     }
-    Ok(Outcome::Success)
+    Ok(())
 }
 
 /// Where a dry run's rendered manifests go.
@@ -251,16 +239,27 @@ pub enum RenderTarget {
     Dir(PathBuf),
 }
 
+/// Why a dry run stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DryRunError {
+    /// A scenario could not be rendered (`file:line:column: what`): bad input.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// Writing the rendered manifests failed.
+    #[error("cannot write the rendered manifests")]
+    Write(#[from] std::io::Error),
+}
+
 /// `nfslab scenarios run --dry-run`: validate, and render what would be applied against a
 /// placeholder server, without a cluster.
 ///
 /// # Errors
-/// Writing the output failed.
+/// A scenario that cannot be rendered, or writing the output failed.
 pub fn dry_run(
     scenarios: &[Scenario],
     target: &RenderTarget,
     out: &mut dyn Write,
-) -> std::io::Result<Outcome> {
+) -> Result<(), DryRunError> {
     let run = RunId::generate();
     let server = placeholder_server();
     let images = Images::default();
@@ -268,13 +267,7 @@ pub fn dry_run(
         std::fs::create_dir_all(dir)?;
     }
     for s in scenarios {
-        let values = match render::render(s, &run, &server, &images) {
-            Ok(v) => v,
-            Err(e) => {
-                writeln!(out, "{e}")?;
-                return Ok(Outcome::BadInput);
-            }
-        };
+        let values = render::render(s, &run, &server, &images)?;
         let yaml = to_yaml(&values).map_err(std::io::Error::other)?;
         let vars = Vars::new(&run, &s.id, &server, &images);
         match target {
@@ -303,7 +296,7 @@ pub fn dry_run(
             }
         }
     }
-    Ok(Outcome::Success)
+    Ok(())
 }
 
 /// The namespace server-side dry runs place namespaced objects in: the scenario's own
@@ -710,49 +703,30 @@ mod tests {
 
     #[test]
     fn show_prints_notes_and_steps_with_their_limits() {
-        let mut out = Vec::new();
-        let mut errors = Vec::new();
-        let outcome = show(
-            &catalog(),
-            "recycle-failure-surfaces",
-            &mut out,
-            &mut errors,
-        )
-        .expect("writes");
-        assert_eq!(outcome, Outcome::Success);
-        let mut by_code = Vec::new();
+        let shown = |arg: &str| {
+            let doc = show_document(&catalog(), arg).expect("a scenario of the catalog");
+            let mut out = Vec::new();
+            show(&doc, &mut out).expect("writes");
+            String::from_utf8(out).expect("utf-8")
+        };
+        let text = shown("recycle-failure-surfaces");
         assert_eq!(
-            show(&catalog(), "R3", &mut by_code, &mut errors).expect("writes"),
-            Outcome::Success,
+            shown("R3"),
+            text,
             "the code `scenarios list` prints works too"
         );
-        assert_eq!(by_code, out);
-        assert!(errors.is_empty());
-        let text = String::from_utf8(out).expect("utf-8");
         assert!(text.starts_with("R3 recycle-failure-surfaces: "), "{text}");
         assert!(text.contains("[disagreement]"), "{text}");
         assert!(text.contains("within 8m"), "{text}");
         assert!(text.contains("within 30s (request)"), "{text}");
         assert!(!text.contains("runs alone"), "{text}");
-        let mut f1 = Vec::new();
-        show(&catalog(), "F1", &mut f1, &mut errors).expect("writes");
-        let f1 = String::from_utf8(f1).expect("utf-8");
+        let f1 = shown("F1");
         assert!(
             f1.contains("\nruns alone: after every other scenario of the run has ended"),
             "{f1}"
         );
-        let mut out = Vec::new();
-        let mut errors = Vec::new();
-        assert_eq!(
-            show(&catalog(), "nope", &mut out, &mut errors).expect("writes"),
-            Outcome::BadInput
-        );
-        assert!(out.is_empty(), "problems go to stderr");
-        assert!(
-            String::from_utf8(errors)
-                .expect("utf-8")
-                .contains("nfslab scenarios list")
-        );
+        let unknown = show_document(&catalog(), "nope").expect_err("not in the catalog");
+        assert!(unknown.contains("nfslab scenarios list"), "{unknown}");
     }
 
     #[test]
@@ -784,13 +758,12 @@ mod tests {
             select(&catalog(), &["dynamic-provisioning-archive".to_owned()]).expect("valid");
         let dir = tempfile::tempdir().expect("tempdir");
         let mut out = Vec::new();
-        let outcome = dry_run(
+        dry_run(
             &scenarios,
             &RenderTarget::Dir(dir.path().to_owned()),
             &mut out,
         )
         .expect("writes");
-        assert_eq!(outcome, Outcome::Success);
         let yaml = std::fs::read_to_string(dir.path().join("dynamic-provisioning-archive.yaml"))
             .expect("rendered");
         let values =

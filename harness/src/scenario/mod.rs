@@ -55,5 +55,6 @@ pub use files::{ControlError, ExecFiles, FilesError, ServerControl, ServerFiles}
 pub use live::LiveView;
 pub use load::{load_file, parse};
 pub use plan::Scenario;
+pub use render::RenderError;
 pub use template::{Images, namespace_for, prefix_for};
 pub use validate::{ScenarioError, ValidationErrors};

@@ -20,7 +20,7 @@ use crate::nfs::NfsServer;
 /// A scenario could not be rendered.
 #[derive(Debug, thiserror::Error)]
 #[error("{location}: {message}")]
-pub(super) struct RenderError {
+pub struct RenderError {
     /// `file:line:column`.
     pub location: String,
     /// What went wrong.
