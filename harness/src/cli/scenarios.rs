@@ -163,19 +163,16 @@ pub(crate) fn run(args: &ScenariosArgs, mut config: Config) -> Result<Outcome, C
                 Ok(commands::list_outcome(&list))
             }
         },
-        ScenariosCommand::Show { scenario, output } => match output.format() {
-            format => {
-                let doc =
-                    commands::show_document(&catalog, scenario).map_err(CliError::BadInput)?;
-                match format {
-                    nfslab::output::Format::Text => {
-                        commands::show(&doc, &mut stdout).map_err(CliError::Write)?;
-                    }
-                    format => super::print_document(&doc, format)?,
+        ScenariosCommand::Show { scenario, output } => {
+            let doc = commands::show_document(&catalog, scenario).map_err(CliError::BadInput)?;
+            match output.format() {
+                nfslab::output::Format::Text => {
+                    commands::show(&doc, &mut stdout).map_err(CliError::Write)?;
                 }
-                Ok(Outcome::Success)
+                format => super::print_document(&doc, format)?,
             }
-        },
+            Ok(Outcome::Success)
+        }
         ScenariosCommand::Run(run) => {
             let selected =
                 commands::select(&catalog, &run.scenarios).map_err(CliError::Problems)?;
