@@ -6,6 +6,5 @@
 //! this module names them where the harness has always found them.
 
 pub(crate) use nfslab_mount_options::{
-    DiffKind, MountOption, MountOptions, NfsVersion, Number, OptionDiff, OptionError, Recovery,
-    SecFlavor, Switch, Transport, diff,
+    DiffKind, MountOption, MountOptions, Number, OptionDiff, OptionError, diff,
 };
