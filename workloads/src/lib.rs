@@ -138,14 +138,13 @@ pub use crate::result::{
 
 // The NFSv3 client from user space, as the harness's host benchmark reaches an export.
 pub use crate::backend::nfs::client::Nfs;
-pub use crate::backend::nfs::options::{
-    NfsOptions, Refusal as NfsOptionRefusal, Support as NfsOptionSupport,
-};
+pub use crate::backend::nfs::options::NfsOptions;
 pub use crate::backend::nfs::rpc::RetryPolicy;
 pub use crate::backend::nfs::setup::{
     Mounted as NfsMounted, connect as connect_nfs, unmount as unmount_nfs,
 };
 pub use crate::backend::nfs::stats::RpcStats;
+pub use crate::backend::nfs::support::{Refusal as NfsOptionRefusal, Support as NfsOptionSupport};
 pub use crate::backend::nfs::target::NfsTarget;
 
 // What the pod helper subcommands report.
