@@ -17,8 +17,9 @@
 //!    - [`names`]: the grammar of user-given names that become paths or object names.
 //! 2. `config`: timeouts and other tunables, with commented defaults ([`Config`]); the server
 //!    flavor.
-//! 3. [`nfs`]: the NFS server under test, how to reach its files, the mount-option model and
-//!    its mapping onto the user-space client (`nfs::protocol`).
+//! 3. [`nfs`]: the NFS server under test, how to reach its files, the mount-option model (the
+//!    crate `nfslab-mount-options`, which the user-space client shares) and its mapping onto
+//!    the user-space client (`nfs::protocol`).
 //! 4. The run's data and the cluster:
 //!    - [`model`]: every document a run plans, records and concludes (benchmark plans and
 //!      their matrix, NAS tiers, the results directory, summaries, scenario results, the

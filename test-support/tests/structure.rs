@@ -1,7 +1,8 @@
 //! The structure of nfslab's crates as checked facts, read from their sources:
-//! - no module of the harness library, the `nfslab` binary or the workload crate uses a
-//!   sibling that (directly or through others) uses it back, at any level of the module
-//!   tree; a failure lists each cycle with the `file:line` of every edge;
+//! - no module of the harness library, the `nfslab` binary, the workload crate or the
+//!   mount-option crate uses a sibling that (directly or through others) uses it back, at
+//!   any level of the module tree; a failure lists each cycle with the `file:line` of every
+//!   edge;
 //! - no function outside tests is longer than 150 lines; a failure lists each with its
 //!   length and place.
 
@@ -61,6 +62,16 @@ fn the_workload_crate_has_no_import_cycle() {
 }
 
 #[test]
+fn the_mount_option_crate_has_no_import_cycle() {
+    check(
+        "mount-options",
+        "lib.rs",
+        &[("list", "option"), ("diff", "list")],
+        3,
+    );
+}
+
+#[test]
 fn the_nfslab_binary_has_no_import_cycle() {
     // The CLI's modules (`src/main.rs`, `src/cli/`): commands use the errors module and the
     // shared helpers of `cli`, never each other in a circle.
@@ -81,6 +92,7 @@ fn no_function_outside_tests_is_over_150_lines() {
         "harness/src/lib.rs",
         "harness/src/main.rs",
         "workloads/src/lib.rs",
+        "mount-options/src/lib.rs",
     ] {
         let functions = nfslab_test_support::functions::functions(&workspace.join(root))
             .unwrap_or_else(|e| panic!("{e}"));

@@ -20,11 +20,13 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
-# The engine's inputs: the workspace manifests and lock file, the crate, the image recipe.
+# The engine's inputs: the workspace manifests and lock file, the crates it is built from
+# (the engine and the mount-option vocabulary its NFS client parses with), the image recipe.
 source_hash() {
   (
     cd "$repo"
-    find Cargo.toml Cargo.lock workloads/Cargo.toml workloads/src workloads/image -type f -print0 \
+    find Cargo.toml Cargo.lock workloads/Cargo.toml workloads/src workloads/image \
+      mount-options/Cargo.toml mount-options/src -type f -print0 \
       | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16
   )
 }

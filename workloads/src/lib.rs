@@ -30,7 +30,7 @@
 //! | `inflight` | the rules of a worker with several requests in flight (next operation, barriers, completions) |
 //! | `pipeline` | the measured data phase with `iodepth` requests in flight, for asynchronous backends |
 //! | `queue` | the measured data phase with `iodepth` requests in flight on directories (io_uring, submitter threads) |
-//! | `backend` | the backend seam ([`Backend`]), the POSIX backend and the NFSv3 protocol backend (`backend::nfs`) |
+//! | `backend` | the backend seam ([`Backend`]), the POSIX backend and the NFSv3 protocol backend (`backend::nfs`), which reads `mount -o` options with the harness's model (the crate `nfslab-mount-options`) and decides what it does with each in one table ([`NfsOptions::support`]) |
 //! | `engine` | orchestration of a run and assembly of its result ([`run`], [`run_nfs`]) |
 //! | `summary` | the human summary (stderr) |
 //! | `tools` | helper subcommands for pods: files, directory checks, HTTP, waiting |
@@ -154,6 +154,7 @@ pub use crate::backend::nfs::setup::{
     Mounted as NfsMounted, connect as connect_nfs, unmount as unmount_nfs,
 };
 pub use crate::backend::nfs::stats::RpcStats;
+pub use crate::backend::nfs::support::{Refusal as NfsOptionRefusal, Support as NfsOptionSupport};
 pub use crate::backend::nfs::target::NfsTarget;
 
 // What the pod helper subcommands report.

@@ -129,12 +129,15 @@ fn source_hash_follows_the_engine_sources() -> Result<(), libtest_mimic::Failed>
     for file in ["Cargo.toml", "Cargo.lock"] {
         std::fs::copy(repo.join(file), copy.path().join(file))?;
     }
-    let status = Command::new("cp")
-        .args(["-R", "--"])
-        .arg(repo.join("workloads"))
-        .arg(copy.path())
-        .status()?;
-    ensure!(status.success(), "cp -R workloads failed");
+    // The engine and the mount-option crate its NFS client parses with.
+    for krate in ["workloads", "mount-options"] {
+        let status = Command::new("cp")
+            .args(["-R", "--"])
+            .arg(repo.join(krate))
+            .arg(copy.path())
+            .status()?;
+        ensure!(status.success(), "cp -R {krate} failed");
+    }
     let _ = std::fs::remove_dir_all(copy.path().join("workloads/target"));
     let script = copy.path().join("workloads/image/build.sh");
     let first = source_hash(&script)?;
@@ -163,9 +166,18 @@ fn source_hash_follows_the_engine_sources() -> Result<(), libtest_mimic::Failed>
         edited != first,
         "an edit of the engine did not change the hash"
     );
+    let options = copy.path().join("mount-options/src/lib.rs");
+    let mut text = std::fs::read_to_string(&options)?;
+    text.push_str("\n// edited\n");
+    std::fs::write(&options, text)?;
+    let edited_options = source_hash(&script)?;
+    ensure!(
+        edited_options != edited,
+        "an edit of the mount-option crate did not change the hash"
+    );
     std::fs::write(copy.path().join("Cargo.lock"), "# other dependencies\n")?;
     ensure!(
-        source_hash(&script)? != edited,
+        source_hash(&script)? != edited_options,
         "a change of the lock file did not change the hash"
     );
     Ok(())

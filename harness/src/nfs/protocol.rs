@@ -2,7 +2,9 @@
 //!
 //! Protocol cells replay each profile without a mount: every option the client has an
 //! equivalent for is passed to it (`nfslab-io run --nfs-options`), every other one is
-//! recorded as not applicable with the reason, never dropped silently.
+//! recorded as not applicable with the reason, never dropped silently. Which options the
+//! client honours, and why it ignores or refuses the others, is the client's own table
+//! (`NfsOptions::support` in `nfslab-workload`), read here, so a replay and the client agree.
 //!
 //! | profile option | protocol client |
 //! |---|---|
@@ -19,17 +21,10 @@
 //! | `port`, `mountport` | explicit NFS and MOUNT ports (0: ask the portmapper) |
 //! | anything else (`nolock`, `cto`, `acregmax`, `lookupcache`, `ro`, VFS flags...) | not applicable |
 
+use nfslab_workload::{NfsOptionSupport, NfsOptions};
 use serde::{Deserialize, Serialize};
 
-use crate::nfs::mount_options::{MountOption, MountOptions, NfsVersion, Number, SecFlavor, Switch};
-use crate::nfs::mount_options::{Recovery, Transport};
-
-/// Longest retransmission timeout the protocol client takes, deciseconds (600 s).
-const MAX_TIMEO: u64 = 6000;
-/// Most retransmissions the protocol client takes.
-const MAX_RETRANS: u64 = 1000;
-/// Longest attribute cache time the protocol client takes, seconds (a year).
-const MAX_CACHE_SECONDS: u64 = 86_400 * 365;
+use crate::nfs::mount_options::{MountOption, MountOptions, Number};
 
 /// A profile option the protocol client has no equivalent for.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,126 +54,35 @@ impl ProtocolOptions {
     }
 }
 
-fn switch_reason(switch: Switch) -> &'static str {
-    match switch {
-        Switch::Lock => {
-            "NLM locking: the benchmark takes no locks and the protocol client speaks no NLM"
-        }
-        Switch::Cto => {
-            "close-to-open consistency belongs to the kernel's page cache; the protocol client has no data cache"
-        }
-        Switch::Sharecache => "cache sharing between mounts: there is no mount",
-        Switch::Acl => "the NFSACL side protocol: the benchmark reads and sets no ACLs",
-        Switch::Fsc => "FS-Cache local caching: the protocol client has no data cache",
-        Switch::Intr => {
-            "ignored by Linux since 2.6.25; the protocol client has no signals to honour"
-        }
-        Switch::Posix => {
-            "POSIX pathconf semantics of the MOUNT protocol: not used by the benchmark"
-        }
-        Switch::Softreval => "serving cached attributes while the server is down: not modelled",
-        Switch::Atime | Switch::Diratime | Switch::Suid | Switch::Dev | Switch::Exec => {
-            "a VFS mount flag: there is no mount"
-        }
-        // Mapped switches never get here.
-        Switch::Ac | Switch::Rdirplus | Switch::Resvport => "",
-    }
-}
-
-fn number_reason(number: Number) -> &'static str {
-    match number {
-        Number::Acregmax | Number::Acdirmax => {
-            "the protocol client keeps attributes for acregmin/acdirmin seconds; it has no adaptive maximum"
-        }
-        Number::Bsize => "the block size reported to applications: there is no mount",
-        Number::MaxConnect => {
-            "transports to several server addresses: the protocol client uses one"
-        }
-        Number::Mountvers => "the protocol client always speaks MOUNT v3",
-        Number::Namlen => "a limit the server reports; nothing to set",
-        Number::Retry => "how long mount.nfs retries the mount: there is no mount",
-        Number::Minorversion => "an NFSv4 minor version: the protocol client speaks NFSv3",
-        // Mapped numbers never get here.
-        _ => "",
-    }
-}
-
 /// Maps one option: `Ok(Some(text))` passes `text` to the client, `Ok(None)` needs nothing
 /// (the client's default already is what the option asks), `Err(reason)` is not applicable.
+/// The client's own table ([`NfsOptions::support`]) says which options it honours; values
+/// beyond its limits are capped to them, as a replay keeps the profile's intent.
 fn map_one(option: &MountOption) -> Result<Option<String>, String> {
-    let capped = |n: Number, v: u64, max: u64| Ok(Some(format!("{}={}", n.name(), v.min(max))));
-    match option {
-        MountOption::Version(NfsVersion::V3) => Ok(Some("vers=3".to_owned())),
-        MountOption::Version(v) => Err(format!(
-            "the protocol client speaks NFSv3 only: this cell measures NFSv3, not NFSv{v}"
-        )),
-        MountOption::Proto(Transport::Tcp) => Ok(Some("proto=tcp".to_owned())),
-        MountOption::MountProto(Transport::Tcp) => Ok(Some("mountproto=tcp".to_owned())),
-        MountOption::Proto(t) | MountOption::MountProto(t) => Err(format!(
-            "the protocol client uses TCP: this cell measures TCP, not {t}"
-        )),
-        MountOption::Recovery(r) => Ok(Some(
-            match r {
-                Recovery::Hard => "hard",
-                Recovery::Soft => "soft",
-                Recovery::SoftErr => "softerr",
-            }
-            .to_owned(),
-        )),
-        MountOption::Sync(true) => Ok(Some("sync".to_owned())),
-        MountOption::Sync(false) => Ok(Some("async".to_owned())),
-        MountOption::Switch(s @ (Switch::Ac | Switch::Rdirplus | Switch::Resvport), on) => {
-            Ok(Some(if *on {
-                s.name().to_owned()
-            } else {
-                format!("no{}", s.name())
-            }))
+    match NfsOptions::support(option) {
+        NfsOptionSupport::Honoured => {}
+        NfsOptionSupport::Ignored(reason) => return Err(reason.to_owned()),
+        NfsOptionSupport::Refused(refusal) => return Err(refusal.replay_reason()),
+    }
+    let capped = |n: Number, v: u64, max: u64| Some(format!("{}={}", n.name(), v.min(max)));
+    Ok(match option {
+        MountOption::Number(n @ Number::Timeo, v) => {
+            capped(*n, *v, NfsOptions::MAX_TIMEO_DECISECONDS)
         }
-        MountOption::Switch(s, _) => Err(switch_reason(*s).to_owned()),
-        MountOption::Number(n @ (Number::Rsize | Number::Wsize | Number::Nconnect), v) => {
-            Ok(Some(format!("{}={v}", n.name())))
-        }
-        MountOption::Number(n @ Number::Timeo, v) => capped(*n, *v, MAX_TIMEO),
-        MountOption::Number(n @ Number::Retrans, v) => capped(*n, *v, MAX_RETRANS),
+        MountOption::Number(n @ Number::Retrans, v) => capped(*n, *v, NfsOptions::MAX_RETRANS),
         MountOption::Number(n @ (Number::Acregmin | Number::Acdirmin), v) => {
-            capped(*n, *v, MAX_CACHE_SECONDS)
+            capped(*n, *v, NfsOptions::MAX_CACHE_SECONDS)
         }
         MountOption::Number(Number::Actimeo, v) => {
-            let v = (*v).min(MAX_CACHE_SECONDS);
-            Ok(Some(format!("acregmin={v},acdirmin={v}")))
+            let v = (*v).min(NfsOptions::MAX_CACHE_SECONDS);
+            Some(format!("acregmin={v},acdirmin={v}"))
         }
-        MountOption::Number(Number::Port | Number::Mountport, 0) => Ok(None),
-        MountOption::Number(n @ (Number::Port | Number::Mountport), v) => {
-            Ok(Some(format!("{}={v}", n.name())))
-        }
-        MountOption::Number(n, _) => Err(number_reason(*n).to_owned()),
-        MountOption::Sec(list) if list.first() == Some(&SecFlavor::Sys) => {
-            Ok(Some("sec=sys".to_owned()))
-        }
-        MountOption::Sec(_) => Err(
-            "the protocol client authenticates with AUTH_SYS only: this cell measures sec=sys"
-                .to_owned(),
-        ),
-        MountOption::ReadOnly(_) => {
-            Err("a mount flag: the protocol client reads and writes as the job says".to_owned())
-        }
-        MountOption::LookupCache(_) => Err(
-            "the protocol client caches names only as attributes (ac/noac, acdirmin)".to_owned(),
-        ),
-        MountOption::LocalLock(_) => Err(
-            "locking: the benchmark takes no locks and the protocol client speaks no NLM"
-                .to_owned(),
-        ),
-        MountOption::Address(..) => {
-            Err("addresses are the server's (from --server) and the host's own".to_owned())
-        }
-        MountOption::Background(_) => {
-            Err("how mount.nfs retries a mount: there is no mount".to_owned())
-        }
-        MountOption::Vfs(_) | MountOption::Other { .. } => {
-            Err("a VFS mount flag: there is no mount".to_owned())
-        }
-    }
+        MountOption::Number(Number::Port | Number::Mountport, 0) => None,
+        // The client authenticates with the first flavour, AUTH_SYS.
+        MountOption::Sec(_) => Some("sec=sys".to_owned()),
+        // `vers=3`, `proto=tcp`, `hard`, `sync`, `noac`, `rsize=N`...: as written, canonical.
+        other => Some(other.to_string()),
+    })
 }
 
 /// Maps a profile's options (as written) to the protocol client's parameters.

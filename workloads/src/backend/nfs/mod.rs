@@ -39,6 +39,7 @@ pub(crate) mod report;
 pub(crate) mod rpc;
 pub(crate) mod setup;
 pub(crate) mod stats;
+pub(crate) mod support;
 pub(crate) mod target;
 pub(crate) mod worker;
 

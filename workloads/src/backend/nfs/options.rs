@@ -2,36 +2,49 @@
 //!
 //! The same `key[=value]` vocabulary is read from the URL query (`nfs://h/x?rsize=65536`,
 //! `&` between options) and from `--nfs-options` (`,` between options, as in mount(8)), so a
-//! benchmark profile's `mountOptions` can be replayed at protocol level unchanged. Options a
-//! user-space client cannot or need not honour (`nolock`, `noresvport`, `cto`) are accepted
-//! and listed as ignored; unknown keys, malformed values and conflicting pairs
-//! (`hard` + `soft`) are errors naming the option.
+//! benchmark profile's `mountOptions` can be replayed at protocol level unchanged.
+//!
+//! Every option of the kernel client is parsed by the model the harness uses too (the crate
+//! `nfslab-mount-options`), and [`NfsOptions::support`] (module `support`) is the one table
+//! of what this client does with each: it honours it (a parameter below), ignores it
+//! (accepted and listed as ignored: `nolock`, `cto`, `acregmax`, VFS flags... mean nothing
+//! without a kernel mount), or refuses it (another version, transport or security flavour
+//! than it speaks). The harness reads the same table when it replays a profile, so what the
+//! client ignores and what a protocol cell reports as not applicable cannot disagree. The
+//! client's own keys (the last block of the table below, and `nfsport`, `stable`) are read
+//! before the kernel model, in [`EXTENSIONS`] and [`FOREIGN`]. Unknown keys, malformed values
+//! and conflicting pairs (`hard` + `soft`) are errors naming the option.
 //!
 //! | option | meaning | default |
 //! |---|---|---|
 //! | `vers=3`, `nfsvers=3` | protocol version (only 3) | 3 |
-//! | `proto=tcp`, `mountproto=tcp` | transport (only TCP) | tcp |
+//! | `proto=tcp`, `mountproto=tcp`, `tcp` | transport (only TCP) | tcp |
 //! | `port=N`, `nfsport=N` | NFS port (no portmapper lookup) | portmapper |
 //! | `mountport=N` | MOUNT port (no portmapper lookup) | portmapper |
-//! | `pmapport=N` | portmapper port | 111 |
 //! | `rsize=N`, `wsize=N` | bytes per READ/WRITE, capped by the server's FSINFO | server max, at most 1 MiB |
 //! | `nconnect=N` | TCP connections, requests spread round robin (1-16) | 1 |
-//! | `max_inflight=N` | requests in flight per connection (the RPC slot table) | 128 |
 //! | `hard` / `soft` / `softerr` | retry until the server answers / fail after `timeo` x (`retrans` + 1) with EIO / the same with ETIMEDOUT | hard |
 //! | `timeo=N` | deciseconds to wait for a reply before retransmitting (grows by `timeo` per retry, at most 600 s) | 600 |
 //! | `retrans=N` | retransmissions before a soft call fails | 2 |
 //! | `ac` / `noac`, `actimeo=S`, `acregmin=S`, `acdirmin=S` | attribute and name caching for metadata | ac, 3 s files, 30 s directories |
 //! | `rdirplus` / `nordirplus` | READDIRPLUS or READDIR for listings | rdirplus |
-//! | `stable=unstable\|data_sync\|file_sync`, `sync` / `async` | WRITE stability; unstable writes are committed at fsync points and at the end | unstable |
-//! | `uid=N`, `gid=N` | AUTH_SYS credentials | the process's |
+//! | `sync` / `async`, `stable=unstable\|data_sync\|file_sync` | WRITE stability; unstable writes are committed at fsync points and at the end | unstable |
 //! | `sec=sys` | security flavour (only AUTH_SYS) | sys |
 //! | `resvport` / `noresvport` | connect from a privileged source port (needs root) | noresvport |
+//! | `pmapport=N` | portmapper port | 111 |
+//! | `max_inflight=N` | requests in flight per connection (the RPC slot table) | 128 |
+//! | `uid=N`, `gid=N` | AUTH_SYS credentials | the process's |
 //! | `connect_timeout=D` | bound on each connect and on every setup call (portmapper, MOUNT, FSINFO...) | 10s |
 //! | `dirty_limit=SIZE` | uncommitted bytes a worker keeps for redo before it commits (more costs memory and page faults; less, more COMMITs) | 64m |
 
 use std::fmt;
 use std::time::Duration;
 
+use nfslab_mount_options::{
+    MountOption, Number, OptionError as MountOptionError, Recovery, Switch,
+};
+
+use super::support::{Support, support};
 use crate::result::nfs::{RetryMode, Stability};
 use crate::units::{format_duration, format_size, parse_duration, parse_size};
 
@@ -39,10 +52,9 @@ use crate::units::{format_duration, format_size, parse_duration, parse_size};
 pub(crate) const CLIENT_MAX_IO: u32 = 1 << 20;
 /// Smallest READ/WRITE size.
 pub(crate) const CLIENT_MIN_IO: u32 = 4096;
-/// Most connections per client (the Linux `nconnect` limit).
-pub(crate) const MAX_NCONNECT: u32 = 16;
 /// Longest retransmission timeout (the Linux client's 600 s).
-pub(crate) const MAX_TIMEO: Duration = Duration::from_secs(600);
+pub(crate) const MAX_TIMEO: Duration =
+    Duration::from_millis(NfsOptions::MAX_TIMEO_DECISECONDS * 100);
 
 /// Every client parameter, after defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +163,14 @@ pub enum OptionError {
         /// What form it takes.
         reason: &'static str,
     },
+    /// A valid mount option that asks for what this client cannot do ([`Refusal`]).
+    #[error("invalid NFS option `{given}`: {reason}")]
+    Refused {
+        /// The option as given.
+        given: String,
+        /// Why, with what to write instead ([`Refusal::client_reason`]).
+        reason: &'static str,
+    },
     /// Two options that contradict each other in one list.
     #[error("conflicting NFS options `{first}` and `{second}` (hint: keep one)")]
     Conflict {
@@ -161,45 +181,22 @@ pub enum OptionError {
     },
 }
 
-/// Options accepted for compatibility with mount(8) that change nothing at protocol level.
-const IGNORED: &[&str] = &[
-    "lock",
-    "nolock",
-    "local_lock",
-    "cto",
-    "nocto",
-    "intr",
-    "nointr",
-    "fsc",
-    "nofsc",
-    "lookupcache",
-    "sharecache",
-    "nosharecache",
-    "acl",
-    "noacl",
-    "bg",
-    "fg",
-    "retry",
-    "rw",
-    "ro",
-    "_netdev",
-    "defaults",
-    "namlen",
-    "clientaddr",
-    "mountvers",
-    "mountaddr",
-    "addr",
-    "noatime",
-    "nodiratime",
-    "relatime",
-    "nosuid",
-    "nodev",
-    "noexec",
-    "acregmax",
-    "acdirmax",
-    "timeo_setup",
-    "nosharetransport",
+/// The client's own options, read before the kernel's: parameters a kernel mount has no
+/// option for (or spells otherwise: `nfsport` for `port`, `stable=` beside `sync`).
+pub(crate) const EXTENSIONS: [&str; 8] = [
+    "nfsport",
+    "pmapport",
+    "max_inflight",
+    "stable",
+    "uid",
+    "gid",
+    "connect_timeout",
+    "dirty_limit",
 ];
+
+/// Options of mount(8) and of other NFS clients that the kernel model does not know; accepted
+/// with any value and listed as ignored, like the kernel options the client ignores.
+pub(crate) const FOREIGN: [&str; 4] = ["_netdev", "defaults", "timeo_setup", "nosharetransport"];
 
 /// Exclusive groups: the first option of a list that sets a group wins, a second is a
 /// conflict.
@@ -215,160 +212,32 @@ fn group_of(key: &str) -> Option<&'static str> {
     })
 }
 
-fn number<T: TryFrom<u64>>(key: &str, value: &str, min: u64, max: u64) -> Result<T, OptionError> {
-    let bad = |reason: String| OptionError::Value {
+/// `n` (the value of `key=value`) when it lies between `min` and `max` and fits `T`.
+fn bounded<T: TryFrom<u64>>(
+    key: &str,
+    value: &str,
+    n: u64,
+    min: u64,
+    max: u64,
+) -> Result<T, OptionError> {
+    let out_of_range = || OptionError::Value {
         key: key.to_owned(),
         value: value.to_owned(),
-        reason,
+        reason: format!("must be between {min} and {max}"),
     };
-    let n: u64 = value
-        .parse()
-        .map_err(|_| bad("not a whole number".to_owned()))?;
     if n < min || n > max {
-        return Err(bad(format!("must be between {min} and {max}")));
+        return Err(out_of_range());
     }
-    T::try_from(n).map_err(|_| bad(format!("must be between {min} and {max}")))
+    T::try_from(n).map_err(|_| out_of_range())
 }
 
-fn seconds(key: &str, value: &str) -> Result<Duration, OptionError> {
-    number::<u64>(key, value, 0, 86_400 * 365).map(Duration::from_secs)
-}
-
-/// What the flag `key` (an option without a value: `hard`, `noac`, `sync`...) sets; `None`
-/// when `key` is no flag.
-fn flag_setter(key: &str) -> Option<fn(&mut NfsOptions)> {
-    let set: fn(&mut NfsOptions) = match key {
-        "hard" => |o| o.retry = RetryMode::Hard,
-        "soft" => |o| o.retry = RetryMode::Soft,
-        "softerr" => |o| o.retry = RetryMode::Softerr,
-        "ac" => |o| o.attr_cache = true,
-        "noac" => |o| o.attr_cache = false,
-        "rdirplus" => |o| o.rdirplus = true,
-        "nordirplus" => |o| o.rdirplus = false,
-        "sync" => |o| o.stable = Stability::FileSync,
-        "async" => |o| o.stable = Stability::Unstable,
-        "resvport" => |o| o.resvport = true,
-        "noresvport" => |o| o.resvport = false,
-        _ => return None,
-    };
-    Some(set)
-}
-
-/// Applies an option's value to the options (given its key, for messages).
-type ValueSetter = fn(&mut NfsOptions, &str, &str) -> Result<(), OptionError>;
-
-/// What the option `key=value` checks and sets; `None` when `key` takes no value or is
-/// unknown.
-fn value_setter(key: &str) -> Option<ValueSetter> {
-    let set: ValueSetter = match key {
-        "vers" | "nfsvers" => |_, k, v| {
-            only(
-                k,
-                v,
-                &["3", "3.0"],
-                "the protocol backend speaks NFSv3 only (hint: vers=3)",
-            )
-        },
-        "proto" | "mountproto" => |_, k, v| {
-            only(
-                k,
-                v,
-                &["tcp"],
-                "the protocol backend uses TCP only (hint: proto=tcp)",
-            )
-        },
-        "sec" => |_, k, v| only(k, v, &["sys"], "only AUTH_SYS is supported (hint: sec=sys)"),
-        "port" | "nfsport" => |o, k, v| {
-            o.nfs_port = Some(number(k, v, 1, 65_535)?);
-            Ok(())
-        },
-        "mountport" => |o, k, v| {
-            o.mount_port = Some(number(k, v, 1, 65_535)?);
-            Ok(())
-        },
-        "pmapport" => |o, k, v| {
-            o.portmapper_port = number(k, v, 1, 65_535)?;
-            Ok(())
-        },
-        "rsize" => |o, k, v| {
-            o.rsize = Some(number(k, v, 1, u64::from(u32::MAX))?);
-            Ok(())
-        },
-        "wsize" => |o, k, v| {
-            o.wsize = Some(number(k, v, 1, u64::from(u32::MAX))?);
-            Ok(())
-        },
-        "nconnect" => |o, k, v| {
-            o.nconnect = number(k, v, 1, u64::from(MAX_NCONNECT))?;
-            Ok(())
-        },
-        "max_inflight" => |o, k, v| {
-            o.max_inflight = number(k, v, 1, 65_536)?;
-            Ok(())
-        },
-        "timeo" => |o, k, v| {
-            let deciseconds: u64 = number(k, v, 1, 6000)?;
-            o.timeo = Duration::from_millis(deciseconds * 100);
-            Ok(())
-        },
-        "retrans" => |o, k, v| {
-            o.retrans = number(k, v, 0, 1000)?;
-            Ok(())
-        },
-        "actimeo" => |o, k, v| {
-            let d = seconds(k, v)?;
-            o.acregmin = d;
-            o.acdirmin = d;
-            Ok(())
-        },
-        "acregmin" => |o, k, v| {
-            o.acregmin = seconds(k, v)?;
-            Ok(())
-        },
-        "acdirmin" => |o, k, v| {
-            o.acdirmin = seconds(k, v)?;
-            Ok(())
-        },
-        "stable" => |o, k, v| {
-            o.stable = stability(k, v)?;
-            Ok(())
-        },
-        "uid" => |o, k, v| {
-            o.uid = Some(number(k, v, 0, u64::from(u32::MAX))?);
-            Ok(())
-        },
-        "gid" => |o, k, v| {
-            o.gid = Some(number(k, v, 0, u64::from(u32::MAX))?);
-            Ok(())
-        },
-        "connect_timeout" => |o, k, v| {
-            o.connect_timeout = connect_timeout(k, v)?;
-            Ok(())
-        },
-        "dirty_limit" => |o, k, v| {
-            o.dirty_limit = parse_size(v).map_err(|e| OptionError::Value {
-                key: k.to_owned(),
-                value: v.to_owned(),
-                reason: e.to_string(),
-            })?;
-            Ok(())
-        },
-        _ => return None,
-    };
-    Some(set)
-}
-
-/// Accepts `value` of `key` when it is one of `allowed` (any case); otherwise `reason`.
-fn only(key: &str, value: &str, allowed: &[&str], reason: &str) -> Result<(), OptionError> {
-    if allowed.contains(&value.to_ascii_lowercase().as_str()) {
-        Ok(())
-    } else {
-        Err(OptionError::Value {
-            key: key.to_owned(),
-            value: value.to_owned(),
-            reason: reason.to_owned(),
-        })
-    }
+fn number<T: TryFrom<u64>>(key: &str, value: &str, min: u64, max: u64) -> Result<T, OptionError> {
+    let n: u64 = value.parse().map_err(|_| OptionError::Value {
+        key: key.to_owned(),
+        value: value.to_owned(),
+        reason: "not a whole number".to_owned(),
+    })?;
+    bounded(key, value, n, min, max)
 }
 
 /// `stable=unstable|data_sync|file_sync` (any case, `-` for `_`).
@@ -399,7 +268,62 @@ fn connect_timeout(key: &str, value: &str) -> Result<Duration, OptionError> {
     Ok(d)
 }
 
+/// The kernel model's complaint about option `given` (`key`, its value if any) in this
+/// client's words.
+fn kernel_model_error(
+    error: MountOptionError,
+    key: &str,
+    value: Option<&str>,
+    given: &str,
+) -> OptionError {
+    let value_error = |reason: String| OptionError::Value {
+        key: key.to_owned(),
+        value: value.unwrap_or_default().to_owned(),
+        reason,
+    };
+    match error {
+        MountOptionError::Unknown { .. } => OptionError::Unknown {
+            key: key.to_owned(),
+        },
+        MountOptionError::MissingValue { .. } => OptionError::Form {
+            given: given.to_owned(),
+            reason: "this option takes a value (key=value)",
+        },
+        MountOptionError::UnexpectedValue { .. } => OptionError::Form {
+            given: given.to_owned(),
+            reason: "this option takes no value",
+        },
+        MountOptionError::OutOfRange { min, max, .. } => {
+            value_error(format!("must be between {min} and {max}"))
+        }
+        MountOptionError::Malformed { expected, hint, .. } => value_error(match hint {
+            Some(hint) => format!("expected {expected} (hint: {hint})"),
+            None => format!("expected {expected}"),
+        }),
+        MountOptionError::Unsupported { reason, .. } => value_error(reason),
+        // One option alone never conflicts; should the model say so, its words stand.
+        other @ MountOptionError::Conflict { .. } => value_error(other.to_string()),
+    }
+}
+
 impl NfsOptions {
+    /// Longest retransmission timeout the client takes, deciseconds (the Linux client's
+    /// 600 s).
+    pub const MAX_TIMEO_DECISECONDS: u64 = 6000;
+    /// Most retransmissions the client takes.
+    pub const MAX_RETRANS: u64 = 1000;
+    /// Longest attribute cache time the client takes, seconds (a year).
+    pub const MAX_CACHE_SECONDS: u64 = 86_400 * 365;
+    /// Most connections per client (the Linux `nconnect` limit).
+    pub const MAX_NCONNECT: u64 = 16;
+
+    /// What this client does with a kernel mount option: the one table of what it honours,
+    /// ignores (and why) and refuses (module `support`).
+    #[must_use]
+    pub fn support(option: &MountOption) -> Support {
+        support(option)
+    }
+
     /// Applies a `mount -o` style list (`,` separated).
     pub fn apply_mount_options(&mut self, text: &str) -> Result<(), OptionError> {
         self.apply_list(text.split(','))
@@ -437,37 +361,127 @@ impl NfsOptions {
         Ok(())
     }
 
-    /// Applies one option (`key`, its value if any, and the option as `given`): a flag, an
-    /// option with a value, one accepted and ignored, or an unknown key.
+    /// Applies one option (`key`, its value if any, and the option as `given`): one of the
+    /// client's own, a foreign one to ignore, or a kernel option as [`Self::support`] says.
     fn apply_one(
         &mut self,
         key: &str,
         value: Option<&str>,
         given: &str,
     ) -> Result<(), OptionError> {
-        let form = |reason| OptionError::Form {
-            given: given.to_owned(),
-            reason,
-        };
-        if let Some(set) = flag_setter(key) {
-            if value.is_some() {
-                return Err(form("this option takes no value"));
+        if EXTENSIONS.contains(&key) {
+            let value = value.ok_or_else(|| OptionError::Form {
+                given: given.to_owned(),
+                reason: "this option takes a value (key=value)",
+            })?;
+            return self.apply_extension(key, value);
+        }
+        if FOREIGN.contains(&key) {
+            self.ignore(given);
+            return Ok(());
+        }
+        let option =
+            MountOption::parse(given).map_err(|e| kernel_model_error(e, key, value, given))?;
+        match Self::support(&option) {
+            Support::Honoured => self.honour(&option, key, value.unwrap_or_default()),
+            Support::Ignored(_) => {
+                self.ignore(given);
+                Ok(())
             }
-            set(self);
-        } else if let Some(set) = value_setter(key) {
-            set(
-                self,
-                key,
-                value.ok_or_else(|| form("this option takes a value (key=value)"))?,
-            )?;
-        } else if IGNORED.contains(&key) {
-            if !self.ignored.iter().any(|i| i == given) {
-                self.ignored.push(given.to_owned());
+            Support::Refused(refusal) => Err(OptionError::Refused {
+                given: given.to_owned(),
+                reason: refusal.client_reason(),
+            }),
+        }
+    }
+
+    /// Lists `given` as accepted without effect (once).
+    fn ignore(&mut self, given: &str) {
+        if !self.ignored.iter().any(|i| i == given) {
+            self.ignored.push(given.to_owned());
+        }
+    }
+
+    /// Sets what an option [`Self::support`] honours says (`key=value` as given, for
+    /// messages), within the client's ranges.
+    fn honour(&mut self, option: &MountOption, key: &str, value: &str) -> Result<(), OptionError> {
+        match *option {
+            MountOption::Recovery(r) => {
+                self.retry = match r {
+                    Recovery::Hard => RetryMode::Hard,
+                    Recovery::Soft => RetryMode::Soft,
+                    Recovery::SoftErr => RetryMode::Softerr,
+                }
             }
-        } else {
-            return Err(OptionError::Unknown {
-                key: key.to_owned(),
-            });
+            MountOption::Sync(true) => self.stable = Stability::FileSync,
+            MountOption::Sync(false) => self.stable = Stability::Unstable,
+            MountOption::Switch(Switch::Ac, on) => self.attr_cache = on,
+            MountOption::Switch(Switch::Rdirplus, on) => self.rdirplus = on,
+            MountOption::Switch(Switch::Resvport, on) => self.resvport = on,
+            MountOption::Number(number, n) => self.honour_number(number, n, key, value)?,
+            // `vers=3`, `proto=tcp`, `mountproto=tcp`, `sec=sys`: what the client always does.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Sets a numeric option [`Self::support`] honours.
+    fn honour_number(
+        &mut self,
+        number: Number,
+        n: u64,
+        key: &str,
+        value: &str,
+    ) -> Result<(), OptionError> {
+        let u32_max = u64::from(u32::MAX);
+        let seconds =
+            |n| bounded::<u64>(key, value, n, 0, Self::MAX_CACHE_SECONDS).map(Duration::from_secs);
+        match number {
+            Number::Rsize => self.rsize = Some(bounded(key, value, n, 1, u32_max)?),
+            Number::Wsize => self.wsize = Some(bounded(key, value, n, 1, u32_max)?),
+            Number::Nconnect => self.nconnect = bounded(key, value, n, 1, Self::MAX_NCONNECT)?,
+            Number::Timeo => {
+                let deciseconds: u64 = bounded(key, value, n, 1, Self::MAX_TIMEO_DECISECONDS)?;
+                self.timeo = Duration::from_millis(deciseconds * 100);
+            }
+            Number::Retrans => self.retrans = bounded(key, value, n, 0, Self::MAX_RETRANS)?,
+            Number::Actimeo => {
+                let d = seconds(n)?;
+                self.acregmin = d;
+                self.acdirmin = d;
+            }
+            Number::Acregmin => self.acregmin = seconds(n)?,
+            Number::Acdirmin => self.acdirmin = seconds(n)?,
+            Number::Port => self.nfs_port = Some(bounded(key, value, n, 1, 65_535)?),
+            Number::Mountport => self.mount_port = Some(bounded(key, value, n, 1, 65_535)?),
+            // Not honoured (see `number_support`): never asked to.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Applies one of the client's own options ([`EXTENSIONS`]).
+    fn apply_extension(&mut self, key: &str, value: &str) -> Result<(), OptionError> {
+        match key {
+            "nfsport" => self.nfs_port = Some(number(key, value, 1, 65_535)?),
+            "pmapport" => self.portmapper_port = number(key, value, 1, 65_535)?,
+            "max_inflight" => self.max_inflight = number(key, value, 1, 65_536)?,
+            "stable" => self.stable = stability(key, value)?,
+            "uid" => self.uid = Some(number(key, value, 0, u64::from(u32::MAX))?),
+            "gid" => self.gid = Some(number(key, value, 0, u64::from(u32::MAX))?),
+            "connect_timeout" => self.connect_timeout = connect_timeout(key, value)?,
+            "dirty_limit" => {
+                self.dirty_limit = parse_size(value).map_err(|e| OptionError::Value {
+                    key: key.to_owned(),
+                    value: value.to_owned(),
+                    reason: e.to_string(),
+                })?;
+            }
+            _ => {
+                return Err(OptionError::Unknown {
+                    key: key.to_owned(),
+                });
+            }
         }
         Ok(())
     }
@@ -594,10 +608,23 @@ mod tests {
             e.to_string().contains("`vers=4.1`") && e.to_string().contains("NFSv3 only"),
             "{e}"
         );
+        // Kernel options' values are checked by the kernel model, in its words.
         let e = parse("rsize=big").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "invalid NFS option `rsize=big`: not a whole number"
+            "invalid NFS option `rsize=big`: expected a number of bytes"
+        );
+        let e = parse("wsize=1M").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid NFS option `wsize=1M`: expected a number of bytes (hint: units are not \
+             accepted; write `wsize=1048576`)"
+        );
+        // The client's own options keep theirs.
+        let e = parse("max_inflight=many").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid NFS option `max_inflight=many`: not a whole number"
         );
         let e = parse("hard,soft").unwrap_err();
         assert_eq!(
@@ -616,6 +643,111 @@ mod tests {
         assert!(e.to_string().contains("TCP only"), "{e}");
         let e = parse("connect_timeout=0s").unwrap_err();
         assert!(e.to_string().contains("greater than zero"), "{e}");
+    }
+
+    #[test]
+    fn every_honoured_option_sets_a_parameter() {
+        // One option per honoured kernel key, each at a value other than the default.
+        for text in [
+            "soft",
+            "softerr",
+            "sync",
+            "noac",
+            "nordirplus",
+            "resvport",
+            "rsize=65536",
+            "wsize=65536",
+            "nconnect=2",
+            "timeo=10",
+            "retrans=5",
+            "actimeo=7",
+            "acregmin=7",
+            "acdirmin=7",
+            "port=2050",
+            "mountport=2051",
+        ] {
+            let option = MountOption::parse(text).unwrap();
+            assert_eq!(NfsOptions::support(&option), Support::Honoured, "{text}");
+            let mut o = parse(text).unwrap();
+            o.requested.clear();
+            assert_ne!(o, NfsOptions::default(), "`{text}` changes nothing");
+        }
+        // What the client always does is honoured without a change.
+        let o =
+            parse("vers=3,nfsvers=3,proto=tcp,mountproto=tcp,tcp,sec=sys,sec=sys:krb5").unwrap();
+        assert!(o.ignored.is_empty(), "{o:?}");
+        assert_eq!(o.to_string(), NfsOptions::default().to_string());
+    }
+
+    #[test]
+    fn kernel_options_without_meaning_here_are_ignored() {
+        let text = "nolock,cto,lookupcache=pos,acregmax=60,ro,bg,retry=2,namlen=255,\
+                    addr=10.0.0.1,local_lock=none,posix,nosuid,bsize=4096,max_connect=2,\
+                    strictatime,mountvers=3,fsc=tag,_netdev,defaults";
+        let o = parse(text).unwrap();
+        assert_eq!(o.ignored, text.split(',').collect::<Vec<_>>());
+        assert_eq!(o.to_string(), NfsOptions::default().to_string());
+        for (text, why) in [
+            ("nolock", "NLM"),
+            ("acregmax=60", "acregmin/acdirmin"),
+            ("ro", "mount flag"),
+        ] {
+            let option = MountOption::parse(text).unwrap();
+            assert!(
+                matches!(NfsOptions::support(&option), Support::Ignored(reason) if reason.contains(why)),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn options_asking_for_another_protocol_are_refused() {
+        for (text, why) in [
+            ("vers=4.1", "NFSv3 only"),
+            ("nfsvers=4", "NFSv3 only"),
+            ("minorversion=1", "NFSv3 only"),
+            ("udp", "TCP only"),
+            ("proto=rdma", "TCP only"),
+            ("mountproto=udp", "TCP only"),
+            ("sec=krb5", "AUTH_SYS"),
+            ("sec=krb5:sys", "AUTH_SYS"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(matches!(e, OptionError::Refused { .. }), "{text}: {e:?}");
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("invalid NFS option `{text}`: ")),
+                "{e}"
+            );
+            assert!(e.to_string().contains(why), "{e}");
+        }
+        let option = MountOption::parse("vers=4.2").unwrap();
+        let Support::Refused(refusal) = NfsOptions::support(&option) else {
+            panic!("vers=4.2 is refused");
+        };
+        assert_eq!(
+            refusal.replay_reason(),
+            "the protocol client speaks NFSv3 only: this cell measures NFSv3, not NFSv4.2"
+        );
+    }
+
+    #[test]
+    fn the_clients_limits_are_tighter_than_the_kernels() {
+        for (text, range) in [
+            ("timeo=6001", "between 1 and 6000"),
+            ("retrans=1001", "between 0 and 1000"),
+            ("acregmin=31536001", "between 0 and 31536000"),
+            ("port=0", "between 1 and 65535"),
+            ("nconnect=17", "between 1 and 16"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("invalid NFS option `{text}`: must be {range}")
+            );
+        }
+        let o = parse("timeo=6000,retrans=1000,acdirmin=31536000").unwrap();
+        assert_eq!(o.timeo, MAX_TIMEO);
     }
 
     #[test]
