@@ -1,11 +1,11 @@
 //! The environment scenarios and benchmarks run against, brought up in one place.
 //!
-//! [`prepare`] turns a [`Request`] (which cluster, which in-cluster NFS server flavors, which
+//! `prepare` turns a [`Request`] (which cluster, which in-cluster NFS server flavors, which
 //! external servers) into an [`Environment`]: a connected [`Cluster`], the servers ready to
 //! use, and what the reports record about them. It reuses the pieces the `cluster` and `nfs`
 //! commands are made of: `cluster::up` (preflight, kind, node mount-helper check, image
 //! side-loading), `nfs::server::up` (server, Service, readiness through a real client mount)
-//! and `nfs::external`. [`tear_down`] removes exactly what [`prepare`] made: servers it
+//! and `nfs::external`. `tear_down` removes exactly what `prepare` made: servers it
 //! deployed (not ones it found running), after what the run left that may still use them,
 //! and a kind cluster it created (unless asked to keep it). Every caller — `nfslab run`,
 //! `nfslab scenarios run`, `nfslab bench` and the cluster-gated test binaries — goes through
@@ -268,7 +268,7 @@ pub struct Environment {
     pub servers: Vec<NfsServer>,
     /// What reports record.
     pub info: record::Environment,
-    /// Server namespaces this preparation deployed (and [`tear_down`] removes).
+    /// Server namespaces this preparation deployed (and `tear_down` removes).
     deployed: Vec<String>,
     /// What the client check of each server deployed here saw: `(address, versions)`.
     checked: Vec<(String, String)>,
@@ -302,7 +302,7 @@ impl Environment {
         self.servers.iter().find(|s| s.flavor == flavor)
     }
 
-    /// What [`tear_down`] will remove, for messages: `NFS server namespace x, kind cluster y`.
+    /// What `tear_down` will remove, for messages: `NFS server namespace x, kind cluster y`.
     #[must_use]
     pub fn owned(&self) -> Vec<String> {
         let mut owned: Vec<String> = self
@@ -972,7 +972,7 @@ async fn read_nodes(cluster: &dyn Cluster) -> Vec<NodeInfo> {
     nodes
 }
 
-/// Removes what [`prepare`] made: on a cluster that stays (kept or existing), what is left
+/// Removes what `prepare` made: on a cluster that stays (kept or existing), what is left
 /// of `run` (the objects its scenarios and benchmark could not remove), then the servers it
 /// deployed ([`remove_run_then_servers`]); then the kind cluster it created (unless kept).
 /// Keeps going after a failure and reports the first one.

@@ -26,7 +26,7 @@
 //!      environment record); pure data, read and written by everything above.
 //!    - [`cluster`]: the kind or existing cluster (preflight, kind driver, images, state), and
 //!      the debug bundle a failed run leaves before anything is torn down ([`cluster::debug`]).
-//! 5. - `environment`: brings up the cluster and NFS servers every run needs, and removes
+//! 5. - [`environment`]: brings up the cluster and NFS servers every run needs, and removes
 //!      them; which cluster a run uses ([`ClusterChoice`]).
 //!    - [`report`]: Markdown/CSV/HTML/terminal reports and run comparison, rendered from
 //!      [`model`] documents only.
@@ -55,7 +55,7 @@ pub mod advice;
 pub mod bench;
 pub mod cluster;
 pub(crate) mod config;
-pub(crate) mod environment;
+pub mod environment;
 pub(crate) mod errors;
 pub(crate) mod exit;
 pub mod k8s;

@@ -147,15 +147,23 @@ pub use crate::result::{
 };
 
 // The NFSv3 client from user space, as the harness's host benchmark reaches an export.
-pub use crate::backend::nfs::client::Nfs;
-pub use crate::backend::nfs::options::NfsOptions;
-pub use crate::backend::nfs::rpc::RetryPolicy;
+// Its calls, replies and errors are named here with an `Nfs` or `Rpc` prefix.
+pub use crate::backend::nfs::InputError as NfsInputError;
+pub use crate::backend::nfs::client::{
+    DirEntry as NfsDirEntry, Nfs, NfsError, ReadReply as NfsReadReply, WriteReply as NfsWriteReply,
+};
+pub use crate::backend::nfs::error::SetupError as NfsSetupError;
+pub use crate::backend::nfs::options::{NfsOptions, OptionError as NfsOptionError};
+pub use crate::backend::nfs::rpc::{
+    CallError as RpcCallError, ClientConfig as RpcClientConfig, Reply as RpcReply,
+    Request as RpcRequest, RetryPolicy, RpcClient, Wire as RpcWire,
+};
 pub use crate::backend::nfs::setup::{
     Mounted as NfsMounted, connect as connect_nfs, unmount as unmount_nfs,
 };
-pub use crate::backend::nfs::stats::RpcStats;
+pub use crate::backend::nfs::stats::{Event as RpcEvent, RpcSnapshot, RpcStats};
 pub use crate::backend::nfs::support::{Refusal as NfsOptionRefusal, Support as NfsOptionSupport};
-pub use crate::backend::nfs::target::NfsTarget;
+pub use crate::backend::nfs::target::{NfsTarget, TargetError as NfsTargetError};
 
 // What the pod helper subcommands report.
 pub use crate::tools::files::{Entry as FileEntry, OwnerError, parse_owner};

@@ -22,7 +22,9 @@ pub(crate) mod runner;
 pub(crate) mod storage_class;
 
 pub use environment::{
-    BenchEnd, BenchWork, EnvironmentRequest, Writer, bring_up_bench_environment,
+    BenchEnd, BenchEnvironment, BenchWork, EnvironmentRequest, Writer, bring_up_bench_environment,
 };
-pub use runner::{BenchError, BenchOutcome, RunnerOptions, Target, run_bench};
-pub use storage_class::{ClassError, SourceClass};
+pub use runner::{
+    BenchError, BenchOutcome, IgnoredOptions, RunnerOptions, StepError, Target, run_bench,
+};
+pub use storage_class::{ClassError, SourceClass, Support};

@@ -92,7 +92,7 @@ pub(crate) struct UpArgs {
 
 /// A server flavor nfslab runs.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
-pub enum FlavorArg {
+pub(crate) enum FlavorArg {
     /// The node kernel's nfsd in a privileged pod.
     Kernel,
     /// nfs-ganesha in user space.

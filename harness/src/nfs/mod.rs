@@ -22,7 +22,7 @@ pub mod server;
 pub(crate) mod mount_options;
 
 pub use files::{FilesError, ServerFiles};
-pub use protocol::{NotApplicable, map_profile};
+pub use protocol::{NotApplicable, ProtocolOptions, map_profile};
 
 use serde::{Deserialize, Serialize};
 

@@ -31,7 +31,7 @@ mod export;
 pub mod mount;
 mod work;
 
-pub use clients::find_engine;
+pub use clients::{Engine, find_engine};
 pub use export::{ExportError, ExportTree};
 pub use work::{HostProvider, HostWork};
 
