@@ -163,12 +163,12 @@ pub enum OptionError {
         /// What form it takes.
         reason: &'static str,
     },
-    /// A valid mount option that asks for what this client cannot do ([`Refusal`]).
+    /// A valid mount option that asks for what this client cannot do ([`NfsOptionRefusal`](crate::NfsOptionRefusal)).
     #[error("invalid NFS option `{given}`: {reason}")]
     Refused {
         /// The option as given.
         given: String,
-        /// Why, with what to write instead ([`Refusal::client_reason`]).
+        /// Why, with what to write instead ([`NfsOptionRefusal::client_reason`](crate::NfsOptionRefusal::client_reason)).
         reason: &'static str,
     },
     /// Two options that contradict each other in one list.
