@@ -186,35 +186,29 @@ impl Eta {
     }
 }
 
-/// A duration as the ETA shows it: `under a minute`, `4m 30s` (10 s steps under ten
-/// minutes), `45m`, `2h 05m`.
+/// A duration as the ETA shows it, rounded to what an estimate can promise and written in
+/// the duration grammar like every other duration: `under a minute`, `4m30s` (10 s steps
+/// under ten minutes), `45m`, `2h5m` (minutes above).
 #[must_use]
 pub fn format_eta(d: Duration) -> String {
     let s = d.as_secs();
-    if s < 60 {
-        "under a minute".to_owned()
+    let rounded = if s < 60 {
+        return "under a minute".to_owned();
     } else if s < 600 {
-        let s = (s + 5) / 10 * 10;
-        format!("{}m {:02}s", s / 60, s % 60)
-    } else if s < 3600 {
-        format!("{}m", (s + 30) / 60)
+        (s + 5) / 10 * 10
     } else {
-        let m = (s + 30) / 60;
-        format!("{}h {:02}m", m / 60, m % 60)
-    }
+        (s + 30) / 60 * 60
+    };
+    nfslab_workload::format_duration(Duration::from_secs(rounded))
 }
 
-/// A step's duration in lines: `14s`, `2m 05s`, `1h 02m`.
+/// A step's duration in lines, in whole seconds (whole minutes from an hour): `14s`,
+/// `2m5s`, `1h2m`.
 #[must_use]
 pub fn format_took(d: Duration) -> String {
     let s = d.as_secs();
-    if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m {:02}s", s / 60, s % 60)
-    } else {
-        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
-    }
+    let whole = if s < 3600 { s } else { s / 60 * 60 };
+    nfslab_workload::format_duration(Duration::from_secs(whole))
 }
 
 /// What one repetition measured: its headline figure over every client.
