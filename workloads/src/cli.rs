@@ -11,7 +11,7 @@ use crate::backend::nfs::target::is_nfs_url;
 use crate::backend::nfs::{InputError, NfsBackend};
 use crate::backend::posix::PosixBackend;
 use crate::engine::{RunOptions, StartError, run};
-use crate::exit::ExitCode;
+use crate::exit::{ExitCode, error_chain};
 use crate::fio::load_fio_file;
 use crate::job::{
     DirectMode, FsyncPolicy, IoEngine, Job, JobFileError, Pattern, SyncCall, load_job_file,
@@ -557,7 +557,7 @@ pub(crate) fn dispatch(cli: Cli) -> ExitCode {
         Command::Mountinfo { path } => match mount_section(&path) {
             Ok(section) => print_json(&section, false),
             Err(e) => {
-                error_line(&chain(&e));
+                error_line(&error_chain(&e));
                 ExitCode::IoError
             }
         },
@@ -567,19 +567,8 @@ pub(crate) fn dispatch(cli: Cli) -> ExitCode {
 }
 
 /// An error and its sources on one line.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 fn report_file_error(e: &files::FileError) -> ExitCode {
-    error_line(&chain(e));
+    error_line(&error_chain(e));
     match e.source.kind() {
         std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidInput => ExitCode::BadInput,
         _ => ExitCode::IoError,
@@ -640,7 +629,7 @@ fn load_job(args: &RunArgs) -> Result<Loaded, String> {
     let (mut job, text, fio_dir, notes) = match (&args.job, &args.fio) {
         (Some(path), _) => match load_job_file_keep_invalid(path) {
             Ok((job, text)) => (job, Some(text), None, Vec::new()),
-            Err(e) => return Err(chain(&e)),
+            Err(e) => return Err(error_chain(&e)),
         },
         (None, Some(path)) => match load_fio_file(path) {
             Ok(f) => (f.job, None, f.directory, f.notes),
@@ -780,11 +769,11 @@ fn run_command(args: &RunArgs) -> ExitCode {
     ) {
         Ok(mut backend) => run_with(args, &job, &set, job_file, &mut backend),
         Err(InputError::Target(e)) => {
-            error_line(&format!("--target: {}", chain(&e)));
+            error_line(&format!("--target: {}", error_chain(&e)));
             ExitCode::BadInput
         }
         Err(InputError::Options(e)) => {
-            error_line(&format!("--nfs-options: {}", chain(&e)));
+            error_line(&format!("--nfs-options: {}", error_chain(&e)));
             ExitCode::BadInput
         }
     }
@@ -823,10 +812,10 @@ fn run_with<B: Backend>(
             });
             let message = match (&e, location) {
                 (StartError::Prepare(p), Some(loc)) if p.field() == Some("dir") => {
-                    format!("{loc}: {}", chain(&e))
+                    format!("{loc}: {}", error_chain(&e))
                 }
-                (_, Some(loc)) => format!("{loc}: {}", chain(&e)),
-                (_, None) => chain(&e),
+                (_, Some(loc)) => format!("{loc}: {}", error_chain(&e)),
+                (_, None) => error_chain(&e),
             };
             error_line(&message);
             return e.exit_code();
@@ -849,7 +838,7 @@ fn run_with<B: Backend>(
     if let Some(path) = &args.output
         && let Err(e) = files::write_file(path, format!("{json}\n").as_bytes(), false)
     {
-        error_line(&chain(&e));
+        error_line(&error_chain(&e));
         return outcome.exit.max(ExitCode::IoError);
     }
     outcome.exit
@@ -904,11 +893,11 @@ fn get(url: &str, timeout: Duration) -> ExitCode {
             }
         }
         Err(e @ http::GetError::Url { .. }) => {
-            error_line(&chain(&e));
+            error_line(&error_chain(&e));
             ExitCode::BadInput
         }
         Err(e) => {
-            error_line(&chain(&e));
+            error_line(&error_chain(&e));
             ExitCode::IoError
         }
     }

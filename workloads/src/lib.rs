@@ -95,7 +95,7 @@ mod yaml;
 // The command line and running jobs.
 pub use crate::cli::main_with;
 pub use crate::engine::{NfsRunError, RunOptions, RunOutcome, StartError, run, run_nfs};
-pub use crate::exit::ExitCode;
+pub use crate::exit::{ExitCode, error_chain};
 
 // The backend seam, for backends outside this crate (and tests that script one).
 pub use crate::backend::uring::probe as probe_io_uring;
