@@ -3,7 +3,8 @@
 //!
 //! Runs only with `NFSLAB_E2E_CLUSTER` set (`kind` or `existing`, see
 //! `nfslab::ClusterChoice::from_env`); the cluster and the in-cluster NFS server come from
-//! `nfslab::bench::bring_up_bench_environment` and are removed afterwards.
+//! the provider every job runs on (`nfslab::SystemProvider`, asked what `nfslab bench`
+//! asks) and are removed afterwards.
 //! Without it the trial is reported as ignored with the reason; with `NFSLAB_REQUIRE`
 //! naming `cluster` it fails instead.
 
@@ -11,15 +12,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use nfslab::ClusterChoice;
-use nfslab::Config;
-use nfslab::bench::{EnvironmentRequest, bring_up_bench_environment};
+use nfslab::bench::{EnvironmentRequest, Target};
 use nfslab::bench::{RunnerOptions, run_bench};
 use nfslab::error_chain;
 use nfslab::k8s::ownership::{RunId, selector};
 use nfslab::model::plan::load_plan;
 use nfslab::model::results::RunStatus;
 use nfslab::progress::Quiet as NoProgress;
+use nfslab::{ClusterChoice, Config, Provider, SystemProvider};
 use nfslab_test_support::gate;
 
 const TRIAL: &str = "bench_smoke_plan_on_a_cluster";
@@ -40,11 +40,17 @@ async fn smoke(choice: ClusterChoice) -> Result<(), Failed> {
         image: plan.image.clone(),
         config: config.clone(),
     };
-    let prepared = bring_up_bench_environment(&request, std::future::pending(), &progress)
+    let provider = SystemProvider::default();
+    let staged = provider
+        .bring_up(
+            &request.environment(),
+            Box::pin(std::future::pending()),
+            &progress,
+        )
         .await
         .map_err(|e| error_chain(&e))?;
-    let checked = check_smoke(&plan, &prepared.target, &run_id, &config).await;
-    let removed = prepared.tear_down(&run_id, &progress).await;
+    let checked = check_smoke(&plan, &Target::on(&staged), &run_id, &config).await;
+    let removed = provider.tear_down(&run_id, &progress).await;
     checked?;
     removed.map_err(|e| Failed::from(error_chain(&e)))
 }

@@ -43,10 +43,10 @@ use nfslab::model::scenarios::{
 };
 use nfslab::progress::{Event, Reporter, ScenarioEvent};
 use nfslab::scenario::catalog::{self, Catalog};
-use nfslab::scenario::env::{self, Prepared, ScenarioEnv};
+use nfslab::scenario::env::ScenarioEnv;
 use nfslab::scenario::junit;
 use nfslab::scenario::{Gate, Quiet, Scenario, ScenarioResult, run_scenario};
-use nfslab::{ClusterChoice, flavor_from_env};
+use nfslab::{ClusterChoice, EnvironmentError, Provider, SystemProvider, flavor_from_env};
 use nfslab_test_support::gate;
 use tokio::sync::{OnceCell, watch};
 
@@ -62,7 +62,9 @@ struct Shared {
     choice: Option<ClusterChoice>,
     config: Config,
     run: RunId,
-    prepared: OnceCell<Result<Prepared, String>>,
+    /// Brings the environment up and removes it: the provider every job runs on.
+    provider: SystemProvider,
+    prepared: OnceCell<Result<ScenarioEnv, String>>,
     results: Mutex<Vec<ScenarioResult>>,
     interrupt: watch::Receiver<bool>,
     verbose: bool,
@@ -82,14 +84,34 @@ impl Shared {
             let interrupt = async move {
                 let _ = stop.wait_for(|s| *s).await;
             };
-            env::prepare(&choice, &self.config, &self.run, interrupt, &progress)
+            let flavor = self.config.nfs.flavor;
+            let request = nfslab::environment::Request {
+                cluster: choice,
+                flavors: vec![flavor],
+                external: Vec::new(),
+                config: self.config.clone(),
+                debug_dir: None,
+                keep_on_failure: false,
+            };
+            let staged = self
+                .provider
+                .bring_up(&request, Box::pin(interrupt), &progress)
                 .await
-                .map_err(|e| nfslab::error_chain(&e))
+                .map_err(|e| nfslab::error_chain(&e))?;
+            let server = staged
+                .servers
+                .iter()
+                .find(|s| s.flavor == flavor)
+                .cloned()
+                .ok_or_else(|| nfslab::error_chain(&EnvironmentError::NoServer { flavor }))?;
+            Ok(ScenarioEnv::new(
+                staged.cluster,
+                server,
+                self.config.clone(),
+                self.run.clone(),
+            ))
         }));
-        match prepared {
-            Ok(p) => Ok(Arc::new(p.env.clone())),
-            Err(e) => Err(e.clone()),
-        }
+        prepared.clone().map(Arc::new)
     }
 
     fn run(&self, scenario: Scenario) -> Result<Completion, Failed> {
@@ -227,6 +249,7 @@ fn main() -> ExitCode {
         choice,
         config,
         run: RunId::generate(),
+        provider: SystemProvider::default(),
         prepared: OnceCell::new(),
         results: Mutex::new(Vec::new()),
         interrupt,
@@ -300,7 +323,7 @@ fn main() -> ExitCode {
     if let Some(Ok(prepared)) = shared.prepared.get() {
         // Every scenario cleaned up after itself: nothing of the run is left, not even the
         // PV controller's recycler pods of its volumes (found by name, they carry no label).
-        let cluster = prepared.env.cluster.as_ref();
+        let cluster = prepared.cluster.as_ref();
         let scope = Scope::Run(shared.run.clone());
         match shared.runtime.block_on(clean::find(cluster, &scope)) {
             Ok(left) if left.is_empty() => {}
@@ -319,10 +342,15 @@ fn main() -> ExitCode {
                 code = ExitCode::from(3);
             }
         }
-        if let Err(e) = shared.runtime.block_on(env::tear_down(prepared, &progress)) {
-            eprintln!("e2e: tearing down the environment failed: {e}");
-            code = ExitCode::from(3);
-        }
+    }
+    // Whatever bring-up made is removed, also when it came up without the server the
+    // scenarios need (the provider removes nothing when nothing was made).
+    let removed = shared
+        .runtime
+        .block_on(shared.provider.tear_down(&shared.run, &progress));
+    if let Err(e) = removed {
+        eprintln!("e2e: tearing down the environment failed: {e}");
+        code = ExitCode::from(3);
     }
     if !args.list
         && let Some(dir) = std::env::var_os("NFSLAB_E2E_REPORT").filter(|d| !d.is_empty())
@@ -371,7 +399,7 @@ fn collect(
     let position = |id: &str| catalog.entries.iter().position(|e| e.id == id);
     results.sort_by_key(|r| position(&r.id));
     let environment = match shared.prepared.get() {
-        Some(Ok(p)) => p.env.info(),
+        Some(Ok(env)) => env.info(),
         _ => ScenarioTarget::default(),
     };
     RunResults {

@@ -1,21 +1,17 @@
 //! Where a benchmark runs: the one seam between the runner and the cluster layer.
 //!
-//! [`bring_up_bench_environment`] is what the benchmark e2e test calls to get a [`Target`]: a connected [`crate::k8s::Cluster`] and the in-cluster NFS
-//! servers the plan needs, deployed and ready, through [`crate::environment`] (kind or an
-//! existing cluster, the `nfslab-io` image side-loaded, one server per flavor). External
+//! `nfslab bench` runs as a work of the orchestrator ([`BenchWork`], [`crate::orchestrate`]):
+//! its [`EnvironmentRequest`] asks the provider for a connected [`crate::k8s::Cluster`] and
+//! the in-cluster NFS servers the plan needs, deployed and ready, through
+//! [`crate::environment`] (kind or an existing cluster, the `nfslab-io` image side-loaded,
+//! one server per flavor); the runner gets them as a [`Target`] ([`Target::on`]). External
 //! servers of the plan need nothing here: the runner reaches them by address.
-//! [`BenchEnvironment::tear_down`] removes what was brought up.
-//!
-//! `nfslab bench` runs as a work of the orchestrator ([`BenchWork`], [`crate::orchestrate`]),
-//! whose provider brings up the same environment through [`crate::environment`].
-
-use std::future::Future;
 
 use async_trait::async_trait;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::environment::{self, ClusterChoice, Environment, EnvironmentError, HostParts};
+use crate::environment::{self, ClusterChoice, EnvironmentError};
 use crate::exit::Outcome;
 use crate::k8s::ownership::RunId;
 use crate::model::plan::Plan;
@@ -38,72 +34,22 @@ pub struct EnvironmentRequest {
     pub config: Config,
 }
 
-/// A prepared benchmark environment.
-pub struct BenchEnvironment {
-    /// What the runner uses.
-    pub target: Target,
-    /// The cluster and servers behind it.
-    pub environment: Environment,
-    parts: HostParts,
-    config: Config,
-}
-
-impl BenchEnvironment {
-    /// Removes what benchmark run `run` left behind (on a cluster that stays), then the
-    /// servers deployed and the kind cluster created for the benchmark.
-    ///
-    /// # Errors
-    /// [`EnvironmentError::TearDown`] naming what stays.
-    pub async fn tear_down(
-        &self,
-        run: &RunId,
-        progress: &(dyn Fn(&str) + Sync),
-    ) -> Result<(), EnvironmentError> {
-        environment::tear_down(
-            &self.parts,
-            &self.environment,
-            &self.config,
-            Some(run),
-            progress,
-        )
-        .await
+impl EnvironmentRequest {
+    /// The environment it asks of a provider: the plan's in-cluster flavors, with the plan's
+    /// `nfslab-io` image side-loaded.
+    #[must_use]
+    pub fn environment(&self) -> environment::Request {
+        let mut config = self.config.clone();
+        config.images.nfslab_io.clone_from(&self.image);
+        environment::Request {
+            cluster: self.cluster.clone(),
+            flavors: self.flavors.clone(),
+            external: Vec::new(),
+            config,
+            debug_dir: None,
+            keep_on_failure: false,
+        }
     }
-}
-
-/// Provides the cluster and the deployed in-cluster servers a benchmark runs against.
-/// `progress` receives one line per step; when `interrupt` completes first, what was made
-/// is removed.
-///
-/// # Errors
-/// [`EnvironmentError`]: preflight, cluster, image or server problems.
-pub async fn bring_up_bench_environment(
-    request: &EnvironmentRequest,
-    interrupt: impl Future<Output = ()>,
-    progress: &(dyn Fn(&str) + Sync),
-) -> Result<BenchEnvironment, EnvironmentError> {
-    let parts = HostParts::system()?;
-    let mut config = request.config.clone();
-    config.images.nfslab_io.clone_from(&request.image);
-    let env_request = environment::Request {
-        cluster: request.cluster.clone(),
-        flavors: request.flavors.clone(),
-        external: Vec::new(),
-        config: config.clone(),
-        debug_dir: None,
-        keep_on_failure: false,
-    };
-    let environment = environment::prepare(&parts, &env_request, interrupt, progress).await?;
-    let target = Target {
-        cluster: std::sync::Arc::clone(&environment.cluster),
-        servers: environment.servers.clone(),
-        description: environment.info.cluster.clone(),
-    };
-    Ok(BenchEnvironment {
-        target,
-        environment,
-        parts,
-        config,
-    })
 }
 
 /// How a benchmark job ended (on a cluster or from the host).
@@ -159,16 +105,7 @@ impl Work<ClusterProvider> for BenchWork<'_> {
     }
 
     fn request(&self) -> environment::Request {
-        let mut config = self.request.config.clone();
-        config.images.nfslab_io.clone_from(&self.request.image);
-        environment::Request {
-            cluster: self.request.cluster.clone(),
-            flavors: self.request.flavors.clone(),
-            external: Vec::new(),
-            config,
-            debug_dir: None,
-            keep_on_failure: false,
-        }
+        self.request.environment()
     }
 
     fn unprepared(&self, error: EnvironmentError) -> BenchEnd {
@@ -179,11 +116,7 @@ impl Work<ClusterProvider> for BenchWork<'_> {
     }
 
     async fn run(&self, staged: &Staged, cancel: &watch::Receiver<bool>, verdict: &mut Verdict) {
-        let target = Target {
-            cluster: std::sync::Arc::clone(&staged.cluster),
-            servers: staged.servers.clone(),
-            description: staged.info.cluster.clone(),
-        };
+        let target = Target::on(staged);
         let result = run_bench(
             self.plan,
             &target,

@@ -2,8 +2,8 @@
 //!
 //! # Layout
 //! - [`manifests`]: the ConfigMap, PV, PVC and client pods of each cell repetition.
-//! - `environment`: the seam that provides the cluster and in-cluster servers
-//!   ([`bring_up_bench_environment`]).
+//! - `environment`: `nfslab bench` as a work of the orchestrator ([`BenchWork`]) and what
+//!   it asks of the environment ([`EnvironmentRequest`]).
 //! - `storage_class`: benchmarking through the user's StorageClass (a clone per profile,
 //!   [`SourceClass`]).
 //! - `runner`: the matrix on a cluster ([`run_bench`]: PV/PVC/pods per cell, barrier,
@@ -21,9 +21,7 @@ pub mod progress;
 pub(crate) mod runner;
 pub(crate) mod storage_class;
 
-pub use environment::{
-    BenchEnd, BenchEnvironment, BenchWork, EnvironmentRequest, Writer, bring_up_bench_environment,
-};
+pub use environment::{BenchEnd, BenchWork, EnvironmentRequest, Writer};
 pub use runner::{
     BenchError, BenchOutcome, IgnoredOptions, RunnerOptions, StepError, Target, run_bench,
 };

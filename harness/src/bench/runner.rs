@@ -51,6 +51,7 @@ use crate::model::matrix::{Cell, Matrix};
 use crate::model::plan::{Plan, ServerKind};
 use crate::model::results::{CellRecord, PodRecord, ResultsDir, ResultsError};
 use crate::nfs::{NfsServer, ServerFlavor};
+use crate::orchestrate::Staged;
 use crate::report::ReportError;
 
 /// What the runner needs from the environment: a cluster and the in-cluster servers the
@@ -63,6 +64,19 @@ pub struct Target {
     pub servers: Vec<NfsServer>,
     /// The cluster, for reports (`kind nfslab-a1b2c3`, `existing cluster (context x)`).
     pub description: String,
+}
+
+impl Target {
+    /// What the runner measures on in an environment a provider brought up: its cluster
+    /// and servers.
+    #[must_use]
+    pub fn on(staged: &Staged) -> Target {
+        Target {
+            cluster: Arc::clone(&staged.cluster),
+            servers: staged.servers.clone(),
+            description: staged.info.cluster.clone(),
+        }
+    }
 }
 
 /// How to run.

@@ -2,11 +2,9 @@
 //!
 //! [`ScenarioEnv`] bundles what the engine needs: the cluster, the NFS server (address,
 //! export, direct file access), the images, the configuration and the run id. Tests build
-//! one around the scripted fake cluster; the commands build one on the environment the
-//! orchestrator brought up ([`crate::orchestrate`]). The cluster-gated test entry, which
-//! holds one environment across its trials, gets one from [`prepare`], which brings up (or
-//! connects to) a cluster, deploys the NFS server and loads the images through
-//! `crate::environment`, and [`tear_down`] which undoes what [`prepare`] created.
+//! one around the scripted fake cluster; the commands and the cluster-gated test entry
+//! build one on the environment a provider of the orchestrator brought up
+//! ([`crate::orchestrate`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,7 +13,6 @@ use std::sync::Arc;
 use super::files::{ExecFiles, PodRestart, ServerControl, ServerFiles};
 use super::template::{IO_BINARY, Images};
 use crate::config::Config;
-use crate::environment::{self, ClusterChoice, Environment, EnvironmentError, HostParts};
 use crate::k8s::Cluster;
 use crate::k8s::ownership::RunId;
 use crate::model::scenarios::ScenarioTarget;
@@ -95,85 +92,4 @@ impl ScenarioEnv {
             ]),
         }
     }
-}
-
-/// A prepared environment and what [`tear_down`] must undo.
-pub struct Prepared {
-    /// The environment scenarios run in.
-    pub env: ScenarioEnv,
-    /// The cluster and servers behind it.
-    pub environment: Environment,
-    parts: HostParts,
-}
-
-impl fmt::Debug for Prepared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Prepared")
-            .field("env", &self.env)
-            .field("environment", &self.environment)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Brings up (or connects to) the cluster `choice` names, deploys the in-cluster NFS server
-/// of the configured flavor, loads the images, and returns the environment scenarios run in.
-/// `progress` receives one line per step; when `interrupt` completes first, what was made is
-/// removed.
-///
-/// # Errors
-/// [`EnvironmentError`]: the cluster, server or images could not be made ready.
-pub async fn prepare(
-    choice: &ClusterChoice,
-    config: &Config,
-    run: &RunId,
-    interrupt: impl std::future::Future<Output = ()>,
-    progress: &(dyn Fn(&str) + Sync),
-) -> Result<Prepared, EnvironmentError> {
-    let parts = HostParts::system()?;
-    let request = environment::Request {
-        cluster: choice.clone(),
-        flavors: vec![config.nfs.flavor],
-        external: Vec::new(),
-        config: config.clone(),
-        debug_dir: None,
-        keep_on_failure: false,
-    };
-    let environment = environment::prepare(&parts, &request, interrupt, progress).await?;
-    let server =
-        environment
-            .server(config.nfs.flavor)
-            .cloned()
-            .ok_or(EnvironmentError::NoServer {
-                flavor: config.nfs.flavor,
-            })?;
-    let env = ScenarioEnv::new(
-        Arc::clone(&environment.cluster),
-        server,
-        config.clone(),
-        run.clone(),
-    );
-    Ok(Prepared {
-        env,
-        environment,
-        parts,
-    })
-}
-
-/// Removes what [`prepare`] created: on a cluster that stays, what the run left behind
-/// first, then the NFS server it deployed; the kind cluster unless kept or existing.
-///
-/// # Errors
-/// [`EnvironmentError::TearDown`] naming what stays.
-pub async fn tear_down(
-    prepared: &Prepared,
-    progress: &(dyn Fn(&str) + Sync),
-) -> Result<(), EnvironmentError> {
-    environment::tear_down(
-        &prepared.parts,
-        &prepared.environment,
-        &prepared.env.config,
-        Some(&prepared.env.run),
-        progress,
-    )
-    .await
 }
