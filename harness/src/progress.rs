@@ -186,29 +186,37 @@ impl Eta {
     }
 }
 
-/// A duration as the ETA shows it, rounded to what an estimate can promise and written in
-/// the duration grammar like every other duration: `under a minute`, `4m30s` (10 s steps
-/// under ten minutes), `45m`, `2h5m` (minutes above).
+/// A duration as the ETA shows it: `under a minute`, `4m 30s` (10 s steps under ten
+/// minutes), `45m`, `2h 05m`. A clock reading, not a value to paste back: rounded, and
+/// zero-padded so the live bar keeps its width; durations a user can write back are shown
+/// with `nfslab_workload::format_duration`.
 #[must_use]
 pub fn format_eta(d: Duration) -> String {
     let s = d.as_secs();
-    let rounded = if s < 60 {
-        return "under a minute".to_owned();
+    if s < 60 {
+        "under a minute".to_owned()
     } else if s < 600 {
-        (s + 5) / 10 * 10
+        let s = (s + 5) / 10 * 10;
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else if s < 3600 {
+        format!("{}m", (s + 30) / 60)
     } else {
-        (s + 30) / 60 * 60
-    };
-    nfslab_workload::format_duration(Duration::from_secs(rounded))
+        let m = (s + 30) / 60;
+        format!("{}h {:02}m", m / 60, m % 60)
+    }
 }
 
-/// A step's duration in lines, in whole seconds (whole minutes from an hour): `14s`,
-/// `2m5s`, `1h2m`.
+/// A step's duration in lines: `14s`, `2m 05s`, `1h 02m`.
 #[must_use]
 pub fn format_took(d: Duration) -> String {
     let s = d.as_secs();
-    let whole = if s < 3600 { s } else { s / 60 * 60 };
-    nfslab_workload::format_duration(Duration::from_secs(whole))
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
+    }
 }
 
 /// What one repetition measured: its headline figure over every client.
