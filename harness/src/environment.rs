@@ -260,6 +260,23 @@ pub struct Request {
     pub keep_on_failure: bool,
 }
 
+impl Request {
+    /// `flavors` in-cluster servers on `cluster`: no external servers, no debug bundle,
+    /// nothing kept on failure (what `scenarios run`, `bench` and the cluster-gated tests
+    /// ask for).
+    #[must_use]
+    pub fn new(cluster: ClusterChoice, flavors: Vec<ServerFlavor>, config: Config) -> Self {
+        Self {
+            cluster,
+            flavors,
+            external: Vec::new(),
+            config,
+            debug_dir: None,
+            keep_on_failure: false,
+        }
+    }
+}
+
 /// A prepared environment.
 pub struct Environment {
     /// The cluster.

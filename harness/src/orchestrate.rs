@@ -92,6 +92,14 @@ pub struct Staged {
     pub info: EnvironmentRecord,
 }
 
+impl Staged {
+    /// The server of `flavor`, if one was brought up.
+    #[must_use]
+    pub fn server(&self, flavor: ServerFlavor) -> Option<&NfsServer> {
+        self.servers.iter().find(|s| s.flavor == flavor)
+    }
+}
+
 /// The real environment: `environment::prepare` and `environment::tear_down`.
 #[derive(Default)]
 pub struct SystemProvider {

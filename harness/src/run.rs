@@ -494,13 +494,10 @@ async fn scenario_phase(
             reason: "interrupted before it started".to_owned(),
         };
     }
-    let server = match &job.external {
-        Some(_) => staged
-            .servers
-            .iter()
-            .find(|s| s.flavor == ServerFlavor::External),
-        None => staged.servers.iter().find(|s| s.flavor == job.flavor),
-    };
+    let server = staged.server(match &job.external {
+        Some(_) => ServerFlavor::External,
+        None => job.flavor,
+    });
     let Some(server) = server.cloned() else {
         return Part::Broken {
             error: format!(
@@ -592,16 +589,7 @@ async fn bench_phase(
             crate::bench::progress::format_eta(eta.total())
         ),
     });
-    let target = Target {
-        cluster: Arc::clone(&staged.cluster),
-        servers: staged
-            .servers
-            .iter()
-            .filter(|s| s.flavor != ServerFlavor::External)
-            .cloned()
-            .collect(),
-        description: staged.info.cluster.clone(),
-    };
+    let target = Target::on(staged);
     let options = RunnerOptions {
         run_id: job.run_id.clone(),
         results_parent: dir.to_path_buf(),

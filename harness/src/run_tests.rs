@@ -944,6 +944,31 @@ fn interrupt_soon() -> watch::Receiver<bool> {
 
 /// `nfslab scenarios run` runs through the same orchestrator: the scenarios against the
 /// staged server, the results written, everything removed, the summary line last.
+/// `nfslab scenarios run` of one scenario through the orchestrator on `provider`: its
+/// outcome and what it printed. `interrupt`: the Ctrl-C channel (`None`: never pressed).
+async fn scenarios_run(
+    provider: &FakeProvider,
+    yaml: &str,
+    request: &crate::scenario::commands::RunRequest,
+    interrupt: Option<watch::Receiver<bool>>,
+) -> (Outcome, String) {
+    let (_never, quiet) = watch::channel(false);
+    let cancel = interrupt.unwrap_or(quiet);
+    let mut out = Vec::new();
+    let outcome = crate::scenario::commands::run_on(
+        provider,
+        run_id(),
+        vec![scenario(yaml)],
+        request,
+        Arc::new(Quiet),
+        cancel,
+        &mut out,
+    )
+    .await
+    .expect("writes");
+    (outcome, String::from_utf8(out).expect("utf-8"))
+}
+
 #[tokio::test(start_paused = true)]
 async fn scenarios_run_goes_through_the_orchestrator() {
     let fake = FakeCluster::new();
@@ -958,20 +983,7 @@ async fn scenarios_run_goes_through_the_orchestrator() {
         results: dir.path().join("scenarios.json"),
         junit: Some(dir.path().join("junit.xml")),
     };
-    let (_tx, rx) = watch::channel(false);
-    let mut out = Vec::new();
-    let outcome = crate::scenario::commands::run_on(
-        &provider,
-        run_id(),
-        vec![scenario(PASSES)],
-        &request,
-        Arc::new(Quiet),
-        rx,
-        &mut out,
-    )
-    .await
-    .expect("writes");
-    let text = String::from_utf8(out).expect("utf-8");
+    let (outcome, text) = scenarios_run(&provider, PASSES, &request, None).await;
     assert_eq!(outcome, Outcome::Success, "{text}");
     assert!(applied(&fake, "ConfigMap"), "the scenario ran");
     assert!(labelled(&fake).is_empty(), "{:?}", fake.objects());
@@ -1002,19 +1014,13 @@ async fn scenarios_run_interrupted_or_without_its_server() {
         results: dir.path().join("scenarios.json"),
         junit: None,
     };
-    let mut out = Vec::new();
-    let outcome = crate::scenario::commands::run_on(
+    let (outcome, text) = scenarios_run(
         &provider,
-        run_id(),
-        vec![scenario(WAITS_FOR_A_BINDING)],
+        WAITS_FOR_A_BINDING,
         &request,
-        Arc::new(Quiet),
-        interrupt_soon(),
-        &mut out,
+        Some(interrupt_soon()),
     )
-    .await
-    .expect("writes");
-    let text = String::from_utf8(out).expect("utf-8");
+    .await;
     assert_eq!(outcome, Outcome::Interrupted, "{text}");
     assert!(applied(&fake, "PersistentVolumeClaim"), "the scenario ran");
     assert!(labelled(&fake).is_empty(), "{:?}", fake.objects());
@@ -1025,20 +1031,7 @@ async fn scenarios_run_interrupted_or_without_its_server() {
     );
 
     request.config.nfs.flavor = ServerFlavor::Ganesha;
-    let (_tx, rx) = watch::channel(false);
-    let mut out = Vec::new();
-    let outcome = crate::scenario::commands::run_on(
-        &provider,
-        run_id(),
-        vec![scenario(PASSES)],
-        &request,
-        Arc::new(Quiet),
-        rx,
-        &mut out,
-    )
-    .await
-    .expect("writes");
-    let text = String::from_utf8(out).expect("utf-8");
+    let (outcome, text) = scenarios_run(&provider, PASSES, &request, None).await;
     assert_eq!(outcome, Outcome::Environment, "{text}");
     assert!(text.starts_with("error: no Ganesha NFS server"), "{text}");
     assert_eq!(provider.torn_down.lock().map(|n| *n).unwrap_or(0), 2);

@@ -84,32 +84,16 @@ impl Shared {
             let interrupt = async move {
                 let _ = stop.wait_for(|s| *s).await;
             };
-            let flavor = self.config.nfs.flavor;
-            let request = nfslab::environment::Request {
-                cluster: choice,
-                flavors: vec![flavor],
-                external: Vec::new(),
-                config: self.config.clone(),
-                debug_dir: None,
-                keep_on_failure: false,
-            };
+            let request = ScenarioEnv::request(choice, &self.config);
             let staged = self
                 .provider
                 .bring_up(&request, Box::pin(interrupt), &progress)
                 .await
                 .map_err(|e| nfslab::error_chain(&e))?;
-            let server = staged
-                .servers
-                .iter()
-                .find(|s| s.flavor == flavor)
-                .cloned()
-                .ok_or_else(|| nfslab::error_chain(&EnvironmentError::NoServer { flavor }))?;
-            Ok(ScenarioEnv::new(
-                staged.cluster,
-                server,
-                self.config.clone(),
-                self.run.clone(),
-            ))
+            ScenarioEnv::on(&staged, &self.config, &self.run).ok_or_else(|| {
+                let flavor = self.config.nfs.flavor;
+                nfslab::error_chain(&EnvironmentError::NoServer { flavor })
+            })
         }));
         prepared.clone().map(Arc::new)
     }

@@ -41,14 +41,7 @@ impl EnvironmentRequest {
     pub fn environment(&self) -> environment::Request {
         let mut config = self.config.clone();
         config.images.nfslab_io.clone_from(&self.image);
-        environment::Request {
-            cluster: self.cluster.clone(),
-            flavors: self.flavors.clone(),
-            external: Vec::new(),
-            config,
-            debug_dir: None,
-            keep_on_failure: false,
-        }
+        environment::Request::new(self.cluster.clone(), self.flavors.clone(), config)
     }
 }
 

@@ -68,12 +68,17 @@ pub struct Target {
 
 impl Target {
     /// What the runner measures on in an environment a provider brought up: its cluster
-    /// and servers.
+    /// and in-cluster servers (external ones come from the plan).
     #[must_use]
     pub fn on(staged: &Staged) -> Target {
         Target {
             cluster: Arc::clone(&staged.cluster),
-            servers: staged.servers.clone(),
+            servers: staged
+                .servers
+                .iter()
+                .filter(|s| s.flavor != ServerFlavor::External)
+                .cloned()
+                .collect(),
             description: staged.info.cluster.clone(),
         }
     }

@@ -502,6 +502,16 @@ impl ScenariosWork<'_> {
         }
     }
 
+    /// The environment is not there to run in: the error, and the JUnit report of the
+    /// scenarios that did not run.
+    fn not_prepared(&self, error: &EnvironmentError) {
+        let line = crate::errors::error_chain(error);
+        self.say(&format!("error: {line}"));
+        self.none_ran(&format!(
+            "not run: the cluster could not be prepared: {line}"
+        ));
+    }
+
     /// The results of a run in which no scenario ran: the JUnit report says why (`reason`).
     fn none_ran(&self, reason: &str) {
         let empty = RunResults {
@@ -536,23 +546,11 @@ impl Work<ClusterProvider> for ScenariosWork<'_> {
     }
 
     fn request(&self) -> environment::Request {
-        let config = &self.request.config;
-        environment::Request {
-            cluster: self.request.choice.clone(),
-            flavors: vec![config.nfs.flavor],
-            external: Vec::new(),
-            config: config.clone(),
-            debug_dir: None,
-            keep_on_failure: false,
-        }
+        env::ScenarioEnv::request(self.request.choice.clone(), &self.request.config)
     }
 
     fn unprepared(&self, error: EnvironmentError) -> std::io::Result<Outcome> {
-        let line = crate::errors::error_chain(&error);
-        self.say(&format!("error: {line}"));
-        self.none_ran(&format!(
-            "not run: the cluster could not be prepared: {line}"
-        ));
+        self.not_prepared(&error);
         if let Some(line) = crate::advice::instead_of_kind(&error, &[]) {
             self.say(&line);
         }
@@ -566,23 +564,14 @@ impl Work<ClusterProvider> for ScenariosWork<'_> {
         verdict: &mut Verdict,
     ) -> Option<RunResults> {
         let config = &self.request.config;
-        let flavor = config.nfs.flavor;
-        let Some(server) = staged.servers.iter().find(|s| s.flavor == flavor).cloned() else {
-            let error = EnvironmentError::NoServer { flavor };
-            let line = crate::errors::error_chain(&error);
-            self.say(&format!("error: {line}"));
-            self.none_ran(&format!(
-                "not run: the cluster could not be prepared: {line}"
-            ));
+        let Some(env) = env::ScenarioEnv::on(staged, config, &self.run_id) else {
+            let error = EnvironmentError::NoServer {
+                flavor: config.nfs.flavor,
+            };
+            self.not_prepared(&error);
             verdict.add(error.outcome());
             return None;
         };
-        let env = env::ScenarioEnv::new(
-            Arc::clone(&staged.cluster),
-            server,
-            config.clone(),
-            self.run_id.clone(),
-        );
         let options = RunOptions {
             parallel: self.request.parallel.unwrap_or(config.scenarios.parallel),
             interrupt: Some(cancel.clone()),

@@ -13,10 +13,12 @@ use std::sync::Arc;
 use super::files::{ExecFiles, PodRestart, ServerControl, ServerFiles};
 use super::template::{IO_BINARY, Images};
 use crate::config::Config;
+use crate::environment::{self, ClusterChoice};
 use crate::k8s::Cluster;
 use crate::k8s::ownership::RunId;
 use crate::model::scenarios::ScenarioTarget;
 use crate::nfs::NfsServer;
+use crate::orchestrate::Staged;
 
 /// Everything the engine needs to run scenarios.
 #[derive(Clone)]
@@ -50,6 +52,26 @@ impl fmt::Debug for ScenarioEnv {
 }
 
 impl ScenarioEnv {
+    /// What scenarios need brought up on `cluster`: the configured server flavor.
+    #[must_use]
+    pub fn request(cluster: ClusterChoice, config: &Config) -> environment::Request {
+        environment::Request::new(cluster, vec![config.nfs.flavor], config.clone())
+    }
+
+    /// The environment scenarios of run `run` use in what a provider brought up for
+    /// [`ScenarioEnv::request`]; `None` when no server of the configured flavor came up
+    /// (`EnvironmentError::NoServer`).
+    #[must_use]
+    pub fn on(staged: &Staged, config: &Config, run: &RunId) -> Option<Self> {
+        let server = staged.server(config.nfs.flavor)?.clone();
+        Some(Self::new(
+            Arc::clone(&staged.cluster),
+            server,
+            config.clone(),
+            run.clone(),
+        ))
+    }
+
     /// An environment on `cluster` against `server`. When the server offers file access,
     /// server-side files go through `nfslab-io` in its file-access container, and
     /// restarting it deletes that pod (its controller recreates it under the same name).
