@@ -8,8 +8,8 @@
 //! `crate::scenario::LiveView` (the scenarios' bars on a terminal, their lines otherwise),
 //! `crate::bench::progress::{BarProgress, LineProgress}` (the benchmark's bar or its plain
 //! lines), the CLI's terminal reporter of `nfslab run` (phase headers, and the two others
-//! for their phases), [`StderrLines`] (plain lines), [`Quiet`] (nothing) and [`Recorded`]
-//! (every event as a line, for tests).
+//! for their phases), [`StderrLines`] (plain lines), [`Quiet`] (nothing), and in tests
+//! `crate::bench::progress::RecordedProgress` (the benchmark's events as short lines).
 //!
 //! This module sits below the engines and depends on the documents of the run only
 //! ([`crate::model`], and the report's number format), so every producer can use it.
@@ -27,7 +27,6 @@
 //! step taught. It is shown rounded (10 s under ten minutes, minutes above).
 
 use std::fmt;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::model::matrix::{Cell, Matrix};
@@ -399,28 +398,6 @@ impl Reporter for StderrLines {
     fn report(&self, event: Event<'_>) {
         if let Event::Line(text) = event {
             eprintln!("nfslab: {text}");
-        }
-    }
-}
-
-/// Records every event as a line (its debug form), for tests.
-#[derive(Debug, Default)]
-pub struct Recorded {
-    events: Mutex<Vec<String>>,
-}
-
-impl Recorded {
-    /// The events so far.
-    #[must_use]
-    pub fn events(&self) -> Vec<String> {
-        self.events.lock().map(|e| e.clone()).unwrap_or_default()
-    }
-}
-
-impl Reporter for Recorded {
-    fn report(&self, event: Event<'_>) {
-        if let Ok(mut e) = self.events.lock() {
-            e.push(format!("{event:?}"));
         }
     }
 }
